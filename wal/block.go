@@ -1,0 +1,221 @@
+package wal
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+)
+
+// Entry is one log entry: a line and the instant it was logged.
+type Entry struct {
+	// Time is the entry's instant in UTC, as Unix nanoseconds.
+	Time int64
+	// Line is the raw line, without its trailing newline. Bytes are kept
+	// exactly as read: invalid UTF-8 and NUL bytes pass through.
+	Line []byte
+}
+
+// Label is one stream label.
+type Label struct {
+	Name, Value string
+}
+
+// Position is where a source stood in one file after a block: the next byte
+// it will read. It is stored inside the block, so it is durable exactly when
+// the block is.
+type Position struct {
+	// FileID is the stable identity of the file (device and inode, later a
+	// fingerprint). Positions are looked up by it, never by path.
+	FileID string
+	// Path is the file's path when it was read (informational).
+	Path string
+	// Offset is the byte offset just past the last byte the block covers.
+	Offset int64
+}
+
+// Block is one WAL record: the entries one source read from one file in one
+// go, the stream labels they share, and the position reached after them.
+type Block struct {
+	Source   string
+	Labels   []Label
+	Position Position
+	Entries  []Entry
+}
+
+// Size returns the number of line bytes in the block.
+func (b *Block) Size() int {
+	n := 0
+	for i := range b.Entries {
+		n += len(b.Entries[i].Line)
+	}
+	return n
+}
+
+const (
+	blockVersion = 1
+	crcSize      = 4
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// ErrBadRecord is returned (wrapped) by DecodeBlock and by reads of a record
+// whose checksum does not match or whose bytes are not a valid block.
+var ErrBadRecord = errors.New("bad wal record")
+
+// EncodeBlock appends b to dst as a framed record: a little-endian CRC32C
+// (Castagnoli) of the payload, then the payload. The payload is
+//
+//	version(1) source position labels entries
+//
+// where strings and byte slices are uvarint-length-prefixed, the position is
+// FileID, Path, uvarint Offset, labels are a uvarint count of name/value
+// pairs, and entries are a uvarint count of (varint time delta from the
+// previous entry, first from 0; line).
+func EncodeBlock(dst []byte, b *Block) []byte {
+	start := len(dst)
+	dst = append(dst, 0, 0, 0, 0, blockVersion)
+	dst = appendString(dst, b.Source)
+	dst = appendString(dst, b.Position.FileID)
+	dst = appendString(dst, b.Position.Path)
+	dst = binary.AppendUvarint(dst, uint64(b.Position.Offset))
+	dst = binary.AppendUvarint(dst, uint64(len(b.Labels)))
+	for _, l := range b.Labels {
+		dst = appendString(dst, l.Name)
+		dst = appendString(dst, l.Value)
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(b.Entries)))
+	var prev int64
+	for i := range b.Entries {
+		e := &b.Entries[i]
+		dst = binary.AppendVarint(dst, e.Time-prev)
+		prev = e.Time
+		dst = binary.AppendUvarint(dst, uint64(len(e.Line)))
+		dst = append(dst, e.Line...)
+	}
+	binary.LittleEndian.PutUint32(dst[start:], crc32.Checksum(dst[start+crcSize:], castagnoli))
+	return dst
+}
+
+// CheckRecord reports whether rec is a framed record whose checksum matches.
+func CheckRecord(rec []byte) error {
+	if len(rec) <= crcSize {
+		return fmt.Errorf("%w: %d bytes is too short", ErrBadRecord, len(rec))
+	}
+	want := binary.LittleEndian.Uint32(rec)
+	if got := crc32.Checksum(rec[crcSize:], castagnoli); got != want {
+		return fmt.Errorf("%w: checksum %08x, want %08x", ErrBadRecord, got, want)
+	}
+	return nil
+}
+
+// DecodeBlock verifies rec's checksum and decodes it into b, reusing b's
+// slices. Entry lines alias rec: copy them to keep them past rec's lifetime.
+// It never panics, whatever rec holds.
+func DecodeBlock(rec []byte, b *Block) error {
+	if err := CheckRecord(rec); err != nil {
+		return err
+	}
+	d := decoder{buf: rec[crcSize:]}
+	if v := d.byte(); v != blockVersion {
+		if d.err != nil {
+			return d.err
+		}
+		return fmt.Errorf("%w: unknown block version %d", ErrBadRecord, v)
+	}
+	b.Source = d.string()
+	b.Position.FileID = d.string()
+	b.Position.Path = d.string()
+	b.Position.Offset = int64(d.uvarint())
+	n := d.count()
+	b.Labels = b.Labels[:0]
+	for i := 0; i < n && d.err == nil; i++ {
+		name := d.string()
+		b.Labels = append(b.Labels, Label{Name: name, Value: d.string()})
+	}
+	n = d.count()
+	b.Entries = b.Entries[:0]
+	var prev int64
+	for i := 0; i < n && d.err == nil; i++ {
+		prev += d.varint()
+		b.Entries = append(b.Entries, Entry{Time: prev, Line: d.bytes()})
+	}
+	if d.err == nil && len(d.buf) != 0 {
+		d.err = fmt.Errorf("%w: %d trailing bytes", ErrBadRecord, len(d.buf))
+	}
+	return d.err
+}
+
+func appendString(dst []byte, s string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
+}
+
+// decoder reads the payload; after the first error every call returns zero
+// values and err keeps that first error.
+type decoder struct {
+	buf []byte
+	err error
+}
+
+func (d *decoder) fail(what string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: truncated %s", ErrBadRecord, what)
+	}
+	d.buf = nil
+}
+
+func (d *decoder) byte() byte {
+	if len(d.buf) < 1 {
+		d.fail("version")
+		return 0
+	}
+	c := d.buf[0]
+	d.buf = d.buf[1:]
+	return c
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.buf)
+	if n <= 0 {
+		d.fail("uvarint")
+		return 0
+	}
+	d.buf = d.buf[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.buf)
+	if n <= 0 {
+		d.fail("varint")
+		return 0
+	}
+	d.buf = d.buf[n:]
+	return v
+}
+
+// count reads an element count, bounded by the bytes left (every element
+// takes at least one byte), so a corrupt count cannot cause a huge
+// allocation.
+func (d *decoder) count() int {
+	v := d.uvarint()
+	if v > uint64(len(d.buf)) {
+		d.fail("count")
+		return 0
+	}
+	return int(v)
+}
+
+func (d *decoder) bytes() []byte {
+	n := d.uvarint()
+	if n > uint64(len(d.buf)) {
+		d.fail("bytes")
+		return nil
+	}
+	b := d.buf[:n:n]
+	d.buf = d.buf[n:]
+	return b
+}
+
+func (d *decoder) string() string { return string(d.bytes()) }
