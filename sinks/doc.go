@@ -1,0 +1,31 @@
+// Package sinks delivers batches of WAL entries to destinations: local files
+// and standard output now; Loki and Kafka build on the same contract.
+//
+// # Contract
+//
+// A Sink receives a Batch: the decoded WAL blocks of one contiguous index
+// range that are routed to it. Send returns nil only when the destination
+// holds the batch durably; the pipeline then acknowledges the range and the
+// sink's cursor may pass it. A failure is classified by the sink itself with
+// a typed error, never by matching strings:
+//
+//   - *Retryable: the destination may accept the batch later (network
+//     errors, timeouts, 429, 5xx, a disk error). After carries a Retry-After
+//     hint when the receiver gave one.
+//   - *Permanent: the destination will never accept this batch; the range
+//     goes to the dead-letter queue and never holds back later data.
+//
+// An unclassified error counts as retryable: a sink that cannot tell must
+// not lose data.
+//
+// # Lifecycle
+//
+// Sinks own no goroutines: the pipeline calls Send from a fixed number of
+// workers per sink, and Close once at shutdown, after the last Send.
+//
+// # Delivery
+//
+// At least once. After a crash a sink may see again the batches that were in
+// flight or acknowledged after its cursor was last committed. The file sink
+// fsyncs before it acknowledges and cuts a failed write back off the file.
+package sinks
