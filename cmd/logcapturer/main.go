@@ -1,0 +1,103 @@
+// Command logcapturer is a crash-safe log shipper: it tails log files into an
+// embedded write-ahead log and delivers them to sinks, each at its own pace.
+//
+//	logcapturer run --config FILE     ship logs until SIGINT or SIGTERM
+//	logcapturer check --config FILE   validate a config; exit 1 listing every problem
+//	logcapturer version               print the version
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+)
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+const usage = `usage: logcapturer <command> [flags]
+
+commands:
+  run --config FILE     tail the configured sources and ship them to the sinks
+  check --config FILE   validate a config file; exit 1 listing every problem
+  version               print the version
+`
+
+func main() {
+	os.Exit(runMain(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// runMain runs one command and returns the process exit code.
+func runMain(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "run":
+		err = cmdRun(args[1:], stderr)
+	case "check":
+		err = cmdCheck(args[1:], stdout)
+	case "version", "--version", "-version":
+		fmt.Fprintf(stdout, "logcapturer %s\n", fullVersion())
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "logcapturer: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if err == nil {
+		return 0
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "logcapturer: %v\n", err)
+		return 2
+	}
+	fmt.Fprintf(stderr, "logcapturer: %v\n", err)
+	return 1
+}
+
+type usageError struct{ error }
+
+func fullVersion() string {
+	v := version
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v += " (" + s.Value[:12] + ")"
+			}
+		}
+		v += " " + info.GoVersion
+	}
+	return v
+}
+
+// configFlag parses "--config FILE" (required) from args.
+func configFlag(name string, args []string, extra func(*flag.FlagSet)) (string, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	path := fs.String("config", "", "config file (YAML)")
+	if extra != nil {
+		extra(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		return "", usageError{fmt.Errorf("%s: %w", name, err)}
+	}
+	if *path == "" {
+		return "", usageError{fmt.Errorf("%s: --config FILE is required", name)}
+	}
+	if fs.NArg() > 0 {
+		return "", usageError{fmt.Errorf("%s: unexpected arguments %q", name, fs.Args())}
+	}
+	return *path, nil
+}

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/logcapturer/logcapturer/config"
+	"github.com/logcapturer/logcapturer/pipeline"
+	"github.com/logcapturer/logcapturer/sinks"
+	"github.com/logcapturer/logcapturer/sources"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+func cmdCheck(args []string, stdout io.Writer) error {
+	path, err := configFlag("check", args, nil)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return configError(path, err)
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d sources, %d sinks, data_dir %s)\n", path, len(cfg.Sources), len(cfg.Sinks), cfg.DataDir)
+	return nil
+}
+
+// configError renders config problems one a line.
+func configError(path string, err error) error {
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		return fmt.Errorf("config %s has %d problem(s):\n%w", path, len(ce.Problems), err)
+	}
+	return err
+}
+
+func cmdRun(args []string, stderr io.Writer) error {
+	var level, format string
+	path, err := configFlag("run", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&level, "log-level", "info", "debug, info, warn or error")
+		fs.StringVar(&format, "log-format", "text", "text or json")
+	})
+	if err != nil {
+		return err
+	}
+	logger, err := newLogger(stderr, level, format)
+	if err != nil {
+		return usageError{err}
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return configError(path, err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return run(ctx, logger, cfg)
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", format)
+}
+
+// run wires everything, runs until ctx is done, and shuts down in the
+// reverse order of construction.
+func run(ctx context.Context, logger *slog.Logger, cfg *config.Config) (err error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	var closers []func() error
+	defer func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			if cerr := closers[i](); cerr != nil {
+				logger.Error("shutdown", "err", cerr)
+				err = errors.Join(err, cerr)
+			}
+		}
+	}()
+
+	routes := make(map[string][]string) // sink -> sources
+	for _, src := range cfg.Sources {
+		for _, s := range src.Sinks {
+			routes[s] = append(routes[s], src.Name)
+		}
+	}
+	var sinkOpts []pipeline.SinkOptions
+	for _, sc := range cfg.Sinks {
+		s, err := newSink(logger, reg, sc)
+		if err != nil {
+			return err
+		}
+		closers = append(closers, s.Close)
+		sinkOpts = append(sinkOpts, pipeline.SinkOptions{
+			Sink:        s,
+			Sources:     append([]string{}, routes[sc.Name]...),
+			MaxEntries:  sc.Batch.MaxEntries,
+			MaxBytes:    int(sc.Batch.MaxBytes),
+			MaxWait:     time.Duration(sc.Batch.MaxWait),
+			Workers:     sc.Workers,
+			MaxAttempts: sc.Retry.MaxAttempts,
+			MinBackoff:  time.Duration(sc.Retry.MinBackoff),
+			MaxBackoff:  time.Duration(sc.Retry.MaxBackoff),
+		})
+	}
+
+	popts := pipeline.Options{
+		DataDir:      cfg.DataDir,
+		SegmentSize:  int64(cfg.WAL.SegmentSize),
+		MaxBytes:     int64(cfg.WAL.MaxBytes),
+		SyncInterval: time.Duration(cfg.WAL.SyncInterval),
+		Sinks:        sinkOpts,
+	}
+	switch cfg.WAL.Sync {
+	case config.SyncInterval:
+		popts.Sync = pipeline.SyncInterval
+	case config.SyncNone:
+		popts.Sync = pipeline.SyncNone
+	}
+	p, err := pipeline.Open(logger, reg, popts)
+	if err != nil {
+		return err
+	}
+	closers = append(closers, p.Close)
+
+	var admin *pipeline.Admin
+	if cfg.Admin.Listen != "" {
+		admin, err = pipeline.NewAdmin(logger, pipeline.AdminOptions{Listen: cfg.Admin.Listen, Gatherer: reg, Ready: p.Ready})
+		if err != nil {
+			return err
+		}
+		// Closed last of all: metrics stay up while the rest shuts down.
+		closers = append([]func() error{admin.Close}, closers...)
+	}
+
+	var srcs []sources.Source
+	for _, sc := range cfg.Sources {
+		src, err := sources.NewFile(logger, reg, sources.FileOptions{
+			Name:         sc.Name,
+			Paths:        sc.Paths,
+			Exclude:      sc.Exclude,
+			StartAt:      string(sc.StartAt),
+			Labels:       sc.Labels,
+			MaxLineBytes: int(sc.MaxLineBytes),
+			PollInterval: time.Duration(sc.PollInterval),
+			Positions:    p.Positions(sc.Name),
+			Emitter:      p,
+		})
+		if err != nil {
+			return fmt.Errorf("source %s: %w", sc.Name, err)
+		}
+		srcs = append(srcs, src)
+		closers = append(closers, src.Close)
+	}
+
+	p.Start(ctx)
+	for _, src := range srcs {
+		if err := src.Start(ctx); err != nil {
+			return fmt.Errorf("start source %s: %w", src.Name(), err)
+		}
+	}
+	if admin != nil {
+		admin.Start()
+	}
+	names := make([]string, 0, len(cfg.Sinks))
+	for _, s := range cfg.Sinks {
+		names = append(names, s.Name)
+	}
+	logger.Info("logcapturer running", "version", version, "data_dir", cfg.DataDir,
+		"sources", len(srcs), "sinks", strings.Join(names, ","), "admin", cfg.Admin.Listen)
+	<-ctx.Done()
+	logger.Info("shutting down")
+	return nil
+}
+
+func newSink(logger *slog.Logger, reg prometheus.Registerer, sc config.Sink) (sinks.Sink, error) {
+	format, err := sinks.ParseFormat(string(sc.Format))
+	if err != nil {
+		return nil, fmt.Errorf("sink %s: %w", sc.Name, err)
+	}
+	switch sc.Type {
+	case config.SinkFile:
+		return sinks.NewFile(logger, reg, sinks.FileOptions{Name: sc.Name, Path: sc.Path, Format: format})
+	case config.SinkStdout:
+		return sinks.NewStdout(sinks.StdoutOptions{Name: sc.Name, Format: format}), nil
+	}
+	return nil, fmt.Errorf("sink %s: unknown type %q", sc.Name, sc.Type)
+}

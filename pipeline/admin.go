@@ -1,0 +1,91 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// AdminOptions configures the admin HTTP server.
+type AdminOptions struct {
+	// Listen is host:port (port 0 picks a free one).
+	Listen string
+	// Gatherer serves /metrics.
+	Gatherer prometheus.Gatherer
+	// Ready reports readiness for /readyz.
+	Ready func() bool
+}
+
+// Admin is the admin HTTP server: /metrics, /healthz, /readyz.
+type Admin struct {
+	logger *slog.Logger
+	srv    *http.Server
+	ln     net.Listener
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+// NewAdmin binds the listener at once, so a port in use fails here with a
+// clear error, and serves once Start is called.
+func NewAdmin(logger *slog.Logger, opts AdminOptions) (*Admin, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	ln, err := net.Listen("tcp", opts.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("admin listen %s: %w", opts.Listen, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if opts.Ready != nil && !opts.Ready() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	return &Admin{
+		logger: logger,
+		ln:     ln,
+		srv:    &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second},
+	}, nil
+}
+
+// Addr is the address the server listens on.
+func (a *Admin) Addr() string { return a.ln.Addr().String() }
+
+// Start serves in one goroutine until Close.
+func (a *Admin) Start() {
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		if err := a.srv.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.logger.Error("admin server", "addr", a.Addr(), "err", err)
+		}
+	}()
+}
+
+// Close stops the server, giving open requests a second, and waits for it.
+// Safe to call twice.
+func (a *Admin) Close() error {
+	var err error
+	a.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		err = a.srv.Shutdown(ctx)
+		a.ln.Close()
+		a.wg.Wait()
+	})
+	return err
+}

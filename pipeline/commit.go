@@ -1,0 +1,108 @@
+package pipeline
+
+import (
+	"context"
+	"time"
+)
+
+// runCommitter writes cursors and positions to state.db every
+// CommitInterval (one transaction for all sinks and sources), then deletes
+// the WAL segments that every sink has settled. It is the only writer of
+// state.db and the only caller of TruncateFront.
+func (p *Pipeline) runCommitter(ctx context.Context) {
+	defer p.wg.Done()
+	t := time.NewTicker(p.opts.CommitInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			if err := p.commit(); err != nil {
+				p.m.stateErrors.Inc()
+				p.logger.Error("commit state; retried at the next tick", "err", err)
+				continue
+			}
+			p.retain()
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// commit saves the sinks' settled cursors and the durable positions. Cursors
+// only cover fsynced blocks (sinks never read past the durable index), and
+// positions are taken only from fsynced blocks.
+func (p *Pipeline) commit() error {
+	cursors := make(map[string]uint64)
+	settled := make([]uint64, len(p.loops))
+	durable := p.durable.Load()
+	for i, sl := range p.loops {
+		settled[i] = sl.cursor()
+		if settled[i] != sl.committed {
+			cursors[sl.name] = settled[i]
+		}
+		p.m.sinkLag.WithLabelValues(sl.name).Set(float64(durable - min(durable, settled[i])))
+	}
+	p.posMu.Lock()
+	positions, posIndex := p.dirtyPos, p.posIndex
+	if len(positions) > 0 {
+		p.dirtyPos = make(map[posKey]posVal)
+	}
+	p.posMu.Unlock()
+	checkpoint := uint64(0)
+	if posIndex > p.checkpoint {
+		checkpoint = posIndex
+	}
+	if len(cursors) == 0 && len(positions) == 0 && checkpoint == 0 {
+		return nil
+	}
+	start := time.Now()
+	if err := p.st.save(cursors, positions, checkpoint); err != nil {
+		// Put the positions back unless newer ones replaced them.
+		p.posMu.Lock()
+		for k, v := range positions {
+			if _, ok := p.dirtyPos[k]; !ok {
+				p.dirtyPos[k] = v
+			}
+		}
+		p.posMu.Unlock()
+		return err
+	}
+	p.m.stateCommits.Inc()
+	p.m.stateDuration.Observe(time.Since(start).Seconds())
+	for i, sl := range p.loops {
+		sl.committed = settled[i]
+		p.m.sinkCursor.WithLabelValues(sl.name).Set(float64(settled[i]))
+	}
+	if checkpoint > 0 {
+		p.checkpoint = checkpoint
+	}
+	return nil
+}
+
+// retain deletes the WAL segments below the lowest committed cursor and the
+// positions checkpoint. It cuts only at segment boundaries, so a truncation
+// deletes files and rewrites nothing but the first kept segment.
+func (p *Pipeline) retain() {
+	low := p.checkpoint
+	for _, sl := range p.loops {
+		low = min(low, sl.committed)
+	}
+	first, last := p.log.FirstIndex(), p.log.LastIndex()
+	var cut uint64
+	for _, s := range p.log.Segments() {
+		if s.FirstIndex > first && s.FirstIndex <= low+1 && s.FirstIndex <= last {
+			cut = s.FirstIndex
+		}
+	}
+	if cut == 0 {
+		return
+	}
+	start := time.Now()
+	if err := p.log.TruncateFront(cut); err != nil {
+		p.logger.Error("delete delivered wal segments", "below", cut, "err", err)
+		return
+	}
+	p.m.truncations.Inc()
+	p.logger.Debug("deleted delivered wal segments", "below", cut, "took", time.Since(start))
+	notify(p.spaceFreed)
+}

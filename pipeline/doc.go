@@ -1,0 +1,49 @@
+// Package pipeline is the engine between sources and sinks: ingest with
+// group commit into the WAL, one delivery loop per sink, the commit of
+// cursors and positions to state.db, WAL retention, and the admin HTTP
+// server.
+//
+// # Data flow
+//
+// Sources call Emit with encoded blocks. One writer goroutine appends every
+// block queued at that moment as one WAL batch; one syncer goroutine fsyncs
+// (sync: batch) and then publishes the durable index. Only durable blocks
+// are visible to sinks and only their positions are checkpointed, so a
+// cursor or a position never covers bytes a power cut could take back.
+//
+// Each sink has a reader goroutine that reads durable blocks after its
+// cursor in index order (one old segment load serves many blocks), keeps
+// the blocks routed to it, and cuts batches by entries, bytes and wait;
+// and a fixed pool of workers that call Send. A batch's range is settled when
+// the sink acknowledged it (or rejected it for good); the cursor is the
+// highest index below which every range is settled. Batches come from a
+// fixed free list of workers+2, so memory is bounded by configuration.
+//
+// # State
+//
+// state.db (bbolt) holds, per design.md: cursors (sink name -> last settled
+// index) and positions (source NUL file id -> index, offset, path), plus
+// meta/positions_index: the WAL index up to which every block's position is
+// in the positions bucket. One committer goroutine writes all of it in one
+// transaction every CommitInterval (100ms), then deletes WAL segments below
+// min(committed cursors, positions checkpoint), at segment boundaries only.
+//
+// On Open, cursors are clamped to the WAL's range, and positions are the
+// checkpoint plus the positions inside every block after it. A line is thus
+// in the WAL exactly once whenever the process died; a sink sees again at
+// most what it was sent after its last committed cursor.
+//
+// # Lifecycle
+//
+// Open (takes the state.db lock: a second process fails at once), Positions
+// (for building sources), Start, Emit from sources, then Close sources first
+// and the pipeline after: Close writes and syncs what was queued, stops the
+// sink loops (cancelling in-flight sends, which are redelivered next start),
+// commits, and closes the WAL and state.db. Every goroutine is started by
+// Start and waited for by Close; none is started per batch or per entry.
+//
+// # Caveats
+//
+// Until the retry scheduler lands, a failing batch is retried by its worker
+// with exponential backoff; with max_attempts it is dropped (counted).
+package pipeline

@@ -1,0 +1,296 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/logcapturer/logcapturer/sinks"
+	"github.com/logcapturer/logcapturer/sources"
+	"github.com/logcapturer/logcapturer/wal"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// SyncMode is when appended blocks are fsynced.
+type SyncMode int
+
+const (
+	// SyncBatch fsyncs every group commit (the default).
+	SyncBatch SyncMode = iota
+	// SyncInterval fsyncs every Options.SyncInterval.
+	SyncInterval
+	// SyncNone never fsyncs: blocks are durable only as far as the page
+	// cache survives. Sinks read them at once.
+	SyncNone
+)
+
+// SinkOptions wires one sink into the pipeline.
+type SinkOptions struct {
+	Sink sinks.Sink
+	// Sources routed to the sink; nil means every source.
+	Sources []string
+	// Batch limits: a batch is sent when it holds MaxEntries entries or
+	// MaxBytes line bytes, or MaxWait after its first entry.
+	MaxEntries int
+	MaxBytes   int
+	MaxWait    time.Duration
+	// Workers is the fixed number of goroutines calling Send (default 1).
+	Workers int
+	// MaxAttempts bounds sends of one batch (0: forever); backoff between
+	// attempts grows from MinBackoff to MaxBackoff with full jitter.
+	MaxAttempts int
+	MinBackoff  time.Duration
+	MaxBackoff  time.Duration
+}
+
+// Options configures a Pipeline.
+type Options struct {
+	// DataDir holds state.db and the WAL (DataDir/wal).
+	DataDir string
+	// SegmentSize is the WAL segment size (default 16 MiB).
+	SegmentSize int64
+	// MaxBytes caps the WAL on disk; at the cap sources wait (default 2 GiB).
+	MaxBytes     int64
+	Sync         SyncMode
+	SyncInterval time.Duration // for SyncInterval; default 100ms
+	Sinks        []SinkOptions
+	// CommitInterval is how often cursors and positions are written to
+	// state.db (default 100ms).
+	CommitInterval time.Duration
+	// QueueBlocks bounds the blocks waiting for the WAL writer (default 64).
+	QueueBlocks int
+}
+
+func (o *Options) setDefaults() {
+	if o.SegmentSize <= 0 {
+		o.SegmentSize = 16 << 20
+	}
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = 2 << 30
+	}
+	if o.SyncInterval <= 0 {
+		o.SyncInterval = 100 * time.Millisecond
+	}
+	if o.CommitInterval <= 0 {
+		o.CommitInterval = 100 * time.Millisecond
+	}
+	if o.QueueBlocks <= 0 {
+		o.QueueBlocks = 64
+	}
+	for i := range o.Sinks {
+		s := &o.Sinks[i]
+		if s.MaxEntries <= 0 {
+			s.MaxEntries = 10000
+		}
+		if s.MaxBytes <= 0 {
+			s.MaxBytes = 4 << 20
+		}
+		if s.MaxWait <= 0 {
+			s.MaxWait = 200 * time.Millisecond
+		}
+		if s.Workers <= 0 {
+			s.Workers = 1
+		}
+		if s.MinBackoff <= 0 {
+			s.MinBackoff = 500 * time.Millisecond
+		}
+		if s.MaxBackoff < s.MinBackoff {
+			s.MaxBackoff = max(5*time.Minute, s.MinBackoff)
+		}
+	}
+}
+
+// ErrClosed is returned by Emit after Close.
+var ErrClosed = errors.New("pipeline closed")
+
+// Pipeline is the engine: it appends source blocks to the WAL with group
+// commit, runs one loop per sink that reads the WAL from the sink's cursor,
+// commits cursors and positions to state.db, and deletes WAL segments every
+// sink has settled.
+type Pipeline struct {
+	logger *slog.Logger
+	reg    prometheus.Registerer
+	opts   Options
+	m      *metrics
+	st     *state
+	log    *wal.Log
+
+	in         chan sources.Record
+	stopIngest chan struct{}
+	writerDone chan struct{}
+	syncWake   chan struct{}
+	appended   atomic.Uint64 // last index appended
+	durable    atomic.Uint64 // last index fsynced (or appended, with SyncNone)
+	spaceFreed chan struct{}
+
+	posMu      sync.Mutex
+	pending    []pendingPos      // appended, not yet durable
+	dirtyPos   map[posKey]posVal // durable, not yet committed
+	posIndex   uint64            // durable index the dirty positions are complete up to
+	recovered  map[posKey]posVal // positions at Open, for Positions
+	checkpoint uint64            // last committed positions checkpoint
+
+	loops []*sinkLoop
+
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup // sink loops and committer
+	ingestWG  sync.WaitGroup // writer and syncer
+	started   bool
+	closeOnce sync.Once
+	closeErr  error
+}
+
+type pendingPos struct {
+	index uint64
+	key   posKey
+	val   posVal
+}
+
+// Open opens (or creates) the data directory: it takes the state.db lock,
+// opens and repairs the WAL, and recovers every source's position from the
+// WAL. A nil logger discards; a nil registerer registers nothing.
+func Open(logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Pipeline, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	opts.setDefaults()
+	if err := os.MkdirAll(opts.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("create data dir %s: %w", opts.DataDir, err)
+	}
+	st, err := openState(filepath.Join(opts.DataDir, "state.db"))
+	if errors.Is(err, ErrLocked) {
+		return nil, fmt.Errorf("data dir %s is in use by another logcapturer (state.db locked)", opts.DataDir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		st.close()
+		return nil, fmt.Errorf("register pipeline metrics: %w", err)
+	}
+	walDir := filepath.Join(opts.DataDir, "wal")
+	l, err := wal.Open(walDir, &wal.Options{
+		SegmentSize: opts.SegmentSize, SegmentCacheSize: 1, Logger: logger, Registerer: reg})
+	if err != nil {
+		m.unregister(reg)
+		st.close()
+		return nil, fmt.Errorf("open wal %s: %w", walDir, err)
+	}
+	p := &Pipeline{
+		logger: logger, reg: reg, opts: opts, m: m, st: st, log: l,
+		in:         make(chan sources.Record, opts.QueueBlocks),
+		stopIngest: make(chan struct{}),
+		writerDone: make(chan struct{}),
+		syncWake:   make(chan struct{}, 1),
+		spaceFreed: make(chan struct{}, 1),
+		dirtyPos:   make(map[posKey]posVal),
+	}
+	if err := p.recover(); err != nil {
+		p.log.Close()
+		m.unregister(reg)
+		st.close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// Positions returns the recovered position (file identity to offset) of
+// every file of the named source. Call it after Open, before Start.
+func (p *Pipeline) Positions(source string) map[string]int64 {
+	out := make(map[string]int64)
+	for k, v := range p.recovered {
+		if k.Source == source {
+			out[k.FileID] = v.Offset
+		}
+	}
+	return out
+}
+
+// Start starts the WAL writer and syncer, the sink loops and the committer.
+// It returns at once; Close stops them.
+func (p *Pipeline) Start(ctx context.Context) {
+	ctx, p.cancel = context.WithCancel(ctx)
+	p.started = true
+	p.ingestWG.Add(2)
+	go p.runWriter()
+	go p.runSyncer()
+	for _, sl := range p.loops {
+		sl.start(ctx, &p.wg)
+	}
+	p.wg.Add(1)
+	go p.runCommitter(ctx)
+}
+
+// Emit queues a source's block for the WAL. It blocks while the queue is
+// full (backpressure) and returns ctx.Err() when ctx is done, ErrClosed
+// once Close has begun. Safe for concurrent use.
+func (p *Pipeline) Emit(ctx context.Context, rec sources.Record) error {
+	select {
+	case <-p.stopIngest:
+		return ErrClosed
+	default:
+	}
+	select {
+	case p.in <- rec:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-p.stopIngest:
+		return ErrClosed
+	}
+}
+
+var _ sources.Emitter = (*Pipeline)(nil)
+
+// Close stops the pipeline: it writes and syncs what sources queued, stops
+// the sink loops (in-flight sends are cancelled and redelivered after the
+// next start), commits cursors and positions, and closes the WAL and
+// state.db. Close sources before the pipeline. Safe to call twice.
+func (p *Pipeline) Close() error {
+	p.closeOnce.Do(func() {
+		close(p.stopIngest)
+		if p.started {
+			p.ingestWG.Wait()
+			p.cancel()
+			p.wg.Wait()
+		}
+		var errs []error
+		if err := p.commit(); err != nil {
+			errs = append(errs, err)
+		}
+		if err := p.log.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close wal: %w", err))
+		}
+		if err := p.st.close(); err != nil {
+			errs = append(errs, fmt.Errorf("close state: %w", err))
+		}
+		p.m.unregister(p.reg)
+		p.closeErr = errors.Join(errs...)
+	})
+	return p.closeErr
+}
+
+// Ready reports whether the pipeline is running.
+func (p *Pipeline) Ready() bool {
+	select {
+	case <-p.stopIngest:
+		return false
+	default:
+		return p.started
+	}
+}
+
+// notify merges wake-ups: a non-blocking send on a 1-buffered channel.
+func notify(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}

@@ -1,0 +1,93 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/logcapturer/logcapturer/wal"
+)
+
+// recover loads state.db, clamps each sink's cursor to what the WAL holds,
+// builds the sink loops, and rebuilds every source position: the
+// checkpointed positions, then the positions inside every block after the
+// checkpoint. A block is in the WAL exactly when its position is, so a
+// source resumed from these positions neither skips nor repeats a line.
+func (p *Pipeline) recover() error {
+	cursors, positions, checkpoint, err := p.st.load()
+	if err != nil {
+		return err
+	}
+	first, last := p.log.FirstIndex(), p.log.LastIndex()
+	p.appended.Store(last)
+	p.durable.Store(last) // Open repaired the tail: what is there was synced or survived
+	p.m.durableIndex.Set(float64(last))
+
+	for _, so := range p.opts.Sinks {
+		name := so.Sink.Name()
+		c, ok := cursors[name]
+		switch {
+		case !ok:
+			// A new sink delivers what the WAL still holds.
+			c = first - 1
+		case c > last:
+			// Only damage to the WAL (or a copied data dir) gets here:
+			// new blocks will reuse those indexes, so the cursor must not
+			// skip them.
+			p.logger.Warn("sink cursor is past the end of the wal; blocks after the wal's end were lost",
+				"sink", name, "cursor", c, "wal_last", last)
+			c = last
+		case c+1 < first:
+			p.logger.Warn("wal segments the sink had not delivered were deleted",
+				"sink", name, "cursor", c, "wal_first", first)
+			c = first - 1
+		}
+		p.loops = append(p.loops, newSinkLoop(p, so, c))
+	}
+
+	for k, v := range positions {
+		if v.Index > last {
+			p.logger.Warn("stored position is past the end of the wal; the file is re-read by start_at",
+				"source", k.Source, "path", v.Path, "wal_index", v.Index, "wal_last", last)
+			delete(positions, k)
+		}
+	}
+	from := checkpoint + 1
+	if checkpoint > last {
+		from = first
+	}
+	from = max(from, first)
+	var (
+		buf     []byte
+		blk     wal.Block
+		scanned int
+	)
+	for i := from; i <= last; i++ {
+		buf, err = p.log.Read(buf, i)
+		if err == nil {
+			err = wal.DecodeBlock(buf, &blk)
+		}
+		var ce *wal.CorruptionError
+		if errors.As(err, &ce) || errors.Is(err, wal.ErrBadRecord) {
+			p.logger.Warn("skipping a corrupt wal block while recovering positions", "index", i, "err", err)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("recover positions: read wal index %d: %w", i, err)
+		}
+		positions[posKey{Source: blk.Source, FileID: blk.Position.FileID}] = posVal{
+			Index: i, Offset: blk.Position.Offset, Path: blk.Position.Path}
+		scanned++
+	}
+	p.recovered = positions
+	p.checkpoint = checkpoint
+	p.posIndex = last
+	if scanned > 0 {
+		// Make the scan's result the new checkpoint at the first commit.
+		for k, v := range positions {
+			p.dirtyPos[k] = v
+		}
+	}
+	p.logger.Info("recovered", "wal_first", first, "wal_last", last,
+		"checkpoint", checkpoint, "blocks_scanned", scanned, "files", len(positions))
+	return nil
+}

@@ -1,0 +1,157 @@
+package pipeline
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+var (
+	bucketCursors   = []byte("cursors")
+	bucketPositions = []byte("positions")
+	bucketMeta      = []byte("meta")
+	keyCheckpoint   = []byte("positions_index")
+)
+
+// ErrLocked is returned by Open when another process holds state.db.
+var ErrLocked = errors.New("state.db is locked by another process")
+
+// posKey identifies one file of one source.
+type posKey struct {
+	Source, FileID string
+}
+
+// posVal is where a source stood in a file, and the WAL index of the block
+// that recorded it.
+type posVal struct {
+	Index  uint64
+	Offset int64
+	Path   string
+}
+
+// state is the bbolt file state.db: sink cursors and a checkpoint of source
+// positions. Only the committer goroutine writes it after Open; every
+// transaction is short and none is nested.
+type state struct {
+	db *bolt.DB
+}
+
+func openState(path string) (*state, error) {
+	db, err := bolt.Open(path, 0o640, &bolt.Options{Timeout: 200 * time.Millisecond})
+	if err != nil {
+		if errors.Is(err, bolterrors.ErrTimeout) {
+			return nil, ErrLocked
+		}
+		return nil, fmt.Errorf("open state %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketCursors, bucketPositions, bucketMeta} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("create buckets in %s: %w", path, err)
+	}
+	return &state{db: db}, nil
+}
+
+// load returns the stored cursors, positions and the positions checkpoint:
+// the WAL index up to which every block's position is in positions.
+func (s *state) load() (cursors map[string]uint64, positions map[posKey]posVal, checkpoint uint64, err error) {
+	cursors = make(map[string]uint64)
+	positions = make(map[posKey]posVal)
+	err = s.db.View(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketCursors).ForEach(func(k, v []byte) error {
+			if len(v) != 8 {
+				return fmt.Errorf("cursor %q: %d bytes, want 8", k, len(v))
+			}
+			cursors[string(k)] = binary.BigEndian.Uint64(v)
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketPositions).ForEach(func(k, v []byte) error {
+			key, val, ok := decodePosition(k, v)
+			if !ok {
+				return fmt.Errorf("position %q: malformed value", k)
+			}
+			positions[key] = val
+			return nil
+		}); err != nil {
+			return err
+		}
+		if v := tx.Bucket(bucketMeta).Get(keyCheckpoint); len(v) == 8 {
+			checkpoint = binary.BigEndian.Uint64(v)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("load state: %w", err)
+	}
+	return cursors, positions, checkpoint, nil
+}
+
+// save writes cursors and positions, and the checkpoint if non-zero, in one
+// fsynced transaction.
+func (s *state) save(cursors map[string]uint64, positions map[posKey]posVal, checkpoint uint64) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		cb := tx.Bucket(bucketCursors)
+		for name, c := range cursors {
+			if err := cb.Put([]byte(name), binary.BigEndian.AppendUint64(nil, c)); err != nil {
+				return err
+			}
+		}
+		pb := tx.Bucket(bucketPositions)
+		for k, v := range positions {
+			key, val := encodePosition(k, v)
+			if err := pb.Put(key, val); err != nil {
+				return err
+			}
+		}
+		if checkpoint > 0 {
+			return tx.Bucket(bucketMeta).Put(keyCheckpoint, binary.BigEndian.AppendUint64(nil, checkpoint))
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	return nil
+}
+
+func (s *state) close() error { return s.db.Close() }
+
+func encodePosition(k posKey, v posVal) (key, val []byte) {
+	key = make([]byte, 0, len(k.Source)+1+len(k.FileID))
+	key = append(append(append(key, k.Source...), 0), k.FileID...)
+	val = make([]byte, 16, 16+len(v.Path))
+	binary.BigEndian.PutUint64(val, v.Index)
+	binary.BigEndian.PutUint64(val[8:], uint64(v.Offset))
+	return key, append(val, v.Path...)
+}
+
+func decodePosition(key, val []byte) (posKey, posVal, bool) {
+	var k posKey
+	for i, c := range key {
+		if c == 0 {
+			k = posKey{Source: string(key[:i]), FileID: string(key[i+1:])}
+			break
+		}
+	}
+	if k.Source == "" || len(val) < 16 {
+		return posKey{}, posVal{}, false
+	}
+	return k, posVal{
+		Index:  binary.BigEndian.Uint64(val),
+		Offset: int64(binary.BigEndian.Uint64(val[8:])),
+		Path:   string(val[16:]),
+	}, true
+}
