@@ -43,10 +43,11 @@ func (p *Pipeline) commit() error {
 		p.m.sinkLag.WithLabelValues(sl.name).Set(float64(durable - min(durable, settled[i])))
 	}
 	p.posMu.Lock()
-	positions, posIndex := p.dirtyPos, p.posIndex
-	if len(positions) > 0 {
-		p.dirtyPos = make(map[posKey]posVal)
+	var positions map[posKey]posVal
+	if len(p.dirtyPos) > 0 {
+		positions, p.dirtyPos = p.dirtyPos, make(map[posKey]posVal)
 	}
+	posIndex := p.posIndex
 	p.posMu.Unlock()
 	checkpoint := uint64(0)
 	if posIndex > p.checkpoint {
