@@ -1,0 +1,434 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Limits that keep hostile documents (alias bombs, merge cycles) cheap.
+const (
+	maxSteps      = 200_000 // mapping pairs, list items and merge sources visited
+	maxMergeDepth = 16
+	maxAliasHops  = 16
+)
+
+// decoder turns a yaml.Node tree into a Config. It records the line of every
+// key it sees in pos, keyed by path ("sources[0].paths[1]"), and the line of
+// every mapping and list item, so that validation can point at the key or,
+// for a key left out, at the mapping that should hold it.
+type decoder struct {
+	ps     *problems
+	pos    map[string]int
+	skip   map[*yaml.Node]bool // values whose ${VAR} expansion failed
+	failed map[string]bool     // paths of those values
+	steps  int
+	capped bool // the step limit was hit and reported
+}
+
+type field struct {
+	key    string
+	decode func(n *yaml.Node, path string)
+}
+
+type pair struct{ k, v *yaml.Node }
+
+// resolve follows aliases. It returns nil for a broken alias chain.
+func resolve(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode; i++ {
+		if i == maxAliasHops {
+			return nil
+		}
+		n = n.Alias
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool {
+	n = resolve(n)
+	return n == nil || (n.Kind == yaml.ScalarNode && n.Tag == "!!null")
+}
+
+// kindName names what a node is, for "must be a string, got a list".
+func kindName(n *yaml.Node) string {
+	switch n = resolve(n); {
+	case n == nil:
+		return "a broken alias"
+	case n.Kind == yaml.MappingNode:
+		return "a mapping"
+	case n.Kind == yaml.SequenceNode:
+		return "a list"
+	default:
+		return strconv.Quote(n.Value)
+	}
+}
+
+// pairs returns the key/value pairs of mapping m, merge keys ("<<") applied:
+// explicit keys first, then merged keys not set explicitly (the first merged
+// mapping wins, as YAML specifies). Duplicate explicit keys are problems.
+func (d *decoder) pairs(m *yaml.Node, path string, depth int) []pair {
+	var out, merges []pair
+	seen := map[string]int{}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		if !d.step(k.Line, path) {
+			return out
+		}
+		if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
+			merges = append(merges, pair{k, v})
+			continue
+		}
+		if k.Kind != yaml.ScalarNode {
+			d.ps.add(k.Line, path, "keys must be strings, got %s", kindName(k))
+			continue
+		}
+		if first, dup := seen[k.Value]; dup {
+			d.ps.add(k.Line, joinKey(path, k.Value), "duplicate key (first at line %d)", first)
+			continue
+		}
+		seen[k.Value] = k.Line
+		out = append(out, pair{k, v})
+	}
+	for _, mp := range merges {
+		srcs := []*yaml.Node{mp.v}
+		if r := resolve(mp.v); r != nil && r.Kind == yaml.SequenceNode {
+			srcs = r.Content
+		}
+		for _, s := range srcs {
+			if !d.step(s.Line, path) {
+				return out
+			}
+			rs := resolve(s)
+			if rs == nil || rs.Kind != yaml.MappingNode {
+				d.ps.add(mp.k.Line, path, "<< must merge a mapping or a list of mappings, got %s", kindName(s))
+				continue
+			}
+			if depth >= maxMergeDepth {
+				d.ps.add(mp.k.Line, path, "merges nested too deeply")
+				continue
+			}
+			for _, p := range d.pairs(rs, path, depth+1) {
+				if _, ok := seen[p.k.Value]; !ok {
+					seen[p.k.Value] = p.k.Line
+					out = append(out, p)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// step counts one unit of work, and reports false once the limit is hit, so
+// that alias and merge fan-out stays bounded however it is nested.
+func (d *decoder) step(line int, path string) bool {
+	if d.steps++; d.steps <= maxSteps {
+		return true
+	}
+	if !d.capped {
+		d.capped = true
+		d.ps.add(line, path, "document too complex (too many aliases or merges)")
+	}
+	return false
+}
+
+// mapping decodes mapping n at path with fields. Unknown keys are problems;
+// a key with a null value is treated as left out. It reports whether n was a
+// mapping.
+func (d *decoder) mapping(n *yaml.Node, path string, fields []field) bool {
+	m := resolve(n)
+	if m == nil || m.Kind != yaml.MappingNode {
+		d.fail(n.Line, path, "must be a mapping, got %s", kindName(n))
+		return false
+	}
+	if _, ok := d.pos[path]; !ok {
+		d.pos[path] = m.Line
+	}
+	for _, p := range d.pairs(m, path, 0) {
+		key := p.k.Value
+		f := findField(fields, key)
+		if f == nil {
+			msg := fmt.Sprintf("unknown key %q", key)
+			if s := suggest(key, fields); s != "" {
+				msg += fmt.Sprintf("; did you mean %q?", s)
+			}
+			d.ps.add(p.k.Line, path, "%s", msg)
+			continue
+		}
+		kp := joinKey(path, key)
+		d.pos[kp] = p.k.Line
+		if d.skip[p.v] {
+			d.failed[kp] = true
+			continue
+		}
+		if isNull(p.v) {
+			continue
+		}
+		f.decode(p.v, kp)
+	}
+	return true
+}
+
+// fail reports a problem with the value at path and marks the path failed,
+// so that validation does not report it again (as missing, say).
+func (d *decoder) fail(line int, path, format string, args ...any) {
+	d.ps.add(line, path, format, args...)
+	d.failed[path] = true
+}
+
+func findField(fields []field, key string) *field {
+	for i := range fields {
+		if fields[i].key == key {
+			return &fields[i]
+		}
+	}
+	return nil
+}
+
+// suggest returns the known key closest to key, if within edit distance 2
+// (and at most half the length of key).
+func suggest(key string, fields []field) string {
+	if len(key) > 64 {
+		return ""
+	}
+	best, bestDist := "", 3
+	for _, f := range fields {
+		// Two edits make a guess at a long key but nonsense of "a".
+		if dist := editDistance(key, f.key); dist < bestDist && 2*dist <= len(key) {
+			best, bestDist = f.key, dist
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// scalar returns the resolved scalar node under n, or reports that n must be
+// a what and returns nil.
+func (d *decoder) scalar(n *yaml.Node, path, what string) *yaml.Node {
+	v := resolve(n)
+	if v == nil || v.Kind != yaml.ScalarNode {
+		d.fail(n.Line, path, "must be %s, got %s", what, kindName(n))
+		return nil
+	}
+	return v
+}
+
+func stringField[T ~string](d *decoder, out *T) func(*yaml.Node, string) {
+	return func(n *yaml.Node, path string) {
+		if v := d.scalar(n, path, "a string"); v != nil {
+			*out = T(v.Value)
+		}
+	}
+}
+
+func (d *decoder) intField(out *int) func(*yaml.Node, string) {
+	return func(n *yaml.Node, path string) {
+		v := d.scalar(n, path, "an integer")
+		if v == nil {
+			return
+		}
+		i, err := strconv.Atoi(v.Value)
+		if err != nil {
+			d.fail(n.Line, path, "must be an integer, got %q", v.Value)
+			return
+		}
+		*out = i
+	}
+}
+
+func (d *decoder) sizeField(out *ByteSize) func(*yaml.Node, string) {
+	return func(n *yaml.Node, path string) {
+		v := d.scalar(n, path, "a size like 64KiB or 16MiB")
+		if v == nil {
+			return
+		}
+		s, err := ParseByteSize(v.Value)
+		if err != nil {
+			d.fail(n.Line, path, "%v", err)
+			return
+		}
+		*out = s
+	}
+}
+
+func (d *decoder) durationField(out *Duration) func(*yaml.Node, string) {
+	return func(n *yaml.Node, path string) {
+		v := d.scalar(n, path, "a duration like 250ms")
+		if v == nil {
+			return
+		}
+		dur, err := ParseDuration(v.Value)
+		if err != nil {
+			d.fail(n.Line, path, "%v", err)
+			return
+		}
+		*out = dur
+	}
+}
+
+// list calls item for each element of the list n, with its path and index.
+func (d *decoder) list(n *yaml.Node, path string, item func(n *yaml.Node, path string)) bool {
+	s := resolve(n)
+	if s == nil || s.Kind != yaml.SequenceNode {
+		d.fail(n.Line, path, "must be a list, got %s", kindName(n))
+		return false
+	}
+	for i, c := range s.Content {
+		if !d.step(c.Line, path) {
+			break
+		}
+		ip := path + "[" + strconv.Itoa(i) + "]"
+		d.pos[ip] = c.Line
+		if d.skip[c] {
+			d.failed[ip] = true
+			continue
+		}
+		item(c, ip)
+	}
+	return true
+}
+
+// stringList decodes a list of strings. An explicit empty list gives an
+// empty, non-nil slice, so validation can tell it from a key left out.
+func (d *decoder) stringList(out *[]string) func(*yaml.Node, string) {
+	return func(n *yaml.Node, path string) {
+		l := []string{}
+		d.list(n, path, func(c *yaml.Node, ip string) {
+			// A placeholder for a bad item keeps the indexes of the
+			// others right in later problems.
+			item := ""
+			if v := d.scalar(c, ip, "a string"); v != nil {
+				item = v.Value
+			}
+			l = append(l, item)
+		})
+		*out = l
+	}
+}
+
+// stringMap decodes a mapping of strings to strings, such as labels.
+func (d *decoder) stringMap(out *map[string]string) func(*yaml.Node, string) {
+	return func(n *yaml.Node, path string) {
+		m := resolve(n)
+		if m == nil || m.Kind != yaml.MappingNode {
+			d.fail(n.Line, path, "must be a mapping, got %s", kindName(n))
+			return
+		}
+		res := map[string]string{}
+		for _, p := range d.pairs(m, path, 0) {
+			kp := joinKey(path, p.k.Value)
+			d.pos[kp] = p.k.Line
+			if d.skip[p.v] {
+				d.failed[kp] = true
+				continue
+			}
+			if isNull(p.v) {
+				res[p.k.Value] = ""
+				continue
+			}
+			if v := d.scalar(p.v, kp, "a string"); v != nil {
+				res[p.k.Value] = v.Value
+			}
+		}
+		*out = res
+	}
+}
+
+func (d *decoder) config(root *yaml.Node) Config {
+	c := defaultConfig()
+	d.mapping(root, "", []field{
+		{"data_dir", stringField(d, &c.DataDir)},
+		{"wal", func(n *yaml.Node, path string) { d.wal(n, path, &c.WAL) }},
+		{"sources", func(n *yaml.Node, path string) {
+			c.Sources = []Source{}
+			d.list(n, path, func(n *yaml.Node, path string) {
+				c.Sources = append(c.Sources, d.source(n, path))
+			})
+		}},
+		{"sinks", func(n *yaml.Node, path string) {
+			c.Sinks = []Sink{}
+			d.list(n, path, func(n *yaml.Node, path string) {
+				c.Sinks = append(c.Sinks, d.sink(n, path))
+			})
+		}},
+		{"admin", func(n *yaml.Node, path string) {
+			d.mapping(n, path, []field{
+				{"listen", stringField(d, &c.Admin.Listen)},
+				{"token_file", stringField(d, &c.Admin.TokenFile)},
+			})
+		}},
+	})
+	return c
+}
+
+func (d *decoder) wal(n *yaml.Node, path string, w *WAL) {
+	d.mapping(n, path, []field{
+		{"segment_size", d.sizeField(&w.SegmentSize)},
+		{"max_bytes", d.sizeField(&w.MaxBytes)},
+		{"sync", stringField(d, &w.Sync)},
+		{"sync_interval", d.durationField(&w.SyncInterval)},
+		{"full_policy", stringField(d, &w.FullPolicy)},
+	})
+}
+
+func (d *decoder) source(n *yaml.Node, path string) Source {
+	s := defaultSource()
+	d.mapping(n, path, []field{
+		{"name", stringField(d, &s.Name)},
+		{"type", stringField(d, &s.Type)},
+		{"paths", d.stringList(&s.Paths)},
+		{"exclude", d.stringList(&s.Exclude)},
+		{"start_at", stringField(d, &s.StartAt)},
+		{"labels", d.stringMap(&s.Labels)},
+		{"sinks", d.stringList(&s.Sinks)},
+		{"max_line_bytes", d.sizeField(&s.MaxLineBytes)},
+		{"poll_interval", d.durationField(&s.PollInterval)},
+	})
+	return s
+}
+
+func (d *decoder) sink(n *yaml.Node, path string) Sink {
+	s := defaultSink()
+	d.mapping(n, path, []field{
+		{"name", stringField(d, &s.Name)},
+		{"type", stringField(d, &s.Type)},
+		{"path", stringField(d, &s.Path)},
+		{"format", stringField(d, &s.Format)},
+		{"batch", func(n *yaml.Node, path string) {
+			d.mapping(n, path, []field{
+				{"max_entries", d.intField(&s.Batch.MaxEntries)},
+				{"max_bytes", d.sizeField(&s.Batch.MaxBytes)},
+				{"max_wait", d.durationField(&s.Batch.MaxWait)},
+			})
+		}},
+		{"workers", d.intField(&s.Workers)},
+		{"retry", func(n *yaml.Node, path string) {
+			d.mapping(n, path, []field{
+				{"max_attempts", d.intField(&s.Retry.MaxAttempts)},
+				{"min_backoff", d.durationField(&s.Retry.MinBackoff)},
+				{"max_backoff", d.durationField(&s.Retry.MaxBackoff)},
+			})
+		}},
+	})
+	return s
+}

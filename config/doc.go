@@ -1,0 +1,109 @@
+// Package config reads logcapturer's YAML configuration file: the schema,
+// its defaults and its validation.
+//
+// Load (or Parse, for bytes) reads the file, expands environment variables,
+// decodes it into the plain structs of this package (Config, WAL, Source,
+// Sink, Admin), fills in defaults, validates the result and checks that the
+// data directory is writable. It never stops at the first problem: it returns
+// an *Error listing every one, each a Problem with file, line and key:
+//
+//	logcapturer.yaml:3: wal: unknown key "segmnet_size"; did you mean "segment_size"?
+//	logcapturer.yaml:12: sources[0].start_at: must be beginning or end, got "middle"
+//	logcapturer.yaml:20: sources[1].name: duplicate source name "app" (first defined at line 9)
+//
+// This package imports nothing else of logcapturer; cmd maps these structs
+// onto each package's Options. Nothing here holds mutable package state, and
+// every function is safe for concurrent use. No input makes it panic.
+//
+// # File format
+//
+// One YAML document whose top level is a mapping. Keys are snake_case.
+// Unknown keys are errors, as are duplicate keys in one mapping. A key given
+// with no value (null, "~") is the same as a key left out: it takes its
+// default. YAML anchors, aliases and merge keys ("<<: *common") may be used.
+//
+// Sizes are an integer number of bytes (1024) or a number with a unit:
+// KiB, MiB, GiB, TiB (powers of 1024) or KB, MB, GB, TB (powers of 1000), or
+// B; fractions round to the nearest byte ("1.5MiB"). Units are
+// case-sensitive. See ByteSize.
+//
+// Durations are Go durations: "250ms", "5s", "5m", "1h30m"; a bare 0 is
+// allowed, other bare numbers are not. See Duration.
+//
+// Relative paths (data_dir, a file sink's path, admin.token_file) are
+// relative to the working directory and are kept as written.
+//
+// # Environment variables
+//
+// In every scalar value (not in keys or comments), ${VAR} is replaced by the
+// value of the environment variable VAR, and ${VAR:-default} by VAR's value
+// or, when VAR is unset or empty, by default. An unset variable without a
+// default is a problem. "$$" is a literal "$"; a "$" followed by anything else
+// is kept as is. Expansion happens on the parsed document, so an expanded
+// value is never read as YAML: a secret containing ": " or "#" is safe, and
+// the result is always a string (${PORT} in a number field is fine).
+//
+// # Schema
+//
+// Every key, with its default and allowed values:
+//
+//	data_dir: /var/lib/logcapturer   # the WAL and state.db; created (0750) if missing, must be writable
+//
+//	wal:
+//	  segment_size: 16MiB            # 1MiB .. 256MiB
+//	  max_bytes: 2GiB                # disk cap of the WAL; at least 2 * segment_size
+//	  sync: batch                    # batch: fsync once per group commit
+//	                                 # interval: fsync every sync_interval
+//	                                 # none: never fsync (the OS writes back)
+//	  sync_interval: 100ms           # > 0; used only by sync: interval
+//	  full_policy: block             # block: sources wait when the WAL is full
+//	                                 # drop_oldest: delete the oldest segments
+//
+//	sources:                         # required: at least one
+//	  - name: app                    # required; 1-64 of [A-Za-z0-9_-]; unique among sources
+//	    type: file                   # required; file (the only type so far)
+//	    paths: ["/var/log/app/*.log"] # required for file: a non-empty list of globs
+//	    exclude: ["*.gz"]            # optional globs, matched against the base name and the full path
+//	    start_at: beginning          # beginning | end: where to start in a file never seen before
+//	    labels: {job: app}           # optional; names match [a-zA-Z_][a-zA-Z0-9_]*, not starting
+//	                                 # with "__"; values non-empty
+//	    sinks: [archive]             # optional; default: every sink; each a sink name, no repeats;
+//	                                 # an empty list is an error
+//	    max_line_bytes: 256KiB       # 1KiB .. 64MiB
+//	    poll_interval: 1s            # > 0; how often the globs are re-scanned
+//
+//	sinks:                           # required: at least one
+//	  - name: archive                # required; 1-64 of [A-Za-z0-9_-]; unique among sinks
+//	    type: file                   # required; file | stdout
+//	    path: ./out/archive.log      # required for file (and not shared by two file sinks);
+//	                                 # an error for stdout
+//	    format: raw                  # raw: the line as read | json: one JSON object per entry
+//	    batch:                       # a batch is sent when any limit is reached
+//	      max_entries: 10000         # > 0
+//	      max_bytes: 4MiB            # > 0
+//	      max_wait: 200ms            # > 0
+//	    workers: 1                   # 1 .. 64
+//	    retry:
+//	      max_attempts: 0            # >= 0; 0 retries forever
+//	      min_backoff: 500ms         # > 0, and <= max_backoff
+//	      max_backoff: 5m            # > 0
+//
+//	admin:
+//	  listen: 127.0.0.1:8401         # host:port (port 0-65535); "" disables the admin server
+//	  token_file: ""                 # optional: file holding the bearer token for mutating
+//	                                 # endpoints; not read by this package
+//
+// Globs use filepath.Match syntax: * and ? match within one path element;
+// "**" is rejected rather than silently meaning "*". Types docker and cri
+// (sources) and loki and kafka (sinks) are not known yet; they are errors
+// that list the known types.
+//
+// # Checks outside the file
+//
+// After the file is valid, Load and Parse create data_dir if it is missing
+// and check that a file can be created in it and removed; if not, that is a
+// problem ("data_dir: /ro/data is not writable: ...; choose a writable
+// directory"). ParseWith with SkipDirCheck leaves the file system alone, for
+// tests. Nothing else (token_file, the sink paths, the globs' directories)
+// is checked here.
+package config

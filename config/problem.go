@@ -1,0 +1,93 @@
+package config
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// A Problem is one thing wrong with a configuration: where it is and what is
+// wrong. File is the name given to Load or Parse; Line is 1-based, or 0 when
+// the problem has no line of its own (an empty file, a Config built in code).
+// Key is the dotted path of the offending setting, with list indexes, such as
+// "sources[0].start_at"; it is empty for problems with the file as a whole.
+type Problem struct {
+	File string
+	Line int
+	Key  string
+	Msg  string
+}
+
+// String formats the problem as "file:line: key: message", leaving out the
+// parts that are empty or zero, for example
+//
+//	quickstart.yaml:12: sources[0].start_at: must be beginning or end, got "middle"
+func (p Problem) String() string {
+	var b strings.Builder
+	if p.File != "" {
+		b.WriteString(p.File)
+		if p.Line > 0 {
+			b.WriteByte(':')
+			b.WriteString(strconv.Itoa(p.Line))
+		}
+		b.WriteString(": ")
+	} else if p.Line > 0 {
+		b.WriteString("line ")
+		b.WriteString(strconv.Itoa(p.Line))
+		b.WriteString(": ")
+	}
+	if p.Key != "" {
+		b.WriteString(p.Key)
+		b.WriteString(": ")
+	}
+	b.WriteString(p.Msg)
+	return b.String()
+}
+
+// Error is returned by Load and Parse when a configuration has problems. It
+// lists all of them, ordered by line.
+type Error struct {
+	Problems []Problem
+}
+
+// Error returns the problems one a line.
+func (e *Error) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// problems collects Problems for one file.
+type problems struct {
+	file string
+	list []Problem
+}
+
+func (ps *problems) add(line int, key, format string, args ...any) {
+	ps.list = append(ps.list, Problem{File: ps.file, Line: line, Key: key, Msg: fmt.Sprintf(format, args...)})
+}
+
+// err returns nil when there are no problems, else an *Error with the
+// problems sorted by line (stable, so problems on one line keep their order)
+// and duplicates removed.
+func (ps *problems) err() error {
+	if len(ps.list) == 0 {
+		return nil
+	}
+	// A problem inside a mapping merged or aliased in several places can be
+	// found more than once.
+	seen := map[Problem]bool{}
+	var list []Problem
+	for _, p := range ps.list {
+		if !seen[p] {
+			seen[p] = true
+			list = append(list, p)
+		}
+	}
+	slices.SortStableFunc(list, func(a, b Problem) int { return cmp.Compare(a.Line, b.Line) })
+	return &Error{Problems: list}
+}

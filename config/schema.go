@@ -1,0 +1,198 @@
+package config
+
+import "time"
+
+// Config is a whole configuration file, decoded, with defaults filled in.
+// Load and Parse return it only when it is valid. The zero value is not a
+// valid configuration.
+type Config struct {
+	// DataDir holds the WAL and state.db. Relative paths are relative to the
+	// working directory and kept as written.
+	DataDir string
+	WAL     WAL
+	Sources []Source
+	Sinks   []Sink
+	Admin   Admin
+}
+
+// WAL configures the write-ahead log.
+type WAL struct {
+	SegmentSize  ByteSize
+	MaxBytes     ByteSize
+	Sync         SyncMode
+	SyncInterval Duration // used only when Sync is SyncInterval
+	FullPolicy   FullPolicy
+}
+
+// SyncMode says when the WAL is fsynced.
+type SyncMode string
+
+// Values of SyncMode.
+const (
+	SyncBatch    SyncMode = "batch"    // once per group commit
+	SyncInterval SyncMode = "interval" // every WAL.SyncInterval
+	SyncNone     SyncMode = "none"     // never (the OS decides)
+)
+
+// FullPolicy says what happens when the WAL reaches WAL.MaxBytes.
+type FullPolicy string
+
+// Values of FullPolicy.
+const (
+	FullBlock      FullPolicy = "block"       // sources wait
+	FullDropOldest FullPolicy = "drop_oldest" // the oldest segments are deleted
+)
+
+// Source is one entry of the sources list.
+type Source struct {
+	Name    string
+	Type    SourceType
+	Paths   []string // globs, filepath.Match syntax
+	Exclude []string // globs matched against the base name and the full path
+	StartAt StartAt
+	Labels  map[string]string // nil when none are set
+	// Sinks names the sinks this source's entries go to. After Load or Parse
+	// it is never empty: a source without the key routes to every sink, in
+	// the order of the sinks list.
+	Sinks        []string
+	MaxLineBytes ByteSize
+	PollInterval Duration
+}
+
+// SourceType is the kind of a source.
+type SourceType string
+
+// Values of SourceType.
+const (
+	SourceFile SourceType = "file"
+)
+
+// StartAt says where a source starts reading a file it has no position for.
+type StartAt string
+
+// Values of StartAt.
+const (
+	StartBeginning StartAt = "beginning"
+	StartEnd       StartAt = "end"
+)
+
+// Sink is one entry of the sinks list.
+type Sink struct {
+	Name    string
+	Type    SinkType
+	Path    string // file sinks only; empty for stdout
+	Format  Format
+	Batch   Batch
+	Workers int
+	Retry   Retry
+}
+
+// SinkType is the kind of a sink.
+type SinkType string
+
+// Values of SinkType.
+const (
+	SinkFile   SinkType = "file"
+	SinkStdout SinkType = "stdout"
+)
+
+// Format is how a file or stdout sink writes entries.
+type Format string
+
+// Values of Format.
+const (
+	FormatRaw  Format = "raw"  // the line as read, newline-terminated
+	FormatJSON Format = "json" // one JSON object per entry
+)
+
+// Batch bounds a sink's batches: a batch is sent when any limit is reached.
+type Batch struct {
+	MaxEntries int
+	MaxBytes   ByteSize
+	MaxWait    Duration
+}
+
+// Retry is a sink's retry policy.
+type Retry struct {
+	MaxAttempts int // 0 retries forever
+	MinBackoff  Duration
+	MaxBackoff  Duration
+}
+
+// Admin configures the admin HTTP server.
+type Admin struct {
+	// Listen is host:port; empty disables the admin server.
+	Listen string
+	// TokenFile names a file holding the bearer token for mutating
+	// endpoints; empty means none. Not read or checked by this package.
+	TokenFile string
+}
+
+// Defaults.
+const (
+	DefaultDataDir      = "/var/lib/logcapturer"
+	DefaultAdminListen  = "127.0.0.1:8401"
+	DefaultSegmentSize  = 16 * MiB
+	DefaultWALMaxBytes  = 2 * GiB
+	DefaultSyncInterval = Duration(100 * time.Millisecond)
+	DefaultMaxLineBytes = 256 * KiB
+	DefaultPollInterval = Duration(time.Second)
+	DefaultBatchEntries = 10000
+	DefaultBatchBytes   = 4 * MiB
+	DefaultBatchWait    = Duration(200 * time.Millisecond)
+	DefaultWorkers      = 1
+	DefaultMinBackoff   = Duration(500 * time.Millisecond)
+	DefaultMaxBackoff   = Duration(5 * time.Minute)
+)
+
+// Limits checked by validation.
+const (
+	MinSegmentSize  = 1 * MiB
+	MaxSegmentSize  = 256 * MiB
+	MinMaxLineBytes = 1 * KiB
+	MaxMaxLineBytes = 64 * MiB
+	MaxWorkers      = 64
+	MaxNameLen      = 64
+)
+
+func defaultWAL() WAL {
+	return WAL{
+		SegmentSize:  DefaultSegmentSize,
+		MaxBytes:     DefaultWALMaxBytes,
+		Sync:         SyncBatch,
+		SyncInterval: DefaultSyncInterval,
+		FullPolicy:   FullBlock,
+	}
+}
+
+func defaultSource() Source {
+	return Source{
+		StartAt:      StartBeginning,
+		MaxLineBytes: DefaultMaxLineBytes,
+		PollInterval: DefaultPollInterval,
+	}
+}
+
+func defaultSink() Sink {
+	return Sink{
+		Format: FormatRaw,
+		Batch: Batch{
+			MaxEntries: DefaultBatchEntries,
+			MaxBytes:   DefaultBatchBytes,
+			MaxWait:    DefaultBatchWait,
+		},
+		Workers: DefaultWorkers,
+		Retry: Retry{
+			MinBackoff: DefaultMinBackoff,
+			MaxBackoff: DefaultMaxBackoff,
+		},
+	}
+}
+
+func defaultConfig() Config {
+	return Config{
+		DataDir: DefaultDataDir,
+		WAL:     defaultWAL(),
+		Admin:   Admin{Listen: DefaultAdminListen},
+	}
+}

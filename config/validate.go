@@ -1,0 +1,339 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// validator checks a decoded Config. pos and failed come from the decoder
+// (both empty for a Config built in code): pos gives the line of each key,
+// failed the paths whose values were already reported as malformed.
+type validator struct {
+	ps     *problems
+	pos    map[string]int
+	failed map[string]bool
+}
+
+// parent returns the path of the mapping or list holding path, "" at the top.
+func parent(path string) string {
+	i := strings.LastIndexAny(path, ".[")
+	if i < 0 {
+		return ""
+	}
+	return path[:i]
+}
+
+// line returns the line of path or, for a key left out, of the nearest
+// enclosing mapping present in the file.
+func (v *validator) line(path string) int {
+	for {
+		if l, ok := v.pos[path]; ok {
+			return l
+		}
+		if path == "" {
+			return 0
+		}
+		path = parent(path)
+	}
+}
+
+func (v *validator) has(path string) bool {
+	_, ok := v.pos[path]
+	return ok
+}
+
+func (v *validator) add(path, format string, args ...any) {
+	for p := path; ; p = parent(p) {
+		if v.failed[p] {
+			return
+		}
+		if p == "" {
+			break
+		}
+	}
+	v.ps.add(v.line(path), path, format, args...)
+}
+
+// required reports a required string that is missing or empty.
+func (v *validator) required(path, val string) bool {
+	switch {
+	case val != "":
+		return true
+	case v.has(path):
+		v.add(path, "must not be empty")
+	default:
+		v.add(path, "is required")
+	}
+	return false
+}
+
+func oneOf[T ~string](v *validator, path string, val T, allowed ...T) {
+	if slices.Contains(allowed, val) {
+		return
+	}
+	if val == "" && !v.has(path) {
+		v.add(path, "is required")
+		return
+	}
+	v.add(path, "must be %s, got %q", orList(allowed), string(val))
+}
+
+// orList formats "a", "a or b", "a, b or c".
+func orList[T ~string](items []T) string {
+	var b strings.Builder
+	for i, it := range items {
+		switch {
+		case i == 0:
+		case i == len(items)-1:
+			b.WriteString(" or ")
+		default:
+			b.WriteString(", ")
+		}
+		b.WriteString(string(it))
+	}
+	return b.String()
+}
+
+func (v *validator) positive(path string, d Duration) {
+	if d <= 0 {
+		v.add(path, "must be greater than 0, got %s", d)
+	}
+}
+
+func (v *validator) sizeBetween(path string, s, lo, hi ByteSize) {
+	if s < lo || s > hi {
+		v.add(path, "must be between %s and %s, got %s", lo, hi, s)
+	}
+}
+
+// validName reports whether s is a valid source or sink name.
+func validName(s string) bool {
+	if len(s) == 0 || len(s) > MaxNameLen {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c == '_' || c == '-' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// validLabelName reports whether s matches [a-zA-Z_][a-zA-Z0-9_]*.
+func validLabelName(s string) bool {
+	return validEnvName(s)
+}
+
+// name checks a source or sink name and its uniqueness among seen (name to
+// path of its first use).
+func (v *validator) name(path, kind, name string, seen map[string]string) {
+	if !v.required(path, name) {
+		return
+	}
+	if !validName(name) {
+		v.add(path, "must be 1 to %d letters, digits, '_' or '-', got %q", MaxNameLen, name)
+		return
+	}
+	if first, dup := seen[name]; dup {
+		v.add(path, "duplicate %s name %q (first defined at line %d)", kind, name, v.line(first))
+		return
+	}
+	seen[name] = path
+}
+
+// glob checks a filepath.Match pattern.
+func (v *validator) glob(path, pattern string) {
+	switch {
+	case pattern == "":
+		v.add(path, "must not be empty")
+	case strings.Contains(pattern, "**"):
+		v.add(path, "\"**\" is not supported: patterns follow filepath.Match, where * matches within one path element, got %q", pattern)
+	default:
+		if _, err := filepath.Match(pattern, ""); err != nil {
+			v.add(path, "is not a valid glob pattern: %q", pattern)
+		}
+	}
+}
+
+func (v *validator) config(c *Config) {
+	v.required("data_dir", c.DataDir)
+	v.wal("wal", &c.WAL)
+
+	if len(c.Sources) == 0 {
+		v.add("sources", "at least one source is required")
+	}
+	sourceNames := map[string]string{}
+	for i := range c.Sources {
+		v.source("sources["+strconv.Itoa(i)+"]", &c.Sources[i], sourceNames, c.Sinks)
+	}
+
+	if len(c.Sinks) == 0 {
+		v.add("sinks", "at least one sink is required")
+	}
+	sinkNames := map[string]string{}
+	filePaths := map[string]string{}
+	for i := range c.Sinks {
+		v.sink("sinks["+strconv.Itoa(i)+"]", &c.Sinks[i], sinkNames, filePaths)
+	}
+
+	if c.Admin.Listen != "" {
+		v.listen("admin.listen", c.Admin.Listen)
+	}
+}
+
+func (v *validator) wal(path string, w *WAL) {
+	v.sizeBetween(path+".segment_size", w.SegmentSize, MinSegmentSize, MaxSegmentSize)
+	if w.MaxBytes < 2*w.SegmentSize {
+		v.add(path+".max_bytes", "must be at least twice wal.segment_size (%s), got %s", 2*w.SegmentSize, w.MaxBytes)
+	}
+	oneOf(v, path+".sync", w.Sync, SyncBatch, SyncInterval, SyncNone)
+	v.positive(path+".sync_interval", w.SyncInterval)
+	oneOf(v, path+".full_policy", w.FullPolicy, FullBlock, FullDropOldest)
+}
+
+func (v *validator) source(path string, s *Source, seen map[string]string, sinks []Sink) {
+	v.name(path+".name", "source", s.Name, seen)
+	oneOf(v, path+".type", s.Type, SourceFile)
+	if s.Type == SourceFile {
+		switch {
+		case len(s.Paths) > 0:
+		case v.has(path + ".paths"):
+			v.add(path+".paths", "must not be empty")
+		default:
+			v.add(path+".paths", "is required for a file source")
+		}
+	}
+	for i, p := range s.Paths {
+		v.glob(path+".paths["+strconv.Itoa(i)+"]", p)
+	}
+	for i, p := range s.Exclude {
+		v.glob(path+".exclude["+strconv.Itoa(i)+"]", p)
+	}
+	oneOf(v, path+".start_at", s.StartAt, StartBeginning, StartEnd)
+
+	names := make([]string, 0, len(s.Labels))
+	for k := range s.Labels {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		kp := path + ".labels." + k
+		switch {
+		case strings.HasPrefix(k, "__"):
+			v.add(kp, "label names starting with \"__\" are reserved")
+		case !validLabelName(k):
+			v.add(kp, "invalid label name %q: must match [a-zA-Z_][a-zA-Z0-9_]*", k)
+		case s.Labels[k] == "":
+			v.add(kp, "label value must not be empty")
+		}
+	}
+
+	if s.Sinks != nil && len(s.Sinks) == 0 {
+		v.add(path+".sinks", "must not be empty; leave the key out to send to all sinks")
+	}
+	listed := map[string]bool{}
+	for i, name := range s.Sinks {
+		ip := path + ".sinks[" + strconv.Itoa(i) + "]"
+		switch {
+		case listed[name]:
+			v.add(ip, "sink %q is listed twice", name)
+		case !slices.ContainsFunc(sinks, func(k Sink) bool { return k.Name == name }):
+			v.add(ip, "no sink named %q; %s", name, definedSinks(sinks))
+		}
+		listed[name] = true
+	}
+	v.sizeBetween(path+".max_line_bytes", s.MaxLineBytes, MinMaxLineBytes, MaxMaxLineBytes)
+	v.positive(path+".poll_interval", s.PollInterval)
+}
+
+func definedSinks(sinks []Sink) string {
+	var names []string
+	for _, s := range sinks {
+		if s.Name != "" {
+			names = append(names, strconv.Quote(s.Name))
+		}
+	}
+	if len(names) == 0 {
+		return "no sinks are defined"
+	}
+	return "defined sinks: " + strings.Join(names, ", ")
+}
+
+func (v *validator) sink(path string, s *Sink, seen, filePaths map[string]string) {
+	v.name(path+".name", "sink", s.Name, seen)
+	oneOf(v, path+".type", s.Type, SinkFile, SinkStdout)
+	switch s.Type {
+	case SinkFile:
+		if v.required(path+".path", s.Path) {
+			if other, dup := filePaths[s.Path]; dup {
+				v.add(path+".path", "%q is also the path of %s", s.Path, other)
+			}
+			filePaths[s.Path] = fmt.Sprintf("sink %q", s.Name)
+		}
+	case SinkStdout:
+		if s.Path != "" {
+			v.add(path+".path", "must not be set for a stdout sink")
+		}
+	}
+	oneOf(v, path+".format", s.Format, FormatRaw, FormatJSON)
+	if s.Batch.MaxEntries <= 0 {
+		v.add(path+".batch.max_entries", "must be greater than 0, got %d", s.Batch.MaxEntries)
+	}
+	if s.Batch.MaxBytes <= 0 {
+		v.add(path+".batch.max_bytes", "must be greater than 0, got %s", s.Batch.MaxBytes)
+	}
+	v.positive(path+".batch.max_wait", s.Batch.MaxWait)
+	if s.Workers < 1 || s.Workers > MaxWorkers {
+		v.add(path+".workers", "must be between 1 and %d, got %d", MaxWorkers, s.Workers)
+	}
+	if s.Retry.MaxAttempts < 0 {
+		v.add(path+".retry.max_attempts", "must be 0 (retry forever) or more, got %d", s.Retry.MaxAttempts)
+	}
+	minOK, maxOK := s.Retry.MinBackoff > 0, s.Retry.MaxBackoff > 0
+	v.positive(path+".retry.min_backoff", s.Retry.MinBackoff)
+	v.positive(path+".retry.max_backoff", s.Retry.MaxBackoff)
+	if minOK && maxOK && s.Retry.MinBackoff > s.Retry.MaxBackoff {
+		if v.has(path + ".retry.max_backoff") {
+			v.add(path+".retry.max_backoff", "must be at least retry.min_backoff (%s), got %s", s.Retry.MinBackoff, s.Retry.MaxBackoff)
+		} else {
+			v.add(path+".retry.min_backoff", "must be at most retry.max_backoff (%s), got %s", s.Retry.MaxBackoff, s.Retry.MinBackoff)
+		}
+	}
+}
+
+func (v *validator) listen(path, addr string) {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		v.add(path, "must be host:port such as 127.0.0.1:8401, or \"\" to disable the admin server, got %q", addr)
+		return
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil || strings.HasPrefix(port, "+") {
+		v.add(path, "port must be a number from 0 to 65535, got %q", port)
+	}
+}
+
+// routeDefaults gives every source without a sinks key all the sinks.
+func (c *Config) routeDefaults() {
+	for i := range c.Sources {
+		if c.Sources[i].Sinks == nil {
+			for _, s := range c.Sinks {
+				c.Sources[i].Sinks = append(c.Sources[i].Sinks, s.Name)
+			}
+		}
+	}
+}
+
+// Validate checks c against the rules Load and Parse apply after decoding,
+// for a Config built or changed in code. A nil Source.Sinks means every
+// sink. Problems carry no file or line. It does not touch the file system
+// (no data_dir check). It returns nil or an *Error.
+func (c *Config) Validate() error {
+	ps := &problems{}
+	v := &validator{ps: ps}
+	v.config(c)
+	return ps.err()
+}
