@@ -1,0 +1,90 @@
+package sources
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Values of the reason label of logcapturer_source_errors_total.
+const (
+	reasonPermission = "permission" // a matching file or directory could not be opened
+	reasonOpen       = "open"       // any other open or stat failure
+	reasonRead       = "read"       // stat or read of an open file failed
+	reasonWatch      = "watch"      // fsnotify failures, including queue overflow
+	reasonTruncated  = "truncated"  // a file shrank below our offset: restarted at 0
+	reasonPosition   = "position"   // a stored position was past the end of its file
+	reasonEmit       = "emit"       // the Emitter refused a record (not shutdown)
+)
+
+// metrics are a source's collectors. They always exist; they are registered
+// only when a Registerer was given.
+type metrics struct {
+	readBytes  prometheus.Counter
+	entries    prometheus.Counter
+	blocks     prometheus.Counter
+	linesSplit prometheus.Counter
+	filesOpen  prometheus.Gauge
+	errors     *prometheus.CounterVec
+
+	reg        prometheus.Registerer
+	registered []prometheus.Collector
+}
+
+func newMetrics(reg prometheus.Registerer, source string) (*metrics, error) {
+	m := &metrics{
+		readBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "logcapturer_source_read_bytes_total",
+			Help: "Bytes consumed from files (lines and their newlines).",
+		}),
+		entries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "logcapturer_source_entries_total",
+			Help: "Entries handed to the ingest stage.",
+		}),
+		blocks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "logcapturer_source_blocks_total",
+			Help: "Blocks (WAL records) handed to the ingest stage.",
+		}),
+		linesSplit: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "logcapturer_source_lines_split_total",
+			Help: "Cuts made in lines longer than max_line_bytes (one per chunk cut off).",
+		}),
+		filesOpen: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "logcapturer_source_files_open",
+			Help: "Files currently held open by the source.",
+		}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "logcapturer_source_errors_total",
+			Help: "Errors met by the source, by reason.",
+		}, []string{"reason"}),
+	}
+	for _, r := range []string{reasonPermission, reasonOpen, reasonRead, reasonWatch, reasonTruncated, reasonPosition, reasonEmit} {
+		m.errors.WithLabelValues(r)
+	}
+	if reg == nil {
+		return m, nil
+	}
+	m.reg = prometheus.WrapRegistererWith(prometheus.Labels{"source": source}, reg)
+	for _, c := range []prometheus.Collector{m.readBytes, m.entries, m.blocks, m.linesSplit, m.filesOpen, m.errors} {
+		if err := m.reg.Register(c); err != nil {
+			m.unregister()
+			var are prometheus.AlreadyRegisteredError
+			if errors.As(err, &are) {
+				return nil, fmt.Errorf("register metrics of source %q: a source with this name is already registered: %w", source, err)
+			}
+			return nil, fmt.Errorf("register metrics of source %q: %w", source, err)
+		}
+		m.registered = append(m.registered, c)
+	}
+	return m, nil
+}
+
+func (m *metrics) unregister() {
+	for _, c := range m.registered {
+		m.reg.Unregister(c)
+	}
+	m.registered = nil
+}
+
+func (m *metrics) error(reason string) { m.errors.WithLabelValues(reason).Inc() }

@@ -1,0 +1,50 @@
+package sources
+
+import (
+	"context"
+
+	"github.com/logcapturer/logcapturer/wal"
+)
+
+// Record is one encoded WAL block handed to the ingest stage.
+type Record struct {
+	// Source is the name of the source that read the block.
+	Source string
+	// Position is the position reached after the block. It is the same
+	// position that is encoded inside Data.
+	Position wal.Position
+	// Entries is the number of entries in the block.
+	Entries int
+	// Bytes is the number of line bytes in the block (newlines excluded).
+	Bytes int
+	// Data is the wal.EncodeBlock output. Ownership passes to the Emitter:
+	// the source never touches it again.
+	Data []byte
+}
+
+// Emitter receives the records of a source. It is implemented by the
+// pipeline's ingest stage.
+//
+// Emit blocks while the WAL is behind (backpressure) and returns ctx.Err()
+// when ctx is done. A source calls Emit from one goroutine at a time, in
+// the order it read the blocks; an Emitter shared by several sources must be
+// safe for concurrent use. When Emit returns nil the record is accepted and
+// the source moves its position past it; when it returns an error the source
+// will read the same bytes again later.
+type Emitter interface {
+	Emit(ctx context.Context, rec Record) error
+}
+
+// Source is one configured input. See the package documentation for the
+// contract.
+type Source interface {
+	// Name returns the source's configured name.
+	Name() string
+	// Start starts the source's goroutine(s) and returns at once. The
+	// goroutines stop when ctx is done or Close is called. Start may be
+	// called once.
+	Start(ctx context.Context) error
+	// Close stops the source and waits for every goroutine it started. It
+	// is safe to call twice and before Start.
+	Close() error
+}
