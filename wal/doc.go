@@ -1,0 +1,113 @@
+// Package wal is logcapturer's write-ahead log: the one place every log
+// entry is stored between the sources that read it and the sinks that
+// deliver it. It owns the block codec (Block, EncodeBlock, DecodeBlock) and
+// the segmented log (Log) built on github.com/tidwall/wal, and it repairs a
+// torn tail when a log is opened.
+//
+// # Records
+//
+// One record is one Block: the entries one source read in one go, their
+// shared stream labels and the source position reached after them. A record
+// is framed as
+//
+//	crc32c(payload) [4 bytes, little-endian, Castagnoli] | payload
+//
+// and the payload is
+//
+//	version=1 | source | fileID | path | uvarint offset |
+//	uvarint nlabels { name value } | uvarint nentries { varint Δtime line }
+//
+// where every string or line is uvarint-length-prefixed, and each entry's
+// time is a signed delta from the previous entry's (the first from 0), so
+// times may go backwards. Lines are raw bytes: empty lines, NUL bytes and
+// invalid UTF-8 survive. DecodeBlock verifies the checksum and never panics.
+//
+// # Files
+//
+// A Log is a directory of segment files named by the index of their first
+// record as 20 decimal digits (00000000000000000001, …). A segment is a
+// sequence of tidwall binary entries, uvarint(len(record)) | record, with
+// no header or trailer. The last segment, the tail, is the one written; a
+// new one is started once the tail reaches Options.SegmentSize. Files named
+// NAME.broken, NAME.broken.1, … hold bytes cut off by repair (below).
+// NAME.START and NAME.END are tidwall's leftovers from an interrupted
+// truncation, resolved by the next Open; a NAME.START.TEMP left by a crash
+// is ignored (and may be deleted).
+//
+// # Invariants
+//
+//   - Indexes are contiguous: records FirstIndex … LastIndex all exist; a
+//     new log has FirstIndex 1 and LastIndex 0, and an emptied log has
+//     FirstIndex = LastIndex+1.
+//   - No record is empty, and every record carries a CRC32C: Append rejects
+//     a record that fails CheckRecord, and Read verifies the checksum of
+//     every record it returns.
+//   - A record is durable once a Sync that started after its Append has
+//     returned. Append alone writes to the page cache only (tidwall with
+//     NoSync); Sync fsyncs the tail file, and the directory when a segment
+//     file was created since the last Sync. tidwall fsyncs a segment before
+//     it starts the next one.
+//   - A record's index never changes; TruncateFront only removes a prefix.
+//
+// # Repair
+//
+// tidwall refuses to open a log whose last record is torn, reads a
+// zero-filled tail as empty entries, and has no checksum. So Open scans the
+// tail segment first (the file tidwall will treat as the tail, START/END
+// leftovers included) and stops at the first entry that is empty, runs past
+// the end of the file or fails its checksum. Everything from there on is
+// written to NAME.broken (or the next free NAME.broken.N), fsynced, then
+// cut off; the file and the directory are fsynced, one warning is logged
+// and logcapturer_wal_repairs_total / _repaired_bytes_total count it. The
+// cut can leave the tail empty. Older segments are not scanned: a damaged
+// record there is found by Read, which returns a *CorruptionError for it
+// (for every record of the segment if the damage hits a length prefix) and
+// keeps reading the others.
+//
+// # Concurrency
+//
+// Every method of Log is safe for concurrent use. One mutex serialises all
+// calls into tidwall (its concurrent reads race), so Append, Read, Segments
+// and TruncateFront exclude each other; FirstIndex, LastIndex and Size are
+// lock-free. Sync holds a second mutex and releases the first one before
+// it fsyncs, through its own handle on the tail file, so sinks keep reading
+// while ingest waits for the disk. TruncateFront and Close take both.
+//
+// # Memory
+//
+// tidwall keeps the whole tail segment in memory and loads an old segment
+// whole to read any record of it, caching Options.SegmentCacheSize of them:
+// about (1 + SegmentCacheSize) × SegmentSize, plus one copy of the largest
+// Append batch. Read copies the record into the caller's buffer.
+//
+// # Lifecycle
+//
+// Open (create or repair, then load) → Append / Sync / Read /
+// TruncateFront from any goroutines → Close, which fsyncs, closes the files
+// and unregisters the metrics; Close is idempotent and a closed directory
+// can be opened again, also on the same prometheus.Registerer.
+//
+// # Caveats
+//
+//   - Open does not lock the directory: two Logs on one directory corrupt
+//     it. The process-wide bbolt lock of the data directory prevents this.
+//   - Reads of an old segment load the whole file under the lock (about
+//     20 ms for 16 MiB cold); reading out of order across segments is slow
+//     and delays Append.
+//   - TruncateFront rewrites the segment holding the new first index, so
+//     truncating at a segment's FirstIndex costs one segment copy and needs
+//     that much free disk space, even when the disk is full.
+//   - After an Append write error (a full disk, say) tidwall's in-memory
+//     tail no longer matches the file: the Log refuses further appends until
+//     it is closed and reopened. A failed fsync is sticky for the same
+//     reason: records appended since the last good Sync must be assumed
+//     lost.
+//   - Records hold no index. Damage to a length prefix in an old segment
+//     usually makes the segment unparsable (every record in it reads as
+//     *CorruptionError), but in unlucky cases it parses into whole,
+//     checksummed records at shifted positions, which Read then returns
+//     under the wrong index.
+//   - Only the tail is repaired on Open. A segment before it whose end was
+//     lost (the file system did not keep tidwall's fsync) is not cut; its
+//     lost records read as *CorruptionError.
+package wal

@@ -1,0 +1,213 @@
+package wal
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Segment files are named as tidwall/wal names them: the first index, as 20
+// decimal digits. A crash in the middle of a tidwall TruncateFront or
+// TruncateBack leaves a NAME.START or NAME.END file, which tidwall's Open
+// resolves; anything else (.broken, .TEMP) is ignored by tidwall and by us.
+const (
+	segmentNameLen = 20
+	startSuffix    = ".START"
+	endSuffix      = ".END"
+	brokenSuffix   = ".broken"
+	filePerm       = 0o640
+	dirPerm        = 0o750
+)
+
+func segmentName(index uint64) string { return fmt.Sprintf("%020d", index) }
+
+type segmentKind int
+
+const (
+	plainSegment segmentKind = iota
+	startSegment
+	endSegment
+)
+
+// parseSegmentName reports whether tidwall's load() takes name as a segment
+// file, with the same test it uses.
+func parseSegmentName(name string) (index uint64, kind segmentKind, ok bool) {
+	if len(name) < segmentNameLen {
+		return 0, 0, false
+	}
+	index, err := strconv.ParseUint(name[:segmentNameLen], 10, 64)
+	if err != nil || index == 0 {
+		return 0, 0, false
+	}
+	switch {
+	case len(name) == segmentNameLen:
+		return index, plainSegment, true
+	case len(name) == segmentNameLen+len(startSuffix) && strings.HasSuffix(name, startSuffix):
+		return index, startSegment, true
+	case len(name) == segmentNameLen+len(endSuffix) && strings.HasSuffix(name, endSuffix):
+		return index, endSegment, true
+	}
+	return 0, 0, false
+}
+
+// tailSegment returns the name of the file that tidwall's Open will use as
+// its tail segment, or "" when there is none (a new log) or when tidwall will
+// refuse the directory anyway (a START and an END leftover together).
+//
+// tidwall lists the directory in name order. A START leftover makes it
+// delete every segment before the START file and rename it: the tail is
+// still the last file listed. An END leftover makes it delete every segment
+// after the first END file and rename it: that END file is the tail.
+func tailSegment(dir string) (string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", err
+	}
+	var last, end string
+	var start bool
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		_, kind, ok := parseSegmentName(e.Name())
+		if !ok {
+			continue
+		}
+		switch kind {
+		case startSegment:
+			start = true
+		case endSegment:
+			if end == "" {
+				end = e.Name()
+			}
+		}
+		last = e.Name()
+	}
+	if end != "" {
+		if start {
+			return "", nil
+		}
+		return end, nil
+	}
+	return last, nil
+}
+
+// validPrefix returns the length of the longest prefix of a segment's bytes
+// made of whole, good records: uvarint(len) + len bytes, len > 0, passing
+// CheckRecord. A record that is empty, runs past the end, or fails its
+// checksum ends the prefix.
+func validPrefix(data []byte) int {
+	off := 0
+	for off < len(data) {
+		n, k := binary.Uvarint(data[off:])
+		if k <= 0 || n == 0 || n > uint64(len(data)-off-k) {
+			break
+		}
+		if CheckRecord(data[off+k:off+k+int(n)]) != nil {
+			break
+		}
+		off += k + int(n)
+	}
+	return off
+}
+
+// repairTail cuts the tail segment at its last good record, before tidwall
+// sees it: tidwall refuses a torn last record (ErrCorrupt) and reads zeros
+// as empty entries. The cut bytes are kept in a .broken file. Older
+// segments are not scanned; Read finds damage there.
+func (l *Log) repairTail() error {
+	name, err := tailSegment(l.dir)
+	if err != nil || name == "" {
+		return err
+	}
+	path := filepath.Join(l.dir, name)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	cut := validPrefix(data)
+	if cut == len(data) {
+		return nil
+	}
+	// The bytes are saved before the segment is cut: a crash in between
+	// repeats the repair on the next Open (into the next .broken file).
+	broken, err := writeBroken(filepath.Join(l.dir, name[:segmentNameLen]), data[cut:])
+	if err != nil {
+		return fmt.Errorf("save torn tail of %s: %w", path, err)
+	}
+	if err := truncateFile(path, int64(cut)); err != nil {
+		return fmt.Errorf("cut torn tail of %s: %w", path, err)
+	}
+	if err := syncDir(l.dir); err != nil {
+		return err
+	}
+	l.logger.Warn("wal: cut a torn or damaged tail off the last segment",
+		"segment", path, "offset", cut, "bytes", len(data)-cut, "saved_to", broken)
+	l.m.repairs.Inc()
+	l.m.repairedBytes.Add(float64(len(data) - cut))
+	return nil
+}
+
+// writeBroken writes b to the first of base.broken, base.broken.1, … that
+// does not exist yet, fsyncs it and returns its path.
+func writeBroken(base string, b []byte) (string, error) {
+	for i := 0; i < 10000; i++ {
+		path := base + brokenSuffix
+		if i > 0 {
+			path += "." + strconv.Itoa(i)
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		_, err = f.Write(b)
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return path, err
+	}
+	return "", fmt.Errorf("too many %s files next to %s", brokenSuffix, base)
+}
+
+func truncateFile(path string, size int64) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Truncate(size)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// syncDir fsyncs a directory, making the creation, removal and renaming of
+// its files durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync dir: %w", err)
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("sync dir %s: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,314 @@
+package wal
+
+import (
+	"bytes"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// fixture is a closed log of records 1…last in several small segments, as
+// the damage functions find it.
+type fixture struct {
+	dir  string
+	segs []SegmentInfo
+	last uint64
+}
+
+const fixtureRecords = 40
+
+func fixtureOpts() *Options { return &Options{SegmentSize: 4096} }
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	l := openLog(t, dir, fixtureOpts())
+	appendRange(t, l, fixtureRecords, 3, twoLines)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{dir: dir, segs: segmentFiles(t, dir), last: fixtureRecords}
+	if len(f.segs) < 3 {
+		t.Fatalf("fixture has segments %v, want at least 3", f.segs)
+	}
+	if starts, _ := frames(f.read(t, len(f.segs)-1)); len(starts) < 2 {
+		t.Fatalf("fixture tail holds %d records, want at least 2", len(starts))
+	}
+	return f
+}
+
+func (f *fixture) path(seg int) string {
+	return filepath.Join(f.dir, segmentName(f.segs[seg].FirstIndex))
+}
+
+func (f *fixture) tail() int { return len(f.segs) - 1 }
+
+func (f *fixture) read(t *testing.T, seg int) []byte {
+	t.Helper()
+	b, err := os.ReadFile(f.path(seg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func (f *fixture) write(t *testing.T, seg int, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(f.path(seg), b, 0o640); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// want is what Open must make of a damaged log.
+type want struct {
+	last    uint64   // LastIndex after Open; FirstIndex stays 1
+	broken  []byte   // the bytes cut off the tail, nil if none
+	corrupt []uint64 // indexes whose Read returns *CorruptionError
+}
+
+func TestRepair(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		damage func(t *testing.T, f *fixture) want
+	}{
+		{"torn last record", func(t *testing.T, f *fixture) want {
+			b := f.read(t, f.tail())
+			starts, _ := frames(b)
+			start := starts[len(starts)-1]
+			cut := start + (len(b)-start)/2
+			f.write(t, f.tail(), b[:cut])
+			return want{last: f.last - 1, broken: b[start:cut]}
+		}},
+		{"cut inside the length prefix", func(t *testing.T, f *fixture) want {
+			b := f.read(t, f.tail())
+			starts, _ := frames(b)
+			start := starts[len(starts)-1]
+			if b[start]&0x80 == 0 {
+				t.Fatal("the last record's length takes one byte; the test needs a longer record")
+			}
+			f.write(t, f.tail(), b[:start+1])
+			return want{last: f.last - 1, broken: b[start : start+1]}
+		}},
+		{"zero-filled tail", func(t *testing.T, f *fixture) want {
+			zeros := make([]byte, 4096)
+			f.write(t, f.tail(), append(f.read(t, f.tail()), zeros...))
+			return want{last: f.last, broken: zeros}
+		}},
+		{"garbage tail", func(t *testing.T, f *fixture) want {
+			garbage := make([]byte, 1000)
+			rng := rand.New(rand.NewPCG(5, 6))
+			for i := range garbage {
+				garbage[i] = byte(rng.Uint32())
+			}
+			f.write(t, f.tail(), append(f.read(t, f.tail()), garbage...))
+			return want{last: f.last, broken: garbage}
+		}},
+		{"bad checksum in the tail's first record", func(t *testing.T, f *fixture) want {
+			// Everything from the first bad record on is cut, which here
+			// empties the tail segment.
+			b := f.read(t, f.tail())
+			starts, _ := frames(b)
+			at := starts[0] + 40 // inside the first record's payload
+			b[at] ^= 0x10
+			f.write(t, f.tail(), b)
+			return want{last: f.segs[f.tail()].FirstIndex - 1, broken: b}
+		}},
+		{"bit flip in an old record", func(t *testing.T, f *fixture) want {
+			b := f.read(t, 0)
+			starts, _ := frames(b)
+			b[starts[2]+40] ^= 0x04 // inside record 3's payload
+			f.write(t, 0, b)
+			return want{last: f.last, corrupt: []uint64{3}}
+		}},
+		{"length prefix damaged in an old segment", func(t *testing.T, f *fixture) want {
+			// The segment no longer parses: every record in it is lost,
+			// the other segments read fine.
+			b := f.read(t, 1)
+			b[1] = 0x7f // second byte of the first record's length
+			f.write(t, 1, b)
+			var c []uint64
+			for i := f.segs[1].FirstIndex; i < f.segs[2].FirstIndex; i++ {
+				c = append(c, i)
+			}
+			return want{last: f.last, corrupt: c}
+		}},
+		{"old segment lost its last record", func(t *testing.T, f *fixture) want {
+			// tidwall then holds fewer entries for the segment than the
+			// next segment's name implies, and would panic on the lost one.
+			b := f.read(t, 0)
+			starts, _ := frames(b)
+			f.write(t, 0, b[:starts[len(starts)-1]])
+			return want{last: f.last, corrupt: []uint64{f.segs[1].FirstIndex - 1}}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			w := tc.damage(t, f)
+
+			reg := prometheus.NewRegistry()
+			opts := fixtureOpts()
+			opts.Registerer = reg
+			l, err := Open(f.dir, opts)
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			defer l.Close()
+			if l.FirstIndex() != 1 || l.LastIndex() != w.last {
+				t.Fatalf("Open: indexes %d..%d, want 1..%d", l.FirstIndex(), l.LastIndex(), w.last)
+			}
+			checkSegments(t, l, f.dir)
+
+			corrupt := map[uint64]bool{}
+			for _, i := range w.corrupt {
+				corrupt[i] = true
+			}
+			var buf []byte
+			for i := uint64(1); i <= w.last; i++ {
+				buf, err = l.Read(buf, i)
+				if corrupt[i] {
+					var ce *CorruptionError
+					if !errors.As(err, &ce) || ce.Index != i || !errors.Is(err, ErrBadRecord) {
+						t.Fatalf("Read(%d) = %v, want *CorruptionError", i, err)
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatalf("Read(%d): %v", i, err)
+				}
+				if got := recordIndex(t, buf); got != i {
+					t.Fatalf("Read(%d) returned the record of %d", i, got)
+				}
+			}
+			if _, err := l.Read(nil, w.last+1); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("Read(%d): %v, want ErrNotFound", w.last+1, err)
+			}
+			if got := testutil.ToFloat64(l.m.corruptReads); got != float64(len(w.corrupt)) {
+				t.Errorf("corrupt_reads_total = %v, want %d", got, len(w.corrupt))
+			}
+
+			brokenPath := filepath.Join(f.dir, segmentName(f.segs[f.tail()].FirstIndex)+brokenSuffix)
+			if w.broken == nil {
+				if got := brokenFiles(t, f.dir); len(got) != 0 {
+					t.Fatalf("no repair expected, found %v", got)
+				}
+			} else {
+				got, err := os.ReadFile(brokenPath)
+				if err != nil {
+					t.Fatalf("broken file: %v", err)
+				}
+				if !bytes.Equal(got, w.broken) {
+					t.Fatalf("broken file holds %d bytes, want the %d cut bytes", len(got), len(w.broken))
+				}
+			}
+			repairs, repaired := 0.0, 0.0
+			if w.broken != nil {
+				repairs, repaired = 1, float64(len(w.broken))
+			}
+			if got := testutil.ToFloat64(l.m.repairs); got != repairs {
+				t.Errorf("repairs_total = %v, want %v", got, repairs)
+			}
+			if got := testutil.ToFloat64(l.m.repairedBytes); got != repaired {
+				t.Errorf("repaired_bytes_total = %v, want %v", got, repaired)
+			}
+
+			// The log goes on with contiguous indexes, and reopens clean.
+			appendRange(t, l, 5, 5, twoLines)
+			if err := l.Sync(); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			brokenBefore := brokenFiles(t, f.dir)
+			l = openLog(t, f.dir, opts)
+			defer l.Close()
+			if l.FirstIndex() != 1 || l.LastIndex() != w.last+5 {
+				t.Fatalf("reopened: %d..%d, want 1..%d", l.FirstIndex(), l.LastIndex(), w.last+5)
+			}
+			checkReads(t, l, w.last+1, w.last+5)
+			if got := brokenFiles(t, f.dir); len(got) != len(brokenBefore) {
+				t.Fatalf("clean reopen repaired again: %v", got)
+			}
+			if got := testutil.ToFloat64(l.m.repairs); got != 0 {
+				t.Fatalf("clean reopen counted %v repairs", got)
+			}
+		})
+	}
+}
+
+// TestRepairNumbersBrokenFiles damages the tail twice: the second cut goes
+// to .broken.1 and the first .broken is kept.
+func TestRepairNumbersBrokenFiles(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, nil)
+	appendRange(t, l, 3, 3, twoLines)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	seg := filepath.Join(dir, segmentName(1))
+	for n, junk := range []string{"first junk", "second junk"} {
+		b, err := os.ReadFile(seg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(seg, append(b, junk...), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		l := openLog(t, dir, nil)
+		if l.LastIndex() != uint64(3+n) {
+			t.Fatalf("after damage %d: LastIndex %d", n, l.LastIndex())
+		}
+		appendRange(t, l, 1, 1, twoLines)
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, want := range map[string]string{
+		segmentName(1) + ".broken":   "first junk",
+		segmentName(1) + ".broken.1": "second junk",
+	} {
+		got, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil || string(got) != want {
+			t.Errorf("%s = %q, %v; want %q", name, got, err, want)
+		}
+	}
+}
+
+// TestRepairStartLeftover simulates a crash inside tidwall's TruncateFront
+// at the tail's first index, after it wrote NAME.START and before it removed
+// the old files, with a torn write at the end of the START file. The repair
+// must scan the file tidwall will keep as the tail (the START file), and
+// tidwall then finishes the truncation.
+func TestRepairStartLeftover(t *testing.T) {
+	f := newFixture(t)
+	tail := f.segs[f.tail()].FirstIndex
+	b := f.read(t, f.tail())
+	torn := append(bytes.Clone(b), 0x85, 0x03, 'x') // a 389-byte record, 1 byte of it
+	start := f.path(f.tail()) + startSuffix
+	if err := os.WriteFile(start, torn, 0o640); err != nil {
+		t.Fatal(err)
+	}
+
+	l := openLog(t, f.dir, fixtureOpts())
+	defer l.Close()
+	if l.FirstIndex() != tail || l.LastIndex() != f.last {
+		t.Fatalf("indexes %d..%d, want %d..%d", l.FirstIndex(), l.LastIndex(), tail, f.last)
+	}
+	checkReads(t, l, tail, f.last)
+	checkSegments(t, l, f.dir)
+	if got := l.Segments(); len(got) != 1 {
+		t.Fatalf("Segments() = %v, want only the tail", got)
+	}
+	got, err := os.ReadFile(filepath.Join(f.dir, segmentName(tail)+brokenSuffix))
+	if err != nil || !bytes.Equal(got, []byte{0x85, 0x03, 'x'}) {
+		t.Fatalf("broken file = %x, %v", got, err)
+	}
+	if _, err := os.Stat(start); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("START leftover still there: %v", err)
+	}
+}
