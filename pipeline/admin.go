@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"time"
 
@@ -24,7 +25,8 @@ type AdminOptions struct {
 	Ready func() bool
 }
 
-// Admin is the admin HTTP server: /metrics, /healthz, /readyz.
+// Admin is the admin HTTP server: /metrics, /healthz, /readyz and
+// /debug/pprof/.
 type Admin struct {
 	logger *slog.Logger
 	srv    *http.Server
@@ -45,6 +47,13 @@ func NewAdmin(logger *slog.Logger, opts AdminOptions) (*Admin, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}))
+	// Profiles, as Prometheus, Loki and Promtail serve them: the admin
+	// address is loopback by default.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})

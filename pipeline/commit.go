@@ -81,16 +81,20 @@ func (p *Pipeline) commit() error {
 }
 
 // retain deletes the WAL segments below the lowest committed cursor and the
-// positions checkpoint. It cuts only at segment boundaries, so a truncation
-// deletes files and rewrites nothing but the first kept segment.
+// positions checkpoint. It cuts only at the first index of a segment that is
+// not the tail, so a truncation deletes files and rewrites nothing but the
+// first kept segment.
 func (p *Pipeline) retain() {
 	low := p.checkpoint
 	for _, sl := range p.loops {
 		low = min(low, sl.committed)
 	}
 	first, last := p.log.FirstIndex(), p.log.LastIndex()
+	// Never cut at the tail's own start: tidwall would rewrite the whole
+	// tail file. At most one settled segment besides the tail stays.
 	var cut uint64
-	for _, s := range p.log.Segments() {
+	segs := p.log.Segments()
+	for _, s := range segs[:len(segs)-1] {
 		if s.FirstIndex > first && s.FirstIndex <= low+1 && s.FirstIndex <= last {
 			cut = s.FirstIndex
 		}

@@ -17,7 +17,7 @@
 // and a fixed pool of workers that call Send. A batch's range is settled when
 // the sink acknowledged it (or rejected it for good); the cursor is the
 // highest index below which every range is settled. Batches come from a
-// fixed free list of workers+2, so memory is bounded by configuration.
+// fixed free list of workers+1, so memory is bounded by configuration.
 //
 // # State
 //

@@ -8,7 +8,7 @@ import (
 
 const (
 	maxGroupBlocks = 256
-	maxGroupBytes  = 8 << 20
+	maxGroupBytes  = 4 << 20
 )
 
 // runWriter is the only goroutine that appends to the WAL. It takes every

@@ -63,7 +63,7 @@ type Options struct {
 	// CommitInterval is how often cursors and positions are written to
 	// state.db (default 100ms).
 	CommitInterval time.Duration
-	// QueueBlocks bounds the blocks waiting for the WAL writer (default 64).
+	// QueueBlocks bounds the blocks waiting for the WAL writer (default 32).
 	QueueBlocks int
 }
 
@@ -81,7 +81,7 @@ func (o *Options) setDefaults() {
 		o.CommitInterval = 100 * time.Millisecond
 	}
 	if o.QueueBlocks <= 0 {
-		o.QueueBlocks = 64
+		o.QueueBlocks = 32
 	}
 	for i := range o.Sinks {
 		s := &o.Sinks[i]

@@ -253,6 +253,14 @@ func TestRoutingAndRetention(t *testing.T) {
 	waitFor(t, "web delivered", func() bool { return len(onlyWeb.lines()) == 100 })
 	// Every sink is past all but the tail: old segments go.
 	waitFor(t, "delivered segments deleted", func() bool { return p.log.FirstIndex() > 1 && len(p.log.Segments()) <= 2 })
+	// More data after the truncations reads back intact.
+	for i := 0; i < 100; i++ {
+		emit(t, p, "app", "app", int64(400+i), line)
+	}
+	waitFor(t, "later data delivered", func() bool { return len(all.lines()) == 500 })
+	if n := testutil.CollectAndCount(p.m.corruptRecords); n != 0 {
+		t.Fatalf("sinks skipped corrupt blocks: %d series", n)
+	}
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}

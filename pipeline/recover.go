@@ -60,9 +60,11 @@ func (p *Pipeline) recover() error {
 		buf     []byte
 		blk     wal.Block
 		scanned int
+		rd      = p.log.NewReader()
 	)
+	defer rd.Close()
 	for i := from; i <= last; i++ {
-		buf, err = p.log.Read(buf, i)
+		buf, err = rd.Read(buf, i)
 		if err == nil {
 			err = wal.DecodeBlock(buf, &blk)
 		}

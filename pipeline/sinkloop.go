@@ -16,7 +16,7 @@ import (
 // workers sends them. A batch's range is settled when it was delivered (or
 // given up on); the cursor is the highest index below which every range is
 // settled. Batches come from a fixed free list, so memory is bounded by
-// (workers + 2) batches whatever the backlog.
+// (workers + 1) batches whatever the backlog.
 type sinkLoop struct {
 	p      *Pipeline
 	opts   SinkOptions
@@ -45,7 +45,7 @@ func newSinkLoop(p *Pipeline, opts SinkOptions, cursor uint64) *sinkLoop {
 		p: p, opts: opts, name: opts.Sink.Name(),
 		wake:      make(chan struct{}, 1),
 		work:      make(chan *batch),
-		free:      make(chan *batch, opts.Workers+2),
+		free:      make(chan *batch, opts.Workers+1),
 		settled:   cursor,
 		committed: cursor,
 		done:      make(map[uint64]uint64),
@@ -109,6 +109,8 @@ func (sl *sinkLoop) full(b *batch) bool {
 }
 
 func (sl *sinkLoop) runReader(ctx context.Context) {
+	rd := sl.p.log.NewReader()
+	defer rd.Close()
 	next := sl.cursor() + 1
 	var (
 		cur   *batch
@@ -128,7 +130,7 @@ func (sl *sinkLoop) runReader(ctx context.Context) {
 				cur.reset(next)
 			}
 			var ok bool
-			if next, ok = sl.read(cur, next); !ok {
+			if next, ok = sl.read(rd, cur, next); !ok {
 				return
 			}
 		}
@@ -156,11 +158,11 @@ func (sl *sinkLoop) runReader(ctx context.Context) {
 
 // read adds WAL block index to b and returns the next index to read. It
 // returns false when the WAL is closed.
-func (sl *sinkLoop) read(b *batch, index uint64) (uint64, bool) {
+func (sl *sinkLoop) read(rd *wal.Reader, b *batch, index uint64) (uint64, bool) {
 	if b.nrec == len(b.bufs) {
 		b.bufs = append(b.bufs, nil)
 	}
-	buf, err := sl.p.log.Read(b.bufs[b.nrec], index)
+	buf, err := rd.Read(b.bufs[b.nrec], index)
 	b.bufs[b.nrec] = buf
 	if errors.Is(err, wal.ErrNotFound) {
 		if first := sl.p.log.FirstIndex(); index < first {

@@ -79,22 +79,20 @@ func (s *File) Send(_ context.Context, b *Batch) error {
 	if s.closed {
 		return &Retryable{Err: fmt.Errorf("file sink %s is closed", s.opts.Name)}
 	}
-	s.buf = appendBatch(s.buf[:0], b, s.opts.Format)
-	if len(s.buf) == 0 {
-		return nil
-	}
-	if _, err := s.f.Write(s.buf); err != nil {
+	n, buf, err := writeBatch(s.f, s.buf, b, s.opts.Format)
+	s.buf = buf
+	if err != nil {
 		s.cutBack()
 		return &Retryable{Err: fmt.Errorf("write %s: %w", s.opts.Path, err)}
+	}
+	if n == 0 {
+		return nil
 	}
 	if err := s.f.Sync(); err != nil {
 		s.cutBack()
 		return &Retryable{Err: fmt.Errorf("fsync %s: %w", s.opts.Path, err)}
 	}
-	s.size += int64(len(s.buf))
-	if cap(s.buf) > 16<<20 {
-		s.buf = nil // don't keep one huge batch's buffer forever
-	}
+	s.size += n
 	return nil
 }
 

@@ -2,6 +2,7 @@ package sinks
 
 import (
 	"fmt"
+	"io"
 	"time"
 	"unicode/utf8"
 
@@ -31,21 +32,47 @@ func ParseFormat(s string) (Format, error) {
 	return 0, fmt.Errorf("unknown format %q: use raw or json", s)
 }
 
-// appendBatch appends every entry of b to dst in format f.
-func appendBatch(dst []byte, b *Batch, f Format) []byte {
+// flushBytes is how much formatted output is buffered before a write, so a
+// sink's memory does not grow with its batch size.
+const flushBytes = 256 << 10
+
+// writeBatch formats every entry of b in format f and writes it to w in
+// chunks of about flushBytes, using buf as scratch space. It returns the
+// bytes written and buf for reuse.
+func writeBatch(w io.Writer, buf []byte, b *Batch, f Format) (int64, []byte, error) {
+	var n int64
+	buf = buf[:0]
 	for i := range b.Blocks {
 		blk := &b.Blocks[i]
 		for j := range blk.Entries {
 			e := &blk.Entries[j]
 			if f == FormatJSON {
-				dst = appendJSONEntry(dst, blk.Labels, e)
+				buf = appendJSONEntry(buf, blk.Labels, e)
 			} else {
-				dst = append(dst, e.Line...)
+				buf = append(buf, e.Line...)
 			}
-			dst = append(dst, '\n')
+			buf = append(buf, '\n')
+			if len(buf) >= flushBytes {
+				m, err := w.Write(buf)
+				n += int64(m)
+				if err != nil {
+					return n, buf[:0], err
+				}
+				buf = buf[:0]
+			}
 		}
 	}
-	return dst
+	if len(buf) > 0 {
+		m, err := w.Write(buf)
+		n += int64(m)
+		if err != nil {
+			return n, buf[:0], err
+		}
+	}
+	if cap(buf) > 4*flushBytes {
+		buf = nil // one huge line must not pin its buffer
+	}
+	return n, buf[:0], nil
 }
 
 func appendJSONEntry(dst []byte, labels []wal.Label, e *wal.Entry) []byte {

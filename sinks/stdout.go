@@ -42,15 +42,10 @@ func (s *Stdout) Name() string { return s.opts.Name }
 func (s *Stdout) Send(_ context.Context, b *Batch) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.buf = appendBatch(s.buf[:0], b, s.opts.Format)
-	if len(s.buf) == 0 {
-		return nil
-	}
-	if _, err := s.opts.Writer.Write(s.buf); err != nil {
+	_, buf, err := writeBatch(s.opts.Writer, s.buf, b, s.opts.Format)
+	s.buf = buf
+	if err != nil {
 		return &Retryable{Err: fmt.Errorf("write stdout: %w", err)}
-	}
-	if cap(s.buf) > 16<<20 {
-		s.buf = nil
 	}
 	return nil
 }

@@ -79,6 +79,7 @@ type Log struct {
 	last  atomic.Uint64
 	size  atomic.Int64
 	nsegs atomic.Int64
+	gen   atomic.Uint64 // bumped whenever the segment list changes (for Readers)
 }
 
 // Open opens the log in dir, creating dir (mode 0750) and an empty log if
@@ -193,6 +194,7 @@ func (l *Log) loadState(tw *twal.Log) error {
 	l.last.Store(last)
 	l.size.Store(size)
 	l.nsegs.Store(int64(len(segs)))
+	l.gen.Add(1)
 	return nil
 }
 
@@ -238,7 +240,16 @@ func (l *Log) Append(recs [][]byte) (first, last uint64, err error) {
 		l.failed = err
 		return 0, 0, fmt.Errorf("append %d records to wal at index %d: %w", len(recs), prev+1, err)
 	}
+	nsegs := len(l.segs)
 	l.account(recs)
+	if len(l.segs) != nsegs {
+		// tidwall keeps the finished tail loaded in its read cache. Sinks
+		// that keep up read the new tail, and one that is behind reloads
+		// what it needs, so drop it: memory stays one segment, not two.
+		if err := l.tw.ClearCache(); err != nil {
+			l.logger.Warn("clear wal segment cache", "err", err)
+		}
+	}
 	l.m.appendedRecords.Add(float64(len(recs)))
 	l.m.appendedBytes.Add(float64(n))
 	return prev + 1, l.last.Load(), nil
@@ -273,6 +284,7 @@ func (l *Log) account(recs [][]byte) {
 func (l *Log) startSegment(first uint64) {
 	l.segs = append(l.segs, SegmentInfo{FirstIndex: first})
 	l.nsegs.Store(int64(len(l.segs)))
+	l.gen.Add(1)
 	l.dirDirty = true
 }
 
@@ -530,6 +542,7 @@ func (l *Log) truncateFrontLocked(index uint64) (changed, tailRewritten bool, er
 	l.first.Store(index)
 	l.size.Add(-removed)
 	l.nsegs.Store(int64(len(l.segs)))
+	l.gen.Add(1)
 	return true, tailRewritten, nil
 }
 
