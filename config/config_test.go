@@ -52,7 +52,7 @@ func TestDefaults(t *testing.T) {
 	want := &Config{
 		DataDir: "/var/lib/logcapturer",
 		WAL: WAL{
-			SegmentSize:  16 * MiB,
+			SegmentSize:  4 * MiB,
 			MaxBytes:     2 * GiB,
 			Sync:         SyncBatch,
 			SyncInterval: Duration(100 * time.Millisecond),
@@ -177,7 +177,7 @@ func TestInvalidFile(t *testing.T) {
 	_, err = ParseWith("invalid.yaml", data, &ParseOptions{SkipDirCheck: true, LookupEnv: env(nil)})
 	want := `invalid.yaml:2: data_dir: must not be empty
 invalid.yaml:4: wal: unknown key "segmnet_size"; did you mean "segment_size"?
-invalid.yaml:5: wal.max_bytes: must be at least twice wal.segment_size (32MiB), got 20MiB
+invalid.yaml:5: wal.max_bytes: must be at least twice wal.segment_size (8MiB), got 5MiB
 invalid.yaml:6: wal.sync: must be batch, interval or none, got "sometimes"
 invalid.yaml:7: wal.sync_interval: must be a duration like 250ms, got "fast"
 invalid.yaml:8: wal.full_policy: must be block or drop_oldest, got "drop_newest"

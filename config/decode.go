@@ -358,6 +358,7 @@ func (d *decoder) config(root *yaml.Node) Config {
 	c := defaultConfig()
 	d.mapping(root, "", []field{
 		{"data_dir", stringField(d, &c.DataDir)},
+		{"memory_limit", d.sizeField(&c.MemoryLimit)},
 		{"wal", func(n *yaml.Node, path string) { d.wal(n, path, &c.WAL) }},
 		{"sources", func(n *yaml.Node, path string) {
 			c.Sources = []Source{}

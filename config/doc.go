@@ -48,9 +48,11 @@
 // Every key, with its default and allowed values:
 //
 //	data_dir: /var/lib/logcapturer   # the WAL and state.db; created (0750) if missing, must be writable
+//	memory_limit: 40MiB              # Go soft memory limit; default 2 * wal.segment_size + 32MiB;
+//	                                 # at least 2 * segment_size + 16MiB; GOMEMLIMIT overrides it
 //
 //	wal:
-//	  segment_size: 16MiB            # 1MiB .. 256MiB
+//	  segment_size: 4MiB             # 1MiB .. 256MiB; the tail segment lives in memory
 //	  max_bytes: 2GiB                # disk cap of the WAL; at least 2 * segment_size
 //	  sync: batch                    # batch: fsync once per group commit
 //	                                 # interval: fsync every sync_interval

@@ -323,3 +323,22 @@ func TestAliasFanOut(t *testing.T) {
 		t.Errorf("error = %v", err)
 	}
 }
+
+func TestMemoryLimit(t *testing.T) {
+	base := "sources: [{name: a, type: file, paths: [/x/*.log]}]\nsinks: [{name: s, type: stdout}]\n"
+	c, err := ParseWith("m.yaml", []byte(base), &ParseOptions{SkipDirCheck: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.EffectiveMemoryLimit(); got != 40*MiB {
+		t.Fatalf("auto memory limit %s, want 40MiB", got)
+	}
+	c, err = ParseWith("m.yaml", []byte(base+"memory_limit: 100MiB\n"), &ParseOptions{SkipDirCheck: true})
+	if err != nil || c.EffectiveMemoryLimit() != 100*MiB {
+		t.Fatalf("explicit memory limit: %v %v", c, err)
+	}
+	_, err = ParseWith("m.yaml", []byte(base+"memory_limit: 10MiB\n"), &ParseOptions{SkipDirCheck: true})
+	if err == nil || !strings.Contains(err.Error(), "m.yaml:3: memory_limit: must be at least 24MiB") {
+		t.Fatalf("too small a memory limit: %v", err)
+	}
+}

@@ -9,10 +9,13 @@ type Config struct {
 	// DataDir holds the WAL and state.db. Relative paths are relative to the
 	// working directory and kept as written.
 	DataDir string
-	WAL     WAL
-	Sources []Source
-	Sinks   []Sink
-	Admin   Admin
+	// MemoryLimit is the Go runtime's soft memory limit; 0 means auto:
+	// MemoryLimitFor(WAL.SegmentSize). GOMEMLIMIT in the environment wins.
+	MemoryLimit ByteSize
+	WAL         WAL
+	Sources     []Source
+	Sinks       []Sink
+	Admin       Admin
 }
 
 // WAL configures the write-ahead log.
@@ -132,7 +135,7 @@ type Admin struct {
 const (
 	DefaultDataDir      = "/var/lib/logcapturer"
 	DefaultAdminListen  = "127.0.0.1:8401"
-	DefaultSegmentSize  = 16 * MiB
+	DefaultSegmentSize  = 4 * MiB
 	DefaultWALMaxBytes  = 2 * GiB
 	DefaultSyncInterval = Duration(100 * time.Millisecond)
 	DefaultMaxLineBytes = 256 * KiB
@@ -154,6 +157,19 @@ const (
 	MaxWorkers      = 64
 	MaxNameLen      = 64
 )
+
+// MemoryLimitFor is the automatic memory limit: the WAL keeps its tail
+// segment in memory and grows it by copying, so about two segments, plus
+// 32MiB for batches, buffers and the runtime.
+func MemoryLimitFor(segmentSize ByteSize) ByteSize { return 2*segmentSize + 32*MiB }
+
+// EffectiveMemoryLimit is MemoryLimit, or the automatic limit when it is 0.
+func (c *Config) EffectiveMemoryLimit() ByteSize {
+	if c.MemoryLimit > 0 {
+		return c.MemoryLimit
+	}
+	return MemoryLimitFor(c.WAL.SegmentSize)
+}
 
 func defaultWAL() WAL {
 	return WAL{

@@ -162,6 +162,10 @@ func (v *validator) glob(path, pattern string) {
 func (v *validator) config(c *Config) {
 	v.required("data_dir", c.DataDir)
 	v.wal("wal", &c.WAL)
+	if c.MemoryLimit != 0 && c.MemoryLimit < MemoryLimitFor(c.WAL.SegmentSize)-16*MiB {
+		v.add("memory_limit", "must be at least %s (2 * wal.segment_size + 16MiB), got %s; leave it out for the automatic %s",
+			MemoryLimitFor(c.WAL.SegmentSize)-16*MiB, c.MemoryLimit, MemoryLimitFor(c.WAL.SegmentSize))
+	}
 
 	if len(c.Sources) == 0 {
 		v.add("sources", "at least one source is required")

@@ -53,7 +53,7 @@ type SinkOptions struct {
 type Options struct {
 	// DataDir holds state.db and the WAL (DataDir/wal).
 	DataDir string
-	// SegmentSize is the WAL segment size (default 16 MiB).
+	// SegmentSize is the WAL segment size (default 4 MiB).
 	SegmentSize int64
 	// MaxBytes caps the WAL on disk; at the cap sources wait (default 2 GiB).
 	MaxBytes     int64
@@ -69,7 +69,7 @@ type Options struct {
 
 func (o *Options) setDefaults() {
 	if o.SegmentSize <= 0 {
-		o.SegmentSize = 16 << 20
+		o.SegmentSize = 4 << 20
 	}
 	if o.MaxBytes <= 0 {
 		o.MaxBytes = 2 << 30

@@ -75,9 +75,11 @@
 //
 // # Memory
 //
-// tidwall keeps the whole tail segment in memory and loads an old segment
-// whole to read any record of it, caching Options.SegmentCacheSize of them:
-// about (1 + SegmentCacheSize) × SegmentSize, plus one copy of the largest
+// tidwall keeps the whole tail segment in memory (growing it by copying, so
+// up to about two segments at a moment) and Log.Read loads an old segment
+// whole, caching Options.SegmentCacheSize of them; the cache is cleared
+// whenever a segment is finished. A Reader holds only the record it returns.
+// Log.Read users: about (1 + SegmentCacheSize) × SegmentSize, plus one copy of the largest
 // Append batch. Read copies the record into the caller's buffer.
 //
 // # Lifecycle
@@ -91,9 +93,10 @@
 //
 //   - Open does not lock the directory: two Logs on one directory corrupt
 //     it. The process-wide bbolt lock of the data directory prevents this.
-//   - Reads of an old segment load the whole file under the lock (about
-//     20 ms for 16 MiB cold); reading out of order across segments is slow
-//     and delays Append.
+//   - Log.Read of an old segment loads the whole file under the lock (about
+//     20 ms for 16 MiB cold) and delays Append: it is for tools and tests.
+//     Sinks and recovery read through a Reader, which streams records with
+//     pread, loads nothing and takes no lock.
 //   - TruncateFront rewrites the segment holding the new first index, so
 //     truncating at a segment's FirstIndex costs one segment copy and needs
 //     that much free disk space, even when the disk is full.

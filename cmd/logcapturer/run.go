@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -59,6 +60,11 @@ func cmdRun(args []string, stderr io.Writer) error {
 	cfg, err := config.Load(path)
 	if err != nil {
 		return configError(path, err)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// The heap's live size is set by configuration (the WAL's tail
+		// segment, batch limits); the limit keeps garbage from doubling it.
+		debug.SetMemoryLimit(int64(cfg.EffectiveMemoryLimit()))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -184,7 +190,7 @@ func run(ctx context.Context, logger *slog.Logger, cfg *config.Config) (err erro
 	for _, s := range cfg.Sinks {
 		names = append(names, s.Name)
 	}
-	logger.Info("logcapturer running", "version", version, "data_dir", cfg.DataDir,
+	logger.Info("logcapturer running", "version", version, "data_dir", cfg.DataDir, "memory_limit", debug.SetMemoryLimit(-1),
 		"sources", len(srcs), "sinks", strings.Join(names, ","), "admin", cfg.Admin.Listen)
 	<-ctx.Done()
 	logger.Info("shutting down")

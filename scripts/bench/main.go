@@ -28,7 +28,7 @@ func main() {
 		runs     = flag.Int("runs", 3, "runs; the median is reported")
 		dirFlag  = flag.String("dir", "", "work directory (default: a temp dir, removed after)")
 		lineLen  = flag.Int("line", 200, "bytes per line, newline included")
-		segment  = flag.String("segment-size", "16MiB", "wal.segment_size")
+		segment  = flag.String("segment-size", "4MiB", "wal.segment_size")
 		sync     = flag.String("sync", "batch", "wal.sync")
 	)
 	flag.Parse()
