@@ -2,12 +2,20 @@ package wal
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 )
 
-// BenchmarkAppendSync measures ingest's group commit: 16 records of about
-// 64 KiB (blocks of 200-byte lines) per Append, then Sync.
+// BenchmarkAppendSync measures ingest's group commit: records of about
+// 64 KiB (blocks of 200-byte lines), 16 (1 MiB) or 64 (4 MiB, the pipeline's
+// largest group) per Append, then one Sync.
 func BenchmarkAppendSync(b *testing.B) {
+	for _, n := range []int{16, 64} {
+		b.Run(fmt.Sprintf("group=%dKiB", n*64), func(b *testing.B) { benchAppendSync(b, n) })
+	}
+}
+
+func benchAppendSync(b *testing.B, n int) {
 	line := bytes.Repeat([]byte("x"), 200)
 	blk := &Block{
 		Source:   "bench",
@@ -18,7 +26,7 @@ func BenchmarkAppendSync(b *testing.B) {
 		blk.Entries = append(blk.Entries, Entry{Time: 1700000000000000000 + int64(i), Line: line})
 	}
 	rec := EncodeBlock(nil, blk)
-	batch := make([][]byte, 16)
+	batch := make([][]byte, n)
 	for i := range batch {
 		batch[i] = rec
 	}
