@@ -1,9 +1,3 @@
-// Command logcapturer is a crash-safe log shipper: it tails log files into an
-// embedded write-ahead log and delivers them to sinks, each at its own pace.
-//
-//	logcapturer run --config FILE     ship logs until SIGINT or SIGTERM
-//	logcapturer check --config FILE   validate a config; exit 1 listing every problem
-//	logcapturer version               print the version
 package main
 
 import (

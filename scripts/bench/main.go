@@ -1,11 +1,3 @@
-// Command bench measures logcapturer end to end: it writes SIZE of 200-byte
-// lines into 4 files, runs the real binary (file source -> WAL with
-// sync: batch -> file sink, which fsyncs every batch) until the sink holds
-// every byte, and prints throughput, CPU seconds and peak RSS for each run
-// and the median of the runs.
-//
-//	go run ./scripts/bench                 # 1 GiB, 3 runs
-//	go run ./scripts/bench -size 256MiB -runs 5 -dir /mnt/fast
 package main
 
 import (
