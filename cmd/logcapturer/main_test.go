@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/logcapturer/logcapturer/config"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestVersionAndUsage(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := runMain([]string{"version"}, &out, &errb); code != 0 || !strings.HasPrefix(out.String(), "logcapturer ") {
+		t.Fatalf("version: %d %q", code, out.String())
+	}
+	if code := runMain(nil, &out, &errb); code != 2 {
+		t.Fatalf("no command: exit %d", code)
+	}
+	if code := runMain([]string{"run"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "--config FILE is required") {
+		t.Fatalf("run without config: exit %d %q", code, errb.String())
+	}
+}
+
+func TestCheck(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	os.WriteFile(good, []byte("data_dir: "+filepath.Join(dir, "data")+`
+sources: [{name: app, type: file, paths: ["/var/log/*.log"]}]
+sinks: [{name: out, type: stdout}]
+`), 0o644)
+	var out, errb bytes.Buffer
+	if code := runMain([]string{"check", "--config", good}, &out, &errb); code != 0 || !strings.Contains(out.String(), "ok") {
+		t.Fatalf("good config: exit %d, %q %q", code, out.String(), errb.String())
+	}
+
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("data_dir: "+filepath.Join(dir, "data")+`
+wal: {segmnet_size: 1MiB}
+sources:
+  - {name: app, type: file, paths: ["/var/log/*.log"], sinks: [nowhere]}
+  - {name: app, type: file, paths: ["/x/*.log"]}
+sinks: [{name: out, type: stdout, batch: {max_wait: soon}}]
+`), 0o644)
+	out.Reset()
+	errb.Reset()
+	code := runMain([]string{"check", "--config", bad}, &out, &errb)
+	msg := errb.String()
+	if code != 1 {
+		t.Fatalf("bad config: exit %d", code)
+	}
+	for _, want := range []string{
+		"bad.yaml:2: wal: unknown key \"segmnet_size\"",
+		"bad.yaml:4: sources[0].sinks",
+		"bad.yaml:5: sources[1].name: duplicate source name",
+		"bad.yaml:6: sinks[0].batch.max_wait",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("check output lacks %q:\n%s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "goroutine ") || strings.Contains(msg, "panic") {
+		t.Errorf("stack trace in output:\n%s", msg)
+	}
+
+	// A data_dir that cannot be created: exit 1 naming the path.
+	ro := filepath.Join(dir, "ro.yaml")
+	blocker := filepath.Join(dir, "file")
+	os.WriteFile(blocker, nil, 0o644)
+	os.WriteFile(ro, []byte("data_dir: "+filepath.Join(blocker, "data")+`
+sources: [{name: app, type: file, paths: ["/var/log/*.log"]}]
+sinks: [{name: out, type: stdout}]
+`), 0o644)
+	errb.Reset()
+	if code := runMain([]string{"run", "--config", ro}, &out, &errb); code != 1 || !strings.Contains(errb.String(), filepath.Join(blocker, "data")) {
+		t.Fatalf("unwritable data_dir: exit %d %q", code, errb.String())
+	}
+}
+
+// TestRunShutsDownCleanly runs the whole program in-process: lines reach the
+// file sink, and cancelling stops every goroutine (goleak checks at exit).
+func TestRunShutsDownCleanly(t *testing.T) {
+	dir := t.TempDir()
+	logs := filepath.Join(dir, "logs")
+	os.MkdirAll(logs, 0o755)
+	os.WriteFile(filepath.Join(logs, "a.log"), []byte("one\ntwo\n"), 0o644)
+	out := filepath.Join(dir, "out", "archive.log")
+	cfgPath := filepath.Join(dir, "c.yaml")
+	os.WriteFile(cfgPath, []byte("data_dir: "+filepath.Join(dir, "data")+`
+sources: [{name: app, type: file, paths: ["`+logs+`/*.log"]}]
+sinks: [{name: archive, type: file, path: `+out+`, batch: {max_wait: 10ms}}]
+admin: {listen: "127.0.0.1:0"}
+`), 0o644)
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, slog.New(slog.DiscardHandler), cfg) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, _ := os.ReadFile(out)
+		if string(b) == "one\ntwo\n" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sink holds %q", b)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
