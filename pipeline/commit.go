@@ -13,6 +13,7 @@ func (p *Pipeline) runCommitter(ctx context.Context) {
 	defer p.wg.Done()
 	t := time.NewTicker(p.opts.CommitInterval)
 	defer t.Stop()
+	var lastExpire time.Time
 	for {
 		select {
 		case <-t.C:
@@ -20,6 +21,10 @@ func (p *Pipeline) runCommitter(ctx context.Context) {
 				p.m.stateErrors.Inc()
 				p.logger.Error("commit state; retried at the next tick", "err", err)
 				continue
+			}
+			if time.Since(lastExpire) >= time.Second {
+				lastExpire = time.Now()
+				p.sched.Expire(p.opts.DLQMaxBytes, p.opts.DLQMaxAge)
 			}
 			p.retain()
 		case <-ctx.Done():
@@ -35,12 +40,21 @@ func (p *Pipeline) commit() error {
 	cursors := make(map[string]uint64)
 	settled := make([]uint64, len(p.loops))
 	durable := p.durable.Load()
+	now := time.Now()
 	for i, sl := range p.loops {
 		settled[i] = sl.cursor()
 		if settled[i] != sl.committed {
 			cursors[sl.name] = settled[i]
 		}
+		if settled[i] != sl.committed || settled[i] >= durable || sl.progressAt.IsZero() {
+			sl.progressAt = now
+		}
 		p.m.sinkLag.WithLabelValues(sl.name).Set(float64(durable - min(durable, settled[i])))
+		age := now.Sub(sl.progressAt)
+		if n, _, oldest := p.sched.Stats(sl.name); n > 0 {
+			age = max(age, now.Sub(oldest))
+		}
+		p.m.oldestUnacked.WithLabelValues(sl.name).Set(age.Seconds())
 	}
 	p.posMu.Lock()
 	var positions map[posKey]posVal
@@ -80,14 +94,17 @@ func (p *Pipeline) commit() error {
 	return nil
 }
 
-// retain deletes the WAL segments below the lowest committed cursor and the
-// positions checkpoint. It cuts only at the first index of a segment that is
+// retain deletes the WAL segments below the lowest committed cursor, retry
+// range and dead letter, and the positions checkpoint. It cuts only at the first index of a segment that is
 // not the tail, so a truncation deletes files and rewrites nothing but the
 // first kept segment.
 func (p *Pipeline) retain() {
 	low := p.checkpoint
 	for _, sl := range p.loops {
 		low = min(low, sl.committed)
+		if from, ok := p.sched.Low(sl.name); ok {
+			low = min(low, from-1)
+		}
 	}
 	first, last := p.log.FirstIndex(), p.log.LastIndex()
 	// Never cut at the tail's own start: tidwall would rewrite the whole

@@ -26,6 +26,8 @@ type metrics struct {
 	sinkFailures   *prometheus.CounterVec
 	sinkDropped    *prometheus.CounterVec
 	corruptRecords *prometheus.CounterVec
+	circuitOpen    *prometheus.GaugeVec
+	oldestUnacked  *prometheus.GaugeVec
 
 	collectors []prometheus.Collector
 }
@@ -73,8 +75,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "logcapturer_dropped_entries_total", Help: "Entries a sink will never deliver, by reason."}, []string{"sink", "reason"}),
 		corruptRecords: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "logcapturer_sink_corrupt_blocks_total", Help: "WAL blocks a sink skipped because they failed their checksum."}, []string{"sink"}),
+		circuitOpen: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "logcapturer_sink_circuit_open", Help: "1 while the sink's circuit breaker is open."}, []string{"sink"}),
+		oldestUnacked: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "logcapturer_sink_oldest_unacked_age_seconds", Help: "Age of the oldest entry the sink has not delivered: its oldest retry range, or how long its cursor has not moved while behind."}, []string{"sink"}),
 	}
-	m.collectors = []prometheus.Collector{m.ingestRecords, m.ingestEntries, m.ingestBytes, m.groupCommit,
+	m.collectors = []prometheus.Collector{m.circuitOpen, m.oldestUnacked, m.ingestRecords, m.ingestEntries, m.ingestBytes, m.groupCommit,
 		m.appendErrors, m.walFull, m.durableIndex, m.stateCommits, m.stateDuration, m.stateErrors,
 		m.truncations, m.sinkCursor, m.sinkLag, m.sinkSent, m.sinkSentBytes, m.sinkSendDur,
 		m.sinkFailures, m.sinkDropped, m.corruptRecords}

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/logcapturer/logcapturer/retry"
 	"github.com/logcapturer/logcapturer/sinks"
 	"github.com/logcapturer/logcapturer/sources"
 	"github.com/logcapturer/logcapturer/wal"
@@ -43,11 +44,26 @@ type SinkOptions struct {
 	// Workers is the fixed number of goroutines calling Send (default 1).
 	Workers int
 	// MaxAttempts bounds sends of one batch (0: forever); backoff between
-	// attempts grows from MinBackoff to MaxBackoff with full jitter.
+	// attempts grows from MinBackoff to MaxBackoff with full jitter. A batch
+	// out of attempts goes to the dead-letter queue.
 	MaxAttempts int
 	MinBackoff  time.Duration
 	MaxBackoff  time.Duration
+	// BreakerFailures consecutive retryable failures open the sink's
+	// circuit breaker (default 3).
+	BreakerFailures int
 }
+
+// FullPolicy is what happens when the WAL reaches MaxBytes.
+type FullPolicy int
+
+const (
+	// FullBlock makes sources wait; the log files hold the backlog.
+	FullBlock FullPolicy = iota
+	// FullDropOldest deletes the oldest segment; every sink that had not
+	// delivered it counts the entries as dropped (reason wal_full).
+	FullDropOldest
+)
 
 // Options configures a Pipeline.
 type Options struct {
@@ -55,8 +71,15 @@ type Options struct {
 	DataDir string
 	// SegmentSize is the WAL segment size (default 4 MiB).
 	SegmentSize int64
-	// MaxBytes caps the WAL on disk; at the cap sources wait (default 2 GiB).
+	// MaxBytes caps the WAL on disk (default 2 GiB); FullPolicy says what
+	// happens at the cap.
 	MaxBytes     int64
+	FullPolicy   FullPolicy
+	// DLQMaxBytes and DLQMaxAge bound how much WAL the dead-letter queue
+	// keeps (line bytes, age since the last failure); the oldest dead
+	// letters expire first. Zero: 512 MiB and 168h.
+	DLQMaxBytes int64
+	DLQMaxAge   time.Duration
 	Sync         SyncMode
 	SyncInterval time.Duration // for SyncInterval; default 100ms
 	Sinks        []SinkOptions
@@ -80,6 +103,12 @@ func (o *Options) setDefaults() {
 	if o.CommitInterval <= 0 {
 		o.CommitInterval = 100 * time.Millisecond
 	}
+	if o.DLQMaxBytes <= 0 {
+		o.DLQMaxBytes = 512 << 20
+	}
+	if o.DLQMaxAge <= 0 {
+		o.DLQMaxAge = 168 * time.Hour
+	}
 	if o.QueueBlocks <= 0 {
 		o.QueueBlocks = 32
 	}
@@ -99,6 +128,9 @@ func (o *Options) setDefaults() {
 		}
 		if s.MinBackoff <= 0 {
 			s.MinBackoff = 500 * time.Millisecond
+		}
+		if s.BreakerFailures <= 0 {
+			s.BreakerFailures = 3
 		}
 		if s.MaxBackoff < s.MinBackoff {
 			s.MaxBackoff = max(5*time.Minute, s.MinBackoff)
@@ -120,6 +152,7 @@ type Pipeline struct {
 	m      *metrics
 	st     *state
 	log    *wal.Log
+	sched  *retry.Scheduler
 
 	in         chan sources.Record
 	stopIngest chan struct{}
@@ -175,16 +208,23 @@ func Open(logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Pipeli
 		st.close()
 		return nil, fmt.Errorf("register pipeline metrics: %w", err)
 	}
+	sched, err := retry.New(logger, reg, retry.NewStore(st.db), retry.Options{})
+	if err != nil {
+		m.unregister(reg)
+		st.close()
+		return nil, err
+	}
 	walDir := filepath.Join(opts.DataDir, "wal")
 	l, err := wal.Open(walDir, &wal.Options{
 		SegmentSize: opts.SegmentSize, SegmentCacheSize: 1, Logger: logger, Registerer: reg})
 	if err != nil {
+		sched.Close()
 		m.unregister(reg)
 		st.close()
 		return nil, fmt.Errorf("open wal %s: %w", walDir, err)
 	}
 	p := &Pipeline{
-		logger: logger, reg: reg, opts: opts, m: m, st: st, log: l,
+		logger: logger, reg: reg, opts: opts, m: m, st: st, log: l, sched: sched,
 		in:         make(chan sources.Record, opts.QueueBlocks),
 		stopIngest: make(chan struct{}),
 		writerDone: make(chan struct{}),
@@ -193,6 +233,7 @@ func Open(logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Pipeli
 		dirtyPos:   make(map[posKey]posVal),
 	}
 	if err := p.recover(); err != nil {
+		sched.Close()
 		p.log.Close()
 		m.unregister(reg)
 		st.close()
@@ -218,6 +259,7 @@ func (p *Pipeline) Positions(source string) map[string]int64 {
 func (p *Pipeline) Start(ctx context.Context) {
 	ctx, p.cancel = context.WithCancel(ctx)
 	p.started = true
+	p.sched.Start(ctx)
 	p.ingestWG.Add(2)
 	go p.runWriter()
 	go p.runSyncer()
@@ -261,6 +303,7 @@ func (p *Pipeline) Close() error {
 			p.cancel()
 			p.wg.Wait()
 		}
+		p.sched.Close()
 		var errs []error
 		if err := p.commit(); err != nil {
 			errs = append(errs, err)

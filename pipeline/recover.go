@@ -41,7 +41,11 @@ func (p *Pipeline) recover() error {
 				"sink", name, "cursor", c, "wal_first", first)
 			c = first - 1
 		}
-		p.loops = append(p.loops, newSinkLoop(p, so, c))
+		retries, err := p.sched.Register(name, so.Workers)
+		if err != nil {
+			return err
+		}
+		p.loops = append(p.loops, newSinkLoop(p, so, c, retries))
 	}
 
 	for k, v := range positions {

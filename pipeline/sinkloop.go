@@ -3,10 +3,10 @@ package pipeline
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
-	"sync"
+		"sync"
 	"time"
 
+	"github.com/logcapturer/logcapturer/retry"
 	"github.com/logcapturer/logcapturer/sinks"
 	"github.com/logcapturer/logcapturer/wal"
 )
@@ -26,11 +26,16 @@ type sinkLoop struct {
 	work   chan *batch
 	free   chan *batch
 
-	mu      sync.Mutex
-	settled uint64            // every index <= settled is delivered or given up
-	done    map[uint64]uint64 // settled ranges above the cursor: from -> to
+	retries <-chan retry.Range // due ranges from the scheduler
 
-	committed uint64 // cursor in state.db; only the committer touches it
+	mu      sync.Mutex
+	settled uint64            // every index <= settled is delivered or filed as a retry or dead letter
+	done    map[uint64]uint64 // settled ranges above the cursor: from -> to
+	fails   int               // consecutive retryable failures
+	open    bool              // circuit breaker open
+
+	committed  uint64    // cursor in state.db; only the committer touches it
+	progressAt time.Time // when the cursor last moved or caught up; committer only
 }
 
 type batch struct {
@@ -40,9 +45,9 @@ type batch struct {
 	started time.Time
 }
 
-func newSinkLoop(p *Pipeline, opts SinkOptions, cursor uint64) *sinkLoop {
+func newSinkLoop(p *Pipeline, opts SinkOptions, cursor uint64, retries <-chan retry.Range) *sinkLoop {
 	sl := &sinkLoop{
-		p: p, opts: opts, name: opts.Sink.Name(),
+		p: p, opts: opts, name: opts.Sink.Name(), retries: retries,
 		wake:      make(chan struct{}, 1),
 		work:      make(chan *batch),
 		free:      make(chan *batch, opts.Workers+1),
@@ -60,6 +65,7 @@ func newSinkLoop(p *Pipeline, opts SinkOptions, cursor uint64) *sinkLoop {
 		sl.free <- &batch{}
 	}
 	p.m.sinkCursor.WithLabelValues(sl.name).Set(float64(cursor))
+	p.m.circuitOpen.WithLabelValues(sl.name).Set(0)
 	return sl
 }
 
@@ -120,6 +126,14 @@ func (sl *sinkLoop) runReader(ctx context.Context) {
 	defer timer.Stop()
 	for {
 		durable := sl.p.durable.Load()
+		if sl.circuitOpen() {
+			select {
+			case <-sl.wake:
+			case <-ctx.Done():
+				return
+			}
+			continue
+		}
 		for next <= durable && (cur == nil || !sl.full(cur)) {
 			if cur == nil {
 				select {
@@ -228,76 +242,173 @@ func (sl *sinkLoop) dispatch(ctx context.Context, b *batch) bool {
 }
 
 func (sl *sinkLoop) runWorker(ctx context.Context) {
+	rd := sl.p.log.NewReader() // for retried ranges
+	defer rd.Close()
+	var retryBatch batch
 	for {
 		select {
 		case b := <-sl.work:
-			sl.deliver(ctx, b)
+			sl.deliverNew(ctx, b)
 			sl.free <- b
+		case r := <-sl.retries:
+			sl.deliverRetry(ctx, rd, &retryBatch, r)
+			sl.p.sched.Signal() // room for the next due range
 		case <-ctx.Done():
 			return
 		}
 	}
 }
 
-// deliver sends b until it is delivered, rejected for good, out of
-// attempts, or the pipeline stops (then it stays unsettled and is sent again
-// after the next start).
-func (sl *sinkLoop) deliver(ctx context.Context, b *batch) {
+// send calls the sink once and accounts for the outcome in the metrics and
+// the circuit breaker.
+func (sl *sinkLoop) send(ctx context.Context, b *batch) error {
 	m := sl.p.m
-	for attempt := 1; ; attempt++ {
-		start := time.Now()
-		err := sl.opts.Sink.Send(ctx, &b.Batch)
-		m.sinkSendDur.WithLabelValues(sl.name).Observe(time.Since(start).Seconds())
-		if err == nil {
-			m.sinkSent.WithLabelValues(sl.name).Add(float64(b.Entries))
-			m.sinkSentBytes.WithLabelValues(sl.name).Add(float64(b.Bytes))
-			sl.ack(b.From, b.To)
-			return
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		class, after := sinks.Classify(err)
-		if class == sinks.ClassPermanent {
-			m.sinkFailures.WithLabelValues(sl.name, "permanent").Inc()
-			m.sinkDropped.WithLabelValues(sl.name, "permanent").Add(float64(b.Entries))
-			sl.p.logger.Error("sink rejected a batch for good; it is dropped",
-				"sink", sl.name, "from", b.From, "to", b.To, "entries", b.Entries, "err", err)
-			sl.ack(b.From, b.To)
-			return
-		}
+	start := time.Now()
+	err := sl.opts.Sink.Send(ctx, &b.Batch)
+	m.sinkSendDur.WithLabelValues(sl.name).Observe(time.Since(start).Seconds())
+	if err == nil {
+		m.sinkSent.WithLabelValues(sl.name).Add(float64(b.Entries))
+		m.sinkSentBytes.WithLabelValues(sl.name).Add(float64(b.Bytes))
+		sl.breakerResult(true)
+		return nil
+	}
+	if ctx.Err() != nil {
+		return err
+	}
+	class, _ := sinks.Classify(err)
+	if class == sinks.ClassPermanent {
+		m.sinkFailures.WithLabelValues(sl.name, "permanent").Inc()
+	} else {
 		m.sinkFailures.WithLabelValues(sl.name, "retryable").Inc()
-		if sl.opts.MaxAttempts > 0 && attempt >= sl.opts.MaxAttempts {
-			m.sinkDropped.WithLabelValues(sl.name, "max_attempts").Add(float64(b.Entries))
-			sl.p.logger.Error("batch failed max_attempts times; it is dropped",
-				"sink", sl.name, "from", b.From, "to", b.To, "attempts", attempt, "err", err)
-			sl.ack(b.From, b.To)
+		sl.breakerResult(false)
+	}
+	return err
+}
+
+// deliverNew sends a batch read from the WAL once. A failure does not hold
+// the cursor: the range goes to the retry queue or the dead-letter queue
+// (durably) and is then settled like a delivered one.
+func (sl *sinkLoop) deliverNew(ctx context.Context, b *batch) {
+	err := sl.send(ctx, b)
+	if err != nil && ctx.Err() != nil {
+		return // shutting down: unsettled, sent again after the next start
+	}
+	if err != nil {
+		now := time.Now()
+		r := retry.Range{From: b.From, To: b.To, Entries: b.Entries, Bytes: b.Bytes, Attempts: 1,
+			FirstFailure: now, LastError: err.Error()}
+		if !sl.failed(ctx, retry.Range{}, r, err, now) {
 			return
 		}
-		wait := max(backoff(attempt, sl.opts.MinBackoff, sl.opts.MaxBackoff), after)
-		sl.p.logger.Warn("send failed; retrying", "sink", sl.name, "attempt", attempt, "wait", wait, "err", err)
+	}
+	sl.ack(b.From, b.To)
+}
+
+// deliverRetry reads a retry range back from the WAL and sends it.
+func (sl *sinkLoop) deliverRetry(ctx context.Context, rd *wal.Reader, b *batch, r retry.Range) {
+	b.reset(r.From)
+	for i := r.From; i <= r.To; {
+		var ok bool
+		if i, ok = sl.read(rd, b, i); !ok {
+			return
+		}
+	}
+	if b.Entries == 0 {
+		// Deleted under it (full_policy drop_oldest) or nothing routed.
+		sl.p.m.sinkDropped.WithLabelValues(sl.name, "wal_full").Add(float64(r.Entries))
+		sl.storeRetryOp(ctx, func() error { return sl.p.sched.Done(sl.name, r) })
+		return
+	}
+	err := sl.send(ctx, b)
+	if err == nil {
+		sl.storeRetryOp(ctx, func() error { return sl.p.sched.Done(sl.name, r) })
+		return
+	}
+	if ctx.Err() != nil {
+		return // stays stored; reloaded at the next start
+	}
+	next := r
+	next.Attempts++
+	next.LastError = err.Error()
+	sl.failed(ctx, r, next, err, time.Now())
+}
+
+// failed files a failed range: to the dead-letter queue when the sink
+// rejected it for good or it is out of attempts, else back into the retry
+// queue with backoff. old is the retry range it replaces (zero for a new
+// batch). It returns false only when the pipeline stopped before the range
+// was stored.
+func (sl *sinkLoop) failed(ctx context.Context, old, r retry.Range, err error, now time.Time) bool {
+	class, after := sinks.Classify(err)
+	reason := ""
+	if class == sinks.ClassPermanent {
+		reason = "permanent"
+		var p *sinks.Permanent
+		if errors.As(err, &p) && p.Reason != "" {
+			reason = p.Reason
+		}
+	} else if sl.opts.MaxAttempts > 0 && r.Attempts >= sl.opts.MaxAttempts {
+		reason = "max_attempts"
+	}
+	if reason != "" {
+		d := retry.DeadLetter{From: r.From, To: r.To, Entries: r.Entries, Bytes: r.Bytes, Reason: reason,
+			Attempts: r.Attempts, FirstFailure: r.FirstFailure, LastFailure: now, LastError: r.LastError}
+		sl.p.logger.Warn("range moved to the dead-letter queue", "sink", sl.name, "from", r.From, "to", r.To,
+			"entries", r.Entries, "reason", reason, "attempts", r.Attempts, "err", err)
+		return sl.storeRetryOp(ctx, func() error { return sl.p.sched.Dead(sl.name, old, d) })
+	}
+	r.Due = now.Add(retry.Backoff(r.Attempts, sl.opts.MinBackoff, sl.opts.MaxBackoff, after))
+	return sl.storeRetryOp(ctx, func() error { return sl.p.sched.Retry(sl.name, old, r) })
+}
+
+// storeRetryOp runs a retry-state write until it succeeds or the pipeline
+// stops: a range must be stored before the cursor passes it.
+func (sl *sinkLoop) storeRetryOp(ctx context.Context, op func() error) bool {
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 10*time.Second) {
+		err := op()
+		if err == nil {
+			return true
+		}
+		sl.p.logger.Error("store retry state; trying again", "sink", sl.name, "err", err)
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return
+			return false
 		}
 	}
 }
 
-// backoff is exponential with full jitter: uniform in [min, min(max,
-// min*2^(attempt-1))].
-func backoff(attempt int, lo, hi time.Duration) time.Duration {
-	ceil := lo
-	for i := 1; i < attempt && ceil < hi; i++ {
-		ceil *= 2
+// breakerResult feeds the circuit breaker: BreakerFailures consecutive
+// retryable failures open it, and the reader stops reading new blocks; only
+// the scheduler's retries probe the sink then, and the first success closes
+// it.
+func (sl *sinkLoop) breakerResult(ok bool) {
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	if ok {
+		sl.fails = 0
+		if sl.open {
+			sl.open = false
+			sl.p.m.circuitOpen.WithLabelValues(sl.name).Set(0)
+			sl.p.logger.Info("sink recovered; circuit closed", "sink", sl.name)
+			notify(sl.wake)
+		}
+		return
 	}
-	ceil = min(ceil, hi)
-	if ceil <= lo {
-		return lo
+	sl.fails++
+	if !sl.open && sl.fails >= sl.opts.BreakerFailures {
+		sl.open = true
+		sl.p.m.circuitOpen.WithLabelValues(sl.name).Set(1)
+		sl.p.logger.Warn("sink failing; circuit open: new blocks wait, retries probe", "sink", sl.name, "failures", sl.fails)
 	}
-	return lo + rand.N(ceil-lo)
+}
+
+func (sl *sinkLoop) circuitOpen() bool {
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	return sl.open
 }
 
 func (b *batch) reset(from uint64) {

@@ -578,3 +578,31 @@ func (l *Log) Close() error {
 	}
 	return nil
 }
+
+// Reopen closes and reopens the log in place after a failed Append (a full
+// disk, say) or fsync: Open's repair cuts whatever was half written off the
+// tail, and appends continue after the last whole record. Records appended
+// since the last successful Sync may be gone, so callers re-append what was
+// not synced (their sources re-read it: positions live in the records).
+// Readers reposition by themselves. Safe for concurrent use; it blocks
+// Append, Read, Sync and TruncateFront meanwhile. Returns ErrClosed after
+// Close.
+func (l *Log) Reopen() error {
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return fmt.Errorf("reopen wal %s: %w", l.dir, ErrClosed)
+	}
+	_ = l.tw.Close() // its state is what failed; the files are what counts
+	l.closeSyncFile()
+	l.m.unregister()
+	l.failed, l.twCorrupt, l.syncErr, l.dirDirty = nil, false, nil, false
+	if err := l.open(); err != nil {
+		l.closed = true
+		return fmt.Errorf("reopen wal %s: %w", l.dir, err)
+	}
+	l.batch.Clear()
+	return nil
+}

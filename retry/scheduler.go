@@ -1,0 +1,535 @@
+package retry
+
+import (
+	"container/heap"
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Scheduler holds every sink's retry ranges and dead letters, mirrored from
+// the Store, and runs the one goroutine that hands due ranges to the sinks.
+// A sink receives its due ranges on the channel Register returned; when
+// that channel is full the ranges wait in the heap (the scheduler never
+// blocks on one sink), and the sink calls Signal when it has room again.
+//
+// The store is the truth: every change is written (one fsynced bbolt
+// transaction) before it shows in memory, and Register reloads it after a
+// restart. All methods are safe for concurrent use.
+type Scheduler struct {
+	logger *slog.Logger
+	reg    prometheus.Registerer
+	store  *Store
+	m      *metrics
+	now    func() time.Time
+
+	mu     sync.Mutex
+	queues map[string]*queue
+	order  []*queue
+
+	wake   chan struct{}
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+type queue struct {
+	name    string
+	out     chan Range
+	pending rangeHeap        // stored ranges not yet handed out
+	ranges  map[uint64]Range // every stored range (pending or handed out) by From
+	entries int
+	dead    map[uint64]DeadLetter
+	deadEnt int
+}
+
+// Options configures a Scheduler.
+type Options struct {
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// New returns a Scheduler over store. A nil logger discards; a nil
+// registerer registers no metrics.
+func New(logger *slog.Logger, reg prometheus.Registerer, store *Store, opts Options) (*Scheduler, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("register retry metrics: %w", err)
+	}
+	return &Scheduler{
+		logger: logger, reg: reg, store: store, m: m, now: opts.Now,
+		queues: make(map[string]*queue),
+		wake:   make(chan struct{}, 1),
+	}, nil
+}
+
+// Register adds a sink, loads its stored ranges and dead letters, and
+// returns the channel its due ranges arrive on (capacity: the sink's
+// workers). Call it before Start.
+func (s *Scheduler) Register(sink string, capacity int) (<-chan Range, error) {
+	rs, ds, err := s.store.Load(sink)
+	if err != nil {
+		return nil, err
+	}
+	q := &queue{
+		name:   sink,
+		out:    make(chan Range, max(1, capacity)),
+		ranges: make(map[uint64]Range, len(rs)),
+		dead:   make(map[uint64]DeadLetter, len(ds)),
+	}
+	for _, r := range rs {
+		q.ranges[r.From] = r
+		q.pending = append(q.pending, r)
+		q.entries += r.Entries
+	}
+	heap.Init(&q.pending)
+	for _, d := range ds {
+		q.dead[d.From] = d
+		q.deadEnt += d.Entries
+	}
+	s.mu.Lock()
+	s.queues[sink] = q
+	s.order = append(s.order, q)
+	s.gauges(q)
+	s.mu.Unlock()
+	if len(rs)+len(ds) > 0 {
+		s.logger.Info("reloaded retry state", "sink", sink, "retry_ranges", len(rs), "dead_letters", len(ds))
+	}
+	return q.out, nil
+}
+
+// Start runs the scheduler goroutine until Close.
+func (s *Scheduler) Start(ctx context.Context) {
+	ctx, s.cancel = context.WithCancel(ctx)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.run(ctx)
+	}()
+}
+
+// Close stops the goroutine and waits for it, and unregisters the metrics.
+// Stored state stays. Safe to call twice.
+func (s *Scheduler) Close() {
+	s.once.Do(func() {
+		if s.cancel != nil {
+			s.cancel()
+		}
+		s.wg.Wait()
+		if s.reg != nil {
+			for _, c := range s.m.all {
+				s.reg.Unregister(c)
+			}
+		}
+	})
+}
+
+// Signal tells the scheduler a sink has room for another range.
+func (s *Scheduler) Signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Scheduler) run(ctx context.Context) {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		next := s.dispatch()
+		timer.Stop()
+		var tc <-chan time.Time
+		if !next.IsZero() {
+			timer.Reset(max(0, next.Sub(s.now())))
+			tc = timer.C
+		}
+		select {
+		case <-s.wake:
+		case <-tc:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// dispatch hands every due range to its sink while the sink has room, and
+// returns the earliest due time still waiting for a sink with room (zero:
+// nothing to wait for but a wake-up).
+func (s *Scheduler) dispatch() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	var next time.Time
+	for _, q := range s.order {
+		for len(q.pending) > 0 {
+			r := q.pending[0]
+			if cur, ok := q.ranges[r.From]; !ok || !cur.Due.Equal(r.Due) {
+				heap.Pop(&q.pending) // dropped or rescheduled meanwhile
+				continue
+			}
+			if r.Due.After(now) {
+				if next.IsZero() || r.Due.Before(next) {
+					next = r.Due
+				}
+				break
+			}
+			select {
+			case q.out <- r:
+				heap.Pop(&q.pending)
+				s.m.retries.WithLabelValues(q.name).Inc()
+				continue
+			default: // full: the sink signals when it has room
+			}
+			break
+		}
+	}
+	return next
+}
+
+func (s *Scheduler) queue(sink string) (*queue, error) {
+	q := s.queues[sink]
+	if q == nil {
+		return nil, fmt.Errorf("retry: unknown sink %q", sink)
+	}
+	return q, nil
+}
+
+func (s *Scheduler) gauges(q *queue) {
+	s.m.ranges.WithLabelValues(q.name).Set(float64(len(q.ranges)))
+	s.m.entries.WithLabelValues(q.name).Set(float64(q.entries))
+	s.m.dlqEntries.WithLabelValues(q.name).Set(float64(q.deadEnt))
+}
+
+// Add stores a range after its first failure and schedules it at r.Due.
+// When Add returns, the range is durable and the sink's cursor may pass it.
+func (s *Scheduler) Add(sink string, r Range) error {
+	return s.Retry(sink, Range{}, r)
+}
+
+// Retry replaces the handed-out range old (zero: none) by r, failed again
+// and due at r.Due.
+func (s *Scheduler) Retry(sink string, old, r Range) error {
+	if err := s.store.PutRetry(sink, old, r); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	q, err := s.queue(sink)
+	if err == nil {
+		if prev, ok := q.ranges[old.From]; ok && old.To != 0 {
+			q.entries -= prev.Entries
+			delete(q.ranges, old.From)
+		}
+		q.ranges[r.From] = r
+		q.entries += r.Entries
+		heap.Push(&q.pending, r)
+		s.gauges(q)
+	}
+	s.mu.Unlock()
+	s.Signal()
+	return err
+}
+
+// Done removes a handed-out range the sink has now delivered.
+func (s *Scheduler) Done(sink string, r Range) error {
+	if err := s.store.DeleteRetry(sink, r); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q, err := s.queue(sink)
+	if err != nil {
+		return err
+	}
+	if prev, ok := q.ranges[r.From]; ok {
+		q.entries -= prev.Entries
+		delete(q.ranges, r.From)
+	}
+	s.gauges(q)
+	return nil
+}
+
+// Dead moves a range to the dead-letter queue: old is the handed-out retry
+// range it replaces (zero if it never was one).
+func (s *Scheduler) Dead(sink string, old Range, d DeadLetter) error {
+	if err := s.store.PutDead(sink, old, d); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q, err := s.queue(sink)
+	if err != nil {
+		return err
+	}
+	if prev, ok := q.ranges[old.From]; ok && old.To != 0 {
+		q.entries -= prev.Entries
+		delete(q.ranges, old.From)
+	}
+	q.dead[d.From] = d
+	q.deadEnt += d.Entries
+	s.m.dlqAdded.WithLabelValues(sink, d.Reason).Add(float64(d.Entries))
+	s.gauges(q)
+	return nil
+}
+
+// Low returns the lowest WAL index a sink's retry ranges and dead letters
+// still need, and whether there is any.
+func (s *Scheduler) Low(sink string) (uint64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.queues[sink]
+	if q == nil {
+		return 0, false
+	}
+	var low uint64
+	found := false
+	for from := range q.ranges {
+		if !found || from < low {
+			low, found = from, true
+		}
+	}
+	for from := range q.dead {
+		if !found || from < low {
+			low, found = from, true
+		}
+	}
+	return low, found
+}
+
+// Stats returns the number of retry ranges, their entries, and the first
+// failure time of the oldest (zero when there is none).
+func (s *Scheduler) Stats(sink string) (ranges, entries int, oldest time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.queues[sink]
+	if q == nil {
+		return 0, 0, time.Time{}
+	}
+	for _, r := range q.ranges {
+		if oldest.IsZero() || r.FirstFailure.Before(oldest) {
+			oldest = r.FirstFailure
+		}
+	}
+	return len(q.ranges), q.entries, oldest
+}
+
+// DeadLetters returns a sink's dead letters in index order.
+func (s *Scheduler) DeadLetters(sink string) []DeadLetter {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.queues[sink]
+	if q == nil {
+		return nil
+	}
+	out := make([]DeadLetter, 0, len(q.dead))
+	for _, d := range q.dead {
+		out = append(out, d)
+	}
+	slices.SortFunc(out, func(a, b DeadLetter) int { return compare(a.From, b.From) })
+	return out
+}
+
+func compare(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Replay moves dead letters back into the retry queue, due now, with their
+// attempts reset: the dead letter starting at from, or every one when from
+// is 0. It returns how many it moved.
+func (s *Scheduler) Replay(sink string, from uint64) (int, error) {
+	return s.removeDead(sink, from, true)
+}
+
+// Purge deletes dead letters (the one starting at from, or all when from is
+// 0); their WAL blocks may then be deleted. It returns how many.
+func (s *Scheduler) Purge(sink string, from uint64) (int, error) {
+	return s.removeDead(sink, from, false)
+}
+
+func (s *Scheduler) removeDead(sink string, from uint64, replay bool) (int, error) {
+	s.mu.Lock()
+	q, err := s.queue(sink)
+	if err != nil {
+		s.mu.Unlock()
+		return 0, err
+	}
+	var picked []DeadLetter
+	for f, d := range q.dead {
+		if from == 0 || f == from {
+			picked = append(picked, d)
+		}
+	}
+	s.mu.Unlock()
+	if len(picked) == 0 {
+		if from != 0 {
+			return 0, fmt.Errorf("sink %s has no dead letter starting at index %d", sink, from)
+		}
+		return 0, nil
+	}
+	froms, rs := deadToRetry(picked, s.now(), replay)
+	if err := s.store.DeleteDead(sink, froms, rs); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	for _, d := range picked {
+		delete(q.dead, d.From)
+		q.deadEnt -= d.Entries
+	}
+	for _, r := range rs {
+		q.ranges[r.From] = r
+		q.entries += r.Entries
+		heap.Push(&q.pending, r)
+	}
+	s.gauges(q)
+	s.mu.Unlock()
+	s.Signal()
+	return len(picked), nil
+}
+
+func deadToRetry(ds []DeadLetter, now time.Time, replay bool) ([]uint64, []Range) {
+	froms := make([]uint64, 0, len(ds))
+	var rs []Range
+	for _, d := range ds {
+		froms = append(froms, d.From)
+		if replay {
+			rs = append(rs, Range{From: d.From, To: d.To, Entries: d.Entries, Bytes: d.Bytes,
+				Due: now, FirstFailure: now, LastError: "replayed from the dead-letter queue"})
+		}
+	}
+	return froms, rs
+}
+
+// Expire deletes the oldest dead letters of every sink while the sink's
+// dead letters hold more than maxBytes line bytes or are older than maxAge
+// (by last failure); zero disables a limit. It returns the entries expired.
+func (s *Scheduler) Expire(maxBytes int64, maxAge time.Duration) int {
+	total := 0
+	now := s.now()
+	s.mu.Lock()
+	var work []struct {
+		q     *queue
+		picks []DeadLetter
+	}
+	for _, q := range s.order {
+		ds := make([]DeadLetter, 0, len(q.dead))
+		var bytes int64
+		for _, d := range q.dead {
+			ds = append(ds, d)
+			bytes += int64(d.Bytes)
+		}
+		slices.SortFunc(ds, func(a, b DeadLetter) int { return compare(a.From, b.From) })
+		var picks []DeadLetter
+		for _, d := range ds {
+			old := maxAge > 0 && now.Sub(d.LastFailure) > maxAge
+			big := maxBytes > 0 && bytes > maxBytes
+			if !old && !big {
+				continue
+			}
+			picks = append(picks, d)
+			bytes -= int64(d.Bytes)
+		}
+		if len(picks) > 0 {
+			work = append(work, struct {
+				q     *queue
+				picks []DeadLetter
+			}{q, picks})
+		}
+	}
+	s.mu.Unlock()
+	for _, w := range work {
+		froms, _ := deadToRetry(w.picks, now, false)
+		if err := s.store.DeleteDead(w.q.name, froms, nil); err != nil {
+			s.logger.Error("expire dead letters", "sink", w.q.name, "err", err)
+			continue
+		}
+		s.mu.Lock()
+		n := 0
+		for _, d := range w.picks {
+			if _, ok := w.q.dead[d.From]; ok {
+				delete(w.q.dead, d.From)
+				w.q.deadEnt -= d.Entries
+				n += d.Entries
+			}
+		}
+		s.gauges(w.q)
+		s.mu.Unlock()
+		s.m.dlqExpired.WithLabelValues(w.q.name).Add(float64(n))
+		s.logger.Warn("expired dead letters (dlq.max_bytes or dlq.max_age)", "sink", w.q.name, "ranges", len(w.picks), "entries", n)
+		total += n
+	}
+	return total
+}
+
+// DropBelow forgets every retry range and dead letter of every sink that
+// ends below index (their WAL blocks were deleted by full_policy
+// drop_oldest) and returns the entries dropped per sink.
+func (s *Scheduler) DropBelow(index uint64) map[string]int {
+	out := map[string]int{}
+	for _, q := range s.snapshotQueues() {
+		var rs []Range
+		var ds []DeadLetter
+		s.mu.Lock()
+		for _, r := range q.ranges {
+			if r.To < index {
+				rs = append(rs, r)
+			}
+		}
+		for _, d := range q.dead {
+			if d.To < index {
+				ds = append(ds, d)
+			}
+		}
+		s.mu.Unlock()
+		for _, r := range rs {
+			if err := s.store.DeleteRetry(q.name, r); err != nil {
+				s.logger.Error("drop retry range", "sink", q.name, "err", err)
+				continue
+			}
+			s.mu.Lock()
+			if _, ok := q.ranges[r.From]; ok {
+				delete(q.ranges, r.From)
+				q.entries -= r.Entries
+				out[q.name] += r.Entries
+			}
+			s.mu.Unlock()
+		}
+		if len(ds) > 0 {
+			froms, _ := deadToRetry(ds, s.now(), false)
+			if err := s.store.DeleteDead(q.name, froms, nil); err == nil {
+				s.mu.Lock()
+				for _, d := range ds {
+					delete(q.dead, d.From)
+					q.deadEnt -= d.Entries
+					out[q.name] += d.Entries
+				}
+				s.mu.Unlock()
+			}
+		}
+		s.mu.Lock()
+		s.gauges(q)
+		s.mu.Unlock()
+	}
+	return out
+}
+
+func (s *Scheduler) snapshotQueues() []*queue {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*queue(nil), s.order...)
+}

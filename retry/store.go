@@ -1,0 +1,282 @@
+package retry
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Range is a span of WAL indexes a sink failed to deliver and will retry.
+type Range struct {
+	From, To     uint64
+	Entries      int       // entries routed to the sink in the range
+	Bytes        int       // line bytes routed to the sink
+	Attempts     int       // sends that failed so far
+	Due          time.Time // when to try again
+	FirstFailure time.Time
+	LastError    string
+}
+
+// DeadLetter is a range a sink will not deliver by itself: rejected for
+// good, or out of attempts. It keeps its WAL blocks until replayed, purged
+// or expired.
+type DeadLetter struct {
+	From, To     uint64
+	Entries      int
+	Bytes        int
+	Reason       string // permanent reason word, or "max_attempts"
+	Attempts     int
+	FirstFailure time.Time
+	LastFailure  time.Time
+	LastError    string
+}
+
+// Store persists retry ranges and dead letters in the pipeline's bbolt
+// file: bucket "retry/<sink>" keyed by due time (big-endian ns) + from, and
+// bucket "dlq/<sink>" keyed by from. Safe for concurrent use (bbolt
+// serialises writers); every write is one fsynced transaction.
+type Store struct {
+	db *bolt.DB
+}
+
+// NewStore uses db, which the caller opened and closes.
+func NewStore(db *bolt.DB) *Store { return &Store{db: db} }
+
+func retryBucket(sink string) []byte { return []byte("retry/" + sink) }
+func dlqBucket(sink string) []byte   { return []byte("dlq/" + sink) }
+
+func retryKey(r Range) []byte {
+	k := make([]byte, 16)
+	binary.BigEndian.PutUint64(k, uint64(r.Due.UnixNano()))
+	binary.BigEndian.PutUint64(k[8:], r.From)
+	return k
+}
+
+func dlqKey(from uint64) []byte { return binary.BigEndian.AppendUint64(nil, from) }
+
+// value layout: to, entries, bytes, attempts, first failure ns, [last failure ns,]
+// then uvarint-prefixed strings.
+func encodeRange(r Range) []byte {
+	b := binary.BigEndian.AppendUint64(nil, r.To)
+	b = binary.AppendUvarint(b, uint64(r.Entries))
+	b = binary.AppendUvarint(b, uint64(r.Bytes))
+	b = binary.AppendUvarint(b, uint64(r.Attempts))
+	b = binary.AppendVarint(b, r.FirstFailure.UnixNano())
+	b = binary.AppendUvarint(b, uint64(len(r.LastError)))
+	return append(b, r.LastError...)
+}
+
+func decodeRange(k, v []byte) (Range, error) {
+	if len(k) != 16 || len(v) < 8 {
+		return Range{}, errors.New("malformed retry record")
+	}
+	r := Range{Due: time.Unix(0, int64(binary.BigEndian.Uint64(k))).UTC(), From: binary.BigEndian.Uint64(k[8:]), To: binary.BigEndian.Uint64(v)}
+	d := reader{buf: v[8:]}
+	r.Entries, r.Bytes, r.Attempts = int(d.uvarint()), int(d.uvarint()), int(d.uvarint())
+	r.FirstFailure = time.Unix(0, d.varint()).UTC()
+	r.LastError = d.string()
+	return r, d.err
+}
+
+func encodeDead(d DeadLetter) []byte {
+	b := binary.BigEndian.AppendUint64(nil, d.To)
+	b = binary.AppendUvarint(b, uint64(d.Entries))
+	b = binary.AppendUvarint(b, uint64(d.Bytes))
+	b = binary.AppendUvarint(b, uint64(d.Attempts))
+	b = binary.AppendVarint(b, d.FirstFailure.UnixNano())
+	b = binary.AppendVarint(b, d.LastFailure.UnixNano())
+	for _, s := range []string{d.Reason, d.LastError} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	return b
+}
+
+func decodeDead(k, v []byte) (DeadLetter, error) {
+	if len(k) != 8 || len(v) < 8 {
+		return DeadLetter{}, errors.New("malformed dead-letter record")
+	}
+	dl := DeadLetter{From: binary.BigEndian.Uint64(k), To: binary.BigEndian.Uint64(v)}
+	d := reader{buf: v[8:]}
+	dl.Entries, dl.Bytes, dl.Attempts = int(d.uvarint()), int(d.uvarint()), int(d.uvarint())
+	dl.FirstFailure = time.Unix(0, d.varint()).UTC()
+	dl.LastFailure = time.Unix(0, d.varint()).UTC()
+	dl.Reason = d.string()
+	dl.LastError = d.string()
+	return dl, d.err
+}
+
+type reader struct {
+	buf []byte
+	err error
+}
+
+func (r *reader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.buf)
+	if n <= 0 {
+		r.err, r.buf = errors.New("truncated record"), nil
+		return 0
+	}
+	r.buf = r.buf[n:]
+	return v
+}
+
+func (r *reader) varint() int64 {
+	v, n := binary.Varint(r.buf)
+	if n <= 0 {
+		r.err, r.buf = errors.New("truncated record"), nil
+		return 0
+	}
+	r.buf = r.buf[n:]
+	return v
+}
+
+func (r *reader) string() string {
+	n := r.uvarint()
+	if n > uint64(len(r.buf)) {
+		r.err, r.buf = errors.New("truncated record"), nil
+		return ""
+	}
+	s := string(r.buf[:n])
+	r.buf = r.buf[n:]
+	return s
+}
+
+// update runs fn in one write transaction with the sink's buckets created.
+func (s *Store) update(sink string, fn func(rb, db *bolt.Bucket) error) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		rb, err := tx.CreateBucketIfNotExists(retryBucket(sink))
+		if err != nil {
+			return err
+		}
+		db, err := tx.CreateBucketIfNotExists(dlqBucket(sink))
+		if err != nil {
+			return err
+		}
+		return fn(rb, db)
+	})
+}
+
+// PutRetry stores r, replacing old (pass a zero Range for none).
+func (s *Store) PutRetry(sink string, old, r Range) error {
+	err := s.update(sink, func(rb, _ *bolt.Bucket) error {
+		if old.To != 0 {
+			if err := rb.Delete(retryKey(old)); err != nil {
+				return err
+			}
+		}
+		return rb.Put(retryKey(r), encodeRange(r))
+	})
+	if err != nil {
+		return fmt.Errorf("store retry range %d-%d of sink %s: %w", r.From, r.To, sink, err)
+	}
+	return nil
+}
+
+// DeleteRetry removes r.
+func (s *Store) DeleteRetry(sink string, r Range) error {
+	err := s.update(sink, func(rb, _ *bolt.Bucket) error { return rb.Delete(retryKey(r)) })
+	if err != nil {
+		return fmt.Errorf("delete retry range %d-%d of sink %s: %w", r.From, r.To, sink, err)
+	}
+	return nil
+}
+
+// PutDead stores d and removes the retry range old (zero for none) in one
+// transaction.
+func (s *Store) PutDead(sink string, old Range, d DeadLetter) error {
+	err := s.update(sink, func(rb, db *bolt.Bucket) error {
+		if old.To != 0 {
+			if err := rb.Delete(retryKey(old)); err != nil {
+				return err
+			}
+		}
+		return db.Put(dlqKey(d.From), encodeDead(d))
+	})
+	if err != nil {
+		return fmt.Errorf("store dead letter %d-%d of sink %s: %w", d.From, d.To, sink, err)
+	}
+	return nil
+}
+
+// DeleteDead removes the dead letters starting at the given indexes and, if
+// replay is non-nil, stores those ranges as due retries, in one transaction.
+func (s *Store) DeleteDead(sink string, froms []uint64, replay []Range) error {
+	err := s.update(sink, func(rb, db *bolt.Bucket) error {
+		for _, f := range froms {
+			if err := db.Delete(dlqKey(f)); err != nil {
+				return err
+			}
+		}
+		for _, r := range replay {
+			if err := rb.Put(retryKey(r), encodeRange(r)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete dead letters of sink %s: %w", sink, err)
+	}
+	return nil
+}
+
+// Load returns the sink's stored retry ranges (in due order) and dead
+// letters (in index order).
+func (s *Store) Load(sink string) ([]Range, []DeadLetter, error) {
+	var (
+		rs []Range
+		ds []DeadLetter
+	)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(retryBucket(sink)); b != nil {
+			if err := b.ForEach(func(k, v []byte) error {
+				r, err := decodeRange(k, v)
+				if err != nil {
+					return fmt.Errorf("retry key %x: %w", k, err)
+				}
+				rs = append(rs, r)
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		if b := tx.Bucket(dlqBucket(sink)); b != nil {
+			return b.ForEach(func(k, v []byte) error {
+				d, err := decodeDead(k, v)
+				if err != nil {
+					return fmt.Errorf("dlq key %x: %w", k, err)
+				}
+				ds = append(ds, d)
+				return nil
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("load retry state of sink %s: %w", sink, err)
+	}
+	return rs, ds, nil
+}
+
+// Sinks lists the sinks that have retry or dead-letter buckets.
+func (s *Store) Sinks() ([]string, error) {
+	seen := map[string]bool{}
+	var out []string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+			n := string(name)
+			for _, p := range []string{"retry/", "dlq/"} {
+				if len(n) > len(p) && n[:len(p)] == p && !seen[n[len(p):]] {
+					seen[n[len(p):]] = true
+					out = append(out, n[len(p):])
+				}
+			}
+			return nil
+		})
+	})
+	return out, err
+}
