@@ -73,13 +73,13 @@ type Options struct {
 	SegmentSize int64
 	// MaxBytes caps the WAL on disk (default 2 GiB); FullPolicy says what
 	// happens at the cap.
-	MaxBytes     int64
-	FullPolicy   FullPolicy
+	MaxBytes   int64
+	FullPolicy FullPolicy
 	// DLQMaxBytes and DLQMaxAge bound how much WAL the dead-letter queue
 	// keeps (line bytes, age since the last failure); the oldest dead
 	// letters expire first. Zero: 512 MiB and 168h.
-	DLQMaxBytes int64
-	DLQMaxAge   time.Duration
+	DLQMaxBytes  int64
+	DLQMaxAge    time.Duration
 	Sync         SyncMode
 	SyncInterval time.Duration // for SyncInterval; default 100ms
 	Sinks        []SinkOptions

@@ -3,7 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
-		"sync"
+	"sync"
 	"time"
 
 	"github.com/logcapturer/logcapturer/retry"
