@@ -58,6 +58,7 @@ func TestDefaults(t *testing.T) {
 			SyncInterval: Duration(100 * time.Millisecond),
 			FullPolicy:   FullBlock,
 		},
+		DLQ: DLQ{MaxBytes: 512 * MiB, MaxAge: Duration(168 * time.Hour)},
 		Sources: []Source{{
 			Name:         "app",
 			Type:         SourceFile,
@@ -126,6 +127,7 @@ func TestValidFile(t *testing.T) {
 			SyncInterval: Duration(250 * time.Millisecond),
 			FullPolicy:   FullDropOldest,
 		},
+		DLQ: DLQ{MaxBytes: 512 * MiB, MaxAge: Duration(168 * time.Hour)},
 		Sources: []Source{{
 			Name:         "app",
 			Type:         SourceFile,

@@ -360,6 +360,12 @@ func (d *decoder) config(root *yaml.Node) Config {
 		{"data_dir", stringField(d, &c.DataDir)},
 		{"memory_limit", d.sizeField(&c.MemoryLimit)},
 		{"wal", func(n *yaml.Node, path string) { d.wal(n, path, &c.WAL) }},
+		{"dlq", func(n *yaml.Node, path string) {
+			d.mapping(n, path, []field{
+				{"max_bytes", d.sizeField(&c.DLQ.MaxBytes)},
+				{"max_age", d.durationField(&c.DLQ.MaxAge)},
+			})
+		}},
 		{"sources", func(n *yaml.Node, path string) {
 			c.Sources = []Source{}
 			d.list(n, path, func(n *yaml.Node, path string) {

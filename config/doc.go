@@ -51,6 +51,10 @@
 //	memory_limit: 40MiB              # Go soft memory limit; default 2 * wal.segment_size + 32MiB;
 //	                                 # at least 2 * segment_size + 16MiB; GOMEMLIMIT overrides it
 //
+//	dlq:                             # how much WAL the dead-letter queue keeps
+//	  max_bytes: 512MiB              # > 0; the oldest dead letters expire past it
+//	  max_age: 168h                  # > 0; dead letters whose last failure is older expire
+//
 //	wal:
 //	  segment_size: 4MiB             # 1MiB .. 256MiB; the tail segment lives in memory
 //	  max_bytes: 2GiB                # disk cap of the WAL; at least 2 * segment_size

@@ -13,9 +13,18 @@ type Config struct {
 	// MemoryLimitFor(WAL.SegmentSize). GOMEMLIMIT in the environment wins.
 	MemoryLimit ByteSize
 	WAL         WAL
+	DLQ         DLQ
 	Sources     []Source
 	Sinks       []Sink
 	Admin       Admin
+}
+
+// DLQ bounds how much of the WAL the dead-letter queue keeps: the oldest
+// dead letters expire once their line bytes pass MaxBytes or their last
+// failure is older than MaxAge.
+type DLQ struct {
+	MaxBytes ByteSize
+	MaxAge   Duration
 }
 
 // WAL configures the write-ahead log.
@@ -137,6 +146,8 @@ const (
 	DefaultAdminListen  = "127.0.0.1:8401"
 	DefaultSegmentSize  = 4 * MiB
 	DefaultWALMaxBytes  = 2 * GiB
+	DefaultDLQMaxBytes  = 512 * MiB
+	DefaultDLQMaxAge    = Duration(168 * time.Hour)
 	DefaultSyncInterval = Duration(100 * time.Millisecond)
 	DefaultMaxLineBytes = 256 * KiB
 	DefaultPollInterval = Duration(time.Second)
@@ -209,6 +220,7 @@ func defaultConfig() Config {
 	return Config{
 		DataDir: DefaultDataDir,
 		WAL:     defaultWAL(),
+		DLQ:     DLQ{MaxBytes: DefaultDLQMaxBytes, MaxAge: DefaultDLQMaxAge},
 		Admin:   Admin{Listen: DefaultAdminListen},
 	}
 }

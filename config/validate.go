@@ -162,6 +162,12 @@ func (v *validator) glob(path, pattern string) {
 func (v *validator) config(c *Config) {
 	v.required("data_dir", c.DataDir)
 	v.wal("wal", &c.WAL)
+	if c.DLQ.MaxBytes <= 0 {
+		v.add("dlq.max_bytes", "must be more than 0, got %s", c.DLQ.MaxBytes)
+	}
+	if c.DLQ.MaxAge <= 0 {
+		v.add("dlq.max_age", "must be more than 0, got %s", c.DLQ.MaxAge)
+	}
 	if c.MemoryLimit != 0 && c.MemoryLimit < MemoryLimitFor(c.WAL.SegmentSize)-16*MiB {
 		v.add("memory_limit", "must be at least %s (2 * wal.segment_size + 16MiB), got %s; leave it out for the automatic %s",
 			MemoryLimitFor(c.WAL.SegmentSize)-16*MiB, c.MemoryLimit, MemoryLimitFor(c.WAL.SegmentSize))

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/logcapturer/logcapturer/sources"
+	"github.com/logcapturer/logcapturer/wal"
 )
 
 const (
@@ -80,8 +81,10 @@ func (p *Pipeline) appendGroup(group []sources.Record, datas *[][]byte) bool {
 	}
 	backoff := 10 * time.Millisecond
 	for {
+		prev := p.log.LastIndex()
 		first, last, err := p.log.Append(*datas)
 		if err == nil {
+			p.m.walFull.Set(0)
 			p.posMu.Lock()
 			for i, r := range group {
 				p.pending = append(p.pending, pendingPos{
@@ -102,7 +105,11 @@ func (p *Pipeline) appendGroup(group []sources.Record, datas *[][]byte) bool {
 			}
 			return true
 		}
+		// A full disk (ENOSPC) or an I/O error: handled like a full WAL.
+		// Sources wait (the queue fills and Emit blocks) while the append
+		// is retried on a reopened log; nothing is dropped.
 		p.m.appendErrors.Inc()
+		p.m.walFull.Set(1)
 		p.logger.Error("wal append failed; sources wait and the append is retried", "blocks", len(group), "err", err)
 		select {
 		case <-time.After(backoff):
@@ -110,6 +117,31 @@ func (p *Pipeline) appendGroup(group []sources.Record, datas *[][]byte) bool {
 			return false
 		}
 		backoff = min(2*backoff, 5*time.Second)
+		if rerr := p.log.Reopen(); rerr != nil {
+			p.logger.Error("reopen wal after a failed append", "err", rerr)
+			continue
+		}
+		// Whole records of the failed batch that reached the file stay;
+		// append only the rest, so no block is in the WAL twice.
+		if kept := int(p.log.LastIndex() - prev); kept > 0 && kept <= len(group) {
+			p.posMu.Lock()
+			for i, r := range group[:kept] {
+				p.pending = append(p.pending, pendingPos{
+					index: prev + 1 + uint64(i),
+					key:   posKey{Source: r.Source, FileID: r.Position.FileID},
+					val:   posVal{Index: prev + 1 + uint64(i), Offset: r.Position.Offset, Path: r.Position.Path},
+				})
+			}
+			p.posMu.Unlock()
+			p.appended.Store(p.log.LastIndex())
+			notify(p.syncWake)
+			group = group[kept:]
+			*datas = (*datas)[kept:]
+			if len(group) == 0 {
+				p.m.walFull.Set(0)
+				return true
+			}
+		}
 	}
 }
 
@@ -119,6 +151,16 @@ func (p *Pipeline) appendGroup(group []sources.Record, datas *[][]byte) bool {
 func (p *Pipeline) waitForSpace() bool {
 	if p.log.Size() < p.opts.MaxBytes {
 		return true
+	}
+	if p.opts.FullPolicy == FullDropOldest {
+		for p.log.Size() >= p.opts.MaxBytes {
+			if !p.dropOldest() {
+				break // only the tail is left: wait like block
+			}
+		}
+		if p.log.Size() < p.opts.MaxBytes {
+			return true
+		}
 	}
 	p.m.walFull.Set(1)
 	p.logger.Warn("wal is full; sources wait until sinks catch up", "max_bytes", p.opts.MaxBytes)
@@ -206,4 +248,49 @@ func (p *Pipeline) syncOnce() error {
 		notify(sl.wake)
 	}
 	return nil
+}
+
+// dropOldest deletes the oldest WAL segment (full_policy drop_oldest). Every
+// sink that had not delivered its blocks counts their entries as dropped
+// with reason wal_full; retry ranges and dead letters inside it are dropped
+// too. It returns false when only the tail segment is left.
+func (p *Pipeline) dropOldest() bool {
+	segs := p.log.Segments()
+	if len(segs) < 2 {
+		return false
+	}
+	cut := segs[1].FirstIndex
+	from := p.log.FirstIndex()
+	rd := p.log.NewReader()
+	defer rd.Close()
+	var (
+		buf []byte
+		blk wal.Block
+	)
+	for _, sl := range p.loops {
+		settled := sl.cursor()
+		lost := 0
+		for i := max(from, settled+1); i < cut; i++ {
+			var err error
+			if buf, err = rd.Read(buf, i); err != nil || wal.DecodeBlock(buf, &blk) != nil {
+				continue
+			}
+			if sl.routes == nil || sl.routes[blk.Source] {
+				lost += len(blk.Entries)
+			}
+		}
+		if lost > 0 {
+			p.m.sinkDropped.WithLabelValues(sl.name, "wal_full").Add(float64(lost))
+		}
+	}
+	for sink, n := range p.sched.DropBelow(cut) {
+		p.m.sinkDropped.WithLabelValues(sink, "wal_full").Add(float64(n))
+	}
+	if err := p.log.TruncateFront(cut); err != nil {
+		p.logger.Error("drop the oldest wal segment", "below", cut, "err", err)
+		return false
+	}
+	p.m.truncations.Inc()
+	p.logger.Warn("wal full: dropped the oldest segment (full_policy drop_oldest)", "below", cut)
+	return true
 }

@@ -382,8 +382,8 @@ func (s *Scheduler) removeDead(sink string, from uint64, replay bool) (int, erro
 		}
 		return 0, nil
 	}
-	froms, rs := deadToRetry(picked, s.now(), replay)
-	if err := s.store.DeleteDead(sink, froms, rs); err != nil {
+	rs, err := s.store.RemoveDead(sink, picked, replay, s.now())
+	if err != nil {
 		return 0, err
 	}
 	s.mu.Lock()
@@ -453,8 +453,7 @@ func (s *Scheduler) Expire(maxBytes int64, maxAge time.Duration) int {
 	}
 	s.mu.Unlock()
 	for _, w := range work {
-		froms, _ := deadToRetry(w.picks, now, false)
-		if err := s.store.DeleteDead(w.q.name, froms, nil); err != nil {
+		if _, err := s.store.RemoveDead(w.q.name, w.picks, false, now); err != nil {
 			s.logger.Error("expire dead letters", "sink", w.q.name, "err", err)
 			continue
 		}
@@ -510,8 +509,7 @@ func (s *Scheduler) DropBelow(index uint64) map[string]int {
 			s.mu.Unlock()
 		}
 		if len(ds) > 0 {
-			froms, _ := deadToRetry(ds, s.now(), false)
-			if err := s.store.DeleteDead(q.name, froms, nil); err == nil {
+			if _, err := s.store.RemoveDead(q.name, ds, false, s.now()); err == nil {
 				s.mu.Lock()
 				for _, d := range ds {
 					delete(q.dead, d.From)

@@ -224,6 +224,14 @@ func (s *Store) DeleteDead(sink string, froms []uint64, replay []Range) error {
 	return nil
 }
 
+// RemoveDead deletes the dead letters ds; with replay it stores them as
+// retry ranges due at now with their attempts reset, in the same
+// transaction. It returns the ranges it queued.
+func (s *Store) RemoveDead(sink string, ds []DeadLetter, replay bool, now time.Time) ([]Range, error) {
+	froms, rs := deadToRetry(ds, now, replay)
+	return rs, s.DeleteDead(sink, froms, rs)
+}
+
 // Load returns the sink's stored retry ranges (in due order) and dead
 // letters (in index order).
 func (s *Store) Load(sink string) ([]Range, []DeadLetter, error) {

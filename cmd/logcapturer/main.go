@@ -17,6 +17,8 @@ const usage = `usage: logcapturer <command> [flags]
 commands:
   run --config FILE     tail the configured sources and ship them to the sinks
   check --config FILE   validate a config file; exit 1 listing every problem
+  dlq list|show|replay|purge --data-dir DIR [--sink NAME] [--from INDEX]
+                        inspect or act on the dead-letter queue (logcapturer stopped)
   version               print the version
 `
 
@@ -36,6 +38,8 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		err = cmdRun(args[1:], stderr)
 	case "check":
 		err = cmdCheck(args[1:], stdout)
+	case "dlq":
+		err = cmdDLQ(args[1:], stdout)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "logcapturer %s\n", fullVersion())
 		return 0

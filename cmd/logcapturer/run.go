@@ -133,7 +133,12 @@ func run(ctx context.Context, logger *slog.Logger, cfg *config.Config) (err erro
 		SegmentSize:  int64(cfg.WAL.SegmentSize),
 		MaxBytes:     int64(cfg.WAL.MaxBytes),
 		SyncInterval: time.Duration(cfg.WAL.SyncInterval),
+		DLQMaxBytes:  int64(cfg.DLQ.MaxBytes),
+		DLQMaxAge:    time.Duration(cfg.DLQ.MaxAge),
 		Sinks:        sinkOpts,
+	}
+	if cfg.WAL.FullPolicy == config.FullDropOldest {
+		popts.FullPolicy = pipeline.FullDropOldest
 	}
 	switch cfg.WAL.Sync {
 	case config.SyncInterval:
