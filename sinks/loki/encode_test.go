@@ -1,0 +1,153 @@
+package loki_test
+
+import (
+	"fmt"
+	"math"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/logcapturer/logcapturer/sinks/loki"
+	"github.com/logcapturer/logcapturer/sinks/loki/lokitest"
+	"github.com/logcapturer/logcapturer/wal"
+)
+
+func kv(name, value string) lokitest.Label { return lokitest.Label{Name: name, Value: value} }
+
+func lbl(kv ...string) []wal.Label {
+	var out []wal.Label
+	for i := 0; i < len(kv); i += 2 {
+		out = append(out, wal.Label{Name: kv[i], Value: kv[i+1]})
+	}
+	return out
+}
+
+func ents(times ...int64) []wal.Entry {
+	var out []wal.Entry
+	for i, t := range times {
+		out = append(out, wal.Entry{Time: t, Line: []byte(fmt.Sprintf("line %d @%d", i, t))})
+	}
+	return out
+}
+
+// tricky is a batch that exercises every label and order rule.
+func tricky() []wal.Block {
+	base := time.Date(2026, 3, 4, 5, 6, 7, 123456789, time.UTC).UnixNano()
+	return []wal.Block{
+		{Source: "app", Labels: lbl("filename", "/var/log/a.log", "job", "a\"b\\c\nd\x00e"),
+			Entries: ents(base+2, base, base+1, base)}, // unsorted, with a tie
+		{Source: "app", Labels: lbl("filename", "/var/log/a.log", "job", "a\"b\\c\nd\x00e"),
+			Entries: ents(base-5)}, // same stream, earlier
+		{Source: "web", Labels: lbl("1st", "x", "__path__", "/p", "bad\xffval", "v\xfe", "container_id", "c1", "host", "own", "k8s.pod-name", "p-1", "empty", ""),
+			Entries: ents(0, -1, math.MaxInt64, math.MinInt64+1)},
+		{Source: "web", Labels: lbl("1st", "x", "__path__", "/p", "bad\xffval", "v\xfe", "container_id", "c2", "host", "own", "k8s.pod-name", "p-1", "empty", ""),
+			Entries: ents(7)}, // same stream as the block before, other metadata
+		{Source: "bare", Labels: lbl("__only", "internal")},
+		{Source: "bare", Labels: lbl("__only", "internal"), Entries: []wal.Entry{{Time: 9, Line: []byte("\xff\xfe raw \"bytes\"\n")}}},
+	}
+}
+
+var trickyOpts = loki.Options{URL: "http://x/loki/api/v1/push",
+	Labels: map[string]string{"host": "static", "env": "prod"}, StructuredMetadata: []string{"container_id"}}
+
+// wantTricky is what Loki must receive for tricky(), stream by stream,
+// entries in order.
+func wantTricky(blocks []wal.Block) []lokitest.Entry {
+	a := lokitest.Labels(kv("env", "prod"), kv("filename", "/var/log/a.log"), kv("host", "static"), kv("job", "a\"b\\c\nd\x00e"))
+	w := lokitest.Labels(kv("_1st", "x"), kv("bad_val", "v\uFFFD"), kv("env", "prod"), kv("host", "own"), kv("k8s_pod_name", "p-1"))
+	b := lokitest.Labels(kv("env", "prod"), kv("host", "static"))
+	e := func(sel string, bi, ei int, md ...lokitest.Label) lokitest.Entry {
+		x := blocks[bi].Entries[ei]
+		return lokitest.Entry{Labels: sel, Time: x.Time, Line: string(x.Line), Metadata: md}
+	}
+	return []lokitest.Entry{
+		e(a, 1, 0), e(a, 0, 1), e(a, 0, 3), e(a, 0, 2), e(a, 0, 0),
+		e(w, 2, 3, kv("container_id", "c1")), e(w, 2, 1, kv("container_id", "c1")), e(w, 2, 0, kv("container_id", "c1")),
+		e(w, 3, 0, kv("container_id", "c2")), e(w, 2, 2, kv("container_id", "c1")),
+		e(b, 5, 0),
+	}
+}
+
+func TestEncodeProtobufRoundTrip(t *testing.T) {
+	blocks := tricky()
+	enc := loki.NewEncoder(trickyOpts)
+	for range 2 { // the second pass runs on reused buffers
+		body, n := enc.Encode(blocks)
+		got, streams, err := lokitest.DecodeProtobuf(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := wantTricky(blocks)
+		if n != len(want) || streams != 3 {
+			t.Fatalf("encoded %d entries in %d streams, want %d in 3", n, streams, len(want))
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("received\n%#v\nwant\n%#v", got, want)
+		}
+	}
+}
+
+func TestEncodeJSONRoundTrip(t *testing.T) {
+	blocks := tricky()
+	opts := trickyOpts
+	opts.Encoding = loki.EncodingJSON
+	body, _ := loki.NewEncoder(opts).Encode(blocks)
+	got, _, err := lokitest.DecodeJSON(body)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, body)
+	}
+	want := wantTricky(blocks)
+	want[len(want)-1].Line = "\uFFFD\uFFFD raw \"bytes\"\n" // JSON strings are UTF-8
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("received\n%#v\nwant\n%#v", got, want)
+	}
+}
+
+func TestEncodeEmpty(t *testing.T) {
+	enc := loki.NewEncoder(loki.Options{})
+	if body, n := enc.Encode([]wal.Block{{Source: "a"}}); n != 0 || body != nil {
+		t.Fatalf("empty batch encoded %d entries, %d bytes", n, len(body))
+	}
+}
+
+func TestSanitizeName(t *testing.T) {
+	for in, want := range map[string]string{
+		"job": "job", "_x": "_x", "a1": "a1", "1a": "_1a", "k8s.pod-name": "k8s_pod_name",
+		"ünïcode": "_n_code", "bad\xffname": "bad_name", "": "", "__path__": "", "-_x": "", "__": "",
+		"a b": "a_b", "9": "_9",
+	} {
+		if got := loki.SanitizeName(in); got != want {
+			t.Errorf("SanitizeName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestEncodeSteadyStateDoesNotAllocate(t *testing.T) {
+	blocks := benchBlocks(8, 200, 200)
+	enc := loki.NewEncoder(loki.Options{Labels: map[string]string{"host": "h"}})
+	enc.Encode(blocks)
+	if a := testing.AllocsPerRun(20, func() { enc.Encode(blocks) }); a != 0 {
+		t.Fatalf("%v allocations per Encode on reused buffers, want 0", a)
+	}
+}
+
+// benchBlocks returns nblocks blocks of n lines of size bytes, from two
+// files (two streams).
+func benchBlocks(nblocks, n, size int) []wal.Block {
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+	line := make([]byte, size)
+	for i := range line {
+		line[i] = "abcdefghijklmnopqrstuvwxyz0123456789 =:"[i*7%39]
+	}
+	blocks := make([]wal.Block, nblocks)
+	for b := range blocks {
+		blocks[b] = wal.Block{Source: "app",
+			Labels: lbl("filename", fmt.Sprintf("/var/log/app-%d.log", b%2), "job", "app")}
+		for i := 0; i < n; i++ {
+			l := append([]byte(nil), line...)
+			copy(l, fmt.Sprintf("%d %d level=info msg=", b, i))
+			blocks[b].Entries = append(blocks[b].Entries, wal.Entry{Time: base + int64(b*n+i)*1000, Line: l})
+		}
+	}
+	return blocks
+}

@@ -1,0 +1,274 @@
+package loki
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Encodings of the push request body.
+const (
+	// EncodingProtobuf is Loki's logproto.PushRequest, snappy
+	// block-compressed, Content-Type application/x-protobuf (the default).
+	EncodingProtobuf = "protobuf"
+	// EncodingJSON is Loki's JSON push format, uncompressed,
+	// Content-Type application/json.
+	EncodingJSON = "json"
+)
+
+// Defaults applied by New to zero fields.
+const (
+	DefaultName    = "loki"
+	DefaultTimeout = 10 * time.Second
+)
+
+// Options configure a Sink. The YAML keys the config package maps onto
+// them are given in brackets.
+type Options struct {
+	// Name is the sink's name; it labels its metrics (sink=<Name>).
+	// Default "loki". [name]
+	Name string
+	// URL is the push endpoint, e.g.
+	// http://127.0.0.1:3100/loki/api/v1/push. Required; the scheme must be
+	// http or https and a port, if given, must be 1-65535. [url]
+	URL string
+	// TenantID, when set, is sent as X-Scope-OrgID. [tenant_id]
+	TenantID string
+	// BasicAuth sends an Authorization: Basic header. [basic_auth]
+	BasicAuth BasicAuth
+	// BearerToken or BearerTokenFile (re-read on every request, so a
+	// rotated token is picked up) sends Authorization: Bearer. At most one
+	// of them, and not together with BasicAuth. [bearer_token,
+	// bearer_token_file]
+	BearerToken     string
+	BearerTokenFile string
+	// TLS configures https connections. [tls]
+	TLS TLSOptions
+	// Headers are added to every request. They may not set the headers
+	// the sink owns: Content-Type, Content-Encoding, Content-Length,
+	// X-Scope-OrgID (use TenantID) and Authorization (use BasicAuth or a
+	// bearer token). [headers]
+	Headers map[string]string
+	// Timeout bounds one push request, connection included. Default 10s.
+	// [timeout]
+	Timeout time.Duration
+	// Encoding is EncodingProtobuf (default) or EncodingJSON. [encoding]
+	Encoding string
+	// Labels are static stream labels added to every stream. A block's own
+	// label of the same name wins. Names must be valid Loki label names
+	// ([a-zA-Z_][a-zA-Z0-9_]*, not starting with "__"); values must be
+	// non-empty UTF-8. [labels]
+	Labels map[string]string
+	// StructuredMetadata names labels (block or static, by their sent,
+	// sanitised name) that are sent as each entry's structured metadata
+	// instead of as stream labels, e.g. high-cardinality ids. Loki 3 with
+	// allow_structured_metadata is needed to accept them.
+	// [structured_metadata]
+	StructuredMetadata []string
+}
+
+// BasicAuth is HTTP basic authentication. Password and PasswordFile are
+// mutually exclusive; the file is re-read on every request and its
+// trailing newline is dropped.
+type BasicAuth struct {
+	Username     string // [username]
+	Password     string // [password]
+	PasswordFile string // [password_file]
+}
+
+// TLSOptions configure TLS for https URLs. Files are read once, by New.
+type TLSOptions struct {
+	// CAFile is a PEM bundle of CAs to trust instead of the system's.
+	CAFile string // [ca_file]
+	// CertFile and KeyFile are a PEM client certificate and its key, for
+	// mutual TLS; both or neither.
+	CertFile string // [cert_file]
+	KeyFile  string // [key_file]
+	// InsecureSkipVerify disables server certificate verification.
+	InsecureSkipVerify bool // [insecure_skip_verify]
+}
+
+func (b BasicAuth) set() bool {
+	return b.Username != "" || b.Password != "" || b.PasswordFile != ""
+}
+
+func (o *Options) setDefaults() {
+	if o.Name == "" {
+		o.Name = DefaultName
+	}
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.Encoding == "" {
+		o.Encoding = EncodingProtobuf
+	}
+}
+
+// reservedHeaders are set by the sink itself.
+var reservedHeaders = []string{"Authorization", "Content-Encoding", "Content-Length", "Content-Type", "X-Scope-Orgid"}
+
+// Validate checks opts as New would use them (zero fields take their
+// defaults). Each error names the offending field by its YAML key, e.g.
+//
+//	url "localhost:3100": missing scheme: want http:// or https://
+//
+// Validate does not read files or touch the network; New does.
+func (o Options) Validate() error {
+	o.setDefaults()
+	if _, err := parseURL(o.URL); err != nil {
+		return err
+	}
+	if o.Timeout < 0 {
+		return fmt.Errorf("timeout %s: must not be negative", o.Timeout)
+	}
+	if o.Encoding != EncodingProtobuf && o.Encoding != EncodingJSON {
+		return fmt.Errorf("encoding %q: want %q or %q", o.Encoding, EncodingProtobuf, EncodingJSON)
+	}
+	ba := o.BasicAuth
+	if ba.set() {
+		if ba.Username == "" {
+			return errors.New("basic_auth.username: required with basic_auth")
+		}
+		if ba.Password != "" && ba.PasswordFile != "" {
+			return errors.New("basic_auth: password and password_file are mutually exclusive")
+		}
+		if o.BearerToken != "" || o.BearerTokenFile != "" {
+			return errors.New("basic_auth and bearer_token/bearer_token_file are mutually exclusive")
+		}
+	}
+	if o.BearerToken != "" && o.BearerTokenFile != "" {
+		return errors.New("bearer_token and bearer_token_file are mutually exclusive")
+	}
+	if (o.TLS.CertFile == "") != (o.TLS.KeyFile == "") {
+		return errors.New("tls: cert_file and key_file must be given together")
+	}
+	for name, value := range o.Headers {
+		if name == "" || !validHeaderName(name) {
+			return fmt.Errorf("headers: %q is not a valid header name", name)
+		}
+		if slices.Contains(reservedHeaders, textproto.CanonicalMIMEHeaderKey(name)) {
+			return fmt.Errorf("headers: %q is set by the sink (use tenant_id, basic_auth or bearer_token)", name)
+		}
+		if strings.ContainsAny(value, "\r\n\x00") {
+			return fmt.Errorf("headers: value of %q contains a line break or NUL", name)
+		}
+	}
+	for name, value := range o.Labels {
+		if err := checkStaticName(name); err != nil {
+			return fmt.Errorf("labels: %w", err)
+		}
+		if value == "" {
+			return fmt.Errorf("labels: %q has an empty value (Loki treats it as absent)", name)
+		}
+		if !utf8.ValidString(value) {
+			return fmt.Errorf("labels: value of %q is not valid UTF-8", name)
+		}
+	}
+	seen := make(map[string]bool, len(o.StructuredMetadata))
+	for _, name := range o.StructuredMetadata {
+		if err := checkStaticName(name); err != nil {
+			return fmt.Errorf("structured_metadata: %w", err)
+		}
+		if seen[name] {
+			return fmt.Errorf("structured_metadata: %q is listed twice", name)
+		}
+		seen[name] = true
+	}
+	return nil
+}
+
+func checkStaticName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("empty label name")
+	case !validName(name):
+		return fmt.Errorf("%q is not a valid label name (want [a-zA-Z_][a-zA-Z0-9_]*)", name)
+	case strings.HasPrefix(name, "__"):
+		return fmt.Errorf("%q: names starting with __ are reserved", name)
+	}
+	return nil
+}
+
+// parseURL checks and parses the push URL.
+func parseURL(raw string) (*url.URL, error) {
+	if raw == "" {
+		return nil, errors.New("url: required (e.g. http://127.0.0.1:3100/loki/api/v1/push)")
+	}
+	if !strings.Contains(raw, "://") {
+		return nil, fmt.Errorf("url %q: missing scheme: want http:// or https://", raw)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("url %q: %w", raw, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("url %q: scheme %q: want http or https", raw, u.Scheme)
+	}
+	if u.Hostname() == "" {
+		return nil, fmt.Errorf("url %q: missing host", raw)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("url %q: port %q: want 1-65535", raw, p)
+		}
+	} else if strings.HasSuffix(u.Host, ":") {
+		return nil, fmt.Errorf("url %q: empty port", raw)
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("url %q: credentials in the URL are not allowed: use basic_auth", redact(u))
+	}
+	if u.Fragment != "" {
+		return nil, fmt.Errorf("url %q: a fragment is not allowed", raw)
+	}
+	return u, nil
+}
+
+func redact(u *url.URL) string {
+	c := *u
+	c.User = nil
+	return c.String()
+}
+
+func validHeaderName(name string) bool {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// readSecret reads a password or token file, dropping trailing
+// whitespace (the newline editors add).
+func readSecret(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimRight(string(b), " \t\r\n"), nil
+}
+
+// header is a compiled request header.
+type header struct{ name, value string }
+
+func compileHeaders(h map[string]string) []header {
+	out := make([]header, 0, len(h))
+	for k, v := range h {
+		out = append(out, header{http.CanonicalHeaderKey(k), v})
+	}
+	slices.SortFunc(out, func(a, b header) int { return strings.Compare(a.name, b.name) })
+	return out
+}
