@@ -3,9 +3,11 @@ package lokitest
 import (
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"mime"
 	"net/http"
 	"net/http/httptest"
@@ -82,9 +84,35 @@ type Receiver struct {
 
 // NewReceiver starts a receiver on a loopback port. Close it.
 func NewReceiver() *Receiver {
+	return start(false)
+}
+
+// NewTLSReceiver is NewReceiver serving https with a self-signed
+// certificate for 127.0.0.1; CertPEM returns it for a client's CA file.
+func NewTLSReceiver() *Receiver {
+	return start(true)
+}
+
+func start(tls bool) *Receiver {
 	r := &Receiver{changed: make(chan struct{})}
-	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
+	r.srv = httptest.NewUnstartedServer(http.HandlerFunc(r.serve))
+	// Handshake failures and dropped connections are what some tests
+	// provoke; keep them out of the test output.
+	r.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	if tls {
+		r.srv.StartTLS()
+	} else {
+		r.srv.Start()
+	}
 	return r
+}
+
+// CertPEM returns the PEM of a TLS receiver's certificate (nil for http).
+func (r *Receiver) CertPEM() []byte {
+	if r.srv.Certificate() == nil {
+		return nil
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: r.srv.Certificate().Raw})
 }
 
 // URL returns the push URL (server URL + PushPath).

@@ -1,0 +1,257 @@
+package loki
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/logcapturer/logcapturer/sinks"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Transport limits. Connections are reused across sends; the pipeline's
+// fixed worker count bounds how many are busy at once.
+const (
+	maxConnsPerHost = 32
+	dialTimeout     = 10 * time.Second
+	idleConnTimeout = 90 * time.Second
+	// maxResponseBody bounds what is read of an answer (Loki's messages
+	// are short; a partial-success list is at most ~10 lines).
+	maxResponseBody = 64 << 10
+)
+
+// Sink pushes batches to Loki. See the package documentation.
+type Sink struct {
+	opts        Options
+	url         string
+	logger      *slog.Logger
+	m           *metrics
+	transport   *http.Transport
+	client      *http.Client
+	headers     []header
+	contentType string
+	encoders    sync.Pool // *Encoder
+	closed      atomic.Bool
+	closeOnce   sync.Once
+}
+
+var _ sinks.Sink = (*Sink)(nil)
+
+// New checks opts (Validate), reads the TLS files, checks that the password
+// or token file is readable, and registers the sink's metrics on reg with a
+// sink=<Name> label. A nil logger discards; a nil reg registers nothing. It
+// does not contact Loki.
+func New(logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Sink, error) {
+	opts.setDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("loki sink %q: %w", opts.Name, err)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	logger = logger.With("sink", opts.Name)
+	u, _ := parseURL(opts.URL) // checked by Validate
+	for field, path := range map[string]string{
+		"basic_auth.password_file": opts.BasicAuth.PasswordFile, "bearer_token_file": opts.BearerTokenFile} {
+		if path == "" {
+			continue
+		}
+		if _, err := readSecret(path); err != nil {
+			return nil, fmt.Errorf("loki sink %q: %s: %w", opts.Name, field, err)
+		}
+	}
+	tlsCfg, err := tlsConfig(opts.TLS)
+	if err != nil {
+		return nil, fmt.Errorf("loki sink %q: %w", opts.Name, err)
+	}
+	if u.Scheme == "http" && tlsCfg != nil {
+		logger.Warn("tls options are ignored for an http:// url", "url", redact(u))
+	}
+	m, err := newMetrics(reg, opts.Name)
+	if err != nil {
+		return nil, fmt.Errorf("loki sink %q: register metrics: %w", opts.Name, err)
+	}
+	t := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: min(dialTimeout, opts.Timeout), KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:       tlsCfg,
+		TLSHandshakeTimeout:   min(dialTimeout, opts.Timeout),
+		MaxIdleConns:          maxConnsPerHost,
+		MaxIdleConnsPerHost:   maxConnsPerHost,
+		MaxConnsPerHost:       maxConnsPerHost,
+		IdleConnTimeout:       idleConnTimeout,
+		ExpectContinueTimeout: time.Second,
+		DisableCompression:    true,
+		ForceAttemptHTTP2:     true,
+	}
+	s := &Sink{
+		opts: opts, url: u.String(), logger: logger, m: m, transport: t,
+		client:  &http.Client{Transport: t},
+		headers: compileHeaders(opts.Headers),
+	}
+	if opts.Encoding == EncodingJSON {
+		s.contentType = "application/json"
+	} else {
+		s.contentType = "application/x-protobuf"
+	}
+	s.encoders.New = func() any { return NewEncoder(opts) }
+	return s, nil
+}
+
+func tlsConfig(o TLSOptions) (*tls.Config, error) {
+	if o == (TLSOptions{}) {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: o.InsecureSkipVerify} //nolint:gosec // the user's choice, documented
+	if o.CAFile != "" {
+		pem, err := os.ReadFile(o.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls.ca_file: %w", err)
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls.ca_file %s: no PEM certificate found", o.CAFile)
+		}
+	}
+	if o.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls.cert_file/key_file: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}
+
+// Name returns the sink's name.
+func (s *Sink) Name() string { return s.opts.Name }
+
+// Send pushes b in one request and returns nil once Loki answered 2xx. It
+// is safe for concurrent use and returns when ctx is done or Options.Timeout
+// passes, whichever is first. A failure is a *sinks.Retryable or a
+// *sinks.Permanent wrapping a *PushError (when Loki answered) or the
+// transport error; see the package documentation for the mapping. A batch
+// with no entries is not sent. After Close, Send returns a *sinks.Retryable.
+func (s *Sink) Send(ctx context.Context, b *sinks.Batch) error {
+	if s.closed.Load() {
+		return &sinks.Retryable{Err: errClosed}
+	}
+	enc := s.encoders.Get().(*Encoder)
+	defer s.encoders.Put(enc)
+	body, n := enc.Encode(b.Blocks)
+	if n == 0 {
+		return nil
+	}
+	err := s.push(ctx, body)
+	if err != nil && ctx.Err() == nil {
+		var pe *PushError
+		reason := ReasonConnection
+		switch {
+		case errors.As(err, &pe):
+			reason = pe.Reason
+		case errors.Is(err, errCredentials):
+			reason = ReasonCredentials
+		case errors.Is(err, context.DeadlineExceeded):
+			reason = ReasonTimeout
+		}
+		s.m.failures.WithLabelValues(reason).Inc()
+	}
+	return err
+}
+
+var errCredentials = errors.New("read credentials")
+
+func (s *Sink) push(ctx context.Context, body []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
+	if err != nil {
+		return &sinks.Permanent{Reason: ReasonRejected, Err: fmt.Errorf("build push request: %w", err)}
+	}
+	if err := s.setHeaders(req.Header); err != nil {
+		return &sinks.Retryable{Err: err}
+	}
+	s.m.encoded.Add(float64(len(body)))
+	start := time.Now()
+	resp, err := s.client.Do(req)
+	if err != nil {
+		s.m.duration.WithLabelValues("error").Observe(time.Since(start).Seconds())
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+			err = fmt.Errorf("push to %s: no answer within %s: %w", req.URL.Host, s.opts.Timeout, context.DeadlineExceeded)
+		} else {
+			err = fmt.Errorf("push to %s: %w", req.URL.Host, err)
+		}
+		return &sinks.Retryable{Err: err}
+	}
+	defer resp.Body.Close()
+	var msg []byte
+	if resp.StatusCode/100 != 2 {
+		msg, err = io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBody)) // lets the connection be reused
+	s.m.duration.WithLabelValues(strconv.Itoa(resp.StatusCode)).Observe(time.Since(start).Seconds())
+	if resp.StatusCode/100 == 2 {
+		return nil
+	}
+	if err != nil && len(msg) == 0 {
+		// The answer's status is known; its body was cut short.
+		msg = []byte(err.Error())
+	}
+	return classify(resp.StatusCode, msg, resp.Header.Get("Retry-After"), time.Now())
+}
+
+func (s *Sink) setHeaders(h http.Header) error {
+	for _, kv := range s.headers {
+		h.Set(kv.name, kv.value)
+	}
+	h.Set("Content-Type", s.contentType)
+	h.Set("User-Agent", "logcapturer")
+	if s.opts.TenantID != "" {
+		h.Set("X-Scope-OrgID", s.opts.TenantID)
+	}
+	switch ba := s.opts.BasicAuth; {
+	case ba.set():
+		pw := ba.Password
+		if ba.PasswordFile != "" {
+			var err error
+			if pw, err = readSecret(ba.PasswordFile); err != nil {
+				return fmt.Errorf("%w: basic_auth.password_file: %w", errCredentials, err)
+			}
+		}
+		h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(ba.Username+":"+pw)))
+	case s.opts.BearerTokenFile != "":
+		tok, err := readSecret(s.opts.BearerTokenFile)
+		if err != nil {
+			return fmt.Errorf("%w: bearer_token_file: %w", errCredentials, err)
+		}
+		h.Set("Authorization", "Bearer "+tok)
+	case s.opts.BearerToken != "":
+		h.Set("Authorization", "Bearer "+s.opts.BearerToken)
+	}
+	return nil
+}
+
+// Close unregisters the metrics and closes idle connections. Sends still
+// running finish; later ones fail as retryable. Safe to call twice; it
+// returns nil.
+func (s *Sink) Close() error {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		s.m.unregister()
+		s.transport.CloseIdleConnections()
+	})
+	return nil
+}
