@@ -7,10 +7,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/fsnotify/fsnotify"
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,117 +18,8 @@ import (
 	"github.com/logcapturer/logcapturer/wal"
 )
 
-// Defaults of FileOptions.
-const (
-	DefaultBlockBytes   = 64 << 10
-	DefaultMaxLineBytes = 256 << 10
-	DefaultPollInterval = time.Second
-)
-
-// StartAt values.
-const (
-	StartAtBeginning = "beginning"
-	StartAtEnd       = "end"
-)
-
-// filenameLabel is the stream label the file source adds to every block.
-const filenameLabel = "filename"
-
-// FileOptions configure a File source.
-type FileOptions struct {
-	// Name names the source; it is stored in every block and labels its
-	// metrics. Required.
-	Name string
-	// Paths are the globs (filepath.Match syntax) of the files to tail.
-	// They are cleaned (filepath.Clean); matches are reported as the glob
-	// spells them (relative globs give relative paths).
-	Paths []string
-	// Exclude are globs matched against both the base name and the full
-	// path of each match; a file matching any of them is not tailed.
-	Exclude []string
-	// StartAt is "beginning" (default) or "end". It applies only to files
-	// present at startup that have no stored position; files that appear
-	// later are always read from their beginning.
-	StartAt string
-	// Labels are the stream labels of every block. The source adds
-	// filename=<path>; "filename" is reserved.
-	Labels map[string]string
-	// MaxLineBytes caps an entry: longer lines are emitted as chunks of
-	// this size. Default DefaultMaxLineBytes.
-	MaxLineBytes int
-	// BlockBytes is the target number of line bytes per block. Default
-	// DefaultBlockBytes.
-	BlockBytes int
-	// PollInterval is the period of the glob rescan that catches what
-	// inotify missed. It is also the grace period a rotated or deleted file
-	// is kept open for after its last read. Default DefaultPollInterval.
-	PollInterval time.Duration
-	// Positions are the positions recovered from the WAL, FileID -> offset.
-	// A stored position always wins over StartAt. The map is copied.
-	Positions map[string]int64
-	// Emitter receives the records. Required.
-	Emitter Emitter
-	// Now is the clock of entry times (nil: time.Now). It is read once per
-	// block and converted to UTC.
-	Now func() time.Time
-}
-
-func (o *FileOptions) setDefaults() {
-	if o.StartAt == "" {
-		o.StartAt = StartAtBeginning
-	}
-	if o.MaxLineBytes <= 0 {
-		o.MaxLineBytes = DefaultMaxLineBytes
-	}
-	if o.BlockBytes <= 0 {
-		o.BlockBytes = DefaultBlockBytes
-	}
-	if o.PollInterval <= 0 {
-		o.PollInterval = DefaultPollInterval
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-}
-
-func (o *FileOptions) validate() error {
-	if o.Name == "" {
-		return errors.New("name is required")
-	}
-	if len(o.Paths) == 0 {
-		return errors.New("paths: at least one glob is required")
-	}
-	for _, p := range o.Paths {
-		if p == "" {
-			return errors.New("paths: empty glob")
-		}
-		if _, err := filepath.Match(p, ""); err != nil {
-			return fmt.Errorf("paths: %q: %w", p, err)
-		}
-	}
-	for _, p := range o.Exclude {
-		if _, err := filepath.Match(p, ""); err != nil {
-			return fmt.Errorf("exclude: %q: %w", p, err)
-		}
-	}
-	if o.StartAt != StartAtBeginning && o.StartAt != StartAtEnd {
-		return fmt.Errorf("start_at: %q: want %q or %q", o.StartAt, StartAtBeginning, StartAtEnd)
-	}
-	for k := range o.Labels {
-		if k == "" {
-			return errors.New("labels: empty label name")
-		}
-		if k == filenameLabel {
-			return fmt.Errorf("labels: %q is reserved: the source sets it", filenameLabel)
-		}
-	}
-	if o.Emitter == nil {
-		return errors.New("emitter is required")
-	}
-	return nil
-}
-
-// File tails the plain files matching a set of globs. It reads with one
+// File tails the files matching a set of globs: plain, Docker json-file or
+// CRI logs (FileOptions.Type). It reads with one
 // goroutine (plus fsnotify's) and one read buffer, whatever the number of
 // files. See the package documentation for its lifecycle.
 //
@@ -137,10 +28,12 @@ type File struct {
 	opts    FileOptions
 	log     *slog.Logger
 	metrics *metrics
-	// labels are the sorted stream labels with a slot, at labels[fnSlot],
-	// for the filename.
+	// labels are the configured stream labels, sorted.
 	labels []wal.Label
-	fnSlot int
+	// multiline is the compiled MultilineOptions.Start (nil: off).
+	multiline *regexp.Regexp
+	// stamp parses entry times (nil: off).
+	stamp *stamper
 	// open opens a file for reading: a seam for fault injection in tests.
 	open func(path string) (*os.File, error)
 	// scans counts completed glob scans (tests wait on it).
@@ -165,8 +58,16 @@ var errClosed = errors.New("source is closed")
 func NewFile(logger *slog.Logger, reg prometheus.Registerer, opts FileOptions) (*File, error) {
 	opts.Paths = append([]string(nil), opts.Paths...)
 	opts.Exclude = append([]string(nil), opts.Exclude...)
-	opts.setDefaults()
-	if err := opts.validate(); err != nil {
+	opts.SetDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("file source %q: %w", opts.Name, err)
+	}
+	var ml *regexp.Regexp
+	if opts.Multiline.Enabled() {
+		ml = regexp.MustCompile(opts.Multiline.Start) // validated
+	}
+	stamp, err := newStamper(opts.Timestamp)
+	if err != nil {
 		return nil, fmt.Errorf("file source %q: %w", opts.Name, err)
 	}
 	for i, p := range opts.Paths {
@@ -181,25 +82,24 @@ func NewFile(logger *slog.Logger, reg prometheus.Registerer, opts FileOptions) (
 	}
 	opts.Positions = positions
 
-	labels := make([]wal.Label, 0, len(opts.Labels)+1)
+	labels := make([]wal.Label, 0, len(opts.Labels))
 	for k, v := range opts.Labels {
 		labels = append(labels, wal.Label{Name: k, Value: v})
 	}
-	labels = append(labels, wal.Label{Name: filenameLabel})
 	sort.Slice(labels, func(i, j int) bool { return labels[i].Name < labels[j].Name })
-	fnSlot := sort.Search(len(labels), func(i int) bool { return labels[i].Name >= filenameLabel })
 
 	m, err := newMetrics(reg, opts.Name)
 	if err != nil {
 		return nil, err
 	}
 	return &File{
-		opts:    opts,
-		log:     logger.With("source", opts.Name),
-		metrics: m,
-		labels:  labels,
-		fnSlot:  fnSlot,
-		open:    openRegular,
+		opts:      opts,
+		log:       logger.With("source", opts.Name),
+		metrics:   m,
+		labels:    labels,
+		multiline: ml,
+		stamp:     stamp,
+		open:      openRegular,
 	}, nil
 }
 

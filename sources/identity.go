@@ -1,24 +1,114 @@
 package sources
 
 import (
+	"errors"
 	"fmt"
+	"hash/crc64"
+	"io"
 	"io/fs"
+	"strconv"
+	"strings"
 	"syscall"
 )
 
 // syscallNonblock is O_NONBLOCK, used when opening files (see openRegular).
 const syscallNonblock = syscall.O_NONBLOCK
 
-// fileIdentity returns the stable identity of a file, the key of stored
-// positions. For now it is the device and inode, "dev-ino" in hex. It is the
-// only place that knows what an identity is: a content fingerprint (which
-// survives copies and detects inode reuse) replaces it here.
-//
-// ok is false when fi carries no inode (not a Unix file system).
-func fileIdentity(fi fs.FileInfo) (id string, ok bool) {
+// fileKey is a file's device and inode: what identifies an open file while
+// it is open (an inode cannot be reused while a descriptor holds it).
+type fileKey struct{ dev, ino uint64 }
+
+// String returns "dev-ino" in hex: the prefix of every FileID of the file,
+// and the whole FileID written before fingerprints existed.
+func (k fileKey) String() string {
+	return strconv.FormatUint(k.dev, 16) + "-" + strconv.FormatUint(k.ino, 16)
+}
+
+// keyOf returns the device and inode of fi. ok is false when fi carries no
+// inode (not a Unix file system).
+func keyOf(fi fs.FileInfo) (k fileKey, ok bool) {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
-		return "", false
+		return fileKey{}, false
 	}
-	return fmt.Sprintf("%x-%x", st.Dev, st.Ino), true
+	return fileKey{dev: uint64(st.Dev), ino: uint64(st.Ino)}, true //nolint:unconvert // Dev is uint32 on some platforms
+}
+
+// crcTable is the fingerprint hash's table (CRC-64/ECMA); it is never
+// written after initialisation.
+var crcTable = crc64.MakeTable(crc64.ECMA)
+
+// fingerprint is a hash of a file's first n bytes.
+type fingerprint struct {
+	n    int64
+	hash uint64
+}
+
+// fileID formats the FileID of a position: "dev-ino-n-hash" in hex, where
+// hash is the CRC-64 of the file's first n bytes and n is min(offset,
+// FingerprintBytes). The FileID so names the bytes before the offset, not
+// only the inode: on restart a position is applied to a file only if that
+// file still starts with the bytes that were read (see storedPositions).
+func fileID(k fileKey, fp fingerprint) string {
+	var b strings.Builder
+	b.Grow(48)
+	b.WriteString(k.String())
+	b.WriteByte('-')
+	b.WriteString(strconv.FormatInt(fp.n, 16))
+	b.WriteByte('-')
+	b.WriteString(strconv.FormatUint(fp.hash, 16))
+	return b.String()
+}
+
+// parseFileID parses a FileID. hashed is false for the legacy "dev-ino"
+// form, which carries no fingerprint.
+func parseFileID(id string) (k fileKey, fp fingerprint, hashed, ok bool) {
+	parts := strings.Split(id, "-")
+	if len(parts) != 2 && len(parts) != 4 {
+		return fileKey{}, fingerprint{}, false, false
+	}
+	var err error
+	if k.dev, err = strconv.ParseUint(parts[0], 16, 64); err != nil {
+		return fileKey{}, fingerprint{}, false, false
+	}
+	if k.ino, err = strconv.ParseUint(parts[1], 16, 64); err != nil {
+		return fileKey{}, fingerprint{}, false, false
+	}
+	if len(parts) == 2 {
+		return k, fingerprint{}, false, true
+	}
+	n, err := strconv.ParseInt(parts[2], 16, 64)
+	if err != nil || n < 0 {
+		return fileKey{}, fingerprint{}, false, false
+	}
+	h, err := strconv.ParseUint(parts[3], 16, 64)
+	if err != nil {
+		return fileKey{}, fingerprint{}, false, false
+	}
+	return k, fingerprint{n: n, hash: h}, true, true
+}
+
+// errShort is returned by hashPrefix when the file holds fewer bytes than
+// asked for (it was truncated).
+var errShort = errors.New("file is shorter than the fingerprint")
+
+// hashPrefix returns the fingerprint of the first n bytes of r, reading
+// them with ReadAt into scratch (grown as needed; n is at most
+// FingerprintBytes).
+func hashPrefix(r io.ReaderAt, n int64, scratch *[]byte) (fingerprint, error) {
+	if n == 0 {
+		return fingerprint{}, nil
+	}
+	if int64(cap(*scratch)) < n {
+		*scratch = make([]byte, n)
+	}
+	b := (*scratch)[:n]
+	got, err := r.ReadAt(b, 0)
+	if int64(got) < n {
+		if err == nil || errors.Is(err, io.EOF) {
+			return fingerprint{}, errShort
+		}
+		return fingerprint{}, fmt.Errorf("read fingerprint: %w", err)
+	}
+	return fingerprint{n: n, hash: crc64.Checksum(b, crcTable)}, nil
 }

@@ -9,13 +9,16 @@ import (
 
 // Values of the reason label of logcapturer_source_errors_total.
 const (
-	reasonPermission = "permission" // a matching file or directory could not be opened
-	reasonOpen       = "open"       // any other open or stat failure
-	reasonRead       = "read"       // stat or read of an open file failed
-	reasonWatch      = "watch"      // fsnotify failures, including queue overflow
-	reasonTruncated  = "truncated"  // a file shrank below our offset: restarted at 0
-	reasonPosition   = "position"   // a stored position was past the end of its file
-	reasonEmit       = "emit"       // the Emitter refused a record (not shutdown)
+	reasonPermission = "permission"     // a matching file or directory could not be opened
+	reasonOpen       = "open"           // any other open or stat failure
+	reasonRead       = "read"           // stat or read of an open file failed
+	reasonWatch      = "watch"          // fsnotify failures, including queue overflow
+	reasonTruncated  = "truncated"      // a file shrank below our offset: restarted at 0
+	reasonPosition   = "position"       // a stored position did not match its file (truncated or replaced while stopped)
+	reasonEmit       = "emit"           // the Emitter refused a record (not shutdown)
+	reasonParse      = "parse"          // a Docker or CRI line that does not parse: shipped raw, parse_error="true"
+	reasonTimestamp  = "timestamp"      // an entry's timestamp not found or not parsed: read time kept
+	reasonOpenLimit  = "max_open_files" // a file waited for a descriptor (max_open_files)
 )
 
 // metrics are a source's collectors. They always exist; they are registered
@@ -26,7 +29,10 @@ type metrics struct {
 	blocks     prometheus.Counter
 	linesSplit prometheus.Counter
 	filesOpen  prometheus.Gauge
-	errors     *prometheus.CounterVec
+	// filesDeletedOpen are open files whose path no longer leads to them
+	// (deleted, or rotated out of the globs), read to their end.
+	filesDeletedOpen prometheus.Gauge
+	errors           *prometheus.CounterVec
 
 	reg        prometheus.Registerer
 	registered []prometheus.Collector
@@ -48,25 +54,29 @@ func newMetrics(reg prometheus.Registerer, source string) (*metrics, error) {
 		}),
 		linesSplit: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "logcapturer_source_lines_split_total",
-			Help: "Cuts made in lines longer than max_line_bytes (one per chunk cut off).",
+			Help: "Cuts made in lines and entries longer than max_line_bytes (one per chunk cut off).",
 		}),
 		filesOpen: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "logcapturer_source_files_open",
 			Help: "Files currently held open by the source.",
+		}),
+		filesDeletedOpen: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "logcapturer_source_files_deleted_open",
+			Help: "Open files that were deleted or rotated out of the globs, kept open until read to their end.",
 		}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "logcapturer_source_errors_total",
 			Help: "Errors met by the source, by reason.",
 		}, []string{"reason"}),
 	}
-	for _, r := range []string{reasonPermission, reasonOpen, reasonRead, reasonWatch, reasonTruncated, reasonPosition, reasonEmit} {
+	for _, r := range []string{reasonPermission, reasonOpen, reasonRead, reasonWatch, reasonTruncated, reasonPosition, reasonEmit, reasonParse, reasonTimestamp, reasonOpenLimit} {
 		m.errors.WithLabelValues(r)
 	}
 	if reg == nil {
 		return m, nil
 	}
 	m.reg = prometheus.WrapRegistererWith(prometheus.Labels{"source": source}, reg)
-	for _, c := range []prometheus.Collector{m.readBytes, m.entries, m.blocks, m.linesSplit, m.filesOpen, m.errors} {
+	for _, c := range []prometheus.Collector{m.readBytes, m.entries, m.blocks, m.linesSplit, m.filesOpen, m.filesDeletedOpen, m.errors} {
 		if err := m.reg.Register(c); err != nil {
 			m.unregister()
 			var are prometheus.AlreadyRegisteredError

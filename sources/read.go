@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sort"
+	"time"
 
 	"github.com/logcapturer/logcapturer/wal"
 )
@@ -29,11 +31,11 @@ func (t *tailer) drain(ctx context.Context, tf *tailedFile) (int64, error) {
 	return total, nil
 }
 
-// readBlock reads once from tf at its offset, splits the complete lines
-// into a block and emits it. It returns the bytes consumed: 0 when there is
-// no complete line yet, when the read failed, or when the Emitter refused
-// the block (the same bytes are read again later). The only error returned
-// is ctx's.
+// readBlock stats tf, checks it was not truncated, reads once at its
+// offset and emits what it holds. It returns the bytes consumed: 0 when
+// there is nothing complete yet, when the read failed, or when the Emitter
+// refused the block (the same bytes are read again later). The only error
+// returned is ctx's.
 func (t *tailer) readBlock(ctx context.Context, tf *tailedFile) (int64, error) {
 	fi, err := tf.f.Stat()
 	if err != nil {
@@ -41,17 +43,54 @@ func (t *tailer) readBlock(ctx context.Context, tf *tailedFile) (int64, error) {
 		return 0, nil
 	}
 	size := fi.Size()
-	if size < tf.offset {
-		t.m.error(reasonTruncated)
-		t.log.Warn("file truncated; reading it again from the beginning",
-			"path", tf.path, "file_id", tf.id, "offset", tf.offset, "size", size)
-		tf.offset = 0
+	if size != tf.size {
+		if size > tf.size {
+			tf.activeAt = t.now
+		}
+		tf.size = size
+		switch {
+		case size < tf.offset:
+			t.truncated(tf, "the file is shorter than the offset")
+		case !t.sameHead(tf):
+			t.truncated(tf, "the first bytes of the file changed")
+		}
 	}
 	avail := size - tf.offset
 	if avail == 0 {
-		tf.eof = true
+		tf.eof, tf.waitSince = true, time.Time{}
 		return 0, nil
 	}
+	if t.asm != nil {
+		return t.readEntries(ctx, tf, size)
+	}
+	return t.readLines(ctx, tf, avail)
+}
+
+// sameHead reports whether tf still starts with the bytes its fingerprint
+// was taken of. A file truncated and written again past the offset between
+// two looks (copytruncate) fails it, unless its new head is the same.
+func (t *tailer) sameHead(tf *tailedFile) bool {
+	if tf.fp.n == 0 {
+		return true
+	}
+	fp, err := hashPrefix(tf.f, tf.fp.n, &t.scratch)
+	if errors.Is(err, errShort) {
+		return false
+	}
+	return err != nil || fp.hash == tf.fp.hash // a read error is not a truncation
+}
+
+// truncated restarts tf from its beginning.
+func (t *tailer) truncated(tf *tailedFile, why string) {
+	t.m.error(reasonTruncated)
+	t.log.Warn("file truncated; reading it again from the beginning",
+		"path", tf.path, "file_id", tf.key.String(), "offset", tf.offset, "size", tf.size, "why", why)
+	tf.offset, tf.fp, tf.waitSince = 0, fingerprint{}, time.Time{}
+}
+
+// readLines is the fast path of plain files without multiline or
+// timestamps: one read, split on '\n', one block.
+func (t *tailer) readLines(ctx context.Context, tf *tailedFile, avail int64) (int64, error) {
 	// Read one block's worth; only when that holds no complete line (a
 	// line longer than BlockBytes) read as much as the buffer holds, which
 	// is enough for a MaxLineBytes chunk.
@@ -77,7 +116,11 @@ func (t *tailer) readBlock(ctx context.Context, tf *tailedFile) (int64, error) {
 		return 0, nil
 	}
 	tf.eof = false
-	if ok, err := t.emit(ctx, tf, int64(used), lineBytes); !ok {
+	ts := t.opts.Now().UTC().UnixNano()
+	for i := range t.entries {
+		t.entries[i].Time = ts
+	}
+	if ok, err := t.emit(ctx, tf, t.entries, tf.labels, tf.offset+int64(used), lineBytes); !ok {
 		return 0, err
 	}
 	return int64(used), nil
@@ -132,29 +175,148 @@ func (t *tailer) split(buf []byte, flush bool) (used, lineBytes int) {
 	return used, lineBytes
 }
 
-// emit encodes t.entries as one block of tf ending at tf.offset+used and
-// hands it to the Emitter. On success tf.offset moves past the block. It
-// returns false when the block was not accepted, with ctx's error if ctx is
-// done; any other Emit error is counted, logged once per streak, and the
-// block is read again at the next wake-up.
-func (t *tailer) emit(ctx context.Context, tf *tailedFile, used int64, lineBytes int) (bool, error) {
-	ts := t.opts.Now().UTC().UnixNano()
-	// An upper bound of the encoded size: the header, labels, the first
-	// time, then per entry a one-byte time delta (all entries share ts) and
-	// the line's length prefix.
-	size := 5 + 4*maxVarintLen + len(t.opts.Name) + len(tf.id) + 2*len(tf.path) +
-		t.labelBytes + 2*maxVarintLen + lineBytes
-	for i := range t.entries {
-		t.entries[i].Time = ts
-		size += 1 + uvarintLen(len(t.entries[i].Line))
+// readEntries is the path of Docker and CRI files and of multiline or
+// timestamp parsing: the assembler finds the finished entries of one read,
+// which are emitted in blocks of one stream each. An entry still under way
+// at the end of the file is emitted as it is once it has waited max_wait
+// without the file growing, or once the file is gone.
+func (t *tailer) readEntries(ctx context.Context, tf *tailedFile, size int64) (int64, error) {
+	avail := size - tf.offset
+	flushRaw := t.expired(tf)
+	flushEntries := flushRaw || (!tf.waitSince.IsZero() && tf.waitSize == size &&
+		t.now.Sub(tf.waitSince) >= t.opts.maxWait())
+	want := min(int64(t.opts.BlockBytes), avail)
+	var (
+		used    int
+		pending bool
+		atEOF   bool
+	)
+	for {
+		n, err := tf.f.ReadAt(t.buf[:want], tf.offset)
+		if n == 0 && err != nil && !errors.Is(err, io.EOF) {
+			t.readFailed(tf, err)
+			return 0, nil
+		}
+		atEOF = int64(n) == avail
+		used, pending = t.asm.parse(t.buf[:n], flushEntries && atEOF, flushRaw && atEOF)
+		if used > 0 || int64(n) < want || want == min(int64(len(t.buf)), avail) {
+			break
+		}
+		want = min(int64(len(t.buf)), avail)
 	}
-	t.labels[t.fnSlot].Value = tf.path
-	pos := wal.Position{FileID: tf.id, Path: tf.path, Offset: tf.offset + used}
-	blk := wal.Block{Source: t.opts.Name, Labels: t.labels, Position: pos, Entries: t.entries}
+	if t.asm.cuts > 0 {
+		t.m.linesSplit.Add(float64(t.asm.cuts))
+	}
+	if used == 0 {
+		tf.eof = true
+		if pending && atEOF {
+			if tf.waitSince.IsZero() || tf.waitSize != size {
+				tf.waitSince, tf.waitSize = t.now, size
+			}
+		} else {
+			tf.waitSince = time.Time{}
+		}
+		return 0, nil
+	}
+	tf.eof, tf.waitSince = false, time.Time{}
+
+	base := tf.offset
+	out := t.asm.out
+	readTime := t.opts.Now().UTC().UnixNano()
+	for i := 0; i < len(out); {
+		first := &out[i]
+		j, lineBytes := i, 0
+		for j < len(out) && out[j].stream == first.stream && out[j].parseErr == first.parseErr &&
+			(j == i || (lineBytes+len(out[j].line) <= t.opts.BlockBytes && j-i < maxBlockEntries)) {
+			lineBytes += len(out[j].line)
+			j++
+		}
+		end := used
+		if j < len(out) {
+			end = out[j].start
+		}
+		ents := t.entries[:0]
+		for k := i; k < j; k++ {
+			ents = append(ents, wal.Entry{Time: t.entryTime(&out[k], readTime), Line: out[k].line})
+		}
+		t.entries = ents
+		if ok, err := t.emit(ctx, tf, ents, t.blockLabels(tf, first.stream, first.parseErr), base+int64(end), lineBytes); !ok {
+			return tf.offset - base, err
+		}
+		if first.parseErr {
+			t.m.errors.WithLabelValues(reasonParse).Add(float64(j - i))
+		}
+		i = j
+	}
+	if len(out) == 0 { // cannot happen: every line is an entry or under way
+		tf.offset = base + int64(used)
+	}
+	return int64(used), nil
+}
+
+// entryTime returns an entry's time: parsed from it when timestamps are
+// configured, else the record's (Docker, CRI), else the read time.
+func (t *tailer) entryTime(e *parsedEntry, readTime int64) int64 {
+	ts := e.time
+	if st := t.src.stamp; st != nil && !e.parseErr {
+		if v, ok := st.parse(e.line); ok {
+			ts = v
+		} else {
+			t.m.error(reasonTimestamp)
+		}
+	}
+	if ts == 0 {
+		return readTime
+	}
+	return ts
+}
+
+// blockLabels returns the labels of a block of tf's entries of one stream.
+func (t *tailer) blockLabels(tf *tailedFile, stream string, parseErr bool) []wal.Label {
+	if stream == "" && !parseErr {
+		return tf.labels
+	}
+	l := append(t.labels[:0], tf.labels...)
+	if stream != "" {
+		l = append(l, wal.Label{Name: streamLabel, Value: stream})
+	}
+	if parseErr {
+		l = append(l, wal.Label{Name: parseErrorLabel, Value: "true"})
+	}
+	sort.Slice(l, func(i, j int) bool { return l[i].Name < l[j].Name })
+	t.labels = l
+	return l
+}
+
+// emit encodes entries as one block of tf ending at offset end and hands it
+// to the Emitter. On success tf.offset moves to end. It returns false when
+// the block was not accepted, with ctx's error if ctx is done; any other
+// Emit error is counted, logged once per streak, and the block is read
+// again at the next wake-up.
+func (t *tailer) emit(ctx context.Context, tf *tailedFile, entries []wal.Entry, labels []wal.Label, end int64, lineBytes int) (bool, error) {
+	fp := tf.fp
+	if n := min(end, int64(t.opts.FingerprintBytes)); n != fp.n {
+		var err error
+		if fp, err = hashPrefix(tf.f, n, &t.scratch); err != nil {
+			fp = fingerprint{}
+		}
+	}
+	id := fileID(tf.key, fp)
+	// An upper bound of the encoded size: the header, labels, then per
+	// entry a time delta and the line's length prefix.
+	size := 5 + 4*maxVarintLen + len(t.opts.Name) + len(id) + len(tf.path) + lineBytes
+	for _, l := range labels {
+		size += len(l.Name) + len(l.Value) + 2*maxVarintLen
+	}
+	for i := range entries {
+		size += maxVarintLen + uvarintLen(len(entries[i].Line))
+	}
+	pos := wal.Position{FileID: id, Path: tf.path, Offset: end}
+	blk := wal.Block{Source: t.opts.Name, Labels: labels, Position: pos, Entries: entries}
 	rec := Record{
 		Source:   t.opts.Name,
 		Position: pos,
-		Entries:  len(t.entries),
+		Entries:  len(entries),
 		Bytes:    lineBytes,
 		Data:     wal.EncodeBlock(make([]byte, 0, size), &blk),
 	}
@@ -173,9 +335,9 @@ func (t *tailer) emit(ctx context.Context, tf *tailedFile, used int64, lineBytes
 		t.emitFailing = false
 		t.log.Info("emitter accepts blocks again")
 	}
-	tf.offset = pos.Offset
-	t.m.readBytes.Add(float64(used))
-	t.m.entries.Add(float64(len(t.entries)))
+	t.m.readBytes.Add(float64(end - tf.offset))
+	tf.offset, tf.fp = end, fp
+	t.m.entries.Add(float64(len(entries)))
 	t.m.blocks.Inc()
 	return true, nil
 }
@@ -185,7 +347,7 @@ func (t *tailer) emit(ctx context.Context, tf *tailedFile, used int64, lineBytes
 // that cannot be read any more is closed after its grace period.
 func (t *tailer) readFailed(tf *tailedFile, err error) {
 	t.m.error(reasonRead)
-	t.warnOnce(tf.path, reasonRead, "cannot read file; retrying at the next wake-up", "file_id", tf.id, "err", err)
+	t.warnOnce(tf.path, reasonRead, "cannot read file; retrying at the next wake-up", "file_id", tf.key.String(), "err", err)
 	tf.eof = true
 }
 

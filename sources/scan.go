@@ -5,16 +5,28 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
+
+	"github.com/logcapturer/logcapturer/wal"
 )
 
+// match is one file found by a scan.
+type match struct {
+	path string
+	key  fileKey
+	fi   fs.FileInfo
+}
+
 // scan expands the globs, watches their directories, opens the files that
-// appeared and marks gone the open files whose path no longer leads to them.
-// At startup (the first scan) it warns once per glob that matches nothing,
-// and files opened then without a stored position follow StartAt.
+// appeared or changed and marks gone the open files whose path no longer
+// leads to them. At startup (the first scan) it warns once per glob that
+// matches nothing, and files opened then without a stored position follow
+// StartAt.
 func (t *tailer) scan(startup bool) {
 	defer t.src.scans.Add(1)
+	t.scanNo++
 	t.watchDirs()
 
 	matched := make(map[string]struct{})
@@ -39,9 +51,8 @@ func (t *tailer) scan(startup bool) {
 
 	// Identify every match. A file reachable by two names (hard link,
 	// symlink) is tailed once, under the first name in sorted order.
-	type match struct{ path, id string }
 	var found []match
-	pathOf := make(map[string]string, len(paths))
+	pathOf := make(map[fileKey]string, len(paths))
 	for _, p := range paths {
 		fi, err := os.Stat(p)
 		if err != nil {
@@ -52,36 +63,72 @@ func (t *tailer) scan(startup bool) {
 			t.warnOnce(p, "irregular", "not a regular file; skipped", "mode", fi.Mode().Type().String())
 			continue
 		}
-		id, ok := fileIdentity(fi)
+		k, ok := keyOf(fi)
 		if !ok {
 			t.warnOnce(p, "identity", "file has no inode; skipped")
 			continue
 		}
-		if _, dup := pathOf[id]; dup {
+		if _, dup := pathOf[k]; dup {
 			continue
 		}
-		pathOf[id] = p
-		found = append(found, match{p, id})
+		pathOf[k] = p
+		found = append(found, match{p, k, fi})
 	}
 
 	now := time.Now()
 	for _, tf := range t.files {
-		p, ok := pathOf[tf.id]
+		p, ok := pathOf[tf.key]
 		switch {
 		case ok && p != tf.path:
-			t.log.Info("file renamed; still reading it", "path", p, "old_path", tf.path, "file_id", tf.id)
-			tf.path, tf.goneAt = p, time.Time{}
+			t.log.Info("file renamed; still reading it", "path", p, "old_path", tf.path, "file_id", tf.key.String())
+			if t.byPath[tf.path] == tf {
+				delete(t.byPath, tf.path)
+			}
+			tf.path = p
+			t.byPath[p] = tf
+			tf.labels = t.fileLabels(p)
+			t.back(tf)
 		case ok:
-			tf.goneAt = time.Time{}
+			t.back(tf)
 		case tf.goneAt.IsZero():
-			t.log.Debug("file gone; reading it to the end", "path", tf.path, "file_id", tf.id)
+			t.log.Debug("file gone; reading it to the end", "path", tf.path, "file_id", tf.key.String())
 			tf.goneAt = now
+			t.m.filesDeletedOpen.Inc()
+		}
+	}
+	// Paths that now lead to a file not open take over from a gone one.
+	for _, m := range found {
+		if tf := t.byPath[m.path]; tf != nil && tf.key != m.key {
+			delete(t.byPath, m.path)
+		}
+	}
+	// Idle files that vanished are forgotten.
+	for k := range t.idle {
+		if _, ok := pathOf[k]; !ok {
+			delete(t.idle, k)
+			delete(t.stored.byKey, k)
 		}
 	}
 	for _, m := range found {
-		if t.byID[m.id] == nil {
-			t.openFile(m.path, startup)
+		if t.byKey[m.key] != nil {
+			continue
 		}
+		if idle, ok := t.idle[m.key]; ok {
+			if idle.size == m.fi.Size() && idle.mtime.Equal(m.fi.ModTime()) {
+				continue
+			}
+			delete(t.idle, m.key)
+		}
+		if len(t.files) >= t.opts.MaxOpenFiles && !t.evict() {
+			t.m.error(reasonOpenLimit)
+			if !t.limitWarned {
+				t.limitWarned = true
+				t.log.Warn("max_open_files reached: files wait for a descriptor (further waits are only counted)",
+					"max_open_files", t.opts.MaxOpenFiles, "path", m.path)
+			}
+			break
+		}
+		t.openFile(m.path, startup)
 	}
 	// Forget the warnings of paths that went away, so that they warn again
 	// if they come back.
@@ -92,9 +139,42 @@ func (t *tailer) scan(startup bool) {
 	}
 }
 
+// back notes that tf's path leads to it again.
+func (t *tailer) back(tf *tailedFile) {
+	if !tf.goneAt.IsZero() {
+		tf.goneAt = time.Time{}
+		t.m.filesDeletedOpen.Dec()
+	}
+	if t.byPath[tf.path] == nil {
+		t.byPath[tf.path] = tf
+	}
+}
+
+// evict frees a descriptor for a file waiting for one: it parks the open
+// file, still present and read to its end, that has been idle the longest
+// and was not opened by this scan. It reports whether it found one.
+func (t *tailer) evict() bool {
+	var victim *tailedFile
+	for _, tf := range t.files {
+		if !tf.eof || !tf.goneAt.IsZero() || tf.openedIn == t.scanNo || !tf.waitSince.IsZero() {
+			continue
+		}
+		if victim == nil || tf.activeAt.Before(victim.activeAt) {
+			victim = tf
+		}
+	}
+	if victim == nil {
+		return false
+	}
+	t.log.Debug("closed file to free a descriptor (max_open_files)", "path", victim.path, "offset", victim.offset)
+	t.park(victim)
+	t.files = slices.DeleteFunc(t.files, func(tf *tailedFile) bool { return tf == victim })
+	return true
+}
+
 // openFile opens path and adds it to the tailed files, at its stored
-// position if there is one, else at its end if this is the startup scan and
-// StartAt is "end", else at 0.
+// position if there is one whose fingerprint matches, else at its end if
+// this is the startup scan and StartAt is "end", else at 0.
 func (t *tailer) openFile(path string, startup bool) {
 	fh, err := t.src.open(path)
 	if err != nil {
@@ -107,35 +187,60 @@ func (t *tailer) openFile(path string, startup bool) {
 		t.openFailed(path, "stat", err)
 		return
 	}
-	id, ok := fileIdentity(fi)
-	if !fi.Mode().IsRegular() || !ok || t.byID[id] != nil {
+	k, ok := keyOf(fi)
+	if !fi.Mode().IsRegular() || !ok || t.byKey[k] != nil {
 		// Replaced between the scan's stat and the open: the next scan
 		// sees what is there now.
 		fh.Close()
 		return
 	}
 	delete(t.warned, path)
+	delete(t.idle, k)
 
 	size := fi.Size()
 	var offset int64
 	from := "beginning"
-	if pos, ok := t.positions[id]; ok {
-		delete(t.positions, id)
-		if pos < 0 || pos > size {
-			t.m.error(reasonPosition)
-			t.log.Warn("stored position is past the end of the file; reading it from the beginning",
-				"path", path, "file_id", id, "position", pos, "size", size)
-			pos = 0
-		}
+	switch pos, res := t.stored.lookup(fh, k, size, &t.scratch); res {
+	case matchFound:
 		offset, from = pos, "stored position"
-	} else if startup && t.opts.StartAt == StartAtEnd {
-		offset, from = size, "end"
+	case matchMismatch:
+		// The file was tailed before, but no longer starts with the
+		// bytes that were read, or is shorter: truncated and perhaps
+		// rewritten while it was closed, or a new file on a reused inode.
+		t.m.error(reasonPosition)
+		t.log.Warn("stored position does not match the file (truncated, rewritten or a reused inode); reading it from the beginning",
+			"path", path, "file_id", k.String(), "size", size)
+	default:
+		if startup && t.opts.StartAt == StartAtEnd {
+			offset, from = size, "end"
+		}
 	}
-	tf := &tailedFile{f: fh, id: id, path: path, offset: offset}
+	n := min(offset, int64(t.opts.FingerprintBytes))
+	fp, err := hashPrefix(fh, n, &t.scratch)
+	if err != nil {
+		offset, fp = 0, fingerprint{}
+	}
+	tf := &tailedFile{f: fh, key: k, path: path, labels: t.fileLabels(path), offset: offset, fp: fp,
+		size: size, activeAt: time.Now(), openedIn: t.scanNo}
 	t.files = append(t.files, tf)
-	t.byID[id] = tf
+	t.byKey[k] = tf
+	t.byPath[path] = tf
 	t.m.filesOpen.Inc()
-	t.log.Info("tailing file", "path", path, "file_id", id, "offset", offset, "from", from)
+	t.log.Info("tailing file", "path", path, "file_id", k.String(), "offset", offset, "from", from)
+}
+
+// fileLabels returns the sorted stream labels of the file at path.
+func (t *tailer) fileLabels(path string) []wal.Label {
+	labels := append(make([]wal.Label, 0, len(t.src.labels)+4), t.src.labels...)
+	labels = append(labels, wal.Label{Name: filenameLabel, Value: path})
+	switch t.opts.Type {
+	case TypeDocker:
+		labels = append(labels, dockerLabels(path)...)
+	case TypeCRI:
+		labels = append(labels, criLabels(path)...)
+	}
+	sort.Slice(labels, func(i, j int) bool { return labels[i].Name < labels[j].Name })
+	return labels
 }
 
 // openFailed handles a failed stat or open of a matched path: a vanished
@@ -168,6 +273,8 @@ func (t *tailer) warnOnce(path, kind, msg string, args ...any) bool {
 
 // watchDirs adds an fsnotify watch on every existing directory of the
 // globs not watched yet. A missing directory is retried at the next scan.
+// A failure (the inotify watch limit) is logged once per directory and
+// counted.
 func (t *tailer) watchDirs() {
 	if t.w == nil {
 		return

@@ -40,40 +40,69 @@ type tailer struct {
 	// buf is the one read buffer of the source; entries' lines alias it.
 	buf     []byte
 	entries []wal.Entry
-	// labels are the source's sorted labels; labels[fnSlot] is rewritten
-	// with the path of each block's file.
-	labels     []wal.Label
-	fnSlot     int
-	labelBytes int // encoded size bound of labels without the filename value
+	// asm decodes and groups lines; nil for plain files without multiline
+	// or timestamps, which take the fast path (split).
+	asm     *assembler
+	scratch []byte      // fingerprint reads
+	labels  []wal.Label // scratch for a block's labels
 
-	files []*tailedFile          // in opening order: the read order of a round
-	byID  map[string]*tailedFile // open files by identity
-	// positions are the stored positions not used yet; an entry is deleted
-	// when its file is opened, so a reused inode does not pick it up again.
-	positions map[string]int64
+	files  []*tailedFile           // in opening order: the read order of a round
+	byKey  map[fileKey]*tailedFile // open files by device and inode
+	byPath map[string]*tailedFile  // open files by their current path
+	dirty  []*tailedFile           // files an fsnotify WRITE named since the last round
+	work   [2][]*tailedFile        // scratch of readDirty
+	idle   map[fileKey]idleFile    // files closed while present, until they change
+	stored *storedPositions        // positions not used yet
 
 	dirPatterns []string        // filepath.Dir of each glob, deduplicated
 	watched     map[string]bool // directories watched by w
 	warned      map[string]string
 	watchWarned map[string]bool
+	limitWarned bool      // max_open_files was reached (logged once)
 	now         time.Time // start of the current read round
+	scanNo      int64     // number of the current scan
+	nextFlush   time.Time // earliest max_wait deadline of a file (zero: none)
 	watchErrLog bool      // an fsnotify error was logged already
 	emitFailing bool      // the last Emit failed (logged once per failure streak)
 }
 
+// idleFile is what is known of a file closed while it was still there (by
+// close_inactive or max_open_files): it is reopened when its size or
+// modification time change.
+type idleFile struct {
+	size  int64
+	mtime time.Time
+}
+
 // tailedFile is one open file. Nothing else is kept per file: the read buffer
-// is the source's, and an incomplete last line is simply read again.
+// is the source's, and an unfinished entry is simply read again.
 type tailedFile struct {
 	f      *os.File
-	id     string
+	key    fileKey
 	path   string
-	offset int64 // next byte to read; always at a line start (or chunk cut)
-	// eof is set when the last read found no complete line left.
+	labels []wal.Label // sorted: configured, filename, type labels
+	offset int64       // next byte to read; always where no entry is under way
+	// fp is the fingerprint of the first min(offset, FingerprintBytes)
+	// bytes: it checks the file was not truncated and rewritten, and
+	// makes the position's FileID.
+	fp   fingerprint
+	size int64 // at the last stat
+	// eof is set when the last read found nothing more to emit.
 	eof bool
+	// dirty: an fsnotify WRITE named the file since the last round.
+	dirty bool
 	// goneAt is when a rescan found that the path no longer leads to this
 	// file (deleted or rotated away). The file is read to its end, then
-	// closed once it has been gone for a PollInterval.
+	// closed once it has been gone and still for a PollInterval.
 	goneAt time.Time
+	// activeAt is when the file was opened or last grew.
+	activeAt time.Time
+	// waitSince is when an entry under way at the end of the file (a
+	// multiline entry, a partial line) started waiting for more, at size
+	// waitSize; after max_wait it is emitted as it is.
+	waitSince time.Time
+	waitSize  int64
+	openedIn  int64 // scan number that opened the file
 }
 
 func newTailer(f *File, w *fsnotify.Watcher) *tailer {
@@ -84,16 +113,17 @@ func newTailer(f *File, w *fsnotify.Watcher) *tailer {
 		m:           f.metrics,
 		w:           w,
 		buf:         make([]byte, max(f.opts.BlockBytes, f.opts.MaxLineBytes+readSlack)),
-		labels:      append([]wal.Label(nil), f.labels...),
-		fnSlot:      f.fnSlot,
-		byID:        make(map[string]*tailedFile),
-		positions:   f.opts.Positions,
+		byKey:       make(map[fileKey]*tailedFile),
+		byPath:      make(map[string]*tailedFile),
+		idle:        make(map[fileKey]idleFile),
+		stored:      newStoredPositions(f.opts.Positions),
 		watched:     make(map[string]bool),
 		warned:      make(map[string]string),
 		watchWarned: make(map[string]bool),
 	}
-	for _, l := range t.labels {
-		t.labelBytes += len(l.Name) + len(l.Value) + 2*maxVarintLen
+	if f.opts.Type != TypeFile || f.multiline != nil || f.stamp != nil {
+		t.asm = newAssembler(&f.opts, f.multiline)
+		t.asm.arena = make([]byte, 0, len(t.buf))
 	}
 	seen := make(map[string]bool)
 	for _, p := range f.opts.Paths {
@@ -107,7 +137,8 @@ func newTailer(f *File, w *fsnotify.Watcher) *tailer {
 }
 
 // run is the source's goroutine: read every file until no file has more,
-// then wait for an fsnotify event, the rescan tick, or ctx.
+// then wait for an fsnotify event, the rescan tick, a max_wait deadline,
+// or ctx.
 func (t *tailer) run(ctx context.Context) {
 	defer t.shutdown()
 	t.scan(true)
@@ -119,15 +150,23 @@ func (t *tailer) run(ctx context.Context) {
 	}
 	tick := time.NewTicker(t.opts.PollInterval)
 	defer tick.Stop()
+	flush := time.NewTimer(time.Hour)
+	defer flush.Stop()
 
-	read := true
+	all, read := true, true
 	for {
 		if read {
-			if err := t.readAll(ctx); err != nil {
+			if err := t.readRound(ctx, all); err != nil {
 				return
 			}
 		}
+		var flushC <-chan time.Time
+		if !t.nextFlush.IsZero() {
+			flush.Reset(max(time.Until(t.nextFlush), time.Millisecond))
+			flushC = flush.C
+		}
 		var scan bool
+		all = false
 		select {
 		case <-ctx.Done():
 			return
@@ -160,16 +199,20 @@ func (t *tailer) run(ctx context.Context) {
 			scan, read = true, true
 		case <-tick.C:
 			scan, read = true, true
+		case <-flushC:
+			read, all = true, true
 		}
 		if scan {
 			t.scan(false)
+			all = true
 		}
 	}
 }
 
 // onEvent says whether an fsnotify event calls for a rescan and a read round.
 // Events are only wake-ups: what to read is decided by the scan and by
-// fstat of the open files.
+// fstat of the open files. A WRITE marks the file it names for the next
+// round, so that a write to one of a thousand files reads one file.
 func (t *tailer) onEvent(ev fsnotify.Event) (scan, read bool) {
 	ev.Name = filepath.Clean(ev.Name)
 	if t.watched[ev.Name] && ev.Has(fsnotify.Remove|fsnotify.Rename) {
@@ -178,11 +221,17 @@ func (t *tailer) onEvent(ev fsnotify.Event) (scan, read bool) {
 		delete(t.watched, ev.Name)
 		return true, true
 	}
-	if t.wanted(ev.Name) {
-		if ev.Has(fsnotify.Create | fsnotify.Remove | fsnotify.Rename | fsnotify.Chmod) {
-			return true, true
+	if tf := t.byPath[ev.Name]; tf != nil && ev.Op == fsnotify.Write {
+		if !tf.dirty {
+			tf.dirty = true
+			t.dirty = append(t.dirty, tf)
 		}
-		return false, ev.Has(fsnotify.Write)
+		return false, true
+	}
+	if t.wanted(ev.Name) {
+		// A create, rename, remove or chmod, or a write to a file that
+		// is not open (new, idle, or waiting for a descriptor).
+		return true, true
 	}
 	if ev.Has(fsnotify.Create) && t.isWatchableDir(ev.Name) {
 		return true, true
@@ -249,37 +298,70 @@ func (t *tailer) isWatchableDir(path string) bool {
 
 func hasMeta(path string) bool { return strings.ContainsAny(path, `*?[\`) }
 
-// readAll runs read rounds until a round finds no new data in any file. It
-// returns only ctx's error.
-func (t *tailer) readAll(ctx context.Context) error {
-	for {
-		t.now = time.Now()
-		progress := false
-		for _, tf := range t.files {
+// readRound reads files until none has more: every open file when all is
+// set, else the files WRITE events named. Then it closes the files that
+// are finished and computes the next max_wait deadline. It returns only
+// ctx's error.
+func (t *tailer) readRound(ctx context.Context, all bool) error {
+	t.now = time.Now()
+	work := t.work[0][:0]
+	if all {
+		work = append(work, t.files...)
+	} else {
+		work = append(work, t.dirty...)
+	}
+	for _, tf := range t.dirty {
+		tf.dirty = false
+	}
+	clear(t.dirty)
+	t.dirty = t.dirty[:0]
+	next := t.work[1][:0]
+	for len(work) > 0 {
+		next = next[:0]
+		for _, tf := range work {
+			if tf.f == nil { // closed since it was queued
+				continue
+			}
 			n, err := t.drain(ctx, tf)
 			if err != nil {
 				return err
 			}
 			if n > 0 {
-				progress = true
+				next = append(next, tf)
 			}
 		}
-		t.closeFinished()
-		if !progress {
-			return nil
-		}
+		work, next = next, work
+		t.now = time.Now()
 	}
+	clear(work[:cap(work)])
+	clear(next[:cap(next)])
+	t.work[0], t.work[1] = work[:0], next[:0]
+	t.sweep()
+	return nil
 }
 
-// closeFinished closes the files that are gone, read to the end, and past
-// their grace period.
-func (t *tailer) closeFinished() {
+// sweep closes the files that are gone and read to the end, closes the
+// files idle for CloseInactive, and finds the next max_wait deadline.
+func (t *tailer) sweep() {
+	t.nextFlush = time.Time{}
+	wait := t.opts.maxWait()
 	kept := t.files[:0]
 	for _, tf := range t.files {
-		if tf.eof && t.expired(tf) {
-			t.log.Info("closed file: gone and read to the end", "path", tf.path, "file_id", tf.id, "offset", tf.offset)
+		switch {
+		case tf.eof && t.expired(tf):
+			t.log.Info("closed file: gone and read to the end", "path", tf.path, "file_id", tf.key.String(), "offset", tf.offset)
 			t.closeFile(tf)
 			continue
+		case tf.eof && tf.goneAt.IsZero() && t.now.Sub(tf.activeAt) >= t.opts.CloseInactive:
+			t.log.Info("closed inactive file; it is reopened when it grows", "path", tf.path,
+				"file_id", tf.key.String(), "offset", tf.offset, "inactive", t.now.Sub(tf.activeAt).Round(time.Second))
+			t.park(tf)
+			continue
+		}
+		if !tf.waitSince.IsZero() {
+			if d := tf.waitSince.Add(wait); t.nextFlush.IsZero() || d.Before(t.nextFlush) {
+				t.nextFlush = d
+			}
 		}
 		kept = append(kept, tf)
 	}
@@ -287,20 +369,49 @@ func (t *tailer) closeFinished() {
 	t.files = kept
 }
 
-// expired reports whether tf had been gone for a PollInterval at the start
-// of the round: long enough for a writer to have moved to the new file after
-// a rotation. The round's clock is used for both the final read and the
-// close, so a file is never closed between them.
+// expired reports whether tf had been gone, and had not grown, for a
+// PollInterval at the start of the round: long enough for a writer to have
+// moved to the new file after a rotation. The round's clock is used for
+// both the final read and the close, so a file is never closed between
+// them.
 func (t *tailer) expired(tf *tailedFile) bool {
-	return !tf.goneAt.IsZero() && t.now.Sub(tf.goneAt) >= t.opts.PollInterval
+	if tf.goneAt.IsZero() {
+		return false
+	}
+	last := tf.goneAt
+	if tf.activeAt.After(last) {
+		last = tf.activeAt
+	}
+	return t.now.Sub(last) >= t.opts.PollInterval
 }
 
+// park closes a file that is still there (idle, or to free a descriptor)
+// and remembers its position and size: it is reopened when it changes,
+// and resumed at its position if its fingerprint still matches.
+func (t *tailer) park(tf *tailedFile) {
+	idle := idleFile{size: tf.size}
+	if fi, err := tf.f.Stat(); err == nil {
+		idle = idleFile{size: fi.Size(), mtime: fi.ModTime()}
+	}
+	t.idle[tf.key] = idle
+	t.stored.add(tf.key, storedPos{fp: tf.fp, hashed: true, offset: tf.offset})
+	t.closeFile(tf)
+}
+
+// closeFile closes tf and forgets it; the caller removes it from t.files.
 func (t *tailer) closeFile(tf *tailedFile) {
 	if err := tf.f.Close(); err != nil {
 		t.log.Debug("close file", "path", tf.path, "err", err)
 	}
-	delete(t.byID, tf.id)
+	tf.f = nil
+	delete(t.byKey, tf.key)
+	if t.byPath[tf.path] == tf {
+		delete(t.byPath, tf.path)
+	}
 	t.m.filesOpen.Dec()
+	if !tf.goneAt.IsZero() {
+		t.m.filesDeletedOpen.Dec()
+	}
 }
 
 // shutdown closes the watcher (waiting for its goroutine) and every file.

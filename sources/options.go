@@ -1,0 +1,381 @@
+package sources
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"time"
+)
+
+// Defaults of FileOptions.
+const (
+	DefaultBlockBytes       = 64 << 10
+	DefaultMaxLineBytes     = 256 << 10
+	DefaultPollInterval     = time.Second
+	DefaultMaxOpenFiles     = 1024
+	DefaultCloseInactive    = 5 * time.Minute
+	DefaultFingerprintBytes = 1024
+	DefaultMultilineLines   = 500
+	DefaultMultilineWait    = 2 * time.Second
+)
+
+// Default globs of the docker and cri source types.
+const (
+	DefaultDockerPath = "/var/lib/docker/containers/*/*-json.log"
+	DefaultCRIPath    = "/var/log/pods/*/*/*.log"
+)
+
+// StartAt values.
+const (
+	StartAtBeginning = "beginning"
+	StartAtEnd       = "end"
+)
+
+// Type values: how the lines of a file are decoded.
+const (
+	// TypeFile: each line is an entry, as is.
+	TypeFile = "file"
+	// TypeDocker: Docker json-file lines {"log","stream","time"}; the
+	// 16 KiB partial lines Docker splits long lines into are joined.
+	TypeDocker = "docker"
+	// TypeCRI: Kubernetes CRI lines "TIME STREAM P|F MESSAGE"; partial (P)
+	// lines are joined.
+	TypeCRI = "cri"
+)
+
+// Labels the source sets. A configured label may not use them.
+const (
+	filenameLabel      = "filename"
+	streamLabel        = "stream"
+	parseErrorLabel    = "parse_error"
+	containerIDLabel   = "container_id"
+	containerNameLabel = "container_name"
+	imageLabel         = "image"
+	namespaceLabel     = "namespace"
+	podLabel           = "pod"
+	containerLabel     = "container"
+)
+
+// FileOptions configure a File source. The zero value of every optional
+// field means its default; Validate names fields by their YAML keys.
+type FileOptions struct {
+	// Name names the source; it is stored in every block and labels its
+	// metrics. Required.
+	Name string
+	// Type is TypeFile (default, also ""), TypeDocker or TypeCRI.
+	Type string
+	// Paths are the globs (filepath.Match syntax) of the files to tail.
+	// They are cleaned (filepath.Clean); matches are reported as the glob
+	// spells them (relative globs give relative paths). Required for
+	// TypeFile; TypeDocker defaults to DefaultDockerPath and TypeCRI to
+	// DefaultCRIPath.
+	Paths []string
+	// Exclude are globs matched against both the base name and the full
+	// path of each match; a file matching any of them is not tailed.
+	Exclude []string
+	// StartAt is "beginning" (default) or "end". It applies only to files
+	// present at startup that have no stored position; files that appear
+	// later are always read from their beginning.
+	StartAt string
+	// Labels are the stream labels of every block. The source adds
+	// filename=<path> and, by Type, stream, parse_error, container_id,
+	// container_name, image, namespace, pod and container: those names are
+	// reserved.
+	Labels map[string]string
+	// MaxLineBytes caps an entry: a longer line is emitted as chunks of
+	// this size, and a multiline or partial-line entry is cut when the
+	// bytes it spans in the file would pass it. Default
+	// DefaultMaxLineBytes; at least 1.
+	MaxLineBytes int
+	// BlockBytes is the target number of line bytes per block. Default
+	// DefaultBlockBytes.
+	BlockBytes int
+	// PollInterval is the period of the glob rescan that catches what
+	// inotify missed. It is also the grace period a rotated or deleted file
+	// is kept open for after its last growth. Default DefaultPollInterval.
+	PollInterval time.Duration
+	// MaxOpenFiles bounds the descriptors the source holds (YAML
+	// max_open_files). When a new file needs one, the file idle the
+	// longest is closed; a file that is gone (rotated away, deleted) is
+	// never closed before it is read to its end. Default
+	// DefaultMaxOpenFiles.
+	MaxOpenFiles int
+	// CloseInactive closes a file that has not grown for this long (YAML
+	// close_inactive); it is reopened, at its position, when it grows.
+	// Default DefaultCloseInactive.
+	CloseInactive time.Duration
+	// FingerprintBytes is how many leading bytes of a file identify it,
+	// with its device and inode (YAML fingerprint_bytes). Default
+	// DefaultFingerprintBytes.
+	FingerprintBytes int
+	// Multiline groups lines into entries (YAML multiline). Off when
+	// Multiline.Start is empty.
+	Multiline MultilineOptions
+	// Timestamp takes entry times from the entries (YAML timestamp). Off
+	// when neither Timestamp.Regex nor Timestamp.JSONField is set.
+	Timestamp TimestampOptions
+	// Positions are the positions recovered from the WAL, FileID -> offset.
+	// A stored position always wins over StartAt. The map is copied.
+	Positions map[string]int64
+	// Emitter receives the records. Required.
+	Emitter Emitter
+	// Now is the clock of entry times (nil: time.Now). It is read once per
+	// block and converted to UTC; entries whose time is taken from the
+	// line (Docker, CRI, Timestamp) do not use it.
+	Now func() time.Time
+}
+
+// MultilineOptions group the lines of a file (of one stream, for Docker and
+// CRI) into entries, for stack traces: an entry is a line matching Start
+// and the lines after it that do not.
+type MultilineOptions struct {
+	// Start is the regular expression (RE2 syntax) of an entry's first
+	// line (YAML multiline.start). Lines before the first match form
+	// entries of their own kind: consecutive non-matching lines are
+	// grouped. Empty: multiline is off.
+	Start string
+	// MaxLines ends an entry at this many lines (YAML multiline.max_lines).
+	// Default DefaultMultilineLines.
+	MaxLines int
+	// MaxWait ends an entry when no line came for this long after its last
+	// one, at the end of the file (YAML multiline.max_wait). It also ends a
+	// Docker or CRI partial line that is never completed. Default
+	// DefaultMultilineWait.
+	MaxWait time.Duration
+}
+
+// Enabled reports whether multiline grouping is on.
+func (o MultilineOptions) Enabled() bool { return o.Start != "" }
+
+// Validate checks the options; errors name the YAML key.
+func (o MultilineOptions) Validate() error {
+	if o.Start == "" {
+		if o.MaxLines != 0 || o.MaxWait != 0 {
+			return errors.New("multiline.start: required when multiline.max_lines or multiline.max_wait is set")
+		}
+		return nil
+	}
+	if _, err := regexp.Compile(o.Start); err != nil {
+		return fmt.Errorf("multiline.start: %w", err)
+	}
+	if o.MaxLines < 0 {
+		return fmt.Errorf("multiline.max_lines: %d: must not be negative", o.MaxLines)
+	}
+	if o.MaxWait < 0 {
+		return fmt.Errorf("multiline.max_wait: %v: must not be negative", o.MaxWait)
+	}
+	return nil
+}
+
+// Special TimestampOptions.Layout values for numeric epochs.
+const (
+	LayoutUnix   = "unix"    // seconds, with an optional fraction
+	LayoutUnixMs = "unix_ms" // milliseconds
+	LayoutUnixUs = "unix_us" // microseconds
+	LayoutUnixNs = "unix_ns" // nanoseconds
+)
+
+// TimestampOptions take each entry's time from the entry itself. A time
+// without a zone is read in Location and stored as UTC. An entry whose time
+// cannot be found or parsed keeps its read time (or, for Docker and CRI, the
+// time in the record) and is counted in
+// logcapturer_source_errors_total{reason="timestamp"}.
+type TimestampOptions struct {
+	// Regex finds the time in the entry (YAML timestamp.regex): a regular
+	// expression (RE2) with a named group "ts". Exclusive with JSONField.
+	Regex string
+	// JSONField is the name of a top-level field of an entry that is a
+	// JSON object (YAML timestamp.json_field). A string is parsed with
+	// Layout, a number as a Unix epoch in the unit Layout says (seconds
+	// unless Layout is unix_ms, unix_us or unix_ns). Exclusive with Regex.
+	JSONField string
+	// Layout is the Go time layout of the text (YAML timestamp.layout),
+	// e.g. "2006-01-02 15:04:05.000", or unix, unix_ms, unix_us, unix_ns.
+	// Default time.RFC3339Nano (which also parses times without a
+	// fraction).
+	Layout string
+	// Location is the IANA zone of times without a zone (YAML
+	// timestamp.location), "UTC" or "Local". Default "Local": the host's
+	// zone (time.Local when the source is built).
+	Location string
+}
+
+// Enabled reports whether timestamps are parsed.
+func (o TimestampOptions) Enabled() bool { return o.Regex != "" || o.JSONField != "" }
+
+// Validate checks the options; errors name the YAML key.
+func (o TimestampOptions) Validate() error {
+	if !o.Enabled() {
+		if o.Layout != "" || o.Location != "" {
+			return errors.New("timestamp: regex or json_field is required when layout or location is set")
+		}
+		return nil
+	}
+	if o.Regex != "" && o.JSONField != "" {
+		return errors.New("timestamp: set regex or json_field, not both")
+	}
+	if o.Regex != "" {
+		re, err := regexp.Compile(o.Regex)
+		if err != nil {
+			return fmt.Errorf("timestamp.regex: %w", err)
+		}
+		if re.SubexpIndex("ts") < 0 {
+			return fmt.Errorf("timestamp.regex: %q has no named group ts, as in (?P<ts>...)", o.Regex)
+		}
+	}
+	if _, err := loadLocation(o.Location); err != nil {
+		return fmt.Errorf("timestamp.location: %w", err)
+	}
+	return nil
+}
+
+func loadLocation(name string) (*time.Location, error) {
+	switch name {
+	case "", "Local":
+		return time.Local, nil
+	case "UTC":
+		return time.UTC, nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("%q: %w", name, err)
+	}
+	return loc, nil
+}
+
+// SetDefaults fills the zero fields with their defaults. NewFile calls it;
+// it is exported so that a caller can show the effective options.
+func (o *FileOptions) SetDefaults() {
+	if o.Type == "" {
+		o.Type = TypeFile
+	}
+	if len(o.Paths) == 0 {
+		switch o.Type {
+		case TypeDocker:
+			o.Paths = []string{DefaultDockerPath}
+		case TypeCRI:
+			o.Paths = []string{DefaultCRIPath}
+		}
+	}
+	if o.StartAt == "" {
+		o.StartAt = StartAtBeginning
+	}
+	if o.MaxLineBytes <= 0 {
+		o.MaxLineBytes = DefaultMaxLineBytes
+	}
+	if o.BlockBytes <= 0 {
+		o.BlockBytes = DefaultBlockBytes
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = DefaultPollInterval
+	}
+	if o.MaxOpenFiles <= 0 {
+		o.MaxOpenFiles = DefaultMaxOpenFiles
+	}
+	if o.CloseInactive <= 0 {
+		o.CloseInactive = DefaultCloseInactive
+	}
+	if o.FingerprintBytes <= 0 {
+		o.FingerprintBytes = DefaultFingerprintBytes
+	}
+	if o.Multiline.Enabled() {
+		if o.Multiline.MaxLines <= 0 {
+			o.Multiline.MaxLines = DefaultMultilineLines
+		}
+		if o.Multiline.MaxWait <= 0 {
+			o.Multiline.MaxWait = DefaultMultilineWait
+		}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// maxWait is how long a pending multiline entry or partial line waits at
+// the end of a file for more.
+func (o *FileOptions) maxWait() time.Duration {
+	if o.Multiline.MaxWait > 0 {
+		return o.Multiline.MaxWait
+	}
+	return DefaultMultilineWait
+}
+
+// reservedLabels returns the labels the source sets for o.Type.
+func reservedLabels(typ string) []string {
+	switch typ {
+	case TypeDocker:
+		return []string{filenameLabel, streamLabel, parseErrorLabel, containerIDLabel, containerNameLabel, imageLabel}
+	case TypeCRI:
+		return []string{filenameLabel, streamLabel, parseErrorLabel, namespaceLabel, podLabel, containerLabel}
+	}
+	return []string{filenameLabel}
+}
+
+// Validate checks the options as NewFile would, after defaults; errors name
+// the YAML key. Negative numbers are errors; zero means the default.
+func (o *FileOptions) Validate() error {
+	if o.Name == "" {
+		return errors.New("name: required")
+	}
+	switch o.Type {
+	case "", TypeFile:
+		if len(o.Paths) == 0 {
+			return errors.New("paths: at least one glob is required")
+		}
+	case TypeDocker, TypeCRI:
+	default:
+		return fmt.Errorf("type: %q: want %q, %q or %q", o.Type, TypeFile, TypeDocker, TypeCRI)
+	}
+	for _, p := range o.Paths {
+		if p == "" {
+			return errors.New("paths: empty glob")
+		}
+		if _, err := filepath.Match(p, ""); err != nil {
+			return fmt.Errorf("paths: %q: %w", p, err)
+		}
+	}
+	for _, p := range o.Exclude {
+		if _, err := filepath.Match(p, ""); err != nil {
+			return fmt.Errorf("exclude: %q: %w", p, err)
+		}
+	}
+	if o.StartAt != "" && o.StartAt != StartAtBeginning && o.StartAt != StartAtEnd {
+		return fmt.Errorf("start_at: %q: want %q or %q", o.StartAt, StartAtBeginning, StartAtEnd)
+	}
+	typ := o.Type
+	if typ == "" {
+		typ = TypeFile
+	}
+	for k := range o.Labels {
+		if k == "" {
+			return errors.New("labels: empty label name")
+		}
+		for _, r := range reservedLabels(typ) {
+			if k == r {
+				return fmt.Errorf("labels: %q is reserved: the %s source sets it", k, typ)
+			}
+		}
+	}
+	for name, v := range map[string]int{"max_line_bytes": o.MaxLineBytes, "block_bytes": o.BlockBytes,
+		"max_open_files": o.MaxOpenFiles, "fingerprint_bytes": o.FingerprintBytes} {
+		if v < 0 {
+			return fmt.Errorf("%s: %d: must not be negative", name, v)
+		}
+	}
+	for name, v := range map[string]time.Duration{"poll_interval": o.PollInterval, "close_inactive": o.CloseInactive} {
+		if v < 0 {
+			return fmt.Errorf("%s: %v: must not be negative", name, v)
+		}
+	}
+	if err := o.Multiline.Validate(); err != nil {
+		return err
+	}
+	if err := o.Timestamp.Validate(); err != nil {
+		return err
+	}
+	if o.Emitter == nil {
+		return errors.New("emitter: required")
+	}
+	return nil
+}
