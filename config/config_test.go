@@ -73,8 +73,8 @@ func TestDefaults(t *testing.T) {
 			Type:    SinkStdout,
 			Format:  FormatRaw,
 			Batch:   Batch{MaxEntries: 10000, MaxBytes: 4 * MiB, MaxWait: Duration(200 * time.Millisecond)},
-			Workers: 1,
-			Retry:   Retry{MaxAttempts: 0, MinBackoff: Duration(500 * time.Millisecond), MaxBackoff: Duration(5 * time.Minute)},
+			Workers: 1, Timeout: Duration(10 * time.Second),
+			Retry: Retry{MaxAttempts: 0, MinBackoff: Duration(500 * time.Millisecond), MaxBackoff: Duration(5 * time.Minute)},
 		}},
 		Admin: Admin{Listen: "127.0.0.1:8401"},
 	}
@@ -154,15 +154,15 @@ func TestValidFile(t *testing.T) {
 			Path:    "./out/archive.log",
 			Format:  FormatJSON,
 			Batch:   Batch{MaxEntries: 500, MaxBytes: 1_000_000, MaxWait: Duration(time.Second)},
-			Workers: 4,
-			Retry:   Retry{MaxAttempts: 10, MinBackoff: Duration(time.Second), MaxBackoff: Duration(time.Minute)},
+			Workers: 4, Timeout: Duration(10 * time.Second),
+			Retry: Retry{MaxAttempts: 10, MinBackoff: Duration(time.Second), MaxBackoff: Duration(time.Minute)},
 		}, {
 			Name:    "console",
 			Type:    SinkStdout,
 			Format:  FormatRaw,
 			Batch:   Batch{MaxEntries: DefaultBatchEntries, MaxBytes: DefaultBatchBytes, MaxWait: DefaultBatchWait},
-			Workers: 1,
-			Retry:   Retry{MinBackoff: DefaultMinBackoff, MaxBackoff: DefaultMaxBackoff},
+			Workers: 1, Timeout: Duration(10 * time.Second),
+			Retry: Retry{MinBackoff: DefaultMinBackoff, MaxBackoff: DefaultMaxBackoff},
 		}},
 		Admin: Admin{Listen: ":9090", TokenFile: "/etc/logcapturer/token"},
 	}
@@ -210,8 +210,7 @@ invalid.yaml:32: sinks[0].retry.max_attempts: must be 0 (retry forever) or more,
 invalid.yaml:32: sinks[0].retry.max_backoff: must be at least retry.min_backoff (1m0s), got 1s
 invalid.yaml:33: sinks[1].name: duplicate sink name "archive" (first defined at line 27)
 invalid.yaml:35: sinks[1].path: must not be set for a stdout sink
-invalid.yaml:37: sinks[2].type: must be file or stdout, got "loki"
-invalid.yaml:38: sinks[2]: unknown key "url"
+invalid.yaml:37: sinks[2].type: must be file, stdout or http, got "loki"
 invalid.yaml:40: admin.listen: must be host:port such as 127.0.0.1:8401, or "" to disable the admin server, got "localhost"
 invalid.yaml:41: admin.token_file: environment variable "LC_TEST_TOKEN_FILE" is not set (give a default with ${LC_TEST_TOKEN_FILE:-default})
 invalid.yaml:42: admin: unknown key "tls"`

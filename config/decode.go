@@ -420,6 +420,9 @@ func (d *decoder) sink(n *yaml.Node, path string) Sink {
 		{"name", stringField(d, &s.Name)},
 		{"type", stringField(d, &s.Type)},
 		{"path", stringField(d, &s.Path)},
+		{"url", stringField(d, &s.URL)},
+		{"timeout", d.durationField(&s.Timeout)},
+		{"headers", d.stringMap(&s.Headers)},
 		{"format", stringField(d, &s.Format)},
 		{"batch", func(n *yaml.Node, path string) {
 			d.mapping(n, path, []field{

@@ -80,9 +80,12 @@
 //
 //	sinks:                           # required: at least one
 //	  - name: archive                # required; 1-64 of [A-Za-z0-9_-]; unique among sinks
-//	    type: file                   # required; file | stdout
+//	    type: file                   # required; file | stdout | http
 //	    path: ./out/archive.log      # required for file (and not shared by two file sinks);
-//	                                 # an error for stdout
+//	                                 # an error for stdout and http
+//	    url: http://host:8080/logs   # required for http: one POST per batch, an entry a line
+//	    timeout: 10s                 # http: bound on one request
+//	    headers: {Authorization: "Bearer ${TOKEN}"}   # http: extra request headers
 //	    format: raw                  # raw: the line as read | json: one JSON object per entry
 //	    batch:                       # a batch is sent when any limit is reached
 //	      max_entries: 10000         # > 0

@@ -92,7 +92,10 @@ const (
 type Sink struct {
 	Name    string
 	Type    SinkType
-	Path    string // file sinks only; empty for stdout
+	Path    string            // file sinks only; empty for stdout
+	URL     string            // http sinks
+	Timeout Duration          // http sinks: one request
+	Headers map[string]string // http sinks
 	Format  Format
 	Batch   Batch
 	Workers int
@@ -106,6 +109,7 @@ type SinkType string
 const (
 	SinkFile   SinkType = "file"
 	SinkStdout SinkType = "stdout"
+	SinkHTTP   SinkType = "http"
 )
 
 // Format is how a file or stdout sink writes entries.
@@ -155,6 +159,7 @@ const (
 	DefaultBatchBytes   = 4 * MiB
 	DefaultBatchWait    = Duration(200 * time.Millisecond)
 	DefaultWorkers      = 1
+	DefaultTimeout      = Duration(10 * time.Second)
 	DefaultMinBackoff   = Duration(500 * time.Millisecond)
 	DefaultMaxBackoff   = Duration(5 * time.Minute)
 )
@@ -209,6 +214,7 @@ func defaultSink() Sink {
 			MaxWait:    DefaultBatchWait,
 		},
 		Workers: DefaultWorkers,
+		Timeout: DefaultTimeout,
 		Retry: Retry{
 			MinBackoff: DefaultMinBackoff,
 			MaxBackoff: DefaultMaxBackoff,

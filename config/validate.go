@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -275,7 +276,15 @@ func definedSinks(sinks []Sink) string {
 
 func (v *validator) sink(path string, s *Sink, seen, filePaths map[string]string) {
 	v.name(path+".name", "sink", s.Name, seen)
-	oneOf(v, path+".type", s.Type, SinkFile, SinkStdout)
+	oneOf(v, path+".type", s.Type, SinkFile, SinkStdout, SinkHTTP)
+	if s.Type == SinkFile || s.Type == SinkStdout {
+		if s.URL != "" {
+			v.add(path+".url", "is only for http sinks")
+		}
+		if len(s.Headers) > 0 {
+			v.add(path+".headers", "are only for http sinks")
+		}
+	}
 	switch s.Type {
 	case SinkFile:
 		if v.required(path+".path", s.Path) {
@@ -288,7 +297,15 @@ func (v *validator) sink(path string, s *Sink, seen, filePaths map[string]string
 		if s.Path != "" {
 			v.add(path+".path", "must not be set for a stdout sink")
 		}
+	case SinkHTTP:
+		if s.Path != "" {
+			v.add(path+".path", "must not be set for an http sink")
+		}
+		if v.required(path+".url", s.URL) {
+			v.httpURL(path+".url", s.URL)
+		}
 	}
+	v.positive(path+".timeout", s.Timeout)
 	oneOf(v, path+".format", s.Format, FormatRaw, FormatJSON)
 	if s.Batch.MaxEntries <= 0 {
 		v.add(path+".batch.max_entries", "must be greater than 0, got %d", s.Batch.MaxEntries)
@@ -346,4 +363,23 @@ func (c *Config) Validate() error {
 	v := &validator{ps: ps}
 	v.config(c)
 	return ps.err()
+}
+
+// httpURL checks an http(s) URL with a host and a valid port.
+func (v *validator) httpURL(path, raw string) {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		v.add(path, "is not a URL: %v", err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		v.add(path, "must start with http:// or https://, got %q", raw)
+	case u.Host == "":
+		v.add(path, "has no host: %q", raw)
+	default:
+		if p := u.Port(); p != "" {
+			if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+				v.add(path, "has a bad port %q; want 1-65535", p)
+			}
+		}
+	}
 }

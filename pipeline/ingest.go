@@ -267,10 +267,15 @@ func (p *Pipeline) dropOldest() bool {
 		buf []byte
 		blk wal.Block
 	)
+	// Hold every reader still while counting and cutting, so each block
+	// is either read (and delivered) or counted as dropped, never both.
 	for _, sl := range p.loops {
-		settled := sl.cursor()
+		sl.readMu.Lock()
+		defer sl.readMu.Unlock()
+	}
+	for _, sl := range p.loops {
 		lost := 0
-		for i := max(from, settled+1); i < cut; i++ {
+		for i := max(from, sl.readNext); i < cut; i++ {
 			var err error
 			if buf, err = rd.Read(buf, i); err != nil || wal.DecodeBlock(buf, &blk) != nil {
 				continue

@@ -28,6 +28,11 @@ type sinkLoop struct {
 
 	retries <-chan retry.Range // due ranges from the scheduler
 
+	// readMu is held by the reader around each WAL read; dropOldest holds
+	// it to count exactly the blocks the reader has not read yet.
+	readMu   sync.Mutex
+	readNext uint64
+
 	mu      sync.Mutex
 	settled uint64            // every index <= settled is delivered or filed as a retry or dead letter
 	done    map[uint64]uint64 // settled ranges above the cursor: from -> to
@@ -52,6 +57,7 @@ func newSinkLoop(p *Pipeline, opts SinkOptions, cursor uint64, retries <-chan re
 		work:      make(chan *batch),
 		free:      make(chan *batch, opts.Workers+1),
 		settled:   cursor,
+		readNext:  cursor + 1,
 		committed: cursor,
 		done:      make(map[uint64]uint64),
 	}
@@ -144,7 +150,11 @@ func (sl *sinkLoop) runReader(ctx context.Context) {
 				cur.reset(next)
 			}
 			var ok bool
-			if next, ok = sl.read(rd, cur, next); !ok {
+			sl.readMu.Lock()
+			next, ok = sl.read(rd, cur, next)
+			sl.readNext = next
+			sl.readMu.Unlock()
+			if !ok {
 				return
 			}
 		}

@@ -212,6 +212,9 @@ func newSink(logger *slog.Logger, reg prometheus.Registerer, sc config.Sink) (si
 		return sinks.NewFile(logger, reg, sinks.FileOptions{Name: sc.Name, Path: sc.Path, Format: format})
 	case config.SinkStdout:
 		return sinks.NewStdout(sinks.StdoutOptions{Name: sc.Name, Format: format}), nil
+	case config.SinkHTTP:
+		return sinks.NewHTTP(logger, sinks.HTTPOptions{Name: sc.Name, URL: sc.URL, Timeout: time.Duration(sc.Timeout),
+			Format: format, Headers: sc.Headers})
 	}
 	return nil, fmt.Errorf("sink %s: unknown type %q", sc.Name, sc.Type)
 }

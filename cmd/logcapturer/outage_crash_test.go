@@ -1,0 +1,99 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/logcapturer/logcapturer/sinks/sinktest"
+)
+
+// TestCrashDuringOutage: the HTTP target fails while lines are written and
+// the shipper is kill -9ed several times; the retry ranges it had stored
+// are reloaded from state.db after each restart, and once the target is up
+// every line arrives and nothing is in the dead-letter queue.
+func TestCrashDuringOutage(t *testing.T) {
+	bin := binary(t)
+	dir := t.TempDir()
+	logs := filepath.Join(dir, "logs")
+	if err := os.MkdirAll(logs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	target := sinktest.NewTarget(t)
+	cfg := filepath.Join(dir, "config.yaml")
+	conf := fmt.Sprintf(`data_dir: %s
+sources:
+  - {name: app, type: file, paths: ["%s/*.log"]}
+sinks:
+  - name: web
+    type: http
+    url: %s
+    timeout: 500ms
+    batch: {max_entries: 500, max_wait: 20ms}
+    workers: 2
+    retry: {min_backoff: 50ms, max_backoff: 500ms}
+admin: {listen: ""}
+`, filepath.Join(dir, "data"), logs, target.URL())
+	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w := startWriter(t, logs, 2, 2000)
+	var stderr bytes.Buffer
+
+	// Healthy for a moment, so a cursor exists; then failing, with kills.
+	cmd := startChild(t, bin, cfg, &stderr)
+	deadline := time.Now().Add(20 * time.Second)
+	for d, _ := target.Distinct(); d < 500; d, _ = target.Distinct() {
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing delivered while healthy:\n%s", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	modes := []sinktest.Mode{sinktest.Fail500, sinktest.Refuse, sinktest.Throttle, sinktest.Fail500, sinktest.Hang}
+	for _, m := range modes {
+		target.SetMode(t, m)
+		time.Sleep(700 * time.Millisecond) // let ranges fail and be stored, then crash
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		_ = cmd.Wait()
+		cmd = startChild(t, bin, cfg, &stderr)
+	}
+	written := w.finish()
+	target.SetMode(t, sinktest.Healthy)
+	total := written[0] + written[1]
+	deadline = time.Now().Add(60 * time.Second)
+	for d, _ := target.Distinct(); d < total; d, _ = target.Distinct() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after recovery %d of %d lines arrived:\n%s", d, total, stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("clean shutdown: %v\n%s", err, stderr.String())
+	}
+	for f, n := range written {
+		for i := 0; i < n; i++ {
+			if target.Count(lineKey(f, i)) == 0 {
+				t.Fatalf("line %s never arrived", lineKey(f, i))
+			}
+		}
+	}
+	var out bytes.Buffer
+	if code := runMain([]string{"dlq", "list", "--data-dir", filepath.Join(dir, "data")}, &out, &out); code != 0 {
+		t.Fatalf("dlq list: %d %s", code, out.String())
+	}
+	if bytes.Count(out.Bytes(), []byte("\n")) != 1 {
+		t.Fatalf("dead letters after recovery:\n%s", out.String())
+	}
+	all, accepted := target.Requests()
+	d, received := target.Distinct()
+	t.Logf("kills=%d lines=%d distinct delivered=%d duplicates=%d requests=%d accepted=%d", len(modes), total, d, received-d, all, accepted)
+}
