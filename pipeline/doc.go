@@ -42,8 +42,24 @@
 // commits, and closes the WAL and state.db. Every goroutine is started by
 // Start and waited for by Close; none is started per batch or per entry.
 //
-// # Caveats
+// # Failures
 //
-// Until the retry scheduler lands, a failing batch is retried by its worker
-// with exponential backoff; with max_attempts it is dropped (counted).
+// A batch a sink fails to deliver does not hold its cursor: the worker
+// stores the range in the retry queue (retry.Scheduler, persisted in
+// state.db) or, when the sink rejected it for good or it is out of
+// attempts, in the dead-letter queue, and only then settles it. Due ranges
+// come back from the one scheduler goroutine to the sink's workers, which
+// read them from the WAL again. BreakerFailures consecutive retryable
+// failures open the sink's circuit breaker: its reader stops reading new
+// blocks and only retries probe; the first success closes it. So the retry
+// queue holds at most the ranges in flight when the breaker opened,
+// whatever the outage's length. Retention keeps every block a retry range
+// or dead letter needs.
+//
+// At wal.max_bytes, FullBlock makes the writer wait (sources block in
+// Emit); FullDropOldest deletes the oldest segment and counts, per sink,
+// the entries it had not read (dropped_entries_total{reason="wal_full"}).
+// A failed append (ENOSPC) reopens the WAL (repairing a torn tail) and
+// retries, keeping whole records that made it: like FullBlock, nothing is
+// lost.
 package pipeline

@@ -102,6 +102,21 @@ func httpConnGoroutines() int {
 		strings.Count(s, "net/http.(*Transport).dialConnFor(")
 }
 
+// rss returns the process's resident set size in bytes (0 if unknown).
+func rss() uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseUint(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
 func heapInUse() uint64 {
 	runtime.GC()
 	var ms runtime.MemStats
@@ -151,6 +166,8 @@ func TestOutage(t *testing.T) {
 		baseGoroutines = max(baseGoroutines, ourGoroutines())
 		baseHeap = max(baseHeap, heapInUse())
 	}
+	walBase, linesBase := p.log.Size(), gen.n.Load()
+	var rssEarly, rssLate uint64
 	walBefore := p.log.Size()
 
 	var maxGoroutines, maxConnG int
@@ -164,10 +181,19 @@ func TestOutage(t *testing.T) {
 			maxGoroutines = max(maxGoroutines, ourGoroutines())
 			maxConnG = max(maxConnG, httpConnGoroutines())
 			maxHeap = max(maxHeap, heapInUse())
+			// RSS over the first and the last tenth of the outage.
+			if el := time.Since(start); el < outage/10 {
+				rssEarly = max(rssEarly, rss())
+			} else if el > outage*9/10 {
+				rssLate = max(rssLate, rss())
+			}
 		}
 	}
 	ranges, entries, _ := p.sched.Stats("http")
 	walDuring := p.log.Size()
+	// Every line written during the outage is in the WAL (lines are 100
+	// bytes; a block adds its header and a few bytes an entry).
+	walGrowth, dataWritten := walDuring-walBase, (gen.n.Load()-linesBase)*100
 	target.SetMode(t, sinktest.Healthy)
 	total := gen.finish()
 	deadline := time.Now().Add(2 * time.Minute)
@@ -187,6 +213,12 @@ func TestOutage(t *testing.T) {
 		}
 	}
 	_, received := target.Distinct()
+	t.Logf("wal growth %.1f MiB for %.1f MiB of lines (ratio %.3f); RSS first tenth of the outage %.1f MiB, last tenth %.1f MiB (%+.1f%%)",
+		float64(walGrowth)/(1<<20), float64(dataWritten)/(1<<20), float64(walGrowth)/float64(dataWritten),
+		float64(rssEarly)/(1<<20), float64(rssLate)/(1<<20), 100*(float64(rssLate)/float64(rssEarly)-1))
+	if os.Getenv("LOGCAPTURER_OUTAGE_SECONDS") != "" && outage >= 10*time.Minute && rssLate > rssEarly*105/100 {
+		t.Errorf("RSS grew more than 5%% during the soak")
+	}
 	t.Logf("outage %s at 20k lines/s: %d lines, goroutines baseline %d max %d (+ http connections max %d), heap in use baseline %.1f MiB max %.1f MiB, retry heap at end of outage %d ranges (%d entries), wal %0.1f -> %0.1f MiB, duplicates after recovery %d",
 		outage, total, baseGoroutines, maxGoroutines, maxConnG, float64(baseHeap)/(1<<20), float64(maxHeap)/(1<<20),
 		ranges, entries, float64(walBefore)/(1<<20), float64(walDuring)/(1<<20), received-total)
