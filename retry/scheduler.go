@@ -48,6 +48,35 @@ type queue struct {
 	deadEnt int
 }
 
+// addRange records a stored range as pending. Called with s.mu held.
+func (q *queue) addRange(r Range) {
+	q.ranges[r.From] = r
+	q.entries += r.Entries
+	heap.Push(&q.pending, r)
+}
+
+// removeRange forgets the range starting at from (a stale heap item is
+// skipped by dispatch). Called with s.mu held.
+func (q *queue) removeRange(from uint64) (Range, bool) {
+	r, ok := q.ranges[from]
+	if ok {
+		q.entries -= r.Entries
+		delete(q.ranges, from)
+	}
+	return r, ok
+}
+
+// removeDead forgets the dead letter starting at from. Called with s.mu
+// held.
+func (q *queue) removeDead(from uint64) (DeadLetter, bool) {
+	d, ok := q.dead[from]
+	if ok {
+		q.deadEnt -= d.Entries
+		delete(q.dead, from)
+	}
+	return d, ok
+}
+
 // Options configures a Scheduler.
 type Options struct {
 	// Now is the clock (default time.Now).
@@ -89,11 +118,8 @@ func (s *Scheduler) Register(sink string, capacity int) (<-chan Range, error) {
 		dead:   make(map[uint64]DeadLetter, len(ds)),
 	}
 	for _, r := range rs {
-		q.ranges[r.From] = r
-		q.pending = append(q.pending, r)
-		q.entries += r.Entries
+		q.addRange(r)
 	}
-	heap.Init(&q.pending)
 	for _, d := range ds {
 		q.dead[d.From] = d
 		q.deadEnt += d.Entries
@@ -226,13 +252,10 @@ func (s *Scheduler) Retry(sink string, old, r Range) error {
 	s.mu.Lock()
 	q, err := s.queue(sink)
 	if err == nil {
-		if prev, ok := q.ranges[old.From]; ok && old.To != 0 {
-			q.entries -= prev.Entries
-			delete(q.ranges, old.From)
+		if old.To != 0 {
+			q.removeRange(old.From)
 		}
-		q.ranges[r.From] = r
-		q.entries += r.Entries
-		heap.Push(&q.pending, r)
+		q.addRange(r)
 		s.gauges(q)
 	}
 	s.mu.Unlock()
@@ -251,10 +274,7 @@ func (s *Scheduler) Done(sink string, r Range) error {
 	if err != nil {
 		return err
 	}
-	if prev, ok := q.ranges[r.From]; ok {
-		q.entries -= prev.Entries
-		delete(q.ranges, r.From)
-	}
+	q.removeRange(r.From)
 	s.gauges(q)
 	return nil
 }
@@ -271,9 +291,8 @@ func (s *Scheduler) Dead(sink string, old Range, d DeadLetter) error {
 	if err != nil {
 		return err
 	}
-	if prev, ok := q.ranges[old.From]; ok && old.To != 0 {
-		q.entries -= prev.Entries
-		delete(q.ranges, old.From)
+	if old.To != 0 {
+		q.removeRange(old.From)
 	}
 	q.dead[d.From] = d
 	q.deadEnt += d.Entries
@@ -388,13 +407,10 @@ func (s *Scheduler) removeDead(sink string, from uint64, replay bool) (int, erro
 	}
 	s.mu.Lock()
 	for _, d := range picked {
-		delete(q.dead, d.From)
-		q.deadEnt -= d.Entries
+		q.removeDead(d.From)
 	}
 	for _, r := range rs {
-		q.ranges[r.From] = r
-		q.entries += r.Entries
-		heap.Push(&q.pending, r)
+		q.addRange(r)
 	}
 	s.gauges(q)
 	s.mu.Unlock()
@@ -460,9 +476,7 @@ func (s *Scheduler) Expire(maxBytes int64, maxAge time.Duration) int {
 		s.mu.Lock()
 		n := 0
 		for _, d := range w.picks {
-			if _, ok := w.q.dead[d.From]; ok {
-				delete(w.q.dead, d.From)
-				w.q.deadEnt -= d.Entries
+			if _, ok := w.q.removeDead(d.From); ok {
 				n += d.Entries
 			}
 		}
@@ -501,9 +515,7 @@ func (s *Scheduler) DropBelow(index uint64) map[string]int {
 				continue
 			}
 			s.mu.Lock()
-			if _, ok := q.ranges[r.From]; ok {
-				delete(q.ranges, r.From)
-				q.entries -= r.Entries
+			if _, ok := q.removeRange(r.From); ok {
 				out[q.name] += r.Entries
 			}
 			s.mu.Unlock()
@@ -512,9 +524,9 @@ func (s *Scheduler) DropBelow(index uint64) map[string]int {
 			if _, err := s.store.RemoveDead(q.name, ds, false, s.now()); err == nil {
 				s.mu.Lock()
 				for _, d := range ds {
-					delete(q.dead, d.From)
-					q.deadEnt -= d.Entries
-					out[q.name] += d.Entries
+					if _, ok := q.removeDead(d.From); ok {
+						out[q.name] += d.Entries
+					}
 				}
 				s.mu.Unlock()
 			}
