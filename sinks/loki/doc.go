@@ -66,9 +66,9 @@
 // # Lifecycle and concurrency
 //
 // New checks the options, loads TLS files and registers the metrics; Send
-// is safe for concurrent use (each call takes an Encoder from a pool, so
-// buffers are reused and no per-entry allocation happens once they have
-// grown); Close unregisters the metrics and closes idle connections, and is
+// is safe for concurrent use (each call takes an Encoder from the sink's
+// free list, so buffers are reused and nothing is allocated per entry once
+// they have grown); Close unregisters the metrics and closes idle connections, and is
 // safe to call twice. The Sink owns no goroutines beyond net/http's
 // connections.
 //

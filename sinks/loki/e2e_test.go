@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -78,13 +79,17 @@ func (c *zoneClock) issued(ns int64) bool {
 // runChain runs source + pipeline + sink until stop is closed; it returns
 // after closing them in reverse order.
 func runChain(dataDir, logDir, url string, clock func() time.Time, ready chan<- struct{}, stop <-chan struct{}) error {
+	return runChainBatch(dataDir, logDir, url, 256<<10, clock, ready, stop)
+}
+
+func runChainBatch(dataDir, logDir, url string, maxBatch int, clock func() time.Time, ready chan<- struct{}, stop <-chan struct{}) error {
 	s, err := loki.New(nil, nil, loki.Options{URL: url, Labels: map[string]string{"host": "edge-01"}, Timeout: 5 * time.Second})
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 	p, err := pipeline.Open(nil, nil, pipeline.Options{DataDir: dataDir, CommitInterval: 20 * time.Millisecond,
-		Sinks: []pipeline.SinkOptions{{Sink: s, MaxBytes: 256 << 10, MaxWait: 10 * time.Millisecond, Workers: 2,
+		Sinks: []pipeline.SinkOptions{{Sink: s, MaxBytes: maxBatch, MaxWait: 10 * time.Millisecond, Workers: 2,
 			MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond}}})
 	if err != nil {
 		return err
@@ -185,15 +190,7 @@ func TestEndToEndCrash(t *testing.T) {
 	r.SetDefault(lokitest.Reply{Delay: 30 * time.Millisecond}) // slow enough to kill it mid-stream
 	logDir, dataDir := t.TempDir(), t.TempDir()
 	writeLogs(t, logDir, 4, e2eLines)
-	start := func() *exec.Cmd {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestEndToEndCrash$")
-		cmd.Env = append(os.Environ(), "LOKI_E2E_CHILD="+strings.Join([]string{dataDir, logDir, r.URL()}, "\n"))
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd
-	}
+	start := func() *exec.Cmd { return startChild(t, dataDir, logDir, r.URL(), 256<<10) }
 	cmd := start()
 	if err := r.WaitEntries(e2eLines/3, 60*time.Second); err != nil {
 		cmd.Process.Kill()
@@ -244,11 +241,30 @@ func TestEndToEndCrash(t *testing.T) {
 	t.Logf("killed after %d entries; %d duplicate deliveries in all (Loki drops them)", before, r.Count()-e2eLines)
 }
 
-// crashChild is the child side of TestEndToEndCrash: it runs the chain
-// until it is killed.
+// startChild runs the chain in a child process (this test binary, as
+// crashChild) until it is killed.
+func startChild(t testing.TB, dataDir, logDir, url string, maxBatch int) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestEndToEndCrash$")
+	cmd.Env = append(os.Environ(), "LOKI_E2E_CHILD="+strings.Join([]string{dataDir, logDir, url, strconv.Itoa(maxBatch)}, "\n"))
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd
+}
+
+// crashChild is the child side of startChild: it runs the chain until it
+// is killed.
 func crashChild() {
 	args := strings.Split(os.Getenv("LOKI_E2E_CHILD"), "\n")
-	err := runChain(args[0], args[1], args[2], nil, nil, make(chan struct{}))
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// What the binary applies by default: memory_limit = 2 *
+		// wal.segment_size (4 MiB) + 32 MiB.
+		debug.SetMemoryLimit(40 << 20)
+	}
+	maxBatch, _ := strconv.Atoi(args[3])
+	err := runChainBatch(args[0], args[1], args[2], maxBatch, nil, nil, make(chan struct{}))
 	fmt.Fprintln(os.Stderr, "child:", err)
 	os.Exit(1)
 }

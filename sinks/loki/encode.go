@@ -14,7 +14,7 @@ import (
 // Encoder turns the blocks of a batch into a Loki push request body. It
 // keeps its buffers between calls, so encoding a batch allocates only for
 // streams it has not seen at that size before. An Encoder is not safe for
-// concurrent use; the Sink keeps a pool of them.
+// concurrent use; the Sink keeps a free list of them.
 type Encoder struct {
 	static    []wal.Label // sanitised, sorted
 	metaNames []string

@@ -43,7 +43,8 @@ type Sink struct {
 	client      *http.Client
 	headers     []header
 	contentType string
-	encoders    sync.Pool // *Encoder
+	encMu       sync.Mutex
+	encoders    []*Encoder // idle encoders; at most one per concurrent Send
 	closed      atomic.Bool
 	closeOnce   sync.Once
 }
@@ -107,7 +108,6 @@ func New(logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Sink, e
 	} else {
 		s.contentType = "application/x-protobuf"
 	}
-	s.encoders.New = func() any { return NewEncoder(opts) }
 	return s, nil
 }
 
@@ -149,8 +149,8 @@ func (s *Sink) Send(ctx context.Context, b *sinks.Batch) error {
 	if s.closed.Load() {
 		return &sinks.Retryable{Err: errClosed}
 	}
-	enc := s.encoders.Get().(*Encoder)
-	defer s.encoders.Put(enc)
+	enc := s.getEncoder()
+	defer s.putEncoder(enc)
 	body, n := enc.Encode(b.Blocks)
 	if n == 0 {
 		return nil
@@ -173,6 +173,29 @@ func (s *Sink) Send(ctx context.Context, b *sinks.Batch) error {
 }
 
 var errCredentials = errors.New("read credentials")
+
+// getEncoder takes an idle encoder or makes one. Encoders are kept in a
+// plain free list, not a sync.Pool: a pool is emptied by every other GC,
+// and under the binary's soft memory limit GCs are frequent, so the
+// encoders' grown buffers would be thrown away and reallocated per batch.
+// The list holds at most as many encoders as Sends ever ran at once (the
+// pipeline's workers).
+func (s *Sink) getEncoder() *Encoder {
+	s.encMu.Lock()
+	defer s.encMu.Unlock()
+	if n := len(s.encoders); n > 0 {
+		e := s.encoders[n-1]
+		s.encoders = s.encoders[:n-1]
+		return e
+	}
+	return NewEncoder(s.opts)
+}
+
+func (s *Sink) putEncoder(e *Encoder) {
+	s.encMu.Lock()
+	defer s.encMu.Unlock()
+	s.encoders = append(s.encoders, e)
+}
 
 func (s *Sink) push(ctx context.Context, body []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
