@@ -417,3 +417,33 @@ func TestValidate(t *testing.T) {
 		t.Fatalf("New with a missing CA file: %v", err)
 	}
 }
+
+// TestConcurrentSends: the pipeline's workers call Send at once; each
+// push is complete and the encoders' buffers are not shared.
+func TestConcurrentSends(t *testing.T) {
+	r := newReceiver(t)
+	r.SetDefault(lokitest.Reply{Delay: 5 * time.Millisecond}) // slow, well inside the timeout
+	s := newSink(t, nil, loki.Options{URL: r.URL(), Timeout: 5 * time.Second})
+	const workers, sends = 4, 10
+	errs := make(chan error, workers*sends)
+	for w := 0; w < workers; w++ {
+		go func() {
+			for i := 0; i < sends; i++ {
+				blocks := benchBlocks(2, 50+w, 100)
+				errs <- s.Send(context.Background(), batch(blocks...))
+			}
+		}()
+	}
+	total := 0
+	for w := 0; w < workers; w++ {
+		total += sends * 2 * (50 + w)
+	}
+	for i := 0; i < workers*sends; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r.Count() != total {
+		t.Fatalf("received %d entries, want %d", r.Count(), total)
+	}
+}
