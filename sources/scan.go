@@ -156,7 +156,7 @@ func (t *tailer) back(tf *tailedFile) {
 func (t *tailer) evict() bool {
 	var victim *tailedFile
 	for _, tf := range t.files {
-		if !tf.eof || !tf.goneAt.IsZero() || tf.openedIn == t.scanNo || !tf.waitSince.IsZero() {
+		if !tf.eof || tf.dirty || !tf.goneAt.IsZero() || tf.openedIn == t.scanNo || !tf.waitSince.IsZero() {
 			continue
 		}
 		if victim == nil || tf.activeAt.Before(victim.activeAt) {

@@ -389,8 +389,9 @@ func (t *tailer) expired(tf *tailedFile) bool {
 // and remembers its position and size: it is reopened when it changes,
 // and resumed at its position if its fingerprint still matches.
 func (t *tailer) park(tf *tailedFile) {
-	idle := idleFile{size: tf.size}
-	if fi, err := tf.f.Stat(); err == nil {
+	idle := idleFile{size: -1} // reopened at the next scan
+	if fi, err := tf.f.Stat(); err == nil && fi.Size() == tf.size {
+		// Unchanged since it was last read: it waits for a change.
 		idle = idleFile{size: fi.Size(), mtime: fi.ModTime()}
 	}
 	t.idle[tf.key] = idle
