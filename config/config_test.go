@@ -210,7 +210,7 @@ invalid.yaml:32: sinks[0].retry.max_attempts: must be 0 (retry forever) or more,
 invalid.yaml:32: sinks[0].retry.max_backoff: must be at least retry.min_backoff (1m0s), got 1s
 invalid.yaml:33: sinks[1].name: duplicate sink name "archive" (first defined at line 27)
 invalid.yaml:35: sinks[1].path: must not be set for a stdout sink
-invalid.yaml:37: sinks[2].type: must be file, stdout or http, got "loki"
+invalid.yaml:37: sinks[2].type: must be file, stdout, http or loki, got "kafka"
 invalid.yaml:40: admin.listen: must be host:port such as 127.0.0.1:8401, or "" to disable the admin server, got "localhost"
 invalid.yaml:41: admin.token_file: environment variable "LC_TEST_TOKEN_FILE" is not set (give a default with ${LC_TEST_TOKEN_FILE:-default})
 invalid.yaml:42: admin: unknown key "tls"`

@@ -256,6 +256,21 @@ func (d *decoder) intField(out *int) func(*yaml.Node, string) {
 	}
 }
 
+func (d *decoder) boolField(out *bool) func(*yaml.Node, string) {
+	return func(n *yaml.Node, path string) {
+		v := d.scalar(n, path, "true or false")
+		if v == nil {
+			return
+		}
+		b, err := strconv.ParseBool(v.Value)
+		if err != nil {
+			d.fail(n.Line, path, "must be true or false, got %q", v.Value)
+			return
+		}
+		*out = b
+	}
+}
+
 func (d *decoder) sizeField(out *ByteSize) func(*yaml.Node, string) {
 	return func(n *yaml.Node, path string) {
 		v := d.scalar(n, path, "a size like 64KiB or 16MiB")
@@ -423,6 +438,27 @@ func (d *decoder) sink(n *yaml.Node, path string) Sink {
 		{"url", stringField(d, &s.URL)},
 		{"timeout", d.durationField(&s.Timeout)},
 		{"headers", d.stringMap(&s.Headers)},
+		{"tenant_id", stringField(d, &s.Loki.TenantID)},
+		{"basic_auth", func(n *yaml.Node, path string) {
+			d.mapping(n, path, []field{
+				{"username", stringField(d, &s.Loki.BasicAuth.Username)},
+				{"password", stringField(d, &s.Loki.BasicAuth.Password)},
+				{"password_file", stringField(d, &s.Loki.BasicAuth.PasswordFile)},
+			})
+		}},
+		{"bearer_token", stringField(d, &s.Loki.BearerToken)},
+		{"bearer_token_file", stringField(d, &s.Loki.BearerTokenFile)},
+		{"tls", func(n *yaml.Node, path string) {
+			d.mapping(n, path, []field{
+				{"ca_file", stringField(d, &s.Loki.TLS.CAFile)},
+				{"cert_file", stringField(d, &s.Loki.TLS.CertFile)},
+				{"key_file", stringField(d, &s.Loki.TLS.KeyFile)},
+				{"insecure_skip_verify", d.boolField(&s.Loki.TLS.InsecureSkipVerify)},
+			})
+		}},
+		{"encoding", stringField(d, &s.Loki.Encoding)},
+		{"labels", d.stringMap(&s.Loki.Labels)},
+		{"structured_metadata", d.stringList(&s.Loki.StructuredMetadata)},
 		{"format", stringField(d, &s.Format)},
 		{"batch", func(n *yaml.Node, path string) {
 			d.mapping(n, path, []field{

@@ -166,7 +166,7 @@ func TestProblems(t *testing.T) {
 		}},
 		{"sink type missing", oneSource + "sinks:\n  - name: s\n", nil, []want{{6, "sinks[0].type", "is required"}}},
 		{"sink type unknown", oneSource + "sinks:\n  - name: s\n    type: kafka\n", nil, []want{
-			{7, "sinks[0].type", `must be file, stdout or http, got "kafka"`},
+			{7, "sinks[0].type", `must be file, stdout, http or loki, got "kafka"`},
 		}},
 		{"file sink without path", oneSource + "sinks:\n  - name: s\n    type: file\n", nil, []want{
 			{6, "sinks[0].path", "is required"},
@@ -230,7 +230,7 @@ func TestProblems(t *testing.T) {
 		{"problems everywhere are all reported", "wal:\n  sync: x\nsources:\n  - name: a\n    type: y\nsinks:\n  - name: b\n    type: z\n", nil, []want{
 			{2, "wal.sync", "must be batch"},
 			{5, "sources[0].type", "must be file"},
-			{8, "sinks[0].type", "must be file, stdout or http"},
+			{8, "sinks[0].type", "must be file, stdout, http or loki"},
 		}},
 	}
 	for _, tt := range tests {

@@ -95,7 +95,8 @@ type Sink struct {
 	Path    string            // file sinks only; empty for stdout
 	URL     string            // http sinks
 	Timeout Duration          // http sinks: one request
-	Headers map[string]string // http sinks
+	Headers map[string]string // http and loki sinks
+	Loki    Loki              // loki sinks only
 	Format  Format
 	Batch   Batch
 	Workers int
@@ -110,6 +111,7 @@ const (
 	SinkFile   SinkType = "file"
 	SinkStdout SinkType = "stdout"
 	SinkHTTP   SinkType = "http"
+	SinkLoki   SinkType = "loki"
 )
 
 // Format is how a file or stdout sink writes entries.
@@ -120,6 +122,23 @@ const (
 	FormatRaw  Format = "raw"  // the line as read, newline-terminated
 	FormatJSON Format = "json" // one JSON object per entry
 )
+
+// Loki holds the keys only a loki sink takes; sinks/loki validates them in
+// depth (logcapturer check runs that too).
+type Loki struct {
+	TenantID  string
+	BasicAuth struct {
+		Username, Password, PasswordFile string
+	}
+	BearerToken, BearerTokenFile string
+	TLS                          struct {
+		CAFile, CertFile, KeyFile string
+		InsecureSkipVerify        bool
+	}
+	Encoding           string // protobuf (default) | json
+	Labels             map[string]string
+	StructuredMetadata []string
+}
 
 // Batch bounds a sink's batches: a batch is sent when any limit is reached.
 type Batch struct {

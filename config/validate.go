@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -276,7 +277,10 @@ func definedSinks(sinks []Sink) string {
 
 func (v *validator) sink(path string, s *Sink, seen, filePaths map[string]string) {
 	v.name(path+".name", "sink", s.Name, seen)
-	oneOf(v, path+".type", s.Type, SinkFile, SinkStdout, SinkHTTP)
+	oneOf(v, path+".type", s.Type, SinkFile, SinkStdout, SinkHTTP, SinkLoki)
+	if s.Type != SinkLoki && !reflect.ValueOf(s.Loki).IsZero() {
+		v.add(path, "tenant_id, basic_auth, bearer_token(_file), tls, encoding, labels and structured_metadata are only for loki sinks")
+	}
 	if s.Type == SinkFile || s.Type == SinkStdout {
 		if s.URL != "" {
 			v.add(path+".url", "is only for http sinks")
@@ -297,9 +301,9 @@ func (v *validator) sink(path string, s *Sink, seen, filePaths map[string]string
 		if s.Path != "" {
 			v.add(path+".path", "must not be set for a stdout sink")
 		}
-	case SinkHTTP:
+	case SinkHTTP, SinkLoki:
 		if s.Path != "" {
-			v.add(path+".path", "must not be set for an http sink")
+			v.add(path+".path", "must not be set for an %s sink", s.Type)
 		}
 		if v.required(path+".url", s.URL) {
 			v.httpURL(path+".url", s.URL)

@@ -357,6 +357,12 @@ func (sl *sinkLoop) failed(ctx context.Context, old, r retry.Range, err error, n
 		if errors.As(err, &p) && p.Reason != "" {
 			reason = p.Reason
 		}
+		if p != nil && p.Rejected > 0 && p.Rejected < r.Entries {
+			// A partial success: the rest was written. The range still
+			// goes to the queue whole (a replay resends it; Loki drops what
+			// it holds), counted by what was refused.
+			r.Entries = p.Rejected
+		}
 	} else if sl.opts.MaxAttempts > 0 && r.Attempts >= sl.opts.MaxAttempts {
 		reason = "max_attempts"
 	}

@@ -29,6 +29,10 @@ func (e *Retryable) Unwrap() error { return e.Err }
 type Permanent struct {
 	Reason string
 	Err    error
+	// Rejected is how many entries of the batch the receiver refused when
+	// it says so (a partial success: Loki's "total ignored: N out of M");
+	// 0 means all of them.
+	Rejected int
 }
 
 func (e *Permanent) Error() string {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -144,20 +145,30 @@ func ClassifyHTTP(code int, retryAfter string, body []byte, now time.Time) error
 	return &Permanent{Reason: "http_" + strconv.Itoa(code), Err: err}
 }
 
-// ParseRetryAfter reads a Retry-After header: delay-seconds or an HTTP
-// date. It returns 0 when the header is absent or unreadable.
+// ParseRetryAfter reads a Retry-After value: delay-seconds or an HTTP date
+// (RFC 9110). It returns 0 when the value is absent, unreadable or in the
+// past, and caps it at MaxRetryAfter.
 func ParseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
-	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
-		return time.Duration(secs) * time.Second
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		return time.Duration(min(secs, int64(MaxRetryAfter/time.Second))) * time.Second
 	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0
 	}
-	return 0
+	return min(max(t.Sub(now), 0), MaxRetryAfter)
 }
+
+// MaxRetryAfter bounds a receiver's hint, so a broken proxy cannot park a
+// batch for days.
+const MaxRetryAfter = time.Hour
 
 // Close releases idle connections. Safe to call twice.
 func (s *HTTP) Close() error {

@@ -70,6 +70,34 @@ sinks: [{name: out, type: stdout, batch: {max_wait: soon}}]
 		t.Errorf("stack trace in output:\n%s", msg)
 	}
 
+	// Loki sinks: a URL without scheme, a bad port, and a rule only the
+	// sink knows (two kinds of auth at once).
+	lk := filepath.Join(dir, "loki.yaml")
+	os.WriteFile(lk, []byte("data_dir: "+filepath.Join(dir, "data")+`
+sources: [{name: app, type: file, paths: ["/var/log/*.log"]}]
+sinks:
+  - {name: l1, type: loki, url: "localhost:3100/loki/api/v1/push"}
+  - {name: l2, type: loki, url: "http://localhost:99999/loki/api/v1/push"}
+`), 0o644)
+	errb.Reset()
+	if code := runMain([]string{"check", "--config", lk}, &out, &errb); code != 1 ||
+		!strings.Contains(errb.String(), "loki.yaml:4: sinks[0].url") || !strings.Contains(errb.String(), "loki.yaml:5: sinks[1].url: has a bad port") {
+		t.Fatalf("loki urls: exit %d\n%s", code, errb.String())
+	}
+	os.WriteFile(lk, []byte("data_dir: "+filepath.Join(dir, "data")+`
+sources: [{name: app, type: file, paths: ["/var/log/*.log"]}]
+sinks:
+  - name: l1
+    type: loki
+    url: http://127.0.0.1:3100/loki/api/v1/push
+    bearer_token: abc
+    basic_auth: {username: u, password: p}
+`), 0o644)
+	errb.Reset()
+	if code := runMain([]string{"check", "--config", lk}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "sinks[0] (l1)") {
+		t.Fatalf("loki auth: exit %d\n%s", code, errb.String())
+	}
+
 	// A data_dir that cannot be created: exit 1 naming the path.
 	ro := filepath.Join(dir, "ro.yaml")
 	blocker := filepath.Join(dir, "file")

@@ -17,6 +17,7 @@ import (
 	"github.com/logcapturer/logcapturer/config"
 	"github.com/logcapturer/logcapturer/pipeline"
 	"github.com/logcapturer/logcapturer/sinks"
+	"github.com/logcapturer/logcapturer/sinks/loki"
 	"github.com/logcapturer/logcapturer/sources"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -30,6 +31,18 @@ func cmdCheck(args []string, stdout io.Writer) error {
 	cfg, err := config.Load(path)
 	if err != nil {
 		return configError(path, err)
+	}
+	// Sinks validate what only they know (a loki URL's port, auth rules).
+	var problems []string
+	for i, sc := range cfg.Sinks {
+		if sc.Type == config.SinkLoki {
+			if err := lokiOptions(sc).Validate(); err != nil {
+				problems = append(problems, fmt.Sprintf("%s: sinks[%d] (%s): %v", path, i, sc.Name, err))
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("config %s has %d problem(s):\n%s", path, len(problems), strings.Join(problems, "\n"))
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d sources, %d sinks, data_dir %s)\n", path, len(cfg.Sources), len(cfg.Sinks), cfg.DataDir)
 	return nil
@@ -212,9 +225,24 @@ func newSink(logger *slog.Logger, reg prometheus.Registerer, sc config.Sink) (si
 		return sinks.NewFile(logger, reg, sinks.FileOptions{Name: sc.Name, Path: sc.Path, Format: format})
 	case config.SinkStdout:
 		return sinks.NewStdout(sinks.StdoutOptions{Name: sc.Name, Format: format}), nil
+	case config.SinkLoki:
+		return loki.New(logger, reg, lokiOptions(sc))
 	case config.SinkHTTP:
 		return sinks.NewHTTP(logger, sinks.HTTPOptions{Name: sc.Name, URL: sc.URL, Timeout: time.Duration(sc.Timeout),
 			Format: format, Headers: sc.Headers})
 	}
 	return nil, fmt.Errorf("sink %s: unknown type %q", sc.Name, sc.Type)
+}
+
+func lokiOptions(sc config.Sink) loki.Options {
+	l := sc.Loki
+	return loki.Options{
+		Name: sc.Name, URL: sc.URL, TenantID: l.TenantID,
+		BasicAuth:   loki.BasicAuth{Username: l.BasicAuth.Username, Password: l.BasicAuth.Password, PasswordFile: l.BasicAuth.PasswordFile},
+		BearerToken: l.BearerToken, BearerTokenFile: l.BearerTokenFile,
+		TLS: loki.TLSOptions{CAFile: l.TLS.CAFile, CertFile: l.TLS.CertFile, KeyFile: l.TLS.KeyFile,
+			InsecureSkipVerify: l.TLS.InsecureSkipVerify},
+		Headers: sc.Headers, Timeout: time.Duration(sc.Timeout), Encoding: l.Encoding,
+		Labels: l.Labels, StructuredMetadata: l.StructuredMetadata,
+	}
 }

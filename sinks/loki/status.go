@@ -79,9 +79,9 @@ func classify(status int, body []byte, retryAfter string, now time.Time) error {
 	}
 	pe.Message = msg
 	if status == http.StatusTooManyRequests || status == http.StatusRequestTimeout || status >= 500 {
-		return &sinks.Retryable{Err: pe, After: ParseRetryAfter(retryAfter, now)}
+		return &sinks.Retryable{Err: pe, After: sinks.ParseRetryAfter(retryAfter, now)}
 	}
-	return &sinks.Permanent{Reason: pe.Reason, Err: pe}
+	return &sinks.Permanent{Reason: pe.Reason, Err: pe, Rejected: pe.Ignored}
 }
 
 // rejectReason reads the reason word, and N and M of a partial success,
@@ -141,30 +141,6 @@ func leadingInt(s string) (int, string, bool) {
 	n, err := strconv.Atoi(s[:i])
 	return n, s[i:], err == nil
 }
-
-// ParseRetryAfter reads a Retry-After value: delay-seconds or an HTTP date
-// (relative to now). It returns 0 for an absent, malformed or past value.
-func ParseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		return time.Duration(min(secs, int64(maxRetryAfter/time.Second))) * time.Second
-	}
-	t, err := http.ParseTime(v)
-	if err != nil {
-		return 0
-	}
-	return min(max(t.Sub(now), 0), maxRetryAfter)
-}
-
-// maxRetryAfter bounds a receiver's hint, so a broken proxy cannot park a
-// batch for days.
-const maxRetryAfter = time.Hour
 
 // errClosed is returned (as *sinks.Retryable) by Send after Close.
 var errClosed = errors.New("loki sink is closed")

@@ -26,7 +26,7 @@ func FuzzClassify(f *testing.F) {
 		if (class == sinks.ClassRetryable) != retry {
 			t.Fatalf("status %d classed %v", status, class)
 		}
-		if after < 0 || after > maxRetryAfter {
+		if after < 0 || after > sinks.MaxRetryAfter {
 			t.Fatalf("after %s", after)
 		}
 		var pe *PushError
