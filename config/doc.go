@@ -85,7 +85,17 @@
 //	                                 # an error for stdout and http
 //	    url: http://host:8080/logs   # required for http: one POST per batch, an entry a line
 //	    timeout: 10s                 # http: bound on one request
-//	    headers: {Authorization: "Bearer ${TOKEN}"}   # http: extra request headers
+//	    headers: {Authorization: "Bearer ${TOKEN}"}   # http, loki: extra request headers
+//
+//	    # loki sinks (type: loki): url is the push endpoint, e.g.
+//	    # http://127.0.0.1:3100/loki/api/v1/push; timeout and headers as above
+//	    tenant_id: edge-01           # sent as X-Scope-OrgID
+//	    basic_auth: {username: u, password_file: /etc/lc/loki.pass}   # or password
+//	    bearer_token_file: /etc/lc/token   # or bearer_token; not with basic_auth
+//	    tls: {ca_file: ..., cert_file: ..., key_file: ..., insecure_skip_verify: false}
+//	    encoding: protobuf           # protobuf (snappy) | json
+//	    labels: {host: edge-01}      # added to every stream
+//	    structured_metadata: [container_id]   # labels sent as structured metadata
 //	    format: raw                  # raw: the line as read | json: one JSON object per entry
 //	    batch:                       # a batch is sent when any limit is reached
 //	      max_entries: 10000         # > 0
