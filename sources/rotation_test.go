@@ -278,7 +278,11 @@ func TestFileRotationUnderLoad(t *testing.T) {
 			}()
 
 			w := &rotatingWriter{dir: dir}
-			w.run(t, rotations, 2<<20, 24<<20, 4)
+			rotateBytes, rate := 2<<20, 24<<20
+			if raceEnabled {
+				rotateBytes, rate = 256<<10, 3<<20
+			}
+			w.run(t, rotations, rotateBytes, rate, 4)
 			close(stop)
 			outages.Wait()
 			waitFor(t, func() bool { return cnt.total.Load() >= int64(w.written) }, 20*time.Second, "every line")
