@@ -54,3 +54,63 @@ func BenchmarkFileTail(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)*float64(len(data)/len(line))/b.Elapsed().Seconds(), "lines/s")
 }
+
+// benchDecoded measures the decoding path (Docker, CRI, multiline) like
+// BenchmarkFileTail, with 200-byte lines of text.
+func benchDecoded(b *testing.B, opts FileOptions, line func(i int) string) {
+	dir := filepath.Join(b.TempDir(), "c")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	path := filepath.Join(dir, "bench-json.log")
+	var sb strings.Builder
+	for i := 0; sb.Len() < 32<<20; i++ {
+		sb.WriteString(line(i))
+	}
+	data := []byte(sb.String())
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for b.Loop() {
+		em := &doneEmitter{size: int64(len(data)), done: make(chan struct{})}
+		opts.Name, opts.Paths, opts.Emitter = "bench", []string{path}, em
+		f, err := NewFile(nil, nil, opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := f.Start(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		select {
+		case <-em.done:
+		case <-time.After(time.Minute):
+			b.Fatal("the file was not read in a minute")
+		}
+		f.Close()
+	}
+}
+
+var benchText = strings.Repeat("0123456789abcdef ", 12)[:150]
+
+func BenchmarkDockerTail(b *testing.B) {
+	benchDecoded(b, FileOptions{Type: TypeDocker}, func(i int) string {
+		return `{"log":"` + benchText + `\n","stream":"stdout","time":"2024-05-01T10:00:00.123456789Z"}` + "\n"
+	})
+}
+
+func BenchmarkCRITail(b *testing.B) {
+	benchDecoded(b, FileOptions{Type: TypeCRI}, func(i int) string {
+		return "2024-05-01T10:00:00.123456789Z stdout F " + benchText + "\n"
+	})
+}
+
+func BenchmarkMultilineTail(b *testing.B) {
+	benchDecoded(b, FileOptions{Multiline: MultilineOptions{Start: `^\d{4}-`, MaxWait: 10 * time.Millisecond}}, func(i int) string {
+		if i%5 == 0 {
+			return "2024-05-01 10:00:00 " + benchText + "\n"
+		}
+		return "    at " + benchText + "\n"
+	})
+}

@@ -1,5 +1,6 @@
 // Package sources reads logs into blocks for the write-ahead log: the Source
-// interface and the plain file tailer (File).
+// interface and the file tailer (File) for plain, Docker json-file and
+// Kubernetes CRI logs, with multiline grouping and timestamp parsing.
 //
 // # The Source contract
 //
@@ -20,8 +21,10 @@
 // Emitter once passed. A source calls Emit from one goroutine, in read
 // order, so the blocks of one file reach the WAL in order.
 //
-// Entry times are taken at the source, once per block, in UTC nanoseconds
-// (FileOptions.Now). Nothing downstream assigns an entry's time.
+// Entry times are taken at the source, in UTC nanoseconds: from the record
+// (Docker, CRI), parsed from the entry (FileOptions.Timestamp), or the read
+// time, once per block (FileOptions.Now). Nothing downstream assigns an
+// entry's time.
 //
 // Sources have a Start(ctx)/Close() lifecycle: Start starts the goroutines
 // and returns at once; Close cancels them (a pending Emit returns ctx.Err()),
@@ -30,63 +33,134 @@
 // # The file tailer
 //
 // A File source owns one goroutine, one fsnotify watcher and one read
-// buffer, whatever the number of files:
+// buffer, whatever the number of files. FileOptions.Type says how lines
+// are decoded: "file" (plain), "docker" (json-file) or "cri".
 //
 //   - Discovery. The globs are expanded at start and every PollInterval.
 //     The watcher watches the globs' directories (never files: a watch on a
-//     file dies with a rename) and is only a wake-up: a WRITE to a matching
-//     file starts a read round, a CREATE, RENAME, REMOVE or CHMOD a rescan,
-//     a watcher error (a queue overflow) both. The periodic rescan catches
-//     whatever inotify missed and directories that appear later. A glob
-//     that matches nothing at start is warned about once.
-//   - Opening. A match that is not a regular file (a directory, FIFO,
-//     socket, device) is skipped with one Warn. A file that cannot be opened
-//     (permission denied) is warned about once, counted and retried silently
-//     at each rescan. A file is opened at its stored position if there is
-//     one (a position past the file's end means another file now: read from
-//     0, and logged); else, only in the first scan, at its end when StartAt
-//     is "end"; else at 0. So a file that appears while the source runs is
-//     read from its beginning.
-//   - Reading. A read round reads each open file from its offset with
-//     ReadAt, one block's worth (BlockBytes) at a time, up to 4 MiB per file
-//     per round so that one hot file cannot starve the others; rounds repeat
-//     until no file has more, then the goroutine waits. Lines are split on
-//     '\n', which is dropped; every other byte is kept as is ('\r', NUL,
-//     invalid UTF-8). An unterminated last line is not emitted and the
-//     offset stays at its start: it is read again next time, so there is no
-//     per-file buffer. A line longer than MaxLineBytes is emitted in chunks
-//     of MaxLineBytes, as soon as MaxLineBytes+1 bytes of it are there.
-//   - Identity. A file is identified by device and inode (fileIdentity).
-//     When a path leads to another identity (rotation by rename and create)
-//     or to nothing (deletion), the old file stays open: it is read to its
-//     end and closed once it has been gone for a PollInterval, which gives
-//     writers time to move to the new file. Its unterminated tail, if any,
-//     is then emitted as a last line. The new file is read from 0. A file
-//     renamed to another matching name keeps its offset. A file shorter than
-//     its offset was truncated: it is read again from 0, and counted.
+//     file dies with a rename) and is only a wake-up: a WRITE to an open
+//     file marks that file for the next read round (so a write to one of a
+//     thousand files reads one file); a CREATE, RENAME, REMOVE or CHMOD, or
+//     a WRITE to a file not open, calls for a rescan; a watcher error (a
+//     queue overflow) for both, and is logged once and counted, as is a
+//     directory that cannot be watched (the inotify watch limit). The
+//     periodic rescan catches whatever inotify missed and directories that
+//     appear later. A glob that matches nothing at start is warned about.
+//   - Opening. A match that is not a regular file is skipped with one Warn;
+//     one that cannot be opened is warned about once, counted and retried
+//     at each rescan. A file is opened at its stored position if one
+//     matches it (see Identity), else, only in the first scan, at its end
+//     when StartAt is "end", else at 0: a file that appears while the
+//     source runs is read from its beginning.
+//   - Reading. A read round reads each marked (or, after a rescan, every)
+//     open file from its offset with ReadAt, one block's worth at a time,
+//     up to 4 MiB per file per round. Lines are split on '\n', which is
+//     dropped; every other byte is kept ('\r', NUL, invalid UTF-8). A line
+//     longer than MaxLineBytes is emitted in chunks of MaxLineBytes and
+//     counted. Nothing is buffered per file: an entry that is not finished
+//     (an unterminated line, a multiline entry or a partial line under way)
+//     is not emitted and the offset stays at its start, so it is read again
+//     next time. Memory is the one read buffer (max(BlockBytes,
+//     MaxLineBytes+4 KiB)) plus, for decoded types, working buffers of the
+//     same size, whatever the number of files.
+//   - Entries and positions. The position after a block is always a point
+//     from which reading again yields exactly the entries not emitted yet:
+//     the start of the first unfinished entry (multiline), of the first
+//     unfinished partial-line group of any stream (Docker, CRI), or of the
+//     unterminated last line. So a multiline entry is never split, lost or
+//     repeated by a crash. Blocks hold entries of one stream and one
+//     parse_error value (labels are per block).
+//   - Docker. Each line {"log","stream","time"} is decoded (a small JSON
+//     scanner, no allocation per line); "log" without its final '\n' is a
+//     partial line (Docker cuts at 16 KiB), joined with the next records of
+//     the same stream; the entry time is the record's. Labels: stream,
+//     container_id (the directory name), container_name and image from the
+//     container's config.v2.json when readable. A line that is not such an
+//     object is shipped raw with parse_error="true" and counted
+//     (errors_total{reason="parse"}).
+//   - CRI. "TIME STREAM P|F MESSAGE": P lines are joined with the next of
+//     the same stream; the time is the record's. Labels: stream, and
+//     namespace, pod, container from /var/log/pods/NS_POD_UID/CONTAINER/N.log
+//     (or /var/log/containers/POD_NS_CONTAINER-ID.log). Bad lines as for
+//     Docker.
+//   - Multiline (any type, per stream). An entry is a line matching
+//     Multiline.Start and the lines after it that do not; it ends at the
+//     next start line, at MaxLines lines, before it would span more than
+//     MaxLineBytes of the file (counted as a split), or, at the end of the
+//     file, when no line came for MaxWait. Joined lines keep their '\n'
+//     between them. MaxWait also ends a partial line never completed.
+//   - Timestamps. With Timestamp set, each entry's time is parsed from its
+//     first line (Regex, group ts) or from a top-level JSON field, with
+//     Layout, in Location when the text has no zone (default: the host's
+//     zone), and stored as UTC. An entry without a parsable time keeps its
+//     read time (Docker, CRI: the record's time) and is counted
+//     (errors_total{reason="timestamp"}).
 //
-// Labels are the configured ones plus filename=<path>, sorted by name.
-// Metrics are registered with a source=<name> label and unregistered by
-// Close.
+// # Identity
+//
+// An open file is known by device and inode (an inode cannot be reused
+// while a descriptor holds it). A position's FileID names more than that:
+// "dev-ino-n-hash", the CRC-64 of the file's first n bytes, n being
+// min(offset, FingerprintBytes). So:
+//
+//   - On restart a stored position is applied to a file with that device
+//     and inode only if the file still starts with the n bytes that were
+//     read: a renamed file (app.log -> app.log.1 inside the glob) resumes
+//     where it was, without reading again; an inode reused by a new file,
+//     or a file truncated and rewritten while logcapturer was stopped,
+//     fails the check and is read from 0 (counted as
+//     errors_total{reason="position"}). The furthest matching position of
+//     a file wins.
+//   - A file shorter than FingerprintBytes gets a new FileID with each
+//     block (its hash covers the bytes read so far); once it grew past
+//     FingerprintBytes its FileID is stable. Every form is matched on
+//     restart, so a file that was short when the process died and grew
+//     since is still found. FileIDs of the older "dev-ino" form are
+//     applied if not past the file's end.
+//   - While running, a file is truncated when it is shorter than its
+//     offset or when its first n bytes changed (checked whenever its size
+//     changes): it is read again from 0, and counted.
+//
+// # Rotation, deletion and descriptors
+//
+// When a path leads to another file (rename and create) or to nothing
+// (deletion), the old file stays open and is read to its end through the
+// handle, even while the Emitter blocks; it is closed once it has been gone
+// and has not grown for a PollInterval, its unterminated tail then emitted
+// as a last line. logcapturer_source_files_deleted_open counts such files.
+// A file renamed to another matching name keeps its offset. Idle files
+// (no growth for CloseInactive) are closed and reopened, at their
+// position, when their size or mtime changes. MaxOpenFiles bounds the
+// descriptors: a file that needs one takes it from the open file idle the
+// longest (which is reopened when it grows); if none is idle it waits
+// (errors_total{reason="max_open_files"}). Gone files are never closed
+// before they are read to the end.
+//
+// Labels are the configured ones plus filename=<path> and the type's
+// labels, sorted by name. Metrics are registered with a source=<name>
+// label and unregistered by Close.
 //
 // # Caveats
 //
-// Left for the next issue:
-//
-//   - Identity by fingerprint (a hash of the first bytes) instead of
-//     device and inode: inodes are reused, so a stored position may be
-//     applied to a different file that got the inode of a deleted one, and
-//     a file copied elsewhere is read again.
-//   - copytruncate: a truncation is seen only when the file is shorter than
-//     the offset when looked at; if the writer refilled it past the offset
-//     first, the new head is lost. Fingerprints detect this.
-//   - Docker json-file and CRI decoding (timestamps from the line, stream
-//     labels, partial-line reassembly) and multiline grouping. The split
-//     into lines here is the layer those decoders sit on.
-//   - Globs with wildcards in directory names (/var/log/pods/*/*.log):
-//     the matching directories are watched, but a new matching directory
-//     is found by the next rescan (up to PollInterval later), as nothing
-//     watches its parent.
+//   - copytruncate loses lines, as with every tailer: the lines written
+//     between the copy and the truncation are in neither file, and lines
+//     written after the source last read the file and before the copy are
+//     only in the copy (unless its name is inside the globs). If the
+//     truncated file is written past the old offset before the source looks
+//     again and starts with the same FingerprintBytes as before (a fixed
+//     banner), the truncation is not seen and the new head is skipped.
+//     Prefer rename and create (logrotate's default).
+//   - With a glob that does not match the rotated names (app.log rather
+//     than app.log*), a file renamed away while logcapturer is stopped is
+//     not read any more: its last lines are lost. A file created and
+//     rotated away between two scans while the Emitter blocks is never
+//     seen. Put the rotated names inside the glob (and exclude compressed
+//     ones: exclude: ["*.gz"]).
+//   - FileIDs include the device number: a file system that comes back
+//     with another device number after a reboot makes its files new files
+//     (read again by StartAt).
 //   - StartAt "end" starts at the file's size, which may be mid-line.
+//   - Positions are never forgotten by the source; the pipeline keeps one
+//     per FileID (a short file has several).
 //   - Files are identified with syscall.Stat_t: Unix only.
 package sources

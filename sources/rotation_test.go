@@ -69,38 +69,6 @@ func seqLine(n int) string {
 	return fmt.Sprintf("%09d lorem ipsum dolor sit amet, consectetur adipiscing elit", n)
 }
 
-// checkSeq checks that lines hold each of seqLine(0..n-1) exactly once.
-func checkSeq(t *testing.T, lines []string, n int) {
-	t.Helper()
-	seen := make([]int, n)
-	for _, l := range lines {
-		i, err := strconv.Atoi(strings.SplitN(l, " ", 2)[0])
-		if err != nil || i < 0 || i >= n || l != seqLine(i) {
-			t.Errorf("unexpected line %q", l)
-			continue
-		}
-		seen[i]++
-	}
-	missing, dups := 0, 0
-	for i, c := range seen {
-		if c == 0 {
-			if missing < 5 {
-				t.Errorf("line %d missing", i)
-			}
-			missing++
-		}
-		if c > 1 {
-			if dups < 5 {
-				t.Errorf("line %d read %d times", i, c)
-			}
-			dups += c - 1
-		}
-	}
-	if missing > 0 || dups > 0 {
-		t.Errorf("%d lines written: %d missing, %d duplicates", n, missing, dups)
-	}
-}
-
 // rotatingWriter writes seqLines to dir/app.log at a steady rate and
 // rotates it logrotate-style (rename, create) every rotateBytes: the
 // generations are shifted (app.log.1 -> app.log.2 ...) and the oldest

@@ -302,8 +302,13 @@ func (t *tailer) watchDirs() {
 			case !t.watchWarned[d]:
 				t.watchWarned[d] = true
 				t.m.error(reasonWatch)
-				t.log.Warn("cannot watch directory; its files are seen at each rescan only",
-					"dir", d, "err", err)
+				if !t.watchLimitLog {
+					// Usually the inotify watch limit: logged once, counted
+					// for every directory.
+					t.watchLimitLog = true
+					t.log.Warn("cannot watch directory; its files are seen at each rescan only (further directories are only counted)",
+						"dir", d, "err", err)
+				}
 			}
 		}
 	}

@@ -54,16 +54,17 @@ type tailer struct {
 	idle   map[fileKey]idleFile    // files closed while present, until they change
 	stored *storedPositions        // positions not used yet
 
-	dirPatterns []string        // filepath.Dir of each glob, deduplicated
-	watched     map[string]bool // directories watched by w
-	warned      map[string]string
-	watchWarned map[string]bool
-	limitWarned bool      // max_open_files was reached (logged once)
-	now         time.Time // start of the current read round
-	scanNo      int64     // number of the current scan
-	nextFlush   time.Time // earliest max_wait deadline of a file (zero: none)
-	watchErrLog bool      // an fsnotify error was logged already
-	emitFailing bool      // the last Emit failed (logged once per failure streak)
+	dirPatterns   []string        // filepath.Dir of each glob, deduplicated
+	watched       map[string]bool // directories watched by w
+	warned        map[string]string
+	watchWarned   map[string]bool
+	limitWarned   bool      // max_open_files was reached (logged once)
+	now           time.Time // start of the current read round
+	scanNo        int64     // number of the current scan
+	nextFlush     time.Time // earliest max_wait deadline of a file (zero: none)
+	watchErrLog   bool      // an fsnotify error was logged already
+	watchLimitLog bool      // a failed directory watch was logged already
+	emitFailing   bool      // the last Emit failed (logged once per failure streak)
 }
 
 // idleFile is what is known of a file closed while it was still there (by
