@@ -77,7 +77,9 @@ func NewHTTP(logger *slog.Logger, opts HTTPOptions) (*HTTP, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = HTTPMaxConns
 	tr.MaxConnsPerHost = HTTPMaxConns // bounds connection goroutines during an outage
-	return &HTTP{opts: opts, logger: logger, client: &http.Client{Transport: tr, Timeout: opts.Timeout}}, nil
+	// The timeout is a context deadline per request, not Client.Timeout,
+	// which starts a goroutine per request.
+	return &HTTP{opts: opts, logger: logger, client: &http.Client{Transport: tr}}, nil
 }
 
 // Name returns the sink's name.
@@ -111,6 +113,8 @@ func (s *HTTP) Send(ctx context.Context, b *Batch) error {
 	if _, _, err := writeBatch(body, nil, b, s.opts.Format); err != nil {
 		return fmt.Errorf("encode batch: %w", err)
 	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.opts.URL, bytes.NewReader(body.Bytes()))
 	if err != nil {
 		return &Permanent{Reason: "bad_request", Err: err}
