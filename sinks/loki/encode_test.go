@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"strconv"
 	"strings"
-	"reflect"
 	"testing"
 	"time"
 
@@ -40,7 +40,7 @@ func tricky() []wal.Block {
 		{Source: "app", Labels: lbl("filename", "/var/log/a.log", "job", "a\"b\\c\nd\x00e"),
 			Entries: ents(base+2, base, base+1, base)}, // unsorted, with a tie
 		{Source: "app", Labels: lbl("filename", "/var/log/a.log", "job", "a\"b\\c\nd\x00e"),
-			Entries: ents(base-5)}, // same stream, earlier
+			Entries: ents(base - 5)}, // same stream, earlier
 		{Source: "web", Labels: lbl("1st", "x", "__path__", "/p", "bad\xffval", "v\xfe", "container_id", "c1", "host", "own", "k8s.pod-name", "p-1", "empty", ""),
 			Entries: ents(0, -1, math.MaxInt64, math.MinInt64+1)},
 		{Source: "web", Labels: lbl("1st", "x", "__path__", "/p", "bad\xffval", "v\xfe", "container_id", "c2", "host", "own", "k8s.pod-name", "p-1", "empty", ""),
