@@ -248,7 +248,7 @@ func TestFileRotationUnderLoad(t *testing.T) {
 			w := &rotatingWriter{dir: dir}
 			rotateBytes, rate := 2<<20, 24<<20
 			if raceEnabled {
-				rotateBytes, rate = 256<<10, 3<<20
+				rotateBytes, rate = 512<<10, 4<<20
 			}
 			w.run(t, rotations, rotateBytes, rate, 4)
 			close(stop)
