@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -27,7 +28,7 @@ func rotLine(n int) string {
 type rotatingAppWriter struct {
 	dir       string
 	written   int
-	rotations int
+	rotations atomic.Int64 // read by the test while the writer runs
 	stop      chan struct{}
 	done      chan struct{}
 	err       error
@@ -79,8 +80,8 @@ func (w *rotatingAppWriter) run(linesPerSec, rotateBytes int) error {
 			}
 		}
 		if size >= rotateBytes && late <= 0 {
-			w.rotations++
-			if err := os.Rename(path, fmt.Sprintf("%s.%d", path, w.rotations)); err != nil {
+			k := w.rotations.Add(1)
+			if err := os.Rename(path, fmt.Sprintf("%s.%d", path, k)); err != nil {
 				return err
 			}
 			size, late = 0, 1+rand.IntN(3)
@@ -141,7 +142,7 @@ admin:
 	w := startRotatingWriter(logs, rate, rotateBytes)
 	var stderr bytes.Buffer
 	kills := 0
-	for w.rotations < rotations {
+	for w.rotations.Load() < int64(rotations) {
 		cmd := startChild(t, bin, cfgPath, &stderr)
 		time.Sleep(time.Duration(100+rand.IntN(700)) * time.Millisecond) // the random moment of the crash
 		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -217,7 +218,7 @@ admin:
 	}
 	walOther = len(walCounts)
 	t.Logf("rotations=%d kills=%d lines=%d missing at sink=%d wal blocks=%d wal duplicates=%d unexpected wal lines=%d",
-		w.rotations, kills, total, missing, l.LastIndex(), walDups, walOther)
+		w.rotations.Load(), kills, total, missing, l.LastIndex(), walDups, walOther)
 	if walDups > 0 || walOther > 0 || missing > 0 {
 		t.Errorf("lost %d lines, %d lines more than once in the wal, %d unexpected", missing, walDups, walOther)
 	}
