@@ -194,7 +194,7 @@ invalid.yaml:15: sources[0].sinks[2]: no sink named "nowhere"; defined sinks: "a
 invalid.yaml:16: sources[0].max_line_bytes: must be between 1KiB and 64MiB, got 100MiB
 invalid.yaml:17: sources[0].poll_interval: must be greater than 0, got 0s
 invalid.yaml:18: sources[1].name: duplicate source name "app" (first defined at line 10)
-invalid.yaml:19: sources[1].type: must be file, got "docker"
+invalid.yaml:19: sources[1].type: must be file, docker or cri, got "journald"
 invalid.yaml:20: sources[2].name: is required
 invalid.yaml:20: sources[2].paths: is required for a file source
 invalid.yaml:21: sources[2].sinks: must not be empty; leave the key out to send to all sinks

@@ -425,6 +425,24 @@ func (d *decoder) source(n *yaml.Node, path string) Source {
 		{"sinks", d.stringList(&s.Sinks)},
 		{"max_line_bytes", d.sizeField(&s.MaxLineBytes)},
 		{"poll_interval", d.durationField(&s.PollInterval)},
+		{"max_open_files", d.intField(&s.MaxOpenFiles)},
+		{"close_inactive", d.durationField(&s.CloseInactive)},
+		{"fingerprint_bytes", d.sizeField(&s.FingerprintBytes)},
+		{"multiline", func(n *yaml.Node, path string) {
+			d.mapping(n, path, []field{
+				{"start", stringField(d, &s.Multiline.Start)},
+				{"max_lines", d.intField(&s.Multiline.MaxLines)},
+				{"max_wait", d.durationField(&s.Multiline.MaxWait)},
+			})
+		}},
+		{"timestamp", func(n *yaml.Node, path string) {
+			d.mapping(n, path, []field{
+				{"regex", stringField(d, &s.Timestamp.Regex)},
+				{"json_field", stringField(d, &s.Timestamp.JSONField)},
+				{"layout", stringField(d, &s.Timestamp.Layout)},
+				{"location", stringField(d, &s.Timestamp.Location)},
+			})
+		}},
 	})
 	return s
 }

@@ -67,8 +67,8 @@
 //
 //	sources:                         # required: at least one
 //	  - name: app                    # required; 1-64 of [A-Za-z0-9_-]; unique among sources
-//	    type: file                   # required; file (the only type so far)
-//	    paths: ["/var/log/app/*.log"] # required for file: a non-empty list of globs
+//	    type: file                   # required; file | docker | cri
+//	    paths: ["/var/log/app/*.log"] # required for file (docker, cri: optional)
 //	    exclude: ["*.gz"]            # optional globs, matched against the base name and the full path
 //	    start_at: beginning          # beginning | end: where to start in a file never seen before
 //	    labels: {job: app}           # optional; names match [a-zA-Z_][a-zA-Z0-9_]*, not starting
@@ -77,6 +77,20 @@
 //	                                 # an empty list is an error
 //	    max_line_bytes: 256KiB       # 1KiB .. 64MiB
 //	    poll_interval: 1s            # > 0; how often the globs are re-scanned
+//	    max_open_files: 1024         # descriptors the source may hold
+//	    close_inactive: 5m           # close files idle this long; reopened when they grow
+//	    fingerprint_bytes: 1KiB      # file identity: device+inode+hash of the first bytes
+//	    multiline: {start: '^\S', max_lines: 500, max_wait: 2s}   # join lines until the next start
+//	    timestamp:                   # take the entry's time from the line
+//	      regex: '^(?P<ts>\S+ \S+)'  # or json_field: ts
+//	      layout: '2006-01-02 15:04:05'   # Go layout, or unix, unix_ms, unix_us, unix_ns
+//	      location: America/Sao_Paulo    # zone-less text is read here (default: the host's)
+//
+//	# type: docker reads Docker json-file logs (paths default to
+//	# /var/lib/docker/containers/*/*-json.log), joins 16 KiB partial lines,
+//	# takes the record's time and adds stream, container_id, container_name
+//	# and image. type: cri reads Kubernetes logs (paths default to
+//	# /var/log/pods/*/*/*.log) and adds namespace, pod, container and stream.
 //
 //	sinks:                           # required: at least one
 //	  - name: archive                # required; 1-64 of [A-Za-z0-9_-]; unique among sinks

@@ -108,8 +108,8 @@ func TestProblems(t *testing.T) {
 		{"duplicate source name", withSources("  - name: app\n    type: file\n    paths: [/a]\n  - name: app\n    type: file\n    paths: [/b]\n"), nil, []want{
 			{5, "sources[1].name", `duplicate source name "app" (first defined at line 2)`},
 		}},
-		{"unknown source type", withSources("  - name: app\n    type: docker\n"), nil, []want{
-			{3, "sources[0].type", `must be file, got "docker"`},
+		{"unknown source type", withSources("  - name: app\n    type: journald\n"), nil, []want{
+			{3, "sources[0].type", `must be file, docker or cri, got "journald"`},
 		}},
 		{"missing paths", withSources("  - name: app\n    type: file\n"), nil, []want{
 			{2, "sources[0].paths", "is required for a file source"},

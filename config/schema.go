@@ -69,6 +69,19 @@ type Source struct {
 	Sinks        []string
 	MaxLineBytes ByteSize
 	PollInterval Duration
+	// Zero values below mean the sources package's defaults (1024 files,
+	// 5m, 1KiB); sources.FileOptions.Validate checks them in depth.
+	MaxOpenFiles     int
+	CloseInactive    Duration
+	FingerprintBytes ByteSize
+	Multiline        struct {
+		Start    string
+		MaxLines int
+		MaxWait  Duration
+	}
+	Timestamp struct {
+		Regex, JSONField, Layout, Location string
+	}
 }
 
 // SourceType is the kind of a source.
@@ -76,7 +89,9 @@ type SourceType string
 
 // Values of SourceType.
 const (
-	SourceFile SourceType = "file"
+	SourceFile   SourceType = "file"
+	SourceDocker SourceType = "docker" // Docker json-file logs; paths default to the Docker data dir
+	SourceCRI    SourceType = "cri"    // Kubernetes CRI logs; paths default to /var/log/pods
 )
 
 // StartAt says where a source starts reading a file it has no position for.

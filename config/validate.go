@@ -209,7 +209,16 @@ func (v *validator) wal(path string, w *WAL) {
 
 func (v *validator) source(path string, s *Source, seen map[string]string, sinks []Sink) {
 	v.name(path+".name", "source", s.Name, seen)
-	oneOf(v, path+".type", s.Type, SourceFile)
+	oneOf(v, path+".type", s.Type, SourceFile, SourceDocker, SourceCRI)
+	if s.MaxOpenFiles < 0 {
+		v.add(path+".max_open_files", "must not be negative, got %d", s.MaxOpenFiles)
+	}
+	if s.CloseInactive < 0 {
+		v.add(path+".close_inactive", "must not be negative, got %s", s.CloseInactive)
+	}
+	if s.FingerprintBytes < 0 {
+		v.add(path+".fingerprint_bytes", "must not be negative, got %s", s.FingerprintBytes)
+	}
 	if s.Type == SourceFile {
 		switch {
 		case len(s.Paths) > 0:

@@ -98,6 +98,22 @@ sinks:
 		t.Fatalf("loki auth: exit %d\n%s", code, errb.String())
 	}
 
+	// Source options only the tailer checks in depth.
+	src := filepath.Join(dir, "src.yaml")
+	os.WriteFile(src, []byte("data_dir: "+filepath.Join(dir, "data")+`
+sources:
+  - {name: app, type: file, paths: ["/var/log/*.log"], multiline: {start: "(", max_lines: 10}}
+  - {name: d, type: docker}
+  - {name: c, type: cri, timestamp: {layout: x}}
+sinks: [{name: out, type: stdout}]
+`), 0o644)
+	errb.Reset()
+	if code := runMain([]string{"check", "--config", src}, &out, &errb); code != 1 ||
+		!strings.Contains(errb.String(), "sources[0] (app): multiline.start") || strings.Contains(errb.String(), "sources[1]") ||
+		!strings.Contains(errb.String(), "sources[2] (c): timestamp") {
+		t.Fatalf("source options: exit %d\n%s", code, errb.String())
+	}
+
 	// A data_dir that cannot be created: exit 1 naming the path.
 	ro := filepath.Join(dir, "ro.yaml")
 	blocker := filepath.Join(dir, "file")
@@ -147,5 +163,48 @@ admin: {listen: "127.0.0.1:0"}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRunDockerSource wires a docker source end to end: the record's time
+// and the container labels reach the sink.
+func TestRunDockerSource(t *testing.T) {
+	dir := t.TempDir()
+	id := strings.Repeat("ab", 32)
+	cdir := filepath.Join(dir, "containers", id)
+	os.MkdirAll(cdir, 0o755)
+	os.WriteFile(filepath.Join(cdir, id+"-json.log"), []byte(
+		`{"log":"hello from docker\n","stream":"stdout","time":"2026-11-24T06:00:00.123456789Z"}`+"\n"), 0o644)
+	out := filepath.Join(dir, "out.json")
+	cfgPath := filepath.Join(dir, "c.yaml")
+	os.WriteFile(cfgPath, []byte("data_dir: "+filepath.Join(dir, "data")+`
+sources: [{name: docker, type: docker, paths: ["`+dir+`/containers/*/*-json.log"]}]
+sinks: [{name: archive, type: file, path: `+out+`, format: json, batch: {max_wait: 10ms}}]
+admin: {listen: ""}
+`), 0o644)
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, slog.New(slog.DiscardHandler), cfg) }()
+	deadline := time.Now().Add(10 * time.Second)
+	var b []byte
+	for {
+		b, _ = os.ReadFile(out)
+		if len(b) > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"ts":"2026-11-24T06:00:00.123456789Z"`, `"container_id":"` + id + `"`, `"stream":"stdout"`, `"line":"hello from docker"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("sink output lacks %s: %s", want, b)
+		}
 	}
 }
