@@ -142,27 +142,8 @@ sources: [{name: app, type: file, paths: ["`+logs+`/*.log"]}]
 sinks: [{name: archive, type: file, path: `+out+`, batch: {max_wait: 10ms}}]
 admin: {listen: "127.0.0.1:0"}
 `), 0o644)
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, slog.New(slog.DiscardHandler), cfg) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		b, _ := os.ReadFile(out)
-		if string(b) == "one\ntwo\n" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sink holds %q", b)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
+	if b := runUntil(t, cfgPath, out, func(b []byte) bool { return string(b) == "one\ntwo\n" }); string(b) != "one\ntwo\n" {
+		t.Fatalf("sink holds %q", b)
 	}
 }
 
@@ -182,6 +163,19 @@ sources: [{name: docker, type: docker, paths: ["`+dir+`/containers/*/*-json.log"
 sinks: [{name: archive, type: file, path: `+out+`, format: json, batch: {max_wait: 10ms}}]
 admin: {listen: ""}
 `), 0o644)
+	b := runUntil(t, cfgPath, out, func(b []byte) bool { return len(b) > 0 })
+	for _, want := range []string{`"ts":"2026-11-24T06:00:00.123456789Z"`, `"container_id":"` + id + `"`, `"stream":"stdout"`, `"line":"hello from docker"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("sink output lacks %s: %s", want, b)
+		}
+	}
+}
+
+// runUntil runs the program in-process on the config at cfgPath until the
+// file out satisfies cond (or 10 s pass), stops it, checks that it shut down
+// cleanly, and returns out's content.
+func runUntil(t *testing.T, cfgPath, out string, cond func([]byte) bool) []byte {
+	t.Helper()
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		t.Fatal(err)
@@ -193,7 +187,7 @@ admin: {listen: ""}
 	var b []byte
 	for {
 		b, _ = os.ReadFile(out)
-		if len(b) > 0 || time.Now().After(deadline) {
+		if cond(b) || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -202,9 +196,5 @@ admin: {listen: ""}
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`"ts":"2026-11-24T06:00:00.123456789Z"`, `"container_id":"` + id + `"`, `"stream":"stdout"`, `"line":"hello from docker"`} {
-		if !strings.Contains(string(b), want) {
-			t.Errorf("sink output lacks %s: %s", want, b)
-		}
-	}
+	return b
 }
