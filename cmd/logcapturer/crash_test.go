@@ -168,14 +168,7 @@ func lineKey(file, n int) string {
 // number of kills for soak runs.
 func TestCrashKill9(t *testing.T) {
 	bin := binary(t)
-	kills := 20
-	if v := os.Getenv("LOGCAPTURER_CRASH_KILLS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			t.Fatalf("LOGCAPTURER_CRASH_KILLS=%q: %v", v, err)
-		}
-		kills = n
-	}
+	kills := envInt(t, "LOGCAPTURER_CRASH_KILLS", 20)
 	dir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
 		t.Fatal(err)
@@ -282,4 +275,19 @@ func TestCrashKill9(t *testing.T) {
 	if t.Failed() {
 		t.Logf("child stderr:\n%s", stderr.String())
 	}
+}
+
+// envInt reads a whole number from the environment variable name (soak
+// runs raise the defaults), or returns def when it is unset.
+func envInt(t *testing.T, name string, def int) int {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		t.Fatalf("%s=%q: %v", name, v, err)
+	}
+	return n
 }

@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -104,14 +103,7 @@ func (w *rotatingAppWriter) finish() (int, error) {
 // rotations (default 50).
 func TestCrashKill9Rotation(t *testing.T) {
 	bin := binary(t)
-	rotations := 50
-	if v := os.Getenv("LOGCAPTURER_ROTATIONS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			t.Fatalf("LOGCAPTURER_ROTATIONS=%q: %v", v, err)
-		}
-		rotations = n
-	}
+	rotations := envInt(t, "LOGCAPTURER_ROTATIONS", 50)
 	dir := t.TempDir()
 	logs := filepath.Join(dir, "logs")
 	if err := os.MkdirAll(logs, 0o755); err != nil {

@@ -1,7 +1,3 @@
-// Package sinktest provides a real HTTP receiver for tests of sinks and of
-// the pipeline's retry logic: it can be healthy, fail with 500, throttle
-// with 429 and Retry-After, refuse connections, hang until the client gives
-// up, or reject chosen lines with 400 for good.
 package sinktest
 
 import (

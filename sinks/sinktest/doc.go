@@ -1,0 +1,9 @@
+// Package sinktest provides a real HTTP receiver for tests of sinks and of
+// the pipeline's retry logic: it can be healthy, fail with 500, throttle
+// with 429 and Retry-After, refuse connections, hang until the client gives
+// up, or reject chosen lines with 400 for good.
+//
+// A Target owns one server goroutine per listener; Close (also registered
+// with t.Cleanup by NewTarget) stops it and waits. Its methods are safe for
+// concurrent use.
+package sinktest
