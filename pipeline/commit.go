@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"os"
 	"time"
 )
 
@@ -13,7 +14,7 @@ func (p *Pipeline) runCommitter(ctx context.Context) {
 	defer p.wg.Done()
 	t := time.NewTicker(p.opts.CommitInterval)
 	defer t.Stop()
-	var lastExpire time.Time
+	var lastExpire, lastPrune time.Time
 	for {
 		select {
 		case <-t.C:
@@ -21,6 +22,14 @@ func (p *Pipeline) runCommitter(ctx context.Context) {
 				p.m.stateErrors.Inc()
 				p.logger.Error("commit state; retried at the next tick", "err", err)
 				continue
+			}
+			if time.Since(lastPrune) >= time.Minute {
+				lastPrune = time.Now()
+				if n, err := p.st.prunePositions(p.log.FirstIndex(), fileExists); err != nil {
+					p.logger.Error("prune positions", "err", err)
+				} else if n > 0 {
+					p.logger.Debug("pruned positions", "deleted", n)
+				}
 			}
 			if time.Since(lastExpire) >= time.Second {
 				lastExpire = time.Now()
@@ -127,4 +136,9 @@ func (p *Pipeline) retain() {
 	p.m.truncations.Inc()
 	p.logger.Debug("deleted delivered wal segments", "below", cut, "took", time.Since(start))
 	notify(p.spaceFreed)
+}
+
+func fileExists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
 }

@@ -343,3 +343,37 @@ func TestWALFullBlocksUntilDelivered(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestPrunePositions(t *testing.T) {
+	st, err := openState(filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.close()
+	pos := map[posKey]posVal{
+		{"app", "1-2-10-aa"}:  {Index: 3, Offset: 10, Path: "/live.log"},   // superseded by the next
+		{"app", "1-2-900-bb"}: {Index: 7, Offset: 900, Path: "/live.log"},  // newest for its path: kept
+		{"app", "1-3-50-cc"}:  {Index: 4, Offset: 50, Path: "/gone.log"},   // path gone, block gone: deleted
+		{"app", "1-4-50-dd"}:  {Index: 20, Offset: 50, Path: "/gone2.log"}, // path gone, block still in the WAL: kept
+		{"web", "1-5-10-ee"}:  {Index: 2, Offset: 10, Path: "/live.log"},   // other source: its own newest, kept
+	}
+	if err := st.save(nil, pos, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := st.prunePositions(10, func(p string) bool { return p == "/live.log" })
+	if err != nil || n != 2 {
+		t.Fatalf("pruned %d, %v", n, err)
+	}
+	_, left, _, err := st.load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []posKey{{"app", "1-2-900-bb"}, {"app", "1-4-50-dd"}, {"web", "1-5-10-ee"}} {
+		if _, ok := left[k]; !ok {
+			t.Errorf("position %v was pruned", k)
+		}
+	}
+	if len(left) != 3 {
+		t.Errorf("%d positions left: %v", len(left), left)
+	}
+}

@@ -155,3 +155,53 @@ func decodePosition(key, val []byte) (posKey, posVal, bool) {
 		Path:   string(val[16:]),
 	}, true
 }
+
+// prunePositions deletes positions no restart can use, so the bucket does
+// not grow with every file ever seen: of the positions of one source and
+// path, only the newest is kept (older ones are earlier identities of the
+// same name: a short file's growing fingerprint, a rotated-away file), and
+// a position whose path no longer exists is deleted. Either is deleted only
+// once its block is gone from the WAL (index < first), so a position the
+// WAL could still resume is never lost. It returns how many it deleted.
+func (s *state) prunePositions(first uint64, exists func(path string) bool) (int, error) {
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketPositions)
+		type item struct {
+			raw []byte
+			key posKey
+			val posVal
+		}
+		newest := map[[2]string]uint64{}
+		var all []item
+		if err := b.ForEach(func(k, v []byte) error {
+			key, val, ok := decodePosition(k, v)
+			if !ok {
+				return nil
+			}
+			all = append(all, item{append([]byte(nil), k...), key, val})
+			id := [2]string{key.Source, val.Path}
+			newest[id] = max(newest[id], val.Index)
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, it := range all {
+			if it.val.Index >= first {
+				continue
+			}
+			superseded := it.val.Index < newest[[2]string{it.key.Source, it.val.Path}]
+			if superseded || !exists(it.val.Path) {
+				if err := b.Delete(it.raw); err != nil {
+					return err
+				}
+				n++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("prune positions: %w", err)
+	}
+	return n, nil
+}
