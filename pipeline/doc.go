@@ -26,7 +26,10 @@
 // meta/positions_index: the WAL index up to which every block's position is
 // in the positions bucket. One committer goroutine writes all of it in one
 // transaction every CommitInterval (100ms), then deletes WAL segments below
-// min(committed cursors, positions checkpoint), at segment boundaries only.
+// min(committed cursors, retry ranges, dead letters, positions checkpoint),
+// at segment boundaries only. Once a minute it prunes positions no restart
+// can use: older identities of the same path, and files that are gone,
+// once their blocks have left the WAL.
 //
 // On Open, cursors are clamped to the WAL's range, and positions are the
 // checkpoint plus the positions inside every block after it. A line is thus
