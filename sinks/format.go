@@ -78,53 +78,69 @@ func writeBatch(w io.Writer, buf []byte, b *Batch, f Format) (int64, []byte, err
 func appendJSONEntry(dst []byte, labels []wal.Label, e *wal.Entry) []byte {
 	dst = append(dst, `{"ts":"`...)
 	dst = time.Unix(0, e.Time).UTC().AppendFormat(dst, time.RFC3339Nano)
-	dst = append(dst, `","labels":{`...)
-	for i, l := range labels {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = appendJSONString(dst, l.Name)
-		dst = append(dst, ':')
-		dst = appendJSONString(dst, l.Value)
-	}
-	dst = append(dst, `},"line":`...)
-	dst = appendJSONString(dst, string(e.Line))
+	dst = append(dst, `","labels":`...)
+	dst = AppendJSONLabels(dst, labels)
+	dst = append(dst, `,"line":`...)
+	dst = AppendJSONString(dst, string(e.Line))
 	return append(dst, '}')
 }
 
 const hexDigits = "0123456789abcdef"
 
-// appendJSONString appends s as a JSON string, escaping quotes, backslashes
-// and control characters and replacing invalid UTF-8 with U+FFFD.
-func appendJSONString(dst []byte, s string) []byte {
+// AppendJSONString appends s as a JSON string: quotes, backslashes and
+// control characters escaped, invalid UTF-8 replaced by \ufffd. Runs of
+// plain bytes are copied at once.
+func AppendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
+	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				dst = append(dst, '\\', c)
-			case c == '\n':
-				dst = append(dst, '\\', 'n')
-			case c == '\r':
-				dst = append(dst, '\\', 'r')
-			case c == '\t':
-				dst = append(dst, '\\', 't')
-			case c < 0x20 || c == 0x7f:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			default:
-				dst = append(dst, c)
-			}
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
 			i++
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r != utf8.RuneError || size != 1 {
+				i += size
+				continue
+			}
+			dst = append(dst, s[start:i]...)
 			dst = append(dst, `\ufffd`...)
-		} else {
-			dst = append(dst, s[i:i+size]...)
+			i++
+			start = i
+			continue
 		}
-		i += size
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		i++
+		start = i
 	}
+	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// AppendJSONLabels appends labels as a JSON object.
+func AppendJSONLabels(dst []byte, ls []wal.Label) []byte {
+	dst = append(dst, '{')
+	for i, l := range ls {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = AppendJSONString(dst, l.Name)
+		dst = append(dst, ':')
+		dst = AppendJSONString(dst, l.Value)
+	}
+	return append(dst, '}')
 }

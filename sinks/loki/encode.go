@@ -1,9 +1,9 @@
 package loki
 
 import (
+	"github.com/logcapturer/logcapturer/sinks"
 	"slices"
 	"strconv"
-	"unicode/utf8"
 	"unsafe"
 
 	"github.com/klauspost/compress/s2"
@@ -297,7 +297,7 @@ func (e *Encoder) appendJSON(dst []byte, blocks []wal.Block) []byte {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `{"stream":`...)
-		dst = appendJSONObject(dst, s.labels)
+		dst = sinks.AppendJSONLabels(dst, s.labels)
 		dst = append(dst, `,"values":[`...)
 		for j, r := range s.refs {
 			if j > 0 {
@@ -306,11 +306,11 @@ func (e *Encoder) appendJSON(dst []byte, blocks []wal.Block) []byte {
 			dst = append(dst, `["`...)
 			dst = strconv.AppendInt(dst, r.t, 10)
 			dst = append(dst, `",`...)
-			dst = appendJSONString(dst, bytesString(blocks[r.blk].Entries[r.idx].Line))
+			dst = sinks.AppendJSONString(dst, bytesString(blocks[r.blk].Entries[r.idx].Line))
 			info := &e.blocks[r.blk]
 			if info.meta1 > info.meta0 {
 				dst = append(dst, ',')
-				dst = appendJSONObject(dst, e.meta[info.meta0:info.meta1])
+				dst = sinks.AppendJSONLabels(dst, e.meta[info.meta0:info.meta1])
 			}
 			dst = append(dst, ']')
 		}
@@ -319,64 +319,6 @@ func (e *Encoder) appendJSON(dst []byte, blocks []wal.Block) []byte {
 	return append(dst, "]}"...)
 }
 
-func appendJSONObject(dst []byte, ls []wal.Label) []byte {
-	dst = append(dst, '{')
-	for i, l := range ls {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = appendJSONString(dst, l.Name)
-		dst = append(dst, ':')
-		dst = appendJSONString(dst, l.Value)
-	}
-	return append(dst, '}')
-}
-
 // bytesString views b as a string without copying; the string must not
-// outlive b or be kept while b changes (appendJSONString only reads it).
+// outlive b or be kept while b changes (sinks.AppendJSONString only reads it).
 func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string: quotes, backslashes and
-// control characters escaped, invalid UTF-8 replaced by \ufffd.
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r != utf8.RuneError || size != 1 {
-				i += size
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		i++
-		start = i
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
