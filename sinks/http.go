@@ -133,12 +133,12 @@ func (s *HTTP) Send(ctx context.Context, b *Batch) error {
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // reuse the connection
-	return ClassifyHTTP(resp.StatusCode, resp.Header.Get("Retry-After"), bytes.TrimSpace(msg), time.Now())
+	return classifyHTTP(resp.StatusCode, resp.Header.Get("Retry-After"), bytes.TrimSpace(msg), time.Now())
 }
 
-// ClassifyHTTP maps an HTTP answer to nil (2xx), *Retryable (408, 429,
+// classifyHTTP maps an HTTP answer to nil (2xx), *Retryable (408, 429,
 // 5xx, with the Retry-After hint) or *Permanent (any other status).
-func ClassifyHTTP(code int, retryAfter string, body []byte, now time.Time) error {
+func classifyHTTP(code int, retryAfter string, body []byte, now time.Time) error {
 	if code >= 200 && code < 300 {
 		return nil
 	}
