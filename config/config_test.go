@@ -76,7 +76,7 @@ func TestDefaults(t *testing.T) {
 			Workers: 1, Timeout: Duration(10 * time.Second),
 			Retry: Retry{MaxAttempts: 0, MinBackoff: Duration(500 * time.Millisecond), MaxBackoff: Duration(5 * time.Minute)},
 		}},
-		Admin: Admin{Listen: "127.0.0.1:8401"},
+		Admin: Admin{Listen: "127.0.0.1:8401", UnreadyAfter: DefaultUnreadyAfter},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got  %+v\nwant %+v", c, want)
@@ -164,7 +164,7 @@ func TestValidFile(t *testing.T) {
 			Workers: 1, Timeout: Duration(10 * time.Second),
 			Retry: Retry{MinBackoff: DefaultMinBackoff, MaxBackoff: DefaultMaxBackoff},
 		}},
-		Admin: Admin{Listen: ":9090", TokenFile: "/etc/logcapturer/token"},
+		Admin: Admin{Listen: ":9090", TokenFile: "/etc/logcapturer/token", UnreadyAfter: DefaultUnreadyAfter},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got  %+v\nwant %+v", c, want)

@@ -397,6 +397,7 @@ func (d *decoder) config(root *yaml.Node) Config {
 			d.mapping(n, path, []field{
 				{"listen", stringField(d, &c.Admin.Listen)},
 				{"token_file", stringField(d, &c.Admin.TokenFile)},
+				{"unready_after", d.durationField(&c.Admin.UnreadyAfter)},
 			})
 		}},
 	})

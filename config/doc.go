@@ -125,6 +125,7 @@
 //	  listen: 127.0.0.1:8401         # host:port (port 0-65535); "" disables the admin server
 //	  token_file: ""                 # optional: file holding the bearer token for mutating
 //	                                 # endpoints; not read by this package
+//	  unready_after: 5m              # > 0: a sink failing this long makes /readyz 503 (sink_failing)
 //
 // Globs use filepath.Match syntax: * and ? match within one path element;
 // "**" is rejected rather than silently meaning "*". Types docker and cri

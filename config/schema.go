@@ -176,12 +176,16 @@ type Admin struct {
 	// TokenFile names a file holding the bearer token for mutating
 	// endpoints; empty means none. Not read or checked by this package.
 	TokenFile string
+	// UnreadyAfter is how long a sink may fail before /readyz reports it
+	// (reason sink_failing).
+	UnreadyAfter Duration
 }
 
 // Defaults.
 const (
 	DefaultDataDir      = "/var/lib/logcapturer"
 	DefaultAdminListen  = "127.0.0.1:8401"
+	DefaultUnreadyAfter = Duration(5 * time.Minute)
 	DefaultSegmentSize  = 4 * MiB
 	DefaultWALMaxBytes  = 2 * GiB
 	DefaultDLQMaxBytes  = 512 * MiB
@@ -261,6 +265,6 @@ func defaultConfig() Config {
 		DataDir: DefaultDataDir,
 		WAL:     defaultWAL(),
 		DLQ:     DLQ{MaxBytes: DefaultDLQMaxBytes, MaxAge: DefaultDLQMaxAge},
-		Admin:   Admin{Listen: DefaultAdminListen},
+		Admin:   Admin{Listen: DefaultAdminListen, UnreadyAfter: DefaultUnreadyAfter},
 	}
 }

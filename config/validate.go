@@ -170,6 +170,9 @@ func (v *validator) config(c *Config) {
 	if c.DLQ.MaxAge <= 0 {
 		v.add("dlq.max_age", "must be more than 0, got %s", c.DLQ.MaxAge)
 	}
+	if c.Admin.UnreadyAfter <= 0 {
+		v.add("admin.unready_after", "must be more than 0, got %s", c.Admin.UnreadyAfter)
+	}
 	if c.MemoryLimit != 0 && c.MemoryLimit < MemoryLimitFor(c.WAL.SegmentSize)-16*MiB {
 		v.add("memory_limit", "must be at least %s (2 * wal.segment_size + 16MiB), got %s; leave it out for the automatic %s",
 			MemoryLimitFor(c.WAL.SegmentSize)-16*MiB, c.MemoryLimit, MemoryLimitFor(c.WAL.SegmentSize))

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,8 +22,15 @@ type AdminOptions struct {
 	Listen string
 	// Gatherer serves /metrics.
 	Gatherer prometheus.Gatherer
-	// Ready reports readiness for /readyz.
-	Ready func() bool
+	// Readiness reports readiness for /readyz (Pipeline.Readiness); nil
+	// is always ready.
+	Readiness func() (bool, []Condition)
+}
+
+// readyzBody is /readyz's answer.
+type readyzBody struct {
+	Status  string      `json:"status"` // ready | not_ready
+	Reasons []Condition `json:"reasons,omitempty"`
 }
 
 // Admin is the admin HTTP server: /metrics, /healthz, /readyz and
@@ -58,11 +66,17 @@ func NewAdmin(logger *slog.Logger, opts AdminOptions) (*Admin, error) {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if opts.Ready != nil && !opts.Ready() {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
-			return
+		body := readyzBody{Status: "ready"}
+		ready := true
+		if opts.Readiness != nil {
+			ready, body.Reasons = opts.Readiness()
 		}
-		fmt.Fprintln(w, "ready")
+		w.Header().Set("Content-Type", "application/json")
+		if !ready {
+			body.Status = "not_ready"
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_ = json.NewEncoder(w).Encode(body) // a client that went away
 	})
 	return &Admin{
 		logger: logger,

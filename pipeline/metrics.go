@@ -28,6 +28,7 @@ type metrics struct {
 	corruptRecords *prometheus.CounterVec
 	circuitOpen    *prometheus.GaugeVec
 	oldestUnacked  *prometheus.GaugeVec
+	degraded       *prometheus.GaugeVec
 
 	collectors []prometheus.Collector
 }
@@ -79,8 +80,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "logcapturer_sink_circuit_open", Help: "1 while the sink's circuit breaker is open."}, []string{"sink"}),
 		oldestUnacked: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "logcapturer_sink_oldest_unacked_age_seconds", Help: "Age of the oldest entry the sink has not delivered: its oldest retry range, or how long its cursor has not moved while behind."}, []string{"sink"}),
+		degraded: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "logcapturer_component_degraded", Help: "1 while a component has the readiness reason (see /readyz)."}, []string{"component", "reason"}),
 	}
-	m.collectors = []prometheus.Collector{m.circuitOpen, m.oldestUnacked, m.ingestRecords, m.ingestEntries, m.ingestBytes, m.groupCommit,
+	m.collectors = []prometheus.Collector{m.degraded, m.circuitOpen, m.oldestUnacked, m.ingestRecords, m.ingestEntries, m.ingestBytes, m.groupCommit,
 		m.appendErrors, m.walFull, m.durableIndex, m.stateCommits, m.stateDuration, m.stateErrors,
 		m.truncations, m.sinkCursor, m.sinkLag, m.sinkSent, m.sinkSentBytes, m.sinkSendDur,
 		m.sinkFailures, m.sinkDropped, m.corruptRecords}

@@ -88,6 +88,9 @@ type Options struct {
 	CommitInterval time.Duration
 	// QueueBlocks bounds the blocks waiting for the WAL writer (default 32).
 	QueueBlocks int
+	// UnreadyAfter is how long a sink may fail before it makes the
+	// pipeline unready (reason sink_failing; default 5m).
+	UnreadyAfter time.Duration
 }
 
 func (o *Options) setDefaults() {
@@ -111,6 +114,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.QueueBlocks <= 0 {
 		o.QueueBlocks = 32
+	}
+	if o.UnreadyAfter <= 0 {
+		o.UnreadyAfter = 5 * time.Minute
 	}
 	for i := range o.Sinks {
 		s := &o.Sinks[i]
@@ -153,6 +159,9 @@ type Pipeline struct {
 	st     *state
 	log    *wal.Log
 	sched  *retry.Scheduler
+	health *health
+
+	openedAt time.Time
 
 	in         chan sources.Record
 	stopIngest chan struct{}
@@ -231,7 +240,10 @@ func Open(logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Pipeli
 		syncWake:   make(chan struct{}, 1),
 		spaceFreed: make(chan struct{}, 1),
 		dirtyPos:   make(map[posKey]posVal),
+		health:     newHealth(logger, m.degraded),
+		openedAt:   time.Now().UTC(),
 	}
+	p.health.declare("wal", ReasonWALAppendFailing, ReasonWALNearlyFull)
 	if err := p.recover(); err != nil {
 		sched.Close()
 		p.log.Close()

@@ -156,6 +156,7 @@ func run(ctx context.Context, logger *slog.Logger, cfg *config.Config) (err erro
 		SyncInterval: time.Duration(cfg.WAL.SyncInterval),
 		DLQMaxBytes:  int64(cfg.DLQ.MaxBytes),
 		DLQMaxAge:    time.Duration(cfg.DLQ.MaxAge),
+		UnreadyAfter: time.Duration(cfg.Admin.UnreadyAfter),
 		Sinks:        sinkOpts,
 	}
 	if cfg.WAL.FullPolicy == config.FullDropOldest {
@@ -175,7 +176,7 @@ func run(ctx context.Context, logger *slog.Logger, cfg *config.Config) (err erro
 
 	var admin *pipeline.Admin
 	if cfg.Admin.Listen != "" {
-		admin, err = pipeline.NewAdmin(logger, pipeline.AdminOptions{Listen: cfg.Admin.Listen, Gatherer: reg, Ready: p.Ready})
+		admin, err = pipeline.NewAdmin(logger, pipeline.AdminOptions{Listen: cfg.Admin.Listen, Gatherer: reg, Readiness: p.Readiness})
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,141 @@
+package pipeline
+
+import (
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Readiness reasons: each names a loop that cannot make progress, or a
+// state an operator must see. They are the reason label of
+// logcapturer_component_degraded and the reasons /readyz lists.
+const (
+	ReasonNotRunning        = "not_running"                 // before Start, or once Close began
+	ReasonWALAppendFailing  = "wal_append_failing"          // disk full, failed write or fsync
+	ReasonWALNearlyFull     = "wal_over_90pct_of_max_bytes" // full_policy applies at 100%
+	ReasonSourceStalled     = "source_stalled"              // a source could not hand blocks over or read its files
+	ReasonSinkReaderStopped = "sink_reader_stopped"         // a sink's WAL reader hit an I/O error and retries
+	ReasonSinkUnauthorized  = "sink_unauthorized"           // the sink refuses our credentials
+	ReasonSinkFailing       = "sink_failing"                // failing longer than UnreadyAfter
+	ReasonSinkStuck         = "sink_stuck"                  // behind, nothing in flight, no progress
+)
+
+// Condition is one readiness reason in force.
+type Condition struct {
+	// Component is "wal", "pipeline", "source/NAME" or "sink/NAME".
+	Component string `json:"component"`
+	Reason    string `json:"reason"`
+	// Since is when the condition started (UTC).
+	Since time.Time `json:"since"`
+	// Detail is the last error or fact behind it (a path and errno, a
+	// sink's answer).
+	Detail string `json:"detail,omitempty"`
+}
+
+type condKey struct{ component, reason string }
+
+// health tracks the conditions in force. raise and clear log one line when
+// a condition starts and one when it ends, never per retry, and keep the
+// logcapturer_component_degraded gauge in step. Safe for concurrent use.
+type health struct {
+	logger *slog.Logger
+	gauge  *prometheus.GaugeVec
+	now    func() time.Time
+
+	mu     sync.Mutex
+	active map[condKey]*Condition
+}
+
+func newHealth(logger *slog.Logger, gauge *prometheus.GaugeVec) *health {
+	return &health{logger: logger, gauge: gauge, now: time.Now, active: make(map[condKey]*Condition)}
+}
+
+// declare creates the gauge series of a component's possible reasons at
+// zero, so dashboards and alerts see them before the first fault.
+func (h *health) declare(component string, reasons ...string) {
+	for _, r := range reasons {
+		h.gauge.WithLabelValues(component, r).Set(0)
+	}
+}
+
+// raise starts the condition (component, reason), or updates its detail if
+// it is already in force. Only the start is logged.
+func (h *health) raise(component, reason, detail string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	k := condKey{component, reason}
+	if c, ok := h.active[k]; ok {
+		c.Detail = detail
+		return
+	}
+	h.active[k] = &Condition{Component: component, Reason: reason, Since: h.now().UTC(), Detail: detail}
+	h.gauge.WithLabelValues(component, reason).Set(1)
+	h.logger.Warn("degraded: "+reason, "component", component, "reason", reason, "detail", detail)
+}
+
+// clear ends the condition if it is in force, logging how long it lasted.
+func (h *health) clear(component, reason string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	k := condKey{component, reason}
+	c, ok := h.active[k]
+	if !ok {
+		return
+	}
+	delete(h.active, k)
+	h.gauge.WithLabelValues(component, reason).Set(0)
+	h.logger.Info("recovered: "+reason, "component", component, "reason", reason,
+		"lasted", h.now().Sub(c.Since).Round(time.Millisecond).String())
+}
+
+// set raises or clears the condition.
+func (h *health) set(component, reason string, on bool, detail string) {
+	if on {
+		h.raise(component, reason, detail)
+	} else {
+		h.clear(component, reason)
+	}
+}
+
+// has reports whether the condition is in force.
+func (h *health) has(component, reason string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, ok := h.active[condKey{component, reason}]
+	return ok
+}
+
+// conditions returns the conditions in force, oldest first.
+func (h *health) conditions() []Condition {
+	h.mu.Lock()
+	out := make([]Condition, 0, len(h.active))
+	for _, c := range h.active {
+		out = append(out, *c)
+	}
+	h.mu.Unlock()
+	slices.SortFunc(out, func(a, b Condition) int {
+		if c := a.Since.Compare(b.Since); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Component, b.Component); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Reason, b.Reason)
+	})
+	return out
+}
+
+// Readiness reports whether the pipeline is ready: it is running and no
+// condition is in force. It returns the conditions, oldest first. Safe for
+// concurrent use; it never blocks on I/O.
+func (p *Pipeline) Readiness() (bool, []Condition) {
+	conds := p.health.conditions()
+	if !p.Ready() {
+		conds = append([]Condition{{Component: "pipeline", Reason: ReasonNotRunning, Since: p.openedAt}}, conds...)
+	}
+	return len(conds) == 0, conds
+}
