@@ -36,6 +36,11 @@ func (p *Pipeline) runCommitter(ctx context.Context) {
 				p.sched.Expire(p.opts.DLQMaxBytes, p.opts.DLQMaxAge)
 			}
 			p.retain()
+			durable := p.durable.Load()
+			now := time.Now()
+			for _, sl := range p.loops {
+				sl.evaluate(now, durable, p.opts.UnreadyAfter)
+			}
 		case <-ctx.Done():
 			return
 		}

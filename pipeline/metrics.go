@@ -71,7 +71,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "logcapturer_sink_send_duration_seconds", Help: "Duration of one Send, successful or not.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"sink"}),
 		sinkFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "logcapturer_sink_send_failures_total", Help: "Failed sends by class (retryable, permanent)."}, []string{"sink", "class"}),
+			Name: "logcapturer_sink_send_failures_total", Help: "Failed sends by class (retryable, permanent, unauthorized) and the sink's reason word."}, []string{"sink", "class", "reason"}),
 		sinkDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "logcapturer_dropped_entries_total", Help: "Entries a sink will never deliver, by reason."}, []string{"sink", "reason"}),
 		corruptRecords: prometheus.NewCounterVec(prometheus.CounterOpts{

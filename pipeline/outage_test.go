@@ -236,7 +236,7 @@ func TestOutage(t *testing.T) {
 	if n := len(p.DeadLetters("http")); n != 0 {
 		t.Errorf("%d dead letters", n)
 	}
-	if got := testutil.ToFloat64(p.m.sinkFailures.WithLabelValues("http", "retryable")); got == 0 {
+	if got := failures(p, "http", "retryable"); got == 0 {
 		t.Error("the outage caused no failures: the test tested nothing")
 	}
 }

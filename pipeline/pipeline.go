@@ -52,6 +52,9 @@ type SinkOptions struct {
 	// BreakerFailures consecutive retryable failures open the sink's
 	// circuit breaker (default 3).
 	BreakerFailures int
+	// ProbeInterval is the longest pause between probes of a sink whose
+	// breaker is open (default min(MaxBackoff, 30s)).
+	ProbeInterval time.Duration
 }
 
 // FullPolicy is what happens when the WAL reaches MaxBytes.
@@ -140,6 +143,9 @@ func (o *Options) setDefaults() {
 		}
 		if s.MaxBackoff < s.MinBackoff {
 			s.MaxBackoff = max(5*time.Minute, s.MinBackoff)
+		}
+		if s.ProbeInterval <= 0 {
+			s.ProbeInterval = min(s.MaxBackoff, unauthorizedProbe)
 		}
 	}
 }
@@ -284,7 +290,9 @@ func (p *Pipeline) Start(ctx context.Context) {
 
 // Emit queues a source's block for the WAL. It blocks while the queue is
 // full (backpressure) and returns ctx.Err() when ctx is done, ErrClosed
-// once Close has begun. Safe for concurrent use.
+// once Close has begun. A source blocked longer than stallAfter has the
+// source_stalled condition until its block is taken. Safe for concurrent
+// use.
 func (p *Pipeline) Emit(ctx context.Context, rec sources.Record) error {
 	select {
 	case <-p.stopIngest:
@@ -294,11 +302,46 @@ func (p *Pipeline) Emit(ctx context.Context, rec sources.Record) error {
 	select {
 	case p.in <- rec:
 		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-p.stopIngest:
-		return ErrClosed
+	default:
 	}
+	t := time.NewTimer(stallAfter)
+	defer t.Stop()
+	stalled := false
+	component := "source/" + rec.Source
+	defer func() {
+		if stalled {
+			p.health.clear(component, ReasonSourceStalled)
+		}
+	}()
+	for {
+		select {
+		case p.in <- rec:
+			return nil
+		case <-t.C:
+			stalled = true
+			p.health.raise(component, ReasonSourceStalled, p.stallCause())
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-p.stopIngest:
+			return ErrClosed
+		}
+	}
+}
+
+// stallAfter is how long a source may wait in Emit before it is stalled.
+const stallAfter = 10 * time.Second
+
+// stallCause says why sources wait, for the source_stalled detail.
+func (p *Pipeline) stallCause() string {
+	for _, c := range p.health.conditions() {
+		if c.Component == "wal" {
+			return "waiting for the wal: " + c.Reason
+		}
+	}
+	if p.log.Size() >= p.opts.MaxBytes {
+		return fmt.Sprintf("waiting for the wal: at wal.max_bytes (%d bytes) until sinks catch up", p.opts.MaxBytes)
+	}
+	return "waiting for the wal writer"
 }
 
 var _ sources.Emitter = (*Pipeline)(nil)

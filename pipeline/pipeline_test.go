@@ -17,6 +17,7 @@ import (
 	"github.com/logcapturer/logcapturer/wal"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/goleak"
 )
 
@@ -59,6 +60,28 @@ func (s *memSink) lines() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.got...)
+}
+
+// failures sums logcapturer_sink_send_failures_total of sink and class over
+// every reason.
+func failures(p *Pipeline, sink, class string) float64 {
+	ch := make(chan prometheus.Metric, 64)
+	go func() { p.m.sinkFailures.Collect(ch); close(ch) }()
+	var sum float64
+	for m := range ch {
+		var pb dto.Metric
+		if m.Write(&pb) != nil {
+			continue
+		}
+		labels := map[string]string{}
+		for _, l := range pb.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		if labels["sink"] == sink && labels["class"] == class {
+			sum += pb.GetCounter().GetValue()
+		}
+	}
+	return sum
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -224,7 +247,7 @@ func TestRetryQueueAndDeadLetters(t *testing.T) {
 	}
 	emit(t, p, "app", "f", 3, "after")
 	waitFor(t, "later data not held back", func() bool { return len(s.lines()) == 2 })
-	if got := testutil.ToFloat64(p.m.sinkFailures.WithLabelValues("s", "retryable")); got != 3 {
+	if got := failures(p, "s", "retryable"); got != 3 {
 		t.Fatalf("retryable failures %v", got)
 	}
 	// The dead letter pins its WAL block; replayed once the cause is fixed,

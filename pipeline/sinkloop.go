@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -33,14 +34,27 @@ type sinkLoop struct {
 	readMu   sync.Mutex
 	readNext uint64
 
+	component string // "sink/NAME", for readiness conditions
+
 	mu      sync.Mutex
 	settled uint64            // every index <= settled is delivered or filed as a retry or dead letter
 	done    map[uint64]uint64 // settled ranges above the cursor: from -> to
 	fails   int               // consecutive retryable failures
 	open    bool              // circuit breaker open
+	unauth  bool              // the sink refuses our credentials
+	// failingSince is when the current run of failed sends began (zero
+	// after a success); it makes the sink_failing condition.
+	failingSince time.Time
+	lastErr      string    // the last failure, for the log and the status
+	lastErrAt    time.Time // when it happened
+	lastSuccess  time.Time
+	lastSend     time.Time // when a send last started or ended
+	inFlight     int       // sends in progress
+	readFails    int       // readers (the reader, workers) whose last WAL read failed
 
 	committed  uint64    // cursor in state.db; only the committer touches it
 	progressAt time.Time // when the cursor last moved or caught up; committer only
+	stuckSince time.Time // since when the sink has had work and nothing in flight; committer only
 }
 
 type batch struct {
@@ -53,6 +67,7 @@ type batch struct {
 func newSinkLoop(p *Pipeline, opts SinkOptions, cursor uint64, retries <-chan retry.Range) *sinkLoop {
 	sl := &sinkLoop{
 		p: p, opts: opts, name: opts.Sink.Name(), retries: retries,
+		component: "sink/" + opts.Sink.Name(),
 		wake:      make(chan struct{}, 1),
 		work:      make(chan *batch),
 		free:      make(chan *batch, opts.Workers+1),
@@ -72,6 +87,10 @@ func newSinkLoop(p *Pipeline, opts SinkOptions, cursor uint64, retries <-chan re
 	}
 	p.m.sinkCursor.WithLabelValues(sl.name).Set(float64(cursor))
 	p.m.circuitOpen.WithLabelValues(sl.name).Set(0)
+	p.health.declare(sl.component, ReasonSinkReaderStopped, ReasonSinkUnauthorized, ReasonSinkFailing, ReasonSinkStuck)
+	for _, class := range []string{"retryable", "permanent", "unauthorized"} {
+		p.m.sinkFailures.WithLabelValues(sl.name, class, "error")
+	}
 	return sl
 }
 
@@ -125,20 +144,25 @@ func (sl *sinkLoop) runReader(ctx context.Context) {
 	defer rd.Close()
 	next := sl.cursor() + 1
 	var (
-		cur   *batch
-		timer = time.NewTimer(time.Hour)
+		cur      *batch
+		timer    = time.NewTimer(time.Hour)
+		readFail readFailure
 	)
 	timer.Stop()
 	defer timer.Stop()
+	defer readFail.end(sl)
 	for {
 		durable := sl.p.durable.Load()
 		if sl.circuitOpen() {
-			select {
-			case <-sl.wake:
-			case <-ctx.Done():
-				return
+			if wait := sl.probeWait(); wait > 0 {
+				if !sleepOrWake(ctx, sl.wake, wait) {
+					return
+				}
+				continue
 			}
-			continue
+			// Nothing else probes the sink (no retry range is left: all
+			// were delivered or dropped): the next batch is the probe.
+			sl.markProbe()
 		}
 		for next <= durable && (cur == nil || !sl.full(cur)) {
 			if cur == nil {
@@ -149,14 +173,25 @@ func (sl *sinkLoop) runReader(ctx context.Context) {
 				}
 				cur.reset(next)
 			}
-			var ok bool
 			sl.readMu.Lock()
-			next, ok = sl.read(rd, cur, next)
-			sl.readNext = next
+			n, err := sl.read(rd, cur, next)
+			if err == nil {
+				next = n
+				sl.readNext = next
+			}
 			sl.readMu.Unlock()
-			if !ok {
+			if errors.Is(err, wal.ErrClosed) || ctx.Err() != nil {
 				return
 			}
+			if err != nil {
+				// EMFILE, EIO, a segment gone missing: never stop for
+				// good. Report it once and try the same index again.
+				if !readFail.wait(ctx, sl, err) {
+					return
+				}
+				continue
+			}
+			readFail.end(sl)
 		}
 		if cur != nil && (sl.full(cur) || time.Since(cur.started) >= sl.opts.MaxWait || cur.Entries == 0) {
 			if !sl.dispatch(ctx, cur) {
@@ -180,9 +215,115 @@ func (sl *sinkLoop) runReader(ctx context.Context) {
 	}
 }
 
-// read adds WAL block index to b and returns the next index to read. It
-// returns false when the WAL is closed.
-func (sl *sinkLoop) read(rd *wal.Reader, b *batch, index uint64) (uint64, bool) {
+// readFailure is a reader's run of failed WAL reads: the first raises
+// sink_reader_stopped, each waits a growing backoff (capped at
+// maxReadBackoff, so the reader heals soon after the cause clears), and
+// the next good read ends it.
+type readFailure struct {
+	backoff time.Duration
+}
+
+const maxReadBackoff = 2 * time.Second
+
+// fail records a failed read and returns the backoff to wait.
+func (f *readFailure) fail(sl *sinkLoop, err error) time.Duration {
+	if f.backoff == 0 {
+		f.backoff = 50 * time.Millisecond
+		sl.readerFailing(+1, err)
+	} else {
+		f.backoff = min(2*f.backoff, maxReadBackoff)
+	}
+	return f.backoff
+}
+
+// wait records a failed read and waits out the backoff; it returns false
+// when ctx is done.
+func (f *readFailure) wait(ctx context.Context, sl *sinkLoop, err error) bool {
+	t := time.NewTimer(f.fail(sl, err))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (f *readFailure) end(sl *sinkLoop) {
+	if f.backoff != 0 {
+		f.backoff = 0
+		sl.readerFailing(-1, nil)
+	}
+}
+
+// readerFailing counts readers in a run of failed reads: the sink has the
+// sink_reader_stopped condition while any is.
+func (sl *sinkLoop) readerFailing(delta int, err error) {
+	sl.mu.Lock()
+	sl.readFails += delta
+	n := sl.readFails
+	sl.mu.Unlock()
+	switch {
+	case delta > 0:
+		sl.p.health.raise(sl.component, ReasonSinkReaderStopped, err.Error())
+	case n == 0:
+		sl.p.health.clear(sl.component, ReasonSinkReaderStopped)
+	}
+}
+
+// probeWait is how long the reader of an open circuit waits before it
+// sends a batch as a probe. The sink is probed at least every
+// ProbeInterval: by its retry ranges while it has any (the reader makes the
+// lowest one due now when none would be due in time), else by the reader's
+// next batch.
+func (sl *sinkLoop) probeWait() time.Duration {
+	sl.mu.Lock()
+	probeAt := sl.lastSend.Add(sl.opts.ProbeInterval)
+	inFlight := sl.inFlight
+	sl.mu.Unlock()
+	ranges, _, _ := sl.p.sched.Stats(sl.name)
+	wait := time.Until(probeAt)
+	if ranges == 0 {
+		return wait
+	}
+	waiting, due, _ := sl.p.sched.Waiting(sl.name)
+	if inFlight > 0 || waiting < ranges || !due.After(probeAt) {
+		// A range is being sent, or handed out, or due in time: it probes.
+		return max(wait, sl.opts.ProbeInterval)
+	}
+	if wait > 0 {
+		return wait
+	}
+	if _, err := sl.p.sched.Hurry(sl.name, 1); err != nil {
+		sl.p.logger.Error("make a retry range due for a probe", "sink", sl.name, "err", err)
+	}
+	sl.markProbe()
+	return sl.opts.ProbeInterval
+}
+
+func (sl *sinkLoop) markProbe() {
+	sl.mu.Lock()
+	sl.lastSend = time.Now()
+	sl.mu.Unlock()
+}
+
+// sleepOrWake waits d or until wake; it returns false when ctx is done.
+func sleepOrWake(ctx context.Context, wake <-chan struct{}, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-wake:
+	case <-t.C:
+	case <-ctx.Done():
+		return false
+	}
+	return true
+}
+
+// read adds WAL block index to b and returns the next index to read. An
+// error means nothing was added: wal.ErrClosed once the WAL is closed, or
+// an I/O error (the caller tries again).
+func (sl *sinkLoop) read(rd *wal.Reader, b *batch, index uint64) (uint64, error) {
 	if b.nrec == len(b.bufs) {
 		b.bufs = append(b.bufs, nil)
 	}
@@ -194,22 +335,19 @@ func (sl *sinkLoop) read(rd *wal.Reader, b *batch, index uint64) (uint64, bool) 
 			sl.p.logger.Warn("wal blocks were deleted before the sink delivered them",
 				"sink", sl.name, "from", index, "to", first-1)
 			b.To = first - 1
-			return first, true
+			return first, nil
 		}
-		return index, false
+		return index, err
 	}
 	var ce *wal.CorruptionError
 	if errors.As(err, &ce) {
 		sl.p.m.corruptRecords.WithLabelValues(sl.name).Inc()
 		sl.p.logger.Warn("skipping a wal block that fails its checksum", "sink", sl.name, "index", index, "err", err)
 		b.To = index
-		return index + 1, true
+		return index + 1, nil
 	}
 	if err != nil {
-		if !errors.Is(err, wal.ErrClosed) {
-			sl.p.logger.Error("read wal", "sink", sl.name, "index", index, "err", err)
-		}
-		return index, false
+		return index, err
 	}
 	b.To = index
 	n := len(b.Blocks)
@@ -223,16 +361,16 @@ func (sl *sinkLoop) read(rd *wal.Reader, b *batch, index uint64) (uint64, bool) 
 		sl.p.m.corruptRecords.WithLabelValues(sl.name).Inc()
 		sl.p.logger.Warn("skipping a wal block that does not decode", "sink", sl.name, "index", index, "err", err)
 		b.Blocks = b.Blocks[:n]
-		return index + 1, true
+		return index + 1, nil
 	}
 	if sl.routes != nil && !sl.routes[blk.Source] {
 		b.Blocks = b.Blocks[:n]
-		return index + 1, true
+		return index + 1, nil
 	}
 	b.nrec++
 	b.Entries += len(blk.Entries)
 	b.Bytes += blk.Size()
-	return index + 1, true
+	return index + 1, nil
 }
 
 // dispatch hands b to a worker; a batch with no entries for this sink is
@@ -254,14 +392,18 @@ func (sl *sinkLoop) dispatch(ctx context.Context, b *batch) bool {
 func (sl *sinkLoop) runWorker(ctx context.Context) {
 	rd := sl.p.log.NewReader() // for retried ranges
 	defer rd.Close()
-	var retryBatch batch
+	var (
+		retryBatch batch
+		rf         readFailure
+	)
+	defer rf.end(sl)
 	for {
 		select {
 		case b := <-sl.work:
 			sl.deliverNew(ctx, b)
 			sl.free <- b
 		case r := <-sl.retries:
-			sl.deliverRetry(ctx, rd, &retryBatch, r)
+			sl.deliverRetry(ctx, rd, &rf, &retryBatch, r)
 			sl.p.sched.Signal() // room for the next due range
 		case <-ctx.Done():
 			return
@@ -273,26 +415,36 @@ func (sl *sinkLoop) runWorker(ctx context.Context) {
 // the circuit breaker.
 func (sl *sinkLoop) send(ctx context.Context, b *batch) error {
 	m := sl.p.m
-	start := time.Now()
+	start := sl.sending(+1)
 	err := sl.opts.Sink.Send(ctx, &b.Batch)
+	sl.sending(-1)
 	m.sinkSendDur.WithLabelValues(sl.name).Observe(time.Since(start).Seconds())
 	if err == nil {
 		m.sinkSent.WithLabelValues(sl.name).Add(float64(b.Entries))
 		m.sinkSentBytes.WithLabelValues(sl.name).Add(float64(b.Bytes))
-		sl.breakerResult(true)
+		sl.breakerResult(nil, sinks.ClassRetryable)
 		return nil
 	}
 	if ctx.Err() != nil {
 		return err
 	}
 	class, _ := sinks.Classify(err)
-	if class == sinks.ClassPermanent {
-		m.sinkFailures.WithLabelValues(sl.name, "permanent").Inc()
-	} else {
-		m.sinkFailures.WithLabelValues(sl.name, "retryable").Inc()
-		sl.breakerResult(false)
-	}
+	m.sinkFailures.WithLabelValues(sl.name, className[class], sinks.Reason(err)).Inc()
+	sl.breakerResult(err, class)
 	return err
+}
+
+var className = map[sinks.Class]string{
+	sinks.ClassRetryable: "retryable", sinks.ClassPermanent: "permanent", sinks.ClassUnauthorized: "unauthorized"}
+
+// sending counts a send starting (+1) or ending (-1) and returns the time.
+func (sl *sinkLoop) sending(delta int) time.Time {
+	now := time.Now()
+	sl.mu.Lock()
+	sl.inFlight += delta
+	sl.lastSend = now
+	sl.mu.Unlock()
+	return now
 }
 
 // deliverNew sends a batch read from the WAL once. A failure does not hold
@@ -315,14 +467,24 @@ func (sl *sinkLoop) deliverNew(ctx context.Context, b *batch) {
 }
 
 // deliverRetry reads a retry range back from the WAL and sends it.
-func (sl *sinkLoop) deliverRetry(ctx context.Context, rd *wal.Reader, b *batch, r retry.Range) {
+func (sl *sinkLoop) deliverRetry(ctx context.Context, rd *wal.Reader, rf *readFailure, b *batch, r retry.Range) {
 	b.reset(r.From)
 	for i := r.From; i <= r.To; {
-		var ok bool
-		if i, ok = sl.read(rd, b, i); !ok {
+		n, err := sl.read(rd, b, i)
+		if errors.Is(err, wal.ErrClosed) || ctx.Err() != nil {
+			return // stays stored; reloaded at the next start
+		}
+		if err != nil {
+			// Put it back, same attempts, for another try: a handed-out
+			// range left alone would wait for the next start.
+			again := r
+			again.Due = time.Now().Add(rf.fail(sl, err))
+			sl.storeRetryOp(ctx, func() error { return sl.p.sched.Retry(sl.name, r, again) })
 			return
 		}
+		i = n
 	}
+	rf.end(sl)
 	if b.Entries == 0 {
 		// Deleted under it (full_policy drop_oldest) or nothing routed.
 		sl.p.m.sinkDropped.WithLabelValues(sl.name, "wal_full").Add(float64(r.Entries))
@@ -363,7 +525,8 @@ func (sl *sinkLoop) failed(ctx context.Context, old, r retry.Range, err error, n
 			// it holds), counted by what was refused.
 			r.Entries = p.Rejected
 		}
-	} else if sl.opts.MaxAttempts > 0 && r.Attempts >= sl.opts.MaxAttempts {
+	} else if class == sinks.ClassRetryable && sl.opts.MaxAttempts > 0 && r.Attempts >= sl.opts.MaxAttempts {
+		// Refused credentials never use up attempts: the data is fine.
 		reason = "max_attempts"
 	}
 	if reason != "" {
@@ -373,7 +536,13 @@ func (sl *sinkLoop) failed(ctx context.Context, old, r retry.Range, err error, n
 			"entries", r.Entries, "reason", reason, "attempts", r.Attempts, "err", err)
 		return sl.storeRetryOp(ctx, func() error { return sl.p.sched.Dead(sl.name, old, d) })
 	}
-	r.Due = now.Add(retry.Backoff(r.Attempts, sl.opts.MinBackoff, sl.opts.MaxBackoff, after))
+	wait := retry.Backoff(r.Attempts, sl.opts.MinBackoff, sl.opts.MaxBackoff, after)
+	if class == sinks.ClassUnauthorized {
+		// Probe at least every ProbeInterval (30 s by default) whatever
+		// max_backoff says, so delivery resumes soon after the fix.
+		wait = min(wait, sl.opts.ProbeInterval)
+	}
+	r.Due = now.Add(wait)
 	return sl.storeRetryOp(ctx, func() error { return sl.p.sched.Retry(sl.name, old, r) })
 }
 
@@ -396,28 +565,73 @@ func (sl *sinkLoop) storeRetryOp(ctx context.Context, op func() error) bool {
 	}
 }
 
-// breakerResult feeds the circuit breaker: BreakerFailures consecutive
-// retryable failures open it, and the reader stops reading new blocks; only
-// the scheduler's retries probe the sink then, and the first success closes
-// it.
-func (sl *sinkLoop) breakerResult(ok bool) {
+// unauthorizedProbe bounds the wait between probes of a sink that refuses
+// our credentials.
+const unauthorizedProbe = 30 * time.Second
+
+// breakerResult feeds the circuit breaker with a send's outcome (err nil:
+// delivered). BreakerFailures consecutive retryable failures, or one
+// refusal of our credentials, open it: the reader stops reading new
+// blocks, and retries (or, when there are none, the reader's own probe)
+// probe the sink. Any answer that shows the sink up and taking our
+// credentials, a success or a permanent rejection, closes it, and every
+// range waiting in the retry queue becomes due at once. State changes are
+// logged once, with the last error.
+func (sl *sinkLoop) breakerResult(err error, class sinks.Class) {
+	now := time.Now()
 	sl.mu.Lock()
-	defer sl.mu.Unlock()
-	if ok {
+	if err != nil {
+		sl.lastErr, sl.lastErrAt = err.Error(), now
+	}
+	if err == nil || class == sinks.ClassPermanent {
 		sl.fails = 0
-		if sl.open {
-			sl.open = false
+		if err == nil {
+			sl.lastSuccess = now
+			sl.failingSince = time.Time{}
+		}
+		wasOpen, wasUnauth := sl.open, sl.unauth
+		sl.open, sl.unauth = false, false
+		lastErr := sl.lastErr
+		sl.mu.Unlock()
+		if wasUnauth {
+			sl.p.health.clear(sl.component, ReasonSinkUnauthorized)
+		}
+		if err == nil {
+			sl.p.health.clear(sl.component, ReasonSinkFailing)
+		}
+		if wasOpen {
 			sl.p.m.circuitOpen.WithLabelValues(sl.name).Set(0)
-			sl.p.logger.Info("sink recovered; circuit closed", "sink", sl.name)
+			n, herr := sl.p.sched.Hurry(sl.name, 0)
+			sl.p.logger.Info("sink recovered; circuit closed, waiting retries due now", "sink", sl.name,
+				"retry_ranges", n, "last_error", lastErr)
+			if herr != nil {
+				sl.p.logger.Error("make the waiting retries due", "sink", sl.name, "err", herr)
+			}
 			notify(sl.wake)
 		}
 		return
 	}
+	if sl.failingSince.IsZero() {
+		sl.failingSince = now
+	}
 	sl.fails++
-	if !sl.open && sl.fails >= sl.opts.BreakerFailures {
-		sl.open = true
+	opened := false
+	if !sl.open && (sl.fails >= sl.opts.BreakerFailures || class == sinks.ClassUnauthorized) {
+		sl.open, opened = true, true
+	}
+	unauth := class == sinks.ClassUnauthorized && !sl.unauth
+	if class == sinks.ClassUnauthorized {
+		sl.unauth = true
+	}
+	fails := sl.fails
+	sl.mu.Unlock()
+	if unauth {
+		sl.p.health.raise(sl.component, ReasonSinkUnauthorized, err.Error())
+	}
+	if opened {
 		sl.p.m.circuitOpen.WithLabelValues(sl.name).Set(1)
-		sl.p.logger.Warn("sink failing; circuit open: new blocks wait, retries probe", "sink", sl.name, "failures", sl.fails)
+		sl.p.logger.Warn("sink failing; circuit open: new blocks wait, retries probe", "sink", sl.name,
+			"failures", fails, "reason", sinks.Reason(err), "err", err)
 	}
 }
 
@@ -432,4 +646,43 @@ func (b *batch) reset(from uint64) {
 	b.Blocks = b.Blocks[:0]
 	b.Entries, b.Bytes, b.nrec = 0, 0, 0
 	b.started = time.Now()
+}
+
+// stuckAfter is how long a sink may have work it could do now, with its
+// breaker closed and nothing in flight, before it has the sink_stuck
+// condition.
+const stuckAfter = 30 * time.Second
+
+// evaluate updates the sink's time-based conditions: sink_failing once a
+// run of failures has lasted unreadyAfter, and sink_stuck when, for
+// stuckAfter without a break, the breaker was closed, nothing was in
+// flight, and yet there was work to do at once (durable blocks the reader
+// had not read, or a retry range past due). Called by the committer only.
+func (sl *sinkLoop) evaluate(now time.Time, durable uint64, unreadyAfter time.Duration) {
+	sl.readMu.Lock()
+	readNext := sl.readNext
+	sl.readMu.Unlock()
+	sl.mu.Lock()
+	failingSince, open, inFlight, lastErr := sl.failingSince, sl.open, sl.inFlight, sl.lastErr
+	sl.mu.Unlock()
+	h := sl.p.health
+	h.set(sl.component, ReasonSinkFailing, !failingSince.IsZero() && now.Sub(failingSince) >= unreadyAfter, lastErr)
+
+	idle := !open && inFlight == 0
+	if idle && readNext > durable {
+		n, due, _ := sl.p.sched.Waiting(sl.name)
+		idle = n > 0 && now.After(due)
+	}
+	if !idle {
+		sl.stuckSince = time.Time{}
+		h.clear(sl.component, ReasonSinkStuck)
+		return
+	}
+	if sl.stuckSince.IsZero() {
+		sl.stuckSince = now
+	}
+	if now.Sub(sl.stuckSince) >= stuckAfter {
+		h.raise(sl.component, ReasonSinkStuck, fmt.Sprintf(
+			"nothing in flight for %s while blocks from wal index %d or retries wait", now.Sub(sl.stuckSince).Round(time.Second), readNext))
+	}
 }

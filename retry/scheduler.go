@@ -263,6 +263,70 @@ func (s *Scheduler) Retry(sink string, old, r Range) error {
 	return err
 }
 
+// Hurry makes up to limit (0: every) waiting ranges of sink due now,
+// lowest index first: for when the sink has recovered, so they are handed
+// out oldest first as fast as the sink takes them instead of waiting out
+// backoffs earned during the outage, or for a probe that cannot wait. Ranges
+// already handed out are left alone. It returns how many ranges it moved.
+func (s *Scheduler) Hurry(sink string, limit int) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock() // held across the write, so no range is handed out meanwhile
+	q, err := s.queue(sink)
+	if err != nil {
+		return 0, err
+	}
+	now := s.now()
+	var olds, news []Range
+	for _, r := range q.pending {
+		if cur, ok := q.ranges[r.From]; ok && cur.Due.Equal(r.Due) && r.Due.After(now) {
+			olds = append(olds, r)
+		}
+	}
+	slices.SortFunc(olds, func(a, b Range) int { return compare(a.From, b.From) })
+	if limit > 0 && len(olds) > limit {
+		olds = olds[:limit]
+	}
+	for _, r := range olds {
+		r.Due = now
+		news = append(news, r)
+	}
+	if len(news) == 0 {
+		return 0, nil
+	}
+	if err := s.store.Reschedule(sink, olds, news); err != nil {
+		return 0, err
+	}
+	for _, r := range news {
+		q.ranges[r.From] = r
+		heap.Push(&q.pending, r) // the old heap items are stale now and skipped
+	}
+	s.Signal()
+	return len(news), nil
+}
+
+// Waiting returns how many of sink's ranges wait in the heap (not handed
+// out) and the earliest and latest due times among them.
+func (s *Scheduler) Waiting(sink string) (n int, earliest, latest time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.queues[sink]
+	if q == nil {
+		return 0, time.Time{}, time.Time{}
+	}
+	for _, r := range q.pending {
+		if cur, ok := q.ranges[r.From]; ok && cur.Due.Equal(r.Due) {
+			n++
+			if earliest.IsZero() || r.Due.Before(earliest) {
+				earliest = r.Due
+			}
+			if r.Due.After(latest) {
+				latest = r.Due
+			}
+		}
+	}
+	return n, earliest, latest
+}
+
 // Done removes a handed-out range the sink has now delivered.
 func (s *Scheduler) Done(sink string, r Range) error {
 	if err := s.store.DeleteRetry(sink, r); err != nil {

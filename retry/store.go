@@ -176,6 +176,28 @@ func (s *Store) PutRetry(sink string, old, r Range) error {
 	return nil
 }
 
+// Reschedule replaces the stored ranges olds by news (the same ranges with
+// new due times) in one transaction.
+func (s *Store) Reschedule(sink string, olds, news []Range) error {
+	err := s.update(sink, func(rb, _ *bolt.Bucket) error {
+		for _, r := range olds {
+			if err := rb.Delete(retryKey(r)); err != nil {
+				return err
+			}
+		}
+		for _, r := range news {
+			if err := rb.Put(retryKey(r), encodeRange(r)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("reschedule %d retry ranges of sink %s: %w", len(news), sink, err)
+	}
+	return nil
+}
+
 // DeleteRetry removes r.
 func (s *Store) DeleteRetry(sink string, r Range) error {
 	err := s.update(sink, func(rb, _ *bolt.Bucket) error { return rb.Delete(retryKey(r)) })

@@ -1,6 +1,7 @@
 package sinks
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -12,6 +13,9 @@ import (
 type Retryable struct {
 	Err   error
 	After time.Duration
+	// Reason is a short, stable, low-cardinality word for metrics
+	// ("server_error", "connection", "timeout"); empty means "error".
+	Reason string
 }
 
 func (e *Retryable) Error() string {
@@ -41,6 +45,19 @@ func (e *Permanent) Error() string {
 
 func (e *Permanent) Unwrap() error { return e.Err }
 
+// Unauthorized marks a receiver that refuses our credentials (HTTP 401 or
+// 403, a Kafka authorization error). The data is fine and the operator must
+// fix the credentials: the pipeline holds the data (never dead-letters it),
+// opens the sink's breaker, probes at least every 30 s and reports the sink
+// unauthorized.
+type Unauthorized struct {
+	Err error
+}
+
+func (e *Unauthorized) Error() string { return fmt.Sprintf("unauthorized: %v", e.Err) }
+
+func (e *Unauthorized) Unwrap() error { return e.Err }
+
 // Class is how a send error is handled.
 type Class int
 
@@ -50,11 +67,18 @@ const (
 	ClassRetryable Class = iota
 	// ClassPermanent: never retry; the range goes to the dead-letter queue.
 	ClassPermanent
+	// ClassUnauthorized: hold the data and retry until the credentials
+	// work; never dead-letter.
+	ClassUnauthorized
 )
 
 // Classify tells how err is handled and, for retryable errors, the
 // receiver's retry hint.
 func Classify(err error) (Class, time.Duration) {
+	var u *Unauthorized
+	if errors.As(err, &u) {
+		return ClassUnauthorized, 0
+	}
 	var p *Permanent
 	if errors.As(err, &p) {
 		return ClassPermanent, 0
@@ -64,4 +88,24 @@ func Classify(err error) (Class, time.Duration) {
 		return ClassRetryable, r.After
 	}
 	return ClassRetryable, 0
+}
+
+// Reason returns the short word that labels err in failure metrics: the
+// Reason of a *Permanent or *Retryable, "unauthorized", "timeout" for a
+// deadline, or "error".
+func Reason(err error) string {
+	var u *Unauthorized
+	var p *Permanent
+	var r *Retryable
+	switch {
+	case errors.As(err, &u):
+		return "unauthorized"
+	case errors.As(err, &p) && p.Reason != "":
+		return p.Reason
+	case errors.As(err, &r) && r.Reason != "":
+		return r.Reason
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	}
+	return "error"
 }

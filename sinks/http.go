@@ -128,7 +128,7 @@ func (s *HTTP) Send(ctx context.Context, b *Batch) error {
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return &Retryable{Err: fmt.Errorf("post %s: %w", s.opts.URL, err)}
+		return &Retryable{Err: fmt.Errorf("post %s: %w", s.opts.URL, err), Reason: "connection"}
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
@@ -143,8 +143,15 @@ func classifyHTTP(code int, retryAfter string, body []byte, now time.Time) error
 		return nil
 	}
 	err := fmt.Errorf("http %d: %s", code, body)
-	if code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500 {
-		return &Retryable{Err: err, After: ParseRetryAfter(retryAfter, now)}
+	switch {
+	case code == http.StatusUnauthorized || code == http.StatusForbidden:
+		return &Unauthorized{Err: err}
+	case code == http.StatusTooManyRequests:
+		return &Retryable{Err: err, After: ParseRetryAfter(retryAfter, now), Reason: "rate_limited"}
+	case code == http.StatusRequestTimeout:
+		return &Retryable{Err: err, After: ParseRetryAfter(retryAfter, now), Reason: "timeout"}
+	case code >= 500:
+		return &Retryable{Err: err, After: ParseRetryAfter(retryAfter, now), Reason: "server_error"}
 	}
 	return &Permanent{Reason: "http_" + strconv.Itoa(code), Err: err}
 }

@@ -100,17 +100,24 @@ func TestStdoutWriteErrorIsRetryable(t *testing.T) {
 
 func TestClassify(t *testing.T) {
 	for _, tc := range []struct {
-		err   error
-		class Class
-		after time.Duration
+		err    error
+		class  Class
+		after  time.Duration
+		reason string
 	}{
-		{errors.New("x"), ClassRetryable, 0},
-		{fmt.Errorf("wrap: %w", &Retryable{Err: errors.New("429"), After: time.Second}), ClassRetryable, time.Second},
-		{fmt.Errorf("wrap: %w", &Permanent{Reason: "too_old", Err: errors.New("400")}), ClassPermanent, 0},
+		{errors.New("x"), ClassRetryable, 0, "error"},
+		{fmt.Errorf("wrap: %w", context.DeadlineExceeded), ClassRetryable, 0, "timeout"},
+		{fmt.Errorf("wrap: %w", &Retryable{Err: errors.New("429"), After: time.Second, Reason: "rate_limited"}), ClassRetryable, time.Second, "rate_limited"},
+		{fmt.Errorf("wrap: %w", &Permanent{Reason: "too_old", Err: errors.New("400")}), ClassPermanent, 0, "too_old"},
+		{fmt.Errorf("wrap: %w", &Unauthorized{Err: errors.New("401")}), ClassUnauthorized, 0, "unauthorized"},
+		{classifyHTTP(401, "", nil, time.Now()), ClassUnauthorized, 0, "unauthorized"},
+		{classifyHTTP(403, "", nil, time.Now()), ClassUnauthorized, 0, "unauthorized"},
+		{classifyHTTP(503, "", nil, time.Now()), ClassRetryable, 0, "server_error"},
+		{classifyHTTP(400, "", nil, time.Now()), ClassPermanent, 0, "http_400"},
 	} {
 		c, after := Classify(tc.err)
-		if c != tc.class || after != tc.after {
-			t.Errorf("Classify(%v) = %v, %v", tc.err, c, after)
+		if c != tc.class || after != tc.after || Reason(tc.err) != tc.reason {
+			t.Errorf("Classify(%v) = %v, %v, reason %q; want %v, %v, %q", tc.err, c, after, Reason(tc.err), tc.class, tc.after, tc.reason)
 		}
 	}
 }

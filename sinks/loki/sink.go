@@ -205,19 +205,21 @@ func (s *Sink) push(ctx context.Context, body []byte) error {
 		return &sinks.Permanent{Reason: ReasonRejected, Err: fmt.Errorf("build push request: %w", err)}
 	}
 	if err := s.setHeaders(req.Header); err != nil {
-		return &sinks.Retryable{Err: err}
+		return &sinks.Retryable{Err: err, Reason: ReasonCredentials}
 	}
 	s.m.encoded.Add(float64(len(body)))
 	start := time.Now()
 	resp, err := s.client.Do(req)
 	if err != nil {
 		s.m.duration.WithLabelValues("error").Observe(time.Since(start).Seconds())
+		reason := ReasonConnection
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
 			err = fmt.Errorf("push to %s: no answer within %s: %w", req.URL.Host, s.opts.Timeout, context.DeadlineExceeded)
+			reason = ReasonTimeout
 		} else {
 			err = fmt.Errorf("push to %s: %w", req.URL.Host, err)
 		}
-		return &sinks.Retryable{Err: err}
+		return &sinks.Retryable{Err: err, Reason: reason}
 	}
 	defer resp.Body.Close()
 	var msg []byte

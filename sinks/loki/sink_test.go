@@ -168,7 +168,7 @@ func TestStatusMapping(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		reply     lokitest.Reply
-		class     string // "ok", "retry", "permanent"
+		class     string // "ok", "retry", "permanent", "unauthorized"
 		reason    string
 		after     time.Duration // minimum After
 		afterMax  time.Duration
@@ -192,7 +192,8 @@ func TestStatusMapping(t *testing.T) {
 		{name: "no labels", reply: lokitest.Reply{Status: 400, Body: "error at least one label pair is required per stream"}, class: "permanent", reason: "bad_labels"},
 		{name: "line too long", reply: lokitest.Reply{Status: 400, Body: "Max entry size '262144' bytes exceeded for stream '{job=\"app\"}' while adding an entry with length '300000' bytes"}, class: "permanent", reason: "line_too_long"},
 		{name: "413", reply: lokitest.Reply{Status: 413}, class: "permanent", reason: "too_large"},
-		{name: "401", reply: lokitest.Reply{Status: 401, Body: "no org id"}, class: "permanent", reason: "unauthorized"},
+		{name: "401", reply: lokitest.Reply{Status: 401, Body: "no org id"}, class: "unauthorized", reason: "unauthorized"},
+		{name: "403", reply: lokitest.Reply{Status: 403, Body: "forbidden"}, class: "unauthorized", reason: "unauthorized"},
 		{name: "404", reply: lokitest.Reply{Status: 404, Body: "404 page not found"}, class: "permanent", reason: "not_found"},
 		{name: "other 400", reply: lokitest.Reply{Status: 400, Body: "something else"}, class: "permanent", reason: "rejected", wantInMsg: "something else"},
 	} {
@@ -214,8 +215,16 @@ func TestStatusMapping(t *testing.T) {
 				if !errors.As(err, &re) || class != sinks.ClassRetryable {
 					t.Fatalf("err %v, want *sinks.Retryable", err)
 				}
+				if re.Reason != tc.reason {
+					t.Fatalf("reason %q, want %q", re.Reason, tc.reason)
+				}
 				if after < tc.after || after > tc.afterMax {
 					t.Fatalf("after %s, want in [%s, %s]", after, tc.after, tc.afterMax)
+				}
+			case "unauthorized":
+				var ue *sinks.Unauthorized
+				if !errors.As(err, &ue) || class != sinks.ClassUnauthorized || sinks.Reason(err) != "unauthorized" {
+					t.Fatalf("err %v, want *sinks.Unauthorized", err)
 				}
 			case "permanent":
 				var pe *sinks.Permanent

@@ -79,7 +79,12 @@ func classify(status int, body []byte, retryAfter string, now time.Time) error {
 	}
 	pe.Message = msg
 	if status == http.StatusTooManyRequests || status == http.StatusRequestTimeout || status >= 500 {
-		return &sinks.Retryable{Err: pe, After: sinks.ParseRetryAfter(retryAfter, now)}
+		return &sinks.Retryable{Err: pe, After: sinks.ParseRetryAfter(retryAfter, now), Reason: pe.Reason}
+	}
+	if pe.Reason == ReasonUnauthorized {
+		// A credential problem is the operator's to fix, not the data's
+		// fault: held and retried, never dead-lettered.
+		return &sinks.Unauthorized{Err: pe}
 	}
 	return &sinks.Permanent{Reason: pe.Reason, Err: pe, Rejected: pe.Ignored}
 }

@@ -1,0 +1,332 @@
+package pipeline
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/logcapturer/logcapturer/sinks"
+	"github.com/logcapturer/logcapturer/sinks/loki"
+	"github.com/logcapturer/logcapturer/sinks/loki/lokitest"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// syncBuffer is a log destination safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startAdmin serves p's readiness on a loopback port.
+func startAdmin(t *testing.T, p *Pipeline) *Admin {
+	t.Helper()
+	a, err := NewAdmin(nil, AdminOptions{Listen: "127.0.0.1:0", Gatherer: prometheus.NewRegistry(), Readiness: p.Readiness})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Start()
+	t.Cleanup(func() { a.Close() })
+	return a
+}
+
+// waitReason waits until /readyz lists reason for component (or, with
+// want false, until it no longer does).
+func waitReason(t *testing.T, a *Admin, component, reason string, want bool) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("/readyz %s %s = %v", component, reason, want), func() bool {
+		code, b := readyz(t, a.Addr())
+		has := hasReason(b, component, reason)
+		return has == want && (has == (code == http.StatusServiceUnavailable) || !want && code == http.StatusServiceUnavailable)
+	})
+}
+
+// TestDropOldestThenRecovery: with full_policy drop_oldest and a sink down
+// long enough that its retry ranges were dropped with their segments, the
+// breaker has nothing left to probe with; once the sink is back, new lines
+// must be delivered (the reader probes by itself).
+func TestDropOldestThenRecovery(t *testing.T) {
+	var down atomic.Bool
+	down.Store(true)
+	s := &memSink{name: "s", fail: func(int, *sinks.Batch) error {
+		if down.Load() {
+			return &sinks.Retryable{Err: errors.New("connection refused"), Reason: "connection"}
+		}
+		return nil
+	}}
+	p, err := Open(nil, nil, Options{DataDir: t.TempDir(), CommitInterval: 5 * time.Millisecond,
+		SegmentSize: 64 << 10, MaxBytes: 256 << 10, FullPolicy: FullDropOldest,
+		Sinks: []SinkOptions{{Sink: s, MaxWait: time.Millisecond, MinBackoff: time.Millisecond, MaxBackoff: time.Hour,
+			ProbeInterval: 300 * time.Millisecond}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Start(t.Context())
+	defer p.Close()
+	line := strings.Repeat("z", 1000)
+	for i := 0; i < 1000; i++ { // 1 MB through a 256 KB WAL
+		emit(t, p, "app", "f", int64(i), fmt.Sprintf("%04d %s", i, line))
+	}
+	waitFor(t, "retry ranges dropped", func() bool {
+		n, _, _ := p.sched.Stats("s")
+		return n == 0 && testutil.ToFloat64(p.m.sinkDropped.WithLabelValues("s", "wal_full")) > 0 && p.loops[0].circuitOpen()
+	})
+	down.Store(false)
+	emit(t, p, "app", "f", 2000, "after recovery")
+	waitFor(t, "a line written after recovery delivered", func() bool {
+		for _, l := range s.lines() {
+			if l == "after recovery" {
+				return true
+			}
+		}
+		return false
+	})
+	if p.loops[0].circuitOpen() {
+		t.Fatal("breaker still open after a delivery")
+	}
+}
+
+// TestRecoveryDrainsRetriesAtOnce: ranges that failed during an outage, with
+// backoffs grown towards a long max_backoff, become due as soon as a probe
+// succeeds (handed out lowest index first), instead of waiting out their backoff
+// with the circuit closed.
+func TestRecoveryDrainsRetriesAtOnce(t *testing.T) {
+	var down atomic.Bool
+	down.Store(true)
+	s := &memSink{name: "s", fail: func(_ int, b *sinks.Batch) error {
+		if down.Load() {
+			return &sinks.Retryable{Err: errors.New("503 Service Unavailable"), Reason: "server_error"}
+		}
+		return nil
+	}}
+	p, err := Open(nil, nil, Options{DataDir: t.TempDir(), CommitInterval: 5 * time.Millisecond, Sinks: []SinkOptions{{
+		Sink: s, MaxWait: time.Millisecond, MaxEntries: 1, Workers: 4,
+		MinBackoff: 20 * time.Millisecond, MaxBackoff: time.Hour, ProbeInterval: 50 * time.Millisecond}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Start(t.Context())
+	defer p.Close()
+	const n = 20
+	for i := 0; i < n; i++ {
+		emit(t, p, "app", "f", int64(i), fmt.Sprintf("line %02d", i))
+	}
+	// Let the ranges fail until their backoffs have grown long: every range
+	// but the one the breaker probes with waits more than a minute.
+	var ranges int
+	waitFor(t, "retry ranges with long backoffs", func() bool {
+		ranges, _, _ = p.sched.Stats("s")
+		waiting, _, latest := p.sched.Waiting("s")
+		return ranges >= 3 && waiting == ranges && time.Until(latest) > time.Minute
+	})
+	down.Store(false)
+	recovered := time.Now()
+	waitFor(t, "the retry queue drained", func() bool { r, _, _ := p.sched.Stats("s"); return r == 0 })
+	took := time.Since(recovered)
+	t.Logf("retry queue of %d ranges empty %s after the sink returned", ranges, took)
+	waitFor(t, "every line delivered", func() bool { return len(s.lines()) == n })
+	// Without the fix the ranges wait out backoffs of more than a minute.
+	if took > 30*time.Second {
+		t.Fatalf("the retry queue took %s to drain after recovery", took)
+	}
+}
+
+// TestUnauthorizedHoldsAndResumes: Loki (behind a gateway) answers 401: the
+// sink is unauthorized in /readyz and the metrics, nothing goes to the DLQ
+// however many attempts, and once the credentials work every line arrives,
+// probed at the probe interval although max_backoff is an hour.
+func TestUnauthorizedHoldsAndResumes(t *testing.T) {
+	r := lokitest.NewReceiver()
+	defer r.Close()
+	// nginx's 401 page (ngx_http_special_response.c), as a gateway in front
+	// of Loki answers it.
+	r.SetDefault(lokitest.Reply{Status: http.StatusUnauthorized, Body: "<html>\r\n<head><title>401 Authorization Required</title></head>\r\n<body>\r\n<center><h1>401 Authorization Required</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"})
+	ls, err := loki.New(nil, nil, loki.Options{Name: "loki", URL: r.URL(), Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ls.Close()
+	var logs syncBuffer
+	p, err := Open(slog.New(slog.NewTextHandler(&logs, nil)), nil, Options{DataDir: t.TempDir(), CommitInterval: 5 * time.Millisecond,
+		Sinks: []SinkOptions{{Sink: ls, MaxWait: time.Millisecond, MaxEntries: 100, MaxAttempts: 2,
+			MinBackoff: time.Millisecond, MaxBackoff: time.Hour, ProbeInterval: 100 * time.Millisecond}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Start(t.Context())
+	defer p.Close()
+	a := startAdmin(t, p)
+	const n = 2000
+	for i := 0; i < n; i++ {
+		emit(t, p, "app", "f", int64(i), fmt.Sprintf("line %d", i))
+	}
+	waitReason(t, a, "sink/loki", ReasonSinkUnauthorized, true)
+	waitFor(t, "several refused pushes", func() bool { return len(r.Requests()) >= 5 })
+	if d := p.DeadLetters("loki"); len(d) != 0 {
+		t.Fatalf("dead letters %+v: refused credentials must not dead-letter data", d)
+	}
+	if testutil.ToFloat64(p.m.degraded.WithLabelValues("sink/loki", ReasonSinkUnauthorized)) != 1 {
+		t.Fatal("logcapturer_component_degraded{reason=sink_unauthorized} is not 1")
+	}
+	fixed := time.Now()
+	r.SetDefault(lokitest.Reply{})
+	if err := r.WaitEntries(n, 10*time.Second); err != nil {
+		t.Fatalf("after the fix: %v (%d of %d)", err, r.Count(), n)
+	}
+	t.Logf("all %d lines delivered %s after the credentials were fixed", n, time.Since(fixed))
+	waitReason(t, a, "sink/loki", ReasonSinkUnauthorized, false)
+	if d := p.DeadLetters("loki"); len(d) != 0 {
+		t.Fatalf("dead letters %+v", d)
+	}
+	if c := strings.Count(logs.String(), "degraded: sink_unauthorized"); c != 1 {
+		t.Errorf("%d 'degraded: sink_unauthorized' lines, want 1 (once per state change)", c)
+	}
+	if !strings.Contains(logs.String(), "401 Authorization Required") {
+		t.Errorf("the log never says why the sink failed:\n%s", logs.String())
+	}
+}
+
+// TestFailureReasonLoggedAndCounted: a retryable failure's error appears
+// in the breaker's log line, in the sink's last error, and in the failure
+// metric's reason label; sink_failing shows after UnreadyAfter.
+func TestFailureReasonLoggedAndCounted(t *testing.T) {
+	r := lokitest.NewReceiver()
+	defer r.Close()
+	r.SetDefault(lokitest.Unavailable())
+	ls, err := loki.New(nil, nil, loki.Options{Name: "loki", URL: r.URL(), Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ls.Close()
+	var logs syncBuffer
+	p, err := Open(slog.New(slog.NewTextHandler(&logs, nil)), nil, Options{DataDir: t.TempDir(), CommitInterval: 5 * time.Millisecond,
+		UnreadyAfter: 200 * time.Millisecond,
+		Sinks:        []SinkOptions{{Sink: ls, MaxWait: time.Millisecond, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Start(t.Context())
+	defer p.Close()
+	a := startAdmin(t, p)
+	emit(t, p, "app", "f", 1, "x")
+	waitReason(t, a, "sink/loki", ReasonSinkFailing, true)
+	_, b := readyz(t, a.Addr())
+	for _, c := range b.Reasons {
+		if c.Reason == ReasonSinkFailing && !strings.Contains(c.Detail, "live replicas") {
+			t.Errorf("sink_failing detail %q lacks Loki's message", c.Detail)
+		}
+	}
+	if !strings.Contains(logs.String(), "live replicas") {
+		t.Errorf("no log line names Loki's answer:\n%s", logs.String())
+	}
+	if got := testutil.ToFloat64(p.m.sinkFailures.WithLabelValues("loki", "retryable", loki.ReasonServerError)); got == 0 {
+		t.Error("failures not counted by reason server_error")
+	}
+	r.SetDefault(lokitest.Reply{})
+	waitReason(t, a, "sink/loki", ReasonSinkFailing, false)
+	if c := strings.Count(logs.String(), "degraded: sink_failing"); c != 1 {
+		t.Errorf("%d 'degraded: sink_failing' lines, want 1", c)
+	}
+}
+
+// TestReaderErrorRecovers: the sink's WAL reader cannot open a segment
+// (EMFILE: the process is out of file descriptors); it must report
+// sink_reader_stopped, keep trying, and deliver everything once
+// descriptors are free again, instead of returning for good.
+func TestReaderErrorRecovers(t *testing.T) {
+	dir := t.TempDir()
+	const n = 50
+	first := openTest(t, dir, nil, Options{}) // no sink: the blocks wait in the WAL
+	for i := 0; i < n; i++ {
+		emit(t, first, "app", "f", int64(i), fmt.Sprintf("line %d", i))
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s := &memSink{name: "s"}
+	p, err := Open(nil, nil, Options{DataDir: dir, CommitInterval: 5 * time.Millisecond,
+		Sinks: []SinkOptions{{Sink: s, MaxWait: time.Millisecond}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	a := startAdmin(t, p)
+	if code, _ := readyz(t, a.Addr()); code != http.StatusServiceUnavailable { // not started yet; opens the client's connection
+		t.Fatalf("/readyz before Start = %d", code)
+	}
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("cannot count open files: %v", err)
+	}
+	low := lim
+	low.Cur = uint64(len(fds)) // ReadDir's own descriptor is closed again: exactly one free
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
+		t.Skipf("cannot lower RLIMIT_NOFILE: %v", err)
+	}
+	restored := false
+	restore := func() {
+		if !restored {
+			restored = true
+			if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	defer restore()
+	// Use up every descriptor left, so the reader's open of the segment
+	// fails.
+	var hogs []*os.File
+	closeHogs := func() {
+		for _, f := range hogs {
+			f.Close()
+		}
+		hogs = nil
+	}
+	defer closeHogs()
+	for {
+		f, err := os.Open(os.DevNull)
+		if errors.Is(err, syscall.EMFILE) {
+			break
+		}
+		if err != nil || len(hogs) > 100 {
+			t.Fatalf("using up descriptors: %v (%d open)", err, len(hogs))
+		}
+		hogs = append(hogs, f)
+	}
+	p.Start(t.Context())
+	waitFor(t, "sink_reader_stopped", func() bool { return p.health.has("sink/s", ReasonSinkReaderStopped) })
+	code, b := readyz(t, a.Addr()) // over the connection opened before the limit
+	if code != http.StatusServiceUnavailable || !hasReason(b, "sink/s", ReasonSinkReaderStopped) {
+		t.Fatalf("/readyz during the fault = %d %+v", code, b)
+	}
+	closeHogs()
+	restore()
+	waitFor(t, "every line delivered after the fault", func() bool { return len(s.lines()) == n })
+	waitReason(t, a, "sink/s", ReasonSinkReaderStopped, false)
+}
