@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logcapturer/logcapturer/retry"
 	"github.com/logcapturer/logcapturer/sinks"
 	"github.com/logcapturer/logcapturer/sinks/loki"
 	"github.com/logcapturer/logcapturer/sinks/loki/lokitest"
@@ -132,14 +133,26 @@ func TestRecoveryDrainsRetriesAtOnce(t *testing.T) {
 	for i := 0; i < n; i++ {
 		emit(t, p, "app", "f", int64(i), fmt.Sprintf("line %02d", i))
 	}
-	// Let the ranges fail until their backoffs have grown long: every range
-	// but the one the breaker probes with waits more than a minute.
+	// A long outage: the ranges have failed many times and their backoffs
+	// have grown to most of max_backoff (written here rather than waited
+	// for: full jitter makes the real growth random).
 	var ranges int
-	waitFor(t, "retry ranges with long backoffs", func() bool {
+	waitFor(t, "retry ranges waiting", func() bool {
 		ranges, _, _ = p.sched.Stats("s")
-		waiting, _, latest := p.sched.Waiting("s")
-		return ranges >= 3 && waiting == ranges && time.Until(latest) > time.Minute
+		waiting, _, _ := p.sched.Waiting("s")
+		return ranges >= 3 && waiting == ranges
 	})
+	stored, _, err := retry.NewStore(p.st.db).Load("s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range stored {
+		long := r
+		long.Attempts, long.Due = 20, time.Now().Add(50*time.Minute)
+		if err := p.sched.Retry("s", r, long); err != nil {
+			t.Fatal(err)
+		}
+	}
 	down.Store(false)
 	recovered := time.Now()
 	waitFor(t, "the retry queue drained", func() bool { r, _, _ := p.sched.Stats("s"); return r == 0 })
@@ -329,4 +342,37 @@ func TestReaderErrorRecovers(t *testing.T) {
 	restore()
 	waitFor(t, "every line delivered after the fault", func() bool { return len(s.lines()) == n })
 	waitReason(t, a, "sink/s", ReasonSinkReaderStopped, false)
+}
+
+// TestSinkStuck: a sink with durable blocks to read, its breaker closed and
+// nothing in flight for stuckAfter is stuck (here its loops never started,
+// the state a lost wake-up or a dead goroutine would leave); any send ends
+// it.
+func TestSinkStuck(t *testing.T) {
+	dir := t.TempDir()
+	first := openTest(t, dir, nil, Options{})
+	emit(t, first, "app", "f", 1, "waiting")
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Open(nil, nil, Options{DataDir: dir, Sinks: []SinkOptions{{Sink: &memSink{name: "s"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	sl, now := p.loops[0], time.Now()
+	sl.evaluate(now, p.durable.Load(), time.Hour)
+	sl.evaluate(now.Add(stuckAfter-time.Second), p.durable.Load(), time.Hour)
+	if p.health.has("sink/s", ReasonSinkStuck) {
+		t.Fatal("stuck before stuckAfter")
+	}
+	sl.evaluate(now.Add(stuckAfter), p.durable.Load(), time.Hour)
+	if ok, conds := p.Readiness(); ok || !p.health.has("sink/s", ReasonSinkStuck) {
+		t.Fatalf("not stuck after %s: %+v", stuckAfter, conds)
+	}
+	sl.sending(+1)
+	sl.evaluate(now.Add(stuckAfter+time.Second), p.durable.Load(), time.Hour)
+	if p.health.has("sink/s", ReasonSinkStuck) {
+		t.Fatal("still stuck with a send in flight")
+	}
 }
