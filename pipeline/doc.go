@@ -53,11 +53,30 @@
 // attempts, in the dead-letter queue, and only then settles it. Due ranges
 // come back from the one scheduler goroutine to the sink's workers, which
 // read them from the WAL again. BreakerFailures consecutive retryable
-// failures open the sink's circuit breaker: its reader stops reading new
-// blocks and only retries probe; the first success closes it. So the retry
-// queue holds at most the ranges in flight when the breaker opened,
-// whatever the outage's length. Retention keeps every block a retry range
-// or dead letter needs.
+// failures, or one refusal of our credentials (sinks.Unauthorized), open
+// the sink's circuit breaker: its reader stops reading new blocks. The sink
+// is probed at least every ProbeInterval (min(MaxBackoff, 30s)): by a
+// waiting retry range (the reader makes the lowest one due when none would
+// be in time) or, when it has none left (drop_oldest dropped them), by the
+// reader's next batch. The first success (or a permanent rejection: the
+// receiver is up) closes it and makes every waiting range due at once
+// (retry.Scheduler.Hurry), so a recovered sink drains its retries at full
+// speed instead of waiting out backoffs earned during the outage. So the
+// retry queue holds at most the ranges in flight when the breaker opened,
+// whatever the outage's length. Refused credentials never dead-letter and
+// never use up MaxAttempts. Retention keeps every block a retry range or
+// dead letter needs.
+//
+// # Readiness
+//
+// health.go keeps the conditions in force (Readiness, /readyz): each has a
+// component ("wal", "source/NAME", "sink/NAME"), a reason, a start time and
+// the last error, is the gauge logcapturer_component_degraded, and logs one
+// line when it starts and one when it ends. A sink's reader that cannot
+// read the WAL retries with a backoff capped at 2 s (sink_reader_stopped);
+// the committer evaluates sink_failing (failing longer than UnreadyAfter)
+// and sink_stuck (work to do, breaker closed, nothing in flight, for 30 s)
+// every tick; Emit marks a source blocked for 10 s source_stalled.
 //
 // At wal.max_bytes, FullBlock makes the writer wait (sources block in
 // Emit); FullDropOldest deletes the oldest segment and counts, per sink,
