@@ -250,6 +250,7 @@ func Open(logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Pipeli
 		openedAt:   time.Now().UTC(),
 	}
 	p.health.declare("wal", ReasonWALAppendFailing, ReasonWALNearlyFull)
+	m.walMaxBytes.Set(float64(opts.MaxBytes))
 	if err := p.recover(); err != nil {
 		sched.Close()
 		p.log.Close()

@@ -10,6 +10,7 @@ import (
 	"github.com/logcapturer/logcapturer/retry"
 	"github.com/logcapturer/logcapturer/sinks"
 	"github.com/logcapturer/logcapturer/wal"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // sinkLoop delivers the WAL to one sink: a reader goroutine reads durable
@@ -61,7 +62,7 @@ type batch struct {
 	sinks.Batch
 	bufs    [][]byte // record buffers the blocks' lines alias
 	nrec    int
-	started time.Time
+	started time.Time // when its first block was read from the WAL
 }
 
 func newSinkLoop(p *Pipeline, opts SinkOptions, cursor uint64, retries <-chan retry.Range) *sinkLoop {
@@ -87,6 +88,14 @@ func newSinkLoop(p *Pipeline, opts SinkOptions, cursor uint64, retries <-chan re
 	}
 	p.m.sinkCursor.WithLabelValues(sl.name).Set(float64(cursor))
 	p.m.circuitOpen.WithLabelValues(sl.name).Set(0)
+	for _, m := range []*prometheus.CounterVec{p.m.sinkSent, p.m.sinkSentBytes} {
+		m.WithLabelValues(sl.name)
+	}
+	p.m.sinkDropped.WithLabelValues(sl.name, "wal_full")
+	p.m.deliveryLatency.WithLabelValues(sl.name)
+	p.m.sinkSendDur.WithLabelValues(sl.name)
+	p.m.sinkLag.WithLabelValues(sl.name)
+	p.m.oldestUnacked.WithLabelValues(sl.name)
 	p.health.declare(sl.component, ReasonSinkReaderStopped, ReasonSinkUnauthorized, ReasonSinkFailing, ReasonSinkStuck)
 	for _, class := range []string{"retryable", "permanent", "unauthorized"} {
 		p.m.sinkFailures.WithLabelValues(sl.name, class, "error")
@@ -422,6 +431,7 @@ func (sl *sinkLoop) send(ctx context.Context, b *batch) error {
 	if err == nil {
 		m.sinkSent.WithLabelValues(sl.name).Add(float64(b.Entries))
 		m.sinkSentBytes.WithLabelValues(sl.name).Add(float64(b.Bytes))
+		m.deliveryLatency.WithLabelValues(sl.name).Observe(time.Since(b.started).Seconds())
 		sl.breakerResult(nil, sinks.ClassRetryable)
 		return nil
 	}
@@ -469,6 +479,7 @@ func (sl *sinkLoop) deliverNew(ctx context.Context, b *batch) {
 // deliverRetry reads a retry range back from the WAL and sends it.
 func (sl *sinkLoop) deliverRetry(ctx context.Context, rd *wal.Reader, rf *readFailure, b *batch, r retry.Range) {
 	b.reset(r.From)
+	b.started = r.FirstFailure // delivery latency counts from the first try
 	for i := r.From; i <= r.To; {
 		n, err := sl.read(rd, b, i)
 		if errors.Is(err, wal.ErrClosed) || ctx.Err() != nil {

@@ -209,6 +209,14 @@ func run(ctx context.Context, logger *slog.Logger, cfg *config.Config) (err erro
 	for _, s := range cfg.Sinks {
 		names = append(names, s.Name)
 	}
+	if err := sdNotify("READY=1"); err != nil {
+		logger.Warn("tell systemd we are ready", "err", err)
+	}
+	defer func() {
+		if err := sdNotify("STOPPING=1"); err != nil {
+			logger.Warn("tell systemd we are stopping", "err", err)
+		}
+	}()
 	logger.Info("logcapturer running", "version", version, "data_dir", cfg.DataDir, "memory_limit", debug.SetMemoryLimit(-1),
 		"sources", len(srcs), "sinks", strings.Join(names, ","), "admin", cfg.Admin.Listen)
 	<-ctx.Done()
