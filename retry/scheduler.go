@@ -124,6 +124,10 @@ func (s *Scheduler) Register(sink string, capacity int) (<-chan Range, error) {
 		q.dead[d.From] = d
 		q.deadEnt += d.Entries
 	}
+	// Series exist from the start, so alerts see them before the first event.
+	s.m.retries.WithLabelValues(sink)
+	s.m.dlqExpired.WithLabelValues(sink)
+	s.m.dlqAdded.WithLabelValues(sink, "max_attempts")
 	s.mu.Lock()
 	s.queues[sink] = q
 	s.order = append(s.order, q)
