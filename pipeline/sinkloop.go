@@ -103,11 +103,13 @@ func newSinkLoop(p *Pipeline, opts SinkOptions, cursor uint64, retries <-chan re
 	return sl
 }
 
-func (sl *sinkLoop) start(ctx context.Context, wg *sync.WaitGroup) {
+// start runs the reader until readCtx is done and the workers until ctx
+// is: at Close the readers stop first, so in-flight sends can finish.
+func (sl *sinkLoop) start(ctx, readCtx context.Context, wg *sync.WaitGroup) {
 	wg.Add(1 + sl.opts.Workers)
 	go func() {
 		defer wg.Done()
-		sl.runReader(ctx)
+		sl.runReader(readCtx)
 	}()
 	for i := 0; i < sl.opts.Workers; i++ {
 		go func() {

@@ -150,14 +150,15 @@ func run(ctx context.Context, logger *slog.Logger, cfg *config.Config) (err erro
 	}
 
 	popts := pipeline.Options{
-		DataDir:      cfg.DataDir,
-		SegmentSize:  int64(cfg.WAL.SegmentSize),
-		MaxBytes:     int64(cfg.WAL.MaxBytes),
-		SyncInterval: time.Duration(cfg.WAL.SyncInterval),
-		DLQMaxBytes:  int64(cfg.DLQ.MaxBytes),
-		DLQMaxAge:    time.Duration(cfg.DLQ.MaxAge),
-		UnreadyAfter: time.Duration(cfg.Admin.UnreadyAfter),
-		Sinks:        sinkOpts,
+		DataDir:         cfg.DataDir,
+		SegmentSize:     int64(cfg.WAL.SegmentSize),
+		MaxBytes:        int64(cfg.WAL.MaxBytes),
+		SyncInterval:    time.Duration(cfg.WAL.SyncInterval),
+		DLQMaxBytes:     int64(cfg.DLQ.MaxBytes),
+		DLQMaxAge:       time.Duration(cfg.DLQ.MaxAge),
+		UnreadyAfter:    time.Duration(cfg.Admin.UnreadyAfter),
+		ShutdownTimeout: time.Duration(cfg.ShutdownTimeout),
+		Sinks:           sinkOpts,
 	}
 	if cfg.WAL.FullPolicy == config.FullDropOldest {
 		popts.FullPolicy = pipeline.FullDropOldest
