@@ -16,6 +16,7 @@ import (
 
 	"github.com/logcapturer/logcapturer/config"
 	"github.com/logcapturer/logcapturer/sinks/loki/lokitest"
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 )
 
 // TestExamplesCheck: every example config, and the compose stack's, passes
@@ -103,5 +104,16 @@ admin: {listen: "`+addr+`"}
 	sort.Strings(missing)
 	if len(missing) > 0 {
 		t.Errorf("the dashboard or alerts name metrics a running logcapturer does not serve: %v", missing)
+	}
+	if !served["logcapturer_build_info"] {
+		t.Error("no logcapturer_build_info")
+	}
+	// The whole registry follows Prometheus's naming conventions.
+	problems, err := promlint.New(bytes.NewReader(body)).Lint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("metric lint: %s: %s", p.Metric, p.Text)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -111,7 +112,7 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 // reverse order of construction.
 func run(ctx context.Context, logger *slog.Logger, cfg *config.Config) (err error) {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
 
 	var closers []func() error
 	defer func() {
@@ -282,3 +283,20 @@ func sourceOptions(sc config.Source) sources.FileOptions {
 type checkOnly struct{}
 
 func (checkOnly) Emit(context.Context, sources.Record) error { return nil }
+
+// buildInfo is logcapturer_build_info{version,revision,goversion} = 1.
+func buildInfo() prometheus.Collector {
+	revision, goVersion := "unknown", runtime.Version()
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" {
+				revision = s.Value
+			}
+		}
+	}
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "logcapturer_build_info", Help: "1, labelled with the version, VCS revision and Go version of the binary.",
+		ConstLabels: prometheus.Labels{"version": version, "revision": revision, "goversion": goVersion}})
+	g.Set(1)
+	return g
+}
