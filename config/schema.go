@@ -107,56 +107,17 @@ const (
 	StartEnd       StartAt = "end"
 )
 
-// Sink is one entry of the sinks list.
+// Sink is one entry of the sinks list: the keys every sink has, and the
+// options its type decoded from the others.
 type Sink struct {
 	Name    string
-	Type    SinkType
-	Path    string            // file sinks only; empty for stdout
-	URL     string            // http sinks
-	Timeout Duration          // http sinks: one request
-	Headers map[string]string // http and loki sinks
-	Loki    Loki              // loki sinks only
-	Format  Format
+	Type    string // the name of a registered SinkType
 	Batch   Batch
 	Workers int
 	Retry   Retry
-}
-
-// SinkType is the kind of a sink.
-type SinkType string
-
-// Values of SinkType.
-const (
-	SinkFile   SinkType = "file"
-	SinkStdout SinkType = "stdout"
-	SinkHTTP   SinkType = "http"
-	SinkLoki   SinkType = "loki"
-)
-
-// Format is how a file or stdout sink writes entries.
-type Format string
-
-// Values of Format.
-const (
-	FormatRaw  Format = "raw"  // the line as read, newline-terminated
-	FormatJSON Format = "json" // one JSON object per entry
-)
-
-// Loki holds the keys only a loki sink takes; sinks/loki validates them in
-// depth (logcapturer check runs that too).
-type Loki struct {
-	TenantID  string
-	BasicAuth struct {
-		Username, Password, PasswordFile string
-	}
-	BearerToken, BearerTokenFile string
-	TLS                          struct {
-		CAFile, CertFile, KeyFile string
-		InsecureSkipVerify        bool
-	}
-	Encoding           string // protobuf (default) | json
-	Labels             map[string]string
-	StructuredMetadata []string
+	// Options holds the keys the sink's type owns, decoded into the value
+	// its SinkType.New returned; nil when the type is unknown.
+	Options SinkConfig
 }
 
 // Batch bounds a sink's batches: a batch is sent when any limit is reached.
@@ -202,7 +163,6 @@ const (
 	DefaultBatchBytes      = 4 * MiB
 	DefaultBatchWait       = Duration(200 * time.Millisecond)
 	DefaultWorkers         = 1
-	DefaultTimeout         = Duration(10 * time.Second)
 	DefaultMinBackoff      = Duration(500 * time.Millisecond)
 	DefaultMaxBackoff      = Duration(5 * time.Minute)
 )
@@ -250,14 +210,12 @@ func defaultSource() Source {
 
 func defaultSink() Sink {
 	return Sink{
-		Format: FormatRaw,
 		Batch: Batch{
 			MaxEntries: DefaultBatchEntries,
 			MaxBytes:   DefaultBatchBytes,
 			MaxWait:    DefaultBatchWait,
 		},
 		Workers: DefaultWorkers,
-		Timeout: DefaultTimeout,
 		Retry: Retry{
 			MinBackoff: DefaultMinBackoff,
 			MaxBackoff: DefaultMaxBackoff,

@@ -64,7 +64,7 @@ sinks:
   - {name: loki, type: loki, url: "`+r.URL()+`", batch: {max_wait: 10ms}}
 admin: {listen: "`+addr+`"}
 `), 0o644)
-	cfg, err := config.Load(cfgPath)
+	cfg, err := config.Load(cfgPath, &config.ParseOptions{SinkTypes: sinkTypes()})
 	if err != nil {
 		t.Fatal(err)
 	}

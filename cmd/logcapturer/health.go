@@ -34,7 +34,7 @@ func cmdHealth(args []string, stdout io.Writer) error {
 	if *addr == "" {
 		*addr = config.DefaultAdminListen
 		if *cfgPath != "" {
-			cfg, err := config.Load(*cfgPath)
+			cfg, err := config.Load(*cfgPath, &config.ParseOptions{SinkTypes: sinkTypes()})
 			if err != nil {
 				return configError(*cfgPath, err)
 			}

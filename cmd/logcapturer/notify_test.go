@@ -46,7 +46,7 @@ sources: [{name: app, type: file, paths: ["`+logs+`/*.log"]}]
 sinks: [{name: out, type: file, path: `+filepath.Join(dir, "out.log")+`}]
 admin: {listen: "`+addr+`"}
 `), 0o644)
-	cfg, err := config.Load(cfgPath)
+	cfg, err := config.Load(cfgPath, &config.ParseOptions{SinkTypes: sinkTypes()})
 	if err != nil {
 		t.Fatal(err)
 	}

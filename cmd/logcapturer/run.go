@@ -29,11 +29,11 @@ func cmdCheck(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := config.Load(path)
+	// Sink types check the files they name too (password files, TLS).
+	cfg, err := config.Load(path, &config.ParseOptions{SinkTypes: sinkTypes(), CheckFiles: true})
 	if err != nil {
 		return configError(path, err)
 	}
-	// Sinks validate what only they know (a loki URL's port, auth rules).
 	var problems []string
 	for i, sc := range cfg.Sources {
 		fo := sourceOptions(sc)
@@ -41,13 +41,6 @@ func cmdCheck(args []string, stdout io.Writer) error {
 		fo.SetDefaults()
 		if err := fo.Validate(); err != nil {
 			problems = append(problems, fmt.Sprintf("%s: sources[%d] (%s): %v", path, i, sc.Name, err))
-		}
-	}
-	for i, sc := range cfg.Sinks {
-		if sc.Type == config.SinkLoki {
-			if err := lokiOptions(sc).Validate(); err != nil {
-				problems = append(problems, fmt.Sprintf("%s: sinks[%d] (%s): %v", path, i, sc.Name, err))
-			}
 		}
 	}
 	if len(problems) > 0 {
@@ -79,7 +72,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 	if err != nil {
 		return usageError{err}
 	}
-	cfg, err := config.Load(path)
+	cfg, err := config.Load(path, &config.ParseOptions{SinkTypes: sinkTypes()})
 	if err != nil {
 		return configError(path, err)
 	}
@@ -226,36 +219,32 @@ func run(ctx context.Context, logger *slog.Logger, cfg *config.Config) (err erro
 	return nil
 }
 
+// sinkTypes is the registry of sink types: a new sink is its package and
+// one line here.
+func sinkTypes() []config.SinkType {
+	return []config.SinkType{
+		sinks.FileSinkType(),
+		sinks.StdoutSinkType(),
+		sinks.HTTPSinkType(),
+		loki.SinkType(),
+	}
+}
+
+// sinkOpener is what every sink type's options do: open the sink.
+type sinkOpener interface {
+	Open(logger *slog.Logger, reg prometheus.Registerer, name string) (sinks.Sink, error)
+}
+
 func newSink(logger *slog.Logger, reg prometheus.Registerer, sc config.Sink) (sinks.Sink, error) {
-	format, err := sinks.ParseFormat(string(sc.Format))
+	o, ok := sc.Options.(sinkOpener)
+	if !ok {
+		return nil, fmt.Errorf("sink %s: type %q cannot be opened", sc.Name, sc.Type)
+	}
+	s, err := o.Open(logger, reg, sc.Name)
 	if err != nil {
 		return nil, fmt.Errorf("sink %s: %w", sc.Name, err)
 	}
-	switch sc.Type {
-	case config.SinkFile:
-		return sinks.NewFile(logger, reg, sinks.FileOptions{Name: sc.Name, Path: sc.Path, Format: format})
-	case config.SinkStdout:
-		return sinks.NewStdout(sinks.StdoutOptions{Name: sc.Name, Format: format}), nil
-	case config.SinkLoki:
-		return loki.New(logger, reg, lokiOptions(sc))
-	case config.SinkHTTP:
-		return sinks.NewHTTP(logger, sinks.HTTPOptions{Name: sc.Name, URL: sc.URL, Timeout: time.Duration(sc.Timeout),
-			Format: format, Headers: sc.Headers})
-	}
-	return nil, fmt.Errorf("sink %s: unknown type %q", sc.Name, sc.Type)
-}
-
-func lokiOptions(sc config.Sink) loki.Options {
-	l := sc.Loki
-	return loki.Options{
-		Name: sc.Name, URL: sc.URL, TenantID: l.TenantID,
-		BasicAuth:   loki.BasicAuth{Username: l.BasicAuth.Username, Password: l.BasicAuth.Password, PasswordFile: l.BasicAuth.PasswordFile},
-		BearerToken: l.BearerToken, BearerTokenFile: l.BearerTokenFile,
-		TLS: loki.TLSOptions{CAFile: l.TLS.CAFile, CertFile: l.TLS.CertFile, KeyFile: l.TLS.KeyFile,
-			InsecureSkipVerify: l.TLS.InsecureSkipVerify},
-		Headers: sc.Headers, Timeout: time.Duration(sc.Timeout), Encoding: l.Encoding,
-		Labels: l.Labels, StructuredMetadata: l.StructuredMetadata,
-	}
+	return s, nil
 }
 
 // sourceOptions maps a source's config onto the file tailer's options.
