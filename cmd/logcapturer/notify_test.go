@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -88,5 +89,38 @@ admin: {listen: "`+addr+`"}
 	errb.Reset()
 	if code := runMain([]string{"health", "--addr", addr, "--timeout", "1s"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "health:") {
 		t.Fatalf("health with nothing running: exit %d, %q", code, errb.String())
+	}
+}
+
+// TestCheckSeesWhatRunRefuses: check (systemd's ExecStartPre) refuses a
+// file sink on a read-only filesystem, as run would, with file:line, and
+// creates nothing on the way.
+func TestCheckSeesWhatRunRefuses(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a read-only tmpfs needs root")
+	}
+	dir := t.TempDir()
+	ro := filepath.Join(dir, "ro")
+	os.Mkdir(ro, 0o755)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", ro).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a read-only tmpfs here: %v %s", err, out)
+	}
+	defer exec.Command("umount", ro).Run()
+	cfgPath := filepath.Join(dir, "c.yaml")
+	os.WriteFile(cfgPath, []byte("data_dir: "+filepath.Join(dir, "data")+`
+sources: [{name: app, type: file, paths: ["/var/log/*.log"]}]
+sinks:
+  - name: archive
+    type: file
+    path: `+filepath.Join(ro, "out", "archive.log")+`
+`), 0o644)
+	var out, errb bytes.Buffer
+	code := runMain([]string{"check", "--config", cfgPath}, &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), cfgPath+":6: sinks[0].path: the directory of") ||
+		!strings.Contains(errb.String(), "read-only file system") {
+		t.Fatalf("check: exit %d\n%s", code, errb.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data")); err == nil {
+		t.Error("check created data_dir")
 	}
 }
