@@ -2,9 +2,9 @@ package sinks
 
 import (
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
-	"net/url"
 	"strconv"
 	"time"
 
