@@ -53,7 +53,7 @@ admin: {listen: "`+addr+`"}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, slog.New(slog.DiscardHandler), cfg) }()
+	go func() { done <- serve(ctx, slog.New(slog.DiscardHandler), cfgPath, cfg, nil) }()
 	defer func() {
 		cancel()
 		<-done
