@@ -48,6 +48,8 @@ type batch struct {
 	bufs    [][]byte // record buffers the blocks' lines alias
 	nrec    int
 	started time.Time
+	idx     []uint64       // WAL index of each of Blocks
+	sel     [][]retry.Pick // a retried selection: the runs each block was cut to (nil: whole)
 }
 
 func newSinkLoop(p *Pipeline, opts SinkOptions, cursor uint64, retries <-chan retry.Range) *sinkLoop {
@@ -230,6 +232,7 @@ func (sl *sinkLoop) read(rd *wal.Reader, b *batch, index uint64) (uint64, bool) 
 		return index + 1, true
 	}
 	b.nrec++
+	b.idx = append(b.idx, index)
 	b.Entries += len(blk.Entries)
 	b.Bytes += blk.Size()
 	return index + 1, true
@@ -307,6 +310,7 @@ func (sl *sinkLoop) deliverNew(ctx context.Context, b *batch) {
 		now := time.Now()
 		r := retry.Range{From: b.From, To: b.To, Entries: b.Entries, Bytes: b.Bytes, Attempts: 1,
 			FirstFailure: now, LastError: err.Error()}
+		sl.narrow(&r, b, err) // a partial success: only the refused entries are filed
 		if !sl.failed(ctx, retry.Range{}, r, err, now) {
 			return
 		}
@@ -323,6 +327,7 @@ func (sl *sinkLoop) deliverRetry(ctx context.Context, rd *wal.Reader, b *batch, 
 			return
 		}
 	}
+	sl.keepPicked(b, r.Picks) // a dead letter's selection: only those entries are sent
 	if b.Entries == 0 {
 		// Deleted under it (full_policy drop_oldest) or nothing routed.
 		sl.p.m.sinkDropped.WithLabelValues(sl.name, "wal_full").Add(float64(r.Entries))
@@ -340,6 +345,7 @@ func (sl *sinkLoop) deliverRetry(ctx context.Context, rd *wal.Reader, b *batch, 
 	next := r
 	next.Attempts++
 	next.LastError = err.Error()
+	sl.narrow(&next, b, err)
 	sl.failed(ctx, r, next, err, time.Now())
 }
 
@@ -358,16 +364,17 @@ func (sl *sinkLoop) failed(ctx context.Context, old, r retry.Range, err error, n
 			reason = p.Reason
 		}
 		if p != nil && p.Rejected > 0 && p.Rejected < r.Entries {
-			// A partial success: the rest was written. The range still
-			// goes to the queue whole (a replay resends it; Loki drops what
-			// it holds), counted by what was refused.
+			// A partial success the sink could not narrow to entries
+			// (Loki's "total ignored"): the range still goes to the queue
+			// whole (a replay resends it; Loki drops what it holds),
+			// counted by what was refused.
 			r.Entries = p.Rejected
 		}
 	} else if sl.opts.MaxAttempts > 0 && r.Attempts >= sl.opts.MaxAttempts {
 		reason = "max_attempts"
 	}
 	if reason != "" {
-		d := retry.DeadLetter{From: r.From, To: r.To, Entries: r.Entries, Bytes: r.Bytes, Reason: reason,
+		d := retry.DeadLetter{From: r.From, To: r.To, Entries: r.Entries, Bytes: r.Bytes, Picks: r.Picks, Reason: reason,
 			Attempts: r.Attempts, FirstFailure: r.FirstFailure, LastFailure: now, LastError: r.LastError}
 		sl.p.logger.Warn("range moved to the dead-letter queue", "sink", sl.name, "from", r.From, "to", r.To,
 			"entries", r.Entries, "reason", reason, "attempts", r.Attempts, "err", err)
@@ -430,6 +437,7 @@ func (sl *sinkLoop) circuitOpen() bool {
 func (b *batch) reset(from uint64) {
 	b.From, b.To = from, from-1
 	b.Blocks = b.Blocks[:0]
+	b.idx, b.sel = b.idx[:0], b.sel[:0]
 	b.Entries, b.Bytes, b.nrec = 0, 0, 0
 	b.started = time.Now()
 }
