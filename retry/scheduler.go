@@ -492,7 +492,7 @@ func deadToRetry(ds []DeadLetter, now time.Time, replay bool) ([]uint64, []Range
 	for _, d := range ds {
 		froms = append(froms, d.From)
 		if replay {
-			rs = append(rs, Range{From: d.From, To: d.To, Entries: d.Entries, Bytes: d.Bytes,
+			rs = append(rs, Range{From: d.From, To: d.To, Entries: d.Entries, Bytes: d.Bytes, Picks: d.Picks,
 				Due: now, FirstFailure: now, LastError: "replayed from the dead-letter queue"})
 		}
 	}
