@@ -138,6 +138,7 @@ func run(ctx context.Context, logger *slog.Logger, cfg *config.Config) (err erro
 		closers = append(closers, s.Close)
 		sinkOpts = append(sinkOpts, pipeline.SinkOptions{
 			Sink:        s,
+			Type:        string(sc.Type),
 			Sources:     append([]string{}, routes[sc.Name]...),
 			MaxEntries:  sc.Batch.MaxEntries,
 			MaxBytes:    int(sc.Batch.MaxBytes),
@@ -174,14 +175,13 @@ func run(ctx context.Context, logger *slog.Logger, cfg *config.Config) (err erro
 	}
 	closers = append(closers, p.Close)
 
-	var admin *pipeline.Admin
-	if cfg.Admin.Listen != "" {
-		admin, err = pipeline.NewAdmin(logger, pipeline.AdminOptions{Listen: cfg.Admin.Listen, Gatherer: reg, Readiness: p.Readiness})
-		if err != nil {
-			return err
-		}
+	adminSrv, err := newAdmin(logger, reg, cfg, p)
+	if err != nil {
+		return err
+	}
+	if adminSrv != nil {
 		// Closed last of all: metrics stay up while the rest shuts down.
-		closers = append([]func() error{admin.Close}, closers...)
+		closers = append([]func() error{adminSrv.Close}, closers...)
 	}
 
 	var srcs []sources.Source
@@ -193,6 +193,7 @@ func run(ctx context.Context, logger *slog.Logger, cfg *config.Config) (err erro
 			return fmt.Errorf("source %s: %w", sc.Name, err)
 		}
 		srcs = append(srcs, src)
+		p.ReportSources(src)
 		closers = append(closers, src.Close)
 	}
 
@@ -202,8 +203,8 @@ func run(ctx context.Context, logger *slog.Logger, cfg *config.Config) (err erro
 			return fmt.Errorf("start source %s: %w", src.Name(), err)
 		}
 	}
-	if admin != nil {
-		admin.Start()
+	if adminSrv != nil {
+		adminSrv.Start()
 	}
 	names := make([]string, 0, len(cfg.Sinks))
 	for _, s := range cfg.Sinks {
