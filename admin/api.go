@@ -110,8 +110,43 @@ func (s *Server) sources(w http.ResponseWriter, _ *http.Request) {
 // rewindBody is POST /api/v1/sinks/{name}/rewind's body: exactly one of
 // index and time.
 type rewindBody struct {
-	Index *json.Number `json:"index"`
-	Time  *string      `json:"time"`
+	Index *json.Number
+	Time  *string
+}
+
+// decodeRewind decodes the body field by field, so a wrong type names its
+// field.
+func decodeRewind(w http.ResponseWriter, r *http.Request) (rewindBody, error) {
+	var raw map[string]json.RawMessage
+	if err := decodeBody(w, r, &raw); err != nil {
+		return rewindBody{}, err
+	}
+	var b rewindBody
+	for k, v := range raw {
+		var x any
+		dec := json.NewDecoder(bytes.NewReader(v))
+		dec.UseNumber()
+		if err := dec.Decode(&x); err != nil {
+			return b, badf("%s: %v", k, err)
+		}
+		switch k {
+		case "index":
+			n, ok := x.(json.Number)
+			if !ok {
+				return b, badf("index: want a number (a WAL index), got %s", v)
+			}
+			b.Index = &n
+		case "time":
+			s, ok := x.(string)
+			if !ok {
+				return b, badf("time: want a string (an RFC 3339 time), got %s", v)
+			}
+			b.Time = &s
+		default:
+			return b, badf(`unknown field %q; want {"index": N} or {"time": "2026-12-01T10:00:00Z"}`, k)
+		}
+	}
+	return b, nil
 }
 
 func (s *Server) rewind(w http.ResponseWriter, r *http.Request) {
@@ -120,15 +155,12 @@ func (s *Server) rewind(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	var body rewindBody
-	if err := decodeBody(w, r, &body); err != nil {
+	body, err := decodeRewind(w, r)
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	var (
-		res pipeline.RewindResult
-		err error
-	)
+	var res pipeline.RewindResult
 	switch {
 	case body.Index != nil && body.Time != nil:
 		err = badf(`give either "index" or "time", not both`)
