@@ -122,7 +122,7 @@ func cmdDLQ(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var picked []pipeline.DeadLetter
+	picked := []pipeline.DeadLetter{}
 	for _, d := range all {
 		if *from == 0 || d.From == *from {
 			picked = append(picked, d)
