@@ -86,7 +86,7 @@ func (s *recSink) count(word string) int {
 // env is a running pipeline fed by real files through the file tailer,
 // with the admin server in front.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	dir   string
 	logs  string
 	p     *pipeline.Pipeline
@@ -102,7 +102,7 @@ type envOptions struct {
 	sinks  []string // default: good, bad
 }
 
-func newEnv(t *testing.T, o envOptions) *env {
+func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	if o.listen == "" {
 		o.listen = "127.0.0.1:0"
@@ -239,7 +239,7 @@ func (e *env) wantError(method, path, token, body string, code int, want string)
 	return eb
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for !cond() {
