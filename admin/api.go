@@ -2,6 +2,7 @@ package admin
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -72,7 +73,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &re):
 		writeJSON(w, http.StatusConflict, errorBody{Error: re.Error(), Range: &walRange{
 			FirstIndex: re.FirstIndex, LastIndex: re.LastIndex, FirstTime: re.FirstTime, LastTime: re.LastTime}})
-	case errors.Is(err, pipeline.ErrNotRunning):
+	case errors.Is(err, pipeline.ErrNotRunning), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 	default:
 		s.logger.Error("admin request failed", "method", r.Method, "path", r.URL.Path, "err", err)

@@ -240,7 +240,7 @@ func TestRewindEndpoint(t *testing.T) {
 	waitFor(t, "re-shipped and the marker", func() bool { return e.sinks["good"].count("line-200") == 1 })
 	got := e.sinks["good"].got()[200:]
 	if len(got) != 200-137+1 {
-		t.Fatalf("after the rewind the sink got %d lines, want %d: %v", len(got), 200-137+1, got)
+		t.Fatalf("after the rewind the sink got %d lines, want %d: %v…", len(got), 200-137+1, got[:min(len(got), 3)])
 	}
 	for i, l := range got {
 		if !strings.HasSuffix(l, " line-"+strconv.Itoa(137+i)) {
@@ -339,4 +339,27 @@ func metric(text, name, sink string) float64 {
 	}
 	v, _ := strconv.ParseFloat(m[1], 64)
 	return v
+}
+
+// TestPProfOnlyWhenEnabled: /debug/pprof/ is served with Options.PProf
+// (admin.pprof) only.
+func TestPProfOnlyWhenEnabled(t *testing.T) {
+	e := newEnv(t, envOptions{sinks: []string{"good"}})
+	if code, _ := e.call("GET", "/debug/pprof/", "", ""); code != 404 {
+		t.Fatalf("pprof off = %d", code)
+	}
+	s, err := New(nil, Options{Listen: "127.0.0.1:0", Pipeline: e.p, Gatherer: e.reg, PProf: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	defer s.Close()
+	resp, err := http.Get("http://" + s.Addr() + "/debug/pprof/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("pprof on = %d", resp.StatusCode)
+	}
 }

@@ -110,13 +110,23 @@ func (p *Pipeline) rewind(ctx context.Context, sink string, locate func() (uint6
 		}
 	}
 	req := &rewindReq{index: index, skip: skip, reply: make(chan rewindAck, 1)}
-	sl.rewind <- req // one at a time (rewindMu): there is room
+	sl.rewind <- req // one at a time (rewindMu), and never left behind: there is room
 	notify(sl.wake)
 	var ack rewindAck
 	select {
 	case ack = <-req.reply:
 	case <-p.stopIngest:
 		return RewindResult{}, ErrNotRunning
+	case <-ctx.Done():
+		// The reader is busy (a WAL read it keeps retrying, say): take the
+		// request back if it has not begun, else wait for it.
+		select {
+		case <-sl.rewind:
+			return RewindResult{}, fmt.Errorf("the sink's reader did not take the rewind: %w", ctx.Err())
+		case ack = <-req.reply:
+		case <-p.stopIngest:
+			return RewindResult{}, ErrNotRunning
+		}
 	}
 	if ack.err != nil {
 		return RewindResult{}, ack.err
