@@ -94,7 +94,7 @@
 // within 16,384 blocks of the head, else off by at most one stride's
 // entries (LagExact says which). Open seeds the index by reading the
 // blocks after the lowest cursor once (what some sink has not delivered;
-// about 1 s for 2 GiB from the page cache, see BenchmarkCountsSeed2GiB);
+// 1.6 s for 2 GiB from the page cache, BenchmarkCountsSeed2GiB);
 // a WAL reopen that takes indexes back cuts it back. The committer sets
 // logcapturer_sink_lag_entries/_bytes/_blocks from the same function the
 // status uses.

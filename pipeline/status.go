@@ -223,7 +223,7 @@ func readyStatus(ready bool, conds []Condition) ReadyStatus {
 func (p *Pipeline) walStatus(durable uint64) WALStatus {
 	return WALStatus{
 		FirstIndex: p.log.FirstIndex(), LastIndex: p.log.LastIndex(), DurableIndex: durable,
-		Segments: len(p.log.Segments()), Bytes: p.log.Size(), MaxBytes: p.opts.MaxBytes,
+		Segments: p.log.SegmentCount(), Bytes: p.log.Size(), MaxBytes: p.opts.MaxBytes,
 	}
 }
 
