@@ -17,6 +17,10 @@
 //	GET /api/v1/dlq/{sink}/{from}[?limit=K]  {"dead_letter": {...}, "entries": [...]} (first K, default 100)
 //	GET /api/v1/wal/entries?from=N|time=T[&limit=K]  {"entries": [...]}: index, time, source, labels, line
 //
+// limit is 1..10000 (default 100); fewer entries come back once their
+// lines reach 16 MiB (pipeline.MaxEntriesBytes), so memory stays bounded
+// whatever max_line_bytes is.
+//
 // Mutating, only with Authorization: Bearer <token>:
 //
 //	POST   /api/v1/sinks/{name}/rewind     {"index": N} or {"time": "2026-12-01T10:00:00Z"}

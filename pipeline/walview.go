@@ -19,8 +19,14 @@ type Entry struct {
 	Line   string            `json:"line"`
 }
 
-// MaxEntriesLimit bounds the entries one call decodes.
-const MaxEntriesLimit = 10000
+// MaxEntriesLimit bounds the entries one call decodes, and
+// MaxEntriesBytes their line bytes: a call returns fewer entries than
+// asked once the lines it holds reach it (lines may be up to
+// max_line_bytes each).
+const (
+	MaxEntriesLimit = 10000
+	MaxEntriesBytes = 16 << 20
+)
 
 // RangeError says a WAL index or time is outside what the WAL retains; it
 // carries the retained range. The WAL keeps only what wal.max_bytes
@@ -201,6 +207,7 @@ func (v walView) entries(from, to uint64, skip, limit int, keep func(source stri
 		to = last
 	}
 	out := make([]Entry, 0, min(limit, 256))
+	size := 0
 	rd := v.log.NewReader()
 	defer rd.Close()
 	var (
@@ -208,7 +215,7 @@ func (v walView) entries(from, to uint64, skip, limit int, keep func(source stri
 		blk wal.Block
 		err error
 	)
-	for i := from; i <= to && len(out) < limit; i++ {
+	for i := from; i <= to && len(out) < limit && size < MaxEntriesBytes; i++ {
 		buf, err = rd.Read(buf, i)
 		var ce *wal.CorruptionError
 		if errors.As(err, &ce) {
@@ -229,9 +236,10 @@ func (v walView) entries(from, to uint64, skip, limit int, keep func(source stri
 			es = es[min(skip, len(es)):]
 		}
 		for _, e := range es {
-			if len(out) == limit {
+			if len(out) == limit || size >= MaxEntriesBytes {
 				break
 			}
+			size += len(e.Line)
 			out = append(out, Entry{Index: i, Time: time.Unix(0, e.Time).UTC(), Source: blk.Source, Labels: labels, Line: string(e.Line)})
 		}
 	}
