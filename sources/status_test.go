@@ -51,5 +51,8 @@ func TestFilesStatusIdle(t *testing.T) {
 	h := newHarness(t, FileOptions{Paths: []string{filepath.Join(dir, "*.log")}, CloseInactive: 50 * time.Millisecond})
 	h.start(t)
 	h.rec.waitLines(t, idOf(t, a), "one")
-	waitFor(t, func() bool { fs := h.f.Files(); return len(fs) == 1 && fs[0].State == FileIdle && fs[0].Offset == 4 && fs[0].Size == 4 }, 5*time.Second, "a idle")
+	waitFor(t, func() bool {
+		fs := h.f.Files()
+		return len(fs) == 1 && fs[0].State == FileIdle && fs[0].Offset == 4 && fs[0].Size == 4
+	}, 5*time.Second, "a idle")
 }
