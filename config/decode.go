@@ -418,6 +418,7 @@ func (d *decoder) config(root *yaml.Node) Config {
 				{"listen", stringField(d, &c.Admin.Listen)},
 				{"token_file", stringField(d, &c.Admin.TokenFile)},
 				{"unready_after", d.durationField(&c.Admin.UnreadyAfter)},
+				{"pprof", d.boolField(&c.Admin.PProf)},
 			})
 		}},
 	})

@@ -125,8 +125,13 @@
 //
 //	admin:
 //	  listen: 127.0.0.1:8401         # host:port (port 0-65535); "" disables the admin server
-//	  token_file: ""                 # optional: file holding the bearer token for mutating
-//	                                 # endpoints; not read by this package
+//	  token_file: ""                 # file holding the bearer token (surrounding whitespace is
+//	                                 # trimmed) of the API's mutating endpoints: rewind, DLQ
+//	                                 # replay and purge. Required when listen is not a loopback
+//	                                 # address (every /api route, the page and pprof then need
+//	                                 # it). Read by logcapturer run at start: a missing or
+//	                                 # empty file stops the start.
+//	  pprof: false                   # serve /debug/pprof/ (behind the token off loopback)
 //	  unready_after: 5m              # > 0: a sink failing this long makes /readyz 503 (sink_failing)
 //
 // Globs use filepath.Match syntax: * and ? match within one path element;
@@ -140,6 +145,6 @@
 // and check that a file can be created in it and removed; if not, that is a
 // problem ("data_dir: /ro/data is not writable: ...; choose a writable
 // directory"). ParseWith with SkipDirCheck leaves the file system alone, for
-// tests. Nothing else (token_file, the sink paths, the globs' directories)
-// is checked here.
+// tests. Nothing else (token_file's content, the sink paths, the globs'
+// directories) is checked here.
 package config

@@ -138,9 +138,13 @@ type Retry struct {
 type Admin struct {
 	// Listen is host:port; empty disables the admin server.
 	Listen string
-	// TokenFile names a file holding the bearer token for mutating
-	// endpoints; empty means none. Not read or checked by this package.
+	// TokenFile names a file holding the bearer token of the admin API's
+	// mutating endpoints (and of every /api route on a non-loopback
+	// Listen); empty means none. The program reads it at start; this
+	// package only requires it for a non-loopback Listen.
 	TokenFile string
+	// PProf serves /debug/pprof/ on the admin address (default off).
+	PProf bool
 	// UnreadyAfter is how long a sink may fail before /readyz reports it
 	// (reason sink_failing).
 	UnreadyAfter Duration

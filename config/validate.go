@@ -205,7 +205,25 @@ func (v *validator) config(c *Config) {
 
 	if c.Admin.Listen != "" {
 		v.listen("admin.listen", c.Admin.Listen)
+		if c.Admin.TokenFile == "" && !loopbackListen(c.Admin.Listen) {
+			v.add("admin.token_file", "is required when admin.listen (%s) is not a loopback address: the admin API can reveal log contents; "+
+				"set a file holding a bearer token, or listen on 127.0.0.1", c.Admin.Listen)
+		}
 	}
+}
+
+// loopbackListen reports whether host:port accepts only local connections
+// (localhost or a loopback IP; an empty host is every interface).
+func loopbackListen(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return true // reported by listen
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (v *validator) wal(path string, w *WAL) {

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"sync"
 	"time"
 
@@ -33,8 +32,10 @@ type readyzBody struct {
 	Reasons []Condition `json:"reasons,omitempty"`
 }
 
-// Admin is the admin HTTP server: /metrics, /healthz, /readyz and
-// /debug/pprof/.
+// Admin is a small health server: /metrics, /healthz and /readyz. The
+// program serves these and the admin API from package admin, which mounts
+// HealthHandlers; this one is for tests and embedders that need only
+// health.
 type Admin struct {
 	logger *slog.Logger
 	srv    *http.Server
@@ -54,22 +55,36 @@ func NewAdmin(logger *slog.Logger, opts AdminOptions) (*Admin, error) {
 		return nil, fmt.Errorf("admin listen %s: %w", opts.Listen, err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}))
-	// Profiles, as Prometheus, Loki and Promtail serve them: the admin
-	// address is loopback by default.
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	HealthHandlers(mux, logger, opts.Gatherer, opts.Readiness)
+	return &Admin{
+		logger: logger,
+		ln:     ln,
+		srv:    &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second},
+	}, nil
+}
+
+// HealthHandlers mounts /metrics (from g), /healthz (200 "ok" while the
+// process serves) and /readyz (200 or 503 with JSON reasons, from
+// readiness; nil is always ready) on mux. They never need a token.
+func HealthHandlers(mux *http.ServeMux, logger *slog.Logger, g prometheus.Gatherer, readiness func() (bool, []Condition)) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.Handle("GET /readyz", ReadyzHandler(readiness))
+}
+
+// ReadyzHandler answers /readyz: 200 {"status":"ready"} or 503
+// {"status":"not_ready","reasons":[...]}, from readiness (nil: ready).
+func ReadyzHandler(readiness func() (bool, []Condition)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		body := readyzBody{Status: "ready"}
 		ready := true
-		if opts.Readiness != nil {
-			ready, body.Reasons = opts.Readiness()
+		if readiness != nil {
+			ready, body.Reasons = readiness()
 		}
 		w.Header().Set("Content-Type", "application/json")
 		if !ready {
@@ -78,11 +93,6 @@ func NewAdmin(logger *slog.Logger, opts AdminOptions) (*Admin, error) {
 		}
 		_ = json.NewEncoder(w).Encode(body) // a client that went away
 	})
-	return &Admin{
-		logger: logger,
-		ln:     ln,
-		srv:    &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second},
-	}, nil
 }
 
 // Addr is the address the server listens on.

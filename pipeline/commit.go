@@ -41,6 +41,8 @@ func (p *Pipeline) runCommitter(ctx context.Context) {
 			for _, sl := range p.loops {
 				sl.evaluate(now, durable, p.opts.UnreadyAfter)
 			}
+		case reply := <-p.commitReq:
+			reply <- p.commit()
 		case <-ctx.Done():
 			return
 		}
@@ -63,12 +65,11 @@ func (p *Pipeline) commit() error {
 		if settled[i] != sl.committed || settled[i] >= durable || sl.progressAt.IsZero() {
 			sl.progressAt = now
 		}
-		p.m.sinkLag.WithLabelValues(sl.name).Set(float64(durable - min(durable, settled[i])))
 		age := now.Sub(sl.progressAt)
 		if n, _, oldest := p.sched.Stats(sl.name); n > 0 {
 			age = max(age, now.Sub(oldest))
 		}
-		p.m.oldestUnacked.WithLabelValues(sl.name).Set(age.Seconds())
+		p.publishLag(sl, durable, age)
 	}
 	p.posMu.Lock()
 	var positions map[posKey]posVal
@@ -113,6 +114,9 @@ func (p *Pipeline) commit() error {
 // not the tail, so a truncation deletes files and rewrites nothing but the
 // first kept segment.
 func (p *Pipeline) retain() {
+	if p.pinned.Load() {
+		return // a rewind is moving a cursor
+	}
 	low := p.checkpoint
 	for _, sl := range p.loops {
 		low = min(low, sl.committed)

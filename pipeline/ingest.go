@@ -94,6 +94,7 @@ func (p *Pipeline) appendGroup(group []sources.Record, datas *[][]byte) bool {
 				})
 			}
 			p.posMu.Unlock()
+			p.counts.appended(first, group, p.log.FirstIndex())
 			p.appended.Store(last)
 			p.m.ingestRecords.Add(float64(len(group)))
 			p.m.ingestEntries.Add(float64(entries))
@@ -133,6 +134,7 @@ func (p *Pipeline) appendGroup(group []sources.Record, datas *[][]byte) bool {
 				})
 			}
 			p.posMu.Unlock()
+			p.counts.appended(prev+1, group[:kept], p.log.FirstIndex())
 			p.appended.Store(p.log.LastIndex())
 			notify(p.syncWake)
 			group = group[kept:]

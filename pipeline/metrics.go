@@ -20,6 +20,8 @@ type metrics struct {
 	truncations     prometheus.Counter
 	sinkCursor      *prometheus.GaugeVec
 	sinkLag         *prometheus.GaugeVec
+	sinkLagEntries  *prometheus.GaugeVec
+	sinkLagBytes    *prometheus.GaugeVec
 	sinkSent        *prometheus.CounterVec
 	sinkSentBytes   *prometheus.CounterVec
 	sinkSendDur     *prometheus.HistogramVec
@@ -64,7 +66,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		sinkCursor: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "logcapturer_sink_cursor", Help: "Last WAL index settled by the sink and committed."}, []string{"sink"}),
 		sinkLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "logcapturer_sink_lag_blocks", Help: "Durable WAL blocks not yet settled by the sink."}, []string{"sink"}),
+			Name: "logcapturer_sink_lag_blocks", Help: "Durable WAL blocks the sink has not acknowledged: after its cursor and not settled, plus its retry ranges."}, []string{"sink"}),
+		sinkLagEntries: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "logcapturer_sink_lag_entries", Help: "Entries routed to the sink it has not acknowledged, retry ranges included (dead letters are not)."}, []string{"sink"}),
+		sinkLagBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "logcapturer_sink_lag_bytes", Help: "Line bytes of the entries counted by logcapturer_sink_lag_entries."}, []string{"sink"}),
 		sinkSent: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "logcapturer_sink_sent_entries_total", Help: "Entries the sink acknowledged."}, []string{"sink"}),
 		sinkSentBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -92,7 +98,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	m.collectors = []prometheus.Collector{m.degraded, m.deliveryLatency, m.walMaxBytes, m.circuitOpen, m.oldestUnacked, m.ingestRecords, m.ingestEntries, m.ingestBytes, m.groupCommit,
 		m.appendErrors, m.walFull, m.durableIndex, m.stateCommits, m.stateDuration, m.stateErrors,
-		m.truncations, m.sinkCursor, m.sinkLag, m.sinkSent, m.sinkSentBytes, m.sinkSendDur,
+		m.truncations, m.sinkCursor, m.sinkLag, m.sinkLagEntries, m.sinkLagBytes, m.sinkSent, m.sinkSentBytes, m.sinkSendDur,
 		m.sinkFailures, m.sinkDropped, m.corruptRecords}
 	if reg != nil {
 		for i, c := range m.collectors {

@@ -34,6 +34,9 @@ const (
 // SinkOptions wires one sink into the pipeline.
 type SinkOptions struct {
 	Sink sinks.Sink
+	// Type is the sink's type as configured (loki, file, ...), for the
+	// status.
+	Type string
 	// Sources routed to the sink; nil means every source.
 	Sources []string
 	// Batch limits: a batch is sent when it holds MaxEntries entries or
@@ -192,6 +195,13 @@ type Pipeline struct {
 
 	loops []*sinkLoop
 
+	// Status and rewind (status.go, counts.go, rewind.go).
+	view      *view
+	counts    *counts
+	rewindMu  sync.Mutex      // one rewind at a time
+	pinned    atomic.Bool     // retention holds off while a rewind runs
+	commitReq chan chan error // commit at once, for a rewind
+
 	cancel        context.CancelFunc
 	cancelReaders context.CancelFunc // stops the sink readers first, at Close
 	wg            sync.WaitGroup     // sink loops and committer
@@ -255,10 +265,15 @@ func Open(logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Pipeli
 		dirtyPos:   make(map[posKey]posVal),
 		health:     newHealth(logger, m.degraded),
 		openedAt:   time.Now().UTC(),
+		commitReq:  make(chan chan error),
 	}
 	p.health.declare("wal", ReasonWALAppendFailing, ReasonWALNearlyFull)
 	m.walMaxBytes.Set(float64(opts.MaxBytes))
-	if err := p.recover(); err != nil {
+	err = p.recover()
+	if err == nil {
+		err = p.initView()
+	}
+	if err != nil {
 		sched.Close()
 		p.log.Close()
 		m.unregister(reg)

@@ -35,6 +35,10 @@ type sinkLoop struct {
 	readMu   sync.Mutex
 	readNext uint64
 
+	rewind chan *rewindReq // rewind.go; the reader takes it
+	trimAt uint64          // block whose first trimN entries a rewind skips; reader only
+	trimN  int
+
 	component string // "sink/NAME", for readiness conditions
 
 	mu      sync.Mutex
@@ -74,6 +78,7 @@ func newSinkLoop(p *Pipeline, opts SinkOptions, cursor uint64, retries <-chan re
 		wake:      make(chan struct{}, 1),
 		work:      make(chan *batch),
 		free:      make(chan *batch, opts.Workers+1),
+		rewind:    make(chan *rewindReq, 1),
 		settled:   cursor,
 		readNext:  cursor + 1,
 		committed: cursor,
@@ -165,6 +170,12 @@ func (sl *sinkLoop) runReader(ctx context.Context) {
 	defer timer.Stop()
 	defer readFail.end(sl)
 	for {
+		if req := sl.takeRewind(); req != nil {
+			if !sl.applyRewind(ctx, req, &cur, &next) {
+				return
+			}
+			continue
+		}
 		durable := sl.p.durable.Load()
 		if sl.circuitOpen() {
 			if wait := sl.probeWait(); wait > 0 {
@@ -186,11 +197,13 @@ func (sl *sinkLoop) runReader(ctx context.Context) {
 				}
 				cur.reset(next)
 			}
+			at, nb := next, len(cur.Blocks)
 			sl.readMu.Lock()
 			n, err := sl.read(rd, cur, next)
 			if err == nil {
 				next = n
 				sl.readNext = next
+				sl.trimFirst(cur, at, nb)
 			}
 			sl.readMu.Unlock()
 			if errors.Is(err, wal.ErrClosed) || ctx.Err() != nil {

@@ -140,6 +140,15 @@
 // labels, sorted by name. Metrics are registered with a source=<name>
 // label and unregistered by Close.
 //
+// # Status
+//
+// File.Files reports every open or idle file: path, FileID, offset, size
+// at the last stat, lag_bytes and state (open, draining once its path no
+// longer leads to it, idle once closed by close_inactive or
+// max_open_files). The tailer publishes it at the end of each read round
+// under a mutex of its own (status.go), one pass over the files like the
+// sweep; a caller copies a short list and never waits for file I/O.
+//
 // # Caveats
 //
 //   - copytruncate loses lines, as with every tailer: the lines written

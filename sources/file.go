@@ -38,6 +38,8 @@ type File struct {
 	open func(path string) (*os.File, error)
 	// scans counts completed glob scans (tests wait on it).
 	scans atomic.Int64
+	// board is what Files reports, written by the tailer (status.go).
+	board statusBoard
 
 	mu      sync.Mutex
 	started bool

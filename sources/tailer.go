@@ -338,6 +338,7 @@ func (t *tailer) readRound(ctx context.Context, all bool) error {
 	clear(next[:cap(next)])
 	t.work[0], t.work[1] = work[:0], next[:0]
 	t.sweep()
+	t.publishStatus()
 	return nil
 }
 

@@ -2,176 +2,228 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
-	"text/tabwriter"
-	"time"
 
+	"github.com/logcapturer/logcapturer/admin"
 	"github.com/logcapturer/logcapturer/pipeline"
-	"github.com/logcapturer/logcapturer/retry"
-	bolt "go.etcd.io/bbolt"
-	bolterrors "go.etcd.io/bbolt/errors"
 )
 
-// cmdDLQ works on the dead-letter queue in state.db directly, so the
-// shipper must be stopped (state.db is locked while it runs).
+// dlqSource is where the dead letters are: the running logcapturer's API
+// or a stopped one's data directory.
+type dlqSource interface {
+	list(sink string) ([]pipeline.DeadLetter, error)
+	entries(sink string, from uint64, limit int) (pipeline.DeadLetter, []pipeline.Entry, error)
+	replay(sink string, from uint64) (int, error)
+	purge(sink string, from uint64) (int, error)
+}
+
+type dlqAPI struct {
+	c  *admin.Client
+	cf *clientFlags
+}
+
+func (d dlqAPI) list(sink string) ([]pipeline.DeadLetter, error) {
+	ctx, cancel := d.cf.ctx()
+	defer cancel()
+	ds, err := d.c.DLQ(ctx, sink)
+	return ds, apiError(err)
+}
+
+func (d dlqAPI) entries(sink string, from uint64, limit int) (pipeline.DeadLetter, []pipeline.Entry, error) {
+	ctx, cancel := d.cf.ctx()
+	defer cancel()
+	dl, es, err := d.c.DLQEntries(ctx, sink, from, limit)
+	return dl, es, apiError(err)
+}
+
+func (d dlqAPI) replay(sink string, from uint64) (int, error) {
+	ctx, cancel := d.cf.ctx()
+	defer cancel()
+	n, err := d.c.ReplayDLQ(ctx, sink, from)
+	return n, apiError(err)
+}
+
+func (d dlqAPI) purge(sink string, from uint64) (int, error) {
+	ctx, cancel := d.cf.ctx()
+	defer cancel()
+	n, err := d.c.PurgeDLQ(ctx, sink, from)
+	return n, apiError(err)
+}
+
+type dlqOffline struct{ o *pipeline.Offline }
+
+func (d dlqOffline) list(sink string) ([]pipeline.DeadLetter, error) { return d.o.DLQ(sink) }
+func (d dlqOffline) entries(sink string, from uint64, limit int) (pipeline.DeadLetter, []pipeline.Entry, error) {
+	return d.o.DLQEntries(sink, from, limit)
+}
+func (d dlqOffline) replay(sink string, from uint64) (int, error) { return d.o.ReplayDLQ(sink, from) }
+func (d dlqOffline) purge(sink string, from uint64) (int, error)  { return d.o.PurgeDLQ(sink, from) }
+
+const dlqUsage = "dlq list|show|replay|purge [--sink NAME] [--from INDEX] [--limit K]\n" +
+	"                   [--addr HOST:PORT | --config FILE | --data-dir DIR] [-o table|json]\n\n" +
+	"The dead-letter queue: ranges a sink rejected for good or ran out of attempts on.\n" +
+	"  list    the dead letters\n" +
+	"  show    with --from: one dead letter and its first --limit entries; else the list with whole errors\n" +
+	"  replay  queue them for another try (once the cause is fixed); needs the admin token\n" +
+	"  purge   delete them; needs the admin token\n" +
+	"Against the running logcapturer's admin API, or with --data-dir on a stopped one's data_dir\n" +
+	"(replay and purge then take effect at its next start)."
+
+// cmdDLQ lists, shows, replays or purges dead letters.
 func cmdDLQ(args []string, stdout io.Writer) error {
-	if len(args) == 0 {
-		return usageError{errors.New("dlq: want list, show, replay or purge")}
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
+		if len(args) == 0 {
+			return usageError{errors.New("dlq: want list, show, replay or purge")}
+		}
+		return helpShown{helpText(newFlags("dlq"), dlqUsage)}
 	}
 	verb := args[0]
-	fs := flag.NewFlagSet("dlq "+verb, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	dataDir := fs.String("data-dir", "", "the data_dir of the stopped logcapturer")
-	sink := fs.String("sink", "", "sink name (default: every sink)")
-	from := fs.Uint64("from", 0, "first WAL index of one dead letter (default: all)")
-	maxEntries := fs.Int("entries", 20, "show: entries listed per dead letter (0: none, -1: all)")
-	if err := fs.Parse(args[1:]); err != nil {
-		return usageError{fmt.Errorf("dlq %s: %w", verb, err)}
-	}
-	if *dataDir == "" {
-		return usageError{fmt.Errorf("dlq %s: --data-dir DIR is required", verb)}
-	}
 	switch verb {
 	case "list", "show", "replay", "purge":
 	default:
 		return usageError{fmt.Errorf("dlq: unknown action %q: want list, show, replay or purge", verb)}
 	}
-	path := filepath.Join(*dataDir, "state.db")
-	db, err := bolt.Open(path, 0o640, &bolt.Options{Timeout: 200 * time.Millisecond})
-	if errors.Is(err, bolterrors.ErrTimeout) {
-		return fmt.Errorf("data dir %s is in use by a running logcapturer (state.db locked): stop it first", *dataDir)
-	}
+	var cf clientFlags
+	fs := newFlags("dlq " + verb)
+	cf.register(fs, true)
+	sink := fs.String("sink", "", "sink name (default: every sink)")
+	from := fs.Uint64("from", 0, "first WAL index of one dead letter (default: all)")
+	limit := fs.Int("limit", 20, "show: entries to print")
+	pos, err := parseFlags(fs, args[1:], dlqUsage)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", path, err)
+		return err
 	}
-	defer db.Close()
-	store := retry.NewStore(db)
-	sinks := []string{*sink}
-	if *sink == "" {
-		if sinks, err = store.Sinks(); err != nil {
-			return fmt.Errorf("list sinks in %s: %w", path, err)
-		}
+	if err := noArgs("dlq "+verb, pos); err != nil {
+		return err
 	}
-	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	defer w.Flush()
-	if verb == "list" || verb == "show" {
-		fmt.Fprintln(w, "SINK\tFROM\tTO\tENTRIES\tREASON\tATTEMPTS\tFIRST FAILURE\tLAST FAILURE\tLAST ERROR")
+	if err := cf.check("dlq " + verb); err != nil {
+		return err
 	}
-	total := 0
-	var shown []shownDead
-	for _, s := range sinks {
-		_, dead, err := store.Load(s)
+	var src dlqSource
+	if cf.dataDir != "" {
+		o, err := cf.offline()
 		if err != nil {
 			return err
 		}
-		var picked []retry.DeadLetter
-		for _, d := range dead {
-			if *from == 0 || d.From == *from {
-				picked = append(picked, d)
-			}
+		defer o.Close()
+		src = dlqOffline{o}
+		if cf.output == "table" {
+			fmt.Fprintf(stdout, "offline: %s (logcapturer is not running)\n", cf.dataDir)
 		}
-		switch verb {
-		case "list", "show":
-			for _, d := range picked {
-				msg := d.LastError
-				if verb == "list" && len(msg) > 60 {
-					msg = msg[:60] + "…"
-				}
-				fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%s\t%d\t%s\t%s\t%s\n", s, d.From, d.To, d.Entries, d.Reason, d.Attempts,
-					d.FirstFailure.Format(time.RFC3339), d.LastFailure.Format(time.RFC3339), msg)
-				shown = append(shown, shownDead{s, d})
+	} else {
+		c, err := cf.client()
+		if err != nil {
+			return err
+		}
+		src = dlqAPI{c, &cf}
+	}
+	all, err := src.list(*sink)
+	if err != nil {
+		return err
+	}
+	picked := []pipeline.DeadLetter{}
+	for _, d := range all {
+		if *from == 0 || d.From == *from {
+			picked = append(picked, d)
+		}
+	}
+	if *from != 0 && len(picked) == 0 {
+		return fmt.Errorf("no dead letter starts at index %d%s", *from, knownFroms(all))
+	}
+	switch verb {
+	case "list", "show":
+		if verb == "show" && *from != 0 {
+			if len(picked) > 1 {
+				return usageError{fmt.Errorf("dlq show: sinks %s and %s both have a dead letter at %d: give --sink", picked[0].Sink, picked[1].Sink, *from)}
 			}
-		case "replay", "purge":
-			if len(picked) == 0 {
-				continue
+			d, es, err := src.entries(picked[0].Sink, *from, max(1, *limit))
+			if err != nil {
+				return err
 			}
-			if _, err := store.RemoveDead(s, picked, verb == "replay", time.Now().UTC()); err != nil {
+			if cf.output == "json" {
+				return writeJSON(stdout, map[string]any{"dead_letter": d, "entries": es})
+			}
+			if err := renderDLQ(stdout, []pipeline.DeadLetter{d}, true); err != nil {
+				return err
+			}
+			what := "entries"
+			if d.Selection != "" {
+				what = "refused entries (the rest were delivered: " + d.Selection + ")"
+			}
+			fmt.Fprintf(stdout, "\nfirst %d of %d %s:\n", len(es), d.Entries, what)
+			return renderEntries(stdout, es)
+		}
+		if cf.output == "json" {
+			return writeJSON(stdout, map[string]any{"dead_letters": picked})
+		}
+		if err := renderDLQ(stdout, picked, verb == "show"); err != nil || verb == "list" {
+			return err
+		}
+		// show: the first --limit entries of each, only the refused ones of
+		// a partial rejection.
+		for _, d := range picked {
+			_, es, err := src.entries(d.Sink, d.From, max(1, *limit))
+			if err != nil {
+				return err
+			}
+			what := "every entry of its blocks"
+			if d.Selection != "" {
+				what = fmt.Sprintf("only the %d refused entries (WAL index:entry+count: %s)", d.Entries, d.Selection)
+			}
+			fmt.Fprintf(stdout, "\n%s %d-%d: %s; first %d:\n", d.Sink, d.From, d.To, what, len(es))
+			if err := renderEntries(stdout, es); err != nil {
 				return err
 			}
 		}
-		total += len(picked)
-	}
-	if verb == "show" && *maxEntries != 0 {
-		w.Flush()
-		if err := showEntries(stdout, *dataDir, shown, *maxEntries); err != nil {
-			return err
-		}
-	}
-	switch verb {
-	case "replay":
-		fmt.Fprintf(w, "%d dead letter(s) queued for retry; they are sent when logcapturer next runs\n", total)
-	case "purge":
-		fmt.Fprintf(w, "%d dead letter(s) purged\n", total)
-	}
-	if *from != 0 && total == 0 {
-		return fmt.Errorf("no dead letter starts at index %d", *from)
-	}
-	return nil
-}
-
-type shownDead struct {
-	sink string
-	d    retry.DeadLetter
-}
-
-// showEntries lists the entries each dead letter holds, read from the WAL:
-// only the refused ones of a partial rejection (a dead letter with a
-// selection), up to max per dead letter (-1: all).
-func showEntries(out io.Writer, dataDir string, shown []shownDead, max int) error {
-	if len(shown) == 0 {
 		return nil
 	}
-	ds := make([]retry.DeadLetter, len(shown))
-	for i, sd := range shown {
-		ds[i] = sd.d
-	}
-	var (
-		cur  = -1 // index in shown of the dead letter being listed
-		n    int  // its entries so far
-		werr error
-	)
-	more := func() {
-		if cur >= 0 && max >= 0 && n > max {
-			fmt.Fprintf(out, "  … and %d more (--entries -1 lists all)\n", n-max)
+	total := 0
+	done := map[string]bool{}
+	for _, d := range picked {
+		var n int
+		switch {
+		case verb == "replay" && *from == 0:
+			if done[d.Sink] {
+				continue
+			}
+			done[d.Sink] = true
+			n, err = src.replay(d.Sink, 0)
+		case verb == "replay":
+			n, err = src.replay(d.Sink, d.From)
+		default:
+			n, err = src.purge(d.Sink, d.From)
 		}
-	}
-	header := func(i int) {
-		more()
-		cur, n = i, 0
-		sd := shown[i]
-		what := "every entry of its blocks"
-		if !sd.d.Picks.IsZero() {
-			what = fmt.Sprintf("only the %d refused entries (WAL index:entry+count: %s)", sd.d.Picks.Entries(), sd.d.Picks)
+		if err != nil {
+			return err
 		}
-		fmt.Fprintf(out, "\n%s %d-%d: %s\n", sd.sink, sd.d.From, sd.d.To, what)
+		total += n
 	}
-	next := 0
-	err := pipeline.ReadDeadLetterEntries(dataDir, ds, func(i int, e pipeline.DeadLetterEntry) error {
-		for next <= i { // and any before it without entries (blocks gone)
-			header(next)
-			next++
-		}
-		n++
-		if max >= 0 && n > max {
-			return nil // counted, not shown
-		}
-		line := e.Line
-		if len(line) > 200 {
-			line = line[:200]
-		}
-		_, werr = fmt.Fprintf(out, "  %d:%d\t%s\t%s\t%q\n", e.Index, e.Entry, e.Time.Format(time.RFC3339Nano), e.Source, line)
-		return werr
-	})
-	if err != nil {
-		return fmt.Errorf("read dead letters from the wal: %w", err)
+	if cf.output == "json" {
+		key := map[string]string{"replay": "replayed", "purge": "purged"}[verb]
+		return writeJSON(stdout, map[string]int{key: total})
 	}
-	for next < len(shown) { // dead letters whose blocks are gone
-		header(next)
-		next++
+	switch {
+	case verb == "replay" && cf.dataDir != "":
+		fmt.Fprintf(stdout, "%d dead letter(s) queued for retry; they are sent when logcapturer next runs\n", total)
+	case verb == "replay":
+		fmt.Fprintf(stdout, "%d dead letter(s) queued for retry\n", total)
+	default:
+		fmt.Fprintf(stdout, "%d dead letter(s) purged\n", total)
 	}
-	more()
 	return nil
+}
+
+func knownFroms(ds []pipeline.DeadLetter) string {
+	if len(ds) == 0 {
+		return ": there are no dead letters"
+	}
+	s := "; dead letters start at"
+	for i, d := range ds {
+		if i == 20 {
+			return s + " …"
+		}
+		s += fmt.Sprintf(" %d (%s)", d.From, d.Sink)
+	}
+	return s
 }

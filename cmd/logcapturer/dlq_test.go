@@ -104,7 +104,7 @@ func TestDLQShowAndReplayPartial(t *testing.T) {
 		t.Fatalf("dlq show: %d\n%s", code, out.String())
 	}
 	for _, l := range []string{"old-b", "old-d", "old-e"} {
-		if !strings.Contains(out.String(), fmt.Sprintf("%q", l)) {
+		if !strings.Contains(out.String(), l) {
 			t.Fatalf("dlq show lacks %s:\n%s", l, out.String())
 		}
 	}

@@ -3,6 +3,12 @@
 //
 //	logcapturer run --config FILE     ship logs until SIGINT or SIGTERM
 //	logcapturer check --config FILE   validate a config; exit 1 listing every problem
+//	logcapturer status                sinks, WAL, sources, readiness
+//	logcapturer sinks [NAME]          one or every sink
+//	logcapturer sinks rewind NAME --to-time T | --to-index N
+//	logcapturer sources               tailed files
+//	logcapturer dlq list|show|replay|purge
+//	logcapturer wal cat --from N | --time T [--limit K]
 //	logcapturer version               print the version
 //	logcapturer dlq list|show|replay|purge --data-dir DIR
 //	                                  the dead-letter queue of a stopped logcapturer
@@ -11,6 +17,14 @@
 // the WAL (--entries N per dead letter, -1 for all): for a partial rejection
 // only the refused entries; dlq replay queues them (only them) for the next
 // run.
+//
+// The inspection commands are clients of the admin API (package admin):
+// --addr, else admin.listen of --config, else 127.0.0.1:8401, with the
+// token of --token-file or admin.token_file; tables for people, -o json
+// for scripts (tables.go; golden files in testdata, go test -update
+// rewrites them). With --data-dir they read a stopped logcapturer's data
+// directory through pipeline.OpenOffline, and say so. Every command
+// prints its own flags on --help and exits 0.
 //
 // It wires configuration, the pipeline, sources and sinks,
 // and owns the process lifecycle: run until SIGINT or SIGTERM, then shut

@@ -55,7 +55,7 @@ func TestDashboardMetricsExist(t *testing.T) {
 	logs := filepath.Join(dir, "logs")
 	os.MkdirAll(logs, 0o755)
 	os.WriteFile(filepath.Join(logs, "a.log"), []byte("one\n"), 0o644)
-	addr := freeAddr(t)
+	addr := freePort(t)
 	cfgPath := filepath.Join(dir, "c.yaml")
 	os.WriteFile(cfgPath, []byte("data_dir: "+filepath.Join(dir, "data")+`
 sources: [{name: app, type: file, paths: ["`+logs+`/*.log"]}]

@@ -17,12 +17,24 @@ const usage = `usage: logcapturer <command> [flags]
 commands:
   run --config FILE     tail the configured sources and ship them to the sinks
   check --config FILE   validate a config file; exit 1 listing every problem
-  dlq list|show|replay|purge --data-dir DIR [--sink NAME] [--from INDEX] [--entries N]
-                        inspect or act on the dead-letter queue (logcapturer stopped);
-                        show also lists up to N entries of each dead letter
+  status                where each sink is, how far behind, what it waits for
+  sinks [NAME]          sinks: cursor, lag, state, retries, dead letters
+  sinks rewind NAME --to-time T | --to-index N
+                        move a sink's cursor (re-ship, or skip ahead)
+  sources               tailed files: identity, offset, size, state
+  dlq list|show|replay|purge [--sink NAME] [--from INDEX] [--entries N]
+                        inspect or act on the dead-letter queue; show also lists
+                        up to N entries of each dead letter
+  wal cat --from N | --time T [--limit K]
+                        print WAL entries
   health [--addr HOST:PORT] [--ready]
                         exit 0 if a running logcapturer answers /healthz (or /readyz)
   version               print the version
+
+The inspection commands ask the running logcapturer's admin API (--addr,
+or admin.listen of --config, default 127.0.0.1:8401); with --data-dir they
+read a stopped one's data_dir. -o json prints JSON. Every command takes
+--help.
 `
 
 func main() {
@@ -45,7 +57,19 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		err = cmdDLQ(args[1:], stdout)
 	case "health":
 		err = cmdHealth(args[1:], stdout)
+	case "status":
+		err = cmdStatus(args[1:], stdout)
+	case "sinks":
+		err = cmdSinks(args[1:], stdout)
+	case "sources":
+		err = cmdSources(args[1:], stdout)
+	case "wal":
+		err = cmdWAL(args[1:], stdout)
 	case "version", "--version", "-version":
+		if len(args) > 1 && (args[1] == "-h" || args[1] == "--help" || args[1] == "-help") {
+			fmt.Fprint(stdout, "usage: logcapturer version\n\nPrint the version, the commit and the Go version.\n")
+			return 0
+		}
 		fmt.Fprintf(stdout, "logcapturer %s\n", fullVersion())
 		return 0
 	case "help", "-h", "--help":
@@ -58,7 +82,9 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
-	if errors.Is(err, flag.ErrHelp) {
+	var help helpShown
+	if errors.As(err, &help) {
+		fmt.Fprint(stdout, help.text)
 		return 0
 	}
 	var ue usageError
@@ -85,6 +111,12 @@ func fullVersion() string {
 	return v
 }
 
+// configUsage is the help of the commands that take --config.
+var configUsage = map[string]string{
+	"run":   "run --config FILE [flags]\n\nTail the configured sources and ship them to the sinks until SIGINT or SIGTERM.",
+	"check": "check --config FILE\n\nValidate a config file; exit 1 listing every problem as file:line: key: message.",
+}
+
 // configFlag parses "--config FILE" (required) from args.
 func configFlag(name string, args []string, extra func(*flag.FlagSet)) (string, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -94,6 +126,9 @@ func configFlag(name string, args []string, extra func(*flag.FlagSet)) (string, 
 		extra(fs)
 	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return "", helpShown{helpText(fs, configUsage[name])}
+		}
 		return "", usageError{fmt.Errorf("%s: %w", name, err)}
 	}
 	if *path == "" {

@@ -15,17 +15,6 @@ import (
 	"github.com/logcapturer/logcapturer/config"
 )
 
-// freeAddr returns a loopback address with a port free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // TestNotifyAndHealth: run tells systemd READY=1 over $NOTIFY_SOCKET once it
 // runs and STOPPING=1 when it stops; `logcapturer health` exits 0 while the
 // admin server answers and 1 once it is gone.
@@ -38,7 +27,7 @@ func TestNotifyAndHealth(t *testing.T) {
 	}
 	defer conn.Close()
 	t.Setenv("NOTIFY_SOCKET", sock)
-	addr := freeAddr(t)
+	addr := freePort(t)
 	logs := filepath.Join(dir, "logs")
 	os.MkdirAll(logs, 0o755)
 	cfgPath := filepath.Join(dir, "c.yaml")

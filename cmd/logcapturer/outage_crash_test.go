@@ -90,7 +90,7 @@ admin: {listen: ""}
 	if code := runMain([]string{"dlq", "list", "--data-dir", filepath.Join(dir, "data")}, &out, &out); code != 0 {
 		t.Fatalf("dlq list: %d %s", code, out.String())
 	}
-	if bytes.Count(out.Bytes(), []byte("\n")) != 1 {
+	if bytes.Count(out.Bytes(), []byte("\n")) != 2 { // "offline: ..." and the header
 		t.Fatalf("dead letters after recovery:\n%s", out.String())
 	}
 	all, accepted := target.Requests()

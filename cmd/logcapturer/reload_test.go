@@ -44,7 +44,7 @@ func TestReload(t *testing.T) {
 	os.WriteFile(app, []byte("one\n"), 0o644)
 	a, b := filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")
 	cfgPath := filepath.Join(dir, "c.yaml")
-	addr := freeAddr(t)
+	addr := freePort(t)
 	write := func(sinks string) {
 		os.WriteFile(cfgPath, []byte("data_dir: "+filepath.Join(dir, "data")+`
 sources: [{name: app, type: file, paths: ["`+logs+`/*.log"]}]

@@ -180,6 +180,7 @@ func runOnce(ctx context.Context, logger *slog.Logger, cfg *config.Config, outer
 		closers = append(closers, s.Close)
 		sinkOpts = append(sinkOpts, pipeline.SinkOptions{
 			Sink:        s,
+			Type:        string(sc.Type),
 			Sources:     append([]string{}, routes[sc.Name]...),
 			MaxEntries:  sc.Batch.MaxEntries,
 			MaxBytes:    int(sc.Batch.MaxBytes),
@@ -217,14 +218,13 @@ func runOnce(ctx context.Context, logger *slog.Logger, cfg *config.Config, outer
 	}
 	closers = append(closers, p.Close)
 
-	var admin *pipeline.Admin
-	if cfg.Admin.Listen != "" {
-		admin, err = pipeline.NewAdmin(logger, pipeline.AdminOptions{Listen: cfg.Admin.Listen, Gatherer: gatherer, Readiness: p.Readiness})
-		if err != nil {
-			return err
-		}
+	adminSrv, err := newAdmin(logger, gatherer, cfg, p)
+	if err != nil {
+		return err
+	}
+	if adminSrv != nil {
 		// Closed last of all: metrics stay up while the rest shuts down.
-		closers = append([]func() error{admin.Close}, closers...)
+		closers = append([]func() error{adminSrv.Close}, closers...)
 	}
 
 	var srcs []sources.Source
@@ -236,6 +236,7 @@ func runOnce(ctx context.Context, logger *slog.Logger, cfg *config.Config, outer
 			return fmt.Errorf("source %s: %w", sc.Name, err)
 		}
 		srcs = append(srcs, src)
+		p.ReportSources(src)
 		closers = append(closers, src.Close)
 	}
 
@@ -245,8 +246,8 @@ func runOnce(ctx context.Context, logger *slog.Logger, cfg *config.Config, outer
 			return fmt.Errorf("start source %s: %w", src.Name(), err)
 		}
 	}
-	if admin != nil {
-		admin.Start()
+	if adminSrv != nil {
+		adminSrv.Start()
 	}
 	names := make([]string, 0, len(cfg.Sinks))
 	for _, s := range cfg.Sinks {

@@ -1,0 +1,79 @@
+package admin
+
+import (
+	"bytes"
+	_ "embed"
+	"fmt"
+	"html/template"
+	"net/http"
+	"time"
+
+	"github.com/logcapturer/logcapturer/pipeline"
+)
+
+//go:embed page.html
+var pageSource string
+
+var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
+	"bytes": humanBytes,
+	"age":   humanAge,
+	"when": func(t *time.Time) string {
+		if t == nil {
+			return "never"
+		}
+		return t.UTC().Format(time.RFC3339)
+	},
+}).Parse(pageSource))
+
+// pageData is what the status page renders.
+type pageData struct {
+	pipeline.Status
+	Refresh int
+	Now     string
+}
+
+// page serves the status page: the facts of /api/v1/status, rendered on
+// the server, no script, no external asset, reloading itself.
+func (s *Server) page(w http.ResponseWriter, _ *http.Request) {
+	var buf bytes.Buffer
+	d := pageData{Status: s.statusNow(), Refresh: int(s.opts.Refresh / time.Second), Now: time.Now().UTC().Format(time.RFC3339)}
+	if err := pageTmpl.Execute(&buf, d); err != nil {
+		s.logger.Error("render the status page", "err", err)
+		http.Error(w, "render the status page failed", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	_, _ = w.Write(buf.Bytes())
+}
+
+// humanBytes is n in KiB, MiB or GiB, one decimal.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	f, u := float64(n)/unit, "KiB"
+	for _, next := range []string{"MiB", "GiB", "TiB"} {
+		if f < unit {
+			break
+		}
+		f, u = f/unit, next
+	}
+	return fmt.Sprintf("%.1f %s", f, u)
+}
+
+// humanAge is a number of seconds as 45s, 3m12s, 2h05m or 3d04h.
+func humanAge(sec float64) string {
+	d := time.Duration(sec * float64(time.Second)).Round(time.Second)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%dd%02dh", int(d.Hours())/24, int(d.Hours())%24)
+}

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/logcapturer/logcapturer/pipeline"
+)
+
+// The tables people read; -o json prints the API's JSON instead. Every
+// renderer is deterministic for its input (golden files in testdata).
+
+func table(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0) }
+
+func renderStatus(w io.Writer, st pipeline.Status) error {
+	if st.Offline {
+		fmt.Fprintf(w, "offline: read from %s (logcapturer is not running)\n", st.DataDir)
+	} else {
+		v := st.Version
+		if v == "" {
+			v = "unknown version"
+		}
+		fmt.Fprintf(w, "logcapturer %s, up %s, %s\n", v, age(st.UptimeSeconds), st.Ready.Status)
+	}
+	fmt.Fprintf(w, "wal: indexes %d..%d (durable %d), %d segments, %s", st.WAL.FirstIndex, st.WAL.LastIndex,
+		st.WAL.DurableIndex, st.WAL.Segments, bytesHuman(st.WAL.Bytes))
+	if st.WAL.MaxBytes > 0 {
+		fmt.Fprintf(w, " of %s", bytesHuman(st.WAL.MaxBytes))
+	}
+	fmt.Fprintln(w)
+	if !st.Offline && len(st.Ready.Reasons) > 0 {
+		fmt.Fprintln(w)
+		tw := table(w)
+		fmt.Fprintln(tw, "COMPONENT\tREASON\tSINCE\tDETAIL")
+		for _, c := range st.Ready.Reasons {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Component, c.Reason, c.Since.UTC().Format(time.RFC3339), dash(short(c.Detail, 80)))
+		}
+		tw.Flush()
+	}
+	fmt.Fprintln(w)
+	if err := renderSinks(w, st.Sinks); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	tw := table(w)
+	fmt.Fprintln(tw, "SOURCE\tTYPE\tFILES\tOPEN\tIDLE\tDRAINING\tLAG BYTES")
+	for _, s := range st.Sources {
+		var lag int64
+		n := map[string]int{}
+		for _, f := range s.Files {
+			lag += f.LagBytes
+			n[f.State]++
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\n", s.Name, dash(s.Type), len(s.Files), n["open"], n["idle"], n["draining"], bytesHuman(lag))
+	}
+	return tw.Flush()
+}
+
+func renderSinks(w io.Writer, ss []pipeline.SinkStatus) error {
+	tw := table(w)
+	fmt.Fprintln(tw, "SINK\tTYPE\tSTATE\tCURSOR\tLAG ENTRIES\tLAG BYTES\tOLDEST UNACKED\tIN FLIGHT\tRETRY RANGES/ENTRIES\tDLQ RANGES/ENTRIES\tLAST SUCCESS\tLAST ERROR")
+	for _, s := range ss {
+		lag := strconv.FormatInt(s.LagEntries, 10)
+		if !s.LagExact {
+			lag = "~" + lag
+		}
+		last := "-"
+		if s.LastSuccessTime != nil {
+			last = s.LastSuccessTime.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%d\t%d/%d\t%d/%d\t%s\t%s\n", s.Name, dash(s.Type), s.State, s.Cursor, lag,
+			bytesHuman(s.LagBytes), age(s.OldestUnackedAgeSeconds), s.InFlight, s.RetryRanges, s.RetryEntries,
+			s.DLQRanges, s.DLQEntries, last, dash(short(s.LastError, 60)))
+	}
+	return tw.Flush()
+}
+
+func renderSources(w io.Writer, srcs []pipeline.SourceStatus) error {
+	tw := table(w)
+	fmt.Fprintln(tw, "SOURCE\tPATH\tFILE ID\tOFFSET\tSIZE\tLAG BYTES\tSTATE")
+	for _, s := range srcs {
+		for _, f := range s.Files {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\n", s.Name, f.Path, f.FileID, f.Offset, f.Size, f.LagBytes, f.State)
+		}
+		if len(s.Files) == 0 {
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\tno files\n", s.Name)
+		}
+	}
+	return tw.Flush()
+}
+
+// renderDLQ lists dead letters; full keeps whole error messages.
+func renderDLQ(w io.Writer, ds []pipeline.DeadLetter, full bool) error {
+	tw := table(w)
+	fmt.Fprintln(tw, "SINK\tFROM\tTO\tENTRIES\tREASON\tATTEMPTS\tFIRST FAILURE\tLAST FAILURE\tLAST ERROR")
+	for _, d := range ds {
+		msg := d.LastError
+		if !full {
+			msg = short(msg, 60)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%d\t%s\t%s\t%s\n", d.Sink, d.From, d.To, d.Entries, d.Reason, d.Attempts,
+			d.FirstFailure.UTC().Format(time.RFC3339), d.LastFailure.UTC().Format(time.RFC3339), dash(msg))
+	}
+	return tw.Flush()
+}
+
+func renderEntries(w io.Writer, es []pipeline.Entry) error {
+	tw := table(w)
+	fmt.Fprintln(tw, "INDEX\tTIME\tSOURCE\tLABELS\tLINE")
+	for _, e := range es {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", e.Index, e.Time.UTC().Format(time.RFC3339Nano), e.Source, labelString(e.Labels),
+			strings.NewReplacer("\t", `\t`, "\n", `\n`, "\r", `\r`).Replace(e.Line))
+	}
+	return tw.Flush()
+}
+
+func labelString(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, k+"="+strconv.Quote(m[k]))
+	}
+	return "{" + strings.Join(parts, ",") + "}"
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// short cuts s to n runes, on one line.
+func short(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
+}
+
+// bytesHuman is n in B, KiB, MiB, GiB or TiB, one decimal.
+func bytesHuman(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	f, u := float64(n)/unit, "KiB"
+	for _, next := range []string{"MiB", "GiB", "TiB"} {
+		if f < unit {
+			break
+		}
+		f, u = f/unit, next
+	}
+	return fmt.Sprintf("%.1f %s", f, u)
+}
+
+// age is a number of seconds as 45s, 3m12s, 2h05m or 3d04h.
+func age(sec float64) string {
+	d := time.Duration(sec * float64(time.Second)).Round(time.Second)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%dd%02dh", int(d.Hours())/24, int(d.Hours())%24)
+}

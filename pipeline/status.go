@@ -1,0 +1,401 @@
+package pipeline
+
+import (
+	"math"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/logcapturer/logcapturer/retry"
+	"github.com/logcapturer/logcapturer/sources"
+)
+
+// Sink states in SinkStatus.State.
+const (
+	SinkOK           = "ok"
+	SinkRetrying     = "retrying"     // sends failed lately or retry ranges wait
+	SinkCircuitOpen  = "circuit_open" // the breaker is open: new blocks wait, probes go out
+	SinkUnauthorized = "unauthorized" // the sink refuses our credentials
+	SinkStopped      = "stopped"      // the pipeline is not running
+)
+
+// Status is the pipeline's state at one moment: what /api/v1/status
+// answers and what the CLI prints. Offline views fill what a stopped data
+// directory can tell.
+type Status struct {
+	Version       string         `json:"version,omitempty"`
+	UptimeSeconds float64        `json:"uptime_seconds"`
+	Offline       bool           `json:"offline,omitempty"`
+	DataDir       string         `json:"data_dir,omitempty"`
+	WAL           WALStatus      `json:"wal"`
+	Sources       []SourceStatus `json:"sources"`
+	Sinks         []SinkStatus   `json:"sinks"`
+	Ready         ReadyStatus    `json:"ready"`
+}
+
+// ReadyStatus is the readiness in Status: the same as /readyz's answer.
+type ReadyStatus struct {
+	Status  string      `json:"status"` // ready | not_ready
+	Reasons []Condition `json:"reasons"`
+}
+
+// WALStatus is the WAL's range and size.
+type WALStatus struct {
+	FirstIndex   uint64 `json:"first_index"`
+	LastIndex    uint64 `json:"last_index"`
+	DurableIndex uint64 `json:"durable_index"`
+	Segments     int    `json:"segments"`
+	Bytes        int64  `json:"bytes"`
+	MaxBytes     int64  `json:"max_bytes"`
+}
+
+// SourceStatus is one source and its files.
+type SourceStatus struct {
+	Name  string               `json:"name"`
+	Type  string               `json:"type"`
+	Files []sources.FileStatus `json:"files"`
+}
+
+// SinkStatus is where one sink stands.
+type SinkStatus struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+	// Cursor is the last WAL index settled: every block up to it is
+	// delivered, or filed as a retry range or dead letter.
+	Cursor uint64 `json:"cursor"`
+	// LagEntries and LagBytes count every entry routed to the sink that it
+	// has not acknowledged: durable blocks after the cursor not yet
+	// settled, plus the retry ranges. Dead letters are not lag (see
+	// DLQEntries). LagExact is false when a part of it was interpolated
+	// (see the package documentation).
+	LagEntries int64 `json:"lag_entries"`
+	LagBytes   int64 `json:"lag_bytes"`
+	// LagBlocks is the WAL blocks after the cursor plus those of the
+	// retry ranges.
+	LagBlocks               uint64     `json:"lag_blocks"`
+	LagExact                bool       `json:"lag_exact"`
+	OldestUnackedAgeSeconds float64    `json:"oldest_unacked_age_seconds"`
+	State                   string     `json:"state"`
+	InFlight                int        `json:"in_flight"`
+	RetryRanges             int        `json:"retry_ranges"`
+	RetryEntries            int        `json:"retry_entries"`
+	DLQRanges               int        `json:"dlq_ranges"`
+	DLQEntries              int        `json:"dlq_entries"`
+	LastError               string     `json:"last_error,omitempty"`
+	LastSuccessTime         *time.Time `json:"last_success_time,omitempty"`
+}
+
+// SourceReporter is a source whose files the status shows
+// (*sources.File is one).
+type SourceReporter interface {
+	Name() string
+	Type() string
+	Files() []sources.FileStatus
+}
+
+// view is what the status reads besides the loops: reporters and the
+// committer's last oldest-unacknowledged ages.
+type view struct {
+	mu      sync.Mutex
+	sources []SourceReporter
+	ages    map[string]*atomic.Uint64 // sink -> float64 bits, written by the committer
+}
+
+// ReportSources adds sources to the status. Safe for concurrent use.
+func (p *Pipeline) ReportSources(srcs ...SourceReporter) {
+	p.view.mu.Lock()
+	defer p.view.mu.Unlock()
+	p.view.sources = append(p.view.sources, srcs...)
+}
+
+// initView builds the lag counts and the view after recover: the counts
+// are seeded from the WAL after the lowest cursor (the blocks some sink
+// has not delivered, read once).
+func (p *Pipeline) initView() error {
+	last := p.log.LastIndex()
+	low := last
+	p.view = &view{ages: make(map[string]*atomic.Uint64, len(p.loops))}
+	for _, sl := range p.loops {
+		low = min(low, sl.cursor())
+		p.view.ages[sl.name] = new(atomic.Uint64)
+		p.m.sinkLagEntries.WithLabelValues(sl.name)
+		p.m.sinkLagBytes.WithLabelValues(sl.name)
+	}
+	var routes []map[string]bool
+	for _, sl := range p.loops {
+		routes = append(routes, sl.routes)
+	}
+	p.counts = newCounts(p.SinkNames(), routes, low)
+	return p.counts.seed(p.log, last)
+}
+
+// sinkLag is what a sink has not acknowledged.
+type sinkLag struct {
+	blocks uint64
+	tally
+	exact        bool
+	retryRanges  int
+	retryEntries int
+}
+
+// lag computes sl's lag against the durable index: the blocks after the
+// cursor less the ranges settled above it, plus every retry range. It
+// reads no state.db and no WAL.
+func (p *Pipeline) lag(sl *sinkLoop, durable uint64) sinkLag {
+	sl.mu.Lock()
+	settled := sl.settled
+	var above [][2]uint64
+	for from, to := range sl.done {
+		above = append(above, [2]uint64{from, to})
+	}
+	sl.mu.Unlock()
+	var l sinkLag
+	if durable > settled {
+		l.blocks = durable - settled
+	}
+	l.tally, l.exact = p.counts.between(sl.name, settled, durable)
+	for _, r := range above {
+		if r[1] > durable || r[0] <= settled {
+			continue
+		}
+		t, exact := p.counts.between(sl.name, r[0]-1, r[1])
+		l.tally, l.exact = l.tally.sub(t), l.exact && exact
+		l.blocks -= min(l.blocks, r[1]-r[0]+1)
+	}
+	for _, r := range p.sched.Ranges(sl.name) {
+		l.retryRanges++
+		l.retryEntries += r.Entries
+		l.Entries += int64(r.Entries)
+		l.Bytes += int64(r.Bytes)
+		l.blocks += r.To - r.From + 1
+	}
+	l.Entries, l.Bytes = max(0, l.Entries), max(0, l.Bytes)
+	return l
+}
+
+// publishLag sets sl's lag and age gauges; the committer calls it every
+// tick with the age it computed. The status API reads the same numbers.
+func (p *Pipeline) publishLag(sl *sinkLoop, durable uint64, age time.Duration) {
+	l := p.lag(sl, durable)
+	p.m.sinkLag.WithLabelValues(sl.name).Set(float64(l.blocks))
+	p.m.sinkLagEntries.WithLabelValues(sl.name).Set(float64(l.Entries))
+	p.m.sinkLagBytes.WithLabelValues(sl.name).Set(float64(l.Bytes))
+	p.m.oldestUnacked.WithLabelValues(sl.name).Set(age.Seconds())
+	if a := p.view.ages[sl.name]; a != nil {
+		a.Store(math.Float64bits(age.Seconds()))
+	}
+}
+
+// Status returns the pipeline's state: the WAL's range, every source's
+// files, every sink's cursor, lag, state, retries and dead letters, and
+// the readiness. It writes nothing and reads no state.db or WAL: it copies
+// in-memory state under short locks. Safe for concurrent use.
+func (p *Pipeline) Status() Status {
+	durable := p.durable.Load()
+	ready, conds := p.Readiness()
+	st := Status{
+		UptimeSeconds: time.Since(p.openedAt).Seconds(),
+		DataDir:       p.opts.DataDir,
+		WAL:           p.walStatus(durable),
+		Sources:       p.sourceStatus(),
+		Sinks:         make([]SinkStatus, 0, len(p.loops)),
+		Ready:         readyStatus(ready, conds),
+	}
+	for _, sl := range p.loops {
+		st.Sinks = append(st.Sinks, p.sinkStatus(sl, durable))
+	}
+	return st
+}
+
+func readyStatus(ready bool, conds []Condition) ReadyStatus {
+	rs := ReadyStatus{Status: "ready", Reasons: conds}
+	if !ready {
+		rs.Status = "not_ready"
+	}
+	if rs.Reasons == nil {
+		rs.Reasons = []Condition{}
+	}
+	return rs
+}
+
+func (p *Pipeline) walStatus(durable uint64) WALStatus {
+	return WALStatus{
+		FirstIndex: p.log.FirstIndex(), LastIndex: p.log.LastIndex(), DurableIndex: durable,
+		Segments: p.log.SegmentCount(), Bytes: p.log.Size(), MaxBytes: p.opts.MaxBytes,
+	}
+}
+
+func (p *Pipeline) sourceStatus() []SourceStatus {
+	p.view.mu.Lock()
+	srcs := slices.Clone(p.view.sources)
+	p.view.mu.Unlock()
+	out := make([]SourceStatus, 0, len(srcs))
+	for _, s := range srcs {
+		files := s.Files()
+		if files == nil {
+			files = []sources.FileStatus{}
+		}
+		out = append(out, SourceStatus{Name: s.Name(), Type: s.Type(), Files: files})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// SourcesStatus returns every reported source and its files.
+func (p *Pipeline) SourcesStatus() []SourceStatus { return p.sourceStatus() }
+
+// SinkNames returns the sinks' names in configuration order.
+func (p *Pipeline) SinkNames() []string {
+	out := make([]string, 0, len(p.loops))
+	for _, sl := range p.loops {
+		out = append(out, sl.name)
+	}
+	return out
+}
+
+// SinkStatus returns one sink's state; the error is an *UnknownSinkError
+// for a name that is not configured.
+func (p *Pipeline) SinkStatus(name string) (SinkStatus, error) {
+	sl, err := p.loop(name)
+	if err != nil {
+		return SinkStatus{}, err
+	}
+	return p.sinkStatus(sl, p.durable.Load()), nil
+}
+
+func (p *Pipeline) sinkStatus(sl *sinkLoop, durable uint64) SinkStatus {
+	l := p.lag(sl, durable)
+	sl.mu.Lock()
+	s := SinkStatus{
+		Name: sl.name, Type: sl.opts.Type, Cursor: sl.settled, InFlight: sl.inFlight,
+		LastError: sl.lastErr,
+	}
+	open, unauth, fails := sl.open, sl.unauth, sl.fails
+	if !sl.lastSuccess.IsZero() {
+		t := sl.lastSuccess.UTC()
+		s.LastSuccessTime = &t
+	}
+	sl.mu.Unlock()
+	s.LagEntries, s.LagBytes, s.LagBlocks, s.LagExact = l.Entries, l.Bytes, l.blocks, l.exact
+	s.RetryRanges, s.RetryEntries = l.retryRanges, l.retryEntries
+	for _, d := range p.sched.DeadLetters(sl.name) {
+		s.DLQRanges++
+		s.DLQEntries += d.Entries
+	}
+	if a := p.view.ages[sl.name]; a != nil {
+		s.OldestUnackedAgeSeconds = math.Float64frombits(a.Load())
+	}
+	switch {
+	case !p.Ready():
+		s.State = SinkStopped
+	case unauth:
+		s.State = SinkUnauthorized
+	case open:
+		s.State = SinkCircuitOpen
+	case fails > 0 || s.RetryRanges > 0:
+		s.State = SinkRetrying
+	default:
+		s.State = SinkOK
+	}
+	return s
+}
+
+// UnknownSinkError is returned for a sink name that is not configured; it
+// lists the known ones.
+type UnknownSinkError struct {
+	Name  string
+	Known []string
+}
+
+func (e *UnknownSinkError) Error() string {
+	if len(e.Known) == 0 {
+		return "unknown sink " + quote(e.Name) + ": there are no sinks"
+	}
+	s := "unknown sink " + quote(e.Name) + "; known sinks: "
+	for i, k := range e.Known {
+		if i > 0 {
+			s += ", "
+		}
+		s += k
+	}
+	return s
+}
+
+func quote(s string) string { return "\"" + s + "\"" }
+
+func (p *Pipeline) loop(name string) (*sinkLoop, error) {
+	for _, sl := range p.loops {
+		if sl.name == name {
+			return sl, nil
+		}
+	}
+	return nil, &UnknownSinkError{Name: name, Known: p.SinkNames()}
+}
+
+// DeadLetter is one dead letter as the API shows it. Fields are added
+// here as dead letters learn more (an entry selection, say).
+type DeadLetter struct {
+	Sink         string    `json:"sink"`
+	From         uint64    `json:"from"`
+	To           uint64    `json:"to"`
+	Entries      int       `json:"entries"`
+	Bytes        int       `json:"bytes"`
+	Reason       string    `json:"reason"`
+	Attempts     int       `json:"attempts"`
+	FirstFailure time.Time `json:"first_failure"`
+	LastFailure  time.Time `json:"last_failure"`
+	LastError    string    `json:"last_error,omitempty"`
+	// Selection, when set, says the dead letter holds only these entries of
+	// its blocks, the ones the receiver refused of a partial success: runs
+	// of WAL index:first entry+count. Empty: every entry routed to the sink.
+	Selection string `json:"selection,omitempty"`
+}
+
+func deadLetterView(sink string, d retry.DeadLetter) DeadLetter {
+	v := DeadLetter{Sink: sink, From: d.From, To: d.To, Entries: d.Entries, Bytes: d.Bytes, Reason: d.Reason,
+		Attempts: d.Attempts, FirstFailure: d.FirstFailure.UTC(), LastFailure: d.LastFailure.UTC(), LastError: d.LastError}
+	if !d.Picks.IsZero() {
+		v.Selection = d.Picks.String()
+	}
+	return v
+}
+
+// picked returns a filter keeping only the entries of ps (nil: every one).
+func picked(ps retry.Picks) func(index uint64, entry int) bool {
+	if ps.IsZero() {
+		return nil
+	}
+	runs := map[uint64][]retry.Pick{}
+	for _, p := range ps.Slice() {
+		runs[p.Index] = append(runs[p.Index], p)
+	}
+	return func(index uint64, entry int) bool {
+		for _, r := range runs[index] {
+			if entry >= r.First && entry < r.First+r.Count {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// DLQ returns the dead letters of sink (every sink when sink is ""), in
+// sink and index order; an unknown sink is an *UnknownSinkError.
+func (p *Pipeline) DLQ(sink string) ([]DeadLetter, error) {
+	names := p.SinkNames()
+	if sink != "" {
+		if _, err := p.loop(sink); err != nil {
+			return nil, err
+		}
+		names = []string{sink}
+	}
+	out := []DeadLetter{}
+	for _, n := range names {
+		for _, d := range p.sched.DeadLetters(n) {
+			out = append(out, deadLetterView(n, d))
+		}
+	}
+	return out, nil
+}

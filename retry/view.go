@@ -1,0 +1,32 @@
+package retry
+
+import "slices"
+
+// Ranges returns a copy of the sink's stored retry ranges (waiting or
+// handed out) in index order. Safe for concurrent use; it never touches
+// the store.
+func (s *Scheduler) Ranges(sink string) []Range {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.queues[sink]
+	if q == nil {
+		return nil
+	}
+	out := make([]Range, 0, len(q.ranges))
+	for _, r := range q.ranges {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b Range) int { return compare(a.From, b.From) })
+	return out
+}
+
+// Sinks returns the names of the registered sinks, in registration order.
+func (s *Scheduler) Sinks() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.order))
+	for _, q := range s.order {
+		out = append(out, q.name)
+	}
+	return out
+}
