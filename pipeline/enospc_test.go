@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -201,5 +202,69 @@ func TestDiskFullForSeconds(t *testing.T) {
 		if c > 2 {
 			t.Errorf("%q logged %d times during one fault", msg, c)
 		}
+	}
+}
+
+// TestStateCommitFailing: while state.db cannot be written (its disk is
+// full; the WAL is on another disk), the committer retries every tick but
+// shows it as one condition, state_commit_failing, logged once when it
+// starts and once when it ends, never a line per tick.
+func TestStateCommitFailing(t *testing.T) {
+	data := waltest.MountTmpfs(t, "2m")
+	walDir := filepath.Join(data, "wal")
+	if err := os.Mkdir(walDir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", walDir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a second tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", "-l", walDir).Run() })
+	logs := &syncBuffer{}
+	s := &memSink{name: "s"}
+	p, err := Open(slog.New(slog.NewTextHandler(logs, nil)), nil, Options{
+		DataDir: data, CommitInterval: 5 * time.Millisecond,
+		Sinks: []SinkOptions{{Sink: s, MaxWait: 5 * time.Millisecond, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Start(t.Context())
+	defer p.Close()
+	a := startAdmin(t, p)
+	filler := filepath.Join(data, "filler")
+	fillDisk(t, filler)
+	// Every block is another file: the positions bucket must grow.
+	for i := 0; i < 3000; i++ {
+		emit(t, p, "app", fmt.Sprintf("file-%05d", i), 10, fmt.Sprintf("line %05d", i))
+	}
+	waitReason(t, a, "state", ReasonStateCommitFailing, true)
+	waitFor(t, "more failed commits", func() bool { return testutil.ToFloat64(p.m.stateErrors) > 20 })
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	waitReason(t, a, "state", ReasonStateCommitFailing, false)
+	waitFor(t, "every line delivered", func() bool { return len(s.lines()) >= 3000 })
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	msgs := logMessages(logs.String())
+	for msg, want := range map[string]int{"degraded: " + ReasonStateCommitFailing: 1, "recovered: " + ReasonStateCommitFailing: 1} {
+		if got := msgs[msg]; got != want {
+			t.Errorf("%q logged %d times, want %d:\n%s", msg, got, want, logs.String())
+		}
+	}
+	for msg, c := range msgs {
+		if c > 2 {
+			t.Errorf("%q logged %d times during one fault", msg, c)
+		}
+	}
+
+	// A restart resumes every file.
+	p, err = Open(nil, nil, Options{DataDir: data, Sinks: []SinkOptions{{Sink: &memSink{name: "s"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if got := len(p.recovered); got != 3000 {
+		t.Fatalf("%d positions recovered, want 3000", got)
 	}
 }
