@@ -174,11 +174,13 @@ func (r *Reader) fits(n int64) (bool, error) {
 	if r.off+n <= r.fileSize {
 		return true, nil
 	}
-	fi, err := r.f.Stat()
+	// The Reader only preads, so the file offset is free: lseek to the end
+	// gives the size without Stat's allocation.
+	size, err := r.f.Seek(0, io.SeekEnd)
 	if err != nil {
-		return false, fmt.Errorf("stat segment: %w", err)
+		return false, fmt.Errorf("size of segment: %w", err)
 	}
-	r.fileSize = fi.Size()
+	r.fileSize = size
 	return r.off+n <= r.fileSize, nil
 }
 
