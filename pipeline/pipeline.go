@@ -100,6 +100,9 @@ type Options struct {
 	// ShutdownTimeout is how long Close lets in-flight sends finish after
 	// the readers stopped (default 10s); then they are cancelled.
 	ShutdownTimeout time.Duration
+	// Fsync is a test seam, passed to wal.Options.Fsync: every fsync of the
+	// WAL's own files goes through it. Nil means (*os.File).Sync.
+	Fsync func(*os.File) error
 }
 
 func (o *Options) setDefaults() {
@@ -185,13 +188,24 @@ type Pipeline struct {
 	appended   atomic.Uint64 // last index appended
 	durable    atomic.Uint64 // last index fsynced (or appended, with SyncNone)
 	spaceFreed chan struct{}
+	walFault   chan struct{} // the syncer's fsync failed: the writer heals the WAL
+	synced     chan struct{} // the syncer published a durable index
 
-	posMu      sync.Mutex
-	pending    []pendingPos      // appended, not yet durable
-	dirtyPos   map[posKey]posVal // durable, not yet committed
-	posIndex   uint64            // durable index the dirty positions are complete up to
-	recovered  map[posKey]posVal // positions at Open, for Positions
-	checkpoint uint64            // last committed positions checkpoint
+	// Writer-owned.
+	datas      [][]byte
+	nearlyFull bool // ReasonWALNearlyFull is raised
+
+	// faultMu orders raising and clearing ReasonWALAppendFailing.
+	faultMu sync.Mutex
+	healAt  uint64 // 0: no fault; else the fault clears once this index is durable (MaxUint64: not healed yet)
+
+	posMu        sync.Mutex
+	pending      []pendingPos      // handed to the WAL (or about to be), not yet durable
+	pendingBytes int               // len(data) summed over pending
+	dirtyPos     map[posKey]posVal // durable, not yet committed
+	posIndex     uint64            // durable index the dirty positions are complete up to
+	recovered    map[posKey]posVal // positions at Open, for Positions
+	checkpoint   uint64            // last committed positions checkpoint
 
 	loops []*sinkLoop
 
@@ -211,10 +225,14 @@ type Pipeline struct {
 	closeErr      error
 }
 
+// pendingPos is a block between its Append and the fsync covering it. Its
+// data is kept, so a failed append or fsync can be healed by appending it
+// again (the source handed Record.Data over).
 type pendingPos struct {
 	index uint64
 	key   posKey
 	val   posVal
+	data  []byte
 }
 
 // Open opens (or creates) the data directory: it takes the state.db lock,
@@ -248,7 +266,7 @@ func Open(logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Pipeli
 	}
 	walDir := filepath.Join(opts.DataDir, "wal")
 	l, err := wal.Open(walDir, &wal.Options{
-		SegmentSize: opts.SegmentSize, SegmentCacheSize: 1, Logger: logger, Registerer: reg})
+		SegmentSize: opts.SegmentSize, SegmentCacheSize: 1, Logger: logger, Registerer: reg, Fsync: opts.Fsync})
 	if err != nil {
 		sched.Close()
 		m.unregister(reg)
@@ -262,12 +280,15 @@ func Open(logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Pipeli
 		writerDone: make(chan struct{}),
 		syncWake:   make(chan struct{}, 1),
 		spaceFreed: make(chan struct{}, 1),
+		walFault:   make(chan struct{}, 1),
+		synced:     make(chan struct{}, 1),
 		dirtyPos:   make(map[posKey]posVal),
 		health:     newHealth(logger, m.degraded),
 		openedAt:   time.Now().UTC(),
 		commitReq:  make(chan chan error),
 	}
 	p.health.declare("wal", ReasonWALAppendFailing, ReasonWALNearlyFull)
+	p.health.declare("state", ReasonStateCommitFailing)
 	m.walMaxBytes.Set(float64(opts.MaxBytes))
 	err = p.recover()
 	if err == nil {
