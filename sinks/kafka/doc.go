@@ -1,0 +1,2 @@
+// Package kafka is the Kafka sink, on franz-go.
+package kafka

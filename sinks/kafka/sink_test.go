@@ -1,0 +1,74 @@
+package kafka_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/logcapturer/logcapturer/sinks/kafka"
+)
+
+// TestSendFormats produces two blocks with each format and reads them back:
+// topic and key templates applied per block, labels and timestamps as
+// written.
+func TestSendFormats(t *testing.T) {
+	c := newCluster(t)
+	brokers := c.ListenAddrs()
+	t0 := time.Date(2026, 6, 1, 12, 0, 0, 123456789, time.UTC)
+	for _, format := range []string{kafka.FormatJSON, kafka.FormatRaw} {
+		t.Run(format, func(t *testing.T) {
+			s := newSink(t, brokers, func(c *kafka.Config) {
+				c.Format = format
+				c.Topic = format + "-{{ .job }}"
+				c.Key = "{{ .host }}/{{ .nope }}"
+			})
+			b := batch(7, block(0, 3, t0, "host", "h1", "job", "web"), block(3, 2, t0, "host", "h2", "job", "db"))
+			if err := s.Send(context.Background(), b); err != nil {
+				t.Fatal(err)
+			}
+			recs := newConsumer(t, brokers, format+"-web", format+"-db").wait(t, 5, 10*time.Second)
+			for _, r := range recs {
+				var line, host, job string
+				var ts time.Time
+				if format == kafka.FormatJSON {
+					var v struct {
+						TS     time.Time         `json:"ts"`
+						Labels map[string]string `json:"labels"`
+						Line   string            `json:"line"`
+					}
+					if err := json.Unmarshal(r.Value, &v); err != nil {
+						t.Fatalf("value %q: %v", r.Value, err)
+					}
+					line, host, job, ts = v.Line, v.Labels["host"], v.Labels["job"], v.TS
+				} else {
+					line = string(r.Value)
+					host, _ = header(r, "host")
+					job, _ = header(r, "job")
+					ts = r.Timestamp
+				}
+				var i int
+				if _, err := fmtSscanf(line, &i); err != nil {
+					t.Fatalf("line %q", line)
+				}
+				want := t0.Add(time.Duration(i) * time.Microsecond)
+				if format == kafka.FormatRaw {
+					want = want.Truncate(time.Millisecond) // Kafka's record timestamp is in ms
+				}
+				if !ts.Equal(want) {
+					t.Errorf("line %d: ts %v, want %v", i, ts, want)
+				}
+				if !r.Timestamp.Equal(t0.Add(time.Duration(i) * time.Microsecond).Truncate(time.Millisecond)) {
+					t.Errorf("line %d: record timestamp %v", i, r.Timestamp)
+				}
+				wantHost, wantJob := "h1", "web"
+				if i >= 3 {
+					wantHost, wantJob = "h2", "db"
+				}
+				if host != wantHost || job != wantJob || r.Topic != format+"-"+wantJob || string(r.Key) != wantHost+"/" {
+					t.Errorf("line %d: topic %s key %q host %q job %q", i, r.Topic, r.Key, host, job)
+				}
+			}
+		})
+	}
+}
