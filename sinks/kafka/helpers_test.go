@@ -148,6 +148,27 @@ func (c *consumer) wait(t testing.TB, n int, d time.Duration) []*kgo.Record {
 	}
 }
 
+// waitLines waits until every line 0..n-1 was read at least once (see
+// lineIndex), or d passes.
+func (c *consumer) waitLines(t testing.TB, n int, d time.Duration) []*kgo.Record {
+	t.Helper()
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for {
+		r := c.records()
+		if _, missing, _ := received(r, n); missing == 0 {
+			return r
+		}
+		select {
+		case <-c.wake:
+		case <-deadline.C:
+			_, missing, _ := received(r, n)
+			t.Fatalf("%d of %d lines not read in %s", missing, n, d)
+			return r
+		}
+	}
+}
+
 func header(r *kgo.Record, key string) (string, bool) {
 	for _, h := range r.Headers {
 		if h.Key == key {

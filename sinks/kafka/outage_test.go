@@ -108,7 +108,7 @@ func TestBrokerOutage(t *testing.T) {
 		t.Errorf("producer buffered %.0f bytes, over max_buffered_bytes %d", maxBuffered, cfg.MaxBufferedBytes)
 	}
 
-	recs := newConsumer(t, brokers, "outage").wait(t, total, 60*time.Second)
+	recs := newConsumer(t, brokers, "outage").waitLines(t, total, 60*time.Second)
 	seen := make([]int, total)
 	for _, r := range recs {
 		if i := lineIndex(r.Value); i >= 0 && i < total {

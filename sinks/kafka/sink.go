@@ -289,8 +289,7 @@ func (s *Sink) settled(t *send) {
 	close(t.done)
 }
 
-// produce hands every entry of b to the producer; it stops early when ctx
-// is done (the records not produced are failed with ctx's error).
+// produce hands every entry of b to the producer.
 func (s *Sink) produce(ctx context.Context, t *send, b *sinks.Batch) {
 	var (
 		buf    bytes.Buffer
@@ -321,10 +320,8 @@ func (s *Sink) produce(ctx context.Context, t *send, b *sinks.Batch) {
 		}
 		recs := s.records(blk, topic, key)
 		for j := range recs {
-			if ctx.Err() != nil {
-				t.reject(len(recs)-j, "timeout", ctx.Err())
-				return
-			}
+			// ctx only bounds a wait for room in the buffer: a record
+			// that cannot get in by then fails with ctx's error.
 			t.pending.Add(1)
 			s.cl.Produce(ctx, &recs[j], t.promise)
 		}
@@ -431,12 +428,6 @@ func (t *send) release() {
 func (t *send) reject(n int, reason string, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if reason == "timeout" {
-		if t.retryErr == nil {
-			t.retryErr = &sinks.Retryable{Reason: reason, Err: err}
-		}
-		return
-	}
 	t.failed += n
 	if t.permErr == nil {
 		t.permErr, t.reason = err, reason
