@@ -1,15 +1,13 @@
 package kafka_test
 
 import (
-	"context"
 	"fmt"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/logcapturer/logcapturer/sinks"
 	"github.com/logcapturer/logcapturer/sinks/kafka"
+	"github.com/logcapturer/logcapturer/sinks/kafka/kafkatest"
 	"github.com/logcapturer/logcapturer/wal"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -71,102 +69,30 @@ func batch(from uint64, blocks ...wal.Block) *sinks.Batch {
 	return b
 }
 
-// consumer reads topics from the start, in the background, until the test
-// ends.
-type consumer struct {
-	cl   *kgo.Client
-	mu   sync.Mutex
-	recs []*kgo.Record
-	wake chan struct{}
-	done chan struct{}
+type consumer struct{ *kafkatest.Consumer }
+
+func newConsumer(t testing.TB, brokers []string, topics ...string) consumer {
+	return consumer{kafkatest.NewConsumer(t, brokers, topics...)}
 }
 
-func newConsumer(t testing.TB, brokers []string, topics ...string) *consumer {
-	t.Helper()
-	opts := []kgo.Opt{kgo.SeedBrokers(brokers...), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchMaxWait(100 * time.Millisecond), kgo.MetadataMinAge(100 * time.Millisecond)}
-	if len(topics) == 1 && strings.HasPrefix(topics[0], "^") {
-		opts = append(opts, kgo.ConsumeRegex())
-	}
-	opts = append(opts, kgo.ConsumeTopics(topics...))
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &consumer{cl: cl, wake: make(chan struct{}, 1), done: make(chan struct{})}
-	go func() {
-		defer close(c.done)
-		for {
-			fs := cl.PollFetches(context.Background())
-			if fs.IsClientClosed() {
-				return
-			}
-			var got []*kgo.Record
-			fs.EachRecord(func(r *kgo.Record) { got = append(got, r) })
-			if len(got) > 0 {
-				c.mu.Lock()
-				c.recs = append(c.recs, got...)
-				c.mu.Unlock()
-				select {
-				case c.wake <- struct{}{}:
-				default:
-				}
-			}
-		}
-	}()
-	t.Cleanup(c.close)
-	return c
-}
-
-func (c *consumer) close() {
-	c.cl.Close()
-	<-c.done
-}
-
-func (c *consumer) records() []*kgo.Record {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]*kgo.Record(nil), c.recs...)
-}
+func (c consumer) close() { c.Close() }
 
 // wait waits until at least n records were read, or d passes.
-func (c *consumer) wait(t testing.TB, n int, d time.Duration) []*kgo.Record {
+func (c consumer) wait(t testing.TB, n int, d time.Duration) []*kgo.Record {
 	t.Helper()
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	for {
-		if r := c.records(); len(r) >= n {
-			return r
-		}
-		select {
-		case <-c.wake:
-		case <-deadline.C:
-			r := c.records()
-			t.Fatalf("read %d records in %s, want %d", len(r), d, n)
-			return r
-		}
-	}
+	return c.Wait(t, d, func(r []*kgo.Record) (bool, string) {
+		return len(r) >= n, fmt.Sprintf("read %d records, want %d", len(r), n)
+	})
 }
 
 // waitLines waits until every line 0..n-1 was read at least once (see
 // lineIndex), or d passes.
-func (c *consumer) waitLines(t testing.TB, n int, d time.Duration) []*kgo.Record {
+func (c consumer) waitLines(t testing.TB, n int, d time.Duration) []*kgo.Record {
 	t.Helper()
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	for {
-		r := c.records()
-		if _, missing, _ := received(r, n); missing == 0 {
-			return r
-		}
-		select {
-		case <-c.wake:
-		case <-deadline.C:
-			_, missing, _ := received(r, n)
-			t.Fatalf("%d of %d lines not read in %s", missing, n, d)
-			return r
-		}
-	}
+	return c.Wait(t, d, func(r []*kgo.Record) (bool, string) {
+		_, missing, _ := received(r, n)
+		return missing == 0, fmt.Sprintf("%d of %d lines not read", missing, n)
+	})
 }
 
 func header(r *kgo.Record, key string) (string, bool) {
