@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,6 +48,37 @@ type Sink struct {
 	// had returned a timeout: the pipeline will send them again, and they
 	// need not be produced twice.
 	late []walRange
+	// authErr is the refusal of the last connection attempt (SASL), nil
+	// once one succeeds: the records then wait without an error of their
+	// own, and a Send that times out says why.
+	authErr error
+}
+
+// connHook watches connection attempts for refused credentials.
+type connHook struct{ s *Sink }
+
+var _ kgo.HookBrokerConnect = connHook{}
+
+func (h connHook) OnBrokerConnect(_ kgo.BrokerMetadata, _ time.Duration, _ net.Conn, err error) {
+	var u *sinks.Unauthorized
+	if err != nil && !errors.As(classify(err), &u) {
+		return // a dial error says nothing about the credentials
+	}
+	h.s.mu.Lock()
+	defer h.s.mu.Unlock()
+	if u != nil {
+		h.s.authErr = u
+	} else {
+		h.s.authErr = nil
+	}
+}
+
+// refused returns the credentials' refusal, if the last connection attempt
+// was refused.
+func (s *Sink) refused() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.authErr
 }
 
 type walRange struct{ from, to uint64 }
@@ -74,11 +106,12 @@ func New(logger *slog.Logger, reg prometheus.Registerer, name string, opts Confi
 	if err != nil {
 		return nil, fmt.Errorf("kafka sink %q: %w", name, err)
 	}
-	cl, err := kgo.NewClient(kopts...)
+	s := &Sink{name: name, opts: opts, topic: topic, key: key, logger: logger}
+	cl, err := kgo.NewClient(append(kopts, kgo.WithHooks(connHook{s}))...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka sink %q: %w", name, err)
 	}
-	s := &Sink{name: name, opts: opts, topic: topic, key: key, logger: logger, cl: cl}
+	s.cl = cl
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if s.m, err = newMetrics(reg, name, s); err != nil {
 		cl.Close()
@@ -210,6 +243,10 @@ func (s *Sink) Send(ctx context.Context, b *sinks.Batch) error {
 	case <-ctx.Done():
 		if s.abandon(t) {
 			n := t.pending.Load()
+			if err := s.refused(); err != nil {
+				s.m.failures.WithLabelValues("unauthorized").Inc()
+				return err
+			}
 			s.m.failures.WithLabelValues("timeout").Inc()
 			return &sinks.Retryable{Reason: "timeout", Err: fmt.Errorf(
 				"produce wal %d-%d: %d records not acknowledged after %s: %w", b.From, b.To, n, time.Since(start).Round(time.Millisecond), ctx.Err())}
@@ -243,6 +280,10 @@ func (s *Sink) waitStale(ctx context.Context, b *sinks.Batch) (done bool, err er
 		select {
 		case <-ch:
 		case <-ctx.Done():
+			if err := s.refused(); err != nil {
+				s.m.failures.WithLabelValues("unauthorized").Inc()
+				return false, err
+			}
 			s.m.failures.WithLabelValues("unacknowledged").Inc()
 			return false, &sinks.Retryable{Reason: "unacknowledged", Err: fmt.Errorf(
 				"wal %d-%d not produced: %d earlier batches still wait for the brokers: %w", b.From, b.To, stale, ctx.Err())}
