@@ -3,9 +3,12 @@ package kafka_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"net"
 	"testing"
 	"time"
 
+	"github.com/logcapturer/logcapturer/sinks"
 	"github.com/logcapturer/logcapturer/sinks/kafka"
 )
 
@@ -70,5 +73,39 @@ func TestSendFormats(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestUnreachableSendAndClose: with no broker listening, New succeeds
+// (nothing is dialled), Send gives up after its timeout as retryable, the
+// next Send waits for the first one's records and gives up too without
+// producing, and Close returns at once although records are buffered
+// (goleak checks that the client's goroutines are gone).
+func TestUnreachableSendAndClose(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	s := newSink(t, []string{addr}, func(c *kafka.Config) { c.Timeout = 300 * time.Millisecond })
+	for i, want := range []string{"timeout", "unacknowledged"} {
+		err := s.Send(context.Background(), batch(uint64(1+i), block(10*i, 10, time.Now(), "job", "a")))
+		var r *sinks.Retryable
+		if !errors.As(err, &r) || r.Reason != want {
+			t.Fatalf("send %d: %v, want a retryable %s", i, err, want)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	start := time.Now()
+	if err := s.Send(ctx, batch(3, block(20, 1, time.Now()))); err == nil {
+		t.Fatal("send with a done context succeeded")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("a done send and Close took %s", d)
 	}
 }
