@@ -54,7 +54,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &Config{
-		DataDir: "/var/lib/logcapturer",
+		DataDir: "/var/lib/logcapturer", ShutdownTimeout: DefaultShutdownTimeout,
 		WAL: WAL{
 			SegmentSize:  4 * MiB,
 			MaxBytes:     2 * GiB,
@@ -123,7 +123,7 @@ func TestValidFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &Config{
-		DataDir: "./data",
+		DataDir: "./data", ShutdownTimeout: DefaultShutdownTimeout,
 		WAL: WAL{
 			SegmentSize:  8 * MiB,
 			MaxBytes:     GiB,

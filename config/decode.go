@@ -393,6 +393,7 @@ func (d *decoder) config(root *yaml.Node) Config {
 	d.mapping(root, "", []field{
 		{"data_dir", stringField(d, &c.DataDir)},
 		{"memory_limit", d.sizeField(&c.MemoryLimit)},
+		{"shutdown_timeout", d.durationField(&c.ShutdownTimeout)},
 		{"wal", func(n *yaml.Node, path string) { d.wal(n, path, &c.WAL) }},
 		{"dlq", func(n *yaml.Node, path string) {
 			d.mapping(n, path, []field{

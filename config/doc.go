@@ -47,9 +47,11 @@
 //
 // Every key, with its default and allowed values:
 //
-//	data_dir: /var/lib/logcapturer   # the WAL and state.db; created (0750) if missing, must be writable
+//	data_dir: /var/lib/logcapturer   # the WAL and state.db; run creates it (0750), check only probes it
 //	memory_limit: 40MiB              # Go soft memory limit; default 2 * wal.segment_size + 32MiB;
 //	                                 # at least 2 * segment_size + 16MiB; GOMEMLIMIT overrides it
+//	shutdown_timeout: 10s            # > 0: SIGTERM waits this long for in-flight batches to be
+//	                                 # acknowledged; what is still in flight is sent again next start
 //
 //	dlq:                             # how much WAL the dead-letter queue keeps
 //	  max_bytes: 512MiB              # > 0; the oldest dead letters expire past it

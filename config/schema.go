@@ -12,11 +12,15 @@ type Config struct {
 	// MemoryLimit is the Go runtime's soft memory limit; 0 means auto:
 	// MemoryLimitFor(WAL.SegmentSize). GOMEMLIMIT in the environment wins.
 	MemoryLimit ByteSize
-	WAL         WAL
-	DLQ         DLQ
-	Sources     []Source
-	Sinks       []Sink
-	Admin       Admin
+	// ShutdownTimeout bounds how long SIGTERM waits for in-flight batches
+	// to be acknowledged before they are cancelled (and sent again after
+	// the next start).
+	ShutdownTimeout Duration
+	WAL             WAL
+	DLQ             DLQ
+	Sources         []Source
+	Sinks           []Sink
+	Admin           Admin
 }
 
 // DLQ bounds how much of the WAL the dead-letter queue keeps: the oldest
@@ -144,22 +148,23 @@ type Admin struct {
 
 // Defaults.
 const (
-	DefaultDataDir      = "/var/lib/logcapturer"
-	DefaultAdminListen  = "127.0.0.1:8401"
-	DefaultUnreadyAfter = Duration(5 * time.Minute)
-	DefaultSegmentSize  = 4 * MiB
-	DefaultWALMaxBytes  = 2 * GiB
-	DefaultDLQMaxBytes  = 512 * MiB
-	DefaultDLQMaxAge    = Duration(168 * time.Hour)
-	DefaultSyncInterval = Duration(100 * time.Millisecond)
-	DefaultMaxLineBytes = 256 * KiB
-	DefaultPollInterval = Duration(time.Second)
-	DefaultBatchEntries = 10000
-	DefaultBatchBytes   = 4 * MiB
-	DefaultBatchWait    = Duration(200 * time.Millisecond)
-	DefaultWorkers      = 1
-	DefaultMinBackoff   = Duration(500 * time.Millisecond)
-	DefaultMaxBackoff   = Duration(5 * time.Minute)
+	DefaultDataDir         = "/var/lib/logcapturer"
+	DefaultAdminListen     = "127.0.0.1:8401"
+	DefaultUnreadyAfter    = Duration(5 * time.Minute)
+	DefaultShutdownTimeout = Duration(10 * time.Second)
+	DefaultSegmentSize     = 4 * MiB
+	DefaultWALMaxBytes     = 2 * GiB
+	DefaultDLQMaxBytes     = 512 * MiB
+	DefaultDLQMaxAge       = Duration(168 * time.Hour)
+	DefaultSyncInterval    = Duration(100 * time.Millisecond)
+	DefaultMaxLineBytes    = 256 * KiB
+	DefaultPollInterval    = Duration(time.Second)
+	DefaultBatchEntries    = 10000
+	DefaultBatchBytes      = 4 * MiB
+	DefaultBatchWait       = Duration(200 * time.Millisecond)
+	DefaultWorkers         = 1
+	DefaultMinBackoff      = Duration(500 * time.Millisecond)
+	DefaultMaxBackoff      = Duration(5 * time.Minute)
 )
 
 // Limits checked by validation.
@@ -220,9 +225,10 @@ func defaultSink() Sink {
 
 func defaultConfig() Config {
 	return Config{
-		DataDir: DefaultDataDir,
-		WAL:     defaultWAL(),
-		DLQ:     DLQ{MaxBytes: DefaultDLQMaxBytes, MaxAge: DefaultDLQMaxAge},
-		Admin:   Admin{Listen: DefaultAdminListen, UnreadyAfter: DefaultUnreadyAfter},
+		DataDir:         DefaultDataDir,
+		ShutdownTimeout: DefaultShutdownTimeout,
+		WAL:             defaultWAL(),
+		DLQ:             DLQ{MaxBytes: DefaultDLQMaxBytes, MaxAge: DefaultDLQMaxAge},
+		Admin:           Admin{Listen: DefaultAdminListen, UnreadyAfter: DefaultUnreadyAfter},
 	}
 }

@@ -175,6 +175,9 @@ func (v *validator) config(c *Config) {
 	if c.DLQ.MaxAge <= 0 {
 		v.add("dlq.max_age", "must be more than 0, got %s", c.DLQ.MaxAge)
 	}
+	if c.ShutdownTimeout <= 0 {
+		v.add("shutdown_timeout", "must be more than 0, got %s", c.ShutdownTimeout)
+	}
 	if c.Admin.UnreadyAfter <= 0 {
 		v.add("admin.unready_after", "must be more than 0, got %s", c.Admin.UnreadyAfter)
 	}

@@ -78,6 +78,15 @@
 // and sink_stuck (work to do, breaker closed, nothing in flight, for 30 s)
 // every tick; Emit marks a source blocked for 10 s source_stalled.
 //
+// A partial success, a *sinks.Permanent whose Refused names entries (Loki's
+// partial 400), files only those: the range is narrowed to a retry.Picks of
+// (WAL index, entry) runs before it goes to the dead-letter queue, and the
+// other entries count as sent (sink_sent_entries_total). A retried or
+// replayed range with Picks is read back and cut to its picked entries
+// before it is sent, and a refusal of a cut batch maps back through the cut.
+// DeadLetterEntries (ReadDeadLetterEntries offline) lists the entries a
+// dead letter holds.
+//
 // At wal.max_bytes, FullBlock makes the writer wait (sources block in
 // Emit); FullDropOldest deletes the oldest segment and counts, per sink,
 // the entries it had not read (dropped_entries_total{reason="wal_full"}).

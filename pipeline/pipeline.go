@@ -94,6 +94,9 @@ type Options struct {
 	// UnreadyAfter is how long a sink may fail before it makes the
 	// pipeline unready (reason sink_failing; default 5m).
 	UnreadyAfter time.Duration
+	// ShutdownTimeout is how long Close lets in-flight sends finish after
+	// the readers stopped (default 10s); then they are cancelled.
+	ShutdownTimeout time.Duration
 }
 
 func (o *Options) setDefaults() {
@@ -120,6 +123,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.UnreadyAfter <= 0 {
 		o.UnreadyAfter = 5 * time.Minute
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = 10 * time.Second
 	}
 	for i := range o.Sinks {
 		s := &o.Sinks[i]
@@ -186,12 +192,13 @@ type Pipeline struct {
 
 	loops []*sinkLoop
 
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup // sink loops and committer
-	ingestWG  sync.WaitGroup // writer and syncer
-	started   bool
-	closeOnce sync.Once
-	closeErr  error
+	cancel        context.CancelFunc
+	cancelReaders context.CancelFunc // stops the sink readers first, at Close
+	wg            sync.WaitGroup     // sink loops and committer
+	ingestWG      sync.WaitGroup     // writer and syncer
+	started       bool
+	closeOnce     sync.Once
+	closeErr      error
 }
 
 type pendingPos struct {
@@ -250,6 +257,7 @@ func Open(logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Pipeli
 		openedAt:   time.Now().UTC(),
 	}
 	p.health.declare("wal", ReasonWALAppendFailing, ReasonWALNearlyFull)
+	m.walMaxBytes.Set(float64(opts.MaxBytes))
 	if err := p.recover(); err != nil {
 		sched.Close()
 		p.log.Close()
@@ -281,8 +289,10 @@ func (p *Pipeline) Start(ctx context.Context) {
 	p.ingestWG.Add(2)
 	go p.runWriter()
 	go p.runSyncer()
+	readCtx, cancelReaders := context.WithCancel(ctx)
+	p.cancelReaders = cancelReaders
 	for _, sl := range p.loops {
-		sl.start(ctx, &p.wg)
+		sl.start(ctx, readCtx, &p.wg)
 	}
 	p.wg.Add(1)
 	go p.runCommitter(ctx)
@@ -355,6 +365,7 @@ func (p *Pipeline) Close() error {
 		close(p.stopIngest)
 		if p.started {
 			p.ingestWG.Wait()
+			p.drain()
 			p.cancel()
 			p.wg.Wait()
 		}
@@ -373,6 +384,32 @@ func (p *Pipeline) Close() error {
 		p.closeErr = errors.Join(errs...)
 	})
 	return p.closeErr
+}
+
+// drain stops the sink readers and the retry scheduler, then waits up to
+// ShutdownTimeout for the sends in flight to finish, so a SIGTERM does not
+// throw away batches a sink is about to acknowledge.
+func (p *Pipeline) drain() {
+	p.cancelReaders()
+	p.sched.Close()
+	deadline := time.Now().Add(p.opts.ShutdownTimeout)
+	for {
+		busy := 0
+		for _, sl := range p.loops {
+			sl.mu.Lock()
+			busy += sl.inFlight
+			sl.mu.Unlock()
+		}
+		if busy == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.logger.Warn("shutdown_timeout passed with sends in flight; they are cancelled and sent again after the next start",
+				"in_flight", busy, "shutdown_timeout", p.opts.ShutdownTimeout)
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // Ready reports whether the pipeline is running.

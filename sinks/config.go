@@ -3,6 +3,8 @@ package sinks
 import (
 	"log/slog"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -40,6 +42,31 @@ func (o *FileConfig) Check(c *config.Check) {
 		}
 	}
 	checkFormat(c, o.Format)
+}
+
+// CheckFiles reports a path run could not append to: its directory (or
+// the nearest existing ancestor run would create it under) is not a
+// writable directory, say on a read-only filesystem, or the file exists
+// and cannot be opened for writing. It creates nothing.
+func (o *FileConfig) CheckFiles(c *config.Check) {
+	if o.Path == "" {
+		return
+	}
+	if fi, err := os.Stat(o.Path); err == nil {
+		if fi.IsDir() {
+			c.Problem("path", "%s is a directory; name a file", o.Path)
+			return
+		}
+		f, err := os.OpenFile(o.Path, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			c.Problem("path", "%s cannot be written: %v", o.Path, err)
+			return
+		}
+		f.Close()
+	}
+	if err := config.CheckWritableDir(filepath.Dir(o.Path)); err != nil {
+		c.Problem("path", "the directory of %s is not writable: %v; choose a writable directory", o.Path, err)
+	}
 }
 
 // Open opens the sink.

@@ -24,7 +24,10 @@
 //     errors, timeouts, 429, 5xx, a disk error). After carries a Retry-After
 //     hint when the receiver gave one.
 //   - *Permanent: the destination will never accept this batch; the range
-//     goes to the dead-letter queue and never holds back later data.
+//     goes to the dead-letter queue and never holds back later data. When
+//     the destination stored the batch but for some entries (Loki's partial
+//     400), Refused names exactly those (Spans of Blocks' entries): only
+//     they are dead-lettered, the rest count as delivered.
 //
 // An unclassified error counts as retryable: a sink that cannot tell must
 // not lose data.

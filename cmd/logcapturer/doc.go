@@ -4,6 +4,13 @@
 //	logcapturer run --config FILE     ship logs until SIGINT or SIGTERM
 //	logcapturer check --config FILE   validate a config; exit 1 listing every problem
 //	logcapturer version               print the version
+//	logcapturer dlq list|show|replay|purge --data-dir DIR
+//	                                  the dead-letter queue of a stopped logcapturer
+//
+// dlq show lists, under each dead letter, the entries it holds, read from
+// the WAL (--entries N per dead letter, -1 for all): for a partial rejection
+// only the refused entries; dlq replay queues them (only them) for the next
+// run.
 //
 // It wires configuration, the pipeline, sources and sinks,
 // and owns the process lifecycle: run until SIGINT or SIGTERM, then shut

@@ -17,8 +17,11 @@ const usage = `usage: logcapturer <command> [flags]
 commands:
   run --config FILE     tail the configured sources and ship them to the sinks
   check --config FILE   validate a config file; exit 1 listing every problem
-  dlq list|show|replay|purge --data-dir DIR [--sink NAME] [--from INDEX]
-                        inspect or act on the dead-letter queue (logcapturer stopped)
+  dlq list|show|replay|purge --data-dir DIR [--sink NAME] [--from INDEX] [--entries N]
+                        inspect or act on the dead-letter queue (logcapturer stopped);
+                        show also lists up to N entries of each dead letter
+  health [--addr HOST:PORT] [--ready]
+                        exit 0 if a running logcapturer answers /healthz (or /readyz)
   version               print the version
 `
 
@@ -40,6 +43,8 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		err = cmdCheck(args[1:], stdout)
 	case "dlq":
 		err = cmdDLQ(args[1:], stdout)
+	case "health":
+		err = cmdHealth(args[1:], stdout)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "logcapturer %s\n", fullVersion())
 		return 0

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -29,10 +30,22 @@ func cmdCheck(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	cfg, err := checkConfig(path)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d sources, %d sinks, data_dir %s)\n", path, len(cfg.Sources), len(cfg.Sinks), cfg.DataDir)
+	return nil
+}
+
+// checkConfig loads the config at path and checks all that run would
+// refuse, without side effects: what check prints, and what a reload
+// checks before it replaces the running config.
+func checkConfig(path string) (*config.Config, error) {
 	// Sink types check the files they name too (password files, TLS).
 	cfg, err := config.Load(path, &config.ParseOptions{SinkTypes: sinkTypes(), CheckFiles: true})
 	if err != nil {
-		return configError(path, err)
+		return nil, configError(path, err)
 	}
 	var problems []string
 	for i, sc := range cfg.Sources {
@@ -44,10 +57,9 @@ func cmdCheck(args []string, stdout io.Writer) error {
 		}
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("config %s has %d problem(s):\n%s", path, len(problems), strings.Join(problems, "\n"))
+		return nil, fmt.Errorf("config %s has %d problem(s):\n%s", path, len(problems), strings.Join(problems, "\n"))
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d sources, %d sinks, data_dir %s)\n", path, len(cfg.Sources), len(cfg.Sinks), cfg.DataDir)
-	return nil
+	return cfg, nil
 }
 
 // configError renders config problems one a line.
@@ -76,14 +88,35 @@ func cmdRun(args []string, stderr io.Writer) error {
 	if err != nil {
 		return configError(path, err)
 	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		// The heap's live size is set by configuration (the WAL's tail
-		// segment, batch limits); the limit keeps garbage from doubling it.
-		debug.SetMemoryLimit(int64(cfg.EffectiveMemoryLimit()))
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return run(ctx, logger, cfg)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reloads := make(chan struct{}, 1)
+	go func() { // forwards SIGHUP until ctx is done
+		for {
+			select {
+			case <-hup:
+				select {
+				case reloads <- struct{}{}:
+				default: // one is pending already
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return serve(ctx, logger, path, cfg, reloads)
+}
+
+// setMemoryLimit applies the config's soft memory limit unless GOMEMLIMIT
+// is set: the heap's live size is set by configuration (the WAL's tail
+// segment, batch limits); the limit keeps garbage from doubling it.
+func setMemoryLimit(cfg *config.Config) {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(int64(cfg.EffectiveMemoryLimit()))
+	}
 }
 
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
@@ -101,11 +134,27 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	return nil, fmt.Errorf("--log-format %q: use text or json", format)
 }
 
-// run wires everything, runs until ctx is done, and shuts down in the
-// reverse order of construction.
-func run(ctx context.Context, logger *slog.Logger, cfg *config.Config) (err error) {
+// run runs the config once, with process-wide metrics: see runOnce.
+func run(ctx context.Context, logger *slog.Logger, cfg *config.Config) error {
+	return runOnce(ctx, logger, cfg, processMetrics(), nil)
+}
+
+// processMetrics is the registry that outlives reloads: Go and process
+// collectors and build info.
+func processMetrics() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
+	return reg
+}
+
+// runOnce wires everything for cfg, signals started once it runs, runs
+// until ctx is done, and shuts down in the reverse order of construction.
+// Its components register on a registry of their own, served with outer's
+// metrics.
+func runOnce(ctx context.Context, logger *slog.Logger, cfg *config.Config, outer *prometheus.Registry, started chan<- struct{}) (err error) {
+	setMemoryLimit(cfg)
+	reg := prometheus.NewRegistry()
+	gatherer := prometheus.Gatherers{outer, reg}
 
 	var closers []func() error
 	defer func() {
@@ -144,14 +193,15 @@ func run(ctx context.Context, logger *slog.Logger, cfg *config.Config) (err erro
 	}
 
 	popts := pipeline.Options{
-		DataDir:      cfg.DataDir,
-		SegmentSize:  int64(cfg.WAL.SegmentSize),
-		MaxBytes:     int64(cfg.WAL.MaxBytes),
-		SyncInterval: time.Duration(cfg.WAL.SyncInterval),
-		DLQMaxBytes:  int64(cfg.DLQ.MaxBytes),
-		DLQMaxAge:    time.Duration(cfg.DLQ.MaxAge),
-		UnreadyAfter: time.Duration(cfg.Admin.UnreadyAfter),
-		Sinks:        sinkOpts,
+		DataDir:         cfg.DataDir,
+		SegmentSize:     int64(cfg.WAL.SegmentSize),
+		MaxBytes:        int64(cfg.WAL.MaxBytes),
+		SyncInterval:    time.Duration(cfg.WAL.SyncInterval),
+		DLQMaxBytes:     int64(cfg.DLQ.MaxBytes),
+		DLQMaxAge:       time.Duration(cfg.DLQ.MaxAge),
+		UnreadyAfter:    time.Duration(cfg.Admin.UnreadyAfter),
+		ShutdownTimeout: time.Duration(cfg.ShutdownTimeout),
+		Sinks:           sinkOpts,
 	}
 	if cfg.WAL.FullPolicy == config.FullDropOldest {
 		popts.FullPolicy = pipeline.FullDropOldest
@@ -170,7 +220,7 @@ func run(ctx context.Context, logger *slog.Logger, cfg *config.Config) (err erro
 
 	var admin *pipeline.Admin
 	if cfg.Admin.Listen != "" {
-		admin, err = pipeline.NewAdmin(logger, pipeline.AdminOptions{Listen: cfg.Admin.Listen, Gatherer: reg, Readiness: p.Readiness})
+		admin, err = pipeline.NewAdmin(logger, pipeline.AdminOptions{Listen: cfg.Admin.Listen, Gatherer: gatherer, Readiness: p.Readiness})
 		if err != nil {
 			return err
 		}
@@ -202,6 +252,9 @@ func run(ctx context.Context, logger *slog.Logger, cfg *config.Config) (err erro
 	names := make([]string, 0, len(cfg.Sinks))
 	for _, s := range cfg.Sinks {
 		names = append(names, s.Name)
+	}
+	if started != nil {
+		started <- struct{}{}
 	}
 	logger.Info("logcapturer running", "version", version, "data_dir", cfg.DataDir, "memory_limit", debug.SetMemoryLimit(-1),
 		"sources", len(srcs), "sinks", strings.Join(names, ","), "admin", cfg.Admin.Listen)
@@ -264,3 +317,20 @@ func sourceOptions(sc config.Source) sources.FileOptions {
 type checkOnly struct{}
 
 func (checkOnly) Emit(context.Context, sources.Record) error { return nil }
+
+// buildInfo is logcapturer_build_info{version,revision,goversion} = 1.
+func buildInfo() prometheus.Collector {
+	revision, goVersion := "unknown", runtime.Version()
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" {
+				revision = s.Value
+			}
+		}
+	}
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "logcapturer_build_info", Help: "1, labelled with the version, VCS revision and Go version of the binary.",
+		ConstLabels: prometheus.Labels{"version": version, "revision": revision, "goversion": goVersion}})
+	g.Set(1)
+	return g
+}
