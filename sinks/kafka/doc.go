@@ -31,9 +31,9 @@
 //
 // The record values are the only copy of the entries outside the WAL; the
 // producer holds them (bounded by max_buffered_bytes) until the brokers
-// acknowledge them. Each Record.Context is the sink's context; the WAL
-// range a record belongs to is carried by its promise (the Send's state),
-// which is one value per Send, not per record.
+// acknowledge them. A record's Context, one per block and derived from the
+// sink's context (done only at Close), names its Send and its block of the
+// batch; the promise, one per Send, settles it there.
 //
 // Order: records of one key are written in the order produced. With one
 // worker (the default) that is WAL order; with more, batches may
@@ -74,8 +74,10 @@
 //     INVALID_RECORD, INVALID_TIMESTAMP and the like: *sinks.Permanent with
 //     the Kafka error name as Reason; a topic template that renders an
 //     invalid name: reason invalid_topic. The other records of the batch
-//     are produced; Rejected counts the refused ones, and the range goes
-//     to the dead-letter queue without holding back later blocks.
+//     are produced: a partial success, whose Refused names exactly the
+//     refused entries (each record's Context names its block; its place in
+//     the block's records is its entry), so only they are dead-lettered,
+//     and later blocks are never held back.
 //   - anything else (NOT_LEADER_OR_FOLLOWER, NOT_ENOUGH_REPLICAS,
 //     REQUEST_TIMED_OUT, UNKNOWN_TOPIC_OR_PARTITION, network errors):
 //     franz-go retries them itself; what reaches a promise, and the

@@ -198,6 +198,17 @@ func TestMessageTooLarge(t *testing.T) {
 		}
 		return dead == 50
 	})
+	// Exactly the refused entries, not the rest of their batches.
+	for _, d := range ch.p.DeadLetters("kafka") {
+		if err := ch.p.DeadLetterEntries("kafka", d, func(e pipeline.DeadLetterEntry) error {
+			if string(e.Line) != "too large for the broker" {
+				t.Errorf("dead letter holds %q", e.Line)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	t.Logf("%d produce requests refused; %d entries dead-lettered", refused.Load(), dead)
 }
 

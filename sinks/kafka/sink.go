@@ -2,11 +2,13 @@ package kafka
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -346,7 +348,7 @@ func (s *Sink) produce(ctx context.Context, t *send, b *sinks.Batch) {
 			err = checkTopic(string(topicB))
 		}
 		if err != nil {
-			t.reject(len(blk.Entries), "invalid_topic", fmt.Errorf("topic template: %w", err))
+			t.reject(sinks.Span{Block: i, Count: len(blk.Entries)}, "invalid_topic", fmt.Errorf("topic template: %w", err))
 			continue
 		}
 		topic := string(topicB)
@@ -354,12 +356,18 @@ func (s *Sink) produce(ctx context.Context, t *send, b *sinks.Batch) {
 		if s.key != nil {
 			k, err := s.key.render(&buf, blk.Labels, labels)
 			if err != nil {
-				t.reject(len(blk.Entries), "invalid_key", fmt.Errorf("key template: %w", err))
+				t.reject(sinks.Span{Block: i, Count: len(blk.Entries)}, "invalid_key", fmt.Errorf("key template: %w", err))
 				continue
 			}
 			key = bytes.Clone(k)
 		}
-		recs := s.records(blk, topic, key)
+		recs := s.records(context.WithValue(s.ctx, blockKey{}, &blockRef{t: t, block: i}), blk, topic, key)
+		t.mu.Lock()
+		for len(t.blocks) < i {
+			t.blocks = append(t.blocks, nil) // blocks not produced
+		}
+		t.blocks = append(t.blocks, recs)
+		t.mu.Unlock()
 		for j := range recs {
 			// ctx only bounds a wait for room in the buffer: a record
 			// that cannot get in by then fails with ctx's error.
@@ -371,8 +379,9 @@ func (s *Sink) produce(ctx context.Context, t *send, b *sinks.Batch) {
 
 // records builds a block's records. Their values share one allocation,
 // their key and headers another: the producer's buffer is the only copy of
-// the entries outside the WAL.
-func (s *Sink) records(blk *wal.Block, topic string, key []byte) []kgo.Record {
+// the entries outside the WAL. ctx, their Context, names the block (one per
+// block, not per record) and is done only once the sink is closed.
+func (s *Sink) records(ctx context.Context, blk *wal.Block, topic string, key []byte) []kgo.Record {
 	recs := make([]kgo.Record, len(blk.Entries))
 	var (
 		headers    []kgo.RecordHeader
@@ -406,7 +415,7 @@ func (s *Sink) records(blk *wal.Block, topic string, key []byte) []kgo.Record {
 			Value:     slab[start:len(slab):len(slab)],
 			Headers:   headers,
 			Timestamp: time.Unix(0, e.Time),
-			Context:   s.ctx,
+			Context:   ctx,
 		}
 	}
 	return recs
@@ -443,20 +452,52 @@ type send struct {
 	pending  atomic.Int64 // records produced and not settled, +1 while producing
 	done     chan struct{}
 
-	mu        sync.Mutex
+	mu sync.Mutex
+	// blocks are the records of each block of the batch produced so far,
+	// indexed by block (nil for a block not produced).
+	blocks    [][]kgo.Record
 	abandoned bool // guarded by s.s.mu
 	failed    int  // records refused for good, or skipped
+	refused   []sinks.Span
 	reason    string
 	permErr   error // the first permanent failure
 	retryErr  error // the first retryable failure
 	authErr   error // the first authorization failure
 }
 
-func (t *send) promise(_ *kgo.Record, err error) {
+// blockKey keys a record's blockRef in its Context.
+type blockKey struct{}
+
+// blockRef is the block of a Send a record belongs to.
+type blockRef struct {
+	t     *send
+	block int
+}
+
+func (t *send) promise(r *kgo.Record, err error) {
 	if err != nil {
-		t.fail(1, err)
+		span := sinks.Span{Block: -1, Count: 1}
+		if ref, ok := r.Context.Value(blockKey{}).(*blockRef); ok && ref.t == t {
+			span.Block = ref.block
+			span.First = t.entryOf(ref.block, r)
+		}
+		t.fail(span, err)
 	}
 	t.release()
+}
+
+// entryOf is r's index among the records of block b of the batch (the
+// index of the entry it carries), or -1.
+func (t *send) entryOf(b int, r *kgo.Record) int {
+	t.mu.Lock()
+	recs := t.blocks[b]
+	t.mu.Unlock()
+	for i := range recs {
+		if &recs[i] == r {
+			return i
+		}
+	}
+	return -1
 }
 
 func (t *send) release() {
@@ -465,17 +506,18 @@ func (t *send) release() {
 	}
 }
 
-// reject counts n entries refused before they were produced.
-func (t *send) reject(n int, reason string, err error) {
+// reject counts the entries of span refused before they were produced.
+func (t *send) reject(span sinks.Span, reason string, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.failed += n
+	t.failed += span.Count
+	t.refused = append(t.refused, span)
 	if t.permErr == nil {
 		t.permErr, t.reason = err, reason
 	}
 }
 
-func (t *send) fail(n int, err error) {
+func (t *send) fail(span sinks.Span, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch c := classify(err).(type) {
@@ -484,7 +526,8 @@ func (t *send) fail(n int, err error) {
 			t.authErr = c
 		}
 	case *sinks.Permanent:
-		t.failed += n
+		t.failed += span.Count
+		t.refused = append(t.refused, span)
 		if t.permErr == nil {
 			t.permErr, t.reason = c.Err, c.Reason
 		}
@@ -507,7 +550,35 @@ func (t *send) result() error {
 	case t.retryErr != nil:
 		return t.retryErr
 	case t.permErr != nil:
-		return &sinks.Permanent{Reason: t.reason, Err: t.permErr, Rejected: t.failed}
+		return &sinks.Permanent{Reason: t.reason, Err: t.permErr, Rejected: t.failed, Refused: refusedSpans(t.refused)}
 	}
 	return nil
+}
+
+// refusedSpans sorts and merges the refused entries into the spans
+// sinks.Permanent.Refused wants; nil (the whole batch) when one of them
+// could not be placed.
+func refusedSpans(in []sinks.Span) []sinks.Span {
+	if len(in) == 0 {
+		return nil
+	}
+	sp := slices.Clone(in)
+	slices.SortFunc(sp, func(a, b sinks.Span) int {
+		if a.Block != b.Block {
+			return cmp.Compare(a.Block, b.Block)
+		}
+		return cmp.Compare(a.First, b.First)
+	})
+	out := sp[:0]
+	for _, x := range sp {
+		if x.Block < 0 || x.First < 0 {
+			return nil
+		}
+		if n := len(out); n > 0 && out[n-1].Block == x.Block && out[n-1].First+out[n-1].Count >= x.First {
+			out[n-1].Count = max(out[n-1].Count, x.First+x.Count-out[n-1].First)
+			continue
+		}
+		out = append(out, x)
+	}
+	return out
 }

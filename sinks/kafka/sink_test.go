@@ -109,3 +109,25 @@ func TestUnreachableSendAndClose(t *testing.T) {
 		t.Fatalf("a done send and Close took %s", d)
 	}
 }
+
+// TestRefusedEntries: a batch whose middle block renders an invalid topic
+// is a partial success: the other blocks are written, and the error names
+// exactly the refused entries (sinks.Permanent.Refused), reason
+// invalid_topic.
+func TestRefusedEntries(t *testing.T) {
+	c := newCluster(t)
+	s := newSink(t, c.ListenAddrs(), func(c *kafka.Config) { c.Topic = "t{{ .bad }}" })
+	t0 := time.Now()
+	err := s.Send(context.Background(), batch(1, block(0, 3, t0), block(3, 4, t0, "bad", "/x"), block(7, 2, t0)))
+	var p *sinks.Permanent
+	if !errors.As(err, &p) || p.Reason != "invalid_topic" || p.Rejected != 4 ||
+		len(p.Refused) != 1 || p.Refused[0] != (sinks.Span{Block: 1, First: 0, Count: 4}) {
+		t.Fatalf("got %v (%+v), want invalid_topic refusing block 1's 4 entries", err, p)
+	}
+	recs := newConsumer(t, c.ListenAddrs(), "t").wait(t, 5, 10*time.Second)
+	for _, r := range recs {
+		if i := lineIndex(r.Value); i >= 3 && i < 7 {
+			t.Fatalf("refused line %d was written", i)
+		}
+	}
+}
