@@ -256,6 +256,14 @@ func (s *Sink) Send(ctx context.Context, b *sinks.Batch) error {
 	}
 	s.m.duration.Observe(time.Since(start).Seconds())
 	err := t.result()
+	var r *sinks.Retryable
+	if errors.As(err, &r) {
+		// Records that waited for metadata fail at the deadline; the
+		// reason they waited may be refused credentials.
+		if u := s.refused(); u != nil {
+			err = u
+		}
+	}
 	if err != nil {
 		s.m.failures.WithLabelValues(sinks.Reason(err)).Inc()
 	}
