@@ -50,6 +50,8 @@ type Sink struct {
 	// had returned a timeout: the pipeline will send them again, and they
 	// need not be produced twice.
 	late []walRange
+	// free are buffers of settled Sends, at most one per concurrent Send.
+	free []*buffers
 	// authErr is the refusal of the last connection attempt (SASL), nil
 	// once one succeeds: the records then wait without an error of their
 	// own, and a Send that times out says why.
@@ -236,7 +238,7 @@ func (s *Sink) Send(ctx context.Context, b *sinks.Batch) error {
 		return err
 	}
 	start := time.Now()
-	t := &send{s: s, from: b.From, to: b.To, done: make(chan struct{})}
+	t := &send{s: s, from: b.From, to: b.To, done: make(chan struct{}), bf: s.getBuffers()}
 	t.pending.Store(1) // Send's own reference, dropped once all are produced
 	s.produce(ctx, t, b)
 	t.release()
@@ -256,6 +258,7 @@ func (s *Sink) Send(ctx context.Context, b *sinks.Batch) error {
 	}
 	s.m.duration.Observe(time.Since(start).Seconds())
 	err := t.result()
+	s.putBuffers(t.bf)
 	var r *sinks.Retryable
 	if errors.As(err, &r) {
 		// Records that waited for metadata fail at the deadline; the
@@ -346,6 +349,7 @@ func (s *Sink) produce(ctx context.Context, t *send, b *sinks.Batch) {
 		buf    bytes.Buffer
 		labels = map[string]string{}
 	)
+	t.bf.reserve(b, s.opts.Format)
 	for i := range b.Blocks {
 		blk := &b.Blocks[i]
 		if len(blk.Entries) == 0 {
@@ -369,7 +373,7 @@ func (s *Sink) produce(ctx context.Context, t *send, b *sinks.Batch) {
 			}
 			key = bytes.Clone(k)
 		}
-		recs := s.records(context.WithValue(s.ctx, blockKey{}, &blockRef{t: t, block: i}), blk, topic, key)
+		recs := s.records(context.WithValue(s.ctx, blockKey{}, &blockRef{t: t, block: i}), t.bf, blk, topic, key)
 		t.mu.Lock()
 		for len(t.blocks) < i {
 			t.blocks = append(t.blocks, nil) // blocks not produced
@@ -385,20 +389,17 @@ func (s *Sink) produce(ctx context.Context, t *send, b *sinks.Batch) {
 	}
 }
 
-// records builds a block's records. Their values share one allocation,
-// their key and headers another: the producer's buffer is the only copy of
-// the entries outside the WAL. ctx, their Context, names the block (one per
-// block, not per record) and is done only once the sink is closed.
-func (s *Sink) records(ctx context.Context, blk *wal.Block, topic string, key []byte) []kgo.Record {
-	recs := make([]kgo.Record, len(blk.Entries))
+// records builds a block's records in bf: their values are appended to
+// its slab, the records to its array, so a Send allocates neither per
+// record nor, once the buffers have grown, per batch; the producer's buffer
+// is the only copy of the entries outside the WAL. ctx, their Context,
+// names the block (one per block, not per record) and is done only once
+// the sink is closed.
+func (s *Sink) records(ctx context.Context, bf *buffers, blk *wal.Block, topic string, key []byte) []kgo.Record {
 	var (
 		headers    []kgo.RecordHeader
 		labelsJSON []byte
 	)
-	size := 0
-	for i := range blk.Entries {
-		size += len(blk.Entries[i].Line)
-	}
 	if s.opts.Format == FormatRaw {
 		headers = make([]kgo.RecordHeader, len(blk.Labels))
 		for i, l := range blk.Labels {
@@ -406,27 +407,87 @@ func (s *Sink) records(ctx context.Context, blk *wal.Block, topic string, key []
 		}
 	} else {
 		labelsJSON = sinks.AppendJSONLabels(nil, blk.Labels)
-		size += len(blk.Entries) * (len(labelsJSON) + 64)
 	}
-	slab := make([]byte, 0, size)
+	first := len(bf.recs)
 	for i := range blk.Entries {
 		e := &blk.Entries[i]
-		start := len(slab)
+		start := len(bf.slab)
 		if s.opts.Format == FormatRaw {
-			slab = append(slab, e.Line...)
+			bf.slab = append(bf.slab, e.Line...)
 		} else {
-			slab = appendJSON(slab, labelsJSON, e)
+			bf.slab = appendJSON(bf.slab, labelsJSON, e)
 		}
-		recs[i] = kgo.Record{
+		// A grown slab leaves earlier values in the old array, which
+		// stays theirs.
+		bf.recs = append(bf.recs, kgo.Record{
 			Topic:     topic,
 			Key:       key,
-			Value:     slab[start:len(slab):len(slab)],
+			Value:     bf.slab[start:len(bf.slab):len(bf.slab)],
 			Headers:   headers,
 			Timestamp: time.Unix(0, e.Time),
 			Context:   ctx,
+		})
+	}
+	return bf.recs[first:len(bf.recs):len(bf.recs)]
+}
+
+// buffers are a Send's record array and value slab. They go back to the
+// sink's free list once every record of the Send is settled (the producer
+// no longer refers to them), never after a timeout.
+type buffers struct {
+	recs []kgo.Record
+	slab []byte
+}
+
+// maxKeptSlab bounds a kept slab: one huge batch must not pin its buffer.
+const maxKeptSlab = 8 << 20
+
+// reserve makes room for b's records and values (an estimate for json:
+// escapes may grow the slab).
+func (bf *buffers) reserve(b *sinks.Batch, format string) {
+	n, size := 0, 0
+	for i := range b.Blocks {
+		blk := &b.Blocks[i]
+		n += len(blk.Entries)
+		size += blk.Size()
+		if format != FormatRaw {
+			labels := 2
+			for _, l := range blk.Labels {
+				labels += len(l.Name) + len(l.Value) + 6
+			}
+			size += len(blk.Entries) * (labels + 64)
 		}
 	}
-	return recs
+	if cap(bf.recs) < n {
+		bf.recs = make([]kgo.Record, 0, n)
+	}
+	if cap(bf.slab) < size {
+		bf.slab = make([]byte, 0, size)
+	}
+	// The array must not grow while records are produced: the producer
+	// holds pointers into it.
+	bf.recs, bf.slab = bf.recs[:0], bf.slab[:0]
+}
+
+func (s *Sink) getBuffers() *buffers {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := len(s.free); n > 0 {
+		bf := s.free[n-1]
+		s.free = s.free[:n-1]
+		return bf
+	}
+	return &buffers{}
+}
+
+func (s *Sink) putBuffers(bf *buffers) {
+	clear(bf.recs[:cap(bf.recs)]) // drop the references to keys, topics, contexts
+	if cap(bf.slab) > maxKeptSlab {
+		bf.slab = nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.free = append(s.free, bf)
 }
 
 func appendJSON(dst, labels []byte, e *wal.Entry) []byte {
@@ -459,6 +520,8 @@ type send struct {
 	from, to uint64
 	pending  atomic.Int64 // records produced and not settled, +1 while producing
 	done     chan struct{}
+
+	bf *buffers
 
 	mu sync.Mutex
 	// blocks are the records of each block of the batch produced so far,
