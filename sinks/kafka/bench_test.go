@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/logcapturer/logcapturer/sinks/kafka"
+	"github.com/logcapturer/logcapturer/sinks/kafka/kafkatest"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // BenchmarkEndToEnd ships 256 MiB of 200-byte lines (4 files) through the
@@ -85,25 +85,7 @@ func waitOffsets(brokers []string, topic string, n int64, d time.Duration) error
 	deadline := time.Now().Add(d)
 	var got int64
 	for time.Now().Before(deadline) {
-		req := kmsg.NewPtrListOffsetsRequest()
-		rt := kmsg.NewListOffsetsRequestTopic()
-		rt.Topic = topic
-		for p := int32(0); p < 3; p++ {
-			rp := kmsg.NewListOffsetsRequestTopicPartition()
-			rp.Partition, rp.Timestamp = p, -1 // latest
-			rt.Partitions = append(rt.Partitions, rp)
-		}
-		req.Topics = append(req.Topics, rt)
-		got = 0
-		if resp, err := req.RequestWith(context.Background(), cl); err == nil {
-			for _, t := range resp.Topics {
-				for _, p := range t.Partitions {
-					if p.ErrorCode == 0 {
-						got += p.Offset
-					}
-				}
-			}
-		}
+		got, _ = kafkatest.Records(context.Background(), cl, topic, 3)
 		if got >= n {
 			return nil
 		}
