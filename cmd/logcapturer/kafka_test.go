@@ -243,3 +243,32 @@ func metric(t *testing.T, admin, name string) float64 {
 	t.Fatalf("no metric %s", name)
 	return 0
 }
+
+// TestCheckKafka: logcapturer check names a kafka sink's problems at their
+// file:line, the missing SASL password file among them.
+func TestCheckKafka(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "k.yaml")
+	os.WriteFile(path, []byte("data_dir: "+filepath.Join(dir, "data")+`
+sources: [{name: app, type: file, paths: ["/var/log/*.log"]}]
+sinks:
+  - name: k
+    type: kafka
+    brokers: [localhost]
+    topic: "logs-{{ .job "
+    sasl: {mechanism: SCRAM-SHA-512, username: u, password_file: /nonexistent/kafka.pass}
+`), 0o644)
+	var out, errb bytes.Buffer
+	if code := runMain([]string{"check", "--config", path}, &out, &errb); code != 1 {
+		t.Fatalf("exit %d\n%s", code, errb.String())
+	}
+	for _, want := range []string{
+		`k.yaml:6: sinks[0].brokers[0]: must be host:port such as 10.0.0.5:9092, got "localhost"`,
+		`k.yaml:7: sinks[0].topic: is not a valid template: 1: unclosed action`,
+		`k.yaml:8: sinks[0].sasl.password_file: cannot be read: open /nonexistent/kafka.pass: no such file or directory`,
+	} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("check output lacks %q:\n%s", want, errb.String())
+		}
+	}
+}
