@@ -4,6 +4,7 @@ import (
 	"errors"
 	. "github.com/logcapturer/logcapturer/config"
 	"github.com/logcapturer/logcapturer/sinks"
+	"github.com/logcapturer/logcapturer/sinks/kafka"
 	"github.com/logcapturer/logcapturer/sinks/loki"
 	"os"
 	"reflect"
@@ -212,7 +213,7 @@ invalid.yaml:32: sinks[0].retry.max_attempts: must be 0 (retry forever) or more,
 invalid.yaml:32: sinks[0].retry.max_backoff: must be at least retry.min_backoff (1m0s), got 1s
 invalid.yaml:33: sinks[1].name: duplicate sink name "archive" (first defined at line 27)
 invalid.yaml:35: sinks[1].path: must not be set for a stdout sink; it is a key of file sinks
-invalid.yaml:37: sinks[2].type: must be file, stdout, http or loki, got "kafka"
+invalid.yaml:37: sinks[2].type: must be file, stdout, http, loki or kafka, got "kinesis"
 invalid.yaml:40: admin.listen: must be host:port such as 127.0.0.1:8401, or "" to disable the admin server, got "localhost"
 invalid.yaml:41: admin.token_file: environment variable "LC_TEST_TOKEN_FILE" is not set (give a default with ${LC_TEST_TOKEN_FILE:-default})
 invalid.yaml:42: admin: unknown key "tls"`
@@ -250,4 +251,4 @@ func lineDiff(got, want string) string {
 }
 
 // sinkTypes is cmd's registry of sink types.
-var sinkTypes = []SinkType{sinks.FileSinkType(), sinks.StdoutSinkType(), sinks.HTTPSinkType(), loki.SinkType()}
+var sinkTypes = []SinkType{sinks.FileSinkType(), sinks.StdoutSinkType(), sinks.HTTPSinkType(), loki.SinkType(), kafka.SinkType()}

@@ -166,8 +166,8 @@ func TestProblems(t *testing.T) {
 			{8, "sinks[1].name", `duplicate sink name "s" (first defined at line 6)`},
 		}},
 		{"sink type missing", oneSource + "sinks:\n  - name: s\n", nil, []want{{6, "sinks[0].type", "is required"}}},
-		{"sink type unknown", oneSource + "sinks:\n  - name: s\n    type: kafka\n", nil, []want{
-			{7, "sinks[0].type", `must be file, stdout, http or loki, got "kafka"`},
+		{"sink type unknown", oneSource + "sinks:\n  - name: s\n    type: kinesis\n", nil, []want{
+			{7, "sinks[0].type", `must be file, stdout, http, loki or kafka, got "kinesis"`},
 		}},
 		{"unknown key of a sink type", oneSource + "sinks:\n  - name: s\n    type: stdout\n    formt: json\n    workrs: 2\n", nil, []want{
 			{8, "sinks[0]", `unknown key "formt"; did you mean "format"?`},
@@ -243,7 +243,7 @@ func TestProblems(t *testing.T) {
 		{"problems everywhere are all reported", "wal:\n  sync: x\nsources:\n  - name: a\n    type: y\nsinks:\n  - name: b\n    type: z\n", nil, []want{
 			{2, "wal.sync", "must be batch"},
 			{5, "sources[0].type", "must be file"},
-			{8, "sinks[0].type", "must be file, stdout, http or loki"},
+			{8, "sinks[0].type", "must be file, stdout, http, loki or kafka"},
 		}},
 	}
 	for _, tt := range tests {

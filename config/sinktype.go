@@ -89,12 +89,23 @@ func (c *Check) Positive(key string, d time.Duration) { c.v.positive(c.key(key),
 
 func (c *Check) key(k string) string {
 	switch {
+	case c.path == "":
+		return k
 	case k == "":
 		return c.path
 	case strings.HasPrefix(k, "["):
 		return c.path + k
 	}
 	return c.path + "." + k
+}
+
+// CheckOnly runs sc.Check outside a file, for options built in code. It
+// returns nil or an *Error whose problems have keys relative to the entry
+// and no line.
+func CheckOnly(sc SinkConfig) error {
+	ps := &problems{}
+	sc.Check(&Check{v: &validator{ps: ps}, claims: map[string]string{}})
+	return ps.err()
 }
 
 // sinkTypes is the registry Load was given.

@@ -18,6 +18,7 @@ import (
 	"github.com/logcapturer/logcapturer/config"
 	"github.com/logcapturer/logcapturer/pipeline"
 	"github.com/logcapturer/logcapturer/sinks"
+	"github.com/logcapturer/logcapturer/sinks/kafka"
 	"github.com/logcapturer/logcapturer/sinks/loki"
 	"github.com/logcapturer/logcapturer/sources"
 	"github.com/prometheus/client_golang/prometheus"
@@ -271,6 +272,7 @@ func sinkTypes() []config.SinkType {
 		sinks.StdoutSinkType(),
 		sinks.HTTPSinkType(),
 		loki.SinkType(),
+		kafka.SinkType(),
 	}
 }
 

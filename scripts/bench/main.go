@@ -22,16 +22,20 @@ func main() {
 		lineLen  = flag.Int("line", 200, "bytes per line, newline included")
 		segment  = flag.String("segment-size", "4MiB", "wal.segment_size")
 		sync     = flag.String("sync", "batch", "wal.sync")
-		sinkType = flag.String("sink", "file", "file (fsyncs every batch) or loki (a receiver in another process decodes and counts)")
-		receiver = flag.String("receiver", "", "internal: run as the loki receiver process")
+		sinkType = flag.String("sink", "file", "file (fsyncs every batch), loki (a receiver in another process decodes and counts) or kafka (kfake in another process)")
+		receiver = flag.String("receiver", "", "internal: run as the -sink receiver process")
 	)
 	flag.Parse()
+	if *receiver != "" && *sinkType == "kafka" {
+		serveKafka(*receiver)
+		return
+	}
 	if *receiver != "" {
 		serveLoki(*receiver)
 		return
 	}
-	if *sinkType != "file" && *sinkType != "loki" {
-		fail(fmt.Errorf("-sink %q: use file or loki", *sinkType))
+	if *sinkType != "file" && *sinkType != "loki" && *sinkType != "kafka" {
+		fail(fmt.Errorf("-sink %q: use file, loki or kafka", *sinkType))
 	}
 	size, err := parseSize(*sizeFlag)
 	if err != nil {
@@ -107,11 +111,11 @@ func runOnce(bin, dir, logs string, size, lines int64, segment, sync, sinkType s
 		return err == nil && st.Size() >= size
 	}
 	var recv *exec.Cmd
-	if sinkType == "loki" {
+	if sinkType == "loki" || sinkType == "kafka" {
 		countFile := filepath.Join(out, "count")
 		var url string
 		var err error
-		if recv, url, err = startReceiver(countFile); err != nil {
+		if recv, url, err = startReceiver(sinkType, countFile); err != nil {
 			return result{}, err
 		}
 		defer func() {
@@ -121,6 +125,9 @@ func runOnce(bin, dir, logs string, size, lines int64, segment, sync, sinkType s
 			}
 		}()
 		sinkConf = fmt.Sprintf("{name: loki, type: loki, url: %q, workers: 2, batch: {max_bytes: 1MiB}}", url)
+		if sinkType == "kafka" {
+			sinkConf = fmt.Sprintf("{name: kafka, type: kafka, brokers: [%q], topic: bench, workers: 2, batch: {max_bytes: 256KiB}}", url)
+		}
 		done = func() bool {
 			b, err := os.ReadFile(countFile)
 			n, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
