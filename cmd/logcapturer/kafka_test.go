@@ -134,16 +134,6 @@ func TestKafkaCrashKill9(t *testing.T) {
 	}
 }
 
-// freePort returns a loopback port nothing listens on (now).
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 type readyz struct {
 	Status  string `json:"status"`
@@ -170,9 +160,10 @@ func TestKafkaUnreachableAtStart(t *testing.T) {
 	bin := binary(t)
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "logs"), 0o755)
-	port, adminPort := freePort(t), freePort(t)
-	admin := "127.0.0.1:" + strconv.Itoa(adminPort)
-	cfg := writeKafkaConfig(t, dir, "127.0.0.1:"+strconv.Itoa(port),
+	broker, admin := freePort(t), freePort(t)
+	_, portText, _ := net.SplitHostPort(broker)
+	port, _ := strconv.Atoi(portText)
+	cfg := writeKafkaConfig(t, dir, broker,
 		"admin: {listen: \""+admin+"\", unready_after: 1s}\n")
 	const n = 2000
 	var lines strings.Builder
