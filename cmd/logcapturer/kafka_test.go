@@ -110,6 +110,9 @@ func TestKafkaCrashKill9(t *testing.T) {
 		n := len(kafkaCounts(r))
 		return n >= total, fmt.Sprintf("%d of %d lines arrived", n, total)
 	})
+	// Every line may have been in Kafka before this start: wait until the
+	// child handles SIGTERM before sending it.
+	waitCatches(t, cmd.Process.Pid, syscall.SIGTERM)
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +136,6 @@ func TestKafkaCrashKill9(t *testing.T) {
 		t.Errorf("%d lines missing; %d distinct lines in Kafka, %d written\n%s", missing, len(counts), total, stderr.String())
 	}
 }
-
 
 type readyz struct {
 	Status  string `json:"status"`
@@ -262,4 +264,26 @@ sinks:
 			t.Errorf("check output lacks %q:\n%s", want, errb.String())
 		}
 	}
+}
+
+// waitCatches waits until process pid has a handler for sig (SigCgt in
+// /proc/PID/status).
+func waitCatches(t *testing.T, pid int, sig syscall.Signal) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			return // no /proc: nothing to wait on
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if mask, ok := strings.CutPrefix(line, "SigCgt:"); ok {
+				if v, err := strconv.ParseUint(strings.TrimSpace(mask), 16, 64); err == nil && v&(1<<(uint(sig)-1)) != 0 {
+					return
+				}
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("process %d never installed a handler for %v", pid, sig)
 }
