@@ -125,10 +125,16 @@
 //
 // When a path leads to another file (rename and create) or to nothing
 // (deletion), the old file stays open and is read to its end through the
-// handle, even while the Emitter blocks; it is closed once it has been gone
-// and has not grown for a PollInterval, its unterminated tail then emitted
-// as a last line. logcapturer_source_files_deleted_open counts such files.
-// A file renamed to another matching name keeps its offset. Idle files
+// handle, even while the Emitter blocks; every read round reads it (a write
+// to it under a name outside the globs names no file the source knows). It
+// is closed once it has been gone and has not grown for a PollInterval,
+// its unterminated tail then emitted as a last line.
+// logcapturer_source_files_deleted_open counts such files. A file renamed
+// to another matching name keeps its offset. A gone file closed while it
+// still has a name (renamed out of the globs, or missed by a scan that
+// listed the directory in the middle of a rotation, between app.log.1 ->
+// app.log.2 and app.log -> app.log.1) keeps its position for a few scans:
+// found again, it resumes there instead of being read again. Idle files
 // (no growth for CloseInactive) are closed and reopened, at their
 // position, when their size or mtime changes. MaxOpenFiles bounds the
 // descriptors: a file that needs one takes it from the open file idle the
@@ -152,10 +158,10 @@
 //     Prefer rename and create (logrotate's default).
 //   - With a glob that does not match the rotated names (app.log rather
 //     than app.log*), a file renamed away while logcapturer is stopped is
-//     not read any more: its last lines are lost. A file created and
-//     rotated away between two scans while the Emitter blocks is never
-//     seen. Put the rotated names inside the glob (and exclude compressed
-//     ones: exclude: ["*.gz"]).
+//     not read any more: its last lines are lost. So is a file created and
+//     rotated away between two scans (while the Emitter blocks, or while
+//     the source is behind). Put the rotated names inside the glob (and
+//     exclude compressed ones: exclude: ["*.gz"]).
 //   - FileIDs include the device number: a file system that comes back
 //     with another device number after a reboot makes its files new files
 //     (read again by StartAt).

@@ -20,13 +20,22 @@ import (
 // waitFor polls cond every 5 ms until it holds or timeout passes.
 func waitFor(t testing.TB, cond func() bool, timeout time.Duration, what string) {
 	t.Helper()
+	if !eventually(cond, timeout) {
+		t.Fatalf("timed out after %v waiting for %s", timeout, what)
+	}
+}
+
+// eventually polls cond every 5 ms until it holds (true) or timeout passes
+// (false).
+func eventually(cond func() bool, timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+			return false
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	return true
 }
 
 // block is one decoded record.

@@ -102,6 +102,17 @@ func (t *tailer) scan(startup bool) {
 			delete(t.byPath, m.path)
 		}
 	}
+	// Gone files closed while still linked somewhere are forgotten once
+	// several scans did not find them; found again, they resume at their
+	// position (openFile).
+	for k, closedIn := range t.closedGone {
+		if _, ok := pathOf[k]; ok {
+			delete(t.closedGone, k)
+		} else if t.scanNo-closedIn > rememberScans {
+			delete(t.closedGone, k)
+			delete(t.stored.byKey, k)
+		}
+	}
 	// Idle files that vanished are forgotten.
 	for k := range t.idle {
 		if _, ok := pathOf[k]; !ok {

@@ -26,6 +26,10 @@ const (
 	// readSlack is added to the read buffer so that a line of exactly
 	// MaxLineBytes and its newline always fit in one read.
 	readSlack = 4 << 10
+	// rememberScans is how many scans the position of a file that may
+	// come back is kept for: a gone file closed while still linked (a
+	// scan may have missed it).
+	rememberScans = 3
 )
 
 // tailer is the state of a File source's goroutine. Everything in it is
@@ -53,6 +57,11 @@ type tailer struct {
 	work   [2][]*tailedFile        // scratch of readDirty
 	idle   map[fileKey]idleFile    // files closed while present, until they change
 	stored *storedPositions        // positions not used yet
+	// closedGone are gone files closed while still linked under some
+	// name (renamed out of the globs, or missed by a scan that raced a
+	// rename), by the scan that closed them: their position stays in
+	// stored for a few scans in case a scan finds them again.
+	closedGone map[fileKey]int64
 
 	dirPatterns   []string        // filepath.Dir of each glob, deduplicated
 	watched       map[string]bool // directories watched by w
@@ -118,6 +127,7 @@ func newTailer(f *File, w *fsnotify.Watcher) *tailer {
 		byPath:      make(map[string]*tailedFile),
 		idle:        make(map[fileKey]idleFile),
 		stored:      newStoredPositions(f.opts.Positions),
+		closedGone:  make(map[fileKey]int64),
 		watched:     make(map[string]bool),
 		warned:      make(map[string]string),
 		watchWarned: make(map[string]bool),
@@ -300,9 +310,11 @@ func (t *tailer) isWatchableDir(path string) bool {
 func hasMeta(path string) bool { return strings.ContainsAny(path, `*?[\`) }
 
 // readRound reads files until none has more: every open file when all is
-// set, else the files WRITE events named. Then it closes the files that
-// are finished and computes the next max_wait deadline. It returns only
-// ctx's error.
+// set, else the files WRITE events named and the gone files (a write to a
+// file renamed out of the globs names no file we know, and a gone file
+// must be read once more before it is closed). Then it closes the files
+// that are finished and computes the next max_wait deadline. It returns
+// only ctx's error.
 func (t *tailer) readRound(ctx context.Context, all bool) error {
 	t.now = time.Now()
 	work := t.work[0][:0]
@@ -310,12 +322,13 @@ func (t *tailer) readRound(ctx context.Context, all bool) error {
 		work = append(work, t.files...)
 	} else {
 		work = append(work, t.dirty...)
+		for _, tf := range t.files {
+			if !tf.goneAt.IsZero() && !tf.dirty {
+				work = append(work, tf)
+			}
+		}
 	}
-	for _, tf := range t.dirty {
-		tf.dirty = false
-	}
-	clear(t.dirty)
-	t.dirty = t.dirty[:0]
+	t.takeDirty()
 	next := t.work[1][:0]
 	for len(work) > 0 {
 		next = next[:0]
@@ -341,6 +354,15 @@ func (t *tailer) readRound(ctx context.Context, all bool) error {
 	return nil
 }
 
+// takeDirty unmarks the files marked for the next round.
+func (t *tailer) takeDirty() {
+	for _, tf := range t.dirty {
+		tf.dirty = false
+	}
+	clear(t.dirty)
+	t.dirty = t.dirty[:0]
+}
+
 // sweep closes the files that are gone and read to the end, closes the
 // files idle for CloseInactive, and finds the next max_wait deadline.
 func (t *tailer) sweep() {
@@ -351,6 +373,14 @@ func (t *tailer) sweep() {
 		switch {
 		case tf.eof && t.expired(tf):
 			t.log.Info("closed file: gone and read to the end", "path", tf.path, "file_id", tf.key.String(), "offset", tf.offset)
+			if linked(tf.f) {
+				// Still reachable under some name: renamed out of the
+				// globs, or missed by a scan that listed the directory
+				// in the middle of a rotation. Should a scan find it
+				// again, it resumes here rather than at 0.
+				t.stored.add(tf.key, storedPos{fp: tf.fp, hashed: true, offset: tf.offset})
+				t.closedGone[tf.key] = t.scanNo
+			}
 			t.closeFile(tf)
 			continue
 		case tf.eof && tf.goneAt.IsZero() && t.now.Sub(tf.activeAt) >= t.opts.CloseInactive:
