@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,7 +29,7 @@ const (
 	readSlack = 4 << 10
 	// rememberScans is how many scans the position of a file that may
 	// come back is kept for: a gone file closed while still linked (a
-	// scan may have missed it).
+	// scan may have missed it), a truncated file's head (its copy).
 	rememberScans = 3
 )
 
@@ -57,6 +58,10 @@ type tailer struct {
 	work   [2][]*tailedFile        // scratch of readDirty
 	idle   map[fileKey]idleFile    // files closed while present, until they change
 	stored *storedPositions        // positions not used yet
+	// heads are the positions a copy of a file resumes at, by the hash
+	// of the file's first FingerprintBytes: those of files truncated
+	// lately, and at startup those recovered from the WAL (see copy.go).
+	heads map[uint64]headPos
 	// closedGone are gone files closed while still linked under some
 	// name (renamed out of the globs, or missed by a scan that raced a
 	// rename), by the scan that closed them: their position stays in
@@ -113,6 +118,17 @@ type tailedFile struct {
 	waitSince time.Time
 	waitSize  int64
 	openedIn  int64 // scan number that opened the file
+	// fresh: opened at 0 without a stored position; its first read
+	// checks whether it is a copy of another file (see checkCopy).
+	fresh bool
+	// copyOf is the open file this one is a copy of (copytruncate): it
+	// is not read while that file is tailed, and resumes at that file's
+	// offset when it is truncated, closed or parked (see adopt).
+	copyOf *tailedFile
+	// announce: the offset was set without reading (a copy resumed at its
+	// original's offset); a block with no entries records it in the WAL
+	// if no entry does first.
+	announce bool
 }
 
 func newTailer(f *File, w *fsnotify.Watcher) *tailer {
@@ -127,6 +143,7 @@ func newTailer(f *File, w *fsnotify.Watcher) *tailer {
 		byPath:      make(map[string]*tailedFile),
 		idle:        make(map[fileKey]idleFile),
 		stored:      newStoredPositions(f.opts.Positions),
+		heads:       storedHeads(f.opts.Positions, f.opts.FingerprintBytes),
 		closedGone:  make(map[fileKey]int64),
 		watched:     make(map[string]bool),
 		warned:      make(map[string]string),
@@ -169,6 +186,12 @@ func (t *tailer) run(ctx context.Context) {
 		if read {
 			if err := t.readRound(ctx, all); err != nil {
 				return
+			}
+			if len(t.dirty) > 0 {
+				// Copies released by files closed at the end of the
+				// round (see releaseCopies) resume at once.
+				all = false
+				continue
 			}
 		}
 		var flushC <-chan time.Time
@@ -312,9 +335,10 @@ func hasMeta(path string) bool { return strings.ContainsAny(path, `*?[\`) }
 // readRound reads files until none has more: every open file when all is
 // set, else the files WRITE events named and the gone files (a write to a
 // file renamed out of the globs names no file we know, and a gone file
-// must be read once more before it is closed). Then it closes the files
-// that are finished and computes the next max_wait deadline. It returns
-// only ctx's error.
+// must be read once more before it is closed). Files marked while the
+// round runs (copies that resume) are read in it too. Then it closes the
+// files that are finished and computes the next max_wait deadline. It
+// returns only ctx's error.
 func (t *tailer) readRound(ctx context.Context, all bool) error {
 	t.now = time.Now()
 	work := t.work[0][:0]
@@ -344,6 +368,12 @@ func (t *tailer) readRound(ctx context.Context, all bool) error {
 				next = append(next, tf)
 			}
 		}
+		for _, tf := range t.dirty {
+			if !slices.Contains(next, tf) {
+				next = append(next, tf)
+			}
+		}
+		t.takeDirty()
 		work, next = next, work
 		t.now = time.Now()
 	}
@@ -363,6 +393,14 @@ func (t *tailer) takeDirty() {
 	t.dirty = t.dirty[:0]
 }
 
+// markDirty queues tf for the current or next read round.
+func (t *tailer) markDirty(tf *tailedFile) {
+	if !tf.dirty {
+		tf.dirty = true
+		t.dirty = append(t.dirty, tf)
+	}
+}
+
 // sweep closes the files that are gone and read to the end, closes the
 // files idle for CloseInactive, and finds the next max_wait deadline.
 func (t *tailer) sweep() {
@@ -373,6 +411,7 @@ func (t *tailer) sweep() {
 		switch {
 		case tf.eof && t.expired(tf):
 			t.log.Info("closed file: gone and read to the end", "path", tf.path, "file_id", tf.key.String(), "offset", tf.offset)
+			t.releaseCopies(tf)
 			if linked(tf.f) {
 				// Still reachable under some name: renamed out of the
 				// globs, or missed by a scan that listed the directory
@@ -420,6 +459,7 @@ func (t *tailer) expired(tf *tailedFile) bool {
 // and remembers its position and size: it is reopened when it changes,
 // and resumed at its position if its fingerprint still matches.
 func (t *tailer) park(tf *tailedFile) {
+	t.releaseCopies(tf)
 	idle := idleFile{size: -1} // reopened at the next scan
 	if fi, err := tf.f.Stat(); err == nil && fi.Size() == tf.size {
 		// Unchanged since it was last read: it waits for a change.
