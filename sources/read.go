@@ -24,6 +24,9 @@ func (t *tailer) drain(ctx context.Context, tf *tailedFile) (int64, error) {
 			return total, err
 		}
 		if n == 0 {
+			if tf.eof {
+				tf.eofAt = t.now
+			}
 			break
 		}
 		total += n

@@ -365,3 +365,49 @@ func TestFileRotatedOutReadBeforeClose(t *testing.T) {
 		t.Fatalf("lines of the rotated file %q, want a1 a2", got)
 	}
 }
+
+// TestFileGoneTailFlushedBeforeClose: a deleted file's unterminated last
+// line is emitted before the file is closed, even when the read round
+// that last read it went on past its grace period (another file's Emit
+// blocked): the close is decided on the clock of the file's last read, the
+// one that decides to flush the tail.
+func TestFileGoneTailFlushedBeforeClose(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")
+	w, err := os.Create(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	appendFile(t, b, "b1\n")
+	rec := &recorder{t: t}
+	g := newGate(rec)
+	const poll = 300 * time.Millisecond
+	h := newHarness(t, FileOptions{Paths: []string{filepath.Join(dir, "*.log")}, Emitter: g, PollInterval: poll})
+	h.rec = rec
+	h.start(t)
+	aID := idOf(t, a)
+	if _, err := w.WriteString("a1\n"); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitLines(t, aID, "a1")
+	if err := os.Remove(a); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.WriteString("a2\ntail"); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitLines(t, aID, "a1", "a2")
+	waitFor(t, func() bool { return testutilValue(h.f.metrics.filesDeletedOpen) == 1 }, 5*time.Second, "a.log gone")
+	gone := time.Now() // no earlier than the scan that found it gone
+
+	// A round reads b.log and blocks in Emit past a.log's grace period.
+	g.shut()
+	appendFile(t, b, "b2\n")
+	waitFor(t, func() bool { return g.waiting.Load() == 1 }, 5*time.Second, "a block of b.log waiting")
+	waitFor(t, func() bool { return time.Since(gone) > poll+poll/2 }, 5*time.Second, "a.log's grace period to pass")
+	g.release()
+
+	rec.waitLines(t, aID, "a1", "a2", "tail")
+	waitFor(t, func() bool { return h.filesOpen() == 1 }, 5*time.Second, "a.log to be closed")
+}

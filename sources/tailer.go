@@ -102,8 +102,11 @@ type tailedFile struct {
 	// makes the position's FileID.
 	fp   fingerprint
 	size int64 // at the last stat
-	// eof is set when the last read found nothing more to emit.
-	eof bool
+	// eof is set when the last read found nothing more to emit, at the
+	// round clock eofAt. A gone file is closed only if it had expired at
+	// eofAt: that read then flushed its unterminated tail (see expired).
+	eof   bool
+	eofAt time.Time
 	// dirty: an fsnotify WRITE named the file since the last round.
 	dirty bool
 	// goneAt is when a rescan found that the path no longer leads to this
@@ -409,7 +412,7 @@ func (t *tailer) sweep() {
 	kept := t.files[:0]
 	for _, tf := range t.files {
 		switch {
-		case tf.eof && t.expired(tf):
+		case tf.eof && t.expiredAt(tf, tf.eofAt):
 			t.log.Info("closed file: gone and read to the end", "path", tf.path, "file_id", tf.key.String(), "offset", tf.offset)
 			t.releaseCopies(tf)
 			if linked(tf.f) {
@@ -440,11 +443,16 @@ func (t *tailer) sweep() {
 }
 
 // expired reports whether tf had been gone, and had not grown, for a
-// PollInterval at the start of the round: long enough for a writer to have
-// moved to the new file after a rotation. The round's clock is used for
-// both the final read and the close, so a file is never closed between
-// them.
-func (t *tailer) expired(tf *tailedFile) bool {
+// PollInterval at the round's clock: long enough for a writer to have
+// moved to the new file after a rotation. A read that finds it expired
+// emits its unterminated tail as a last line.
+func (t *tailer) expired(tf *tailedFile) bool { return t.expiredAt(tf, t.now) }
+
+// expiredAt is expired at the clock now. The close of a gone file uses the
+// clock of its last read (eofAt), not the sweep's: the round may have gone
+// on reading other files (or waiting in Emit) past the grace period after
+// that read, which then did not flush the tail.
+func (t *tailer) expiredAt(tf *tailedFile, now time.Time) bool {
 	if tf.goneAt.IsZero() {
 		return false
 	}
@@ -452,7 +460,7 @@ func (t *tailer) expired(tf *tailedFile) bool {
 	if tf.activeAt.After(last) {
 		last = tf.activeAt
 	}
-	return t.now.Sub(last) >= t.opts.PollInterval
+	return now.Sub(last) >= t.opts.PollInterval
 }
 
 // park closes a file that is still there (idle, or to free a descriptor)
