@@ -71,7 +71,8 @@
 //	  - name: app                    # required; 1-64 of [A-Za-z0-9_-]; unique among sources
 //	    type: file                   # required; file | docker | cri
 //	    paths: ["/var/log/app/*.log"] # required for file (docker, cri: optional)
-//	    exclude: ["*.gz"]            # optional globs, matched against the base name and the full path
+//	    exclude: ["*.gz"]            # optional globs, matched against the base name and the full path;
+//	                                 # exclude compressed rotations: they are not decompressed
 //	    start_at: beginning          # beginning | end: where to start in a file never seen before
 //	    labels: {job: app}           # optional; names match [a-zA-Z_][a-zA-Z0-9_]*, not starting
 //	                                 # with "__"; values non-empty
@@ -81,7 +82,9 @@
 //	    poll_interval: 1s            # > 0; how often the globs are re-scanned
 //	    max_open_files: 1024         # descriptors the source may hold
 //	    close_inactive: 5m           # close files idle this long; reopened when they grow
-//	    fingerprint_bytes: 1KiB      # file identity: device+inode+hash of the first bytes
+//	    fingerprint_bytes: 1KiB      # file identity: device+inode+hash of the first bytes; a new
+//	                                 # file whose first bytes hash like a file tailed or just
+//	                                 # truncated is its copy (copytruncate): resumed at its offset
 //	    multiline: {start: '^\S', max_lines: 500, max_wait: 2s}   # join lines until the next start
 //	    timestamp:                   # take the entry's time from the line
 //	      regex: '^(?P<ts>\S+ \S+)'  # or json_field: ts

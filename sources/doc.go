@@ -14,7 +14,10 @@
 // WAL and passes them back (FileOptions.Positions). So a line is in the WAL
 // exactly once whatever moment the process died, and a source never waits
 // for an fsync, never saves a position of its own, and never needs an
-// acknowledgement beyond Emit returning.
+// acknowledgement beyond Emit returning. A block may hold no entries: it
+// then only records a position reached without reading (a copy resumed at
+// its original's offset, see Copies); the pipeline stores it like any
+// block and sinks settle it at once.
 //
 // Emit blocks while the WAL is behind: that is the backpressure, and the
 // log files themselves hold the backlog. A record's Data belongs to the
@@ -121,14 +124,51 @@
 //     offset or when its first n bytes changed (checked whenever its size
 //     changes): it is read again from 0, and counted.
 //
+// # Copies (copytruncate)
+//
+// logrotate's copytruncate copies app.log to a new file, app.log.1, then
+// truncates app.log. A file about to be read from 0 (no stored position)
+// whose first FingerprintBytes hash like the head of another file is taken
+// for a copy of that file's content, as Vector identifies files by a
+// checksum of their first bytes (counted in
+// logcapturer_source_copies_total):
+//
+//   - A copy of a file tailed now (seen before the truncation) is not read
+//     while that file is; when that file is truncated, closed or parked,
+//     the copy resumes at the offset that file had then.
+//   - A copy of a file truncated in the last few scans (seen after the
+//     truncation) resumes at the offset the truncated file had; so does, in
+//     the first scans after startup, a copy of a file with a position
+//     recovered from the WAL (copied while logcapturer was stopped).
+//
+// The offset is capped by the copy's size. The copy records its position at
+// once with a block without entries, so a restart resumes it by its own
+// FileID even after the original's old position was pruned. So with the
+// copies inside the globs (app.log*), the lines written after the last
+// read of app.log and before the copy are read from the copy, nothing is
+// read twice, and only the lines written between the copy and the
+// truncation, which are in neither file, can be lost (fewer if the source
+// read them from app.log before the truncation). The decision is made at
+// the file's first read: a file shorter than FingerprintBytes then is never
+// a copy (a short head, a banner line, is too often shared), so a copy of
+// a file under FingerprintBytes is read from its beginning. Two files with
+// the same first FingerprintBytes are the same content to the source: the
+// second is not read from its beginning.
+//
 // # Rotation, deletion and descriptors
 //
 // When a path leads to another file (rename and create) or to nothing
 // (deletion), the old file stays open and is read to its end through the
-// handle, even while the Emitter blocks; it is closed once it has been gone
-// and has not grown for a PollInterval, its unterminated tail then emitted
-// as a last line. logcapturer_source_files_deleted_open counts such files.
-// A file renamed to another matching name keeps its offset. Idle files
+// handle, even while the Emitter blocks; every read round reads it (a write
+// to it under a name outside the globs names no file the source knows). It
+// is closed once it has been gone and has not grown for a PollInterval,
+// its unterminated tail then emitted as a last line.
+// logcapturer_source_files_deleted_open counts such files. A file renamed
+// to another matching name keeps its offset. A gone file closed while it
+// still has a name (renamed out of the globs, or missed by a scan that
+// listed the directory in the middle of a rotation, between app.log.1 ->
+// app.log.2 and app.log -> app.log.1) keeps its position for a few scans:
+// found again, it resumes there instead of being read again. Idle files
 // (no growth for CloseInactive) are closed and reopened, at their
 // position, when their size or mtime changes. MaxOpenFiles bounds the
 // descriptors: a file that needs one takes it from the open file idle the
@@ -151,20 +191,23 @@
 //
 // # Caveats
 //
-//   - copytruncate loses lines, as with every tailer: the lines written
-//     between the copy and the truncation are in neither file, and lines
-//     written after the source last read the file and before the copy are
-//     only in the copy (unless its name is inside the globs). If the
-//     truncated file is written past the old offset before the source looks
-//     again and starts with the same FingerprintBytes as before (a fixed
-//     banner), the truncation is not seen and the new head is skipped.
-//     Prefer rename and create (logrotate's default).
+//   - copytruncate can lose lines, as with every tailer: the lines written
+//     between the copy and the truncation are in neither file. With the
+//     copy's name outside the globs, the lines written after the source
+//     last read the file and before the copy are only in the copy, and lost
+//     too; inside the globs (app.log*, exclude: ["*.gz"]) they are read
+//     from the copy (see Copies). If the truncated file is written past the
+//     old offset before the source looks again and starts with the same
+//     FingerprintBytes as before (a fixed banner), the truncation is not
+//     seen and the new head is skipped. Prefer rename and create
+//     (logrotate's default).
 //   - With a glob that does not match the rotated names (app.log rather
 //     than app.log*), a file renamed away while logcapturer is stopped is
-//     not read any more: its last lines are lost. A file created and
-//     rotated away between two scans while the Emitter blocks is never
-//     seen. Put the rotated names inside the glob (and exclude compressed
-//     ones: exclude: ["*.gz"]).
+//     not read any more: its last lines are lost. So is a file created and
+//     rotated away between two scans (while the Emitter blocks, or while
+//     the source is behind). Put the rotated names inside the glob and
+//     exclude the compressed ones (paths: [app.log*], exclude: ["*.gz"]):
+//     the source does not decompress.
 //   - FileIDs include the device number: a file system that comes back
 //     with another device number after a reboot makes its files new files
 //     (read again by StartAt).

@@ -6,6 +6,7 @@ import (
 	"hash/crc64"
 	"io"
 	"io/fs"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -32,6 +33,18 @@ func keyOf(fi fs.FileInfo) (k fileKey, ok bool) {
 		return fileKey{}, false
 	}
 	return fileKey{dev: uint64(st.Dev), ino: uint64(st.Ino)}, true //nolint:unconvert // Dev is uint32 on some platforms
+}
+
+// linked reports whether the open file f still has a name (a link count
+// above zero): it was renamed rather than deleted. When that cannot be
+// told, it reports true.
+func linked(f *os.File) bool {
+	fi, err := f.Stat()
+	if err != nil {
+		return true
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return !ok || st.Nlink > 0
 }
 
 // crcTable is the fingerprint hash's table (CRC-64/ECMA); it is never

@@ -32,7 +32,9 @@ type metrics struct {
 	// filesDeletedOpen are open files whose path no longer leads to them
 	// (deleted, or rotated out of the globs), read to their end.
 	filesDeletedOpen prometheus.Gauge
-	errors           *prometheus.CounterVec
+	// copies are files taken for copies of another (copytruncate).
+	copies prometheus.Counter
+	errors *prometheus.CounterVec
 
 	reg        prometheus.Registerer
 	registered []prometheus.Collector
@@ -64,6 +66,10 @@ func newMetrics(reg prometheus.Registerer, source string) (*metrics, error) {
 			Name: "logcapturer_source_files_deleted_open",
 			Help: "Open files that were deleted or rotated out of the globs, kept open until read to their end.",
 		}),
+		copies: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "logcapturer_source_copies_total",
+			Help: "New files whose first fingerprint_bytes match a file tailed or truncated lately (copytruncate): resumed at that file's offset, not read from their beginning.",
+		}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "logcapturer_source_errors_total",
 			Help: "Errors met by the source, by reason.",
@@ -76,7 +82,7 @@ func newMetrics(reg prometheus.Registerer, source string) (*metrics, error) {
 		return m, nil
 	}
 	m.reg = prometheus.WrapRegistererWith(prometheus.Labels{"source": source}, reg)
-	for _, c := range []prometheus.Collector{m.readBytes, m.entries, m.blocks, m.linesSplit, m.filesOpen, m.filesDeletedOpen, m.errors} {
+	for _, c := range []prometheus.Collector{m.readBytes, m.entries, m.blocks, m.linesSplit, m.filesOpen, m.filesDeletedOpen, m.copies, m.errors} {
 		if err := m.reg.Register(c); err != nil {
 			m.unregister()
 			var are prometheus.AlreadyRegisteredError

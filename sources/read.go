@@ -24,6 +24,9 @@ func (t *tailer) drain(ctx context.Context, tf *tailedFile) (int64, error) {
 			return total, err
 		}
 		if n == 0 {
+			if tf.eof {
+				tf.eofAt = t.now
+			}
 			break
 		}
 		total += n
@@ -55,6 +58,18 @@ func (t *tailer) readBlock(ctx context.Context, tf *tailedFile) (int64, error) {
 			t.truncated(tf, "the first bytes of the file changed")
 		}
 	}
+	if tf.fresh && size > 0 {
+		t.checkCopy(tf, size)
+	}
+	if tf.copyOf != nil { // a copy: read only once its original is done
+		tf.eof = true
+		return 0, nil
+	}
+	if tf.announce {
+		if err := t.announce(ctx, tf); err != nil || tf.announce {
+			return 0, err
+		}
+	}
 	avail := size - tf.offset
 	if avail == 0 {
 		tf.eof, tf.waitSince = true, time.Time{}
@@ -80,12 +95,23 @@ func (t *tailer) sameHead(tf *tailedFile) bool {
 	return err != nil || fp.hash == tf.fp.hash // a read error is not a truncation
 }
 
-// truncated restarts tf from its beginning.
+// truncated restarts tf from its beginning. A copy of what it held before
+// (copytruncate) resumes at the offset it had.
 func (t *tailer) truncated(tf *tailedFile, why string) {
 	t.m.error(reasonTruncated)
 	t.log.Warn("file truncated; reading it again from the beginning",
 		"path", tf.path, "file_id", tf.key.String(), "offset", tf.offset, "size", tf.size, "why", why)
-	tf.offset, tf.fp, tf.waitSince = 0, fingerprint{}, time.Time{}
+	t.noteTruncated(tf)
+	tf.offset, tf.fp, tf.waitSince, tf.announce = 0, fingerprint{}, time.Time{}, false
+}
+
+// announce records tf's position, set without reading (a copy resumed at
+// its original's offset), with a block without entries. Like any block,
+// it is retried at the next read if the Emitter refuses it. It returns
+// only ctx's error.
+func (t *tailer) announce(ctx context.Context, tf *tailedFile) error {
+	_, err := t.emit(ctx, tf, nil, tf.labels, tf.offset, 0)
+	return err
 }
 
 // readLines is the fast path of plain files without multiline or
@@ -336,7 +362,7 @@ func (t *tailer) emit(ctx context.Context, tf *tailedFile, entries []wal.Entry, 
 		t.log.Info("emitter accepts blocks again")
 	}
 	t.m.readBytes.Add(float64(end - tf.offset))
-	tf.offset, tf.fp = end, fp
+	tf.offset, tf.fp, tf.announce = end, fp, false
 	t.m.entries.Add(float64(len(entries)))
 	t.m.blocks.Inc()
 	return true, nil

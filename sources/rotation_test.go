@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -75,8 +76,17 @@ func seqLine(n int) string {
 // beyond keep is deleted. The writer keeps writing to the renamed file for
 // a few lines before it reopens, as an application does until it gets its
 // SIGHUP.
+//
+// Before it rotates, the writer waits until the source has completed a
+// scan that started after the current app.log was created (scans counts
+// the source's scans): a generation must be visible as app.log to some
+// scan for a glob without the rotated names to find it, as with every
+// tailer. Real generations live minutes; here they live about 100 ms,
+// which a source slowed by the race detector on a loaded machine can
+// spend in one read round.
 type rotatingWriter struct {
 	dir       string
+	scans     func() int64
 	written   int
 	rotations int
 }
@@ -92,6 +102,7 @@ func (w *rotatingWriter) run(t *testing.T, rotations, rotateBytes, bytesPerSec, 
 		return f
 	}
 	f := open()
+	created := w.scans()
 	const tick = 5 * time.Millisecond
 	perTick := max(1, bytesPerSec/int(time.Second/tick)/(len(seqLine(0))+1))
 	var buf []byte
@@ -113,6 +124,7 @@ func (w *rotatingWriter) run(t *testing.T, rotations, rotateBytes, bytesPerSec, 
 					buf = buf[:0]
 					f.Close()
 					f = open()
+					created = w.scans()
 				}
 			}
 		}
@@ -121,6 +133,7 @@ func (w *rotatingWriter) run(t *testing.T, rotations, rotateBytes, bytesPerSec, 
 		}
 		size += len(buf)
 		if size >= rotateBytes && lateLines <= 0 {
+			waitFor(t, func() bool { return w.scans() >= created+2 }, 10*time.Second, "a scan of the current app.log")
 			os.Remove(filepath.Join(w.dir, fmt.Sprintf("app.log.%d", keep)))
 			for g := keep - 1; g >= 1; g-- {
 				os.Rename(filepath.Join(w.dir, fmt.Sprintf("app.log.%d", g)), filepath.Join(w.dir, fmt.Sprintf("app.log.%d", g+1)))
@@ -168,25 +181,37 @@ func (c *seqCounter) Emit(ctx context.Context, rec Record) error {
 	return nil
 }
 
-// check checks that seqLine(0..n-1) each arrived exactly once.
+// check checks that seqLine(0..n-1) each arrived exactly once, and
+// reports the missing and repeated lines as ranges (a whole file lost or
+// read twice is one range).
 func (c *seqCounter) check(t *testing.T, n int) {
 	t.Helper()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	missing, dups := 0, 0
-	for i := range n {
-		switch k := c.counts[i]; {
-		case k == 0:
-			if missing < 5 {
-				t.Errorf("line %d missing", i)
-			}
-			missing++
-		case k > 1:
-			if dups < 5 {
-				t.Errorf("line %d read %d times", i, k)
-			}
-			dups += k - 1
+	missing, dups, ranges := 0, 0, 0
+	for i := 0; i < n; {
+		k := c.counts[i]
+		j := i + 1
+		for j < n && (c.counts[j] == 0) == (k == 0) && (c.counts[j] > 1) == (k > 1) {
+			j++
 		}
+		switch {
+		case k == 0:
+			missing += j - i
+		case k > 1:
+			for l := i; l < j; l++ {
+				dups += c.counts[l] - 1
+			}
+		}
+		if k != 1 && ranges < 5 {
+			ranges++
+			what := "missing"
+			if k > 1 {
+				what = fmt.Sprintf("read %d times", k)
+			}
+			t.Errorf("lines %d..%d (%d) %s", i, j-1, j-i, what)
+		}
+		i = j
 	}
 	if missing > 0 || dups > 0 || c.bad > 0 {
 		t.Errorf("%d lines written: %d missing, %d duplicates, %d unexpected", n, missing, dups, c.bad)
@@ -198,12 +223,14 @@ func (c *seqCounter) check(t *testing.T, n int) {
 // Emitter blocks), and checks every line is read exactly once. With the
 // rotated names outside the glob, the renamed file is read to its end
 // through the handle already open; with them inside (app.log*), it is
-// recognised and not read again. LOGCAPTURER_ROTATIONS raises the number
-// of rotations.
+// recognised and not read again, also when a scan lists the directory in
+// the middle of a rotation and misses it (see TestFileGoneFileFoundAgain).
+// LOGCAPTURER_ROTATIONS raises the number of rotations.
 //
 // A generation must be visible as app.log to some scan for a glob without
 // the rotated names to find it, as with every tailer: outages are shorter
-// than a generation's life.
+// than a generation's life, and the writer does not rotate before a scan
+// saw the current app.log (see rotatingWriter).
 func TestFileRotationUnderLoad(t *testing.T) {
 	rotations := 50
 	if v := os.Getenv("LOGCAPTURER_ROTATIONS"); v != "" {
@@ -245,7 +272,7 @@ func TestFileRotationUnderLoad(t *testing.T) {
 				}
 			}()
 
-			w := &rotatingWriter{dir: dir}
+			w := &rotatingWriter{dir: dir, scans: h.f.scans.Load}
 			rotateBytes, rate := 2<<20, 24<<20
 			if raceEnabled {
 				rotateBytes, rate = 512<<10, 4<<20
@@ -253,12 +280,134 @@ func TestFileRotationUnderLoad(t *testing.T) {
 			w.run(t, rotations, rotateBytes, rate, 4)
 			close(stop)
 			outages.Wait()
-			waitFor(t, func() bool { return cnt.total.Load() >= int64(w.written) }, 20*time.Second, "every line")
-			h.waitScans(t, 3)
+			if !eventually(func() bool { return cnt.total.Load() >= int64(w.written) }, 20*time.Second) {
+				t.Errorf("timed out after 20s waiting for every line") // check says which are missing
+			} else {
+				h.waitScans(t, 3)
+			}
 			cnt.check(t, w.written)
 			waitFor(t, func() bool { return testutilValue(h.f.metrics.filesDeletedOpen) == 0 }, 5*time.Second,
 				"rotated files to be closed")
 			t.Logf("%d rotations, %d lines, files open %v", w.rotations, w.written, h.filesOpen())
 		})
 	}
+}
+
+// TestFileGoneFileFoundAgain: a file no scan found (it was closed as gone,
+// read to its end) while it was still linked under a name outside the
+// glob shows up again under a matching name: it resumes at its offset and
+// is not read again. That is what a scan that lists the directory in the
+// middle of a rotation (after app.log.1 -> app.log.2, before app.log ->
+// app.log.1) does to the file renamed last, seen by
+// TestFileRotationUnderLoad/app.log* as one rotated file read twice.
+func TestFileGoneFileFoundAgain(t *testing.T) {
+	dir := t.TempDir()
+	h := newHarness(t, FileOptions{Paths: []string{filepath.Join(dir, "*.log")}, PollInterval: 200 * time.Millisecond})
+	a, away, b := filepath.Join(dir, "a.log"), filepath.Join(dir, "a.away"), filepath.Join(dir, "b.log")
+	appendFile(t, a, "one\ntwo\n")
+	h.start(t)
+	h.rec.waitLines(t, "", "one", "two")
+	if err := os.Rename(a, away); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return h.filesOpen() == 0 }, 5*time.Second, "the gone file to be closed")
+	if err := os.Rename(away, b); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, b, "three\n")
+	h.rec.waitLines(t, "", "one", "two", "three")
+	h.waitScans(t, 3)
+	h.rec.waitLines(t, "", "one", "two", "three")
+}
+
+// TestFileRotatedOutReadBeforeClose: a file rotated out of the glob is read
+// once more before it is closed, even when every read round since the
+// last rescan was for writes to another file: the lines the application
+// wrote to it before it reopened the new file are not lost.
+func TestFileRotatedOutReadBeforeClose(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	h := newHarness(t, FileOptions{Paths: []string{path}, PollInterval: time.Second})
+	old, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	if _, err := old.WriteString("a1\n"); err != nil {
+		t.Fatal(err)
+	}
+	oldID := idOf(t, path)
+	h.start(t)
+	h.rec.waitLines(t, oldID, "a1")
+
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, "b0\n")
+	waitFor(t, func() bool { return testutilValue(h.f.metrics.filesDeletedOpen) == 1 && len(h.rec.lines("")) == 2 },
+		5*time.Second, "the rotation seen")
+	// After the next periodic rescan (and the full read round after it),
+	// the application writes one more line to the old file; then only the
+	// new file is written to until the old one is closed, a PollInterval
+	// after it went.
+	scans := h.f.scans.Load()
+	waitFor(t, func() bool { return h.f.scans.Load() > scans }, 5*time.Second, "a rescan")
+	if _, err := old.WriteString("a2\n"); err != nil {
+		t.Fatal(err)
+	}
+	i := 0
+	waitFor(t, func() bool {
+		i++
+		appendFile(t, path, fmt.Sprintf("b%d\n", i))
+		return testutilValue(h.f.metrics.filesDeletedOpen) == 0
+	}, 5*time.Second, "the old file to be closed")
+	if got := h.rec.lines(oldID); !slices.Equal(got, []string{"a1", "a2"}) {
+		t.Fatalf("lines of the rotated file %q, want a1 a2", got)
+	}
+}
+
+// TestFileGoneTailFlushedBeforeClose: a deleted file's unterminated last
+// line is emitted before the file is closed, even when the read round
+// that last read it went on past its grace period (another file's Emit
+// blocked): the close is decided on the clock of the file's last read, the
+// one that decides to flush the tail.
+func TestFileGoneTailFlushedBeforeClose(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")
+	w, err := os.Create(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	appendFile(t, b, "b1\n")
+	rec := &recorder{t: t}
+	g := newGate(rec)
+	const poll = 300 * time.Millisecond
+	h := newHarness(t, FileOptions{Paths: []string{filepath.Join(dir, "*.log")}, Emitter: g, PollInterval: poll})
+	h.rec = rec
+	h.start(t)
+	aID := idOf(t, a)
+	if _, err := w.WriteString("a1\n"); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitLines(t, aID, "a1")
+	if err := os.Remove(a); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.WriteString("a2\ntail"); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitLines(t, aID, "a1", "a2")
+	waitFor(t, func() bool { return testutilValue(h.f.metrics.filesDeletedOpen) == 1 }, 5*time.Second, "a.log gone")
+	gone := time.Now() // no earlier than the scan that found it gone
+
+	// A round reads b.log and blocks in Emit past a.log's grace period.
+	g.shut()
+	appendFile(t, b, "b2\n")
+	waitFor(t, func() bool { return g.waiting.Load() == 1 }, 5*time.Second, "a block of b.log waiting")
+	waitFor(t, func() bool { return time.Since(gone) > poll+poll/2 }, 5*time.Second, "a.log's grace period to pass")
+	g.release()
+
+	rec.waitLines(t, aID, "a1", "a2", "tail")
+	waitFor(t, func() bool { return h.filesOpen() == 1 }, 5*time.Second, "a.log to be closed")
 }

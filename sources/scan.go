@@ -102,6 +102,18 @@ func (t *tailer) scan(startup bool) {
 			delete(t.byPath, m.path)
 		}
 	}
+	// Gone files closed while still linked somewhere are forgotten once
+	// several scans did not find them; found again, they resume at their
+	// position (openFile).
+	for k, closedIn := range t.closedGone {
+		if _, ok := pathOf[k]; ok {
+			delete(t.closedGone, k)
+		} else if t.scanNo-closedIn > rememberScans {
+			delete(t.closedGone, k)
+			delete(t.stored.byKey, k)
+		}
+	}
+	t.expireHeads()
 	// Idle files that vanished are forgotten.
 	for k := range t.idle {
 		if _, ok := pathOf[k]; !ok {
@@ -200,9 +212,10 @@ func (t *tailer) openFile(path string, startup bool) {
 	size := fi.Size()
 	var offset int64
 	from := "beginning"
+	fresh := true // read from 0: it may be a copy of a file tailed now or lately
 	switch pos, res := t.stored.lookup(fh, k, size, &t.scratch); res {
 	case matchFound:
-		offset, from = pos, "stored position"
+		offset, from, fresh = pos, "stored position", false
 	case matchMismatch:
 		// The file was tailed before, but no longer starts with the
 		// bytes that were read, or is shorter: truncated and perhaps
@@ -212,7 +225,7 @@ func (t *tailer) openFile(path string, startup bool) {
 			"path", path, "file_id", k.String(), "size", size)
 	default:
 		if startup && t.opts.StartAt == StartAtEnd {
-			offset, from = size, "end"
+			offset, from, fresh = size, "end", false
 		}
 	}
 	n := min(offset, int64(t.opts.FingerprintBytes))
@@ -221,7 +234,7 @@ func (t *tailer) openFile(path string, startup bool) {
 		offset, fp = 0, fingerprint{}
 	}
 	tf := &tailedFile{f: fh, key: k, path: path, labels: t.fileLabels(path), offset: offset, fp: fp,
-		size: size, activeAt: time.Now(), openedIn: t.scanNo}
+		size: size, activeAt: time.Now(), openedIn: t.scanNo, fresh: fresh && offset == 0}
 	t.files = append(t.files, tf)
 	t.byKey[k] = tf
 	t.byPath[path] = tf

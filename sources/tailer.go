@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,6 +27,10 @@ const (
 	// readSlack is added to the read buffer so that a line of exactly
 	// MaxLineBytes and its newline always fit in one read.
 	readSlack = 4 << 10
+	// rememberScans is how many scans the position of a file that may
+	// come back is kept for: a gone file closed while still linked (a
+	// scan may have missed it), a truncated file's head (its copy).
+	rememberScans = 3
 )
 
 // tailer is the state of a File source's goroutine. Everything in it is
@@ -53,6 +58,15 @@ type tailer struct {
 	work   [2][]*tailedFile        // scratch of readDirty
 	idle   map[fileKey]idleFile    // files closed while present, until they change
 	stored *storedPositions        // positions not used yet
+	// heads are the positions a copy of a file resumes at, by the hash
+	// of the file's first FingerprintBytes: those of files truncated
+	// lately, and at startup those recovered from the WAL (see copy.go).
+	heads map[uint64]headPos
+	// closedGone are gone files closed while still linked under some
+	// name (renamed out of the globs, or missed by a scan that raced a
+	// rename), by the scan that closed them: their position stays in
+	// stored for a few scans in case a scan finds them again.
+	closedGone map[fileKey]int64
 
 	dirPatterns   []string        // filepath.Dir of each glob, deduplicated
 	watched       map[string]bool // directories watched by w
@@ -88,8 +102,11 @@ type tailedFile struct {
 	// makes the position's FileID.
 	fp   fingerprint
 	size int64 // at the last stat
-	// eof is set when the last read found nothing more to emit.
-	eof bool
+	// eof is set when the last read found nothing more to emit, at the
+	// round clock eofAt. A gone file is closed only if it had expired at
+	// eofAt: that read then flushed its unterminated tail (see expired).
+	eof   bool
+	eofAt time.Time
 	// dirty: an fsnotify WRITE named the file since the last round.
 	dirty bool
 	// goneAt is when a rescan found that the path no longer leads to this
@@ -104,6 +121,17 @@ type tailedFile struct {
 	waitSince time.Time
 	waitSize  int64
 	openedIn  int64 // scan number that opened the file
+	// fresh: opened at 0 without a stored position; its first read
+	// checks whether it is a copy of another file (see checkCopy).
+	fresh bool
+	// copyOf is the open file this one is a copy of (copytruncate): it
+	// is not read while that file is tailed, and resumes at that file's
+	// offset when it is truncated, closed or parked (see adopt).
+	copyOf *tailedFile
+	// announce: the offset was set without reading (a copy resumed at its
+	// original's offset); a block with no entries records it in the WAL
+	// if no entry does first.
+	announce bool
 }
 
 func newTailer(f *File, w *fsnotify.Watcher) *tailer {
@@ -118,6 +146,8 @@ func newTailer(f *File, w *fsnotify.Watcher) *tailer {
 		byPath:      make(map[string]*tailedFile),
 		idle:        make(map[fileKey]idleFile),
 		stored:      newStoredPositions(f.opts.Positions),
+		heads:       storedHeads(f.opts.Positions, f.opts.FingerprintBytes),
+		closedGone:  make(map[fileKey]int64),
 		watched:     make(map[string]bool),
 		warned:      make(map[string]string),
 		watchWarned: make(map[string]bool),
@@ -159,6 +189,12 @@ func (t *tailer) run(ctx context.Context) {
 		if read {
 			if err := t.readRound(ctx, all); err != nil {
 				return
+			}
+			if len(t.dirty) > 0 {
+				// Copies released by files closed at the end of the
+				// round (see releaseCopies) resume at once.
+				all = false
+				continue
 			}
 		}
 		var flushC <-chan time.Time
@@ -300,9 +336,12 @@ func (t *tailer) isWatchableDir(path string) bool {
 func hasMeta(path string) bool { return strings.ContainsAny(path, `*?[\`) }
 
 // readRound reads files until none has more: every open file when all is
-// set, else the files WRITE events named. Then it closes the files that
-// are finished and computes the next max_wait deadline. It returns only
-// ctx's error.
+// set, else the files WRITE events named and the gone files (a write to a
+// file renamed out of the globs names no file we know, and a gone file
+// must be read once more before it is closed). Files marked while the
+// round runs (copies that resume) are read in it too. Then it closes the
+// files that are finished and computes the next max_wait deadline. It
+// returns only ctx's error.
 func (t *tailer) readRound(ctx context.Context, all bool) error {
 	t.now = time.Now()
 	work := t.work[0][:0]
@@ -310,12 +349,13 @@ func (t *tailer) readRound(ctx context.Context, all bool) error {
 		work = append(work, t.files...)
 	} else {
 		work = append(work, t.dirty...)
+		for _, tf := range t.files {
+			if !tf.goneAt.IsZero() && !tf.dirty {
+				work = append(work, tf)
+			}
+		}
 	}
-	for _, tf := range t.dirty {
-		tf.dirty = false
-	}
-	clear(t.dirty)
-	t.dirty = t.dirty[:0]
+	t.takeDirty()
 	next := t.work[1][:0]
 	for len(work) > 0 {
 		next = next[:0]
@@ -331,6 +371,12 @@ func (t *tailer) readRound(ctx context.Context, all bool) error {
 				next = append(next, tf)
 			}
 		}
+		for _, tf := range t.dirty {
+			if !slices.Contains(next, tf) {
+				next = append(next, tf)
+			}
+		}
+		t.takeDirty()
 		work, next = next, work
 		t.now = time.Now()
 	}
@@ -342,6 +388,23 @@ func (t *tailer) readRound(ctx context.Context, all bool) error {
 	return nil
 }
 
+// takeDirty unmarks the files marked for the next round.
+func (t *tailer) takeDirty() {
+	for _, tf := range t.dirty {
+		tf.dirty = false
+	}
+	clear(t.dirty)
+	t.dirty = t.dirty[:0]
+}
+
+// markDirty queues tf for the current or next read round.
+func (t *tailer) markDirty(tf *tailedFile) {
+	if !tf.dirty {
+		tf.dirty = true
+		t.dirty = append(t.dirty, tf)
+	}
+}
+
 // sweep closes the files that are gone and read to the end, closes the
 // files idle for CloseInactive, and finds the next max_wait deadline.
 func (t *tailer) sweep() {
@@ -350,8 +413,17 @@ func (t *tailer) sweep() {
 	kept := t.files[:0]
 	for _, tf := range t.files {
 		switch {
-		case tf.eof && t.expired(tf):
+		case tf.eof && t.expiredAt(tf, tf.eofAt):
 			t.log.Info("closed file: gone and read to the end", "path", tf.path, "file_id", tf.key.String(), "offset", tf.offset)
+			t.releaseCopies(tf)
+			if linked(tf.f) {
+				// Still reachable under some name: renamed out of the
+				// globs, or missed by a scan that listed the directory
+				// in the middle of a rotation. Should a scan find it
+				// again, it resumes here rather than at 0.
+				t.stored.add(tf.key, storedPos{fp: tf.fp, hashed: true, offset: tf.offset})
+				t.closedGone[tf.key] = t.scanNo
+			}
 			t.closeFile(tf)
 			continue
 		case tf.eof && tf.goneAt.IsZero() && t.now.Sub(tf.activeAt) >= t.opts.CloseInactive:
@@ -372,11 +444,16 @@ func (t *tailer) sweep() {
 }
 
 // expired reports whether tf had been gone, and had not grown, for a
-// PollInterval at the start of the round: long enough for a writer to have
-// moved to the new file after a rotation. The round's clock is used for
-// both the final read and the close, so a file is never closed between
-// them.
-func (t *tailer) expired(tf *tailedFile) bool {
+// PollInterval at the round's clock: long enough for a writer to have
+// moved to the new file after a rotation. A read that finds it expired
+// emits its unterminated tail as a last line.
+func (t *tailer) expired(tf *tailedFile) bool { return t.expiredAt(tf, t.now) }
+
+// expiredAt is expired at the clock now. The close of a gone file uses the
+// clock of its last read (eofAt), not the sweep's: the round may have gone
+// on reading other files (or waiting in Emit) past the grace period after
+// that read, which then did not flush the tail.
+func (t *tailer) expiredAt(tf *tailedFile, now time.Time) bool {
 	if tf.goneAt.IsZero() {
 		return false
 	}
@@ -384,13 +461,14 @@ func (t *tailer) expired(tf *tailedFile) bool {
 	if tf.activeAt.After(last) {
 		last = tf.activeAt
 	}
-	return t.now.Sub(last) >= t.opts.PollInterval
+	return now.Sub(last) >= t.opts.PollInterval
 }
 
 // park closes a file that is still there (idle, or to free a descriptor)
 // and remembers its position and size: it is reopened when it changes,
 // and resumed at its position if its fingerprint still matches.
 func (t *tailer) park(tf *tailedFile) {
+	t.releaseCopies(tf)
 	idle := idleFile{size: -1} // reopened at the next scan
 	if fi, err := tf.f.Stat(); err == nil && fi.Size() == tf.size {
 		// Unchanged since it was last read: it waits for a change.
