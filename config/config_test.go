@@ -1,7 +1,11 @@
-package config
+package config_test
 
 import (
 	"errors"
+	. "github.com/logcapturer/logcapturer/config"
+	"github.com/logcapturer/logcapturer/sinks"
+	"github.com/logcapturer/logcapturer/sinks/kafka"
+	"github.com/logcapturer/logcapturer/sinks/loki"
 	"os"
 	"reflect"
 	"strings"
@@ -20,7 +24,7 @@ func env(m map[string]string) func(string) (string, bool) {
 // parseOnly parses without touching the file system, with environment m.
 func parseOnly(t *testing.T, src string, m map[string]string) (*Config, error) {
 	t.Helper()
-	return ParseWith("t.yaml", []byte(src), &ParseOptions{SkipDirCheck: true, LookupEnv: env(m)})
+	return ParseWith("t.yaml", []byte(src), &ParseOptions{SinkTypes: sinkTypes, SkipDirCheck: true, LookupEnv: env(m)})
 }
 
 // problemsOf returns the problems of err, which must be an *Error.
@@ -50,7 +54,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &Config{
-		DataDir: "/var/lib/logcapturer",
+		DataDir: "/var/lib/logcapturer", ShutdownTimeout: DefaultShutdownTimeout,
 		WAL: WAL{
 			SegmentSize:  4 * MiB,
 			MaxBytes:     2 * GiB,
@@ -70,11 +74,11 @@ func TestDefaults(t *testing.T) {
 		}},
 		Sinks: []Sink{{
 			Name:    "out",
-			Type:    SinkStdout,
-			Format:  FormatRaw,
+			Type:    "stdout",
 			Batch:   Batch{MaxEntries: 10000, MaxBytes: 4 * MiB, MaxWait: Duration(200 * time.Millisecond)},
-			Workers: 1, Timeout: Duration(10 * time.Second),
-			Retry: Retry{MaxAttempts: 0, MinBackoff: Duration(500 * time.Millisecond), MaxBackoff: Duration(5 * time.Minute)},
+			Workers: 1,
+			Retry:   Retry{MaxAttempts: 0, MinBackoff: Duration(500 * time.Millisecond), MaxBackoff: Duration(5 * time.Minute)},
+			Options: &sinks.StdoutConfig{Format: "raw"},
 		}},
 		Admin: Admin{Listen: "127.0.0.1:8401", UnreadyAfter: DefaultUnreadyAfter},
 	}
@@ -111,7 +115,7 @@ func TestValidFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := ParseWith("valid.yaml", data, &ParseOptions{
+	c, err := ParseWith("valid.yaml", data, &ParseOptions{SinkTypes: sinkTypes,
 		SkipDirCheck: true,
 		LookupEnv:    env(map[string]string{"LC_TEST_HOST": "web-1", "LC_TEST_ENV": ""}),
 	})
@@ -119,7 +123,7 @@ func TestValidFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &Config{
-		DataDir: "./data",
+		DataDir: "./data", ShutdownTimeout: DefaultShutdownTimeout,
 		WAL: WAL{
 			SegmentSize:  8 * MiB,
 			MaxBytes:     GiB,
@@ -150,19 +154,18 @@ func TestValidFile(t *testing.T) {
 		}},
 		Sinks: []Sink{{
 			Name:    "archive",
-			Type:    SinkFile,
-			Path:    "./out/archive.log",
-			Format:  FormatJSON,
+			Type:    "file",
 			Batch:   Batch{MaxEntries: 500, MaxBytes: 1_000_000, MaxWait: Duration(time.Second)},
-			Workers: 4, Timeout: Duration(10 * time.Second),
-			Retry: Retry{MaxAttempts: 10, MinBackoff: Duration(time.Second), MaxBackoff: Duration(time.Minute)},
+			Workers: 4,
+			Retry:   Retry{MaxAttempts: 10, MinBackoff: Duration(time.Second), MaxBackoff: Duration(time.Minute)},
+			Options: &sinks.FileConfig{Path: "./out/archive.log", Format: "json"},
 		}, {
 			Name:    "console",
-			Type:    SinkStdout,
-			Format:  FormatRaw,
+			Type:    "stdout",
 			Batch:   Batch{MaxEntries: DefaultBatchEntries, MaxBytes: DefaultBatchBytes, MaxWait: DefaultBatchWait},
-			Workers: 1, Timeout: Duration(10 * time.Second),
-			Retry: Retry{MinBackoff: DefaultMinBackoff, MaxBackoff: DefaultMaxBackoff},
+			Workers: 1,
+			Retry:   Retry{MinBackoff: DefaultMinBackoff, MaxBackoff: DefaultMaxBackoff},
+			Options: &sinks.StdoutConfig{Format: "raw"},
 		}},
 		Admin: Admin{Listen: ":9090", TokenFile: "/etc/logcapturer/token", UnreadyAfter: DefaultUnreadyAfter},
 	}
@@ -176,7 +179,7 @@ func TestInvalidFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = ParseWith("invalid.yaml", data, &ParseOptions{SkipDirCheck: true, LookupEnv: env(nil)})
+	_, err = ParseWith("invalid.yaml", data, &ParseOptions{SinkTypes: sinkTypes, SkipDirCheck: true, LookupEnv: env(nil)})
 	want := `invalid.yaml:2: data_dir: must not be empty
 invalid.yaml:4: wal: unknown key "segmnet_size"; did you mean "segment_size"?
 invalid.yaml:5: wal.max_bytes: must be at least twice wal.segment_size (8MiB), got 5MiB
@@ -209,8 +212,8 @@ invalid.yaml:31: sinks[0].workers: must be between 1 and 64, got 100
 invalid.yaml:32: sinks[0].retry.max_attempts: must be 0 (retry forever) or more, got -1
 invalid.yaml:32: sinks[0].retry.max_backoff: must be at least retry.min_backoff (1m0s), got 1s
 invalid.yaml:33: sinks[1].name: duplicate sink name "archive" (first defined at line 27)
-invalid.yaml:35: sinks[1].path: must not be set for a stdout sink
-invalid.yaml:37: sinks[2].type: must be file, stdout, http or loki, got "kafka"
+invalid.yaml:35: sinks[1].path: must not be set for a stdout sink; it is a key of file sinks
+invalid.yaml:37: sinks[2].type: must be file, stdout, http, loki or kafka, got "kinesis"
 invalid.yaml:40: admin.listen: must be host:port such as 127.0.0.1:8401, or "" to disable the admin server, got "localhost"
 invalid.yaml:41: admin.token_file: environment variable "LC_TEST_TOKEN_FILE" is not set (give a default with ${LC_TEST_TOKEN_FILE:-default})
 invalid.yaml:42: admin: unknown key "tls"`
@@ -246,3 +249,6 @@ func lineDiff(got, want string) string {
 	}
 	return b.String()
 }
+
+// sinkTypes is cmd's registry of sink types.
+var sinkTypes = []SinkType{sinks.FileSinkType(), sinks.StdoutSinkType(), sinks.HTTPSinkType(), loki.SinkType(), kafka.SinkType()}

@@ -25,6 +25,7 @@ type decoder struct {
 	failed map[string]bool     // paths of those values
 	steps  int
 	capped bool // the step limit was hit and reported
+	types  sinkTypes
 }
 
 type field struct {
@@ -136,23 +137,42 @@ func (d *decoder) step(line int, path string) bool {
 // a key with a null value is treated as left out. It reports whether n was a
 // mapping.
 func (d *decoder) mapping(n *yaml.Node, path string, fields []field) bool {
+	m := d.mappingNode(n, path)
+	if m == nil {
+		return false
+	}
+	d.mappingPairs(d.pairs(m, path, 0), path, fields, func(p pair) {
+		msg := fmt.Sprintf("unknown key %q", p.k.Value)
+		if s := suggest(p.k.Value, fields); s != "" {
+			msg += fmt.Sprintf("; did you mean %q?", s)
+		}
+		d.ps.add(p.k.Line, path, "%s", msg)
+	})
+	return true
+}
+
+// mappingNode resolves n to a mapping and records its line, or reports
+// that it is not one and returns nil.
+func (d *decoder) mappingNode(n *yaml.Node, path string) *yaml.Node {
 	m := resolve(n)
 	if m == nil || m.Kind != yaml.MappingNode {
 		d.fail(n.Line, path, "must be a mapping, got %s", kindName(n))
-		return false
+		return nil
 	}
 	if _, ok := d.pos[path]; !ok {
 		d.pos[path] = m.Line
 	}
-	for _, p := range d.pairs(m, path, 0) {
+	return m
+}
+
+// mappingPairs decodes pairs with fields; a key no field has goes to
+// unknown.
+func (d *decoder) mappingPairs(pairs []pair, path string, fields []field, unknown func(pair)) {
+	for _, p := range pairs {
 		key := p.k.Value
 		f := findField(fields, key)
 		if f == nil {
-			msg := fmt.Sprintf("unknown key %q", key)
-			if s := suggest(key, fields); s != "" {
-				msg += fmt.Sprintf("; did you mean %q?", s)
-			}
-			d.ps.add(p.k.Line, path, "%s", msg)
+			unknown(p)
 			continue
 		}
 		kp := joinKey(path, key)
@@ -166,7 +186,6 @@ func (d *decoder) mapping(n *yaml.Node, path string, fields []field) bool {
 		}
 		f.decode(p.v, kp)
 	}
-	return true
 }
 
 // fail reports a problem with the value at path and marks the path failed,
@@ -374,6 +393,7 @@ func (d *decoder) config(root *yaml.Node) Config {
 	d.mapping(root, "", []field{
 		{"data_dir", stringField(d, &c.DataDir)},
 		{"memory_limit", d.sizeField(&c.MemoryLimit)},
+		{"shutdown_timeout", d.durationField(&c.ShutdownTimeout)},
 		{"wal", func(n *yaml.Node, path string) { d.wal(n, path, &c.WAL) }},
 		{"dlq", func(n *yaml.Node, path string) {
 			d.mapping(n, path, []field{
@@ -449,37 +469,14 @@ func (d *decoder) source(n *yaml.Node, path string) Source {
 	return s
 }
 
+// sink decodes one sinks entry: the common keys here, the rest by the
+// options of its type. The rest of an entry of an unknown or missing type
+// is left alone (the type is the problem to report).
 func (d *decoder) sink(n *yaml.Node, path string) Sink {
 	s := defaultSink()
-	d.mapping(n, path, []field{
+	common := []field{
 		{"name", stringField(d, &s.Name)},
 		{"type", stringField(d, &s.Type)},
-		{"path", stringField(d, &s.Path)},
-		{"url", stringField(d, &s.URL)},
-		{"timeout", d.durationField(&s.Timeout)},
-		{"headers", d.stringMap(&s.Headers)},
-		{"tenant_id", stringField(d, &s.Loki.TenantID)},
-		{"basic_auth", func(n *yaml.Node, path string) {
-			d.mapping(n, path, []field{
-				{"username", stringField(d, &s.Loki.BasicAuth.Username)},
-				{"password", stringField(d, &s.Loki.BasicAuth.Password)},
-				{"password_file", stringField(d, &s.Loki.BasicAuth.PasswordFile)},
-			})
-		}},
-		{"bearer_token", stringField(d, &s.Loki.BearerToken)},
-		{"bearer_token_file", stringField(d, &s.Loki.BearerTokenFile)},
-		{"tls", func(n *yaml.Node, path string) {
-			d.mapping(n, path, []field{
-				{"ca_file", stringField(d, &s.Loki.TLS.CAFile)},
-				{"cert_file", stringField(d, &s.Loki.TLS.CertFile)},
-				{"key_file", stringField(d, &s.Loki.TLS.KeyFile)},
-				{"insecure_skip_verify", d.boolField(&s.Loki.TLS.InsecureSkipVerify)},
-			})
-		}},
-		{"encoding", stringField(d, &s.Loki.Encoding)},
-		{"labels", d.stringMap(&s.Loki.Labels)},
-		{"structured_metadata", d.stringList(&s.Loki.StructuredMetadata)},
-		{"format", stringField(d, &s.Format)},
 		{"batch", func(n *yaml.Node, path string) {
 			d.mapping(n, path, []field{
 				{"max_entries", d.intField(&s.Batch.MaxEntries)},
@@ -495,6 +492,15 @@ func (d *decoder) sink(n *yaml.Node, path string) Sink {
 				{"max_backoff", d.durationField(&s.Retry.MaxBackoff)},
 			})
 		}},
-	})
+	}
+	m := d.mappingNode(n, path)
+	if m == nil {
+		return s
+	}
+	var rest []pair
+	d.mappingPairs(d.pairs(m, path, 0), path, common, func(p pair) { rest = append(rest, p) })
+	if t := d.types.find(s.Type); t != nil && t.New != nil {
+		s.Options = d.typeKeys(rest, path, t, d.types, common)
+	}
 	return s
 }

@@ -11,8 +11,8 @@
 //	logcapturer.yaml:12: sources[0].start_at: must be beginning or end, got "middle"
 //	logcapturer.yaml:20: sources[1].name: duplicate source name "app" (first defined at line 9)
 //
-// This package imports nothing else of logcapturer; cmd maps these structs
-// onto each package's Options. Nothing here holds mutable package state, and
+// This package imports nothing else of logcapturer: sink packages import
+// it (their options are decoded and checked here), never the reverse. Nothing here holds mutable package state, and
 // every function is safe for concurrent use. No input makes it panic.
 //
 // # File format
@@ -47,9 +47,11 @@
 //
 // Every key, with its default and allowed values:
 //
-//	data_dir: /var/lib/logcapturer   # the WAL and state.db; created (0750) if missing, must be writable
+//	data_dir: /var/lib/logcapturer   # the WAL and state.db; run creates it (0750), check only probes it
 //	memory_limit: 40MiB              # Go soft memory limit; default 2 * wal.segment_size + 32MiB;
 //	                                 # at least 2 * segment_size + 16MiB; GOMEMLIMIT overrides it
+//	shutdown_timeout: 10s            # > 0: SIGTERM waits this long for in-flight batches to be
+//	                                 # acknowledged; what is still in flight is sent again next start
 //
 //	dlq:                             # how much WAL the dead-letter queue keeps
 //	  max_bytes: 512MiB              # > 0; the oldest dead letters expire past it
@@ -93,24 +95,9 @@
 //	# /var/log/pods/*/*/*.log) and adds namespace, pod, container and stream.
 //
 //	sinks:                           # required: at least one
+//	  # The keys every sink has, decoded here:
 //	  - name: archive                # required; 1-64 of [A-Za-z0-9_-]; unique among sinks
-//	    type: file                   # required; file | stdout | http
-//	    path: ./out/archive.log      # required for file (and not shared by two file sinks);
-//	                                 # an error for stdout and http
-//	    url: http://host:8080/logs   # required for http: one POST per batch, an entry a line
-//	    timeout: 10s                 # http: bound on one request
-//	    headers: {Authorization: "Bearer ${TOKEN}"}   # http, loki: extra request headers
-//
-//	    # loki sinks (type: loki): url is the push endpoint, e.g.
-//	    # http://127.0.0.1:3100/loki/api/v1/push; timeout and headers as above
-//	    tenant_id: edge-01           # sent as X-Scope-OrgID
-//	    basic_auth: {username: u, password_file: /etc/lc/loki.pass}   # or password
-//	    bearer_token_file: /etc/lc/token   # or bearer_token; not with basic_auth
-//	    tls: {ca_file: ..., cert_file: ..., key_file: ..., insecure_skip_verify: false}
-//	    encoding: protobuf           # protobuf (snappy) | json
-//	    labels: {host: edge-01}      # added to every stream
-//	    structured_metadata: [container_id]   # labels sent as structured metadata
-//	    format: raw                  # raw: the line as read | json: one JSON object per entry
+//	    type: file                   # required; file | stdout | http | loki | kafka
 //	    batch:                       # a batch is sent when any limit is reached
 //	      max_entries: 10000         # > 0
 //	      max_bytes: 4MiB            # > 0
@@ -120,6 +107,44 @@
 //	      max_attempts: 0            # >= 0; 0 retries forever
 //	      min_backoff: 500ms         # > 0, and <= max_backoff
 //	      max_backoff: 5m            # > 0
+//
+//	    # The other keys belong to the type (its package decodes and checks
+//	    # them; a key of another type is an error naming the types that
+//	    # have it).
+//	    # type: file (sinks.FileConfig)
+//	    path: ./out/archive.log      # required; not shared by two file sinks
+//	    format: raw                  # raw: the line as read | json: one JSON object per entry
+//	    # type: stdout (sinks.StdoutConfig): format as above
+//	    # type: http (sinks.HTTPConfig): one POST per batch, an entry a line
+//	    url: http://host:8080/logs   # required; http:// or https://, port 1-65535
+//	    timeout: 10s                 # > 0; bound on one request
+//	    headers: {Authorization: "Bearer ${TOKEN}"}   # extra request headers
+//	    format: raw                  # as above
+//
+//	    # type: loki (loki.Options): url is the push endpoint, e.g.
+//	    # http://127.0.0.1:3100/loki/api/v1/push; timeout (10s) and headers as for http
+//	    tenant_id: edge-01           # sent as X-Scope-OrgID
+//	    basic_auth: {username: u, password_file: /etc/lc/loki.pass}   # or password
+//	    bearer_token_file: /etc/lc/token   # or bearer_token; not with basic_auth
+//	    tls: {ca_file: ..., cert_file: ..., key_file: ..., insecure_skip_verify: false}
+//	    encoding: protobuf           # protobuf (snappy) | json
+//	    labels: {host: edge-01}      # added to every stream
+//	    structured_metadata: [container_id]   # labels sent as structured metadata
+//
+//	    # type: kafka (kafka.Config): one record per entry
+//	    brokers: ["10.0.0.5:9092"]   # required; host:port, port 1-65535
+//	    topic: logs                  # required; a name or a template over labels:
+//	                                 # "logs-{{ .job }}" (unset labels render empty)
+//	    key: "{{ .host }}"           # optional template; default: no key (sticky partitioning)
+//	    format: json                 # json {"ts","labels","line"} | raw (the line; labels as headers)
+//	    compression: zstd            # none | gzip | snappy | lz4 | zstd
+//	    acks: all                    # all (idempotent producer) | leader (idempotency off)
+//	    sasl: {mechanism: SCRAM-SHA-512, username: u, password_file: /etc/lc/kafka.pass}
+//	                                 # PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512; password or password_file
+//	    tls: {ca_file: ..., cert_file: ..., key_file: ..., insecure_skip_verify: false}
+//	    client_id: logcapturer       # non-empty
+//	    max_buffered_bytes: 16MiB    # >= 1MiB; what the producer holds in memory
+//	    timeout: 30s                 # > 0; bound on one send (then retried from the WAL)
 //
 //	admin:
 //	  listen: 127.0.0.1:8401         # host:port (port 0-65535); "" disables the admin server
@@ -133,16 +158,29 @@
 //	  unready_after: 5m              # > 0: a sink failing this long makes /readyz 503 (sink_failing)
 //
 // Globs use filepath.Match syntax: * and ? match within one path element;
-// "**" is rejected rather than silently meaning "*". Types docker and cri
-// (sources) and loki and kafka (sinks) are not known yet; they are errors
-// that list the known types.
+// "**" is rejected rather than silently meaning "*".
+//
+// # Sink types
+//
+// Each sink type is registered by its package (ParseOptions.SinkTypes;
+// cmd holds the list): a SinkType names the type and makes its options, a
+// struct whose yaml tags are the type's keys. config decodes the common
+// keys (name, type, batch, workers, retry) and hands the other keys of the
+// entry to the options, decoding by field type (strings, bools, ints,
+// ByteSize, Duration and time.Duration, []string, map[string]string,
+// nested structs) with the same messages and "did you mean" hints as
+// everywhere else. The options' Check reports what is wrong through a
+// Check, with the key's line. A type unknown to the registry is a problem
+// that lists the known ones, and its other keys are not looked at.
 //
 // # Checks outside the file
 //
 // After the file is valid, Load and Parse create data_dir if it is missing
 // and check that a file can be created in it and removed; if not, that is a
 // problem ("data_dir: /ro/data is not writable: ...; choose a writable
-// directory"). ParseWith with SkipDirCheck leaves the file system alone, for
-// tests. Nothing else (token_file's content, the sink paths, the globs'
-// directories) is checked here.
+// directory"). With ParseOptions.CheckFiles (logcapturer check), each sink
+// type that is a FileChecker also checks the files it names: a password or
+// token file that cannot be read, TLS files that do not load, a file sink's
+// directory that is not writable (probed without creating anything).
+// ParseWith with SkipDirCheck leaves data_dir alone, for tests.
 package config

@@ -1,6 +1,7 @@
-package config
+package config_test
 
 import (
+	. "github.com/logcapturer/logcapturer/config"
 	"reflect"
 	"strings"
 	"testing"
@@ -40,9 +41,9 @@ func TestExpand(t *testing.T) {
 		{"${HOST:?x}", "", []string{`invalid environment variable reference "${HOST:?x}" (use ${NAME} or ${NAME:-default}; write $$ for a literal $)`}},
 		{"x${HOST", "x${HOST", []string{`unterminated "${" (write $$ for a literal $)`}},
 	} {
-		got, errs := expand(tt.in, vars)
+		got, errs := Expand(tt.in, vars)
 		if got != tt.want || !reflect.DeepEqual(errs, tt.errs) {
-			t.Errorf("expand(%q) = %q, %q; want %q, %q", tt.in, got, errs, tt.want, tt.errs)
+			t.Errorf("Expand(%q) = %q, %q; want %q, %q", tt.in, got, errs, tt.want, tt.errs)
 		}
 	}
 }
@@ -90,7 +91,7 @@ admin:
 
 func TestExpandUsesEnvironment(t *testing.T) {
 	t.Setenv("LC_TEST_SINK", "from-env")
-	c, err := ParseWith("t.yaml", []byte(oneSource+"sinks:\n  - name: ${LC_TEST_SINK}\n    type: stdout\n"), &ParseOptions{SkipDirCheck: true})
+	c, err := ParseWith("t.yaml", []byte(oneSource+"sinks:\n  - name: ${LC_TEST_SINK}\n    type: stdout\n"), &ParseOptions{SinkTypes: sinkTypes, SkipDirCheck: true})
 	if err != nil {
 		t.Fatal(err)
 	}

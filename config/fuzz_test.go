@@ -1,7 +1,8 @@
-package config
+package config_test
 
 import (
 	"errors"
+	. "github.com/logcapturer/logcapturer/config"
 	"os"
 	"testing"
 )
@@ -18,7 +19,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(data)
 	}
 	f.Add([]byte(minimal))
-	opts := &ParseOptions{
+	opts := &ParseOptions{SinkTypes: sinkTypes,
 		SkipDirCheck: true, // never create directories named by fuzz input
 		LookupEnv: func(name string) (string, bool) {
 			if name == "SET" {

@@ -19,25 +19,33 @@ type ParseOptions struct {
 	SkipDirCheck bool
 	// LookupEnv looks up ${VAR} references; nil means os.LookupEnv.
 	LookupEnv func(name string) (string, bool)
+	// SinkTypes are the kinds of sink the program has (cmd's registry). A
+	// sink whose type is not among them is a problem.
+	SinkTypes []SinkType
+	// CheckFiles also runs each sink's FileChecker: files it names (a
+	// password file, TLS files) must be readable. logcapturer check sets it.
+	CheckFiles bool
 }
 
 // Load reads the configuration file at path and returns it decoded,
 // defaulted and validated, with data_dir created if missing and checked to be
-// writable. If the file cannot be read it returns that error, wrapped; if the
+// writable; opts (nil means none) name the sink types and adjust the checks.
+// If the file cannot be read it returns that error, wrapped; if the
 // configuration has problems it returns an *Error listing all of them, each
 // naming path, line and key. Safe for concurrent use.
-func Load(path string) (*Config, error) {
+func Load(path string, opts *ParseOptions) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return ParseWith(path, data, nil)
+	return ParseWith(path, data, opts)
 }
 
-// Parse is Load for a configuration already in memory; name is used as the
-// file name in problems. It checks data_dir like Load.
-func Parse(name string, data []byte) (*Config, error) {
-	return ParseWith(name, data, nil)
+// Parse is Load for a configuration already in memory, with these sink
+// types; name is used as the file name in problems. It checks data_dir like
+// Load.
+func Parse(name string, data []byte, types []SinkType) (*Config, error) {
+	return ParseWith(name, data, &ParseOptions{SinkTypes: types})
 }
 
 // ParseWith is Parse with options; opts may be nil. Every error it returns
@@ -61,10 +69,14 @@ func ParseWith(name string, data []byte, opts *ParseOptions) (*Config, error) {
 		pos:    map[string]int{},
 		skip:   map[*yaml.Node]bool{},
 		failed: map[string]bool{},
+		types:  sinkTypes(o.SinkTypes),
+	}
+	if d.types == nil {
+		d.types = sinkTypes{}
 	}
 	expandNode(root, o.LookupEnv, ps, d.skip)
 	c := d.config(root)
-	v := &validator{ps: ps, pos: d.pos, failed: d.failed}
+	v := &validator{ps: ps, pos: d.pos, failed: d.failed, types: d.types, checkFiles: o.CheckFiles}
 	v.config(&c)
 	if err := ps.err(); err != nil {
 		return nil, err

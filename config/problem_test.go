@@ -1,6 +1,7 @@
-package config
+package config_test
 
 import (
+	. "github.com/logcapturer/logcapturer/config"
 	"strconv"
 	"strings"
 	"testing"
@@ -165,8 +166,20 @@ func TestProblems(t *testing.T) {
 			{8, "sinks[1].name", `duplicate sink name "s" (first defined at line 6)`},
 		}},
 		{"sink type missing", oneSource + "sinks:\n  - name: s\n", nil, []want{{6, "sinks[0].type", "is required"}}},
-		{"sink type unknown", oneSource + "sinks:\n  - name: s\n    type: kafka\n", nil, []want{
-			{7, "sinks[0].type", `must be file, stdout, http or loki, got "kafka"`},
+		{"sink type unknown", oneSource + "sinks:\n  - name: s\n    type: kinesis\n", nil, []want{
+			{7, "sinks[0].type", `must be file, stdout, http, loki or kafka, got "kinesis"`},
+		}},
+		{"unknown key of a sink type", oneSource + "sinks:\n  - name: s\n    type: stdout\n    formt: json\n    workrs: 2\n", nil, []want{
+			{8, "sinks[0]", `unknown key "formt"; did you mean "format"?`},
+			{9, "sinks[0]", `unknown key "workrs"; did you mean "workers"?`},
+		}},
+		{"key of another sink type", oneSource + "sinks:\n  - name: s\n    type: file\n    path: /x\n    url: http://h/\n    tenant_id: t\n", nil, []want{
+			{9, "sinks[0].url", "must not be set for a file sink; it is a key of http and loki sinks"},
+			{10, "sinks[0].tenant_id", "must not be set for a file sink; it is a key of loki sinks"},
+		}},
+		{"loki rule at its key", oneSource + "sinks:\n  - name: l\n    type: loki\n    url: http://h:3100/push\n    tls: {cert_file: /c}\n    labels: {host-name: x}\n", nil, []want{
+			{9, "sinks[0].tls", "cert_file and key_file must be given together"},
+			{10, "sinks[0].labels", `"host-name" is not a valid label name`},
 		}},
 		{"file sink without path", oneSource + "sinks:\n  - name: s\n    type: file\n", nil, []want{
 			{6, "sinks[0].path", "is required"},
@@ -230,7 +243,7 @@ func TestProblems(t *testing.T) {
 		{"problems everywhere are all reported", "wal:\n  sync: x\nsources:\n  - name: a\n    type: y\nsinks:\n  - name: b\n    type: z\n", nil, []want{
 			{2, "wal.sync", "must be batch"},
 			{5, "sources[0].type", "must be file"},
-			{8, "sinks[0].type", "must be file, stdout, http or loki"},
+			{8, "sinks[0].type", "must be file, stdout, http, loki or kafka"},
 		}},
 	}
 	for _, tt := range tests {
@@ -326,18 +339,18 @@ func TestAliasFanOut(t *testing.T) {
 
 func TestMemoryLimit(t *testing.T) {
 	base := "sources: [{name: a, type: file, paths: [/x/*.log]}]\nsinks: [{name: s, type: stdout}]\n"
-	c, err := ParseWith("m.yaml", []byte(base), &ParseOptions{SkipDirCheck: true})
+	c, err := ParseWith("m.yaml", []byte(base), &ParseOptions{SinkTypes: sinkTypes, SkipDirCheck: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := c.EffectiveMemoryLimit(); got != 40*MiB {
 		t.Fatalf("auto memory limit %s, want 40MiB", got)
 	}
-	c, err = ParseWith("m.yaml", []byte(base+"memory_limit: 100MiB\n"), &ParseOptions{SkipDirCheck: true})
+	c, err = ParseWith("m.yaml", []byte(base+"memory_limit: 100MiB\n"), &ParseOptions{SinkTypes: sinkTypes, SkipDirCheck: true})
 	if err != nil || c.EffectiveMemoryLimit() != 100*MiB {
 		t.Fatalf("explicit memory limit: %v %v", c, err)
 	}
-	_, err = ParseWith("m.yaml", []byte(base+"memory_limit: 10MiB\n"), &ParseOptions{SkipDirCheck: true})
+	_, err = ParseWith("m.yaml", []byte(base+"memory_limit: 10MiB\n"), &ParseOptions{SinkTypes: sinkTypes, SkipDirCheck: true})
 	if err == nil || !strings.Contains(err.Error(), "m.yaml:3: memory_limit: must be at least 24MiB") {
 		t.Fatalf("too small a memory limit: %v", err)
 	}

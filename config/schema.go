@@ -12,11 +12,15 @@ type Config struct {
 	// MemoryLimit is the Go runtime's soft memory limit; 0 means auto:
 	// MemoryLimitFor(WAL.SegmentSize). GOMEMLIMIT in the environment wins.
 	MemoryLimit ByteSize
-	WAL         WAL
-	DLQ         DLQ
-	Sources     []Source
-	Sinks       []Sink
-	Admin       Admin
+	// ShutdownTimeout bounds how long SIGTERM waits for in-flight batches
+	// to be acknowledged before they are cancelled (and sent again after
+	// the next start).
+	ShutdownTimeout Duration
+	WAL             WAL
+	DLQ             DLQ
+	Sources         []Source
+	Sinks           []Sink
+	Admin           Admin
 }
 
 // DLQ bounds how much of the WAL the dead-letter queue keeps: the oldest
@@ -103,56 +107,17 @@ const (
 	StartEnd       StartAt = "end"
 )
 
-// Sink is one entry of the sinks list.
+// Sink is one entry of the sinks list: the keys every sink has, and the
+// options its type decoded from the others.
 type Sink struct {
 	Name    string
-	Type    SinkType
-	Path    string            // file sinks only; empty for stdout
-	URL     string            // http sinks
-	Timeout Duration          // http sinks: one request
-	Headers map[string]string // http and loki sinks
-	Loki    Loki              // loki sinks only
-	Format  Format
+	Type    string // the name of a registered SinkType
 	Batch   Batch
 	Workers int
 	Retry   Retry
-}
-
-// SinkType is the kind of a sink.
-type SinkType string
-
-// Values of SinkType.
-const (
-	SinkFile   SinkType = "file"
-	SinkStdout SinkType = "stdout"
-	SinkHTTP   SinkType = "http"
-	SinkLoki   SinkType = "loki"
-)
-
-// Format is how a file or stdout sink writes entries.
-type Format string
-
-// Values of Format.
-const (
-	FormatRaw  Format = "raw"  // the line as read, newline-terminated
-	FormatJSON Format = "json" // one JSON object per entry
-)
-
-// Loki holds the keys only a loki sink takes; sinks/loki validates them in
-// depth (logcapturer check runs that too).
-type Loki struct {
-	TenantID  string
-	BasicAuth struct {
-		Username, Password, PasswordFile string
-	}
-	BearerToken, BearerTokenFile string
-	TLS                          struct {
-		CAFile, CertFile, KeyFile string
-		InsecureSkipVerify        bool
-	}
-	Encoding           string // protobuf (default) | json
-	Labels             map[string]string
-	StructuredMetadata []string
+	// Options holds the keys the sink's type owns, decoded into the value
+	// its SinkType.New returned; nil when the type is unknown.
+	Options SinkConfig
 }
 
 // Batch bounds a sink's batches: a batch is sent when any limit is reached.
@@ -187,23 +152,23 @@ type Admin struct {
 
 // Defaults.
 const (
-	DefaultDataDir      = "/var/lib/logcapturer"
-	DefaultAdminListen  = "127.0.0.1:8401"
-	DefaultUnreadyAfter = Duration(5 * time.Minute)
-	DefaultSegmentSize  = 4 * MiB
-	DefaultWALMaxBytes  = 2 * GiB
-	DefaultDLQMaxBytes  = 512 * MiB
-	DefaultDLQMaxAge    = Duration(168 * time.Hour)
-	DefaultSyncInterval = Duration(100 * time.Millisecond)
-	DefaultMaxLineBytes = 256 * KiB
-	DefaultPollInterval = Duration(time.Second)
-	DefaultBatchEntries = 10000
-	DefaultBatchBytes   = 4 * MiB
-	DefaultBatchWait    = Duration(200 * time.Millisecond)
-	DefaultWorkers      = 1
-	DefaultTimeout      = Duration(10 * time.Second)
-	DefaultMinBackoff   = Duration(500 * time.Millisecond)
-	DefaultMaxBackoff   = Duration(5 * time.Minute)
+	DefaultDataDir         = "/var/lib/logcapturer"
+	DefaultAdminListen     = "127.0.0.1:8401"
+	DefaultUnreadyAfter    = Duration(5 * time.Minute)
+	DefaultShutdownTimeout = Duration(10 * time.Second)
+	DefaultSegmentSize     = 4 * MiB
+	DefaultWALMaxBytes     = 2 * GiB
+	DefaultDLQMaxBytes     = 512 * MiB
+	DefaultDLQMaxAge       = Duration(168 * time.Hour)
+	DefaultSyncInterval    = Duration(100 * time.Millisecond)
+	DefaultMaxLineBytes    = 256 * KiB
+	DefaultPollInterval    = Duration(time.Second)
+	DefaultBatchEntries    = 10000
+	DefaultBatchBytes      = 4 * MiB
+	DefaultBatchWait       = Duration(200 * time.Millisecond)
+	DefaultWorkers         = 1
+	DefaultMinBackoff      = Duration(500 * time.Millisecond)
+	DefaultMaxBackoff      = Duration(5 * time.Minute)
 )
 
 // Limits checked by validation.
@@ -249,14 +214,12 @@ func defaultSource() Source {
 
 func defaultSink() Sink {
 	return Sink{
-		Format: FormatRaw,
 		Batch: Batch{
 			MaxEntries: DefaultBatchEntries,
 			MaxBytes:   DefaultBatchBytes,
 			MaxWait:    DefaultBatchWait,
 		},
 		Workers: DefaultWorkers,
-		Timeout: DefaultTimeout,
 		Retry: Retry{
 			MinBackoff: DefaultMinBackoff,
 			MaxBackoff: DefaultMaxBackoff,
@@ -266,9 +229,10 @@ func defaultSink() Sink {
 
 func defaultConfig() Config {
 	return Config{
-		DataDir: DefaultDataDir,
-		WAL:     defaultWAL(),
-		DLQ:     DLQ{MaxBytes: DefaultDLQMaxBytes, MaxAge: DefaultDLQMaxAge},
-		Admin:   Admin{Listen: DefaultAdminListen, UnreadyAfter: DefaultUnreadyAfter},
+		DataDir:         DefaultDataDir,
+		ShutdownTimeout: DefaultShutdownTimeout,
+		WAL:             defaultWAL(),
+		DLQ:             DLQ{MaxBytes: DefaultDLQMaxBytes, MaxAge: DefaultDLQMaxAge},
+		Admin:           Admin{Listen: DefaultAdminListen, UnreadyAfter: DefaultUnreadyAfter},
 	}
 }

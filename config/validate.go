@@ -1,11 +1,8 @@
 package config
 
 import (
-	"fmt"
 	"net"
-	"net/url"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,6 +15,9 @@ type validator struct {
 	ps     *problems
 	pos    map[string]int
 	failed map[string]bool
+	// types are the registered sink types; nil for a Config built in code.
+	types      sinkTypes
+	checkFiles bool
 }
 
 // parent returns the path of the mapping or list holding path, "" at the top.
@@ -85,13 +85,18 @@ func oneOf[T ~string](v *validator, path string, val T, allowed ...T) {
 }
 
 // orList formats "a", "a or b", "a, b or c".
-func orList[T ~string](items []T) string {
+func orList[T ~string](items []T) string { return joinList(items, " or ") }
+
+// andList formats "a", "a and b", "a, b and c".
+func andList[T ~string](items []T) string { return joinList(items, " and ") }
+
+func joinList[T ~string](items []T, last string) string {
 	var b strings.Builder
 	for i, it := range items {
 		switch {
 		case i == 0:
 		case i == len(items)-1:
-			b.WriteString(" or ")
+			b.WriteString(last)
 		default:
 			b.WriteString(", ")
 		}
@@ -170,6 +175,9 @@ func (v *validator) config(c *Config) {
 	if c.DLQ.MaxAge <= 0 {
 		v.add("dlq.max_age", "must be more than 0, got %s", c.DLQ.MaxAge)
 	}
+	if c.ShutdownTimeout <= 0 {
+		v.add("shutdown_timeout", "must be more than 0, got %s", c.ShutdownTimeout)
+	}
 	if c.Admin.UnreadyAfter <= 0 {
 		v.add("admin.unready_after", "must be more than 0, got %s", c.Admin.UnreadyAfter)
 	}
@@ -190,9 +198,9 @@ func (v *validator) config(c *Config) {
 		v.add("sinks", "at least one sink is required")
 	}
 	sinkNames := map[string]string{}
-	filePaths := map[string]string{}
+	claims := map[string]string{}
 	for i := range c.Sinks {
-		v.sink("sinks["+strconv.Itoa(i)+"]", &c.Sinks[i], sinkNames, filePaths)
+		v.sink("sinks["+strconv.Itoa(i)+"]", &c.Sinks[i], sinkNames, claims)
 	}
 
 	if c.Admin.Listen != "" {
@@ -305,42 +313,11 @@ func definedSinks(sinks []Sink) string {
 	return "defined sinks: " + strings.Join(names, ", ")
 }
 
-func (v *validator) sink(path string, s *Sink, seen, filePaths map[string]string) {
+func (v *validator) sink(path string, s *Sink, seen, claims map[string]string) {
 	v.name(path+".name", "sink", s.Name, seen)
-	oneOf(v, path+".type", s.Type, SinkFile, SinkStdout, SinkHTTP, SinkLoki)
-	if s.Type != SinkLoki && !reflect.ValueOf(s.Loki).IsZero() {
-		v.add(path, "tenant_id, basic_auth, bearer_token(_file), tls, encoding, labels and structured_metadata are only for loki sinks")
+	if v.types != nil || s.Options == nil {
+		oneOf(v, path+".type", s.Type, v.types.names()...)
 	}
-	if s.Type == SinkFile || s.Type == SinkStdout {
-		if s.URL != "" {
-			v.add(path+".url", "is only for http sinks")
-		}
-		if len(s.Headers) > 0 {
-			v.add(path+".headers", "are only for http sinks")
-		}
-	}
-	switch s.Type {
-	case SinkFile:
-		if v.required(path+".path", s.Path) {
-			if other, dup := filePaths[s.Path]; dup {
-				v.add(path+".path", "%q is also the path of %s", s.Path, other)
-			}
-			filePaths[s.Path] = fmt.Sprintf("sink %q", s.Name)
-		}
-	case SinkStdout:
-		if s.Path != "" {
-			v.add(path+".path", "must not be set for a stdout sink")
-		}
-	case SinkHTTP, SinkLoki:
-		if s.Path != "" {
-			v.add(path+".path", "must not be set for an %s sink", s.Type)
-		}
-		if v.required(path+".url", s.URL) {
-			v.httpURL(path+".url", s.URL)
-		}
-	}
-	v.positive(path+".timeout", s.Timeout)
-	oneOf(v, path+".format", s.Format, FormatRaw, FormatJSON)
 	if s.Batch.MaxEntries <= 0 {
 		v.add(path+".batch.max_entries", "must be greater than 0, got %d", s.Batch.MaxEntries)
 	}
@@ -362,6 +339,13 @@ func (v *validator) sink(path string, s *Sink, seen, filePaths map[string]string
 			v.add(path+".retry.max_backoff", "must be at least retry.min_backoff (%s), got %s", s.Retry.MinBackoff, s.Retry.MaxBackoff)
 		} else {
 			v.add(path+".retry.min_backoff", "must be at most retry.max_backoff (%s), got %s", s.Retry.MaxBackoff, s.Retry.MinBackoff)
+		}
+	}
+	if s.Options != nil {
+		c := &Check{v: v, path: path, name: s.Name, claims: claims}
+		s.Options.Check(c)
+		if fc, ok := s.Options.(FileChecker); ok && v.checkFiles {
+			fc.CheckFiles(c)
 		}
 	}
 }
@@ -397,23 +381,4 @@ func (c *Config) Validate() error {
 	v := &validator{ps: ps}
 	v.config(c)
 	return ps.err()
-}
-
-// httpURL checks an http(s) URL with a host and a valid port.
-func (v *validator) httpURL(path, raw string) {
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil:
-		v.add(path, "is not a URL: %v", err)
-	case u.Scheme != "http" && u.Scheme != "https":
-		v.add(path, "must start with http:// or https://, got %q", raw)
-	case u.Host == "":
-		v.add(path, "has no host: %q", raw)
-	default:
-		if p := u.Port(); p != "" {
-			if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-				v.add(path, "has a bad port %q; want 1-65535", p)
-			}
-		}
-	}
 }

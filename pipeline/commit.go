@@ -19,10 +19,12 @@ func (p *Pipeline) runCommitter(ctx context.Context) {
 		select {
 		case <-t.C:
 			if err := p.commit(); err != nil {
+				// Retried every tick: one condition, not a line per tick.
 				p.m.stateErrors.Inc()
-				p.logger.Error("commit state; retried at the next tick", "err", err)
+				p.health.raise("state", ReasonStateCommitFailing, err.Error())
 				continue
 			}
+			p.health.clear("state", ReasonStateCommitFailing)
 			if time.Since(lastPrune) >= time.Minute {
 				lastPrune = time.Now()
 				if n, err := p.st.prunePositions(p.log.FirstIndex(), fileExists); err != nil {

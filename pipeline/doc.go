@@ -8,9 +8,18 @@
 //
 // Sources call Emit with encoded blocks. One writer goroutine appends every
 // block queued at that moment as one WAL batch; one syncer goroutine fsyncs
-// (sync: batch) and then publishes the durable index. Only durable blocks
-// are visible to sinks and only their positions are checkpointed, so a
-// cursor or a position never covers bytes a power cut could take back.
+// (sync: batch) and then publishes the durable index, never past the WAL's
+// own DurableIndex. Only durable blocks are visible to sinks and only their
+// positions are checkpointed, so a cursor or a position never covers bytes
+// a power cut could take back. On Open, wal.Open has fsynced the tail and
+// the directory, so what a killed process left in the page cache is on
+// disk before it is published.
+//
+// A source hands Record.Data over to Emit, and the pipeline keeps each
+// block's data (in the pending list, with its position) from its Append
+// until the fsync covering it, to append it again if the append or the
+// fsync fails. At most maxPendingBytes (16 MiB) wait so: above, the writer
+// waits for the syncer (and the sources for the writer).
 //
 // Each sink has a reader goroutine that reads durable blocks after its
 // cursor in index order (one old segment load serves many blocks), keeps
@@ -71,13 +80,22 @@
 // # Readiness
 //
 // health.go keeps the conditions in force (Readiness, /readyz): each has a
-// component ("wal", "source/NAME", "sink/NAME"), a reason, a start time and
+// component ("wal", "state", "source/NAME", "sink/NAME"), a reason, a start time and
 // the last error, is the gauge logcapturer_component_degraded, and logs one
 // line when it starts and one when it ends. A sink's reader that cannot
 // read the WAL retries with a backoff capped at 2 s (sink_reader_stopped);
 // the committer evaluates sink_failing (failing longer than UnreadyAfter)
 // and sink_stuck (work to do, breaker closed, nothing in flight, for 30 s)
 // every tick; Emit marks a source blocked for 10 s source_stalled.
+//
+// A partial success, a *sinks.Permanent whose Refused names entries (Loki's
+// partial 400), files only those: the range is narrowed to a retry.Picks of
+// (WAL index, entry) runs before it goes to the dead-letter queue, and the
+// other entries count as sent (sink_sent_entries_total). A retried or
+// replayed range with Picks is read back and cut to its picked entries
+// before it is sent, and a refusal of a cut batch maps back through the cut.
+// DeadLetterEntries (ReadDeadLetterEntries offline) lists the entries a
+// dead letter holds.
 //
 // # Status, lag and rewind
 //
@@ -120,7 +138,30 @@
 // At wal.max_bytes, FullBlock makes the writer wait (sources block in
 // Emit); FullDropOldest deletes the oldest segment and counts, per sink,
 // the entries it had not read (dropped_entries_total{reason="wal_full"}).
-// A failed append (ENOSPC) reopens the WAL (repairing a torn tail) and
-// retries, keeping whole records that made it: like FullBlock, nothing is
-// lost.
+// The writer raises wal_over_90pct_of_max_bytes while the WAL holds 90% of
+// wal.max_bytes or more (checked after each append and when retention
+// frees space) and clears it below; waiting at the cap logs nothing else.
+//
+// # WAL faults
+//
+// A failed append (a full disk) or fsync is healed by the writer, the only
+// goroutine that appends: the syncer does not retry a failed fsync (the
+// kernel may have dropped the pages; a second fsync could report them
+// written), it tells the writer. The writer calls wal.Log.Reopen, which
+// after a failed write cuts our own half-written bytes off in place (no
+// free space needed) and after a failed fsync cuts the WAL back to its
+// durable index into a new file; then it appends again, under the same
+// indexes, every pending block the WAL no longer holds. This equals the
+// sources re-reading those lines from their last durable positions, and
+// each block is still in the WAL exactly once. Attempts back off from 10 ms
+// to 1 s, so ingestion resumes within about a second of the disk having
+// space again; sources wait in Emit meanwhile. The condition
+// wal_append_failing (detail: the error, with path and errno) is raised at
+// the first failure and cleared once the blocks appended by the heal are
+// fsynced: one log line at each end, never one per attempt;
+// logcapturer_ingest_append_errors_total counts every failed attempt. A
+// failing state.db commit is the condition state_commit_failing, retried
+// every CommitInterval. If the pipeline is closed while the WAL is still
+// failed, the pending blocks are not in it and their positions were never
+// recorded: the sources read them again after the next start.
 package pipeline

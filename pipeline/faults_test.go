@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -374,5 +375,55 @@ func TestSinkStuck(t *testing.T) {
 	sl.evaluate(now.Add(stuckAfter+time.Second), p.durable.Load(), time.Hour)
 	if p.health.has("sink/s", ReasonSinkStuck) {
 		t.Fatal("still stuck with a send in flight")
+	}
+}
+
+// TestCloseDrainsInFlight: Close (SIGTERM) lets a send in flight finish
+// within ShutdownTimeout instead of cancelling it, so its cursor is
+// committed and a restart sends nothing again.
+func TestCloseDrainsInFlight(t *testing.T) {
+	dir := t.TempDir()
+	started := make(chan struct{}, 1)
+	slow := &memSink{name: "s"}
+	p, err := Open(nil, nil, Options{DataDir: dir, ShutdownTimeout: 5 * time.Second,
+		Sinks: []SinkOptions{{Sink: ctxSink{slow, started}, MaxWait: time.Millisecond}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Start(t.Context())
+	emit(t, p, "app", "f", 1, "in flight at shutdown")
+	<-started
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := slow.lines(); len(got) != 1 {
+		t.Fatalf("delivered %v, want the in-flight line", got)
+	}
+	again := &memSink{name: "s"}
+	p2 := openTest(t, dir, nil, Options{}, again)
+	emit(t, p2, "app", "f", 2, "next")
+	waitFor(t, "next delivered", func() bool { return len(again.lines()) >= 1 })
+	if err := p2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := again.lines(); len(got) != 1 || got[0] != "next" {
+		t.Fatalf("after restart the sink got %v: the drained batch was sent again", got)
+	}
+}
+
+// ctxSink is a receiver that takes 300 ms to acknowledge and gives up when
+// ctx is done, as a network sink does.
+type ctxSink struct {
+	*memSink
+	started chan struct{}
+}
+
+func (s ctxSink) Send(ctx context.Context, b *sinks.Batch) error {
+	notify(s.started)
+	select {
+	case <-time.After(300 * time.Millisecond):
+		return s.memSink.Send(ctx, b)
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }

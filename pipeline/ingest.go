@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"fmt"
+	"math"
 	"time"
 
 	"github.com/logcapturer/logcapturer/sources"
@@ -12,22 +14,34 @@ const (
 	maxGroupBytes  = 4 << 20
 )
 
-// runWriter is the only goroutine that appends to the WAL. It takes every
-// block queued at the moment (up to maxGroupBlocks / maxGroupBytes) and
-// writes them in one batch; the syncer then makes them durable with one
-// fsync, while the writer already appends the next group.
+// maxPendingBytes bounds the bytes of blocks appended but not yet durable,
+// which the pipeline keeps in memory to heal a failed append or fsync: the
+// writer waits for the syncer above it.
+const maxPendingBytes = 16 << 20
+
+// runWriter is the only goroutine that appends to the WAL, and the one that
+// heals it. It takes every block queued at the moment (up to
+// maxGroupBlocks / maxGroupBytes) and writes them in one batch; the syncer
+// then makes them durable with one fsync, while the writer already appends
+// the next group.
 func (p *Pipeline) runWriter() {
 	defer p.ingestWG.Done()
 	defer close(p.writerDone)
-	var (
-		group []sources.Record
-		datas [][]byte
-	)
+	var group []sources.Record
+	p.checkNearlyFull()
 	for {
 		group = group[:0]
 		select {
 		case rec := <-p.in:
 			group = append(group, rec)
+		case <-p.walFault:
+			if !p.heal() {
+				return
+			}
+			continue
+		case <-p.spaceFreed:
+			p.checkNearlyFull()
+			continue
 		case <-p.stopIngest:
 			// Sources are closed before the pipeline: write what they queued.
 			for {
@@ -42,7 +56,7 @@ func (p *Pipeline) runWriter() {
 				if len(group) == 0 {
 					return
 				}
-				if !p.appendGroup(group, &datas) {
+				if !p.appendGroup(group) {
 					return
 				}
 				group = group[:0]
@@ -59,97 +73,209 @@ func (p *Pipeline) runWriter() {
 				break fill
 			}
 		}
-		if !p.appendGroup(group, &datas) {
+		if !p.appendGroup(group) {
 			return
 		}
 	}
 }
 
-// appendGroup appends one group, waiting while the WAL is at its cap and
-// retrying failed appends (a full disk) until they succeed or the pipeline
-// stops. It returns false when it gave up because of the stop.
-func (p *Pipeline) appendGroup(group []sources.Record, datas *[][]byte) bool {
-	if !p.waitForSpace() {
+// appendGroup appends one group, waiting while the WAL is at its cap or
+// too much is not yet durable, and healing the WAL when the append fails
+// (a full disk, a failed fsync) until it succeeds or the pipeline stops.
+// It returns false when it gave up because of the stop; the group is then
+// not in the WAL, and no position of it was recorded, so the sources read
+// it again after the next start.
+func (p *Pipeline) appendGroup(group []sources.Record) bool {
+	if !p.waitForSpace() || !p.waitForSyncer() {
 		return false
 	}
-	*datas = (*datas)[:0]
 	entries, bytes := 0, 0
-	for _, r := range group {
-		*datas = append(*datas, r.Data)
+	p.datas = p.datas[:0]
+	prev := p.log.LastIndex()
+	p.posMu.Lock()
+	for i, r := range group {
+		index := prev + 1 + uint64(i)
+		p.pending = append(p.pending, pendingPos{
+			index: index,
+			key:   posKey{Source: r.Source, FileID: r.Position.FileID},
+			val:   posVal{Index: index, Offset: r.Position.Offset, Path: r.Position.Path},
+			data:  r.Data,
+		})
+		p.pendingBytes += len(r.Data)
+		p.datas = append(p.datas, r.Data)
 		entries += r.Entries
 		bytes += r.Bytes
+		group[i].Data = nil // pending holds it until it is durable
 	}
+	p.posMu.Unlock()
+	_, last, err := p.log.Append(p.datas)
+	clear(p.datas)
+	if err != nil {
+		// Sources wait meanwhile (the queue fills and Emit blocks); the
+		// group is in pending, so heal appends it. Nothing is dropped.
+		p.walFailed(err)
+		if !p.heal() {
+			return false
+		}
+	} else {
+		p.appended.Store(last)
+		notify(p.syncWake)
+	}
+	p.counts.appended(prev+1, group, p.log.FirstIndex())
+	p.m.ingestRecords.Add(float64(len(group)))
+	p.m.ingestEntries.Add(float64(entries))
+	p.m.ingestBytes.Add(float64(bytes))
+	p.m.groupCommit.Observe(float64(len(group)))
+	p.checkNearlyFull()
+	return true
+}
+
+// heal makes the WAL usable again after a failed append or fsync and
+// appends again every pending block it no longer holds, retrying with a
+// backoff from 10 ms to 1 s (short, so ingestion resumes soon after the disk
+// has space again) until it succeeds or the pipeline stops. It logs
+// nothing itself: the wal_append_failing condition logs its start and end.
+func (p *Pipeline) heal() bool {
 	backoff := 10 * time.Millisecond
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	defer t.Stop()
 	for {
-		prev := p.log.LastIndex()
-		first, last, err := p.log.Append(*datas)
+		err := p.reappend()
 		if err == nil {
-			p.m.walFull.Set(0)
-			p.posMu.Lock()
-			for i, r := range group {
-				p.pending = append(p.pending, pendingPos{
-					index: first + uint64(i),
-					key:   posKey{Source: r.Source, FileID: r.Position.FileID},
-					val:   posVal{Index: first + uint64(i), Offset: r.Position.Offset, Path: r.Position.Path},
-				})
-			}
-			p.posMu.Unlock()
-			p.counts.appended(first, group, p.log.FirstIndex())
-			p.appended.Store(last)
-			p.m.ingestRecords.Add(float64(len(group)))
-			p.m.ingestEntries.Add(float64(entries))
-			p.m.ingestBytes.Add(float64(bytes))
-			p.m.groupCommit.Observe(float64(len(group)))
-			notify(p.syncWake)
-			for i := range group {
-				group[i].Data = nil
-			}
 			return true
 		}
-		// A full disk (ENOSPC) or an I/O error: handled like a full WAL.
-		// Sources wait (the queue fills and Emit blocks) while the append
-		// is retried on a reopened log; nothing is dropped.
-		p.m.appendErrors.Inc()
-		p.m.walFull.Set(1)
-		p.logger.Error("wal append failed; sources wait and the append is retried", "blocks", len(group), "err", err)
+		p.walFailed(err)
+		t.Reset(backoff)
 		select {
-		case <-time.After(backoff):
+		case <-t.C:
 		case <-p.stopIngest:
 			return false
 		}
-		backoff = min(2*backoff, 5*time.Second)
-		if rerr := p.log.Reopen(); rerr != nil {
-			p.logger.Error("reopen wal after a failed append", "err", rerr)
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// reappend reopens the WAL if it failed (it then ends at its last whole
+// record after a failed write, or at its durable index after a failed
+// fsync, all of it fsynced) and appends the pending blocks after its end,
+// under the indexes they had. A pending block at or below the end is in the
+// WAL and durable: the syncer publishes it.
+func (p *Pipeline) reappend() error {
+	if p.log.Err() != nil {
+		if err := p.log.Reopen(); err != nil {
+			return err
+		}
+	}
+	last := p.log.LastIndex()
+	p.datas = p.datas[:0]
+	p.posMu.Lock()
+	next := last + 1
+	gap := false
+	for _, pp := range p.pending {
+		if pp.index < next {
 			continue
 		}
-		// Whole records of the failed batch that reached the file stay;
-		// append only the rest, so no block is in the WAL twice.
-		if kept := int(p.log.LastIndex() - prev); kept > 0 && kept <= len(group) {
-			p.posMu.Lock()
-			for i, r := range group[:kept] {
-				p.pending = append(p.pending, pendingPos{
-					index: prev + 1 + uint64(i),
-					key:   posKey{Source: r.Source, FileID: r.Position.FileID},
-					val:   posVal{Index: prev + 1 + uint64(i), Offset: r.Position.Offset, Path: r.Position.Path},
-				})
-			}
-			p.posMu.Unlock()
-			p.counts.appended(prev+1, group[:kept], p.log.FirstIndex())
-			p.appended.Store(p.log.LastIndex())
-			notify(p.syncWake)
-			group = group[kept:]
-			*datas = (*datas)[kept:]
-			if len(group) == 0 {
-				p.m.walFull.Set(0)
-				return true
+		if pp.index != next {
+			gap = true
+			break
+		}
+		p.datas = append(p.datas, pp.data)
+		next++
+	}
+	p.posMu.Unlock()
+	if gap || last < p.durable.Load() {
+		// Only lost fsynced data gets here: the WAL ends before blocks
+		// that were durable, or before the blocks we hold.
+		return fmt.Errorf("heal wal: it ends at index %d, before blocks published as durable (%d) or held (from %d)",
+			last, p.durable.Load(), next)
+	}
+	if len(p.datas) > 0 {
+		first, _, err := p.log.Append(p.datas)
+		clear(p.datas)
+		if err != nil {
+			return err
+		}
+		if first != last+1 {
+			return fmt.Errorf("heal wal: appended at index %d, want %d", first, last+1)
+		}
+	}
+	last = p.log.LastIndex()
+	p.appended.Store(last)
+	p.faultMu.Lock()
+	if p.healAt == math.MaxUint64 {
+		p.healAt = max(last, 1)
+	}
+	p.faultMu.Unlock()
+	notify(p.syncWake)
+	return nil
+}
+
+// walFailed counts a failed append, fsync or reopen and raises
+// wal_append_failing (logged once, when it starts).
+func (p *Pipeline) walFailed(err error) {
+	p.m.appendErrors.Inc()
+	p.faultMu.Lock()
+	p.healAt = math.MaxUint64
+	p.health.raise("wal", ReasonWALAppendFailing, err.Error())
+	p.faultMu.Unlock()
+}
+
+// walSynced clears wal_append_failing once the blocks heal appended are
+// durable.
+func (p *Pipeline) walSynced(durable uint64) {
+	p.faultMu.Lock()
+	if p.healAt != 0 && durable >= p.healAt {
+		p.healAt = 0
+		p.health.clear("wal", ReasonWALAppendFailing)
+	}
+	p.faultMu.Unlock()
+}
+
+// waitForSyncer blocks while the blocks not yet durable hold
+// maxPendingBytes, so the memory kept for healing stays bounded. It heals
+// the WAL if the syncer reports a failed fsync meanwhile, and returns false
+// if that gives up because the pipeline stops.
+func (p *Pipeline) waitForSyncer() bool {
+	for {
+		p.posMu.Lock()
+		n := p.pendingBytes
+		p.posMu.Unlock()
+		if n < maxPendingBytes {
+			return true
+		}
+		select {
+		case <-p.synced:
+		case <-p.walFault:
+			if !p.heal() {
+				return false
 			}
 		}
 	}
 }
 
+// checkNearlyFull raises wal_over_90pct_of_max_bytes while the WAL holds
+// 90% of MaxBytes or more, and clears it below. Called by the writer after
+// each append and when retention freed space; it costs one atomic load
+// unless the state changes.
+func (p *Pipeline) checkNearlyFull() {
+	full := p.log.Size() >= p.opts.MaxBytes-p.opts.MaxBytes/10
+	if full == p.nearlyFull {
+		return
+	}
+	p.nearlyFull = full
+	detail := ""
+	if full {
+		detail = fmt.Sprintf("wal holds %d of wal.max_bytes %d bytes; at 100%% full_policy applies", p.log.Size(), p.opts.MaxBytes)
+	}
+	p.health.set("wal", ReasonWALNearlyFull, full, detail)
+}
+
 // waitForSpace blocks while the WAL is at its size cap (full_policy block):
 // the sources wait, and the files they tail hold the backlog. It returns
-// false if the pipeline stops meanwhile.
+// false if the pipeline stops meanwhile. It logs nothing: the WAL is over
+// 90% of its cap, so wal_over_90pct_of_max_bytes is raised, and
+// logcapturer_wal_full is 1 while it waits.
 func (p *Pipeline) waitForSpace() bool {
 	if p.log.Size() < p.opts.MaxBytes {
 		return true
@@ -164,27 +290,32 @@ func (p *Pipeline) waitForSpace() bool {
 			return true
 		}
 	}
+	p.checkNearlyFull()
 	p.m.walFull.Set(1)
-	p.logger.Warn("wal is full; sources wait until sinks catch up", "max_bytes", p.opts.MaxBytes)
+	defer p.m.walFull.Set(0)
 	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
 	for p.log.Size() >= p.opts.MaxBytes {
 		select {
 		case <-p.spaceFreed:
 		case <-t.C:
+		case <-p.walFault:
+			if !p.heal() {
+				return false
+			}
 		case <-p.stopIngest:
-			p.m.walFull.Set(0)
 			return false
 		}
 	}
-	p.m.walFull.Set(0)
-	p.logger.Info("wal has space again; sources resume")
+	p.checkNearlyFull()
 	return true
 }
 
 // runSyncer makes appended blocks durable: one fsync covers every block
 // appended since the last one. Only then may sinks read them and may their
-// positions be checkpointed.
+// positions be checkpointed. A failed fsync is not retried: the writer is
+// told to heal the WAL (which cuts it back to its durable index and
+// appends the rest again) and wakes the syncer when it has.
 func (p *Pipeline) runSyncer() {
 	defer p.ingestWG.Done()
 	var tick <-chan time.Time
@@ -193,7 +324,6 @@ func (p *Pipeline) runSyncer() {
 		defer t.Stop()
 		tick = t.C
 	}
-	var retry <-chan time.Time
 	for {
 		done := false
 		select {
@@ -202,18 +332,12 @@ func (p *Pipeline) runSyncer() {
 				continue
 			}
 		case <-tick:
-		case <-retry:
 		case <-p.writerDone:
 			done = true
 		}
-		retry = nil
 		if err := p.syncOnce(); err != nil {
-			p.m.appendErrors.Inc()
-			p.logger.Error("wal fsync failed; blocks stay invisible to sinks until a sync succeeds", "err", err)
-			if done {
-				return
-			}
-			retry = time.After(time.Second)
+			p.walFailed(err)
+			notify(p.walFault)
 		}
 		if done {
 			return
@@ -221,17 +345,30 @@ func (p *Pipeline) runSyncer() {
 	}
 }
 
-// syncOnce fsyncs what was appended and publishes it as durable.
+// syncOnce fsyncs what was appended and publishes it as durable: no
+// further than the WAL's own durable index, so nothing a failed fsync
+// covered is ever published.
 func (p *Pipeline) syncOnce() error {
 	target := p.appended.Load()
-	if target <= p.durable.Load() {
-		return nil
-	}
-	if p.opts.Sync != SyncNone {
-		if err := p.log.Sync(); err != nil {
-			return err
+	if target > p.durable.Load() {
+		if p.opts.Sync != SyncNone {
+			if err := p.log.Sync(); err != nil {
+				return err
+			}
+			target = min(target, p.log.DurableIndex())
+		}
+		if target > p.durable.Load() {
+			p.publish(target)
 		}
 	}
+	p.walSynced(p.durable.Load())
+	notify(p.synced)
+	return nil
+}
+
+// publish makes the blocks up to target visible to sinks and their
+// positions eligible for the checkpoint, and lets go of their data.
+func (p *Pipeline) publish(target uint64) {
 	p.posMu.Lock()
 	n := 0
 	for _, pp := range p.pending {
@@ -239,9 +376,12 @@ func (p *Pipeline) syncOnce() error {
 			break
 		}
 		p.dirtyPos[pp.key] = pp.val
+		p.pendingBytes -= len(pp.data)
 		n++
 	}
-	p.pending = append(p.pending[:0], p.pending[n:]...)
+	rest := copy(p.pending, p.pending[n:])
+	clear(p.pending[rest:]) // drop the references to published data
+	p.pending = p.pending[:rest]
 	p.posIndex = target
 	p.posMu.Unlock()
 	p.durable.Store(target)
@@ -249,7 +389,6 @@ func (p *Pipeline) syncOnce() error {
 	for _, sl := range p.loops {
 		notify(sl.wake)
 	}
-	return nil
 }
 
 // dropOldest deletes the oldest WAL segment (full_policy drop_oldest). Every

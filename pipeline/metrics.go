@@ -7,30 +7,32 @@ import (
 // metrics are the pipeline's own series. Sources, sinks and the WAL register
 // theirs themselves.
 type metrics struct {
-	ingestRecords  prometheus.Counter
-	ingestEntries  prometheus.Counter
-	ingestBytes    prometheus.Counter
-	groupCommit    prometheus.Histogram
-	appendErrors   prometheus.Counter
-	walFull        prometheus.Gauge
-	durableIndex   prometheus.Gauge
-	stateCommits   prometheus.Counter
-	stateDuration  prometheus.Histogram
-	stateErrors    prometheus.Counter
-	truncations    prometheus.Counter
-	sinkCursor     *prometheus.GaugeVec
-	sinkLag        *prometheus.GaugeVec
-	sinkLagEntries *prometheus.GaugeVec
-	sinkLagBytes   *prometheus.GaugeVec
-	sinkSent       *prometheus.CounterVec
-	sinkSentBytes  *prometheus.CounterVec
-	sinkSendDur    *prometheus.HistogramVec
-	sinkFailures   *prometheus.CounterVec
-	sinkDropped    *prometheus.CounterVec
-	corruptRecords *prometheus.CounterVec
-	circuitOpen    *prometheus.GaugeVec
-	oldestUnacked  *prometheus.GaugeVec
-	degraded       *prometheus.GaugeVec
+	ingestRecords   prometheus.Counter
+	ingestEntries   prometheus.Counter
+	ingestBytes     prometheus.Counter
+	groupCommit     prometheus.Histogram
+	appendErrors    prometheus.Counter
+	walFull         prometheus.Gauge
+	durableIndex    prometheus.Gauge
+	stateCommits    prometheus.Counter
+	stateDuration   prometheus.Histogram
+	stateErrors     prometheus.Counter
+	truncations     prometheus.Counter
+	sinkCursor      *prometheus.GaugeVec
+	sinkLag         *prometheus.GaugeVec
+	sinkLagEntries  *prometheus.GaugeVec
+	sinkLagBytes    *prometheus.GaugeVec
+	sinkSent        *prometheus.CounterVec
+	sinkSentBytes   *prometheus.CounterVec
+	sinkSendDur     *prometheus.HistogramVec
+	sinkFailures    *prometheus.CounterVec
+	sinkDropped     *prometheus.CounterVec
+	corruptRecords  *prometheus.CounterVec
+	circuitOpen     *prometheus.GaugeVec
+	oldestUnacked   *prometheus.GaugeVec
+	degraded        *prometheus.GaugeVec
+	deliveryLatency *prometheus.HistogramVec
+	walMaxBytes     prometheus.Gauge
 
 	collectors []prometheus.Collector
 }
@@ -86,10 +88,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "logcapturer_sink_circuit_open", Help: "1 while the sink's circuit breaker is open."}, []string{"sink"}),
 		oldestUnacked: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "logcapturer_sink_oldest_unacked_age_seconds", Help: "Age of the oldest entry the sink has not delivered: its oldest retry range, or how long its cursor has not moved while behind."}, []string{"sink"}),
+		deliveryLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "logcapturer_sink_delivery_latency_seconds", Help: "From reading a batch's first block from the WAL (for a retry: its first attempt) to the sink's acknowledgement.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 12)}, []string{"sink"}),
+		walMaxBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "logcapturer_wal_max_bytes", Help: "wal.max_bytes: the WAL's size cap."}),
 		degraded: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "logcapturer_component_degraded", Help: "1 while a component has the readiness reason (see /readyz)."}, []string{"component", "reason"}),
 	}
-	m.collectors = []prometheus.Collector{m.degraded, m.circuitOpen, m.oldestUnacked, m.ingestRecords, m.ingestEntries, m.ingestBytes, m.groupCommit,
+	m.collectors = []prometheus.Collector{m.degraded, m.deliveryLatency, m.walMaxBytes, m.circuitOpen, m.oldestUnacked, m.ingestRecords, m.ingestEntries, m.ingestBytes, m.groupCommit,
 		m.appendErrors, m.walFull, m.durableIndex, m.stateCommits, m.stateDuration, m.stateErrors,
 		m.truncations, m.sinkCursor, m.sinkLag, m.sinkLagEntries, m.sinkLagBytes, m.sinkSent, m.sinkSentBytes, m.sinkSendDur,
 		m.sinkFailures, m.sinkDropped, m.corruptRecords}

@@ -259,7 +259,7 @@ func (o *Offline) DLQEntries(sink string, from uint64, limit int) (DeadLetter, [
 		if err != nil {
 			return deadLetterView(sink, d), nil, err
 		}
-		es, err := v.entries(d.From, d.To, 0, limit, nil)
+		es, err := v.entries(d.From, d.To, 0, limit, nil, picked(d.Picks))
 		return deadLetterView(sink, d), es, err
 	}
 	return DeadLetter{}, nil, &NotFoundError{What: fmt.Sprintf("dead letter %d of sink %s", from, sink), Known: known}

@@ -97,6 +97,12 @@ type Options struct {
 	// UnreadyAfter is how long a sink may fail before it makes the
 	// pipeline unready (reason sink_failing; default 5m).
 	UnreadyAfter time.Duration
+	// ShutdownTimeout is how long Close lets in-flight sends finish after
+	// the readers stopped (default 10s); then they are cancelled.
+	ShutdownTimeout time.Duration
+	// Fsync is a test seam, passed to wal.Options.Fsync: every fsync of the
+	// WAL's own files goes through it. Nil means (*os.File).Sync.
+	Fsync func(*os.File) error
 }
 
 func (o *Options) setDefaults() {
@@ -123,6 +129,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.UnreadyAfter <= 0 {
 		o.UnreadyAfter = 5 * time.Minute
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = 10 * time.Second
 	}
 	for i := range o.Sinks {
 		s := &o.Sinks[i]
@@ -179,13 +188,24 @@ type Pipeline struct {
 	appended   atomic.Uint64 // last index appended
 	durable    atomic.Uint64 // last index fsynced (or appended, with SyncNone)
 	spaceFreed chan struct{}
+	walFault   chan struct{} // the syncer's fsync failed: the writer heals the WAL
+	synced     chan struct{} // the syncer published a durable index
 
-	posMu      sync.Mutex
-	pending    []pendingPos      // appended, not yet durable
-	dirtyPos   map[posKey]posVal // durable, not yet committed
-	posIndex   uint64            // durable index the dirty positions are complete up to
-	recovered  map[posKey]posVal // positions at Open, for Positions
-	checkpoint uint64            // last committed positions checkpoint
+	// Writer-owned.
+	datas      [][]byte
+	nearlyFull bool // ReasonWALNearlyFull is raised
+
+	// faultMu orders raising and clearing ReasonWALAppendFailing.
+	faultMu sync.Mutex
+	healAt  uint64 // 0: no fault; else the fault clears once this index is durable (MaxUint64: not healed yet)
+
+	posMu        sync.Mutex
+	pending      []pendingPos      // handed to the WAL (or about to be), not yet durable
+	pendingBytes int               // len(data) summed over pending
+	dirtyPos     map[posKey]posVal // durable, not yet committed
+	posIndex     uint64            // durable index the dirty positions are complete up to
+	recovered    map[posKey]posVal // positions at Open, for Positions
+	checkpoint   uint64            // last committed positions checkpoint
 
 	loops []*sinkLoop
 
@@ -196,18 +216,23 @@ type Pipeline struct {
 	pinned    atomic.Bool     // retention holds off while a rewind runs
 	commitReq chan chan error // commit at once, for a rewind
 
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup // sink loops and committer
-	ingestWG  sync.WaitGroup // writer and syncer
-	started   bool
-	closeOnce sync.Once
-	closeErr  error
+	cancel        context.CancelFunc
+	cancelReaders context.CancelFunc // stops the sink readers first, at Close
+	wg            sync.WaitGroup     // sink loops and committer
+	ingestWG      sync.WaitGroup     // writer and syncer
+	started       bool
+	closeOnce     sync.Once
+	closeErr      error
 }
 
+// pendingPos is a block between its Append and the fsync covering it. Its
+// data is kept, so a failed append or fsync can be healed by appending it
+// again (the source handed Record.Data over).
 type pendingPos struct {
 	index uint64
 	key   posKey
 	val   posVal
+	data  []byte
 }
 
 // Open opens (or creates) the data directory: it takes the state.db lock,
@@ -241,7 +266,7 @@ func Open(logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Pipeli
 	}
 	walDir := filepath.Join(opts.DataDir, "wal")
 	l, err := wal.Open(walDir, &wal.Options{
-		SegmentSize: opts.SegmentSize, SegmentCacheSize: 1, Logger: logger, Registerer: reg})
+		SegmentSize: opts.SegmentSize, SegmentCacheSize: 1, Logger: logger, Registerer: reg, Fsync: opts.Fsync})
 	if err != nil {
 		sched.Close()
 		m.unregister(reg)
@@ -255,12 +280,16 @@ func Open(logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Pipeli
 		writerDone: make(chan struct{}),
 		syncWake:   make(chan struct{}, 1),
 		spaceFreed: make(chan struct{}, 1),
+		walFault:   make(chan struct{}, 1),
+		synced:     make(chan struct{}, 1),
 		dirtyPos:   make(map[posKey]posVal),
 		health:     newHealth(logger, m.degraded),
 		openedAt:   time.Now().UTC(),
 		commitReq:  make(chan chan error),
 	}
 	p.health.declare("wal", ReasonWALAppendFailing, ReasonWALNearlyFull)
+	p.health.declare("state", ReasonStateCommitFailing)
+	m.walMaxBytes.Set(float64(opts.MaxBytes))
 	err = p.recover()
 	if err == nil {
 		err = p.initView()
@@ -296,8 +325,10 @@ func (p *Pipeline) Start(ctx context.Context) {
 	p.ingestWG.Add(2)
 	go p.runWriter()
 	go p.runSyncer()
+	readCtx, cancelReaders := context.WithCancel(ctx)
+	p.cancelReaders = cancelReaders
 	for _, sl := range p.loops {
-		sl.start(ctx, &p.wg)
+		sl.start(ctx, readCtx, &p.wg)
 	}
 	p.wg.Add(1)
 	go p.runCommitter(ctx)
@@ -370,6 +401,7 @@ func (p *Pipeline) Close() error {
 		close(p.stopIngest)
 		if p.started {
 			p.ingestWG.Wait()
+			p.drain()
 			p.cancel()
 			p.wg.Wait()
 		}
@@ -388,6 +420,32 @@ func (p *Pipeline) Close() error {
 		p.closeErr = errors.Join(errs...)
 	})
 	return p.closeErr
+}
+
+// drain stops the sink readers and the retry scheduler, then waits up to
+// ShutdownTimeout for the sends in flight to finish, so a SIGTERM does not
+// throw away batches a sink is about to acknowledge.
+func (p *Pipeline) drain() {
+	p.cancelReaders()
+	p.sched.Close()
+	deadline := time.Now().Add(p.opts.ShutdownTimeout)
+	for {
+		busy := 0
+		for _, sl := range p.loops {
+			sl.mu.Lock()
+			busy += sl.inFlight
+			sl.mu.Unlock()
+		}
+		if busy == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.logger.Warn("shutdown_timeout passed with sends in flight; they are cancelled and sent again after the next start",
+				"in_flight", busy, "shutdown_timeout", p.opts.ShutdownTimeout)
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // Ready reports whether the pipeline is running.

@@ -19,8 +19,10 @@ func (p *Pipeline) recover() error {
 	}
 	first, last := p.log.FirstIndex(), p.log.LastIndex()
 	p.appended.Store(last)
-	p.durable.Store(last) // Open repaired the tail: what is there was synced or survived
-	p.m.durableIndex.Set(float64(last))
+	// wal.Open repaired the tail and fsynced it and the directory: all of
+	// it is durable, not merely in the page cache of a killed process.
+	p.durable.Store(p.log.DurableIndex())
+	p.m.durableIndex.Set(float64(p.log.DurableIndex()))
 
 	for _, so := range p.opts.Sinks {
 		name := so.Sink.Name()

@@ -51,7 +51,7 @@ func (p *Pipeline) RewindToIndex(ctx context.Context, sink string, index uint64)
 		if index < first || index > durable+1 {
 			return 0, 0, nil, v.rangeError(fmt.Sprintf("index %d", index))
 		}
-		es, err := v.entries(index, index, 0, 1, nil)
+		es, err := v.entries(index, index, 0, 1, nil, nil)
 		if err != nil || len(es) == 0 {
 			return index, 0, nil, err
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/logcapturer/logcapturer/retry"
 	"github.com/logcapturer/logcapturer/sinks"
 	"github.com/logcapturer/logcapturer/wal"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // sinkLoop delivers the WAL to one sink: a reader goroutine reads durable
@@ -67,7 +68,9 @@ type batch struct {
 	sinks.Batch
 	bufs    [][]byte // record buffers the blocks' lines alias
 	nrec    int
-	started time.Time
+	started time.Time      // when its first block was read from the WAL
+	idx     []uint64       // WAL index of each of Blocks
+	sel     [][]retry.Pick // a retried selection: the runs each block was cut to (nil: whole)
 }
 
 func newSinkLoop(p *Pipeline, opts SinkOptions, cursor uint64, retries <-chan retry.Range) *sinkLoop {
@@ -94,6 +97,14 @@ func newSinkLoop(p *Pipeline, opts SinkOptions, cursor uint64, retries <-chan re
 	}
 	p.m.sinkCursor.WithLabelValues(sl.name).Set(float64(cursor))
 	p.m.circuitOpen.WithLabelValues(sl.name).Set(0)
+	for _, m := range []*prometheus.CounterVec{p.m.sinkSent, p.m.sinkSentBytes} {
+		m.WithLabelValues(sl.name)
+	}
+	p.m.sinkDropped.WithLabelValues(sl.name, "wal_full")
+	p.m.deliveryLatency.WithLabelValues(sl.name)
+	p.m.sinkSendDur.WithLabelValues(sl.name)
+	p.m.sinkLag.WithLabelValues(sl.name)
+	p.m.oldestUnacked.WithLabelValues(sl.name)
 	p.health.declare(sl.component, ReasonSinkReaderStopped, ReasonSinkUnauthorized, ReasonSinkFailing, ReasonSinkStuck)
 	for _, class := range []string{"retryable", "permanent", "unauthorized"} {
 		p.m.sinkFailures.WithLabelValues(sl.name, class, "error")
@@ -101,11 +112,13 @@ func newSinkLoop(p *Pipeline, opts SinkOptions, cursor uint64, retries <-chan re
 	return sl
 }
 
-func (sl *sinkLoop) start(ctx context.Context, wg *sync.WaitGroup) {
+// start runs the reader until readCtx is done and the workers until ctx
+// is: at Close the readers stop first, so in-flight sends can finish.
+func (sl *sinkLoop) start(ctx, readCtx context.Context, wg *sync.WaitGroup) {
 	wg.Add(1 + sl.opts.Workers)
 	go func() {
 		defer wg.Done()
-		sl.runReader(ctx)
+		sl.runReader(readCtx)
 	}()
 	for i := 0; i < sl.opts.Workers; i++ {
 		go func() {
@@ -383,6 +396,7 @@ func (sl *sinkLoop) read(rd *wal.Reader, b *batch, index uint64) (uint64, error)
 		return index + 1, nil
 	}
 	b.nrec++
+	b.idx = append(b.idx, index)
 	b.Entries += len(blk.Entries)
 	b.Bytes += blk.Size()
 	return index + 1, nil
@@ -437,6 +451,7 @@ func (sl *sinkLoop) send(ctx context.Context, b *batch) error {
 	if err == nil {
 		m.sinkSent.WithLabelValues(sl.name).Add(float64(b.Entries))
 		m.sinkSentBytes.WithLabelValues(sl.name).Add(float64(b.Bytes))
+		m.deliveryLatency.WithLabelValues(sl.name).Observe(time.Since(b.started).Seconds())
 		sl.breakerResult(nil, sinks.ClassRetryable)
 		return nil
 	}
@@ -474,6 +489,7 @@ func (sl *sinkLoop) deliverNew(ctx context.Context, b *batch) {
 		now := time.Now()
 		r := retry.Range{From: b.From, To: b.To, Entries: b.Entries, Bytes: b.Bytes, Attempts: 1,
 			FirstFailure: now, LastError: err.Error()}
+		sl.narrow(&r, b, err) // a partial success: only the refused entries are filed
 		if !sl.failed(ctx, retry.Range{}, r, err, now) {
 			return
 		}
@@ -484,6 +500,7 @@ func (sl *sinkLoop) deliverNew(ctx context.Context, b *batch) {
 // deliverRetry reads a retry range back from the WAL and sends it.
 func (sl *sinkLoop) deliverRetry(ctx context.Context, rd *wal.Reader, rf *readFailure, b *batch, r retry.Range) {
 	b.reset(r.From)
+	b.started = r.FirstFailure // delivery latency counts from the first try
 	for i := r.From; i <= r.To; {
 		n, err := sl.read(rd, b, i)
 		if errors.Is(err, wal.ErrClosed) || ctx.Err() != nil {
@@ -500,6 +517,7 @@ func (sl *sinkLoop) deliverRetry(ctx context.Context, rd *wal.Reader, rf *readFa
 		i = n
 	}
 	rf.end(sl)
+	sl.keepPicked(b, r.Picks) // a dead letter's selection: only those entries are sent
 	if b.Entries == 0 {
 		// Deleted under it (full_policy drop_oldest) or nothing routed.
 		sl.p.m.sinkDropped.WithLabelValues(sl.name, "wal_full").Add(float64(r.Entries))
@@ -517,6 +535,7 @@ func (sl *sinkLoop) deliverRetry(ctx context.Context, rd *wal.Reader, rf *readFa
 	next := r
 	next.Attempts++
 	next.LastError = err.Error()
+	sl.narrow(&next, b, err)
 	sl.failed(ctx, r, next, err, time.Now())
 }
 
@@ -535,9 +554,10 @@ func (sl *sinkLoop) failed(ctx context.Context, old, r retry.Range, err error, n
 			reason = p.Reason
 		}
 		if p != nil && p.Rejected > 0 && p.Rejected < r.Entries {
-			// A partial success: the rest was written. The range still
-			// goes to the queue whole (a replay resends it; Loki drops what
-			// it holds), counted by what was refused.
+			// A partial success the sink could not narrow to entries
+			// (Loki's "total ignored"): the range still goes to the queue
+			// whole (a replay resends it; Loki drops what it holds),
+			// counted by what was refused.
 			r.Entries = p.Rejected
 		}
 	} else if class == sinks.ClassRetryable && sl.opts.MaxAttempts > 0 && r.Attempts >= sl.opts.MaxAttempts {
@@ -545,7 +565,7 @@ func (sl *sinkLoop) failed(ctx context.Context, old, r retry.Range, err error, n
 		reason = "max_attempts"
 	}
 	if reason != "" {
-		d := retry.DeadLetter{From: r.From, To: r.To, Entries: r.Entries, Bytes: r.Bytes, Reason: reason,
+		d := retry.DeadLetter{From: r.From, To: r.To, Entries: r.Entries, Bytes: r.Bytes, Picks: r.Picks, Reason: reason,
 			Attempts: r.Attempts, FirstFailure: r.FirstFailure, LastFailure: now, LastError: r.LastError}
 		sl.p.logger.Warn("range moved to the dead-letter queue", "sink", sl.name, "from", r.From, "to", r.To,
 			"entries", r.Entries, "reason", reason, "attempts", r.Attempts, "err", err)
@@ -659,6 +679,7 @@ func (sl *sinkLoop) circuitOpen() bool {
 func (b *batch) reset(from uint64) {
 	b.From, b.To = from, from-1
 	b.Blocks = b.Blocks[:0]
+	b.idx, b.sel = b.idx[:0], b.sel[:0]
 	b.Entries, b.Bytes, b.nrec = 0, 0, 0
 	b.started = time.Now()
 }

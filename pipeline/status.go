@@ -347,11 +347,38 @@ type DeadLetter struct {
 	FirstFailure time.Time `json:"first_failure"`
 	LastFailure  time.Time `json:"last_failure"`
 	LastError    string    `json:"last_error,omitempty"`
+	// Selection, when set, says the dead letter holds only these entries of
+	// its blocks, the ones the receiver refused of a partial success: runs
+	// of WAL index:first entry+count. Empty: every entry routed to the sink.
+	Selection string `json:"selection,omitempty"`
 }
 
 func deadLetterView(sink string, d retry.DeadLetter) DeadLetter {
-	return DeadLetter{Sink: sink, From: d.From, To: d.To, Entries: d.Entries, Bytes: d.Bytes, Reason: d.Reason,
+	v := DeadLetter{Sink: sink, From: d.From, To: d.To, Entries: d.Entries, Bytes: d.Bytes, Reason: d.Reason,
 		Attempts: d.Attempts, FirstFailure: d.FirstFailure.UTC(), LastFailure: d.LastFailure.UTC(), LastError: d.LastError}
+	if !d.Picks.IsZero() {
+		v.Selection = d.Picks.String()
+	}
+	return v
+}
+
+// picked returns a filter keeping only the entries of ps (nil: every one).
+func picked(ps retry.Picks) func(index uint64, entry int) bool {
+	if ps.IsZero() {
+		return nil
+	}
+	runs := map[uint64][]retry.Pick{}
+	for _, p := range ps.Slice() {
+		runs[p.Index] = append(runs[p.Index], p)
+	}
+	return func(index uint64, entry int) bool {
+		for _, r := range runs[index] {
+			if entry >= r.First && entry < r.First+r.Count {
+				return true
+			}
+		}
+		return false
+	}
 }
 
 // DLQ returns the dead letters of sink (every sink when sink is ""), in

@@ -201,7 +201,7 @@ func (v walView) locateTime(t time.Time) (index uint64, skip int, at time.Time, 
 // entries decodes up to limit entries of the blocks from..to (to 0: the
 // durable end), skipping the first skip entries of block from, keeping
 // only blocks whose source keep accepts (nil: all).
-func (v walView) entries(from, to uint64, skip, limit int, keep func(source string) bool) ([]Entry, error) {
+func (v walView) entries(from, to uint64, skip, limit int, keep func(source string) bool, pick func(index uint64, entry int) bool) ([]Entry, error) {
 	last := v.durable()
 	if to == 0 || to > last {
 		to = last
@@ -231,13 +231,16 @@ func (v walView) entries(from, to uint64, skip, limit int, keep func(source stri
 		for _, l := range blk.Labels {
 			labels[l.Name] = l.Value
 		}
-		es := blk.Entries
+		first := 0
 		if i == from {
-			es = es[min(skip, len(es)):]
+			first = min(skip, len(blk.Entries))
 		}
-		for _, e := range es {
+		for j, e := range blk.Entries[first:] {
 			if len(out) == limit || size >= MaxEntriesBytes {
 				break
+			}
+			if pick != nil && !pick(i, first+j) {
+				continue
 			}
 			size += len(e.Line)
 			out = append(out, Entry{Index: i, Time: time.Unix(0, e.Time).UTC(), Source: blk.Source, Labels: labels, Line: string(e.Line)})
@@ -252,7 +255,7 @@ func (v walView) entriesFrom(from uint64, limit int) ([]Entry, error) {
 	if first, last := v.log.FirstIndex(), v.durable(); from < first || from > last {
 		return nil, v.rangeError(fmt.Sprintf("index %d", from))
 	}
-	return v.entries(from, 0, 0, limit, nil)
+	return v.entries(from, 0, 0, limit, nil, nil)
 }
 
 // entriesAt is WAL entries from the first at or after t.
@@ -261,7 +264,7 @@ func (v walView) entriesAt(t time.Time, limit int) ([]Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	return v.entries(i, 0, skip, limit, nil)
+	return v.entries(i, 0, skip, limit, nil, nil)
 }
 
 func (p *Pipeline) walView() walView {
@@ -297,7 +300,7 @@ func (p *Pipeline) DLQEntries(sink string, from uint64, limit int) (DeadLetter, 
 			if sl.routes != nil {
 				keep = func(s string) bool { return sl.routes[s] }
 			}
-			es, err := p.walView().entries(d.From, d.To, 0, limit, keep)
+			es, err := p.walView().entries(d.From, d.To, 0, limit, keep, picked(d.Picks))
 			return deadLetterView(sink, d), es, err
 		}
 		known = append(known, d.From)

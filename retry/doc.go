@@ -3,6 +3,14 @@
 // WAL; these are pointers into it, so a sink that is down for hours costs
 // disk, never memory or goroutines.
 //
+// A range or dead letter may carry Picks: an exact selection of single
+// entries of its blocks, as runs (WAL index, first entry, count). It is what
+// a receiver refused of a batch it otherwise stored (Loki's partial 400):
+// Entries and Bytes then count only the picked entries, a replay resends
+// only them, and the pipeline cuts the blocks it reads back to them. The
+// zero Picks selects every routed entry of the range. Picks is immutable
+// and comparable, so Range and DeadLetter stay comparable values.
+//
 // # State
 //
 // Store persists both in the pipeline's bbolt file, per sink: bucket
@@ -12,6 +20,17 @@
 // first and last failure and last error. Every change is one fsynced
 // transaction, written before it shows in memory, so a range is durable
 // before the sink's cursor passes it.
+//
+// Values are versioned by a trailer. Version 1 appends uvarint 1 and the
+// Picks (uvarint length, then per run uvarints: index delta from the
+// previous run's index, first entry, count; empty for the whole range):
+// about 3 bytes per run (BenchmarkPicks: 15,004 bytes when every other
+// entry of a 10,000-entry batch was refused, the worst case; 304 bytes for
+// one run in each of 100 blocks). A value without a
+// trailer is version 0, written before selections existed, and loads as a
+// whole range; a binary older than version 1 ignores the trailer and would
+// resend a whole range on replay, which Loki absorbs (it drops entries it
+// holds). A newer version, or a selection outside its range, fails Load.
 //
 // # Scheduler
 //

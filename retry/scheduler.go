@@ -124,6 +124,10 @@ func (s *Scheduler) Register(sink string, capacity int) (<-chan Range, error) {
 		q.dead[d.From] = d
 		q.deadEnt += d.Entries
 	}
+	// Series exist from the start, so alerts see them before the first event.
+	s.m.retries.WithLabelValues(sink)
+	s.m.dlqExpired.WithLabelValues(sink)
+	s.m.dlqAdded.WithLabelValues(sink, "max_attempts")
 	s.mu.Lock()
 	s.queues[sink] = q
 	s.order = append(s.order, q)
@@ -488,7 +492,7 @@ func deadToRetry(ds []DeadLetter, now time.Time, replay bool) ([]uint64, []Range
 	for _, d := range ds {
 		froms = append(froms, d.From)
 		if replay {
-			rs = append(rs, Range{From: d.From, To: d.To, Entries: d.Entries, Bytes: d.Bytes,
+			rs = append(rs, Range{From: d.From, To: d.To, Entries: d.Entries, Bytes: d.Bytes, Picks: d.Picks,
 				Due: now, FirstFailure: now, LastError: "replayed from the dead-letter queue"})
 		}
 	}

@@ -12,8 +12,9 @@ import (
 // Range is a span of WAL indexes a sink failed to deliver and will retry.
 type Range struct {
 	From, To     uint64
-	Entries      int       // entries routed to the sink in the range
-	Bytes        int       // line bytes routed to the sink
+	Entries      int       // entries routed to the sink in the range (only the picked ones with Picks)
+	Bytes        int       // line bytes routed to the sink (likewise)
+	Picks        Picks     // zero: every routed entry of [From, To]; else only these
 	Attempts     int       // sends that failed so far
 	Due          time.Time // when to try again
 	FirstFailure time.Time
@@ -27,6 +28,7 @@ type DeadLetter struct {
 	From, To     uint64
 	Entries      int
 	Bytes        int
+	Picks        Picks  // zero: every routed entry of [From, To]; else only these (a partial rejection)
 	Reason       string // permanent reason word, or "max_attempts"
 	Attempts     int
 	FirstFailure time.Time
@@ -57,8 +59,52 @@ func retryKey(r Range) []byte {
 
 func dlqKey(from uint64) []byte { return binary.BigEndian.AppendUint64(nil, from) }
 
-// value layout: to, entries, bytes, attempts, first failure ns, [last failure ns,]
-// then uvarint-prefixed strings.
+// value layout (version 0): to (8 bytes, big-endian), then uvarints entries,
+// bytes, attempts, varint first failure ns, [varint last failure ns,] then
+// uvarint-prefixed strings (retry: last error; dlq: reason, last error).
+//
+// Version 1 appends a trailer: uvarint version (1), then the entry selection
+// (Picks) as uvarint-prefixed bytes, empty for the whole range. A value
+// without a trailer is version 0 and selects the whole range, so values
+// stored before version 1 load unchanged; a binary that predates version 1
+// ignores the trailer and would resend the whole range on replay (safe:
+// Loki drops entries it holds).
+const valueVersion = 1
+
+func appendTrailer(b []byte, p Picks) []byte {
+	b = binary.AppendUvarint(b, valueVersion)
+	b = binary.AppendUvarint(b, uint64(len(p.enc)))
+	return append(b, p.enc...)
+}
+
+// trailer reads the version 1 trailer, if any, and checks the
+// selection lies within [from, to].
+func (r *reader) trailer(from, to uint64) Picks {
+	if r.err != nil || len(r.buf) == 0 {
+		return Picks{} // version 0
+	}
+	if v := r.uvarint(); r.err == nil && v != valueVersion {
+		r.err, r.buf = fmt.Errorf("record version %d is newer than this logcapturer reads (%d)", v, valueVersion), nil
+		return Picks{}
+	}
+	enc := r.string()
+	if r.err != nil {
+		return Picks{}
+	}
+	p, err := parsePicks([]byte(enc))
+	if err == nil && !p.IsZero() {
+		ps := p.Slice()
+		if ps[0].Index < from || ps[len(ps)-1].Index > to {
+			err = fmt.Errorf("entry selection %d-%d outside the range %d-%d", ps[0].Index, ps[len(ps)-1].Index, from, to)
+		}
+	}
+	if err != nil {
+		r.err, r.buf = err, nil
+		return Picks{}
+	}
+	return p
+}
+
 func encodeRange(r Range) []byte {
 	b := binary.BigEndian.AppendUint64(nil, r.To)
 	b = binary.AppendUvarint(b, uint64(r.Entries))
@@ -66,7 +112,8 @@ func encodeRange(r Range) []byte {
 	b = binary.AppendUvarint(b, uint64(r.Attempts))
 	b = binary.AppendVarint(b, r.FirstFailure.UnixNano())
 	b = binary.AppendUvarint(b, uint64(len(r.LastError)))
-	return append(b, r.LastError...)
+	b = append(b, r.LastError...)
+	return appendTrailer(b, r.Picks)
 }
 
 func decodeRange(k, v []byte) (Range, error) {
@@ -78,6 +125,7 @@ func decodeRange(k, v []byte) (Range, error) {
 	r.Entries, r.Bytes, r.Attempts = int(d.uvarint()), int(d.uvarint()), int(d.uvarint())
 	r.FirstFailure = time.Unix(0, d.varint()).UTC()
 	r.LastError = d.string()
+	r.Picks = d.trailer(r.From, r.To)
 	return r, d.err
 }
 
@@ -92,7 +140,7 @@ func encodeDead(d DeadLetter) []byte {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
-	return b
+	return appendTrailer(b, d.Picks)
 }
 
 func decodeDead(k, v []byte) (DeadLetter, error) {
@@ -106,6 +154,7 @@ func decodeDead(k, v []byte) (DeadLetter, error) {
 	dl.LastFailure = time.Unix(0, d.varint()).UTC()
 	dl.Reason = d.string()
 	dl.LastError = d.string()
+	dl.Picks = d.trailer(dl.From, dl.To)
 	return dl, d.err
 }
 

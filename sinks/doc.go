@@ -1,5 +1,16 @@
-// Package sinks delivers batches of WAL entries to destinations: local files
-// and standard output now; Loki and Kafka build on the same contract.
+// Package sinks delivers batches of WAL entries to destinations: local
+// files, standard output and HTTP here; Loki (sinks/loki) and Kafka
+// (sinks/kafka) build on the same contract.
+//
+// # Configuration
+//
+// Each sink type owns its YAML keys: FileConfig, StdoutConfig and
+// HTTPConfig here, loki.Options and kafka.Config in their packages, each
+// with yaml tags, its defaults (set by its SinkType's New), a Check that
+// reports problems at their file:line through config.Check, and an Open
+// that builds the sink. config decodes only the keys every sink has (name,
+// type, batch, workers, retry); cmd lists the types. A new sink is its
+// folder and one line in that list.
 //
 // # Contract
 //
@@ -13,7 +24,10 @@
 //     errors, timeouts, 429, 5xx, a disk error). After carries a Retry-After
 //     hint when the receiver gave one.
 //   - *Permanent: the destination will never accept this batch; the range
-//     goes to the dead-letter queue and never holds back later data.
+//     goes to the dead-letter queue and never holds back later data. When
+//     the destination stored the batch but for some entries (Loki's partial
+//     400), Refused names exactly those (Spans of Blocks' entries): only
+//     they are dead-lettered, the rest count as delivered.
 //
 // An unclassified error counts as retryable: a sink that cannot tell must
 // not lose data.

@@ -37,6 +37,29 @@ type Permanent struct {
 	// it says so (a partial success: Loki's "total ignored: N out of M");
 	// 0 means all of them.
 	Rejected int
+	// Refused, when not nil, is exactly the entries of the batch the
+	// receiver refused, and the receiver holds every other entry: the
+	// batch was delivered but for these. Spans are in Blocks order, sorted,
+	// not overlapping, each of at least one entry; Rejected then equals
+	// their total. Nil means the whole batch (or that the sink cannot
+	// tell which entries were refused), as before.
+	Refused []Span
+}
+
+// Span is a run of entries of a Batch: Count entries from
+// Blocks[Block].Entries[First] on.
+type Span struct {
+	Block, First, Count int
+}
+
+// AppendSpan adds entry e of block blk to spans, which must end before it,
+// extending the last span when e follows it.
+func AppendSpan(spans []Span, blk, e int) []Span {
+	if n := len(spans); n > 0 && spans[n-1].Block == blk && spans[n-1].First+spans[n-1].Count == e {
+		spans[n-1].Count++
+		return spans
+	}
+	return append(spans, Span{Block: blk, First: e, Count: 1})
 }
 
 func (e *Permanent) Error() string {

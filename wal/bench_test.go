@@ -50,3 +50,39 @@ func benchAppendSync(b *testing.B, n int) {
 		b.Fatal(err)
 	}
 }
+
+// BenchmarkReaderFollowsTail measures a sink keeping up with ingest: each
+// Read is of the record just appended (16 KiB), past the segment size the
+// Reader last saw.
+func BenchmarkReaderFollowsTail(b *testing.B) {
+	rec := testRecord(1, 100, 160)
+	l, err := Open(b.TempDir(), &Options{SegmentSize: 64 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	r := l.NewReader()
+	defer r.Close()
+	var buf []byte
+	b.SetBytes(int64(len(rec)))
+	b.ReportAllocs()
+	for b.Loop() {
+		_, last, err := l.Append([][]byte{rec})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if buf, err = r.Read(buf, last); err != nil {
+			b.Fatal(err)
+		}
+		if l.Size() > 48<<20 {
+			b.StopTimer()
+			r.Close()
+			l.Close()
+			if l, err = Open(b.TempDir(), &Options{SegmentSize: 64 << 20}); err != nil {
+				b.Fatal(err)
+			}
+			r = l.NewReader()
+			b.StartTimer()
+		}
+	}
+}

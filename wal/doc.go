@@ -31,8 +31,9 @@
 // new one is started once the tail reaches Options.SegmentSize. Files named
 // NAME.broken, NAME.broken.1, … hold bytes cut off by repair (below).
 // NAME.START and NAME.END are tidwall's leftovers from an interrupted
-// truncation, resolved by the next Open; a NAME.START.TEMP left by a crash
-// is ignored (and may be deleted).
+// truncation, resolved by the next Open; a NAME.START.TEMP or NAME.TEMP
+// (Reopen's rewrite, below) left by a crash is ignored (and may be
+// deleted).
 //
 // # Invariants
 //
@@ -43,11 +44,17 @@
 //     a record that fails CheckRecord, and Read verifies the checksum of
 //     every record it returns.
 //   - A record is durable once a Sync that started after its Append has
-//     returned. Append alone writes to the page cache only (tidwall with
-//     NoSync); Sync fsyncs the tail file, and the directory when a segment
-//     file was created since the last Sync. tidwall fsyncs a segment before
-//     it starts the next one.
-//   - A record's index never changes; TruncateFront only removes a prefix.
+//     returned, and every record Open or Reopen found is durable when it
+//     returns: DurableIndex says how far. Append alone writes to the page
+//     cache only (tidwall with NoSync); Sync fsyncs the tail file, and the
+//     directory when a segment file was created since the last Sync.
+//     tidwall fsyncs a segment before it starts the next one. Open fsyncs
+//     the (repaired) tail segment and the directory before it returns:
+//     after a kill -9 the tail may exist only in the page cache, and
+//     nothing in it may be called durable before it is on disk.
+//   - A record's index never changes; TruncateFront only removes a prefix,
+//     and Reopen after a failed fsync only removes records after
+//     DurableIndex (so LastIndex goes back, never past DurableIndex).
 //
 // # Repair
 //
@@ -58,11 +65,49 @@
 // the end of the file or fails its checksum. Everything from there on is
 // written to NAME.broken (or the next free NAME.broken.N), fsynced, then
 // cut off; the file and the directory are fsynced, one warning is logged
-// and logcapturer_wal_repairs_total / _repaired_bytes_total count it. The
-// cut can leave the tail empty. Older segments are not scanned: a damaged
+// and logcapturer_wal_repairs_total / _repaired_bytes_total count it. If
+// the .broken file cannot be written (a full disk), the cut goes ahead
+// without it and the warning says so: a log that cannot start is worse
+// than a lost torn record. The cut can leave the tail empty. Older segments are not scanned: a damaged
 // record there is found by Read, which returns a *CorruptionError for it
 // (for every record of the segment if the damage hits a length prefix) and
 // keeps reading the others.
+//
+// # Failures
+//
+// A failed Append or Sync leaves the log failed: Err returns the cause, and
+// Append and Sync refuse until Reopen succeeds. Reopen heals by the cause:
+//
+//   - A failed write (ENOSPC, EDQUOT): the bytes after the last whole
+//     record are our own half-written append, not crash damage. They are
+//     truncated in place, with no .broken copy and no warning: this needs
+//     no free space, so Reopen succeeds on a disk that stays full. Whole
+//     records of the failed batch that reached the file stay.
+//   - A failed fsync (Sync's, tidwall's of a finished segment, Open's):
+//     after it the kernel may have dropped the dirty pages and a second
+//     fsync may report them written ("fsyncgate", PostgreSQL 2018), so that
+//     file is never fsynced again and every record after DurableIndex is of
+//     unknown state. Reopen rewrites the segment holding DurableIndex+1
+//     into a new file with only its records up to DurableIndex, verified by
+//     CRC (NAME.TEMP, fsync, deletion of the later segments, rename over
+//     NAME, directory fsync), then opens that. This needs free space for
+//     one segment's durable prefix. If those records do not read back
+//     whole, fsynced data was damaged: Reopen fails and keeps failing.
+//
+// Then Reopen opens the directory as Open does (repair, fsync of the tail
+// and the directory), so afterwards DurableIndex = LastIndex, and the
+// caller appends again, under the same indexes, the records after
+// LastIndex that it still holds. A Reopen that fails leaves the log failed,
+// never closed: call it again later. Meanwhile TruncateFront at a segment's
+// first index deletes the files below it (retention still frees disk), and
+// Readers keep reading: a rewrite renames a file with the same durable
+// records over the old one. Close of a log whose fsync failed performs the
+// same cut first, so the next Open does not take the records of unknown
+// state for durable.
+//
+// Options.Fsync is a test seam through which every fsync of the Log's own
+// goes (tail, directory, .broken and rewrite files); package waltest has a
+// fault-injecting one.
 //
 // # Concurrency
 //
@@ -71,23 +116,27 @@
 // and TruncateFront exclude each other; FirstIndex, LastIndex and Size are
 // lock-free. Sync holds a second mutex and releases the first one before
 // it fsyncs, through its own handle on the tail file, so sinks keep reading
-// while ingest waits for the disk. TruncateFront and Close take both.
+// while ingest waits for the disk. TruncateFront, Reopen and Close take
+// both.
 //
 // # Memory
 //
 // tidwall keeps the whole tail segment in memory (growing it by copying, so
 // up to about two segments at a moment) and Log.Read loads an old segment
 // whole, caching Options.SegmentCacheSize of them; the cache is cleared
-// whenever a segment is finished. A Reader holds only the record it returns.
+// whenever a segment is finished. A Reader holds only the record it returns,
+// and allocates for a record no more than its segment file holds after the
+// length prefix, whatever a damaged prefix claims.
 // Log.Read users: about (1 + SegmentCacheSize) × SegmentSize, plus one copy of the largest
 // Append batch. Read copies the record into the caller's buffer.
 //
 // # Lifecycle
 //
-// Open (create or repair, then load) → Append / Sync / Read /
-// TruncateFront from any goroutines → Close, which fsyncs, closes the files
-// and unregisters the metrics; Close is idempotent and a closed directory
-// can be opened again, also on the same prometheus.Registerer.
+// Open (create or repair, load, fsync the tail and the directory) →
+// Append / Sync / Read / TruncateFront from any goroutines, Reopen after a
+// failure (Err) → Close, which fsyncs, closes the files and unregisters the
+// metrics; Close is idempotent and a closed directory can be opened again,
+// also on the same prometheus.Registerer.
 //
 // # Caveats
 //
@@ -100,11 +149,15 @@
 //   - TruncateFront rewrites the segment holding the new first index, so
 //     truncating at a segment's FirstIndex costs one segment copy and needs
 //     that much free disk space, even when the disk is full.
-//   - After an Append write error (a full disk, say) tidwall's in-memory
-//     tail no longer matches the file: the Log refuses further appends until
-//     it is closed and reopened. A failed fsync is sticky for the same
-//     reason: records appended since the last good Sync must be assumed
-//     lost.
+//   - After an Append error tidwall's in-memory tail no longer matches the
+//     file, so Reopen drops that tidwall.Log without closing it (its Close
+//     fsyncs the failed file); its file descriptor is closed by the garbage
+//     collector. tidwall's own fsyncs (of a finished segment, in Close) do
+//     not go through Options.Fsync. An Append error that is not a failed
+//     write(2) or open(2) is taken for a failed fsync.
+//   - tidwall's TruncateFront copies the first kept segment, which needs
+//     free space: on a full disk retention of a healthy log fails (and is
+//     retried); only a failed log deletes whole segments without copying.
 //   - Records hold no index. Damage to a length prefix in an old segment
 //     usually makes the segment unparsable (every record in it reads as
 //     *CorruptionError), but in unlucky cases it parses into whole,

@@ -36,6 +36,11 @@ type Options struct {
 	// Registerer receives the logcapturer_wal_* metrics; they are
 	// unregistered by Close. Nil means no metrics.
 	Registerer prometheus.Registerer
+	// Fsync is a test seam: every fsync the Log itself issues (the tail
+	// segment, the directory, repair and rewrite files) goes through it.
+	// Nil means f.Sync(). tidwall's own fsync of a finished segment and in
+	// its Close do not pass through it.
+	Fsync func(f *os.File) error
 }
 
 // SegmentInfo describes one segment file.
@@ -62,32 +67,40 @@ type Log struct {
 	syncMu    sync.Mutex
 	syncFile  *os.File // our own handle on the tail segment, for fsync
 	syncFirst uint64   // FirstIndex of the segment syncFile refers to
-	syncErr   error    // a failed fsync; sticky
+	syncErr   error    // a failed fsync; sticky until Reopen
 
 	// mu serialises every call into tidwall (its concurrent reads race)
 	// and guards the fields below.
 	mu        sync.Mutex
-	tw        *twal.Log
+	tw        *twal.Log // nil after a Reopen that failed
 	batch     twal.Batch
 	segs      []SegmentInfo // mirrors tidwall's segments; the last is the tail
 	dirDirty  bool          // a segment file was created since the last Sync
 	closed    bool
-	failed    error // an append or truncate that left tidwall unusable
+	failed    error // an append, fsync, truncate or reopen that left the log unusable
 	twCorrupt bool  // tidwall itself flagged corruption (failed TruncateFront)
+	// untrusted: an fsync failed (ours, tidwall's at a segment's end, or
+	// Open's), so the bytes after the durable index are of unknown state;
+	// Reopen cuts them off into a new file before the log is used again.
+	untrusted bool
 
 	// Written under mu, read without it.
-	first atomic.Uint64
-	last  atomic.Uint64
-	size  atomic.Int64
-	nsegs atomic.Int64
-	gen   atomic.Uint64 // bumped whenever the segment list changes (for Readers)
+	first   atomic.Uint64
+	last    atomic.Uint64
+	durable atomic.Uint64 // last index covered by a successful fsync (Sync or Open)
+	size    atomic.Int64
+	nsegs   atomic.Int64
+	gen     atomic.Uint64 // bumped whenever the segment list changes (for Readers)
 }
 
 // Open opens the log in dir, creating dir (mode 0750) and an empty log if
 // needed. Before handing the directory to tidwall/wal it repairs the last
 // segment: a torn, zeroed or otherwise bad tail is cut at the last good
 // record and the cut bytes are kept in a .broken file next to it (see the
-// package documentation). It fsyncs the directory before returning.
+// package documentation). It then fsyncs the tail segment and the
+// directory, so everything it found is durable (DurableIndex is LastIndex)
+// before the caller trusts it: after a kill -9 the tail may exist only in
+// the page cache.
 //
 // Only one Log may have dir open at a time; Open does not lock the
 // directory. Errors are wrapped with the directory; a registration conflict
@@ -116,17 +129,29 @@ func Open(dir string, opts *Options) (*Log, error) {
 	}
 	l := &Log{dir: abs, opts: o, logger: logger}
 	l.m = newMetrics(l, o.Registerer)
-	if err := l.open(); err != nil {
+	if err := l.open(false); err != nil {
+		l.closeSyncFile()
 		return nil, fmt.Errorf("open wal %s: %w", dir, err)
+	}
+	if err := l.m.register(); err != nil {
+		l.closeSyncFile()
+		return nil, errors.Join(fmt.Errorf("open wal %s: %w", dir, err), l.tw.Close())
 	}
 	return l, nil
 }
 
-func (l *Log) open() error {
+// open repairs the tail, opens tidwall, loads the segment list and fsyncs
+// the tail and the directory; only then does it install tidwall and
+// publish the durable index. own says the bytes after the last good record
+// are this process's own unsynced writes (Reopen after a failed Append):
+// they are cut without a .broken copy or a warning, needing no free space.
+// On error nothing is installed. Called with both locks held, or before
+// the Log is shared.
+func (l *Log) open(own bool) error {
 	if err := os.MkdirAll(l.dir, dirPerm); err != nil {
 		return err
 	}
-	if err := l.repairTail(); err != nil {
+	if err := l.repairTail(own); err != nil {
 		return err
 	}
 	tw, err := twal.Open(l.dir, &twal.Options{
@@ -145,13 +170,17 @@ func (l *Log) open() error {
 	if err := l.loadState(tw); err != nil {
 		return errors.Join(err, tw.Close())
 	}
-	if err := syncDir(l.dir); err != nil {
-		return errors.Join(err, tw.Close())
-	}
-	if err := l.m.register(); err != nil {
-		return errors.Join(err, tw.Close())
+	// What was found may exist only in the page cache (a kill -9 before the
+	// last fsync): fsync it before anything is marked durable.
+	if err := l.fsync(l.segs[len(l.segs)-1].FirstIndex, true); err != nil {
+		// Not tw.Close: it would fsync the failed file again. The garbage
+		// collector closes its descriptor.
+		l.untrusted = true
+		return fmt.Errorf("fsync the tail found on open: %w", err)
 	}
 	l.tw = tw
+	l.failed, l.twCorrupt, l.syncErr, l.dirDirty = nil, false, nil, false
+	l.durable.Store(l.last.Load())
 	return nil
 }
 
@@ -166,26 +195,13 @@ func (l *Log) loadState(tw *twal.Log) error {
 	if err != nil {
 		return err
 	}
-	entries, err := os.ReadDir(l.dir)
+	segs, err := listSegments(l.dir)
 	if err != nil {
 		return err
 	}
-	var segs []SegmentInfo
 	var size int64
-	for _, e := range entries {
-		if e.IsDir() {
-			continue
-		}
-		index, kind, ok := parseSegmentName(e.Name())
-		if !ok || kind != plainSegment {
-			continue
-		}
-		info, err := e.Info()
-		if err != nil {
-			return err
-		}
-		segs = append(segs, SegmentInfo{FirstIndex: index, Size: info.Size()})
-		size += info.Size()
+	for _, s := range segs {
+		size += s.Size
 	}
 	if len(segs) == 0 || segs[0].FirstIndex != first || segs[len(segs)-1].FirstIndex > last+1 {
 		return fmt.Errorf("segment files %v disagree with indexes %d..%d", segs, first, last)
@@ -208,9 +224,10 @@ func (l *Log) loadState(tw *twal.Log) error {
 // Append does not fsync: records are durable after a later Sync returns.
 // It blocks while another call holds the log (a TruncateFront takes
 // 40–150 ms; crossing a segment boundary fsyncs the finished segment). After
-// a write error the log refuses further appends: Close it and Open it again,
-// which repairs whatever was half written. It returns ErrClosed after Close.
-// Safe for concurrent use; concurrent Appends are serialised.
+// a write or fsync error (here or in Sync) the log refuses further appends
+// until Reopen has cut whatever was half written or not durable; Err
+// reports that state. It returns ErrClosed after Close. Safe for
+// concurrent use; concurrent Appends are serialised.
 func (l *Log) Append(recs [][]byte) (first, last uint64, err error) {
 	var n int
 	for i, rec := range recs {
@@ -225,7 +242,7 @@ func (l *Log) Append(recs [][]byte) (first, last uint64, err error) {
 		return 0, 0, fmt.Errorf("append to wal: %w", ErrClosed)
 	}
 	if l.failed != nil {
-		return 0, 0, fmt.Errorf("append to wal: an earlier write failed, reopen the log: %w", l.failed)
+		return 0, 0, fmt.Errorf("append to wal: an earlier failure needs a Reopen: %w", l.failed)
 	}
 	prev := l.last.Load()
 	if len(recs) == 0 {
@@ -237,8 +254,12 @@ func (l *Log) Append(recs [][]byte) (first, last uint64, err error) {
 	}
 	if err := l.tw.WriteBatch(&l.batch); err != nil {
 		// tidwall has already grown its in-memory segment; its state no
-		// longer matches the file.
+		// longer matches the file. A failed write (ENOSPC) leaves our own
+		// half-written bytes, cut in place by Reopen; anything else may be
+		// tidwall's fsync of the finished segment, which makes the records
+		// since the last Sync of unknown state.
 		l.failed = err
+		l.untrusted = l.untrusted || !isWriteError(err)
 		return 0, 0, fmt.Errorf("append %d records to wal at index %d: %w", len(recs), prev+1, err)
 	}
 	nsegs := len(l.segs)
@@ -317,9 +338,9 @@ func (l *Log) Read(dst []byte, index uint64) ([]byte, error) {
 		l.mu.Unlock()
 		return dst, fmt.Errorf("read wal index %d: %w", index, ErrClosed)
 	}
-	if l.twCorrupt {
+	if l.twCorrupt || l.tw == nil {
 		l.mu.Unlock()
-		return dst, fmt.Errorf("read wal index %d: a failed truncation left the log unusable, reopen it: %w", index, l.failed)
+		return dst, fmt.Errorf("read wal index %d: the log needs a Reopen: %w", index, l.failed)
 	}
 	if first, last := l.first.Load(), l.last.Load(); index < first || index > last {
 		l.mu.Unlock()
@@ -363,37 +384,50 @@ func (l *Log) readLocked(index uint64) (data []byte, err error) {
 // blocks for the fsync but does not hold the log meanwhile: Append and Read
 // proceed. Concurrent Syncs are serialised.
 //
-// A failed fsync is sticky: the kernel may have dropped the unwritten
-// pages, so every later Sync (and Close) returns the same error, and the
-// caller must treat records not yet acknowledged as lost. Returns ErrClosed
-// (wrapped) after Close.
+// On success DurableIndex is at least the LastIndex seen when Sync began.
+//
+// A failed fsync is never retried: the kernel may have dropped the
+// unwritten pages and a second fsync could report them durable. The log
+// then refuses Append and Sync (Err reports why) until Reopen has cut every
+// record after DurableIndex off the log, into a new file; the caller
+// re-appends the records it still holds. Sync also refuses while an Append
+// failure awaits Reopen. Returns ErrClosed (wrapped) after Close.
 func (l *Log) Sync() error {
 	l.syncMu.Lock()
 	defer l.syncMu.Unlock()
 	if l.syncErr != nil {
-		return fmt.Errorf("sync wal %s: an earlier fsync failed: %w", l.dir, l.syncErr)
+		return fmt.Errorf("sync wal %s: an earlier fsync failed, reopen the log: %w", l.dir, l.syncErr)
 	}
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
 		return fmt.Errorf("sync wal %s: %w", l.dir, ErrClosed)
 	}
+	if l.failed != nil {
+		l.mu.Unlock()
+		return fmt.Errorf("sync wal %s: an earlier failure needs a Reopen: %w", l.dir, l.failed)
+	}
 	tail := l.segs[len(l.segs)-1].FirstIndex
+	last := l.last.Load()
 	dir := l.dirDirty
 	l.dirDirty = false
 	l.mu.Unlock()
 
 	start := time.Now()
-	err := l.fsync(tail, dir)
-	if err != nil {
-		if dir {
-			l.mu.Lock()
-			l.dirDirty = true
-			l.mu.Unlock()
+	if err := l.fsync(tail, dir); err != nil {
+		l.syncErr = err
+		l.mu.Lock()
+		if l.failed == nil {
+			l.failed = err
 		}
+		l.untrusted = true
+		l.mu.Unlock()
 		return fmt.Errorf("sync wal %s: %w", l.dir, err)
 	}
 	l.m.fsyncDuration.Observe(time.Since(start).Seconds())
+	if last > l.durable.Load() {
+		l.durable.Store(last)
+	}
 	return nil
 }
 
@@ -409,14 +443,21 @@ func (l *Log) fsync(tail uint64, dir bool) error {
 		}
 		l.syncFile, l.syncFirst = f, tail
 	}
-	if err := l.syncFile.Sync(); err != nil {
-		l.syncErr = err
+	if err := l.sync(l.syncFile); err != nil {
 		return err
 	}
 	if dir {
-		return syncDir(l.dir)
+		return l.syncDir()
 	}
 	return nil
+}
+
+// sync fsyncs f through Options.Fsync.
+func (l *Log) sync(f *os.File) error {
+	if l.opts.Fsync != nil {
+		return l.opts.Fsync(f)
+	}
+	return f.Sync()
 }
 
 func (l *Log) closeSyncFile() {
@@ -437,9 +478,25 @@ func (l *Log) FirstIndex() uint64 { return l.first.Load() }
 
 // LastIndex returns the index of the newest record appended (durable or
 // not); a new log returns 0. It never blocks; after Close it returns the
-// last value. Both indexes only grow: read FirstIndex before LastIndex to
-// get a range that was valid at some moment.
+// last value. Both indexes only grow, except that Reopen after a failed
+// fsync takes LastIndex back to DurableIndex: read FirstIndex before
+// LastIndex to get a range that was valid at some moment.
 func (l *Log) LastIndex() uint64 { return l.last.Load() }
+
+// DurableIndex returns the highest index covered by a successful fsync:
+// Open's, or a Sync's (it covers what was appended before the Sync began).
+// Records after it exist in the page cache at most. It never blocks and
+// only grows, also across Reopen.
+func (l *Log) DurableIndex() uint64 { return l.durable.Load() }
+
+// Err returns the failure that makes the log refuse Append and Sync until
+// Reopen succeeds (a failed write, fsync or reopen), or nil. It is cheap
+// and safe for concurrent use.
+func (l *Log) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.failed
+}
 
 // Size returns the total size in bytes of the segment files, tracked as
 // records are appended and segments removed (no system calls). It never
@@ -462,12 +519,15 @@ func (l *Log) Segments() []SegmentInfo {
 // accepted; LastIndex+1 empties the log. An index at or below FirstIndex is
 // a no-op; one past LastIndex+1 returns ErrNotFound (wrapped).
 //
+// While a failure awaits Reopen (Err is not nil), only a segment's
+// FirstIndex is accepted, and the files below it are simply deleted: this
+// needs no free space, so retention can still free the disk.
+//
 // It takes 40–150 ms, during which Append, Read and Sync wait; it fsyncs
 // the directory before returning. Safe for concurrent use. If tidwall fails
 // after it has started replacing files, Append, Read and TruncateFront
-// fail with the cause until the log is closed and opened again, which
-// finishes the interrupted truncation. Returns ErrClosed (wrapped) after
-// Close.
+// fail with the cause until the log is reopened, which finishes the
+// interrupted truncation. Returns ErrClosed (wrapped) after Close.
 func (l *Log) TruncateFront(index uint64) error {
 	l.syncMu.Lock()
 	defer l.syncMu.Unlock()
@@ -484,7 +544,7 @@ func (l *Log) TruncateFront(index uint64) error {
 	if !changed {
 		return nil
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := l.syncDir(); err != nil {
 		return fmt.Errorf("truncate wal front to %d: %w", index, err)
 	}
 	return nil
@@ -494,8 +554,8 @@ func (l *Log) truncateFrontLocked(index uint64) (changed, tailRewritten bool, er
 	if l.closed {
 		return false, false, ErrClosed
 	}
-	if l.failed != nil {
-		return false, false, fmt.Errorf("an earlier operation failed, reopen the log: %w", l.failed)
+	if l.twCorrupt {
+		return false, false, fmt.Errorf("an earlier truncation failed, reopen the log: %w", l.failed)
 	}
 	first, last := l.first.Load(), l.last.Load()
 	if index <= first {
@@ -507,6 +567,9 @@ func (l *Log) truncateFrontLocked(index uint64) (changed, tailRewritten bool, er
 	k := len(l.segs) - 1
 	for k > 0 && l.segs[k].FirstIndex > index {
 		k--
+	}
+	if l.failed != nil {
+		return l.deleteSegmentsLocked(k, index)
 	}
 	if err := l.tw.TruncateFront(index); err != nil {
 		if _, ferr := l.tw.FirstIndex(); ferr != nil {
@@ -538,71 +601,83 @@ func (l *Log) truncateFrontLocked(index uint64) (changed, tailRewritten bool, er
 		removed += s.Size
 	}
 	tailRewritten = k == len(l.segs)-1
-	l.segs = append([]SegmentInfo(nil), l.segs[k:]...)
+	l.dropSegmentsLocked(k)
 	l.segs[0] = SegmentInfo{FirstIndex: index, Size: newSize}
 	l.first.Store(index)
 	l.size.Add(-removed)
+	return true, tailRewritten, nil
+}
+
+// deleteSegmentsLocked truncates the front of a failed log, whose tidwall
+// state is not to be used, by deleting the files of the segments before
+// segs[k]; index must be segs[k].FirstIndex. Reopen loads what is left.
+func (l *Log) deleteSegmentsLocked(k int, index uint64) (changed, tailRewritten bool, err error) {
+	if l.segs[k].FirstIndex != index {
+		return false, false, fmt.Errorf("only a segment's first index, while a failure awaits Reopen: %w", l.failed)
+	}
+	var removed int64
+	for n, s := range l.segs[:k] {
+		if err := os.Remove(l.segmentPath(s.FirstIndex)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			l.dropSegmentsLocked(n)
+			l.first.Store(s.FirstIndex)
+			l.size.Add(-removed)
+			return n > 0, false, fmt.Errorf("delete segment: %w", err)
+		}
+		removed += s.Size
+	}
+	l.dropSegmentsLocked(k)
+	l.first.Store(index)
+	l.size.Add(-removed)
+	return true, false, nil
+}
+
+// dropSegmentsLocked forgets segs[:k].
+func (l *Log) dropSegmentsLocked(k int) {
+	l.segs = append([]SegmentInfo(nil), l.segs[k:]...)
 	l.nsegs.Store(int64(len(l.segs)))
 	l.gen.Add(1)
-	return true, tailRewritten, nil
 }
 
 // Close fsyncs the tail segment (and the directory if needed), closes the
 // files and unregisters the metrics. It waits for a Sync or TruncateFront in
 // progress. It is idempotent: a second call returns nil. Other methods
-// return ErrClosed afterwards, except FirstIndex, LastIndex, Size and
-// Segments, which keep returning the final state.
+// return ErrClosed afterwards, except FirstIndex, LastIndex, DurableIndex,
+// Size and Segments, which keep returning the final state.
+//
+// If a failure still awaits Reopen, Close does not fsync the failed file
+// and returns an error saying so. After a failed fsync it first cuts the
+// records after DurableIndex off into a new file (as Reopen does), so the
+// next Open does not take them, of unknown state, for durable.
 func (l *Log) Close() error {
-	l.syncMu.Lock()
-	defer l.syncMu.Unlock()
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
-		return nil
-	}
-	l.closed = true
-	err := l.tw.Close()
-	dir := l.dirDirty
-	l.dirDirty = false
-	l.mu.Unlock()
-	if err == nil && dir {
-		err = syncDir(l.dir)
-	}
-	if err == nil && l.syncErr != nil {
-		err = fmt.Errorf("an earlier fsync failed: %w", l.syncErr)
-	}
-	l.closeSyncFile()
-	l.m.unregister()
-	if err != nil {
-		return fmt.Errorf("close wal %s: %w", l.dir, err)
-	}
-	return nil
-}
-
-// Reopen closes and reopens the log in place after a failed Append (a full
-// disk, say) or fsync: Open's repair cuts whatever was half written off the
-// tail, and appends continue after the last whole record. Records appended
-// since the last successful Sync may be gone, so callers re-append what was
-// not synced (their sources re-read it: positions live in the records).
-// Readers reposition by themselves. Safe for concurrent use; it blocks
-// Append, Read, Sync and TruncateFront meanwhile. Returns ErrClosed after
-// Close.
-func (l *Log) Reopen() error {
 	l.syncMu.Lock()
 	defer l.syncMu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
-		return fmt.Errorf("reopen wal %s: %w", l.dir, ErrClosed)
+		return nil
 	}
-	_ = l.tw.Close() // its state is what failed; the files are what counts
-	l.closeSyncFile()
-	l.m.unregister()
-	l.failed, l.twCorrupt, l.syncErr, l.dirDirty = nil, false, nil, false
-	if err := l.open(); err != nil {
-		l.closed = true
-		return fmt.Errorf("reopen wal %s: %w", l.dir, err)
+	l.closed = true
+	defer l.m.unregister()
+	defer l.closeSyncFile()
+	if l.failed != nil {
+		// tidwall's Close would fsync the failed file again: drop it and
+		// let the garbage collector close its descriptor.
+		l.tw = nil
+		err := fmt.Errorf("an earlier failure was not repaired by Reopen: %w", l.failed)
+		if l.untrusted {
+			if cerr := l.cutBack(l.durable.Load()); cerr != nil {
+				err = errors.Join(err, cerr)
+			}
+		}
+		return fmt.Errorf("close wal %s: %w", l.dir, err)
 	}
-	l.batch.Clear()
+	err := l.tw.Close()
+	if err == nil && l.dirDirty {
+		err = l.syncDir()
+	}
+	l.dirDirty = false
+	if err != nil {
+		return fmt.Errorf("close wal %s: %w", l.dir, err)
+	}
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 )
 
 // maxRecordSize bounds a record's length prefix; a larger one is damage.
+// Whatever the prefix says, a Reader allocates no more than the segment
+// file still holds after it.
 const maxRecordSize = 1 << 31
 
 // Reader reads records in index order straight from the segment files with
@@ -29,6 +31,7 @@ type Reader struct {
 	segNext  uint64 // first index of the following segment; 0 while it is the tail
 	next     uint64 // index of the record at off
 	off      int64
+	fileSize int64  // size of f when last looked at; the tail grows
 	badFrom  uint64 // headers unreadable from this index to the segment's end; 0: none
 	hdr      [binary.MaxVarintLen64]byte
 }
@@ -72,6 +75,15 @@ func (r *Reader) Read(dst []byte, index uint64) ([]byte, error) {
 	if err != nil {
 		r.badFrom = r.next
 		return dst, r.corrupt(index, err)
+	}
+	// The length prefix comes from disk: allocate only what the file
+	// holds, so a damaged one cannot ask for gigabytes.
+	if ok, err := r.fits(int64(n) + int64(size)); err != nil {
+		return dst, fmt.Errorf("read wal index %d: %w", index, err)
+	} else if !ok {
+		r.badFrom = r.next
+		return dst, r.corrupt(index, fmt.Errorf("%w: record of %d bytes at offset %d runs past the segment's end (%d bytes)",
+			ErrBadRecord, size, r.off, r.fileSize))
 	}
 	if cap(dst) < int(size) {
 		dst = make([]byte, size)
@@ -131,6 +143,7 @@ func (r *Reader) position(index uint64) error {
 		}
 		r.Close()
 		r.f, r.segFirst, r.next, r.off, r.badFrom = f, segs[i].FirstIndex, segs[i].FirstIndex, 0, 0
+		r.fileSize = 0
 		r.segNext = 0
 		if i+1 < len(segs) {
 			r.segNext = segs[i+1].FirstIndex
@@ -153,6 +166,22 @@ func (r *Reader) header() (size uint64, n int, err error) {
 		return 0, 0, fmt.Errorf("%w: bad record length prefix at offset %d", ErrBadRecord, r.off)
 	}
 	return size, n, nil
+}
+
+// fits checks that n bytes from off are inside the segment file, looking
+// at its size again (the tail grows) only when the last size is too small.
+func (r *Reader) fits(n int64) (bool, error) {
+	if r.off+n <= r.fileSize {
+		return true, nil
+	}
+	// The Reader only preads, so the file offset is free: lseek to the end
+	// gives the size without Stat's allocation.
+	size, err := r.f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return false, fmt.Errorf("size of segment: %w", err)
+	}
+	r.fileSize = size
+	return r.off+n <= r.fileSize, nil
 }
 
 // skip moves past the record at off without reading it.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -102,25 +103,37 @@ func tailSegment(dir string) (string, error) {
 // CheckRecord. A record that is empty, runs past the end, or fails its
 // checksum ends the prefix.
 func validPrefix(data []byte) int {
-	off := 0
-	for off < len(data) {
-		n, k := binary.Uvarint(data[off:])
-		if k <= 0 || n == 0 || n > uint64(len(data)-off-k) {
-			break
-		}
-		if CheckRecord(data[off+k:off+k+int(n)]) != nil {
-			break
-		}
-		off += k + int(n)
-	}
+	off, _ := goodRecords(data, math.MaxUint64)
 	return off
+}
+
+// goodRecords returns the length of the prefix of a segment's bytes made of
+// its first n records, or of fewer if one before them is not whole and
+// good (as for validPrefix), and how many records it covers. A length
+// prefix is checked against the bytes left before anything is sliced.
+func goodRecords(data []byte, n uint64) (off int, got uint64) {
+	for got < n && off < len(data) {
+		size, k := binary.Uvarint(data[off:])
+		if k <= 0 || size == 0 || size > uint64(len(data)-off-k) {
+			break
+		}
+		if CheckRecord(data[off+k:off+k+int(size)]) != nil {
+			break
+		}
+		off += k + int(size)
+		got++
+	}
+	return off, got
 }
 
 // repairTail cuts the tail segment at its last good record, before tidwall
 // sees it: tidwall refuses a torn last record (ErrCorrupt) and reads zeros
-// as empty entries. The cut bytes are kept in a .broken file. Older
-// segments are not scanned; Read finds damage there.
-func (l *Log) repairTail() error {
+// as empty entries. The cut bytes are kept in a .broken file, unless own
+// (they are this process's own half-written append, see Reopen) or the
+// file cannot be written (a full disk: the cut goes ahead, with a warning).
+// The caller fsyncs the tail afterwards. Older segments are not scanned;
+// Read finds damage there.
+func (l *Log) repairTail(own bool) error {
 	name, err := tailSegment(l.dir)
 	if err != nil || name == "" {
 		return err
@@ -134,17 +147,25 @@ func (l *Log) repairTail() error {
 	if cut == len(data) {
 		return nil
 	}
+	if own {
+		if err := truncateFile(path, int64(cut)); err != nil {
+			return fmt.Errorf("cut a failed append off %s: %w", path, err)
+		}
+		l.logger.Debug("wal: cut a failed append off the tail", "segment", path, "offset", cut, "bytes", len(data)-cut)
+		return nil
+	}
 	// The bytes are saved before the segment is cut: a crash in between
 	// repeats the repair on the next Open (into the next .broken file).
-	broken, err := writeBroken(filepath.Join(l.dir, name[:segmentNameLen]), data[cut:])
+	broken, err := l.writeBroken(filepath.Join(l.dir, name[:segmentNameLen]), data[cut:])
 	if err != nil {
+		l.logger.Warn("wal: cannot keep the bytes cut off the tail in a .broken file; cutting them anyway",
+			"segment", path, "err", err)
+		broken = ""
+	} else if err := l.syncDir(); err != nil {
 		return fmt.Errorf("save torn tail of %s: %w", path, err)
 	}
 	if err := truncateFile(path, int64(cut)); err != nil {
 		return fmt.Errorf("cut torn tail of %s: %w", path, err)
-	}
-	if err := syncDir(l.dir); err != nil {
-		return err
 	}
 	l.logger.Warn("wal: cut a torn or damaged tail off the last segment",
 		"segment", path, "offset", cut, "bytes", len(data)-cut, "saved_to", broken)
@@ -154,8 +175,9 @@ func (l *Log) repairTail() error {
 }
 
 // writeBroken writes b to the first of base.broken, base.broken.1, … that
-// does not exist yet, fsyncs it and returns its path.
-func writeBroken(base string, b []byte) (string, error) {
+// does not exist yet, fsyncs it and returns its path. On error it removes
+// what it created.
+func (l *Log) writeBroken(base string, b []byte) (string, error) {
 	for i := 0; i < 10000; i++ {
 		path := base + brokenSuffix
 		if i > 0 {
@@ -170,39 +192,34 @@ func writeBroken(base string, b []byte) (string, error) {
 		}
 		_, err = f.Write(b)
 		if err == nil {
-			err = f.Sync()
+			err = l.sync(f)
 		}
 		if cerr := f.Close(); err == nil {
 			err = cerr
+		}
+		if err != nil {
+			_ = os.Remove(path)
 		}
 		return path, err
 	}
 	return "", fmt.Errorf("too many %s files next to %s", brokenSuffix, base)
 }
 
+// truncateFile truncates path to size without fsyncing it: the caller
+// (open) fsyncs the tail it repaired, before anything is durable.
 func truncateFile(path string, size int64) error {
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	err = f.Truncate(size)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return os.Truncate(path, size)
 }
 
-// syncDir fsyncs a directory, making the creation, removal and renaming of
-// its files durable.
-func syncDir(dir string) error {
+// syncDir fsyncs the log's directory, making the creation, removal and
+// renaming of its files durable.
+func (l *Log) syncDir() error {
+	dir := l.dir
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("sync dir: %w", err)
 	}
-	err = d.Sync()
+	err = l.sync(d)
 	if cerr := d.Close(); err == nil {
 		err = cerr
 	}

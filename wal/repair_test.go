@@ -2,10 +2,12 @@ package wal
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -310,5 +312,99 @@ func TestRepairStartLeftover(t *testing.T) {
 	}
 	if _, err := os.Stat(start); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("START leftover still there: %v", err)
+	}
+}
+
+// TestDamagedLengthPrefixBoundedMemory (item 8 of the fault issue): a
+// length prefix damaged to claim gigabytes must not make Open or a read
+// allocate them; every allocation driven by bytes read from disk is
+// bounded by what the file still holds.
+func TestDamagedLengthPrefixBoundedMemory(t *testing.T) {
+	// claim overwrites the length prefix of a record of segment seg and
+	// returns the range a Reader loses (the record and the rest of the
+	// segment: the headers after it are unreadable) and the segment's range
+	// (Log.Read loses all of it: tidwall cannot parse the segment).
+	type damage struct{ lostFrom, segFirst, segEnd uint64 }
+	claim := func(t *testing.T, f *fixture, seg, record int, size uint64) damage {
+		t.Helper()
+		b := f.read(t, seg)
+		starts, _ := frames(b)
+		copy(b[starts[record]:], binary.AppendUvarint(nil, size))
+		f.write(t, seg, b)
+		d := damage{segFirst: f.segs[seg].FirstIndex, segEnd: f.last + 1}
+		d.lostFrom = d.segFirst + uint64(record)
+		if seg+1 < len(f.segs) {
+			d.segEnd = f.segs[seg+1].FirstIndex
+		}
+		return d
+	}
+	for _, tc := range []struct {
+		name   string
+		damage func(t *testing.T, f *fixture) damage
+	}{
+		{"old segment's first record claims 1 GiB", func(t *testing.T, f *fixture) damage {
+			return claim(t, f, 1, 0, 1<<30)
+		}},
+		{"old segment's second record claims 2 GiB-1", func(t *testing.T, f *fixture) damage {
+			return claim(t, f, 0, 1, maxRecordSize-1)
+		}},
+		{"old segment's record claims one byte past the file's end", func(t *testing.T, f *fixture) damage {
+			b := f.read(t, 1)
+			starts, _ := frames(b)
+			_, k := binary.Uvarint(b[starts[1]:])
+			left := uint64(len(b) - starts[1] - k)
+			if len(binary.AppendUvarint(nil, left+1)) != k {
+				t.Fatalf("the claimed size %d does not fit the record's %d-byte prefix", left+1, k)
+			}
+			return claim(t, f, 1, 1, left+1)
+		}},
+		{"tail record claims 1 GiB", func(t *testing.T, f *fixture) damage {
+			claim(t, f, f.tail(), 1, 1<<30)
+			return damage{} // repair cuts it on Open
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			d := tc.damage(t, f)
+
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			l := openLog(t, f.dir, fixtureOpts())
+			defer l.Close()
+			r := l.NewReader()
+			defer r.Close()
+			var buf []byte
+			var err error
+			var ce *CorruptionError
+			for i := l.FirstIndex(); i <= l.LastIndex(); i++ {
+				buf, err = r.Read(buf, i)
+				lost := i >= d.lostFrom && i < d.segEnd
+				switch {
+				case lost && !errors.As(err, &ce):
+					t.Fatalf("Reader.Read(%d) after the damage: %v, want *CorruptionError", i, err)
+				case !lost && err != nil:
+					t.Fatalf("Reader.Read(%d): %v", i, err)
+				case !lost && recordIndex(t, buf) != i:
+					t.Fatalf("Reader.Read(%d) returned the record of %d", i, recordIndex(t, buf))
+				}
+				buf, err = l.Read(buf, i)
+				lost = i >= d.segFirst && i < d.segEnd
+				switch {
+				case lost && err != nil && !errors.As(err, &ce):
+					t.Fatalf("Log.Read(%d) in the damaged segment: %v, want *CorruptionError", i, err)
+				case !lost && err != nil:
+					t.Fatalf("Log.Read(%d): %v", i, err)
+				case err == nil && recordIndex(t, buf) != i:
+					t.Fatalf("Log.Read(%d) returned the record of %d", i, recordIndex(t, buf))
+				}
+			}
+			runtime.ReadMemStats(&after)
+			// The fixture's files hold about 20 KiB: reading them costs
+			// far less than 16 MiB.
+			if got := after.TotalAlloc - before.TotalAlloc; got > 16<<20 {
+				t.Fatalf("Open and reads allocated %d MiB", got>>20)
+			}
+		})
 	}
 }

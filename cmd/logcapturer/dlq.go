@@ -147,13 +147,36 @@ func cmdDLQ(args []string, stdout io.Writer) error {
 			if err := renderDLQ(stdout, []pipeline.DeadLetter{d}, true); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "\nfirst %d of %d entries:\n", len(es), d.Entries)
+			what := "entries"
+			if d.Selection != "" {
+				what = "refused entries (the rest were delivered: " + d.Selection + ")"
+			}
+			fmt.Fprintf(stdout, "\nfirst %d of %d %s:\n", len(es), d.Entries, what)
 			return renderEntries(stdout, es)
 		}
 		if cf.output == "json" {
 			return writeJSON(stdout, map[string]any{"dead_letters": picked})
 		}
-		return renderDLQ(stdout, picked, verb == "show")
+		if err := renderDLQ(stdout, picked, verb == "show"); err != nil || verb == "list" {
+			return err
+		}
+		// show: the first --limit entries of each, only the refused ones of
+		// a partial rejection.
+		for _, d := range picked {
+			_, es, err := src.entries(d.Sink, d.From, max(1, *limit))
+			if err != nil {
+				return err
+			}
+			what := "every entry of its blocks"
+			if d.Selection != "" {
+				what = fmt.Sprintf("only the %d refused entries (WAL index:entry+count: %s)", d.Entries, d.Selection)
+			}
+			fmt.Fprintf(stdout, "\n%s %d-%d: %s; first %d:\n", d.Sink, d.From, d.To, what, len(es))
+			if err := renderEntries(stdout, es); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	total := 0
 	done := map[string]bool{}

@@ -10,6 +10,13 @@
 //	logcapturer dlq list|show|replay|purge
 //	logcapturer wal cat --from N | --time T [--limit K]
 //	logcapturer version               print the version
+//	logcapturer dlq list|show|replay|purge --data-dir DIR
+//	                                  the dead-letter queue of a stopped logcapturer
+//
+// dlq show lists, under each dead letter, the entries it holds, read from
+// the WAL (--entries N per dead letter, -1 for all): for a partial rejection
+// only the refused entries; dlq replay queues them (only them) for the next
+// run.
 //
 // The inspection commands are clients of the admin API (package admin):
 // --addr, else admin.listen of --config, else 127.0.0.1:8401, with the

@@ -22,10 +22,13 @@ commands:
   sinks rewind NAME --to-time T | --to-index N
                         move a sink's cursor (re-ship, or skip ahead)
   sources               tailed files: identity, offset, size, state
-  dlq list|show|replay|purge [--sink NAME] [--from INDEX]
-                        inspect or act on the dead-letter queue
+  dlq list|show|replay|purge [--sink NAME] [--from INDEX] [--entries N]
+                        inspect or act on the dead-letter queue; show also lists
+                        up to N entries of each dead letter
   wal cat --from N | --time T [--limit K]
                         print WAL entries
+  health [--addr HOST:PORT] [--ready]
+                        exit 0 if a running logcapturer answers /healthz (or /readyz)
   version               print the version
 
 The inspection commands ask the running logcapturer's admin API (--addr,
@@ -52,6 +55,8 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		err = cmdCheck(args[1:], stdout)
 	case "dlq":
 		err = cmdDLQ(args[1:], stdout)
+	case "health":
+		err = cmdHealth(args[1:], stdout)
 	case "status":
 		err = cmdStatus(args[1:], stdout)
 	case "sinks":

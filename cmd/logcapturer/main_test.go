@@ -94,7 +94,9 @@ sinks:
     basic_auth: {username: u, password: p}
 `), 0o644)
 	errb.Reset()
-	if code := runMain([]string{"check", "--config", lk}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "sinks[0] (l1)") {
+	// The sink's own rule, at the line of its key.
+	if code := runMain([]string{"check", "--config", lk}, &out, &errb); code != 1 ||
+		!strings.Contains(errb.String(), "loki.yaml:8: sinks[0].basic_auth: basic_auth and bearer_token/bearer_token_file are mutually exclusive") {
 		t.Fatalf("loki auth: exit %d\n%s", code, errb.String())
 	}
 
@@ -176,7 +178,7 @@ admin: {listen: ""}
 // cleanly, and returns out's content.
 func runUntil(t *testing.T, cfgPath, out string, cond func([]byte) bool) []byte {
 	t.Helper()
-	cfg, err := config.Load(cfgPath)
+	cfg, err := config.Load(cfgPath, &config.ParseOptions{SinkTypes: sinkTypes()})
 	if err != nil {
 		t.Fatal(err)
 	}

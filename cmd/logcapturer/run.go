@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -17,6 +18,7 @@ import (
 	"github.com/logcapturer/logcapturer/config"
 	"github.com/logcapturer/logcapturer/pipeline"
 	"github.com/logcapturer/logcapturer/sinks"
+	"github.com/logcapturer/logcapturer/sinks/kafka"
 	"github.com/logcapturer/logcapturer/sinks/loki"
 	"github.com/logcapturer/logcapturer/sources"
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,11 +30,23 @@ func cmdCheck(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := config.Load(path)
+	cfg, err := checkConfig(path)
 	if err != nil {
-		return configError(path, err)
+		return err
 	}
-	// Sinks validate what only they know (a loki URL's port, auth rules).
+	fmt.Fprintf(stdout, "%s: ok (%d sources, %d sinks, data_dir %s)\n", path, len(cfg.Sources), len(cfg.Sinks), cfg.DataDir)
+	return nil
+}
+
+// checkConfig loads the config at path and checks all that run would
+// refuse, without side effects: what check prints, and what a reload
+// checks before it replaces the running config.
+func checkConfig(path string) (*config.Config, error) {
+	// Sink types check the files they name too (password files, TLS).
+	cfg, err := config.Load(path, &config.ParseOptions{SinkTypes: sinkTypes(), CheckFiles: true})
+	if err != nil {
+		return nil, configError(path, err)
+	}
 	var problems []string
 	for i, sc := range cfg.Sources {
 		fo := sourceOptions(sc)
@@ -42,18 +56,10 @@ func cmdCheck(args []string, stdout io.Writer) error {
 			problems = append(problems, fmt.Sprintf("%s: sources[%d] (%s): %v", path, i, sc.Name, err))
 		}
 	}
-	for i, sc := range cfg.Sinks {
-		if sc.Type == config.SinkLoki {
-			if err := lokiOptions(sc).Validate(); err != nil {
-				problems = append(problems, fmt.Sprintf("%s: sinks[%d] (%s): %v", path, i, sc.Name, err))
-			}
-		}
-	}
 	if len(problems) > 0 {
-		return fmt.Errorf("config %s has %d problem(s):\n%s", path, len(problems), strings.Join(problems, "\n"))
+		return nil, fmt.Errorf("config %s has %d problem(s):\n%s", path, len(problems), strings.Join(problems, "\n"))
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d sources, %d sinks, data_dir %s)\n", path, len(cfg.Sources), len(cfg.Sinks), cfg.DataDir)
-	return nil
+	return cfg, nil
 }
 
 // configError renders config problems one a line.
@@ -78,18 +84,39 @@ func cmdRun(args []string, stderr io.Writer) error {
 	if err != nil {
 		return usageError{err}
 	}
-	cfg, err := config.Load(path)
+	cfg, err := config.Load(path, &config.ParseOptions{SinkTypes: sinkTypes()})
 	if err != nil {
 		return configError(path, err)
 	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		// The heap's live size is set by configuration (the WAL's tail
-		// segment, batch limits); the limit keeps garbage from doubling it.
-		debug.SetMemoryLimit(int64(cfg.EffectiveMemoryLimit()))
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return run(ctx, logger, cfg)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reloads := make(chan struct{}, 1)
+	go func() { // forwards SIGHUP until ctx is done
+		for {
+			select {
+			case <-hup:
+				select {
+				case reloads <- struct{}{}:
+				default: // one is pending already
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return serve(ctx, logger, path, cfg, reloads)
+}
+
+// setMemoryLimit applies the config's soft memory limit unless GOMEMLIMIT
+// is set: the heap's live size is set by configuration (the WAL's tail
+// segment, batch limits); the limit keeps garbage from doubling it.
+func setMemoryLimit(cfg *config.Config) {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(int64(cfg.EffectiveMemoryLimit()))
+	}
 }
 
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
@@ -107,11 +134,27 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	return nil, fmt.Errorf("--log-format %q: use text or json", format)
 }
 
-// run wires everything, runs until ctx is done, and shuts down in the
-// reverse order of construction.
-func run(ctx context.Context, logger *slog.Logger, cfg *config.Config) (err error) {
+// run runs the config once, with process-wide metrics: see runOnce.
+func run(ctx context.Context, logger *slog.Logger, cfg *config.Config) error {
+	return runOnce(ctx, logger, cfg, processMetrics(), nil)
+}
+
+// processMetrics is the registry that outlives reloads: Go and process
+// collectors and build info.
+func processMetrics() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
+	return reg
+}
+
+// runOnce wires everything for cfg, signals started once it runs, runs
+// until ctx is done, and shuts down in the reverse order of construction.
+// Its components register on a registry of their own, served with outer's
+// metrics.
+func runOnce(ctx context.Context, logger *slog.Logger, cfg *config.Config, outer *prometheus.Registry, started chan<- struct{}) (err error) {
+	setMemoryLimit(cfg)
+	reg := prometheus.NewRegistry()
+	gatherer := prometheus.Gatherers{outer, reg}
 
 	var closers []func() error
 	defer func() {
@@ -151,14 +194,15 @@ func run(ctx context.Context, logger *slog.Logger, cfg *config.Config) (err erro
 	}
 
 	popts := pipeline.Options{
-		DataDir:      cfg.DataDir,
-		SegmentSize:  int64(cfg.WAL.SegmentSize),
-		MaxBytes:     int64(cfg.WAL.MaxBytes),
-		SyncInterval: time.Duration(cfg.WAL.SyncInterval),
-		DLQMaxBytes:  int64(cfg.DLQ.MaxBytes),
-		DLQMaxAge:    time.Duration(cfg.DLQ.MaxAge),
-		UnreadyAfter: time.Duration(cfg.Admin.UnreadyAfter),
-		Sinks:        sinkOpts,
+		DataDir:         cfg.DataDir,
+		SegmentSize:     int64(cfg.WAL.SegmentSize),
+		MaxBytes:        int64(cfg.WAL.MaxBytes),
+		SyncInterval:    time.Duration(cfg.WAL.SyncInterval),
+		DLQMaxBytes:     int64(cfg.DLQ.MaxBytes),
+		DLQMaxAge:       time.Duration(cfg.DLQ.MaxAge),
+		UnreadyAfter:    time.Duration(cfg.Admin.UnreadyAfter),
+		ShutdownTimeout: time.Duration(cfg.ShutdownTimeout),
+		Sinks:           sinkOpts,
 	}
 	if cfg.WAL.FullPolicy == config.FullDropOldest {
 		popts.FullPolicy = pipeline.FullDropOldest
@@ -175,7 +219,7 @@ func run(ctx context.Context, logger *slog.Logger, cfg *config.Config) (err erro
 	}
 	closers = append(closers, p.Close)
 
-	adminSrv, err := newAdmin(logger, reg, cfg, p)
+	adminSrv, err := newAdmin(logger, gatherer, cfg, p)
 	if err != nil {
 		return err
 	}
@@ -210,6 +254,9 @@ func run(ctx context.Context, logger *slog.Logger, cfg *config.Config) (err erro
 	for _, s := range cfg.Sinks {
 		names = append(names, s.Name)
 	}
+	if started != nil {
+		started <- struct{}{}
+	}
 	logger.Info("logcapturer running", "version", version, "data_dir", cfg.DataDir, "memory_limit", debug.SetMemoryLimit(-1),
 		"sources", len(srcs), "sinks", strings.Join(names, ","), "admin", cfg.Admin.Listen)
 	<-ctx.Done()
@@ -217,36 +264,33 @@ func run(ctx context.Context, logger *slog.Logger, cfg *config.Config) (err erro
 	return nil
 }
 
+// sinkTypes is the registry of sink types: a new sink is its package and
+// one line here.
+func sinkTypes() []config.SinkType {
+	return []config.SinkType{
+		sinks.FileSinkType(),
+		sinks.StdoutSinkType(),
+		sinks.HTTPSinkType(),
+		loki.SinkType(),
+		kafka.SinkType(),
+	}
+}
+
+// sinkOpener is what every sink type's options do: open the sink.
+type sinkOpener interface {
+	Open(logger *slog.Logger, reg prometheus.Registerer, name string) (sinks.Sink, error)
+}
+
 func newSink(logger *slog.Logger, reg prometheus.Registerer, sc config.Sink) (sinks.Sink, error) {
-	format, err := sinks.ParseFormat(string(sc.Format))
+	o, ok := sc.Options.(sinkOpener)
+	if !ok {
+		return nil, fmt.Errorf("sink %s: type %q cannot be opened", sc.Name, sc.Type)
+	}
+	s, err := o.Open(logger, reg, sc.Name)
 	if err != nil {
 		return nil, fmt.Errorf("sink %s: %w", sc.Name, err)
 	}
-	switch sc.Type {
-	case config.SinkFile:
-		return sinks.NewFile(logger, reg, sinks.FileOptions{Name: sc.Name, Path: sc.Path, Format: format})
-	case config.SinkStdout:
-		return sinks.NewStdout(sinks.StdoutOptions{Name: sc.Name, Format: format}), nil
-	case config.SinkLoki:
-		return loki.New(logger, reg, lokiOptions(sc))
-	case config.SinkHTTP:
-		return sinks.NewHTTP(logger, sinks.HTTPOptions{Name: sc.Name, URL: sc.URL, Timeout: time.Duration(sc.Timeout),
-			Format: format, Headers: sc.Headers})
-	}
-	return nil, fmt.Errorf("sink %s: unknown type %q", sc.Name, sc.Type)
-}
-
-func lokiOptions(sc config.Sink) loki.Options {
-	l := sc.Loki
-	return loki.Options{
-		Name: sc.Name, URL: sc.URL, TenantID: l.TenantID,
-		BasicAuth:   loki.BasicAuth{Username: l.BasicAuth.Username, Password: l.BasicAuth.Password, PasswordFile: l.BasicAuth.PasswordFile},
-		BearerToken: l.BearerToken, BearerTokenFile: l.BearerTokenFile,
-		TLS: loki.TLSOptions{CAFile: l.TLS.CAFile, CertFile: l.TLS.CertFile, KeyFile: l.TLS.KeyFile,
-			InsecureSkipVerify: l.TLS.InsecureSkipVerify},
-		Headers: sc.Headers, Timeout: time.Duration(sc.Timeout), Encoding: l.Encoding,
-		Labels: l.Labels, StructuredMetadata: l.StructuredMetadata,
-	}
+	return s, nil
 }
 
 // sourceOptions maps a source's config onto the file tailer's options.
@@ -274,3 +318,20 @@ func sourceOptions(sc config.Source) sources.FileOptions {
 type checkOnly struct{}
 
 func (checkOnly) Emit(context.Context, sources.Record) error { return nil }
+
+// buildInfo is logcapturer_build_info{version,revision,goversion} = 1.
+func buildInfo() prometheus.Collector {
+	revision, goVersion := "unknown", runtime.Version()
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" {
+				revision = s.Value
+			}
+		}
+	}
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "logcapturer_build_info", Help: "1, labelled with the version, VCS revision and Go version of the binary.",
+		ConstLabels: prometheus.Labels{"version": version, "revision": revision, "goversion": goVersion}})
+	g.Set(1)
+	return g
+}

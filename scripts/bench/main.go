@@ -22,8 +22,21 @@ func main() {
 		lineLen  = flag.Int("line", 200, "bytes per line, newline included")
 		segment  = flag.String("segment-size", "4MiB", "wal.segment_size")
 		sync     = flag.String("sync", "batch", "wal.sync")
+		sinkType = flag.String("sink", "file", "file (fsyncs every batch), loki (a receiver in another process decodes and counts) or kafka (kfake in another process)")
+		receiver = flag.String("receiver", "", "internal: run as the -sink receiver process")
 	)
 	flag.Parse()
+	if *receiver != "" && *sinkType == "kafka" {
+		serveKafka(*receiver)
+		return
+	}
+	if *receiver != "" {
+		serveLoki(*receiver)
+		return
+	}
+	if *sinkType != "file" && *sinkType != "loki" && *sinkType != "kafka" {
+		fail(fmt.Errorf("-sink %q: use file, loki or kafka", *sinkType))
+	}
 	size, err := parseSize(*sizeFlag)
 	if err != nil {
 		fail(err)
@@ -47,38 +60,78 @@ func main() {
 		fail(err)
 	}
 	size = lines * int64(*lineLen) // whole lines only
-	fmt.Printf("input: %d MiB in %d lines of %d bytes, 4 files, sync=%s segment_size=%s\n",
-		size>>20, lines, *lineLen, *sync, *segment)
+	fmt.Printf("input: %d MiB in %d lines of %d bytes, 4 files, sink=%s sync=%s segment_size=%s\n",
+		size>>20, lines, *lineLen, *sinkType, *sync, *segment)
 
-	var mibs, lps, cpus, rsss []float64
+	var cols [6][]float64
+	fmt.Printf("%-8s %8s %10s %7s %11s %13s %14s\n", "run", "MiB/s", "lines/s", "CPU s", "CPU s/GiB", "peak RSS MiB", "receiver CPU s")
+	row := func(name string, v [6]float64) {
+		fmt.Printf("%-8s %8.1f %10.0f %7.2f %11.2f %13.1f %14.2f\n", name, v[0], v[1], v[2], v[3], v[4], v[5])
+	}
 	for i := 1; i <= *runs; i++ {
-		r, err := runOnce(bin, dir, logs, size, *segment, *sync)
+		r, err := runOnce(bin, dir, logs, size, lines, *segment, *sync, *sinkType)
 		if err != nil {
 			fail(err)
 		}
-		mib := float64(size) / (1 << 20) / r.wall.Seconds()
-		fmt.Printf("run %d: %.1f MiB/s  %.0f lines/s  wall %.2fs  cpu %.2fs  peak RSS %.1f MiB\n",
-			i, mib, float64(lines)/r.wall.Seconds(), r.wall.Seconds(), r.cpu.Seconds(), float64(r.maxRSS)/(1<<20))
-		mibs = append(mibs, mib)
-		lps = append(lps, float64(lines)/r.wall.Seconds())
-		cpus = append(cpus, r.cpu.Seconds())
-		rsss = append(rsss, float64(r.maxRSS)/(1<<20))
+		gib := float64(size) / (1 << 30)
+		v := [6]float64{float64(size) / (1 << 20) / r.wall.Seconds(), float64(lines) / r.wall.Seconds(), r.cpu.Seconds(),
+			r.cpu.Seconds() / gib, float64(r.maxRSS) / (1 << 20), r.receiverCPU.Seconds()}
+		row(fmt.Sprintf("%d", i), v)
+		for c := range cols {
+			cols[c] = append(cols[c], v[c])
+		}
 	}
-	fmt.Printf("median of %d: %.1f MiB/s  %.0f lines/s  cpu %.2fs  peak RSS %.1f MiB\n",
-		*runs, median(mibs), median(lps), median(cpus), median(rsss))
+	var med [6]float64
+	for c := range cols {
+		med[c] = median(cols[c])
+	}
+	row("median", med)
 }
 
 type result struct {
-	wall, cpu time.Duration
-	maxRSS    int64
+	wall, cpu   time.Duration
+	maxRSS      int64
+	receiverCPU time.Duration
 }
 
-func runOnce(bin, dir, logs string, size int64, segment, sync string) (result, error) {
+func runOnce(bin, dir, logs string, size, lines int64, segment, sync, sinkType string) (result, error) {
 	data := filepath.Join(dir, "data")
 	out := filepath.Join(dir, "out")
 	for _, d := range []string{data, out} {
 		if err := os.RemoveAll(d); err != nil {
 			return result{}, err
+		}
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return result{}, err
+	}
+	sinkConf := fmt.Sprintf("{name: archive, type: file, path: %s/archive.log, format: raw}", out)
+	done := func() bool {
+		st, err := os.Stat(filepath.Join(out, "archive.log"))
+		return err == nil && st.Size() >= size
+	}
+	var recv *exec.Cmd
+	if sinkType == "loki" || sinkType == "kafka" {
+		countFile := filepath.Join(out, "count")
+		var url string
+		var err error
+		if recv, url, err = startReceiver(sinkType, countFile); err != nil {
+			return result{}, err
+		}
+		defer func() {
+			if recv.ProcessState == nil {
+				recv.Process.Kill()
+				recv.Wait()
+			}
+		}()
+		sinkConf = fmt.Sprintf("{name: loki, type: loki, url: %q, workers: 2, batch: {max_bytes: 1MiB}}", url)
+		if sinkType == "kafka" {
+			sinkConf = fmt.Sprintf("{name: kafka, type: kafka, brokers: [%q], topic: bench, workers: 2, batch: {max_bytes: 256KiB}}", url)
+		}
+		done = func() bool {
+			b, err := os.ReadFile(countFile)
+			n, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+			return err == nil && n >= lines
 		}
 	}
 	cfg := filepath.Join(dir, "bench.yaml")
@@ -87,9 +140,9 @@ wal: {segment_size: %s, max_bytes: 4GiB, sync: %s}
 sources:
   - {name: bench, type: file, paths: ["%s/*.log"], start_at: beginning}
 sinks:
-  - {name: archive, type: file, path: %s/archive.log, format: raw}
+  - %s
 admin: {listen: ""}
-`, data, segment, sync, logs, out)
+`, data, segment, sync, logs, sinkConf)
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		return result{}, err
 	}
@@ -102,17 +155,15 @@ admin: {listen: ""}
 	if err := cmd.Start(); err != nil {
 		return result{}, err
 	}
-	sink := filepath.Join(out, "archive.log")
 	deadline := start.Add(10 * time.Minute)
 	for {
-		st, err := os.Stat(sink)
-		if err == nil && st.Size() >= size {
+		if done() {
 			break
 		}
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
 			cmd.Wait()
-			return result{}, fmt.Errorf("sink did not receive %d bytes in 10 minutes", size)
+			return result{}, fmt.Errorf("the %s sink did not receive all %d lines in 10 minutes", sinkType, lines)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -124,8 +175,14 @@ admin: {listen: ""}
 		return result{}, fmt.Errorf("logcapturer exited: %w", err)
 	}
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	return result{wall: wall, cpu: cpu, maxRSS: ru.Maxrss * 1024}, nil
+	r := result{wall: wall, cpu: time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), maxRSS: ru.Maxrss * 1024}
+	if recv != nil {
+		recv.Process.Signal(syscall.SIGTERM)
+		recv.Wait()
+		rru := recv.ProcessState.SysUsage().(*syscall.Rusage)
+		r.receiverCPU = time.Duration(rru.Utime.Nano() + rru.Stime.Nano())
+	}
+	return r, nil
 }
 
 // writeInput writes size bytes of lineLen-byte lines round-robin into 4

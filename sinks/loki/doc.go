@@ -48,13 +48,51 @@
 //     (too old, too far behind), too_new, out_of_order, line_too_long,
 //     bad_labels, structured_metadata, too_large (413), unauthorized
 //     (401, 403), not_found (404), rejected (anything else), or partial
-//     when Loki says "total ignored: N out of M": the other entries were
-//     written, so the batch must not be sent again; PushError.Ignored and
-//     Total keep N and M.
+//     when Loki says "total ignored: N out of M" (the ingester's answer
+//     for one stream): the other entries were written, so the batch must
+//     not be sent again; PushError.Ignored and Total keep N and M.
 //
 // Matching Loki's messages is the only way to learn the reason, as Loki
 // has no error codes; the reason only labels metrics and logs, the class
 // comes from the status code alone.
+//
+// # Partial rejections
+//
+// Loki's distributor checks every entry, stores the valid ones, and answers
+// 400 listing the others (pkg/distributor/distributor.go, pushWithResolver):
+// the distinct messages joined by "; ", each "N errors like: " (Loki's
+// util.GroupedErrors), so every refused entry is named by its kind and its
+// time to the second. Send reads the whole 400 body (up to 32 MiB; only the
+// first 64 KiB are kept as the message) and, when every message is one of
+// the per-entry refusals below, picks the refused entries out of the batch:
+// *sinks.Permanent.Refused lists them, Rejected and PushError.Refused count
+// them, and the pipeline files only them, counting the rest as sent.
+//
+//   - too old ("has timestamp too old: T, oldest acceptable timestamp is:
+//     B"): refused iff time < now - reject_old_samples_max_age, which the
+//     message states truncated to the second, B. Entries before B are
+//     refused, entries from B+1s are not; of the entries within B's second
+//     the oldest are, as many as the counts leave.
+//   - too new ("has timestamp too new: T"): refused iff time > now +
+//     creation_grace_period, which is not stated. Entries from the second
+//     after the earliest T named are refused, entries before it are not;
+//     within it, the newest are, as many as the counts leave. No grace
+//     period is assumed (Loki's default is 10m, but it is set per tenant).
+//   - line too long ("max entry size 'L' bytes exceeded ... with length
+//     'N' bytes"): of the entries not refused for their time (Loki checks
+//     time first), those longer than L.
+//
+// The picked entries' seconds and lengths must then equal the messages'
+// exactly, and a cut must not separate entries of the same time; otherwise,
+// or when the body holds any other message (a per-stream error such as a
+// label too long, which refuses a whole stream as one error; structured
+// metadata), the error names no entries and the whole batch is refused, as
+// before. A body in Loki's per-entry format that fails to match is counted
+// in logcapturer_sink_loki_unmatched_refusals_total and logged once in the
+// sink's life. The stream a message names is Loki's (with the service_name
+// it discovered) and is not compared: every bound holds for the whole push.
+// With the JSON encoding, a line holding invalid UTF-8 is longer as sent
+// (U+FFFD), so a line-too-long refusal of it does not match.
 //
 // # Redelivery
 //
@@ -76,6 +114,8 @@
 //
 // With a sink=<name> label: logcapturer_sink_encoded_bytes_total (request
 // bodies as sent), logcapturer_sink_request_duration_seconds{code} (code is
-// the HTTP status or "error"), logcapturer_sink_loki_failures_total{reason}.
+// the HTTP status or "error"), logcapturer_sink_loki_failures_total{reason},
+// logcapturer_sink_loki_unmatched_refusals_total (partial 400s that could
+// not be matched to the batch entry by entry).
 // Entry and byte counts of acknowledged batches are the pipeline's.
 package loki

@@ -5,9 +5,10 @@ import (
 )
 
 type metrics struct {
-	encoded  prometheus.Counter
-	duration *prometheus.HistogramVec
-	failures *prometheus.CounterVec
+	encoded   prometheus.Counter
+	duration  *prometheus.HistogramVec
+	failures  *prometheus.CounterVec
+	unmatched prometheus.Counter
 
 	reg        prometheus.Registerer
 	collectors []prometheus.Collector
@@ -28,8 +29,11 @@ func newMetrics(reg prometheus.Registerer, name string) (*metrics, error) {
 			Name: "logcapturer_sink_loki_failures_total",
 			Help: "Failed pushes by reason (rate_limited, server_error, timeout, connection, partial, too_old, ...)."},
 			[]string{"reason"}),
+		unmatched: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "logcapturer_sink_loki_unmatched_refusals_total",
+			Help: "400 answers listing refused entries that could not be matched to the batch one by one; the whole batch went to the dead-letter queue."}),
 	}
-	m.collectors = []prometheus.Collector{m.encoded, m.duration, m.failures}
+	m.collectors = []prometheus.Collector{m.encoded, m.duration, m.failures, m.unmatched}
 	if reg == nil {
 		return m, nil
 	}

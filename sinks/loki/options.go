@@ -3,6 +3,7 @@ package loki
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/textproto"
 	"net/url"
@@ -30,70 +31,70 @@ const (
 	DefaultTimeout = 10 * time.Second
 )
 
-// Options configure a Sink. The YAML keys the config package maps onto
-// them are given in brackets.
+// Options configure a Sink. They are also the YAML options of a loki
+// sinks entry (the yaml tags; see SinkType).
 type Options struct {
 	// Name is the sink's name; it labels its metrics (sink=<Name>).
 	// Default "loki". [name]
-	Name string
+	Name string `yaml:"-"`
 	// URL is the push endpoint, e.g.
 	// http://127.0.0.1:3100/loki/api/v1/push. Required; the scheme must be
 	// http or https and a port, if given, must be 1-65535. [url]
-	URL string
+	URL string `yaml:"url"`
 	// TenantID, when set, is sent as X-Scope-OrgID. [tenant_id]
-	TenantID string
+	TenantID string `yaml:"tenant_id"`
 	// BasicAuth sends an Authorization: Basic header. [basic_auth]
-	BasicAuth BasicAuth
+	BasicAuth BasicAuth `yaml:"basic_auth"`
 	// BearerToken or BearerTokenFile (re-read on every request, so a
 	// rotated token is picked up) sends Authorization: Bearer. At most one
 	// of them, and not together with BasicAuth. [bearer_token,
 	// bearer_token_file]
-	BearerToken     string
-	BearerTokenFile string
+	BearerToken     string `yaml:"bearer_token"`
+	BearerTokenFile string `yaml:"bearer_token_file"`
 	// TLS configures https connections. [tls]
-	TLS TLSOptions
+	TLS TLSOptions `yaml:"tls"`
 	// Headers are added to every request. They may not set the headers
 	// the sink owns: Content-Type, Content-Encoding, Content-Length,
 	// X-Scope-OrgID (use TenantID) and Authorization (use BasicAuth or a
 	// bearer token). [headers]
-	Headers map[string]string
+	Headers map[string]string `yaml:"headers"`
 	// Timeout bounds one push request, connection included. Default 10s.
 	// [timeout]
-	Timeout time.Duration
+	Timeout time.Duration `yaml:"timeout"`
 	// Encoding is EncodingProtobuf (default) or EncodingJSON. [encoding]
-	Encoding string
+	Encoding string `yaml:"encoding"`
 	// Labels are static stream labels added to every stream. A block's own
 	// label of the same name wins. Names must be valid Loki label names
 	// ([a-zA-Z_][a-zA-Z0-9_]*, not starting with "__"); values must be
 	// non-empty UTF-8. [labels]
-	Labels map[string]string
+	Labels map[string]string `yaml:"labels"`
 	// StructuredMetadata names labels (block or static, by their sent,
 	// sanitised name) that are sent as each entry's structured metadata
 	// instead of as stream labels, e.g. high-cardinality ids. Loki 3 with
 	// allow_structured_metadata is needed to accept them.
 	// [structured_metadata]
-	StructuredMetadata []string
+	StructuredMetadata []string `yaml:"structured_metadata"`
 }
 
 // BasicAuth is HTTP basic authentication. Password and PasswordFile are
 // mutually exclusive; the file is re-read on every request and its
 // trailing newline is dropped.
 type BasicAuth struct {
-	Username     string // [username]
-	Password     string // [password]
-	PasswordFile string // [password_file]
+	Username     string `yaml:"username"`
+	Password     string `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
 }
 
 // TLSOptions configure TLS for https URLs. Files are read once, by New.
 type TLSOptions struct {
 	// CAFile is a PEM bundle of CAs to trust instead of the system's.
-	CAFile string // [ca_file]
+	CAFile string `yaml:"ca_file"`
 	// CertFile and KeyFile are a PEM client certificate and its key, for
 	// mutual TLS; both or neither.
-	CertFile string // [cert_file]
-	KeyFile  string // [key_file]
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
 	// InsecureSkipVerify disables server certificate verification.
-	InsecureSkipVerify bool // [insecure_skip_verify]
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 }
 
 func (b BasicAuth) set() bool {
@@ -126,63 +127,71 @@ func (o Options) Validate() error {
 	if _, err := parseURL(o.URL); err != nil {
 		return err
 	}
+	var first error
+	o.rules(func(key, msg string) {
+		if first == nil {
+			first = errors.New(key + ": " + msg)
+		}
+	})
+	return first
+}
+
+// rules checks everything but the URL, reporting each problem with its key.
+func (o *Options) rules(report func(key, msg string)) {
 	if o.Timeout < 0 {
-		return fmt.Errorf("timeout %s: must not be negative", o.Timeout)
+		report("timeout", fmt.Sprintf("must not be negative, got %s", o.Timeout))
 	}
 	if o.Encoding != EncodingProtobuf && o.Encoding != EncodingJSON {
-		return fmt.Errorf("encoding %q: want %q or %q", o.Encoding, EncodingProtobuf, EncodingJSON)
+		report("encoding", fmt.Sprintf("must be %s or %s, got %q", EncodingProtobuf, EncodingJSON, o.Encoding))
 	}
 	ba := o.BasicAuth
 	if ba.set() {
 		if ba.Username == "" {
-			return errors.New("basic_auth.username: required with basic_auth")
+			report("basic_auth.username", "required with basic_auth")
 		}
 		if ba.Password != "" && ba.PasswordFile != "" {
-			return errors.New("basic_auth: password and password_file are mutually exclusive")
+			report("basic_auth", "password and password_file are mutually exclusive")
 		}
 		if o.BearerToken != "" || o.BearerTokenFile != "" {
-			return errors.New("basic_auth and bearer_token/bearer_token_file are mutually exclusive")
+			report("basic_auth", "basic_auth and bearer_token/bearer_token_file are mutually exclusive")
 		}
 	}
 	if o.BearerToken != "" && o.BearerTokenFile != "" {
-		return errors.New("bearer_token and bearer_token_file are mutually exclusive")
+		report("bearer_token", "bearer_token and bearer_token_file are mutually exclusive")
 	}
 	if (o.TLS.CertFile == "") != (o.TLS.KeyFile == "") {
-		return errors.New("tls: cert_file and key_file must be given together")
+		report("tls", "cert_file and key_file must be given together")
 	}
-	for name, value := range o.Headers {
-		if name == "" || !validHeaderName(name) {
-			return fmt.Errorf("headers: %q is not a valid header name", name)
-		}
-		if slices.Contains(reservedHeaders, textproto.CanonicalMIMEHeaderKey(name)) {
-			return fmt.Errorf("headers: %q is set by the sink (use tenant_id, basic_auth or bearer_token)", name)
-		}
-		if strings.ContainsAny(value, "\r\n\x00") {
-			return fmt.Errorf("headers: value of %q contains a line break or NUL", name)
+	for _, name := range slices.Sorted(maps.Keys(o.Headers)) {
+		value := o.Headers[name]
+		switch {
+		case name == "" || !validHeaderName(name):
+			report("headers", fmt.Sprintf("%q is not a valid header name", name))
+		case slices.Contains(reservedHeaders, textproto.CanonicalMIMEHeaderKey(name)):
+			report("headers", fmt.Sprintf("%q is set by the sink (use tenant_id, basic_auth or bearer_token)", name))
+		case strings.ContainsAny(value, "\r\n\x00"):
+			report("headers", fmt.Sprintf("value of %q contains a line break or NUL", name))
 		}
 	}
-	for name, value := range o.Labels {
+	for _, name := range slices.Sorted(maps.Keys(o.Labels)) {
+		value := o.Labels[name]
 		if err := checkStaticName(name); err != nil {
-			return fmt.Errorf("labels: %w", err)
-		}
-		if value == "" {
-			return fmt.Errorf("labels: %q has an empty value (Loki treats it as absent)", name)
-		}
-		if !utf8.ValidString(value) {
-			return fmt.Errorf("labels: value of %q is not valid UTF-8", name)
+			report("labels", err.Error())
+		} else if value == "" {
+			report("labels", fmt.Sprintf("%q has an empty value (Loki treats it as absent)", name))
+		} else if !utf8.ValidString(value) {
+			report("labels", fmt.Sprintf("value of %q is not valid UTF-8", name))
 		}
 	}
 	seen := make(map[string]bool, len(o.StructuredMetadata))
 	for _, name := range o.StructuredMetadata {
 		if err := checkStaticName(name); err != nil {
-			return fmt.Errorf("structured_metadata: %w", err)
-		}
-		if seen[name] {
-			return fmt.Errorf("structured_metadata: %q is listed twice", name)
+			report("structured_metadata", err.Error())
+		} else if seen[name] {
+			report("structured_metadata", fmt.Sprintf("%q is listed twice", name))
 		}
 		seen[name] = true
 	}
-	return nil
 }
 
 func checkStaticName(name string) error {

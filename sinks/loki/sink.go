@@ -47,6 +47,8 @@ type Sink struct {
 	encoders    []*Encoder // idle encoders; at most one per concurrent Send
 	closed      atomic.Bool
 	closeOnce   sync.Once
+
+	warnedUnmatched atomic.Bool
 }
 
 var _ sinks.Sink = (*Sink)(nil)
@@ -156,6 +158,7 @@ func (s *Sink) Send(ctx context.Context, b *sinks.Batch) error {
 		return nil
 	}
 	err := s.push(ctx, body)
+	s.partial(b, err)
 	if err != nil && ctx.Err() == nil {
 		var pe *PushError
 		reason := ReasonConnection
@@ -173,6 +176,33 @@ func (s *Sink) Send(ctx context.Context, b *sinks.Batch) error {
 }
 
 var errCredentials = errors.New("read credentials")
+
+// partial narrows a *sinks.Permanent to the entries Loki's 400 names, when
+// they can be picked out of b exactly (see refusals.pick): the batch was
+// then delivered but for them. Otherwise the error stays as it is, the
+// whole batch refused; a 400 in Loki's per-entry format that does not match
+// b is counted (logcapturer_sink_loki_unmatched_refusals_total) and logged
+// once in the sink's life.
+func (s *Sink) partial(b *sinks.Batch, err error) {
+	var (
+		p  *sinks.Permanent
+		pe *PushError
+	)
+	if !errors.As(err, &p) || !errors.As(err, &pe) || !pe.refusals.matched() {
+		return
+	}
+	spans, ok := pe.refusals.pick(b)
+	if !ok {
+		s.m.unmatched.Inc()
+		if s.warnedUnmatched.CompareAndSwap(false, true) {
+			s.logger.Warn("loki's 400 names refused entries that do not match the batch; the whole batch goes to the dead-letter queue (logged once; see logcapturer_sink_loki_unmatched_refusals_total)",
+				"refused", pe.refusals.total, "entries", b.Entries, "from", b.From, "to", b.To, "err", pe)
+		}
+		return
+	}
+	pe.Refused = pe.refusals.total
+	p.Refused, p.Rejected = spans, pe.refusals.total
+}
 
 // getEncoder takes an idle encoder or makes one. Encoders are kept in a
 // plain free list, not a sync.Pool: a pool is emptied by every other GC,
@@ -222,8 +252,14 @@ func (s *Sink) push(ctx context.Context, body []byte) error {
 		return &sinks.Retryable{Err: err, Reason: reason}
 	}
 	defer resp.Body.Close()
-	var msg []byte
-	if resp.StatusCode/100 != 2 {
+	var (
+		msg []byte
+		rf  *refusals
+	)
+	switch {
+	case resp.StatusCode == http.StatusBadRequest:
+		msg, rf, err = readRefusals(resp.Body) // may be a partial success
+	case resp.StatusCode/100 != 2:
 		msg, err = io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBody)) // lets the connection be reused
@@ -235,7 +271,12 @@ func (s *Sink) push(ctx context.Context, body []byte) error {
 		// The answer's status is known; its body was cut short.
 		msg = []byte(err.Error())
 	}
-	return classify(resp.StatusCode, msg, resp.Header.Get("Retry-After"), time.Now())
+	err = classify(resp.StatusCode, msg, resp.Header.Get("Retry-After"), time.Now())
+	var pe *PushError
+	if rf != nil && errors.As(err, &pe) {
+		pe.refusals = rf
+	}
+	return err
 }
 
 func (s *Sink) setHeaders(h http.Header) error {

@@ -384,7 +384,7 @@ func TestValidate(t *testing.T) {
 		{"no host", func(o *loki.Options) { o.URL = "http:///push" }, "missing host"},
 		{"userinfo", func(o *loki.Options) { o.URL = "http://u:p@h/push" }, "use basic_auth"},
 		{"timeout", func(o *loki.Options) { o.Timeout = -time.Second }, "timeout"},
-		{"encoding", func(o *loki.Options) { o.Encoding = "gzip" }, `encoding "gzip"`},
+		{"encoding", func(o *loki.Options) { o.Encoding = "gzip" }, `encoding: must be protobuf or json, got "gzip"`},
 		{"json", func(o *loki.Options) { o.Encoding = "json" }, ""},
 		{"basic no user", func(o *loki.Options) { o.BasicAuth.Password = "p" }, "basic_auth.username"},
 		{"basic both pw", func(o *loki.Options) { o.BasicAuth = loki.BasicAuth{Username: "u", Password: "p", PasswordFile: "f"} }, "mutually exclusive"},

@@ -24,9 +24,18 @@ type PushError struct {
 	// out of M" (Loki reports one stream: other streams of the request may
 	// have been written in full). Zero otherwise.
 	Ignored, Total int
+	// Refused is how many entries the distributor's 400 refused ("N errors
+	// like", summed) when they were matched to the batch's entries one by
+	// one: every other entry was written. Zero otherwise.
+	Refused int
+
+	refusals *refusals // what a 400 body says, entry by entry
 }
 
 func (e *PushError) Error() string {
+	if e.Refused > 0 {
+		return fmt.Sprintf("loki answered %d (partial: %d entries refused, the rest written): %s", e.Status, e.Refused, e.Message)
+	}
 	if e.Total > 0 {
 		return fmt.Sprintf("loki answered %d (partial: %d of %d entries of a stream ignored, the rest written): %s",
 			e.Status, e.Ignored, e.Total, e.Message)

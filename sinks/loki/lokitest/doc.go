@@ -13,9 +13,16 @@
 //
 // Answers are scripted: Reply queues one Reply per request, SetDefault sets
 // the rest (initially 204). messages.go has Loki's real bodies for 400
-// (too far behind with "total ignored: N out of M", too new, too old), 429
-// with Retry-After and 500. A Reply may also be delayed or drop the
-// connection.
+// (too far behind with "total ignored: N out of M", too new, too old, line
+// too long, grouped as Loki groups them; RealPartialTooOld as measured from
+// a real Loki), 429 with Retry-After and 500. A Reply may also be delayed or
+// drop the connection.
+//
+// SetLimits makes the receiver answer as Loki's distributor does instead of
+// the default: every entry is checked against reject_old_samples_max_age,
+// creation_grace_period and max_line_size, the valid ones are stored, and
+// if any was refused the push is answered 400 with Loki's grouped messages
+// ("N errors like: ..."); Refused lists the refused entries.
 //
 // Entries are stored on 2xx (and on a Reply with Store set). The receiver
 // keeps duplicates; Loki itself drops an entry equal to one it holds (same

@@ -40,7 +40,8 @@ type Request struct {
 	Header   http.Header
 	Encoding string // "protobuf" or "json"; "" when the body was not decoded
 	Streams  int
-	Entries  int
+	Entries  int // entries in the push
+	Refused  int // of those, refused under SetLimits
 	Bytes    int // body bytes as received
 	Status   int // the status answered (0: connection dropped)
 }
@@ -79,6 +80,8 @@ type Receiver struct {
 	entries  []Entry
 	count    int  // entries accepted, stored or not
 	discard  bool // count entries without storing them
+	limits   *Limits
+	refused  []Entry
 	requests []Request
 	problems []string
 	changed  chan struct{} // closed and replaced whenever something is recorded
@@ -207,15 +210,39 @@ func (r *Receiver) notifyLocked() {
 	r.changed = make(chan struct{})
 }
 
-func (r *Receiver) next() Reply {
+// SetLimits makes the receiver check every entry against l as Loki's
+// distributor does, store the valid ones and answer 400 listing the others
+// (see Limits); nil turns it off. A queued Reply still takes precedence;
+// the checks replace only the default answer.
+func (r *Receiver) SetLimits(l *Limits) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if l != nil {
+		c := *l
+		l = &c
+	}
+	r.limits = l
+}
+
+// Refused returns the entries refused under SetLimits, in arrival order,
+// duplicates included.
+func (r *Receiver) Refused() []Entry {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Entry(nil), r.refused...)
+}
+
+// next returns the answer to the next request: a queued reply, else the
+// default, else (limits not nil) the checks' answer.
+func (r *Receiver) next() (Reply, *Limits) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.queue) > 0 {
 		rep := r.queue[0]
 		r.queue = r.queue[1:]
-		return rep
+		return rep, nil
 	}
-	return r.def
+	return r.def, r.limits
 }
 
 func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
@@ -245,7 +272,16 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	rep := r.next()
+	rep, limits := r.next()
+	var refused []Entry
+	if limits != nil {
+		var msgs []string
+		entries, refused, msgs = limits.validate(entries)
+		info.Refused = len(refused)
+		if len(msgs) > 0 {
+			rep.Status, rep.Body, rep.Store = http.StatusBadRequest, Grouped(msgs), true
+		}
+	}
 	if rep.Delay > 0 {
 		t := time.NewTimer(rep.Delay)
 		select {
@@ -269,6 +305,7 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 		if !r.discard {
 			r.entries = append(r.entries, entries...)
 		}
+		r.refused = append(r.refused, refused...)
 	}
 	r.notifyLocked()
 	r.mu.Unlock()

@@ -2,9 +2,12 @@ package lokitest
 
 import (
 	"bytes"
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/golang/snappy"
 	"go.uber.org/goleak"
@@ -79,5 +82,43 @@ func TestReceiverRejectsBadRequests(t *testing.T) {
 	r.Reply(Partial(1, 10))
 	if post("application/json", []byte(`{"streams":[{"stream":{"a":"b"},"values":[["1","x"]]}]}`)) != http.StatusBadRequest || r.Count() != 1 {
 		t.Fatal("a queued 400 was not answered, or its entries were stored")
+	}
+}
+
+// TestLimitsAnswerAsLoki: under SetLimits the receiver answers the push the
+// real Loki answered with lokitest.RealPartialTooOld with that body, byte
+// for byte, and stores the 3 current entries.
+func TestLimitsAnswerAsLoki(t *testing.T) {
+	r := NewReceiver()
+	defer r.Close()
+	pushed := time.Date(2026, 12, 2, 13, 32, 52, 0, time.UTC) // the bound plus Loki's default 7d
+	r.SetLimits(&Limits{RejectOldSamplesMaxAge: 7 * 24 * time.Hour, CreationGracePeriod: 10 * time.Minute,
+		Now: func() time.Time { return pushed }})
+	old := time.Date(2026, 11, 22, 13, 32, 52, 0, time.UTC).UnixNano()
+	cur := pushed.Add(-time.Minute).UnixNano()
+	body := fmt.Sprintf(`{"streams":[{"stream":{"job":"t"},"values":[["%d","a"],["%d","b"],["%d","c"],["%d","d"],["%d","e"]]}]}`,
+		old+1e8, old+7e8, cur, cur+1, cur+2)
+	resp, err := http.Post(r.URL(), "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || string(got) != RealPartialTooOld+"\n" {
+		t.Fatalf("answered %d %q, want 400 %q", resp.StatusCode, got, RealPartialTooOld)
+	}
+	if r.Count() != 3 || len(r.Refused()) != 2 || r.Refused()[0].Line != "a" {
+		t.Fatalf("stored %d, refused %+v", r.Count(), r.Refused())
+	}
+	if q := r.Requests(); q[0].Entries != 5 || q[0].Refused != 2 {
+		t.Fatalf("request %+v", q[0])
+	}
+	// Several distinct messages: each counted, as util.GroupedErrors does.
+	g := Grouped([]string{"x", "y", "x"})
+	if g != "2 errors like: x; 1 errors like: y" && g != "1 errors like: y; 2 errors like: x" {
+		t.Fatalf("grouped %q", g)
+	}
+	if ServiceName(`{app="a", job="j"}`) != `{app="a", job="j", service_name="a"}` || ServiceName(`{x="1"}`) != `{service_name="unknown_service", x="1"}` {
+		t.Fatal("service_name discovery")
 	}
 }

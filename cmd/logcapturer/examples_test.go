@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/logcapturer/logcapturer/config"
+	"github.com/logcapturer/logcapturer/sinks/loki/lokitest"
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+)
+
+// TestExamplesCheck: every example config, and the compose stack's, passes
+// `logcapturer check` (which leaves nothing behind).
+func TestExamplesCheck(t *testing.T) {
+	paths, _ := filepath.Glob("../../examples/*.yaml")
+	paths = append(paths, "../../deploy/compose/logcapturer.yaml")
+	if len(paths) < 5 {
+		t.Fatalf("only %v: examples went missing", paths)
+	}
+	for _, p := range paths {
+		var out, errb bytes.Buffer
+		if code := runMain([]string{"check", "--config", p}, &out, &errb); code != 0 {
+			t.Errorf("check %s: exit %d\n%s", p, code, errb.String())
+		}
+	}
+}
+
+var metricName = regexp.MustCompile(`\b(logcapturer_[a-z_]+|go_[a-z_]+|process_[a-z_]+)`)
+
+// TestDashboardMetricsExist: every metric the Grafana dashboard and the
+// alert rules name is served by a running logcapturer with a file and a
+// loki sink (histograms by their _bucket/_count series), before any fault.
+func TestDashboardMetricsExist(t *testing.T) {
+	var names []string
+	for _, f := range []string{"../../deploy/grafana/logcapturer.json", "../../deploy/prometheus/alerts.yml"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, metricName.FindAllString(string(b), -1)...)
+	}
+	r := lokitest.NewReceiver()
+	defer r.Close()
+	dir := t.TempDir()
+	logs := filepath.Join(dir, "logs")
+	os.MkdirAll(logs, 0o755)
+	os.WriteFile(filepath.Join(logs, "a.log"), []byte("one\n"), 0o644)
+	addr := freePort(t)
+	cfgPath := filepath.Join(dir, "c.yaml")
+	os.WriteFile(cfgPath, []byte("data_dir: "+filepath.Join(dir, "data")+`
+sources: [{name: app, type: file, paths: ["`+logs+`/*.log"]}]
+sinks:
+  - {name: archive, type: file, path: `+filepath.Join(dir, "out.log")+`, batch: {max_wait: 10ms}}
+  - {name: loki, type: loki, url: "`+r.URL()+`", batch: {max_wait: 10ms}}
+admin: {listen: "`+addr+`"}
+`), 0o644)
+	cfg, err := config.Load(cfgPath, &config.ParseOptions{SinkTypes: sinkTypes()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, slog.New(slog.DiscardHandler), cfg) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	if err := r.WaitEntries(1, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	served := map[string]bool{}
+	for _, line := range strings.Split(string(body), "\n") {
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		name, _, _ := strings.Cut(line, "{")
+		name, _, _ = strings.Cut(name, " ")
+		served[name] = true
+	}
+	var missing []string
+	for _, n := range names {
+		if !served[n] {
+			missing = append(missing, n)
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		t.Errorf("the dashboard or alerts name metrics a running logcapturer does not serve: %v", missing)
+	}
+	if !served["logcapturer_build_info"] {
+		t.Error("no logcapturer_build_info")
+	}
+	// The whole registry follows Prometheus's naming conventions.
+	problems, err := promlint.New(bytes.NewReader(body)).Lint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("metric lint: %s: %s", p.Metric, p.Text)
+	}
+}

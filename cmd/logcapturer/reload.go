@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/logcapturer/logcapturer/config"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// reloadMetrics are named as Prometheus names its own.
+type reloadMetrics struct {
+	reloads     *prometheus.CounterVec
+	lastOK      prometheus.Gauge
+	lastSuccess prometheus.Gauge
+}
+
+func newReloadMetrics(reg prometheus.Registerer) *reloadMetrics {
+	m := &reloadMetrics{
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "logcapturer_config_reloads_total", Help: "Config reloads (SIGHUP, POST /-/reload) by result (success, failure)."}, []string{"result"}),
+		lastOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "logcapturer_config_last_reload_successful", Help: "1 if the last config reload succeeded (or none was tried), 0 if it was refused."}),
+		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "logcapturer_config_last_reload_success_timestamp_seconds", Help: "When the running config was loaded (Unix seconds)."}),
+	}
+	m.reloads.WithLabelValues("success")
+	m.reloads.WithLabelValues("failure")
+	m.lastOK.Set(1)
+	m.lastSuccess.SetToCurrentTime()
+	reg.MustRegister(m.reloads, m.lastOK, m.lastSuccess)
+	return m
+}
+
+func (m *reloadMetrics) result(ok bool) {
+	if ok {
+		m.reloads.WithLabelValues("success").Inc()
+		m.lastOK.Set(1)
+		m.lastSuccess.SetToCurrentTime()
+		return
+	}
+	m.reloads.WithLabelValues("failure").Inc()
+	m.lastOK.Set(0)
+}
+
+// instance is one running config.
+type instance struct {
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func (in *instance) stop() error {
+	in.cancel()
+	return <-in.done
+}
+
+// start runs cfg in a goroutine owned by serve and waits until it runs or
+// failed to start.
+func start(ctx context.Context, logger *slog.Logger, cfg *config.Config, outer *prometheus.Registry) (*instance, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	in := &instance{cancel: cancel, done: make(chan error, 1)}
+	started := make(chan struct{}, 1)
+	go func() { in.done <- runOnce(ctx, logger, cfg, outer, started) }()
+	select {
+	case <-started:
+		return in, nil
+	case err := <-in.done:
+		cancel()
+		if err == nil {
+			err = ctx.Err()
+		}
+		return nil, err
+	}
+}
+
+// serve runs cfg until ctx is done. Each value on reloads re-reads path:
+// a config that check refuses is refused with its file:line problems and
+// the running one stays; a good one replaces the running one in process.
+// The pipeline drains (in-flight batches get shutdown_timeout), stops, and
+// starts again on the new config: cursors and positions live in state.db,
+// so kept sinks and sources resume where they were, added ones start
+// (a new sink from the oldest block the WAL still holds), and removed
+// ones stop with their cursors kept for a later re-add. If the new config
+// fails to start (a port in use), the old one is started again.
+//
+// It tells systemd READY=1, RELOADING=1 and STOPPING=1 (sd_notify).
+func serve(ctx context.Context, logger *slog.Logger, path string, cfg *config.Config, reloads <-chan struct{}) error {
+	outer := processMetrics()
+	m := newReloadMetrics(outer)
+	in, err := start(ctx, logger, cfg, outer)
+	if err != nil {
+		return err
+	}
+	notify(logger, "READY=1")
+	defer notify(logger, "STOPPING=1")
+	for {
+		select {
+		case err := <-in.done:
+			return err
+		case <-ctx.Done():
+			return in.stop()
+		case <-reloads:
+		}
+		next, err := checkConfig(path)
+		if err != nil {
+			m.result(false)
+			logger.Error("config reload refused; the running config stays", "config", path, "err", err)
+			continue
+		}
+		changes := describeChanges(cfg, next)
+		if len(changes) == 0 {
+			m.result(true)
+			logger.Info("config reloaded: nothing changed", "config", path)
+			continue
+		}
+		notify(logger, "RELOADING=1")
+		began := time.Now()
+		if err := in.stop(); err != nil {
+			logger.Error("stop the running config for a reload", "err", err)
+		}
+		if in, err = start(ctx, logger, next, outer); err != nil {
+			m.result(false)
+			logger.Error("the reloaded config failed to start; starting the previous one again", "config", path, "err", err)
+			if in, err = start(ctx, logger, cfg, outer); err != nil {
+				return fmt.Errorf("restart the previous config after a failed reload: %w", err)
+			}
+		} else {
+			m.result(true)
+			cfg = next
+			logger.Info("config reloaded", "config", path, "changes", strings.Join(changes, "; "), "took", time.Since(began).Round(time.Millisecond).String())
+		}
+		notify(logger, "READY=1")
+	}
+}
+
+func notify(logger *slog.Logger, state string) {
+	if err := sdNotify(state); err != nil {
+		logger.Warn("tell systemd "+state, "err", err)
+	}
+}
+
+// describeChanges lists what a reload changes: sources and sinks added,
+// removed and changed, and the other top-level sections changed.
+func describeChanges(old, next *config.Config) []string {
+	var out []string
+	diff := func(kind string, a, b map[string]any) {
+		var added, removed, changed []string
+		for name, v := range b {
+			if w, ok := a[name]; !ok {
+				added = append(added, name)
+			} else if !reflect.DeepEqual(v, w) {
+				changed = append(changed, name)
+			}
+		}
+		for name := range a {
+			if _, ok := b[name]; !ok {
+				removed = append(removed, name)
+			}
+		}
+		for _, l := range []struct {
+			verb  string
+			names []string
+		}{{"added", added}, {"removed", removed}, {"changed", changed}} {
+			if len(l.names) > 0 {
+				slices.Sort(l.names)
+				out = append(out, fmt.Sprintf("%s %s %s", kind, l.verb, strings.Join(l.names, ",")))
+			}
+		}
+	}
+	srcs := func(c *config.Config) map[string]any {
+		m := map[string]any{}
+		for _, s := range c.Sources {
+			m[s.Name] = s
+		}
+		return m
+	}
+	snks := func(c *config.Config) map[string]any {
+		m := map[string]any{}
+		for _, s := range c.Sinks {
+			m[s.Name] = s
+		}
+		return m
+	}
+	diff("sources", srcs(old), srcs(next))
+	diff("sinks", snks(old), snks(next))
+	for _, f := range []struct {
+		name string
+		a, b any
+	}{{"data_dir", old.DataDir, next.DataDir}, {"wal", old.WAL, next.WAL}, {"dlq", old.DLQ, next.DLQ},
+		{"admin", old.Admin, next.Admin}, {"memory_limit", old.MemoryLimit, next.MemoryLimit},
+		{"shutdown_timeout", old.ShutdownTimeout, next.ShutdownTimeout}} {
+		if !reflect.DeepEqual(f.a, f.b) {
+			out = append(out, f.name+" changed")
+		}
+	}
+	return out
+}

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// waitFile waits until the file at path satisfies cond.
+func waitFile(t *testing.T, path string, cond func(string) bool) string {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		b, _ := os.ReadFile(path)
+		if cond(string(b)) {
+			return string(b)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s; it holds %q", path, b)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestReload: a reload with a sink added starts it (from what the WAL
+// holds) and keeps the other's cursor (nothing sent twice); a bad config is
+// refused and the running one stays; removing a sink stops it, and adding
+// it back resumes from its cursor.
+func TestReload(t *testing.T) {
+	dir := t.TempDir()
+	logs := filepath.Join(dir, "logs")
+	os.MkdirAll(logs, 0o755)
+	app := filepath.Join(logs, "app.log")
+	os.WriteFile(app, []byte("one\n"), 0o644)
+	a, b := filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")
+	cfgPath := filepath.Join(dir, "c.yaml")
+	addr := freePort(t)
+	write := func(sinks string) {
+		os.WriteFile(cfgPath, []byte("data_dir: "+filepath.Join(dir, "data")+`
+sources: [{name: app, type: file, paths: ["`+logs+`/*.log"]}]
+sinks:
+`+sinks+`
+admin: {listen: "`+addr+`"}
+`), 0o644)
+	}
+	sinkA := "  - {name: a, type: file, path: " + a + ", batch: {max_wait: 10ms}}\n"
+	sinkB := "  - {name: b, type: file, path: " + b + ", batch: {max_wait: 10ms}}\n"
+	write(sinkA)
+	cfg, err := checkConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logBuf syncWriter
+	reloads := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, slog.New(slog.NewTextHandler(&logBuf, nil)), cfgPath, cfg, reloads) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	waitFile(t, a, func(s string) bool { return s == "one\n" })
+	appendLine := func(l string) {
+		f, _ := os.OpenFile(app, os.O_APPEND|os.O_WRONLY, 0)
+		f.WriteString(l + "\n")
+		f.Close()
+	}
+
+	write(sinkA + sinkB)
+	reloads <- struct{}{}
+	waitFile(t, b, func(s string) bool { return s == "one\n" }) // the new sink delivers what the WAL holds
+	appendLine("two")
+	waitFile(t, b, func(s string) bool { return s == "one\ntwo\n" })
+	waitFile(t, a, func(s string) bool { return s == "one\ntwo\n" }) // kept cursor: nothing twice
+	if !strings.Contains(logBuf.String(), "sinks added b") {
+		t.Errorf("the log does not say what changed:\n%s", logBuf.String())
+	}
+
+	// A config with a mistake is refused; the running one goes on.
+	os.WriteFile(cfgPath, []byte("data_dir: "+filepath.Join(dir, "data")+"\nsources: []\nsinks: [{name: a, type: nope}]\n"), 0o644)
+	reloads <- struct{}{}
+	waitFor(t, func() bool { return strings.Contains(logBuf.String(), "config reload refused") })
+	appendLine("three")
+	waitFile(t, b, func(s string) bool { return s == "one\ntwo\nthree\n" })
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`logcapturer_config_reloads_total{result="failure"} 1`, `logcapturer_config_reloads_total{result="success"} 1`,
+		"logcapturer_config_last_reload_successful 0", "logcapturer_build_info{"} {
+		if !bytes.Contains(body, []byte(want)) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
+	// Remove b, write while it is gone, add it back: it resumes.
+	write(sinkA)
+	reloads <- struct{}{}
+	waitFor(t, func() bool { return strings.Contains(logBuf.String(), "sinks removed b") })
+	appendLine("four")
+	waitFile(t, a, func(s string) bool { return s == "one\ntwo\nthree\nfour\n" })
+	write(sinkA + sinkB)
+	reloads <- struct{}{}
+	waitFile(t, b, func(s string) bool { return s == "one\ntwo\nthree\nfour\n" })
+}
+
+// TestSIGHUPReloads: the real binary reloads on SIGHUP instead of dying
+// (exit 129), and exits 0 on SIGTERM.
+func TestSIGHUPReloads(t *testing.T) {
+	bin := binary(t)
+	dir := t.TempDir()
+	logs := filepath.Join(dir, "logs")
+	os.MkdirAll(logs, 0o755)
+	os.WriteFile(filepath.Join(logs, "app.log"), []byte("one\n"), 0o644)
+	a, b := filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")
+	cfgPath := filepath.Join(dir, "c.yaml")
+	write := func(extra string) {
+		os.WriteFile(cfgPath, []byte("data_dir: "+filepath.Join(dir, "data")+`
+sources: [{name: app, type: file, paths: ["`+logs+`/*.log"]}]
+sinks:
+  - {name: a, type: file, path: `+a+`, batch: {max_wait: 10ms}}
+`+extra+`admin: {listen: ""}
+`), 0o644)
+	}
+	write("")
+	var stderr syncWriter
+	cmd := exec.Command(bin, "run", "--config", cfgPath)
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitFile(t, a, func(s string) bool { return s == "one\n" })
+	write("  - {name: b, type: file, path: " + b + ", batch: {max_wait: 10ms}}\n")
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitFile(t, b, func(s string) bool { return s == "one\n" })
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "config reloaded") {
+		t.Errorf("no reload in the log:\n%s", stderr.String())
+	}
+}
+
+// syncWriter collects log output from several goroutines.
+type syncWriter struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// waitFor waits until cond holds.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

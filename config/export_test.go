@@ -1,0 +1,4 @@
+package config
+
+// Expand is expand, for the external tests.
+var Expand = expand

@@ -1,0 +1,57 @@
+package kafka
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	duration prometheus.Histogram
+	failures *prometheus.CounterVec
+	stale    prometheus.Gauge
+
+	reg        prometheus.Registerer
+	collectors []prometheus.Collector
+}
+
+// newMetrics registers the sink's metrics on reg with a sink=<name> label.
+// A nil reg registers nothing.
+func newMetrics(reg prometheus.Registerer, name string, s *Sink) (*metrics, error) {
+	m := &metrics{
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "logcapturer_kafka_produce_duration_seconds",
+			Help:    "Time from the first record of a batch handed to the producer to the last one acknowledged.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15)}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "logcapturer_kafka_failures_total",
+			Help: "Failed sends by reason: the Kafka error name (MESSAGE_TOO_LARGE, ...), invalid_topic, timeout, unacknowledged, connection."},
+			[]string{"reason"}),
+		stale: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "logcapturer_kafka_unacknowledged_sends",
+			Help: "Sends that timed out whose records the producer still holds; new sends wait for them."}),
+	}
+	buffered := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "logcapturer_kafka_buffered_bytes",
+		Help: "Record bytes the producer holds, not yet acknowledged (bounded by max_buffered_bytes)."},
+		func() float64 { return float64(s.cl.BufferedProduceBytes()) })
+	m.collectors = []prometheus.Collector{m.duration, m.failures, m.stale, buffered}
+	if reg == nil {
+		return m, nil
+	}
+	m.reg = prometheus.WrapRegistererWith(prometheus.Labels{"sink": name}, reg)
+	for i, c := range m.collectors {
+		if err := m.reg.Register(c); err != nil {
+			for _, r := range m.collectors[:i] {
+				m.reg.Unregister(r)
+			}
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *metrics) unregister() {
+	if m.reg == nil {
+		return
+	}
+	for _, c := range m.collectors {
+		m.reg.Unregister(c)
+	}
+}

@@ -1,0 +1,56 @@
+package loki
+
+import (
+	"log/slog"
+
+	"github.com/logcapturer/logcapturer/config"
+	"github.com/logcapturer/logcapturer/sinks"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// SinkType registers type: loki. Its options are Options, decoded by their
+// yaml tags.
+func SinkType() config.SinkType {
+	return config.SinkType{Name: "loki", New: func() config.SinkConfig {
+		return &Options{Timeout: DefaultTimeout, Encoding: EncodingProtobuf}
+	}}
+}
+
+// Check reports every problem Validate would, each at its key's line.
+func (o *Options) Check(c *config.Check) {
+	if c.Required("url", o.URL) {
+		if _, err := parseURL(o.URL); sinks.CheckURL(c, "url", o.URL) && err != nil {
+			// What only a push URL must not have: credentials, a fragment.
+			c.Problem("url", "%v", err)
+		}
+	}
+	c.Positive("timeout", o.Timeout)
+	o.rules(func(key, msg string) {
+		if key != "timeout" {
+			c.Problem(key, "%s", msg)
+		}
+	})
+}
+
+// CheckFiles reports a password, token or TLS file that cannot be read.
+func (o *Options) CheckFiles(c *config.Check) {
+	for key, path := range map[string]string{
+		"basic_auth.password_file": o.BasicAuth.PasswordFile, "bearer_token_file": o.BearerTokenFile} {
+		if path == "" {
+			continue
+		}
+		if _, err := readSecret(path); err != nil {
+			c.Problem(key, "cannot be read: %v", err)
+		}
+	}
+	if _, err := tlsConfig(o.TLS); err != nil {
+		c.Problem("tls", "%v", err)
+	}
+}
+
+// Open returns the sink named name.
+func (o *Options) Open(logger *slog.Logger, reg prometheus.Registerer, name string) (sinks.Sink, error) {
+	opts := *o
+	opts.Name = name
+	return New(logger, reg, opts)
+}
