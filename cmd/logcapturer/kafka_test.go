@@ -134,7 +134,6 @@ func TestKafkaCrashKill9(t *testing.T) {
 	}
 }
 
-
 type readyz struct {
 	Status  string `json:"status"`
 	Reasons []struct {
