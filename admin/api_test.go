@@ -23,6 +23,7 @@ func TestReadEndpoints(t *testing.T) {
 	e.write("b.log", 100, 5)
 	waitFor(t, "good has every line", func() bool { return len(e.sinks["good"].got()) == 35 })
 	waitFor(t, "bad has a dead letter", func() bool { ds, _ := e.p.DLQ("bad"); return len(ds) > 0 })
+	e.settled()
 
 	var st pipeline.Status
 	e.get("/api/v1/status", &st)

@@ -239,6 +239,21 @@ func (e *env) wantError(method, path, token, body string, code int, want string)
 	return eb
 }
 
+// settled waits until every sink's cursor is at the durable index (a
+// sink records lines before the pipeline settles their range).
+func (e *env) settled() {
+	e.t.Helper()
+	waitFor(e.t, "every sink settled", func() bool {
+		st := e.p.Status()
+		for _, s := range st.Sinks {
+			if s.Cursor != st.WAL.DurableIndex || s.InFlight > 0 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)

@@ -39,6 +39,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 	e.write("a.log", 0, 25, 4)
 	waitFor(t, "good delivered", func() bool { return len(e.sinks["good"].got()) == 25 })
 	waitFor(t, "bad dead letter", func() bool { st, _ := e.p.SinkStatus("bad"); return st.DLQEntries > 0 })
+	e.settled()
 	var st pipeline.Status
 	e.get("/api/v1/status", &st)
 

@@ -173,6 +173,8 @@ func (sl *sinkLoop) takeRewind() *rewindReq {
 // range read so far is settled), then sets the read position and the
 // settled cursor. Reader only; false when ctx ended first.
 func (sl *sinkLoop) applyRewind(ctx context.Context, req *rewindReq, cur **batch, next *uint64) bool {
+	sl.rewinding.Store(true)
+	defer sl.rewinding.Store(false)
 	if *cur != nil {
 		sl.free <- *cur
 		*cur = nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -44,11 +45,21 @@ func emitSeconds(t *testing.T, p *Pipeline, blocks, per, firstK int) {
 // Outside the retained range it is a *RangeError.
 func TestRewindByTime(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
-	a := &memSink{name: "a"}
+	var held atomic.Bool
+	gate := make(chan struct{})
+	var open sync.Once
+	a := &memSink{name: "a", fail: func(int, *sinks.Batch) error {
+		if held.Load() {
+			<-gate
+		}
+		return nil
+	}}
 	p := openTest(t, t.TempDir(), reg, Options{}, a)
 	defer p.Close()
+	defer open.Do(func() { close(gate) })
 	emitSeconds(t, p, 50, 10, 0) // e0..e499 in blocks 1..50
 	waitFor(t, "500 delivered", func() bool { return len(a.lines()) == 500 })
+	held.Store(true) // re-shipping waits, so the committed cursor can be seen
 
 	res, err := p.RewindToTime(context.Background(), "a", rewindBase.Add(233500*time.Millisecond))
 	if err != nil {
@@ -63,6 +74,7 @@ func TestRewindByTime(t *testing.T) {
 	if err != nil || cursors["a"] != 23 {
 		t.Fatalf("committed cursor %d (%v), want 23 at once", cursors["a"], err)
 	}
+	open.Do(func() { close(gate) })
 	// A marker after the data: once it is in, everything before it is.
 	emitSeconds(t, p, 1, 1, 500)
 	waitFor(t, "re-shipped entries and the marker", func() bool { return len(a.lines()) >= 500+266+1 })
@@ -107,6 +119,7 @@ func TestRewindByTime(t *testing.T) {
 // with reason skipped, and delivered + skipped is everything.
 func TestRewindForwardCountsSkipped(t *testing.T) {
 	hold := make(chan struct{})
+	var release sync.Once
 	a := &memSink{name: "a", fail: func(int, *sinks.Batch) error { <-hold; return nil }}
 	p, err := Open(nil, nil, Options{DataDir: t.TempDir(), CommitInterval: 5 * time.Millisecond,
 		Sinks: []SinkOptions{{Sink: a, MaxEntries: 10, MaxWait: time.Millisecond}}})
@@ -115,7 +128,8 @@ func TestRewindForwardCountsSkipped(t *testing.T) {
 	}
 	p.Start(context.Background())
 	defer p.Close()
-	emitSeconds(t, p, 10, 10, 0) // e0..e99, blocks 1..10, one batch each
+	defer release.Do(func() { close(hold) }) // before Close, whatever failed
+	emitSeconds(t, p, 10, 10, 0)             // e0..e99, blocks 1..10, one batch each
 	waitFor(t, "a send in flight", func() bool {
 		p.loops[0].mu.Lock()
 		defer p.loops[0].mu.Unlock()
@@ -130,8 +144,10 @@ func TestRewindForwardCountsSkipped(t *testing.T) {
 		r, err := p.RewindToTime(context.Background(), "a", rewindBase.Add(63*time.Second))
 		done <- result{r, err}
 	}()
-	waitFor(t, "the rewind request waits for the reader", func() bool { return len(p.loops[0].rewind) == 1 })
-	close(hold) // the in-flight batches settle; then the reader moves
+	waitFor(t, "the rewind request is with the reader", func() bool {
+		return len(p.loops[0].rewind) == 1 || p.loops[0].rewinding.Load()
+	})
+	release.Do(func() { close(hold) }) // the in-flight batches settle; then the reader moves
 	r := <-done
 	if r.err != nil {
 		t.Fatal(r.err)

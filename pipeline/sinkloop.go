@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/logcapturer/logcapturer/retry"
@@ -35,9 +36,10 @@ type sinkLoop struct {
 	readMu   sync.Mutex
 	readNext uint64
 
-	rewind chan *rewindReq // rewind.go; the reader takes it
-	trimAt uint64          // block whose first trimN entries a rewind skips; reader only
-	trimN  int
+	rewind    chan *rewindReq // rewind.go; the reader takes it
+	rewinding atomic.Bool     // the reader is applying a rewind
+	trimAt    uint64          // block whose first trimN entries a rewind skips; reader only
+	trimN     int
 
 	component string // "sink/NAME", for readiness conditions
 

@@ -92,7 +92,7 @@ func TestStatusTouchesNoState(t *testing.T) {
 	p := openTest(t, t.TempDir(), nil, Options{CommitInterval: time.Hour}, a)
 	defer p.Close()
 	emitSeconds(t, p, 5, 3, 0)
-	waitFor(t, "delivered", func() bool { return len(a.lines()) == 15 })
+	waitFor(t, "delivered and settled", func() bool { return p.loops[0].cursor() == 5 })
 	before := p.st.db.Stats()
 	for i := 0; i < 100; i++ {
 		if s := p.Status(); s.Sinks[0].Cursor != 5 {
