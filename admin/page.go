@@ -15,8 +15,8 @@ import (
 var pageSource string
 
 var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
-	"bytes": humanBytes,
-	"age":   humanAge,
+	"bytes": HumanBytes,
+	"age":   HumanAge,
 	"when": func(t *time.Time) string {
 		if t == nil {
 			return "never"
@@ -48,8 +48,9 @@ func (s *Server) page(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write(buf.Bytes())
 }
 
-// humanBytes is n in KiB, MiB or GiB, one decimal.
-func humanBytes(n int64) string {
+// HumanBytes is n as 512 B, 3.2 KiB, 1.5 GiB (the page's and the CLI's
+// tables).
+func HumanBytes(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d B", n)
@@ -64,8 +65,8 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%.1f %s", f, u)
 }
 
-// humanAge is a number of seconds as 45s, 3m12s, 2h05m or 3d04h.
-func humanAge(sec float64) string {
+// HumanAge is a number of seconds as 45s, 3m12s, 2h05m or 3d04h.
+func HumanAge(sec float64) string {
 	d := time.Duration(sec * float64(time.Second)).Round(time.Second)
 	switch {
 	case d < time.Minute:

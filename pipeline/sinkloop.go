@@ -584,12 +584,19 @@ func (sl *sinkLoop) failed(ctx context.Context, old, r retry.Range, err error, n
 // storeRetryOp runs a retry-state write until it succeeds or the pipeline
 // stops: a range must be stored before the cursor passes it.
 func (sl *sinkLoop) storeRetryOp(ctx context.Context, op func() error) bool {
+	failing := false
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 10*time.Second) {
 		err := op()
 		if err == nil {
+			if failing {
+				sl.p.health.clear(sl.component, ReasonStateCommitFailing)
+			}
 			return true
 		}
-		sl.p.logger.Error("store retry state; trying again", "sink", sl.name, "err", err)
+		// Logged once when it starts and once when it ends (a full disk
+		// fails every try), with the readiness reason in between.
+		failing = true
+		sl.p.health.raise(sl.component, ReasonStateCommitFailing, "store retry state in state.db: "+err.Error())
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/logcapturer/logcapturer/admin"
 	"github.com/logcapturer/logcapturer/pipeline"
 )
 
@@ -25,12 +26,12 @@ func renderStatus(w io.Writer, st pipeline.Status) error {
 		if v == "" {
 			v = "unknown version"
 		}
-		fmt.Fprintf(w, "logcapturer %s, up %s, %s\n", v, age(st.UptimeSeconds), st.Ready.Status)
+		fmt.Fprintf(w, "logcapturer %s, up %s, %s\n", v, admin.HumanAge(st.UptimeSeconds), st.Ready.Status)
 	}
 	fmt.Fprintf(w, "wal: indexes %d..%d (durable %d), %d segments, %s", st.WAL.FirstIndex, st.WAL.LastIndex,
-		st.WAL.DurableIndex, st.WAL.Segments, bytesHuman(st.WAL.Bytes))
+		st.WAL.DurableIndex, st.WAL.Segments, admin.HumanBytes(st.WAL.Bytes))
 	if st.WAL.MaxBytes > 0 {
-		fmt.Fprintf(w, " of %s", bytesHuman(st.WAL.MaxBytes))
+		fmt.Fprintf(w, " of %s", admin.HumanBytes(st.WAL.MaxBytes))
 	}
 	fmt.Fprintln(w)
 	if !st.Offline && len(st.Ready.Reasons) > 0 {
@@ -56,7 +57,7 @@ func renderStatus(w io.Writer, st pipeline.Status) error {
 			lag += f.LagBytes
 			n[f.State]++
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\n", s.Name, dash(s.Type), len(s.Files), n["open"], n["idle"], n["draining"], bytesHuman(lag))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\n", s.Name, dash(s.Type), len(s.Files), n["open"], n["idle"], n["draining"], admin.HumanBytes(lag))
 	}
 	return tw.Flush()
 }
@@ -74,7 +75,7 @@ func renderSinks(w io.Writer, ss []pipeline.SinkStatus) error {
 			last = s.LastSuccessTime.UTC().Format(time.RFC3339)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%d\t%d/%d\t%d/%d\t%s\t%s\n", s.Name, dash(s.Type), s.State, s.Cursor, lag,
-			bytesHuman(s.LagBytes), age(s.OldestUnackedAgeSeconds), s.InFlight, s.RetryRanges, s.RetryEntries,
+			admin.HumanBytes(s.LagBytes), admin.HumanAge(s.OldestUnackedAgeSeconds), s.InFlight, s.RetryRanges, s.RetryEntries,
 			s.DLQRanges, s.DLQEntries, last, dash(short(s.LastError, 60)))
 	}
 	return tw.Flush()
@@ -149,31 +150,3 @@ func short(s string, n int) string {
 }
 
 // bytesHuman is n in B, KiB, MiB, GiB or TiB, one decimal.
-func bytesHuman(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	f, u := float64(n)/unit, "KiB"
-	for _, next := range []string{"MiB", "GiB", "TiB"} {
-		if f < unit {
-			break
-		}
-		f, u = f/unit, next
-	}
-	return fmt.Sprintf("%.1f %s", f, u)
-}
-
-// age is a number of seconds as 45s, 3m12s, 2h05m or 3d04h.
-func age(sec float64) string {
-	d := time.Duration(sec * float64(time.Second)).Round(time.Second)
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
-	}
-	return fmt.Sprintf("%dd%02dh", int(d.Hours())/24, int(d.Hours())%24)
-}
