@@ -18,9 +18,10 @@ import (
 // errorBody is every error's JSON: {"error": "..."}, plus the retained
 // range for a 409.
 type errorBody struct {
-	Error string    `json:"error"`
-	Range *walRange `json:"range,omitempty"`
-	Known []string  `json:"known,omitempty"`
+	Error    string    `json:"error"`
+	Range    *walRange `json:"range,omitempty"`
+	Known    []string  `json:"known,omitempty"`
+	Problems []string  `json:"problems,omitempty"`
 }
 
 type walRange struct {
@@ -368,4 +369,33 @@ func (s *Server) walEntries(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"entries": es})
+}
+
+// reloadResult answers POST /-/reload.
+type reloadResult struct {
+	// Result is "reloading" (the new config replaces the running one once
+	// this answer is sent) or "unchanged".
+	Result  string   `json:"result"`
+	Changes []string `json:"changes"`
+}
+
+// reload checks the config file, as SIGHUP does: 400 with the problems
+// (file:line: key: message, one each) and the running config stays; 202
+// when a reload follows this answer; 200 when nothing changed.
+func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Reload == nil {
+		writeError(w, http.StatusNotImplemented, "this server cannot reload its config")
+		return
+	}
+	changes, err := s.opts.Reload()
+	if err != nil {
+		lines := strings.Split(strings.TrimSpace(err.Error()), "\n")
+		writeJSON(w, http.StatusBadRequest, errorBody{Error: "config refused; the running config stays: " + lines[0], Problems: lines[1:]})
+		return
+	}
+	if len(changes) == 0 {
+		writeJSON(w, http.StatusOK, reloadResult{Result: "unchanged", Changes: []string{}})
+		return
+	}
+	writeJSON(w, http.StatusAccepted, reloadResult{Result: "reloading", Changes: changes})
 }

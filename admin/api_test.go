@@ -168,6 +168,11 @@ func TestToken(t *testing.T) {
 	unset.wantError("POST", "/api/v1/sinks/good/rewind", "", body, 403, "no admin token configured")
 	unset.wantError("POST", "/api/v1/dlq/good/replay", testToken, "", 403, "no admin token configured")
 	unset.wantError("DELETE", "/api/v1/dlq/good/1", testToken, "", 403, "no admin token configured")
+	unset.wantError("POST", "/-/reload", testToken, "", 403, "no admin token configured")
+	// Without a reload function (a server that cannot reload), 501; GET is
+	// no reload.
+	e.wantError("POST", "/-/reload", testToken, "", 501, "cannot reload")
+	e.wantError("GET", "/-/reload", testToken, "", 405, "use POST")
 
 	_, err = New(nil, Options{Listen: "0.0.0.0:0", Pipeline: e.p})
 	if !errors.Is(err, ErrNoToken) || !strings.Contains(err.Error(), "admin.listen 0.0.0.0:0 is not a loopback address") {

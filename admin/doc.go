@@ -28,6 +28,11 @@
 //	POST   /api/v1/dlq/{sink}/{from}/replay  -> {"replayed": 1}
 //	POST   /api/v1/dlq/{sink}/replay         every dead letter of the sink -> {"replayed": n}
 //	DELETE /api/v1/dlq/{sink}/{from}         -> {"purged": 1}
+//	POST   /-/reload                         check the config file, as SIGHUP does (Options.Reload):
+//	                                         400 {"error", "problems": ["file:line: key: message", ...]} and the
+//	                                         running config stays; 202 {"result": "reloading", "changes": [...]}
+//	                                         and the reload follows the answer (it restarts this server);
+//	                                         200 {"result": "unchanged"}
 //
 // GET / is the status page: server-rendered html/template, inline CSS, no
 // script and no external asset, reloading itself (Options.Refresh).

@@ -36,6 +36,13 @@ type Options struct {
 	Version string
 	// Refresh is how often the status page reloads itself (default 5s).
 	Refresh time.Duration
+	// Reload serves POST /-/reload (behind the token): it checks the
+	// config file and, if it is good, has the running config replaced
+	// once this request is answered (the reload restarts this server
+	// too). It returns what will change (none: nothing changes), or the
+	// check's error, whose lines are the problems. Nil: the endpoint
+	// answers 501.
+	Reload func() (changes []string, err error)
 }
 
 // Server is the admin HTTP server: health, the API under /api/v1, the
@@ -124,6 +131,8 @@ func (s *Server) routes() {
 	m.HandleFunc("DELETE /api/v1/dlq/{sink}/{from}", s.auth(s.dlqPurge))
 	m.HandleFunc("GET /api/v1/wal/entries", read(s.walEntries))
 	m.HandleFunc("/api/", s.noRoute)
+	m.HandleFunc("POST /-/reload", s.auth(s.reload))
+	m.HandleFunc("/-/reload", s.noRoute)
 	if s.opts.PProf {
 		// As Prometheus and Loki serve them; behind the token on a
 		// non-loopback address (profiles and the command line leak).
@@ -170,7 +179,7 @@ func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
 		}
 		probe := r.Clone(r.Context())
 		probe.Method = m
-		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != "/api/" {
+		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != "/api/" && pattern != "/-/reload" {
 			allow = append(allow, m)
 		}
 	}

@@ -15,7 +15,7 @@ import (
 
 // newAdmin builds the admin server of the config (nil when admin.listen
 // is ""), reading admin.token_file.
-func newAdmin(logger *slog.Logger, g prometheus.Gatherer, cfg *config.Config, p *pipeline.Pipeline) (*admin.Server, error) {
+func newAdmin(logger *slog.Logger, g prometheus.Gatherer, cfg *config.Config, p *pipeline.Pipeline, reload func() ([]string, error)) (*admin.Server, error) {
 	if cfg.Admin.Listen == "" {
 		return nil, nil
 	}
@@ -27,7 +27,7 @@ func newAdmin(logger *slog.Logger, g prometheus.Gatherer, cfg *config.Config, p 
 		}
 	}
 	return admin.New(logger, admin.Options{Listen: cfg.Admin.Listen, Pipeline: p, Gatherer: g, Token: token,
-		PProf: cfg.Admin.PProf, Version: fullVersion()})
+		PProf: cfg.Admin.PProf, Version: fullVersion(), Reload: reload})
 }
 
 // readTokenFile reads a bearer token: the file's content without

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/logcapturer/logcapturer/config"
@@ -59,13 +60,20 @@ func (in *instance) stop() error {
 	return <-in.done
 }
 
+// runHooks is what serve hands each running config: the registry that
+// outlives reloads, and what POST /-/reload calls.
+type runHooks struct {
+	outer  *prometheus.Registry
+	reload func() ([]string, error)
+}
+
 // start runs cfg in a goroutine owned by serve and waits until it runs or
 // failed to start.
-func start(ctx context.Context, logger *slog.Logger, cfg *config.Config, outer *prometheus.Registry) (*instance, error) {
+func start(ctx context.Context, logger *slog.Logger, cfg *config.Config, hooks runHooks) (*instance, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	in := &instance{cancel: cancel, done: make(chan error, 1)}
 	started := make(chan struct{}, 1)
-	go func() { in.done <- runOnce(ctx, logger, cfg, outer, started) }()
+	go func() { in.done <- runOnce(ctx, logger, cfg, hooks, started) }()
 	select {
 	case <-started:
 		return in, nil
@@ -78,21 +86,76 @@ func start(ctx context.Context, logger *slog.Logger, cfg *config.Config, outer *
 	}
 }
 
-// serve runs cfg until ctx is done. Each value on reloads re-reads path:
-// a config that check refuses is refused with its file:line problems and
-// the running one stays; a good one replaces the running one in process.
-// The pipeline drains (in-flight batches get shutdown_timeout), stops, and
-// starts again on the new config: cursors and positions live in state.db,
-// so kept sinks and sources resume where they were, added ones start
-// (a new sink from the oldest block the WAL still holds), and removed
-// ones stop with their cursors kept for a later re-add. If the new config
-// fails to start (a port in use), the old one is started again.
+// reloader checks a config file against the running config, for SIGHUP
+// and POST /-/reload alike.
+type reloader struct {
+	logger *slog.Logger
+	path   string
+	m      *reloadMetrics
+
+	mu      sync.Mutex
+	running *config.Config
+
+	// requests holds one reload that POST /-/reload asked for.
+	requests chan struct{}
+}
+
+// check loads the file and says what a reload would change. A config
+// that check refuses is counted and logged here.
+func (r *reloader) check() (*config.Config, []string, error) {
+	next, err := checkConfig(r.path)
+	if err != nil {
+		r.m.result(false)
+		r.logger.Error("config reload refused; the running config stays", "config", r.path, "err", err)
+		return nil, nil, err
+	}
+	r.mu.Lock()
+	changes := describeChanges(r.running, next)
+	r.mu.Unlock()
+	if len(changes) == 0 {
+		r.m.result(true)
+		r.logger.Info("config reloaded: nothing changed", "config", r.path)
+	}
+	return next, changes, nil
+}
+
+// request is POST /-/reload: it answers at once (the reload restarts the
+// admin server that serves it) and leaves the reload to serve.
+func (r *reloader) request() ([]string, error) {
+	_, changes, err := r.check()
+	if err != nil || len(changes) == 0 {
+		return nil, err
+	}
+	select {
+	case r.requests <- struct{}{}:
+	default: // one is pending already
+	}
+	return changes, nil
+}
+
+func (r *reloader) setRunning(cfg *config.Config) {
+	r.mu.Lock()
+	r.running = cfg
+	r.mu.Unlock()
+}
+
+// serve runs cfg until ctx is done. Each value on reloads (SIGHUP), and
+// each POST /-/reload, re-reads path: a config that check refuses is
+// refused with its file:line problems and the running one stays; a good
+// one replaces the running one in process. The pipeline drains (in-flight
+// batches get shutdown_timeout), stops, and starts again on the new
+// config: cursors and positions live in state.db, so kept sinks and
+// sources resume where they were, added ones start (a new sink from the
+// oldest block the WAL still holds), and removed ones stop with their
+// cursors kept for a later re-add. If the new config fails to start (a
+// port in use), the old one is started again.
 //
 // It tells systemd READY=1, RELOADING=1 and STOPPING=1 (sd_notify).
 func serve(ctx context.Context, logger *slog.Logger, path string, cfg *config.Config, reloads <-chan struct{}) error {
 	outer := processMetrics()
-	m := newReloadMetrics(outer)
-	in, err := start(ctx, logger, cfg, outer)
+	r := &reloader{logger: logger, path: path, m: newReloadMetrics(outer), running: cfg, requests: make(chan struct{}, 1)}
+	hooks := runHooks{outer: outer, reload: r.request}
+	in, err := start(ctx, logger, cfg, hooks)
 	if err != nil {
 		return err
 	}
@@ -105,17 +168,10 @@ func serve(ctx context.Context, logger *slog.Logger, path string, cfg *config.Co
 		case <-ctx.Done():
 			return in.stop()
 		case <-reloads:
+		case <-r.requests:
 		}
-		next, err := checkConfig(path)
-		if err != nil {
-			m.result(false)
-			logger.Error("config reload refused; the running config stays", "config", path, "err", err)
-			continue
-		}
-		changes := describeChanges(cfg, next)
-		if len(changes) == 0 {
-			m.result(true)
-			logger.Info("config reloaded: nothing changed", "config", path)
+		next, changes, err := r.check()
+		if err != nil || len(changes) == 0 {
 			continue
 		}
 		notify(logger, "RELOADING=1")
@@ -123,15 +179,16 @@ func serve(ctx context.Context, logger *slog.Logger, path string, cfg *config.Co
 		if err := in.stop(); err != nil {
 			logger.Error("stop the running config for a reload", "err", err)
 		}
-		if in, err = start(ctx, logger, next, outer); err != nil {
-			m.result(false)
+		if in, err = start(ctx, logger, next, hooks); err != nil {
+			r.m.result(false)
 			logger.Error("the reloaded config failed to start; starting the previous one again", "config", path, "err", err)
-			if in, err = start(ctx, logger, cfg, outer); err != nil {
+			if in, err = start(ctx, logger, cfg, hooks); err != nil {
 				return fmt.Errorf("restart the previous config after a failed reload: %w", err)
 			}
 		} else {
-			m.result(true)
+			r.m.result(true)
 			cfg = next
+			r.setRunning(cfg)
 			logger.Info("config reloaded", "config", path, "changes", strings.Join(changes, "; "), "took", time.Since(began).Round(time.Millisecond).String())
 		}
 		notify(logger, "READY=1")

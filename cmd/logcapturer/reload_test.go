@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -154,6 +156,101 @@ sinks:
 	}
 	if !strings.Contains(stderr.String(), "config reloaded") {
 		t.Errorf("no reload in the log:\n%s", stderr.String())
+	}
+}
+
+// TestHTTPReload: POST /-/reload needs the admin token, refuses a bad
+// config with its file:line problems (the running one stays), reloads a
+// good one after answering 202 with what changes, and says 200
+// "unchanged" when nothing does.
+func TestHTTPReload(t *testing.T) {
+	dir := t.TempDir()
+	logs := filepath.Join(dir, "logs")
+	os.MkdirAll(logs, 0o755)
+	os.WriteFile(filepath.Join(logs, "app.log"), []byte("one\n"), 0o644)
+	a, b := filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")
+	tokenFile := filepath.Join(dir, "token")
+	os.WriteFile(tokenFile, []byte("s3cret\n"), 0o600)
+	cfgPath := filepath.Join(dir, "c.yaml")
+	addr := freePort(t)
+	write := func(extra string) {
+		os.WriteFile(cfgPath, []byte("data_dir: "+filepath.Join(dir, "data")+`
+sources: [{name: app, type: file, paths: ["`+logs+`/*.log"]}]
+sinks:
+  - {name: a, type: file, path: `+a+`, batch: {max_wait: 10ms}}
+`+extra+`admin: {listen: "`+addr+`", token_file: `+tokenFile+`}
+`), 0o644)
+	}
+	write("")
+	cfg, err := checkConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logBuf syncWriter
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, slog.New(slog.NewTextHandler(&logBuf, nil)), cfgPath, cfg, nil) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	waitFile(t, a, func(s string) bool { return s == "one\n" })
+
+	post := func(token string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/-/reload", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+			t.Fatalf("decode the answer: %v", err)
+		}
+		return resp.StatusCode, body
+	}
+	if code, _ := post(""); code != http.StatusUnauthorized {
+		t.Errorf("without the token: %d, want 401", code)
+	}
+	if code, _ := post("wrong"); code != http.StatusForbidden {
+		t.Errorf("with a wrong token: %d, want 403", code)
+	}
+	if code, body := post("s3cret"); code != http.StatusOK || body["result"] != "unchanged" {
+		t.Errorf("nothing changed: %d %v, want 200 unchanged", code, body)
+	}
+
+	write("  - {name: b, type: file, path: " + b + ", batch: {max_wait: 10ms}, retry: {max_attempts: -1}}\n")
+	code, body := post("s3cret")
+	problems, _ := body["problems"].([]any)
+	if code != http.StatusBadRequest || len(problems) != 1 || !strings.Contains(problems[0].(string), "c.yaml:5: sinks[1].retry.max_attempts") {
+		t.Errorf("bad config: %d %v, want 400 naming c.yaml:5: sinks[1].retry.max_attempts", code, body)
+	}
+	os.WriteFile(filepath.Join(logs, "app.log"), []byte("one\ntwo\n"), 0o644)
+	waitFile(t, a, func(s string) bool { return s == "one\ntwo\n" }) // the running config stays
+
+	write("  - {name: b, type: file, path: " + b + ", batch: {max_wait: 10ms}}\n")
+	code, body = post("s3cret")
+	// The source routes to every sink, so it changes too.
+	if changes, _ := body["changes"].([]any); code != http.StatusAccepted || body["result"] != "reloading" || !slices.Contains(changes, any("sinks added b")) {
+		t.Errorf("good config: %d %v, want 202 reloading with sinks added b", code, body)
+	}
+	waitFile(t, b, func(s string) bool { return s == "one\ntwo\n" })
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`logcapturer_config_reloads_total{result="failure"} 1`, `logcapturer_config_reloads_total{result="success"} 2`} {
+		if !bytes.Contains(m, []byte(want)) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }
 

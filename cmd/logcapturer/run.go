@@ -136,7 +136,7 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 
 // run runs the config once, with process-wide metrics: see runOnce.
 func run(ctx context.Context, logger *slog.Logger, cfg *config.Config) error {
-	return runOnce(ctx, logger, cfg, processMetrics(), nil)
+	return runOnce(ctx, logger, cfg, runHooks{outer: processMetrics()}, nil)
 }
 
 // processMetrics is the registry that outlives reloads: Go and process
@@ -149,12 +149,12 @@ func processMetrics() *prometheus.Registry {
 
 // runOnce wires everything for cfg, signals started once it runs, runs
 // until ctx is done, and shuts down in the reverse order of construction.
-// Its components register on a registry of their own, served with outer's
-// metrics.
-func runOnce(ctx context.Context, logger *slog.Logger, cfg *config.Config, outer *prometheus.Registry, started chan<- struct{}) (err error) {
+// Its components register on a registry of their own, served with
+// hooks.outer's metrics.
+func runOnce(ctx context.Context, logger *slog.Logger, cfg *config.Config, hooks runHooks, started chan<- struct{}) (err error) {
 	setMemoryLimit(cfg)
 	reg := prometheus.NewRegistry()
-	gatherer := prometheus.Gatherers{outer, reg}
+	gatherer := prometheus.Gatherers{hooks.outer, reg}
 
 	var closers []func() error
 	defer func() {
@@ -219,7 +219,7 @@ func runOnce(ctx context.Context, logger *slog.Logger, cfg *config.Config, outer
 	}
 	closers = append(closers, p.Close)
 
-	adminSrv, err := newAdmin(logger, gatherer, cfg, p)
+	adminSrv, err := newAdmin(logger, gatherer, cfg, p, hooks.reload)
 	if err != nil {
 		return err
 	}
