@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"github.com/logcapturer/logcapturer/internal/promset"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -34,7 +35,7 @@ type metrics struct {
 	deliveryLatency *prometheus.HistogramVec
 	walMaxBytes     prometheus.Gauge
 
-	collectors []prometheus.Collector
+	set *promset.Set
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -96,28 +97,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		degraded: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "logcapturer_component_degraded", Help: "1 while a component has the readiness reason (see /readyz)."}, []string{"component", "reason"}),
 	}
-	m.collectors = []prometheus.Collector{m.degraded, m.deliveryLatency, m.walMaxBytes, m.circuitOpen, m.oldestUnacked, m.ingestRecords, m.ingestEntries, m.ingestBytes, m.groupCommit,
+	var err error
+	if m.set, err = promset.Register(reg, "the pipeline", m.degraded, m.deliveryLatency, m.walMaxBytes, m.circuitOpen, m.oldestUnacked, m.ingestRecords, m.ingestEntries, m.ingestBytes, m.groupCommit,
 		m.appendErrors, m.walFull, m.durableIndex, m.stateCommits, m.stateDuration, m.stateErrors,
 		m.truncations, m.sinkCursor, m.sinkLag, m.sinkLagEntries, m.sinkLagBytes, m.sinkSent, m.sinkSentBytes, m.sinkSendDur,
-		m.sinkFailures, m.sinkDropped, m.corruptRecords}
-	if reg != nil {
-		for i, c := range m.collectors {
-			if err := reg.Register(c); err != nil {
-				for _, r := range m.collectors[:i] {
-					reg.Unregister(r)
-				}
-				return nil, err
-			}
-		}
+		m.sinkFailures, m.sinkDropped, m.corruptRecords); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
 
-func (m *metrics) unregister(reg prometheus.Registerer) {
-	if reg == nil {
-		return
-	}
-	for _, c := range m.collectors {
-		reg.Unregister(c)
-	}
-}
+func (m *metrics) unregister() { m.set.Unregister() }

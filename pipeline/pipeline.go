@@ -256,11 +256,11 @@ func Open(logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Pipeli
 	m, err := newMetrics(reg)
 	if err != nil {
 		st.close()
-		return nil, fmt.Errorf("register pipeline metrics: %w", err)
+		return nil, err
 	}
 	sched, err := retry.New(logger, reg, retry.NewStore(st.db), retry.Options{})
 	if err != nil {
-		m.unregister(reg)
+		m.unregister()
 		st.close()
 		return nil, err
 	}
@@ -269,7 +269,7 @@ func Open(logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Pipeli
 		SegmentSize: opts.SegmentSize, SegmentCacheSize: 1, Logger: logger, Registerer: reg, Fsync: opts.Fsync})
 	if err != nil {
 		sched.Close()
-		m.unregister(reg)
+		m.unregister()
 		st.close()
 		return nil, fmt.Errorf("open wal %s: %w", walDir, err)
 	}
@@ -297,7 +297,7 @@ func Open(logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Pipeli
 	if err != nil {
 		sched.Close()
 		p.log.Close()
-		m.unregister(reg)
+		m.unregister()
 		st.close()
 		return nil, err
 	}
@@ -416,7 +416,7 @@ func (p *Pipeline) Close() error {
 		if err := p.st.close(); err != nil {
 			errs = append(errs, fmt.Errorf("close state: %w", err))
 		}
-		p.m.unregister(p.reg)
+		p.m.unregister()
 		p.closeErr = errors.Join(errs...)
 	})
 	return p.closeErr

@@ -101,6 +101,8 @@ func newSinkLoop(p *Pipeline, opts SinkOptions, cursor uint64, retries <-chan re
 		m.WithLabelValues(sl.name)
 	}
 	p.m.sinkDropped.WithLabelValues(sl.name, "wal_full")
+	p.m.sinkDropped.WithLabelValues(sl.name, "skipped")
+	p.m.corruptRecords.WithLabelValues(sl.name)
 	p.m.deliveryLatency.WithLabelValues(sl.name)
 	p.m.sinkSendDur.WithLabelValues(sl.name)
 	p.m.sinkLag.WithLabelValues(sl.name)

@@ -1,6 +1,9 @@
 package retry
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/logcapturer/logcapturer/internal/promset"
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 type metrics struct {
 	ranges     *prometheus.GaugeVec
@@ -9,7 +12,7 @@ type metrics struct {
 	dlqEntries *prometheus.GaugeVec
 	dlqAdded   *prometheus.CounterVec
 	dlqExpired *prometheus.CounterVec
-	all        []prometheus.Collector
+	set        *promset.Set
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -27,16 +30,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		dlqExpired: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "logcapturer_dlq_expired_entries_total", Help: "Dead-letter entries removed by dlq.max_bytes or dlq.max_age."}, []string{"sink"}),
 	}
-	m.all = []prometheus.Collector{m.ranges, m.entries, m.retries, m.dlqEntries, m.dlqAdded, m.dlqExpired}
-	if reg != nil {
-		for i, c := range m.all {
-			if err := reg.Register(c); err != nil {
-				for _, r := range m.all[:i] {
-					reg.Unregister(r)
-				}
-				return nil, err
-			}
-		}
+	var err error
+	m.set, err = promset.Register(reg, "the retry scheduler", m.ranges, m.entries, m.retries, m.dlqEntries, m.dlqAdded, m.dlqExpired)
+	if err != nil {
+		return nil, err
 	}
 	return m, nil
 }

@@ -94,7 +94,7 @@ func New(logger *slog.Logger, reg prometheus.Registerer, store *Store, opts Opti
 	}
 	m, err := newMetrics(reg)
 	if err != nil {
-		return nil, fmt.Errorf("register retry metrics: %w", err)
+		return nil, err
 	}
 	return &Scheduler{
 		logger: logger, reg: reg, store: store, m: m, now: opts.Now,
@@ -157,11 +157,7 @@ func (s *Scheduler) Close() {
 			s.cancel()
 		}
 		s.wg.Wait()
-		if s.reg != nil {
-			for _, c := range s.m.all {
-				s.reg.Unregister(c)
-			}
-		}
+		s.m.set.Unregister()
 	})
 }
 

@@ -1,9 +1,9 @@
 package sources
 
 import (
-	"errors"
-	"fmt"
+	"strconv"
 
+	"github.com/logcapturer/logcapturer/internal/promset"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -36,8 +36,7 @@ type metrics struct {
 	copies prometheus.Counter
 	errors *prometheus.CounterVec
 
-	reg        prometheus.Registerer
-	registered []prometheus.Collector
+	set *promset.Set
 }
 
 func newMetrics(reg prometheus.Registerer, source string) (*metrics, error) {
@@ -78,29 +77,17 @@ func newMetrics(reg prometheus.Registerer, source string) (*metrics, error) {
 	for _, r := range []string{reasonPermission, reasonOpen, reasonRead, reasonWatch, reasonTruncated, reasonPosition, reasonEmit, reasonParse, reasonTimestamp, reasonOpenLimit} {
 		m.errors.WithLabelValues(r)
 	}
-	if reg == nil {
-		return m, nil
+	var err error
+	if reg != nil {
+		reg = prometheus.WrapRegistererWith(prometheus.Labels{"source": source}, reg)
 	}
-	m.reg = prometheus.WrapRegistererWith(prometheus.Labels{"source": source}, reg)
-	for _, c := range []prometheus.Collector{m.readBytes, m.entries, m.blocks, m.linesSplit, m.filesOpen, m.filesDeletedOpen, m.copies, m.errors} {
-		if err := m.reg.Register(c); err != nil {
-			m.unregister()
-			var are prometheus.AlreadyRegisteredError
-			if errors.As(err, &are) {
-				return nil, fmt.Errorf("register metrics of source %q: a source with this name is already registered: %w", source, err)
-			}
-			return nil, fmt.Errorf("register metrics of source %q: %w", source, err)
-		}
-		m.registered = append(m.registered, c)
+	if m.set, err = promset.Register(reg, "source "+strconv.Quote(source),
+		m.readBytes, m.entries, m.blocks, m.linesSplit, m.filesOpen, m.filesDeletedOpen, m.copies, m.errors); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
 
-func (m *metrics) unregister() {
-	for _, c := range m.registered {
-		m.reg.Unregister(c)
-	}
-	m.registered = nil
-}
+func (m *metrics) unregister() { m.set.Unregister() }
 
 func (m *metrics) error(reason string) { m.errors.WithLabelValues(reason).Inc() }

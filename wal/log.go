@@ -290,7 +290,7 @@ func (l *Log) account(recs [][]byte) {
 	}
 	tail := &l.segs[len(l.segs)-1]
 	for _, rec := range recs {
-		n := int64(uvarintLen(uint64(len(rec))) + len(rec))
+		n := int64(UvarintLen(uint64(len(rec))) + len(rec))
 		tail.Size += n
 		added += n
 		last++
@@ -310,13 +310,6 @@ func (l *Log) startSegment(first uint64) {
 	l.dirDirty = true
 }
 
-func uvarintLen(x uint64) int {
-	n := 1
-	for ; x >= 0x80; x >>= 7 {
-		n++
-	}
-	return n
-}
 
 // Read appends the record at index, framed as stored, to dst[:0] and
 // returns it after verifying its checksum. The returned slice does not
@@ -657,7 +650,7 @@ func (l *Log) Close() error {
 		return nil
 	}
 	l.closed = true
-	defer l.m.unregister()
+	defer l.m.set.Unregister()
 	defer l.closeSyncFile()
 	if l.failed != nil {
 		// tidwall's Close would fsync the failed file again: drop it and

@@ -1,8 +1,7 @@
 package wal
 
 import (
-	"fmt"
-
+	"github.com/logcapturer/logcapturer/internal/promset"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -21,6 +20,7 @@ type metrics struct {
 	// collectors lists everything above plus the gauges, in registration
 	// order.
 	collectors []prometheus.Collector
+	set        *promset.Set
 }
 
 func newMetrics(l *Log, reg prometheus.Registerer) *metrics {
@@ -70,28 +70,8 @@ func newMetrics(l *Log, reg prometheus.Registerer) *metrics {
 	return m
 }
 
-// register registers every collector, or none: on error the ones already
-// registered are unregistered again.
-func (m *metrics) register() error {
-	if m.reg == nil {
-		return nil
-	}
-	for i, c := range m.collectors {
-		if err := m.reg.Register(c); err != nil {
-			for _, r := range m.collectors[:i] {
-				m.reg.Unregister(r)
-			}
-			return fmt.Errorf("register wal metrics: %w", err)
-		}
-	}
-	return nil
-}
-
-func (m *metrics) unregister() {
-	if m.reg == nil {
-		return
-	}
-	for _, c := range m.collectors {
-		m.reg.Unregister(c)
-	}
+// register registers every collector, or none.
+func (m *metrics) register() (err error) {
+	m.set, err = promset.Register(m.reg, "the wal", m.collectors...)
+	return err
 }

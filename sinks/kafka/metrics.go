@@ -1,14 +1,18 @@
 package kafka
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"strconv"
+
+	"github.com/logcapturer/logcapturer/internal/promset"
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 type metrics struct {
 	duration prometheus.Histogram
 	failures *prometheus.CounterVec
 	stale    prometheus.Gauge
 
-	reg        prometheus.Registerer
-	collectors []prometheus.Collector
+	set *promset.Set
 }
 
 // newMetrics registers the sink's metrics on reg with a sink=<name> label.
@@ -31,27 +35,19 @@ func newMetrics(reg prometheus.Registerer, name string, s *Sink) (*metrics, erro
 		Name: "logcapturer_kafka_buffered_bytes",
 		Help: "Record bytes the producer holds, not yet acknowledged (bounded by max_buffered_bytes)."},
 		func() float64 { return float64(s.cl.BufferedProduceBytes()) })
-	m.collectors = []prometheus.Collector{m.duration, m.failures, m.stale, buffered}
-	if reg == nil {
-		return m, nil
+	// The reasons known before the first failure, at zero; Kafka's error
+	// names appear as they happen.
+	for _, r := range []string{"timeout", "connection", "unacknowledged", "invalid_topic"} {
+		m.failures.WithLabelValues(r)
 	}
-	m.reg = prometheus.WrapRegistererWith(prometheus.Labels{"sink": name}, reg)
-	for i, c := range m.collectors {
-		if err := m.reg.Register(c); err != nil {
-			for _, r := range m.collectors[:i] {
-				m.reg.Unregister(r)
-			}
-			return nil, err
-		}
+	var err error
+	if reg != nil {
+		reg = prometheus.WrapRegistererWith(prometheus.Labels{"sink": name}, reg)
+	}
+	if m.set, err = promset.Register(reg, "sink "+strconv.Quote(name), m.duration, m.failures, m.stale, buffered); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
 
-func (m *metrics) unregister() {
-	if m.reg == nil {
-		return
-	}
-	for _, c := range m.collectors {
-		m.reg.Unregister(c)
-	}
-}
+func (m *metrics) unregister() { m.set.Unregister() }

@@ -120,7 +120,7 @@ func New(logger *slog.Logger, reg prometheus.Registerer, name string, opts Confi
 	if s.m, err = newMetrics(reg, name, s); err != nil {
 		cl.Close()
 		s.cancel()
-		return nil, fmt.Errorf("kafka sink %q: register metrics: %w", name, err)
+		return nil, fmt.Errorf("kafka sink %q: %w", name, err)
 	}
 	return s, nil
 }

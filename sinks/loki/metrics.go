@@ -1,6 +1,9 @@
 package loki
 
 import (
+	"strconv"
+
+	"github.com/logcapturer/logcapturer/internal/promset"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -10,8 +13,7 @@ type metrics struct {
 	failures  *prometheus.CounterVec
 	unmatched prometheus.Counter
 
-	reg        prometheus.Registerer
-	collectors []prometheus.Collector
+	set *promset.Set
 }
 
 // newMetrics registers the sink's metrics on reg with a sink=<name> label.
@@ -33,27 +35,21 @@ func newMetrics(reg prometheus.Registerer, name string) (*metrics, error) {
 			Name: "logcapturer_sink_loki_unmatched_refusals_total",
 			Help: "400 answers listing refused entries that could not be matched to the batch one by one; the whole batch went to the dead-letter queue."}),
 	}
-	m.collectors = []prometheus.Collector{m.encoded, m.duration, m.failures, m.unmatched}
-	if reg == nil {
-		return m, nil
+	// Every reason at zero from the start, so alerts and dashboards see
+	// the series before the first failure.
+	for _, r := range []string{ReasonRateLimited, ReasonServerError, ReasonTimeout, ReasonConnection, ReasonCredentials,
+		ReasonPartial, ReasonTooOld, ReasonTooNew, ReasonOutOfOrder, ReasonLineTooLong, ReasonBadLabels,
+		ReasonStructuredMetadata, ReasonTooLarge, ReasonUnauthorized, ReasonNotFound, ReasonRejected} {
+		m.failures.WithLabelValues(r)
 	}
-	m.reg = prometheus.WrapRegistererWith(prometheus.Labels{"sink": name}, reg)
-	for i, c := range m.collectors {
-		if err := m.reg.Register(c); err != nil {
-			for _, r := range m.collectors[:i] {
-				m.reg.Unregister(r)
-			}
-			return nil, err
-		}
+	var err error
+	if reg != nil {
+		reg = prometheus.WrapRegistererWith(prometheus.Labels{"sink": name}, reg)
+	}
+	if m.set, err = promset.Register(reg, "sink "+strconv.Quote(name), m.encoded, m.duration, m.failures, m.unmatched); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
 
-func (m *metrics) unregister() {
-	if m.reg == nil {
-		return
-	}
-	for _, c := range m.collectors {
-		m.reg.Unregister(c)
-	}
-}
+func (m *metrics) unregister() { m.set.Unregister() }

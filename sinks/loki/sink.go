@@ -85,7 +85,7 @@ func New(logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Sink, e
 	}
 	m, err := newMetrics(reg, opts.Name)
 	if err != nil {
-		return nil, fmt.Errorf("loki sink %q: register metrics: %w", opts.Name, err)
+		return nil, fmt.Errorf("loki sink %q: %w", opts.Name, err)
 	}
 	t := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,

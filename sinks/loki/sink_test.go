@@ -2,6 +2,7 @@ package loki_test
 
 import (
 	"context"
+	"fmt"
 	"encoding/base64"
 	"errors"
 	"net/http"
@@ -349,11 +350,23 @@ func TestMetricsLintAndUnregister(t *testing.T) {
 	if n, err := testutil.GatherAndCount(reg, "logcapturer_sink_encoded_bytes_total", "logcapturer_sink_request_duration_seconds"); err != nil || n != 5 {
 		t.Fatalf("series: %d %v, want 5 (encoded bytes of a and b; durations of a/204, a/429, b/204)", n, err)
 	}
+	// Every reason exists at zero from the start; only a's 429 counted.
 	want := `
 # HELP logcapturer_sink_loki_failures_total Failed pushes by reason (rate_limited, server_error, timeout, connection, partial, too_old, ...).
 # TYPE logcapturer_sink_loki_failures_total counter
-logcapturer_sink_loki_failures_total{reason="rate_limited",sink="a"} 1
 `
+	for _, reason := range []string{loki.ReasonBadLabels, loki.ReasonConnection, loki.ReasonCredentials, loki.ReasonLineTooLong,
+		loki.ReasonNotFound, loki.ReasonOutOfOrder, loki.ReasonPartial, loki.ReasonRateLimited, loki.ReasonRejected,
+		loki.ReasonServerError, loki.ReasonStructuredMetadata, loki.ReasonTimeout, loki.ReasonTooLarge, loki.ReasonTooNew,
+		loki.ReasonTooOld, loki.ReasonUnauthorized} {
+		for _, sink := range []string{"a", "b"} {
+			n := 0
+			if reason == loki.ReasonRateLimited && sink == "a" {
+				n = 1
+			}
+			want += fmt.Sprintf("logcapturer_sink_loki_failures_total{reason=%q,sink=%q} %d\n", reason, sink, n)
+		}
+	}
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "logcapturer_sink_loki_failures_total"); err != nil {
 		t.Fatal(err)
 	}
