@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/logcapturer/logcapturer/wal"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -79,19 +80,19 @@ func appendTrailer(b []byte, p Picks) []byte {
 
 // trailer reads the version 1 trailer, if any, and checks the
 // selection lies within [from, to].
-func (r *reader) trailer(from, to uint64) Picks {
-	if r.err != nil || len(r.buf) == 0 {
+func trailer(r *wal.Decoder, from, to uint64) Picks {
+	if r.Err != nil || len(r.Buf) == 0 {
 		return Picks{} // version 0
 	}
-	if v := r.uvarint(); r.err == nil && v != valueVersion {
-		r.err, r.buf = fmt.Errorf("record version %d is newer than this logcapturer reads (%d)", v, valueVersion), nil
+	if v := r.Uvarint(); r.Err == nil && v != valueVersion {
+		r.Fail(fmt.Errorf("record version %d is newer than this logcapturer reads (%d)", v, valueVersion))
 		return Picks{}
 	}
-	enc := r.string()
-	if r.err != nil {
+	enc := r.Bytes()
+	if r.Err != nil {
 		return Picks{}
 	}
-	p, err := parsePicks([]byte(enc))
+	p, err := parsePicks(enc)
 	if err == nil && !p.IsZero() {
 		ps := p.Slice()
 		if ps[0].Index < from || ps[len(ps)-1].Index > to {
@@ -99,7 +100,7 @@ func (r *reader) trailer(from, to uint64) Picks {
 		}
 	}
 	if err != nil {
-		r.err, r.buf = err, nil
+		r.Fail(err)
 		return Picks{}
 	}
 	return p
@@ -121,12 +122,12 @@ func decodeRange(k, v []byte) (Range, error) {
 		return Range{}, errors.New("malformed retry record")
 	}
 	r := Range{Due: time.Unix(0, int64(binary.BigEndian.Uint64(k))).UTC(), From: binary.BigEndian.Uint64(k[8:]), To: binary.BigEndian.Uint64(v)}
-	d := reader{buf: v[8:]}
-	r.Entries, r.Bytes, r.Attempts = int(d.uvarint()), int(d.uvarint()), int(d.uvarint())
-	r.FirstFailure = time.Unix(0, d.varint()).UTC()
-	r.LastError = d.string()
-	r.Picks = d.trailer(r.From, r.To)
-	return r, d.err
+	d := wal.Decoder{Buf: v[8:]}
+	r.Entries, r.Bytes, r.Attempts = int(d.Uvarint()), int(d.Uvarint()), int(d.Uvarint())
+	r.FirstFailure = time.Unix(0, d.Varint()).UTC()
+	r.LastError = d.String()
+	r.Picks = trailer(&d, r.From, r.To)
+	return r, d.Err
 }
 
 func encodeDead(d DeadLetter) []byte {
@@ -148,50 +149,14 @@ func decodeDead(k, v []byte) (DeadLetter, error) {
 		return DeadLetter{}, errors.New("malformed dead-letter record")
 	}
 	dl := DeadLetter{From: binary.BigEndian.Uint64(k), To: binary.BigEndian.Uint64(v)}
-	d := reader{buf: v[8:]}
-	dl.Entries, dl.Bytes, dl.Attempts = int(d.uvarint()), int(d.uvarint()), int(d.uvarint())
-	dl.FirstFailure = time.Unix(0, d.varint()).UTC()
-	dl.LastFailure = time.Unix(0, d.varint()).UTC()
-	dl.Reason = d.string()
-	dl.LastError = d.string()
-	dl.Picks = d.trailer(dl.From, dl.To)
-	return dl, d.err
-}
-
-type reader struct {
-	buf []byte
-	err error
-}
-
-func (r *reader) uvarint() uint64 {
-	v, n := binary.Uvarint(r.buf)
-	if n <= 0 {
-		r.err, r.buf = errors.New("truncated record"), nil
-		return 0
-	}
-	r.buf = r.buf[n:]
-	return v
-}
-
-func (r *reader) varint() int64 {
-	v, n := binary.Varint(r.buf)
-	if n <= 0 {
-		r.err, r.buf = errors.New("truncated record"), nil
-		return 0
-	}
-	r.buf = r.buf[n:]
-	return v
-}
-
-func (r *reader) string() string {
-	n := r.uvarint()
-	if n > uint64(len(r.buf)) {
-		r.err, r.buf = errors.New("truncated record"), nil
-		return ""
-	}
-	s := string(r.buf[:n])
-	r.buf = r.buf[n:]
-	return s
+	d := wal.Decoder{Buf: v[8:]}
+	dl.Entries, dl.Bytes, dl.Attempts = int(d.Uvarint()), int(d.Uvarint()), int(d.Uvarint())
+	dl.FirstFailure = time.Unix(0, d.Varint()).UTC()
+	dl.LastFailure = time.Unix(0, d.Varint()).UTC()
+	dl.Reason = d.String()
+	dl.LastError = d.String()
+	dl.Picks = trailer(&d, dl.From, dl.To)
+	return dl, d.Err
 }
 
 // update runs fn in one write transaction with the sink's buckets created.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/logcapturer/logcapturer/wal"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -55,7 +56,7 @@ func NewFile(logger *slog.Logger, _ prometheus.Registerer, opts FileOptions) (*F
 	}
 	if os.IsNotExist(statErr) {
 		// A new file's name is durable only once its directory is synced.
-		if err := syncDir(dir); err != nil {
+		if err := wal.SyncDir(dir); err != nil {
 			f.Close()
 			return nil, fmt.Errorf("file sink %s: %w", opts.Name, err)
 		}
@@ -113,18 +114,6 @@ func (s *File) Close() error {
 	s.closed = true
 	if err := s.f.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", s.opts.Path, err)
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open directory %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync directory %s: %w", dir, err)
 	}
 	return nil
 }

@@ -335,7 +335,7 @@ func (t *tailer) emit(ctx context.Context, tf *tailedFile, entries []wal.Entry, 
 		size += len(l.Name) + len(l.Value) + 2*maxVarintLen
 	}
 	for i := range entries {
-		size += maxVarintLen + uvarintLen(len(entries[i].Line))
+		size += maxVarintLen + wal.UvarintLen(uint64(len(entries[i].Line)))
 	}
 	pos := wal.Position{FileID: id, Path: tf.path, Offset: end}
 	blk := wal.Block{Source: t.opts.Name, Labels: labels, Position: pos, Entries: entries}
@@ -375,13 +375,4 @@ func (t *tailer) readFailed(tf *tailedFile, err error) {
 	t.m.error(reasonRead)
 	t.warnOnce(tf.path, reasonRead, "cannot read file; retrying at the next wake-up", "file_id", tf.key.String(), "err", err)
 	tf.eof = true
-}
-
-func uvarintLen(n int) int {
-	l := 1
-	for n >= 0x80 {
-		n >>= 7
-		l++
-	}
-	return l
 }

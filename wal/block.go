@@ -75,14 +75,14 @@ var ErrBadRecord = errors.New("bad wal record")
 func EncodeBlock(dst []byte, b *Block) []byte {
 	start := len(dst)
 	dst = append(dst, 0, 0, 0, 0, blockVersion)
-	dst = appendString(dst, b.Source)
-	dst = appendString(dst, b.Position.FileID)
-	dst = appendString(dst, b.Position.Path)
+	dst = AppendString(dst, b.Source)
+	dst = AppendString(dst, b.Position.FileID)
+	dst = AppendString(dst, b.Position.Path)
 	dst = binary.AppendUvarint(dst, uint64(b.Position.Offset))
 	dst = binary.AppendUvarint(dst, uint64(len(b.Labels)))
 	for _, l := range b.Labels {
-		dst = appendString(dst, l.Name)
-		dst = appendString(dst, l.Value)
+		dst = AppendString(dst, l.Name)
+		dst = AppendString(dst, l.Value)
 	}
 	dst = binary.AppendUvarint(dst, uint64(len(b.Entries)))
 	var prev int64
@@ -116,106 +116,35 @@ func DecodeBlock(rec []byte, b *Block) error {
 	if err := CheckRecord(rec); err != nil {
 		return err
 	}
-	d := decoder{buf: rec[crcSize:]}
-	if v := d.byte(); v != blockVersion {
-		if d.err != nil {
-			return d.err
+	d := Decoder{Buf: rec[crcSize:]}
+	if v := d.Byte(); v != blockVersion {
+		if d.Err != nil {
+			return fmt.Errorf("%w: %w", ErrBadRecord, d.Err)
 		}
 		return fmt.Errorf("%w: unknown block version %d", ErrBadRecord, v)
 	}
-	b.Source = d.string()
-	b.Position.FileID = d.string()
-	b.Position.Path = d.string()
-	b.Position.Offset = int64(d.uvarint())
-	n := d.count()
+	b.Source = d.String()
+	b.Position.FileID = d.String()
+	b.Position.Path = d.String()
+	b.Position.Offset = int64(d.Uvarint())
+	n := d.Count()
 	b.Labels = b.Labels[:0]
-	for i := 0; i < n && d.err == nil; i++ {
-		name := d.string()
-		b.Labels = append(b.Labels, Label{Name: name, Value: d.string()})
+	for i := 0; i < n && d.Err == nil; i++ {
+		name := d.String()
+		b.Labels = append(b.Labels, Label{Name: name, Value: d.String()})
 	}
-	n = d.count()
+	n = d.Count()
 	b.Entries = b.Entries[:0]
 	var prev int64
-	for i := 0; i < n && d.err == nil; i++ {
-		prev += d.varint()
-		b.Entries = append(b.Entries, Entry{Time: prev, Line: d.bytes()})
+	for i := 0; i < n && d.Err == nil; i++ {
+		prev += d.Varint()
+		b.Entries = append(b.Entries, Entry{Time: prev, Line: d.Bytes()})
 	}
-	if d.err == nil && len(d.buf) != 0 {
-		d.err = fmt.Errorf("%w: %d trailing bytes", ErrBadRecord, len(d.buf))
+	if d.Err != nil {
+		return fmt.Errorf("%w: %w", ErrBadRecord, d.Err)
 	}
-	return d.err
-}
-
-func appendString(dst []byte, s string) []byte {
-	dst = binary.AppendUvarint(dst, uint64(len(s)))
-	return append(dst, s...)
-}
-
-// decoder reads the payload; after the first error every call returns zero
-// values and err keeps that first error.
-type decoder struct {
-	buf []byte
-	err error
-}
-
-func (d *decoder) fail(what string) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: truncated %s", ErrBadRecord, what)
+	if len(d.Buf) != 0 {
+		return fmt.Errorf("%w: %d trailing bytes", ErrBadRecord, len(d.Buf))
 	}
-	d.buf = nil
+	return nil
 }
-
-func (d *decoder) byte() byte {
-	if len(d.buf) < 1 {
-		d.fail("version")
-		return 0
-	}
-	c := d.buf[0]
-	d.buf = d.buf[1:]
-	return c
-}
-
-func (d *decoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.buf)
-	if n <= 0 {
-		d.fail("uvarint")
-		return 0
-	}
-	d.buf = d.buf[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	v, n := binary.Varint(d.buf)
-	if n <= 0 {
-		d.fail("varint")
-		return 0
-	}
-	d.buf = d.buf[n:]
-	return v
-}
-
-// count reads an element count, bounded by the bytes left (every element
-// takes at least one byte), so a corrupt count cannot cause a huge
-// allocation.
-func (d *decoder) count() int {
-	v := d.uvarint()
-	if v > uint64(len(d.buf)) {
-		d.fail("count")
-		return 0
-	}
-	return int(v)
-}
-
-func (d *decoder) bytes() []byte {
-	n := d.uvarint()
-	if n > uint64(len(d.buf)) {
-		d.fail("bytes")
-		return nil
-	}
-	b := d.buf[:n:n]
-	d.buf = d.buf[n:]
-	return b
-}
-
-func (d *decoder) string() string { return string(d.bytes()) }

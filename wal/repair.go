@@ -213,18 +213,23 @@ func truncateFile(path string, size int64) error {
 
 // syncDir fsyncs the log's directory, making the creation, removal and
 // renaming of its files durable.
-func (l *Log) syncDir() error {
-	dir := l.dir
+func (l *Log) syncDir() error { return syncDir(l.dir, l.sync) }
+
+// SyncDir fsyncs dir, making the creation, removal and renaming of its
+// files durable.
+func SyncDir(dir string) error { return syncDir(dir, (*os.File).Sync) }
+
+func syncDir(dir string, sync func(*os.File) error) error {
 	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("sync dir: %w", err)
+		return fmt.Errorf("open directory %s to fsync it: %w", dir, err)
 	}
-	err = l.sync(d)
+	err = sync(d)
 	if cerr := d.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
+		return fmt.Errorf("fsync directory %s: %w", dir, err)
 	}
 	return nil
 }
