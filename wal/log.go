@@ -310,7 +310,6 @@ func (l *Log) startSegment(first uint64) {
 	l.dirDirty = true
 }
 
-
 // Read appends the record at index, framed as stored, to dst[:0] and
 // returns it after verifying its checksum. The returned slice does not
 // alias the log's memory.

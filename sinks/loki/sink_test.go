@@ -2,9 +2,9 @@ package loki_test
 
 import (
 	"context"
-	"fmt"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
