@@ -56,7 +56,7 @@ func TestDefaults(t *testing.T) {
 	want := &Config{
 		DataDir: "/var/lib/logcapturer", ShutdownTimeout: DefaultShutdownTimeout,
 		WAL: WAL{
-			SegmentSize:  4 * MiB,
+			SegmentSize:  1 * MiB,
 			MaxBytes:     2 * GiB,
 			Sync:         SyncBatch,
 			SyncInterval: Duration(100 * time.Millisecond),
@@ -75,7 +75,7 @@ func TestDefaults(t *testing.T) {
 		Sinks: []Sink{{
 			Name:    "out",
 			Type:    "stdout",
-			Batch:   Batch{MaxEntries: 10000, MaxBytes: 4 * MiB, MaxWait: Duration(200 * time.Millisecond)},
+			Batch:   Batch{MaxEntries: 10000, MaxBytes: 1 * MiB, MaxWait: Duration(200 * time.Millisecond)},
 			Workers: 1,
 			Retry:   Retry{MaxAttempts: 0, MinBackoff: Duration(500 * time.Millisecond), MaxBackoff: Duration(5 * time.Minute)},
 			Options: &sinks.StdoutConfig{Format: "raw"},
@@ -182,7 +182,7 @@ func TestInvalidFile(t *testing.T) {
 	_, err = ParseWith("invalid.yaml", data, &ParseOptions{SinkTypes: sinkTypes, SkipDirCheck: true, LookupEnv: env(nil)})
 	want := `invalid.yaml:2: data_dir: must not be empty
 invalid.yaml:4: wal: unknown key "segmnet_size"; did you mean "segment_size"?
-invalid.yaml:5: wal.max_bytes: must be at least twice wal.segment_size (8MiB), got 5MiB
+invalid.yaml:5: wal.max_bytes: must be at least twice wal.segment_size (2MiB), got 1MiB
 invalid.yaml:6: wal.sync: must be batch, interval or none, got "sometimes"
 invalid.yaml:7: wal.sync_interval: must be a duration like 250ms, got "fast"
 invalid.yaml:8: wal.full_policy: must be block or drop_oldest, got "drop_newest"

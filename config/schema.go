@@ -10,7 +10,7 @@ type Config struct {
 	// working directory and kept as written.
 	DataDir string
 	// MemoryLimit is the Go runtime's soft memory limit; 0 means auto:
-	// MemoryLimitFor(WAL.SegmentSize). GOMEMLIMIT in the environment wins.
+	// AutoMemoryLimit. GOMEMLIMIT in the environment wins.
 	MemoryLimit ByteSize
 	// ShutdownTimeout bounds how long SIGTERM waits for in-flight batches
 	// to be acknowledged before they are cancelled (and sent again after
@@ -156,7 +156,7 @@ const (
 	DefaultAdminListen     = "127.0.0.1:8401"
 	DefaultUnreadyAfter    = Duration(5 * time.Minute)
 	DefaultShutdownTimeout = Duration(10 * time.Second)
-	DefaultSegmentSize     = 4 * MiB
+	DefaultSegmentSize     = 1 * MiB
 	DefaultWALMaxBytes     = 2 * GiB
 	DefaultDLQMaxBytes     = 512 * MiB
 	DefaultDLQMaxAge       = Duration(168 * time.Hour)
@@ -164,7 +164,7 @@ const (
 	DefaultMaxLineBytes    = 256 * KiB
 	DefaultPollInterval    = Duration(time.Second)
 	DefaultBatchEntries    = 10000
-	DefaultBatchBytes      = 4 * MiB
+	DefaultBatchBytes      = 1 * MiB
 	DefaultBatchWait       = Duration(200 * time.Millisecond)
 	DefaultWorkers         = 1
 	DefaultMinBackoff      = Duration(500 * time.Millisecond)
@@ -181,17 +181,40 @@ const (
 	MaxNameLen      = 64
 )
 
-// MemoryLimitFor is the automatic memory limit: the WAL keeps its tail
-// segment in memory and grows it by copying, so about two segments, plus
-// 32MiB for batches, buffers and the runtime.
-func MemoryLimitFor(segmentSize ByteSize) ByteSize { return 2*segmentSize + 32*MiB }
+// BufferedSink is implemented by the options of a sink type that holds
+// memory of its own besides its batches (kafka: max_buffered_bytes); the
+// automatic memory limit adds it.
+type BufferedSink interface {
+	BufferedBytes() ByteSize
+}
 
-// EffectiveMemoryLimit is MemoryLimit, or the automatic limit when it is 0.
+// MinMemoryLimit is the smallest memory_limit accepted: the WAL's tail
+// segment grows by copying, so about two segments, plus 16MiB.
+func MinMemoryLimit(segmentSize ByteSize) ByteSize { return 2*segmentSize + 16*MiB }
+
+// AutoMemoryLimit is the memory limit used when memory_limit is not set:
+// two WAL segments (the tail grows by copying), 20MiB for the runtime,
+// blocks not yet fsynced and the sources' buffers, and per sink twice its
+// batch.max_bytes for each batch it holds (workers + 1: a batch decoded,
+// and its encoded request) plus what its type buffers (BufferedSink).
+// With the defaults and one sink: 26MiB.
+func (c *Config) AutoMemoryLimit() ByteSize {
+	n := 2*c.WAL.SegmentSize + 20*MiB
+	for _, s := range c.Sinks {
+		n += 2 * s.Batch.MaxBytes * ByteSize(s.Workers+1)
+		if b, ok := s.Options.(BufferedSink); ok {
+			n += b.BufferedBytes()
+		}
+	}
+	return n
+}
+
+// EffectiveMemoryLimit is MemoryLimit, or AutoMemoryLimit when it is 0.
 func (c *Config) EffectiveMemoryLimit() ByteSize {
 	if c.MemoryLimit > 0 {
 		return c.MemoryLimit
 	}
-	return MemoryLimitFor(c.WAL.SegmentSize)
+	return c.AutoMemoryLimit()
 }
 
 func defaultWAL() WAL {

@@ -181,9 +181,9 @@ func (v *validator) config(c *Config) {
 	if c.Admin.UnreadyAfter <= 0 {
 		v.add("admin.unready_after", "must be more than 0, got %s", c.Admin.UnreadyAfter)
 	}
-	if c.MemoryLimit != 0 && c.MemoryLimit < MemoryLimitFor(c.WAL.SegmentSize)-16*MiB {
+	if c.MemoryLimit != 0 && c.MemoryLimit < MinMemoryLimit(c.WAL.SegmentSize) {
 		v.add("memory_limit", "must be at least %s (2 * wal.segment_size + 16MiB), got %s; leave it out for the automatic %s",
-			MemoryLimitFor(c.WAL.SegmentSize)-16*MiB, c.MemoryLimit, MemoryLimitFor(c.WAL.SegmentSize))
+			MinMemoryLimit(c.WAL.SegmentSize), c.MemoryLimit, c.AutoMemoryLimit())
 	}
 
 	if len(c.Sources) == 0 {

@@ -18,7 +18,7 @@
 // A source hands Record.Data over to Emit, and the pipeline keeps each
 // block's data (in the pending list, with its position) from its Append
 // until the fsync covering it, to append it again if the append or the
-// fsync fails. At most maxPendingBytes (16 MiB) wait so: above, the writer
+// fsync fails. At most maxPendingBytes (8 MiB) wait so: above, the writer
 // waits for the syncer (and the sources for the writer).
 //
 // Each sink has a reader goroutine that reads durable blocks after its
@@ -37,7 +37,9 @@
 // in the positions bucket. One committer goroutine writes all of it in one
 // transaction every CommitInterval (100ms), then deletes WAL segments below
 // min(committed cursors, retry ranges, dead letters, positions checkpoint),
-// at segment boundaries only. Once a minute it prunes positions no restart
+// at segment boundaries only, once 8 segments are deletable (or at once
+// when nothing was appended since the last pass, or the WAL holds half of
+// max_bytes): each cut makes tidwall rewrite the segment at the cut. Once a minute it prunes positions no restart
 // can use: older identities of the same path, and files that are gone,
 // once their blocks have left the WAL.
 //

@@ -92,7 +92,7 @@ type Options struct {
 	// CommitInterval is how often cursors and positions are written to
 	// state.db (default 100ms).
 	CommitInterval time.Duration
-	// QueueBlocks bounds the blocks waiting for the WAL writer (default 32).
+	// QueueBlocks bounds the blocks waiting for the WAL writer (default 16).
 	QueueBlocks int
 	// UnreadyAfter is how long a sink may fail before it makes the
 	// pipeline unready (reason sink_failing; default 5m).
@@ -125,7 +125,7 @@ func (o *Options) setDefaults() {
 		o.DLQMaxAge = 168 * time.Hour
 	}
 	if o.QueueBlocks <= 0 {
-		o.QueueBlocks = 32
+		o.QueueBlocks = 16
 	}
 	if o.UnreadyAfter <= 0 {
 		o.UnreadyAfter = 5 * time.Minute
@@ -206,6 +206,7 @@ type Pipeline struct {
 	posIndex     uint64            // durable index the dirty positions are complete up to
 	recovered    map[posKey]posVal // positions at Open, for Positions
 	checkpoint   uint64            // last committed positions checkpoint
+	retainSeen   uint64            // p.appended at the last retain pass (committer only)
 
 	loops []*sinkLoop
 

@@ -114,3 +114,22 @@ func BenchmarkMultilineTail(b *testing.B) {
 		return "    at " + benchText + "\n"
 	})
 }
+
+// BenchmarkSplit measures the tailer's split of a 64 KiB read into lines
+// (200 bytes, '\n' included) and their entries, without I/O.
+func BenchmarkSplit(b *testing.B) {
+	f, err := NewFile(nil, nil, FileOptions{Name: "bench", Paths: []string{filepath.Join(b.TempDir(), "*.log")}, Emitter: &doneEmitter{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	t := newTailer(f, nil)
+	buf := []byte(strings.Repeat("2026-11-24T06:00:00.000Z level=info msg="+strings.Repeat("x", 159)+"\n", 64<<10/200))
+	b.SetBytes(int64(len(buf)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if used, _ := t.split(buf, false); used != len(buf) {
+			b.Fatalf("split used %d of %d bytes", used, len(buf))
+		}
+	}
+}

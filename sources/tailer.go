@@ -413,6 +413,11 @@ func (t *tailer) sweep() {
 	kept := t.files[:0]
 	for _, tf := range t.files {
 		switch {
+		case tf.eof && t.expiredAt(tf, tf.eofAt) && t.grewSinceRead(tf):
+			// Written to after the read that found its end (the writer
+			// still had it open): read it again before it is closed.
+			tf.eof = false
+			t.markDirty(tf)
 		case tf.eof && t.expiredAt(tf, tf.eofAt):
 			t.log.Info("closed file: gone and read to the end", "path", tf.path, "file_id", tf.key.String(), "offset", tf.offset)
 			t.releaseCopies(tf)
@@ -441,6 +446,13 @@ func (t *tailer) sweep() {
 	}
 	clear(t.files[len(kept):])
 	t.files = kept
+}
+
+// grewSinceRead reports whether tf's file holds more than was read: the
+// last look before a gone file is closed.
+func (t *tailer) grewSinceRead(tf *tailedFile) bool {
+	fi, err := tf.f.Stat()
+	return err == nil && fi.Size() > tf.offset
 }
 
 // expired reports whether tf had been gone, and had not grown, for a

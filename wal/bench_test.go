@@ -86,3 +86,33 @@ func BenchmarkReaderFollowsTail(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkBlockCodec measures EncodeBlock into a reused buffer and
+// DecodeBlock into a reused Block, for a 64 KiB block of 200-byte lines.
+func BenchmarkBlockCodec(b *testing.B) {
+	line := bytes.Repeat([]byte("x"), 199)
+	blk := &Block{Source: "bench", Labels: []Label{{Name: "job", Value: "bench"}},
+		Position: Position{FileID: "1:2", Path: "/var/log/bench.log", Offset: 1 << 30}}
+	for i := 0; i < 64<<10/200; i++ {
+		blk.Entries = append(blk.Entries, Entry{Time: 1700000000000000000 + int64(i)*1000, Line: line})
+	}
+	rec := EncodeBlock(nil, blk)
+	b.Run("encode", func(b *testing.B) {
+		b.SetBytes(int64(len(rec)))
+		b.ReportAllocs()
+		buf := make([]byte, 0, len(rec))
+		for b.Loop() {
+			buf = EncodeBlock(buf[:0], blk)
+		}
+	})
+	b.Run("decode", func(b *testing.B) {
+		b.SetBytes(int64(len(rec)))
+		b.ReportAllocs()
+		var out Block
+		for b.Loop() {
+			if err := DecodeBlock(rec, &out); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -248,11 +248,7 @@ func (l *Log) Append(recs [][]byte) (first, last uint64, err error) {
 	if len(recs) == 0 {
 		return prev + 1, prev, nil
 	}
-	l.batch.Clear()
-	for i, rec := range recs {
-		l.batch.Write(prev+1+uint64(i), rec)
-	}
-	if err := l.tw.WriteBatch(&l.batch); err != nil {
+	if err := l.writeChunks(prev+1, recs); err != nil {
 		// tidwall has already grown its in-memory segment; its state no
 		// longer matches the file. A failed write (ENOSPC) leaves our own
 		// half-written bytes, cut in place by Reopen; anything else may be
@@ -275,6 +271,34 @@ func (l *Log) Append(recs [][]byte) (first, last uint64, err error) {
 	l.m.appendedRecords.Add(float64(len(recs)))
 	l.m.appendedBytes.Add(float64(n))
 	return prev + 1, l.last.Load(), nil
+}
+
+// maxChunkBytes bounds the records handed to tidwall in one WriteBatch:
+// tidwall copies a batch into a buffer of its own before appending it to
+// the tail segment, and keeps that buffer, so a chunk of 256 KiB keeps
+// memory flat whatever the group (about 1 MiB) while a write syscall still
+// carries four 64 KiB blocks.
+const maxChunkBytes = 256 << 10
+
+// writeChunks writes recs, the first at index first, in WriteBatch calls
+// of about maxChunkBytes. On error the chunks before it are in tidwall but
+// not accounted: the caller marks the log failed, and Reopen reloads it.
+func (l *Log) writeChunks(first uint64, recs [][]byte) error {
+	for len(recs) > 0 {
+		l.batch.Clear()
+		n, size := 0, 0
+		for n < len(recs) && (n == 0 || size+len(recs[n]) <= maxChunkBytes) {
+			l.batch.Write(first+uint64(n), recs[n])
+			size += len(recs[n])
+			n++
+		}
+		if err := l.tw.WriteBatch(&l.batch); err != nil {
+			return err
+		}
+		first += uint64(n)
+		recs = recs[n:]
+	}
+	return nil
 }
 
 // account replays tidwall's writeBatch on our segment list: a batch starts

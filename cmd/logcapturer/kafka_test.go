@@ -105,6 +105,9 @@ func TestKafkaCrashKill9(t *testing.T) {
 	for _, n := range written {
 		total += n
 	}
+	// The last start tells systemd READY=1 once its signal handlers are
+	// in place: a SIGTERM before that would kill it without a shutdown.
+	ready := listenNotify(t, filepath.Join(dir, "notify.sock"))
 	cmd := startChild(t, bin, cfg, &stderr)
 	recs := cons.Wait(t, 60*time.Second, func(r []*kgo.Record) (bool, string) {
 		n := len(kafkaCounts(r))
@@ -112,7 +115,7 @@ func TestKafkaCrashKill9(t *testing.T) {
 	})
 	// Every line may have been in Kafka before this start: wait until the
 	// child handles SIGTERM before sending it.
-	waitCatches(t, cmd.Process.Pid, syscall.SIGTERM)
+	ready.wait(t, "READY=1")
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -266,24 +269,34 @@ sinks:
 	}
 }
 
-// waitCatches waits until process pid has a handler for sig (SigCgt in
-// /proc/PID/status).
-func waitCatches(t *testing.T, pid int, sig syscall.Signal) {
+// notifySocket is a $NOTIFY_SOCKET for children started after
+// listenNotify: what they tell systemd arrives here.
+type notifySocket struct{ conn *net.UnixConn }
+
+func listenNotify(t *testing.T, path string) *notifySocket {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-		if err != nil {
-			return // no /proc: nothing to wait on
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			if mask, ok := strings.CutPrefix(line, "SigCgt:"); ok {
-				if v, err := strconv.ParseUint(strings.TrimSpace(mask), 16, 64); err == nil && v&(1<<(uint(sig)-1)) != 0 {
-					return
-				}
-			}
-		}
-		time.Sleep(5 * time.Millisecond)
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("process %d never installed a handler for %v", pid, sig)
+	t.Cleanup(func() { conn.Close() })
+	t.Setenv("NOTIFY_SOCKET", path)
+	return &notifySocket{conn: conn}
+}
+
+// wait waits until a child sent want.
+func (n *notifySocket) wait(t *testing.T, want string) {
+	t.Helper()
+	buf := make([]byte, 4096)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		n.conn.SetReadDeadline(deadline)
+		k, err := n.conn.Read(buf)
+		if err != nil {
+			t.Fatalf("waiting for %s from the child: %v", want, err)
+		}
+		if strings.Contains(string(buf[:k]), want) {
+			return
+		}
+	}
 }

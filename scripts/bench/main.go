@@ -2,8 +2,12 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"flag"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,10 +24,14 @@ func main() {
 		runs     = flag.Int("runs", 3, "runs; the median is reported")
 		dirFlag  = flag.String("dir", "", "work directory (default: a temp dir, removed after)")
 		lineLen  = flag.Int("line", 200, "bytes per line, newline included")
-		segment  = flag.String("segment-size", "4MiB", "wal.segment_size")
+		segment  = flag.String("segment-size", "", "wal.segment_size (default: the config default)")
 		sync     = flag.String("sync", "batch", "wal.sync")
 		sinkType = flag.String("sink", "file", "file (fsyncs every batch), loki (a receiver in another process decodes and counts) or kafka (kfake in another process)")
 		receiver = flag.String("receiver", "", "internal: run as the -sink receiver process")
+		mode     = flag.String("mode", "throughput", "throughput (-size of lines through -sink, -runs times), idle (-files quiet files tailed for -window) or restart (a -size backlog in the WAL, then the first delivery after a start)")
+		files    = flag.Int("files", 100, "idle: files tailed")
+		window   = flag.Duration("window", 30*time.Second, "idle: how long CPU and RSS are measured")
+		profile  = flag.String("cpuprofile", "", "write a CPU profile of 3 s of the shipper's first run to this file, and its heap profile to FILE.heap (from /debug/pprof)")
 	)
 	flag.Parse()
 	if *receiver != "" && *sinkType == "kafka" {
@@ -54,6 +62,21 @@ func main() {
 	if err := build.Run(); err != nil {
 		fail(fmt.Errorf("go build (run from the repository root): %w", err))
 	}
+	switch *mode {
+	case "throughput":
+	case "idle":
+		if err := runIdle(bin, dir, *files, *window); err != nil {
+			fail(err)
+		}
+		return
+	case "restart":
+		if err := runRestart(bin, dir, size, *lineLen); err != nil {
+			fail(err)
+		}
+		return
+	default:
+		fail(fmt.Errorf("-mode %q: use throughput, idle or restart", *mode))
+	}
 	logs := filepath.Join(dir, "logs")
 	lines, err := writeInput(logs, size, *lineLen)
 	if err != nil {
@@ -61,7 +84,7 @@ func main() {
 	}
 	size = lines * int64(*lineLen) // whole lines only
 	fmt.Printf("input: %d MiB in %d lines of %d bytes, 4 files, sink=%s sync=%s segment_size=%s\n",
-		size>>20, lines, *lineLen, *sinkType, *sync, *segment)
+		size>>20, lines, *lineLen, *sinkType, *sync, cmp.Or(*segment, "default"))
 
 	var cols [6][]float64
 	fmt.Printf("%-8s %8s %10s %7s %11s %13s %14s\n", "run", "MiB/s", "lines/s", "CPU s", "CPU s/GiB", "peak RSS MiB", "receiver CPU s")
@@ -69,7 +92,11 @@ func main() {
 		fmt.Printf("%-8s %8.1f %10.0f %7.2f %11.2f %13.1f %14.2f\n", name, v[0], v[1], v[2], v[3], v[4], v[5])
 	}
 	for i := 1; i <= *runs; i++ {
-		r, err := runOnce(bin, dir, logs, size, lines, *segment, *sync, *sinkType)
+		prof := ""
+		if i == 1 {
+			prof = *profile
+		}
+		r, err := runOnce(bin, dir, logs, size, lines, *segment, *sync, *sinkType, prof)
 		if err != nil {
 			fail(err)
 		}
@@ -94,7 +121,7 @@ type result struct {
 	receiverCPU time.Duration
 }
 
-func runOnce(bin, dir, logs string, size, lines int64, segment, sync, sinkType string) (result, error) {
+func runOnce(bin, dir, logs string, size, lines int64, segment, sync, sinkType, profile string) (result, error) {
 	data := filepath.Join(dir, "data")
 	out := filepath.Join(dir, "out")
 	for _, d := range []string{data, out} {
@@ -134,15 +161,29 @@ func runOnce(bin, dir, logs string, size, lines int64, segment, sync, sinkType s
 			return err == nil && n >= lines
 		}
 	}
+	segConf := ""
+	if segment != "" {
+		segConf = "segment_size: " + segment + ", "
+	}
+	adminConf := `{listen: ""}`
+	var adminAddr string
+	if profile != "" {
+		port, err := freePort()
+		if err != nil {
+			return result{}, err
+		}
+		adminAddr = "127.0.0.1:" + port
+		adminConf = fmt.Sprintf("{listen: %q, pprof: true}", adminAddr)
+	}
 	cfg := filepath.Join(dir, "bench.yaml")
 	conf := fmt.Sprintf(`data_dir: %s
-wal: {segment_size: %s, max_bytes: 4GiB, sync: %s}
+wal: {%smax_bytes: 4GiB, sync: %s}
 sources:
   - {name: bench, type: file, paths: ["%s/*.log"], start_at: beginning}
 sinks:
   - %s
-admin: {listen: ""}
-`, data, segment, sync, logs, sinkConf)
+admin: %s
+`, data, segConf, sync, logs, sinkConf, adminConf)
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		return result{}, err
 	}
@@ -154,6 +195,12 @@ admin: {listen: ""}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return result{}, err
+	}
+	profDone := make(chan error, 1)
+	if profile != "" {
+		go func() { profDone <- fetchProfile(adminAddr, profile) }()
+	} else {
+		profDone <- nil
 	}
 	deadline := start.Add(10 * time.Minute)
 	for {
@@ -168,6 +215,9 @@ admin: {listen: ""}
 		time.Sleep(5 * time.Millisecond)
 	}
 	wall := time.Since(start)
+	if err := <-profDone; err != nil {
+		return result{}, err
+	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		return result{}, err
 	}
@@ -225,6 +275,50 @@ func writeInput(dir string, size int64, lineLen int) (int64, error) {
 		}
 	}
 	return lines, nil
+}
+
+// fetchProfile waits for the admin address and saves a CPU profile of the
+// next 3 s (the run must last longer than that: use -size 500MiB or more),
+// then the heap profile as path.heap.
+func fetchProfile(addr, path string) error {
+	var resp *http.Response
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if resp, err = http.Get("http://" + addr + "/debug/pprof/profile?seconds=3"); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("cpu profile: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("cpu profile: %d %v", resp.StatusCode, err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return err
+	}
+	// And the heap at that moment, next to it.
+	resp, err = http.Get("http://" + addr + "/debug/pprof/heap")
+	if err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	defer resp.Body.Close()
+	if b, err = io.ReadAll(resp.Body); err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	return os.WriteFile(path+".heap", b, 0o644)
+}
+
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	_, port, err := net.SplitHostPort(ln.Addr().String())
+	return port, err
 }
 
 func parseSize(s string) (int64, error) {

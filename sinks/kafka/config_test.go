@@ -138,6 +138,10 @@ func TestDefaults(t *testing.T) {
 		got.MaxBufferedBytes != want.MaxBufferedBytes || got.Timeout != want.Timeout || got.Topic != want.Topic || len(got.Brokers) != 1 {
 		t.Fatalf("got %+v, want %+v", got, want)
 	}
+	// The producer's buffer counts in the automatic memory limit.
+	if got := c.EffectiveMemoryLimit(); got != 26*config.MiB+16*config.MiB {
+		t.Fatalf("auto memory limit %s, want 26MiB + max_buffered_bytes", got)
+	}
 	if _, err := kafka.New(nil, nil, "k", kafka.Config{}); err == nil || !strings.Contains(err.Error(), "brokers: is required") {
 		t.Fatalf("New of empty options: %v", err)
 	}
