@@ -340,6 +340,14 @@ func TestFileRotatedOutReadBeforeClose(t *testing.T) {
 	h.start(t)
 	h.rec.waitLines(t, oldID, "a1")
 
+	// Rotate a third of a PollInterval after a periodic rescan, so the next
+	// rescan comes well before the old file's grace period (a PollInterval
+	// after the rotation) ends: the close then falls to a round triggered
+	// by writes to the new file, not to that rescan. The pause places the
+	// rotation in time; no condition stands for it.
+	scans := h.f.scans.Load()
+	waitFor(t, func() bool { return h.f.scans.Load() > scans }, 5*time.Second, "a rescan before the rotation")
+	time.Sleep(time.Second / 3)
 	if err := os.Rename(path, path+".1"); err != nil {
 		t.Fatal(err)
 	}
@@ -350,7 +358,7 @@ func TestFileRotatedOutReadBeforeClose(t *testing.T) {
 	// the application writes one more line to the old file; then only the
 	// new file is written to until the old one is closed, a PollInterval
 	// after it went.
-	scans := h.f.scans.Load()
+	scans = h.f.scans.Load()
 	waitFor(t, func() bool { return h.f.scans.Load() > scans }, 5*time.Second, "a rescan")
 	if _, err := old.WriteString("a2\n"); err != nil {
 		t.Fatal(err)
