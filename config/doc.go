@@ -48,7 +48,9 @@
 // Every key, with its default and allowed values:
 //
 //	data_dir: /var/lib/logcapturer   # the WAL and state.db; run creates it (0750), check only probes it
-//	memory_limit: 40MiB              # Go soft memory limit; default 2 * wal.segment_size + 32MiB;
+//	memory_limit: 26MiB              # Go soft memory limit; default 2 * wal.segment_size + 20MiB
+//	                                 # + per sink 2 * batch.max_bytes * (workers + 1) (+ kafka's
+//	                                 # max_buffered_bytes): 26MiB with one default sink;
 //	                                 # at least 2 * segment_size + 16MiB; GOMEMLIMIT overrides it
 //	shutdown_timeout: 10s            # > 0: SIGTERM waits this long for in-flight batches to be
 //	                                 # acknowledged; what is still in flight is sent again next start
@@ -58,7 +60,7 @@
 //	  max_age: 168h                  # > 0; dead letters whose last failure is older expire
 //
 //	wal:
-//	  segment_size: 4MiB             # 1MiB .. 256MiB; the tail segment lives in memory
+//	  segment_size: 1MiB             # 1MiB .. 256MiB; the tail segment lives in memory
 //	  max_bytes: 2GiB                # disk cap of the WAL; at least 2 * segment_size
 //	  sync: batch                    # batch: fsync once per group commit
 //	                                 # interval: fsync every sync_interval
@@ -103,7 +105,7 @@
 //	    type: file                   # required; file | stdout | http | loki | kafka
 //	    batch:                       # a batch is sent when any limit is reached
 //	      max_entries: 10000         # > 0
-//	      max_bytes: 4MiB            # > 0
+//	      max_bytes: 1MiB            # > 0
 //	      max_wait: 200ms            # > 0
 //	    workers: 1                   # 1 .. 64
 //	    retry:

@@ -6,49 +6,91 @@ import (
 	"time"
 )
 
+// idleCommitInterval is the committer's period while everything is
+// delivered and committed: an idle pipeline wakes once a second instead
+// of every CommitInterval. New durable blocks wake it at once.
+const idleCommitInterval = time.Second
+
 // runCommitter writes cursors and positions to state.db every
 // CommitInterval (one transaction for all sinks and sources), then deletes
 // the WAL segments that every sink has settled. It is the only writer of
-// state.db and the only caller of TruncateFront.
+// state.db and the only caller of TruncateFront. While the pipeline is
+// quiet (see quiet) it runs every idleCommitInterval, until publish wakes
+// it.
 func (p *Pipeline) runCommitter(ctx context.Context) {
 	defer p.wg.Done()
-	t := time.NewTicker(p.opts.CommitInterval)
+	t := time.NewTimer(p.opts.CommitInterval)
 	defer t.Stop()
+	idle := false
 	var lastExpire, lastPrune time.Time
 	for {
 		select {
 		case <-t.C:
-			if err := p.commit(); err != nil {
-				// Retried every tick: one condition, not a line per tick.
-				p.m.stateErrors.Inc()
-				p.health.raise("state", ReasonStateCommitFailing, err.Error())
-				continue
-			}
-			p.health.clear("state", ReasonStateCommitFailing)
-			if time.Since(lastPrune) >= time.Minute {
-				lastPrune = time.Now()
-				if n, err := p.st.prunePositions(p.log.FirstIndex(), fileExists); err != nil {
-					p.logger.Error("prune positions", "err", err)
-				} else if n > 0 {
-					p.logger.Debug("pruned positions", "deleted", n)
-				}
-			}
-			if time.Since(lastExpire) >= time.Second {
-				lastExpire = time.Now()
-				p.sched.Expire(p.opts.DLQMaxBytes, p.opts.DLQMaxAge)
-			}
-			p.retain()
-			durable := p.durable.Load()
-			now := time.Now()
-			for _, sl := range p.loops {
-				sl.evaluate(now, durable, p.opts.UnreadyAfter)
+		case <-p.commitWake:
+			if !idle {
+				continue // the next tick comes within CommitInterval
 			}
 		case reply := <-p.commitReq:
 			reply <- p.commit()
+			continue
 		case <-ctx.Done():
 			return
 		}
+		next := p.opts.CommitInterval
+		if err := p.commit(); err != nil {
+			// Retried every tick: one condition, not a line per tick.
+			p.m.stateErrors.Inc()
+			p.health.raise("state", ReasonStateCommitFailing, err.Error())
+			idle = false
+			t.Reset(next)
+			continue
+		}
+		p.health.clear("state", ReasonStateCommitFailing)
+		if time.Since(lastPrune) >= time.Minute {
+			lastPrune = time.Now()
+			if n, err := p.st.prunePositions(p.log.FirstIndex(), fileExists); err != nil {
+				p.logger.Error("prune positions", "err", err)
+			} else if n > 0 {
+				p.logger.Debug("pruned positions", "deleted", n)
+			}
+		}
+		if time.Since(lastExpire) >= time.Second {
+			lastExpire = time.Now()
+			p.sched.Expire(p.opts.DLQMaxBytes, p.opts.DLQMaxAge)
+		}
+		p.retain()
+		durable := p.durable.Load()
+		now := time.Now()
+		for _, sl := range p.loops {
+			sl.evaluate(now, durable, p.opts.UnreadyAfter)
+		}
+		if idle = p.quiet(); idle {
+			next = idleCommitInterval
+		}
+		t.Reset(next)
 	}
+}
+
+// quiet reports whether there is nothing for the committer to do until
+// new blocks arrive: every appended block durable, every sink's cursor
+// committed at the durable index, no retry range, no position left to
+// write. Called by the committer after a commit.
+func (p *Pipeline) quiet() bool {
+	durable := p.durable.Load()
+	if p.appended.Load() != durable {
+		return false
+	}
+	for _, sl := range p.loops {
+		if sl.committed < durable {
+			return false
+		}
+		if n, _, _ := p.sched.Stats(sl.name); n > 0 {
+			return false
+		}
+	}
+	p.posMu.Lock()
+	defer p.posMu.Unlock()
+	return len(p.dirtyPos) == 0 && p.posIndex <= p.checkpoint
 }
 
 // commit saves the sinks' settled cursors and the durable positions. Cursors

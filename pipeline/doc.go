@@ -18,8 +18,11 @@
 // A source hands Record.Data over to Emit, and the pipeline keeps each
 // block's data (in the pending list, with its position) from its Append
 // until the fsync covering it, to append it again if the append or the
-// fsync fails. At most maxPendingBytes (8 MiB) wait so: above, the writer
-// waits for the syncer (and the sources for the writer).
+// fsync fails. At most maxPendingBytes (4 MiB) wait so: above, the writer
+// waits for the syncer (and the sources for the writer). Groups are at most
+// 256 blocks or 1 MiB. Once a block is durable its buffer goes back to the
+// sources (sources.Buffers, through a sync.Pool), so a steady stream does
+// not allocate a block buffer per block.
 //
 // Each sink has a reader goroutine that reads durable blocks after its
 // cursor in index order (one old segment load serves many blocks), keeps
@@ -35,7 +38,9 @@
 // index) and positions (source NUL file id -> index, offset, path), plus
 // meta/positions_index: the WAL index up to which every block's position is
 // in the positions bucket. One committer goroutine writes all of it in one
-// transaction every CommitInterval (100ms), then deletes WAL segments below
+// transaction every CommitInterval (100ms; once a second while every block
+// is delivered and committed, until new durable blocks wake it), then
+// deletes WAL segments below
 // min(committed cursors, retry ranges, dead letters, positions checkpoint),
 // at segment boundaries only, once 8 segments are deletable (or at once
 // when nothing was appended since the last pass, or the WAL holds half of

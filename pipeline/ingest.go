@@ -420,6 +420,7 @@ func (p *Pipeline) publish(target uint64) {
 	for _, sl := range p.loops {
 		notify(sl.wake)
 	}
+	notify(p.commitWake)
 }
 
 // dropOldest deletes the oldest WAL segment (full_policy drop_oldest). Every

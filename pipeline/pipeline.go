@@ -211,11 +211,12 @@ type Pipeline struct {
 	loops []*sinkLoop
 
 	// Status and rewind (status.go, counts.go, rewind.go).
-	view      *view
-	counts    *counts
-	rewindMu  sync.Mutex      // one rewind at a time
-	pinned    atomic.Bool     // retention holds off while a rewind runs
-	commitReq chan chan error // commit at once, for a rewind
+	view       *view
+	counts     *counts
+	rewindMu   sync.Mutex      // one rewind at a time
+	pinned     atomic.Bool     // retention holds off while a rewind runs
+	commitReq  chan chan error // commit at once, for a rewind
+	commitWake chan struct{}   // publish wakes an idle committer
 
 	cancel        context.CancelFunc
 	cancelReaders context.CancelFunc // stops the sink readers first, at Close
@@ -287,6 +288,7 @@ func Open(logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Pipeli
 		health:     newHealth(logger, m.degraded),
 		openedAt:   time.Now().UTC(),
 		commitReq:  make(chan chan error),
+		commitWake: make(chan struct{}, 1),
 	}
 	p.health.declare("wal", ReasonWALAppendFailing, ReasonWALNearlyFull)
 	p.health.declare("state", ReasonStateCommitFailing)

@@ -127,8 +127,10 @@
 // whenever a segment is finished. A Reader holds only the record it returns,
 // and allocates for a record no more than its segment file holds after the
 // length prefix, whatever a damaged prefix claims.
-// Log.Read users: about (1 + SegmentCacheSize) × SegmentSize, plus one copy of the largest
-// Append batch. Read copies the record into the caller's buffer.
+// Log.Read users: about (1 + SegmentCacheSize) × SegmentSize. Append hands
+// tidwall its records in batches of about 256 KiB (tidwall copies a batch
+// before appending it to the tail), so that copy stays small whatever the
+// caller's group. Read copies the record into the caller's buffer.
 //
 // # Lifecycle
 //

@@ -31,6 +31,7 @@ func main() {
 		mode     = flag.String("mode", "throughput", "throughput (-size of lines through -sink, -runs times), idle (-files quiet files tailed for -window) or restart (a -size backlog in the WAL, then the first delivery after a start)")
 		files    = flag.Int("files", 100, "idle: files tailed")
 		window   = flag.Duration("window", 30*time.Second, "idle: how long CPU and RSS are measured")
+		binFlag  = flag.String("bin", "", "a logcapturer binary to measure (default: go build ./cmd/logcapturer), e.g. one built at an older commit for a before/after table")
 		profile  = flag.String("cpuprofile", "", "write a CPU profile of 3 s of the shipper's first run to this file, and its heap profile to FILE.heap (from /debug/pprof)")
 	)
 	flag.Parse()
@@ -56,11 +57,16 @@ func main() {
 		}
 		defer os.RemoveAll(dir)
 	}
-	bin := filepath.Join(dir, "logcapturer")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/logcapturer")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		fail(fmt.Errorf("go build (run from the repository root): %w", err))
+	bin := *binFlag
+	if bin == "" {
+		bin = filepath.Join(dir, "logcapturer")
+		// As the Dockerfile builds the shipped binary: static, stripped.
+		build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./cmd/logcapturer")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		build.Stdout, build.Stderr = os.Stdout, os.Stderr
+		if err := build.Run(); err != nil {
+			fail(fmt.Errorf("go build (run from the repository root): %w", err))
+		}
 	}
 	switch *mode {
 	case "throughput":
