@@ -272,7 +272,7 @@ func countBlock(rec []byte, blk *wal.Block) (source string, t tally) {
 
 // scanCounts reads the blocks (from, to] of l in order and calls fn for
 // each (a missing or corrupt block counts nothing).
-func scanCounts(l *wal.Log, from, to uint64, fn func(index uint64, source string, t tally)) error {
+func scanCounts(l *wal.Log, from, to uint64, stop <-chan struct{}, fn func(index uint64, source string, t tally)) error {
 	rd := l.NewReader()
 	defer rd.Close()
 	var (
@@ -281,6 +281,13 @@ func scanCounts(l *wal.Log, from, to uint64, fn func(index uint64, source string
 		err error
 	)
 	for i := from + 1; i <= to; i++ {
+		if i%256 == 0 {
+			select {
+			case <-stop:
+				return errStopped
+			default:
+			}
+		}
 		buf, err = rd.Read(buf, i)
 		var ce *wal.CorruptionError
 		switch {
@@ -296,20 +303,24 @@ func scanCounts(l *wal.Log, from, to uint64, fn func(index uint64, source string
 	return nil
 }
 
-// seed counts the blocks (base, last] from the WAL: what sinks have not
-// delivered when the pipeline opens. It reads them once.
+// seed counts the blocks (base, last] from the WAL, block by block (exact):
+// what the sinks have not delivered, for the offline status.
 func (c *counts) seed(l *wal.Log, last uint64) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return scanCounts(l, c.base, last, func(_ uint64, src string, t tally) {
+	return scanCounts(l, c.base, last, nil, func(_ uint64, src string, t tally) {
 		c.addLocked(c.srcID(src), int(t.Entries), int(t.Bytes))
 	})
 }
 
+// errStopped is returned by scanCounts when stop is closed.
+var errStopped = errors.New("stopped")
+
 // extendDown makes the counts cover (newBase, base] too, reading those
-// blocks from the WAL (outside the lock). A rewind below what is counted
-// calls it.
-func (c *counts) extendDown(l *wal.Log, newBase uint64) error {
+// blocks from the WAL (outside the lock), until stop is closed (nil: never).
+// A rewind below what is counted calls it, and so does the pipeline's
+// start for the backlog the sinks had when it opened.
+func (c *counts) extendDown(l *wal.Log, newBase uint64, stop <-chan struct{}) error {
 	c.mu.Lock()
 	oldBase, stride, nslots := c.base, c.stride, len(c.routes)
 	c.mu.Unlock()
@@ -318,7 +329,7 @@ func (c *counts) extendDown(l *wal.Log, newBase uint64) error {
 	}
 	cum := make([]tally, nslots)
 	var marks []mark
-	err := scanCounts(l, newBase, oldBase, func(i uint64, src string, t tally) {
+	err := scanCounts(l, newBase, oldBase, stop, func(i uint64, src string, t tally) {
 		c.mu.Lock()
 		r := c.srcRoute[c.srcID(src)]
 		c.mu.Unlock()

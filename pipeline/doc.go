@@ -117,9 +117,11 @@
 // back at marks every stride blocks (64, doubling so there are at most
 // 4,096), interpolated between two marks. A lag is thus exact for a cursor
 // within 16,384 blocks of the head, else off by at most one stride's
-// entries (LagExact says which). Open seeds the index by reading the
-// blocks after the lowest cursor once (what some sink has not delivered;
-// 1.6 s for 2 GiB from the page cache, BenchmarkCountsSeed2GiB);
+// entries (LagExact says which). After Start, one goroutine counts the
+// blocks after the lowest cursor once, in the background (what some sink
+// had not delivered when the pipeline opened; 1.6 s for 2 GiB from the
+// page cache, BenchmarkCountsSeed2GiB), so a start on a large backlog
+// delivers at once; until it is done, those sinks' lag is not exact;
 // a WAL reopen that takes indexes back cuts it back. The committer sets
 // logcapturer_sink_lag_entries/_bytes/_blocks from the same function the
 // status uses.

@@ -206,6 +206,7 @@ type Pipeline struct {
 	posIndex     uint64            // durable index the dirty positions are complete up to
 	recovered    map[posKey]posVal // positions at Open, for Positions
 	checkpoint   uint64            // last committed positions checkpoint
+	seedLow      uint64            // lowest cursor at Open: seedCounts counts from it
 	retainSeen   uint64            // p.appended at the last retain pass (committer only)
 
 	loops []*sinkLoop
@@ -335,6 +336,13 @@ func (p *Pipeline) Start(ctx context.Context) {
 	}
 	p.wg.Add(1)
 	go p.runCommitter(ctx)
+	if p.seedLow < p.counts.covered() {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			p.seedCounts(ctx)
+		}()
+	}
 }
 
 // Emit queues a source's block for the WAL. It blocks while the queue is

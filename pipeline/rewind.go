@@ -105,7 +105,7 @@ func (p *Pipeline) rewind(ctx context.Context, sink string, locate func() (uint6
 		return RewindResult{}, err
 	}
 	if index-1 < p.counts.covered() {
-		if err := p.counts.extendDown(p.log, index-1); err != nil {
+		if err := p.counts.extendDown(p.log, index-1, nil); err != nil {
 			return RewindResult{}, fmt.Errorf("count the blocks rewound over: %w", err)
 		}
 	}

@@ -247,3 +247,37 @@ func TestRewindBelowCountedRange(t *testing.T) {
 		t.Fatalf("after rewinding to 5: %+v, want 80 entries of exact lag", s)
 	}
 }
+
+// TestBacklogCountedAfterStart: Open does not read the sinks' backlog to
+// count it (a start on a large backlog, with a cold page cache, would wait
+// for all of it); Start counts it in the background, and then the lag is
+// exact.
+func TestBacklogCountedAfterStart(t *testing.T) {
+	dir := t.TempDir()
+	down := &memSink{name: "a", fail: func(int, *sinks.Batch) error {
+		return &sinks.Retryable{Reason: "test", Err: errors.New("down")}
+	}}
+	p := openTest(t, dir, nil, Options{}, down)
+	emitSeconds(t, p, 20, 5, 0)
+	waitFor(t, "durable", func() bool { return p.durable.Load() == 20 })
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	hold := make(chan struct{})
+	defer close(hold)
+	b := &memSink{name: "a", fail: func(int, *sinks.Batch) error { <-hold; return nil }}
+	p, err := Open(nil, nil, Options{DataDir: dir, CommitInterval: 5 * time.Millisecond,
+		Sinks: []SinkOptions{{Sink: b, MaxWait: 5 * time.Millisecond, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if c := p.counts.covered(); c != 20 {
+		t.Fatalf("Open counted the backlog: counts start after %d, want the last index 20", c)
+	}
+	p.Start(context.Background())
+	waitFor(t, "the backlog counted", func() bool {
+		s, _ := p.SinkStatus("a")
+		return s.LagEntries == 100 && s.LagExact
+	})
+}

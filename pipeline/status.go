@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"math"
 	"slices"
 	"sort"
@@ -127,8 +128,26 @@ func (p *Pipeline) initView() error {
 	for _, sl := range p.loops {
 		routes = append(routes, sl.routes)
 	}
-	p.counts = newCounts(p.SinkNames(), routes, low)
-	return p.counts.seed(p.log, last)
+	// The backlog below the last index is counted after Start, in the
+	// background (seedCounts): a start on a large backlog, with a cold
+	// page cache, delivers at once instead of reading it all first.
+	p.counts = newCounts(p.SinkNames(), routes, last)
+	p.seedLow = low
+	return nil
+}
+
+// seedCounts counts the blocks the sinks had not delivered when the
+// pipeline opened, (seedLow, last at Open], until ctx is done. Until it is
+// done their lag is not exact (Status says so) but counts what it covers.
+func (p *Pipeline) seedCounts(ctx context.Context) {
+	began, blocks := time.Now(), p.counts.covered()-p.seedLow
+	if err := p.counts.extendDown(p.log, p.seedLow, ctx.Done()); err != nil {
+		if ctx.Err() == nil {
+			p.logger.Warn("count the backlog for the lag metrics; lag stays inexact", "err", err)
+		}
+		return
+	}
+	p.logger.Debug("counted the backlog for the lag metrics", "blocks", blocks, "took", time.Since(began))
 }
 
 // sinkLag is what a sink has not acknowledged.

@@ -29,6 +29,7 @@ func main() {
 		sinkType = flag.String("sink", "file", "file (fsyncs every batch), loki (a receiver in another process decodes and counts) or kafka (kfake in another process)")
 		receiver = flag.String("receiver", "", "internal: run as the -sink receiver process")
 		mode     = flag.String("mode", "throughput", "throughput (-size of lines through -sink, -runs times), idle (-files quiet files tailed for -window) or restart (a -size backlog in the WAL, then the first delivery after a start)")
+		cold     = flag.Bool("cold", false, "restart: drop the page cache before the restart, as a reboot does (needs root)")
 		files    = flag.Int("files", 100, "idle: files tailed")
 		window   = flag.Duration("window", 30*time.Second, "idle: how long CPU and RSS are measured")
 		binFlag  = flag.String("bin", "", "a logcapturer binary to measure (default: go build ./cmd/logcapturer), e.g. one built at an older commit for a before/after table")
@@ -76,7 +77,7 @@ func main() {
 		}
 		return
 	case "restart":
-		if err := runRestart(bin, dir, size, *lineLen); err != nil {
+		if err := runRestart(bin, dir, size, *lineLen, *cold); err != nil {
 			fail(err)
 		}
 		return
