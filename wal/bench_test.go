@@ -7,8 +7,9 @@ import (
 )
 
 // BenchmarkAppendSync measures ingest's group commit: records of about
-// 64 KiB (blocks of 200-byte lines), 16 (1 MiB) or 64 (4 MiB, the pipeline's
-// largest group) per Append, then one Sync.
+// 64 KiB (blocks of 200-byte lines), 16 (1 MiB, the pipeline's largest
+// group) or 64 (4 MiB) per Append, then one Sync. Its B/op shows tidwall
+// growing its tail segment by append: about 6 bytes allocated per byte.
 func BenchmarkAppendSync(b *testing.B) {
 	for _, n := range []int{16, 64} {
 		b.Run(fmt.Sprintf("group=%dKiB", n*64), func(b *testing.B) { benchAppendSync(b, n) })
