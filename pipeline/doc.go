@@ -2,7 +2,8 @@
 // group commit into the WAL, one delivery loop per sink, the commit of
 // cursors and positions to state.db, WAL retention, the status view and
 // rewind the admin API serves (package admin), the offline view of a
-// stopped data directory, and a small health server (Admin, for tests).
+// stopped data directory, and the health handlers (/metrics, /healthz,
+// /readyz: HealthHandlers) the admin server mounts.
 //
 // # Data flow
 //
@@ -20,9 +21,7 @@
 // until the fsync covering it, to append it again if the append or the
 // fsync fails. At most maxPendingBytes (4 MiB) wait so: above, the writer
 // waits for the syncer (and the sources for the writer). Groups are at most
-// 256 blocks or 1 MiB. Once a block is durable its buffer goes back to the
-// sources (sources.Buffers, through a sync.Pool), so a steady stream does
-// not allocate a block buffer per block.
+// 256 blocks or 1 MiB.
 //
 // Each sink has a reader goroutine that reads durable blocks after its
 // cursor in index order (one old segment load serves many blocks), keeps

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
@@ -41,21 +42,25 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// testAdmin serves p's health endpoints as the admin server mounts them
+// (HealthHandlers), on a loopback port.
+type testAdmin struct{ srv *httptest.Server }
+
+func (a *testAdmin) Addr() string { return a.srv.Listener.Addr().String() }
+
 // startAdmin serves p's readiness on a loopback port.
-func startAdmin(t *testing.T, p *Pipeline) *Admin {
+func startAdmin(t *testing.T, p *Pipeline) *testAdmin {
 	t.Helper()
-	a, err := NewAdmin(nil, AdminOptions{Listen: "127.0.0.1:0", Gatherer: prometheus.NewRegistry(), Readiness: p.Readiness})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.Start()
-	t.Cleanup(func() { a.Close() })
-	return a
+	mux := http.NewServeMux()
+	HealthHandlers(mux, nil, prometheus.NewRegistry(), p.Readiness)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return &testAdmin{srv: srv}
 }
 
 // waitReason waits until /readyz lists reason for component (or, with
 // want false, until it no longer does).
-func waitReason(t *testing.T, a *Admin, component, reason string, want bool) {
+func waitReason(t *testing.T, a *testAdmin, component, reason string, want bool) {
 	t.Helper()
 	waitFor(t, fmt.Sprintf("/readyz %s %s = %v", component, reason, want), func() bool {
 		code, b := readyz(t, a.Addr())

@@ -74,12 +74,7 @@ func TestReadyzReasons(t *testing.T) {
 	dir := t.TempDir()
 	p := openTest(t, dir, nil, Options{}, &memSink{name: "a"})
 	defer p.Close()
-	a, err := NewAdmin(nil, AdminOptions{Listen: "127.0.0.1:0", Gatherer: prometheus.NewRegistry(), Readiness: p.Readiness})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.Start()
-	defer a.Close()
+	a := startAdmin(t, p)
 	if code, b := readyz(t, a.Addr()); code != http.StatusOK || b.Status != "ready" {
 		t.Fatalf("/readyz = %d %+v, want 200 ready", code, b)
 	}

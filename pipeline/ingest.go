@@ -3,7 +3,6 @@ package pipeline
 import (
 	"fmt"
 	"math"
-	"sync"
 	"time"
 
 	"github.com/logcapturer/logcapturer/sources"
@@ -19,35 +18,6 @@ const (
 // which the pipeline keeps in memory to heal a failed append or fsync: the
 // writer waits for the syncer above it.
 const maxPendingBytes = 4 << 20
-
-// Block buffers are recycled through a sync.Pool (see Buffer): sources
-// encode 64 KiB blocks by default; a buffer is allocated rounded up to
-// bufferRound so the next, slightly larger block fits too, and one larger
-// than maxFreeBuffer (a block of long lines) is left to the GC. The pool
-// empties itself over two GC cycles, so an idle pipeline keeps none.
-const (
-	maxFreeBuffer = 512 << 10
-	bufferRound   = 32 << 10
-)
-
-var blockBuffers sync.Pool // of *[]byte
-
-// Buffer returns a buffer for a source's next block (sources.Buffers): one
-// whose block is durable and no longer held, or a new one.
-func (p *Pipeline) Buffer(size int) []byte {
-	if bp, ok := blockBuffers.Get().(*[]byte); ok && cap(*bp) >= size {
-		return (*bp)[:0]
-	}
-	return make([]byte, 0, (size+bufferRound-1)/bufferRound*bufferRound)
-}
-
-// recycle hands b back to Buffer.
-func (p *Pipeline) recycle(b []byte) {
-	if cap(b) > maxFreeBuffer {
-		return
-	}
-	blockBuffers.Put(&b)
-}
 
 // runWriter is the only goroutine that appends to the WAL, and the one that
 // heals it. It takes every block queued at the moment (up to
@@ -407,7 +377,6 @@ func (p *Pipeline) publish(target uint64) {
 		}
 		p.dirtyPos[pp.key] = pp.val
 		p.pendingBytes -= len(pp.data)
-		p.recycle(pp.data) // in the WAL, durable: nothing reads it here again
 		n++
 	}
 	rest := copy(p.pending, p.pending[n:])

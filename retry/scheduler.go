@@ -1,6 +1,7 @@
 package retry
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
 	"fmt"
@@ -282,7 +283,7 @@ func (s *Scheduler) Hurry(sink string, limit int) (int, error) {
 			olds = append(olds, r)
 		}
 	}
-	slices.SortFunc(olds, func(a, b Range) int { return compare(a.From, b.From) })
+	slices.SortFunc(olds, func(a, b Range) int { return cmp.Compare(a.From, b.From) })
 	if limit > 0 && len(olds) > limit {
 		olds = olds[:limit]
 	}
@@ -418,18 +419,8 @@ func (s *Scheduler) DeadLetters(sink string) []DeadLetter {
 	for _, d := range q.dead {
 		out = append(out, d)
 	}
-	slices.SortFunc(out, func(a, b DeadLetter) int { return compare(a.From, b.From) })
+	slices.SortFunc(out, func(a, b DeadLetter) int { return cmp.Compare(a.From, b.From) })
 	return out
-}
-
-func compare(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Replay moves dead letters back into the retry queue, due now, with their
@@ -513,7 +504,7 @@ func (s *Scheduler) Expire(maxBytes int64, maxAge time.Duration) int {
 			ds = append(ds, d)
 			bytes += int64(d.Bytes)
 		}
-		slices.SortFunc(ds, func(a, b DeadLetter) int { return compare(a.From, b.From) })
+		slices.SortFunc(ds, func(a, b DeadLetter) int { return cmp.Compare(a.From, b.From) })
 		var picks []DeadLetter
 		for _, d := range ds {
 			old := maxAge > 0 && now.Sub(d.LastFailure) > maxAge

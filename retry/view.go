@@ -1,6 +1,9 @@
 package retry
 
-import "slices"
+import (
+	"cmp"
+	"slices"
+)
 
 // Ranges returns a copy of the sink's stored retry ranges (waiting or
 // handed out) in index order. Safe for concurrent use; it never touches
@@ -16,7 +19,7 @@ func (s *Scheduler) Ranges(sink string) []Range {
 	for _, r := range q.ranges {
 		out = append(out, r)
 	}
-	slices.SortFunc(out, func(a, b Range) int { return compare(a.From, b.From) })
+	slices.SortFunc(out, func(a, b Range) int { return cmp.Compare(a.From, b.From) })
 	return out
 }
 

@@ -344,7 +344,7 @@ func (t *tailer) emit(ctx context.Context, tf *tailedFile, entries []wal.Entry, 
 		Position: pos,
 		Entries:  len(entries),
 		Bytes:    lineBytes,
-		Data:     wal.EncodeBlock(t.buffer(size), &blk),
+		Data:     wal.EncodeBlock(make([]byte, 0, size), &blk),
 	}
 	if err := t.opts.Emitter.Emit(ctx, rec); err != nil {
 		if ctx.Err() != nil {
@@ -366,15 +366,6 @@ func (t *tailer) emit(ctx context.Context, tf *tailedFile, entries []wal.Entry, 
 	t.m.entries.Add(float64(len(entries)))
 	t.m.blocks.Inc()
 	return true, nil
-}
-
-// buffer is where the next block is encoded: one the Emitter recycles, or
-// a new one.
-func (t *tailer) buffer(size int) []byte {
-	if b, ok := t.opts.Emitter.(Buffers); ok {
-		return b.Buffer(size)
-	}
-	return make([]byte, 0, size)
 }
 
 // readFailed logs a stat or read failure of an open file once per path and

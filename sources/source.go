@@ -22,14 +22,6 @@ type Record struct {
 	Data []byte
 }
 
-// Buffers is implemented by an Emitter that recycles the Data of records
-// it no longer needs: a source takes the buffer for its next block from
-// it (Buffer returns a slice of length 0 and capacity at least size)
-// instead of allocating one per block.
-type Buffers interface {
-	Buffer(size int) []byte
-}
-
 // Emitter receives the records of a source. It is implemented by the
 // pipeline's ingest stage.
 //

@@ -158,6 +158,38 @@ func (c *clientFlags) offline() (*pipeline.Offline, error) {
 	return pipeline.OpenOffline(c.dataDir)
 }
 
+// read is where a read-only command chooses between a stopped
+// logcapturer's data dir (--data-dir: offline runs on it, then note, a
+// format with the data dir for %s, heads a table) and the admin API of the
+// running one (online runs with the client; its errors become the API's
+// message).
+func (c *clientFlags) read(stdout io.Writer, note string, offline func(*pipeline.Offline) error, online func(context.Context, *admin.Client) error) error {
+	if c.dataDir != "" {
+		o, err := c.offline()
+		if err != nil {
+			return err
+		}
+		defer o.Close()
+		if err := offline(o); err != nil {
+			return err
+		}
+		if note != "" && c.output == "table" {
+			fmt.Fprintf(stdout, note, c.dataDir)
+		}
+		return nil
+	}
+	cl, err := c.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.ctx()
+	defer cancel()
+	if err := online(ctx, cl); err != nil {
+		return apiError(err)
+	}
+	return nil
+}
+
 // writeJSON prints v indented, for scripts.
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)

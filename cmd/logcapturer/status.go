@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strconv"
 	"time"
 
+	"github.com/logcapturer/logcapturer/admin"
 	"github.com/logcapturer/logcapturer/pipeline"
 )
 
@@ -26,25 +28,14 @@ func cmdStatus(args []string, stdout io.Writer) error {
 		return err
 	}
 	var st pipeline.Status
-	if cf.dataDir != "" {
-		o, err := cf.offline()
-		if err != nil {
-			return err
-		}
-		defer o.Close()
-		if st, err = o.Status(); err != nil {
-			return err
-		}
-	} else {
-		c, err := cf.client()
-		if err != nil {
-			return err
-		}
-		ctx, cancel := cf.ctx()
-		defer cancel()
-		if st, err = c.Status(ctx); err != nil {
-			return apiError(err)
-		}
+	if err := cf.read(stdout, "", func(o *pipeline.Offline) (err error) {
+		st, err = o.Status()
+		return err
+	}, func(ctx context.Context, c *admin.Client) (err error) {
+		st, err = c.Status(ctx)
+		return err
+	}); err != nil {
+		return err
 	}
 	if cf.output == "json" {
 		return writeJSON(stdout, st)
@@ -80,45 +71,30 @@ func cmdSinks(args []string, stdout io.Writer) error {
 		return err
 	}
 	var ss []pipeline.SinkStatus
-	if cf.dataDir != "" {
-		o, err := cf.offline()
-		if err != nil {
-			return err
-		}
-		defer o.Close()
+	if err := cf.read(stdout, "offline: read from %s (logcapturer is not running)\n", func(o *pipeline.Offline) error {
 		if len(pos) == 1 {
 			if err := o.CheckSink(pos[0]); err != nil {
 				return err
 			}
 		}
 		st, err := o.Status()
-		if err != nil {
-			return err
-		}
 		for _, s := range st.Sinks {
 			if len(pos) == 0 || s.Name == pos[0] {
 				ss = append(ss, s)
 			}
 		}
-		if cf.output == "table" {
-			fmt.Fprintf(stdout, "offline: read from %s (logcapturer is not running)\n", cf.dataDir)
-		}
-	} else {
-		c, err := cf.client()
-		if err != nil {
+		return err
+	}, func(ctx context.Context, c *admin.Client) error {
+		if len(pos) == 0 {
+			var err error
+			ss, err = c.Sinks(ctx)
 			return err
 		}
-		ctx, cancel := cf.ctx()
-		defer cancel()
-		if len(pos) == 1 {
-			s, err := c.Sink(ctx, pos[0])
-			if err != nil {
-				return apiError(err)
-			}
-			ss = []pipeline.SinkStatus{s}
-		} else if ss, err = c.Sinks(ctx); err != nil {
-			return apiError(err)
-		}
+		s, err := c.Sink(ctx, pos[0])
+		ss = []pipeline.SinkStatus{s}
+		return err
+	}); err != nil {
+		return err
 	}
 	if cf.output == "json" {
 		if len(pos) == 1 {
@@ -206,30 +182,15 @@ func cmdSources(args []string, stdout io.Writer) error {
 		return err
 	}
 	var srcs []pipeline.SourceStatus
-	if cf.dataDir != "" {
-		o, err := cf.offline()
-		if err != nil {
-			return err
-		}
-		defer o.Close()
+	if err := cf.read(stdout, "offline: read from %s (logcapturer is not running): stored positions\n", func(o *pipeline.Offline) error {
 		st, err := o.Status()
-		if err != nil {
-			return err
-		}
 		srcs = st.Sources
-		if cf.output == "table" {
-			fmt.Fprintf(stdout, "offline: read from %s (logcapturer is not running): stored positions\n", cf.dataDir)
-		}
-	} else {
-		c, err := cf.client()
-		if err != nil {
-			return err
-		}
-		ctx, cancel := cf.ctx()
-		defer cancel()
-		if srcs, err = c.Sources(ctx); err != nil {
-			return apiError(err)
-		}
+		return err
+	}, func(ctx context.Context, c *admin.Client) (err error) {
+		srcs, err = c.Sources(ctx)
+		return err
+	}); err != nil {
+		return err
 	}
 	if cf.output == "json" {
 		return writeJSON(stdout, map[string]any{"sources": srcs})

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"time"
 
+	"github.com/logcapturer/logcapturer/admin"
 	"github.com/logcapturer/logcapturer/pipeline"
 )
 
@@ -53,38 +55,22 @@ func cmdWAL(args []string, stdout io.Writer) error {
 		return usageError{fmt.Errorf("wal cat: --time %q: want RFC 3339 with a zone, such as 2026-12-01T10:00:00Z", *at)}
 	}
 	var es []pipeline.Entry
-	if cf.dataDir != "" {
-		o, err := cf.offline()
-		if err != nil {
-			return err
-		}
-		defer o.Close()
+	if err := cf.read(stdout, "offline: %s (logcapturer is not running)\n", func(o *pipeline.Offline) (err error) {
 		if *from != "" {
 			es, err = o.WALEntries(index, *limit)
 		} else {
 			es, err = o.WALEntriesAt(t, *limit)
 		}
-		if err != nil {
-			return err
-		}
-		if cf.output == "table" {
-			fmt.Fprintf(stdout, "offline: %s (logcapturer is not running)\n", cf.dataDir)
-		}
-	} else {
-		c, err := cf.client()
-		if err != nil {
-			return err
-		}
-		ctx, cancel := cf.ctx()
-		defer cancel()
+		return err
+	}, func(ctx context.Context, c *admin.Client) (err error) {
 		if *from != "" {
 			es, err = c.WALEntries(ctx, index, *limit)
 		} else {
 			es, err = c.WALEntriesAt(ctx, t, *limit)
 		}
-		if err != nil {
-			return apiError(err)
-		}
+		return err
+	}); err != nil {
+		return err
 	}
 	if cf.output == "json" {
 		return writeJSON(stdout, map[string]any{"entries": es})

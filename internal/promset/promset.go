@@ -1,7 +1,3 @@
-// Package promset registers a component's Prometheus collectors as one
-// set: all of them or none, and unregisters them together when the
-// component closes, so a component can be opened again (a config reload)
-// on the same registry.
 package promset
 
 import (
@@ -11,7 +7,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Set is collectors registered together.
+// Set is collectors registered together. Its methods are not safe for
+// concurrent use: the component that owns it registers it while it opens
+// and unregisters it while it closes.
 type Set struct {
 	reg prometheus.Registerer
 	cs  []prometheus.Collector

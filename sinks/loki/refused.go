@@ -3,6 +3,7 @@ package loki
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"io"
 	"math"
 	"slices"
@@ -362,21 +363,11 @@ func cut(refs []batchEntry, lo, hi int64, k int, oldest bool) (int64, bool) {
 		}
 		return window[need], true
 	}
-	slices.SortFunc(window, func(a, b int64) int { return compareInt(b, a) }) // newest first
+	slices.SortFunc(window, func(a, b int64) int { return cmp.Compare(b, a) }) // newest first
 	if need < len(window) && window[need-1] == window[need] {
 		return 0, false
 	}
 	return window[need-1], true
-}
-
-func compareInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func sum[K comparable](m map[K]int) int {
