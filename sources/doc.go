@@ -162,7 +162,9 @@
 // handle, even while the Emitter blocks; every read round reads it (a write
 // to it under a name outside the globs names no file the source knows). It
 // is closed once it has been gone and has not grown for a PollInterval,
-// its unterminated tail then emitted as a last line.
+// its unterminated tail then emitted as a last line; a last fstat just
+// before the close sends it back to be read if it grew since the read
+// that found its end.
 // logcapturer_source_files_deleted_open counts such files. A file renamed
 // to another matching name keeps its offset. A gone file closed while it
 // still has a name (renamed out of the globs, or missed by a scan that

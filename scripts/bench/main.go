@@ -197,10 +197,9 @@ admin: %s
 	// Drop the input from the page cache's dirty list so the run does not
 	// pay for its writeback.
 	syscall.Sync()
-	cmd := exec.Command(bin, "run", "--config", cfg, "--log-level", "warn")
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
+	cmd, err := startShipper(bin, cfg)
+	if err != nil {
 		return result{}, err
 	}
 	profDone := make(chan error, 1)
@@ -209,27 +208,17 @@ admin: %s
 	} else {
 		profDone <- nil
 	}
-	deadline := start.Add(10 * time.Minute)
-	for {
-		if done() {
-			break
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			cmd.Wait()
-			return result{}, fmt.Errorf("the %s sink did not receive all %d lines in 10 minutes", sinkType, lines)
-		}
-		time.Sleep(5 * time.Millisecond)
+	if err := waitFor(fmt.Sprintf("the %s sink receiving all %d lines", sinkType, lines), 10*time.Minute, done); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return result{}, err
 	}
 	wall := time.Since(start)
 	if err := <-profDone; err != nil {
 		return result{}, err
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := stopShipper(cmd); err != nil {
 		return result{}, err
-	}
-	if err := cmd.Wait(); err != nil {
-		return result{}, fmt.Errorf("logcapturer exited: %w", err)
 	}
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	r := result{wall: wall, cpu: time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), maxRSS: ru.Maxrss * 1024}
