@@ -2,8 +2,9 @@ package pipeline
 
 import (
 	"context"
-	"os"
 	"time"
+
+	"github.com/logcapturer/logcapturer/sources"
 )
 
 // idleCommitInterval is the committer's period while everything is
@@ -48,7 +49,7 @@ func (p *Pipeline) runCommitter(ctx context.Context) {
 		p.health.clear("state", ReasonStateCommitFailing)
 		if time.Since(lastPrune) >= time.Minute {
 			lastPrune = time.Now()
-			if n, err := p.st.prunePositions(p.log.FirstIndex(), fileExists); err != nil {
+			if n, err := p.st.prunePositions(p.log.FirstIndex(), p.fileAlive()); err != nil {
 				p.logger.Error("prune positions", "err", err)
 			} else if n > 0 {
 				p.logger.Debug("pruned positions", "deleted", n)
@@ -206,7 +207,20 @@ func (p *Pipeline) retain() {
 	notify(p.spaceFreed)
 }
 
-func fileExists(path string) bool {
-	_, err := os.Lstat(path)
-	return err == nil
+// fileAlive returns what prunePositions asks of each position it could
+// delete: whether its file still exists. A file exists while a source
+// reports it (open, idle or draining, under whatever name) or while a file
+// with its device and inode is at its path or in its path's directory
+// (renamed by rotation while no source had it open yet).
+func (p *Pipeline) fileAlive() func(posKey, posVal) bool {
+	tracked := make(map[[2]string]bool)
+	for _, s := range p.sourceStatus() {
+		for _, f := range s.Files {
+			tracked[identity(posKey{Source: s.Name, FileID: f.FileID})] = true
+		}
+	}
+	finder := sources.NewFileFinder()
+	return func(k posKey, v posVal) bool {
+		return tracked[identity(k)] || finder.Exists(v.Path, k.FileID)
+	}
 }

@@ -43,9 +43,15 @@
 // min(committed cursors, retry ranges, dead letters, positions checkpoint),
 // at segment boundaries only, once 8 segments are deletable (or at once
 // when nothing was appended since the last pass, or the WAL holds half of
-// max_bytes): each cut makes tidwall rewrite the segment at the cut. Once a minute it prunes positions no restart
-// can use: older identities of the same path, and files that are gone,
-// once their blocks have left the WAL.
+// max_bytes): each cut makes tidwall rewrite the segment at the cut. Once
+// a minute (and at the first commit) it prunes positions no restart can
+// use, once their blocks have left the WAL. Positions are told apart by
+// file identity (source, device and inode), never by path: of one file's
+// positions only the newest is kept (its fingerprint grew), and a file's
+// position goes once no source reports the file and no file with its
+// device and inode is at its path or in that path's directory. A file
+// renamed by rotation (app.log -> app.log.1) so keeps its position while
+// a new app.log has the path.
 //
 // On Open, cursors are clamped to the WAL's range, and positions are the
 // checkpoint plus the positions inside every block after it. A line is thus

@@ -376,16 +376,22 @@ func TestPrunePositions(t *testing.T) {
 	}
 	defer st.close()
 	pos := map[posKey]posVal{
-		{"app", "1-2-10-aa"}:  {Index: 3, Offset: 10, Path: "/live.log"},   // superseded by the next
-		{"app", "1-2-900-bb"}: {Index: 7, Offset: 900, Path: "/live.log"},  // newest for its path: kept
-		{"app", "1-3-50-cc"}:  {Index: 4, Offset: 50, Path: "/gone.log"},   // path gone, block gone: deleted
-		{"app", "1-4-50-dd"}:  {Index: 20, Offset: 50, Path: "/gone2.log"}, // path gone, block still in the WAL: kept
+		{"app", "1-2-10-aa"}:  {Index: 3, Offset: 10, Path: "/live.log"},   // same file (1-2), older FileID: deleted
+		{"app", "1-2-900-bb"}: {Index: 7, Offset: 900, Path: "/live.log"},  // newest of its file: kept
+		{"app", "1-3-50-cc"}:  {Index: 4, Offset: 50, Path: "/gone.log"},   // file gone, block gone: deleted
+		{"app", "1-4-50-dd"}:  {Index: 20, Offset: 50, Path: "/gone2.log"}, // file gone, block still in the WAL: kept
 		{"web", "1-5-10-ee"}:  {Index: 2, Offset: 10, Path: "/live.log"},   // other source: its own newest, kept
+		// Rotated: 1-6 was read as /rot.log, renamed away (still alive
+		// under another name), and a newer file 1-7 has its path now. The
+		// rotated file's position is not superseded by the newer path.
+		{"app", "1-6-40-ff"}: {Index: 5, Offset: 40, Path: "/rot.log"},
+		{"app", "1-7-20-01"}: {Index: 8, Offset: 20, Path: "/rot.log"},
 	}
 	if err := st.save(nil, pos, 0); err != nil {
 		t.Fatal(err)
 	}
-	n, err := st.prunePositions(10, func(p string) bool { return p == "/live.log" })
+	dead := map[string]bool{"1-3-50-cc": true, "1-4-50-dd": true}
+	n, err := st.prunePositions(10, func(k posKey, _ posVal) bool { return !dead[k.FileID] })
 	if err != nil || n != 2 {
 		t.Fatalf("pruned %d, %v", n, err)
 	}
@@ -393,12 +399,13 @@ func TestPrunePositions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []posKey{{"app", "1-2-900-bb"}, {"app", "1-4-50-dd"}, {"web", "1-5-10-ee"}} {
+	want := []posKey{{"app", "1-2-900-bb"}, {"app", "1-4-50-dd"}, {"web", "1-5-10-ee"}, {"app", "1-6-40-ff"}, {"app", "1-7-20-01"}}
+	for _, k := range want {
 		if _, ok := left[k]; !ok {
 			t.Errorf("position %v was pruned", k)
 		}
 	}
-	if len(left) != 3 {
+	if len(left) != len(want) {
 		t.Errorf("%d positions left: %v", len(left), left)
 	}
 }

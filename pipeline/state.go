@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/logcapturer/logcapturer/sources"
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 )
@@ -157,13 +158,17 @@ func decodePosition(key, val []byte) (posKey, posVal, bool) {
 }
 
 // prunePositions deletes positions no restart can use, so the bucket does
-// not grow with every file ever seen: of the positions of one source and
-// path, only the newest is kept (older ones are earlier identities of the
-// same name: a short file's growing fingerprint, a rotated-away file), and
-// a position whose path no longer exists is deleted. Either is deleted only
-// once its block is gone from the WAL (index < first), so a position the
-// WAL could still resume is never lost. It returns how many it deleted.
-func (s *state) prunePositions(first uint64, exists func(path string) bool) (int, error) {
+// not grow with every file ever seen. Positions are told apart by file
+// identity (device and inode, sources.SameFileKey), never by path: a file
+// renamed by rotation keeps the path it was last read under in its
+// position while a new file has that path now. Of the positions of one
+// source and one file, only the newest is kept (the older ones are the
+// same file's earlier FileIDs, whose fingerprint grew, or an inode's
+// earlier file); a position whose file alive reports gone is deleted.
+// Either is deleted only once its block is gone from the WAL (index <
+// first), so a position the WAL could still resume is never lost. It
+// returns how many it deleted.
+func (s *state) prunePositions(first uint64, alive func(posKey, posVal) bool) (int, error) {
 	n := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketPositions)
@@ -180,7 +185,7 @@ func (s *state) prunePositions(first uint64, exists func(path string) bool) (int
 				return nil
 			}
 			all = append(all, item{append([]byte(nil), k...), key, val})
-			id := [2]string{key.Source, val.Path}
+			id := identity(key)
 			newest[id] = max(newest[id], val.Index)
 			return nil
 		}); err != nil {
@@ -190,8 +195,8 @@ func (s *state) prunePositions(first uint64, exists func(path string) bool) (int
 			if it.val.Index >= first {
 				continue
 			}
-			superseded := it.val.Index < newest[[2]string{it.key.Source, it.val.Path}]
-			if superseded || !exists(it.val.Path) {
+			superseded := it.val.Index < newest[identity(it.key)]
+			if superseded || !alive(it.key, it.val) {
 				if err := b.Delete(it.raw); err != nil {
 					return err
 				}
@@ -204,4 +209,14 @@ func (s *state) prunePositions(first uint64, exists func(path string) bool) (int
 		return 0, fmt.Errorf("prune positions: %w", err)
 	}
 	return n, nil
+}
+
+// identity is what tells the files of the positions apart: the source and
+// the file's device and inode (a position that names no file is its own
+// identity).
+func identity(k posKey) [2]string {
+	if id, ok := sources.SameFileKey(k.FileID); ok {
+		return [2]string{k.Source, id}
+	}
+	return [2]string{k.Source, k.FileID}
 }

@@ -86,8 +86,9 @@ func firstDiff(a, b []string) int {
 }
 
 // newestPerPath returns, of the positions in the records, the newest of
-// each path: what the pipeline keeps of a source's positions once older
-// blocks left the WAL (pipeline/state.go prunePositions).
+// each path: fewer than the pipeline keeps once older blocks left the WAL
+// (the newest of each file, pipeline/state.go prunePositions), so what
+// resumes from these resumes from the pipeline's too.
 func newestPerPath(recs ...*recorder) map[string]int64 {
 	idOf := make(map[string]string) // path -> FileID of its newest block
 	off := make(map[string]int64)   // FileID -> offset of its newest block

@@ -214,7 +214,9 @@
 //     with another device number after a reboot makes its files new files
 //     (read again by StartAt).
 //   - StartAt "end" starts at the file's size, which may be mid-line.
-//   - Positions are never forgotten by the source; the pipeline keeps one
-//     per FileID (a short file has several).
+//   - Positions are never forgotten by the source; the pipeline keeps the
+//     newest of each file (device and inode) while the file exists under
+//     any name in its directory or a source reports it (see
+//     FileFinder).
 //   - Files are identified with syscall.Stat_t: Unix only.
 package sources

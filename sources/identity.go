@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -124,4 +125,82 @@ func hashPrefix(r io.ReaderAt, n int64, scratch *[]byte) (fingerprint, error) {
 		return fingerprint{}, fmt.Errorf("read fingerprint: %w", err)
 	}
 	return fingerprint{n: n, hash: crc64.Checksum(b, crcTable)}, nil
+}
+
+// SameFileKey returns the part of a FileID that names the file itself, its
+// device and inode ("dev-ino"), whatever fingerprint the FileID carries:
+// the FileIDs of one file, as its fingerprint grew, share it. ok is false
+// for a string that is not a file FileID.
+func SameFileKey(fileID string) (key string, ok bool) {
+	k, _, _, ok := parseFileID(fileID)
+	if !ok {
+		return "", false
+	}
+	return k.String(), true
+}
+
+// FileFinder tells whether the file a FileID names still exists, by
+// identity (device and inode), not by name: at the path it was last read
+// under, or under another name in that path's directory (a file renamed by
+// rotation: app.log -> app.log.1). It lists each directory once. It is not
+// safe for concurrent use; make one per pass.
+type FileFinder struct {
+	dirs map[string]map[fileKey]bool
+}
+
+// NewFileFinder returns an empty FileFinder.
+func NewFileFinder() *FileFinder {
+	return &FileFinder{dirs: make(map[string]map[fileKey]bool)}
+}
+
+// Exists reports whether a file with fileID's device and inode is at path
+// or in path's directory. A FileID it cannot parse is reported as
+// existing (nothing is known to be gone), and so is every file of a
+// directory it cannot list for another reason than its absence.
+func (f *FileFinder) Exists(path, fileID string) bool {
+	k, _, _, ok := parseFileID(fileID)
+	if !ok {
+		return true
+	}
+	if fi, err := os.Lstat(path); err == nil {
+		if pk, ok := keyOf(fi); ok && pk == k {
+			return true
+		}
+	}
+	dir := filepath.Dir(path)
+	keys, listed := f.dirs[dir]
+	if !listed {
+		var err error
+		if keys, err = dirKeys(dir); err != nil {
+			keys = nil // unknown: keep what it holds
+		}
+		f.dirs[dir] = keys
+	}
+	if keys == nil {
+		return true
+	}
+	return keys[k]
+}
+
+// dirKeys returns the device and inode of every entry of dir. A missing
+// directory has none; any other failure to list it is an error.
+func dirKeys(dir string) (map[fileKey]bool, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return map[fileKey]bool{}, nil
+		}
+		return nil, err
+	}
+	keys := make(map[fileKey]bool, len(ents))
+	for _, e := range ents {
+		fi, err := e.Info()
+		if err != nil {
+			continue // removed since the listing
+		}
+		if k, ok := keyOf(fi); ok {
+			keys[k] = true
+		}
+	}
+	return keys, nil
 }

@@ -383,3 +383,42 @@ func TestFileDeletedOpenMetric(t *testing.T) {
 	waitFor(t, func() bool { return h.filesOpen() == 0 && testutilValue(h.f.metrics.filesDeletedOpen) == 0 },
 		5*time.Second, "the deleted file to be closed")
 }
+
+// TestFileFinder: a FileID's file is found by identity, not by name: at its
+// path, renamed in its directory (rotation), and not once deleted, even
+// while a new file has its old path.
+func TestFileFinder(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	if err := os.WriteFile(path, []byte("one\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id := fileID(fileKeyOf(t, path), fingerprint{n: 4, hash: 1})
+	if key, ok := SameFileKey(id); !ok || key != fileKeyOf(t, path).String() {
+		t.Fatalf("SameFileKey(%q) = %q, %v", id, key, ok)
+	}
+	if !NewFileFinder().Exists(path, id) {
+		t.Fatal("a file at its own path was not found")
+	}
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("two\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if !NewFileFinder().Exists(path, id) {
+		t.Fatal("a file renamed in its directory, its path taken by a new file, was not found")
+	}
+	if err := os.Remove(path + ".1"); err != nil {
+		t.Fatal(err)
+	}
+	if NewFileFinder().Exists(path, id) {
+		t.Fatal("a deleted file was found")
+	}
+	if NewFileFinder().Exists(filepath.Join(dir, "nodir", "x.log"), id) {
+		t.Fatal("a file in a missing directory was found")
+	}
+	if !NewFileFinder().Exists(path, "journal-cursor") {
+		t.Fatal("a position that names no file must count as existing")
+	}
+}
