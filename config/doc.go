@@ -47,7 +47,7 @@
 //
 // Every key, with its default and allowed values:
 //
-//	data_dir: /var/lib/logcapturer   # the WAL and state.db; run creates it (0750), check only probes it
+//	data_dir: /var/lib/logcapturer   # the WAL and state.db; run creates it (0750), check only probes it; a reload cannot change it
 //	memory_limit: 26MiB              # Go soft memory limit; default 2 * wal.segment_size + 20MiB
 //	                                 # + per sink 2 * batch.max_bytes * (workers + 1) (+ kafka's
 //	                                 # max_buffered_bytes): 26MiB with one default sink;

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -110,8 +111,14 @@ func (r *reloader) check() (*config.Config, []string, error) {
 		return nil, nil, err
 	}
 	r.mu.Lock()
-	changes := describeChanges(r.running, next)
+	running := r.running
+	changes := describeChanges(running, next)
 	r.mu.Unlock()
+	if err := sameDataDir(r.path, running, next); err != nil {
+		r.m.result(false)
+		r.logger.Error("config reload refused; the running config stays", "config", r.path, "err", err)
+		return nil, nil, err
+	}
 	if len(changes) == 0 {
 		r.m.result(true)
 		r.logger.Info("config reloaded: nothing changed", "config", r.path)
@@ -193,6 +200,25 @@ func serve(ctx context.Context, logger *slog.Logger, path string, cfg *config.Co
 		}
 		notify(logger, "READY=1")
 	}
+}
+
+// sameDataDir refuses a reload that moves data_dir: the pipeline would
+// start on another (empty) data directory, re-read every file from the
+// start and abandon what the old WAL held undelivered. Moving it takes a
+// restart.
+func sameDataDir(path string, running, next *config.Config) error {
+	abs := func(dir string) string {
+		if a, err := filepath.Abs(dir); err == nil {
+			return a
+		}
+		return filepath.Clean(dir)
+	}
+	if abs(running.DataDir) == abs(next.DataDir) {
+		return nil
+	}
+	return fmt.Errorf("config %s has 1 problem(s):\n%s: data_dir: changed from %s to %s, which a reload cannot do "+
+		"(the running WAL and state.db stay in %s): restart logcapturer to move it, or set data_dir back to %s",
+		path, path, running.DataDir, next.DataDir, running.DataDir, running.DataDir)
 }
 
 func notify(logger *slog.Logger, state string) {

@@ -231,7 +231,7 @@ sinks:
 	if code != http.StatusBadRequest || len(problems) != 1 || !strings.Contains(problems[0].(string), "c.yaml:5: sinks[1].retry.max_attempts") {
 		t.Errorf("bad config: %d %v, want 400 naming c.yaml:5: sinks[1].retry.max_attempts", code, body)
 	}
-	os.WriteFile(filepath.Join(logs, "app.log"), []byte("one\ntwo\n"), 0o644)
+	appendFile(t, filepath.Join(logs, "app.log"), "two\n")
 	waitFile(t, a, func(s string) bool { return s == "one\ntwo\n" }) // the running config stays
 
 	write("  - {name: b, type: file, path: " + b + ", batch: {max_wait: 10ms}}\n")
@@ -282,4 +282,103 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// appendFile appends text to path. Tests append to tailed files: a
+// rewrite (os.WriteFile) truncates the file, and the tailer rightly reads
+// it again from its beginning.
+func appendFile(t *testing.T, path, text string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(text); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReloadRefusesDataDirChange: the real binary refuses a reload that
+// moves data_dir, by SIGHUP (logged, counted) and by POST /-/reload (400
+// naming data_dir and saying to restart); the running config stays on the
+// old data directory and the new one is never created.
+func TestReloadRefusesDataDirChange(t *testing.T) {
+	bin := binary(t)
+	dir := t.TempDir()
+	logs := filepath.Join(dir, "logs")
+	os.MkdirAll(logs, 0o755)
+	appendFile(t, filepath.Join(logs, "app.log"), "one\n")
+	a := filepath.Join(dir, "a.log")
+	tokenFile := filepath.Join(dir, "token")
+	os.WriteFile(tokenFile, []byte("s3cret\n"), 0o600)
+	cfgPath := filepath.Join(dir, "c.yaml")
+	addr := freePort(t)
+	write := func(dataDir string) {
+		os.WriteFile(cfgPath, []byte("data_dir: "+dataDir+`
+sources: [{name: app, type: file, paths: ["`+logs+`/*.log"]}]
+sinks:
+  - {name: a, type: file, path: `+a+`, batch: {max_wait: 10ms}}
+admin: {listen: "`+addr+`", token_file: `+tokenFile+`}
+`), 0o644)
+	}
+	write(filepath.Join(dir, "data"))
+	var stderr syncWriter
+	cmd := exec.Command(bin, "run", "--config", cfgPath)
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitFile(t, a, func(s string) bool { return s == "one\n" })
+
+	moved := filepath.Join(dir, "moved")
+	write(moved)
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, func() bool { return strings.Contains(stderr.String(), "config reload refused") })
+	if !strings.Contains(stderr.String(), "data_dir: changed from") || !strings.Contains(stderr.String(), "restart logcapturer") {
+		t.Errorf("the refusal does not name data_dir and the restart:\n%s", stderr.String())
+	}
+
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/-/reload", nil)
+	req.Header.Set("Authorization", "Bearer s3cret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body struct{ Problems []string }
+	json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || len(body.Problems) != 1 ||
+		!strings.Contains(body.Problems[0], "c.yaml: data_dir: changed from "+filepath.Join(dir, "data")+" to "+moved) {
+		t.Errorf("POST /-/reload: %d %v, want 400 naming data_dir", resp.StatusCode, body.Problems)
+	}
+
+	appendFile(t, filepath.Join(logs, "app.log"), "two\n")
+	waitFile(t, a, func(s string) bool { return s == "one\ntwo\n" }) // the running config stays
+	if _, err := os.Stat(moved); !os.IsNotExist(err) {
+		t.Errorf("the new data_dir was created: %v", err)
+	}
+	if m := metricsText(t, addr); !strings.Contains(m, `logcapturer_config_reloads_total{result="failure"} 2`) {
+		t.Errorf("two refused reloads not counted:\n%s", m)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, stderr.String())
+	}
+}
+
+// metricsText returns the admin server's /metrics page.
+func metricsText(t *testing.T, addr string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
