@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -101,7 +102,8 @@ type Options struct {
 	// the readers stopped (default 10s); then they are cancelled.
 	ShutdownTimeout time.Duration
 	// Fsync is a test seam, passed to wal.Options.Fsync: every fsync of the
-	// WAL's own files goes through it. Nil means (*os.File).Sync.
+	// WAL's own files, and of the data directory and the directories Open
+	// creates, goes through it. Nil means (*os.File).Sync.
 	Fsync func(*os.File) error
 }
 
@@ -246,7 +248,8 @@ func Open(logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Pipeli
 		logger = slog.New(slog.DiscardHandler)
 	}
 	opts.setDefaults()
-	if err := os.MkdirAll(opts.DataDir, 0o750); err != nil {
+	created, err := mkdirAll(opts.DataDir, 0o750)
+	if err != nil {
 		return nil, fmt.Errorf("create data dir %s: %w", opts.DataDir, err)
 	}
 	st, err := openState(filepath.Join(opts.DataDir, "state.db"))
@@ -275,6 +278,16 @@ func Open(logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Pipeli
 		m.unregister()
 		st.close()
 		return nil, fmt.Errorf("open wal %s: %w", walDir, err)
+	}
+	// state.db and wal/ may be new: fsync the data directory that names
+	// them (and the parents of the directories just created), so a power
+	// cut after the first start cannot lose them.
+	if err := syncDirs(append(created, opts.DataDir), opts.Fsync); err != nil {
+		l.Close()
+		sched.Close()
+		m.unregister()
+		st.close()
+		return nil, err
 	}
 	p := &Pipeline{
 		logger: logger, reg: reg, opts: opts, m: m, st: st, log: l, sched: sched,
@@ -475,4 +488,45 @@ func notify(c chan struct{}) {
 	case c <- struct{}{}:
 	default:
 	}
+}
+
+// mkdirAll is os.MkdirAll that returns the parents of the directories it
+// created, deepest first: the directories to fsync to make them durable.
+func mkdirAll(dir string, perm os.FileMode) (parents []string, err error) {
+	dir = filepath.Clean(dir)
+	var missing []string
+	for p := dir; ; {
+		if _, err := os.Stat(p); err == nil {
+			break
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		missing = append(missing, p)
+		parent := filepath.Dir(p)
+		if parent == p {
+			break
+		}
+		p = parent
+	}
+	if err := os.MkdirAll(dir, perm); err != nil {
+		return nil, err
+	}
+	for _, d := range missing {
+		parents = append(parents, filepath.Dir(d))
+	}
+	return parents, nil
+}
+
+// syncDirs fsyncs each directory once, through fsync (nil: (*os.File).Sync).
+func syncDirs(dirs []string, fsync func(*os.File) error) error {
+	done := make(map[string]bool, len(dirs))
+	for _, dir := range dirs {
+		if !done[dir] {
+			done[dir] = true
+			if err := wal.SyncDirWith(dir, fsync); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -407,5 +408,50 @@ func TestPrunePositions(t *testing.T) {
 	}
 	if len(left) != len(want) {
 		t.Errorf("%d positions left: %v", len(left), left)
+	}
+}
+
+// TestOpenSyncsDataDir: the first Open creates the data directory (and a
+// missing parent), state.db and wal/, and fsyncs the directories that name
+// them once they exist, so a power cut right after a first start loses
+// neither; a failed fsync fails Open.
+func TestOpenSyncsDataDir(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "parent", "data")
+	var synced []string
+	seam := func(f *os.File) error {
+		if fi, err := f.Stat(); err == nil && fi.IsDir() {
+			if f.Name() == dir {
+				for _, name := range []string{"state.db", "wal"} {
+					if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+						t.Errorf("data dir fsynced before %s exists: %v", name, err)
+					}
+				}
+			}
+			synced = append(synced, f.Name())
+		}
+		return f.Sync()
+	}
+	p, err := Open(nil, prometheus.NewRegistry(), Options{DataDir: dir, Fsync: seam, Sinks: []SinkOptions{{Sink: &memSink{name: "s"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{dir, filepath.Dir(dir), root} {
+		if !slices.Contains(synced, want) {
+			t.Errorf("%s was not fsynced; fsynced directories: %v", want, synced)
+		}
+	}
+
+	failing := func(f *os.File) error {
+		if f.Name() == dir {
+			return errors.New("injected EIO")
+		}
+		return f.Sync()
+	}
+	if _, err := Open(nil, prometheus.NewRegistry(), Options{DataDir: dir, Fsync: failing}); err == nil || !strings.Contains(err.Error(), "injected EIO") {
+		t.Errorf("Open with a failing data dir fsync: %v, want the error", err)
 	}
 }

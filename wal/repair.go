@@ -219,6 +219,15 @@ func (l *Log) syncDir() error { return syncDir(l.dir, l.sync) }
 // files durable.
 func SyncDir(dir string) error { return syncDir(dir, (*os.File).Sync) }
 
+// SyncDirWith is SyncDir with the fsync done by sync (a test seam, as
+// Options.Fsync); nil means (*os.File).Sync.
+func SyncDirWith(dir string, sync func(*os.File) error) error {
+	if sync == nil {
+		sync = (*os.File).Sync
+	}
+	return syncDir(dir, sync)
+}
+
 func syncDir(dir string, sync func(*os.File) error) error {
 	d, err := os.Open(dir)
 	if err != nil {
