@@ -91,7 +91,7 @@ func (p *Pipeline) quiet() bool {
 	}
 	p.posMu.Lock()
 	defer p.posMu.Unlock()
-	return len(p.dirtyPos) == 0 && p.posIndex <= p.checkpoint
+	return len(p.dirtyPos) == 0 && p.posIndex <= p.checkpoint.Load()
 }
 
 // commit saves the sinks' settled cursors and the durable positions. Cursors
@@ -124,7 +124,7 @@ func (p *Pipeline) commit() error {
 	posIndex := p.posIndex
 	p.posMu.Unlock()
 	checkpoint := uint64(0)
-	if posIndex > p.checkpoint {
+	if posIndex > p.checkpoint.Load() {
 		checkpoint = posIndex
 	}
 	if len(cursors) == 0 && len(positions) == 0 && checkpoint == 0 {
@@ -149,7 +149,7 @@ func (p *Pipeline) commit() error {
 		p.m.sinkCursor.WithLabelValues(sl.name).Set(float64(settled[i]))
 	}
 	if checkpoint > 0 {
-		p.checkpoint = checkpoint
+		p.checkpoint.Store(checkpoint)
 	}
 	return nil
 }
@@ -173,7 +173,7 @@ func (p *Pipeline) retain() {
 	if p.pinned.Load() {
 		return // a rewind is moving a cursor
 	}
-	low := p.checkpoint
+	low := p.checkpoint.Load()
 	for _, sl := range p.loops {
 		low = min(low, sl.committed)
 		if from, ok := p.sched.Low(sl.name); ok {
@@ -194,17 +194,41 @@ func (p *Pipeline) retain() {
 	appended := p.appended.Load()
 	idle := appended == p.retainSeen
 	p.retainSeen = appended
-	if cut == 0 || (deletable < retainBatch && !idle && p.log.Size() < p.opts.MaxBytes/2) {
+	if cut == 0 {
+		p.health.clear("wal", ReasonWALRetentionFailing) // nothing left to delete
+		return
+	}
+	if deletable < retainBatch && !idle && p.log.Size() < p.opts.MaxBytes/2 {
 		return
 	}
 	start := time.Now()
-	if err := p.log.TruncateFront(cut); err != nil {
-		p.logger.Error("delete delivered wal segments", "below", cut, "err", err)
+	if !p.truncated(p.log.TruncateFront(cut)) {
 		return
 	}
-	p.m.truncations.Inc()
 	p.logger.Debug("deleted delivered wal segments", "below", cut, "segments", deletable, "took", time.Since(start))
 	notify(p.spaceFreed)
+}
+
+// truncated accounts for a TruncateFront (retention's or drop_oldest's):
+// a failure is counted and raises wal_retention_failing (one log line when
+// it starts, one when it ends, however often the next passes fail); a
+// success clears it and is counted. A failure that left the log needing a
+// reopen wakes the writer to heal it, so an idle WAL heals too. It reports
+// whether err is nil.
+func (p *Pipeline) truncated(err error) bool {
+	if err != nil {
+		p.m.truncateErrors.Inc()
+		p.health.raise("wal", ReasonWALRetentionFailing, err.Error())
+		if p.log.Err() != nil {
+			// The failure left the log needing a reopen (tidwall flags
+			// itself corrupt): the writer heals it, appends or not.
+			notify(p.walFault)
+		}
+		return false
+	}
+	p.health.clear("wal", ReasonWALRetentionFailing)
+	p.m.truncations.Inc()
+	return true
 }
 
 // fileAlive returns what prunePositions asks of each position it could

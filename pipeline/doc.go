@@ -175,7 +175,16 @@
 // fsynced: one log line at each end, never one per attempt;
 // logcapturer_ingest_append_errors_total counts every failed attempt. A
 // failing state.db commit is the condition state_commit_failing, retried
-// every CommitInterval. If the pipeline is closed while the WAL is still
+// every CommitInterval. A failing segment deletion (retention or
+// drop_oldest: tidwall rewrites the first kept segment, which a full disk
+// refuses) is wal_retention_failing, counted in
+// logcapturer_wal_truncation_errors_total and retried at every pass; it
+// clears at the first deletion that works (or when nothing is left to
+// delete). If the failure left the WAL needing a reopen, the writer heals
+// it at once, whether or not anything is appended. drop_oldest deletes a
+// segment only once the positions checkpoint covers its blocks: it has
+// the committer commit first (and waits, retrying every 250 ms, while that
+// fails), so a crash right after a drop still finds every position. If the pipeline is closed while the WAL is still
 // failed, the pending blocks are not in it and their positions were never
 // recorded: the sources read them again after the next start.
 package pipeline

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +21,7 @@ import (
 	"github.com/logcapturer/logcapturer/sinks"
 	"github.com/logcapturer/logcapturer/sinks/loki"
 	"github.com/logcapturer/logcapturer/sinks/loki/lokitest"
+	"github.com/logcapturer/logcapturer/wal/waltest"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -429,5 +431,107 @@ func (s ctxSink) Send(ctx context.Context, b *sinks.Batch) error {
 		return s.memSink.Send(ctx, b)
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// TestDropOldestCheckpointsFirst: full_policy drop_oldest deletes the
+// oldest segment only once the positions checkpoint covers its blocks, so
+// a crash right after the drop (before the committer's next tick, here
+// an hour away) still finds every file's position: in the checkpoint, or
+// in a block the WAL still holds.
+func TestDropOldestCheckpointsFirst(t *testing.T) {
+	s := &memSink{name: "s", fail: func(int, *sinks.Batch) error {
+		return &sinks.Retryable{Err: errors.New("connection refused"), Reason: "connection"}
+	}}
+	p, err := Open(nil, nil, Options{DataDir: t.TempDir(), CommitInterval: time.Hour,
+		SegmentSize: 64 << 10, MaxBytes: 256 << 10, FullPolicy: FullDropOldest,
+		Sinks: []SinkOptions{{Sink: s, MaxWait: time.Millisecond, MinBackoff: time.Hour, MaxBackoff: time.Hour}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Start(t.Context())
+	defer p.Close()
+	line := strings.Repeat("z", 1000)
+	for i := 0; i < 1000; i++ { // 1 MB through a 256 KB WAL
+		emit(t, p, "app", fmt.Sprintf("file-%d", i/100), int64(i), fmt.Sprintf("%04d %s", i, line))
+	}
+	if testutil.ToFloat64(p.m.truncations) == 0 {
+		t.Fatal("nothing was dropped")
+	}
+	first := p.log.FirstIndex() // before the load: a later drop checkpoints first
+	_, positions, checkpoint, err := p.st.load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checkpoint+1 < first {
+		t.Errorf("positions checkpoint %d, but the wal starts at %d: the positions of blocks %d..%d are nowhere", checkpoint, first, checkpoint+1, first-1)
+	}
+	for f := range 10 {
+		if _, ok := positions[posKey{Source: "app", FileID: fmt.Sprintf("file-%d", f)}]; !ok && f < 5 {
+			t.Errorf("no stored position for file-%d, whose blocks were dropped", f)
+		}
+	}
+}
+
+// TestRetentionFailureIsACondition: another process fills the disk while
+// the WAL is idle, so deleting delivered segments fails (tidwall rewrites
+// the first kept segment): wal_retention_failing is a readiness reason
+// with the error, the metric counts every failed pass, and it is logged
+// once when it starts and once when it ends, not at every pass; once
+// space is freed the segments go and the condition clears.
+func TestRetentionFailureIsACondition(t *testing.T) {
+	fs := waltest.MountTmpfs(t, "16m")
+	logs := &syncBuffer{}
+	s := &memSink{name: "s"}
+	p, err := Open(slog.New(slog.NewTextHandler(logs, nil)), nil, Options{DataDir: filepath.Join(fs, "data"), CommitInterval: 5 * time.Millisecond,
+		SegmentSize: 64 << 10,
+		Sinks:       []SinkOptions{{Sink: s, MaxWait: time.Millisecond, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.pinned.Store(true) // no retention until the disk is full
+	p.Start(t.Context())
+	defer p.Close()
+	a := startAdmin(t, p)
+	line := strings.Repeat("r", 1000)
+	for i := range 300 { // 300 KB: several 64 KB segments
+		emit(t, p, "app", "f", int64(i), fmt.Sprintf("%04d %s", i, line))
+	}
+	waitFor(t, "everything delivered and committed", func() bool {
+		return len(s.lines()) == 300 && p.log.LastIndex() > 0 && testutil.ToFloat64(p.m.sinkCursor.WithLabelValues("s")) == float64(p.log.LastIndex())
+	})
+	segs := p.log.SegmentCount()
+	filler := filepath.Join(fs, "filler")
+	f, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 4096)
+	for {
+		if _, err := f.Write(chunk); err != nil {
+			break // ENOSPC: the disk is full
+		}
+	}
+	f.Close()
+	p.pinned.Store(false)
+	waitReason(t, a, "wal", ReasonWALRetentionFailing, true)
+	// While quiet the committer passes once a second: let passes fail.
+	waitFor(t, "several failed passes", func() bool { return testutil.ToFloat64(p.m.truncateErrors) >= 3 })
+	if n := strings.Count(logs.String(), "degraded: "+ReasonWALRetentionFailing); n != 1 {
+		t.Errorf("%d log lines for the condition's start, want 1:\n%s", n, logs.String())
+	}
+	if _, got := p.Readiness(); !strings.Contains(fmt.Sprint(got), "no space left") {
+		t.Errorf("readiness %v does not carry the error", got)
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	waitReason(t, a, "wal", ReasonWALRetentionFailing, false)
+	waitFor(t, "delivered segments deleted", func() bool { return p.log.SegmentCount() < segs })
+	if n := strings.Count(logs.String(), "recovered: "+ReasonWALRetentionFailing); n != 1 {
+		t.Errorf("%d log lines for the condition's end, want 1", n)
+	}
+	if strings.Contains(logs.String(), "level=ERROR") {
+		t.Errorf("error lines logged:\n%s", logs.String())
 	}
 }

@@ -14,15 +14,16 @@ import (
 // state an operator must see. They are the reason label of
 // logcapturer_component_degraded and the reasons /readyz lists.
 const (
-	ReasonNotRunning         = "not_running"                 // before Start, or once Close began
-	ReasonWALAppendFailing   = "wal_append_failing"          // disk full, failed write or fsync
-	ReasonWALNearlyFull      = "wal_over_90pct_of_max_bytes" // full_policy applies at 100%
-	ReasonStateCommitFailing = "state_commit_failing"        // state.db commits fail (a full disk); retried every tick
-	ReasonSourceStalled      = "source_stalled"              // a source could not hand blocks over or read its files
-	ReasonSinkReaderStopped  = "sink_reader_stopped"         // a sink's WAL reader hit an I/O error and retries
-	ReasonSinkUnauthorized   = "sink_unauthorized"           // the sink refuses our credentials
-	ReasonSinkFailing        = "sink_failing"                // failing longer than UnreadyAfter
-	ReasonSinkStuck          = "sink_stuck"                  // behind, nothing in flight, no progress
+	ReasonNotRunning          = "not_running"                 // before Start, or once Close began
+	ReasonWALAppendFailing    = "wal_append_failing"          // disk full, failed write or fsync
+	ReasonWALNearlyFull       = "wal_over_90pct_of_max_bytes" // full_policy applies at 100%
+	ReasonStateCommitFailing  = "state_commit_failing"        // state.db commits fail (a full disk); retried every tick
+	ReasonWALRetentionFailing = "wal_retention_failing"       // deleting delivered (or, drop_oldest, the oldest) segments fails; retried every tick
+	ReasonSourceStalled       = "source_stalled"              // a source could not hand blocks over or read its files
+	ReasonSinkReaderStopped   = "sink_reader_stopped"         // a sink's WAL reader hit an I/O error and retries
+	ReasonSinkUnauthorized    = "sink_unauthorized"           // the sink refuses our credentials
+	ReasonSinkFailing         = "sink_failing"                // failing longer than UnreadyAfter
+	ReasonSinkStuck           = "sink_stuck"                  // behind, nothing in flight, no progress
 )
 
 // Condition is one readiness reason in force.

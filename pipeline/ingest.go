@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"time"
@@ -299,6 +300,9 @@ func (p *Pipeline) waitForSpace() bool {
 		select {
 		case <-p.spaceFreed:
 		case <-t.C:
+			if p.opts.FullPolicy == FullDropOldest {
+				p.dropOldest()
+			}
 		case <-p.walFault:
 			if !p.heal() {
 				return false
@@ -395,13 +399,23 @@ func (p *Pipeline) publish(target uint64) {
 // dropOldest deletes the oldest WAL segment (full_policy drop_oldest). Every
 // sink that had not delivered its blocks counts their entries as dropped
 // with reason wal_full; retry ranges and dead letters inside it are dropped
-// too. It returns false when only the tail segment is left.
+// too. It first has the committer checkpoint the positions of the blocks it
+// deletes (commitNow). It returns false when only the tail segment is
+// left, or the checkpoint could not be written.
 func (p *Pipeline) dropOldest() bool {
 	segs := p.log.Segments()
 	if len(segs) < 2 {
 		return false
 	}
 	cut := segs[1].FirstIndex
+	// The positions of the blocks about to go must be in the checkpoint
+	// first: a crash before the next commit would otherwise find neither
+	// (the blocks gone, the checkpoint older) and read those files again.
+	if p.checkpoint.Load()+1 < cut {
+		if err := p.commitNow(context.Background()); err != nil || p.checkpoint.Load()+1 < cut {
+			return false // state_commit_failing says why; retried at the next tick
+		}
+	}
 	from := p.log.FirstIndex()
 	rd := p.log.NewReader()
 	defer rd.Close()
@@ -433,11 +447,9 @@ func (p *Pipeline) dropOldest() bool {
 	for sink, n := range p.sched.DropBelow(cut) {
 		p.m.sinkDropped.WithLabelValues(sink, "wal_full").Add(float64(n))
 	}
-	if err := p.log.TruncateFront(cut); err != nil {
-		p.logger.Error("drop the oldest wal segment", "below", cut, "err", err)
+	if !p.truncated(p.log.TruncateFront(cut)) {
 		return false
 	}
-	p.m.truncations.Inc()
 	p.logger.Warn("wal full: dropped the oldest segment (full_policy drop_oldest)", "below", cut)
 	return true
 }

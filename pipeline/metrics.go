@@ -19,6 +19,7 @@ type metrics struct {
 	stateDuration   prometheus.Histogram
 	stateErrors     prometheus.Counter
 	truncations     prometheus.Counter
+	truncateErrors  prometheus.Counter
 	sinkCursor      *prometheus.GaugeVec
 	sinkLag         *prometheus.GaugeVec
 	sinkLagEntries  *prometheus.GaugeVec
@@ -64,6 +65,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "logcapturer_state_commit_errors_total", Help: "Failed state.db commits (retried at the next tick)."}),
 		truncations: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "logcapturer_wal_truncations_total", Help: "Times delivered WAL segments were deleted."}),
+		truncateErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "logcapturer_wal_truncation_errors_total", Help: "Failed deletions of WAL segments (retention, drop_oldest); retried at the next pass."}),
 		sinkCursor: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "logcapturer_sink_cursor", Help: "Last WAL index settled by the sink and committed."}, []string{"sink"}),
 		sinkLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -100,7 +103,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	var err error
 	if m.set, err = promset.Register(reg, "the pipeline", m.degraded, m.deliveryLatency, m.walMaxBytes, m.circuitOpen, m.oldestUnacked, m.ingestRecords, m.ingestEntries, m.ingestBytes, m.groupCommit,
 		m.appendErrors, m.walFull, m.durableIndex, m.stateCommits, m.stateDuration, m.stateErrors,
-		m.truncations, m.sinkCursor, m.sinkLag, m.sinkLagEntries, m.sinkLagBytes, m.sinkSent, m.sinkSentBytes, m.sinkSendDur,
+		m.truncations, m.truncateErrors, m.sinkCursor, m.sinkLag, m.sinkLagEntries, m.sinkLagBytes, m.sinkSent, m.sinkSentBytes, m.sinkSendDur,
 		m.sinkFailures, m.sinkDropped, m.corruptRecords); err != nil {
 		return nil, err
 	}

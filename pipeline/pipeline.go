@@ -207,7 +207,7 @@ type Pipeline struct {
 	dirtyPos     map[posKey]posVal // durable, not yet committed
 	posIndex     uint64            // durable index the dirty positions are complete up to
 	recovered    map[posKey]posVal // positions at Open, for Positions
-	checkpoint   uint64            // last committed positions checkpoint
+	checkpoint   atomic.Uint64     // last committed positions checkpoint (written by the committer and recover)
 	seedLow      uint64            // lowest cursor at Open: seedCounts counts from it
 	retainSeen   uint64            // p.appended at the last retain pass (committer only)
 
@@ -304,7 +304,7 @@ func Open(logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Pipeli
 		commitReq:  make(chan chan error),
 		commitWake: make(chan struct{}, 1),
 	}
-	p.health.declare("wal", ReasonWALAppendFailing, ReasonWALNearlyFull)
+	p.health.declare("wal", ReasonWALAppendFailing, ReasonWALNearlyFull, ReasonWALRetentionFailing)
 	p.health.declare("state", ReasonStateCommitFailing)
 	m.walMaxBytes.Set(float64(opts.MaxBytes))
 	err = p.recover()

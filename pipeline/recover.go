@@ -87,7 +87,7 @@ func (p *Pipeline) recover() error {
 		scanned++
 	}
 	p.recovered = positions
-	p.checkpoint = checkpoint
+	p.checkpoint.Store(checkpoint)
 	p.posIndex = last
 	if scanned > 0 {
 		// Make the scan's result the new checkpoint at the first commit.
