@@ -84,36 +84,36 @@ func TestReadEndpoints(t *testing.T) {
 		DeadLetter pipeline.DeadLetter `json:"dead_letter"`
 		Entries    []pipeline.Entry
 	}
-	e.get(fmt.Sprintf("/api/v1/dlq/bad/%d?limit=1000", d.From), &shown)
+	e.getWith(fmt.Sprintf("/api/v1/dlq/bad/%d?limit=1000", d.From), testToken, &shown)
 	if shown.DeadLetter.From != d.From || len(shown.Entries) != d.Entries || !hasLine(shown.Entries, "bad-7") {
 		t.Fatalf("dlq entry = %+v", shown)
 	}
 	e.wantError("GET", "/api/v1/dlq?sink=nope", "", "", 404, "known sinks: good, bad")
-	e.wantError("GET", "/api/v1/dlq/bad/999999", "", "", 404, fmt.Sprintf("dead letter 999999 of sink bad does not exist; dead letters start at %d", d.From))
-	e.wantError("GET", "/api/v1/dlq/bad/-1", "", "", 400, `from: must be a non-negative integer (a WAL index), got "-1"`)
-	e.wantError("GET", fmt.Sprintf("/api/v1/dlq/bad/%d?limit=0", d.From), "", "", 400, "limit: must be an integer from 1 to 10000")
+	e.wantError("GET", "/api/v1/dlq/bad/999999", testToken, "", 404, fmt.Sprintf("dead letter 999999 of sink bad does not exist; dead letters start at %d", d.From))
+	e.wantError("GET", "/api/v1/dlq/bad/-1", testToken, "", 400, `from: must be a non-negative integer (a WAL index), got "-1"`)
+	e.wantError("GET", fmt.Sprintf("/api/v1/dlq/bad/%d?limit=0", d.From), testToken, "", 400, "limit: must be an integer from 1 to 10000")
 
 	// WAL entries by index and by time.
 	var ws struct{ Entries []pipeline.Entry }
-	e.get("/api/v1/wal/entries?from=1&limit=3", &ws)
+	e.getWith("/api/v1/wal/entries?from=1&limit=3", testToken, &ws)
 	if len(ws.Entries) != 3 || ws.Entries[0].Index != 1 || ws.Entries[0].Labels["filename"] == "" || ws.Entries[0].Source != "app" {
 		t.Fatalf("wal entries = %+v", ws)
 	}
-	e.get("/api/v1/wal/entries?time="+lineTime(12).Add(-time.Millisecond).Format(time.RFC3339Nano)+"&limit=2", &ws)
+	e.getWith("/api/v1/wal/entries?time="+lineTime(12).Add(-time.Millisecond).Format(time.RFC3339Nano)+"&limit=2", testToken, &ws)
 	if len(ws.Entries) != 2 || !strings.HasSuffix(ws.Entries[0].Line, "line-12") || !ws.Entries[0].Time.Equal(lineTime(12)) {
 		t.Fatalf("wal entries by time = %+v", ws)
 	}
-	e.wantError("GET", "/api/v1/wal/entries?from=-3", "", "", 400, "from: must be a non-negative integer")
-	e.wantError("GET", "/api/v1/wal/entries?time=2026-12-01T10:00:00", "", "", 400, `time: "2026-12-01T10:00:00" has no time zone`)
-	e.wantError("GET", "/api/v1/wal/entries?time=yesterday", "", "", 400, "time: want an RFC 3339 time")
-	e.wantError("GET", "/api/v1/wal/entries?from=1&time=2026-12-01T10:00:00Z", "", "", 400, "not both")
-	e.wantError("GET", "/api/v1/wal/entries", "", "", 400, "want from=INDEX or time=RFC3339")
-	e.wantError("GET", "/api/v1/wal/entries?from=1&limit=x", "", "", 400, `limit: must be an integer from 1 to 10000, got "x"`)
-	eb = e.wantError("GET", "/api/v1/wal/entries?from=999999", "", "", 409, "index 999999 is outside the wal's retained range: indexes 1..")
+	e.wantError("GET", "/api/v1/wal/entries?from=-3", testToken, "", 400, "from: must be a non-negative integer")
+	e.wantError("GET", "/api/v1/wal/entries?time=2026-12-01T10:00:00", testToken, "", 400, `time: "2026-12-01T10:00:00" has no time zone`)
+	e.wantError("GET", "/api/v1/wal/entries?time=yesterday", testToken, "", 400, "time: want an RFC 3339 time")
+	e.wantError("GET", "/api/v1/wal/entries?from=1&time=2026-12-01T10:00:00Z", testToken, "", 400, "not both")
+	e.wantError("GET", "/api/v1/wal/entries", testToken, "", 400, "want from=INDEX or time=RFC3339")
+	e.wantError("GET", "/api/v1/wal/entries?from=1&limit=x", testToken, "", 400, `limit: must be an integer from 1 to 10000, got "x"`)
+	eb = e.wantError("GET", "/api/v1/wal/entries?from=999999", testToken, "", 409, "index 999999 is outside the wal's retained range: indexes 1..")
 	if r, _ := eb["range"].(map[string]any); r["first_index"] != 1.0 || r["first_time"] != lineTime(0).Format(time.RFC3339) {
 		t.Fatalf("409 range = %v", eb)
 	}
-	e.wantError("GET", "/api/v1/wal/entries?time=2020-01-01T00:00:00Z", "", "", 409, "outside the wal's retained range")
+	e.wantError("GET", "/api/v1/wal/entries?time=2020-01-01T00:00:00Z", testToken, "", 409, "outside the wal's retained range")
 
 	// No such route, wrong method: JSON too.
 	e.wantError("GET", "/api/v1/nothing", "", "", 404, "no such endpoint: GET /api/v1/nothing")

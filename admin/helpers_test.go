@@ -214,7 +214,13 @@ func (e *env) call(method, path, token, body string) (int, []byte) {
 // get decodes a 200 JSON answer into v.
 func (e *env) get(path string, v any) {
 	e.t.Helper()
-	code, b := e.call(http.MethodGet, path, "", "")
+	e.getWith(path, "", v)
+}
+
+// getWith is get with a bearer token ("" sends none).
+func (e *env) getWith(path, token string, v any) {
+	e.t.Helper()
+	code, b := e.call(http.MethodGet, path, token, "")
 	if code != http.StatusOK {
 		e.t.Fatalf("GET %s = %d %s", path, code, b)
 	}

@@ -26,9 +26,11 @@ type Options struct {
 	Pipeline *pipeline.Pipeline
 	// Gatherer serves /metrics.
 	Gatherer prometheus.Gatherer
-	// Token is the bearer token of the mutating endpoints (and of every
-	// endpoint but the health ones on a non-loopback address); "" means
-	// none is configured: mutating endpoints answer 403.
+	// Token is the bearer token of the mutating endpoints and of the
+	// endpoints that return log lines (WAL entries, a dead letter's
+	// entries), and of every endpoint but the health ones on a
+	// non-loopback address; "" means none is configured: mutating
+	// endpoints answer 403 and, on loopback, the reads are open.
 	Token string
 	// PProf serves /debug/pprof/.
 	PProf bool
@@ -51,7 +53,8 @@ type Server struct {
 	logger    *slog.Logger
 	opts      Options
 	p         *pipeline.Pipeline
-	open      bool // loopback: read endpoints need no token
+	open      bool            // loopback: read endpoints need no token, Host is checked
+	hosts     map[string]bool // on loopback: the Host names accepted (checkHost)
 	tokenHash [sha256.Size]byte
 	srv       *http.Server
 	ln        net.Listener
@@ -87,9 +90,12 @@ func New(logger *slog.Logger, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("admin listen %s: %w", opts.Listen, err)
 	}
 	s := &Server{logger: logger, opts: opts, p: opts.Pipeline, open: open, ln: ln, mux: http.NewServeMux()}
+	if open {
+		s.hosts = allowedHosts(opts.Listen, ln.Addr())
+	}
 	s.tokenHash = sha256.Sum256([]byte(opts.Token))
 	s.routes()
-	s.srv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second,
+	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	return s, nil
 }
@@ -118,6 +124,15 @@ func (s *Server) routes() {
 		}
 		return s.auth(h)
 	}
+	// Log lines: behind the token whenever one is configured, on loopback
+	// too (any local process, or a page the operator visits, can reach
+	// loopback).
+	content := func(h http.HandlerFunc) http.HandlerFunc {
+		if s.open && s.opts.Token == "" {
+			return h
+		}
+		return s.auth(h)
+	}
 	m.HandleFunc("GET /{$}", read(s.page))
 	m.HandleFunc("GET /api/v1/status", read(s.status))
 	m.HandleFunc("GET /api/v1/sinks", read(s.sinks))
@@ -125,11 +140,11 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /api/v1/sinks/{name}/rewind", s.auth(s.rewind))
 	m.HandleFunc("GET /api/v1/sources", read(s.sources))
 	m.HandleFunc("GET /api/v1/dlq", read(s.dlq))
-	m.HandleFunc("GET /api/v1/dlq/{sink}/{from}", read(s.dlqEntry))
+	m.HandleFunc("GET /api/v1/dlq/{sink}/{from}", content(s.dlqEntry))
 	m.HandleFunc("POST /api/v1/dlq/{sink}/{from}/replay", s.auth(s.dlqReplay))
 	m.HandleFunc("POST /api/v1/dlq/{sink}/replay", s.auth(s.dlqReplayAll))
 	m.HandleFunc("DELETE /api/v1/dlq/{sink}/{from}", s.auth(s.dlqPurge))
-	m.HandleFunc("GET /api/v1/wal/entries", read(s.walEntries))
+	m.HandleFunc("GET /api/v1/wal/entries", content(s.walEntries))
 	m.HandleFunc("/api/", s.noRoute)
 	m.HandleFunc("POST /-/reload", s.auth(s.reload))
 	m.HandleFunc("/-/reload", s.noRoute)
@@ -194,8 +209,9 @@ func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
 // Addr is the address the server listens on.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
-// Handler is the server's handler, for tests.
-func (s *Server) Handler() http.Handler { return s.mux }
+// Handler is the server's handler (the Host check in front of the
+// routes), for tests.
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.checkHost) }
 
 // Start serves in one goroutine until Close.
 func (s *Server) Start() {

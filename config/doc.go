@@ -154,11 +154,14 @@
 //	admin:
 //	  listen: 127.0.0.1:8401         # host:port (port 0-65535); "" disables the admin server
 //	  token_file: ""                 # file holding the bearer token (surrounding whitespace is
-//	                                 # trimmed) of the API's mutating endpoints: rewind, DLQ
-//	                                 # replay and purge. Required when listen is not a loopback
+//	                                 # trimmed) of the API's mutating endpoints (rewind, DLQ
+//	                                 # replay and purge, reload) and, once set, of the ones that
+//	                                 # return log lines (WAL entries, a dead letter's entries),
+//	                                 # on loopback too. Required when listen is not a loopback
 //	                                 # address (every /api route, the page and pprof then need
 //	                                 # it). Read by logcapturer run at start: a missing or
-//	                                 # empty file stops the start.
+//	                                 # empty file stops the start. A loopback listen answers
+//	                                 # only a Host naming loopback (421 otherwise; admin/doc.go).
 //	  pprof: false                   # serve /debug/pprof/ (behind the token off loopback)
 //	  unready_after: 5m              # > 0: a sink failing this long makes /readyz 503 (sink_failing)
 //

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -202,6 +203,9 @@ func writeJSON(w io.Writer, v any) error {
 func apiError(err error) error {
 	var ae *admin.APIError
 	if errors.As(err, &ae) {
+		if ae.StatusCode == http.StatusUnauthorized {
+			return errors.New(ae.Message + "; give it with --token-file FILE, or --config FILE to use its admin.token_file")
+		}
 		return errors.New(ae.Message)
 	}
 	return err

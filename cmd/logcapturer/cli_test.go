@@ -281,6 +281,13 @@ admin: {listen: "`+addr+`", token_file: `+tokenFile+`}
 	if code, o, _ := cli("wal", "cat", "--from", "1", "--limit", "2", "--config", cfgPath); code != 0 || !strings.Contains(o, "line-0") || !strings.Contains(o, "line-1") || strings.Contains(o, "line-2\n") {
 		t.Fatalf("wal cat: %d %s", code, o)
 	}
+	// Log lines need the token, on loopback too, once one is configured.
+	if code, _, e := cli("wal", "cat", "--from", "1", "--addr", addr); code != 1 || !strings.Contains(e, "Authorization: Bearer") || !strings.Contains(e, "--token-file") {
+		t.Fatalf("wal cat without a token: %d %s", code, e)
+	}
+	if code, o, e := cli("wal", "cat", "--from", "1", "--limit", "1", "--addr", addr, "--token-file", tokenFile); code != 0 || !strings.Contains(o, "line-0") {
+		t.Fatalf("wal cat --token-file: %d %s %s", code, o, e)
+	}
 	if code, o, _ := cli("dlq", "list", "--config", cfgPath, "-o", "json"); code != 0 || !strings.Contains(o, `"dead_letters": []`) {
 		t.Fatalf("dlq list: %d %s", code, o)
 	}

@@ -22,7 +22,9 @@
 // --addr, else admin.listen of --config, else 127.0.0.1:8401, with the
 // token of --token-file or admin.token_file; tables for people, -o json
 // for scripts (tables.go; golden files in testdata, go test -update
-// rewrites them). With --data-dir they read a stopped logcapturer's data
+// rewrites them). Tables print log content through terminalSafe
+// (escape.go), which escapes every control character, bidi override and
+// byte that is not UTF-8, so a log line cannot drive the terminal. With --data-dir they read a stopped logcapturer's data
 // directory through pipeline.OpenOffline, and say so. Every command
 // prints its own flags on --help and exits 0.
 //

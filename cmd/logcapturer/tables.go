@@ -100,9 +100,9 @@ func renderDLQ(w io.Writer, ds []pipeline.DeadLetter, full bool) error {
 	tw := table(w)
 	fmt.Fprintln(tw, "SINK\tFROM\tTO\tENTRIES\tREASON\tATTEMPTS\tFIRST FAILURE\tLAST FAILURE\tLAST ERROR")
 	for _, d := range ds {
-		msg := d.LastError
+		msg := terminalSafe(d.LastError)
 		if !full {
-			msg = short(msg, 60)
+			msg = short(d.LastError, 60)
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%d\t%s\t%s\t%s\n", d.Sink, d.From, d.To, d.Entries, d.Reason, d.Attempts,
 			d.FirstFailure.UTC().Format(time.RFC3339), d.LastFailure.UTC().Format(time.RFC3339), dash(msg))
@@ -114,8 +114,8 @@ func renderEntries(w io.Writer, es []pipeline.Entry) error {
 	tw := table(w)
 	fmt.Fprintln(tw, "INDEX\tTIME\tSOURCE\tLABELS\tLINE")
 	for _, e := range es {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", e.Index, e.Time.UTC().Format(time.RFC3339Nano), e.Source, labelString(e.Labels),
-			strings.NewReplacer("\t", `\t`, "\n", `\n`, "\r", `\r`).Replace(e.Line))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", e.Index, e.Time.UTC().Format(time.RFC3339Nano), terminalSafe(e.Source),
+			labelString(e.Labels), terminalSafe(e.Line))
 	}
 	return tw.Flush()
 }
@@ -128,7 +128,7 @@ func labelString(m map[string]string) string {
 	sort.Strings(keys)
 	parts := make([]string, 0, len(keys))
 	for _, k := range keys {
-		parts = append(parts, k+"="+strconv.Quote(m[k]))
+		parts = append(parts, terminalSafe(k)+"="+strconv.Quote(m[k]))
 	}
 	return "{" + strings.Join(parts, ",") + "}"
 }
@@ -140,9 +140,10 @@ func dash(s string) string {
 	return s
 }
 
-// short cuts s to n runes, on one line.
+// short cuts s to n runes, on one line, its whitespace runs made one
+// space and what remains escaped (terminalSafe).
 func short(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
+	s = terminalSafe(strings.Join(strings.Fields(s), " "))
 	if r := []rune(s); len(r) > n {
 		return string(r[:n]) + "…"
 	}
