@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,7 +16,7 @@ import (
 
 // newAdmin builds the admin server of the config (nil when admin.listen
 // is ""), reading admin.token_file.
-func newAdmin(logger *slog.Logger, g prometheus.Gatherer, cfg *config.Config, p *pipeline.Pipeline, reload func() ([]string, error)) (*admin.Server, error) {
+func newAdmin(logger *slog.Logger, g prometheus.Gatherer, cfg *config.Config, p *pipeline.Pipeline, reload func(context.Context) (admin.ReloadResult, error)) (*admin.Server, error) {
 	if cfg.Admin.Listen == "" {
 		return nil, nil
 	}
