@@ -144,4 +144,3 @@ func fileLines(t *testing.T, path string) []string {
 	}
 	return out
 }
-
