@@ -99,7 +99,7 @@ func (c *clientFlags) check(name string) error {
 
 // client resolves the address and token and returns an API client.
 func (c *clientFlags) client() (*admin.Client, error) {
-	addr, tokenFile := c.addr, c.tokenFile
+	addr, tokenFile, tokenKey := c.addr, c.tokenFile, "--token-file"
 	if c.configPath != "" {
 		data, err := os.ReadFile(c.configPath)
 		if err != nil {
@@ -116,7 +116,7 @@ func (c *clientFlags) client() (*admin.Client, error) {
 			addr = dialAddr(cfg.Admin.Listen)
 		}
 		if tokenFile == "" {
-			tokenFile = cfg.Admin.TokenFile
+			tokenFile, tokenKey = cfg.Admin.TokenFile, "admin.token_file"
 		}
 	}
 	if addr == "" {
@@ -125,7 +125,7 @@ func (c *clientFlags) client() (*admin.Client, error) {
 	token := ""
 	if tokenFile != "" {
 		var err error
-		if token, err = readTokenFile(tokenFile); err != nil {
+		if token, err = readTokenFile(tokenKey, tokenFile); err != nil {
 			return nil, err
 		}
 	}
