@@ -59,9 +59,11 @@ type Config struct {
 	// Compression is none, gzip, snappy, lz4 or zstd (default).
 	Compression string `yaml:"compression"`
 	// Acks is all (default; idempotent producer) or leader.
-	Acks string          `yaml:"acks"`
-	SASL SASL            `yaml:"sasl"`
-	TLS  sinks.TLSConfig `yaml:"tls"`
+	Acks string `yaml:"acks"`
+	SASL SASL   `yaml:"sasl"`
+	// TLS to the brokers (any key set turns it on); its files are read
+	// by New.
+	TLS sinks.TLSConfig `yaml:"tls"`
 	// ClientID is sent to the brokers (default logcapturer).
 	ClientID string `yaml:"client_id"`
 	// MaxBufferedBytes bounds the records the producer holds in memory
@@ -73,7 +75,8 @@ type Config struct {
 
 // SASL authenticates to the brokers. Password and PasswordFile are
 // mutually exclusive; the file is read at every new connection, so a
-// rotated password is picked up, and its trailing newline is dropped.
+// rotated password is picked up; config.ReadSecret reads it (surrounding
+// whitespace trimmed).
 type SASL struct {
 	Mechanism    string `yaml:"mechanism"` // PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
 	Username     string `yaml:"username"`

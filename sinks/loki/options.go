@@ -46,13 +46,13 @@ type Options struct {
 	TenantID string `yaml:"tenant_id"`
 	// BasicAuth sends an Authorization: Basic header. [basic_auth]
 	BasicAuth BasicAuth `yaml:"basic_auth"`
-	// BearerToken or BearerTokenFile (re-read on every request, so a
-	// rotated token is picked up) sends Authorization: Bearer. At most one
+	// BearerToken or BearerTokenFile (re-read on every request with
+	// config.ReadSecret, so a rotated token is picked up) sends Authorization: Bearer. At most one
 	// of them, and not together with BasicAuth. [bearer_token,
 	// bearer_token_file]
 	BearerToken     string `yaml:"bearer_token"`
 	BearerTokenFile string `yaml:"bearer_token_file"`
-	// TLS configures https connections. [tls]
+	// TLS configures https connections; its files are read by New. [tls]
 	TLS sinks.TLSConfig `yaml:"tls"`
 	// Headers are added to every request. They may not set the headers
 	// the sink owns: Content-Type, Content-Encoding, Content-Length,
@@ -78,8 +78,8 @@ type Options struct {
 }
 
 // BasicAuth is HTTP basic authentication. Password and PasswordFile are
-// mutually exclusive; the file is re-read on every request and its
-// trailing newline is dropped.
+// mutually exclusive; the file is re-read on every request, with
+// config.ReadSecret (surrounding whitespace trimmed).
 type BasicAuth struct {
 	Username     string `yaml:"username"`
 	Password     string `yaml:"password"`
