@@ -136,7 +136,7 @@ func (r *reloader) unchanged(ctx context.Context, p *pipeline.Pipeline) ([]strin
 	reopened, err := p.ReopenOutputs(ctx)
 	switch {
 	case err != nil:
-		r.logger.Error("config reloaded: nothing changed; reopening output files failed (each is tried again before its next write)",
+		r.logger.Error("config reloaded: nothing changed; reopening output files failed (each sink checks its path again before its next write)",
 			"config", r.path, "reopened", strings.Join(reopened, ","), "err", err)
 	case len(reopened) == 0:
 		r.logger.Info("config reloaded: nothing changed; no output file to reopen", "config", r.path)
@@ -177,9 +177,9 @@ func (r *reloader) setRunning(cfg *config.Config) {
 // each POST /-/reload, re-reads path: a config that check refuses is
 // refused with its file:line problems and the running one stays; one that
 // changes nothing reopens the file sinks' output files (logrotate's
-// postrotate); a good one replaces the running one in process. The pipeline drains (in-flight
-// batches get shutdown_timeout), stops, and starts again on the new
-// config: cursors and positions live in state.db, so kept sinks and
+// postrotate); a good one replaces the running one in process. The
+// pipeline drains (in-flight batches get shutdown_timeout), stops, and
+// starts again on the new config: cursors and positions live in state.db, so kept sinks and
 // sources resume where they were, added ones start (a new sink from the
 // oldest block the WAL still holds), and removed ones stop with their
 // cursors kept for a later re-add. If the new config fails to start (a

@@ -148,8 +148,9 @@ func processMetrics() *prometheus.Registry {
 	return reg
 }
 
-// runOnce wires everything for cfg, hands started its pipeline once it runs, runs
-// until ctx is done, and shuts down in the reverse order of construction.
+// runOnce wires everything for cfg, hands started its pipeline once it
+// runs, runs until ctx is done, and shuts down in the reverse order of
+// construction.
 // Its components register on a registry of their own, served with
 // hooks.outer's metrics.
 func runOnce(ctx context.Context, logger *slog.Logger, cfg *config.Config, hooks runHooks, started chan<- *pipeline.Pipeline) (err error) {
