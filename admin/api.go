@@ -371,31 +371,39 @@ func (s *Server) walEntries(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"entries": es})
 }
 
-// reloadResult answers POST /-/reload.
-type reloadResult struct {
+// reloadAnswer answers POST /-/reload.
+type reloadAnswer struct {
 	// Result is "reloading" (the new config replaces the running one once
-	// this answer is sent) or "unchanged".
+	// this answer is sent) or "unchanged" (the output files were
+	// reopened).
 	Result  string   `json:"result"`
 	Changes []string `json:"changes"`
+	// Reopened names the sinks whose output files were reopened.
+	Reopened []string `json:"reopened"`
 }
 
 // reload checks the config file, as SIGHUP does: 400 with the problems
 // (file:line: key: message, one each) and the running config stays; 202
-// when a reload follows this answer; 200 when nothing changed.
+// when a reload follows this answer; 200 when nothing changed, once the
+// output files are reopened (500 when that failed).
 func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
 	if s.opts.Reload == nil {
 		writeError(w, http.StatusNotImplemented, "this server cannot reload its config")
 		return
 	}
-	changes, err := s.opts.Reload()
+	res, err := s.opts.Reload(r.Context())
 	if err != nil {
 		lines := strings.Split(strings.TrimSpace(err.Error()), "\n")
 		writeJSON(w, http.StatusBadRequest, errorBody{Error: "config refused; the running config stays: " + lines[0], Problems: lines[1:]})
 		return
 	}
-	if len(changes) == 0 {
-		writeJSON(w, http.StatusOK, reloadResult{Result: "unchanged", Changes: []string{}})
+	if len(res.Changes) > 0 {
+		writeJSON(w, http.StatusAccepted, reloadAnswer{Result: "reloading", Changes: res.Changes, Reopened: []string{}})
 		return
 	}
-	writeJSON(w, http.StatusAccepted, reloadResult{Result: "reloading", Changes: changes})
+	if res.ReopenError != nil {
+		writeError(w, http.StatusInternalServerError, "config unchanged; reopen output files: "+res.ReopenError.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, reloadAnswer{Result: "unchanged", Changes: []string{}, Reopened: append([]string{}, res.Reopened...)})
 }

@@ -1,13 +1,16 @@
 package admin
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -367,5 +370,50 @@ func TestPProfOnlyWhenEnabled(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Fatalf("pprof on = %d", resp.StatusCode)
+	}
+}
+
+// TestReloadAnswers: POST /-/reload answers 200 "unchanged" with the
+// sinks whose output files were reopened, 500 when reopening failed, and
+// 202 "reloading" with what changes.
+func TestReloadAnswers(t *testing.T) {
+	e := newEnv(t, envOptions{sinks: []string{"good"}})
+	var mu sync.Mutex
+	var res ReloadResult
+	s, err := New(nil, Options{Listen: "127.0.0.1:0", Pipeline: e.p, Gatherer: e.reg, Token: "tok",
+		Reload: func(context.Context) (ReloadResult, error) { mu.Lock(); defer mu.Unlock(); return res, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	defer s.Close()
+	post := func() (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+s.Addr()+"/-/reload", nil)
+		req.Header.Set("Authorization", "Bearer tok")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, strings.TrimSpace(string(b))
+	}
+	for _, tc := range []struct {
+		res  ReloadResult
+		code int
+		body string
+	}{
+		{ReloadResult{Reopened: []string{"out"}}, 200, `{"result":"unchanged","changes":[],"reopened":["out"]}`},
+		{ReloadResult{}, 200, `{"result":"unchanged","changes":[],"reopened":[]}`},
+		{ReloadResult{ReopenError: errors.New("file sink out: reopen: create /x: permission denied")}, 500,
+			`{"error":"config unchanged; reopen output files: file sink out: reopen: create /x: permission denied"}`},
+		{ReloadResult{Changes: []string{"sinks added b"}}, 202, `{"result":"reloading","changes":["sinks added b"],"reopened":[]}`},
+	} {
+		mu.Lock()
+		res = tc.res
+		mu.Unlock()
+		if code, body := post(); code != tc.code || body != tc.body {
+			t.Errorf("%+v: %d %s, want %d %s", tc.res, code, body, tc.code, tc.body)
+		}
 	}
 }

@@ -36,7 +36,9 @@
 //	                                         400 {"error", "problems": ["file:line: key: message", ...]} and the
 //	                                         running config stays; 202 {"result": "reloading", "changes": [...]}
 //	                                         and the reload follows the answer (it restarts this server);
-//	                                         200 {"result": "unchanged"}
+//	                                         200 {"result": "unchanged", "reopened": [sinks]} once the file
+//	                                         sinks' output files are reopened (logrotate's postrotate); 500
+//	                                         when reopening one failed
 //
 // GET / is the status page: server-rendered html/template, inline CSS, no
 // script and no external asset, reloading itself (Options.Refresh). It

@@ -39,12 +39,25 @@ type Options struct {
 	// Refresh is how often the status page reloads itself (default 5s).
 	Refresh time.Duration
 	// Reload serves POST /-/reload (behind the token): it checks the
-	// config file and, if it is good, has the running config replaced
-	// once this request is answered (the reload restarts this server
-	// too). It returns what will change (none: nothing changes), or the
-	// check's error, whose lines are the problems. Nil: the endpoint
-	// answers 501.
-	Reload func() (changes []string, err error)
+	// config file and, if it is good and changes something, has the
+	// running config replaced once this request is answered (the reload
+	// restarts this server too); if it changes nothing, it reopens the
+	// output files before it returns. It returns what will change or
+	// what was reopened, or the check's error, whose lines are the
+	// problems. Nil: the endpoint answers 501.
+	Reload func(ctx context.Context) (ReloadResult, error)
+}
+
+// ReloadResult is what a good config file does to the running config.
+type ReloadResult struct {
+	// Changes is what the reload changes; none means nothing does.
+	Changes []string
+	// Reopened names the sinks whose output files were reopened, when
+	// nothing changes.
+	Reopened []string
+	// ReopenError is set when reopening an output file failed (the config
+	// is unchanged and kept).
+	ReopenError error
 }
 
 // Server is the admin HTTP server: health, the API under /api/v1, the

@@ -33,6 +33,13 @@
 // Relative paths (data_dir, a file sink's path, admin.token_file) are
 // relative to the working directory and are kept as written.
 //
+// Secret files (basic_auth.password_file, bearer_token_file,
+// sasl.password_file, admin.token_file) are all read by ReadSecret: the
+// file's content with surrounding whitespace trimmed (the newline an
+// editor adds), as Promtail reads a password_file. The sinks read theirs
+// again at every request or connection, so a rotated secret needs no
+// reload; admin.token_file is read at start and must not be empty.
+//
 // # Environment variables
 //
 // In every scalar value (not in keys or comments), ${VAR} is replaced by the
@@ -117,7 +124,10 @@
 //	    # them; a key of another type is an error naming the types that
 //	    # have it).
 //	    # type: file (sinks.FileConfig)
-//	    path: ./out/archive.log      # required; not shared by two file sinks
+//	    path: ./out/archive.log      # required; not shared by two file sinks. Created (with its
+//	                                 # directory) when missing; renamed or removed (logrotate),
+//	                                 # it is created again before the next batch; SIGHUP or
+//	                                 # POST /-/reload with an unchanged config reopens it at once
 //	    format: raw                  # raw: the line as read | json: one JSON object per entry
 //	    # type: stdout (sinks.StdoutConfig): format as above
 //	    # type: http (sinks.HTTPConfig): one POST per batch, an entry a line
@@ -132,6 +142,8 @@
 //	    basic_auth: {username: u, password_file: /etc/lc/loki.pass}   # or password
 //	    bearer_token_file: /etc/lc/token   # or bearer_token; not with basic_auth
 //	    tls: {ca_file: ..., cert_file: ..., key_file: ..., insecure_skip_verify: false}
+//	                                 # (sinks.TLSConfig) any key turns TLS on; cert_file and
+//	                                 # key_file together; files read once, when the sink opens
 //	    encoding: protobuf           # protobuf (snappy) | json
 //	    labels: {host: edge-01}      # added to every stream
 //	    structured_metadata: [container_id]   # labels sent as structured metadata
@@ -146,7 +158,7 @@
 //	    acks: all                    # all (idempotent producer) | leader (idempotency off)
 //	    sasl: {mechanism: SCRAM-SHA-512, username: u, password_file: /etc/lc/kafka.pass}
 //	                                 # PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512; password or password_file
-//	    tls: {ca_file: ..., cert_file: ..., key_file: ..., insecure_skip_verify: false}
+//	    tls: {ca_file: ..., cert_file: ..., key_file: ..., insecure_skip_verify: false}   # as for loki
 //	    client_id: logcapturer       # non-empty
 //	    max_buffered_bytes: 16MiB    # >= 1MiB; what the producer holds in memory
 //	    timeout: 30s                 # > 0; bound on one send (then retried from the WAL)

@@ -67,6 +67,12 @@
 // commits, and closes the WAL and state.db. Every goroutine is started by
 // Start and waited for by Close; none is started per batch or per entry.
 //
+// ReopenOutputs, called by cmd on a reload that changes nothing (SIGHUP,
+// POST /-/reload), asks every sink that is a sinks.Reopener to reopen its
+// output file; it runs on the caller's goroutine, concurrently with the
+// sink loops (the sink serialises it with its Send), bounded by the
+// caller's context.
+//
 // # Failures
 //
 // A batch a sink fails to deliver does not hold its cursor: the worker

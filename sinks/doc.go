@@ -12,6 +12,14 @@
 // type, batch, workers, retry); cmd lists the types. A new sink is its
 // folder and one line in that list.
 //
+// TLSConfig is the tls section every sink that dials uses (loki, kafka):
+// Validate checks the keys, CheckFiles reports a file that does not load
+// (logcapturer check), Client builds the *tls.Config once, when the sink
+// opens. Secret files (password_file, bearer_token_file) are read with
+// config.ReadSecret, the one reader, which trims surrounding whitespace:
+// config is where the values of configuration keys are read, and cmd reads
+// admin.token_file with it too.
+//
 // # Contract
 //
 // A Sink receives a Batch: the decoded WAL blocks of one contiguous index
@@ -36,6 +44,26 @@
 //
 // Sinks own no goroutines: the pipeline calls Send from a fixed number of
 // workers per sink, and Close once at shutdown, after the last Send.
+//
+// A sink with an output file implements Reopener (the file sink does): on
+// a reload that changes nothing (SIGHUP, POST /-/reload) the pipeline asks
+// it to close its file and open its path again, concurrently with Send;
+// the sink serialises the two.
+//
+// # File sink
+//
+// File appends to one file, fsyncs it, and only then acknowledges. Before
+// each batch it compares its path's identity (stat) with the open file's
+// (fstat): when the file was renamed or removed (logrotate's rename, mv,
+// rm) it opens the path again, creating it and its directory, and fsyncs
+// the directory (and the parents of directories it created) before it
+// acknowledges a batch written to the new file; a path that names another
+// file (logrotate's create) is appended to. Each reopen logs one line and
+// counts in logcapturer_sink_file_reopens_total{sink}. A path that cannot
+// be opened again fails the batch as *Retryable, and nothing more is
+// written to the old file. Send, Reopen and Close take one lock; a waiting
+// Send or Reopen gives up when its context is done, so a write stuck on a
+// hung disk cannot wedge a reload.
 //
 // # Delivery
 //

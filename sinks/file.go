@@ -2,12 +2,15 @@ package sinks
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
+	"strconv"
 
+	"github.com/logcapturer/logcapturer/internal/promset"
 	"github.com/logcapturer/logcapturer/wal"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -19,66 +22,176 @@ type FileOptions struct {
 	Format Format
 }
 
+// Reopener is a sink with an output file that it can close and open again
+// at its path, as a daemon does on logrotate's postrotate SIGHUP. The
+// pipeline calls it on every reload, the config changed or not.
+type Reopener interface {
+	// Reopen closes the output and opens its path again, creating it when
+	// it is gone. It waits for a Send in progress to finish, or until ctx
+	// is done (then it returns ctx's error and reopens nothing). Safe for
+	// concurrent use with Send; after Close it does nothing.
+	Reopen(ctx context.Context) error
+}
+
 // File appends entries to a local file and fsyncs it before it acknowledges
 // a batch. A failed write is cut back off the file, so a retried batch is not
 // left in it twice.
+//
+// Before each batch it checks that its path still names the open file
+// (os.SameFile of the path's stat and the open file's fstat): when the file
+// was renamed or removed (logrotate's rename, an operator's mv or rm), it
+// opens the path again, creating it, and fsyncs the directory of a file it
+// created before it acknowledges anything written to it.
 type File struct {
-	opts   FileOptions
-	logger *slog.Logger
+	opts    FileOptions
+	logger  *slog.Logger
+	reopens prometheus.Counter
+	set     *promset.Set
+	// syncDir fsyncs a directory: wal.SyncDir, replaced by tests.
+	syncDirFn func(dir string) error
 
-	mu     sync.Mutex
-	f      *os.File
-	size   int64
-	buf    []byte
-	closed bool
+	// sem serialises Send, Reopen and Close and guards the fields below.
+	// It is a 1-buffered channel rather than a mutex so that a waiter can
+	// give up when its context is done: a write stuck on a hung disk must
+	// not wedge a reload.
+	sem        chan struct{}
+	f          *os.File
+	size       int64
+	buf        []byte
+	dirPending bool // f was created and its directory is not synced yet
+	closed     bool
 }
 
-var _ Sink = (*File)(nil)
+var (
+	_ Sink     = (*File)(nil)
+	_ Reopener = (*File)(nil)
+)
 
 // NewFile opens (creating if needed, with its directory) the sink's file for
-// appending. A nil logger discards; the registerer is reserved for
-// file-specific metrics (the pipeline counts sends for every sink).
-func NewFile(logger *slog.Logger, _ prometheus.Registerer, opts FileOptions) (*File, error) {
+// appending. A nil logger discards; reg, when not nil, gets
+// logcapturer_sink_file_reopens_total with a sink=<Name> label.
+func NewFile(logger *slog.Logger, reg prometheus.Registerer, opts FileOptions) (*File, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Path == "" {
 		return nil, fmt.Errorf("file sink %s: path is empty", opts.Name)
 	}
-	dir := filepath.Dir(opts.Path)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("file sink %s: create directory %s: %w", opts.Name, dir, err)
+	s := &File{opts: opts, logger: logger, sem: make(chan struct{}, 1), syncDirFn: wal.SyncDir,
+		reopens: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "logcapturer_sink_file_reopens_total",
+			Help: "Times the file sink opened its path again: the file was renamed or removed, or a reload (SIGHUP, POST /-/reload) asked for it."}),
 	}
-	_, statErr := os.Stat(opts.Path)
-	f, err := os.OpenFile(opts.Path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+	f, created, err := openOutput(opts.Path, s.syncDirFn)
 	if err != nil {
-		return nil, fmt.Errorf("file sink %s: open %s: %w", opts.Name, opts.Path, err)
-	}
-	if os.IsNotExist(statErr) {
-		// A new file's name is durable only once its directory is synced.
-		if err := wal.SyncDir(dir); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("file sink %s: %w", opts.Name, err)
-		}
+		return nil, fmt.Errorf("file sink %s: %w", opts.Name, err)
 	}
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("file sink %s: stat %s: %w", opts.Name, opts.Path, err)
 	}
-	return &File{opts: opts, logger: logger, f: f, size: st.Size()}, nil
+	s.f, s.size, s.dirPending = f, st.Size(), created
+	if err := s.syncDir(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("file sink %s: %w", opts.Name, err)
+	}
+	if reg != nil {
+		reg = prometheus.WrapRegistererWith(prometheus.Labels{"sink": opts.Name}, reg)
+	}
+	if s.set, err = promset.Register(reg, "sink "+strconv.Quote(opts.Name), s.reopens); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// openOutput opens path for appending, creating it and its directory when
+// they are missing, and says whether it created the file. The caller
+// syncs the directory of a created file; syncDir syncs the parents of
+// created directories.
+func openOutput(path string, syncDir func(string) error) (*os.File, bool, error) {
+	dir := filepath.Dir(path)
+	if err := mkdirDurable(dir, syncDir); err != nil {
+		return nil, false, err
+	}
+	// Open, else create exclusively: created is then exact even when
+	// another process creates or removes the path meanwhile.
+	for range 3 {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+		if err == nil {
+			return f, false, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, false, fmt.Errorf("open %s: %w", path, err)
+		}
+		f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_EXCL, 0o640)
+		if err == nil {
+			return f, true, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return nil, false, fmt.Errorf("create %s: %w", path, err)
+		}
+	}
+	return nil, false, fmt.Errorf("open %s: it keeps being created and removed by another process", path)
+}
+
+// mkdirDurable creates dir and its missing parents, and fsyncs the parent
+// of each directory it created, so that the new names survive a power cut.
+func mkdirDurable(dir string, syncDir func(string) error) error {
+	var missing []string
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil || !errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		missing = append(missing, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("create directory %s: %w", dir, err)
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		if err := syncDir(filepath.Dir(missing[i])); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Name returns the sink's name.
 func (s *File) Name() string { return s.opts.Name }
 
-// Send writes the batch and fsyncs the file. Safe for concurrent use; calls
-// are serialised. Errors are *Retryable (a full or failing disk may recover).
-func (s *File) Send(_ context.Context, b *Batch) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// lock takes sem, or gives up when ctx is done.
+func (s *File) lock(ctx context.Context) error {
+	select {
+	case s.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("wait for the write in progress to %s: %w", s.opts.Path, context.Cause(ctx))
+	}
+}
+
+func (s *File) unlock() { <-s.sem }
+
+// Send writes the batch and fsyncs the file, after opening the path again
+// when it no longer names the open file. Safe for concurrent use; calls are
+// serialised. Errors are *Retryable (a full or failing disk, a path that
+// cannot be created, may recover).
+func (s *File) Send(ctx context.Context, b *Batch) error {
+	if err := s.lock(ctx); err != nil {
+		return &Retryable{Err: err, Reason: "timeout"}
+	}
+	defer s.unlock()
 	if s.closed {
 		return &Retryable{Err: fmt.Errorf("file sink %s is closed", s.opts.Name)}
+	}
+	if err := s.follow(); err != nil {
+		return &Retryable{Err: err}
 	}
 	n, buf, err := writeBatch(s.f, s.buf, b, s.opts.Format)
 	s.buf = buf
@@ -97,6 +210,89 @@ func (s *File) Send(_ context.Context, b *Batch) error {
 	return nil
 }
 
+// follow makes the open file the one the path names: when the path names
+// another file or none, it opens the path again. It also takes the open
+// file's size afresh (a copytruncate may have cut it) and syncs the
+// directory of a file it created. Called with sem held.
+func (s *File) follow() error {
+	open, err := s.f.Stat()
+	if err != nil {
+		return fmt.Errorf("stat the open %s: %w", s.opts.Path, err)
+	}
+	at, err := os.Stat(s.opts.Path)
+	switch {
+	case err == nil && os.SameFile(open, at):
+		s.size = open.Size()
+	case err == nil:
+		err = s.reopen("the path names another file")
+	case errors.Is(err, fs.ErrNotExist):
+		err = s.reopen("the file was renamed or removed")
+	default:
+		err = fmt.Errorf("stat %s: %w", s.opts.Path, err)
+	}
+	if err != nil {
+		return err
+	}
+	return s.syncDir()
+}
+
+// reopen opens the path (creating it) in place of the open file. On an
+// error the open file stays, and the next batch tries again. Called with
+// sem held.
+func (s *File) reopen(reason string) error {
+	f, created, err := openOutput(s.opts.Path, s.syncDirFn)
+	if err != nil {
+		return fmt.Errorf("reopen: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("reopen: stat %s: %w", s.opts.Path, err)
+	}
+	old := s.f
+	s.f, s.size = f, st.Size()
+	s.dirPending = s.dirPending || created
+	if err := old.Close(); err != nil {
+		s.logger.Warn("close the previous output file", "sink", s.opts.Name, "path", s.opts.Path, "err", err)
+	}
+	s.reopens.Inc()
+	s.logger.Info("file sink reopened its output", "sink", s.opts.Name, "path", s.opts.Path, "reason", reason, "created", created)
+	return nil
+}
+
+// syncDir fsyncs the directory of a file the sink created, once. Called
+// with sem held.
+func (s *File) syncDir() error {
+	if !s.dirPending {
+		return nil
+	}
+	if err := s.syncDirFn(filepath.Dir(s.opts.Path)); err != nil {
+		return err
+	}
+	s.dirPending = false
+	return nil
+}
+
+// Reopen closes the file and opens the path again (creating it, with its
+// directory): see Reopener.
+func (s *File) Reopen(ctx context.Context) error {
+	if err := s.lock(ctx); err != nil {
+		return fmt.Errorf("file sink %s: reopen: %w", s.opts.Name, err)
+	}
+	defer s.unlock()
+	if s.closed {
+		return nil
+	}
+	err := s.reopen("reload")
+	if err == nil {
+		err = s.syncDir()
+	}
+	if err != nil {
+		return fmt.Errorf("file sink %s: %w", s.opts.Name, err)
+	}
+	return nil
+}
+
 // cutBack truncates the file to its size before the failed write.
 func (s *File) cutBack() {
 	if err := s.f.Truncate(s.size); err != nil {
@@ -104,14 +300,16 @@ func (s *File) cutBack() {
 	}
 }
 
-// Close closes the file. Safe to call twice.
+// Close closes the file and unregisters the metric. It waits for a Send
+// in progress. Safe to call twice.
 func (s *File) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.sem <- struct{}{}
+	defer s.unlock()
 	if s.closed {
 		return nil
 	}
 	s.closed = true
+	s.set.Unregister()
 	if err := s.f.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", s.opts.Path, err)
 	}

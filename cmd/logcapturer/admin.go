@@ -1,11 +1,9 @@
 package main
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"log/slog"
-	"os"
-	"strings"
 
 	"github.com/logcapturer/logcapturer/admin"
 	"github.com/logcapturer/logcapturer/config"
@@ -15,31 +13,31 @@ import (
 
 // newAdmin builds the admin server of the config (nil when admin.listen
 // is ""), reading admin.token_file.
-func newAdmin(logger *slog.Logger, g prometheus.Gatherer, cfg *config.Config, p *pipeline.Pipeline, reload func() ([]string, error)) (*admin.Server, error) {
+func newAdmin(logger *slog.Logger, g prometheus.Gatherer, cfg *config.Config, p *pipeline.Pipeline, reload func(context.Context) (admin.ReloadResult, error)) (*admin.Server, error) {
 	if cfg.Admin.Listen == "" {
 		return nil, nil
 	}
 	token := ""
 	if cfg.Admin.TokenFile != "" {
 		var err error
-		if token, err = readTokenFile(cfg.Admin.TokenFile); err != nil {
-			return nil, fmt.Errorf("admin.token_file: %w", err)
+		if token, err = readTokenFile("admin.token_file", cfg.Admin.TokenFile); err != nil {
+			return nil, err
 		}
 	}
 	return admin.New(logger, admin.Options{Listen: cfg.Admin.Listen, Pipeline: p, Gatherer: g, Token: token,
 		PProf: cfg.Admin.PProf, Version: fullVersion(), Reload: reload})
 }
 
-// readTokenFile reads a bearer token: the file's content without
-// surrounding whitespace, which must not be empty.
-func readTokenFile(path string) (string, error) {
-	b, err := os.ReadFile(path)
+// readTokenFile reads the bearer token in the file at path, named by key
+// (the config key or the flag): config.ReadSecret's trimming, and it must
+// not be empty.
+func readTokenFile(key, path string) (string, error) {
+	tok, err := config.ReadSecret(key, path)
 	if err != nil {
-		return "", fmt.Errorf("read token: %w", err)
+		return "", err
 	}
-	tok := strings.TrimSpace(string(b))
 	if tok == "" {
-		return "", errors.New("token file " + path + " is empty")
+		return "", fmt.Errorf("%s: %s is empty", key, path)
 	}
 	return tok, nil
 }

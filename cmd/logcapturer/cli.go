@@ -100,7 +100,7 @@ func (c *clientFlags) check(name string) error {
 
 // client resolves the address and token and returns an API client.
 func (c *clientFlags) client() (*admin.Client, error) {
-	addr, tokenFile := c.addr, c.tokenFile
+	addr, tokenFile, tokenKey := c.addr, c.tokenFile, "--token-file"
 	if c.configPath != "" {
 		data, err := os.ReadFile(c.configPath)
 		if err != nil {
@@ -117,7 +117,7 @@ func (c *clientFlags) client() (*admin.Client, error) {
 			addr = dialAddr(cfg.Admin.Listen)
 		}
 		if tokenFile == "" {
-			tokenFile = cfg.Admin.TokenFile
+			tokenFile, tokenKey = cfg.Admin.TokenFile, "admin.token_file"
 		}
 	}
 	if addr == "" {
@@ -126,7 +126,7 @@ func (c *clientFlags) client() (*admin.Client, error) {
 	token := ""
 	if tokenFile != "" {
 		var err error
-		if token, err = readTokenFile(tokenFile); err != nil {
+		if token, err = readTokenFile(tokenKey, tokenFile); err != nil {
 			return nil, err
 		}
 	}

@@ -33,6 +33,10 @@
 // down in the reverse order of construction (sources, pipeline, sinks,
 // admin server last so metrics stay up meanwhile). check validates a config
 // and prints every problem with file:line; version prints the build.
+// SIGHUP and POST /-/reload re-read the config (reload.go): a changed one
+// replaces the running one in process; an unchanged one has the pipeline
+// reopen the file sinks' output files (logrotate's postrotate), for
+// POST /-/reload before it answers.
 //
 // Exit codes: 0 success, 1 a runtime or config error (printed, never a
 // stack trace), 2 a usage error.

@@ -11,7 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/logcapturer/logcapturer/admin"
 	"github.com/logcapturer/logcapturer/config"
+	"github.com/logcapturer/logcapturer/pipeline"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -54,6 +56,7 @@ func (m *reloadMetrics) result(ok bool) {
 type instance struct {
 	cancel context.CancelFunc
 	done   chan error
+	p      *pipeline.Pipeline // set once it runs
 }
 
 func (in *instance) stop() error {
@@ -62,10 +65,11 @@ func (in *instance) stop() error {
 }
 
 // runHooks is what serve hands each running config: the registry that
-// outlives reloads, and what POST /-/reload calls.
+// outlives reloads, and what POST /-/reload calls (with the pipeline of
+// the config that serves the request).
 type runHooks struct {
 	outer  *prometheus.Registry
-	reload func() ([]string, error)
+	reload func(ctx context.Context, p *pipeline.Pipeline) (admin.ReloadResult, error)
 }
 
 // start runs cfg in a goroutine owned by serve and waits until it runs or
@@ -73,10 +77,10 @@ type runHooks struct {
 func start(ctx context.Context, logger *slog.Logger, cfg *config.Config, hooks runHooks) (*instance, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	in := &instance{cancel: cancel, done: make(chan error, 1)}
-	started := make(chan struct{}, 1)
+	started := make(chan *pipeline.Pipeline, 1)
 	go func() { in.done <- runOnce(ctx, logger, cfg, hooks, started) }()
 	select {
-	case <-started:
+	case in.p = <-started:
 		return in, nil
 	case err := <-in.done:
 		cancel()
@@ -119,25 +123,55 @@ func (r *reloader) check() (*config.Config, []string, error) {
 		r.logger.Error("config reload refused; the running config stays", "config", r.path, "err", err)
 		return nil, nil, err
 	}
-	if len(changes) == 0 {
-		r.m.result(true)
-		r.logger.Info("config reloaded: nothing changed", "config", r.path)
-	}
 	return next, changes, nil
 }
 
-// request is POST /-/reload: it answers at once (the reload restarts the
-// admin server that serves it) and leaves the reload to serve.
-func (r *reloader) request() ([]string, error) {
+// unchanged completes a reload that changes nothing: it counts it and has
+// p reopen its output files (what logrotate's postrotate expects of a
+// SIGHUP), waiting for a write in progress up to shutdown_timeout. It logs
+// one line either way.
+func (r *reloader) unchanged(ctx context.Context, p *pipeline.Pipeline) ([]string, error) {
+	r.m.result(true)
+	r.mu.Lock()
+	bound := time.Duration(r.running.ShutdownTimeout)
+	r.mu.Unlock()
+	if bound <= 0 {
+		bound = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, bound)
+	defer cancel()
+	reopened, err := p.ReopenOutputs(ctx)
+	switch {
+	case err != nil:
+		r.logger.Error("config reloaded: nothing changed; reopening output files failed (each sink checks its path again before its next write)",
+			"config", r.path, "reopened", strings.Join(reopened, ","), "err", err)
+	case len(reopened) == 0:
+		r.logger.Info("config reloaded: nothing changed; no output file to reopen", "config", r.path)
+	default:
+		r.logger.Info("config reloaded: nothing changed; output files reopened", "config", r.path, "sinks", strings.Join(reopened, ","))
+	}
+	return reopened, err
+}
+
+// request is POST /-/reload for the config whose pipeline is p. When the
+// config changes it answers at once (the reload restarts the admin server
+// that serves it) and leaves the reload to serve; when nothing changes it
+// reopens the output files before it answers, so a postrotate script that
+// calls it knows the rotated files are no longer written.
+func (r *reloader) request(ctx context.Context, p *pipeline.Pipeline) (admin.ReloadResult, error) {
 	_, changes, err := r.check()
-	if err != nil || len(changes) == 0 {
-		return nil, err
+	if err != nil {
+		return admin.ReloadResult{}, err
+	}
+	if len(changes) == 0 {
+		reopened, err := r.unchanged(ctx, p)
+		return admin.ReloadResult{Reopened: reopened, ReopenError: err}, nil
 	}
 	select {
 	case r.requests <- struct{}{}:
 	default: // one is pending already
 	}
-	return changes, nil
+	return admin.ReloadResult{Changes: changes}, nil
 }
 
 func (r *reloader) setRunning(cfg *config.Config) {
@@ -148,10 +182,11 @@ func (r *reloader) setRunning(cfg *config.Config) {
 
 // serve runs cfg until ctx is done. Each value on reloads (SIGHUP), and
 // each POST /-/reload, re-reads path: a config that check refuses is
-// refused with its file:line problems and the running one stays; a good
-// one replaces the running one in process. The pipeline drains (in-flight
-// batches get shutdown_timeout), stops, and starts again on the new
-// config: cursors and positions live in state.db, so kept sinks and
+// refused with its file:line problems and the running one stays; one that
+// changes nothing reopens the file sinks' output files (logrotate's
+// postrotate); a good one replaces the running one in process. The
+// pipeline drains (in-flight batches get shutdown_timeout), stops, and
+// starts again on the new config: cursors and positions live in state.db, so kept sinks and
 // sources resume where they were, added ones start (a new sink from the
 // oldest block the WAL still holds), and removed ones stop with their
 // cursors kept for a later re-add. If the new config fails to start (a
@@ -178,7 +213,11 @@ func serve(ctx context.Context, logger *slog.Logger, path string, cfg *config.Co
 		case <-r.requests:
 		}
 		next, changes, err := r.check()
-		if err != nil || len(changes) == 0 {
+		if err != nil {
+			continue
+		}
+		if len(changes) == 0 {
+			_, _ = r.unchanged(ctx, in.p) // logged there
 			continue
 		}
 		notify(logger, "RELOADING=1")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -162,7 +163,7 @@ sinks:
 // TestHTTPReload: POST /-/reload needs the admin token, refuses a bad
 // config with its file:line problems (the running one stays), reloads a
 // good one after answering 202 with what changes, and says 200
-// "unchanged" when nothing does.
+// "unchanged" when nothing does, once it reopened the output files.
 func TestHTTPReload(t *testing.T) {
 	dir := t.TempDir()
 	logs := filepath.Join(dir, "logs")
@@ -221,8 +222,11 @@ sinks:
 	if code, _ := post("wrong"); code != http.StatusForbidden {
 		t.Errorf("with a wrong token: %d, want 403", code)
 	}
-	if code, body := post("s3cret"); code != http.StatusOK || body["result"] != "unchanged" {
-		t.Errorf("nothing changed: %d %v, want 200 unchanged", code, body)
+	if code, body := post("s3cret"); code != http.StatusOK || body["result"] != "unchanged" || fmt.Sprint(body["reopened"]) != "[a]" {
+		t.Errorf("nothing changed: %d %v, want 200 unchanged, reopened [a]", code, body)
+	}
+	if !strings.Contains(logBuf.String(), "nothing changed; output files reopened") {
+		t.Errorf("the log does not say the output files were reopened:\n%s", logBuf.String())
 	}
 
 	write("  - {name: b, type: file, path: " + b + ", batch: {max_wait: 10ms}, retry: {max_attempts: -1}}\n")

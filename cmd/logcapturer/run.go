@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/logcapturer/logcapturer/admin"
 	"github.com/logcapturer/logcapturer/config"
 	"github.com/logcapturer/logcapturer/pipeline"
 	"github.com/logcapturer/logcapturer/sinks"
@@ -147,11 +148,12 @@ func processMetrics() *prometheus.Registry {
 	return reg
 }
 
-// runOnce wires everything for cfg, signals started once it runs, runs
-// until ctx is done, and shuts down in the reverse order of construction.
+// runOnce wires everything for cfg, hands started its pipeline once it
+// runs, runs until ctx is done, and shuts down in the reverse order of
+// construction.
 // Its components register on a registry of their own, served with
 // hooks.outer's metrics.
-func runOnce(ctx context.Context, logger *slog.Logger, cfg *config.Config, hooks runHooks, started chan<- struct{}) (err error) {
+func runOnce(ctx context.Context, logger *slog.Logger, cfg *config.Config, hooks runHooks, started chan<- *pipeline.Pipeline) (err error) {
 	setMemoryLimit(cfg)
 	reg := prometheus.NewRegistry()
 	gatherer := prometheus.Gatherers{hooks.outer, reg}
@@ -219,7 +221,11 @@ func runOnce(ctx context.Context, logger *slog.Logger, cfg *config.Config, hooks
 	}
 	closers = append(closers, p.Close)
 
-	adminSrv, err := newAdmin(logger, gatherer, cfg, p, hooks.reload)
+	var reload func(context.Context) (admin.ReloadResult, error)
+	if hooks.reload != nil {
+		reload = func(ctx context.Context) (admin.ReloadResult, error) { return hooks.reload(ctx, p) }
+	}
+	adminSrv, err := newAdmin(logger, gatherer, cfg, p, reload)
 	if err != nil {
 		return err
 	}
@@ -255,7 +261,7 @@ func runOnce(ctx context.Context, logger *slog.Logger, cfg *config.Config, hooks
 		names = append(names, s.Name)
 	}
 	if started != nil {
-		started <- struct{}{}
+		started <- p
 	}
 	logger.Info("logcapturer running", "version", version, "data_dir", cfg.DataDir, "memory_limit", debug.SetMemoryLimit(-1),
 		"sources", len(srcs), "sinks", strings.Join(names, ","), "admin", cfg.Admin.Listen)

@@ -1,14 +1,10 @@
 package kafka
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/logcapturer/logcapturer/config"
@@ -65,7 +61,9 @@ type Config struct {
 	// Acks is all (default; idempotent producer) or leader.
 	Acks string `yaml:"acks"`
 	SASL SASL   `yaml:"sasl"`
-	TLS  TLS    `yaml:"tls"`
+	// TLS to the brokers (any key set turns it on); its files are read
+	// by New.
+	TLS sinks.TLSConfig `yaml:"tls"`
 	// ClientID is sent to the brokers (default logcapturer).
 	ClientID string `yaml:"client_id"`
 	// MaxBufferedBytes bounds the records the producer holds in memory
@@ -77,7 +75,8 @@ type Config struct {
 
 // SASL authenticates to the brokers. Password and PasswordFile are
 // mutually exclusive; the file is read at every new connection, so a
-// rotated password is picked up, and its trailing newline is dropped.
+// rotated password is picked up; config.ReadSecret reads it (surrounding
+// whitespace trimmed).
 type SASL struct {
 	Mechanism    string `yaml:"mechanism"` // PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
 	Username     string `yaml:"username"`
@@ -86,15 +85,6 @@ type SASL struct {
 }
 
 func (s SASL) set() bool { return s != SASL{} }
-
-// TLS configures TLS to the brokers; any key set turns it on. Files are
-// read once, by New.
-type TLS struct {
-	CAFile             string `yaml:"ca_file"`
-	CertFile           string `yaml:"cert_file"`
-	KeyFile            string `yaml:"key_file"`
-	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
-}
 
 // NewConfig returns a Config with every default set.
 func NewConfig() *Config {
@@ -148,8 +138,8 @@ func (o *Config) Check(c *config.Check) {
 			c.Problem("sasl", "password or password_file is required")
 		}
 	}
-	if (o.TLS.CertFile == "") != (o.TLS.KeyFile == "") {
-		c.Problem("tls", "cert_file and key_file must be given together")
+	if err := o.TLS.Validate(); err != nil {
+		c.Problem("tls", "%v", err)
 	}
 	c.Required("client_id", o.ClientID)
 	if o.MaxBufferedBytes < MinMaxBufferedBytes {
@@ -161,14 +151,8 @@ func (o *Config) Check(c *config.Check) {
 // CheckFiles reports a SASL password file or a TLS file that cannot be
 // read.
 func (o *Config) CheckFiles(c *config.Check) {
-	if f := o.SASL.PasswordFile; f != "" {
-		if _, err := readSecret(f); err != nil {
-			c.Problem("sasl.password_file", "cannot be read: %v", err)
-		}
-	}
-	if _, err := o.TLS.config(); err != nil {
-		c.Problem("tls", "%v", err)
-	}
+	c.SecretFile("sasl.password_file", o.SASL.PasswordFile)
+	o.TLS.CheckFiles(c, "tls")
 }
 
 // BufferedBytes is what the producer may hold (config.BufferedSink).
@@ -215,40 +199,4 @@ func checkTopic(t string) error {
 		}
 	}
 	return nil
-}
-
-// readSecret reads a password file, dropping trailing whitespace (the
-// newline editors add).
-func readSecret(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimRight(string(b), " \t\r\n"), nil
-}
-
-// config builds the TLS configuration; nil when no key is set.
-func (o TLS) config() (*tls.Config, error) {
-	if o == (TLS{}) {
-		return nil, nil
-	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: o.InsecureSkipVerify} //nolint:gosec // the user's choice, documented
-	if o.CAFile != "" {
-		pem, err := os.ReadFile(o.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("ca_file: %w", err)
-		}
-		cfg.RootCAs = x509.NewCertPool()
-		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("ca_file %s: no PEM certificate found", o.CAFile)
-		}
-	}
-	if o.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("cert_file/key_file: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
-	}
-	return cfg, nil
 }

@@ -92,8 +92,10 @@
 // registers it. Check reports problems with file:line through config.Check
 // (brokers host:port, templates parse, format, compression, acks, SASL
 // mechanism and password, TLS pairs); CheckFiles, run by logcapturer check,
-// also reads the SASL password file and the TLS files. The password file is
-// read again at every new connection, so a rotated password is picked up.
+// also reads the SASL password file (config.SecretFile) and the TLS files
+// (sinks.TLSConfig.CheckFiles). The password file is read again at every
+// new connection with config.ReadSecret, so a rotated password is picked
+// up.
 // The client only logs franz-go's errors (as warnings): its per-retry lines
 // are dropped.
 //

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/logcapturer/logcapturer/config"
 	"github.com/logcapturer/logcapturer/sinks"
 	"github.com/logcapturer/logcapturer/wal"
 	"github.com/prometheus/client_golang/prometheus"
@@ -156,17 +157,17 @@ func clientOptions(logger *slog.Logger, o Config) ([]kgo.Opt, error) {
 	} else {
 		kopts = append(kopts, kgo.RequiredAcks(kgo.AllISRAcks()))
 	}
-	tlsCfg, err := o.TLS.config()
+	tlsCfg, err := o.TLS.Client()
 	if err != nil {
-		return nil, fmt.Errorf("tls: %w", err)
+		return nil, err
 	}
 	if tlsCfg != nil {
 		kopts = append(kopts, kgo.DialTLSConfig(tlsCfg))
 	}
 	if s := o.SASL; s.set() {
 		if s.PasswordFile != "" {
-			if _, err := readSecret(s.PasswordFile); err != nil {
-				return nil, fmt.Errorf("sasl.password_file: %w", err)
+			if _, err := config.ReadSecret("sasl.password_file", s.PasswordFile); err != nil {
+				return nil, err
 			}
 		}
 		kopts = append(kopts, kgo.SASL(mechanism(s)))
@@ -180,11 +181,7 @@ func mechanism(s SASL) sasl.Mechanism {
 		if s.PasswordFile == "" {
 			return s.Password, nil
 		}
-		pw, err := readSecret(s.PasswordFile)
-		if err != nil {
-			return "", fmt.Errorf("sasl.password_file: %w", err)
-		}
-		return pw, nil
+		return config.ReadSecret("sasl.password_file", s.PasswordFile)
 	}
 	switch s.Mechanism {
 	case MechanismPlain:

@@ -34,18 +34,9 @@ func (o *Options) Check(c *config.Check) {
 
 // CheckFiles reports a password, token or TLS file that cannot be read.
 func (o *Options) CheckFiles(c *config.Check) {
-	for key, path := range map[string]string{
-		"basic_auth.password_file": o.BasicAuth.PasswordFile, "bearer_token_file": o.BearerTokenFile} {
-		if path == "" {
-			continue
-		}
-		if _, err := readSecret(path); err != nil {
-			c.Problem(key, "cannot be read: %v", err)
-		}
-	}
-	if _, err := tlsConfig(o.TLS); err != nil {
-		c.Problem("tls", "%v", err)
-	}
+	c.SecretFile("basic_auth.password_file", o.BasicAuth.PasswordFile)
+	c.SecretFile("bearer_token_file", o.BearerTokenFile)
+	o.TLS.CheckFiles(c, "tls")
 }
 
 // Open returns the sink named name.

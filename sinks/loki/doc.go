@@ -103,7 +103,9 @@
 //
 // # Lifecycle and concurrency
 //
-// New checks the options, loads TLS files and registers the metrics; Send
+// New checks the options, loads TLS files (sinks.TLSConfig.Client) and
+// checks that the password or token file is readable (config.ReadSecret,
+// which Send calls again for every request), and registers the metrics; Send
 // is safe for concurrent use (each call takes an Encoder from the sink's
 // free list, so buffers are reused and nothing is allocated per entry once
 // they have grown); Close unregisters the metrics and closes idle connections, and is

@@ -7,12 +7,13 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/logcapturer/logcapturer/sinks"
 )
 
 // Encodings of the push request body.
@@ -45,14 +46,14 @@ type Options struct {
 	TenantID string `yaml:"tenant_id"`
 	// BasicAuth sends an Authorization: Basic header. [basic_auth]
 	BasicAuth BasicAuth `yaml:"basic_auth"`
-	// BearerToken or BearerTokenFile (re-read on every request, so a
-	// rotated token is picked up) sends Authorization: Bearer. At most one
+	// BearerToken or BearerTokenFile (re-read on every request with
+	// config.ReadSecret, so a rotated token is picked up) sends Authorization: Bearer. At most one
 	// of them, and not together with BasicAuth. [bearer_token,
 	// bearer_token_file]
 	BearerToken     string `yaml:"bearer_token"`
 	BearerTokenFile string `yaml:"bearer_token_file"`
-	// TLS configures https connections. [tls]
-	TLS TLSOptions `yaml:"tls"`
+	// TLS configures https connections; its files are read by New. [tls]
+	TLS sinks.TLSConfig `yaml:"tls"`
 	// Headers are added to every request. They may not set the headers
 	// the sink owns: Content-Type, Content-Encoding, Content-Length,
 	// X-Scope-OrgID (use TenantID) and Authorization (use BasicAuth or a
@@ -77,24 +78,12 @@ type Options struct {
 }
 
 // BasicAuth is HTTP basic authentication. Password and PasswordFile are
-// mutually exclusive; the file is re-read on every request and its
-// trailing newline is dropped.
+// mutually exclusive; the file is re-read on every request, with
+// config.ReadSecret (surrounding whitespace trimmed).
 type BasicAuth struct {
 	Username     string `yaml:"username"`
 	Password     string `yaml:"password"`
 	PasswordFile string `yaml:"password_file"`
-}
-
-// TLSOptions configure TLS for https URLs. Files are read once, by New.
-type TLSOptions struct {
-	// CAFile is a PEM bundle of CAs to trust instead of the system's.
-	CAFile string `yaml:"ca_file"`
-	// CertFile and KeyFile are a PEM client certificate and its key, for
-	// mutual TLS; both or neither.
-	CertFile string `yaml:"cert_file"`
-	KeyFile  string `yaml:"key_file"`
-	// InsecureSkipVerify disables server certificate verification.
-	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 }
 
 func (b BasicAuth) set() bool {
@@ -159,8 +148,8 @@ func (o *Options) rules(report func(key, msg string)) {
 	if o.BearerToken != "" && o.BearerTokenFile != "" {
 		report("bearer_token", "bearer_token and bearer_token_file are mutually exclusive")
 	}
-	if (o.TLS.CertFile == "") != (o.TLS.KeyFile == "") {
-		report("tls", "cert_file and key_file must be given together")
+	if err := o.TLS.Validate(); err != nil {
+		report("tls", err.Error())
 	}
 	for _, name := range slices.Sorted(maps.Keys(o.Headers)) {
 		value := o.Headers[name]
@@ -258,16 +247,6 @@ func validHeaderName(name string) bool {
 		}
 	}
 	return true
-}
-
-// readSecret reads a password or token file, dropping trailing
-// whitespace (the newline editors add).
-func readSecret(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimRight(string(b), " \t\r\n"), nil
 }
 
 // header is a compiled request header.

@@ -3,8 +3,6 @@ package loki
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -12,12 +10,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/logcapturer/logcapturer/config"
 	"github.com/logcapturer/logcapturer/sinks"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -72,11 +70,11 @@ func New(logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Sink, e
 		if path == "" {
 			continue
 		}
-		if _, err := readSecret(path); err != nil {
-			return nil, fmt.Errorf("loki sink %q: %s: %w", opts.Name, field, err)
+		if _, err := config.ReadSecret(field, path); err != nil {
+			return nil, fmt.Errorf("loki sink %q: %w", opts.Name, err)
 		}
 	}
-	tlsCfg, err := tlsConfig(opts.TLS)
+	tlsCfg, err := opts.TLS.Client()
 	if err != nil {
 		return nil, fmt.Errorf("loki sink %q: %w", opts.Name, err)
 	}
@@ -111,31 +109,6 @@ func New(logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Sink, e
 		s.contentType = "application/x-protobuf"
 	}
 	return s, nil
-}
-
-func tlsConfig(o TLSOptions) (*tls.Config, error) {
-	if o == (TLSOptions{}) {
-		return nil, nil
-	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: o.InsecureSkipVerify} //nolint:gosec // the user's choice, documented
-	if o.CAFile != "" {
-		pem, err := os.ReadFile(o.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("tls.ca_file: %w", err)
-		}
-		cfg.RootCAs = x509.NewCertPool()
-		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls.ca_file %s: no PEM certificate found", o.CAFile)
-		}
-	}
-	if o.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("tls.cert_file/key_file: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
-	}
-	return cfg, nil
 }
 
 // Name returns the sink's name.
@@ -293,15 +266,15 @@ func (s *Sink) setHeaders(h http.Header) error {
 		pw := ba.Password
 		if ba.PasswordFile != "" {
 			var err error
-			if pw, err = readSecret(ba.PasswordFile); err != nil {
-				return fmt.Errorf("%w: basic_auth.password_file: %w", errCredentials, err)
+			if pw, err = config.ReadSecret("basic_auth.password_file", ba.PasswordFile); err != nil {
+				return fmt.Errorf("%w: %w", errCredentials, err)
 			}
 		}
 		h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(ba.Username+":"+pw)))
 	case s.opts.BearerTokenFile != "":
-		tok, err := readSecret(s.opts.BearerTokenFile)
+		tok, err := config.ReadSecret("bearer_token_file", s.opts.BearerTokenFile)
 		if err != nil {
-			return fmt.Errorf("%w: bearer_token_file: %w", errCredentials, err)
+			return fmt.Errorf("%w: %w", errCredentials, err)
 		}
 		h.Set("Authorization", "Bearer "+tok)
 	case s.opts.BearerToken != "":

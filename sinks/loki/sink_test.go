@@ -149,7 +149,7 @@ func TestTLSWithCAFile(t *testing.T) {
 	if err := os.WriteFile(ca, r.CertPEM(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s := newSink(t, nil, loki.Options{URL: r.URL(), TLS: loki.TLSOptions{CAFile: ca}})
+	s := newSink(t, nil, loki.Options{URL: r.URL(), TLS: sinks.TLSConfig{CAFile: ca}})
 	if err := s.Send(context.Background(), batch(tricky()...)); err != nil {
 		t.Fatal(err)
 	}
@@ -435,7 +435,7 @@ func TestValidate(t *testing.T) {
 	if _, err := loki.New(nil, nil, loki.Options{URL: ok.URL, BearerTokenFile: "/nonexistent/token"}); err == nil || !strings.Contains(err.Error(), "bearer_token_file") {
 		t.Fatalf("New with a missing token file: %v", err)
 	}
-	if _, err := loki.New(nil, nil, loki.Options{URL: ok.URL, TLS: loki.TLSOptions{CAFile: "/nonexistent/ca"}}); err == nil || !strings.Contains(err.Error(), "tls.ca_file") {
+	if _, err := loki.New(nil, nil, loki.Options{URL: ok.URL, TLS: sinks.TLSConfig{CAFile: "/nonexistent/ca"}}); err == nil || !strings.Contains(err.Error(), "tls.ca_file") {
 		t.Fatalf("New with a missing CA file: %v", err)
 	}
 }
