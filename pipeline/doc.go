@@ -40,7 +40,10 @@
 // transaction every CommitInterval (100ms; once a second while every block
 // is delivered and committed, until new durable blocks wake it), then
 // deletes WAL segments below
-// min(committed cursors, retry ranges, dead letters, positions checkpoint),
+// min(committed cursors, retry ranges, dead letters, positions checkpoint)
+// of the configured sinks only (a removed sink releases its blocks; when
+// it is added again, Open drops its retry ranges and dead letters whose
+// blocks are gone, counted as dropped_entries_total{reason="removed"}),
 // at segment boundaries only, once 8 segments are deletable (or at once
 // when nothing was appended since the last pass, or the WAL holds half of
 // max_bytes): each cut makes tidwall rewrite the segment at the cut. Once

@@ -233,7 +233,9 @@ func (o *Offline) DLQ(sink string) ([]DeadLetter, error) {
 			return nil, err
 		}
 		for _, d := range ds {
-			out = append(out, deadLetterView(n, d))
+			v := deadLetterView(n, d)
+			v.Expired = o.log == nil || d.From < o.log.FirstIndex()
+			out = append(out, v)
 		}
 	}
 	return out, nil
@@ -255,12 +257,18 @@ func (o *Offline) DLQEntries(sink string, from uint64, limit int) (DeadLetter, [
 			known = append(known, d.From)
 			continue
 		}
+		view := deadLetterView(sink, d)
+		if o.log == nil || d.From < o.log.FirstIndex() {
+			view.Expired = true
+			return view, nil, fmt.Errorf("dead letter %d of sink %s has expired: its wal blocks were deleted while the sink was not in the config; "+
+				"the sink's next start drops it (or purge it: dlq purge --sink %s --from %d)", d.From, sink, sink, d.From)
+		}
 		v, err := o.walView()
 		if err != nil {
-			return deadLetterView(sink, d), nil, err
+			return view, nil, err
 		}
 		es, err := v.entries(d.From, d.To, 0, limit, nil, picked(d.Picks))
-		return deadLetterView(sink, d), es, err
+		return view, es, err
 	}
 	return DeadLetter{}, nil, &NotFoundError{What: fmt.Sprintf("dead letter %d of sink %s", from, sink), Known: known}
 }

@@ -455,3 +455,84 @@ func TestOpenSyncsDataDir(t *testing.T) {
 		t.Errorf("Open with a failing data dir fsync: %v, want the error", err)
 	}
 }
+
+// TestRemovedSinkReleasesItsBlocks: a sink removed from the config no
+// longer pins WAL blocks (retention follows the configured sinks only);
+// while it is out, its dead letters whose blocks went show as expired
+// offline, and when it is added again those dead letters are dropped
+// (counted as dropped{reason="removed"}), never left pointing at deleted
+// blocks, and it resumes from the oldest block the WAL holds.
+func TestRemovedSinkReleasesItsBlocks(t *testing.T) {
+	dir := t.TempDir()
+	line := strings.Repeat("x", 1000)
+	a := &memSink{name: "a"}
+	b := &memSink{name: "b", fail: func(int, *sinks.Batch) error {
+		return &sinks.Permanent{Reason: "rejected", Err: errors.New("400 bad line")}
+	}}
+	opts := Options{SegmentSize: 64 << 10}
+	p := openTest(t, dir, nil, opts, a, b)
+	for i := range 100 {
+		emit(t, p, "app", "f", int64(i), fmt.Sprintf("old %03d %s", i, line))
+	}
+	waitFor(t, "b dead-lettered everything", func() bool {
+		n := 0
+		for _, d := range p.DeadLetters("b") {
+			n += d.Entries
+		}
+		return n == 100 && len(a.lines()) == 100
+	})
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// b is removed: a alone decides what is retained.
+	a = &memSink{name: "a"}
+	p = openTest(t, dir, nil, opts, a)
+	for i := range 400 {
+		emit(t, p, "app", "f", int64(100+i), fmt.Sprintf("new %03d %s", i, line))
+	}
+	waitFor(t, "b's blocks deleted", func() bool { return len(a.lines()) == 400 && p.log.FirstIndex() > 100 })
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	o, err := OpenOffline(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := o.DLQ("b")
+	if err != nil || len(ds) == 0 {
+		t.Fatalf("offline dead letters of b: %v %v", ds, err)
+	}
+	for _, d := range ds {
+		if !d.Expired {
+			t.Errorf("dead letter %d..%d of the removed sink is not shown as expired", d.From, d.To)
+		}
+	}
+	if _, _, err := o.DLQEntries("b", ds[0].From, 10); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Errorf("entries of an expired dead letter: %v, want an error saying it expired", err)
+	}
+	o.Close()
+
+	// b comes back, accepting now.
+	a, b = &memSink{name: "a"}, &memSink{name: "b"}
+	reg := prometheus.NewRegistry()
+	p = openTest(t, dir, reg, opts, a, b)
+	defer p.Close()
+	if ds := p.DeadLetters("b"); len(ds) != 0 {
+		t.Errorf("the re-added sink still has %d dead letters pointing at deleted blocks", len(ds))
+	}
+	if got := testutil.ToFloat64(p.m.sinkDropped.WithLabelValues("b", "removed")); got != 100 {
+		t.Errorf("dropped{reason=removed} = %v, want 100", got)
+	}
+	emit(t, p, "app", "f", 600, "after re-add")
+	waitFor(t, "b delivers from the oldest block the wal holds", func() bool {
+		got := b.lines()
+		return len(got) > 0 && got[len(got)-1] == "after re-add"
+	})
+	for _, l := range b.lines() {
+		if strings.HasPrefix(l, "old ") {
+			t.Fatalf("b was sent a line from a deleted block: %.10s", l)
+		}
+	}
+}

@@ -47,6 +47,15 @@ func (p *Pipeline) recover() error {
 		if err != nil {
 			return err
 		}
+		// Only the configured sinks pin WAL blocks: a sink removed by a
+		// reload (or while stopped) and added again finds the blocks of
+		// its retry ranges and dead letters deleted. Never point at them.
+		p.m.sinkDropped.WithLabelValues(name, "removed")
+		if n := p.sched.DropBelow(first, name)[name]; n > 0 {
+			p.m.sinkDropped.WithLabelValues(name, "removed").Add(float64(n))
+			p.logger.Warn("retry ranges and dead letters whose wal blocks were deleted while the sink was not configured are dropped",
+				"sink", name, "entries", n, "wal_first", first)
+		}
 		p.loops = append(p.loops, newSinkLoop(p, so, c, retries))
 	}
 

@@ -370,6 +370,11 @@ type DeadLetter struct {
 	// its blocks, the ones the receiver refused of a partial success: runs
 	// of WAL index:first entry+count. Empty: every entry routed to the sink.
 	Selection string `json:"selection,omitempty"`
+	// Expired is set (offline) when the WAL no longer holds the dead
+	// letter's first blocks: they were deleted while its sink was not in
+	// the config, which releases a sink's blocks. Its entries cannot be
+	// shown or replayed; the sink's next start drops it.
+	Expired bool `json:"expired,omitempty"`
 }
 
 func deadLetterView(sink string, d retry.DeadLetter) DeadLetter {

@@ -544,12 +544,16 @@ func (s *Scheduler) Expire(maxBytes int64, maxAge time.Duration) int {
 	return total
 }
 
-// DropBelow forgets every retry range and dead letter of every sink that
-// ends below index (their WAL blocks were deleted by full_policy
-// drop_oldest) and returns the entries dropped per sink.
-func (s *Scheduler) DropBelow(index uint64) map[string]int {
+// DropBelow forgets every retry range and dead letter that ends below
+// index (their WAL blocks were deleted: by full_policy drop_oldest, or while
+// the sink was not in the config) of every sink, or of the sinks named in
+// only, and returns the entries dropped per sink.
+func (s *Scheduler) DropBelow(index uint64, only ...string) map[string]int {
 	out := map[string]int{}
 	for _, q := range s.snapshotQueues() {
+		if len(only) > 0 && !slices.Contains(only, q.name) {
+			continue
+		}
 		var rs []Range
 		var ds []DeadLetter
 		s.mu.Lock()

@@ -189,7 +189,8 @@ func (r *reloader) setRunning(cfg *config.Config) {
 // starts again on the new config: cursors and positions live in state.db, so kept sinks and
 // sources resume where they were, added ones start (a new sink from the
 // oldest block the WAL still holds), and removed ones stop with their
-// cursors kept for a later re-add. If the new config fails to start (a
+// cursors kept for a later re-add; they no longer pin WAL blocks (see
+// README: removing a sink releases its blocks). If the new config fails to start (a
 // port in use), the old one is started again.
 //
 // It tells systemd READY=1, RELOADING=1 and STOPPING=1 (sd_notify).

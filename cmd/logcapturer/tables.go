@@ -104,7 +104,11 @@ func renderDLQ(w io.Writer, ds []pipeline.DeadLetter, full bool) error {
 		if !full {
 			msg = short(d.LastError, 60)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%d\t%s\t%s\t%s\n", d.Sink, d.From, d.To, d.Entries, d.Reason, d.Attempts,
+		reason := d.Reason
+		if d.Expired {
+			reason += " (expired: blocks deleted)"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%d\t%s\t%s\t%s\n", d.Sink, d.From, d.To, d.Entries, reason, d.Attempts,
 			d.FirstFailure.UTC().Format(time.RFC3339), d.LastFailure.UTC().Format(time.RFC3339), dash(msg))
 	}
 	return tw.Flush()
