@@ -3,8 +3,12 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -24,6 +28,7 @@ func TestCrashDuringOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	target := sinktest.NewTarget(t)
+	addr := freePort(t)
 	cfg := filepath.Join(dir, "config.yaml")
 	conf := fmt.Sprintf(`data_dir: %s
 sources:
@@ -36,8 +41,8 @@ sinks:
     batch: {max_entries: 500, max_wait: 20ms}
     workers: 2
     retry: {min_backoff: 50ms, max_backoff: 500ms}
-admin: {listen: ""}
-`, filepath.Join(dir, "data"), logs, target.URL())
+admin: {listen: "%s"}
+`, filepath.Join(dir, "data"), logs, target.URL(), addr)
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +61,15 @@ admin: {listen: ""}
 	modes := []sinktest.Mode{sinktest.Fail500, sinktest.Refuse, sinktest.Throttle, sinktest.Fail500, sinktest.Hang}
 	for _, m := range modes {
 		target.SetMode(t, m)
-		time.Sleep(700 * time.Millisecond) // let ranges fail and be stored, then crash
+		// Crash once ranges failed, were stored and came back for another
+		// try (logcapturer_retries_total of this process).
+		deadline := time.Now().Add(20 * time.Second)
+		for metricSum(addr, `logcapturer_retries_total{sink="web"}`) < 1 {
+			if time.Now().After(deadline) {
+				t.Fatalf("mode %v: no range failed and came back for a retry:\n%s", m, stderr.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
@@ -96,4 +109,27 @@ admin: {listen: ""}
 	all, accepted := target.Requests()
 	d, received := target.Distinct()
 	t.Logf("kills=%d lines=%d distinct delivered=%d duplicates=%d requests=%d accepted=%d", len(modes), total, d, received-d, all, accepted)
+}
+
+// metricSum adds up the samples of the running program's /metrics whose
+// name and labels start with prefix; 0 when it cannot be read.
+func metricSum(addr, prefix string) float64 {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0
+	}
+	sum := 0.0
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) == 2 && strings.HasPrefix(f[0], prefix) {
+			if v, err := strconv.ParseFloat(f[1], 64); err == nil {
+				sum += v
+			}
+		}
+	}
+	return sum
 }

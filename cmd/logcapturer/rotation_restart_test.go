@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -71,35 +68,13 @@ func caughtUp(admin string) bool {
 		}
 		// And the cursor is committed to state.db: a kill -9 now re-sends
 		// nothing.
-		if committedCursor(admin, s.Name) != float64(st.WAL.LastIndex) {
+		if metricSum(admin, `logcapturer_sink_cursor{sink="`+s.Name+`"}`) != float64(st.WAL.LastIndex) {
 			return false
 		}
 	}
 	return true
 }
 
-// committedCursor reads logcapturer_sink_cursor of sink from /metrics, or
-// -1 when it cannot.
-func committedCursor(admin, sink string) float64 {
-	resp, err := http.Get("http://" + admin + "/metrics")
-	if err != nil {
-		return -1
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return -1
-	}
-	name := `logcapturer_sink_cursor{sink="` + sink + `"}`
-	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) == 2 && f[0] == name {
-			if v, err := strconv.ParseFloat(f[1], 64); err == nil {
-				return v
-			}
-		}
-	}
-	return -1
-}
 
 // TestRotatedFileAcrossRestarts is the operator's rename rotation with the
 // rotated name inside the glob (app.log*), on a WAL small enough that
