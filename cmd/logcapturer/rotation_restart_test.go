@@ -75,7 +75,6 @@ func caughtUp(admin string) bool {
 	return true
 }
 
-
 // TestRotatedFileAcrossRestarts is the operator's rename rotation with the
 // rotated name inside the glob (app.log*), on a WAL small enough that
 // retention deletes the rotated file's blocks: 100,000 lines in app.log,
