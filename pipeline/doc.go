@@ -33,7 +33,7 @@
 //
 // # State
 //
-// state.db (bbolt) holds, per design.md: cursors (sink name -> last settled
+// state.db (bbolt) holds: cursors (sink name -> last settled
 // index) and positions (source NUL file id -> index, offset, path), plus
 // meta/positions_index: the WAL index up to which every block's position is
 // in the positions bucket. One committer goroutine writes all of it in one
