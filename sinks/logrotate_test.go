@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/logcapturer/logcapturer/wal/waltest"
 )
 
 // TestFileLogrotate rotates the file sink's output with the real logrotate
@@ -23,12 +25,7 @@ import (
 // current file. (Reopening on SIGHUP, logrotate's postrotate, is tested with
 // the real binary in cmd/logcapturer.)
 func TestFileLogrotate(t *testing.T) {
-	bin, err := exec.LookPath("logrotate")
-	if err != nil {
-		if bin, err = exec.LookPath("/usr/sbin/logrotate"); err != nil { // not on a user's PATH
-			t.Skip("logrotate is not installed: install it (Debian: apt-get install logrotate; .ci/run does) to run this test")
-		}
-	}
+	bin := waltest.Logrotate(t)
 	for _, mode := range []string{"create", "nocreate"} {
 		t.Run(mode, func(t *testing.T) {
 			dir, etc := t.TempDir(), t.TempDir()

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/logcapturer/logcapturer/wal/waltest"
 )
 
 // TestFileLogrotate drives the real logrotate (Debian package logrotate,
@@ -33,14 +35,10 @@ import (
 //
 // LOGCAPTURER_LOGROTATE_SECONDS sets how long the writer writes (default 4).
 func TestFileLogrotate(t *testing.T) {
-	bin, err := exec.LookPath("logrotate")
-	if err != nil {
-		if bin, err = exec.LookPath("/usr/sbin/logrotate"); err != nil { // not on a user's PATH
-			t.Skip("logrotate is not installed: install it (Debian: apt-get install logrotate; .ci/run does) to run this test")
-		}
-	}
+	bin := waltest.Logrotate(t)
 	seconds := 4
 	if v := os.Getenv("LOGCAPTURER_LOGROTATE_SECONDS"); v != "" {
+		var err error
 		if seconds, err = strconv.Atoi(v); err != nil {
 			t.Fatal(err)
 		}

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/logcapturer/logcapturer/wal/waltest"
 )
 
 // TestFileSinkOutputRotation runs the real binary with a file sink and
@@ -99,12 +101,7 @@ admin: {listen: "`+addr+`", token_file: `+tokenFile+`}
 	w.write(t, 50)
 	waitLines(raw, 250, 300)
 
-	lr, err := exec.LookPath("logrotate")
-	if err != nil {
-		if lr, err = exec.LookPath("/usr/sbin/logrotate"); err != nil {
-			t.Skip("logrotate is not installed: install it (Debian: apt-get install logrotate; .ci/run does) to run the rest of this test")
-		}
-	}
+	lr := waltest.Logrotate(t)
 	rotate := func(conf, postrotate string) {
 		t.Helper()
 		path := filepath.Join(etc, conf)

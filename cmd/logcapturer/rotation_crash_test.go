@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/logcapturer/logcapturer/wal/waltest"
 )
 
 // rotLine is the n-th line the rotating writer writes.
@@ -243,12 +245,7 @@ admin:
 // Skipped where logrotate is not installed (.ci/run installs it).
 func TestCrashKill9Copytruncate(t *testing.T) {
 	bin := binary(t)
-	lr, err := exec.LookPath("logrotate")
-	if err != nil {
-		if lr, err = exec.LookPath("/usr/sbin/logrotate"); err != nil { // not on a user's PATH
-			t.Skip("logrotate is not installed: install it (Debian: apt-get install logrotate; .ci/run does) to run this test")
-		}
-	}
+	lr := waltest.Logrotate(t)
 	dir := t.TempDir()
 	logs := filepath.Join(dir, "logs")
 	if err := os.MkdirAll(logs, 0o755); err != nil {

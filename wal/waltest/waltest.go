@@ -152,3 +152,18 @@ func MountTmpfs(t testing.TB, size string) string {
 	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
 	return dir
 }
+
+// Logrotate returns the path of the real logrotate (Debian package
+// logrotate, which .ci/run installs), looked up on PATH and in /usr/sbin
+// (not on a user's PATH). It skips the test where it is not installed.
+func Logrotate(t testing.TB) string {
+	t.Helper()
+	if bin, err := exec.LookPath("logrotate"); err == nil {
+		return bin
+	}
+	if bin, err := exec.LookPath("/usr/sbin/logrotate"); err == nil {
+		return bin
+	}
+	t.Skip("logrotate is not installed: install it (Debian: apt-get install logrotate; .ci/run does) to run this test")
+	return ""
+}
