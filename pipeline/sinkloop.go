@@ -464,6 +464,7 @@ func (sl *sinkLoop) settledRange(from uint64) {
 // settled at once.
 func (sl *sinkLoop) dispatch(ctx context.Context, b *batch) bool {
 	if b.Entries == 0 {
+		sl.settledRange(b.From)
 		sl.ack(b.From, b.To)
 		sl.free <- b
 		return true
