@@ -59,8 +59,9 @@
 //	                                 # + per sink 2 * batch.max_bytes * (workers + 1) (+ kafka's
 //	                                 # max_buffered_bytes): 26MiB with one default sink;
 //	                                 # at least 2 * segment_size + 16MiB; GOMEMLIMIT overrides it
-//	shutdown_timeout: 10s            # > 0: SIGTERM waits this long for in-flight batches to be
-//	                                 # acknowledged; what is still in flight is sent again next start
+//	shutdown_timeout: 10s            # > 0: SIGTERM and reloads wait this long for in-flight batches
+//	                                 # to be acknowledged (no new send starts); what is still in
+//	                                 # flight is cancelled and sent again next start
 //
 //	dlq:                             # how much WAL the dead-letter queue keeps
 //	  max_bytes: 512MiB              # > 0; the oldest dead letters expire past it
@@ -116,7 +117,7 @@
 //	      max_wait: 200ms            # > 0
 //	    workers: 1                   # 1 .. 64
 //	    retry:
-//	      max_attempts: 0            # >= 0; 0 retries forever
+//	      max_attempts: 0            # >= 0; 0 retries forever; 401/403 refusals are not attempts
 //	      min_backoff: 500ms         # > 0, and <= max_backoff
 //	      max_backoff: 5m            # > 0
 //

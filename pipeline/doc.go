@@ -33,8 +33,8 @@
 //
 // # State
 //
-// state.db (bbolt) holds: cursors (sink name -> last settled
-// index) and positions (source NUL file id -> index, offset, path), plus
+// state.db (bbolt) holds cursors (sink name -> last settled index), the
+// retry ranges and dead letters (package retry), and positions (source NUL file id -> index, offset, path), plus
 // meta/positions_index: the WAL index up to which every block's position is
 // in the positions bucket. One committer goroutine writes all of it in one
 // transaction every CommitInterval (100ms; once a second while every block
@@ -65,10 +65,25 @@
 //
 // Open (takes the state.db lock: a second process fails at once), Positions
 // (for building sources), Start, Emit from sources, then Close sources first
-// and the pipeline after: Close writes and syncs what was queued, stops the
-// sink loops (cancelling in-flight sends, which are redelivered next start),
-// commits, and closes the WAL and state.db. Every goroutine is started by
-// Start and waited for by Close; none is started per batch or per entry.
+// and the pipeline after. Every goroutine is started by Start and waited for
+// by Close; none is started per batch or per entry.
+//
+// Shutdown (SIGTERM, and a reload, which stops one pipeline and opens the
+// next) drains: the context given to Start ends first, which stops the
+// sink readers, the retry scheduler and every worker not sending, so no new
+// block is read and no new send (nor retry) starts; sends in flight, and
+// the committer, run on: they are not derived from that context. Close
+// then writes and syncs what sources queued, waits up to ShutdownTimeout
+// for the sends in flight (a success is acknowledged, a failure filed as a
+// retry range, as at any time), cancels those still running, commits the
+// cursors (so a drained batch is not sent again after the next start), and
+// closes the WAL and state.db. A send cancelled at ShutdownTimeout leaves
+// its range unsettled: it is sent again after the next start. A Send that
+// ignores cancellation (a write to a hung NFS mount, to a pipe nobody
+// reads) is left behind after cancelGrace (1 s) more, logged once and
+// named by AbandonedSinks, so Close returns within ShutdownTimeout + 1 s
+// whatever a sink does; its worker returns if the Send ever does, and
+// touches nothing durable after Close.
 //
 // ReopenOutputs, called by cmd on a reload that changes nothing (SIGHUP,
 // POST /-/reload), asks every sink that is a sinks.Reopener to reopen its
@@ -95,8 +110,16 @@
 // speed instead of waiting out backoffs earned during the outage. So the
 // retry queue holds at most the ranges in flight when the breaker opened,
 // whatever the outage's length. Refused credentials never dead-letter and
-// never use up MaxAttempts. Retention keeps every block a retry range or
-// dead letter needs.
+// never use up MaxAttempts: a range's Attempts counts only its other
+// failures, and the wait after a refusal grows with the time since the
+// range first failed instead, up to ProbeInterval. Retention keeps every
+// block a retry range or dead letter needs.
+//
+// A block a retried range cannot send (deleted under it by drop_oldest,
+// or failing its checksum) is skipped at every attempt but logged, and
+// counted in sink_corrupt_blocks_total, once per range: the sink loop
+// remembers, per range start, the blocks it logged (at most 1,024 ranges),
+// until the range is delivered, dead-lettered or dropped.
 //
 // # Readiness
 //
@@ -105,9 +128,11 @@
 // the last error, is the gauge logcapturer_component_degraded, and logs one
 // line when it starts and one when it ends. A sink's reader that cannot
 // read the WAL retries with a backoff capped at 2 s (sink_reader_stopped);
-// the committer evaluates sink_failing (failing longer than UnreadyAfter)
-// and sink_stuck (work to do, breaker closed, nothing in flight, for 30 s)
-// every tick; Emit marks a source blocked for 10 s source_stalled.
+// the committer evaluates sink_failing (failing longer than UnreadyAfter),
+// sink_stuck (work to do, breaker closed, nothing in flight, for 30 s) and
+// sink_send_hung (a send in flight for max(SendHungAfter, 2 * the sink's
+// Timeout); SendHungAfter defaults to 1 minute) every tick; Emit marks a
+// source blocked for 10 s source_stalled.
 //
 // A partial success, a *sinks.Permanent whose Refused names entries (Loki's
 // partial 400), files only those: the range is narrowed to a retry.Picks of

@@ -377,16 +377,17 @@ func TestSinkStuck(t *testing.T) {
 	if ok, conds := p.Readiness(); ok || !p.health.has("sink/s", ReasonSinkStuck) {
 		t.Fatalf("not stuck after %s: %+v", stuckAfter, conds)
 	}
-	sl.sending(+1)
+	sl.sendStart()
 	sl.evaluate(now.Add(stuckAfter+time.Second), p.durable.Load(), time.Hour)
 	if p.health.has("sink/s", ReasonSinkStuck) {
 		t.Fatal("still stuck with a send in flight")
 	}
 }
 
-// TestCloseDrainsInFlight: Close (SIGTERM) lets a send in flight finish
-// within ShutdownTimeout instead of cancelling it, so its cursor is
-// committed and a restart sends nothing again.
+// TestCloseDrainsInFlight: a shutdown as run does it (SIGTERM cancels the
+// context Start was given, then sources and the pipeline are closed) lets a
+// send in flight finish within ShutdownTimeout instead of cancelling it, so
+// its cursor is committed and a restart sends nothing again.
 func TestCloseDrainsInFlight(t *testing.T) {
 	dir := t.TempDir()
 	started := make(chan struct{}, 1)
@@ -396,9 +397,12 @@ func TestCloseDrainsInFlight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.Start(t.Context())
+	ctx, signal := context.WithCancel(context.Background())
+	defer signal()
+	p.Start(ctx)
 	emit(t, p, "app", "f", 1, "in flight at shutdown")
 	<-started
+	signal() // SIGTERM: the instance's context ends first
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ const (
 	ReasonSinkUnauthorized    = "sink_unauthorized"           // the sink refuses our credentials
 	ReasonSinkFailing         = "sink_failing"                // failing longer than UnreadyAfter
 	ReasonSinkStuck           = "sink_stuck"                  // behind, nothing in flight, no progress
+	ReasonSinkSendHung        = "sink_send_hung"              // a send has not returned for 2x the sink's timeout, at least SendHungAfter
 )
 
 // Condition is one readiness reason in force.

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,6 +61,10 @@ type SinkOptions struct {
 	// ProbeInterval is the longest pause between probes of a sink whose
 	// breaker is open (default min(MaxBackoff, 30s)).
 	ProbeInterval time.Duration
+	// Timeout is the sink's own bound on one Send (its timeout option; 0:
+	// it has none). A send in flight for 2*Timeout, and at least
+	// Options.SendHungAfter, is hung (sink_send_hung).
+	Timeout time.Duration
 }
 
 // FullPolicy is what happens when the WAL reaches MaxBytes.
@@ -99,8 +105,14 @@ type Options struct {
 	// pipeline unready (reason sink_failing; default 5m).
 	UnreadyAfter time.Duration
 	// ShutdownTimeout is how long Close lets in-flight sends finish after
-	// the readers stopped (default 10s); then they are cancelled.
+	// the readers stopped (default 10s); then they are cancelled, and
+	// Close waits at most cancelGrace (1s) more for them before it leaves
+	// behind the sends that ignore cancellation (AbandonedSinks).
 	ShutdownTimeout time.Duration
+	// SendHungAfter is the least time a send may be in flight before the
+	// sink has the sink_send_hung condition (default 1m); a sink with a
+	// Timeout gets 2*Timeout when that is longer.
+	SendHungAfter time.Duration
 	// Fsync is a test seam, passed to wal.Options.Fsync: every fsync of the
 	// WAL's own files, and of the data directory and the directories Open
 	// creates, goes through it. Nil means (*os.File).Sync.
@@ -134,6 +146,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.ShutdownTimeout <= 0 {
 		o.ShutdownTimeout = 10 * time.Second
+	}
+	if o.SendHungAfter <= 0 {
+		o.SendHungAfter = time.Minute
 	}
 	for i := range o.Sinks {
 		s := &o.Sinks[i]
@@ -221,10 +236,13 @@ type Pipeline struct {
 	commitReq  chan chan error // commit at once, for a rewind
 	commitWake chan struct{}   // publish wakes an idle committer
 
-	cancel        context.CancelFunc
-	cancelReaders context.CancelFunc // stops the sink readers first, at Close
-	wg            sync.WaitGroup     // sink loops and committer
+	cancel        context.CancelFunc // cancels sends in flight, stops the committer
+	cancelReaders context.CancelFunc // stops the sink readers, workers and scheduler
+	wg            sync.WaitGroup     // committer and lag seeding
 	ingestWG      sync.WaitGroup     // writer and syncer
+	loopsLeft     atomic.Int64       // sink readers and workers still running
+	loopsDone     chan struct{}      // closed when the last of them returned
+	abandoned     []string           // sinks whose sends Close left behind; set by Close
 	started       bool
 	closeOnce     sync.Once
 	closeErr      error
@@ -335,25 +353,40 @@ func (p *Pipeline) Positions(source string) map[string]int64 {
 
 // Start starts the WAL writer and syncer, the sink loops and the committer.
 // It returns at once; Close stops them.
+//
+// When ctx is done (SIGTERM, a reload), the sink readers and the retry
+// scheduler stop, and so does every worker that is not sending: no new
+// block is read and no new send starts. Sends in flight run on, and the
+// committer with them, until Close: ctx's cancellation does not reach
+// them, so Close can let them finish within ShutdownTimeout.
 func (p *Pipeline) Start(ctx context.Context) {
-	ctx, p.cancel = context.WithCancel(ctx)
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	readCtx, cancelReaders := context.WithCancel(ctx)
+	p.cancel, p.cancelReaders = cancel, cancelReaders
 	p.started = true
-	p.sched.Start(ctx)
+	p.sched.Start(readCtx)
 	p.ingestWG.Add(2)
 	go p.runWriter()
 	go p.runSyncer()
-	readCtx, cancelReaders := context.WithCancel(ctx)
-	p.cancelReaders = cancelReaders
+	p.loopsDone = make(chan struct{})
+	n := 0
 	for _, sl := range p.loops {
-		sl.start(ctx, readCtx, &p.wg)
+		n += sl.goroutines()
+	}
+	p.loopsLeft.Store(int64(n))
+	if n == 0 {
+		close(p.loopsDone)
+	}
+	for _, sl := range p.loops {
+		sl.start(runCtx, readCtx, p.loopExited)
 	}
 	p.wg.Add(1)
-	go p.runCommitter(ctx)
+	go p.runCommitter(runCtx)
 	if p.seedLow < p.counts.covered() {
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
-			p.seedCounts(ctx)
+			p.seedCounts(runCtx)
 		}()
 	}
 }
@@ -416,10 +449,22 @@ func (p *Pipeline) stallCause() string {
 
 var _ sources.Emitter = (*Pipeline)(nil)
 
+// loopExited is called by each sink reader and worker as it returns.
+func (p *Pipeline) loopExited() {
+	if p.loopsLeft.Add(-1) == 0 {
+		close(p.loopsDone)
+	}
+}
+
 // Close stops the pipeline: it writes and syncs what sources queued, stops
-// the sink loops (in-flight sends are cancelled and redelivered after the
-// next start), commits cursors and positions, and closes the WAL and
-// state.db. Close sources before the pipeline. Safe to call twice.
+// the sink readers and the retry scheduler, lets the sends in flight finish
+// within ShutdownTimeout (their acknowledgements are committed, so nothing
+// is sent twice after the next start), cancels those still running, and
+// commits cursors and positions and closes the WAL and state.db. It
+// returns within ShutdownTimeout plus cancelGrace even when a Send ignores
+// cancellation (see AbandonedSinks); what was in flight then is sent again
+// after the next start. Close sources before the pipeline. Safe to call
+// twice.
 func (p *Pipeline) Close() error {
 	p.closeOnce.Do(func() {
 		close(p.stopIngest)
@@ -446,30 +491,62 @@ func (p *Pipeline) Close() error {
 	return p.closeErr
 }
 
+// cancelGrace is how long Close waits for cancelled sends to return.
+const cancelGrace = time.Second
+
 // drain stops the sink readers and the retry scheduler, then waits up to
-// ShutdownTimeout for the sends in flight to finish, so a SIGTERM does not
-// throw away batches a sink is about to acknowledge.
+// ShutdownTimeout for the sends in flight to finish, so a SIGTERM or a
+// reload does not throw away batches a sink is about to acknowledge. Then
+// it cancels those still in flight and waits at most cancelGrace for them;
+// a Send that ignores cancellation (a write to a hung NFS mount or a pipe
+// nobody reads) is left behind, its sink recorded in p.abandoned.
 func (p *Pipeline) drain() {
 	p.cancelReaders()
 	p.sched.Close()
-	deadline := time.Now().Add(p.opts.ShutdownTimeout)
-	for {
-		busy := 0
-		for _, sl := range p.loops {
-			sl.mu.Lock()
-			busy += sl.inFlight
-			sl.mu.Unlock()
-		}
-		if busy == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			p.logger.Warn("shutdown_timeout passed with sends in flight; they are cancelled and sent again after the next start",
-				"in_flight", busy, "shutdown_timeout", p.opts.ShutdownTimeout)
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
+	t := time.NewTimer(p.opts.ShutdownTimeout)
+	defer t.Stop()
+	select {
+	case <-p.loopsDone:
+		return
+	case <-t.C:
 	}
+	p.logger.Warn("shutdown_timeout passed with sends in flight; they are cancelled and sent again after the next start",
+		"in_flight", p.sendsInFlight(), "shutdown_timeout", p.opts.ShutdownTimeout)
+	p.cancel()
+	t.Reset(cancelGrace)
+	select {
+	case <-p.loopsDone:
+		return
+	case <-t.C:
+	}
+	for _, sl := range p.loops {
+		sl.mu.Lock()
+		if sl.inFlight > 0 {
+			p.abandoned = append(p.abandoned, sl.name)
+		}
+		sl.mu.Unlock()
+	}
+	p.logger.Error("sends in flight ignore cancellation; shutting down without them: they are sent again after the next start",
+		"sinks", strings.Join(p.abandoned, ","), "in_flight", p.sendsInFlight())
+}
+
+// sendsInFlight counts the sends in progress over every sink.
+func (p *Pipeline) sendsInFlight() int {
+	n := 0
+	for _, sl := range p.loops {
+		sl.mu.Lock()
+		n += sl.inFlight
+		sl.mu.Unlock()
+	}
+	return n
+}
+
+// AbandonedSinks returns the sinks with a send that Close gave up on: it
+// ignored cancellation and may still be running, holding the sink. Their
+// owner must not wait on them (a file sink's Close would wait for the
+// hung write): the process exits or leaves them behind. Call after Close.
+func (p *Pipeline) AbandonedSinks() []string {
+	return slices.Clone(p.abandoned)
 }
 
 // Ready reports whether the pipeline is running.

@@ -187,7 +187,9 @@ func TestPositionsFromBlocksAfterCheckpoint(t *testing.T) {
 	p.closeOnce.Do(func() {
 		close(p.stopIngest)
 		p.ingestWG.Wait()
+		p.cancelReaders()
 		p.cancel()
+		<-p.loopsDone
 		p.wg.Wait()
 		p.log.Close()
 		p.st.close()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,9 +56,17 @@ type sinkLoop struct {
 	lastErr      string    // the last failure, for the log and the status
 	lastErrAt    time.Time // when it happened
 	lastSuccess  time.Time
-	lastSend     time.Time // when a send last started or ended
-	inFlight     int       // sends in progress
-	readFails    int       // readers (the reader, workers) whose last WAL read failed
+	lastSend     time.Time   // when a send last started or ended
+	inFlight     int         // sends in progress
+	sendStarts   []time.Time // start of each send in progress (at most Workers)
+	readFails    int         // readers (the reader, workers) whose last WAL read failed
+	// warned holds, per range (by its first index), the blocks whose skip
+	// was logged: a retried range logs a corrupt or deleted block once, not
+	// at every attempt. Forgotten when the range settles; bounded by
+	// maxWarned.
+	warned map[uint64][]uint64
+
+	hungAfter time.Duration // a send in flight this long is hung (sink_send_hung)
 
 	committed  uint64    // cursor in state.db; only the committer touches it
 	progressAt time.Time // when the cursor last moved or caught up; committer only
@@ -85,6 +94,8 @@ func newSinkLoop(p *Pipeline, opts SinkOptions, cursor uint64, retries <-chan re
 		readNext:  cursor + 1,
 		committed: cursor,
 		done:      make(map[uint64]uint64),
+		warned:    make(map[uint64][]uint64),
+		hungAfter: max(p.opts.SendHungAfter, 2*opts.Timeout),
 	}
 	if opts.Sources != nil {
 		sl.routes = make(map[string]bool)
@@ -107,25 +118,32 @@ func newSinkLoop(p *Pipeline, opts SinkOptions, cursor uint64, retries <-chan re
 	p.m.sinkSendDur.WithLabelValues(sl.name)
 	p.m.sinkLag.WithLabelValues(sl.name)
 	p.m.oldestUnacked.WithLabelValues(sl.name)
-	p.health.declare(sl.component, ReasonSinkReaderStopped, ReasonSinkUnauthorized, ReasonSinkFailing, ReasonSinkStuck)
+	p.health.declare(sl.component, ReasonSinkReaderStopped, ReasonSinkUnauthorized, ReasonSinkFailing, ReasonSinkStuck,
+		ReasonSinkSendHung)
 	for _, class := range []string{"retryable", "permanent", "unauthorized"} {
 		p.m.sinkFailures.WithLabelValues(sl.name, class, "error")
 	}
 	return sl
 }
 
-// start runs the reader until readCtx is done and the workers until ctx
-// is: at Close the readers stop first, so in-flight sends can finish.
-func (sl *sinkLoop) start(ctx, readCtx context.Context, wg *sync.WaitGroup) {
-	wg.Add(1 + sl.opts.Workers)
+// goroutines is how many goroutines start runs.
+func (sl *sinkLoop) goroutines() int { return 1 + sl.opts.Workers }
+
+// start runs the reader until readCtx is done, and the workers until
+// readCtx is done and they are not sending: a send in progress runs on
+// under ctx, which Close cancels only once ShutdownTimeout has passed. So
+// a SIGTERM or a reload (readCtx) stops new reads and new sends at once
+// and lets the sends in flight finish. Each goroutine calls exited when it
+// returns.
+func (sl *sinkLoop) start(ctx, readCtx context.Context, exited func()) {
 	go func() {
-		defer wg.Done()
+		defer exited()
 		sl.runReader(readCtx)
 	}()
 	for i := 0; i < sl.opts.Workers; i++ {
 		go func() {
-			defer wg.Done()
-			sl.runWorker(ctx)
+			defer exited()
+			sl.runWorker(ctx, readCtx)
 		}()
 	}
 }
@@ -362,8 +380,10 @@ func (sl *sinkLoop) read(rd *wal.Reader, b *batch, index uint64) (uint64, error)
 	if errors.Is(err, wal.ErrNotFound) {
 		if first := sl.p.log.FirstIndex(); index < first {
 			// Deleted before this sink delivered it.
-			sl.p.logger.Warn("wal blocks were deleted before the sink delivered them",
-				"sink", sl.name, "from", index, "to", first-1)
+			if sl.firstWarning(b.From, index) {
+				sl.p.logger.Warn("wal blocks were deleted before the sink delivered them",
+					"sink", sl.name, "range_from", b.From, "from", index, "to", first-1)
+			}
 			b.To = first - 1
 			return first, nil
 		}
@@ -371,8 +391,11 @@ func (sl *sinkLoop) read(rd *wal.Reader, b *batch, index uint64) (uint64, error)
 	}
 	var ce *wal.CorruptionError
 	if errors.As(err, &ce) {
-		sl.p.m.corruptRecords.WithLabelValues(sl.name).Inc()
-		sl.p.logger.Warn("skipping a wal block that fails its checksum", "sink", sl.name, "index", index, "err", err)
+		if sl.firstWarning(b.From, index) {
+			sl.p.m.corruptRecords.WithLabelValues(sl.name).Inc()
+			sl.p.logger.Warn("skipping a wal block that fails its checksum", "sink", sl.name, "range_from", b.From,
+				"index", index, "err", err)
+		}
 		b.To = index
 		return index + 1, nil
 	}
@@ -388,8 +411,11 @@ func (sl *sinkLoop) read(rd *wal.Reader, b *batch, index uint64) (uint64, error)
 	}
 	blk := &b.Blocks[n]
 	if err := wal.DecodeBlock(buf, blk); err != nil {
-		sl.p.m.corruptRecords.WithLabelValues(sl.name).Inc()
-		sl.p.logger.Warn("skipping a wal block that does not decode", "sink", sl.name, "index", index, "err", err)
+		if sl.firstWarning(b.From, index) {
+			sl.p.m.corruptRecords.WithLabelValues(sl.name).Inc()
+			sl.p.logger.Warn("skipping a wal block that does not decode", "sink", sl.name, "range_from", b.From,
+				"index", index, "err", err)
+		}
 		b.Blocks = b.Blocks[:n]
 		return index + 1, nil
 	}
@@ -404,10 +430,41 @@ func (sl *sinkLoop) read(rd *wal.Reader, b *batch, index uint64) (uint64, error)
 	return index + 1, nil
 }
 
+// maxWarned bounds sinkLoop.warned: past it the set starts again (a range
+// then logs its skipped blocks once more).
+const maxWarned = 1024
+
+// firstWarning reports whether the skip of block index, read for the range
+// starting at from, was not logged yet, and records it. A retried range
+// reads its blocks again at every attempt: its warnings are logged (and
+// its corrupt blocks counted) once.
+func (sl *sinkLoop) firstWarning(from, index uint64) bool {
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	seen := sl.warned[from]
+	if slices.Contains(seen, index) {
+		return false
+	}
+	if seen == nil && len(sl.warned) >= maxWarned {
+		clear(sl.warned)
+	}
+	sl.warned[from] = append(seen, index)
+	return true
+}
+
+// settledRange forgets the warnings of the range starting at from: it was
+// delivered, dead-lettered or dropped.
+func (sl *sinkLoop) settledRange(from uint64) {
+	sl.mu.Lock()
+	delete(sl.warned, from)
+	sl.mu.Unlock()
+}
+
 // dispatch hands b to a worker; a batch with no entries for this sink is
 // settled at once.
 func (sl *sinkLoop) dispatch(ctx context.Context, b *batch) bool {
 	if b.Entries == 0 {
+		sl.settledRange(b.From)
 		sl.ack(b.From, b.To)
 		sl.free <- b
 		return true
@@ -420,7 +477,9 @@ func (sl *sinkLoop) dispatch(ctx context.Context, b *batch) bool {
 	}
 }
 
-func (sl *sinkLoop) runWorker(ctx context.Context) {
+// runWorker sends batches from the reader and due retry ranges until
+// readCtx is done; the send it is in then finishes under ctx.
+func (sl *sinkLoop) runWorker(ctx, readCtx context.Context) {
 	rd := sl.p.log.NewReader() // for retried ranges
 	defer rd.Close()
 	var (
@@ -434,9 +493,12 @@ func (sl *sinkLoop) runWorker(ctx context.Context) {
 			sl.deliverNew(ctx, b)
 			sl.free <- b
 		case r := <-sl.retries:
+			if readCtx.Err() != nil {
+				return // shutting down: the range stays stored for the next start
+			}
 			sl.deliverRetry(ctx, rd, &rf, &retryBatch, r)
 			sl.p.sched.Signal() // room for the next due range
-		case <-ctx.Done():
+		case <-readCtx.Done():
 			return
 		}
 	}
@@ -446,9 +508,9 @@ func (sl *sinkLoop) runWorker(ctx context.Context) {
 // the circuit breaker.
 func (sl *sinkLoop) send(ctx context.Context, b *batch) error {
 	m := sl.p.m
-	start := sl.sending(+1)
+	start := sl.sendStart()
 	err := sl.opts.Sink.Send(ctx, &b.Batch)
-	sl.sending(-1)
+	sl.sendEnd(start)
 	m.sinkSendDur.WithLabelValues(sl.name).Observe(time.Since(start).Seconds())
 	if err == nil {
 		m.sinkSent.WithLabelValues(sl.name).Add(float64(b.Entries))
@@ -469,14 +531,40 @@ func (sl *sinkLoop) send(ctx context.Context, b *batch) error {
 var className = map[sinks.Class]string{
 	sinks.ClassRetryable: "retryable", sinks.ClassPermanent: "permanent", sinks.ClassUnauthorized: "unauthorized"}
 
-// sending counts a send starting (+1) or ending (-1) and returns the time.
-func (sl *sinkLoop) sending(delta int) time.Time {
+// sendStart counts a send starting and returns its start time, which
+// sendEnd takes when it ends.
+func (sl *sinkLoop) sendStart() time.Time {
 	now := time.Now()
 	sl.mu.Lock()
-	sl.inFlight += delta
+	sl.inFlight++
+	sl.sendStarts = append(sl.sendStarts, now)
 	sl.lastSend = now
 	sl.mu.Unlock()
 	return now
+}
+
+// sendEnd counts the send that started at start as ended.
+func (sl *sinkLoop) sendEnd(start time.Time) {
+	now := time.Now()
+	sl.mu.Lock()
+	sl.inFlight--
+	if i := slices.IndexFunc(sl.sendStarts, start.Equal); i >= 0 {
+		sl.sendStarts = slices.Delete(sl.sendStarts, i, i+1)
+	}
+	sl.lastSend = now
+	sl.mu.Unlock()
+}
+
+// oldestSend returns the start of the longest send in progress (zero: none).
+// Called with sl.mu held.
+func (sl *sinkLoop) oldestSend() time.Time {
+	var oldest time.Time
+	for _, t := range sl.sendStarts {
+		if oldest.IsZero() || t.Before(oldest) {
+			oldest = t
+		}
+	}
+	return oldest
 }
 
 // deliverNew sends a batch read from the WAL once. A failure does not hold
@@ -491,10 +579,15 @@ func (sl *sinkLoop) deliverNew(ctx context.Context, b *batch) {
 		now := time.Now()
 		r := retry.Range{From: b.From, To: b.To, Entries: b.Entries, Bytes: b.Bytes, Attempts: 1,
 			FirstFailure: now, LastError: err.Error()}
+		if class, _ := sinks.Classify(err); class == sinks.ClassUnauthorized {
+			r.Attempts = 0 // refused credentials never use up attempts
+		}
 		sl.narrow(&r, b, err) // a partial success: only the refused entries are filed
 		if !sl.failed(ctx, retry.Range{}, r, err, now) {
 			return
 		}
+	} else {
+		sl.settledRange(b.From)
 	}
 	sl.ack(b.From, b.To)
 }
@@ -524,18 +617,22 @@ func (sl *sinkLoop) deliverRetry(ctx context.Context, rd *wal.Reader, rf *readFa
 		// Deleted under it (full_policy drop_oldest) or nothing routed.
 		sl.p.m.sinkDropped.WithLabelValues(sl.name, "wal_full").Add(float64(r.Entries))
 		sl.storeRetryOp(ctx, func() error { return sl.p.sched.Done(sl.name, r) })
+		sl.settledRange(r.From)
 		return
 	}
 	err := sl.send(ctx, b)
 	if err == nil {
 		sl.storeRetryOp(ctx, func() error { return sl.p.sched.Done(sl.name, r) })
+		sl.settledRange(r.From)
 		return
 	}
 	if ctx.Err() != nil {
 		return // stays stored; reloaded at the next start
 	}
 	next := r
-	next.Attempts++
+	if class, _ := sinks.Classify(err); class != sinks.ClassUnauthorized {
+		next.Attempts++ // refused credentials never use up attempts: the data is fine
+	}
 	next.LastError = err.Error()
 	sl.narrow(&next, b, err)
 	sl.failed(ctx, r, next, err, time.Now())
@@ -571,13 +668,16 @@ func (sl *sinkLoop) failed(ctx context.Context, old, r retry.Range, err error, n
 			Attempts: r.Attempts, FirstFailure: r.FirstFailure, LastFailure: now, LastError: r.LastError}
 		sl.p.logger.Warn("range moved to the dead-letter queue", "sink", sl.name, "from", r.From, "to", r.To,
 			"entries", r.Entries, "reason", reason, "attempts", r.Attempts, "err", err)
+		sl.settledRange(r.From)
 		return sl.storeRetryOp(ctx, func() error { return sl.p.sched.Dead(sl.name, old, d) })
 	}
 	wait := retry.Backoff(r.Attempts, sl.opts.MinBackoff, sl.opts.MaxBackoff, after)
 	if class == sinks.ClassUnauthorized {
-		// Probe at least every ProbeInterval (30 s by default) whatever
-		// max_backoff says, so delivery resumes soon after the fix.
-		wait = min(wait, sl.opts.ProbeInterval)
+		// Refused credentials do not count as attempts, so the wait grows
+		// with the time since the first failure instead; it is at most
+		// ProbeInterval (30 s by default) whatever max_backoff says, so
+		// delivery resumes soon after the fix.
+		wait = min(max(wait, now.Sub(r.FirstFailure)), sl.opts.ProbeInterval)
 	}
 	r.Due = now.Add(wait)
 	return sl.storeRetryOp(ctx, func() error { return sl.p.sched.Retry(sl.name, old, r) })
@@ -699,7 +799,8 @@ func (b *batch) reset(from uint64) {
 const stuckAfter = 30 * time.Second
 
 // evaluate updates the sink's time-based conditions: sink_failing once a
-// run of failures has lasted unreadyAfter, and sink_stuck when, for
+// run of failures has lasted unreadyAfter, sink_send_hung while a send has
+// been in flight for hungAfter or longer, and sink_stuck when, for
 // stuckAfter without a break, the breaker was closed, nothing was in
 // flight, and yet there was work to do at once (durable blocks the reader
 // had not read, or a retry range past due). Called by the committer only.
@@ -709,9 +810,16 @@ func (sl *sinkLoop) evaluate(now time.Time, durable uint64, unreadyAfter time.Du
 	sl.readMu.Unlock()
 	sl.mu.Lock()
 	failingSince, open, inFlight, lastErr := sl.failingSince, sl.open, sl.inFlight, sl.lastErr
+	oldestSend := sl.oldestSend()
 	sl.mu.Unlock()
 	h := sl.p.health
 	h.set(sl.component, ReasonSinkFailing, !failingSince.IsZero() && now.Sub(failingSince) >= unreadyAfter, lastErr)
+	if !oldestSend.IsZero() && now.Sub(oldestSend) >= sl.hungAfter {
+		h.raise(sl.component, ReasonSinkSendHung, fmt.Sprintf("a send has been in flight for %s (more than %s) and has not returned",
+			now.Sub(oldestSend).Round(time.Second), sl.hungAfter))
+	} else {
+		h.clear(sl.component, ReasonSinkSendHung)
+	}
 
 	idle := !open && inFlight == 0
 	if idle && readNext > durable {

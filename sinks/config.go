@@ -124,6 +124,10 @@ func (o *HTTPConfig) Check(c *config.Check) {
 	checkFormat(c, o.Format)
 }
 
+// SendTimeout is the longest one Send takes (the pipeline's bound for a
+// hung send is twice it).
+func (o *HTTPConfig) SendTimeout() time.Duration { return o.Timeout }
+
 // Open returns the sink.
 func (o *HTTPConfig) Open(logger *slog.Logger, _ prometheus.Registerer, name string) (Sink, error) {
 	f, err := ParseFormat(o.Format)

@@ -99,6 +99,10 @@ func SinkType() config.SinkType {
 	return config.SinkType{Name: "kafka", New: func() config.SinkConfig { return NewConfig() }}
 }
 
+// SendTimeout is the longest one Send takes (the pipeline's bound for a
+// hung send is twice it).
+func (o *Config) SendTimeout() time.Duration { return o.Timeout }
+
 // Check reports every problem with the options, each at its key's line.
 // It reads no file and dials no broker.
 func (o *Config) Check(c *config.Check) {

@@ -2,6 +2,7 @@ package loki
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/logcapturer/logcapturer/config"
 	"github.com/logcapturer/logcapturer/sinks"
@@ -15,6 +16,10 @@ func SinkType() config.SinkType {
 		return &Options{Timeout: DefaultTimeout, Encoding: EncodingProtobuf}
 	}}
 }
+
+// SendTimeout is the longest one Send takes (the pipeline's bound for a
+// hung send is twice it).
+func (o *Options) SendTimeout() time.Duration { return o.Timeout }
 
 // Check reports every problem Validate would, each at its key's line.
 func (o *Options) Check(c *config.Check) {
