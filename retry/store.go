@@ -16,7 +16,7 @@ type Range struct {
 	Entries      int       // entries routed to the sink in the range (only the picked ones with Picks)
 	Bytes        int       // line bytes routed to the sink (likewise)
 	Picks        Picks     // zero: every routed entry of [From, To]; else only these
-	Attempts     int       // sends that failed so far
+	Attempts     int       // sends that failed so far, refusals of our credentials (sinks.Unauthorized) not counted
 	Due          time.Time // when to try again
 	FirstFailure time.Time
 	LastError    string
