@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -125,9 +126,15 @@ admin:
 	return path
 }
 
-func startChild(t *testing.T, bin, cfg string, stderr *bytes.Buffer) *exec.Cmd {
+func startChild(t *testing.T, bin, cfg string, stderr io.Writer) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(bin, "run", "--config", cfg, "--log-level", "warn")
+	// LOGCAPTURER_TEST_CHILD_LOG_LEVEL (default warn) sets the children's
+	// log level: debug shows what a failing test's child did.
+	level := os.Getenv("LOGCAPTURER_TEST_CHILD_LOG_LEVEL")
+	if level == "" {
+		level = "warn"
+	}
+	cmd := exec.Command(bin, "run", "--config", cfg, "--log-level", level)
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -47,7 +47,7 @@ admin: {listen: "%s"}
 		t.Fatal(err)
 	}
 	w := startWriter(t, logs, 2, 2000)
-	var stderr bytes.Buffer
+	var stderr syncWriter // the child writes it while the test may read it
 
 	// Healthy for a moment, so a cursor exists; then failing, with kills.
 	cmd := startChild(t, bin, cfg, &stderr)
@@ -82,7 +82,19 @@ admin: {listen: "%s"}
 	deadline = time.Now().Add(60 * time.Second)
 	for d, _ := target.Distinct(); d < total; d, _ = target.Distinct() {
 		if time.Now().After(deadline) {
-			t.Fatalf("after recovery %d of %d lines arrived:\n%s", d, total, stderr.String())
+			walCounts, _ := walLines(t, filepath.Join(dir, "data", "wal"))
+			var missing []string
+			for f, n := range written {
+				for i := 0; i < n; i++ {
+					if target.Count(lineKey(f, i)) == 0 {
+						missing = append(missing, fmt.Sprintf("%d:%d(wal %d)", f, i, walCounts[lineKey(f, i)]))
+					}
+				}
+			}
+			if len(missing) > 20 {
+				missing = append(missing[:10], missing[len(missing)-10:]...)
+			}
+			t.Fatalf("after recovery %d of %d lines arrived; missing %v; the sink: %s\n%s", d, total, missing, httpGet(addr, "/api/v1/sinks/web"), stderr.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -132,4 +144,16 @@ func metricSum(addr, prefix string) float64 {
 		}
 	}
 	return sum
+}
+
+// httpGet returns the body of the running program's admin path, or the
+// error, for failure messages.
+func httpGet(addr, path string) string {
+	resp, err := http.Get("http://" + addr + path)
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }

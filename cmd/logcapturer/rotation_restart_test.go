@@ -152,7 +152,10 @@ admin:
 	wait := func(what string) {
 		t.Helper()
 		deadline := time.Now().Add(60 * time.Second)
-		for !caughtUp(addr) || len(countLines(t, out)) < written {
+		// Every line at the sink first, then the status: read in the
+		// other order, a status from before the last blocks were read
+		// could pass with their cursor not yet committed.
+		for len(countLines(t, out)) < written || !caughtUp(addr) {
 			if time.Now().After(deadline) {
 				t.Fatalf("%s: not caught up after 60s (%d of %d lines)\n%s", what, len(countLines(t, out)), written, stderr.String())
 			}
@@ -186,15 +189,22 @@ admin:
 	}
 
 	counts := countLines(t, out)
-	missing, dups := 0, 0
+	missing, dups, firstDup, lastDup := 0, 0, -1, -1
 	for i := range written {
 		switch n := counts[rotLine(i)]; {
 		case n == 0:
 			missing++
 		case n > 1:
 			dups += n - 1
+			if firstDup < 0 {
+				firstDup = i
+			}
+			lastDup = i
 		}
 		delete(counts, rotLine(i))
+	}
+	if dups > 0 {
+		t.Logf("duplicated lines %d..%d", firstDup, lastDup)
 	}
 	t.Logf("written=%d missing=%d duplicates=%d unexpected=%d", written, missing, dups, len(counts))
 	if missing > 0 || dups > 0 || len(counts) > 0 {
