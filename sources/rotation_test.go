@@ -321,13 +321,30 @@ func TestFileGoneFileFoundAgain(t *testing.T) {
 }
 
 // TestFileRotatedOutReadBeforeClose: a file rotated out of the glob is read
-// once more before it is closed, even when every read round since the
-// last rescan was for writes to another file: the lines the application
-// wrote to it before it reopened the new file are not lost.
+// once more before it is closed, even when the application wrote its last
+// line to it after the source's last read of it and the file's grace period
+// (a PollInterval after the rotation was seen) ended while the source was
+// reading another file: the lines the application wrote to it before it
+// reopened the new file are not lost.
+//
+// The order is made by the Emitter, not by the clock: the new file's first
+// block waits in Emit (the gate is shut), and the source, one goroutine,
+// can neither scan, read nor close a file while it waits. Meanwhile the
+// application writes a2 to the old file and the grace period passes. When
+// Emit returns, the round goes on and ends with a sweep: the first look at
+// the old file since a2, past the grace period, with no rescan before it.
+// The new file is written before it is renamed into place, so the scan that
+// opens it finds b0 there and the round that blocks is that scan's full
+// round, which read the old file (first in the read order) before the
+// block.
 func TestFileRotatedOutReadBeforeClose(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "app.log")
-	h := newHarness(t, FileOptions{Paths: []string{path}, PollInterval: time.Second})
+	const poll = time.Second
+	rec := &recorder{t: t}
+	g := newGate(rec)
+	h := newHarness(t, FileOptions{Paths: []string{path}, Emitter: g, PollInterval: poll})
+	h.rec = rec
 	old, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatal(err)
@@ -338,40 +355,36 @@ func TestFileRotatedOutReadBeforeClose(t *testing.T) {
 	}
 	oldID := idOf(t, path)
 	h.start(t)
-	h.rec.waitLines(t, oldID, "a1")
+	rec.waitLines(t, oldID, "a1")
 
-	// Rotate a third of a PollInterval after a periodic rescan, so the next
-	// rescan comes well before the old file's grace period (a PollInterval
-	// after the rotation) ends: the close then falls to a round triggered
-	// by writes to the new file, not to that rescan. The pause places the
-	// rotation in time; no condition stands for it.
-	scans := h.f.scans.Load()
-	waitFor(t, func() bool { return h.f.scans.Load() > scans }, 5*time.Second, "a rescan before the rotation")
-	time.Sleep(time.Second / 3)
+	g.shut()
+	next := filepath.Join(dir, "app.log.new")
+	appendFile(t, next, "b0\n")
+	newID := idOf(t, next)
 	if err := os.Rename(path, path+".1"); err != nil {
 		t.Fatal(err)
 	}
-	appendFile(t, path, "b0\n")
-	waitFor(t, func() bool { return testutilValue(h.f.metrics.filesDeletedOpen) == 1 && len(h.rec.lines("")) == 2 },
-		5*time.Second, "the rotation seen")
-	// After the next periodic rescan (and the full read round after it),
-	// the application writes one more line to the old file; then only the
-	// new file is written to until the old one is closed, a PollInterval
-	// after it went.
-	scans = h.f.scans.Load()
-	waitFor(t, func() bool { return h.f.scans.Load() > scans }, 5*time.Second, "a rescan")
+	if err := os.Rename(next, path); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return g.waiting.Load() == 1 }, 5*time.Second, "the new file's first block to wait in Emit")
+	seen := time.Now() // no earlier than the scan that found the old file gone
+	if n := testutilValue(h.f.metrics.filesDeletedOpen); n != 1 {
+		// Only a source stalled for a PollInterval within one round
+		// could have closed it already.
+		t.Fatalf("%v gone files open while the new file's block waits, want the old one", n)
+	}
 	if _, err := old.WriteString("a2\n"); err != nil {
 		t.Fatal(err)
 	}
-	i := 0
-	waitFor(t, func() bool {
-		i++
-		appendFile(t, path, fmt.Sprintf("b%d\n", i))
-		return testutilValue(h.f.metrics.filesDeletedOpen) == 0
-	}, 5*time.Second, "the old file to be closed")
-	if got := h.rec.lines(oldID); !slices.Equal(got, []string{"a1", "a2"}) {
+	waitFor(t, func() bool { return time.Since(seen) > poll }, 5*poll, "the old file's grace period to pass")
+	g.release()
+
+	waitFor(t, func() bool { return testutilValue(h.f.metrics.filesDeletedOpen) == 0 }, 10*poll, "the old file to be closed")
+	if got := rec.lines(oldID); !slices.Equal(got, []string{"a1", "a2"}) {
 		t.Fatalf("lines of the rotated file %q, want a1 a2", got)
 	}
+	rec.waitLines(t, newID, "b0")
 }
 
 // TestFileGoneTailFlushedBeforeClose: a deleted file's unterminated last

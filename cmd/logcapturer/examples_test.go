@@ -38,8 +38,12 @@ func TestExamplesCheck(t *testing.T) {
 var metricName = regexp.MustCompile(`\b(logcapturer_[a-z_]+|go_[a-z_]+|process_[a-z_]+)`)
 
 // TestDashboardMetricsExist: every metric the Grafana dashboard and the
-// alert rules name is served by a running logcapturer with a file and a
-// loki sink (histograms by their _bucket/_count series), before any fault.
+// alert rules name, and every series the code defines, is served by a
+// running logcapturer with a file and a loki sink (histograms by their
+// _bucket/_count series) before its first event: the first scrape is taken
+// before any line was read or sent (the admin server starts last, once
+// every source and sink has registered its metrics). A second scrape after
+// a delivery checks the same.
 func TestDashboardMetricsExist(t *testing.T) {
 	var names []string
 	for _, f := range []string{"../../deploy/grafana/logcapturer.json", "../../deploy/prometheus/alerts.yml"} {
@@ -49,12 +53,33 @@ func TestDashboardMetricsExist(t *testing.T) {
 		}
 		names = append(names, metricName.FindAllString(string(b), -1)...)
 	}
+	// Every series the code defines exists before its first event (at
+	// zero), so dashboards and alerts see it: read from the source, kafka's
+	// aside (no kafka sink here; its own tests cover it).
+	declared := regexp.MustCompile(`Name:\s*"(logcapturer_[a-z_]+)"`)
+	srcs, _ := filepath.Glob("../../*/*.go")
+	more, _ := filepath.Glob("../../*/*/*.go")
+	var defined []string // "name (file)"
+	for _, f := range append(srcs, more...) {
+		if strings.HasSuffix(f, "_test.go") || strings.Contains(f, "/kafka/") || strings.Contains(f, "/scripts/") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range declared.FindAllStringSubmatch(string(b), -1) {
+			defined = append(defined, m[1]+" ("+filepath.Base(f)+")")
+		}
+	}
+
 	r := lokitest.NewReceiver()
 	defer r.Close()
 	dir := t.TempDir()
 	logs := filepath.Join(dir, "logs")
 	os.MkdirAll(logs, 0o755)
-	os.WriteFile(filepath.Join(logs, "a.log"), []byte("one\n"), 0o644)
+	logFile := filepath.Join(logs, "a.log")
+	os.WriteFile(logFile, nil, 0o644) // tailed, empty: nothing to send before the first scrape
 	addr := freePort(t)
 	cfgPath := filepath.Join(dir, "c.yaml")
 	os.WriteFile(cfgPath, []byte("data_dir: "+filepath.Join(dir, "data")+`
@@ -77,15 +102,34 @@ admin: {listen: "`+addr+`"}
 			t.Error(err)
 		}
 	}()
+
+	var body []byte
+	waitFor(t, func() bool { // the admin server is up: everything is registered
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		body, err = io.ReadAll(resp.Body)
+		return err == nil && resp.StatusCode == http.StatusOK
+	})
+	if n := len(r.Requests()); n != 0 {
+		t.Fatalf("%d pushes before the first scrape: nothing was written", n)
+	}
+	checkServed(t, "before the first event", body, names, defined)
+
+	appendFile(t, logFile, "one\n")
 	if err := r.WaitEntries(1, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	checkServed(t, "after a delivery", []byte(metricsText(t, addr)), names, defined)
+}
+
+// checkServed checks that the /metrics page body serves every metric in
+// names, and a series of every metric in defined ("name (file)"), and that
+// it follows Prometheus's naming conventions.
+func checkServed(t *testing.T, when string, body []byte, names, defined []string) {
+	t.Helper()
 	served := map[string]bool{}
 	for _, line := range strings.Split(string(body), "\n") {
 		if line == "" || line[0] == '#' {
@@ -103,34 +147,19 @@ admin: {listen: "`+addr+`"}
 	}
 	sort.Strings(missing)
 	if len(missing) > 0 {
-		t.Errorf("the dashboard or alerts name metrics a running logcapturer does not serve: %v", missing)
+		t.Errorf("%s: the dashboard or alerts name metrics a running logcapturer does not serve: %v", when, missing)
 	}
-	// Every series the code defines exists before its first event (at
-	// zero), so dashboards and alerts see it: read from the source, kafka's
-	// aside (no kafka sink here; its own tests cover it).
-	declared := regexp.MustCompile(`Name:\s*"(logcapturer_[a-z_]+)"`)
-	srcs, _ := filepath.Glob("../../*/*.go")
-	more, _ := filepath.Glob("../../*/*/*.go")
 	var unserved []string
-	for _, f := range append(srcs, more...) {
-		if strings.HasSuffix(f, "_test.go") || strings.Contains(f, "/kafka/") || strings.Contains(f, "/scripts/") {
-			continue
-		}
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range declared.FindAllStringSubmatch(string(b), -1) {
-			if n := m[1]; !served[n] && !served[n+"_bucket"] && !served[n+"_count"] {
-				unserved = append(unserved, n+" ("+filepath.Base(f)+")")
-			}
+	for _, d := range defined {
+		if n, _, _ := strings.Cut(d, " "); !served[n] && !served[n+"_bucket"] && !served[n+"_count"] {
+			unserved = append(unserved, d)
 		}
 	}
 	if len(unserved) > 0 {
-		t.Errorf("metrics defined but not served before their first event: %v", unserved)
+		t.Errorf("%s: metrics defined but not served: %v", when, unserved)
 	}
 	if !served["logcapturer_build_info"] {
-		t.Error("no logcapturer_build_info")
+		t.Errorf("%s: no logcapturer_build_info", when)
 	}
 	// The whole registry follows Prometheus's naming conventions.
 	problems, err := promlint.New(bytes.NewReader(body)).Lint()
@@ -138,6 +167,6 @@ admin: {listen: "`+addr+`"}
 		t.Fatal(err)
 	}
 	for _, p := range problems {
-		t.Errorf("metric lint: %s: %s", p.Metric, p.Text)
+		t.Errorf("%s: metric lint: %s: %s", when, p.Metric, p.Text)
 	}
 }

@@ -122,7 +122,9 @@
 //
 // With a sink=<name> label: logcapturer_sink_encoded_bytes_total (request
 // bodies as sent), logcapturer_sink_request_duration_seconds{code} (code is
-// the HTTP status or "error"), logcapturer_sink_loki_failures_total{reason},
+// the HTTP status or "error"; the series of 204 and "error" exist from the
+// start, the others from their first answer),
+// logcapturer_sink_loki_failures_total{reason} (every reason from the start),
 // logcapturer_sink_loki_unmatched_refusals_total (partial 400s that could
 // not be matched to the batch entry by entry).
 // Entry and byte counts of acknowledged batches are the pipeline's.

@@ -7,6 +7,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// Values of the code label of logcapturer_sink_request_duration_seconds
+// besides the HTTP status codes Loki answers.
+const (
+	codeOK       = "204"   // Loki's answer to a stored push
+	codeNoAnswer = "error" // no answer: connection failed, timed out
+)
+
 type metrics struct {
 	encoded   prometheus.Counter
 	duration  *prometheus.HistogramVec
@@ -41,6 +48,14 @@ func newMetrics(reg prometheus.Registerer, name string) (*metrics, error) {
 		ReasonPartial, ReasonTooOld, ReasonTooNew, ReasonOutOfOrder, ReasonLineTooLong, ReasonBadLabels,
 		ReasonStructuredMetadata, ReasonTooLarge, ReasonUnauthorized, ReasonNotFound, ReasonRejected} {
 		m.failures.WithLabelValues(r)
+	}
+	// The request duration's series exist from the start too, for Loki's
+	// answer to a good push and for no answer at all: a histogram vector
+	// serves nothing before its first observation, so dashboards and
+	// alerts would not see it until the first push had returned. Other
+	// codes appear with their first answer.
+	for _, code := range []string{codeOK, codeNoAnswer} {
+		m.duration.WithLabelValues(code)
 	}
 	var err error
 	if reg != nil {

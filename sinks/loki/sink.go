@@ -214,7 +214,7 @@ func (s *Sink) push(ctx context.Context, body []byte) error {
 	start := time.Now()
 	resp, err := s.client.Do(req)
 	if err != nil {
-		s.m.duration.WithLabelValues("error").Observe(time.Since(start).Seconds())
+		s.m.duration.WithLabelValues(codeNoAnswer).Observe(time.Since(start).Seconds())
 		reason := ReasonConnection
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
 			err = fmt.Errorf("push to %s: no answer within %s: %w", req.URL.Host, s.opts.Timeout, context.DeadlineExceeded)

@@ -339,6 +339,11 @@ func TestMetricsLintAndUnregister(t *testing.T) {
 	if _, err := loki.New(nil, reg, loki.Options{URL: r.URL(), Name: "a"}); err == nil {
 		t.Fatal("a second sink named a registered its metrics")
 	}
+	// Before any push, the durations of a good push (204) and of no answer
+	// ("error") exist at zero, as the failure reasons do.
+	if n, err := testutil.GatherAndCount(reg, "logcapturer_sink_request_duration_seconds"); err != nil || n != 4 {
+		t.Fatalf("duration series before any push: %d %v, want 4 (a/204, a/error, b/204, b/error)", n, err)
+	}
 	r.Reply(lokitest.RateLimited(time.Second))
 	for _, s := range []*loki.Sink{a, a, b} {
 		s.Send(context.Background(), batch(tricky()...))
@@ -347,8 +352,8 @@ func TestMetricsLintAndUnregister(t *testing.T) {
 	if err != nil || len(problems) > 0 {
 		t.Fatalf("lint: %v %+v", err, problems)
 	}
-	if n, err := testutil.GatherAndCount(reg, "logcapturer_sink_encoded_bytes_total", "logcapturer_sink_request_duration_seconds"); err != nil || n != 5 {
-		t.Fatalf("series: %d %v, want 5 (encoded bytes of a and b; durations of a/204, a/429, b/204)", n, err)
+	if n, err := testutil.GatherAndCount(reg, "logcapturer_sink_encoded_bytes_total", "logcapturer_sink_request_duration_seconds"); err != nil || n != 7 {
+		t.Fatalf("series: %d %v, want 7 (encoded bytes of a and b; durations of a/204, a/429, a/error, b/204, b/error)", n, err)
 	}
 	// Every reason exists at zero from the start; only a's 429 counted.
 	want := `
