@@ -311,4 +311,3 @@ func TestIsTerminal(t *testing.T) {
 		t.Error("a pseudo-terminal is not a terminal")
 	}
 }
-
