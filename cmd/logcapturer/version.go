@@ -55,8 +55,8 @@ func (v versionInfo) String() string {
 	return s
 }
 
-// fullVersion is the version line of this binary, as /api/v1/status and
-// logcapturer_build_info show it.
+// fullVersion is the version line of this binary, as /api/v1/status
+// shows it.
 func fullVersion() string { return buildVersion(debug.ReadBuildInfo()).String() }
 
 // cmdVersion prints the version, or with -o json the version and build
