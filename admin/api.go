@@ -25,6 +25,7 @@ type errorBody struct {
 }
 
 type walRange struct {
+	After      bool      `json:"after"` // what was asked for lies after the newest entry (else before the oldest)
 	FirstIndex uint64    `json:"first_index"`
 	LastIndex  uint64    `json:"last_index"`
 	FirstTime  time.Time `json:"first_time"`
@@ -72,7 +73,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &nf):
 		writeError(w, http.StatusNotFound, nf.Error())
 	case errors.As(err, &re):
-		writeJSON(w, http.StatusConflict, errorBody{Error: re.Error(), Range: &walRange{
+		writeJSON(w, http.StatusConflict, errorBody{Error: re.Error(), Range: &walRange{After: re.After,
 			FirstIndex: re.FirstIndex, LastIndex: re.LastIndex, FirstTime: re.FirstTime, LastTime: re.LastTime}})
 	case errors.Is(err, pipeline.ErrNotRunning), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		writeError(w, http.StatusServiceUnavailable, err.Error())
@@ -110,10 +111,11 @@ func (s *Server) sources(w http.ResponseWriter, _ *http.Request) {
 }
 
 // rewindBody is POST /api/v1/sinks/{name}/rewind's body: exactly one of
-// index and time.
+// index, time and to ("oldest" or "newest").
 type rewindBody struct {
 	Index *json.Number
 	Time  *string
+	To    *string
 }
 
 // decodeRewind decodes the body field by field, so a wrong type names its
@@ -144,8 +146,14 @@ func decodeRewind(w http.ResponseWriter, r *http.Request) (rewindBody, error) {
 				return b, badf("time: want a string (an RFC 3339 time), got %s", v)
 			}
 			b.Time = &s
+		case "to":
+			s, ok := x.(string)
+			if !ok || (s != "oldest" && s != "newest") {
+				return b, badf(`to: want "oldest" or "newest", got %s`, v)
+			}
+			b.To = &s
 		default:
-			return b, badf(`unknown field %q; want {"index": N} or {"time": "2026-12-01T10:00:00Z"}`, k)
+			return b, badf(`unknown field %q; want {"index": N}, {"time": "2026-12-01T10:00:00Z"} or {"to": "oldest"|"newest"}`, k)
 		}
 	}
 	return b, nil
@@ -163,9 +171,15 @@ func (s *Server) rewind(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var res pipeline.RewindResult
+	given := 0
+	for _, f := range []bool{body.Index != nil, body.Time != nil, body.To != nil} {
+		if f {
+			given++
+		}
+	}
 	switch {
-	case body.Index != nil && body.Time != nil:
-		err = badf(`give either "index" or "time", not both`)
+	case given > 1:
+		err = badf(`give one of "index", "time" and "to", not several`)
 	case body.Index != nil:
 		var i uint64
 		if i, err = parseIndex("index", body.Index.String()); err == nil {
@@ -176,8 +190,12 @@ func (s *Server) rewind(w http.ResponseWriter, r *http.Request) {
 		if t, err = parseTime("time", *body.Time); err == nil {
 			res, err = s.p.RewindToTime(r.Context(), name, t)
 		}
+	case body.To != nil && *body.To == "oldest":
+		res, err = s.p.RewindToOldest(r.Context(), name)
+	case body.To != nil:
+		res, err = s.p.RewindToNewest(r.Context(), name)
 	default:
-		err = badf(`want {"index": N} or {"time": "2026-12-01T10:00:00Z"}`)
+		err = badf(`want {"index": N}, {"time": "2026-12-01T10:00:00Z"} or {"to": "oldest"|"newest"}`)
 	}
 	if err != nil {
 		s.fail(w, r, err)

@@ -112,11 +112,14 @@ func TestReadEndpoints(t *testing.T) {
 	e.wantError("GET", "/api/v1/wal/entries?from=1&time=2026-12-01T10:00:00Z", testToken, "", 400, "not both")
 	e.wantError("GET", "/api/v1/wal/entries", testToken, "", 400, "want from=INDEX or time=RFC3339")
 	e.wantError("GET", "/api/v1/wal/entries?from=1&limit=x", testToken, "", 400, `limit: must be an integer from 1 to 10000, got "x"`)
-	eb = e.wantError("GET", "/api/v1/wal/entries?from=999999", testToken, "", 409, "index 999999 is outside the wal's retained range: indexes 1..")
-	if r, _ := eb["range"].(map[string]any); r["first_index"] != 1.0 || r["first_time"] != lineTime(0).Format(time.RFC3339) {
+	eb = e.wantError("GET", "/api/v1/wal/entries?from=999999", testToken, "", 409, "index 999999 is outside the wal's retained range: it is after the newest entry, index 2 at")
+	if r, _ := eb["range"].(map[string]any); r["first_index"] != 1.0 || r["first_time"] != lineTime(0).Format(time.RFC3339) || r["after"] != true {
 		t.Fatalf("409 range = %v", eb)
 	}
-	e.wantError("GET", "/api/v1/wal/entries?time=2020-01-01T00:00:00Z", testToken, "", 409, "outside the wal's retained range")
+	eb = e.wantError("GET", "/api/v1/wal/entries?time=2020-01-01T00:00:00Z", testToken, "", 409, "outside the wal's retained range: it is before the oldest entry, index 1 at")
+	if r, _ := eb["range"].(map[string]any); r["after"] != false {
+		t.Fatalf("409 range = %v", eb)
+	}
 
 	// No such route, wrong method: JSON too.
 	e.wantError("GET", "/api/v1/nothing", "", "", 404, "no such endpoint: GET /api/v1/nothing")
@@ -223,12 +226,14 @@ func TestRewindEndpoint(t *testing.T) {
 		`{"index": "x"}`:                  `index: want a number (a WAL index), got "x"`,
 		`{"time": "2026-12-01T10:00:00"}`: `time: "2026-12-01T10:00:00" has no time zone`,
 		`{"time": 5}`:                     `time: want a string (an RFC 3339 time), got 5`,
-		`{"index": 1, "time": "2026-12-01T10:00:00Z"}`: `either "index" or "time", not both`,
-		`{"cursor": 1}`:             `unknown field "cursor"`,
-		`{"index": 1`:               `bad JSON`,
-		``:                          `empty body`,
-		`{}`:                        `want {"index": N} or {"time"`,
-		`{"index": 1} {"index": 2}`: `data after the object`,
+		`{"index": 1, "time": "2026-12-01T10:00:00Z"}`: `give one of "index", "time" and "to", not several`,
+		`{"to": "oldest", "index": 1}`:                 `give one of "index", "time" and "to", not several`,
+		`{"to": "start"}`:                              `to: want "oldest" or "newest", got "start"`,
+		`{"cursor": 1}`:                                `unknown field "cursor"`,
+		`{"index": 1`:                                  `bad JSON`,
+		``:                                             `empty body`,
+		`{}`:                                           `want {"index": N}, {"time": "2026-12-01T10:00:00Z"} or {"to": "oldest"|"newest"}`,
+		`{"index": 1} {"index": 2}`:                    `data after the object`,
 	} {
 		e.wantError("POST", path, testToken, body, 400, want)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -41,7 +42,8 @@ func NewClient(addr, token string, timeout time.Duration) *Client {
 type APIError struct {
 	StatusCode int
 	Message    string
-	Known      []string // for 404s of unknown sinks
+	Known      []string             // for 404s of unknown sinks
+	Range      *pipeline.RangeError // for 409s: the WAL's retained range (What is empty)
 }
 
 func (e *APIError) Error() string { return fmt.Sprintf("%s (HTTP %d)", e.Message, e.StatusCode) }
@@ -67,6 +69,10 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) && ue.Err != nil {
+			err = ue.Err // its text repeats the URL
+		}
 		return fmt.Errorf("reach the admin API at %s (is logcapturer running? --addr, or --data-dir when it is stopped): %w", c.base, err)
 	}
 	defer resp.Body.Close()
@@ -79,7 +85,11 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 		if json.Unmarshal(data, &eb) != nil || eb.Error == "" {
 			eb.Error = strings.TrimSpace(string(data))
 		}
-		return &APIError{StatusCode: resp.StatusCode, Message: eb.Error, Known: eb.Known}
+		ae := &APIError{StatusCode: resp.StatusCode, Message: eb.Error, Known: eb.Known}
+		if r := eb.Range; r != nil {
+			ae.Range = &pipeline.RangeError{After: r.After, FirstIndex: r.FirstIndex, LastIndex: r.LastIndex, FirstTime: r.FirstTime, LastTime: r.LastTime}
+		}
+		return ae
 	}
 	if out == nil {
 		return nil
@@ -197,5 +207,19 @@ func (c *Client) RewindToIndex(ctx context.Context, sink string, index uint64) (
 func (c *Client) RewindToTime(ctx context.Context, sink string, t time.Time) (pipeline.RewindResult, error) {
 	var out pipeline.RewindResult
 	err := c.do(ctx, http.MethodPost, "/api/v1/sinks/"+url.PathEscape(sink)+"/rewind", map[string]string{"time": t.Format(time.RFC3339Nano)}, &out)
+	return out, err
+}
+
+// RewindToOldest is POST /api/v1/sinks/{name}/rewind {"to": "oldest"}.
+func (c *Client) RewindToOldest(ctx context.Context, sink string) (pipeline.RewindResult, error) {
+	var out pipeline.RewindResult
+	err := c.do(ctx, http.MethodPost, "/api/v1/sinks/"+url.PathEscape(sink)+"/rewind", map[string]string{"to": "oldest"}, &out)
+	return out, err
+}
+
+// RewindToNewest is POST /api/v1/sinks/{name}/rewind {"to": "newest"}.
+func (c *Client) RewindToNewest(ctx context.Context, sink string) (pipeline.RewindResult, error) {
+	var out pipeline.RewindResult
+	err := c.do(ctx, http.MethodPost, "/api/v1/sinks/"+url.PathEscape(sink)+"/rewind", map[string]string{"to": "newest"}, &out)
 	return out, err
 }

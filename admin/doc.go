@@ -27,7 +27,7 @@
 //
 // Mutating, only with Authorization: Bearer <token>:
 //
-//	POST   /api/v1/sinks/{name}/rewind     {"index": N} or {"time": "2026-12-01T10:00:00Z"}
+//	POST   /api/v1/sinks/{name}/rewind     {"index": N}, {"time": "2026-12-01T10:00:00Z"} or {"to": "oldest"|"newest"}
 //	                                       -> {"cursor", "index", "skip", "first_time", "previous", "skipped"}
 //	POST   /api/v1/dlq/{sink}/{from}/replay  -> {"replayed": 1}
 //	POST   /api/v1/dlq/{sink}/replay         every dead letter of the sink -> {"replayed": n}
@@ -56,8 +56,9 @@
 // answer to (# Host check); 404 for an unknown sink (with
 // "known": the sink names) or dead letter, or an unknown route; 405 for a
 // route with another method; 409 for a WAL index or time outside what the
-// WAL retains, with "range": {first_index, last_index, first_time,
-// last_time}; 503 for a rewind while the pipeline is not running. Only a
+// WAL retains, with "range": {after, first_index, last_index, first_time,
+// last_time} (after: it lies past the newest entry, else before the
+// oldest); 503 for a rewind while the pipeline is not running. Only a
 // failure on our side is a 500; no answer carries a stack trace.
 //
 // # Tokens

@@ -5,11 +5,15 @@ package deploy
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // tool returns the path of a tool or skips the test, saying how to get it.
@@ -132,4 +136,221 @@ func TestDashboardQueriesParse(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "dashboard_rules.yml")
 	os.WriteFile(path, []byte(rules.String()), 0o644)
 	runTool(t, "", pt, "check", "rules", path)
+}
+
+// TestDockerfileDataDir: the final image creates its data directory (the
+// VOLUME) owned by the user it runs as, so a named volume mounted there
+// starts writable by that user; the CMD and HEALTHCHECK read one config.
+func TestDockerfileDataDir(t *testing.T) {
+	b, err := os.ReadFile("../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Instructions of the last stage, continuation lines joined.
+	text := strings.ReplaceAll(string(b), "\\\n", " ")
+	var stage []string
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if strings.HasPrefix(line, "FROM ") {
+			stage = nil
+		}
+		stage = append(stage, line)
+	}
+	var user, volume string
+	copied := map[string]string{} // destination -> --chown
+	volumeAt, copyAt := -1, -1
+	for i, line := range stage {
+		f := strings.Fields(line)
+		switch f[0] {
+		case "USER":
+			user = f[1]
+		case "VOLUME":
+			var vs []string
+			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "VOLUME ")), &vs); err != nil || len(vs) != 1 {
+				t.Fatalf("%s: want one volume as a JSON array (%v)", line, err)
+			}
+			volume, volumeAt = vs[0], i
+		case "COPY":
+			for _, a := range f[1:] {
+				if o, ok := strings.CutPrefix(a, "--chown="); ok {
+					copied[f[len(f)-1]] = o
+					copyAt = i
+				}
+			}
+		}
+	}
+	if user == "" || user == "root" || strings.HasPrefix(user, "0") {
+		t.Fatalf("the image runs as %q, want a non-root user", user)
+	}
+	uid, _, _ := strings.Cut(user, ":")
+	if uid == "nonroot" {
+		uid = "65532" // distroless's
+	}
+	if volume != "/var/lib/logcapturer" {
+		t.Fatalf("VOLUME %q, want /var/lib/logcapturer (data_dir of the examples and compose)", volume)
+	}
+	owner, ok := copied[volume]
+	if o, _, _ := strings.Cut(owner, ":"); !ok || o != uid || copyAt > volumeAt {
+		t.Fatalf("the data directory %s is not created owned by the image's user %s before VOLUME (COPY --chown: %v)", volume, user, copied)
+	}
+	for _, want := range []string{`"health", "--config", "/etc/logcapturer/config.yaml"`, `CMD ["run", "--config", "/etc/logcapturer/config.yaml"`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("Dockerfile lacks %s", want)
+		}
+	}
+}
+
+// compose is the part of docker-compose.yml the checks read.
+type compose struct {
+	Services map[string]struct {
+		Command  []string `yaml:"command"`
+		User     string   `yaml:"user"`
+		GroupAdd []string `yaml:"group_add"`
+		Volumes  []string `yaml:"volumes"`
+	} `yaml:"services"`
+	Volumes map[string]any `yaml:"volumes"`
+}
+
+// lcConfig is the part of a logcapturer config the checks read.
+type lcConfig struct {
+	DataDir string `yaml:"data_dir"`
+	Sources []struct {
+		Type  string   `yaml:"type"`
+		Paths []string `yaml:"paths"`
+	} `yaml:"sources"`
+	Sinks []struct {
+		URL string `yaml:"url"`
+	} `yaml:"sinks"`
+	Admin struct {
+		Listen    string `yaml:"listen"`
+		TokenFile string `yaml:"token_file"`
+	} `yaml:"admin"`
+}
+
+func readYAML(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// TestComposeStackConsistent: the compose stack works as written: every
+// path its logcapturer config reads is mounted (the config where the
+// image looks for it, the token file, the log directories read-only, the
+// data_dir on a named volume, writable), the container may read the
+// host's root-only logs, Loki and the Prometheus target are services
+// reached on the ports they listen on, and the alert rules are mounted
+// where prometheus.yml loads them.
+func TestComposeStackConsistent(t *testing.T) {
+	var c compose
+	readYAML(t, "compose/docker-compose.yml", &c)
+	lc, ok := c.Services["logcapturer"]
+	if !ok {
+		t.Fatal("no logcapturer service")
+	}
+	type mount struct {
+		src string
+		ro  bool
+	}
+	mounts := map[string]mount{}
+	for _, v := range lc.Volumes {
+		f := strings.Split(v, ":")
+		if len(f) < 2 {
+			t.Fatalf("volume %q: want SRC:DST[:ro]", v)
+		}
+		mounts[f[1]] = mount{f[0], len(f) > 2 && f[2] == "ro"}
+		if strings.HasPrefix(f[0], "./") {
+			if _, err := os.Stat(filepath.Join("compose", f[0])); err != nil {
+				t.Errorf("volume %q: %v", v, err)
+			}
+		}
+	}
+	// mounted returns the mount holding path.
+	mounted := func(path string) (mount, bool) {
+		for dst, m := range mounts {
+			if path == dst || strings.HasPrefix(path, dst+"/") {
+				return m, true
+			}
+		}
+		return mount{}, false
+	}
+	cfgPath := "/etc/logcapturer/config.yaml"
+	if m, ok := mounts[cfgPath]; !ok || m.src != "./logcapturer.yaml" {
+		t.Fatalf("logcapturer.yaml is not mounted at %s (the image's CMD and HEALTHCHECK read it): %v", cfgPath, mounts)
+	}
+	if !strings.Contains(strings.Join(lc.Command, " "), "--config "+cfgPath) {
+		t.Errorf("command %v does not read %s", lc.Command, cfgPath)
+	}
+	var cfg lcConfig
+	readYAML(t, "compose/logcapturer.yaml", &cfg)
+	if m, ok := mounts[cfg.DataDir]; !ok || m.ro || strings.ContainsAny(m.src, "./") {
+		t.Errorf("data_dir %s is not a writable named volume: %+v", cfg.DataDir, m)
+	} else if _, ok := c.Volumes[m.src]; !ok {
+		t.Errorf("volume %s of data_dir is not declared under volumes:", m.src)
+	}
+	if _, ok := mounted(cfg.Admin.TokenFile); !ok {
+		t.Errorf("admin.token_file %s is not mounted", cfg.Admin.TokenFile)
+	}
+	docker := false
+	for _, s := range cfg.Sources {
+		docker = docker || s.Type == "docker" || s.Type == "cri"
+		for _, p := range s.Paths {
+			dir := p
+			if i := strings.IndexAny(p, "*?["); i >= 0 {
+				dir = filepath.Dir(p[:i] + "x")
+			}
+			if m, ok := mounted(dir); !ok || !m.ro {
+				t.Errorf("source path %s is not under a read-only mount: %v", p, mounts)
+			}
+		}
+	}
+	// nonroot cannot read Docker's json logs nor root:adm files.
+	root := lc.User == "0" || strings.HasPrefix(lc.User, "0:")
+	if !root && (docker || len(lc.GroupAdd) == 0) {
+		t.Errorf("user %q, group_add %v: the container cannot read the host logs it is configured for (docker: %v)", lc.User, lc.GroupAdd, docker)
+	}
+	for _, s := range cfg.Sinks {
+		if s.URL == "" {
+			continue
+		}
+		u, err := url.Parse(s.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := c.Services[u.Hostname()]; !ok {
+			t.Errorf("sink url %s: no service %s", s.URL, u.Hostname())
+		}
+	}
+	var prom struct {
+		RuleFiles     []string `yaml:"rule_files"`
+		ScrapeConfigs []struct {
+			StaticConfigs []struct {
+				Targets []string `yaml:"targets"`
+			} `yaml:"static_configs"`
+		} `yaml:"scrape_configs"`
+	}
+	readYAML(t, "compose/prometheus.yml", &prom)
+	_, port, _ := strings.Cut(cfg.Admin.Listen, ":")
+	if len(prom.ScrapeConfigs) == 0 || len(prom.ScrapeConfigs[0].StaticConfigs) == 0 ||
+		!slices.Contains(prom.ScrapeConfigs[0].StaticConfigs[0].Targets, "logcapturer:"+port) {
+		t.Errorf("prometheus does not scrape logcapturer:%s (admin.listen %s): %+v", port, cfg.Admin.Listen, prom.ScrapeConfigs)
+	}
+	for _, rf := range prom.RuleFiles {
+		found := false
+		for _, v := range c.Services["prometheus"].Volumes {
+			if strings.Contains(v, ":/etc/prometheus/"+rf) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("rule file %s is not mounted next to prometheus.yml", rf)
+		}
+	}
 }

@@ -165,7 +165,8 @@
 // logcapturer_sink_lag_entries/_bytes/_blocks from the same function the
 // status uses.
 //
-// RewindToTime and RewindToIndex (rewind.go) move a running sink: the
+// RewindToTime, RewindToIndex, RewindToOldest and RewindToNewest
+// (rewind.go) move a running sink: the
 // target is found by a binary search over segments by their first
 // block's first entry time, then block by block inside one segment (about
 // log2(segments) + one segment's blocks read; 1.8 ms in a 2 GiB WAL). Retention is
@@ -179,9 +180,15 @@
 // The skip inside the first block is not persisted: after a restart, or a
 // retry of that batch, the whole block is sent.
 //
+// A target outside the WAL is a *RangeError, which says on which side
+// (After) and what the oldest and newest entries are.
+//
 // OpenOffline (offline.go) gives the same status, dead letters and WAL
 // entries for a stopped data directory, holding its lock; it refuses a
-// directory without state.db and creates nothing.
+// directory without state.db and creates nothing. Its Rewind* methods
+// write a stopped sink's cursor to state.db under the running pipeline's
+// rules (a sink state.db knows, a target from the WAL's first block to its
+// end); the block holding a time target is sent whole at the next start.
 //
 // At wal.max_bytes, FullBlock makes the writer wait (sources block in
 // Emit); FullDropOldest deletes the oldest segment and counts, per sink,

@@ -338,3 +338,73 @@ func (o *Offline) WALEntriesAt(t time.Time, limit int) ([]Entry, error) {
 	}
 	return v.entriesAt(t, limit)
 }
+
+// RewindToIndex moves the stopped sink's cursor so that the next block it
+// delivers, once logcapturer starts, is index; the same range as the
+// running pipeline's (the WAL's first index to its end + 1, else a
+// *RangeError); *UnknownSinkError for a sink state.db does not know. The
+// cursor is written to state.db at once; retry ranges and dead letters
+// stay as they are. Skipped counts the entries of every source a forward
+// move skips (routes live in the config); nothing is added to a metric.
+func (o *Offline) RewindToIndex(sink string, index uint64) (RewindResult, error) {
+	return o.rewind(sink, func(v walView) (uint64, error) {
+		i, _, _, err := v.locateIndex(index)
+		return i, err
+	})
+}
+
+// RewindToTime moves the stopped sink's cursor to the block holding the
+// first entry at or after t (the search of Pipeline.RewindToTime). Unlike a
+// running sink's, that block is sent whole: the entries before t in it
+// are sent again too (Index and FirstTime say where delivery starts).
+func (o *Offline) RewindToTime(sink string, t time.Time) (RewindResult, error) {
+	return o.rewind(sink, func(v walView) (uint64, error) {
+		i, _, _, err := v.locateTime(t)
+		return i, err
+	})
+}
+
+// RewindToOldest moves the stopped sink's cursor to the oldest block the
+// WAL holds.
+func (o *Offline) RewindToOldest(sink string) (RewindResult, error) {
+	return o.rewind(sink, func(v walView) (uint64, error) { return v.log.FirstIndex(), nil })
+}
+
+// RewindToNewest moves the stopped sink's cursor past the newest block: it
+// delivers only what is appended after its next start.
+func (o *Offline) RewindToNewest(sink string) (RewindResult, error) {
+	return o.rewind(sink, func(v walView) (uint64, error) { return v.durable() + 1, nil })
+}
+
+func (o *Offline) rewind(sink string, locate func(walView) (uint64, error)) (RewindResult, error) {
+	if err := o.CheckSink(sink); err != nil {
+		return RewindResult{}, err
+	}
+	v, err := o.walView()
+	if err != nil {
+		return RewindResult{}, err
+	}
+	index, err := locate(v)
+	if err != nil {
+		return RewindResult{}, err
+	}
+	index, _, at, err := v.locateIndex(index) // the block delivered first is sent whole
+	if err != nil {
+		return RewindResult{}, err
+	}
+	cursors, _, _, err := o.st.load()
+	if err != nil {
+		return RewindResult{}, err
+	}
+	res := RewindResult{Cursor: index - 1, Index: index, FirstTime: at, Previous: cursors[sink]}
+	if res.Cursor > res.Previous {
+		from := max(res.Previous, o.log.FirstIndex()-1)
+		if err := scanCounts(o.log, from, res.Cursor, nil, func(_ uint64, _ string, t tally) { res.Skipped += t.Entries }); err != nil {
+			return RewindResult{}, fmt.Errorf("count the skipped entries: %w", err)
+		}
+	}
+	if err := o.st.save(map[string]uint64{sink: res.Cursor}, nil, 0); err != nil {
+		return RewindResult{}, fmt.Errorf("store the cursor of sink %s: %w", sink, err)
+	}
+	return res, nil
+}

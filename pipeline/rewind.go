@@ -47,16 +47,43 @@ type rewindAck struct {
 func (p *Pipeline) RewindToIndex(ctx context.Context, sink string, index uint64) (RewindResult, error) {
 	v := p.walView()
 	return p.rewind(ctx, sink, func() (uint64, int, *time.Time, error) {
-		first, durable := p.log.FirstIndex(), p.durable.Load()
-		if index < first || index > durable+1 {
-			return 0, 0, nil, v.rangeError(fmt.Sprintf("index %d", index))
-		}
-		es, err := v.entries(index, index, 0, 1, nil, nil)
-		if err != nil || len(es) == 0 {
-			return index, 0, nil, err
-		}
-		return index, 0, &es[0].Time, nil
+		return v.locateIndex(index)
 	})
+}
+
+// RewindToOldest moves the sink to the oldest block the WAL holds, found
+// while retention is held off: everything there is gets re-shipped. See
+// RewindToTime.
+func (p *Pipeline) RewindToOldest(ctx context.Context, sink string) (RewindResult, error) {
+	v := p.walView()
+	return p.rewind(ctx, sink, func() (uint64, int, *time.Time, error) {
+		return v.locateIndex(p.log.FirstIndex())
+	})
+}
+
+// RewindToNewest moves the sink past the newest durable block: it skips
+// everything there is and delivers only what is appended from now on. See
+// RewindToTime.
+func (p *Pipeline) RewindToNewest(ctx context.Context, sink string) (RewindResult, error) {
+	v := p.walView()
+	return p.rewind(ctx, sink, func() (uint64, int, *time.Time, error) {
+		return v.locateIndex(p.durable.Load() + 1)
+	})
+}
+
+// locateIndex checks that a sink can be moved to block index (first to
+// durable+1, the end) and returns it with its first entry's time (nil at
+// the end).
+func (v walView) locateIndex(index uint64) (uint64, int, *time.Time, error) {
+	first, durable := v.log.FirstIndex(), v.durable()
+	if index < first || index > durable+1 {
+		return 0, 0, nil, v.rangeError(fmt.Sprintf("index %d", index), index > durable+1)
+	}
+	es, err := v.entries(index, index, 0, 1, nil, nil)
+	if err != nil || len(es) == 0 {
+		return index, 0, nil, err
+	}
+	return index, 0, &es[0].Time, nil
 }
 
 // RewindToTime moves the sink so that the first entry it delivers next is

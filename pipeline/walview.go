@@ -29,11 +29,12 @@ const (
 )
 
 // RangeError says a WAL index or time is outside what the WAL retains; it
-// carries the retained range. The WAL keeps only what wal.max_bytes
-// allows (and what no sink, retry or dead letter needs any more is
-// deleted).
+// carries the retained range and which side of it was asked for. Blocks
+// leave the WAL's start through retention (once every sink, retry and
+// dead letter is past them, or over wal.max_bytes).
 type RangeError struct {
 	What       string // what was asked for: "index 5", "time 2026-12-01T10:00:00Z"
+	After      bool   // What lies after the newest entry (else before the oldest)
 	FirstIndex uint64
 	LastIndex  uint64
 	FirstTime  time.Time // of the first entry of the first block (zero: the WAL is empty)
@@ -44,8 +45,16 @@ func (e *RangeError) Error() string {
 	if e.LastIndex < e.FirstIndex {
 		return fmt.Sprintf("%s is outside the wal: it is empty (next index %d)", e.What, e.FirstIndex)
 	}
-	return fmt.Sprintf("%s is outside the wal's retained range: indexes %d..%d, times %s to %s (the wal keeps only what wal.max_bytes allows)",
-		e.What, e.FirstIndex, e.LastIndex, e.FirstTime.Format(time.RFC3339Nano), e.LastTime.Format(time.RFC3339Nano))
+	oldest := fmt.Sprintf("index %d at %s", e.FirstIndex, e.FirstTime.Format(time.RFC3339Nano))
+	newest := fmt.Sprintf("index %d at %s", e.LastIndex, e.LastTime.Format(time.RFC3339Nano))
+	if e.After {
+		return fmt.Sprintf("%s is outside the wal's retained range: it is after the newest entry, %s (the oldest is %s)", e.What, newest, oldest)
+	}
+	s := fmt.Sprintf("%s is outside the wal's retained range: it is before the oldest entry, %s (the newest is %s", e.What, oldest, newest)
+	if e.FirstIndex > 1 {
+		s += fmt.Sprintf("; blocks before %d were deleted by retention", e.FirstIndex)
+	}
+	return s + ")"
 }
 
 // NotFoundError is a dead letter that does not exist.
@@ -76,11 +85,12 @@ type walView struct {
 	durable func() uint64
 }
 
-// rangeError builds the RangeError for what, reading the first and last
+// rangeError builds the RangeError for what (after: it lies after the
+// newest entry, else before the oldest), reading the first and last
 // blocks' times.
-func (v walView) rangeError(what string) *RangeError {
+func (v walView) rangeError(what string, after bool) *RangeError {
 	first, last := v.log.FirstIndex(), v.durable()
-	e := &RangeError{What: what, FirstIndex: first, LastIndex: last}
+	e := &RangeError{What: what, After: after, FirstIndex: first, LastIndex: last}
 	if last < first {
 		return e
 	}
@@ -109,7 +119,7 @@ func (v walView) locateTime(t time.Time) (index uint64, skip int, at time.Time, 
 	first, last := v.log.FirstIndex(), v.durable()
 	what := "time " + t.UTC().Format(time.RFC3339Nano)
 	if last < first {
-		return 0, 0, time.Time{}, v.rangeError(what)
+		return 0, 0, time.Time{}, v.rangeError(what, false)
 	}
 	var starts []uint64
 	for _, s := range v.log.Segments() {
@@ -159,7 +169,7 @@ func (v walView) locateTime(t time.Time) (index uint64, skip int, at time.Time, 
 		return 0, 0, time.Time{}, err
 	}
 	if !ok || target < t0 {
-		return 0, 0, time.Time{}, v.rangeError(what)
+		return 0, 0, time.Time{}, v.rangeError(what, false)
 	}
 	// The last segment whose first block starts before target.
 	lo, hi := 0, len(starts)-1
@@ -195,7 +205,7 @@ func (v walView) locateTime(t time.Time) (index uint64, skip int, at time.Time, 
 			}
 		}
 	}
-	return 0, 0, time.Time{}, v.rangeError(what)
+	return 0, 0, time.Time{}, v.rangeError(what, true)
 }
 
 // entries decodes up to limit entries of the blocks from..to (to 0: the
@@ -253,7 +263,7 @@ func (v walView) entries(from, to uint64, skip, limit int, keep func(source stri
 // durable WAL.
 func (v walView) entriesFrom(from uint64, limit int) ([]Entry, error) {
 	if first, last := v.log.FirstIndex(), v.durable(); from < first || from > last {
-		return nil, v.rangeError(fmt.Sprintf("index %d", from))
+		return nil, v.rangeError(fmt.Sprintf("index %d", from), from > last)
 	}
 	return v.entries(from, 0, 0, limit, nil, nil)
 }

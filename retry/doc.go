@@ -45,7 +45,8 @@
 // follows the in-flight window, not the outage's length.
 //
 // Dead letters (rejected for good, or out of attempts) pin their WAL blocks
-// until Replay (back to the retry queue, attempts reset), Purge, or Expire
+// until Replay (back to the retry queue, attempts reset, first failure
+// kept), Purge, or Expire
 // (dlq.max_bytes / dlq.max_age, oldest first). DropBelow forgets ranges
 // whose blocks full_policy drop_oldest deleted.
 //

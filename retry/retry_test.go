@@ -148,7 +148,7 @@ func TestReloadReplayPurgeExpire(t *testing.T) {
 	}
 	for i, reason := range []string{"rejected", "max_attempts", "too_old"} {
 		d := DeadLetter{From: uint64(100 + 10*i), To: uint64(105 + 10*i), Entries: 10, Bytes: 1000, Reason: reason,
-			FirstFailure: now, LastFailure: now.Add(-time.Duration(i) * time.Hour)}
+			FirstFailure: now.Add(-3 * time.Hour), LastFailure: now.Add(-time.Duration(i) * time.Hour)}
 		if err := s.Dead("a", Range{}, d); err != nil {
 			t.Fatal(err)
 		}
@@ -184,7 +184,9 @@ func TestReloadReplayPurgeExpire(t *testing.T) {
 	s.Start(ctx)
 	select {
 	case r := <-out:
-		if r.From != 110 || r.Attempts != 0 {
+		// Attempts start over; the first failure is the dead letter's, so
+		// a range dead-lettered again still shows when it first failed.
+		if r.From != 110 || r.Attempts != 0 || !r.FirstFailure.Equal(now.Add(-3*time.Hour)) {
 			t.Fatalf("replayed range %+v", r)
 		}
 	case <-time.After(5 * time.Second):

@@ -424,7 +424,9 @@ func (s *Scheduler) DeadLetters(sink string) []DeadLetter {
 }
 
 // Replay moves dead letters back into the retry queue, due now, with their
-// attempts reset: the dead letter starting at from, or every one when from
+// attempts reset and their first failure kept (a range that fails again
+// and goes back to the dead-letter queue shows when it first failed): the
+// dead letter starting at from, or every one when from
 // is 0. It returns how many it moved.
 func (s *Scheduler) Replay(sink string, from uint64) (int, error) {
 	return s.removeDead(sink, from, true)
@@ -480,7 +482,7 @@ func deadToRetry(ds []DeadLetter, now time.Time, replay bool) ([]uint64, []Range
 		froms = append(froms, d.From)
 		if replay {
 			rs = append(rs, Range{From: d.From, To: d.To, Entries: d.Entries, Bytes: d.Bytes, Picks: d.Picks,
-				Due: now, FirstFailure: now, LastError: "replayed from the dead-letter queue"})
+				Due: now, FirstFailure: d.FirstFailure, LastError: "replayed from the dead-letter queue"})
 		}
 	}
 	return froms, rs

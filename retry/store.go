@@ -261,7 +261,8 @@ func (s *Store) DeleteDead(sink string, froms []uint64, replay []Range) error {
 }
 
 // RemoveDead deletes the dead letters ds; with replay it stores them as
-// retry ranges due at now with their attempts reset, in the same
+// retry ranges due at now with their attempts reset and their first
+// failure kept, in the same
 // transaction. It returns the ranges it queued.
 func (s *Store) RemoveDead(sink string, ds []DeadLetter, replay bool, now time.Time) ([]Range, error) {
 	froms, rs := deadToRetry(ds, now, replay)

@@ -3,6 +3,7 @@ package sinks
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -128,7 +129,7 @@ func (s *HTTP) Send(ctx context.Context, b *Batch) error {
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return &Retryable{Err: fmt.Errorf("post %s: %w", s.opts.URL, err), Reason: "connection"}
+		return &Retryable{Err: fmt.Errorf("post %s: %w", s.opts.URL, URLCause(err)), Reason: "connection"}
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
@@ -185,4 +186,17 @@ const MaxRetryAfter = time.Hour
 func (s *HTTP) Close() error {
 	s.client.CloseIdleConnections()
 	return nil
+}
+
+// URLCause returns the cause inside an *url.Error (which net/http's
+// client wraps every failed request in, and whose text repeats the method
+// and the URL): for an error message that names the URL once, in its own
+// words. Other errors are returned as they are; errors.Is and errors.As
+// see the same net and context errors through it.
+func URLCause(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Err != nil {
+		return ue.Err
+	}
+	return err
 }

@@ -113,7 +113,7 @@ func TestHelpForEveryCommand(t *testing.T) {
 	for _, args := range [][]string{
 		{"run", "--help"}, {"check", "-h"}, {"status", "--help"}, {"sinks", "--help"}, {"sinks", "rewind", "--help"},
 		{"sources", "--help"}, {"dlq", "--help"}, {"dlq", "list", "--help"}, {"dlq", "show", "-h"}, {"dlq", "replay", "--help"},
-		{"dlq", "purge", "--help"}, {"wal", "--help"}, {"wal", "cat", "--help"}, {"version", "--help"}, {"help"},
+		{"dlq", "purge", "--help"}, {"wal", "--help"}, {"wal", "cat", "--help"}, {"version", "--help"}, {"health", "--help"}, {"health", "-h"}, {"help"},
 	} {
 		var out, errb bytes.Buffer
 		code := runMain(args, &out, &errb)
@@ -313,6 +313,37 @@ admin: {listen: "`+addr+`", token_file: `+tokenFile+`}
 			t.Fatalf("after the rewind the sink holds %q", b)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+	// To the end (nothing to re-ship), then to the oldest block: all of it
+	// again.
+	if code, o, e := cli("sinks", "rewind", "archive", "--to-newest", "--config", cfgPath); code != 0 || !strings.Contains(o, "at the end of the wal") {
+		t.Fatalf("rewind --to-newest: %d %s %s", code, o, e)
+	}
+	if code, o, e := cli("sinks", "rewind", "archive", "--to-oldest", "--config", cfgPath); code != 0 || !strings.Contains(o, "-> 0; next entry: index 1 entry 0") {
+		t.Fatalf("rewind --to-oldest: %d %s %s", code, o, e)
+	}
+	deadline = time.Now().Add(15 * time.Second)
+	for {
+		b, _ := os.ReadFile(out)
+		if bytes.Count(b, []byte("line-19\n")) == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the rewind to the oldest the sink holds %q", b)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Outside the WAL: where it starts, and the flag that asks for it.
+	if code, _, e := cli("sinks", "rewind", "archive", "--to-index", "0", "--config", cfgPath); code != 1 ||
+		!strings.Contains(e, "index 0 is outside the wal's retained range: it is before the oldest entry, index 1 at ") || !strings.HasSuffix(e, "; use --to-oldest (or --to-index 1)\n") {
+		t.Fatalf("rewind before the wal: %d %s", code, e)
+	}
+	if code, _, e := cli("wal", "cat", "--from", "0", "--config", cfgPath); code != 1 ||
+		!strings.Contains(e, "it is before the oldest entry, index 1 at ") || !strings.HasSuffix(e, "; use --from 1 for the oldest entry\n") || strings.Contains(e, "max_bytes") {
+		t.Fatalf("wal cat before the wal: %d %s", code, e)
+	}
+	if code, _, e := cli("sinks", "rewind", "archive", "--to-oldest", "--to-time", "2026-12-01T10:00:00Z", "--config", cfgPath); code != 2 || !strings.Contains(e, "exclude each other") {
+		t.Fatalf("rewind with two targets: %d %s", code, e)
 	}
 	stop()
 

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 
 	"github.com/logcapturer/logcapturer/admin"
 	"github.com/logcapturer/logcapturer/pipeline"
@@ -60,18 +63,21 @@ func (d dlqOffline) entries(sink string, from uint64, limit int) (pipeline.DeadL
 func (d dlqOffline) replay(sink string, from uint64) (int, error) { return d.o.ReplayDLQ(sink, from) }
 func (d dlqOffline) purge(sink string, from uint64) (int, error)  { return d.o.PurgeDLQ(sink, from) }
 
-const dlqUsage = "dlq list|show|replay|purge [--sink NAME] [--from INDEX] [--limit K]\n" +
+const dlqUsage = "dlq list|show|replay|purge [--sink NAME | --all] [--from INDEX] [--limit K]\n" +
 	"                   [--addr HOST:PORT | --config FILE | --data-dir DIR] [-o table|json]\n\n" +
 	"The dead-letter queue: ranges a sink rejected for good or ran out of attempts on.\n" +
 	"  list    the dead letters\n" +
 	"  show    with --from: one dead letter and its first --limit entries; else the list with whole errors\n" +
 	"  replay  queue them for another try (once the cause is fixed); needs the admin token\n" +
-	"  purge   delete them; needs the admin token\n" +
+	"  purge   delete them; needs the admin token. Every sink's (no --sink, no --from): asks for\n" +
+	"          a yes on a terminal, and wants --all elsewhere\n" +
 	"Against the running logcapturer's admin API, or with --data-dir on a stopped one's data_dir\n" +
 	"(replay and purge then take effect at its next start)."
 
-// cmdDLQ lists, shows, replays or purges dead letters.
-func cmdDLQ(args []string, stdout io.Writer) error {
+// cmdDLQ lists, shows, replays or purges dead letters. A purge of every
+// sink's dead letters asks on con's terminal (the question on stderr), and
+// wants --all when stdin is not one.
+func cmdDLQ(args []string, con console, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
 		if len(args) == 0 {
 			return usageError{errors.New("dlq: want list, show, replay or purge")}
@@ -90,6 +96,10 @@ func cmdDLQ(args []string, stdout io.Writer) error {
 	sink := fs.String("sink", "", "sink name (default: every sink)")
 	from := fs.Uint64("from", 0, "first WAL index of one dead letter (default: all)")
 	limit := fs.Int("limit", 20, "show: entries to print")
+	var allFlag *bool
+	if verb == "purge" {
+		allFlag = fs.Bool("all", false, "purge every sink's dead letters without asking")
+	}
 	pos, err := parseFlags(fs, args[1:], dlqUsage)
 	if err != nil {
 		return err
@@ -99,6 +109,14 @@ func cmdDLQ(args []string, stdout io.Writer) error {
 	}
 	if err := cf.check("dlq " + verb); err != nil {
 		return err
+	}
+	everySink := verb == "purge" && *sink == "" && *from == 0
+	if allFlag != nil && *allFlag {
+		if *sink != "" || *from != 0 {
+			return usageError{errors.New("dlq purge: --all purges every dead letter of every sink: give it without --sink and --from")}
+		}
+	} else if everySink && !con.terminal {
+		return usageError{errors.New("dlq purge: give --sink NAME, or --all to purge every sink's dead letters (stdin is not a terminal to ask on)")}
 	}
 	var src dlqSource
 	if cf.dataDir != "" {
@@ -178,6 +196,14 @@ func cmdDLQ(args []string, stdout io.Writer) error {
 		}
 		return nil
 	}
+	if verb == "purge" && *sink == "" && *from != 0 && len(picked) > 1 {
+		return usageError{fmt.Errorf("dlq purge: sinks %s and %s both have a dead letter at %d: give --sink", picked[0].Sink, picked[1].Sink, *from)}
+	}
+	if everySink && (allFlag == nil || !*allFlag) && len(picked) > 0 {
+		if err := confirmPurge(con, stderr, picked); err != nil {
+			return err
+		}
+	}
 	total := 0
 	done := map[string]bool{}
 	for _, d := range picked {
@@ -226,4 +252,28 @@ func knownFroms(ds []pipeline.DeadLetter) string {
 		s += fmt.Sprintf(" %d (%s)", d.From, d.Sink)
 	}
 	return s
+}
+
+// confirmPurge asks on the terminal whether to purge ds, every sink's dead
+// letters; anything but y or yes is a no.
+func confirmPurge(con console, stderr io.Writer, ds []pipeline.DeadLetter) error {
+	var sinks []string
+	entries := 0
+	for _, d := range ds {
+		if !slices.Contains(sinks, d.Sink) {
+			sinks = append(sinks, d.Sink)
+		}
+		entries += d.Entries
+	}
+	fmt.Fprintf(stderr, "purge every dead letter of every sink: %d dead letter(s), %d entries, of %s? They are deleted for good. [y/N] ",
+		len(ds), entries, strings.Join(sinks, ", "))
+	answer, err := bufio.NewReader(con.in).ReadString('\n')
+	if err != nil && answer == "" {
+		fmt.Fprintln(stderr)
+	}
+	switch strings.ToLower(strings.TrimSpace(answer)) {
+	case "y", "yes":
+		return nil
+	}
+	return errors.New("dlq purge: not confirmed: nothing was purged")
 }

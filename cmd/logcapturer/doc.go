@@ -5,18 +5,23 @@
 //	logcapturer check --config FILE   validate a config; exit 1 listing every problem
 //	logcapturer status                sinks, WAL, sources, readiness
 //	logcapturer sinks [NAME]          one or every sink
-//	logcapturer sinks rewind NAME --to-time T | --to-index N
+//	logcapturer sinks rewind NAME --to-time T | --to-index N | --to-oldest | --to-newest
 //	logcapturer sources               tailed files
-//	logcapturer dlq list|show|replay|purge
+//	logcapturer dlq list|show|replay|purge [--sink NAME | --all]
 //	logcapturer wal cat --from N | --time T [--limit K]
-//	logcapturer version               print the version
+//	logcapturer health [--addr HOST:PORT | --config FILE] [--ready]
+//	logcapturer version [-o json]     print the version (json: with the build info)
 //	logcapturer dlq list|show|replay|purge --data-dir DIR
 //	                                  the dead-letter queue of a stopped logcapturer
+//	logcapturer sinks rewind NAME ... --data-dir DIR
+//	                                  a stopped sink's cursor, from its next start
 //
 // dlq show lists, under each dead letter, the entries it holds, read from
-// the WAL (--entries N per dead letter, -1 for all): for a partial rejection
-// only the refused entries; dlq replay queues them (only them) for the next
-// run.
+// the WAL (--limit N per dead letter): for a partial rejection only the
+// refused entries; dlq replay queues them (only them) for the next run,
+// keeping their first failure. dlq purge without --sink and --from (every
+// sink's dead letters) asks [y/N] on stderr when stdin is a terminal
+// (terminal_linux.go), and otherwise wants --all (exit 2 without).
 //
 // The inspection commands are clients of the admin API (package admin):
 // --addr, else admin.listen of --config, else 127.0.0.1:8401, with the
@@ -26,7 +31,9 @@
 // (escape.go), which escapes every control character, bidi override and
 // byte that is not UTF-8, so a log line cannot drive the terminal. With --data-dir they read a stopped logcapturer's data
 // directory through pipeline.OpenOffline, and say so. Every command
-// prints its own flags on --help and exits 0.
+// prints its own flags on --help and exits 0, and refuses a flag it does
+// not have with exit 2. An index or time outside the WAL is answered with
+// its oldest and newest entries and the flag that asks for them.
 //
 // It wires configuration, the pipeline, sources and sinks,
 // and owns the process lifecycle: run until SIGINT or SIGTERM, then shut

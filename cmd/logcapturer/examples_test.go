@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -169,4 +171,64 @@ func checkServed(t *testing.T, when string, body []byte, names, defined []string
 	for _, p := range problems {
 		t.Errorf("%s: metric lint: %s: %s", when, p.Metric, p.Text)
 	}
+}
+
+// TestQuickstartWritesNoTrackedFile: the README's quickstart runs the
+// quickstart config, and the file it tells a newcomer to append to is one
+// the config tails and git ignores, so trying it leaves the checkout clean.
+func TestQuickstartWritesNoTrackedFile(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(readme, []byte("go run ./cmd/logcapturer run --config examples/quickstart.yaml\n")) {
+		t.Fatal("the README lost the quickstart command")
+	}
+	cfg, err := config.ParseWith("quickstart.yaml", mustRead(t, "../../examples/quickstart.yaml"), &config.ParseOptions{SinkTypes: sinkTypes(), SkipDirCheck: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var globs []string
+	for _, s := range cfg.Sources {
+		globs = append(globs, s.Paths...)
+	}
+	targets := regexp.MustCompile(`>> (\S+)`).FindAllSubmatch(readme, -1)
+	if len(targets) == 0 {
+		t.Fatal("the README tells nobody where to append")
+	}
+	for _, m := range targets {
+		target := string(m[1])
+		matched := false
+		for _, g := range globs {
+			if ok, _ := filepath.Match(g, target); ok {
+				matched = true
+			}
+		}
+		if !matched {
+			t.Errorf("the README appends to %s, which the quickstart's sources %v do not tail", target, globs)
+		}
+		git, err := exec.LookPath("git")
+		if err != nil {
+			t.Skip("no git to ask what it ignores")
+		}
+		cmd := exec.Command(git, "check-ignore", "-q", target)
+		cmd.Dir = "../.."
+		if err := cmd.Run(); err != nil {
+			var ee *exec.ExitError
+			if errors.As(err, &ee) && ee.ExitCode() == 1 {
+				t.Errorf("the README appends to %s, which git does not ignore: the checkout gets dirty", target)
+			} else {
+				t.Skipf("git check-ignore: %v (not a git checkout?)", err)
+			}
+		}
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

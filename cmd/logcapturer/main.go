@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
@@ -19,17 +18,19 @@ commands:
   check --config FILE   validate a config file; exit 1 listing every problem
   status                where each sink is, how far behind, what it waits for
   sinks [NAME]          sinks: cursor, lag, state, retries, dead letters
-  sinks rewind NAME --to-time T | --to-index N
-                        move a sink's cursor (re-ship, or skip ahead)
+  sinks rewind NAME --to-time T | --to-index N | --to-oldest | --to-newest
+                        move a sink's cursor (re-ship, or skip ahead); with
+                        --data-dir a stopped one's, taking effect at its next start
   sources               tailed files: identity, offset, size, state
-  dlq list|show|replay|purge [--sink NAME] [--from INDEX] [--entries N]
+  dlq list|show|replay|purge [--sink NAME | --all] [--from INDEX] [--limit N]
                         inspect or act on the dead-letter queue; show also lists
-                        up to N entries of each dead letter
+                        up to N entries of each dead letter; purge of every
+                        sink asks on a terminal, else wants --all
   wal cat --from N | --time T [--limit K]
                         print WAL entries
   health [--addr HOST:PORT] [--ready]
                         exit 0 if a running logcapturer answers /healthz (or /readyz)
-  version               print the version
+  version [-o json]     print the version; -o json adds the Go version and build info
 
 The inspection commands ask the running logcapturer's admin API (--addr,
 or admin.listen of --config, default 127.0.0.1:8401); with --data-dir they
@@ -41,8 +42,21 @@ func main() {
 	os.Exit(runMain(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// runMain runs one command and returns the process exit code.
+// console is where a command may ask its user: stdin, and whether it is a
+// terminal (a question is asked only then; elsewhere a flag must say it).
+type console struct {
+	in       io.Reader
+	terminal bool
+}
+
+// runMain runs one command with the process's stdin and returns the
+// process exit code.
 func runMain(args []string, stdout, stderr io.Writer) int {
+	return runMainWith(args, console{in: os.Stdin, terminal: isTerminal(os.Stdin)}, stdout, stderr)
+}
+
+// runMainWith runs one command and returns the process exit code.
+func runMainWith(args []string, con console, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -54,7 +68,7 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	case "check":
 		err = cmdCheck(args[1:], stdout)
 	case "dlq":
-		err = cmdDLQ(args[1:], stdout)
+		err = cmdDLQ(args[1:], con, stdout, stderr)
 	case "health":
 		err = cmdHealth(args[1:], stdout)
 	case "status":
@@ -66,12 +80,7 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	case "wal":
 		err = cmdWAL(args[1:], stdout)
 	case "version", "--version", "-version":
-		if len(args) > 1 && (args[1] == "-h" || args[1] == "--help" || args[1] == "-help") {
-			fmt.Fprint(stdout, "usage: logcapturer version\n\nPrint the version, the commit and the Go version.\n")
-			return 0
-		}
-		fmt.Fprintf(stdout, "logcapturer %s\n", fullVersion())
-		return 0
+		err = cmdVersion(args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -97,19 +106,6 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 }
 
 type usageError struct{ error }
-
-func fullVersion() string {
-	v := version
-	if info, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range info.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				v += " (" + s.Value[:12] + ")"
-			}
-		}
-		v += " " + info.GoVersion
-	}
-	return v
-}
 
 // configUsage is the help of the commands that take --config.
 var configUsage = map[string]string{

@@ -76,7 +76,9 @@ admin: {listen: "`+addr+`"}
 		t.Fatalf("notification at stop %q, want STOPPING=1", got)
 	}
 	errb.Reset()
-	if code := runMain([]string{"health", "--addr", addr, "--timeout", "1s"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "health:") {
+	// The URL once: "health: get http://…/healthz: dial tcp …".
+	if code := runMain([]string{"health", "--addr", addr, "--timeout", "1s"}, &out, &errb); code != 1 ||
+		!strings.HasPrefix(errb.String(), "logcapturer: health: get http://"+addr+"/healthz: dial tcp ") || strings.Count(errb.String(), "/healthz") != 1 {
 		t.Fatalf("health with nothing running: exit %d, %q", code, errb.String())
 	}
 }

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/logcapturer/logcapturer/admin"
@@ -59,7 +61,7 @@ func cmdSinks(args []string, stdout io.Writer) error {
 	fs := newFlags("sinks")
 	cf.register(fs, true)
 	pos, err := parseFlags(fs, args, "sinks [NAME] [--addr HOST:PORT | --config FILE | --data-dir DIR] [-o table|json]\n"+
-		"       logcapturer sinks rewind NAME --to-time T | --to-index N\n\n"+
+		"       logcapturer sinks rewind NAME --to-time T | --to-index N | --to-oldest | --to-newest\n\n"+
 		"Every sink's cursor, lag, state, retries and dead letters, or one sink's.")
 	if err != nil {
 		return err
@@ -105,50 +107,99 @@ func cmdSinks(args []string, stdout io.Writer) error {
 	return renderSinks(stdout, ss)
 }
 
-// cmdRewind moves a running sink's cursor by time or index.
+const rewindUsage = "sinks rewind NAME --to-time T | --to-index N | --to-oldest | --to-newest\n" +
+	"                   [--addr HOST:PORT | --config FILE | --data-dir DIR] [--token-file FILE] [-o table|json]\n\n" +
+	"Move a sink's cursor: back to re-ship (backfill a new sink, re-send an hour a sink lost),\n" +
+	"or forward to skip (counted as dropped, reason skipped). A running sink is moved through\n" +
+	"the admin API (needs the admin token); with --data-dir a stopped one's cursor is written to\n" +
+	"its state.db and takes effect at the next start (a --to-time target's block is then sent\n" +
+	"whole). Either way the target must be within the WAL: from its oldest block to its end."
+
+// cmdRewind moves a sink's cursor by time or index, or to the WAL's
+// oldest block or its end: a running sink's through the API, a stopped
+// one's in its data dir.
 func cmdRewind(args []string, stdout io.Writer) error {
 	var cf clientFlags
 	fs := newFlags("sinks rewind")
-	cf.register(fs, false)
+	cf.register(fs, true)
 	toTime := fs.String("to-time", "", "RFC 3339 time with a zone: the first entry at or after it is delivered next")
 	toIndex := fs.String("to-index", "", "WAL index: the block delivered next")
-	pos, err := parseFlags(fs, args, "sinks rewind NAME --to-time T | --to-index N [--addr HOST:PORT | --config FILE] [--token-file FILE]\n\n"+
-		"Move a running sink's cursor: back to re-ship (backfill a new sink, re-send an hour a sink lost),\n"+
-		"or forward to skip (counted as dropped, reason skipped). Needs the admin token.")
+	toOldest := fs.Bool("to-oldest", false, "the oldest block the WAL holds: re-ship everything there is")
+	toNewest := fs.Bool("to-newest", false, "the WAL's end: skip everything there is, deliver only what comes next")
+	pos, err := parseFlags(fs, args, rewindUsage)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
 		return usageError{fmt.Errorf("sinks rewind: want one sink name, got %q", pos)}
 	}
-	if (*toTime == "") == (*toIndex == "") {
-		return usageError{fmt.Errorf("sinks rewind: give --to-time T or --to-index N")}
+	var given []string
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{{"--to-time", *toTime != ""}, {"--to-index", *toIndex != ""}, {"--to-oldest", *toOldest}, {"--to-newest", *toNewest}} {
+		if f.set {
+			given = append(given, f.name)
+		}
+	}
+	switch len(given) {
+	case 0:
+		return usageError{errors.New("sinks rewind: give where to: --to-time T, --to-index N, --to-oldest or --to-newest")}
+	case 1:
+	default:
+		list := strings.Join(given[:len(given)-1], ", ") + " and " + given[len(given)-1]
+		return usageError{fmt.Errorf("sinks rewind: %s exclude each other: give one", list)}
 	}
 	if err := cf.check("sinks rewind"); err != nil {
 		return err
 	}
-	c, err := cf.client()
-	if err != nil {
-		return err
-	}
-	ctx, cancel := cf.ctx()
-	defer cancel()
-	var res pipeline.RewindResult
+	var (
+		t     time.Time
+		index uint64
+	)
 	if *toTime != "" {
-		t, perr := time.Parse(time.RFC3339Nano, *toTime)
-		if perr != nil {
+		if t, err = time.Parse(time.RFC3339Nano, *toTime); err != nil {
 			return usageError{fmt.Errorf("sinks rewind: --to-time %q: want RFC 3339 with a zone, such as 2026-12-01T10:00:00Z", *toTime)}
 		}
-		res, err = c.RewindToTime(ctx, pos[0], t)
-	} else {
-		i, perr := strconv.ParseUint(*toIndex, 10, 64)
-		if perr != nil {
+	}
+	if *toIndex != "" {
+		if index, err = strconv.ParseUint(*toIndex, 10, 64); err != nil {
 			return usageError{fmt.Errorf("sinks rewind: --to-index %q: want a non-negative integer", *toIndex)}
 		}
-		res, err = c.RewindToIndex(ctx, pos[0], i)
 	}
+	name := pos[0]
+	var res pipeline.RewindResult
+	hint := func(err error) error {
+		return rangeHint(err, func(first uint64) string { return fmt.Sprintf("--to-oldest (or --to-index %d)", first) },
+			func(uint64) string { return "--to-newest" })
+	}
+	err = cf.read(stdout, "", func(o *pipeline.Offline) (err error) {
+		switch {
+		case *toTime != "":
+			res, err = o.RewindToTime(name, t)
+		case *toIndex != "":
+			res, err = o.RewindToIndex(name, index)
+		case *toOldest:
+			res, err = o.RewindToOldest(name)
+		default:
+			res, err = o.RewindToNewest(name)
+		}
+		return hint(err)
+	}, func(ctx context.Context, c *admin.Client) (err error) {
+		switch {
+		case *toTime != "":
+			res, err = c.RewindToTime(ctx, name, t)
+		case *toIndex != "":
+			res, err = c.RewindToIndex(ctx, name, index)
+		case *toOldest:
+			res, err = c.RewindToOldest(ctx, name)
+		default:
+			res, err = c.RewindToNewest(ctx, name)
+		}
+		return hint(err)
+	})
 	if err != nil {
-		return apiError(err)
+		return err
 	}
 	if cf.output == "json" {
 		return writeJSON(stdout, res)
@@ -157,12 +208,42 @@ func cmdRewind(args []string, stdout io.Writer) error {
 	if res.FirstTime != nil {
 		first = res.FirstTime.UTC().Format(time.RFC3339Nano)
 	}
-	fmt.Fprintf(stdout, "sink %s: cursor %d -> %d; next entry: index %d entry %d at %s", pos[0], res.Previous, res.Cursor, res.Index, res.Skip, first)
+	fmt.Fprintf(stdout, "sink %s: cursor %d -> %d; next entry: index %d entry %d at %s", name, res.Previous, res.Cursor, res.Index, res.Skip, first)
 	if res.Skipped > 0 {
 		fmt.Fprintf(stdout, "; %d entries skipped", res.Skipped)
 	}
 	fmt.Fprintln(stdout)
+	if cf.dataDir != "" {
+		fmt.Fprintf(stdout, "offline: written to %s; it takes effect when logcapturer next runs\n", cf.dataDir)
+	}
 	return nil
+}
+
+// rangeHint adds to a WAL range error (the API's 409 or the offline
+// view's *pipeline.RangeError) the flags that ask for the oldest entry
+// instead (before, given the oldest index) or the newest (after, given the
+// newest index). Other errors are returned as they are.
+func rangeHint(err error, before, after func(uint64) string) error {
+	var (
+		re  *pipeline.RangeError
+		ae  *admin.APIError
+		msg string
+	)
+	switch {
+	case errors.As(err, &re):
+		msg = err.Error()
+	case errors.As(err, &ae) && ae.Range != nil:
+		re, msg = ae.Range, ae.Message
+	default:
+		return err
+	}
+	if re.LastIndex < re.FirstIndex {
+		return err
+	}
+	if re.After {
+		return fmt.Errorf("%s; use %s", msg, after(re.LastIndex))
+	}
+	return fmt.Errorf("%s; use %s", msg, before(re.FirstIndex))
 }
 
 // cmdSources lists every source's files with offsets.

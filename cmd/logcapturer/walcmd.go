@@ -54,6 +54,11 @@ func cmdWAL(args []string, stdout io.Writer) error {
 	} else if t, err = time.Parse(time.RFC3339Nano, *at); err != nil {
 		return usageError{fmt.Errorf("wal cat: --time %q: want RFC 3339 with a zone, such as 2026-12-01T10:00:00Z", *at)}
 	}
+	// Outside the WAL: say where it starts (or ends) and how to ask for that.
+	hint := func(err error) error {
+		return rangeHint(err, func(first uint64) string { return fmt.Sprintf("--from %d for the oldest entry", first) },
+			func(last uint64) string { return fmt.Sprintf("--from %d for the newest block", last) })
+	}
 	var es []pipeline.Entry
 	if err := cf.read(stdout, "offline: %s (logcapturer is not running)\n", func(o *pipeline.Offline) (err error) {
 		if *from != "" {
@@ -61,14 +66,14 @@ func cmdWAL(args []string, stdout io.Writer) error {
 		} else {
 			es, err = o.WALEntriesAt(t, *limit)
 		}
-		return err
+		return hint(err)
 	}, func(ctx context.Context, c *admin.Client) (err error) {
 		if *from != "" {
 			es, err = c.WALEntries(ctx, index, *limit)
 		} else {
 			es, err = c.WALEntriesAt(ctx, t, *limit)
 		}
-		return err
+		return hint(err)
 	}); err != nil {
 		return err
 	}

@@ -220,7 +220,7 @@ func (s *Sink) push(ctx context.Context, body []byte) error {
 			err = fmt.Errorf("push to %s: no answer within %s: %w", req.URL.Host, s.opts.Timeout, context.DeadlineExceeded)
 			reason = ReasonTimeout
 		} else {
-			err = fmt.Errorf("push to %s: %w", req.URL.Host, err)
+			err = fmt.Errorf("push to %s: %w", req.URL.Host, sinks.URLCause(err))
 		}
 		return &sinks.Retryable{Err: err, Reason: reason}
 	}
