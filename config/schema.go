@@ -62,7 +62,7 @@ const (
 // Source is one entry of the sources list.
 type Source struct {
 	Name    string
-	Type    SourceType
+	Type    SourceKind
 	Paths   []string // globs, filepath.Match syntax
 	Exclude []string // globs matched against the base name and the full path
 	StartAt StartAt
@@ -88,14 +88,15 @@ type Source struct {
 	}
 }
 
-// SourceType is the kind of a source.
-type SourceType string
+// SourceKind is the value of a source's type key: the name of a
+// registered SourceType.
+type SourceKind string
 
-// Values of SourceType.
+// The source types logcapturer has (the sources package registers them).
 const (
-	SourceFile   SourceType = "file"
-	SourceDocker SourceType = "docker" // Docker json-file logs; paths default to the Docker data dir
-	SourceCRI    SourceType = "cri"    // Kubernetes CRI logs; paths default to /var/log/pods
+	SourceFile   SourceKind = "file"
+	SourceDocker SourceKind = "docker" // Docker json-file logs; paths default to the Docker data dir
+	SourceCRI    SourceKind = "cri"    // Kubernetes CRI logs; paths default to /var/log/pods
 )
 
 // StartAt says where a source starts reading a file it has no position for.
