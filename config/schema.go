@@ -74,7 +74,8 @@ type Source struct {
 	MaxLineBytes ByteSize
 	PollInterval Duration
 	// Zero values below mean the sources package's defaults (1024 files,
-	// 5m, 1KiB); sources.FileOptions.Validate checks them in depth.
+	// 5m, 1KiB). Multiline and Timestamp are checked in depth by the
+	// source type's Check (SourceType), at their lines.
 	MaxOpenFiles     int
 	CloseInactive    Duration
 	FingerprintBytes ByteSize
@@ -142,7 +143,9 @@ type Admin struct {
 	// TokenFile names a file holding the bearer token of the admin API's
 	// mutating endpoints (and of every /api route on a non-loopback
 	// Listen); empty means none. The program reads it at start; this
-	// package only requires it for a non-loopback Listen.
+	// package requires it for a non-loopback Listen and, with
+	// ParseOptions.CheckFiles or CheckTokenFile, reads it: it must be
+	// readable and not empty.
 	TokenFile string
 	// PProf serves /debug/pprof/ on the admin address (default off).
 	PProf bool
