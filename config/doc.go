@@ -11,8 +11,14 @@
 //	logcapturer.yaml:12: sources[0].start_at: must be beginning or end, got "middle"
 //	logcapturer.yaml:20: sources[1].name: duplicate source name "app" (first defined at line 9)
 //
-// This package imports nothing else of logcapturer: sink packages import
-// it (their options are decoded and checked here), never the reverse. Nothing here holds mutable package state, and
+// Problems of every kind come in the one list: the file's syntax and keys,
+// the values, each source and sink type's own rules and, with
+// ParseOptions.CheckFiles, the files the configuration names. Fixing one
+// never reveals another that was there all along.
+//
+// This package imports nothing else of logcapturer: sink and source
+// packages import it (their options are decoded and checked here), never
+// the reverse. Nothing here holds mutable package state, and
 // every function is safe for concurrent use. No input makes it panic.
 //
 // # File format
@@ -85,7 +91,8 @@
 //	                                 # exclude compressed rotations: they are not decompressed
 //	    start_at: beginning          # beginning | end: where to start in a file never seen before
 //	    labels: {job: app}           # optional; names match [a-zA-Z_][a-zA-Z0-9_]*, not starting
-//	                                 # with "__"; values non-empty
+//	                                 # with "__", and not one the type sets (filename; docker and
+//	                                 # cri: those below and parse_error); values non-empty
 //	    sinks: [archive]             # optional; default: every sink; each a sink name, no repeats;
 //	                                 # an empty list is an error
 //	    max_line_bytes: 256KiB       # 1KiB .. 64MiB
@@ -95,11 +102,13 @@
 //	    fingerprint_bytes: 1KiB      # file identity: device+inode+hash of the first bytes; a new
 //	                                 # file whose first bytes hash like a file tailed or just
 //	                                 # truncated is its copy (copytruncate): resumed at its offset
-//	    multiline: {start: '^\S', max_lines: 500, max_wait: 2s}   # join lines until the next start
+//	    multiline: {start: '^\S', max_lines: 500, max_wait: 2s}   # join lines until the next start;
+//	                                 # start must compile (RE2); max_lines, max_wait >= 0 and need start
 //	    timestamp:                   # take the entry's time from the line
-//	      regex: '^(?P<ts>\S+ \S+)'  # or json_field: ts
+//	      regex: '^(?P<ts>\S+ \S+)'  # or json_field: ts; must compile and have a group named ts
 //	      layout: '2006-01-02 15:04:05'   # Go layout, or unix, unix_ms, unix_us, unix_ns
-//	      location: America/Sao_Paulo    # zone-less text is read here (default: the host's)
+//	      location: America/Sao_Paulo    # zone-less text is read here (default: the host's); an IANA
+//	                                 # zone, UTC or Local
 //
 //	# type: docker reads Docker json-file logs (paths default to
 //	# /var/lib/docker/containers/*/*-json.log), joins 16 KiB partial lines,
@@ -173,7 +182,8 @@
 //	                                 # on loopback too. Required when listen is not a loopback
 //	                                 # address (every /api route, the page and pprof then need
 //	                                 # it). Read by logcapturer run at start: a missing or
-//	                                 # empty file stops the start. A loopback listen answers
+//	                                 # empty file is a problem at this line (run and check;
+//	                                 # not read when listen is ""). A loopback listen answers
 //	                                 # only a Host naming loopback (421 otherwise; admin/doc.go).
 //	  pprof: false                   # serve /debug/pprof/ (behind the token off loopback)
 //	  unready_after: 5m              # > 0: a sink failing this long makes /readyz 503 (sink_failing)
@@ -194,14 +204,40 @@
 // Check, with the key's line. A type unknown to the registry is a problem
 // that lists the known ones, and its other keys are not looked at.
 //
+// # Source types
+//
+// Each source type is registered too (ParseOptions.SourceTypes; the
+// sources package's FileSourceType, DockerSourceType and CRISourceType;
+// cmd holds the list). config decodes every key of a source entry, as the
+// keys are the same for every type, and checks what it can (names, globs,
+// start_at, label names, sizes); then the type's SourceType.Check reports,
+// through a Check keyed under the entry, what only the type knows: a
+// multiline.start or timestamp.regex that does not compile, a timestamp
+// regex without a ts group, an unknown timestamp.location, a label the
+// type sets itself. These come at their keys' lines in the same list as
+// every other problem:
+//
+//	t2.yaml:5: sources[0].paths[0]: "**" is not supported: ...
+//	t2.yaml:7: sources[0].multiline.start: does not compile: error parsing regexp: missing closing ]: `[0-9`
+//	t2.yaml:9: sources[0].timestamp.regex: "^(\\S+)" has no named group ts, as in (?P<ts>...)
+//
+// Without a registry (tests, the CLI's inspection commands) the type must
+// be file, docker or cri and nothing more is checked.
+//
 // # Checks outside the file
 //
 // After the file is valid, Load and Parse create data_dir if it is missing
 // and check that a file can be created in it and removed; if not, that is a
 // problem ("data_dir: /ro/data is not writable: ...; choose a writable
-// directory"). With ParseOptions.CheckFiles (logcapturer check), each sink
-// type that is a FileChecker also checks the files it names: a password or
-// token file that cannot be read, TLS files that do not load, a file sink's
-// directory that is not writable (probed without creating anything).
-// ParseWith with SkipDirCheck leaves data_dir alone, for tests.
+// directory"). With ParseOptions.CheckFiles (logcapturer check, and a
+// reload) every file the configuration names is read, and each that fails
+// is a problem at its key's line in the one list: admin.token_file (when
+// admin.listen is set) must be readable and not empty, as run requires at
+// start, and each sink type that is a FileChecker checks its own files: a
+// password or token file that cannot be read, TLS files that do not load, a
+// file sink's directory that is not writable (probed without creating
+// anything). ParseOptions.CheckTokenFile reads only admin.token_file:
+// logcapturer run sets it, so that run refuses a bad token file at its line
+// before it opens anything. ParseWith with SkipDirCheck leaves data_dir
+// alone, for tests.
 package config

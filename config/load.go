@@ -22,9 +22,21 @@ type ParseOptions struct {
 	// SinkTypes are the kinds of sink the program has (cmd's registry). A
 	// sink whose type is not among them is a problem.
 	SinkTypes []SinkType
-	// CheckFiles also runs each sink's FileChecker: files it names (a
-	// password file, TLS files) must be readable. logcapturer check sets it.
+	// SourceTypes are the kinds of source the program has (cmd's
+	// registry): a source whose type is not among them is a problem, and
+	// each type's Check reports what only it knows. Nil accepts the
+	// built-in type names (file, docker, cri) and checks no more.
+	SourceTypes []SourceType
+	// CheckFiles also reads every file the configuration names: each
+	// sink's FileChecker (password and token files, TLS files, a file
+	// sink's directory) and admin.token_file, which must not be empty.
+	// logcapturer check sets it.
 	CheckFiles bool
+	// CheckTokenFile reads admin.token_file (when admin.listen is set),
+	// which must not be empty, as logcapturer run does at start; run sets
+	// it, so that a bad token file is a problem at its line. CheckFiles
+	// implies it.
+	CheckTokenFile bool
 }
 
 // Load reads the configuration file at path and returns it decoded,
@@ -76,7 +88,8 @@ func ParseWith(name string, data []byte, opts *ParseOptions) (*Config, error) {
 	}
 	expandNode(root, o.LookupEnv, ps, d.skip)
 	c := d.config(root)
-	v := &validator{ps: ps, pos: d.pos, failed: d.failed, types: d.types, checkFiles: o.CheckFiles}
+	v := &validator{ps: ps, pos: d.pos, failed: d.failed, types: d.types, sourceTypes: o.SourceTypes, checkFiles: o.CheckFiles,
+		checkToken: o.CheckFiles || o.CheckTokenFile}
 	v.config(&c)
 	if err := ps.err(); err != nil {
 		return nil, err

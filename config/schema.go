@@ -62,7 +62,7 @@ const (
 // Source is one entry of the sources list.
 type Source struct {
 	Name    string
-	Type    SourceType
+	Type    SourceKind
 	Paths   []string // globs, filepath.Match syntax
 	Exclude []string // globs matched against the base name and the full path
 	StartAt StartAt
@@ -74,7 +74,8 @@ type Source struct {
 	MaxLineBytes ByteSize
 	PollInterval Duration
 	// Zero values below mean the sources package's defaults (1024 files,
-	// 5m, 1KiB); sources.FileOptions.Validate checks them in depth.
+	// 5m, 1KiB). Multiline and Timestamp are checked in depth by the
+	// source type's Check (SourceType), at their lines.
 	MaxOpenFiles     int
 	CloseInactive    Duration
 	FingerprintBytes ByteSize
@@ -88,14 +89,15 @@ type Source struct {
 	}
 }
 
-// SourceType is the kind of a source.
-type SourceType string
+// SourceKind is the value of a source's type key: the name of a
+// registered SourceType.
+type SourceKind string
 
-// Values of SourceType.
+// The source types logcapturer has (the sources package registers them).
 const (
-	SourceFile   SourceType = "file"
-	SourceDocker SourceType = "docker" // Docker json-file logs; paths default to the Docker data dir
-	SourceCRI    SourceType = "cri"    // Kubernetes CRI logs; paths default to /var/log/pods
+	SourceFile   SourceKind = "file"
+	SourceDocker SourceKind = "docker" // Docker json-file logs; paths default to the Docker data dir
+	SourceCRI    SourceKind = "cri"    // Kubernetes CRI logs; paths default to /var/log/pods
 )
 
 // StartAt says where a source starts reading a file it has no position for.
@@ -141,7 +143,9 @@ type Admin struct {
 	// TokenFile names a file holding the bearer token of the admin API's
 	// mutating endpoints (and of every /api route on a non-loopback
 	// Listen); empty means none. The program reads it at start; this
-	// package only requires it for a non-loopback Listen.
+	// package requires it for a non-loopback Listen and, with
+	// ParseOptions.CheckFiles or CheckTokenFile, reads it: it must be
+	// readable and not empty.
 	TokenFile string
 	// PProf serves /debug/pprof/ on the admin address (default off).
 	PProf bool

@@ -41,18 +41,20 @@ type FileChecker interface {
 	CheckFiles(c *Check)
 }
 
-// Check is handed to a SinkConfig to report its problems. Keys are relative
-// to the sink's entry ("url", "sasl.mechanism", "brokers[1]"); a problem
-// carries the line of its key or, for a key left out, of the entry. Not
+// Check is handed to a SinkConfig (or a SourceType's Check) to report its
+// problems. Keys are relative to the entry ("url", "sasl.mechanism",
+// "brokers[1]", "multiline.start"); a problem carries the line of its key
+// or, for a key left out, of the nearest enclosing mapping in the file. Not
 // safe for concurrent use.
 type Check struct {
 	v      *validator
-	path   string // "sinks[2]"
+	path   string // "sinks[2]", "sources[0]"
+	kind   string // "sink" or "source"
 	name   string
-	claims map[string]string // resource -> `sink "name"` that claimed it first
+	claims map[string]string // resource -> `sink "name"` that claimed it first (sources have their own map)
 }
 
-// Name is the sink's name ("" when it has none).
+// Name is the sink's or source's name ("" when it has none).
 func (c *Check) Name() string { return c.name }
 
 // Problem reports that the value at key (relative to the entry; "" for the
@@ -66,13 +68,14 @@ func (c *Check) Problem(key, format string, args ...any) {
 // code).
 func (c *Check) Has(key string) bool { return c.v.has(c.key(key)) }
 
-// Claim records that this sink uses resource (say "file:/var/log/out.log")
-// and reports which sink claimed it first, if another one did.
+// Claim records that this sink (or source) uses resource (say
+// "file:/var/log/out.log") and reports which one claimed it first, if
+// another one did: `sink "archive"`.
 func (c *Check) Claim(resource string) (owner string, taken bool) {
 	if owner, taken := c.claims[resource]; taken {
 		return owner, true
 	}
-	c.claims[resource] = fmt.Sprintf("sink %q", c.name)
+	c.claims[resource] = fmt.Sprintf("%s %q", c.kind, c.name)
 	return "", false
 }
 
@@ -104,7 +107,7 @@ func (c *Check) key(k string) string {
 // and no line.
 func CheckOnly(sc SinkConfig) error {
 	ps := &problems{}
-	sc.Check(&Check{v: &validator{ps: ps}, claims: map[string]string{}})
+	sc.Check(&Check{v: &validator{ps: ps}, kind: "sink", claims: map[string]string{}})
 	return ps.err()
 }
 

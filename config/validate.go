@@ -16,8 +16,12 @@ type validator struct {
 	pos    map[string]int
 	failed map[string]bool
 	// types are the registered sink types; nil for a Config built in code.
-	types      sinkTypes
-	checkFiles bool
+	types sinkTypes
+	// sourceTypes are the registered source types; nil for a Config built
+	// in code, or when Load was given none.
+	sourceTypes sourceTypes
+	checkFiles  bool
+	checkToken  bool // read admin.token_file
 }
 
 // parent returns the path of the mapping or list holding path, "" at the top.
@@ -189,9 +193,9 @@ func (v *validator) config(c *Config) {
 	if len(c.Sources) == 0 {
 		v.add("sources", "at least one source is required")
 	}
-	sourceNames := map[string]string{}
+	sourceNames, sourceClaims := map[string]string{}, map[string]string{}
 	for i := range c.Sources {
-		v.source("sources["+strconv.Itoa(i)+"]", &c.Sources[i], sourceNames, c.Sinks)
+		v.source("sources["+strconv.Itoa(i)+"]", &c.Sources[i], sourceNames, sourceClaims, c.Sinks)
 	}
 
 	if len(c.Sinks) == 0 {
@@ -209,6 +213,21 @@ func (v *validator) config(c *Config) {
 			v.add("admin.token_file", "is required when admin.listen (%s) is not a loopback address: the admin API can reveal log contents; "+
 				"set a file holding a bearer token, or listen on 127.0.0.1", c.Admin.Listen)
 		}
+		if v.checkToken && c.Admin.TokenFile != "" {
+			v.tokenFile("admin.token_file", c.Admin.TokenFile)
+		}
+	}
+}
+
+// tokenFile reports a bearer token file that run would refuse at start:
+// one that cannot be read, or holds nothing but whitespace.
+func (v *validator) tokenFile(path, file string) {
+	tok, err := readSecret(file)
+	switch {
+	case err != nil:
+		v.add(path, "cannot be read: %v", err)
+	case tok == "":
+		v.add(path, "%s is empty; it must hold the bearer token", file)
 	}
 }
 
@@ -236,9 +255,9 @@ func (v *validator) wal(path string, w *WAL) {
 	oneOf(v, path+".full_policy", w.FullPolicy, FullBlock, FullDropOldest)
 }
 
-func (v *validator) source(path string, s *Source, seen map[string]string, sinks []Sink) {
+func (v *validator) source(path string, s *Source, seen, claims map[string]string, sinks []Sink) {
 	v.name(path+".name", "source", s.Name, seen)
-	oneOf(v, path+".type", s.Type, SourceFile, SourceDocker, SourceCRI)
+	oneOf(v, path+".type", s.Type, v.sourceTypes.names()...)
 	if s.MaxOpenFiles < 0 {
 		v.add(path+".max_open_files", "must not be negative, got %d", s.MaxOpenFiles)
 	}
@@ -298,6 +317,9 @@ func (v *validator) source(path string, s *Source, seen map[string]string, sinks
 	}
 	v.sizeBetween(path+".max_line_bytes", s.MaxLineBytes, MinMaxLineBytes, MaxMaxLineBytes)
 	v.positive(path+".poll_interval", s.PollInterval)
+	if t := v.sourceTypes.find(s.Type); t != nil && t.Check != nil {
+		t.Check(s, &Check{v: v, path: path, kind: "source", name: s.Name, claims: claims})
+	}
 }
 
 func definedSinks(sinks []Sink) string {
@@ -342,7 +364,7 @@ func (v *validator) sink(path string, s *Sink, seen, claims map[string]string) {
 		}
 	}
 	if s.Options != nil {
-		c := &Check{v: v, path: path, name: s.Name, claims: claims}
+		c := &Check{v: v, path: path, kind: "sink", name: s.Name, claims: claims}
 		s.Options.Check(c)
 		if fc, ok := s.Options.(FileChecker); ok && v.checkFiles {
 			fc.CheckFiles(c)

@@ -99,6 +99,18 @@
 //     read time (Docker, CRI: the record's time) and is counted
 //     (errors_total{reason="timestamp"}).
 //
+// # Configuration
+//
+// FileSourceType, DockerSourceType and CRISourceType register the tailer's
+// types with config (cmd holds the list); OptionsFromConfig maps a decoded
+// source entry onto FileOptions. config checks the keys every source has;
+// each type's Check reports what only this package knows (a label the
+// type sets itself, a multiline or timestamp regex that does not compile,
+// a timestamp regex without a ts group, an unknown zone) with its YAML key,
+// so that it comes at its line with every other problem of the file.
+// FileOptions.Validate, which NewFile runs, reports every problem too, one
+// "key: message" a line, for options built in code.
+//
 // # Identity
 //
 // An open file is known by device and inode (an inode cannot be reused

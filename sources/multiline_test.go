@@ -239,6 +239,20 @@ func TestOptionsValidate(t *testing.T) {
 			t.Errorf("%s: %v", want, err)
 		}
 	}
+	// Every problem at once, a "key: message" a line.
+	all := good
+	all.Type, all.Labels, all.MaxOpenFiles = TypeDocker, map[string]string{"stream": "x"}, -1
+	all.Multiline.Start, all.Timestamp.Regex = "(", `^(\S+)`
+	var keys []string
+	if err := all.Validate(); err != nil {
+		for _, l := range strings.Split(err.Error(), "\n") {
+			k, _, _ := strings.Cut(l, ": ")
+			keys = append(keys, k)
+		}
+	}
+	if want := "max_open_files labels.stream multiline.start timestamp.regex"; strings.Join(keys, " ") != want {
+		t.Errorf("all problems: keys %q, want %s", keys, want)
+	}
 	d := FileOptions{Name: "d", Type: TypeDocker, Emitter: em}
 	if err := d.Validate(); err != nil {
 		t.Errorf("docker without paths: %v", err)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"time"
 )
 
@@ -148,24 +150,34 @@ type MultilineOptions struct {
 // Enabled reports whether multiline grouping is on.
 func (o MultilineOptions) Enabled() bool { return o.Start != "" }
 
-// Validate checks the options; errors name the YAML key.
-func (o MultilineOptions) Validate() error {
+// Validate checks the options; errors name the YAML key, one a line.
+func (o MultilineOptions) Validate() error { return joinProblems(o.rules) }
+
+// rules reports each problem of o with its YAML key.
+func (o MultilineOptions) rules(report func(key, msg string)) {
 	if o.Start == "" {
 		if o.MaxLines != 0 || o.MaxWait != 0 {
-			return errors.New("multiline.start: required when multiline.max_lines or multiline.max_wait is set")
+			report("multiline.start", "is required when multiline.max_lines or multiline.max_wait is set")
 		}
-		return nil
+		return
 	}
 	if _, err := regexp.Compile(o.Start); err != nil {
-		return fmt.Errorf("multiline.start: %w", err)
+		report("multiline.start", "does not compile: "+err.Error())
 	}
 	if o.MaxLines < 0 {
-		return fmt.Errorf("multiline.max_lines: %d: must not be negative", o.MaxLines)
+		report("multiline.max_lines", fmt.Sprintf("must not be negative, got %d", o.MaxLines))
 	}
 	if o.MaxWait < 0 {
-		return fmt.Errorf("multiline.max_wait: %v: must not be negative", o.MaxWait)
+		report("multiline.max_wait", fmt.Sprintf("must not be negative, got %v", o.MaxWait))
 	}
-	return nil
+}
+
+// joinProblems runs rules and returns what it reports as one error, a
+// "key: message" a line; nil when nothing is wrong.
+func joinProblems(rules func(report func(key, msg string))) error {
+	var errs []error
+	rules(func(key, msg string) { errs = append(errs, fmt.Errorf("%s: %s", key, msg)) })
+	return errors.Join(errs...)
 }
 
 // Special TimestampOptions.Layout values for numeric epochs.
@@ -204,30 +216,32 @@ type TimestampOptions struct {
 // Enabled reports whether timestamps are parsed.
 func (o TimestampOptions) Enabled() bool { return o.Regex != "" || o.JSONField != "" }
 
-// Validate checks the options; errors name the YAML key.
-func (o TimestampOptions) Validate() error {
+// Validate checks the options; errors name the YAML key, one a line.
+func (o TimestampOptions) Validate() error { return joinProblems(o.rules) }
+
+// rules reports each problem of o with its YAML key.
+func (o TimestampOptions) rules(report func(key, msg string)) {
 	if !o.Enabled() {
 		if o.Layout != "" || o.Location != "" {
-			return errors.New("timestamp: regex or json_field is required when layout or location is set")
+			report("timestamp", "regex or json_field is required when layout or location is set")
 		}
-		return nil
+		return
 	}
 	if o.Regex != "" && o.JSONField != "" {
-		return errors.New("timestamp: set regex or json_field, not both")
+		report("timestamp", "set regex or json_field, not both")
 	}
 	if o.Regex != "" {
 		re, err := regexp.Compile(o.Regex)
-		if err != nil {
-			return fmt.Errorf("timestamp.regex: %w", err)
-		}
-		if re.SubexpIndex("ts") < 0 {
-			return fmt.Errorf("timestamp.regex: %q has no named group ts, as in (?P<ts>...)", o.Regex)
+		switch {
+		case err != nil:
+			report("timestamp.regex", "does not compile: "+err.Error())
+		case re.SubexpIndex("ts") < 0:
+			report("timestamp.regex", fmt.Sprintf("%q has no named group ts, as in (?P<ts>...)", o.Regex))
 		}
 	}
 	if _, err := loadLocation(o.Location); err != nil {
-		return fmt.Errorf("timestamp.location: %w", err)
+		report("timestamp.location", err.Error())
 	}
-	return nil
 }
 
 func loadLocation(name string) (*time.Location, error) {
@@ -312,70 +326,88 @@ func reservedLabels(typ string) []string {
 	return []string{filenameLabel}
 }
 
-// Validate checks the options as NewFile would, after defaults; errors name
-// the YAML key. Negative numbers are errors; zero means the default.
+// Validate checks the options as NewFile would, after defaults. It returns
+// every problem, one a line, each as "key: message" with the YAML key
+// relative to the source's entry ("paths[1]", "multiline.start"), or nil.
+// Negative numbers are errors; zero means the default.
 func (o *FileOptions) Validate() error {
+	return joinProblems(func(report func(key, msg string)) {
+		o.commonRules(report)
+		o.typeRules(report)
+		if o.Emitter == nil {
+			report("emitter", "required")
+		}
+	})
+}
+
+// commonRules reports the problems that config checks too when it loads a
+// file (name, type, globs, start_at, label names, negative numbers).
+func (o *FileOptions) commonRules(report func(key, msg string)) {
 	if o.Name == "" {
-		return errors.New("name: required")
+		report("name", "required")
 	}
 	switch o.Type {
 	case "", TypeFile:
 		if len(o.Paths) == 0 {
-			return errors.New("paths: at least one glob is required")
+			report("paths", "at least one glob is required")
 		}
 	case TypeDocker, TypeCRI:
 	default:
-		return fmt.Errorf("type: %q: want %q, %q or %q", o.Type, TypeFile, TypeDocker, TypeCRI)
+		report("type", fmt.Sprintf("%q: want %q, %q or %q", o.Type, TypeFile, TypeDocker, TypeCRI))
 	}
-	for _, p := range o.Paths {
+	for i, p := range o.Paths {
+		key := "paths[" + strconv.Itoa(i) + "]"
 		if p == "" {
-			return errors.New("paths: empty glob")
-		}
-		if _, err := filepath.Match(p, ""); err != nil {
-			return fmt.Errorf("paths: %q: %w", p, err)
+			report(key, "empty glob")
+		} else if _, err := filepath.Match(p, ""); err != nil {
+			report(key, fmt.Sprintf("%q: %v", p, err))
 		}
 	}
-	for _, p := range o.Exclude {
+	for i, p := range o.Exclude {
 		if _, err := filepath.Match(p, ""); err != nil {
-			return fmt.Errorf("exclude: %q: %w", p, err)
+			report("exclude["+strconv.Itoa(i)+"]", fmt.Sprintf("%q: %v", p, err))
 		}
 	}
 	if o.StartAt != "" && o.StartAt != StartAtBeginning && o.StartAt != StartAtEnd {
-		return fmt.Errorf("start_at: %q: want %q or %q", o.StartAt, StartAtBeginning, StartAtEnd)
+		report("start_at", fmt.Sprintf("%q: want %q or %q", o.StartAt, StartAtBeginning, StartAtEnd))
 	}
+	if _, ok := o.Labels[""]; ok {
+		report("labels", "empty label name")
+	}
+	for _, n := range []struct {
+		key string
+		v   int64
+	}{
+		{"max_line_bytes", int64(o.MaxLineBytes)}, {"block_bytes", int64(o.BlockBytes)}, {"max_open_files", int64(o.MaxOpenFiles)},
+		{"fingerprint_bytes", int64(o.FingerprintBytes)}, {"poll_interval", int64(o.PollInterval)}, {"close_inactive", int64(o.CloseInactive)},
+	} {
+		if n.v < 0 {
+			report(n.key, fmt.Sprintf("must not be negative, got %d", n.v))
+		}
+	}
+}
+
+// typeRules reports what only this package knows: labels the source sets
+// itself, multiline and timestamp options (regexes that do not compile, a
+// timestamp regex without a ts group, an unknown zone). The source types'
+// config Check runs these, so that logcapturer check places them at their
+// lines with every other problem.
+func (o *FileOptions) typeRules(report func(key, msg string)) {
 	typ := o.Type
 	if typ == "" {
 		typ = TypeFile
 	}
+	reserved := reservedLabels(typ)
+	names := make([]string, 0, len(o.Labels))
 	for k := range o.Labels {
-		if k == "" {
-			return errors.New("labels: empty label name")
-		}
-		for _, r := range reservedLabels(typ) {
-			if k == r {
-				return fmt.Errorf("labels: %q is reserved: the %s source sets it", k, typ)
-			}
+		if slices.Contains(reserved, k) {
+			names = append(names, k)
 		}
 	}
-	for name, v := range map[string]int{"max_line_bytes": o.MaxLineBytes, "block_bytes": o.BlockBytes,
-		"max_open_files": o.MaxOpenFiles, "fingerprint_bytes": o.FingerprintBytes} {
-		if v < 0 {
-			return fmt.Errorf("%s: %d: must not be negative", name, v)
-		}
+	slices.Sort(names)
+	for _, k := range names {
+		report("labels."+k, fmt.Sprintf("%q is reserved: the %s source sets it", k, typ))
 	}
-	for name, v := range map[string]time.Duration{"poll_interval": o.PollInterval, "close_inactive": o.CloseInactive} {
-		if v < 0 {
-			return fmt.Errorf("%s: %v: must not be negative", name, v)
-		}
-	}
-	if err := o.Multiline.Validate(); err != nil {
-		return err
-	}
-	if err := o.Timestamp.Validate(); err != nil {
-		return err
-	}
-	if o.Emitter == nil {
-		return errors.New("emitter: required")
-	}
-	return nil
+	o.Multiline.rules(report)
+	o.Timestamp.rules(report)
 }

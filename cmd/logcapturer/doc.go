@@ -39,7 +39,11 @@
 // and owns the process lifecycle: run until SIGINT or SIGTERM, then shut
 // down in the reverse order of construction (sources, pipeline, sinks,
 // admin server last so metrics stay up meanwhile). check validates a config
-// and prints every problem with file:line; version prints the build.
+// with both registries (sinkTypes, sourceTypes) and reads every file it
+// names (config.ParseOptions.CheckFiles), and prints every problem in one
+// run, each with file:line, sorted by line: whatever run refuses before it
+// is running, check refuses (the systemd unit's ExecStartPre).
+// version prints the build.
 // SIGHUP and POST /-/reload re-read the config (reload.go): a changed one
 // replaces the running one in process; an unchanged one has the pipeline
 // reopen the file sinks' output files (logrotate's postrotate), for

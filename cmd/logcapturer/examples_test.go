@@ -22,10 +22,13 @@ import (
 )
 
 // TestExamplesCheck: every example config, and the compose stack's, passes
-// `logcapturer check` (which leaves nothing behind).
+// `logcapturer check` (which leaves nothing behind). check reads the files
+// a config names, so the compose stack's is checked as its container sees
+// it: each file docker-compose.yml mounts from the compose directory (the
+// admin token) is read from there.
 func TestExamplesCheck(t *testing.T) {
 	paths, _ := filepath.Glob("../../examples/*.yaml")
-	paths = append(paths, "../../deploy/compose/logcapturer.yaml")
+	paths = append(paths, composeAsMounted(t, "../../deploy/compose"))
 	if len(paths) < 6 {
 		t.Fatalf("only %v: examples went missing", paths)
 	}
@@ -35,6 +38,38 @@ func TestExamplesCheck(t *testing.T) {
 			t.Errorf("check %s: exit %d\n%s", p, code, errb.String())
 		}
 	}
+}
+
+// composeMount is a docker-compose.yml volume of a file or directory of
+// the compose directory: "- ./admin.token:/etc/logcapturer/admin.token:ro".
+var composeMount = regexp.MustCompile(`(?m)^\s*-\s*(\./[^:\s]+):(/[^:\s]+)(?::ro)?\s*$`)
+
+// composeAsMounted writes a copy of dir's logcapturer.yaml in which every
+// path that docker-compose.yml mounts from dir names the file in dir, and
+// returns the copy's path.
+func composeAsMounted(t *testing.T, dir string) string {
+	t.Helper()
+	compose, err := os.ReadFile(filepath.Join(dir, "docker-compose.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := os.ReadFile(filepath.Join(dir, "logcapturer.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(cfg)
+	for _, m := range composeMount.FindAllStringSubmatch(string(compose), -1) {
+		host, err := filepath.Abs(filepath.Join(dir, m[1]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text = strings.ReplaceAll(text, m[2], host)
+	}
+	path := filepath.Join(t.TempDir(), "compose-logcapturer.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 var metricName = regexp.MustCompile(`\b(logcapturer_[a-z_]+|go_[a-z_]+|process_[a-z_]+)`)

@@ -100,7 +100,7 @@ sinks:
 		t.Fatalf("loki auth: exit %d\n%s", code, errb.String())
 	}
 
-	// Source options only the tailer checks in depth.
+	// Source options only the tailer checks in depth, at their lines.
 	src := filepath.Join(dir, "src.yaml")
 	os.WriteFile(src, []byte("data_dir: "+filepath.Join(dir, "data")+`
 sources:
@@ -111,8 +111,8 @@ sinks: [{name: out, type: stdout}]
 `), 0o644)
 	errb.Reset()
 	if code := runMain([]string{"check", "--config", src}, &out, &errb); code != 1 ||
-		!strings.Contains(errb.String(), "sources[0] (app): multiline.start") || strings.Contains(errb.String(), "sources[1]") ||
-		!strings.Contains(errb.String(), "sources[2] (c): timestamp") {
+		!strings.Contains(errb.String(), "src.yaml:3: sources[0].multiline.start: does not compile") || strings.Contains(errb.String(), "sources[1]") ||
+		!strings.Contains(errb.String(), "src.yaml:5: sources[2].timestamp: regex or json_field is required") {
 		t.Fatalf("source options: exit %d\n%s", code, errb.String())
 	}
 

@@ -42,26 +42,24 @@ func cmdCheck(args []string, stdout io.Writer) error {
 
 // checkConfig loads the config at path and checks all that run would
 // refuse, without side effects: what check prints, and what a reload
-// checks before it replaces the running config.
+// checks before it replaces the running config. Every problem comes back
+// at once, each at its file:line (a *config.Error): the config's own
+// rules, the source and sink types' rules, and every file the config
+// names (admin.token_file, password and TLS files, a file sink's
+// directory, data_dir).
 func checkConfig(path string) (*config.Config, error) {
-	// Sink types check the files they name too (password files, TLS).
-	cfg, err := config.Load(path, &config.ParseOptions{SinkTypes: sinkTypes(), CheckFiles: true})
+	opts := parseOptions()
+	opts.CheckFiles = true
+	cfg, err := config.Load(path, opts)
 	if err != nil {
 		return nil, configError(path, err)
 	}
-	var problems []string
-	for i, sc := range cfg.Sources {
-		fo := sourceOptions(sc)
-		fo.Emitter = checkOnly{}
-		fo.SetDefaults()
-		if err := fo.Validate(); err != nil {
-			problems = append(problems, fmt.Sprintf("%s: sources[%d] (%s): %v", path, i, sc.Name, err))
-		}
-	}
-	if len(problems) > 0 {
-		return nil, fmt.Errorf("config %s has %d problem(s):\n%s", path, len(problems), strings.Join(problems, "\n"))
-	}
 	return cfg, nil
+}
+
+// parseOptions are the registries run and check load a config with.
+func parseOptions() *config.ParseOptions {
+	return &config.ParseOptions{SinkTypes: sinkTypes(), SourceTypes: sourceTypes()}
 }
 
 // configError renders config problems one a line.
@@ -86,7 +84,9 @@ func cmdRun(args []string, stderr io.Writer) error {
 	if err != nil {
 		return usageError{err}
 	}
-	cfg, err := config.Load(path, &config.ParseOptions{SinkTypes: sinkTypes()})
+	opts := parseOptions()
+	opts.CheckTokenFile = true // read at start: a bad one is refused now, at its line
+	cfg, err := config.Load(path, opts)
 	if err != nil {
 		return configError(path, err)
 	}
@@ -300,6 +300,15 @@ func sinkTypes() []config.SinkType {
 	}
 }
 
+// sourceTypes is the registry of source types.
+func sourceTypes() []config.SourceType {
+	return []config.SourceType{
+		sources.FileSourceType(),
+		sources.DockerSourceType(),
+		sources.CRISourceType(),
+	}
+}
+
 // sinkOpener is what every sink type's options do: open the sink.
 type sinkOpener interface {
 	Open(logger *slog.Logger, reg prometheus.Registerer, name string) (sinks.Sink, error)
@@ -325,30 +334,7 @@ func newSink(logger *slog.Logger, reg prometheus.Registerer, sc config.Sink) (si
 }
 
 // sourceOptions maps a source's config onto the file tailer's options.
-func sourceOptions(sc config.Source) sources.FileOptions {
-	return sources.FileOptions{
-		Name:             sc.Name,
-		Type:             string(sc.Type),
-		Paths:            sc.Paths,
-		Exclude:          sc.Exclude,
-		StartAt:          string(sc.StartAt),
-		Labels:           sc.Labels,
-		MaxLineBytes:     int(sc.MaxLineBytes),
-		PollInterval:     time.Duration(sc.PollInterval),
-		MaxOpenFiles:     sc.MaxOpenFiles,
-		CloseInactive:    time.Duration(sc.CloseInactive),
-		FingerprintBytes: int(sc.FingerprintBytes),
-		Multiline: sources.MultilineOptions{Start: sc.Multiline.Start, MaxLines: sc.Multiline.MaxLines,
-			MaxWait: time.Duration(sc.Multiline.MaxWait)},
-		Timestamp: sources.TimestampOptions{Regex: sc.Timestamp.Regex, JSONField: sc.Timestamp.JSONField,
-			Layout: sc.Timestamp.Layout, Location: sc.Timestamp.Location},
-	}
-}
-
-// checkOnly stands in for the pipeline when check validates sources.
-type checkOnly struct{}
-
-func (checkOnly) Emit(context.Context, sources.Record) error { return nil }
+func sourceOptions(sc config.Source) sources.FileOptions { return sources.OptionsFromConfig(&sc) }
 
 // buildInfo is logcapturer_build_info{version,revision,goversion} = 1.
 func buildInfo() prometheus.Collector {
