@@ -70,4 +70,9 @@
 // At least once. After a crash a sink may see again the batches that were in
 // flight or acknowledged after its cursor was last committed. The file sink
 // fsyncs before it acknowledges and cuts a failed write back off the file.
+// A write a crash cut short (kill -9 can end a large write midway) leaves
+// the file without its final newline: at start the file sink cuts back to
+// the last newline, logging how many bytes, so the re-sent batch does not
+// merge with the torn line (a torn multiline entry leaves its first lines,
+// which the re-sent batch writes again whole).
 package sinks

@@ -1,6 +1,7 @@
 package sinks
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -82,6 +83,14 @@ func NewFile(logger *slog.Logger, reg prometheus.Registerer, opts FileOptions) (
 			Name: "logcapturer_sink_file_reopens_total",
 			Help: "Times the file sink opened its path again: the file was renamed or removed, or a reload (SIGHUP, POST /-/reload) asked for it."}),
 	}
+	cut, err := cutTornLine(opts.Path)
+	if err != nil {
+		return nil, fmt.Errorf("file sink %s: %w", opts.Name, err)
+	}
+	if cut > 0 {
+		logger.Warn("file sink cut a torn last line off its output (a write cut short by a crash; its batch is sent again)",
+			"sink", opts.Name, "path", opts.Path, "bytes", cut)
+	}
 	f, created, err := openOutput(opts.Path, s.syncDirFn)
 	if err != nil {
 		return nil, fmt.Errorf("file sink %s: %w", opts.Name, err)
@@ -104,6 +113,52 @@ func NewFile(logger *slog.Logger, reg prometheus.Registerer, opts FileOptions) (
 		return nil, err
 	}
 	return s, nil
+}
+
+// cutTornLine truncates the file at path after its last newline, fsyncing
+// it, and returns how many bytes it cut. Every batch the sink writes ends
+// with a newline, so a file that does not is the tail of a write a crash
+// (kill -9, power cut) cut short; that batch was not acknowledged and is
+// sent again, and a torn line left in place would merge with its first
+// line. A missing or empty file is left alone.
+func cutTornLine(path string) (int64, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("open %s to check its last line: %w", path, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		return 0, err
+	}
+	size := st.Size()
+	buf := make([]byte, 64<<10)
+	end := size
+	for end > 0 {
+		start := max(0, end-int64(len(buf)))
+		chunk := buf[:end-start]
+		if _, err := f.ReadAt(chunk, start); err != nil {
+			return 0, fmt.Errorf("read the end of %s: %w", path, err)
+		}
+		if i := bytes.LastIndexByte(chunk, '\n'); i >= 0 {
+			end = start + int64(i) + 1
+			break
+		}
+		end = start
+	}
+	if end == size {
+		return 0, nil
+	}
+	if err := f.Truncate(end); err != nil {
+		return 0, fmt.Errorf("cut the torn last line of %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		return 0, fmt.Errorf("fsync %s after cutting its torn last line: %w", path, err)
+	}
+	return size - end, nil
 }
 
 // openOutput opens path for appending, creating it and its directory when

@@ -286,3 +286,38 @@ func TestFileCreatesDirectoryDurably(t *testing.T) {
 		t.Errorf("directories fsynced: %q, want %q", got, want)
 	}
 }
+
+// TestFileCutsTornLastLine: a write cut short by a crash leaves the output
+// without its final newline; at the next start the sink cuts that torn
+// line (its batch is sent again) instead of appending to it, which would
+// merge it with the next line. A whole file without a newline is torn as
+// a whole; a file that ends with one is left alone.
+func TestFileCutsTornLastLine(t *testing.T) {
+	for _, tc := range []struct{ before, after string }{
+		{"a\nb\npar", "a\nb\nc\n"},
+		{"partial", "c\n"},
+		{"a\n", "a\nc\n"},
+		{"", "c\n"},
+		{strings.Repeat("x", 200<<10) + "\n" + strings.Repeat("y", 150<<10), strings.Repeat("x", 200<<10) + "\nc\n"}, // over one read chunk
+	} {
+		path := filepath.Join(t.TempDir(), "out.log")
+		if err := os.WriteFile(path, []byte(tc.before), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s, err := NewFile(nil, nil, FileOptions{Name: "f", Path: path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Send(context.Background(), lineBatch("c")); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		got, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != tc.after {
+			t.Errorf("%.20q...: got %.30q..., want %.30q...", tc.before, got, tc.after)
+		}
+	}
+}
