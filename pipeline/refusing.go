@@ -115,6 +115,6 @@ func (sl *sinkLoop) evaluateRefusing(now time.Time) {
 		return
 	}
 	sl.p.warnings.raise(sl.component, WarningSinkRefusing, fmt.Sprintf(
-		"refused %d of the %d entries it settled in the last %s (sent to the dead-letter queue; each is logged at debug level while this lasts); last refusal: %s",
+		"%d of the %d entries settled in the last %s were refused and dead-lettered (each dead letter is logged at debug level while this lasts); last refusal: %s",
 		refused, delivered+refused, refusingWindow, last))
 }

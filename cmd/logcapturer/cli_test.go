@@ -53,13 +53,18 @@ func fixedStatus() pipeline.Status {
 			{Path: "/var/log/app/quiet.log", FileID: "fe00-1a30-12-0bcd", Offset: 18, Size: 18, State: "idle"},
 		}}, {Name: "pods", Type: "cri", Files: []sources.FileStatus{}}},
 		Sinks: []pipeline.SinkStatus{
-			{Name: "archive", Type: "file", Cursor: 98760, LagExact: true, State: "ok", LastSuccessTime: &ok},
-			{Name: "loki", Type: "loki", Cursor: 97001, LagEntries: 125034, LagBytes: 25 << 20, LagBlocks: 1780, LagExact: true,
+			{Name: "archive", Type: "file", Destination: "/var/log/archive/all.log", Cursor: 98760, LagExact: true, State: "ok", LastSuccessTime: &ok},
+			{Name: "loki", Type: "loki", Destination: "https://loki.example/loki/api/v1/push", Cursor: 97001, LagEntries: 125034, LagBytes: 25 << 20, LagBlocks: 1780, LagExact: true,
 				OldestUnackedAgeSeconds: 754, State: "circuit_open", InFlight: 1, RetryRanges: 3, RetryEntries: 30000,
 				DLQRanges: 1, DLQEntries: 12, LastError: "retryable (status_503): loki answered 503: ingester unavailable, the ring is not ready", LastSuccessTime: &ok},
-			{Name: "kafka", Type: "kafka", Cursor: 1200, LagEntries: 9000000, LagBytes: 3 << 30, LagBlocks: 97560,
+			{Name: "kafka", Type: "kafka", Destination: "k1:9092,k2:9092", Cursor: 1200, LagEntries: 9000000, LagBytes: 3 << 30, LagBlocks: 97560,
 				OldestUnackedAgeSeconds: 200000, State: "unauthorized", LastError: "unauthorized: SASL authentication failed"},
+			{Name: "webhook", Type: "http", Destination: "https://hooks.example/ingest?token=xxxxx", Cursor: 98760, LagExact: true,
+				State: "refusing", DLQRanges: 40, DLQEntries: 400, LastError: "permanent (http_400): http 400: unknown field \"lvl\"",
+				LastRefusal: "permanent (http_400): http 400: unknown field \"lvl\"", LastRefusalTime: &ok},
 		},
+		Warnings: []pipeline.Condition{{Component: "sink/webhook", Reason: "sink_refusing", Since: time.Date(2026, 12, 1, 9, 58, 0, 0, time.UTC),
+			Detail: "400 of the 400 entries settled in the last 5m0s were refused and dead-lettered; last refusal: permanent (http_400): http 400: unknown field \"lvl\""}},
 		Ready: pipeline.ReadyStatus{Status: "not_ready", Reasons: []pipeline.Condition{
 			{Component: "sink/kafka", Reason: "sink_unauthorized", Since: time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC), Detail: "SASL authentication failed"}}},
 	}
