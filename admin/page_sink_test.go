@@ -106,14 +106,14 @@ func text(fragment string) string {
 	return strings.Join(strings.Fields(html.UnescapeString(s)), " ")
 }
 
-// browse loads url in headless Chromium, saves a screenshot (copied to
-// $LOGCAPTURER_SCREENSHOT_DIR when set) and returns the rendered DOM.
+// browse loads url in headless Chromium and returns the rendered DOM;
+// with $LOGCAPTURER_SCREENSHOT_DIR set it saves a screenshot there too.
 func browse(t *testing.T, bin, url string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
 	run := func(args ...string) string {
 		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
 		var out, stderr bytes.Buffer
 		cmd := exec.CommandContext(ctx, bin, append([]string{"--headless", "--no-sandbox", "--disable-gpu",
 			"--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
@@ -124,12 +124,8 @@ func browse(t *testing.T, bin, url string) string {
 		}
 		return out.String()
 	}
-	shot := filepath.Join(t.TempDir(), "page.png")
-	run("--screenshot="+shot, url)
 	if dir := os.Getenv("LOGCAPTURER_SCREENSHOT_DIR"); dir != "" {
-		if b, err := os.ReadFile(shot); err == nil {
-			os.WriteFile(filepath.Join(dir, t.Name()+".png"), b, 0o644)
-		}
+		run("--screenshot="+filepath.Join(dir, t.Name()+".png"), url)
 	}
 	return run("--dump-dom", url)
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -271,7 +272,7 @@ admin: {listen: "`+addr+`", token_file: `+tokenFile+`}
 	if st.Sinks[0].Name != "archive" || st.Sinks[0].Type != "file" || st.Sources[0].Files[0].Offset != int64(lines.Len()) {
 		t.Fatalf("status = %+v", st)
 	}
-	if code, o, e := cli("status", "--config", cfgPath); code != 0 || !strings.Contains(o, "archive  file  ok") || !strings.Contains(o, ", ready") {
+	if code, o, e := cli("status", "--config", cfgPath); code != 0 || !regexp.MustCompile(`archive +file +\S+/out/archive\S* +ok`).MatchString(o) || !strings.Contains(o, ", ready") {
 		t.Fatalf("status table: %d\n%s%s", code, o, e)
 	}
 	if code, o, _ := cli("sinks", "archive", "--config", cfgPath, "-o", "json"); code != 0 || !strings.Contains(o, `"name": "archive"`) {
