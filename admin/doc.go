@@ -13,7 +13,7 @@
 // Read-only, JSON, under /api/v1 (the two marked * return log lines and
 // need the token whenever one is configured, # Tokens):
 //
-//	GET /api/v1/status                 version, uptime, wal, sources, sinks, ready (pipeline.Status)
+//	GET /api/v1/status                 version, uptime, wal, sources, sinks, ready, warnings (pipeline.Status)
 //	GET /api/v1/sinks                  {"sinks": [...]}
 //	GET /api/v1/sinks/{name}           one sink; 404 naming the known sinks
 //	GET /api/v1/sources                {"sources": [...]}: every file's identity, offset, size, state
@@ -41,9 +41,17 @@
 //	                                         when reopening one failed
 //
 // GET / is the status page: server-rendered html/template, inline CSS, no
-// script and no external asset, reloading itself (Options.Refresh). It
-// shows what /api/v1/status holds and calls no endpoint that returns log
-// lines, so it never needs the token on loopback.
+// script and no external asset (Content-Security-Policy default-src
+// 'none'), reloading itself (Options.Refresh). It shows what
+// /api/v1/status holds: the readiness and its reasons; the warnings
+// (pipeline.Pipeline.Warnings, such as sink_refusing), which do not make
+// the pipeline unready; per sink its destination (credentials hidden:
+// sinks.Destination), state (a refusing sink's last refusal on hover),
+// failing since when, next retry due (as a time and "in 42s"), lag,
+// retries, dead letters and its last error, cut to 120 characters in the
+// cell and whole in the cell's title attribute (on hover); the WAL; every
+// source's files. It calls no endpoint that returns log lines, so it never
+// needs the token on loopback.
 // /debug/pprof/ is served only with Options.PProf (admin.pprof).
 //
 // # Errors

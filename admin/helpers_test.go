@@ -100,6 +100,7 @@ type envOptions struct {
 	listen string
 	token  string
 	sinks  []string // default: good, bad
+	extra  []pipeline.SinkOptions
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -122,6 +123,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		sos = append(sos, pipeline.SinkOptions{Sink: s, Type: "test", MaxWait: 5 * time.Millisecond,
 			MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond})
 	}
+	sos = append(sos, o.extra...)
 	p, err := pipeline.Open(nil, e.reg, pipeline.Options{DataDir: filepath.Join(e.dir, "data"), CommitInterval: 5 * time.Millisecond, Sinks: sos})
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/logcapturer/logcapturer/pipeline"
 )
@@ -23,20 +24,54 @@ var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
 		}
 		return t.UTC().Format(time.RFC3339)
 	},
+	"at": func(t *time.Time) string {
+		if t == nil {
+			return "-"
+		}
+		return t.UTC().Format(time.RFC3339)
+	},
+	"short": func(s string) string { return shortText(s, errorCellRunes) },
 }).Parse(pageSource))
+
+// errorCellRunes is how much of an error a table cell shows; the whole
+// text is in the cell's title (shown on hover).
+const errorCellRunes = 120
+
+// shortText cuts s to n runes, adding "…" when it cut.
+func shortText(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n]) + "…"
+}
 
 // pageData is what the status page renders.
 type pageData struct {
 	pipeline.Status
 	Refresh int
 	Now     string
+	now     time.Time
+}
+
+// For is how long ago t was, as HumanAge says it ("for 3m12s").
+func (d pageData) For(t *time.Time) string {
+	return "for " + HumanAge(max(0, d.now.Sub(*t).Seconds()))
+}
+
+// In is how long until t ("in 42s"), or "due" when it has passed.
+func (d pageData) In(t *time.Time) string {
+	if !t.After(d.now) {
+		return "due"
+	}
+	return "in " + HumanAge(t.Sub(d.now).Seconds())
 }
 
 // page serves the status page: the facts of /api/v1/status, rendered on
 // the server, no script, no external asset, reloading itself.
 func (s *Server) page(w http.ResponseWriter, _ *http.Request) {
 	var buf bytes.Buffer
-	d := pageData{Status: s.statusNow(), Refresh: int(s.opts.Refresh / time.Second), Now: time.Now().UTC().Format(time.RFC3339)}
+	now := time.Now().UTC()
+	d := pageData{Status: s.statusNow(), Refresh: int(s.opts.Refresh / time.Second), Now: now.Format(time.RFC3339), now: now}
 	if err := pageTmpl.Execute(&buf, d); err != nil {
 		s.logger.Error("render the status page", "err", err)
 		http.Error(w, "render the status page failed", http.StatusInternalServerError)

@@ -134,6 +134,24 @@
 // Timeout); SendHungAfter defaults to 1 minute) every tick; Emit marks a
 // source blocked for 10 s source_stalled.
 //
+// # Warnings
+//
+// A second set of conditions, the warnings (Warnings, Status.Warnings, the
+// gauge logcapturer_component_warning), works the same way (one log line,
+// "warning: REASON", when one starts and one, "warning over: REASON", when
+// it ends) but never touches readiness: they are problems a restart would
+// not fix. The one warning is sink_refusing (refusing.go): every send that
+// settles something counts, in a ring of 10 buckets of 30 s (fixed memory),
+// the entries it delivered and those the sink refused for good (a
+// *sinks.Permanent: all of the batch, or Rejected of it for a partial
+// success); retryable failures, refused credentials and max_attempts dead
+// letters settle nothing the sink refused and do not count. The committer
+// checks every tick: at least 5 sends over the last 5 minutes and more
+// refused entries than delivered ones make the sink refusing (state
+// SinkRefusing, the warning with the counts and the last refusal); the
+// warning ends when that no longer holds. While a sink is refusing its dead
+// letters are logged at debug level, not one warn line each.
+//
 // A partial success, a *sinks.Permanent whose Refused names entries (Loki's
 // partial 400), files only those: the range is narrowed to a retry.Picks of
 // (WAL index, entry) runs before it goes to the dead-letter queue, and the
@@ -147,6 +165,11 @@
 //
 // Status (status.go) copies in-memory state under short locks: it opens
 // no state.db transaction and reads no WAL, whatever the backlog. A sink's
+// state is the first that holds of stopped, unauthorized, circuit_open,
+// refusing, retrying, ok; its status also says where it delivers
+// (sinks.Destination: never a credential), since when its current run of
+// failed sends lasts, when its earliest waiting retry range is due
+// (retry.Scheduler.Waiting) and its last refusal. A sink's
 // lag counts every entry routed to it that it has not acknowledged: the
 // durable blocks after its cursor, less the ranges settled above it, plus
 // its retry ranges (dead letters are counted apart). Blocks are not

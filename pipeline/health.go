@@ -27,7 +27,18 @@ const (
 	ReasonSinkSendHung        = "sink_send_hung"              // a send has not returned for 2x the sink's timeout, at least SendHungAfter
 )
 
-// Condition is one readiness reason in force.
+// Warning reasons: states an operator must see that do not make the
+// pipeline unready, because logcapturer is doing its job and the problem
+// lies elsewhere (the data, the receiver's limits). They are the reason
+// label of logcapturer_component_warning and Status.Warnings; /readyz does
+// not list them.
+const (
+	// WarningSinkRefusing: most entries the sink settled lately went to
+	// the dead-letter queue (see refusingWindow).
+	WarningSinkRefusing = "sink_refusing"
+)
+
+// Condition is one readiness reason, or one warning, in force.
 type Condition struct {
 	// Component is "wal", "pipeline", "source/NAME" or "sink/NAME".
 	Component string `json:"component"`
@@ -42,19 +53,30 @@ type Condition struct {
 type condKey struct{ component, reason string }
 
 // health tracks the conditions in force. raise and clear log one line when
-// a condition starts and one when it ends, never per retry, and keep the
-// logcapturer_component_degraded gauge in step. Safe for concurrent use.
+// a condition starts and one when it ends, never per retry, and keep its
+// gauge in step: logcapturer_component_degraded for the readiness
+// reasons (newHealth), logcapturer_component_warning for the warnings
+// (newWarnings). Safe for concurrent use.
 type health struct {
 	logger *slog.Logger
 	gauge  *prometheus.GaugeVec
 	now    func() time.Time
+	// start and end prefix the log lines of a condition's start and end.
+	start, end string
 
 	mu     sync.Mutex
 	active map[condKey]*Condition
 }
 
 func newHealth(logger *slog.Logger, gauge *prometheus.GaugeVec) *health {
-	return &health{logger: logger, gauge: gauge, now: time.Now, active: make(map[condKey]*Condition)}
+	return &health{logger: logger, gauge: gauge, now: time.Now, start: "degraded: ", end: "recovered: ",
+		active: make(map[condKey]*Condition)}
+}
+
+// newWarnings is a health for warnings: they never touch readiness.
+func newWarnings(logger *slog.Logger, gauge *prometheus.GaugeVec) *health {
+	return &health{logger: logger, gauge: gauge, now: time.Now, start: "warning: ", end: "warning over: ",
+		active: make(map[condKey]*Condition)}
 }
 
 // declare creates the gauge series of a component's possible reasons at
@@ -77,7 +99,7 @@ func (h *health) raise(component, reason, detail string) {
 	}
 	h.active[k] = &Condition{Component: component, Reason: reason, Since: h.now().UTC(), Detail: detail}
 	h.gauge.WithLabelValues(component, reason).Set(1)
-	h.logger.Warn("degraded: "+reason, "component", component, "reason", reason, "detail", detail)
+	h.logger.Warn(h.start+reason, "component", component, "reason", reason, "detail", detail)
 }
 
 // clear ends the condition if it is in force, logging how long it lasted.
@@ -91,7 +113,7 @@ func (h *health) clear(component, reason string) {
 	}
 	delete(h.active, k)
 	h.gauge.WithLabelValues(component, reason).Set(0)
-	h.logger.Info("recovered: "+reason, "component", component, "reason", reason,
+	h.logger.Info(h.end+reason, "component", component, "reason", reason,
 		"lasted", h.now().Sub(c.Since).Round(time.Millisecond).String())
 }
 
@@ -132,8 +154,13 @@ func (h *health) conditions() []Condition {
 	return out
 }
 
+// Warnings returns the warnings in force (WarningSinkRefusing), oldest
+// first: what an operator should look at although the pipeline is ready.
+// Safe for concurrent use; it never blocks on I/O.
+func (p *Pipeline) Warnings() []Condition { return p.warnings.conditions() }
+
 // Readiness reports whether the pipeline is ready: it is running and no
-// condition is in force. It returns the conditions, oldest first. Safe for
+// readiness condition is in force (warnings do not count). It returns the conditions, oldest first. Safe for
 // concurrent use; it never blocks on I/O.
 func (p *Pipeline) Readiness() (bool, []Condition) {
 	conds := p.health.conditions()

@@ -33,6 +33,7 @@ type metrics struct {
 	circuitOpen     *prometheus.GaugeVec
 	oldestUnacked   *prometheus.GaugeVec
 	degraded        *prometheus.GaugeVec
+	warning         *prometheus.GaugeVec
 	deliveryLatency *prometheus.HistogramVec
 	walMaxBytes     prometheus.Gauge
 
@@ -99,9 +100,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "logcapturer_wal_max_bytes", Help: "wal.max_bytes: the WAL's size cap."}),
 		degraded: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "logcapturer_component_degraded", Help: "1 while a component has the readiness reason (see /readyz)."}, []string{"component", "reason"}),
+		warning: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "logcapturer_component_warning", Help: "1 while a component has the warning (the status's warnings; readiness is not affected)."}, []string{"component", "reason"}),
 	}
 	var err error
-	if m.set, err = promset.Register(reg, "the pipeline", m.degraded, m.deliveryLatency, m.walMaxBytes, m.circuitOpen, m.oldestUnacked, m.ingestRecords, m.ingestEntries, m.ingestBytes, m.groupCommit,
+	if m.set, err = promset.Register(reg, "the pipeline", m.degraded, m.warning, m.deliveryLatency, m.walMaxBytes, m.circuitOpen, m.oldestUnacked, m.ingestRecords, m.ingestEntries, m.ingestBytes, m.groupCommit,
 		m.appendErrors, m.walFull, m.durableIndex, m.stateCommits, m.stateDuration, m.stateErrors,
 		m.truncations, m.truncateErrors, m.sinkCursor, m.sinkLag, m.sinkLagEntries, m.sinkLagBytes, m.sinkSent, m.sinkSentBytes, m.sinkSendDur,
 		m.sinkFailures, m.sinkDropped, m.corruptRecords); err != nil {

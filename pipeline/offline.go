@@ -131,7 +131,8 @@ func (o *Offline) Status() (Status, error) {
 		return Status{}, err
 	}
 	st := Status{Offline: true, DataDir: o.dir, Sinks: []SinkStatus{}, Sources: o.sources(positions),
-		Ready: ReadyStatus{Status: "not_ready", Reasons: []Condition{{Component: "pipeline", Reason: ReasonNotRunning}}}}
+		Ready:    ReadyStatus{Status: "not_ready", Reasons: []Condition{{Component: "pipeline", Reason: ReasonNotRunning}}},
+		Warnings: []Condition{}}
 	var last uint64
 	if o.log != nil {
 		last = o.log.LastIndex()

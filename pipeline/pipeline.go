@@ -195,6 +195,9 @@ type Pipeline struct {
 	log    *wal.Log
 	sched  *retry.Scheduler
 	health *health
+	// warnings are the conditions that do not touch readiness
+	// (WarningSinkRefusing).
+	warnings *health
 
 	openedAt time.Time
 
@@ -318,6 +321,7 @@ func Open(logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Pipeli
 		synced:     make(chan struct{}, 1),
 		dirtyPos:   make(map[posKey]posVal),
 		health:     newHealth(logger, m.degraded),
+		warnings:   newWarnings(logger, m.warning),
 		openedAt:   time.Now().UTC(),
 		commitReq:  make(chan chan error),
 		commitWake: make(chan struct{}, 1),

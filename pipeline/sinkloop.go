@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -42,7 +43,8 @@ type sinkLoop struct {
 	trimAt    uint64          // block whose first trimN entries a rewind skips; reader only
 	trimN     int
 
-	component string // "sink/NAME", for readiness conditions
+	component string // "sink/NAME", for readiness conditions and warnings
+	dest      string // sinks.Destination of the sink, for the status
 
 	mu      sync.Mutex
 	settled uint64            // every index <= settled is delivered or filed as a retry or dead letter
@@ -60,6 +62,12 @@ type sinkLoop struct {
 	inFlight     int         // sends in progress
 	sendStarts   []time.Time // start of each send in progress (at most Workers)
 	readFails    int         // readers (the reader, workers) whose last WAL read failed
+	// recent counts the sends settled lately, for the refusing rule
+	// (refusing.go); refusing is the rule's last verdict (the committer's).
+	recent        outcomes
+	refusing      bool
+	lastRefusal   string    // the last permanent error (a refusal of data)
+	lastRefusalAt time.Time // when it happened
 	// warned holds, per range (by its first index), the blocks whose skip
 	// was logged: a retried range logs a corrupt or deleted block once, not
 	// at every attempt. Forgotten when the range settles; bounded by
@@ -86,6 +94,7 @@ func newSinkLoop(p *Pipeline, opts SinkOptions, cursor uint64, retries <-chan re
 	sl := &sinkLoop{
 		p: p, opts: opts, name: opts.Sink.Name(), retries: retries,
 		component: "sink/" + opts.Sink.Name(),
+		dest:      sinks.Destination(opts.Sink),
 		wake:      make(chan struct{}, 1),
 		work:      make(chan *batch),
 		free:      make(chan *batch, opts.Workers+1),
@@ -120,6 +129,7 @@ func newSinkLoop(p *Pipeline, opts SinkOptions, cursor uint64, retries <-chan re
 	p.m.oldestUnacked.WithLabelValues(sl.name)
 	p.health.declare(sl.component, ReasonSinkReaderStopped, ReasonSinkUnauthorized, ReasonSinkFailing, ReasonSinkStuck,
 		ReasonSinkSendHung)
+	p.warnings.declare(sl.component, WarningSinkRefusing)
 	for _, class := range []string{"retryable", "permanent", "unauthorized"} {
 		p.m.sinkFailures.WithLabelValues(sl.name, class, "error")
 	}
@@ -517,11 +527,13 @@ func (sl *sinkLoop) send(ctx context.Context, b *batch) error {
 		m.sinkSentBytes.WithLabelValues(sl.name).Add(float64(b.Bytes))
 		m.deliveryLatency.WithLabelValues(sl.name).Observe(time.Since(b.started).Seconds())
 		sl.breakerResult(nil, sinks.ClassRetryable)
+		sl.settledSend(time.Now(), b.Entries, nil)
 		return nil
 	}
 	if ctx.Err() != nil {
 		return err
 	}
+	sl.settledSend(time.Now(), b.Entries, err)
 	class, _ := sinks.Classify(err)
 	m.sinkFailures.WithLabelValues(sl.name, className[class], sinks.Reason(err)).Inc()
 	sl.breakerResult(err, class)
@@ -666,7 +678,13 @@ func (sl *sinkLoop) failed(ctx context.Context, old, r retry.Range, err error, n
 	if reason != "" {
 		d := retry.DeadLetter{From: r.From, To: r.To, Entries: r.Entries, Bytes: r.Bytes, Picks: r.Picks, Reason: reason,
 			Attempts: r.Attempts, FirstFailure: r.FirstFailure, LastFailure: now, LastError: r.LastError}
-		sl.p.logger.Warn("range moved to the dead-letter queue", "sink", sl.name, "from", r.From, "to", r.To,
+		// One line per dead letter, at debug while the sink is refusing:
+		// its warning then says so, once.
+		level := slog.LevelWarn
+		if sl.isRefusing() {
+			level = slog.LevelDebug
+		}
+		sl.p.logger.Log(ctx, level, "range moved to the dead-letter queue", "sink", sl.name, "from", r.From, "to", r.To,
 			"entries", r.Entries, "reason", reason, "attempts", r.Attempts, "err", err)
 		sl.settledRange(r.From)
 		return sl.storeRetryOp(ctx, func() error { return sl.p.sched.Dead(sl.name, old, d) })
@@ -779,6 +797,12 @@ func (sl *sinkLoop) breakerResult(err error, class sinks.Class) {
 	}
 }
 
+func (sl *sinkLoop) isRefusing() bool {
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	return sl.refusing
+}
+
 func (sl *sinkLoop) circuitOpen() bool {
 	sl.mu.Lock()
 	defer sl.mu.Unlock()
@@ -803,8 +827,10 @@ const stuckAfter = 30 * time.Second
 // been in flight for hungAfter or longer, and sink_stuck when, for
 // stuckAfter without a break, the breaker was closed, nothing was in
 // flight, and yet there was work to do at once (durable blocks the reader
-// had not read, or a retry range past due). Called by the committer only.
+// had not read, or a retry range past due); and the warning sink_refusing
+// (evaluateRefusing). Called by the committer only.
 func (sl *sinkLoop) evaluate(now time.Time, durable uint64, unreadyAfter time.Duration) {
+	sl.evaluateRefusing(now)
 	sl.readMu.Lock()
 	readNext := sl.readNext
 	sl.readMu.Unlock()

@@ -19,6 +19,7 @@ const (
 	SinkRetrying     = "retrying"     // sends failed lately or retry ranges wait
 	SinkCircuitOpen  = "circuit_open" // the breaker is open: new blocks wait, probes go out
 	SinkUnauthorized = "unauthorized" // the sink refuses our credentials
+	SinkRefusing     = "refusing"     // most entries settled lately were refused for good (WarningSinkRefusing)
 	SinkStopped      = "stopped"      // the pipeline is not running
 )
 
@@ -34,6 +35,9 @@ type Status struct {
 	Sources       []SourceStatus `json:"sources"`
 	Sinks         []SinkStatus   `json:"sinks"`
 	Ready         ReadyStatus    `json:"ready"`
+	// Warnings are the warnings in force (Pipeline.Warnings): what an
+	// operator should look at that does not make the pipeline unready.
+	Warnings []Condition `json:"warnings"`
 }
 
 // ReadyStatus is the readiness in Status: the same as /readyz's answer.
@@ -63,6 +67,9 @@ type SourceStatus struct {
 type SinkStatus struct {
 	Name string `json:"name"`
 	Type string `json:"type"`
+	// Destination is where the sink delivers (sinks.Destination): a URL
+	// without credentials, Kafka's brokers, a file's path, "stdout".
+	Destination string `json:"destination,omitempty"`
 	// Cursor is the last WAL index settled: every block up to it is
 	// delivered, or filed as a retry range or dead letter.
 	Cursor uint64 `json:"cursor"`
@@ -86,6 +93,18 @@ type SinkStatus struct {
 	DLQEntries              int        `json:"dlq_entries"`
 	LastError               string     `json:"last_error,omitempty"`
 	LastSuccessTime         *time.Time `json:"last_success_time,omitempty"`
+	// FailingSince is when the current run of failed sends began (unset
+	// once a send succeeds; a refusal neither starts nor ends it).
+	FailingSince *time.Time `json:"failing_since,omitempty"`
+	// NextRetryTime is when the earliest retry range waiting in the
+	// retry queue is due (unset when none waits; in the past when one is
+	// due and about to be sent).
+	NextRetryTime *time.Time `json:"next_retry_time,omitempty"`
+	// LastRefusal is the sink's last refusal of data for good (a
+	// permanent error, such as a 400: the range went to the dead-letter
+	// queue), and LastRefusalTime when it came.
+	LastRefusal     string     `json:"last_refusal,omitempty"`
+	LastRefusalTime *time.Time `json:"last_refusal_time,omitempty"`
 }
 
 // SourceReporter is a source whose files the status shows
@@ -221,6 +240,7 @@ func (p *Pipeline) Status() Status {
 		Sources:       p.sourceStatus(),
 		Sinks:         make([]SinkStatus, 0, len(p.loops)),
 		Ready:         readyStatus(ready, conds),
+		Warnings:      p.Warnings(),
 	}
 	for _, sl := range p.loops {
 		st.Sinks = append(st.Sinks, p.sinkStatus(sl, durable))
@@ -288,15 +308,16 @@ func (p *Pipeline) sinkStatus(sl *sinkLoop, durable uint64) SinkStatus {
 	l := p.lag(sl, durable)
 	sl.mu.Lock()
 	s := SinkStatus{
-		Name: sl.name, Type: sl.opts.Type, Cursor: sl.settled, InFlight: sl.inFlight,
-		LastError: sl.lastErr,
+		Name: sl.name, Type: sl.opts.Type, Destination: sl.dest, Cursor: sl.settled, InFlight: sl.inFlight,
+		LastError: sl.lastErr, LastRefusal: sl.lastRefusal,
+		LastSuccessTime: utcPtr(sl.lastSuccess), FailingSince: utcPtr(sl.failingSince),
+		LastRefusalTime: utcPtr(sl.lastRefusalAt),
 	}
-	open, unauth, fails := sl.open, sl.unauth, sl.fails
-	if !sl.lastSuccess.IsZero() {
-		t := sl.lastSuccess.UTC()
-		s.LastSuccessTime = &t
-	}
+	open, unauth, fails, refusing := sl.open, sl.unauth, sl.fails, sl.refusing
 	sl.mu.Unlock()
+	if n, earliest, _ := p.sched.Waiting(sl.name); n > 0 {
+		s.NextRetryTime = utcPtr(earliest)
+	}
 	s.LagEntries, s.LagBytes, s.LagBlocks, s.LagExact = l.Entries, l.Bytes, l.blocks, l.exact
 	s.RetryRanges, s.RetryEntries = l.retryRanges, l.retryEntries
 	for _, d := range p.sched.DeadLetters(sl.name) {
@@ -313,12 +334,23 @@ func (p *Pipeline) sinkStatus(sl *sinkLoop, durable uint64) SinkStatus {
 		s.State = SinkUnauthorized
 	case open:
 		s.State = SinkCircuitOpen
+	case refusing:
+		s.State = SinkRefusing
 	case fails > 0 || s.RetryRanges > 0:
 		s.State = SinkRetrying
 	default:
 		s.State = SinkOK
 	}
 	return s
+}
+
+// utcPtr returns t in UTC, or nil for the zero time.
+func utcPtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
 }
 
 // UnknownSinkError is returned for a sink name that is not configured; it

@@ -40,6 +40,12 @@
 // An unclassified error counts as retryable: a sink that cannot tell must
 // not lose data.
 //
+// Every sink here has a Destination method, read through Destination, for
+// the status page and the sinks table: where it delivers, never with a
+// credential (HTTP and Loki: the URL through RedactURL, which drops the
+// user and password and replaces every query value with "xxxxx"; Kafka:
+// the seed brokers; file: the path; stdout: "stdout").
+//
 // # Lifecycle
 //
 // Sinks own no goroutines: the pipeline calls Send from a fixed number of

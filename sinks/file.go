@@ -221,6 +221,9 @@ func mkdirDurable(dir string, syncDir func(string) error) error {
 // Name returns the sink's name.
 func (s *File) Name() string { return s.opts.Name }
 
+// Destination returns the output file's path.
+func (s *File) Destination() string { return s.opts.Path }
+
 // lock takes sem, or gives up when ctx is done.
 func (s *File) lock(ctx context.Context) error {
 	select {

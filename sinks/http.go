@@ -86,6 +86,9 @@ func NewHTTP(logger *slog.Logger, opts HTTPOptions) (*HTTP, error) {
 // Name returns the sink's name.
 func (s *HTTP) Name() string { return s.opts.Name }
 
+// Destination returns the URL without its credentials (RedactURL).
+func (s *HTTP) Destination() string { return RedactURL(s.opts.URL) }
+
 func (s *HTTP) buffer() *bytes.Buffer {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -2,6 +2,7 @@ package sinks
 
 import (
 	"context"
+	"net/url"
 
 	"github.com/logcapturer/logcapturer/wal"
 )
@@ -29,4 +30,38 @@ type Sink interface {
 	Send(ctx context.Context, b *Batch) error
 	// Close releases the sink's resources. Safe to call twice.
 	Close() error
+}
+
+// Destination returns where s delivers, for the status page and the
+// sinks table: the Destination() of a sink that has the method (every
+// sink of this module does), else "". A destination never holds
+// credentials: URLs go through RedactURL.
+func Destination(s Sink) string {
+	if d, ok := s.(interface{ Destination() string }); ok {
+		return d.Destination()
+	}
+	return ""
+}
+
+// RedactURL returns raw with its credentials hidden, for display: the
+// userinfo (user:password@) is removed and every query value is replaced
+// by "xxxxx" (a query can carry a token). A raw that does not parse gives
+// "(invalid url)", never raw itself.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(invalid url)"
+	}
+	u.User = nil
+	if u.RawQuery != "" {
+		q := u.Query()
+		for k, vs := range q {
+			for i := range vs {
+				vs[i] = "xxxxx"
+			}
+			q[k] = vs
+		}
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
 }

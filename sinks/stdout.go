@@ -38,6 +38,9 @@ func NewStdout(opts StdoutOptions) *Stdout {
 // Name returns the sink's name.
 func (s *Stdout) Name() string { return s.opts.Name }
 
+// Destination returns "stdout".
+func (s *Stdout) Destination() string { return "stdout" }
+
 // Send writes the batch. Safe for concurrent use; calls are serialised.
 func (s *Stdout) Send(_ context.Context, b *Batch) error {
 	s.mu.Lock()

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -53,13 +54,18 @@ func fixedStatus() pipeline.Status {
 			{Path: "/var/log/app/quiet.log", FileID: "fe00-1a30-12-0bcd", Offset: 18, Size: 18, State: "idle"},
 		}}, {Name: "pods", Type: "cri", Files: []sources.FileStatus{}}},
 		Sinks: []pipeline.SinkStatus{
-			{Name: "archive", Type: "file", Cursor: 98760, LagExact: true, State: "ok", LastSuccessTime: &ok},
-			{Name: "loki", Type: "loki", Cursor: 97001, LagEntries: 125034, LagBytes: 25 << 20, LagBlocks: 1780, LagExact: true,
+			{Name: "archive", Type: "file", Destination: "/var/log/archive/all.log", Cursor: 98760, LagExact: true, State: "ok", LastSuccessTime: &ok},
+			{Name: "loki", Type: "loki", Destination: "https://loki.example/loki/api/v1/push", Cursor: 97001, LagEntries: 125034, LagBytes: 25 << 20, LagBlocks: 1780, LagExact: true,
 				OldestUnackedAgeSeconds: 754, State: "circuit_open", InFlight: 1, RetryRanges: 3, RetryEntries: 30000,
 				DLQRanges: 1, DLQEntries: 12, LastError: "retryable (status_503): loki answered 503: ingester unavailable, the ring is not ready", LastSuccessTime: &ok},
-			{Name: "kafka", Type: "kafka", Cursor: 1200, LagEntries: 9000000, LagBytes: 3 << 30, LagBlocks: 97560,
+			{Name: "kafka", Type: "kafka", Destination: "k1:9092,k2:9092", Cursor: 1200, LagEntries: 9000000, LagBytes: 3 << 30, LagBlocks: 97560,
 				OldestUnackedAgeSeconds: 200000, State: "unauthorized", LastError: "unauthorized: SASL authentication failed"},
+			{Name: "webhook", Type: "http", Destination: "https://hooks.example/ingest?token=xxxxx", Cursor: 98760, LagExact: true,
+				State: "refusing", DLQRanges: 40, DLQEntries: 400, LastError: "permanent (http_400): http 400: unknown field \"lvl\"",
+				LastRefusal: "permanent (http_400): http 400: unknown field \"lvl\"", LastRefusalTime: &ok},
 		},
+		Warnings: []pipeline.Condition{{Component: "sink/webhook", Reason: "sink_refusing", Since: time.Date(2026, 12, 1, 9, 58, 0, 0, time.UTC),
+			Detail: "400 of the 400 entries settled in the last 5m0s were refused and dead-lettered; last refusal: permanent (http_400): http 400: unknown field \"lvl\""}},
 		Ready: pipeline.ReadyStatus{Status: "not_ready", Reasons: []pipeline.Condition{
 			{Component: "sink/kafka", Reason: "sink_unauthorized", Since: time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC), Detail: "SASL authentication failed"}}},
 	}
@@ -266,7 +272,7 @@ admin: {listen: "`+addr+`", token_file: `+tokenFile+`}
 	if st.Sinks[0].Name != "archive" || st.Sinks[0].Type != "file" || st.Sources[0].Files[0].Offset != int64(lines.Len()) {
 		t.Fatalf("status = %+v", st)
 	}
-	if code, o, e := cli("status", "--config", cfgPath); code != 0 || !strings.Contains(o, "archive  file  ok") || !strings.Contains(o, ", ready") {
+	if code, o, e := cli("status", "--config", cfgPath); code != 0 || !regexp.MustCompile(`archive +file +\S+/out/archive\S* +ok`).MatchString(o) || !strings.Contains(o, ", ready") {
 		t.Fatalf("status table: %d\n%s%s", code, o, e)
 	}
 	if code, o, _ := cli("sinks", "archive", "--config", cfgPath, "-o", "json"); code != 0 || !strings.Contains(o, `"name": "archive"`) {

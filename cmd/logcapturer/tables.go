@@ -43,6 +43,15 @@ func renderStatus(w io.Writer, st pipeline.Status) error {
 		}
 		tw.Flush()
 	}
+	if !st.Offline && len(st.Warnings) > 0 {
+		fmt.Fprintln(w)
+		tw := table(w)
+		fmt.Fprintln(tw, "COMPONENT\tWARNING\tSINCE\tDETAIL")
+		for _, c := range st.Warnings {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Component, c.Reason, c.Since.UTC().Format(time.RFC3339), dash(short(c.Detail, 80)))
+		}
+		tw.Flush()
+	}
 	fmt.Fprintln(w)
 	if err := renderSinks(w, st.Sinks); err != nil {
 		return err
@@ -64,7 +73,7 @@ func renderStatus(w io.Writer, st pipeline.Status) error {
 
 func renderSinks(w io.Writer, ss []pipeline.SinkStatus) error {
 	tw := table(w)
-	fmt.Fprintln(tw, "SINK\tTYPE\tSTATE\tCURSOR\tLAG ENTRIES\tLAG BYTES\tOLDEST UNACKED\tIN FLIGHT\tRETRY RANGES/ENTRIES\tDLQ RANGES/ENTRIES\tLAST SUCCESS\tLAST ERROR")
+	fmt.Fprintln(tw, "SINK\tTYPE\tDESTINATION\tSTATE\tCURSOR\tLAG ENTRIES\tLAG BYTES\tOLDEST UNACKED\tIN FLIGHT\tRETRY RANGES/ENTRIES\tDLQ RANGES/ENTRIES\tLAST SUCCESS\tLAST ERROR")
 	for _, s := range ss {
 		lag := strconv.FormatInt(s.LagEntries, 10)
 		if !s.LagExact {
@@ -74,7 +83,8 @@ func renderSinks(w io.Writer, ss []pipeline.SinkStatus) error {
 		if s.LastSuccessTime != nil {
 			last = s.LastSuccessTime.UTC().Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%d\t%d/%d\t%d/%d\t%s\t%s\n", s.Name, dash(s.Type), s.State, s.Cursor, lag,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%d\t%d/%d\t%d/%d\t%s\t%s\n", s.Name, dash(s.Type),
+			dash(short(s.Destination, 60)), s.State, s.Cursor, lag,
 			admin.HumanBytes(s.LagBytes), admin.HumanAge(s.OldestUnackedAgeSeconds), s.InFlight, s.RetryRanges, s.RetryEntries,
 			s.DLQRanges, s.DLQEntries, last, dash(short(s.LastError, 60)))
 	}

@@ -146,3 +146,11 @@ func TestDefaults(t *testing.T) {
 		t.Fatalf("New of empty options: %v", err)
 	}
 }
+
+// TestDestinationIsTheBrokers: the status shows the seed brokers.
+func TestDestinationIsTheBrokers(t *testing.T) {
+	s := newSink(t, []string{"k1:9092", "k2:9092"}, nil)
+	if got, want := sinks.Destination(s), "k1:9092,k2:9092"; got != want {
+		t.Errorf("Destination = %q, want %q", got, want)
+	}
+}

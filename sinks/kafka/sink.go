@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -203,6 +204,10 @@ func mechanism(s SASL) sasl.Mechanism {
 
 // Name returns the sink's name.
 func (s *Sink) Name() string { return s.name }
+
+// Destination returns the seed brokers, comma-separated (host:port; the
+// SASL credentials are never part of it).
+func (s *Sink) Destination() string { return strings.Join(s.opts.Brokers, ",") }
 
 // Send produces every entry of b as a record and returns nil once every
 // record is acknowledged (acks: all, by every in-sync replica). It is safe

@@ -114,6 +114,10 @@ func New(logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Sink, e
 // Name returns the sink's name.
 func (s *Sink) Name() string { return s.opts.Name }
 
+// Destination returns the push URL without its credentials
+// (sinks.RedactURL).
+func (s *Sink) Destination() string { return sinks.RedactURL(s.url) }
+
 // Send pushes b in one request and returns nil once Loki answered 2xx. It
 // is safe for concurrent use and returns when ctx is done or Options.Timeout
 // passes, whichever is first. A failure is a *sinks.Retryable or a

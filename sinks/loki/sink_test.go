@@ -474,3 +474,12 @@ func TestConcurrentSends(t *testing.T) {
 		t.Fatalf("received %d entries, want %d", r.Count(), total)
 	}
 }
+
+// TestDestinationHidesCredentials: the status shows the push URL without
+// its query values (the URL cannot hold a user: New refuses it).
+func TestDestinationHidesCredentials(t *testing.T) {
+	s := newSink(t, nil, loki.Options{Name: "l", URL: "https://loki.example/loki/api/v1/push?X-Scope-OrgID=k3y"})
+	if got, want := sinks.Destination(s), "https://loki.example/loki/api/v1/push?X-Scope-OrgID=xxxxx"; got != want {
+		t.Errorf("Destination = %q, want %q", got, want)
+	}
+}
