@@ -132,7 +132,7 @@ func (s *HTTP) Send(ctx context.Context, b *Batch) error {
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return &Retryable{Err: fmt.Errorf("post %s: %w", s.opts.URL, URLCause(err)), Reason: "connection"}
+		return &Retryable{Err: fmt.Errorf("post %s: %w", s.Destination(), URLCause(err)), Reason: "connection"}
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))

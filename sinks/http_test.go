@@ -37,3 +37,19 @@ func TestHTTPConnectionErrorNamesURLOnce(t *testing.T) {
 		t.Fatalf("error names the URL %d times: %s", n, msg)
 	}
 }
+
+// TestHTTPErrorHidesCredentials: the error of a failed post, which the
+// status page and the logs show, names the URL without its password or
+// query values.
+func TestHTTPErrorHidesCredentials(t *testing.T) {
+	u := strings.Replace(closedURL(t, "/ingest?token=s3cret"), "http://", "http://user:hunter2@", 1)
+	s, err := NewHTTP(nil, HTTPOptions{Name: "h", URL: u})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	msg := s.Send(context.Background(), testBatch()).Error()
+	if strings.Contains(msg, "hunter2") || strings.Contains(msg, "s3cret") || !strings.Contains(msg, "/ingest") {
+		t.Fatalf("error shows a credential or no URL: %s", msg)
+	}
+}
