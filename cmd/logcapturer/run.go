@@ -255,7 +255,7 @@ func runOnce(ctx context.Context, logger *slog.Logger, cfg *config.Config, hooks
 	var srcs []sources.Source
 	for _, sc := range cfg.Sources {
 		fo := sourceOptions(sc)
-		fo.Positions, fo.Emitter = p.Positions(sc.Name), p
+		fo.Positions, fo.Emitter, fo.Conditions = p.Positions(sc.Name), p, p
 		src, err := sources.NewFile(logger, reg, fo)
 		if err != nil {
 			return fmt.Errorf("source %s: %w", sc.Name, err)
