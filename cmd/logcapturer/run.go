@@ -284,7 +284,11 @@ func runOnce(ctx context.Context, logger *slog.Logger, cfg *config.Config, hooks
 	logger.Info("logcapturer running", "version", version, "data_dir", cfg.DataDir, "memory_limit", debug.SetMemoryLimit(-1),
 		"sources", len(srcs), "sinks", strings.Join(names, ","), "admin", cfg.Admin.Listen)
 	<-ctx.Done()
-	logger.Info("shutting down")
+	if errors.Is(context.Cause(ctx), errReload) {
+		logger.Debug("stopping the running config for a reload")
+	} else {
+		logger.Info("shutting down")
+	}
 	return nil
 }
 
