@@ -16,7 +16,7 @@
 //	GET /api/v1/status                 version, uptime, wal, sources, sinks, ready, warnings (pipeline.Status)
 //	GET /api/v1/sinks                  {"sinks": [...]}
 //	GET /api/v1/sinks/{name}           one sink; 404 naming the known sinks
-//	GET /api/v1/sources                {"sources": [...]}: every file's identity, offset, size, state
+//	GET /api/v1/sources                {"sources": [...]}: every file's identity, offset, size, state, and for an unreadable file its error and since when
 //	GET /api/v1/dlq[?sink=NAME]        {"dead_letters": [...]}
 //	GET /api/v1/dlq/{sink}/{from}[?limit=K]  * {"dead_letter": {...}, "entries": [...]} (first K, default 100)
 //	GET /api/v1/wal/entries?from=N|time=T[&limit=K]  * {"entries": [...]}: index, time, source, labels, line

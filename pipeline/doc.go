@@ -132,7 +132,10 @@
 // sink_stuck (work to do, breaker closed, nothing in flight, for 30 s) and
 // sink_send_hung (a send in flight for max(SendHungAfter, 2 * the sink's
 // Timeout); SendHungAfter defaults to 1 minute) every tick; Emit marks a
-// source blocked for 10 s source_stalled.
+// source blocked for 10 s source_stalled. A source reports its own
+// conditions through SetSourceCondition (the pipeline is the sources'
+// ConditionSetter): a file source that can read none of its matched files
+// has source_unreadable. ReportSources declares both source reasons at 0.
 //
 // # Warnings
 //

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/logcapturer/logcapturer/sources"
 )
 
 // Readiness reasons: each names a loop that cannot make progress, or a
@@ -20,6 +22,7 @@ const (
 	ReasonStateCommitFailing  = "state_commit_failing"        // state.db commits fail (a full disk); retried every tick
 	ReasonWALRetentionFailing = "wal_retention_failing"       // deleting delivered (or, drop_oldest, the oldest) segments fails; retried every tick
 	ReasonSourceStalled       = "source_stalled"              // a source could not hand blocks over or read its files
+	ReasonSourceUnreadable    = sources.ConditionUnreadable   // a source has matched files and can read none of them (permission denied)
 	ReasonSinkReaderStopped   = "sink_reader_stopped"         // a sink's WAL reader hit an I/O error and retries
 	ReasonSinkUnauthorized    = "sink_unauthorized"           // the sink refuses our credentials
 	ReasonSinkFailing         = "sink_failing"                // failing longer than UnreadyAfter

@@ -123,12 +123,27 @@ type view struct {
 	ages    map[string]*atomic.Uint64 // sink -> float64 bits, written by the committer
 }
 
-// ReportSources adds sources to the status. Safe for concurrent use.
+// ReportSources adds sources to the status, and declares their readiness
+// reasons (source_stalled, source_unreadable) at zero in
+// logcapturer_component_degraded. Safe for concurrent use.
 func (p *Pipeline) ReportSources(srcs ...SourceReporter) {
 	p.view.mu.Lock()
 	defer p.view.mu.Unlock()
 	p.view.sources = append(p.view.sources, srcs...)
+	for _, s := range srcs {
+		p.health.declare("source/"+s.Name(), ReasonSourceStalled, ReasonSourceUnreadable)
+	}
 }
+
+// SetSourceCondition raises (on) or clears a condition a source reports
+// about itself (sources.ConditionSetter): a readiness reason of component
+// source/NAME, logged once when it starts and once when it ends. It never
+// blocks on I/O. Safe for concurrent use.
+func (p *Pipeline) SetSourceCondition(source, reason string, on bool, detail string) {
+	p.health.set("source/"+source, reason, on, detail)
+}
+
+var _ sources.ConditionSetter = (*Pipeline)(nil)
 
 // initView builds the lag counts and the view after recover: the counts
 // are seeded from the WAL after the lowest cursor (the blocks some sink

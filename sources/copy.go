@@ -43,15 +43,16 @@ func (t *tailer) expireHeads() {
 }
 
 // noteTruncated remembers where a copy of tf, about to be read again from
-// its beginning, resumes, and resumes the copies of it already open.
-func (t *tailer) noteTruncated(tf *tailedFile) {
+// its beginning, resumes, and resumes the copies of it already open. It
+// returns the paths of those.
+func (t *tailer) noteTruncated(tf *tailedFile) []string {
 	if tf.fp.n == int64(t.opts.FingerprintBytes) {
 		if len(t.heads) >= t.opts.MaxOpenFiles {
 			t.expireOldestHead()
 		}
 		t.heads[tf.fp.hash] = headPos{offset: tf.offset, path: tf.path, scan: t.scanNo}
 	}
-	t.releaseCopies(tf)
+	return t.releaseCopies(tf)
 }
 
 // expireOldestHead makes room in heads (bounded by MaxOpenFiles).
@@ -82,7 +83,7 @@ func (t *tailer) checkCopy(tf *tailedFile, size int64) {
 		if o != tf && o.f != nil && o.copyOf == nil && o.fp == fp {
 			tf.copyOf = o
 			t.m.copies.Inc()
-			t.log.Info("file is a copy of a tailed file (copytruncate); it resumes where that file is when that file is truncated or closed",
+			t.log.Debug("file is a copy of a tailed file (copytruncate); it resumes where that file is when that file is truncated or closed",
 				"path", tf.path, "file_id", tf.key.String(), "copy_of", o.path)
 			return
 		}
@@ -96,16 +97,20 @@ func (t *tailer) checkCopy(tf *tailedFile, size int64) {
 
 // releaseCopies is called when tf stops being tailed as it is (truncated,
 // closed, parked): the copies of tf resume at its offset, and if tf is a
-// copy itself it takes its original's offset first.
-func (t *tailer) releaseCopies(tf *tailedFile) {
+// copy itself it takes its original's offset first. It returns the paths
+// of the copies of tf it resumed.
+func (t *tailer) releaseCopies(tf *tailedFile) []string {
 	if o := tf.copyOf; o != nil {
 		t.adopt(tf, o.offset, o.path)
 	}
+	var resumed []string
 	for _, c := range t.files { // sweep may be compacting t.files: skip closed ones
 		if c.copyOf == tf && c.f != nil {
 			t.adopt(c, tf.offset, tf.path)
+			resumed = append(resumed, c.path)
 		}
 	}
+	return resumed
 }
 
 // adopt resumes the copy tf at offset (capped by its size) and queues it
@@ -124,7 +129,8 @@ func (t *tailer) adopt(tf *tailedFile, offset int64, from string) {
 	}
 	tf.offset, tf.fp, tf.waitSince = offset, fp, time.Time{}
 	tf.announce = offset > 0
-	t.log.Info("copy of a file (copytruncate) resumes at that file's offset",
+	// Debug: the truncation that goes with it is the rotation's one line.
+	t.log.Debug("copy of a file (copytruncate) resumes at that file's offset",
 		"path", tf.path, "file_id", tf.key.String(), "copy_of", from, "offset", offset, "size", tf.size)
 	t.markDirty(tf)
 }

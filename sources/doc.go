@@ -50,17 +50,23 @@
 //     periodic rescan catches whatever inotify missed and directories that
 //     appear later. A glob that matches nothing at start is warned about.
 //   - Opening. A match that is not a regular file is skipped with one Warn;
-//     one that cannot be opened is warned about once, counted and retried
-//     at each rescan. A file is opened at its stored position if one
-//     matches it (see Identity), else, only in the first scan, at its end
-//     when StartAt is "end", else at 0: a file that appears while the
-//     source runs is read from its beginning.
+//     one that cannot be opened (permission denied) is warned about once,
+//     counted, shown as unreadable (see Status) and retried at each rescan;
+//     when it opens, one Info line says it is readable again. A file is
+//     opened at its stored position if one matches it (see Identity), else,
+//     only in the first scan, at its end when StartAt is "end", else at 0:
+//     a file that appears while the source runs is read from its
+//     beginning. The startup scan logs one Info line ("tailing files":
+//     how many, from where, how many unreadable), whatever the number of
+//     files; each file's "tailing file" line is at Debug.
 //   - Reading. A read round reads each marked (or, after a rescan, every)
 //     open file from its offset with ReadAt, one block's worth at a time,
 //     up to 4 MiB per file per round. Lines are split on '\n', which is
 //     dropped; every other byte is kept ('\r', NUL, invalid UTF-8). A line
-//     longer than MaxLineBytes is emitted in chunks of MaxLineBytes and
-//     counted. Nothing is buffered per file: an entry that is not finished
+//     longer than MaxLineBytes is emitted in chunks of MaxLineBytes; every
+//     cut is counted (lines_split_total) and logged once per open file.
+//     A stat or read of an open file that fails is warned about once,
+//     counted, and shows the file unreadable until a read succeeds. Nothing is buffered per file: an entry that is not finished
 //     (an unterminated line, a multiline entry or a partial line under way)
 //     is not emitted and the offset stays at its start, so it is read again
 //     next time. Memory is the one read buffer (max(BlockBytes,
@@ -134,7 +140,9 @@
 //     applied if not past the file's end.
 //   - While running, a file is truncated when it is shorter than its
 //     offset or when its first n bytes changed (checked whenever its size
-//     changes): it is read again from 0, and counted.
+//     changes): it is read again from 0, and counted. This is how
+//     copytruncate rotates, so it is one Info line per truncation (naming
+//     the copies that resume, see Copies), not a warning.
 //
 // # Copies (copytruncate)
 //
@@ -196,12 +204,24 @@
 //
 // # Status
 //
-// File.Files reports every open or idle file: path, FileID, offset, size
-// at the last stat, lag_bytes and state (open, draining once its path no
-// longer leads to it, idle once closed by close_inactive or
-// max_open_files). The tailer publishes it at the end of each read round
-// under a mutex of its own (status.go), one pass over the files like the
-// sweep; a caller copies a short list and never waits for file I/O.
+// File.Files reports every open, idle or unreadable file: path, FileID,
+// offset, size at the last stat, lag_bytes and state (open, draining once
+// its path no longer leads to it, idle once closed by close_inactive or
+// max_open_files, unreadable while it cannot be opened or read). An
+// unreadable file also has its error and since when it fails; one that
+// never opened has no FileID, offset 0 and the size of the scan's stat.
+// The tailer publishes it at the end of each read round under a mutex of
+// its own (status.go), one pass over the files like the sweep; a caller
+// copies a short list and never waits for file I/O.
+//
+// While the source has files and every one is unreadable, it reports
+// ConditionUnreadable (source_unreadable) to FileOptions.Conditions, the
+// pipeline, which makes it a readiness reason of source/NAME with the
+// first error as detail; it is cleared when a file is readable (the
+// unreadable one opens, or another appears). The source calls Conditions
+// only when the condition or its detail changes, never per rescan.
+// FileOptions.Open replaces the open of a matched file: a seam for tests,
+// which run as root where permission bits do not stop reads.
 //
 // # Caveats
 //

@@ -34,7 +34,7 @@ type File struct {
 	multiline *regexp.Regexp
 	// stamp parses entry times (nil: off).
 	stamp *stamper
-	// open opens a file for reading: a seam for fault injection in tests.
+	// open opens a file for reading: FileOptions.Open, or openRegular.
 	open func(path string) (*os.File, error)
 	// scans counts completed glob scans (tests wait on it).
 	scans atomic.Int64
@@ -94,6 +94,10 @@ func NewFile(logger *slog.Logger, reg prometheus.Registerer, opts FileOptions) (
 	if err != nil {
 		return nil, err
 	}
+	open := opts.Open
+	if open == nil {
+		open = openRegular
+	}
 	return &File{
 		opts:      opts,
 		log:       logger.With("source", opts.Name),
@@ -101,7 +105,7 @@ func NewFile(logger *slog.Logger, reg prometheus.Registerer, opts FileOptions) (
 		labels:    labels,
 		multiline: ml,
 		stamp:     stamp,
-		open:      openRegular,
+		open:      open,
 	}, nil
 }
 

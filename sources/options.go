@@ -3,6 +3,7 @@ package sources
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -122,6 +123,16 @@ type FileOptions struct {
 	Positions map[string]int64
 	// Emitter receives the records. Required.
 	Emitter Emitter
+	// Conditions receives the source's lasting conditions
+	// (ConditionUnreadable). Nil: they show only in Files, the logs and
+	// the metrics.
+	Conditions ConditionSetter
+	// Open opens a matched file for reading. Nil: the default, read-only
+	// and non-blocking (a FIFO that replaced a file never blocks the
+	// source). It is a seam for tests: a test running as root, where
+	// permission bits do not stop reads, refuses a file with it as a
+	// permission error would.
+	Open func(path string) (*os.File, error)
 	// Now is the clock of entry times (nil: time.Now). It is read once per
 	// block and converted to UTC; entries whose time is taken from the
 	// line (Docker, CRI, Timestamp) do not use it.

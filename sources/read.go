@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/logcapturer/logcapturer/wal"
@@ -72,6 +73,7 @@ func (t *tailer) readBlock(ctx context.Context, tf *tailedFile) (int64, error) {
 	}
 	avail := size - tf.offset
 	if avail == 0 {
+		t.readOK(tf)
 		tf.eof, tf.waitSince = true, time.Time{}
 		return 0, nil
 	}
@@ -96,12 +98,16 @@ func (t *tailer) sameHead(tf *tailedFile) bool {
 }
 
 // truncated restarts tf from its beginning. A copy of what it held before
-// (copytruncate) resumes at the offset it had.
+// (copytruncate) resumes at the offset it had. A truncation is how
+// copytruncate rotates: it is logged once, at Info, with the copies it
+// resumed.
 func (t *tailer) truncated(tf *tailedFile, why string) {
 	t.m.error(reasonTruncated)
-	t.log.Warn("file truncated; reading it again from the beginning",
-		"path", tf.path, "file_id", tf.key.String(), "offset", tf.offset, "size", tf.size, "why", why)
-	t.noteTruncated(tf)
+	args := []any{"path", tf.path, "file_id", tf.key.String(), "offset", tf.offset, "size", tf.size, "why", why}
+	if copies := t.noteTruncated(tf); len(copies) > 0 {
+		args = append(args, "copies_resumed", strings.Join(copies, ","))
+	}
+	t.log.Info("file truncated (copytruncate rotation?); reading it again from the beginning", args...)
 	tf.offset, tf.fp, tf.waitSince, tf.announce = 0, fingerprint{}, time.Time{}, false
 }
 
@@ -128,6 +134,7 @@ func (t *tailer) readLines(ctx context.Context, tf *tailedFile, avail int64) (in
 			t.readFailed(tf, err)
 			return 0, nil
 		}
+		t.readOK(tf)
 		// The unterminated tail of a file that is gone for good is a
 		// line: nobody will complete it.
 		flush := int64(n) == avail && t.expired(tf)
@@ -137,6 +144,7 @@ func (t *tailer) readLines(ctx context.Context, tf *tailedFile, avail int64) (in
 		}
 		want = min(int64(len(t.buf)), avail)
 	}
+	t.noteCuts(tf, t.cuts)
 	if used == 0 {
 		tf.eof = true
 		return 0, nil
@@ -195,10 +203,23 @@ func (t *tailer) split(buf []byte, flush bool) (used, lineBytes int) {
 		rest = rest[adv:]
 	}
 	t.entries = ents
+	t.cuts = cuts
 	if cuts > 0 {
 		t.m.linesSplit.Add(float64(cuts))
 	}
 	return used, lineBytes
+}
+
+// noteCuts logs, once per file, that lines of tf were cut at MaxLineBytes
+// (cuts chunks cut off in the last read); every cut is counted
+// (lines_split_total).
+func (t *tailer) noteCuts(tf *tailedFile, cuts int) {
+	if cuts == 0 || tf.cutWarned {
+		return
+	}
+	tf.cutWarned = true
+	t.log.Warn("line longer than max_line_bytes: shipped in chunks of max_line_bytes (further cuts in this file are only counted)",
+		"path", tf.path, "file_id", tf.key.String(), "max_line_bytes", t.opts.MaxLineBytes)
 }
 
 // readEntries is the path of Docker and CRI files and of multiline or
@@ -223,6 +244,7 @@ func (t *tailer) readEntries(ctx context.Context, tf *tailedFile, size int64) (i
 			t.readFailed(tf, err)
 			return 0, nil
 		}
+		t.readOK(tf)
 		atEOF = int64(n) == avail
 		used, pending = t.asm.parse(t.buf[:n], flushEntries && atEOF, flushRaw && atEOF)
 		if used > 0 || int64(n) < want || want == min(int64(len(t.buf)), avail) {
@@ -232,6 +254,7 @@ func (t *tailer) readEntries(ctx context.Context, tf *tailedFile, size int64) (i
 	}
 	if t.asm.cuts > 0 {
 		t.m.linesSplit.Add(float64(t.asm.cuts))
+		t.noteCuts(tf, t.asm.cuts)
 	}
 	if used == 0 {
 		tf.eof = true
@@ -369,10 +392,29 @@ func (t *tailer) emit(ctx context.Context, tf *tailedFile, entries []wal.Entry, 
 }
 
 // readFailed logs a stat or read failure of an open file once per path and
-// counts every one. The file counts as read to its end, so that a gone file
-// that cannot be read any more is closed after its grace period.
+// counts every one; Files shows the file unreadable until a read
+// succeeds. The file counts as read to its end, so that a gone file that
+// cannot be read any more is closed after its grace period.
 func (t *tailer) readFailed(tf *tailedFile, err error) {
 	t.m.error(reasonRead)
 	t.warnOnce(tf.path, reasonRead, "cannot read file; retrying at the next wake-up", "file_id", tf.key.String(), "err", err)
+	tf.readErr = err.Error()
+	if tf.readErrSince.IsZero() {
+		tf.readErrSince = time.Now()
+	}
 	tf.eof = true
+}
+
+// readOK notes a successful stat and read of tf: a file that could not be
+// read is readable again (logged once), and warns again if it fails anew.
+func (t *tailer) readOK(tf *tailedFile) {
+	if tf.readErr == "" {
+		return
+	}
+	t.log.Info("file is readable again", "path", tf.path, "file_id", tf.key.String(),
+		"unreadable_for", time.Since(tf.readErrSince).Round(time.Millisecond).String())
+	tf.readErr, tf.readErrSince = "", time.Time{}
+	if t.warned[tf.path] == reasonRead {
+		delete(t.warned, tf.path)
+	}
 }

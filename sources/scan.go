@@ -56,7 +56,7 @@ func (t *tailer) scan(startup bool) {
 	for _, p := range paths {
 		fi, err := os.Stat(p)
 		if err != nil {
-			t.openFailed(p, "stat", err)
+			t.openFailed(p, "stat", err, -1)
 			continue
 		}
 		if !fi.Mode().IsRegular() {
@@ -121,6 +121,7 @@ func (t *tailer) scan(startup bool) {
 			delete(t.stored.byKey, k)
 		}
 	}
+	opened := make(map[string]int) // by where reading starts: the startup summary
 	for _, m := range found {
 		if t.byKey[m.key] != nil {
 			continue
@@ -140,16 +141,37 @@ func (t *tailer) scan(startup bool) {
 			}
 			break
 		}
-		t.openFile(m.path, startup)
+		if from := t.openFile(m, startup); from != "" {
+			opened[from]++
+		}
 	}
 	// Forget the warnings of paths that went away, so that they warn again
-	// if they come back.
+	// if they come back, and the paths that could not be opened.
 	for p := range t.warned {
 		if _, ok := matched[p]; !ok {
 			delete(t.warned, p)
 		}
 	}
+	for p := range t.unreadable {
+		if _, ok := matched[p]; !ok {
+			delete(t.unreadable, p)
+		}
+	}
+	if startup {
+		// One line for the startup, whatever the number of files; each
+		// file's own line is at Debug.
+		t.log.Info("tailing files", "files", len(t.files), "from_stored_position", opened[fromStored],
+			"from_beginning", opened[fromBeginning], "from_end", opened[fromEnd], "unreadable", len(t.unreadable),
+			"globs", len(t.opts.Paths))
+	}
 }
+
+// Where openFile starts reading a file.
+const (
+	fromStored    = "stored position"
+	fromBeginning = "beginning"
+	fromEnd       = "end"
+)
 
 // back notes that tf's path leads to it again.
 func (t *tailer) back(tf *tailedFile) {
@@ -184,38 +206,46 @@ func (t *tailer) evict() bool {
 	return true
 }
 
-// openFile opens path and adds it to the tailed files, at its stored
+// openFile opens the match and adds it to the tailed files, at its stored
 // position if there is one whose fingerprint matches, else at its end if
-// this is the startup scan and StartAt is "end", else at 0.
-func (t *tailer) openFile(path string, startup bool) {
+// this is the startup scan and StartAt is "end", else at 0. It returns
+// where it started reading (fromStored, fromBeginning, fromEnd), or ""
+// when the file was not opened.
+func (t *tailer) openFile(m match, startup bool) string {
+	path := m.path
 	fh, err := t.src.open(path)
 	if err != nil {
-		t.openFailed(path, "open", err)
-		return
+		t.openFailed(path, "open", err, m.fi.Size())
+		return ""
 	}
 	fi, err := fh.Stat()
 	if err != nil {
 		fh.Close()
-		t.openFailed(path, "stat", err)
-		return
+		t.openFailed(path, "stat", err, m.fi.Size())
+		return ""
 	}
 	k, ok := keyOf(fi)
 	if !fi.Mode().IsRegular() || !ok || t.byKey[k] != nil {
 		// Replaced between the scan's stat and the open: the next scan
 		// sees what is there now.
 		fh.Close()
-		return
+		return ""
 	}
 	delete(t.warned, path)
 	delete(t.idle, k)
+	if u := t.unreadable[path]; u != nil {
+		delete(t.unreadable, path)
+		t.log.Info("file is readable again; tailing it", "path", path, "file_id", k.String(),
+			"unreadable_for", time.Since(u.since).Round(time.Millisecond).String())
+	}
 
 	size := fi.Size()
 	var offset int64
-	from := "beginning"
+	from := fromBeginning
 	fresh := true // read from 0: it may be a copy of a file tailed now or lately
 	switch pos, res := t.stored.lookup(fh, k, size, &t.scratch); res {
 	case matchFound:
-		offset, from, fresh = pos, "stored position", false
+		offset, from, fresh = pos, fromStored, false
 	case matchMismatch:
 		// The file was tailed before, but no longer starts with the
 		// bytes that were read, or is shorter: truncated and perhaps
@@ -225,7 +255,7 @@ func (t *tailer) openFile(path string, startup bool) {
 			"path", path, "file_id", k.String(), "size", size)
 	default:
 		if startup && t.opts.StartAt == StartAtEnd {
-			offset, from, fresh = size, "end", false
+			offset, from, fresh = size, fromEnd, false
 		}
 	}
 	n := min(offset, int64(t.opts.FingerprintBytes))
@@ -239,7 +269,8 @@ func (t *tailer) openFile(path string, startup bool) {
 	t.byKey[k] = tf
 	t.byPath[path] = tf
 	t.m.filesOpen.Inc()
-	t.log.Info("tailing file", "path", path, "file_id", k.String(), "offset", offset, "from", from)
+	t.log.Debug("tailing file", "path", path, "file_id", k.String(), "offset", offset, "from", from)
+	return from
 }
 
 // fileLabels returns the sorted stream labels of the file at path.
@@ -258,10 +289,20 @@ func (t *tailer) fileLabels(path string) []wal.Label {
 
 // openFailed handles a failed stat or open of a matched path: a vanished
 // file is ignored (the next scan decides), anything else is warned about
-// once per path and counted; the path is retried at each rescan.
-func (t *tailer) openFailed(path, op string, err error) {
+// once per path, counted and recorded as unreadable (with size, if known,
+// else -1) until the path opens or is no longer matched; the path is
+// retried at each rescan.
+func (t *tailer) openFailed(path, op string, err error, size int64) {
+	if errors.Is(err, fs.ErrNotExist) {
+		delete(t.unreadable, path)
+		return
+	}
+	if u := t.unreadable[path]; u != nil {
+		u.err, u.size = err.Error(), size
+	} else {
+		t.unreadable[path] = &unreadablePath{err: err.Error(), since: time.Now(), size: size}
+	}
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
 	case errors.Is(err, fs.ErrPermission):
 		if t.warnOnce(path, reasonPermission, "permission denied; retrying at each rescan", "op", op, "err", err) {
 			t.m.error(reasonPermission)

@@ -48,3 +48,20 @@ type Source interface {
 	// is safe to call twice and before Start.
 	Close() error
 }
+
+// ConditionUnreadable is the condition a File source reports (see
+// ConditionSetter) while it has matched files and can read none of them:
+// every one fails to open or to read (permission denied, say).
+const ConditionUnreadable = "source_unreadable"
+
+// ConditionSetter receives the lasting conditions a source reports about
+// itself, such as ConditionUnreadable: the pipeline shows them as
+// readiness reasons of component source/NAME. A source calls it from its
+// own goroutine, only when a condition starts, ends or its detail changes,
+// never per retry. It must not block on I/O and must be safe for
+// concurrent use (sources share it). A source does not clear its
+// conditions when it is closed: the pipeline that shows them is closed
+// with it.
+type ConditionSetter interface {
+	SetSourceCondition(source, reason string, on bool, detail string)
+}

@@ -1,9 +1,11 @@
 package sources
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // File states in FileStatus.State.
@@ -11,6 +13,10 @@ const (
 	FileOpen     = "open"     // open and tailed
 	FileIdle     = "idle"     // closed while present (close_inactive, max_open_files); reopened when it changes
 	FileDraining = "draining" // its path no longer leads to it (rotated or deleted): read to its end, then closed
+	// FileUnreadable: matched, but it cannot be opened (permission denied,
+	// say; retried at each rescan), or it is open and its reads fail
+	// (retried at each wake-up). Error and Since say why and since when.
+	FileUnreadable = "unreadable"
 )
 
 // FileStatus is where a source stands in one file, as of the end of its
@@ -26,6 +32,12 @@ type FileStatus struct {
 	// LagBytes is Size - Offset (never negative).
 	LagBytes int64  `json:"lag_bytes"`
 	State    string `json:"state"`
+	// Error is why an unreadable file cannot be read (the open, stat or
+	// read error), and Since when it first failed; both are empty
+	// otherwise. A file that never opened has no FileID and offset 0;
+	// its Size is the scan's stat (0 if unknown).
+	Error string     `json:"error,omitempty"`
+	Since *time.Time `json:"since,omitempty"`
 }
 
 // statusBoard is what a File publishes of its files for Files: the tailer
@@ -63,10 +75,21 @@ func (f *File) Files() []FileStatus {
 	return out
 }
 
-// publishStatus copies the state of the open and idle files into the
-// board. It costs one pass over the files, like sweep. Tailer goroutine
-// only.
+// publishStatus copies the state of the open, idle and unreadable files
+// into the board, then reports ConditionUnreadable if it changed. It costs
+// one pass over the files, like sweep. Tailer goroutine only.
 func (t *tailer) publishStatus() {
+	on, detail := t.fillBoard()
+	if t.opts.Conditions == nil || (on == t.condOn && detail == t.condDetail) {
+		return
+	}
+	t.condOn, t.condDetail = on, detail
+	t.opts.Conditions.SetSourceCondition(t.opts.Name, ConditionUnreadable, on, detail)
+}
+
+// fillBoard rewrites the board and says whether the source has files and
+// every one is unreadable, with a detail naming the first.
+func (t *tailer) fillBoard() (allUnreadable bool, detail string) {
 	b := &t.src.board
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -89,6 +112,10 @@ func (t *tailer) publishStatus() {
 		}
 		fs := FileStatus{Path: tf.path, FileID: id, Offset: tf.offset, Size: tf.size,
 			LagBytes: max(0, tf.size-tf.offset), State: st}
+		if tf.readErr != "" {
+			since := tf.readErrSince.UTC()
+			fs.State, fs.Error, fs.Since = FileUnreadable, tf.readErr, &since
+		}
 		b.files = append(b.files, fs)
 		b.prev[tf.key] = boardFile{fs, tf.fp}
 		seen[tf.key] = true
@@ -103,6 +130,7 @@ func (t *tailer) publishStatus() {
 			fs.Size = idle.size
 		}
 		fs.LagBytes, fs.State = max(0, fs.Size-fs.Offset), FileIdle
+		fs.Error, fs.Since = "", nil
 		b.files = append(b.files, fs)
 		seen[k] = true
 	}
@@ -111,4 +139,22 @@ func (t *tailer) publishStatus() {
 			delete(b.prev, k) // closed for good
 		}
 	}
+	for p, u := range t.unreadable {
+		since := u.since.UTC()
+		b.files = append(b.files, FileStatus{Path: p, Size: max(0, u.size), State: FileUnreadable, Error: u.err, Since: &since})
+	}
+	var first *FileStatus
+	for i := range b.files {
+		f := &b.files[i]
+		if f.State != FileUnreadable {
+			return false, ""
+		}
+		if first == nil || f.Path < first.Path {
+			first = f
+		}
+	}
+	if first == nil {
+		return false, ""
+	}
+	return true, fmt.Sprintf("%d matched file(s), none readable: %s", len(b.files), first.Error)
 }

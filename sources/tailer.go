@@ -68,6 +68,18 @@ type tailer struct {
 	// stored for a few scans in case a scan finds them again.
 	closedGone map[fileKey]int64
 
+	// unreadable are the matched paths that cannot be opened or stat'ed
+	// (other than for being gone), by path: Files reports them, and when
+	// nothing else is readable the source reports ConditionUnreadable.
+	unreadable map[string]*unreadablePath
+	// condOn and condDetail are what was last reported to
+	// opts.Conditions for ConditionUnreadable.
+	condOn     bool
+	condDetail string
+	// cuts is the number of chunks split cut off lines longer than
+	// MaxLineBytes in its last call.
+	cuts int
+
 	dirPatterns   []string        // filepath.Dir of each glob, deduplicated
 	watched       map[string]bool // directories watched by w
 	warned        map[string]string
@@ -132,6 +144,20 @@ type tailedFile struct {
 	// original's offset); a block with no entries records it in the WAL
 	// if no entry does first.
 	announce bool
+	// readErr is the last stat or read error of the file, since
+	// readErrSince; cleared by the next successful read.
+	readErr      string
+	readErrSince time.Time
+	// cutWarned: a line of the file was cut at MaxLineBytes and that was
+	// logged (once per file; every cut is counted).
+	cutWarned bool
+}
+
+// unreadablePath is a matched path that cannot be opened or stat'ed.
+type unreadablePath struct {
+	err   string
+	since time.Time
+	size  int64 // at the scan's stat; -1 if unknown
 }
 
 func newTailer(f *File, w *fsnotify.Watcher) *tailer {
@@ -148,6 +174,7 @@ func newTailer(f *File, w *fsnotify.Watcher) *tailer {
 		stored:      newStoredPositions(f.opts.Positions),
 		heads:       storedHeads(f.opts.Positions, f.opts.FingerprintBytes),
 		closedGone:  make(map[fileKey]int64),
+		unreadable:  make(map[string]*unreadablePath),
 		watched:     make(map[string]bool),
 		warned:      make(map[string]string),
 		watchWarned: make(map[string]bool),

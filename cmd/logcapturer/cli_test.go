@@ -45,6 +45,7 @@ func golden(t *testing.T, name string, got []byte) {
 // fixedStatus is a status with every kind of row, for the golden tables.
 func fixedStatus() pipeline.Status {
 	ok := time.Date(2026, 12, 1, 10, 4, 5, 0, time.UTC)
+	unreadableSince := time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)
 	return pipeline.Status{
 		Version: "v1.2.3", UptimeSeconds: 3725,
 		WAL: pipeline.WALStatus{FirstIndex: 1201, LastIndex: 98765, DurableIndex: 98760, Segments: 12, Bytes: 47 << 20, MaxBytes: 2 << 30},
@@ -52,6 +53,8 @@ func fixedStatus() pipeline.Status {
 			{Path: "/var/log/app/a.log", FileID: "fe00-1a2b-400-9f3e", Offset: 1048576, Size: 1049000, LagBytes: 424, State: "open"},
 			{Path: "/var/log/app/a.log.1", FileID: "fe00-1a2a-400-77aa", Offset: 5242880, Size: 5242880, State: "draining"},
 			{Path: "/var/log/app/quiet.log", FileID: "fe00-1a30-12-0bcd", Offset: 18, Size: 18, State: "idle"},
+			{Path: "/var/log/app/secret.log", Size: 5120, State: "unreadable", Since: &unreadableSince,
+				Error: "open /var/log/app/secret.log: permission denied"},
 		}}, {Name: "pods", Type: "cri", Files: []sources.FileStatus{}}},
 		Sinks: []pipeline.SinkStatus{
 			{Name: "archive", Type: "file", Destination: "/var/log/archive/all.log", Cursor: 98760, LagExact: true, State: "ok", LastSuccessTime: &ok},

@@ -47,7 +47,10 @@
 // SIGHUP and POST /-/reload re-read the config (reload.go): a changed one
 // replaces the running one in process; an unchanged one has the pipeline
 // reopen the file sinks' output files (logrotate's postrotate), for
-// POST /-/reload before it answers.
+// POST /-/reload before it answers; a refused one is logged in one line
+// with one field per problem (problem.1, problem.2, ...). The running
+// config stopped for a reload is cancelled with the cause errReload, so
+// only a process stop logs "shutting down".
 //
 // Exit codes: 0 success, 1 a runtime or config error (printed, never a
 // stack trace), 2 a usage error.

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -54,13 +56,24 @@ func (m *reloadMetrics) result(ok bool) {
 
 // instance is one running config.
 type instance struct {
-	cancel context.CancelFunc
+	cancel context.CancelCauseFunc
 	done   chan error
 	p      *pipeline.Pipeline // set once it runs
 }
 
+// errReload is the cause of the cancellation of a config stopped for a
+// reload: runOnce then does not say it shuts down.
+var errReload = errors.New("config reload")
+
+// stop stops the running config for good (the process stops).
 func (in *instance) stop() error {
-	in.cancel()
+	in.cancel(nil)
+	return <-in.done
+}
+
+// stopForReload stops the running config to start another.
+func (in *instance) stopForReload() error {
+	in.cancel(errReload)
 	return <-in.done
 }
 
@@ -75,7 +88,7 @@ type runHooks struct {
 // start runs cfg in a goroutine owned by serve and waits until it runs or
 // failed to start.
 func start(ctx context.Context, logger *slog.Logger, cfg *config.Config, hooks runHooks) (*instance, error) {
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancelCause(ctx)
 	in := &instance{cancel: cancel, done: make(chan error, 1)}
 	started := make(chan *pipeline.Pipeline, 1)
 	go func() { in.done <- runOnce(ctx, logger, cfg, hooks, started) }()
@@ -83,7 +96,7 @@ func start(ctx context.Context, logger *slog.Logger, cfg *config.Config, hooks r
 	case in.p = <-started:
 		return in, nil
 	case err := <-in.done:
-		cancel()
+		cancel(nil)
 		if err == nil {
 			err = ctx.Err()
 		}
@@ -111,7 +124,7 @@ func (r *reloader) check() (*config.Config, []string, error) {
 	next, err := checkConfig(r.path)
 	if err != nil {
 		r.m.result(false)
-		r.logger.Error("config reload refused; the running config stays", "config", r.path, "err", err)
+		r.refused(err)
 		return nil, nil, err
 	}
 	r.mu.Lock()
@@ -120,10 +133,42 @@ func (r *reloader) check() (*config.Config, []string, error) {
 	r.mu.Unlock()
 	if err := sameDataDir(r.path, running, next); err != nil {
 		r.m.result(false)
-		r.logger.Error("config reload refused; the running config stays", "config", r.path, "err", err)
+		r.refused(err)
 		return nil, nil, err
 	}
 	return next, changes, nil
+}
+
+// refused logs a refused reload in one line with one field per problem,
+// problem.1, problem.2, ... (a group: nested keys in JSON), so that no
+// field holds a newline.
+func (r *reloader) refused(err error) {
+	ps := problemsOf(err)
+	attrs := make([]any, len(ps))
+	for i, p := range ps {
+		attrs[i] = slog.String(strconv.Itoa(i+1), p)
+	}
+	r.logger.Error("config reload refused; the running config stays", "config", r.path, "problems", len(ps),
+		slog.Group("problem", attrs...))
+}
+
+// problemsOf splits a config error into its problems: those of a
+// *config.Error, else the lines of its text without the "config F has N
+// problem(s):" header.
+func problemsOf(err error) []string {
+	var ce *config.Error
+	if errors.As(err, &ce) && len(ce.Problems) > 0 {
+		out := make([]string, len(ce.Problems))
+		for i, p := range ce.Problems {
+			out[i] = p.String()
+		}
+		return out
+	}
+	lines := strings.Split(strings.TrimSpace(err.Error()), "\n")
+	if len(lines) > 1 && strings.HasSuffix(lines[0], "problem(s):") {
+		lines = lines[1:]
+	}
+	return lines
 }
 
 // unchanged completes a reload that changes nothing: it counts it and has
@@ -223,7 +268,7 @@ func serve(ctx context.Context, logger *slog.Logger, path string, cfg *config.Co
 		}
 		notify(logger, "RELOADING=1")
 		began := time.Now()
-		if err := in.stop(); err != nil {
+		if err := in.stopForReload(); err != nil {
 			logger.Error("stop the running config for a reload", "err", err)
 		}
 		if in, err = start(ctx, logger, next, hooks); err != nil {

@@ -255,7 +255,7 @@ func runOnce(ctx context.Context, logger *slog.Logger, cfg *config.Config, hooks
 	var srcs []sources.Source
 	for _, sc := range cfg.Sources {
 		fo := sourceOptions(sc)
-		fo.Positions, fo.Emitter = p.Positions(sc.Name), p
+		fo.Positions, fo.Emitter, fo.Conditions = p.Positions(sc.Name), p, p
 		src, err := sources.NewFile(logger, reg, fo)
 		if err != nil {
 			return fmt.Errorf("source %s: %w", sc.Name, err)
@@ -284,7 +284,11 @@ func runOnce(ctx context.Context, logger *slog.Logger, cfg *config.Config, hooks
 	logger.Info("logcapturer running", "version", version, "data_dir", cfg.DataDir, "memory_limit", debug.SetMemoryLimit(-1),
 		"sources", len(srcs), "sinks", strings.Join(names, ","), "admin", cfg.Admin.Listen)
 	<-ctx.Done()
-	logger.Info("shutting down")
+	if errors.Is(context.Cause(ctx), errReload) {
+		logger.Debug("stopping the running config for a reload")
+	} else {
+		logger.Info("shutting down")
+	}
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/logcapturer/logcapturer/admin"
 	"github.com/logcapturer/logcapturer/pipeline"
+	"github.com/logcapturer/logcapturer/sources"
 )
 
 // The tables people read; -o json prints the API's JSON instead. Every
@@ -58,7 +59,7 @@ func renderStatus(w io.Writer, st pipeline.Status) error {
 	}
 	fmt.Fprintln(w)
 	tw := table(w)
-	fmt.Fprintln(tw, "SOURCE\tTYPE\tFILES\tOPEN\tIDLE\tDRAINING\tLAG BYTES")
+	fmt.Fprintln(tw, "SOURCE\tTYPE\tFILES\tOPEN\tIDLE\tDRAINING\tUNREADABLE\tLAG BYTES")
 	for _, s := range st.Sources {
 		var lag int64
 		n := map[string]int{}
@@ -66,7 +67,8 @@ func renderStatus(w io.Writer, st pipeline.Status) error {
 			lag += f.LagBytes
 			n[f.State]++
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\n", s.Name, dash(s.Type), len(s.Files), n["open"], n["idle"], n["draining"], admin.HumanBytes(lag))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", s.Name, dash(s.Type), len(s.Files), n[sources.FileOpen], n[sources.FileIdle],
+			n[sources.FileDraining], n[sources.FileUnreadable], admin.HumanBytes(lag))
 	}
 	return tw.Flush()
 }
@@ -91,15 +93,27 @@ func renderSinks(w io.Writer, ss []pipeline.SinkStatus) error {
 	return tw.Flush()
 }
 
+// renderSources lists every file of every source. An unreadable file
+// says since when and why; one that never opened has no file ID, offset
+// or lag.
 func renderSources(w io.Writer, srcs []pipeline.SourceStatus) error {
 	tw := table(w)
-	fmt.Fprintln(tw, "SOURCE\tPATH\tFILE ID\tOFFSET\tSIZE\tLAG BYTES\tSTATE")
+	fmt.Fprintln(tw, "SOURCE\tPATH\tFILE ID\tOFFSET\tSIZE\tLAG BYTES\tSTATE\tSINCE\tERROR")
 	for _, s := range srcs {
 		for _, f := range s.Files {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\n", s.Name, f.Path, f.FileID, f.Offset, f.Size, f.LagBytes, f.State)
+			offset, lag := strconv.FormatInt(f.Offset, 10), strconv.FormatInt(f.LagBytes, 10)
+			if f.FileID == "" {
+				offset, lag = "-", "-"
+			}
+			since := "-"
+			if f.Since != nil {
+				since = f.Since.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", s.Name, terminalSafe(f.Path), dash(f.FileID), offset, f.Size, lag,
+				f.State, since, dash(short(f.Error, 120)))
 		}
 		if len(s.Files) == 0 {
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\tno files\n", s.Name)
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\tno files\t-\t-\n", s.Name)
 		}
 	}
 	return tw.Flush()
