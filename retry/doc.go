@@ -21,6 +21,17 @@
 // transaction, written before it shows in memory, so a range is durable
 // before the sink's cursor passes it.
 //
+// Retry ranges may overlap, and several may start at the same index: after
+// a crash the sink's reader re-sends the blocks after its last committed
+// cursor, some of which a stored range already holds, and files the batch
+// again if that send fails too; a rewind does the same. So a range is
+// identified by its store key (due time and From), in the store and in
+// memory alike, never by From alone, and the store keeps the keys unique:
+// a range whose key is taken (the same From due at the same instant, as
+// Hurry and Replay make them) is stored a nanosecond earlier. Each such
+// range is retried and settled on its own; the sink may receive their
+// common blocks more than once, never none of them.
+//
 // Values are versioned by a trailer. Version 1 appends uvarint 1 and the
 // Picks (uvarint length, then per run uvarints: index delta from the
 // previous run's index, first entry, count; empty for the whole range):

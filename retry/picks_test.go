@@ -62,7 +62,7 @@ func TestStorePicksAndOldValues(t *testing.T) {
 	if err := st.PutDead("loki", Range{}, d); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.PutRetry("loki", Range{}, r); err != nil {
+	if _, err := st.PutRetry("loki", Range{}, r); err != nil {
 		t.Fatal(err)
 	}
 	rs, ds, err := st.Load("loki")

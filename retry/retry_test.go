@@ -29,7 +29,7 @@ func TestStoreRoundTrip(t *testing.T) {
 	st := NewStore(db)
 	t0 := time.Date(2026, 11, 24, 6, 0, 0, 123, time.UTC)
 	r := Range{From: 10, To: 20, Entries: 300, Bytes: 6000, Attempts: 2, Due: t0.Add(time.Second), FirstFailure: t0, LastError: "503 unavailable"}
-	if err := st.PutRetry("loki", Range{}, r); err != nil {
+	if _, err := st.PutRetry("loki", Range{}, r); err != nil {
 		t.Fatal(err)
 	}
 	d := DeadLetter{From: 30, To: 31, Entries: 5, Bytes: 50, Reason: "too_old", Attempts: 1, FirstFailure: t0, LastFailure: t0.Add(time.Minute), LastError: "entry too far behind"}
@@ -209,15 +209,15 @@ func BenchmarkHeapPopPush(b *testing.B) {
 	var h rangeHeap
 	now := time.Now()
 	for i := 0; i < 100_000; i++ {
-		h = append(h, Range{From: uint64(i), Due: now.Add(time.Duration(i*7919%100_000) * time.Millisecond)})
+		h = append(h, item{r: Range{From: uint64(i), Due: now.Add(time.Duration(i*7919%100_000) * time.Millisecond)}, seq: uint64(i)})
 	}
 	heap.Init(&h)
 	b.ReportAllocs()
 	n := 0
 	for b.Loop() {
-		r := heap.Pop(&h).(Range)
-		r.Due = r.Due.Add(time.Duration(100_000+n%1000) * time.Millisecond)
-		heap.Push(&h, r)
+		it := heap.Pop(&h).(item)
+		it.r.Due = it.r.Due.Add(time.Duration(100_000+n%1000) * time.Millisecond)
+		heap.Push(&h, it)
 		n++
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ranges/s")

@@ -42,29 +42,59 @@ type Scheduler struct {
 type queue struct {
 	name    string
 	out     chan Range
-	pending rangeHeap        // stored ranges not yet handed out
-	ranges  map[uint64]Range // every stored range (pending or handed out) by From
+	pending rangeHeap           // stored ranges not yet handed out, and stale items
+	ranges  map[rangeKey]stored // every stored range (pending or handed out) by its store key
+	seq     uint64              // numbers the ranges added, so a stale heap item is told apart
 	entries int
 	dead    map[uint64]DeadLetter
 	deadEnt int
 }
 
-// addRange records a stored range as pending. Called with s.mu held.
-func (q *queue) addRange(r Range) {
-	q.ranges[r.From] = r
-	q.entries += r.Entries
-	heap.Push(&q.pending, r)
+// rangeKey identifies a stored range as the store does: due time and
+// From. Several ranges may start at the same index (after a crash the
+// sink's reader re-sends blocks a stored range holds, and files them again
+// if the send fails; a rewind does the same), so From alone does not
+// identify one; the store keeps the keys unique.
+type rangeKey struct {
+	due  int64
+	from uint64
 }
 
-// removeRange forgets the range starting at from (a stale heap item is
-// skipped by dispatch). Called with s.mu held.
-func (q *queue) removeRange(from uint64) (Range, bool) {
-	r, ok := q.ranges[from]
+func keyOf(r Range) rangeKey { return rangeKey{due: r.Due.UnixNano(), from: r.From} }
+
+// stored is a stored range and the number of the heap item that may hand
+// it out.
+type stored struct {
+	r   Range
+	seq uint64
+}
+
+// addRange records a stored range as pending. Called with s.mu held.
+func (q *queue) addRange(r Range) {
+	q.seq++
+	q.ranges[keyOf(r)] = stored{r: r, seq: q.seq}
+	q.entries += r.Entries
+	heap.Push(&q.pending, item{r: r, seq: q.seq})
+}
+
+// removeRange forgets the stored range r (its heap item, if it is still
+// pending, is stale from now on and skipped). Called with s.mu held.
+func (q *queue) removeRange(r Range) (Range, bool) {
+	k := keyOf(r)
+	cur, ok := q.ranges[k]
 	if ok {
-		q.entries -= r.Entries
-		delete(q.ranges, from)
+		q.entries -= cur.r.Entries
+		delete(q.ranges, k)
 	}
-	return r, ok
+	return cur.r, ok
+}
+
+// live reports whether heap item it still stands for a pending range: not
+// settled, rescheduled or handed out since it was pushed. Called with s.mu
+// held.
+func (q *queue) live(it item) bool {
+	cur, ok := q.ranges[keyOf(it.r)]
+	return ok && cur.seq == it.seq
 }
 
 // removeDead forgets the dead letter starting at from. Called with s.mu
@@ -115,7 +145,7 @@ func (s *Scheduler) Register(sink string, capacity int) (<-chan Range, error) {
 	q := &queue{
 		name:   sink,
 		out:    make(chan Range, max(1, capacity)),
-		ranges: make(map[uint64]Range, len(rs)),
+		ranges: make(map[rangeKey]stored, len(rs)),
 		dead:   make(map[uint64]DeadLetter, len(ds)),
 	}
 	for _, r := range rs {
@@ -200,11 +230,12 @@ func (s *Scheduler) dispatch() time.Time {
 	var next time.Time
 	for _, q := range s.order {
 		for len(q.pending) > 0 {
-			r := q.pending[0]
-			if cur, ok := q.ranges[r.From]; !ok || !cur.Due.Equal(r.Due) {
-				heap.Pop(&q.pending) // dropped or rescheduled meanwhile
+			it := q.pending[0]
+			if !q.live(it) {
+				heap.Pop(&q.pending) // settled or rescheduled meanwhile
 				continue
 			}
+			r := it.r
 			if r.Due.After(now) {
 				if next.IsZero() || r.Due.Before(next) {
 					next = r.Due
@@ -245,16 +276,19 @@ func (s *Scheduler) Add(sink string, r Range) error {
 }
 
 // Retry replaces the handed-out range old (zero: none) by r, failed again
-// and due at r.Due.
+// and due at r.Due. Ranges are identified by due time and From: old is the
+// range as it was handed out. r is stored a few nanoseconds earlier if
+// another range has its key.
 func (s *Scheduler) Retry(sink string, old, r Range) error {
-	if err := s.store.PutRetry(sink, old, r); err != nil {
+	r, err := s.store.PutRetry(sink, old, r)
+	if err != nil {
 		return err
 	}
 	s.mu.Lock()
 	q, err := s.queue(sink)
 	if err == nil {
 		if old.To != 0 {
-			q.removeRange(old.From)
+			q.removeRange(old)
 		}
 		q.addRange(r)
 		s.gauges(q)
@@ -277,30 +311,28 @@ func (s *Scheduler) Hurry(sink string, limit int) (int, error) {
 		return 0, err
 	}
 	now := s.now()
-	var olds, news []Range
-	for _, r := range q.pending {
-		if cur, ok := q.ranges[r.From]; ok && cur.Due.Equal(r.Due) && r.Due.After(now) {
-			olds = append(olds, r)
+	var olds []Range
+	for _, it := range q.pending {
+		if q.live(it) && it.r.Due.After(now) {
+			olds = append(olds, it.r)
 		}
 	}
 	slices.SortFunc(olds, func(a, b Range) int { return cmp.Compare(a.From, b.From) })
 	if limit > 0 && len(olds) > limit {
 		olds = olds[:limit]
 	}
-	for _, r := range olds {
-		r.Due = now
-		news = append(news, r)
-	}
-	if len(news) == 0 {
+	if len(olds) == 0 {
 		return 0, nil
 	}
-	if err := s.store.Reschedule(sink, olds, news); err != nil {
+	news, err := s.store.Reschedule(sink, olds, now)
+	if err != nil {
 		return 0, err
 	}
-	for _, r := range news {
-		q.ranges[r.From] = r
-		heap.Push(&q.pending, r) // the old heap items are stale now and skipped
+	for i, r := range news {
+		q.removeRange(olds[i]) // its heap item is stale now and skipped
+		q.addRange(r)
 	}
+	s.gauges(q)
 	s.Signal()
 	return len(news), nil
 }
@@ -314,8 +346,8 @@ func (s *Scheduler) Waiting(sink string) (n int, earliest, latest time.Time) {
 	if q == nil {
 		return 0, time.Time{}, time.Time{}
 	}
-	for _, r := range q.pending {
-		if cur, ok := q.ranges[r.From]; ok && cur.Due.Equal(r.Due) {
+	for _, it := range q.pending {
+		if r := it.r; q.live(it) {
 			n++
 			if earliest.IsZero() || r.Due.Before(earliest) {
 				earliest = r.Due
@@ -328,7 +360,9 @@ func (s *Scheduler) Waiting(sink string) (n int, earliest, latest time.Time) {
 	return n, earliest, latest
 }
 
-// Done removes a handed-out range the sink has now delivered.
+// Done removes a handed-out range the sink has now delivered: r as it was
+// handed out (its due time and From identify it; another range may start
+// at the same index).
 func (s *Scheduler) Done(sink string, r Range) error {
 	if err := s.store.DeleteRetry(sink, r); err != nil {
 		return err
@@ -339,7 +373,7 @@ func (s *Scheduler) Done(sink string, r Range) error {
 	if err != nil {
 		return err
 	}
-	q.removeRange(r.From)
+	q.removeRange(r)
 	s.gauges(q)
 	return nil
 }
@@ -357,7 +391,7 @@ func (s *Scheduler) Dead(sink string, old Range, d DeadLetter) error {
 		return err
 	}
 	if old.To != 0 {
-		q.removeRange(old.From)
+		q.removeRange(old)
 	}
 	q.dead[d.From] = d
 	q.deadEnt += d.Entries
@@ -377,9 +411,9 @@ func (s *Scheduler) Low(sink string) (uint64, bool) {
 	}
 	var low uint64
 	found := false
-	for from := range q.ranges {
-		if !found || from < low {
-			low, found = from, true
+	for k := range q.ranges {
+		if !found || k.from < low {
+			low, found = k.from, true
 		}
 	}
 	for from := range q.dead {
@@ -399,9 +433,9 @@ func (s *Scheduler) Stats(sink string) (ranges, entries int, oldest time.Time) {
 	if q == nil {
 		return 0, 0, time.Time{}
 	}
-	for _, r := range q.ranges {
-		if oldest.IsZero() || r.FirstFailure.Before(oldest) {
-			oldest = r.FirstFailure
+	for _, c := range q.ranges {
+		if oldest.IsZero() || c.r.FirstFailure.Before(oldest) {
+			oldest = c.r.FirstFailure
 		}
 	}
 	return len(q.ranges), q.entries, oldest
@@ -559,9 +593,9 @@ func (s *Scheduler) DropBelow(index uint64, only ...string) map[string]int {
 		var rs []Range
 		var ds []DeadLetter
 		s.mu.Lock()
-		for _, r := range q.ranges {
-			if r.To < index {
-				rs = append(rs, r)
+		for _, c := range q.ranges {
+			if c.r.To < index {
+				rs = append(rs, c.r)
 			}
 		}
 		for _, d := range q.dead {
@@ -576,7 +610,7 @@ func (s *Scheduler) DropBelow(index uint64, only ...string) map[string]int {
 				continue
 			}
 			s.mu.Lock()
-			if _, ok := q.removeRange(r.From); ok {
+			if _, ok := q.removeRange(r); ok {
 				out[q.name] += r.Entries
 			}
 			s.mu.Unlock()

@@ -174,42 +174,64 @@ func (s *Store) update(sink string, fn func(rb, db *bolt.Bucket) error) error {
 	})
 }
 
-// PutRetry stores r, replacing old (pass a zero Range for none).
-func (s *Store) PutRetry(sink string, old, r Range) error {
+// PutRetry stores r, replacing old (pass a zero Range for none), and
+// returns r as stored: its Due a few nanoseconds earlier when another
+// range has the same key (the same From, due at the same instant).
+func (s *Store) PutRetry(sink string, old, r Range) (Range, error) {
 	err := s.update(sink, func(rb, _ *bolt.Bucket) error {
 		if old.To != 0 {
 			if err := rb.Delete(retryKey(old)); err != nil {
 				return err
 			}
 		}
-		return rb.Put(retryKey(r), encodeRange(r))
+		var err error
+		r, err = putRange(rb, r)
+		return err
 	})
 	if err != nil {
-		return fmt.Errorf("store retry range %d-%d of sink %s: %w", r.From, r.To, sink, err)
+		return Range{}, fmt.Errorf("store retry range %d-%d of sink %s: %w", r.From, r.To, sink, err)
 	}
-	return nil
+	return r, nil
 }
 
-// Reschedule replaces the stored ranges olds by news (the same ranges with
-// new due times) in one transaction.
-func (s *Store) Reschedule(sink string, olds, news []Range) error {
+// putRange puts r under a key no other range has, and returns it as put.
+// Several ranges may start at the same WAL index (a batch re-sent after a
+// crash or a rewind, and failed again, starts where a stored range does);
+// were they due at the same instant too (Hurry and Replay make ranges due
+// now), one Put would overwrite the other and lose its blocks. The
+// collision makes the range due a nanosecond earlier.
+func putRange(rb *bolt.Bucket, r Range) (Range, error) {
+	for rb.Get(retryKey(r)) != nil {
+		r.Due = r.Due.Add(-time.Nanosecond)
+	}
+	return r, rb.Put(retryKey(r), encodeRange(r))
+}
+
+// Reschedule makes the stored ranges olds due at due, in one transaction,
+// and returns them as stored (in the order of olds).
+func (s *Store) Reschedule(sink string, olds []Range, due time.Time) ([]Range, error) {
+	news := make([]Range, 0, len(olds))
 	err := s.update(sink, func(rb, _ *bolt.Bucket) error {
+		news = news[:0]
 		for _, r := range olds {
 			if err := rb.Delete(retryKey(r)); err != nil {
 				return err
 			}
 		}
-		for _, r := range news {
-			if err := rb.Put(retryKey(r), encodeRange(r)); err != nil {
+		for _, r := range olds {
+			r.Due = due
+			r, err := putRange(rb, r)
+			if err != nil {
 				return err
 			}
+			news = append(news, r)
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("reschedule %d retry ranges of sink %s: %w", len(news), sink, err)
+		return nil, fmt.Errorf("reschedule %d retry ranges of sink %s: %w", len(olds), sink, err)
 	}
-	return nil
+	return news, nil
 }
 
 // DeleteRetry removes r.
@@ -239,25 +261,30 @@ func (s *Store) PutDead(sink string, old Range, d DeadLetter) error {
 }
 
 // DeleteDead removes the dead letters starting at the given indexes and, if
-// replay is non-nil, stores those ranges as due retries, in one transaction.
-func (s *Store) DeleteDead(sink string, froms []uint64, replay []Range) error {
+// replay is non-nil, stores those ranges as due retries, in one
+// transaction. It returns the ranges as stored (see PutRetry).
+func (s *Store) DeleteDead(sink string, froms []uint64, replay []Range) ([]Range, error) {
+	stored := make([]Range, 0, len(replay))
 	err := s.update(sink, func(rb, db *bolt.Bucket) error {
+		stored = stored[:0]
 		for _, f := range froms {
 			if err := db.Delete(dlqKey(f)); err != nil {
 				return err
 			}
 		}
 		for _, r := range replay {
-			if err := rb.Put(retryKey(r), encodeRange(r)); err != nil {
+			r, err := putRange(rb, r)
+			if err != nil {
 				return err
 			}
+			stored = append(stored, r)
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("delete dead letters of sink %s: %w", sink, err)
+		return nil, fmt.Errorf("delete dead letters of sink %s: %w", sink, err)
 	}
-	return nil
+	return stored, nil
 }
 
 // RemoveDead deletes the dead letters ds; with replay it stores them as
@@ -266,7 +293,7 @@ func (s *Store) DeleteDead(sink string, froms []uint64, replay []Range) error {
 // transaction. It returns the ranges it queued.
 func (s *Store) RemoveDead(sink string, ds []DeadLetter, replay bool, now time.Time) ([]Range, error) {
 	froms, rs := deadToRetry(ds, now, replay)
-	return rs, s.DeleteDead(sink, froms, rs)
+	return s.DeleteDead(sink, froms, rs)
 }
 
 // Load returns the sink's stored retry ranges (in due order) and dead

@@ -16,10 +16,12 @@ func (s *Scheduler) Ranges(sink string) []Range {
 		return nil
 	}
 	out := make([]Range, 0, len(q.ranges))
-	for _, r := range q.ranges {
-		out = append(out, r)
+	for _, c := range q.ranges {
+		out = append(out, c.r)
 	}
-	slices.SortFunc(out, func(a, b Range) int { return cmp.Compare(a.From, b.From) })
+	slices.SortFunc(out, func(a, b Range) int {
+		return cmp.Or(cmp.Compare(a.From, b.From), cmp.Compare(a.To, b.To), a.Due.Compare(b.Due))
+	})
 	return out
 }
 

@@ -156,19 +156,17 @@ func (tg *Target) serve(w http.ResponseWriter, r *http.Request) {
 	case Refuse:
 		// Raced in on a connection opened before the listener closed: drop
 		// it, as a dead peer would.
-		if hj, ok := w.(http.Hijacker); ok {
-			if c, _, err := hj.Hijack(); err == nil {
-				c.Close()
-				return
-			}
-		}
-		http.Error(w, "refused", http.StatusServiceUnavailable)
+		hangUp(w)
 		return
 	case Hang:
 		select {
 		case <-r.Context().Done():
 		case <-tg.quit:
 		}
+		// Never answer: returning from the handler would make net/http
+		// answer 200 OK, and a client still connected (the Target being
+		// closed) would take the lines for stored.
+		hangUp(w)
 		return
 	}
 	if reject != "" && bytes.Contains(body, []byte(reject)) {
@@ -192,6 +190,18 @@ func (tg *Target) serve(w http.ResponseWriter, r *http.Request) {
 	tg.accepted++
 	tg.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// hangUp closes the request's connection without an answer, as a dead
+// peer would (503 if the connection cannot be taken over).
+func hangUp(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if c, _, err := hj.Hijack(); err == nil {
+			c.Close()
+			return
+		}
+	}
+	http.Error(w, "no answer", http.StatusServiceUnavailable)
 }
 
 // Count returns how often line was received.
