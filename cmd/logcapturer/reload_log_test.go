@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,22 +45,8 @@ sinks:
   - {name: a, type: file, path: ` + a + `, batch: {max_wait: 10ms}}
 `
 	write(good)
-	cfg, err := checkConfig(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logBuf syncWriter
-	reloads := make(chan struct{})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, slog.New(slog.NewJSONHandler(&logBuf, nil)), cfgPath, cfg, reloads) }()
-	stopped := false
-	defer func() {
-		if !stopped {
-			cancel()
-			<-done
-		}
-	}()
+	srv := serveConfig(t, cfgPath, true)
+	logBuf, reloads := &srv.logs, srv.reloads
 	waitFile(t, a, func(s string) bool { return s == "one\n" })
 
 	// Three problems of different kinds.
@@ -109,9 +93,7 @@ sinks:
 		t.Fatalf("a reload logged %d 'shutting down' lines:\n%s", len(got), logBuf.String())
 	}
 
-	cancel()
-	stopped = true
-	if err := <-done; err != nil {
+	if err := srv.stop(); err != nil {
 		t.Fatal(err)
 	}
 	if got := jsonLines(t, logBuf.String(), "shutting down"); len(got) != 1 {

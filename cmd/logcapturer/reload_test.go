@@ -59,21 +59,8 @@ admin: {listen: "`+addr+`"}
 	sinkA := "  - {name: a, type: file, path: " + a + ", batch: {max_wait: 10ms}}\n"
 	sinkB := "  - {name: b, type: file, path: " + b + ", batch: {max_wait: 10ms}}\n"
 	write(sinkA)
-	cfg, err := checkConfig(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logBuf syncWriter
-	reloads := make(chan struct{})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, slog.New(slog.NewTextHandler(&logBuf, nil)), cfgPath, cfg, reloads) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	srv := serveConfig(t, cfgPath, false)
+	logBuf, reloads := &srv.logs, srv.reloads
 	waitFile(t, a, func(s string) bool { return s == "one\n" })
 	appendLine := func(l string) {
 		f, _ := os.OpenFile(app, os.O_APPEND|os.O_WRONLY, 0)
@@ -183,20 +170,7 @@ sinks:
 `), 0o644)
 	}
 	write("")
-	cfg, err := checkConfig(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logBuf syncWriter
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, slog.New(slog.NewTextHandler(&logBuf, nil)), cfgPath, cfg, nil) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	logBuf := &serveConfig(t, cfgPath, false).logs
 	waitFile(t, a, func(s string) bool { return s == "one\n" })
 
 	post := func(token string) (int, map[string]any) {
@@ -385,4 +359,51 @@ func metricsText(t *testing.T, addr string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// served is the program run in process (serve) on a config file, its log
+// collected, reloaded by a send on reloads.
+type served struct {
+	logs    syncWriter
+	reloads chan struct{}
+	cancel  context.CancelFunc
+	done    chan error
+	err     error
+	stopped bool
+}
+
+// serveConfig checks cfgPath and serves it in process, logging as JSON
+// when json is set, else as text. The test's end stops it and reports an
+// error it returned.
+func serveConfig(t *testing.T, cfgPath string, json bool) *served {
+	t.Helper()
+	cfg, err := checkConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &served{reloads: make(chan struct{}), done: make(chan error, 1)}
+	var h slog.Handler = slog.NewTextHandler(&s.logs, nil)
+	if json {
+		h = slog.NewJSONHandler(&s.logs, nil)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	go func() { s.done <- serve(ctx, slog.New(h), cfgPath, cfg, s.reloads) }()
+	t.Cleanup(func() {
+		if err := s.stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return s
+}
+
+// stop stops the program and returns what serve returned. Safe to call
+// twice.
+func (s *served) stop() error {
+	if !s.stopped {
+		s.stopped = true
+		s.cancel()
+		s.err = <-s.done
+	}
+	return s.err
 }
