@@ -14,7 +14,21 @@ type Entry struct {
 	// Line is the raw line, without its trailing newline. Bytes are kept
 	// exactly as read: invalid UTF-8 and NUL bytes pass through.
 	Line []byte
+	// Labels is the entry's whole label set, sorted by name, when it
+	// differs from its block's stream labels (a processing stage added,
+	// changed or removed one); nil means the block's Labels. The tenant is
+	// the reserved label TenantLabel.
+	Labels []Label
+	// Metadata is the entry's structured metadata (Loki's per-entry
+	// key/value pairs that are not labels), sorted by name; nil when it has
+	// none.
+	Metadata []Label
 }
+
+// TenantLabel is the reserved label that carries an entry's tenant (Loki's
+// X-Scope-OrgID), as Promtail's tenant stage sets it. Sinks never send it
+// as a label.
+const TenantLabel = "__tenant_id__"
 
 // Label is one stream label.
 type Label struct {
@@ -32,6 +46,10 @@ type Position struct {
 	Path string
 	// Offset is the byte offset just past the last byte the block covers.
 	Offset int64
+	// Cursor is the position of a source that is not a file read by byte
+	// offset (a journald source's journal cursor), opaque to everyone but
+	// that source; "" for files.
+	Cursor string
 }
 
 // Block is one WAL record: the entries one source read from one file in one
