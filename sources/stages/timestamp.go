@@ -324,4 +324,3 @@ func (c *fudgeCache) put(labels map[string]string, t time.Time) {
 	it := &fudgeItem{key: string(k), t: t}
 	c.items[it.key] = c.lru.PushFront(it)
 }
-
