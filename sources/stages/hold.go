@@ -23,31 +23,6 @@ const (
 	maxHeldStreams = 10000
 )
 
-// keepEntry returns a deep copy of e: the stage keeps it past the call.
-func keepEntry(e *Entry) *Entry {
-	c := *e
-	c.Labels = cloneStrings(e.Labels)
-	c.Metadata = cloneStrings(e.Metadata)
-	if e.Extracted != nil {
-		c.Extracted = make(map[string]any, len(e.Extracted))
-		for k, v := range e.Extracted {
-			c.Extracted[k] = v
-		}
-	}
-	return &c
-}
-
-func cloneStrings(m map[string]string) map[string]string {
-	if m == nil {
-		return nil
-	}
-	c := make(map[string]string, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
-}
-
 // appendStreamKey appends to buf a key that identifies the label set:
 // its pairs sorted by name, each name and value preceded by its length.
 // names is scratch space.

@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"regexp"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
-// MultilineOptions are the keys of Promtail's multiline stage.
-type MultilineOptions struct {
+// multilineOptions are the keys of Promtail's multiline stage.
+type multilineOptions struct {
 	// FirstLine is the RE2 expression that starts a block (required).
 	FirstLine *string `yaml:"firstline"`
 	// MaxWaitTime is how long a stream may be idle before its block is
@@ -68,7 +70,20 @@ type multilineStream struct {
 
 var _ Holder = (*multilineStage)(nil)
 
-func newMultilineStage(o MultilineOptions, env Env) (*multilineStage, error) {
+func parseMultiline(p *parser, n *yaml.Node, key string, line int) Stage {
+	var o multilineOptions
+	if !p.decode(n, key, line, "multiline", &o) {
+		return nil
+	}
+	s, err := newMultilineStage(o, p.env)
+	if err != nil {
+		p.failOption(n, key, line, err)
+		return nil
+	}
+	return s
+}
+
+func newMultilineStage(o multilineOptions, env Env) (*multilineStage, error) {
 	if o.FirstLine == nil || *o.FirstLine == "" {
 		return nil, optErr("firstline", "is required: the RE2 expression that matches the first line of a block")
 	}
@@ -117,7 +132,7 @@ func (s *multilineStage) Process(e *Entry, next func(*Entry)) {
 	}
 	if first {
 		s.complete(st)
-		st.start = keepEntry(e)
+		st.start = copyEntry(e)
 	}
 	if st.lines == 0 {
 		st.seq = e.Seq
@@ -143,7 +158,7 @@ func (s *multilineStage) pass(e *Entry, next func(*Entry)) {
 		next(e)
 		return
 	}
-	s.out.add(keepEntry(e))
+	s.out.add(copyEntry(e))
 	s.bound()
 	s.release(next)
 }
@@ -171,7 +186,7 @@ func (s *multilineStage) complete(st *multilineStream) {
 	if st.lines == 0 {
 		return
 	}
-	e := keepEntry(st.start)
+	e := copyEntry(st.start)
 	e.Seq = st.seq
 	e.Line = string(st.buf)
 	s.pending -= len(st.buf)

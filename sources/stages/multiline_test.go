@@ -37,7 +37,7 @@ func TestMultilineFlaskExample(t *testing.T) {
 	}
 	rec := newRecorder()
 	clock := &fakeClock{t: time.Unix(1000, 0)}
-	s, err := newMultilineStage(MultilineOptions{FirstLine: strp(`^\[\d{4}-\d{2}-\d{2} \d{1,2}:\d{2}:\d{2}\]`), MaxWaitTime: strp("3s")}, rec.env(time.UTC, clock.Now))
+	s, err := newMultilineStage(multilineOptions{FirstLine: strp(`^\[\d{4}-\d{2}-\d{2} \d{1,2}:\d{2}:\d{2}\]`), MaxWaitTime: strp("3s")}, rec.env(time.UTC, clock.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestMultilineAkkaExample(t *testing.T) {
 		"\tat akka.http.scaladsl.server.Directive$.$anonfun$addByNameNullaryApply$2(Directive.scala:166)",
 	}
 	rec := newRecorder()
-	s, err := newMultilineStage(MultilineOptions{FirstLine: strp(`^\x{200B}\[`), MaxWaitTime: strp("3s")}, rec.env(time.UTC, nil))
+	s, err := newMultilineStage(multilineOptions{FirstLine: strp(`^\x{200B}\[`), MaxWaitTime: strp("3s")}, rec.env(time.UTC, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestMultilineAkkaExample(t *testing.T) {
 // start line's time).
 func TestMultilineMeasured(t *testing.T) {
 	rec := newRecorder()
-	s, err := newMultilineStage(MultilineOptions{FirstLine: strp(`^START`), MaxLines: u64p(3)}, rec.env(time.UTC, nil))
+	s, err := newMultilineStage(multilineOptions{FirstLine: strp(`^START`), MaxLines: u64p(3)}, rec.env(time.UTC, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestMultilineMeasured(t *testing.T) {
 func TestMultilinePerStream(t *testing.T) {
 	rec := newRecorder()
 	clock := &fakeClock{t: time.Unix(1000, 0)}
-	s, err := newMultilineStage(MultilineOptions{FirstLine: strp(`^START`)}, rec.env(time.UTC, clock.Now))
+	s, err := newMultilineStage(multilineOptions{FirstLine: strp(`^START`)}, rec.env(time.UTC, clock.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestMultilinePerStream(t *testing.T) {
 // stage holds stays under maxHeldBytes however many streams wait.
 func TestMultilineBounded(t *testing.T) {
 	rec := newRecorder()
-	s, err := newMultilineStage(MultilineOptions{FirstLine: strp(`^START`), MaxLines: u64p(0)}, rec.env(time.UTC, nil))
+	s, err := newMultilineStage(multilineOptions{FirstLine: strp(`^START`), MaxLines: u64p(0)}, rec.env(time.UTC, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,13 +207,13 @@ func TestMultilineBounded(t *testing.T) {
 
 func TestMultilineOptionErrors(t *testing.T) {
 	for _, c := range []struct {
-		opts MultilineOptions
+		opts multilineOptions
 		key  string
 	}{
-		{MultilineOptions{}, "firstline"},
-		{MultilineOptions{FirstLine: strp("(")}, "firstline"},
-		{MultilineOptions{FirstLine: strp("x"), MaxWaitTime: strp("3")}, "max_wait_time"},
-		{MultilineOptions{FirstLine: strp("x"), MaxWaitTime: strp("-1s")}, "max_wait_time"},
+		{multilineOptions{}, "firstline"},
+		{multilineOptions{FirstLine: strp("(")}, "firstline"},
+		{multilineOptions{FirstLine: strp("x"), MaxWaitTime: strp("3")}, "max_wait_time"},
+		{multilineOptions{FirstLine: strp("x"), MaxWaitTime: strp("-1s")}, "max_wait_time"},
 	} {
 		_, err := newMultilineStage(c.opts, Env{})
 		var oe *optionError

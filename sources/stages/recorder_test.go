@@ -41,7 +41,7 @@ func (r *recorder) env(loc *time.Location, now func() time.Time) Env {
 // next collects a copy of each entry handed on.
 func (r *recorder) next(e *Entry) {
 	r.mu.Lock()
-	r.out = append(r.out, keepEntry(e))
+	r.out = append(r.out, copyEntry(e))
 	r.mu.Unlock()
 }
 

@@ -7,10 +7,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
-// TimestampOptions are the keys of Promtail's timestamp stage.
-type TimestampOptions struct {
+// timestampOptions are the keys of Promtail's timestamp stage.
+type timestampOptions struct {
 	// Source is the extracted value holding the time.
 	Source string `yaml:"source"`
 	// Format is a Go layout or one of the named formats (ANSIC ...
@@ -49,8 +51,21 @@ type timestampStage struct {
 	failed func(stage, reason string)
 }
 
+func parseTimestamp(p *parser, n *yaml.Node, key string, line int) Stage {
+	var o timestampOptions
+	if !p.decode(n, key, line, "timestamp", &o) {
+		return nil
+	}
+	s, err := newTimestampStage(o, p.env)
+	if err != nil {
+		p.failOption(n, key, line, err)
+		return nil
+	}
+	return s
+}
+
 // newTimestampStage checks o and builds the stage. Errors name the key.
-func newTimestampStage(o TimestampOptions, env Env) (*timestampStage, error) {
+func newTimestampStage(o timestampOptions, env Env) (*timestampStage, error) {
 	if o.Source == "" {
 		return nil, optErr("source", "is required")
 	}
@@ -123,7 +138,7 @@ func (s *timestampStage) apply(e *Entry) {
 		s.fail(e, reasonTimestampMissing)
 		return
 	}
-	text, ok := extractedString(v)
+	text, ok := toString(v)
 	if !ok {
 		s.fail(e, reasonTimestampNotText)
 		return

@@ -16,40 +16,40 @@ func TestTimestampFormats(t *testing.T) {
 	now := time.Date(2024, 6, 15, 12, 0, 0, 0, time.UTC)
 	cases := []struct {
 		name     string
-		opts     TimestampOptions
+		opts     timestampOptions
 		value    any
 		want     string // RFC3339Nano, UTC
 		location *time.Location
 	}{
 		// "Examples": source time, format RFC3339Nano.
-		{"doc example RFC3339Nano", TimestampOptions{Format: "RFC3339Nano"}, "2006-01-02T15:04:05.999999999-07:00", "2006-01-02T22:04:05.999999999Z", nil},
+		{"doc example RFC3339Nano", timestampOptions{Format: "RFC3339Nano"}, "2006-01-02T15:04:05.999999999-07:00", "2006-01-02T22:04:05.999999999Z", nil},
 		// "Reference Time": the named forms.
-		{"ANSIC", TimestampOptions{Format: "ANSIC"}, "Mon Jan  2 15:04:05 2006", "2006-01-02T13:04:05Z", plus2},
-		{"UnixDate", TimestampOptions{Format: "UnixDate"}, "Mon Jan  2 15:04:05 UTC 2006", "2006-01-02T15:04:05Z", nil},
-		{"RubyDate", TimestampOptions{Format: "RubyDate"}, "Mon Jan 02 15:04:05 -0700 2006", "2006-01-02T22:04:05Z", nil},
-		{"RFC822", TimestampOptions{Format: "RFC822"}, "02 Jan 06 15:04 UTC", "2006-01-02T15:04:00Z", nil},
-		{"RFC822Z", TimestampOptions{Format: "RFC822Z"}, "02 Jan 06 15:04 -0700", "2006-01-02T22:04:00Z", nil},
-		{"RFC850", TimestampOptions{Format: "RFC850"}, "Monday, 02-Jan-06 15:04:05 UTC", "2006-01-02T15:04:05Z", nil},
-		{"RFC1123", TimestampOptions{Format: "RFC1123"}, "Mon, 02 Jan 2006 15:04:05 UTC", "2006-01-02T15:04:05Z", nil},
-		{"RFC1123Z", TimestampOptions{Format: "RFC1123Z"}, "Mon, 02 Jan 2006 15:04:05 -0700", "2006-01-02T22:04:05Z", nil},
-		{"RFC3339", TimestampOptions{Format: "RFC3339"}, "2006-01-02T15:04:05-07:00", "2006-01-02T22:04:05Z", nil},
+		{"ANSIC", timestampOptions{Format: "ANSIC"}, "Mon Jan  2 15:04:05 2006", "2006-01-02T13:04:05Z", plus2},
+		{"UnixDate", timestampOptions{Format: "UnixDate"}, "Mon Jan  2 15:04:05 UTC 2006", "2006-01-02T15:04:05Z", nil},
+		{"RubyDate", timestampOptions{Format: "RubyDate"}, "Mon Jan 02 15:04:05 -0700 2006", "2006-01-02T22:04:05Z", nil},
+		{"RFC822", timestampOptions{Format: "RFC822"}, "02 Jan 06 15:04 UTC", "2006-01-02T15:04:00Z", nil},
+		{"RFC822Z", timestampOptions{Format: "RFC822Z"}, "02 Jan 06 15:04 -0700", "2006-01-02T22:04:00Z", nil},
+		{"RFC850", timestampOptions{Format: "RFC850"}, "Monday, 02-Jan-06 15:04:05 UTC", "2006-01-02T15:04:05Z", nil},
+		{"RFC1123", timestampOptions{Format: "RFC1123"}, "Mon, 02 Jan 2006 15:04:05 UTC", "2006-01-02T15:04:05Z", nil},
+		{"RFC1123Z", timestampOptions{Format: "RFC1123Z"}, "Mon, 02 Jan 2006 15:04:05 -0700", "2006-01-02T22:04:05Z", nil},
+		{"RFC3339", timestampOptions{Format: "RFC3339"}, "2006-01-02T15:04:05-07:00", "2006-01-02T22:04:05Z", nil},
 		// Measured against Promtail (issue 18): RFC3339 accepts fractional seconds.
-		{"RFC3339 with fraction", TimestampOptions{Format: "RFC3339"}, "2019-01-01T01:00:00.123456789Z", "2019-01-01T01:00:00.123456789Z", nil},
-		{"Unix", TimestampOptions{Format: "Unix"}, "1562708916", "2019-07-09T21:48:36Z", nil},
-		{"Unix with fraction", TimestampOptions{Format: "Unix"}, "1562708916.000000123", "2019-07-09T21:48:36.000000123Z", nil},
-		{"Unix from a JSON number", TimestampOptions{Format: "Unix"}, 1562708916.414123, "2019-07-09T21:48:36.414123Z", nil},
-		{"UnixMs", TimestampOptions{Format: "UnixMs"}, "1562708916414", "2019-07-09T21:48:36.414Z", nil},
-		{"UnixUs", TimestampOptions{Format: "UnixUs"}, "1562708916414123", "2019-07-09T21:48:36.414123Z", nil},
-		{"UnixNs", TimestampOptions{Format: "UnixNs"}, "1562708916000000123", "2019-07-09T21:48:36.000000123Z", nil},
+		{"RFC3339 with fraction", timestampOptions{Format: "RFC3339"}, "2019-01-01T01:00:00.123456789Z", "2019-01-01T01:00:00.123456789Z", nil},
+		{"Unix", timestampOptions{Format: "Unix"}, "1562708916", "2019-07-09T21:48:36Z", nil},
+		{"Unix with fraction", timestampOptions{Format: "Unix"}, "1562708916.000000123", "2019-07-09T21:48:36.000000123Z", nil},
+		{"Unix from a JSON number", timestampOptions{Format: "Unix"}, 1562708916.414123, "2019-07-09T21:48:36.414123Z", nil},
+		{"UnixMs", timestampOptions{Format: "UnixMs"}, "1562708916414", "2019-07-09T21:48:36.414Z", nil},
+		{"UnixUs", timestampOptions{Format: "UnixUs"}, "1562708916414123", "2019-07-09T21:48:36.414123Z", nil},
+		{"UnixNs", timestampOptions{Format: "UnixNs"}, "1562708916000000123", "2019-07-09T21:48:36.000000123Z", nil},
 		// Custom layouts: with location (measured: "2006-01-02 15:04:05,000" works).
-		{"custom layout with location", TimestampOptions{Format: "2006-01-02 15:04:05,000", Location: strp("America/New_York")}, "2024-03-05 10:11:12,345", "2024-03-05T15:11:12.345Z", nil},
-		{"custom layout in Env.Location", TimestampOptions{Format: "2006-01-02 15:04:05"}, "2024-03-05 10:11:12", "2024-03-05T08:11:12Z", plus2},
-		{"custom layout with its own zone", TimestampOptions{Format: "2006-01-02 15:04:05 -0700"}, "2024-03-05 10:11:12 +0100", "2024-03-05T09:11:12Z", plus2},
+		{"custom layout with location", timestampOptions{Format: "2006-01-02 15:04:05,000", Location: strp("America/New_York")}, "2024-03-05 10:11:12,345", "2024-03-05T15:11:12.345Z", nil},
+		{"custom layout in Env.Location", timestampOptions{Format: "2006-01-02 15:04:05"}, "2024-03-05 10:11:12", "2024-03-05T08:11:12Z", plus2},
+		{"custom layout with its own zone", timestampOptions{Format: "2006-01-02 15:04:05 -0700"}, "2024-03-05 10:11:12 +0100", "2024-03-05T09:11:12Z", plus2},
 		// "If the custom format has no year component specified, Promtail
 		// will assume that the current year ... should be used."
-		{"no year", TimestampOptions{Format: "Jan _2 15:04:05"}, "Mar  5 10:11:12", "2024-03-05T10:11:12Z", time.UTC},
+		{"no year", timestampOptions{Format: "Jan _2 15:04:05"}, "Mar  5 10:11:12", "2024-03-05T10:11:12Z", time.UTC},
 		// fallback_formats: tried when format fails.
-		{"fallback", TimestampOptions{Format: "RFC3339", FallbackFormats: []string{"UnixMs", "2006/01/02 15:04"}}, "2024/03/05 10:11", "2024-03-05T10:11:00Z", time.UTC},
+		{"fallback", timestampOptions{Format: "RFC3339", FallbackFormats: []string{"UnixMs", "2006/01/02 15:04"}}, "2024/03/05 10:11", "2024-03-05T10:11:00Z", time.UTC},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -127,7 +127,7 @@ func TestTimestampActionOnFailure(t *testing.T) {
 	for _, action := range []string{"fudge", "skip", ""} {
 		t.Run(action, func(t *testing.T) {
 			rec := newRecorder()
-			o := TimestampOptions{Source: "ts", Format: "RFC3339"}
+			o := timestampOptions{Source: "ts", Format: "RFC3339"}
 			if action != "" {
 				o.ActionOnFailure = strp(action)
 			}
@@ -190,14 +190,14 @@ func TestFudgeCacheBounded(t *testing.T) {
 
 func TestTimestampOptionErrors(t *testing.T) {
 	for _, c := range []struct {
-		opts TimestampOptions
+		opts timestampOptions
 		key  string
 	}{
-		{TimestampOptions{Format: "RFC3339"}, "source"},
-		{TimestampOptions{Source: "t"}, "format"},
-		{TimestampOptions{Source: "t", Format: "RFC3339", Location: strp("Mars/Olympus")}, "location"},
-		{TimestampOptions{Source: "t", Format: "RFC3339", ActionOnFailure: strp("drop")}, "action_on_failure"},
-		{TimestampOptions{Source: "t", Format: "RFC3339", FallbackFormats: []string{""}}, "fallback_formats[0]"},
+		{timestampOptions{Format: "RFC3339"}, "source"},
+		{timestampOptions{Source: "t"}, "format"},
+		{timestampOptions{Source: "t", Format: "RFC3339", Location: strp("Mars/Olympus")}, "location"},
+		{timestampOptions{Source: "t", Format: "RFC3339", ActionOnFailure: strp("drop")}, "action_on_failure"},
+		{timestampOptions{Source: "t", Format: "RFC3339", FallbackFormats: []string{""}}, "fallback_formats[0]"},
 	} {
 		_, err := newTimestampStage(c.opts, Env{})
 		var oe *optionError
@@ -218,7 +218,7 @@ func FuzzTimestampParse(f *testing.F) {
 		"RFC3339", "RFC3339Nano", "Unix", "UnixMs", "UnixUs", "UnixNs", "2006-01-02 15:04:05,000", "Jan _2 15:04:05"}
 	var stages []*timestampStage
 	for _, fm := range formats {
-		s, err := newTimestampStage(TimestampOptions{Source: "t", Format: fm}, Env{Location: time.UTC})
+		s, err := newTimestampStage(timestampOptions{Source: "t", Format: fm}, Env{Location: time.UTC})
 		if err != nil {
 			f.Fatal(err)
 		}

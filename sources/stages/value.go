@@ -1,85 +1,85 @@
 package stages
 
 import (
-	"math"
 	"strconv"
-	"time"
+	"unicode/utf8"
 )
 
-// extractedString converts an extracted value to text as Promtail does:
-// strings as they are, numbers in their shortest form without exponent
-// (300, 1562708916.414123), booleans as true/false. Anything else (nil,
-// maps, slices) does not convert.
-func extractedString(v any) (string, bool) {
-	switch x := v.(type) {
+// maxLabelValueBytes is the longest label value Loki accepts by default
+// (max_label_value_length).
+const maxLabelValueBytes = 2048
+
+// toString converts an extracted value to a string as Promtail's getString
+// does: numbers without exponent or trailing zeros, booleans as true/false.
+// Other types (nil, maps) do not convert.
+func toString(v any) (string, bool) {
+	switch v := v.(type) {
 	case string:
-		return x, true
+		return v, true
 	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64), true
+		return strconv.FormatFloat(v, 'f', -1, 64), true
 	case float32:
-		return strconv.FormatFloat(float64(x), 'f', -1, 32), true
+		return strconv.FormatFloat(float64(v), 'f', -1, 32), true
 	case int:
-		return strconv.Itoa(x), true
+		return strconv.Itoa(v), true
 	case int64:
-		return strconv.FormatInt(x, 10), true
+		return strconv.FormatInt(v, 10), true
 	case int32:
-		return strconv.FormatInt(int64(x), 10), true
+		return strconv.FormatInt(int64(v), 10), true
 	case uint:
-		return strconv.FormatUint(uint64(x), 10), true
+		return strconv.FormatUint(uint64(v), 10), true
 	case uint64:
-		return strconv.FormatUint(x, 10), true
+		return strconv.FormatUint(v, 10), true
 	case uint32:
-		return strconv.FormatUint(uint64(x), 10), true
+		return strconv.FormatUint(uint64(v), 10), true
 	case bool:
-		return strconv.FormatBool(x), true
+		if v {
+			return "true", true
+		}
+		return "false", true
 	}
 	return "", false
 }
 
-// extractedFloat converts an extracted value to a number as Promtail's
-// metrics stage does: numbers as they are, true/false as 1/0, and text
-// holding a number ("0.804") or a Go duration ("250us", "2m"), which
-// counts in seconds.
-func extractedFloat(v any) (float64, bool) {
-	switch x := v.(type) {
-	case float64:
-		return x, true
-	case float32:
-		return float64(x), true
-	case int:
-		return float64(x), true
-	case int64:
-		return float64(x), true
-	case int32:
-		return float64(x), true
-	case uint:
-		return float64(x), true
-	case uint64:
-		return float64(x), true
-	case uint32:
-		return float64(x), true
-	case bool:
-		if x {
-			return 1, true
-		}
-		return 0, true
-	case string:
-		if f, err := strconv.ParseFloat(x, 64); err == nil {
-			return f, true
-		}
-		if d, err := time.ParseDuration(x); err == nil {
-			return d.Seconds(), true
-		}
+// validLabelName reports whether name is a label name Loki accepts:
+// [a-zA-Z_][a-zA-Z0-9_]* (Prometheus' legacy rule, which Loki enforces).
+func validLabelName(name string) bool {
+	if name == "" {
+		return false
 	}
-	return math.NaN(), false
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (i > 0 && c >= '0' && c <= '9') {
+			continue
+		}
+		return false
+	}
+	return true
 }
 
-// optionError is a problem with one option key of a stage.
-type optionError struct {
-	Key string
-	Msg string
+// labelValueProblem returns why v cannot be a label value ("" if it can):
+// Promtail skips values that are not UTF-8; Loki refuses values over 2,048
+// bytes, so this package drops them at the source.
+func labelValueProblem(v string) string {
+	if !utf8.ValidString(v) {
+		return "label_value_not_utf8"
+	}
+	if len(v) > maxLabelValueBytes {
+		return "label_value_too_long"
+	}
+	return ""
 }
 
-func (e *optionError) Error() string { return e.Key + ": " + e.Msg }
-
-func optErr(key, msg string) error { return &optionError{Key: key, Msg: msg} }
+// source returns the text a parsing stage works on: the line, or the
+// extracted value named by src. ok is false when src is set but absent or
+// not convertible (Promtail skips the entry's stage silently then).
+func sourceText(e *Entry, src *string) (string, bool) {
+	if src == nil {
+		return e.Line, true
+	}
+	v, ok := e.Extracted[*src]
+	if !ok {
+		return "", false
+	}
+	return toString(v)
+}

@@ -1,0 +1,365 @@
+package stages
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Problem is one thing wrong with a pipeline_stages list. Key is relative
+// to the list, such as "[3].regex.expression" (the caller prefixes it with
+// the list's own path); Line is the YAML line (1-based, 0 if unknown).
+type Problem struct {
+	Key  string
+	Line int
+	Msg  string
+}
+
+func (p Problem) String() string {
+	if p.Line > 0 {
+		return fmt.Sprintf("line %d: %s: %s", p.Line, p.Key, p.Msg)
+	}
+	return p.Key + ": " + p.Msg
+}
+
+// maxNesting bounds match stages nested in match stages.
+const maxNesting = 16
+
+// parser builds stages from YAML and collects problems. One parser builds
+// one Pipeline, nested match pipelines included.
+type parser struct {
+	env      Env
+	problems []Problem
+	depth    int
+}
+
+func (p *parser) fail(line int, key, format string, args ...any) {
+	p.problems = append(p.problems, Problem{Key: key, Line: line, Msg: fmt.Sprintf(format, args...)})
+}
+
+// Parse builds a Pipeline from node, the raw pipeline_stages sequence: each
+// item a one-key mapping {stagename: options}, as in Promtail. It reports
+// every problem it finds (never a panic); the Pipeline is nil when there is
+// any. A nil or null node is an empty pipeline.
+func Parse(node *yaml.Node, env Env) (*Pipeline, []Problem) {
+	p := &parser{env: env.withDefaults()}
+	pl := p.pipeline(node, "", true)
+	if len(p.problems) > 0 {
+		return nil, p.problems
+	}
+	return pl, nil
+}
+
+// pipeline parses a list of stages at key (the list's own key, "" at the
+// top). top marks the source's pipeline, whose Extracted map is reset per
+// entry; a nested one copies the labels over what is there (Promtail).
+func (p *parser) pipeline(node *yaml.Node, key string, top bool) *Pipeline {
+	node = resolve(node)
+	pl := newPipeline(p.env, top)
+	if node == nil || isNull(node) {
+		return pl
+	}
+	if node.Kind != yaml.SequenceNode {
+		hint := ""
+		if node.Kind == yaml.MappingNode && len(node.Content) > 0 {
+			if _, ok := stageList[node.Content[0].Value]; ok {
+				hint = fmt.Sprintf(" (write each stage as a list item: \"- %s: ...\")", node.Content[0].Value)
+			}
+		}
+		p.fail(node.Line, key, "must be a list of stages, got %s%s", kindName(node), hint)
+		return nil
+	}
+	for i, item := range node.Content {
+		ikey := key + "[" + strconv.Itoa(i) + "]"
+		if s := p.stage(item, ikey); s != nil {
+			pl.add(s)
+		}
+	}
+	return pl
+}
+
+// stage parses one list item {name: options}.
+func (p *parser) stage(item *yaml.Node, key string) Stage {
+	item = resolve(item)
+	if item == nil {
+		p.fail(0, key, "broken alias")
+		return nil
+	}
+	if item.Kind != yaml.MappingNode {
+		msg := "a stage must be a mapping of one stage name to its options, got " + kindName(item)
+		if item.Kind == yaml.ScalarNode {
+			if _, ok := stageList[item.Value]; ok {
+				msg += fmt.Sprintf(" (write \"- %s: {}\" or \"- %s:\" with options below)", item.Value, item.Value)
+			}
+		}
+		p.fail(item.Line, key, "%s", msg)
+		return nil
+	}
+	if len(item.Content) != 2 {
+		var names []string
+		for i := 0; i < len(item.Content); i += 2 {
+			names = append(names, item.Content[i].Value)
+		}
+		if len(names) == 0 {
+			p.fail(item.Line, key, "empty stage: name one stage (%s)", knownStages())
+		} else {
+			p.fail(item.Line, key, "one stage per list item, got %d keys (%s): start each stage with its own \"- \"", len(names), strings.Join(names, ", "))
+		}
+		return nil
+	}
+	name, opts := item.Content[0].Value, item.Content[1]
+	skey := key + "." + name
+	if why, ok := unsupported[name]; ok {
+		p.fail(item.Content[0].Line, skey, "the %s stage is not supported: %s", name, why)
+		return nil
+	}
+	st, ok := stageList[name]
+	if !ok {
+		msg := fmt.Sprintf("unknown stage %q", name)
+		if owners := keyOwners(name); len(owners) > 0 {
+			msg += fmt.Sprintf(" (%q is a key of the %s stage; indent it under that stage)", name, strings.Join(owners, ", "))
+		} else if s := suggest(name, stageNames()); s != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", s)
+		}
+		p.fail(item.Content[0].Line, skey, "%s; known stages: %s", msg, knownStages())
+		return nil
+	}
+	before := len(p.problems)
+	s := st.parse(p, resolve(opts), skey, item.Content[0].Line)
+	if len(p.problems) > before {
+		return nil
+	}
+	if s == nil {
+		p.fail(item.Content[0].Line, skey, "stage could not be built")
+	}
+	return s
+}
+
+// decode fills out (a pointer to a stage's options struct with yaml tags)
+// from n, strictly: a key that is not a field is a problem with its line,
+// naming the stage it belongs to if it is another stage's key. line is the
+// stage name's line, for a null n. It reports whether there was no problem.
+func (p *parser) decode(n *yaml.Node, key string, line int, stage string, out any) bool {
+	if n == nil || isNull(n) {
+		return true
+	}
+	if n.Kind != yaml.MappingNode {
+		p.fail(n.Line, key, "the %s stage's options must be a mapping, got %s", stage, kindName(n))
+		return false
+	}
+	fields := fieldsOf(reflect.TypeOf(out).Elem())
+	v := reflect.ValueOf(out).Elem()
+	ok := true
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		fkey := key + "." + k.Value
+		if seen[k.Value] {
+			p.fail(k.Line, fkey, "duplicate key")
+			ok = false
+			continue
+		}
+		seen[k.Value] = true
+		idx, found := fields[k.Value]
+		if !found {
+			msg := fmt.Sprintf("unknown key %q in the %s stage", k.Value, stage)
+			if owners := keyOwners(k.Value); len(owners) > 0 {
+				msg += fmt.Sprintf(": it is a key of the %s stage", strings.Join(owners, ", "))
+			} else if _, isStage := stageList[k.Value]; isStage {
+				msg += fmt.Sprintf(": %s is a stage; start it with its own \"- \" in the list of stages", k.Value)
+			}
+			var names []string
+			for f := range fields {
+				names = append(names, f)
+			}
+			slices.Sort(names)
+			if s := suggest(k.Value, names); s != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", s)
+			}
+			p.fail(k.Line, fkey, "%s; %s takes: %s", msg, stage, strings.Join(names, ", "))
+			ok = false
+			continue
+		}
+		if isNull(val) {
+			continue
+		}
+		if err := resolve(val).Decode(v.Field(idx).Addr().Interface()); err != nil {
+			p.fail(val.Line, fkey, "%s", yamlErrMsg(err))
+			ok = false
+		}
+	}
+	return ok
+}
+
+// yamlErrMsg strips yaml's "yaml: unmarshal errors:\n  line N: " framing.
+func yamlErrMsg(err error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, "cannot unmarshal "); i >= 0 {
+		msg = "cannot decode " + msg[i+len("cannot unmarshal "):]
+	}
+	return strings.TrimPrefix(msg, "yaml: ")
+}
+
+// fieldsOf maps a struct's yaml keys to field indexes.
+func fieldsOf(t reflect.Type) map[string]int {
+	out := map[string]int{}
+	if t.Kind() != reflect.Struct {
+		return out
+	}
+	for i := range t.NumField() {
+		tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]
+		if tag != "" && tag != "-" {
+			out[tag] = i
+		}
+	}
+	return out
+}
+
+// keyOwners lists the stages that take key as an option.
+func keyOwners(key string) []string {
+	var out []string
+	for _, name := range stageNames() {
+		if opts := stageList[name].opts; opts != nil {
+			if _, ok := fieldsOf(reflect.TypeOf(opts))[key]; ok {
+				out = append(out, name)
+			}
+		}
+	}
+	return out
+}
+
+func stageNames() []string {
+	names := make([]string, 0, len(stageList))
+	for n := range stageList {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func knownStages() string { return strings.Join(stageNames(), ", ") }
+
+// resolve follows aliases; nil for a broken chain.
+func resolve(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode; i++ {
+		if i == 16 {
+			return nil
+		}
+		n = n.Alias
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool {
+	n = resolve(n)
+	return n == nil || (n.Kind == yaml.ScalarNode && n.Tag == "!!null")
+}
+
+func kindName(n *yaml.Node) string {
+	switch n = resolve(n); {
+	case n == nil:
+		return "a broken alias"
+	case n.Kind == yaml.MappingNode:
+		return "a mapping"
+	case n.Kind == yaml.SequenceNode:
+		return "a list"
+	default:
+		return strconv.Quote(n.Value)
+	}
+}
+
+// suggest returns the name closest to key if it is close enough.
+func suggest(key string, names []string) string {
+	best, bestD := "", 3
+	for _, n := range names {
+		if d := editDistance(key, n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return 99
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			c := 1
+			if a[i-1] == b[j-1] {
+				c = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// stringMap decodes a mapping of strings whose values may be null (labels,
+// structured_metadata, logfmt mapping...). A value that is not a scalar is
+// a problem.
+func (p *parser) stringMap(n *yaml.Node, key, stage string) (map[string]string, bool) {
+	n = resolve(n)
+	if n == nil || isNull(n) {
+		return nil, true
+	}
+	if n.Kind != yaml.MappingNode {
+		p.fail(n.Line, key, "the %s stage takes a mapping, got %s", stage, kindName(n))
+		return nil, false
+	}
+	out := map[string]string{}
+	ok := true
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], resolve(n.Content[i+1])
+		if _, dup := out[k.Value]; dup {
+			p.fail(k.Line, key+"."+k.Value, "duplicate key")
+			ok = false
+			continue
+		}
+		switch {
+		case isNull(v):
+			out[k.Value] = ""
+		case v.Kind == yaml.ScalarNode:
+			out[k.Value] = v.Value
+		default:
+			p.fail(v.Line, key+"."+k.Value, "must be a string, got %s", kindName(v))
+			ok = false
+		}
+	}
+	return out, ok
+}
+
+// stringList decodes a list of strings.
+func (p *parser) stringList(n *yaml.Node, key, stage string) ([]string, bool) {
+	n = resolve(n)
+	if n == nil || isNull(n) {
+		return nil, true
+	}
+	if n.Kind != yaml.SequenceNode {
+		p.fail(n.Line, key, "the %s stage takes a list of label names, got %s", stage, kindName(n))
+		return nil, false
+	}
+	var out []string
+	ok := true
+	for i, v := range n.Content {
+		v = resolve(v)
+		if v == nil || v.Kind != yaml.ScalarNode || isNull(v) {
+			p.fail(n.Line, key+"["+strconv.Itoa(i)+"]", "must be a string, got %s", kindName(v))
+			ok = false
+			continue
+		}
+		out = append(out, v.Value)
+	}
+	return out, ok
+}
