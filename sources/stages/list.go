@@ -17,7 +17,9 @@ var stageList map[string]stageType
 
 func init() {
 	stageList = map[string]stageType{
+		"cri":                 {parseCRI, criOptions{}},
 		"decolorize":          {parseDecolorize, nil},
+		"docker":              {parseDocker, nil},
 		"drop":                {parseDrop, dropOptions{}},
 		"json":                {parseJSON, jsonOptions{}},
 		"labelallow":          {parseLabelAllow, nil},

@@ -126,47 +126,44 @@ func newTimestampStage(o timestampOptions, env Env) (*timestampStage, error) {
 
 // Process implements Stage.
 func (s *timestampStage) Process(e *Entry, next func(*Entry)) {
-	s.apply(e)
+	if reason := s.set(e); reason != "" && s.failed != nil {
+		s.failed(s.name, reason)
+	}
 	next(e)
 }
 
-// apply sets e.Time from the source value, or applies the action on
-// failure and counts the failure.
-func (s *timestampStage) apply(e *Entry) {
+// set sets e.Time from the source value. When it cannot, it applies the
+// action on failure and returns why (the caller counts it).
+func (s *timestampStage) set(e *Entry) (reason string) {
 	v, ok := e.Extracted[s.source]
 	if !ok {
-		s.fail(e, reasonTimestampMissing)
-		return
+		return s.fail(e, reasonTimestampMissing)
 	}
 	text, ok := toString(v)
 	if !ok {
-		s.fail(e, reasonTimestampNotText)
-		return
+		return s.fail(e, reasonTimestampNotText)
 	}
 	t, err := s.parse(text)
 	if err == nil && (t.Before(minTime) || t.After(maxTime)) {
 		err = errTimeRange
 	}
 	if err != nil {
-		reason := reasonTimestampNoParse
 		if errors.Is(err, errTimeRange) {
-			reason = reasonTimestampTooLarge
+			return s.fail(e, reasonTimestampTooLarge)
 		}
-		s.fail(e, reason)
-		return
+		return s.fail(e, reasonTimestampNoParse)
 	}
 	e.Time = t.UTC()
 	if s.fudge != nil {
 		s.fudge.put(e.Labels, e.Time)
 	}
+	return ""
 }
 
-func (s *timestampStage) fail(e *Entry, reason string) {
-	if s.failed != nil {
-		s.failed(s.name, reason)
-	}
+// fail applies the action on failure to e and returns reason.
+func (s *timestampStage) fail(e *Entry, reason string) string {
 	if s.fudge == nil {
-		return
+		return reason
 	}
 	// Promtail's fudge: the last good (or fudged) time of the same label
 	// set plus 1ns; the entry's own time when there is none.
@@ -177,6 +174,7 @@ func (s *timestampStage) fail(e *Entry, reason string) {
 		e.Time = last
 		s.fudge.put(e.Labels, e.Time)
 	}
+	return reason
 }
 
 // timeParser parses the text of a timestamp.
