@@ -20,8 +20,8 @@ func TestDocker(t *testing.T) {
 		failed    map[string]int
 	}{
 		{
-			name: "doc example",
-			line: `{"log":"log message\n","stream":"stderr","time":"2019-04-30T02:12:41.8443515Z"}`,
+			name:      "doc example",
+			line:      `{"log":"log message\n","stream":"stderr","time":"2019-04-30T02:12:41.8443515Z"}`,
 			extracted: map[string]any{"output": "log message\n", "stream": "stderr", "timestamp": "2019-04-30T02:12:41.8443515Z"},
 			labels:    map[string]string{"job": "d", "stream": "stderr"},
 			time:      mustTime(t, time.RFC3339Nano, "2019-04-30T02:12:41.8443515Z"),
