@@ -79,18 +79,18 @@ func (q *orderedOut) add(e *Entry) {
 }
 
 // release hands on the queued entries older than every held one (all of
-// them when nothing is held).
+// them when nothing is held). Each entry leaves the queue before next is
+// called, so next may call the stage's Held.
 func (q *orderedOut) release(held uint64, holding bool, next func(*Entry)) {
-	n := 0
-	for n < len(q.ready) && (!holding || q.ready[n].Seq < held) {
-		e := q.ready[n]
-		q.ready[n] = nil
+	for len(q.ready) > 0 && (!holding || q.ready[0].Seq < held) {
+		e := q.ready[0]
+		q.ready[0] = nil
+		q.ready = q.ready[1:]
 		q.bytes -= len(e.Line)
-		n++
 		next(e)
 	}
-	if n > 0 {
-		q.ready = append(q.ready[:0], q.ready[n:]...)
+	if len(q.ready) == 0 {
+		q.ready = q.ready[:0:0]
 	}
 }
 

@@ -28,6 +28,7 @@ func init() {
 		"limit":               {parseLimit, limitOptions{}},
 		"logfmt":              {parseLogfmt, logfmtOptions{}},
 		"match":               {parseMatch, matchOptions{}},
+		"metrics":             {parseMetrics, nil},
 		"multiline":           {parseMultiline, multilineOptions{}},
 		"non_indexed_labels":  {parseStructuredMetadata, nil},
 		"output":              {parseOutput, outputOptions{}},

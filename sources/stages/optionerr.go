@@ -26,7 +26,35 @@ func (p *parser) failOption(n *yaml.Node, key string, line int, err error) {
 		p.fail(line, key, "%v", err)
 		return
 	}
-	opt, _, _ := strings.Cut(oe.Key, "[")
-	opt, _, _ = strings.Cut(opt, ".")
-	p.fail(optionLine(n, opt, line), key+"."+oe.Key, "%s", oe.Msg)
+	p.fail(keyLine(n, oe.Key, line), key+"."+oe.Key, "%s", oe.Msg)
+}
+
+// keyLine returns the line of the value at path (keys joined with ".",
+// maybe with an index: "lines.config.action", "fallback_formats[1]") in
+// the mapping n, or of the deepest part of it that exists; def if none.
+func keyLine(n *yaml.Node, path string, def int) int {
+	line := def
+	if r := resolve(n); r != nil && r.Kind == yaml.MappingNode {
+		line = r.Line
+	}
+	for _, part := range strings.Split(path, ".") {
+		part, _, _ = strings.Cut(part, "[")
+		n = resolve(n)
+		if n == nil || n.Kind != yaml.MappingNode {
+			return line
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == part {
+				next = n.Content[i+1]
+				line = next.Line
+				break
+			}
+		}
+		if next == nil {
+			return line
+		}
+		n = next
+	}
+	return line
 }
