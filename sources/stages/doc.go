@@ -10,9 +10,46 @@
 // (Parse) and run by the source's own goroutine: the source hands it each
 // entry it reads (Process), calls Tick from time to time, and appends what
 // comes out to its next WAL block. A stage is an ordinary value; each stage
-// type is one file (its options, Parse function, Process, and tests) and
+// type is one file (its options, parse function, Process, and tests) and
 // one line in the stage list (list.go). The package imports neither
-// pipeline nor sinks.
+// pipeline nor sinks. A Pipeline is not safe for concurrent use.
+//
+// # Parsing
+//
+// Parse takes the pipeline_stages sequence node: each item a one-key
+// mapping {stage: options}. It reports every Problem it finds, each with a
+// key relative to the list ("[3].regex.expression",
+// "[0].match.stages[1].json.expressions.level") and the YAML line, and
+// never panics: unknown stages (with the closest name), a key that belongs
+// to another stage (the stages it belongs to are named), a stage where a
+// list of stages is expected, options of the wrong shape, expressions that
+// do not compile (RE2 regexes, JMESPath, Go templates, LogQL selectors).
+// geoip and eventlogmessage are refused by name. A stage's options are a
+// struct with yaml tags decoded strictly (parser.decode); label maps and
+// name lists have their own decoders.
+//
+// # Extracted map
+//
+// Before the first stage, Process clears Entry.Extracted and copies the
+// labels into it (Promtail does this at the start of every pipeline). A
+// nested match pipeline copies the labels again, over the values earlier
+// stages extracted, without clearing them (as Promtail's nested pipelines
+// do). Values are strings, float64 numbers, booleans or nil (json); stages
+// convert them to strings as Promtail's getString does (toString). A json
+// expression that finds nothing sets its name to nil, which later stages
+// treat as present but not a string.
+//
+// # Failures, drops and labels
+//
+// A stage that cannot do its work on an entry (a line that is not JSON, a
+// regex that does not match, a missing source) passes the entry on
+// unchanged and counts it through Env.Failed(stage, reason); nothing is
+// logged per entry. A stage that drops an entry counts it through
+// Env.Dropped(reason), with Promtail's drop_counter_reason values
+// ("drop_stage", "match_stage", or the configured one). A label value that
+// is not UTF-8 or is over 2,048 bytes (Loki's default limit) is not set,
+// and counted (Failed("labels", "label_value_too_long")). Label names are
+// checked when the pipeline is parsed (Loki's rule: [a-zA-Z_][a-zA-Z0-9_]*).
 //
 // # Order and positions
 //
@@ -24,9 +61,23 @@
 // the lines whose entries are not in the WAL. A dropped entry is simply
 // not handed on: the block's position covers it.
 //
+// How: the end of the chain compares each entry's Seq with the smallest
+// Seq any Holder stage reports (Held). An entry with a greater Seq is
+// copied into a buffer kept sorted by Seq; after each Process, Tick and
+// Flush the buffer hands on, in order, the entries no held entry precedes.
+// Pipeline.Held is the smaller of the holders' and the buffer's first Seq.
+// The buffer is bounded (maxReordered entries): past it, the holders are
+// flushed early (a multiline block is cut short; logged once). A match
+// stage with a holder in its nested stages is itself a holder, so this
+// works at any depth.
+//
 // # Cost
 //
 // Process reuses the Entry and its maps; a stage allocates for the values
-// it extracts, not for the entry. A stage that keeps an entry past the
-// call (multiline) copies what it keeps.
+// it extracts, not for the entry (labels copied into Extracted reuse their
+// last boxing). A stage that keeps an entry past the call (multiline)
+// copies what it keeps. The json stage scans the line once without
+// decoding it when every expression is a plain field path (a, a.b,
+// "a-b".c), and falls back to decoding the object and go-jmespath
+// otherwise; FuzzJSON checks the two agree.
 package stages

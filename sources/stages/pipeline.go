@@ -214,10 +214,10 @@ func (p *Pipeline) drain() {
 // copyEntry copies what leaves a pipeline (not Extracted, which does not).
 func copyEntry(e *Entry) *Entry {
 	return &Entry{
-		Seq:      e.Seq,
-		Time:     e.Time,
-		Line:     e.Line,
-		Labels:   maps.Clone(e.Labels),
+		Seq:       e.Seq,
+		Time:      e.Time,
+		Line:      e.Line,
+		Labels:    maps.Clone(e.Labels),
 		Metadata:  maps.Clone(e.Metadata),
 		Extracted: maps.Clone(e.Extracted),
 	}

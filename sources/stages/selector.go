@@ -23,7 +23,7 @@ type Selector struct {
 
 type labelMatcher struct {
 	name, op, value string
-	re           *regexp.Regexp
+	re              *regexp.Regexp
 }
 
 type lineFilter struct {

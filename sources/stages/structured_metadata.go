@@ -6,7 +6,7 @@ import "go.yaml.in/yaml/v3"
 // or from labels, as Promtail 3.6 does: for each "name: source", the
 // extracted value of source, else the label source; and a label named like
 // a source whose value was used is removed from the stream (so
-// "filename: ''" moves the filename label into metadata). Also registered
+// "filename: ”" moves the filename label into metadata). Also registered
 // as non_indexed_labels, Promtail's older name.
 type structuredMetadataStage struct {
 	pairs  []labelSource

@@ -1,0 +1,113 @@
+package stages
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDrop(t *testing.T) {
+	for _, tc := range []struct {
+		name, doc, line string
+		age             time.Duration
+		drop            bool
+		reason          string
+	}{
+		// Loki docs, drop stage, "Simple drops": "Drop logs by source".
+		{"doc source present", `
+- json: {expressions: {level: level}}
+- drop: {source: level}
+`, `{"level":"debug"}`, 0, true, "drop_stage"},
+		{"doc source absent", `
+- regex: {expression: "level=(?P<level>\\w+)"}
+- drop: {source: level}
+`, `msg=x`, 0, false, ""},
+		// "Drop logs by value".
+		{"doc value", `
+- json: {expressions: {level: level}}
+- drop: {source: level, value: debug, drop_counter_reason: discard_debug}
+`, `{"level":"debug"}`, 0, true, "discard_debug"},
+		{"value matches the whole string only", `
+- json: {expressions: {level: level}}
+- drop: {source: level, value: debug}
+`, `{"level":"debugging"}`, 0, false, ""},
+		{"value matches a json number", `
+- json: {expressions: {status: status}}
+- drop: {source: status, value: "204"}
+`, `{"status":204}`, 0, true, "drop_stage"},
+		// "Drop logs by regex match of a source".
+		{"doc expression on source", `
+- json: {expressions: {level: level}}
+- drop: {source: level, expression: "(error|ERROR)"}
+`, `{"level":"ERROR"}`, 0, true, "drop_stage"},
+		// "Drop logs by regex match of the line".
+		{"doc expression on line", `
+- drop: {expression: ".*debug.*"}
+`, `a debug line`, 0, true, "drop_stage"},
+		// "Drop old log lines".
+		{"doc older_than", `
+- drop: {older_than: 24h, drop_counter_reason: line_too_old}
+`, "x", 25 * time.Hour, true, "line_too_old"},
+		{"doc older_than recent", `
+- drop: {older_than: 24h}
+`, "x", time.Hour, false, ""},
+		// "Drop long log lines".
+		{"doc longer_than", `
+- drop: {longer_than: 8kb, drop_counter_reason: too_long}
+`, strings.Repeat("x", 8193), 0, true, "too_long"},
+		{"longer_than 4KB is 4096 bytes", `
+- drop: {longer_than: 4KB}
+`, strings.Repeat("x", 4096), 0, false, ""},
+		{"longer_than 4KB drops 4097", `
+- drop: {longer_than: 4KB}
+`, strings.Repeat("x", 4097), 0, true, "drop_stage"},
+		// "Complex drops": every condition must hold.
+		{"doc conditions are and-ed", `
+- json: {expressions: {level: level}}
+- drop: {source: level, value: debug, older_than: 24h}
+`, `{"level":"debug"}`, time.Hour, false, ""},
+		// Multiple sources: only those present are joined.
+		{"doc multiple sources", `
+- regex: {expression: "a=(?P<a>\\d+)"}
+- regex: {expression: "b=(?P<b>\\d+)"}
+- regex: {expression: "c=(?P<c>\\d+)"}
+- drop: {source: [a, b, c], separator: "#", expression: "^1#3$"}
+`, `a=1 c=3`, 0, true, "drop_stage"},
+		// A json expression that finds nothing extracts nil (Promtail), and
+		// a nil source stops the drop.
+		{"json missing field is present as nil", `
+- json: {expressions: {a: a, b: b}}
+- drop: {source: [a, b], expression: "^1$"}
+`, `{"a":1}`, 0, false, ""},
+		{"multiple sources, all absent", `
+- drop: {source: [x, y], expression: "^$"}
+`, `line`, 0, true, "drop_stage"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env, c := testEnv(testNow)
+			pl := mustParse(t, tc.doc, env)
+			e := &Entry{Seq: 1, Time: testNow.Add(-tc.age), Line: tc.line}
+			out := 0
+			pl.Process(e, func(*Entry) { out++ })
+			if (out == 0) != tc.drop {
+				t.Fatalf("dropped = %v, want %v", out == 0, tc.drop)
+			}
+			if tc.drop && c.dropped[tc.reason] != 1 {
+				t.Errorf("dropped counts %v, want %s", c.dropped, tc.reason)
+			}
+		})
+	}
+}
+
+func TestParseByteSize(t *testing.T) {
+	for in, want := range map[string]int{"4KB": 4096, "4kb": 4096, "1MB": 1 << 20, "100": 100, "2K": 2048, "1GiB": 1 << 30} {
+		if got, err := parseByteSize(in); err != nil || got != want {
+			t.Errorf("%s = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "KB", "4XB", "-1"} {
+		if _, err := parseByteSize(bad); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}

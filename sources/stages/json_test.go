@@ -1,0 +1,89 @@
+package stages
+
+import "testing"
+
+func TestJSON(t *testing.T) {
+	const dockerLine = `{"log":"log message\n","stream":"stderr","time":"2019-04-30T02:12:41.8443515Z","extra":"{\"user\":\"marco\"}"}`
+	for _, tc := range []struct {
+		name, doc, line string
+		want            map[string]any
+		failed          string
+		dropped         bool
+	}{
+		// Loki docs, json stage, "Example: Using log line".
+		{"doc using log line", `
+- json:
+    expressions:
+      output: log
+      stream: stream
+      timestamp: time
+`, dockerLine, map[string]any{"output": "log message\n", "stream": "stderr", "timestamp": "2019-04-30T02:12:41.8443515Z"}, "", false},
+		// Loki docs, json stage, "Example: Using extracted data".
+		{"doc using extracted data", `
+- json:
+    expressions:
+      output: log
+      stream: stream
+      timestamp: time
+      extra:
+- json:
+    expressions:
+      user:
+    source: extra
+`, dockerLine, map[string]any{"extra": `{"user":"marco"}`, "user": "marco"}, "", false},
+		// Loki docs, json stage, "Using a JMESPath Literal".
+		{"doc jmespath literal", `
+- json:
+    expressions:
+      pod: '"pod.name"'
+      app: "labels.app"
+`, `{"pod.name":"web-1","labels":{"app":"shop"}}`, map[string]any{"pod": "web-1", "app": "shop"}, "", false},
+		{"numbers are float64, 3e2 is 300", `
+- json: {expressions: {n: n, big: big, b: b, z: z, missing: missing}}
+`, `{"n":3e2,"big":204,"b":true,"z":null}`, map[string]any{"n": 300.0, "big": 204.0, "b": true, "z": nil, "missing": nil}, "", false},
+		{"arrays re-encoded with HTML escaping", `
+- json: {expressions: {teams: teams, obj: obj}}
+`, `{"teams":["r&d","<ops>"],"obj":{"b":1,"a":"x"}}`, map[string]any{"teams": `["r\u0026d","\u003cops\u003e"]`, "obj": `{"a":"x","b":1}`}, "", false},
+		{"escaped strings and keys", `
+- json: {expressions: {msg: msg, k: '"a\"b"'}}
+`, `{"msg":"tab\there \u00e9","a\"b":"q"}`, map[string]any{"msg": "tab\there é"}, "", false},
+		{"nested path, last duplicate wins", `
+- json: {expressions: {id: user.id}}
+`, `{"user":{"id":1},"user":{"id":2,"id":3}}`, map[string]any{"id": 3.0}, "", false},
+		{"path through a non-object is nil", `
+- json: {expressions: {id: user.id}}
+`, `{"user":"x"}`, map[string]any{"id": nil}, "", false},
+		{"jmespath function (slow path)", `
+- json: {expressions: {first: "items[0].name", n: "length(items)"}}
+`, `{"items":[{"name":"a"},{"name":"b"}]}`, map[string]any{"first": "a", "n": 2.0}, "", false},
+		{"not json counts and passes", `
+- json: {expressions: {a: a}}
+`, `not json`, map[string]any{"a": absent}, "json/malformed_json", false},
+		{"json array is malformed for the stage", `
+- json: {expressions: {a: a}}
+`, `[1,2]`, map[string]any{"a": absent}, "json/malformed_json", false},
+		{"drop_malformed drops", `
+- json: {expressions: {a: a}, drop_malformed: true}
+`, `{"a":`, nil, "json/malformed_json", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, c := runOne(t, tc.doc, tc.line, nil)
+			if r.Dropped != tc.dropped {
+				t.Fatalf("dropped = %v, want %v", r.Dropped, tc.dropped)
+			}
+			if !r.Dropped && r.Line != tc.line {
+				t.Errorf("line changed: %q", r.Line)
+			}
+			checkExtracted(t, r.Extracted, tc.want)
+			if tc.failed != "" && c.failed[tc.failed] != 1 {
+				t.Errorf("failed counts %v, want %s once", c.failed, tc.failed)
+			}
+			if tc.failed == "" && len(c.failed) > 0 {
+				t.Errorf("unexpected failures %v", c.failed)
+			}
+			if tc.dropped && c.dropped["malformed_json"] != 1 {
+				t.Errorf("dropped counts %v", c.dropped)
+			}
+		})
+	}
+}
