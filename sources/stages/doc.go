@@ -71,6 +71,22 @@
 // stage with a holder in its nested stages is itself a holder, so this
 // works at any depth.
 //
+// The holding stages (multiline, and cri with partial lines) also hand on
+// in Seq order themselves, so a stage after them sees entries in order;
+// each bounds what it holds (hold.go: a joined entry ends at 1 MiB, a
+// stage holds at most 8 MiB and 10,000 streams, the oldest block is
+// handed on first). A cri partial line is handed on after 3 s without a
+// line on its stream (Promtail waits for the full line for ever).
+//
+// # Closing
+//
+// Pipeline.Close releases what stages hold outside it: the metrics stage
+// removes its series and unregisters from Env.Registerer, and a limit
+// stage without drop, which sleeps in Process until its next token (at
+// most 1/rate seconds, as Promtail blocks), stops waiting. The source
+// calls Close when it stops (Flush first to hand on what is held); Close
+// may be called from another goroutine to end a wait, and twice.
+//
 // # Cost
 //
 // Process reuses the Entry and its maps; a stage allocates for the values
