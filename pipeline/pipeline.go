@@ -355,6 +355,20 @@ func (p *Pipeline) Positions(source string) map[string]int64 {
 	return out
 }
 
+// SourcePositions returns the recovered positions of the named source by
+// file identity: the offset and path of each file, and the cursor of a
+// source positioned by cursor (journald), for sources.Deps.Positions. A
+// push receiver has none. Call it after Open, before Start.
+func (p *Pipeline) SourcePositions(source string) map[string]wal.Position {
+	out := make(map[string]wal.Position)
+	for k, v := range p.recovered {
+		if k.Source == source {
+			out[k.FileID] = wal.Position{FileID: k.FileID, Path: v.Path, Offset: v.Offset}
+		}
+	}
+	return out
+}
+
 // Start starts the WAL writer and syncer, the sink loops and the committer.
 // It returns at once; Close stops them.
 //

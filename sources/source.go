@@ -2,6 +2,10 @@ package sources
 
 import (
 	"context"
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/logcapturer/logcapturer/wal"
 )
@@ -33,6 +37,35 @@ type Record struct {
 // will read the same bytes again later.
 type Emitter interface {
 	Emit(ctx context.Context, rec Record) error
+}
+
+// Opener is what the options of every source type (config.SourceConfig)
+// implement: open the source they describe, not started. cmd opens every
+// configured source through it.
+type Opener interface {
+	Open(deps Deps) (Source, error)
+}
+
+// Deps is what the program hands a source it opens: its common keys from
+// the config and what it needs of the pipeline.
+type Deps struct {
+	// Logger and Registerer: nil discards logs, registers no metrics.
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	// Name, Labels and PipelineStages are the common keys of the source's
+	// entry (config.Source); PipelineStages is nil when not set.
+	Name           string
+	Labels         map[string]string
+	PipelineStages *yaml.Node
+	// Positions are the source's positions recovered from the WAL, by
+	// Position.FileID: file offsets for files, Position.Cursor for a source
+	// positioned by cursor (journald; FileID is then whatever that source
+	// put there, usually ""). Empty for a push receiver, which has none.
+	Positions map[string]wal.Position
+	// Emitter receives the records; Conditions the source's lasting
+	// conditions (may be nil).
+	Emitter    Emitter
+	Conditions ConditionSetter
 }
 
 // Source is one configured input. See the package documentation for the
