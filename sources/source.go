@@ -24,7 +24,24 @@ type Record struct {
 	// Data is the wal.EncodeBlock output. Ownership passes to the Emitter:
 	// the source never touches it again.
 	Data []byte
+	// Done, when set, is the record's completion, for a source that has no
+	// position to read again from (a push receiver): once Emit has returned
+	// nil, the pipeline calls it exactly once, with nil after the fsync
+	// covering the record has returned (with wal.sync none: once it is
+	// appended), or with the reason the record will never be durable: the
+	// WAL append or the fsync covering it failed (the pipeline does not
+	// append such a record again; the client is to retry), or the
+	// pipeline closed first. When Emit returns an error Done is never
+	// called. Done runs on a pipeline goroutine: it must not block (close a
+	// channel, count down an Acks). Nil for sources with positions, which
+	// need no completion: their position is durable with the block.
+	Done func(err error)
 }
+
+// HasPosition reports whether the record carries a position the pipeline
+// must keep for a restart: a file's identity or a cursor. A push record
+// has none, and creates no position.
+func (r *Record) HasPosition() bool { return r.Position.FileID != "" || r.Position.Cursor != "" }
 
 // Emitter receives the records of a source. It is implemented by the
 // pipeline's ingest stage.
@@ -34,7 +51,8 @@ type Record struct {
 // the order it read the blocks; an Emitter shared by several sources must be
 // safe for concurrent use. When Emit returns nil the record is accepted and
 // the source moves its position past it; when it returns an error the source
-// will read the same bytes again later.
+// will read the same bytes again later. A record with a Done is completed
+// as Record.Done says.
 type Emitter interface {
 	Emit(ctx context.Context, rec Record) error
 }
