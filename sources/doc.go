@@ -29,6 +29,19 @@
 // time, once per block (FileOptions.Now). Nothing downstream assigns an
 // entry's time.
 //
+// A source with no position to read again from (a push receiver) sets
+// Record.Done instead, and answers its client only when the completion
+// fires: nil once the fsync covering the record returned, or the reason it
+// never will be (the client is to retry; the pipeline never appends such
+// a record twice). One request's records share an Acks (Add per record,
+// Wait before answering), and the receiver bounds what it holds with an
+// Inflight: TryAcquire the request's bytes before emitting (false: answer
+// 429 at once), released by the Acks when the last completion fired. No
+// goroutine waits per record or per request beyond the HTTP server's own.
+// A push record has no position and creates none. A source positioned by
+// cursor (journald) puts it in Position.Cursor; it is recovered like an
+// offset and handed back in Deps.Positions.
+//
 // Sources have a Start(ctx)/Close() lifecycle: Start starts the goroutines
 // and returns at once; Close cancels them (a pending Emit returns ctx.Err()),
 // waits for them, releases files and metrics, and is idempotent.
