@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"testing"
@@ -201,5 +202,30 @@ func TestV1FixtureBytes(t *testing.T) {
 	}
 }
 
-// encodeBlockV1 is, while the encoder still writes version 1, EncodeBlock.
-func encodeBlockV1(dst []byte, b *Block) []byte { return EncodeBlock(dst, b) }
+// encodeBlockV1 is EncodeBlock as the version 1 release had it (it wrote
+// testdata/v1): Position.Cursor and the entries' Labels and Metadata are
+// not stored.
+func encodeBlockV1(dst []byte, b *Block) []byte {
+	start := len(dst)
+	dst = append(dst, 0, 0, 0, 0, blockVersion1)
+	dst = AppendString(dst, b.Source)
+	dst = AppendString(dst, b.Position.FileID)
+	dst = AppendString(dst, b.Position.Path)
+	dst = binary.AppendUvarint(dst, uint64(b.Position.Offset))
+	dst = binary.AppendUvarint(dst, uint64(len(b.Labels)))
+	for _, l := range b.Labels {
+		dst = AppendString(dst, l.Name)
+		dst = AppendString(dst, l.Value)
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(b.Entries)))
+	var prev int64
+	for i := range b.Entries {
+		e := &b.Entries[i]
+		dst = binary.AppendVarint(dst, e.Time-prev)
+		prev = e.Time
+		dst = binary.AppendUvarint(dst, uint64(len(e.Line)))
+		dst = append(dst, e.Line...)
+	}
+	binary.LittleEndian.PutUint32(dst[start:], crc32.Checksum(dst[start+crcSize:], castagnoli))
+	return dst
+}
