@@ -190,8 +190,9 @@
 //     record that still passes its CRC could make DecodeBlock allocate far
 //     more than its size. It refuses a record whose entries would hold more
 //     than 16 labels (and metadata pairs) per payload byte plus 4096: a
-//     64 KiB block of 5-byte entries each with a distinct label set of 16
-//     labels would be refused; blocks of real lines are far below that.
+//     64 KiB block with 200 stream labels and 8,000 empty lines each with
+//     a label set of its own would be refused (and skipped by the sinks as
+//     a bad record); blocks of real lines are far below that.
 //   - Open does not lock the directory: two Logs on one directory corrupt
 //     it. The process-wide bbolt lock of the data directory prevents this.
 //   - Log.Read of an old segment loads the whole file under the lock (about
