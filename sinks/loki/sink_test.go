@@ -360,7 +360,7 @@ func TestMetricsLintAndUnregister(t *testing.T) {
 # HELP logcapturer_sink_loki_failures_total Failed pushes by reason (rate_limited, server_error, timeout, connection, partial, too_old, ...).
 # TYPE logcapturer_sink_loki_failures_total counter
 `
-	for _, reason := range []string{loki.ReasonBadLabels, loki.ReasonConnection, loki.ReasonCredentials, loki.ReasonLineTooLong,
+	for _, reason := range []string{loki.ReasonBadLabels, loki.ReasonBadTenant, loki.ReasonConnection, loki.ReasonCredentials, loki.ReasonLineTooLong,
 		loki.ReasonNotFound, loki.ReasonOutOfOrder, loki.ReasonPartial, loki.ReasonRateLimited, loki.ReasonRejected,
 		loki.ReasonServerError, loki.ReasonStructuredMetadata, loki.ReasonTimeout, loki.ReasonTooLarge, loki.ReasonTooNew,
 		loki.ReasonTooOld, loki.ReasonUnauthorized} {
