@@ -125,8 +125,8 @@ func (e *Encoder) Encode(blocks []wal.Block) []Push {
 			}
 		}
 		if e.json {
-			e.raw = e.appendJSON(e.raw[:0], blocks, int32(ti))
-			e.bodies[ti] = append(e.bodies[ti][:0], e.raw...)
+			e.bodies[ti] = e.appendJSON(e.bodies[ti][:0], blocks, int32(ti))
+			e.raw = e.bodies[ti]
 		} else {
 			e.raw = e.appendProto(e.raw[:0], blocks, int32(ti))
 			// s2.EncodeSnappy writes the Snappy block format (what Loki
