@@ -83,6 +83,9 @@ func TestStatusClasses(t *testing.T) {
 					if err != nil {
 						t.Fatalf("Send: %v, want nil", err)
 					}
+					if w := counter(t, reg, "logcapturer_sink_otlp_partial_warnings_total"); (c.reply.Message != "") != (w == 1) {
+						t.Fatalf("partial warnings counter %v for message %q", w, c.reply.Message)
+					}
 					return
 				}
 				if err == nil {
