@@ -9,11 +9,11 @@ package otlptest
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"github.com/klauspost/compress/gzip"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -79,7 +79,7 @@ type Request struct {
 	Header   http.Header
 	Encoding string // "protobuf" or "json"
 	Gzip     bool
-	Message  *collogs.ExportLogsServiceRequest // nil when it did not decode
+	Message  *collogs.ExportLogsServiceRequest // nil when it did not decode or SetDiscard is on
 	Records  int
 	Status   int
 }
@@ -163,7 +163,7 @@ func (r *Receiver) Queue(reps ...Reply) {
 }
 
 // SetDiscard makes the receiver decode and count records without keeping
-// them (benchmarks).
+// them or the decoded requests (benchmarks).
 func (r *Receiver) SetDiscard(on bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -310,11 +310,13 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	info.Records, info.Status = n, status
 	r.mu.Lock()
-	r.requests = append(r.requests, info)
 	r.count += len(stored)
-	if !r.discard {
+	if r.discard {
+		info.Message = nil // keeps nothing of the request
+	} else {
 		r.records = append(r.records, stored...)
 	}
+	r.requests = append(r.requests, info)
 	r.changed()
 	r.mu.Unlock()
 
