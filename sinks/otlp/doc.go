@@ -91,8 +91,9 @@
 //     the range it names holds the whole batch, so a replay re-sends every
 //     record of it, the accepted ones included. A partial_success with an
 //     error_message and no rejected records is a warning: delivered,
-//     counted and logged once. A 2xx body that does not decode counts as
-//     delivered (logged once).
+//     counted and logged once. A 2xx body that does not decode, or comes
+//     in a Content-Type other than protobuf or JSON (a proxy's page), counts
+//     as delivered (logged once).
 //   - 400 and any other 4xx but those below: *sinks.Permanent (reason
 //     bad_request, not_found, too_large or rejected), with the message of
 //     the google.rpc.Status in the body.

@@ -298,3 +298,20 @@ func writeKeyPair(t *testing.T, certFile, keyFile string) {
 		t.Fatal(err)
 	}
 }
+
+// TestSuccessBodyNotAnAnswer: a 200 whose body is text (a proxy's page)
+// or does not decode is delivered, never read as a partial success.
+func TestSuccessBodyNotAnAnswer(t *testing.T) {
+	r := newReceiver(t)
+	s := newSink(t, nil, otlp.Options{URL: r.URL()})
+	// As protobuf, "\x08\x05" would be rejected_log_records: 5 of a
+	// top-level field; as text/plain it is not read.
+	r.Queue(otlptest.Reply{Body: []byte("\x0a\x02\x08\x05"), ContentType: "text/plain"},
+		otlptest.Reply{Body: []byte("\xff\xff\xff"), ContentType: "application/x-protobuf"},
+		otlptest.Reply{Body: []byte("{not json"), ContentType: "application/json"})
+	for i := 0; i < 3; i++ {
+		if err := s.Send(context.Background(), fiveEntries()); err != nil {
+			t.Fatalf("answer %d: %v", i, err)
+		}
+	}
+}

@@ -145,9 +145,10 @@ func protoStatusMessage(b []byte) (string, bool) {
 }
 
 // partialSuccess reads ExportLogsServiceResponse.partial_success from a
-// 2xx body: the rejected record count and the message. A body that is
-// empty or does not decode reads as a full success (rejected 0, ok false
-// for a body that does not decode).
+// 2xx body, in JSON or protobuf as its Content-Type says (none: protobuf):
+// the rejected record count and the message. An empty body is a full
+// success; a body in another Content-Type, or one that does not decode,
+// reads as a full success too, with ok false.
 func partialSuccess(contentType string, body []byte) (rejected int64, msg string, ok bool) {
 	if len(body) == 0 {
 		return 0, "", true
@@ -172,6 +173,10 @@ func partialSuccess(contentType string, body []byte) (rejected int64, msg string
 			return 0, "", false
 		}
 		return n, clip(p.Message), true
+	}
+	if contentType != "" && !isProtobuf(contentType) {
+		// Text or HTML from a proxy: not an answer to read a count from.
+		return 0, "", false
 	}
 	ok = walkFields(body, func(num protowire.Number, typ protowire.Type, v []byte, _ uint64) {
 		if num != 1 || typ != protowire.BytesType {
