@@ -124,7 +124,7 @@
 //	sinks:                           # required: at least one
 //	  # The keys every sink has, decoded here:
 //	  - name: archive                # required; 1-64 of [A-Za-z0-9_-]; unique among sinks
-//	    type: file                   # required; file | stdout | http | loki | kafka
+//	    type: file                   # required; file | stdout | http | loki | kafka | otlp
 //	    batch:                       # a batch is sent when any limit is reached
 //	      max_entries: 10000         # > 0
 //	      max_bytes: 1MiB            # > 0
@@ -166,6 +166,24 @@
 //	    labels: {host: edge-01}      # added to every stream
 //	    structured_metadata: [container_id]   # labels sent as structured metadata, merged
 //	                                 # with the entry's own metadata (which wins on a clash)
+//
+//	    # type: otlp (otlp.Options): OTLP/HTTP logs (sinks/otlp/doc.go has the mapping)
+//	    url: http://collector:4318/v1/logs   # required; the whole path (Loki: /otlp/v1/logs)
+//	    encoding: protobuf           # protobuf | json (OTLP/JSON)
+//	    compression: gzip            # gzip | none
+//	    headers: {X-Scope-OrgID: t1} # extra headers; not Content-*, nor Authorization with auth set
+//	    # basic_auth, bearer_token(_file), tls and timeout (10s) as for loki
+//	    resource_attributes:         # resource attribute: labels, the first present wins;
+//	      service.name: service_name,job   # this is the default (a resource without
+//	      host.name: host,hostname   # service.name gets the source's name); setting the key
+//	                                 # replaces it whole
+//	    attributes: {log.file.path: filename}   # log attributes from labels (the default);
+//	                                 # structured metadata is always sent as attributes
+//	    severity_label: level        # severity_text/number from this label or metadata; "-": off
+//	    trace_id_label: trace_id     # 32 hex digits; "-": off
+//	    span_id_label: span_id       # 16 hex digits; "-": off
+//	                                 # A mapping that names no label is a warning (check prints
+//	                                 # it, run logs it), not an error.
 //
 //	    # type: kafka (kafka.Config): one record per entry
 //	    brokers: ["10.0.0.5:9092"]   # required; host:port, port 1-65535
@@ -213,6 +231,13 @@
 // everywhere else. The options' Check reports what is wrong through a
 // Check, with the key's line. A type unknown to the registry is a problem
 // that lists the known ones, and its other keys are not looked at.
+//
+// A type can also report a warning (Check.Warning): something probably not
+// meant that does not stop the config from loading, such as an otlp
+// mapping that names no label. Warnings carry file:line like problems and
+// end up in Config.Warnings, ordered by line; logcapturer check prints each
+// as "warning: FILE:LINE: KEY: MESSAGE" and still exits 0, run logs each
+// once at start.
 //
 // # Source types
 //

@@ -99,6 +99,7 @@ func ParseWith(name string, data []byte, opts *ParseOptions) (*Config, error) {
 		return nil, err
 	}
 	c.routeDefaults()
+	c.Warnings = ps.sortedWarnings()
 
 	if !o.SkipDirCheck {
 		if err := checkDataDir(c.DataDir); err != nil {

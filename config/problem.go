@@ -65,6 +65,27 @@ func (e *Error) Error() string {
 type problems struct {
 	file string
 	list []Problem
+	// warnings are things that may be wrong but do not stop the config
+	// from loading (a mapping that names nothing); see Config.Warnings.
+	warnings []Problem
+}
+
+func (ps *problems) warn(line int, key, format string, args ...any) {
+	ps.warnings = append(ps.warnings, Problem{File: ps.file, Line: line, Key: key, Msg: fmt.Sprintf(format, args...)})
+}
+
+// sortedWarnings returns the warnings ordered by line, duplicates removed.
+func (ps *problems) sortedWarnings() []Problem {
+	seen := map[Problem]bool{}
+	var list []Problem
+	for _, p := range ps.warnings {
+		if !seen[p] {
+			seen[p] = true
+			list = append(list, p)
+		}
+	}
+	slices.SortStableFunc(list, func(a, b Problem) int { return cmp.Compare(a.Line, b.Line) })
+	return list
 }
 
 func (ps *problems) add(line int, key, format string, args ...any) {

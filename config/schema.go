@@ -25,6 +25,10 @@ type Config struct {
 	Sources         []Source
 	Sinks           []Sink
 	Admin           Admin
+	// Warnings are what Check.Warning reported, ordered by line: things
+	// that are probably not meant but do not stop the config from loading.
+	// logcapturer check prints them; run logs each once at start.
+	Warnings []Problem
 }
 
 // DLQ bounds how much of the WAL the dead-letter queue keeps: the oldest

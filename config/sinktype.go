@@ -93,6 +93,13 @@ func (c *Check) PipelineStages() *yaml.Node {
 	return c.source.PipelineStages
 }
 
+// Warning reports that the value at key (relative to the entry) is
+// probably not what was meant but does not stop the config from loading:
+// logcapturer check prints it, run logs it once (Config.Warnings).
+func (c *Check) Warning(key, format string, args ...any) {
+	c.v.ps.warn(c.v.line(c.key(key)), c.key(key), format, args...)
+}
+
 // Has reports whether key is set in the file (false for a Config built in
 // code).
 func (c *Check) Has(key string) bool { return c.v.has(c.key(key)) }

@@ -56,3 +56,30 @@ admin:
 		t.Error("check created data_dir")
 	}
 }
+
+// TestCheckPrintsWarnings: a warning (an otlp mapping that names no
+// label) is printed at its file:line and check still exits 0.
+func TestCheckPrintsWarnings(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "c.yaml")
+	os.WriteFile(cfgPath, []byte(strings.ReplaceAll(`data_dir: $DIR/data
+sources:
+  - name: app
+    type: file
+    paths: ["/var/log/app.log"]
+sinks:
+  - name: otel
+    type: otlp
+    url: http://127.0.0.1:4318/v1/logs
+    attributes:
+      pod: ""
+`, "$DIR", dir)), 0o644)
+	var out, errb bytes.Buffer
+	if code := runMain([]string{"check", "--config", cfgPath}, &out, &errb); code != 0 {
+		t.Fatalf("check: exit %d, stderr %q", code, errb.String())
+	}
+	want := "warning: " + cfgPath + ":11: sinks[0].attributes.pod: names no label: the attribute is never set\n"
+	if !strings.HasPrefix(out.String(), want) || !strings.Contains(out.String(), ": ok (") {
+		t.Fatalf("check printed %q, want it to start with %q and say ok", out.String(), want)
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/logcapturer/logcapturer/sinks"
 	"github.com/logcapturer/logcapturer/sinks/kafka"
 	"github.com/logcapturer/logcapturer/sinks/loki"
+	"github.com/logcapturer/logcapturer/sinks/otlp"
 	"github.com/logcapturer/logcapturer/sources"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -35,6 +36,9 @@ func cmdCheck(args []string, stdout io.Writer) error {
 	cfg, err := checkConfig(path)
 	if err != nil {
 		return err
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(stdout, "warning: %s\n", w)
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d sources, %d sinks, data_dir %s)\n", path, len(cfg.Sources), len(cfg.Sinks), cfg.DataDir)
 	return nil
@@ -89,6 +93,9 @@ func cmdRun(args []string, stderr io.Writer) error {
 	cfg, err := config.Load(path, opts)
 	if err != nil {
 		return configError(path, err)
+	}
+	for _, w := range cfg.Warnings {
+		logger.Warn("config warning: " + w.String())
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -305,6 +312,7 @@ func sinkTypes() []config.SinkType {
 		sinks.HTTPSinkType(),
 		loki.SinkType(),
 		kafka.SinkType(),
+		otlp.SinkType(),
 	}
 }
 

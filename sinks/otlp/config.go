@@ -1,0 +1,55 @@
+package otlp
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/logcapturer/logcapturer/config"
+	"github.com/logcapturer/logcapturer/sinks"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// SinkType registers type: otlp. Its options are Options, decoded by their
+// yaml tags.
+func SinkType() config.SinkType {
+	return config.SinkType{Name: "otlp", New: func() config.SinkConfig {
+		return &Options{Timeout: DefaultTimeout, Encoding: EncodingProtobuf, Compression: CompressionGzip}
+	}}
+}
+
+// SendTimeout is the longest one Send takes (the pipeline's bound for a
+// hung send is twice it).
+func (o *Options) SendTimeout() time.Duration { return o.Timeout }
+
+// Check reports every problem Validate would, each at its key's line, and
+// a mapping that names no label as a warning.
+func (o *Options) Check(c *config.Check) {
+	if c.Required("url", o.URL) {
+		if _, err := parseURL(o.URL); sinks.CheckURL(c, "url", o.URL) && err != nil {
+			// What only an export URL must not have: credentials, a fragment.
+			c.Problem("url", "%v", err)
+		}
+	}
+	c.Positive("timeout", o.Timeout)
+	opts := *o
+	opts.setDefaults()
+	opts.rules(func(key, msg string) {
+		if key != "timeout" {
+			c.Problem(key, "%s", msg)
+		}
+	}, func(key, msg string) { c.Warning(key, "%s", msg) })
+}
+
+// CheckFiles reports a password, token or TLS file that cannot be read.
+func (o *Options) CheckFiles(c *config.Check) {
+	c.SecretFile("basic_auth.password_file", o.BasicAuth.PasswordFile)
+	c.SecretFile("bearer_token_file", o.BearerTokenFile)
+	o.TLS.CheckFiles(c, "tls")
+}
+
+// Open returns the sink named name.
+func (o *Options) Open(logger *slog.Logger, reg prometheus.Registerer, name string) (sinks.Sink, error) {
+	opts := *o
+	opts.Name = name
+	return New(logger, reg, opts)
+}
