@@ -423,7 +423,14 @@ func (d *decoder) config(root *yaml.Node) Config {
 				{"pprof", d.boolField(&c.Admin.PProf)},
 			})
 		}},
+		{"takeover", func(n *yaml.Node, path string) {
+			d.mapping(n, path, []field{
+				{"promtail_positions", stringField(d, &c.Takeover.PromtailPositions)},
+				{"ignore_invalid", d.boolField(&c.Takeover.IgnoreInvalid)},
+			})
+		}},
 	})
+	c.Takeover.Line = d.pos["takeover.promtail_positions"]
 	return c
 }
 

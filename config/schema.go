@@ -25,6 +25,9 @@ type Config struct {
 	Sources         []Source
 	Sinks           []Sink
 	Admin           Admin
+	// Takeover names another shipper's positions to start from, on the
+	// first start of this data directory (see Takeover).
+	Takeover Takeover
 	// Warnings are what Check.Warning reported, ordered by line: things
 	// that are probably not meant but do not stop the config from loading.
 	// logcapturer check prints them; run logs each once at start.
@@ -132,6 +135,25 @@ type Admin struct {
 	// UnreadyAfter is how long a sink may fail before /readyz reports it
 	// (reason sink_failing).
 	UnreadyAfter Duration
+}
+
+// Takeover is the takeover section: the positions file of the Promtail
+// this logcapturer replaces. On the first start of a data directory (no
+// handover recorded in its state.db) the program starts every file that
+// Promtail recorded, and that is still the file Promtail read, at
+// Promtail's offset; the handover is recorded in state.db at once, in
+// one transaction, and never done again. Promtail's file is only read.
+type Takeover struct {
+	// PromtailPositions is the path of Promtail's positions.yaml
+	// (Promtail's positions.filename); empty: no takeover.
+	PromtailPositions string
+	// IgnoreInvalid starts without Promtail's positions when its file is
+	// not valid YAML (Promtail's positions.ignore_invalid_yaml), instead
+	// of refusing to start.
+	IgnoreInvalid bool
+	// Line is the line of promtail_positions in the config file (0 when
+	// not set or built in code), for the program's messages.
+	Line int
 }
 
 // Defaults.

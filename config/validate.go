@@ -198,6 +198,7 @@ func (v *validator) config(c *Config) {
 			MinMemoryLimit(c.WAL.SegmentSize), c.MemoryLimit, c.AutoMemoryLimit())
 	}
 
+	v.takeover(&c.Takeover)
 	if len(c.Sources) == 0 {
 		v.add("sources", "at least one source is required")
 	}

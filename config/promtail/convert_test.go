@@ -1,0 +1,299 @@
+package promtail
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/logcapturer/logcapturer/config"
+	"github.com/logcapturer/logcapturer/sinks/loki"
+	"github.com/logcapturer/logcapturer/sources"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func noEnv(string) (string, bool) { return "", false }
+
+// testEnv is the environment the converted configs are read with.
+func testEnv(k string) (string, bool) {
+	v, ok := map[string]string{"LOKI_URL": "http://loki:3100/loki/api/v1/push"}[k]
+	return v, ok
+}
+
+func parseOpts() *config.ParseOptions {
+	return &config.ParseOptions{
+		SkipDirCheck: true, LookupEnv: testEnv,
+		SinkTypes:   []config.SinkType{loki.SinkType()},
+		SourceTypes: []config.SourceType{sources.FileSourceType(), sources.DockerSourceType(), sources.CRISourceType()},
+	}
+}
+
+// TestConvertGolden converts each Promtail config of testdata, compares
+// the result with its golden file, and checks that the native config
+// loads (what logcapturer check does with the converted file).
+func TestConvertGolden(t *testing.T) {
+	for _, name := range []string{"full", "static", "notargets", "relabel"} {
+		t.Run(name, func(t *testing.T) {
+			r, err := Load(filepath.Join("testdata", name+".yaml"), &Options{KeepEnv: true, LookupEnv: noEnv})
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", name+".golden")
+			if *update {
+				if err := os.WriteFile(golden, r.YAML, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(want) != string(r.YAML) {
+				t.Errorf("converted config differs from %s (go test -update):\n%s", golden, r.YAML)
+			}
+			if _, err := config.ParseWith(name+".converted.yaml", r.YAML, parseOpts()); err != nil {
+				t.Fatalf("the converted config does not load:\n%v", err)
+			}
+			if _, err := r.Parse(parseOpts()); err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+		})
+	}
+}
+
+// TestConvertRelabel checks the labels and paths the relabel rules give
+// static targets, as Promtail's file target manager computes them.
+func TestConvertRelabel(t *testing.T) {
+	r, err := Load("testdata/relabel.yaml", &Options{LookupEnv: noEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := r.Parse(parseOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	type src struct {
+		name, path string
+		labels     map[string]string
+	}
+	var got []src
+	for _, s := range cfg.Sources {
+		got = append(got, src{s.Name, s.Options.(*sources.FileConfig).Paths[0], s.Labels})
+	}
+	// hashmod of "web" and "db" modulo 4, as Prometheus computes it.
+	want := []src{
+		{"apps-1", "/srv/web/*.log", map[string]string{"app": "web", "APP": "WEB", "instance": "host-a", "team": "payments", "shard": got[0].labels["shard"]}},
+		{"apps-2", "/srv/web/*.log", map[string]string{"app": "web", "APP": "WEB", "instance": "host-b", "team": "payments", "shard": got[0].labels["shard"]}},
+		{"apps-3", "/srv/db/*.log", map[string]string{"app": "db", "APP": "DB", "instance": "host-c", "shard": got[2].labels["shard"]}},
+		{"dropped", "/srv/prod/*.log", map[string]string{"env": "prod"}},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d sources, want %d: %+v", len(got), len(want), got)
+	}
+	for i := range want {
+		if got[i].name != want[i].name || got[i].path != want[i].path || !equalMaps(got[i].labels, want[i].labels) {
+			t.Errorf("source %d: got %+v, want %+v", i, got[i], want[i])
+		}
+		if got[i].labels["shard"] == "" && i < 3 {
+			t.Errorf("source %d: no shard label", i)
+		}
+	}
+	if len(cfg.Sinks) != 2 || cfg.Sinks[0].Name != "loki-1" || cfg.Sinks[1].Name != "loki-2" {
+		t.Errorf("sinks: %+v", cfg.Sinks)
+	}
+	o := cfg.Sinks[1].Options.(*loki.Options)
+	if o.BearerTokenFile != "/etc/promtail/token" || o.TLS.CAFile != "/etc/promtail/ca.pem" || o.TLS.KeyFile != "/etc/promtail/client.key" {
+		t.Errorf("second client: %+v", o)
+	}
+}
+
+func equalMaps(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if bv, ok := b[k]; !ok || bv != v {
+			return false
+		}
+	}
+	return true
+}
+
+// TestConvertFull checks the values of every covered key of full.yaml,
+// with the environment expanded (run and check) and kept (convert).
+func TestConvertFull(t *testing.T) {
+	env := func(k string) (string, bool) {
+		v, ok := map[string]string{"LOKI_URL": "http://loki:3100/loki/api/v1/push", "LOG_DIR": "/data/logs"}[k]
+		return v, ok
+	}
+	r, err := Load("testdata/full.yaml", &Options{LookupEnv: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	popts := parseOpts()
+	popts.LookupEnv = env
+	cfg, err := r.Parse(popts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Admin.Listen != "127.0.0.1:9080" || cfg.Takeover.PromtailPositions != "/tmp/positions.yaml" {
+		t.Errorf("admin %q, takeover %+v", cfg.Admin.Listen, cfg.Takeover)
+	}
+	s := cfg.Sinks[0]
+	o := s.Options.(*loki.Options)
+	if o.URL != "http://loki:3100/loki/api/v1/push" || o.TenantID != "tenant1" || o.BasicAuth.Username != "promtail" ||
+		o.BasicAuth.PasswordFile != "/etc/promtail/password" || o.Labels["host"] != "edge-1" || o.Headers["X-Team"] != "logs" ||
+		o.Timeout.String() != "15s" {
+		t.Errorf("sink options: %+v", o)
+	}
+	if s.Batch.MaxWait.String() != "2s" || s.Batch.MaxBytes != 524288 || s.Retry.MinBackoff.String() != "1s" ||
+		s.Retry.MaxBackoff.String() != "1m0s" || s.Retry.MaxAttempts != 5 {
+		t.Errorf("sink batch/retry: %+v %+v", s.Batch, s.Retry)
+	}
+	fc := cfg.Sources[0].Options.(*sources.FileConfig)
+	if fc.Paths[0] != "/data/logs/*.log" || fc.Exclude[0] != "/data/logs/debug.log" || fc.PollInterval.String() != "5s" ||
+		fc.MaxLineBytes != 512000 || cfg.Sources[0].Labels["job"] != "varlogs" {
+		t.Errorf("source: %+v labels %v", fc, cfg.Sources[0].Labels)
+	}
+	if st := cfg.Sources[1].PipelineStages; st == nil || len(st.Content) != 3 || st.Content[2].Content[0].Value != "limit" {
+		t.Errorf("pipeline_stages of app: %+v", st)
+	}
+	if !slices.ContainsFunc(r.Notes, func(p config.Problem) bool { return p.Key == "limits_config.max_streams" && p.Line == 39 }) {
+		t.Errorf("no note for max_streams: %v", r.Notes)
+	}
+}
+
+// TestConvertProblems checks that bad Promtail configs give every problem
+// at its line, with Promtail's key path.
+func TestConvertProblems(t *testing.T) {
+	const head = "clients:\n  - url: http://localhost:3100/loki/api/v1/push\n"
+	cases := []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"yaml error", head + "scrape_configs:\n  - job_name: a\n   static_configs: [\n", []string{"t.yaml:3: invalid YAML"}},
+		{"unknown key", head + "scrape_configs:\n  - job_name: a\n    static_config:\n      - labels: {__path__: /x}\n",
+			[]string{"t.yaml:5: scrape_configs[0].static_config: unknown key"}},
+		{"stage shape", head + "scrape_configs:\n  - job_name: a\n    pipeline_stages:\n      - regex: [a]\n    static_configs:\n      - labels: {__path__: /x}\n",
+			[]string{"t.yaml:6: scrape_configs[0].pipeline_stages[0].regex"}},
+		{"stage list", head + "scrape_configs:\n  - job_name: a\n    pipeline_stages:\n      json:\n        expressions: {a: b}\n    static_configs:\n      - labels: {__path__: /x}\n",
+			[]string{"t.yaml:6: scrape_configs[0].pipeline_stages: must be a list of stages"}},
+		{"relabel regex", head + "scrape_configs:\n  - job_name: a\n    relabel_configs:\n      - source_labels: [a]\n        regex: '(unclosed'\n        target_label: b\n    static_configs:\n      - labels: {__path__: /x}\n",
+			[]string{"t.yaml:7: scrape_configs[0].relabel_configs[0].regex: does not compile"}},
+		{"relabel action", head + "scrape_configs:\n  - job_name: a\n    relabel_configs:\n      - action: explode\n    static_configs:\n      - labels: {__path__: /x}\n",
+			[]string{"t.yaml:6: scrape_configs[0].relabel_configs[0]: unknown relabel action"}},
+		{"no url", "clients:\n  - tenant_id: x\nscrape_configs:\n  - job_name: a\n    static_configs:\n      - labels: {__path__: /x}\n",
+			[]string{"t.yaml:2: clients[0].url: is required"}},
+		{"bad duration", head + "  - url: http://b/\n    batchwait: soon\nscrape_configs:\n  - job_name: a\n    static_configs:\n      - labels: {__path__: /x}\n",
+			[]string{"t.yaml:4: clients[1].batchwait: must be a duration"}},
+		{"double star", head + "scrape_configs:\n  - job_name: a\n    static_configs:\n      - labels:\n          __path__: /var/log/**/*.log\n",
+			[]string{"t.yaml:7: scrape_configs[0].static_configs[0].labels.__path__: \"/var/log/**/*.log\": ** and {a,b} globs are not covered"}},
+		// A problem the native check finds comes back at the Promtail line.
+		{"native problem", "clients:\n  - url: http://localhost:3100/loki/api/v1/push\n    headers:\n      Authorization: x\nscrape_configs:\n  - job_name: a\n    static_configs:\n      - labels: {__path__: /x}\n",
+			[]string{"t.yaml:3: clients[0].headers: \"Authorization\" is set by the sink"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := Convert("t.yaml", []byte(tc.yaml), &Options{LookupEnv: noEnv})
+			if err == nil {
+				_, err = r.Parse(parseOpts())
+			}
+			var ce *config.Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("want a *config.Error, got %v", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("problems do not contain %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+// TestConvertUnsupported checks that every part not covered is listed at
+// its line, and that SkipUnsupported converts the rest and lists them.
+func TestConvertUnsupported(t *testing.T) {
+	data, err := os.ReadFile("testdata/unsupported.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantLines := map[string]int{
+		"scrape_configs[1].kubernetes_sd_configs": 9, "scrape_configs[2].journal": 12, "scrape_configs[3].syslog": 17,
+		"scrape_configs[4].loki_push_api": 20, "scrape_configs[5].docker_sd_configs": 24, "scrape_configs[6].windows_events": 27,
+		"scrape_configs[7].gcplog": 30, "scrape_configs[8].cloudflare": 33, "scrape_configs[9].heroku_drain": 36,
+		"scrape_configs[10].gelf": 40, "scrape_configs[11].kafka": 43, "scrape_configs[12].azure_event_hubs": 46,
+		"scrape_configs[13].consul_sd_configs": 49,
+	}
+	_, err = Convert("u.yaml", data, &Options{LookupEnv: noEnv})
+	var ce *config.Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("want a *config.Error, got %v", err)
+	}
+	check := func(ps []config.Problem) {
+		t.Helper()
+		got := map[string]int{}
+		for _, p := range ps {
+			got[p.Key] = p.Line
+		}
+		for k, line := range wantLines {
+			if got[k] != line {
+				t.Errorf("%s: line %d, want %d (%v)", k, got[k], line, ps)
+			}
+		}
+		if len(ps) != len(wantLines) {
+			t.Errorf("%d problems, want %d: %v", len(ps), len(wantLines), ps)
+		}
+	}
+	check(ce.Problems)
+
+	r, err := Convert("u.yaml", data, &Options{LookupEnv: noEnv, SkipUnsupported: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(r.Left)
+	cfg, err := r.Parse(parseOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Sources) != 1 || cfg.Sources[0].Name != "files" {
+		t.Errorf("sources: %+v", cfg.Sources)
+	}
+}
+
+// TestEnv checks Promtail's -config.expand-env semantics and the
+// references convert keeps.
+func TestEnv(t *testing.T) {
+	env := func(k string) (string, bool) {
+		v, ok := map[string]string{"A": "x", "EMPTY": ""}[k]
+		return v, ok
+	}
+	for _, tc := range []struct{ in, expanded, kept string }{
+		{"${A}", "x", "${A:-}"},
+		{"$A/b", "x/b", "${A:-}/b"},
+		{"${UNSET}", "", "${UNSET:-}"},
+		{"${UNSET:-d}", "d", "${UNSET:-d}"},
+		{"${EMPTY:-d}", "d", "${EMPTY:-d}"},
+		{"a$$b", "a$b", "a$b"},
+		{"end$", "end$", "end$"},
+		{"$${A}", "${A}", "$${A}"},
+		{"$$$A", "$x", "$$${A:-}"},
+		{"re(x)$", "re(x)$", "re(x)$"},
+	} {
+		got, errs := expandEnv(tc.in, env)
+		if got != tc.expanded || len(errs) > 0 {
+			t.Errorf("expandEnv(%q) = %q %v, want %q", tc.in, got, errs, tc.expanded)
+		}
+		// What convert writes reads back, in logcapturer, as Promtail's value.
+		if k := keepRefs(tc.in); k != tc.kept {
+			t.Errorf("keepRefs(%q) = %q, want %q", tc.in, k, tc.kept)
+		}
+	}
+	if _, errs := expandEnv("${A", env); len(errs) != 1 {
+		t.Errorf("unterminated: %v", errs)
+	}
+}

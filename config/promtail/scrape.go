@@ -1,0 +1,331 @@
+package promtail
+
+import (
+	"maps"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/relabel"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/logcapturer/logcapturer/config"
+	"github.com/logcapturer/logcapturer/sources/stages"
+)
+
+// Labels Promtail's file targets read.
+const (
+	pathLabel        = "__path__"
+	pathExcludeLabel = "__path_exclude__"
+	hostLabel        = "__host__"
+	addressLabel     = "__address__"
+	filenameLabel    = "filename"
+)
+
+// notCoveredTargets are the scrape config keys of targets logcapturer does
+// not cover, with what to do instead.
+var notCoveredTargets = map[string]string{
+	"kubernetes_sd_configs": "use a native cri source (type: cri) on /var/log/pods",
+	"windows_events":        "logcapturer does not read the Windows event log",
+	"gcplog":                "logcapturer does not pull from Google Cloud Pub/Sub",
+	"cloudflare":            "logcapturer does not pull Cloudflare logs",
+	"heroku_drain":          "logcapturer has no Heroku drain receiver",
+	"gelf":                  "logcapturer has no GELF receiver",
+	"kafka":                 "logcapturer does not consume Kafka",
+	"azure_event_hubs":      "logcapturer does not consume Azure Event Hubs",
+	"docker_sd_configs": "reading containers through the Docker API, with labels from __meta_docker_* relabeling, is not covered yet; " +
+		"a native docker source (type: docker) reads their json-file logs on disk and labels them container_name, container_id, image and stream",
+	"journal":       "the journal source is not in this build yet (branch journald)",
+	"syslog":        "the syslog source is not in this build yet (branch syslog)",
+	"loki_push_api": "the Loki push receiver is not in this build yet (branch lokipush)",
+}
+
+var relabelKeys = []string{"source_labels", "separator", "regex", "modulus", "target_label", "replacement", "action"}
+
+// scrapeConfig converts one scrape_configs entry into sources appended to
+// out.
+func (c *conv) scrapeConfig(n *yaml.Node, path string, out *yaml.Node) {
+	known := []string{"job_name", "pipeline_stages", "static_configs", "relabel_configs", "encoding", "decompression"}
+	var sds []string
+	if m := resolve(n); m != nil && m.Kind == yaml.MappingNode {
+		for i := 0; i < len(m.Content); i += 2 {
+			k := m.Content[i].Value
+			if _, ok := notCoveredTargets[k]; ok || strings.HasSuffix(k, "_sd_configs") {
+				sds = append(sds, k)
+			}
+		}
+	}
+	f, ok := c.fields(n, path, append(known, sds...)...)
+	if !ok {
+		return
+	}
+	job := ""
+	if e, ok := f["job_name"]; ok {
+		job, _ = c.scalar(e, "a string")
+	} else {
+		c.problem(n.Line, joinKey(path, "job_name"), "is required")
+	}
+	for _, k := range sds {
+		e := f[k]
+		why, ok := notCoveredTargets[k]
+		if !ok {
+			why = "service discovery is not covered: list the files in static_configs, or use a native docker or cri source"
+		}
+		c.notCovered(e.k.Line, e.path, "%s: %s", k, why)
+	}
+	var stagesNode *yaml.Node
+	if e, ok := f["pipeline_stages"]; ok {
+		stagesNode = e.v
+		if _, problems := stages.Parse(e.v, stages.Env{Source: "check"}); len(problems) > 0 {
+			for _, p := range problems {
+				line := p.Line
+				if line == 0 {
+					line = e.k.Line
+				}
+				c.problem(line, e.path+p.Key, "%s", p.Msg)
+			}
+		}
+	}
+	var rules []*relabel.Config
+	if e, ok := f["relabel_configs"]; ok {
+		rules = c.relabelConfigs(e)
+	}
+	if e, ok := f["encoding"]; ok {
+		if s, ok := c.scalar(e, "an encoding name"); ok {
+			if norm := strings.ToLower(strings.ReplaceAll(s, "-", "")); norm != "utf8" && norm != "" {
+				c.notCovered(e.k.Line, e.path, "encoding %q: logcapturer reads files as UTF-8", s)
+			}
+		}
+	}
+	if e, ok := f["decompression"]; ok {
+		c.notCovered(e.k.Line, e.path, "decompression: logcapturer does not read compressed files")
+	}
+	e, ok := f["static_configs"]
+	if !ok {
+		return
+	}
+	seen := map[string]bool{}
+	var targets []fileTarget
+	for i, sc := range c.items(e) {
+		for _, t := range c.staticConfig(sc, e.path+"["+strconv.Itoa(i)+"]", rules) {
+			if k := t.key(); !seen[k] {
+				seen[k] = true
+				targets = append(targets, t)
+			}
+		}
+	}
+	for i, t := range targets {
+		name := sourceName(job, i, len(targets))
+		out.Content = append(out.Content, c.fileSource(name, t, n, path, stagesNode, f))
+	}
+}
+
+// fileTarget is one static target, relabeled: the files to tail and their
+// labels.
+type fileTarget struct {
+	path, exclude string
+	labels        map[string]string
+	from          *yaml.Node // the static_configs item
+	key0          string     // its path
+	labelLines    map[string]*yaml.Node
+}
+
+func (t fileTarget) key() string {
+	var b strings.Builder
+	b.WriteString(t.path + "\x00" + t.exclude)
+	for _, k := range slices.Sorted(maps.Keys(t.labels)) {
+		b.WriteString("\x00" + k + "=" + t.labels[k])
+	}
+	return b.String()
+}
+
+// staticConfig reads one static_configs item and returns its targets after
+// relabeling, as Promtail's file target manager makes them: each target
+// is __address__ plus the labels; relabel_configs run on that set; a
+// target without __path__ is skipped; labels starting with "__" are
+// removed.
+func (c *conv) staticConfig(n *yaml.Node, path string, rules []*relabel.Config) []fileTarget {
+	f, ok := c.fields(n, path, "targets", "labels")
+	if !ok {
+		return nil
+	}
+	addrs := []string{"localhost"} // Promtail's default when targets is left out
+	if e, ok := f["targets"]; ok {
+		addrs = nil
+		for i, it := range c.items(e) {
+			if s, ok := c.scalar(entry{k: it, v: it, path: e.path + "[" + strconv.Itoa(i) + "]"}, "a string"); ok {
+				addrs = append(addrs, s)
+			}
+		}
+	}
+	base := map[string]string{}
+	lines := map[string]*yaml.Node{}
+	if e, ok := f["labels"]; ok {
+		ls, _ := c.stringMap(e)
+		for _, l := range ls {
+			base[l.k.Value] = l.v.Value
+			lines[l.k.Value] = l.k
+		}
+	}
+	var out []fileTarget
+	for _, addr := range addrs {
+		set := maps.Clone(base)
+		set[addressLabel] = addr
+		lb := labels.NewBuilder(labels.FromMap(set))
+		if len(rules) > 0 && !relabel.ProcessBuilder(lb, rules...) {
+			c.note(n.Line, path, "promtail: target %q is dropped by relabel_configs", addr)
+			continue
+		}
+		final := lb.Labels().Map()
+		p := final[pathLabel]
+		if p == "" {
+			c.note(n.Line, path, "promtail: target %q has no __path__ label: Promtail tails nothing for it, and neither does logcapturer", addr)
+			continue
+		}
+		if strings.Contains(p, "**") || strings.ContainsAny(p, "{}") {
+			c.notCovered(lineOf(lines, pathLabel, n), joinKey(path, "labels.__path__"),
+				"%q: ** and {a,b} globs are not covered: logcapturer's globs are filepath.Match patterns (write one source per directory)", p)
+			continue
+		}
+		if h, ok := final[hostLabel]; ok && h != "" {
+			c.note(lineOf(lines, hostLabel, n), joinKey(path, "labels.__host__"),
+				"promtail: __host__ %q: Promtail tails the target only on that host; logcapturer tails it wherever it runs", h)
+		}
+		t := fileTarget{path: p, exclude: final[pathExcludeLabel], labels: map[string]string{}, from: n, key0: path, labelLines: lines}
+		for k, v := range final {
+			switch {
+			case strings.HasPrefix(k, "__"):
+			case k == filenameLabel:
+				c.note(lineOf(lines, k, n), joinKey(path, "labels."+k),
+					"promtail: the filename label is set to each file's path, as in Promtail; the static value is not used")
+			default:
+				t.labels[k] = v
+			}
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+func lineOf(lines map[string]*yaml.Node, key string, def *yaml.Node) int {
+	if n, ok := lines[key]; ok {
+		return n.Line
+	}
+	return def.Line
+}
+
+// fileSource builds the native file source of one target.
+func (c *conv) fileSource(name string, t fileTarget, job *yaml.Node, jobPath string, stagesNode *yaml.Node, f map[string]entry) *yaml.Node {
+	s := mapping()
+	c.from(s, job, jobPath)
+	c.put(s, "name", str(name), job, joinKey(jobPath, "job_name"))
+	c.put(s, "type", str("file"), t.from, t.key0)
+	c.put(s, "paths", list(c.from(str(escape(t.path)), t.from, t.key0+".labels.__path__")), t.from, t.key0+".labels.__path__")
+	if t.exclude != "" {
+		c.put(s, "exclude", list(c.from(str(escape(t.exclude)), t.from, t.key0+".labels.__path_exclude__")), t.from, t.key0+".labels.__path_exclude__")
+	}
+	if len(t.labels) > 0 {
+		m := mapping()
+		for _, k := range slices.Sorted(maps.Keys(t.labels)) {
+			from := t.from
+			if n, ok := t.labelLines[k]; ok {
+				from = n
+			}
+			c.put(m, k, str(escape(t.labels[k])), from, t.key0+".labels."+k)
+		}
+		c.put(s, "labels", m, t.from, t.key0+".labels")
+	}
+	if c.syncPeriod != "" {
+		c.put(s, "poll_interval", plain(c.syncPeriod), nil, "")
+	}
+	if c.maxLineSize != "" {
+		n, _ := parseSize(c.maxLineSize)
+		n = min(max(n, int64(1<<10)), int64(64<<20))
+		c.put(s, "max_line_bytes", plain(strconv.FormatInt(n, 10)), nil, "")
+	}
+	var sl *yaml.Node
+	if stagesNode != nil {
+		sl = c.copyTree(stagesNode, joinKey(jobPath, "pipeline_stages"), 0)
+	}
+	if c.limitStage != nil {
+		if sl == nil {
+			sl = list()
+		}
+		sl.Content = append(sl.Content, c.copyTree(c.limitStage, "limits_config", 0))
+		sl.Content[len(sl.Content)-1].HeadComment = c.limitStage.HeadComment
+	}
+	if sl != nil {
+		c.put(s, "pipeline_stages", sl, f["pipeline_stages"].k, joinKey(jobPath, "pipeline_stages"))
+	}
+	return s
+}
+
+// escape makes an expanded value safe from logcapturer's own expansion:
+// a "$" before "{" or "$" is doubled (logcapturer keeps any other "$" as
+// it is, so a regex's "$" stays readable).
+func escape(s string) string {
+	if !strings.Contains(s, "$") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		b.WriteByte(s[i])
+		if s[i] == '$' && i+1 < len(s) && (s[i+1] == '{' || s[i+1] == '$') {
+			b.WriteByte('$')
+		}
+	}
+	return b.String()
+}
+
+var nameRE = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
+
+// sourceName derives a source's name from its job's: invalid characters
+// become "_", and the i-th of n targets gets a suffix.
+func sourceName(job string, i, n int) string {
+	name := strings.Trim(nameRE.ReplaceAllString(job, "_"), "_")
+	if name == "" {
+		name = "job"
+	}
+	if len(name) > config.MaxNameLen-4 {
+		name = name[:config.MaxNameLen-4]
+	}
+	if n > 1 {
+		name += "-" + strconv.Itoa(i+1)
+	}
+	return name
+}
+
+// relabelConfigs reads and checks a relabel_configs list.
+func (c *conv) relabelConfigs(e entry) []*relabel.Config {
+	var out []*relabel.Config
+	for i, it := range c.items(e) {
+		ip := e.path + "[" + strconv.Itoa(i) + "]"
+		f, ok := c.fields(it, ip, relabelKeys...)
+		if !ok {
+			continue
+		}
+		if re, ok := f["regex"]; ok {
+			if s, ok := c.scalar(re, "a regular expression"); ok {
+				if _, err := regexp.Compile("^(?s:" + s + ")$"); err != nil {
+					c.problem(re.k.Line, re.path, "does not compile: %v", err)
+					continue
+				}
+			}
+		}
+		var rc relabel.Config
+		if err := it.Decode(&rc); err != nil {
+			c.problem(it.Line, ip, "%s", strings.TrimPrefix(err.Error(), "yaml: "))
+			continue
+		}
+		if err := rc.Validate(model.LegacyValidation); err != nil {
+			c.problem(it.Line, ip, "%v", err)
+			continue
+		}
+		out = append(out, &rc)
+	}
+	return out
+}
+
