@@ -216,4 +216,3 @@ func parseSize(s string) (int64, error) {
 	}
 	return n * mult, nil
 }
-

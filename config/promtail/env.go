@@ -91,4 +91,3 @@ func validName(s string) bool {
 	}
 	return true
 }
-

@@ -328,4 +328,3 @@ func (c *conv) relabelConfigs(e entry) []*relabel.Config {
 	}
 	return out
 }
-
