@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strconv"
 	"strings"
@@ -111,7 +112,8 @@ func ParsePromtailPositions(path string, data []byte) (out *PromtailPositions, e
 
 // takeover checks the takeover section; with checkFiles it reads
 // Promtail's positions file, which must be readable and valid (unless
-// ignore_invalid).
+// ignore_invalid). A file that does not exist is a warning: Promtail
+// never saved positions there, and there is nothing to take over.
 func (v *validator) takeover(t *Takeover) {
 	const key = "takeover.promtail_positions"
 	if !v.has(key) || v.failed[key] {
@@ -130,6 +132,8 @@ func (v *validator) takeover(t *Takeover) {
 	_, err := ReadPromtailPositions(t.PromtailPositions)
 	switch {
 	case err == nil:
+	case errors.Is(err, fs.ErrNotExist):
+		v.ps.warn(v.line(key), key, "%v: there is nothing to take over (Promtail never saved positions there); if Promtail ran on this host, give its positions.filename", err)
 	case errors.Is(err, ErrPositionsInvalid) && t.IgnoreInvalid:
 		v.ps.warn(v.line(key), key, "%v; ignore_invalid is set: logcapturer will start without Promtail's positions", err)
 	case errors.Is(err, ErrPositionsInvalid):

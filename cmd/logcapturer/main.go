@@ -16,6 +16,8 @@ const usage = `usage: logcapturer <command> [flags]
 commands:
   run --config FILE     tail the configured sources and ship them to the sinks
   check --config FILE   validate a config file; exit 1 listing every problem
+  convert --from promtail FILE [-o OUT]
+                        write the native equivalent of a Promtail config
   status                where each sink is, how far behind, what it waits for
   sinks [NAME]          sinks: cursor, lag, state, retries, dead letters
   sinks rewind NAME --to-time T | --to-index N | --to-oldest | --to-newest
@@ -67,6 +69,8 @@ func runMainWith(args []string, con console, stdout, stderr io.Writer) int {
 		err = cmdRun(args[1:], stderr)
 	case "check":
 		err = cmdCheck(args[1:], stdout)
+	case "convert":
+		err = cmdConvert(args[1:], stdout, stderr)
 	case "dlq":
 		err = cmdDLQ(args[1:], con, stdout, stderr)
 	case "health":
@@ -109,29 +113,37 @@ type usageError struct{ error }
 
 // configUsage is the help of the commands that take --config.
 var configUsage = map[string]string{
-	"run":   "run --config FILE [flags]\n\nTail the configured sources and ship them to the sinks until SIGINT or SIGTERM.",
-	"check": "check --config FILE\n\nValidate a config file; exit 1 listing every problem as file:line: key: message.",
+	"run": "run --config FILE [flags]\n\nTail the configured sources and ship them to the sinks until SIGINT or SIGTERM.\n" +
+		"With --config-format promtail FILE is a Promtail configuration, run as it is (see logcapturer convert).",
+	"check": "check --config FILE [--config-format promtail]\n\nValidate a config file; exit 1 listing every problem as file:line: key: message.",
 }
 
-// configFlag parses "--config FILE" (required) from args.
-func configFlag(name string, args []string, extra func(*flag.FlagSet)) (string, error) {
+// configFlag parses "--config FILE" (required) from args, with the
+// flags that say how to read it (--config-format, --skip-unsupported,
+// --data-dir).
+func configFlag(name string, args []string, extra func(*flag.FlagSet)) (configFile, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	path := fs.String("config", "", "config file (YAML)")
+	var cf configFile
+	fs.StringVar(&cf.path, "config", "", "config file (YAML)")
+	cf.register(fs)
 	if extra != nil {
 		extra(fs)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return "", helpShown{helpText(fs, configUsage[name])}
+			return configFile{}, helpShown{helpText(fs, configUsage[name])}
 		}
-		return "", usageError{fmt.Errorf("%s: %w", name, err)}
+		return configFile{}, usageError{fmt.Errorf("%s: %w", name, err)}
 	}
-	if *path == "" {
-		return "", usageError{fmt.Errorf("%s: --config FILE is required", name)}
+	if cf.path == "" {
+		return configFile{}, usageError{fmt.Errorf("%s: --config FILE is required", name)}
 	}
 	if fs.NArg() > 0 {
-		return "", usageError{fmt.Errorf("%s: unexpected arguments %q", name, fs.Args())}
+		return configFile{}, usageError{fmt.Errorf("%s: unexpected arguments %q", name, fs.Args())}
 	}
-	return *path, nil
+	if err := cf.check(name); err != nil {
+		return configFile{}, err
+	}
+	return cf, nil
 }

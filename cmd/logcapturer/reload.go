@@ -81,7 +81,9 @@ func (in *instance) stopForReload() error {
 // outlives reloads, and what POST /-/reload calls (with the pipeline of
 // the config that serves the request).
 type runHooks struct {
-	outer  *prometheus.Registry
+	// configPath names the config file in the handover's messages.
+	configPath string
+	outer      *prometheus.Registry
 	reload func(ctx context.Context, p *pipeline.Pipeline) (admin.ReloadResult, error)
 }
 
@@ -109,6 +111,7 @@ func start(ctx context.Context, logger *slog.Logger, cfg *config.Config, hooks r
 type reloader struct {
 	logger *slog.Logger
 	path   string
+	file   configFile
 	m      *reloadMetrics
 
 	mu      sync.Mutex
@@ -121,7 +124,7 @@ type reloader struct {
 // check loads the file and says what a reload would change. A config
 // that check refuses is counted and logged here.
 func (r *reloader) check() (*config.Config, []string, error) {
-	next, err := checkConfig(r.path)
+	next, _, err := checkConfigFile(r.file)
 	if err != nil {
 		r.m.result(false)
 		r.refused(err)
@@ -240,9 +243,16 @@ func (r *reloader) setRunning(cfg *config.Config) {
 //
 // It tells systemd READY=1, RELOADING=1 and STOPPING=1 (sd_notify).
 func serve(ctx context.Context, logger *slog.Logger, path string, cfg *config.Config, reloads <-chan struct{}) error {
+	return serveFile(ctx, logger, configFile{path: path, format: formatNative}, cfg, reloads)
+}
+
+// serveFile is serve for a config file in either format: a reload reads
+// it the same way.
+func serveFile(ctx context.Context, logger *slog.Logger, cf configFile, cfg *config.Config, reloads <-chan struct{}) error {
+	path := cf.path
 	outer := processMetrics()
-	r := &reloader{logger: logger, path: path, m: newReloadMetrics(outer), running: cfg, requests: make(chan struct{}, 1)}
-	hooks := runHooks{outer: outer, reload: r.request}
+	r := &reloader{logger: logger, path: path, file: cf, m: newReloadMetrics(outer), running: cfg, requests: make(chan struct{}, 1)}
+	hooks := runHooks{outer: outer, reload: r.request, configPath: path}
 	in, err := start(ctx, logger, cfg, hooks)
 	if err != nil {
 		return err

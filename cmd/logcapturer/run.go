@@ -29,13 +29,17 @@ import (
 )
 
 func cmdCheck(args []string, stdout io.Writer) error {
-	path, err := configFlag("check", args, nil)
+	cf, err := configFlag("check", args, nil)
 	if err != nil {
 		return err
 	}
-	cfg, err := checkConfig(path)
+	cfg, left, err := checkConfigFile(cf)
 	if err != nil {
 		return err
+	}
+	path := cf.path
+	for _, p := range left {
+		fmt.Fprintf(stdout, "left out: %s\n", p)
 	}
 	for _, w := range cfg.Warnings {
 		fmt.Fprintf(stdout, "warning: %s\n", w)
@@ -52,13 +56,17 @@ func cmdCheck(args []string, stdout io.Writer) error {
 // names (admin.token_file, password and TLS files, a file sink's
 // directory, data_dir).
 func checkConfig(path string) (*config.Config, error) {
+	cfg, _, err := checkConfigFile(configFile{path: path, format: formatNative})
+	return cfg, err
+}
+
+// checkConfigFile is checkConfig for a file in either format; left lists
+// what a Promtail config's --skip-unsupported left out.
+func checkConfigFile(cf configFile) (*config.Config, []config.Problem, error) {
 	opts := parseOptions()
 	opts.CheckFiles = true
-	cfg, err := config.Load(path, opts)
-	if err != nil {
-		return nil, configError(path, err)
-	}
-	return cfg, nil
+	cfg, left, _, err := cf.load(opts)
+	return cfg, left, err
 }
 
 // parseOptions are the registries run and check load a config with.
@@ -77,7 +85,7 @@ func configError(path string, err error) error {
 
 func cmdRun(args []string, stderr io.Writer) error {
 	var level, format string
-	path, err := configFlag("run", args, func(fs *flag.FlagSet) {
+	cf, err := configFlag("run", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&level, "log-level", "info", "debug, info, warn or error")
 		fs.StringVar(&format, "log-format", "text", "text or json")
 	})
@@ -90,9 +98,15 @@ func cmdRun(args []string, stderr io.Writer) error {
 	}
 	opts := parseOptions()
 	opts.CheckTokenFile = true // read at start: a bad one is refused now, at its line
-	cfg, err := config.Load(path, opts)
+	cfg, left, notes, err := cf.load(opts)
 	if err != nil {
-		return configError(path, err)
+		return err
+	}
+	for _, p := range left {
+		logger.Warn("promtail config: left out: " + p.String())
+	}
+	for _, p := range notes {
+		logger.Info("promtail config: " + p.String())
 	}
 	for _, w := range cfg.Warnings {
 		logger.Warn("config warning: " + w.String())
@@ -116,7 +130,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 			}
 		}
 	}()
-	return serve(ctx, logger, path, cfg, reloads)
+	return serveFile(ctx, logger, cf, cfg, reloads)
 }
 
 // setMemoryLimit applies the config's soft memory limit unless GOMEMLIMIT
@@ -245,6 +259,9 @@ func runOnce(ctx context.Context, logger *slog.Logger, cfg *config.Config, hooks
 		return err
 	}
 	closers = append(closers, p.Close)
+	if err := takeover(logger, cfg, hooks.configPath, p); err != nil {
+		return err
+	}
 
 	var reload func(context.Context) (admin.ReloadResult, error)
 	if hooks.reload != nil {

@@ -119,6 +119,10 @@ func (r *Result) Parse(popts *config.ParseOptions) (*config.Config, error) {
 	return nil, out
 }
 
+// PromtailLine returns the line of the Promtail file that line of YAML
+// came from, 0 if none.
+func (r *Result) PromtailLine(line int) int { return r.origins[line].line }
+
 // mapProblem moves a problem of the converted YAML to the Promtail line
 // and key it came from.
 func (r *Result) mapProblem(p config.Problem) config.Problem {

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/logcapturer/logcapturer/config"
+	"github.com/logcapturer/logcapturer/config/promtail"
+)
+
+// Values of --config-format.
+const (
+	formatNative   = "native"
+	formatPromtail = "promtail"
+)
+
+// configFile is a config file and how to read it: natively, or as a
+// Promtail configuration converted on the fly (config/promtail).
+type configFile struct {
+	path   string
+	format string
+	// skipUnsupported converts a Promtail config's covered parts and
+	// leaves the rest out (said at start), instead of refusing it.
+	skipUnsupported bool
+	// dataDir is the data_dir of a Promtail config (which has none).
+	dataDir string
+}
+
+func (cf *configFile) register(fs *flag.FlagSet) {
+	fs.StringVar(&cf.format, "config-format", formatNative, "format of --config: native or promtail (a Promtail config, run as it is)")
+	fs.BoolVar(&cf.skipUnsupported, "skip-unsupported", false, "with --config-format promtail: leave out what logcapturer does not cover (listed) instead of refusing")
+	fs.StringVar(&cf.dataDir, "data-dir", "", "with --config-format promtail: the data directory (default "+config.DefaultDataDir+")")
+}
+
+func (cf *configFile) check(name string) error {
+	switch cf.format {
+	case formatNative:
+		if cf.skipUnsupported || cf.dataDir != "" {
+			return usageError{fmt.Errorf("%s: --skip-unsupported and --data-dir go with --config-format promtail (a native config sets data_dir)", name)}
+		}
+	case formatPromtail:
+	default:
+		return usageError{fmt.Errorf("%s: --config-format %q: want native or promtail", name, cf.format)}
+	}
+	return nil
+}
+
+// load reads and checks the file with opts; left lists what a Promtail
+// config's --skip-unsupported left out, notes where logcapturer behaves
+// differently. Problems come back as configError renders them.
+func (cf configFile) load(opts *config.ParseOptions) (cfg *config.Config, left, notes []config.Problem, err error) {
+	if cf.format != formatPromtail {
+		cfg, err = config.Load(cf.path, opts)
+		if err != nil {
+			return nil, nil, nil, configError(cf.path, err)
+		}
+		return cfg, nil, nil, nil
+	}
+	r, err := promtail.Load(cf.path, &promtail.Options{LookupEnv: opts.LookupEnv, SkipUnsupported: cf.skipUnsupported, DataDir: cf.dataDir})
+	if err == nil {
+		cfg, err = r.Parse(opts)
+	}
+	if err != nil {
+		return nil, nil, nil, configError(cf.path, err)
+	}
+	cfg.Takeover.Line = r.PromtailLine(cfg.Takeover.Line)
+	return cfg, r.Left, r.Notes, nil
+}
+
+func cmdConvert(args []string, stdout, stderr io.Writer) error {
+	const usage = "convert --from promtail FILE [-o OUT] [--skip-unsupported] [--data-dir DIR]\n\n" +
+		"Write the native equivalent of a Promtail configuration (to OUT, else to stdout), commented\n" +
+		"where logcapturer behaves differently. ${VAR} references are kept. Exit 1 listing every\n" +
+		"problem, and every part logcapturer does not cover, as file:line: key: message."
+	fs := newFlags("convert")
+	from := fs.String("from", "", "format of FILE: promtail")
+	out := fs.String("o", "", "write the converted config to this file (default stdout)")
+	skip := fs.Bool("skip-unsupported", false, "convert what is covered; list what is left out")
+	dataDir := fs.String("data-dir", "", "data_dir of the converted config (default: left out, "+config.DefaultDataDir+")")
+	pos, err := parseFlags(fs, args, usage)
+	if err != nil {
+		return err
+	}
+	switch {
+	case *from != formatPromtail:
+		return usageError{fmt.Errorf("convert: --from %q: want promtail", *from)}
+	case len(pos) != 1:
+		return usageError{errors.New("convert: give one Promtail config file")}
+	}
+	path := pos[0]
+	r, err := promtail.Load(path, &promtail.Options{KeepEnv: true, SkipUnsupported: *skip, DataDir: *dataDir})
+	if err != nil {
+		return configError(path, err)
+	}
+	// What check would say of the result, without reading the files it
+	// names (they may be on another host): the converter's own checks
+	// cover the Promtail side; this is the native side's.
+	opts := parseOptions()
+	opts.SkipDirCheck = true
+	if _, err := r.Parse(opts); err != nil {
+		return configError(path, err)
+	}
+	for _, p := range r.Left {
+		fmt.Fprintf(stderr, "left out: %s\n", p)
+	}
+	for _, p := range r.Notes {
+		fmt.Fprintf(stderr, "note: %s\n", p)
+	}
+	if *out == "" {
+		_, err := stdout.Write(r.YAML)
+		return err
+	}
+	if err := writeFileAtomic(*out, r.YAML); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "wrote %s: check it with logcapturer check --config %s\n", *out, *out)
+	return nil
+}
+
+// writeFileAtomic writes data to path through a temporary file, fsynced
+// and renamed, so that path is never half written.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // after a successful rename there is nothing to remove
+	if _, err = f.Write(data); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp, 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
