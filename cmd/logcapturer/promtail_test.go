@@ -1,0 +1,303 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/logcapturer/logcapturer/sinks/loki/lokitest"
+)
+
+// syncBuffer is a log destination safe for the program's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// lines returns n numbered lines "name-i".
+func lines(name string, from, to int) string {
+	var b strings.Builder
+	for i := from; i <= to; i++ {
+		fmt.Fprintf(&b, "%s-%02d\n", name, i)
+	}
+	return b.String()
+}
+
+// promtailRun runs a Promtail config as logcapturer run --config-format
+// promtail does, until stop is called.
+type promtailRun struct {
+	cancel context.CancelFunc
+	done   chan error
+	log    *syncBuffer
+}
+
+func startPromtail(t *testing.T, cfgPath, dataDir string) *promtailRun {
+	t.Helper()
+	cf := configFile{path: cfgPath, format: formatPromtail, dataDir: dataDir}
+	cfg, _, _, err := cf.load(parseOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &promtailRun{cancel: cancel, done: make(chan error, 1), log: log}
+	go func() { r.done <- serveFile(ctx, slog.New(slog.NewTextHandler(log, nil)), cf, cfg, nil) }()
+	return r
+}
+
+// refusedPromtail runs a Promtail config that must fail to start, and
+// returns its error.
+func refusedPromtail(t *testing.T, cfgPath, dataDir string) error {
+	t.Helper()
+	r := startPromtail(t, cfgPath, dataDir)
+	defer r.cancel()
+	select {
+	case err := <-r.done:
+		return err
+	case <-time.After(15 * time.Second):
+		t.Fatal("the start was not refused")
+		return nil
+	}
+}
+
+func (r *promtailRun) stop(t *testing.T) {
+	t.Helper()
+	r.cancel()
+	if err := <-r.done; err != nil {
+		t.Error(err)
+	}
+}
+
+// received returns the lines the receiver got for each filename label,
+// in order, and checks every stream's labels are want plus filename.
+func received(t *testing.T, rcv *lokitest.Receiver, want string) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for _, e := range rcv.Entries() {
+		ls, err := lokitest.ParseLabels(e.Labels)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var file string
+		var rest []lokitest.Label
+		for _, l := range ls {
+			if l.Name == "filename" {
+				file = filepath.Base(l.Value)
+			} else {
+				rest = append(rest, l)
+			}
+		}
+		if got := lokitest.Labels(rest...); got != want {
+			t.Errorf("stream %s: labels besides filename %s, want %s", e.Labels, got, want)
+		}
+		out[file] = append(out[file], e.Line)
+	}
+	return out
+}
+
+// TestPromtailHandover takes over a Promtail positions file: files
+// partly shipped resume at Promtail's offset (0 lost, 0 duplicated), a
+// file rotated and a file truncated since are read from their beginning
+// and reported, an entry for a file that is gone is reported; Promtail's
+// file is never written; a second start does not take over again.
+func TestPromtailHandover(t *testing.T) {
+	rcv := lokitest.NewReceiver()
+	defer rcv.Close()
+	dir := t.TempDir()
+	logs := filepath.Join(dir, "logs")
+	os.MkdirAll(logs, 0o755)
+	path := func(name string) string { return filepath.Join(logs, name) }
+
+	// What Promtail read, and its positions file.
+	os.WriteFile(path("a.log"), []byte(lines("a", 1, 10)), 0o644)
+	aShipped := int64(len(lines("a", 1, 6)))
+	os.WriteFile(path("b.log"), []byte(lines("b", 1, 5)), 0o644)
+	bShipped := int64(len(lines("b", 1, 5)))
+	os.WriteFile(path("rot.log"), []byte(lines("rot", 1, 40)), 0o644)
+	rotShipped := int64(len(lines("rot", 1, 40)))
+	os.WriteFile(path("trunc.log"), []byte(lines("trunc", 1, 30)), 0o644)
+	truncShipped := int64(len(lines("trunc", 1, 30)))
+	os.WriteFile(path("mid.log"), []byte(lines("mid", 1, 10)), 0o644)
+	posFile := filepath.Join(dir, "positions.yaml")
+	positions := fmt.Sprintf("positions:\n  %s: \"%d\"\n  %s: \"%d\"\n  %s: \"%d\"\n  %s: \"%d\"\n  %s: \"%d\"\n  %s: \"120\"\n  journal-system: \"s=abc;i=1\"\n",
+		path("a.log"), aShipped, path("b.log"), bShipped, path("rot.log"), rotShipped, path("trunc.log"), truncShipped,
+		path("mid.log"), int64(len(lines("mid", 1, 3)))+2, path("gone.log"))
+	os.WriteFile(posFile, []byte(positions), 0o644)
+	// Promtail's last save: after it read the files, before they changed.
+	savedAt := time.Now()
+	os.Chtimes(posFile, savedAt, savedAt)
+
+	// After Promtail stopped: a.log grew, rot.log was rotated away (its
+	// new file is shorter than Promtail's offset), trunc.log was
+	// truncated and written again.
+	appendFile(t, path("a.log"), lines("a", 11, 12))
+	os.Rename(path("rot.log"), path("rot.log.1"))
+	os.WriteFile(path("rot.log"), []byte(lines("rot", 41, 43)), 0o644)
+	os.WriteFile(path("trunc.log"), []byte(lines("trunc", 31, 32)), 0o644)
+
+	cfgPath := filepath.Join(dir, "promtail.yaml")
+	os.WriteFile(cfgPath, []byte(`server:
+  http_listen_port: 0
+positions:
+  filename: `+posFile+`
+clients:
+  - url: `+rcv.URL()+`
+    batchwait: 10ms
+scrape_configs:
+  - job_name: system
+    static_configs:
+      - targets: [localhost]
+        labels:
+          job: varlogs
+          __path__: `+logs+`/*.log
+`), 0o644)
+	data := filepath.Join(dir, "data")
+	run := startPromtail(t, cfgPath, data)
+	want := map[string][]string{
+		"a.log":     strings.Fields(lines("a", 7, 12)),
+		"rot.log":   strings.Fields(lines("rot", 41, 43)),
+		"trunc.log": strings.Fields(lines("trunc", 31, 32)),
+		"mid.log":   strings.Fields(lines("mid", 1, 10)),
+		"b.log":     strings.Fields(lines("b", 6, 6)),
+	}
+	// b.log was shipped whole: its next line is the first one sent. The
+	// marker, appended last, arrives after anything sent twice would have.
+	appendFile(t, path("b.log"), lines("b", 6, 6))
+	total := 0
+	for _, l := range want {
+		total += len(l)
+	}
+	if err := rcv.WaitEntries(total, 15*time.Second); err != nil {
+		t.Fatalf("%v; log:\n%s", err, run.log)
+	}
+	appendFile(t, path("a.log"), "marker\n")
+	if err := rcv.WaitEntries(total+1, 15*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	want["a.log"] = append(want["a.log"], "marker")
+	got := received(t, rcv, `{job="varlogs"}`)
+	for f, w := range want {
+		if !slices.Equal(got[f], w) {
+			t.Errorf("%s: got %q, want %q", f, got[f], w)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("files sent: %v", got)
+	}
+	run.stop(t)
+	log := run.log.String()
+	for _, w := range []string{
+		"rot.log offset=" + fmt.Sprint(rotShipped) + " reason=\"", "trunc.log offset=" + fmt.Sprint(truncShipped),
+		"mid.log offset=", "not the end of a line", "gone.log offset=120", "no longer exists",
+		"journal cursor is not taken over", "taken_over=2",
+	} {
+		if !strings.Contains(log, w) {
+			t.Errorf("log lacks %q:\n%s", w, log)
+		}
+	}
+	// Promtail's file was not written.
+	if b, _ := os.ReadFile(posFile); string(b) != positions {
+		t.Errorf("positions file changed:\n%s", b)
+	}
+	if fi, _ := os.Stat(posFile); !fi.ModTime().Equal(savedAt) {
+		t.Errorf("positions file touched: %v", fi.ModTime())
+	}
+
+	// A second start resumes at its own positions: no takeover again.
+	before := rcv.Count()
+	run = startPromtail(t, cfgPath, data)
+	appendFile(t, path("a.log"), "after-restart\n")
+	if err := rcv.WaitEntries(before+1, 15*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	run.stop(t)
+	if e := rcv.Entries(); len(e) != before+1 || e[len(e)-1].Line != "after-restart" {
+		t.Errorf("after a restart got %d entries (want %d), last %q", len(e), before+1, e[len(e)-1].Line)
+	}
+	if strings.Contains(run.log.String(), "taken over") {
+		t.Errorf("the handover ran again:\n%s", run.log)
+	}
+}
+
+// TestPromtailHandoverRefused: a positions file that cannot be read or is
+// not valid stops the start with file:line and what to do, records
+// nothing (a later start with it fixed takes over) and leaves the file
+// as it was.
+func TestPromtailHandoverRefused(t *testing.T) {
+	rcv := lokitest.NewReceiver()
+	defer rcv.Close()
+	dir := t.TempDir()
+	logs := filepath.Join(dir, "logs")
+	os.MkdirAll(logs, 0o755)
+	os.WriteFile(filepath.Join(logs, "a.log"), []byte(lines("a", 1, 4)), 0o644)
+	posFile := filepath.Join(dir, "positions.yaml")
+	os.Mkdir(posFile, 0o755) // unreadable as a file
+	cfgPath := filepath.Join(dir, "promtail.yaml")
+	os.WriteFile(cfgPath, []byte(`clients:
+  - url: `+rcv.URL()+`
+    batchwait: 10ms
+positions:
+  filename: `+posFile+`
+scrape_configs:
+  - job_name: system
+    static_configs:
+      - labels:
+          __path__: `+logs+`/*.log
+`), 0o644)
+	data := filepath.Join(dir, "data")
+	err := refusedPromtail(t, cfgPath, data)
+	if err == nil || !strings.Contains(err.Error(), cfgPath+":5: takeover.promtail_positions") ||
+		!strings.Contains(err.Error(), "is a directory") || !strings.Contains(err.Error(), "nothing was taken over") {
+		t.Fatalf("got %v", err)
+	}
+
+	os.Remove(posFile)
+	bad := "positions:\n  - not a mapping\n"
+	os.WriteFile(posFile, []byte(bad), 0o644)
+	err = refusedPromtail(t, cfgPath, data)
+	if err == nil || !strings.Contains(err.Error(), posFile+":2: not a Promtail positions file") {
+		t.Fatalf("got %v", err)
+	}
+	if b, _ := os.ReadFile(posFile); string(b) != bad {
+		t.Errorf("positions file changed: %q", b)
+	}
+	if n := rcv.Count(); n != 0 {
+		t.Errorf("%d entries sent by a refused start", n)
+	}
+
+	// Fixed: the handover was never recorded, so it happens now.
+	os.WriteFile(posFile, []byte(fmt.Sprintf("positions:\n  %s: \"%d\"\n", filepath.Join(logs, "a.log"), len(lines("a", 1, 3)))), 0o644)
+	run := startPromtail(t, cfgPath, data)
+	if err := rcv.WaitEntries(1, 15*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, filepath.Join(logs, "a.log"), "marker\n")
+	if err := rcv.WaitEntries(2, 15*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	run.stop(t)
+	got := received(t, rcv, `{}`)
+	if w := []string{"a-04", "marker"}; !slices.Equal(got["a.log"], w) {
+		t.Errorf("got %q, want %q", got["a.log"], w)
+	}
+}
