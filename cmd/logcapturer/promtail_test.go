@@ -301,3 +301,103 @@ scrape_configs:
 		t.Errorf("got %q, want %q", got["a.log"], w)
 	}
 }
+
+// TestPromtailConvertCheckRun converts a Promtail config with
+// logcapturer convert, checks the result with logcapturer check, runs it
+// against a Loki receiver, and compares the streams with what Promtail
+// sends for the same input: the static labels, external_labels, filename,
+// no __ labels and no job that the labels do not set; relabeling applied;
+// the tenant header.
+func TestPromtailConvertCheckRun(t *testing.T) {
+	rcv := lokitest.NewReceiver()
+	defer rcv.Close()
+	dir := t.TempDir()
+	for _, d := range []string{"web", "db"} {
+		os.MkdirAll(filepath.Join(dir, d), 0o755)
+		os.WriteFile(filepath.Join(dir, d, "x.log"), []byte(lines(d, 1, 3)), 0o644)
+	}
+	src := filepath.Join(dir, "promtail.yaml")
+	os.WriteFile(src, []byte(`server:
+  http_listen_port: 0
+positions:
+  filename: `+filepath.Join(dir, "positions.yaml")+`
+clients:
+  - url: ${TEST_LOKI_URL}
+    tenant_id: team-a
+    batchwait: 10ms
+    external_labels:
+      host: edge-1
+scrape_configs:
+  - job_name: apps
+    relabel_configs:
+      - source_labels: [__path__]
+        regex: '`+dir+`/(\w+)/.*'
+        target_label: app
+    static_configs:
+      - labels:
+          __path__: `+dir+`/web/*.log
+          env: prod
+      - labels:
+          __path__: `+dir+`/db/*.log
+          env: prod
+          tmp: drop-me
+    pipeline_stages:
+      - labeldrop: [tmp]
+`), 0o644)
+	t.Setenv("TEST_LOKI_URL", rcv.URL())
+	out := filepath.Join(dir, "logcapturer.yaml")
+	var stdout, stderr bytes.Buffer
+	if code := runMainWith([]string{"convert", "--from", "promtail", src, "-o", out, "--data-dir", filepath.Join(dir, "data")},
+		console{}, &stdout, &stderr); code != 0 {
+		t.Fatalf("convert: exit %d: %s", code, stderr.String())
+	}
+	conv, _ := os.ReadFile(out)
+	if !strings.Contains(string(conv), "url: ${TEST_LOKI_URL:-}") {
+		t.Errorf("convert did not keep the reference:\n%s", conv)
+	}
+	if code := runMainWith([]string{"check", "--config", out}, console{}, &stdout, &stderr); code != 0 {
+		t.Fatalf("check: exit %d: %s", code, stderr.String())
+	}
+	if code := runMainWith([]string{"check", "--config", src, "--config-format", "promtail", "--data-dir", filepath.Join(dir, "data")},
+		console{}, &stdout, &stderr); code != 0 {
+		t.Fatalf("check --config-format promtail: exit %d: %s", code, stderr.String())
+	}
+
+	cfg, err := checkConfig(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, slog.New(slog.DiscardHandler), out, cfg, nil) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	if err := rcv.WaitEntries(6, 15*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// What Promtail sends for these files (stages aside: they run once the
+	// sources run pipeline_stages).
+	want := map[string]string{
+		"web": `{app="web", env="prod", filename="` + filepath.Join(dir, "web", "x.log") + `", host="edge-1"}`,
+		"db":  `{app="db", env="prod", filename="` + filepath.Join(dir, "db", "x.log") + `", host="edge-1", tmp="drop-me"}`,
+	}
+	n := map[string]int{}
+	for _, e := range rcv.Entries() {
+		app := strings.SplitN(e.Line, "-", 2)[0]
+		n[app]++
+		ls, _ := lokitest.ParseLabels(e.Labels)
+		if got := lokitest.Labels(ls...); got != want[app] && !(app == "db" && got == strings.Replace(want[app], `, tmp="drop-me"`, "", 1)) {
+			t.Errorf("%s: stream %s, want %s", e.Line, got, want[app])
+		}
+		if e.Tenant != "team-a" {
+			t.Errorf("tenant %q", e.Tenant)
+		}
+	}
+	if n["web"] != 3 || n["db"] != 3 {
+		t.Errorf("entries: %v", n)
+	}
+}

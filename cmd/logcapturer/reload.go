@@ -84,7 +84,7 @@ type runHooks struct {
 	// configPath names the config file in the handover's messages.
 	configPath string
 	outer      *prometheus.Registry
-	reload func(ctx context.Context, p *pipeline.Pipeline) (admin.ReloadResult, error)
+	reload     func(ctx context.Context, p *pipeline.Pipeline) (admin.ReloadResult, error)
 }
 
 // start runs cfg in a goroutine owned by serve and waits until it runs or
