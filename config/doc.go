@@ -216,6 +216,17 @@
 //	  pprof: false                   # serve /debug/pprof/ (behind the token off loopback)
 //	  unready_after: 5m              # > 0: a sink failing this long makes /readyz 503 (sink_failing)
 //
+//	takeover:                        # optional: the Promtail this logcapturer replaces
+//	  promtail_positions: /var/log/positions.yaml   # Promtail's positions file; on the first
+//	                                 # start of data_dir, each file Promtail recorded that is still
+//	                                 # the same file (long enough, a line ends before the offset,
+//	                                 # not born after the file's last save) starts at Promtail's
+//	                                 # offset, the rest by start_at (logged). Recorded in state.db
+//	                                 # at once and never repeated; the file is only read. check
+//	                                 # reads it: unreadable or invalid is a problem at this line,
+//	                                 # missing a warning (nothing to take over).
+//	  ignore_invalid: false          # start without an invalid positions file instead of refusing
+//
 // Globs use filepath.Match syntax: * and ? match within one path element;
 // "**" is rejected rather than silently meaning "*".
 //
