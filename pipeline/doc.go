@@ -291,4 +291,10 @@
 // block format carries it), handed back by SourcePositions, and never
 // pruned for want of a file: only a newer position of the same source and
 // FileID replaces it.
+//
+// Takeover records, before Start, positions handed over from another
+// shipper (Promtail) together with a marker naming the handover, in one
+// bbolt transaction, at WAL index 0: the source's first block for a file
+// supersedes it, and TakeoverDone makes the handover happen once per
+// data directory.
 package pipeline

@@ -292,4 +292,14 @@
 //     any name in its directory or a source reports it (see
 //     FileFinder).
 //   - Files are identified with syscall.Stat_t: Unix only.
+//
+// # Taking over another shipper's positions
+//
+// FileConfig.TakeoverPosition turns an offset Promtail recorded for a path
+// (Promtail stores nothing else) into the position the source would have
+// stored itself, after checking the file is still the one Promtail read:
+// a regular file at least that long, a newline right before the offset,
+// and, where statx gives a birth time, born no later than Promtail's last
+// save; otherwise a *Mismatch says why. FileConfig.Tails says which source
+// a path belongs to. cmd records the positions with pipeline.Takeover.
 package sources
