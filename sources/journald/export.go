@@ -187,26 +187,26 @@ const maxRealtime = (1<<63 - 1) / 1000
 // (binary field, or the empty line that ends an entry), and returns it
 // with the separator. The name aliases x.name.
 func (x *exportReader) readName() ([]byte, byte, error) {
-	n := max(1, x.br.Buffered())
+	x.name = x.name[:0]
 	for {
-		b, err := x.br.Peek(n)
+		// What is buffered, or one byte more: never wait for more than
+		// one byte, the writer may have stopped at the end of an entry.
+		b, err := x.br.Peek(max(1, x.br.Buffered()))
 		for i, c := range b {
 			if c == '=' || c == '\n' {
-				x.name = append(x.name[:0], b[:i]...)
+				x.name = append(x.name, b[:i]...)
 				_, _ = x.br.Discard(i + 1) // buffered: cannot fail
 				return x.name, c, nil
 			}
-			if i >= maxNameLen {
-				return nil, 0, &formatError{fmt.Sprintf("no '=' or newline in the first %d bytes of a field: %.40q", maxNameLen, b)}
-			}
+		}
+		x.name = append(x.name, b...)
+		_, _ = x.br.Discard(len(b))
+		if len(x.name) > maxNameLen {
+			return nil, 0, &formatError{fmt.Sprintf("no '=' or newline in the first %d bytes of a field: %.40q", maxNameLen, x.name)}
 		}
 		if err != nil {
-			x.name = append(x.name[:0], b...)
 			return x.name, 0, err
 		}
-		// Wait for one more byte than we have (never for more: the writer
-		// may have stopped at the end of an entry).
-		n = min(len(b)+1, x.br.Size())
 	}
 }
 
