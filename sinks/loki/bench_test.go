@@ -28,8 +28,7 @@ func BenchmarkEncode(b *testing.B) {
 			b.ReportAllocs()
 			var out int
 			for b.Loop() {
-				body, _ := enc.Encode(blocks)
-				out = len(body)
+				out = len(enc.Encode(blocks)[0].Body)
 			}
 			b.ReportMetric(float64(out)/float64(size(blocks)), "ratio")
 		})

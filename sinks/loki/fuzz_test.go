@@ -24,7 +24,7 @@ func FuzzEncodeLabels(f *testing.F) {
 		for _, enc := range []string{loki.EncodingProtobuf, loki.EncodingJSON} {
 			e := loki.NewEncoder(loki.Options{Encoding: enc, Labels: map[string]string{"host": "h"},
 				StructuredMetadata: []string{"container_id"}})
-			body, n := e.Encode([]wal.Block{blk})
+			body, n := onePush(t, e.Encode([]wal.Block{blk}))
 			if n != 2 {
 				t.Fatalf("%s: encoded %d entries, want 2", enc, n)
 			}
