@@ -140,6 +140,9 @@ func (o *Options) Check(c *config.Check) {
 			}
 		}
 	}
+	if c.PipelineStages() != nil {
+		c.Problem("pipeline_stages", "is not supported by journald sources yet")
+	}
 	if o.JournalctlPath == "" {
 		c.Problem("journalctl_path", "must not be empty")
 	}
