@@ -2,14 +2,17 @@ package journald
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/logcapturer/logcapturer/config"
 	"github.com/logcapturer/logcapturer/sources"
 )
 
@@ -30,7 +33,10 @@ func TestFakeReadsFixture(t *testing.T) {
 	o.Path = "/var/log/journal"
 	o.Matches = "_SYSTEMD_UNIT=app.service + PRIORITY=3"
 	o.Priority = "warning"
-	h := startSource(t, o, fast())
+	o.Metadata = map[string]string{"mono": "__MONOTONIC_TIMESTAMP", "absent": "NOPE"}
+	p := fast()
+	p.Labels = map[string]string{"job": "systemd"}
+	h := startSource(t, o, p)
 	got := h.rec.waitLines(t, 3, 10*time.Second)
 	if got[0] != "hello" || got[1] != bin || got[2] != "last" {
 		t.Fatalf("lines %q, want hello, the binary MESSAGE byte for byte, last", got)
@@ -39,11 +45,20 @@ func TestFakeReadsFixture(t *testing.T) {
 	b := h.rec.blocks[len(h.rec.blocks)-1]
 	first := h.rec.blocks[0]
 	h.rec.mu.Unlock()
-	if b.Position.FileID != FileID || b.Position.Cursor != "" {
-		// Cursor is not encoded in version 1 blocks: the record has it.
-		t.Logf("decoded position %+v", b.Position)
-	}
 	rec, _ := h.rec.lastRecord()
+	if b.Position.FileID != FileID || b.Position.Cursor != rec.Position.Cursor || b.Position.Path != "/var/log/journal" {
+		t.Errorf("position stored in the block %+v, record's %+v", b.Position, rec.Position)
+	}
+	if got := fmt.Sprint(first.Labels); got != "[{job systemd}]" {
+		t.Errorf("block labels %s, want the configured ones", got)
+	}
+	wantLabels := "[{hostname h1} {job systemd} {priority info} {unit app.service}]"
+	if got := fmt.Sprint(first.Entries[0].Labels); got != wantLabels {
+		t.Errorf("entry labels %s, want %s", got, wantLabels)
+	}
+	if got := fmt.Sprint(first.Entries[0].Metadata); got != "[{mono 12345}]" {
+		t.Errorf("entry metadata %s", got)
+	}
 	if want := "s=abc;i=3;b=0;m=0;t=60a24181e4002;x=1"; rec.Position.Cursor != want || rec.Position.FileID != FileID {
 		t.Errorf("last record's position %+v, want cursor %q", rec.Position, want)
 	}
@@ -265,5 +280,52 @@ func TestFakeBackpressure(t *testing.T) {
 	got := rec.waitLines(t, 20000, 30*time.Second)
 	if len(got) != 20000 {
 		t.Fatalf("%d lines", len(got))
+	}
+}
+
+// max_age: a first start reads from now-max_age, and entries older than
+// it are skipped (counted) even after a cursor: the cursor still moves
+// past them (a block of no entries records it).
+func TestFakeMaxAge(t *testing.T) {
+	dir := t.TempDir()
+	now := time.UnixMicro(1700000000000000 + 5*1000).Add(time.Hour)
+	fresh := testEntry(9, "fresh")
+	fresh[1].value = fmt.Sprint(now.Add(-time.Minute).UnixMicro())
+	os.WriteFile(filepath.Join(dir, "fix"), fixture(testEntry(0, "old"), testEntry(1, "old too"), fresh), 0o644)
+	js := fakeJournalctl(t, dir, `cat "$(dirname "$0")/fix"; exec sleep 1000`)
+	o := testOptions(js)
+	o.Since = ""
+	o.MaxAge = config.Duration(30 * time.Minute)
+	p := fast()
+	p.Now = func() time.Time { return now }
+	h := startSource(t, o, p)
+	if got := h.rec.waitLines(t, 1, 5*time.Second); strings.Join(got, ",") != "fresh" {
+		t.Fatalf("lines %q", got)
+	}
+	if h.skipped(skipMaxAge) != 2 {
+		t.Errorf("skipped{max_age} = %v", h.skipped(skipMaxAge))
+	}
+	if r := runs(t, dir)[0]; !strings.Contains(r, fmt.Sprintf("--since=%s", sinceArg(now.Add(-30*time.Minute)))) {
+		t.Errorf("first start %q", r)
+	}
+}
+
+// The metrics share their names with the file tailer's: both kinds of
+// source register on one registry.
+func TestMetricsBesideFileSource(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	f, err := sources.NewFile(nil, reg, sources.FileOptions{Name: "files", Paths: []string{t.TempDir() + "/*.log"}, Emitter: newRecorder()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	o := *NewOptions()
+	j, err := New(nil, reg, o, Params{Name: "journal", Emitter: newRecorder()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if _, err := reg.Gather(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,6 +1,7 @@
 package journald
 
 import (
+	"bytes"
 	"slices"
 	"strconv"
 	"strings"
@@ -130,13 +131,13 @@ func (f *formatter) appendJSON(dst []byte, e *entry) []byte {
 		f.order = append(f.order, i)
 	}
 	slices.SortStableFunc(f.order, func(a, b int) int {
-		return strings.Compare(string(e.name(e.fields[a])), string(e.name(e.fields[b])))
+		return bytes.Compare(e.name(e.fields[a]), e.name(e.fields[b]))
 	})
 	dst = append(dst, '{')
 	for i := 0; i < len(f.order); {
 		name := e.name(e.fields[f.order[i]])
 		j := i + 1
-		for j < len(f.order) && string(e.name(e.fields[f.order[j]])) == string(name) {
+		for j < len(f.order) && bytes.Equal(e.name(e.fields[f.order[j]]), name) {
 			j++
 		}
 		if i > 0 {
