@@ -91,7 +91,10 @@ func (r *recorder) waitLines(t *testing.T, n int, within time.Duration) []string
 			return got
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("got %d lines within %s, want %d: %q", len(got), within, n, got)
+			if len(got) > 20 {
+				got = got[len(got)-20:]
+			}
+			t.Fatalf("got %d lines within %s, want %d; the last: %.200q", len(r.lines()), within, n, got)
 		}
 		select {
 		case <-r.changed:
