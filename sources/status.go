@@ -38,6 +38,11 @@ type FileStatus struct {
 	// its Size is the scan's stat (0 if unknown).
 	Error string     `json:"error,omitempty"`
 	Since *time.Time `json:"since,omitempty"`
+	// Cursor is the position of a source that reads by cursor (journald:
+	// the journal cursor of the last entry handed to the WAL; Offset is
+	// then 0), and CursorTime that entry's time (UTC). Empty for files.
+	Cursor     string     `json:"cursor,omitempty"`
+	CursorTime *time.Time `json:"cursor_time,omitempty"`
 }
 
 // statusBoard is what a File publishes of its files for Files: the tailer

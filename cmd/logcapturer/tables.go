@@ -95,15 +95,21 @@ func renderSinks(w io.Writer, ss []pipeline.SinkStatus) error {
 
 // renderSources lists every file of every source. An unreadable file
 // says since when and why; one that never opened has no file ID, offset
-// or lag.
+// or lag. A source read by cursor (journald) shows, as its offset, the
+// time of the entry its cursor points after ("@2025-01-02T15:04:05Z").
 func renderSources(w io.Writer, srcs []pipeline.SourceStatus) error {
 	tw := table(w)
 	fmt.Fprintln(tw, "SOURCE\tPATH\tFILE ID\tOFFSET\tSIZE\tLAG BYTES\tSTATE\tSINCE\tERROR")
 	for _, s := range srcs {
 		for _, f := range s.Files {
 			offset, lag := strconv.FormatInt(f.Offset, 10), strconv.FormatInt(f.LagBytes, 10)
-			if f.FileID == "" {
+			switch {
+			case f.FileID == "":
 				offset, lag = "-", "-"
+			case f.CursorTime != nil: // a journald source: where its cursor stands
+				offset, lag = "@"+f.CursorTime.UTC().Format(time.RFC3339), "-"
+			case f.Cursor != "":
+				offset, lag = "@cursor", "-"
 			}
 			since := "-"
 			if f.Since != nil {
