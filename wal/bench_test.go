@@ -89,7 +89,10 @@ func BenchmarkReaderFollowsTail(b *testing.B) {
 }
 
 // BenchmarkBlockCodec measures EncodeBlock into a reused buffer and
-// DecodeBlock into a reused Block, for a 64 KiB block of 200-byte lines.
+// DecodeBlock into a reused Block, for a 64 KiB block of 200-byte lines:
+// plain (no per-entry data, as version 1 had), and staged (every entry has
+// a level label from three values and a trace_id in its metadata, as a
+// pipeline with labels and structured_metadata stages makes).
 func BenchmarkBlockCodec(b *testing.B) {
 	line := bytes.Repeat([]byte("x"), 199)
 	blk := &Block{Source: "bench", Labels: []Label{{Name: "job", Value: "bench"}},
@@ -97,6 +100,18 @@ func BenchmarkBlockCodec(b *testing.B) {
 	for i := 0; i < 64<<10/200; i++ {
 		blk.Entries = append(blk.Entries, Entry{Time: 1700000000000000000 + int64(i)*1000, Line: line})
 	}
+	benchBlockCodec(b, blk)
+	levels := []string{"info", "info", "warn", "info", "error"}
+	staged := &Block{Source: blk.Source, Labels: blk.Labels, Position: blk.Position}
+	for i, e := range blk.Entries {
+		e.Labels = []Label{{Name: "job", Value: "bench"}, {Name: "level", Value: levels[i%len(levels)]}}
+		e.Metadata = []Label{{Name: "trace_id", Value: fmt.Sprintf("%032x", i*7919)}}
+		staged.Entries = append(staged.Entries, e)
+	}
+	b.Run("staged", func(b *testing.B) { benchBlockCodec(b, staged) })
+}
+
+func benchBlockCodec(b *testing.B, blk *Block) {
 	rec := EncodeBlock(nil, blk)
 	b.Run("encode", func(b *testing.B) {
 		b.SetBytes(int64(len(rec)))

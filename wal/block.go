@@ -1,12 +1,5 @@
 package wal
 
-import (
-	"encoding/binary"
-	"errors"
-	"fmt"
-	"hash/crc32"
-)
-
 // Entry is one log entry: a line and the instant it was logged.
 type Entry struct {
 	// Time is the entry's instant in UTC, as Unix nanoseconds.
@@ -59,6 +52,12 @@ type Block struct {
 	Labels   []Label
 	Position Position
 	Entries  []Entry
+
+	// DecodeBlock's storage, reused by the next DecodeBlock into this
+	// Block: the entries' Labels and Metadata point into labels, and
+	// strings interns the names and values it decoded.
+	labels  []Label
+	strings map[string]string
 }
 
 // Size returns the number of line bytes in the block.
@@ -68,101 +67,4 @@ func (b *Block) Size() int {
 		n += len(b.Entries[i].Line)
 	}
 	return n
-}
-
-const (
-	blockVersion = 1
-	crcSize      = 4
-)
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-// ErrBadRecord is returned (wrapped) by DecodeBlock and by reads of a record
-// whose checksum does not match or whose bytes are not a valid block.
-var ErrBadRecord = errors.New("bad wal record")
-
-// EncodeBlock appends b to dst as a framed record: a little-endian CRC32C
-// (Castagnoli) of the payload, then the payload. The payload is
-//
-//	version(1) source position labels entries
-//
-// where strings and byte slices are uvarint-length-prefixed, the position is
-// FileID, Path, uvarint Offset, labels are a uvarint count of name/value
-// pairs, and entries are a uvarint count of (varint time delta from the
-// previous entry, first from 0; line).
-func EncodeBlock(dst []byte, b *Block) []byte {
-	start := len(dst)
-	dst = append(dst, 0, 0, 0, 0, blockVersion)
-	dst = AppendString(dst, b.Source)
-	dst = AppendString(dst, b.Position.FileID)
-	dst = AppendString(dst, b.Position.Path)
-	dst = binary.AppendUvarint(dst, uint64(b.Position.Offset))
-	dst = binary.AppendUvarint(dst, uint64(len(b.Labels)))
-	for _, l := range b.Labels {
-		dst = AppendString(dst, l.Name)
-		dst = AppendString(dst, l.Value)
-	}
-	dst = binary.AppendUvarint(dst, uint64(len(b.Entries)))
-	var prev int64
-	for i := range b.Entries {
-		e := &b.Entries[i]
-		dst = binary.AppendVarint(dst, e.Time-prev)
-		prev = e.Time
-		dst = binary.AppendUvarint(dst, uint64(len(e.Line)))
-		dst = append(dst, e.Line...)
-	}
-	binary.LittleEndian.PutUint32(dst[start:], crc32.Checksum(dst[start+crcSize:], castagnoli))
-	return dst
-}
-
-// CheckRecord reports whether rec is a framed record whose checksum matches.
-func CheckRecord(rec []byte) error {
-	if len(rec) <= crcSize {
-		return fmt.Errorf("%w: %d bytes is too short", ErrBadRecord, len(rec))
-	}
-	want := binary.LittleEndian.Uint32(rec)
-	if got := crc32.Checksum(rec[crcSize:], castagnoli); got != want {
-		return fmt.Errorf("%w: checksum %08x, want %08x", ErrBadRecord, got, want)
-	}
-	return nil
-}
-
-// DecodeBlock verifies rec's checksum and decodes it into b, reusing b's
-// slices. Entry lines alias rec: copy them to keep them past rec's lifetime.
-// It never panics, whatever rec holds.
-func DecodeBlock(rec []byte, b *Block) error {
-	if err := CheckRecord(rec); err != nil {
-		return err
-	}
-	d := Decoder{Buf: rec[crcSize:]}
-	if v := d.Byte(); v != blockVersion {
-		if d.Err != nil {
-			return fmt.Errorf("%w: %w", ErrBadRecord, d.Err)
-		}
-		return fmt.Errorf("%w: unknown block version %d", ErrBadRecord, v)
-	}
-	b.Source = d.String()
-	b.Position.FileID = d.String()
-	b.Position.Path = d.String()
-	b.Position.Offset = int64(d.Uvarint())
-	n := d.Count()
-	b.Labels = b.Labels[:0]
-	for i := 0; i < n && d.Err == nil; i++ {
-		name := d.String()
-		b.Labels = append(b.Labels, Label{Name: name, Value: d.String()})
-	}
-	n = d.Count()
-	b.Entries = b.Entries[:0]
-	var prev int64
-	for i := 0; i < n && d.Err == nil; i++ {
-		prev += d.Varint()
-		b.Entries = append(b.Entries, Entry{Time: prev, Line: d.Bytes()})
-	}
-	if d.Err != nil {
-		return fmt.Errorf("%w: %w", ErrBadRecord, d.Err)
-	}
-	if len(d.Buf) != 0 {
-		return fmt.Errorf("%w: %d trailing bytes", ErrBadRecord, len(d.Buf))
-	}
-	return nil
 }

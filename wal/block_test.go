@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"math"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -57,10 +60,55 @@ func codecBlocks() map[string]*Block {
 			Source:  "big",
 			Entries: []Entry{{Time: 1, Line: bytes.Repeat([]byte("0123456789"), 7000)}},
 		},
+		"cursor": {
+			Source:   "journal",
+			Position: Position{Cursor: "s=8c1b;i=4a2;b=1f0e;m=1d2c3;t=5f1e2d3c4b5a6;x=9a8b"},
+			Entries:  []Entry{{Time: 5, Line: []byte("from the journal")}},
+		},
+		"per-entry labels and metadata": {
+			Source:   "app",
+			Labels:   []Label{{Name: "filename", Value: "/var/log/app.log"}, {Name: "job", Value: "app"}},
+			Position: Position{FileID: "1:2", Path: "/var/log/app.log", Offset: 99},
+			Entries: []Entry{
+				{Time: 1, Line: []byte("the block's labels")},
+				{Time: 2, Line: []byte("added"), Labels: []Label{{Name: "filename", Value: "/var/log/app.log"}, {Name: "job", Value: "app"}, {Name: "level", Value: "info"}}},
+				{Time: 3, Line: []byte("same as previous"), Labels: []Label{{Name: "filename", Value: "/var/log/app.log"}, {Name: "job", Value: "app"}, {Name: "level", Value: "info"}}},
+				{Time: 4, Line: []byte("changed and removed"), Labels: []Label{{Name: "job", Value: "other"}}},
+				{Time: 5, Line: []byte("back to a recent set"), Labels: []Label{{Name: "filename", Value: "/var/log/app.log"}, {Name: "job", Value: "app"}, {Name: "level", Value: "info"}}},
+				{Time: 6, Line: []byte("metadata"), Metadata: []Label{{Name: "trace_id", Value: "0af7651916cd43dd8448eb211c80319c"}}},
+				{Time: 7, Line: []byte("same metadata, tenant"), Metadata: []Label{{Name: "trace_id", Value: "0af7651916cd43dd8448eb211c80319c"}},
+					Labels: []Label{{Name: TenantLabel, Value: "team-a"}, {Name: "filename", Value: "/var/log/app.log"}, {Name: "job", Value: "app"}}},
+				{Time: 8, Line: []byte("every label removed"), Labels: []Label{}},
+				{Time: 9, Line: nil, Labels: []Label{{Name: "\xff\x00", Value: "\x00"}}, Metadata: []Label{{Name: "", Value: ""}, {Name: "k", Value: "v\xff"}}},
+				{Time: 10, Line: []byte("labels given, equal to the block's"), Labels: []Label{{Name: "filename", Value: "/var/log/app.log"}, {Name: "job", Value: "app"}}},
+			},
+		},
+		"per-entry labels, no block labels": {
+			Source: "bare",
+			Entries: []Entry{
+				{Time: 1, Line: []byte("a"), Labels: []Label{{Name: "level", Value: "warn"}}},
+				{Time: 1, Line: []byte("b"), Labels: []Label{{Name: "level", Value: "error"}}},
+				{Time: 1, Line: []byte("c"), Labels: []Label{{Name: "level", Value: "warn"}}},
+				{Time: 1, Line: []byte("d")},
+				{Time: 1, Line: []byte("e"), Labels: []Label{{Name: "level", Value: "error"}}, Metadata: []Label{{Name: "m", Value: "1"}}},
+			},
+		},
 	}
 }
 
-// equalBlocks compares blocks, treating nil and empty slices alike.
+// effectiveLabels returns an entry's whole label set, sorted by name.
+func effectiveLabels(b *Block, e *Entry) []Label {
+	ls := e.Labels
+	if ls == nil {
+		ls = b.Labels
+	}
+	ls = slices.Clone(ls)
+	slices.SortStableFunc(ls, func(x, y Label) int { return strings.Compare(x.Name, y.Name) })
+	return ls
+}
+
+// equalBlocks compares blocks, treating nil and empty slices alike, and an
+// entry's nil Labels like the block's Labels.
 func equalBlocks(a, b *Block) bool {
 	if a.Source != b.Source || a.Position != b.Position ||
 		len(a.Labels) != len(b.Labels) || len(a.Entries) != len(b.Entries) {
@@ -72,7 +120,10 @@ func equalBlocks(a, b *Block) bool {
 		}
 	}
 	for i := range a.Entries {
-		if a.Entries[i].Time != b.Entries[i].Time || !bytes.Equal(a.Entries[i].Line, b.Entries[i].Line) {
+		ea, eb := &a.Entries[i], &b.Entries[i]
+		if ea.Time != eb.Time || !bytes.Equal(ea.Line, eb.Line) ||
+			!equalLabels(effectiveLabels(a, ea), effectiveLabels(b, eb)) ||
+			!equalLabels(ea.Metadata, eb.Metadata) {
 			return false
 		}
 	}
@@ -142,7 +193,7 @@ func TestDecodeBlockRejects(t *testing.T) {
 	})
 	t.Run("unknown version", func(t *testing.T) {
 		payload := bytes.Clone(rec[crcSize:])
-		payload[0] = 2
+		payload[0] = blockVersion + 1
 		if err := DecodeBlock(reframe(payload), &b); !errors.Is(err, ErrBadRecord) {
 			t.Fatalf("DecodeBlock: %v, want ErrBadRecord", err)
 		}
@@ -155,7 +206,7 @@ func TestDecodeBlockRejects(t *testing.T) {
 		}
 	})
 	t.Run("huge counts", func(t *testing.T) {
-		payload := []byte{blockVersion, 0, 0, 0, 0}             // source, fileID, path, offset
+		payload := []byte{blockVersion, 0, 0, 0, 0, 0}          // source, fileID, path, offset, cursor
 		payload = binary.AppendUvarint(payload, math.MaxUint64) // labels
 		if err := DecodeBlock(reframe(payload), &b); !errors.Is(err, ErrBadRecord) {
 			t.Fatalf("DecodeBlock: %v, want ErrBadRecord", err)
@@ -187,8 +238,13 @@ func FuzzDecodeBlock(f *testing.F) {
 			return
 		}
 		again := EncodeBlock(nil, &b)
-		if len(again) > len(rec) {
-			// Re-encoding uses minimal varints, so it can only shrink.
+		grow := 0
+		if data[0] == blockVersion1 {
+			grow = 1 // version 2 adds the (empty) cursor
+		}
+		if len(again) > len(rec)+grow {
+			// Re-encoding uses minimal varints and drops what changes
+			// nothing, so it can only shrink.
 			t.Fatalf("re-encoding grew from %d to %d bytes", len(rec), len(again))
 		}
 		var b2 Block
@@ -202,4 +258,147 @@ func FuzzDecodeBlock(f *testing.F) {
 			t.Fatal("encoding is not stable")
 		}
 	})
+}
+
+// TestBlockV2EntryLabels checks what DecodeBlock returns per entry, not
+// only the effective label sets: nil for the block's labels (also when an
+// entry's Labels equal them), the sorted whole set otherwise, an empty
+// non-nil slice when every label was removed, and one shared slice for
+// entries with equal label sets.
+func TestBlockV2EntryLabels(t *testing.T) {
+	want := codecBlocks()["per-entry labels and metadata"]
+	var got Block
+	if err := DecodeBlock(EncodeBlock(nil, want), &got); err != nil {
+		t.Fatal(err)
+	}
+	e := got.Entries
+	for _, i := range []int{0, 5, 9} {
+		if e[i].Labels != nil {
+			t.Errorf("entry %d: Labels %v, want nil (the block's)", i, e[i].Labels)
+		}
+	}
+	for _, i := range []int{1, 2, 3, 4, 6, 8} {
+		if !equalLabels(e[i].Labels, want.Entries[i].Labels) {
+			t.Errorf("entry %d: Labels %v, want %v", i, e[i].Labels, want.Entries[i].Labels)
+		}
+	}
+	if e[7].Labels == nil || len(e[7].Labels) != 0 {
+		t.Errorf("entry 7: Labels %#v, want empty and not nil", e[7].Labels)
+	}
+	if &e[1].Labels[0] != &e[2].Labels[0] || &e[1].Labels[0] != &e[4].Labels[0] {
+		t.Error("entries with equal label sets do not share one slice")
+	}
+	if &e[5].Metadata[0] != &e[6].Metadata[0] {
+		t.Error("entries with equal metadata do not share one slice")
+	}
+	for _, i := range []int{0, 1, 2, 3, 4, 7, 9} {
+		if e[i].Metadata != nil {
+			t.Errorf("entry %d: Metadata %v, want nil", i, e[i].Metadata)
+		}
+	}
+	if !equalLabels(e[8].Metadata, want.Entries[8].Metadata) {
+		t.Errorf("entry 8: Metadata %v, want %v", e[8].Metadata, want.Entries[8].Metadata)
+	}
+
+	// Decoding a version 1 block into the same Block clears them all.
+	if err := DecodeBlock(encodeBlockV1(nil, want), &got); err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range got.Entries {
+		if e.Labels != nil || e.Metadata != nil || !bytes.Equal(e.Line, want.Entries[i].Line) {
+			t.Fatalf("entry %d of a version 1 block: %+v", i, e)
+		}
+	}
+}
+
+// TestBlockV2Size checks that version 2 costs a block without per-entry
+// data one byte (the empty cursor) plus at most one byte an entry (the
+// line length shifted by one bit), and an entry whose labels repeat the
+// previous entry's two bytes.
+func TestBlockV2Size(t *testing.T) {
+	b := &Block{Source: "s", Labels: []Label{{Name: "job", Value: "x"}}}
+	crossings := 0 // lines of 64…127 and 8192…16383 bytes
+	for n := range 20000 {
+		if n%97 != 0 && n > 300 {
+			continue
+		}
+		b.Entries = append(b.Entries, Entry{Time: int64(n), Line: bytes.Repeat([]byte("x"), n)})
+		if UvarintLen(uint64(n)<<1) > UvarintLen(uint64(n)) {
+			crossings++
+		}
+	}
+	v1, v2 := len(encodeBlockV1(nil, b)), len(EncodeBlock(nil, b))
+	if v2 != v1+1+crossings {
+		t.Fatalf("version 2 is %d bytes, version 1 %d: want %d more, got %d", v2, v1, 1+crossings, v2-v1)
+	}
+
+	level := []Label{{Name: "job", Value: "x"}, {Name: "level", Value: "info"}}
+	one := &Block{Source: "s", Labels: b.Labels, Entries: []Entry{{Line: []byte("a"), Labels: level}}}
+	two := &Block{Source: "s", Labels: b.Labels, Entries: []Entry{{Line: []byte("a"), Labels: level}, {Line: []byte("b"), Labels: level}}}
+	plain := &Block{Source: "s", Labels: b.Labels, Entries: []Entry{{Line: []byte("a"), Labels: level}, {Line: []byte("b")}}}
+	if d := len(EncodeBlock(nil, two)) - len(EncodeBlock(nil, plain)); d != 1 {
+		t.Fatalf("an entry repeating the previous labels costs %d bytes more than one with none, want 1", d)
+	}
+	if d := len(EncodeBlock(nil, two)) - len(EncodeBlock(nil, one)); d != 4 { // Δtime, length, line, flags
+		t.Fatalf("an entry repeating the previous labels costs %d bytes, want 4", d)
+	}
+}
+
+func TestDecodeBlockV2Rejects(t *testing.T) {
+	head := []byte{blockVersion, 0, 0, 0, 0, 0, 0} // source, fileID, path, offset, cursor, no labels
+	entry := func(flags byte, rest ...byte) []byte {
+		p := append(bytes.Clone(head), 1, 0, 1, flags) // one entry: Δtime 0, empty line with more
+		return append(p, rest...)
+	}
+	cases := map[string][]byte{
+		"flags 0":                       entry(0),
+		"unknown flag":                  entry(0x10),
+		"labels and labels as prev":     entry(flagLabels|flagLabelsAsPrev, 0, 0),
+		"metadata and metadata as prev": entry(flagMetadata|flagMetadataAsPrev, 0),
+		"labels as prev first":          entry(flagLabelsAsPrev),
+		"metadata as prev first":        entry(flagMetadataAsPrev),
+		"flags missing":                 entry(0)[:len(head)+3],
+		"diff truncated":                entry(flagLabels, 1, 1, 'a'),
+		"metadata truncated":            entry(flagMetadata, 2, 0, 0),
+		"huge metadata count":           entry(flagMetadata, 0xff, 0xff, 0xff, 0xff, 0x0f),
+	}
+	var b Block
+	for name, payload := range cases {
+		t.Run(name, func(t *testing.T) {
+			if err := DecodeBlock(reframe(payload), &b); !errors.Is(err, ErrBadRecord) {
+				t.Fatalf("DecodeBlock: %v, want ErrBadRecord", err)
+			}
+		})
+	}
+	if err := DecodeBlock(reframe(entry(flagLabels, 0, 0)), &b); err != nil {
+		t.Fatalf("an empty diff (valid if not canonical): %v", err)
+	}
+}
+
+// TestDecodeBlockV2Amplification builds a record whose few bytes per entry
+// each make DecodeBlock materialise a large label set (a block with many
+// labels, entries that each delete a different one): it must fail instead
+// of allocating the square of the record's size.
+func TestDecodeBlockV2Amplification(t *testing.T) {
+	p := []byte{blockVersion, 0, 0, 0, 0, 0}
+	const nlabels, nentries = 1000, 5000
+	p = binary.AppendUvarint(p, nlabels)
+	for i := range nlabels {
+		p = AppendString(p, fmt.Sprintf("%04d", i))
+		p = AppendString(p, "")
+	}
+	p = binary.AppendUvarint(p, nentries)
+	for i := range nentries {
+		p = append(p, 0, 1, flagLabels, 0, 1)
+		p = AppendString(p, fmt.Sprintf("%04d", i%nlabels))
+	}
+	var b Block
+	allocs := testing.AllocsPerRun(1, func() {
+		if err := DecodeBlock(reframe(p), &b); !errors.Is(err, ErrBadRecord) {
+			t.Fatalf("DecodeBlock: %v, want ErrBadRecord", err)
+		}
+	})
+	if max := len(p)*labelsPerByte + labelsSlack; cap(b.labels) > 2*max {
+		t.Fatalf("decode grew its label storage to %d labels (bound %d); %v allocs", cap(b.labels), max, allocs)
+	}
 }

@@ -12,15 +12,59 @@
 //
 //	crc32c(payload) [4 bytes, little-endian, Castagnoli] | payload
 //
-// and the payload is
+// and the payload is a block, version 2 (written by EncodeBlock since the
+// processing stages; DecodeBlock reads versions 1 and 2):
+//
+//	version=2 | source | fileID | path | uvarint offset | cursor |
+//	uvarint nlabels { name value } | uvarint nentries { entry }
+//
+//	entry = varint Δtime | uvarint(len(line)<<1 | more) | line [| flags data]
+//
+// where every string is uvarint-length-prefixed, and each entry's time is a
+// signed delta from the previous entry's (the first from 0), so times may
+// go backwards. Lines are raw bytes: empty lines, NUL bytes and invalid
+// UTF-8 survive. cursor is Position.Cursor ("" for files: one byte).
+//
+// The block's labels are its stream labels, stored once. An entry whose
+// labels are the block's and that has no structured metadata has more=0
+// and nothing after its line: it costs nothing more than in version 1,
+// except one byte when its length's varint crosses a 7-bit boundary (lines
+// of 64–127 and 8192–16383 bytes). Otherwise more=1 and a flags byte says
+// what follows, in this order:
+//
+//	0x01 labels:  uvarint nset { name value } uvarint ndel { name }
+//	0x02 the labels of the last entry before it with 0x01 or 0x02
+//	0x04 metadata: uvarint n { name value }
+//	0x08 the metadata of the last entry before it with 0x04 or 0x08
+//
+// A label diff turns the block's labels into the entry's: set holds the
+// entry's labels the block does not have with that value (added or
+// changed), del the names of the block's labels the entry does not have.
+// The decoded Entry.Labels is the whole set sorted by name (nil when the
+// entry has no diff: the block's labels; empty, not nil, when every label
+// was deleted); the tenant is the reserved label TenantLabel like any
+// other. Metadata is stored whole, in the entry's order (sorted by name).
+// Flags 0, unknown bits, 0x01 with 0x02, 0x04 with 0x08, or a repeat with
+// nothing before it to repeat are errors. The encoder writes a diff only
+// when the sets differ, a repeat when an entry's labels (metadata) equal
+// the last ones written, and never more=1 with nothing after it.
+//
+// Version 1, written before the processing stages, is the same without
+// cursor and with uvarint(len(line)) (no more bit and no per-entry data):
 //
 //	version=1 | source | fileID | path | uvarint offset |
 //	uvarint nlabels { name value } | uvarint nentries { varint Δtime line }
 //
-// where every string or line is uvarint-length-prefixed, and each entry's
-// time is a signed delta from the previous entry's (the first from 0), so
-// times may go backwards. Lines are raw bytes: empty lines, NUL bytes and
-// invalid UTF-8 survive. DecodeBlock verifies the checksum and never panics.
+// wal/testdata/v1 is a log written by that release; a test opens it.
+//
+// DecodeBlock verifies the checksum and never panics. It reuses the
+// Block's slices: entries' Labels and Metadata live in storage the Block
+// keeps for the next decode (entries with equal label sets share one
+// slice, found among the last few distinct sets), and names and short
+// label values are interned across decodes, so a block of entries with a
+// few label sets costs no allocation per entry beyond metadata values.
+// The block codec (appendBlock, decodeBlock) works on a payload without
+// framing, so a record may one day hold several blocks.
 //
 // # Files
 //
@@ -142,6 +186,13 @@
 //
 // # Caveats
 //
+//   - A label diff of a few bytes yields a whole label set, so a damaged
+//     record that still passes its CRC could make DecodeBlock allocate far
+//     more than its size. It refuses a record whose entries would hold more
+//     than 16 labels (and metadata pairs) per payload byte plus 4096: a
+//     64 KiB block with 200 stream labels and 8,000 empty lines each with
+//     a label set of its own would be refused (and skipped by the sinks as
+//     a bad record); blocks of real lines are far below that.
 //   - Open does not lock the directory: two Logs on one directory corrupt
 //     it. The process-wide bbolt lock of the data directory prevents this.
 //   - Log.Read of an old segment loads the whole file under the lock (about
