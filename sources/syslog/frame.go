@@ -160,14 +160,8 @@ func (f *framer) octetCounted(data []byte) (msg []byte, st frameStatus, done boo
 func (f *framer) nonTransparent(data []byte) (msg []byte, st frameStatus, done bool) {
 	if i := bytes.IndexByte(data, '\n'); i >= 0 {
 		f.start += i + 1
-		msg = bytes.TrimSuffix(data[:i], []byte{'\r'})
-		switch {
-		case len(msg) <= f.max:
-			return msg, frameWhole, true
-		case f.drop:
-			return nil, frameDropped, true
-		}
-		return msg[:f.max], frameCut, true
+		msg, st = f.limit(bytes.TrimSuffix(data[:i], []byte{'\r'}))
+		return msg, st, true
 	}
 	if len(data) > f.max+1 { // longer than max even if it ends with "\r\n"
 		if f.drop {
@@ -181,10 +175,22 @@ func (f *framer) nonTransparent(data []byte) (msg []byte, st frameStatus, done b
 	}
 	if f.eof {
 		f.start = f.end
-		return bytes.TrimSuffix(data, []byte{'\r'}), frameWhole, true
+		msg, st = f.limit(bytes.TrimSuffix(data, []byte{'\r'}))
+		return msg, st, true
 	}
 	f.want(f.max + 2)
 	return nil, 0, false
+}
+
+// limit applies the length policy to a whole non-transparent message.
+func (f *framer) limit(msg []byte) ([]byte, frameStatus) {
+	switch {
+	case len(msg) <= f.max:
+		return msg, frameWhole
+	case f.drop:
+		return nil, frameDropped
+	}
+	return msg[:f.max], frameCut
 }
 
 // want makes room for a frame of n bytes from start.
@@ -231,6 +237,10 @@ func (f *framer) fill() error {
 		f.start = 0
 	case f.end == len(f.buf):
 		f.want(len(f.buf) * 2) // a count or an oversized line that did not fit yet
+	}
+	if f.end == len(f.buf) {
+		// cannot happen: a frame is decided before it outgrows the buffer
+		return fmt.Errorf("%w: internal error: %d bytes buffered and no frame decided", ErrFraming, f.end-f.start)
 	}
 	if f.beforeRead != nil {
 		f.beforeRead()
