@@ -51,7 +51,7 @@ func BenchmarkTCPToFileSink(b *testing.B) {
 	}
 	head := "<134>1 2026-12-05T10:00:00.000Z edge-host-01 benchapp 4242 ID47 - "
 	msg := head + strings.Repeat("m", 200-len(head)-8) // + 8 digits
-	lineLen := 200 - len(head) + 1                      // MSG and "\n"
+	lineLen := 200 - len(head) + 1                     // MSG and "\n"
 	c, err := net.Dial("tcp", src.Addr().String())
 	if err != nil {
 		b.Fatal(err)
