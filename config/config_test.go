@@ -6,6 +6,7 @@ import (
 	"github.com/logcapturer/logcapturer/sinks"
 	"github.com/logcapturer/logcapturer/sinks/kafka"
 	"github.com/logcapturer/logcapturer/sinks/loki"
+	"github.com/logcapturer/logcapturer/sources"
 	"os"
 	"reflect"
 	"strings"
@@ -24,7 +25,7 @@ func env(m map[string]string) func(string) (string, bool) {
 // parseOnly parses without touching the file system, with environment m.
 func parseOnly(t *testing.T, src string, m map[string]string) (*Config, error) {
 	t.Helper()
-	return ParseWith("t.yaml", []byte(src), &ParseOptions{SinkTypes: sinkTypes, SkipDirCheck: true, LookupEnv: env(m)})
+	return ParseWith("t.yaml", []byte(src), &ParseOptions{SinkTypes: sinkTypes, SourceTypes: sourceTypes, SkipDirCheck: true, LookupEnv: env(m)})
 }
 
 // problemsOf returns the problems of err, which must be an *Error.
@@ -64,13 +65,10 @@ func TestDefaults(t *testing.T) {
 		},
 		DLQ: DLQ{MaxBytes: 512 * MiB, MaxAge: Duration(168 * time.Hour)},
 		Sources: []Source{{
-			Name:         "app",
-			Type:         SourceFile,
-			Paths:        []string{"/var/log/app.log"},
-			StartAt:      StartBeginning,
-			Sinks:        []string{"out"},
-			MaxLineBytes: 256 * KiB,
-			PollInterval: Duration(time.Second),
+			Name:    "app",
+			Type:    "file",
+			Sinks:   []string{"out"},
+			Options: fileConfig("file", func(c *sources.FileConfig) { c.Paths = []string{"/var/log/app.log"} }),
 		}},
 		Sinks: []Sink{{
 			Name:    "out",
@@ -115,7 +113,7 @@ func TestValidFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := ParseWith("valid.yaml", data, &ParseOptions{SinkTypes: sinkTypes,
+	c, err := ParseWith("valid.yaml", data, &ParseOptions{SinkTypes: sinkTypes, SourceTypes: sourceTypes,
 		SkipDirCheck: true,
 		LookupEnv:    env(map[string]string{"LC_TEST_HOST": "web-1", "LC_TEST_ENV": ""}),
 	})
@@ -133,24 +131,25 @@ func TestValidFile(t *testing.T) {
 		},
 		DLQ: DLQ{MaxBytes: 512 * MiB, MaxAge: Duration(168 * time.Hour)},
 		Sources: []Source{{
-			Name:         "app",
-			Type:         SourceFile,
-			Paths:        []string{"/var/log/app/*.log", "/var/log/app/*/current"},
-			Exclude:      []string{"*.gz", "/var/log/app/debug-?.log"},
-			StartAt:      StartEnd,
-			Labels:       map[string]string{"job": "app", "host": "web-1", "env": "prod", "tier": "$gold"},
-			Sinks:        []string{"archive"},
-			MaxLineBytes: MiB,
-			PollInterval: Duration(5 * time.Second),
+			Name:   "app",
+			Type:   "file",
+			Labels: map[string]string{"job": "app", "host": "web-1", "env": "prod", "tier": "$gold"},
+			Sinks:  []string{"archive"},
+			Options: fileConfig("file", func(c *sources.FileConfig) {
+				c.Paths = []string{"/var/log/app/*.log", "/var/log/app/*/current"}
+				c.Exclude = []string{"*.gz", "/var/log/app/debug-?.log"}
+				c.StartAt = "end"
+				c.MaxLineBytes = MiB
+				c.PollInterval = Duration(5 * time.Second)
+			}),
 		}, {
-			Name:         "nginx_access",
-			Type:         SourceFile,
-			Paths:        []string{"/var/log/nginx/access.log"},
-			StartAt:      StartBeginning,
-			Labels:       map[string]string{"job": "nginx", "host": "web-1", "env": "prod", "tier": "$gold"},
-			Sinks:        []string{"archive", "console"},
-			MaxLineBytes: DefaultMaxLineBytes,
-			PollInterval: DefaultPollInterval,
+			Name:   "nginx_access",
+			Type:   "file",
+			Labels: map[string]string{"job": "nginx", "host": "web-1", "env": "prod", "tier": "$gold"},
+			Sinks:  []string{"archive", "console"},
+			Options: fileConfig("file", func(c *sources.FileConfig) {
+				c.Paths = []string{"/var/log/nginx/access.log"}
+			}),
 		}},
 		Sinks: []Sink{{
 			Name:    "archive",
@@ -179,7 +178,7 @@ func TestInvalidFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = ParseWith("invalid.yaml", data, &ParseOptions{SinkTypes: sinkTypes, SkipDirCheck: true, LookupEnv: env(nil)})
+	_, err = ParseWith("invalid.yaml", data, &ParseOptions{SinkTypes: sinkTypes, SourceTypes: sourceTypes, SkipDirCheck: true, LookupEnv: env(nil)})
 	want := `invalid.yaml:2: data_dir: must not be empty
 invalid.yaml:4: wal: unknown key "segmnet_size"; did you mean "segment_size"?
 invalid.yaml:5: wal.max_bytes: must be at least twice wal.segment_size (2MiB), got 1MiB
@@ -248,6 +247,16 @@ func lineDiff(got, want string) string {
 		}
 	}
 	return b.String()
+}
+
+// sourceTypes is cmd's registry of source types.
+var sourceTypes = []SourceType{sources.FileSourceType(), sources.DockerSourceType(), sources.CRISourceType()}
+
+// fileConfig is a file source type's options, defaults changed by set.
+func fileConfig(typ string, set func(*sources.FileConfig)) *sources.FileConfig {
+	c := sources.NewFileConfig(typ)
+	set(c)
+	return c
 }
 
 // sinkTypes is cmd's registry of sink types.

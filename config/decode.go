@@ -26,6 +26,8 @@ type decoder struct {
 	steps  int
 	capped bool // the step limit was hit and reported
 	types  sinkTypes
+	// sourceTypes is nil when Load was given none.
+	sourceTypes sourceTypes
 }
 
 type field struct {
@@ -435,37 +437,42 @@ func (d *decoder) wal(n *yaml.Node, path string, w *WAL) {
 	})
 }
 
+// source decodes one sources entry: the common keys here, the rest by the
+// options of its type. The rest of an entry of an unknown or missing type,
+// or of any entry when Load was given no source types, is left alone.
 func (d *decoder) source(n *yaml.Node, path string) Source {
-	s := defaultSource()
-	d.mapping(n, path, []field{
+	var s Source
+	common := []field{
 		{"name", stringField(d, &s.Name)},
 		{"type", stringField(d, &s.Type)},
-		{"paths", d.stringList(&s.Paths)},
-		{"exclude", d.stringList(&s.Exclude)},
-		{"start_at", stringField(d, &s.StartAt)},
 		{"labels", d.stringMap(&s.Labels)},
 		{"sinks", d.stringList(&s.Sinks)},
-		{"max_line_bytes", d.sizeField(&s.MaxLineBytes)},
-		{"poll_interval", d.durationField(&s.PollInterval)},
-		{"max_open_files", d.intField(&s.MaxOpenFiles)},
-		{"close_inactive", d.durationField(&s.CloseInactive)},
-		{"fingerprint_bytes", d.sizeField(&s.FingerprintBytes)},
-		{"multiline", func(n *yaml.Node, path string) {
-			d.mapping(n, path, []field{
-				{"start", stringField(d, &s.Multiline.Start)},
-				{"max_lines", d.intField(&s.Multiline.MaxLines)},
-				{"max_wait", d.durationField(&s.Multiline.MaxWait)},
-			})
+		{"pipeline_stages", func(n *yaml.Node, path string) {
+			if l := resolve(n); l != nil && l.Kind == yaml.SequenceNode {
+				s.PipelineStages = l
+				return
+			}
+			d.fail(n.Line, path, "must be a list, got %s", kindName(n))
 		}},
-		{"timestamp", func(n *yaml.Node, path string) {
-			d.mapping(n, path, []field{
-				{"regex", stringField(d, &s.Timestamp.Regex)},
-				{"json_field", stringField(d, &s.Timestamp.JSONField)},
-				{"layout", stringField(d, &s.Timestamp.Layout)},
-				{"location", stringField(d, &s.Timestamp.Location)},
-			})
-		}},
-	})
+	}
+	m := d.mappingNode(n, path)
+	if m == nil {
+		return s
+	}
+	var rest []pair
+	d.mappingPairs(d.pairs(m, path, 0), path, common, func(p pair) { rest = append(rest, p) })
+	if d.sourceTypes == nil {
+		return s
+	}
+	t := d.sourceTypes.find(s.Type)
+	if t == nil || t.New == nil {
+		return s
+	}
+	sc := t.New()
+	if d.typeKeys(rest, path, sc, "source", string(t.Name), common,
+		func(key string) []string { return d.sourceTypes.ownersOf(key, t.Name) }) {
+		s.Options = sc
+	}
 	return s
 }
 
@@ -500,7 +507,10 @@ func (d *decoder) sink(n *yaml.Node, path string) Sink {
 	var rest []pair
 	d.mappingPairs(d.pairs(m, path, 0), path, common, func(p pair) { rest = append(rest, p) })
 	if t := d.types.find(s.Type); t != nil && t.New != nil {
-		s.Options = d.typeKeys(rest, path, t, d.types, common)
+		sc := t.New()
+		d.typeKeys(rest, path, sc, "sink", t.Name, common,
+			func(key string) []string { return d.types.ownersOf(key, t.Name) })
+		s.Options = sc
 	}
 	return s
 }

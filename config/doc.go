@@ -84,17 +84,22 @@
 //	                                 # drop_oldest: delete the oldest segments
 //
 //	sources:                         # required: at least one
+//	  # The keys every source has, decoded here:
 //	  - name: app                    # required; 1-64 of [A-Za-z0-9_-]; unique among sources
 //	    type: file                   # required; file | docker | cri
-//	    paths: ["/var/log/app/*.log"] # required for file (docker, cri: optional)
-//	    exclude: ["*.gz"]            # optional globs, matched against the base name and the full path;
-//	                                 # exclude compressed rotations: they are not decompressed
-//	    start_at: beginning          # beginning | end: where to start in a file never seen before
 //	    labels: {job: app}           # optional; names match [a-zA-Z_][a-zA-Z0-9_]*, not starting
 //	                                 # with "__", and not one the type sets (filename; docker and
 //	                                 # cri: those below and parse_error); values non-empty
 //	    sinks: [archive]             # optional; default: every sink; each a sink name, no repeats;
 //	                                 # an empty list is an error
+//	    pipeline_stages: [...]       # optional list, kept for the stages package
+//
+//	    # The other keys belong to the type.
+//	    # type: file, docker, cri (sources.FileConfig)
+//	    paths: ["/var/log/app/*.log"] # required for file (docker, cri: optional)
+//	    exclude: ["*.gz"]            # optional globs, matched against the base name and the full path;
+//	                                 # exclude compressed rotations: they are not decompressed
+//	    start_at: beginning          # beginning | end: where to start in a file never seen before
 //	    max_line_bytes: 256KiB       # 1KiB .. 64MiB
 //	    poll_interval: 1s            # > 0; how often the globs are re-scanned
 //	    max_open_files: 1024         # descriptors the source may hold
@@ -206,23 +211,32 @@
 //
 // # Source types
 //
-// Each source type is registered too (ParseOptions.SourceTypes; the
+// Sources are registered the same way (ParseOptions.SourceTypes; the
 // sources package's FileSourceType, DockerSourceType and CRISourceType;
-// cmd holds the list). config decodes every key of a source entry, as the
-// keys are the same for every type, and checks what it can (names, globs,
-// start_at, label names, sizes); then the type's SourceType.Check reports,
-// through a Check keyed under the entry, what only the type knows: a
-// multiline.start or timestamp.regex that does not compile, a timestamp
-// regex without a ts group, an unknown timestamp.location, a label the
-// type sets itself. These come at their keys' lines in the same list as
-// every other problem:
+// cmd holds the list). config decodes the keys every source has (name,
+// type, labels, sinks, pipeline_stages) into Source and checks them; the
+// other keys of the entry go to the options the type's SourceType.New
+// made, by yaml tag, with the same messages, hints and "it is a key of
+// docker sources" as for sinks. The options' Check reports what only the
+// type knows, through a Check keyed under the entry: for the file types, a
+// glob or start_at that is wrong, a multiline.start or timestamp.regex that
+// does not compile, a timestamp regex without a ts group, an unknown
+// timestamp.location, a label the type sets itself (Check.Labels). These
+// come at their keys' lines in the same list as every other problem:
 //
 //	t2.yaml:5: sources[0].paths[0]: "**" is not supported: ...
 //	t2.yaml:7: sources[0].multiline.start: does not compile: error parsing regexp: missing closing ]: `[0-9`
 //	t2.yaml:9: sources[0].timestamp.regex: "^(\\S+)" has no named group ts, as in (?P<ts>...)
 //
-// Without a registry (tests, the CLI's inspection commands) the type must
-// be file, docker or cri and nothing more is checked.
+// pipeline_stages is kept as written, a *yaml.Node of the list
+// (Source.PipelineStages, Check.PipelineStages), for the stages package to
+// parse with its own line numbers; config checks only that it is a list.
+// A type's Check reports a problem the stages parser found at its line
+// with Check.ProblemAt. Source.Equal compares two sources by value
+// (pipeline_stages by content, not by line), as a reload does.
+//
+// Without a registry (ParseOptions.SourceTypes nil) any type name is
+// accepted and its keys are left alone (Source.Options nil).
 //
 // # Checks outside the file
 //

@@ -2,6 +2,7 @@ package config_test
 
 import (
 	. "github.com/logcapturer/logcapturer/config"
+	"github.com/logcapturer/logcapturer/sources"
 	"reflect"
 	"strings"
 	"testing"
@@ -83,7 +84,7 @@ admin:
 		t.Fatal(err)
 	}
 	if c.DataDir != "/tmp/lc" || c.Sources[0].Name != "app" || c.Sinks[0].Workers != 3 ||
-		!reflect.DeepEqual(c.Sources[0].Paths, []string{"/var/log/*.log", "$HOME/x"}) ||
+		!reflect.DeepEqual(c.Sources[0].Options.(*sources.FileConfig).Paths, []string{"/var/log/*.log", "$HOME/x"}) ||
 		c.Sources[0].Labels["job"] != "v" {
 		t.Errorf("got %+v", c)
 	}
@@ -91,7 +92,7 @@ admin:
 
 func TestExpandUsesEnvironment(t *testing.T) {
 	t.Setenv("LC_TEST_SINK", "from-env")
-	c, err := ParseWith("t.yaml", []byte(oneSource+"sinks:\n  - name: ${LC_TEST_SINK}\n    type: stdout\n"), &ParseOptions{SinkTypes: sinkTypes, SkipDirCheck: true})
+	c, err := ParseWith("t.yaml", []byte(oneSource+"sinks:\n  - name: ${LC_TEST_SINK}\n    type: stdout\n"), &ParseOptions{SinkTypes: sinkTypes, SourceTypes: sourceTypes, SkipDirCheck: true})
 	if err != nil {
 		t.Fatal(err)
 	}

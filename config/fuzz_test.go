@@ -19,7 +19,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(data)
 	}
 	f.Add([]byte(minimal))
-	opts := &ParseOptions{SinkTypes: sinkTypes,
+	opts := &ParseOptions{SinkTypes: sinkTypes, SourceTypes: sourceTypes,
 		SkipDirCheck: true, // never create directories named by fuzz input
 		LookupEnv: func(name string) (string, bool) {
 			if name == "SET" {

@@ -24,8 +24,10 @@ type ParseOptions struct {
 	SinkTypes []SinkType
 	// SourceTypes are the kinds of source the program has (cmd's
 	// registry): a source whose type is not among them is a problem, and
-	// each type's Check reports what only it knows. Nil accepts the
-	// built-in type names (file, docker, cri) and checks no more.
+	// the other keys of each entry are decoded into its type's options and
+	// checked by them. Nil accepts any type name and leaves those keys
+	// alone (Source.Options nil), for callers that need only the rest of
+	// the file.
 	SourceTypes []SourceType
 	// CheckFiles also reads every file the configuration names: each
 	// sink's FileChecker (password and token files, TLS files, a file
@@ -82,6 +84,8 @@ func ParseWith(name string, data []byte, opts *ParseOptions) (*Config, error) {
 		skip:   map[*yaml.Node]bool{},
 		failed: map[string]bool{},
 		types:  sinkTypes(o.SinkTypes),
+
+		sourceTypes: o.SourceTypes,
 	}
 	if d.types == nil {
 		d.types = sinkTypes{}

@@ -29,7 +29,7 @@ func writeConfig(t *testing.T, dataDir string) string {
 func TestLoadLeavesNoTrace(t *testing.T) {
 	parent := t.TempDir()
 	dir := filepath.Join(parent, "a", "b")
-	c, err := Load(writeConfig(t, dir), &ParseOptions{SinkTypes: sinkTypes})
+	c, err := Load(writeConfig(t, dir), &ParseOptions{SinkTypes: sinkTypes, SourceTypes: sourceTypes})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestLoadLeavesNoTrace(t *testing.T) {
 
 func TestLoadKeepsRelativeDataDir(t *testing.T) {
 	t.Chdir(t.TempDir())
-	c, err := Load(writeConfig(t, "./data"), &ParseOptions{SinkTypes: sinkTypes})
+	c, err := Load(writeConfig(t, "./data"), &ParseOptions{SinkTypes: sinkTypes, SourceTypes: sourceTypes})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestLoadDataDirNotWritable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Load(writeConfig(t, tt.dir), &ParseOptions{SinkTypes: sinkTypes})
+			_, err := Load(writeConfig(t, tt.dir), &ParseOptions{SinkTypes: sinkTypes, SourceTypes: sourceTypes})
 			ps := problemsOf(t, err)
 			if len(ps) != 1 {
 				t.Fatalf("got %v, want one problem", err)
@@ -125,7 +125,7 @@ func TestDataDirCheckOnlyWhenValid(t *testing.T) {
 
 func TestSkipDirCheck(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
-	if _, err := ParseWith("t.yaml", []byte("data_dir: "+dir+minimal), &ParseOptions{SinkTypes: sinkTypes, SkipDirCheck: true}); err != nil {
+	if _, err := ParseWith("t.yaml", []byte("data_dir: "+dir+minimal), &ParseOptions{SinkTypes: sinkTypes, SourceTypes: sourceTypes, SkipDirCheck: true}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
@@ -134,7 +134,7 @@ func TestSkipDirCheck(t *testing.T) {
 }
 
 func TestLoadMissingFile(t *testing.T) {
-	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"), &ParseOptions{SinkTypes: sinkTypes})
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"), &ParseOptions{SinkTypes: sinkTypes, SourceTypes: sourceTypes})
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("error = %v, want fs.ErrNotExist", err)
 	}
@@ -149,7 +149,7 @@ func TestLoadNamesFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte("wal: {sync: x}\n"+minimal), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Load(path, &ParseOptions{SinkTypes: sinkTypes})
+	_, err := Load(path, &ParseOptions{SinkTypes: sinkTypes, SourceTypes: sourceTypes})
 	if err == nil || err.Error() != path+`:1: wal.sync: must be batch, interval or none, got "x"` {
 		t.Errorf("error = %v", err)
 	}

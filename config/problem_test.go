@@ -2,6 +2,7 @@ package config_test
 
 import (
 	. "github.com/logcapturer/logcapturer/config"
+	"github.com/logcapturer/logcapturer/sources"
 	"strconv"
 	"strings"
 	"testing"
@@ -303,7 +304,7 @@ func TestValidateInCode(t *testing.T) {
 		t.Fatalf("Validate: %v", err)
 	}
 	c.Sinks[0].Workers = 0
-	c.Sources[0].StartAt = "middle"
+	c.Sources[0].Options.(*sources.FileConfig).StartAt = "middle"
 	err = c.Validate()
 	want := "sources[0].start_at: must be beginning or end, got \"middle\"\nsinks[0].workers: must be between 1 and 64, got 0"
 	if err == nil || err.Error() != want {
@@ -339,7 +340,7 @@ func TestAliasFanOut(t *testing.T) {
 
 func TestMemoryLimit(t *testing.T) {
 	base := "sources: [{name: a, type: file, paths: [/x/*.log]}]\nsinks: [{name: s, type: stdout}]\n"
-	c, err := ParseWith("m.yaml", []byte(base), &ParseOptions{SinkTypes: sinkTypes, SkipDirCheck: true})
+	c, err := ParseWith("m.yaml", []byte(base), &ParseOptions{SinkTypes: sinkTypes, SourceTypes: sourceTypes, SkipDirCheck: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,17 +349,17 @@ func TestMemoryLimit(t *testing.T) {
 		t.Fatalf("auto memory limit %s, want 26MiB", got)
 	}
 	two := "sources: [{name: a, type: file, paths: [/x/*.log]}]\nsinks: [{name: s, type: stdout}, {name: t, type: stdout, workers: 3, batch: {max_bytes: 4MiB}}]\n"
-	if c, err = ParseWith("m.yaml", []byte(two), &ParseOptions{SinkTypes: sinkTypes, SkipDirCheck: true}); err != nil {
+	if c, err = ParseWith("m.yaml", []byte(two), &ParseOptions{SinkTypes: sinkTypes, SourceTypes: sourceTypes, SkipDirCheck: true}); err != nil {
 		t.Fatal(err)
 	}
 	if got := c.EffectiveMemoryLimit(); got != 58*MiB {
 		t.Fatalf("auto memory limit with a second sink of 4 workers and 4MiB batches: %s, want 26MiB + 32MiB", got)
 	}
-	c, err = ParseWith("m.yaml", []byte(base+"memory_limit: 100MiB\n"), &ParseOptions{SinkTypes: sinkTypes, SkipDirCheck: true})
+	c, err = ParseWith("m.yaml", []byte(base+"memory_limit: 100MiB\n"), &ParseOptions{SinkTypes: sinkTypes, SourceTypes: sourceTypes, SkipDirCheck: true})
 	if err != nil || c.EffectiveMemoryLimit() != 100*MiB {
 		t.Fatalf("explicit memory limit: %v %v", c, err)
 	}
-	_, err = ParseWith("m.yaml", []byte(base+"memory_limit: 10MiB\n"), &ParseOptions{SinkTypes: sinkTypes, SkipDirCheck: true})
+	_, err = ParseWith("m.yaml", []byte(base+"memory_limit: 10MiB\n"), &ParseOptions{SinkTypes: sinkTypes, SourceTypes: sourceTypes, SkipDirCheck: true})
 	if err == nil || !strings.Contains(err.Error(), "m.yaml:3: memory_limit: must be at least 18MiB (2 * wal.segment_size + 16MiB), got 10MiB; leave it out for the automatic 26MiB") {
 		t.Fatalf("too small a memory limit: %v", err)
 	}

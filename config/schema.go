@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
 
 // Config is a whole configuration file, decoded, with defaults filled in.
 // Load and Parse return it only when it is valid. The zero value is not a
@@ -59,55 +63,27 @@ const (
 	FullDropOldest FullPolicy = "drop_oldest" // the oldest segments are deleted
 )
 
-// Source is one entry of the sources list.
+// Source is one entry of the sources list: the keys every source has, and
+// the options its type decoded from the others.
 type Source struct {
-	Name    string
-	Type    SourceKind
-	Paths   []string // globs, filepath.Match syntax
-	Exclude []string // globs matched against the base name and the full path
-	StartAt StartAt
-	Labels  map[string]string // nil when none are set
+	Name string
+	Type SourceKind
+	// Labels are the stream labels of every entry; nil when none are set.
+	Labels map[string]string
 	// Sinks names the sinks this source's entries go to. After Load or Parse
 	// it is never empty: a source without the key routes to every sink, in
 	// the order of the sinks list.
-	Sinks        []string
-	MaxLineBytes ByteSize
-	PollInterval Duration
-	// Zero values below mean the sources package's defaults (1024 files,
-	// 5m, 1KiB). Multiline and Timestamp are checked in depth by the
-	// source type's Check (SourceType), at their lines.
-	MaxOpenFiles     int
-	CloseInactive    Duration
-	FingerprintBytes ByteSize
-	Multiline        struct {
-		Start    string
-		MaxLines int
-		MaxWait  Duration
-	}
-	Timestamp struct {
-		Regex, JSONField, Layout, Location string
-	}
+	Sinks []string
+	// PipelineStages is the pipeline_stages list as written (aliases
+	// followed, ${VAR} expanded), for the stages package to parse with
+	// its own line numbers; nil when the key is not set. config checks
+	// only that it is a list.
+	PipelineStages *yaml.Node
+	// Options holds the keys the source's type owns, decoded into the value
+	// its SourceType.New returned; nil when the type is unknown or Load was
+	// given no source types.
+	Options SourceConfig
 }
-
-// SourceKind is the value of a source's type key: the name of a
-// registered SourceType.
-type SourceKind string
-
-// The source types logcapturer has (the sources package registers them).
-const (
-	SourceFile   SourceKind = "file"
-	SourceDocker SourceKind = "docker" // Docker json-file logs; paths default to the Docker data dir
-	SourceCRI    SourceKind = "cri"    // Kubernetes CRI logs; paths default to /var/log/pods
-)
-
-// StartAt says where a source starts reading a file it has no position for.
-type StartAt string
-
-// Values of StartAt.
-const (
-	StartBeginning StartAt = "beginning"
-	StartEnd       StartAt = "end"
-)
 
 // Sink is one entry of the sinks list: the keys every sink has, and the
 // options its type decoded from the others.
@@ -165,8 +141,6 @@ const (
 	DefaultDLQMaxBytes     = 512 * MiB
 	DefaultDLQMaxAge       = Duration(168 * time.Hour)
 	DefaultSyncInterval    = Duration(100 * time.Millisecond)
-	DefaultMaxLineBytes    = 256 * KiB
-	DefaultPollInterval    = Duration(time.Second)
 	DefaultBatchEntries    = 10000
 	DefaultBatchBytes      = 1 * MiB
 	DefaultBatchWait       = Duration(200 * time.Millisecond)
@@ -177,12 +151,10 @@ const (
 
 // Limits checked by validation.
 const (
-	MinSegmentSize  = 1 * MiB
-	MaxSegmentSize  = 256 * MiB
-	MinMaxLineBytes = 1 * KiB
-	MaxMaxLineBytes = 64 * MiB
-	MaxWorkers      = 64
-	MaxNameLen      = 64
+	MinSegmentSize = 1 * MiB
+	MaxSegmentSize = 256 * MiB
+	MaxWorkers     = 64
+	MaxNameLen     = 64
 )
 
 // BufferedSink is implemented by the options of a sink type that holds
@@ -228,14 +200,6 @@ func defaultWAL() WAL {
 		Sync:         SyncBatch,
 		SyncInterval: DefaultSyncInterval,
 		FullPolicy:   FullBlock,
-	}
-}
-
-func defaultSource() Source {
-	return Source{
-		StartAt:      StartBeginning,
-		MaxLineBytes: DefaultMaxLineBytes,
-		PollInterval: DefaultPollInterval,
 	}
 }
 

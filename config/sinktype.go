@@ -21,8 +21,9 @@ type SinkType struct {
 	Name string
 	// New returns the type's options with their defaults set: a pointer to
 	// a struct whose exported fields carry yaml tags. The entry's other
-	// keys are decoded into it by tag (see DecodeInto for the field types
-	// understood); a key no field carries is a problem.
+	// keys are decoded into it by tag: strings, bools, ints, ByteSize,
+	// Duration and time.Duration, []string, map[string]string and nested
+	// structs of these; a key no field carries is a problem.
 	New func() SinkConfig
 }
 
@@ -41,7 +42,7 @@ type FileChecker interface {
 	CheckFiles(c *Check)
 }
 
-// Check is handed to a SinkConfig (or a SourceType's Check) to report its
+// Check is handed to a SinkConfig or SourceConfig to report its
 // problems. Keys are relative to the entry ("url", "sasl.mechanism",
 // "brokers[1]", "multiline.start"); a problem carries the line of its key
 // or, for a key left out, of the nearest enclosing mapping in the file. Not
@@ -52,6 +53,7 @@ type Check struct {
 	kind   string // "sink" or "source"
 	name   string
 	claims map[string]string // resource -> `sink "name"` that claimed it first (sources have their own map)
+	source *Source           // the source entry being checked; nil for a sink
 }
 
 // Name is the sink's or source's name ("" when it has none).
@@ -62,6 +64,33 @@ func (c *Check) Name() string { return c.name }
 // decoder already refused.
 func (c *Check) Problem(key, format string, args ...any) {
 	c.v.add(c.key(key), format, args...)
+}
+
+// ProblemAt reports a problem at a line the caller knows (a stage's line,
+// found by the stages package in Source.PipelineStages) under key,
+// relative to the entry ("pipeline_stages[2].regex.expression"). A line of
+// 0 means the line of key, as Problem. Nothing is reported under a key
+// whose value the decoder already refused.
+func (c *Check) ProblemAt(line int, key, format string, args ...any) {
+	c.v.addAt(line, c.key(key), format, args...)
+}
+
+// Labels are the labels of the source being checked (nil for a sink, or
+// when none are set), for a type that reserves label names it sets itself.
+func (c *Check) Labels() map[string]string {
+	if c.source == nil {
+		return nil
+	}
+	return c.source.Labels
+}
+
+// PipelineStages is the pipeline_stages list of the source being checked,
+// as written (see Source.PipelineStages); nil for a sink or when not set.
+func (c *Check) PipelineStages() *yaml.Node {
+	if c.source == nil {
+		return nil
+	}
+	return c.source.PipelineStages
 }
 
 // Has reports whether key is set in the file (false for a Config built in
@@ -87,6 +116,10 @@ func (c *Check) Required(key, val string) bool { return c.v.required(c.key(key),
 // empty and was left out, else "must be a, b or c, got "x"".
 func (c *Check) OneOf(key, val string, allowed ...string) { oneOf(c.v, c.key(key), val, allowed...) }
 
+// Glob reports a filepath.Match pattern that is empty, does not compile,
+// or uses "**" (which filepath.Match would read as "*").
+func (c *Check) Glob(key, pattern string) { c.v.glob(c.key(key), pattern) }
+
 // Positive reports a duration that is not greater than 0.
 func (c *Check) Positive(key string, d time.Duration) { c.v.positive(c.key(key), Duration(d)) }
 
@@ -108,6 +141,15 @@ func (c *Check) key(k string) string {
 func CheckOnly(sc SinkConfig) error {
 	ps := &problems{}
 	sc.Check(&Check{v: &validator{ps: ps}, kind: "sink", claims: map[string]string{}})
+	return ps.err()
+}
+
+// CheckSource runs the options' Check outside a file, for a source built
+// in code (s.Options must not be nil). It returns nil or an *Error whose
+// problems have keys relative to the entry and no line.
+func CheckSource(s *Source) error {
+	ps := &problems{}
+	s.Options.Check(&Check{v: &validator{ps: ps}, kind: "source", name: s.Name, claims: map[string]string{}, source: s})
 	return ps.err()
 }
 
@@ -145,8 +187,8 @@ func (ts sinkTypes) ownersOf(key, self string) []string {
 	return out
 }
 
-// structKeys lists the top-level yaml keys of a SinkConfig.
-func structKeys(sc SinkConfig) []string {
+// structKeys lists the top-level yaml keys of a type's options.
+func structKeys(sc any) []string {
 	v := reflect.ValueOf(sc)
 	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
 		return nil
@@ -257,23 +299,23 @@ func article(name string) string {
 	return "a"
 }
 
-// typeKeys decodes the keys of a sink entry that are not common ones into
-// the options of its type. A key the type does not have is a problem that
-// names the types that do have it, or suggests a close key.
-func (d *decoder) typeKeys(rest []pair, path string, t *SinkType, types sinkTypes, common []field) SinkConfig {
-	sc := t.New()
-	v := reflect.ValueOf(sc)
+// typeKeys decodes the keys of a sink or source entry (kind) that are not
+// common ones into opts, the options of its type. A key the type does not
+// have is a problem that names the types that do have it (owners), or
+// suggests a close key. It reports whether opts is an options struct.
+func (d *decoder) typeKeys(rest []pair, path string, opts any, kind, typeName string, common []field, owners func(key string) []string) bool {
+	v := reflect.ValueOf(opts)
 	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
-		d.ps.add(d.pos[path], path, "internal error: sink type %s has no options struct", t.Name)
-		return sc
+		d.ps.add(d.pos[path], path, "internal error: %s type %s has no options struct", kind, typeName)
+		return false
 	}
 	fields := d.structFields(v.Elem())
 	known := append(append([]field{}, fields...), common...)
 	d.mappingPairs(rest, path, fields, func(p pair) {
 		key := p.k.Value
-		if owners := types.ownersOf(key, t.Name); len(owners) > 0 {
-			d.ps.add(p.k.Line, joinKey(path, key), "must not be set for %s %s sink; it is a key of %s sinks",
-				article(t.Name), t.Name, andList(owners))
+		if owners := owners(key); len(owners) > 0 {
+			d.ps.add(p.k.Line, joinKey(path, key), "must not be set for %s %s %s; it is a key of %s %ss",
+				article(typeName), typeName, kind, andList(owners), kind)
 			return
 		}
 		msg := fmt.Sprintf("unknown key %q", key)
@@ -282,5 +324,5 @@ func (d *decoder) typeKeys(rest []pair, path string, t *SinkType, types sinkType
 		}
 		d.ps.add(p.k.Line, path, "%s", msg)
 	})
-	return sc
+	return true
 }

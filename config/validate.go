@@ -53,6 +53,11 @@ func (v *validator) has(path string) bool {
 }
 
 func (v *validator) add(path, format string, args ...any) {
+	v.addAt(0, path, format, args...)
+}
+
+// addAt is add at line, or at path's line when line is 0.
+func (v *validator) addAt(line int, path, format string, args ...any) {
 	for p := path; ; p = parent(p) {
 		if v.failed[p] {
 			return
@@ -61,7 +66,10 @@ func (v *validator) add(path, format string, args ...any) {
 			break
 		}
 	}
-	v.ps.add(v.line(path), path, format, args...)
+	if line <= 0 {
+		line = v.line(path)
+	}
+	v.ps.add(line, path, format, args...)
 }
 
 // required reports a required string that is missing or empty.
@@ -257,32 +265,11 @@ func (v *validator) wal(path string, w *WAL) {
 
 func (v *validator) source(path string, s *Source, seen, claims map[string]string, sinks []Sink) {
 	v.name(path+".name", "source", s.Name, seen)
-	oneOf(v, path+".type", s.Type, v.sourceTypes.names()...)
-	if s.MaxOpenFiles < 0 {
-		v.add(path+".max_open_files", "must not be negative, got %d", s.MaxOpenFiles)
+	if v.sourceTypes != nil {
+		oneOf(v, path+".type", s.Type, v.sourceTypes.names()...)
+	} else {
+		v.required(path+".type", string(s.Type))
 	}
-	if s.CloseInactive < 0 {
-		v.add(path+".close_inactive", "must not be negative, got %s", s.CloseInactive)
-	}
-	if s.FingerprintBytes < 0 {
-		v.add(path+".fingerprint_bytes", "must not be negative, got %s", s.FingerprintBytes)
-	}
-	if s.Type == SourceFile {
-		switch {
-		case len(s.Paths) > 0:
-		case v.has(path + ".paths"):
-			v.add(path+".paths", "must not be empty")
-		default:
-			v.add(path+".paths", "is required for a file source")
-		}
-	}
-	for i, p := range s.Paths {
-		v.glob(path+".paths["+strconv.Itoa(i)+"]", p)
-	}
-	for i, p := range s.Exclude {
-		v.glob(path+".exclude["+strconv.Itoa(i)+"]", p)
-	}
-	oneOf(v, path+".start_at", s.StartAt, StartBeginning, StartEnd)
 
 	names := make([]string, 0, len(s.Labels))
 	for k := range s.Labels {
@@ -315,10 +302,12 @@ func (v *validator) source(path string, s *Source, seen, claims map[string]strin
 		}
 		listed[name] = true
 	}
-	v.sizeBetween(path+".max_line_bytes", s.MaxLineBytes, MinMaxLineBytes, MaxMaxLineBytes)
-	v.positive(path+".poll_interval", s.PollInterval)
-	if t := v.sourceTypes.find(s.Type); t != nil && t.Check != nil {
-		t.Check(s, &Check{v: v, path: path, kind: "source", name: s.Name, claims: claims})
+	if s.Options != nil {
+		c := &Check{v: v, path: path, kind: "source", name: s.Name, claims: claims, source: s}
+		s.Options.Check(c)
+		if fc, ok := s.Options.(FileChecker); ok && v.checkFiles {
+			fc.CheckFiles(c)
+		}
 	}
 }
 

@@ -34,7 +34,7 @@
 // # State
 //
 // state.db (bbolt) holds cursors (sink name -> last settled index), the
-// retry ranges and dead letters (package retry), and positions (source NUL file id -> index, offset, path), plus
+// retry ranges and dead letters (package retry), and positions (source NUL file id -> index, offset, path[, NUL cursor]), plus
 // meta/positions_index: the WAL index up to which every block's position is
 // in the positions bucket. One committer goroutine writes all of it in one
 // transaction every CommitInterval (100ms; once a second while every block
@@ -63,9 +63,11 @@
 //
 // # Lifecycle
 //
-// Open (takes the state.db lock: a second process fails at once), Positions
-// (for building sources), Start, Emit from sources, then Close sources first
-// and the pipeline after. Every goroutine is started by Start and waited for
+// Open (takes the state.db lock: a second process fails at once),
+// SourcePositions or Positions (for building sources), Start, Emit from
+// sources, then Close sources first and the pipeline after. Close waits
+// for the Emits in progress, so no record is queued after it has failed
+// the completions still unfired (ErrClosed). Every goroutine is started by Start and waited for
 // by Close; none is started per batch or per entry.
 //
 // Shutdown (SIGTERM, and a reload, which stops one pipeline and opens the
@@ -254,4 +256,39 @@
 // fails), so a crash right after a drop still finds every position. If the pipeline is closed while the WAL is still
 // failed, the pending blocks are not in it and their positions were never
 // recorded: the sources read them again after the next start.
+//
+// # Push records and completions
+//
+// A record with a completion (sources.Record.Done) and no position is a
+// push: a receiver (loki_push, OTLP) holds its client's request until the
+// completion fires, and there is nothing to read again if it is lost. Its
+// completion fires exactly once, on a pipeline goroutine (never one of its
+// own), as:
+//
+//   - nil, from publish, once the fsync covering it has returned (sync:
+//     none: once appended; sync: interval: at the next interval's fsync);
+//   - ErrNotDurable wrapping the fault, from the syncer at once when the
+//     fsync that was to cover it failed (Reopen cuts the WAL back to its
+//     durable index, so it is lost for certain), or from the writer's heal
+//     when a failed append left it out of the WAL;
+//   - ErrClosed, when the pipeline closes with it queued, not yet appended
+//     or not durable (the writer stops with the WAL still failing).
+//
+// Such a record is never appended a second time: the heal takes it out of
+// the pending list, the blocks after it take its index (none of them is in
+// the WAL yet) and the counts are redone from the WAL's end. Appending it
+// again would store it twice once the client, told it failed, sends it
+// again, and would hold the client for as long as the fault lasts. When
+// Emit returns an error the completion is never called. Completions must
+// not block; sources.Acks counts them down for one request, and
+// sources.Inflight bounds the bytes a receiver has unacknowledged.
+//
+// Positions come only from records that have one (Record.HasPosition): a
+// file's FileID and offset, or a cursor (Position.Cursor, journald). A
+// cursor is stored in the positions bucket like an offset (after the path,
+// behind a NUL: a value written before cursors existed reads unchanged),
+// recovered on Open from the checkpoint and the blocks after it (once the
+// block format carries it), handed back by SourcePositions, and never
+// pruned for want of a file: only a newer position of the same source and
+// FileID replaces it.
 package pipeline

@@ -88,6 +88,7 @@ func (p *Pipeline) runWriter() {
 // it again after the next start.
 func (p *Pipeline) appendGroup(group []sources.Record) bool {
 	if !p.waitForSpace() || !p.waitForSyncer() {
+		completeAll(group, ErrClosed)
 		return false
 	}
 	entries, bytes := 0, 0
@@ -97,18 +98,27 @@ func (p *Pipeline) appendGroup(group []sources.Record) bool {
 	for i, r := range group {
 		index := prev + 1 + uint64(i)
 		p.pending = append(p.pending, pendingPos{
-			index: index,
-			key:   posKey{Source: r.Source, FileID: r.Position.FileID},
-			val:   posVal{Index: index, Offset: r.Position.Offset, Path: r.Position.Path},
-			data:  r.Data,
+			index:   index,
+			key:     posKey{Source: r.Source, FileID: r.Position.FileID},
+			val:     posVal{Index: index, Offset: r.Position.Offset, Path: r.Position.Path, Cursor: r.Position.Cursor},
+			hasPos:  r.HasPosition(),
+			push:    r.Done != nil && !r.HasPosition(),
+			data:    r.Data,
+			entries: r.Entries,
+			bytes:   r.Bytes,
+			done:    r.Done,
 		})
 		p.pendingBytes += len(r.Data)
 		p.datas = append(p.datas, r.Data)
 		entries += r.Entries
 		bytes += r.Bytes
 		group[i].Data = nil // pending holds it until it is durable
+		group[i].Done = nil // and its completion
 	}
 	p.posMu.Unlock()
+	// Counted before the append: a heal that drops push records of this
+	// group redoes the counts from where the WAL ends.
+	p.counts.appended(prev+1, group, p.log.FirstIndex())
 	_, last, err := p.log.Append(p.datas)
 	clear(p.datas)
 	if err != nil {
@@ -122,7 +132,6 @@ func (p *Pipeline) appendGroup(group []sources.Record) bool {
 		p.appended.Store(last)
 		notify(p.syncWake)
 	}
-	p.counts.appended(prev+1, group, p.log.FirstIndex())
 	p.m.ingestRecords.Add(float64(len(group)))
 	p.m.ingestEntries.Add(float64(entries))
 	p.m.ingestBytes.Add(float64(bytes))
@@ -162,6 +171,12 @@ func (p *Pipeline) heal() bool {
 // fsync, all of it fsynced) and appends the pending blocks after its end,
 // under the indexes they had. A pending block at or below the end is in the
 // WAL and durable: the syncer publishes it.
+//
+// Push records (a completion, no position) past the end are not appended
+// again: their completions fail with ErrNotDurable and the cause, and the
+// blocks after them take their indexes. The client, told, sends them
+// again; appending them here as well would store them twice, and would
+// keep the client waiting for as long as the fault lasts.
 func (p *Pipeline) reappend() error {
 	if p.log.Err() != nil {
 		if err := p.log.Reopen(); err != nil {
@@ -171,6 +186,7 @@ func (p *Pipeline) reappend() error {
 	last := p.log.LastIndex()
 	p.datas = p.datas[:0]
 	p.posMu.Lock()
+	dones, derr := p.dropPushRecords(last)
 	next := last + 1
 	gap := false
 	for _, pp := range p.pending {
@@ -185,6 +201,9 @@ func (p *Pipeline) reappend() error {
 		next++
 	}
 	p.posMu.Unlock()
+	for _, d := range dones {
+		d(derr)
+	}
 	if gap || last < p.durable.Load() {
 		// Only lost fsynced data gets here: the WAL ends before blocks
 		// that were durable, or before the blocks we hold.
@@ -218,6 +237,7 @@ func (p *Pipeline) walFailed(err error) {
 	p.m.appendErrors.Inc()
 	p.faultMu.Lock()
 	p.healAt = math.MaxUint64
+	p.fault = err
 	p.health.raise("wal", ReasonWALAppendFailing, err.Error())
 	p.faultMu.Unlock()
 }
@@ -341,6 +361,7 @@ func (p *Pipeline) runSyncer() {
 		}
 		if err := p.syncOnce(); err != nil {
 			p.walFailed(err)
+			p.failUnsynced(err)
 			notify(p.walFault)
 		}
 		if done {
@@ -371,15 +392,22 @@ func (p *Pipeline) syncOnce() error {
 }
 
 // publish makes the blocks up to target visible to sinks and their
-// positions eligible for the checkpoint, and lets go of their data.
+// positions eligible for the checkpoint, lets go of their data, and fires
+// the completions of the push records among them (nil: durable).
 func (p *Pipeline) publish(target uint64) {
 	p.posMu.Lock()
 	n := 0
+	var dones []func(error)
 	for _, pp := range p.pending {
 		if pp.index > target {
 			break
 		}
-		p.dirtyPos[pp.key] = pp.val
+		if pp.hasPos {
+			p.dirtyPos[pp.key] = pp.val
+		}
+		if pp.done != nil {
+			dones = append(dones, pp.done)
+		}
 		p.pendingBytes -= len(pp.data)
 		n++
 	}
@@ -390,6 +418,9 @@ func (p *Pipeline) publish(target uint64) {
 	p.posMu.Unlock()
 	p.durable.Store(target)
 	p.m.durableIndex.Set(float64(target))
+	for _, d := range dones {
+		d(nil)
+	}
 	for _, sl := range p.loops {
 		notify(sl.wake)
 	}

@@ -218,6 +218,11 @@ type Pipeline struct {
 	// faultMu orders raising and clearing ReasonWALAppendFailing.
 	faultMu sync.Mutex
 	healAt  uint64 // 0: no fault; else the fault clears once this index is durable (MaxUint64: not healed yet)
+	fault   error  // the last failed append, fsync or reopen: why push records were dropped
+
+	// emitMu lets Close wait for the Emits in progress once stopIngest is
+	// closed: Emit holds it for reading.
+	emitMu sync.RWMutex
 
 	posMu        sync.Mutex
 	pending      []pendingPos      // handed to the WAL (or about to be), not yet durable
@@ -254,11 +259,21 @@ type Pipeline struct {
 // pendingPos is a block between its Append and the fsync covering it. Its
 // data is kept, so a failed append or fsync can be healed by appending it
 // again (the source handed Record.Data over).
+//
+// A push record (sources.Record.Done set, no position) is kept the same
+// way until it is durable, when done fires; but it is never appended a
+// second time: when the WAL no longer holds it after a failed append or
+// fsync, heal fails its done and drops it (see reappend).
 type pendingPos struct {
-	index uint64
-	key   posKey
-	val   posVal
-	data  []byte
+	index   uint64
+	key     posKey
+	val     posVal
+	hasPos  bool // the record has a position to checkpoint
+	push    bool // a completion and no position: never appended again
+	data    []byte
+	entries int // for counts, when heal renumbers
+	bytes   int
+	done    func(error)
 }
 
 // Open opens (or creates) the data directory: it takes the state.db lock,
@@ -344,12 +359,27 @@ func Open(logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Pipeli
 }
 
 // Positions returns the recovered position (file identity to offset) of
-// every file of the named source. Call it after Open, before Start.
+// every file of the named source (SourcePositions has cursors too). Call
+// it after Open, before Start.
 func (p *Pipeline) Positions(source string) map[string]int64 {
 	out := make(map[string]int64)
 	for k, v := range p.recovered {
 		if k.Source == source {
 			out[k.FileID] = v.Offset
+		}
+	}
+	return out
+}
+
+// SourcePositions returns the recovered positions of the named source by
+// file identity: the offset and path of each file, and the cursor of a
+// source positioned by cursor (journald), for sources.Deps.Positions. A
+// push receiver has none. Call it after Open, before Start.
+func (p *Pipeline) SourcePositions(source string) map[string]wal.Position {
+	out := make(map[string]wal.Position)
+	for k, v := range p.recovered {
+		if k.Source == source {
+			out[k.FileID] = wal.Position{FileID: k.FileID, Path: v.Path, Offset: v.Offset, Cursor: v.Cursor}
 		}
 	}
 	return out
@@ -401,6 +431,8 @@ func (p *Pipeline) Start(ctx context.Context) {
 // source_stalled condition until its block is taken. Safe for concurrent
 // use.
 func (p *Pipeline) Emit(ctx context.Context, rec sources.Record) error {
+	p.emitMu.RLock()
+	defer p.emitMu.RUnlock()
 	select {
 	case <-p.stopIngest:
 		return ErrClosed
@@ -472,8 +504,14 @@ func (p *Pipeline) loopExited() {
 func (p *Pipeline) Close() error {
 	p.closeOnce.Do(func() {
 		close(p.stopIngest)
+		// Wait for the Emits in progress: none queues a record after this.
+		p.emitMu.Lock()
+		p.emitMu.Unlock() //nolint:staticcheck // a barrier
 		if p.started {
 			p.ingestWG.Wait()
+		}
+		p.failUnfinished(ErrClosed)
+		if p.started {
 			p.drain()
 			p.cancel()
 			p.wg.Wait()

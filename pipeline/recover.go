@@ -11,7 +11,9 @@ import (
 // builds the sink loops, and rebuilds every source position: the
 // checkpointed positions, then the positions inside every block after the
 // checkpoint. A block is in the WAL exactly when its position is, so a
-// source resumed from these positions neither skips nor repeats a line.
+// source resumed from these positions neither skips nor repeats a line. A
+// cursor (Position.Cursor) is recovered like an offset; a block with no
+// position (a push record) makes none.
 func (p *Pipeline) recover() error {
 	cursors, positions, checkpoint, err := p.st.load()
 	if err != nil {
@@ -91,9 +93,12 @@ func (p *Pipeline) recover() error {
 		if err != nil {
 			return fmt.Errorf("recover positions: read wal index %d: %w", i, err)
 		}
-		positions[posKey{Source: blk.Source, FileID: blk.Position.FileID}] = posVal{
-			Index: i, Offset: blk.Position.Offset, Path: blk.Position.Path}
 		scanned++
+		if blk.Position.FileID == "" && blk.Position.Cursor == "" {
+			continue // a push record: no position
+		}
+		positions[posKey{Source: blk.Source, FileID: blk.Position.FileID}] = posVal{
+			Index: i, Offset: blk.Position.Offset, Path: blk.Position.Path, Cursor: blk.Position.Cursor}
 	}
 	p.recovered = positions
 	p.checkpoint.Store(checkpoint)

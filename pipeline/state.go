@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -27,11 +28,13 @@ type posKey struct {
 }
 
 // posVal is where a source stood in a file, and the WAL index of the block
-// that recorded it.
+// that recorded it. Cursor is the position of a source that is not read by
+// offset (journald), opaque here; "" for files.
 type posVal struct {
 	Index  uint64
 	Offset int64
 	Path   string
+	Cursor string
 }
 
 // state is the bbolt file state.db: sink cursors and a checkpoint of source
@@ -130,13 +133,22 @@ func (s *state) save(cursors map[string]uint64, positions map[posKey]posVal, che
 
 func (s *state) close() error { return s.db.Close() }
 
+// encodePosition makes the bucket key (source, NUL, FileID) and value:
+// index and offset (big-endian uint64s), the path, and, for a cursor, a NUL
+// and the cursor. A path holds no NUL, so a value written before cursors
+// existed reads as having none, and one with a cursor reads, in a version
+// that knows no cursors, as a path that does not exist.
 func encodePosition(k posKey, v posVal) (key, val []byte) {
 	key = make([]byte, 0, len(k.Source)+1+len(k.FileID))
 	key = append(append(append(key, k.Source...), 0), k.FileID...)
-	val = make([]byte, 16, 16+len(v.Path))
+	val = make([]byte, 16, 16+len(v.Path)+1+len(v.Cursor))
 	binary.BigEndian.PutUint64(val, v.Index)
 	binary.BigEndian.PutUint64(val[8:], uint64(v.Offset))
-	return key, append(val, v.Path...)
+	val = append(val, v.Path...)
+	if v.Cursor != "" {
+		val = append(append(val, 0), v.Cursor...)
+	}
+	return key, val
 }
 
 func decodePosition(key, val []byte) (posKey, posVal, bool) {
@@ -150,10 +162,12 @@ func decodePosition(key, val []byte) (posKey, posVal, bool) {
 	if k.Source == "" || len(val) < 16 {
 		return posKey{}, posVal{}, false
 	}
+	path, cursor, _ := bytes.Cut(val[16:], []byte{0})
 	return k, posVal{
 		Index:  binary.BigEndian.Uint64(val),
 		Offset: int64(binary.BigEndian.Uint64(val[8:])),
-		Path:   string(val[16:]),
+		Path:   string(path),
+		Cursor: string(cursor),
 	}, true
 }
 
@@ -164,7 +178,8 @@ func decodePosition(key, val []byte) (posKey, posVal, bool) {
 // position while a new file has that path now. Of the positions of one
 // source and one file, only the newest is kept (the older ones are the
 // same file's earlier FileIDs, whose fingerprint grew, or an inode's
-// earlier file); a position whose file alive reports gone is deleted.
+// earlier file); a position whose file alive reports gone is deleted (a
+// cursor position, which names no file, is kept).
 // Either is deleted only once its block is gone from the WAL (index <
 // first), so a position the WAL could still resume is never lost. It
 // returns how many it deleted.
@@ -196,7 +211,9 @@ func (s *state) prunePositions(first uint64, alive func(posKey, posVal) bool) (i
 				continue
 			}
 			superseded := it.val.Index < newest[identity(it.key)]
-			if superseded || !alive(it.key, it.val) {
+			// A cursor names no file that could be gone: it stays until
+			// a newer one replaces it.
+			if superseded || (it.val.Cursor == "" && !alive(it.key, it.val)) {
 				if err := b.Delete(it.raw); err != nil {
 					return err
 				}

@@ -1,48 +1,155 @@
 package sources
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/logcapturer/logcapturer/config"
 )
 
 // FileSourceType registers type: file with config.
-func FileSourceType() config.SourceType { return sourceType(config.SourceFile) }
+func FileSourceType() config.SourceType { return fileSourceType(TypeFile) }
 
 // DockerSourceType registers type: docker with config.
-func DockerSourceType() config.SourceType { return sourceType(config.SourceDocker) }
+func DockerSourceType() config.SourceType { return fileSourceType(TypeDocker) }
 
 // CRISourceType registers type: cri with config.
-func CRISourceType() config.SourceType { return sourceType(config.SourceCRI) }
+func CRISourceType() config.SourceType { return fileSourceType(TypeCRI) }
 
-// sourceType is the registration of one of the tailer's types: its Check
-// reports, at their keys' lines, what config's own rules do not cover
-// (FileOptions.typeRules).
-func sourceType(kind config.SourceKind) config.SourceType {
-	return config.SourceType{Name: kind, Check: func(s *config.Source, c *config.Check) {
-		o := OptionsFromConfig(s)
-		o.typeRules(func(key, msg string) { c.Problem(key, "%s", msg) })
-	}}
+func fileSourceType(typ string) config.SourceType {
+	return config.SourceType{Name: config.SourceKind(typ), New: func() config.SourceConfig { return NewFileConfig(typ) }}
 }
 
-// OptionsFromConfig maps a source entry of the config onto the tailer's
-// options; Positions, Emitter and Now are left for the caller.
-func OptionsFromConfig(s *config.Source) FileOptions {
-	return FileOptions{
-		Name:             s.Name,
-		Type:             string(s.Type),
-		Paths:            s.Paths,
-		Exclude:          s.Exclude,
-		StartAt:          string(s.StartAt),
-		Labels:           s.Labels,
-		MaxLineBytes:     int(s.MaxLineBytes),
-		PollInterval:     time.Duration(s.PollInterval),
-		MaxOpenFiles:     s.MaxOpenFiles,
-		CloseInactive:    time.Duration(s.CloseInactive),
-		FingerprintBytes: int(s.FingerprintBytes),
-		Multiline: MultilineOptions{Start: s.Multiline.Start, MaxLines: s.Multiline.MaxLines,
-			MaxWait: time.Duration(s.Multiline.MaxWait)},
-		Timestamp: TimestampOptions{Regex: s.Timestamp.Regex, JSONField: s.Timestamp.JSONField,
-			Layout: s.Timestamp.Layout, Location: s.Timestamp.Location},
+// Limits of FileConfig.MaxLineBytes that Check enforces.
+const (
+	MinMaxLineBytes = 1 * config.KiB
+	MaxMaxLineBytes = 64 * config.MiB
+)
+
+// FileConfig is the options of the file, docker and cri source types: the
+// keys of a sources entry besides the common ones (name, type, labels,
+// sinks, pipeline_stages). It is decoded by config from the yaml tags, and
+// checked by Check; Open opens the File source it describes. Zero values of
+// max_open_files, close_inactive, fingerprint_bytes and the multiline
+// limits mean FileOptions' defaults.
+type FileConfig struct {
+	// Paths are globs (filepath.Match syntax). Required for type file;
+	// docker and cri default to DefaultDockerPath and DefaultCRIPath.
+	Paths []string `yaml:"paths"`
+	// Exclude are globs matched against the base name and the full path.
+	Exclude []string `yaml:"exclude"`
+	// StartAt is beginning (default) or end.
+	StartAt          string           `yaml:"start_at"`
+	MaxLineBytes     config.ByteSize  `yaml:"max_line_bytes"`
+	PollInterval     config.Duration  `yaml:"poll_interval"`
+	MaxOpenFiles     int              `yaml:"max_open_files"`
+	CloseInactive    config.Duration  `yaml:"close_inactive"`
+	FingerprintBytes config.ByteSize  `yaml:"fingerprint_bytes"`
+	Multiline        MultilineOptions `yaml:"multiline"`
+	Timestamp        TimestampOptions `yaml:"timestamp"`
+
+	// typ is TypeFile, TypeDocker or TypeCRI: the registration that made
+	// it ("" is TypeFile).
+	typ string
+}
+
+var _ config.SourceConfig = (*FileConfig)(nil)
+var _ Opener = (*FileConfig)(nil)
+
+// NewFileConfig returns the options of a source of type typ (TypeFile,
+// TypeDocker or TypeCRI) with their defaults: what config decodes a
+// sources entry of that type into.
+func NewFileConfig(typ string) *FileConfig {
+	c := &FileConfig{
+		StartAt:      StartAtBeginning,
+		MaxLineBytes: DefaultMaxLineBytes,
+		PollInterval: config.Duration(DefaultPollInterval),
+		typ:          typ,
 	}
+	switch typ {
+	case TypeDocker:
+		c.Paths = []string{DefaultDockerPath}
+	case TypeCRI:
+		c.Paths = []string{DefaultCRIPath}
+	}
+	return c
+}
+
+// Type is TypeFile, TypeDocker or TypeCRI.
+func (c *FileConfig) Type() string {
+	if c.typ == "" {
+		return TypeFile
+	}
+	return c.typ
+}
+
+// Check reports, at their keys' lines, what is wrong with the options: the
+// globs, start_at, sizes and durations, labels the source sets itself
+// (c.Labels), and the multiline and timestamp options (regexes that do not
+// compile, a timestamp regex without a ts group, an unknown zone). It does
+// not touch the file system.
+func (c *FileConfig) Check(ck *config.Check) {
+	if c.MaxOpenFiles < 0 {
+		ck.Problem("max_open_files", "must not be negative, got %d", c.MaxOpenFiles)
+	}
+	if c.CloseInactive < 0 {
+		ck.Problem("close_inactive", "must not be negative, got %s", c.CloseInactive)
+	}
+	if c.FingerprintBytes < 0 {
+		ck.Problem("fingerprint_bytes", "must not be negative, got %s", c.FingerprintBytes)
+	}
+	if c.Type() == TypeFile {
+		switch {
+		case len(c.Paths) > 0:
+		case ck.Has("paths"):
+			ck.Problem("paths", "must not be empty")
+		default:
+			ck.Problem("paths", "is required for a file source")
+		}
+	}
+	for i, p := range c.Paths {
+		ck.Glob(fmt.Sprintf("paths[%d]", i), p)
+	}
+	for i, p := range c.Exclude {
+		ck.Glob(fmt.Sprintf("exclude[%d]", i), p)
+	}
+	ck.OneOf("start_at", c.StartAt, StartAtBeginning, StartAtEnd)
+	if c.MaxLineBytes < MinMaxLineBytes || c.MaxLineBytes > MaxMaxLineBytes {
+		ck.Problem("max_line_bytes", "must be between %s and %s, got %s", MinMaxLineBytes, MaxMaxLineBytes, c.MaxLineBytes)
+	}
+	ck.Positive("poll_interval", time.Duration(c.PollInterval))
+	o := c.options(ck.Name(), ck.Labels())
+	o.typeRules(func(key, msg string) { ck.Problem(key, "%s", msg) })
+}
+
+// options maps the config onto the tailer's options; Positions, Emitter
+// and Conditions are left for the caller.
+func (c *FileConfig) options(name string, labels map[string]string) FileOptions {
+	return FileOptions{
+		Name:             name,
+		Type:             c.Type(),
+		Paths:            c.Paths,
+		Exclude:          c.Exclude,
+		StartAt:          c.StartAt,
+		Labels:           labels,
+		MaxLineBytes:     int(c.MaxLineBytes),
+		PollInterval:     time.Duration(c.PollInterval),
+		MaxOpenFiles:     c.MaxOpenFiles,
+		CloseInactive:    time.Duration(c.CloseInactive),
+		FingerprintBytes: int(c.FingerprintBytes),
+		Multiline:        c.Multiline,
+		Timestamp:        c.Timestamp,
+	}
+}
+
+// Open returns the File source these options describe, not started: its
+// stored positions are the offsets of deps.Positions.
+func (c *FileConfig) Open(deps Deps) (Source, error) {
+	o := c.options(deps.Name, deps.Labels)
+	o.Positions = make(map[string]int64, len(deps.Positions))
+	for id, p := range deps.Positions {
+		o.Positions[id] = p.Offset
+	}
+	o.Emitter, o.Conditions = deps.Emitter, deps.Conditions
+	return NewFile(deps.Logger, deps.Registerer, o)
 }

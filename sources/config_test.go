@@ -71,9 +71,7 @@ func TestSourceTypesPlaceProblems(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range cfg.Sources {
-		o := OptionsFromConfig(&s)
-		o.Emitter = &recorder{t: t}
-		f, err := NewFile(nil, nil, o)
+		f, err := s.Options.(Opener).Open(Deps{Name: s.Name, Labels: s.Labels, Emitter: &recorder{t: t}})
 		if err != nil {
 			t.Fatalf("source %s passed config but not NewFile: %v", s.Name, err)
 		}

@@ -29,6 +29,19 @@
 // time, once per block (FileOptions.Now). Nothing downstream assigns an
 // entry's time.
 //
+// A source with no position to read again from (a push receiver) sets
+// Record.Done instead, and answers its client only when the completion
+// fires: nil once the fsync covering the record returned, or the reason it
+// never will be (the client is to retry; the pipeline never appends such
+// a record twice). One request's records share an Acks (Add per record,
+// Wait before answering), and the receiver bounds what it holds with an
+// Inflight: TryAcquire the request's bytes before emitting (false: answer
+// 429 at once), released by the Acks when the last completion fired. No
+// goroutine waits per record or per request beyond the HTTP server's own.
+// A push record has no position and creates none. A source positioned by
+// cursor (journald) puts it in Position.Cursor; it is recovered like an
+// offset and handed back in Deps.Positions.
+//
 // Sources have a Start(ctx)/Close() lifecycle: Start starts the goroutines
 // and returns at once; Close cancels them (a pending Emit returns ctx.Err()),
 // waits for them, releases files and metrics, and is idempotent.
@@ -105,17 +118,45 @@
 //     read time (Docker, CRI: the record's time) and is counted
 //     (errors_total{reason="timestamp"}).
 //
-// # Configuration
+// # Configuration and source types
+//
+// A source type owns its options, as a sink type does: config decodes the
+// keys every source has (name, type, labels, sinks, pipeline_stages) and
+// hands the rest of the entry to the options the type's
+// config.SourceType.New returned (a struct with yaml tags and defaults),
+// then runs their Check, which reports every problem at its key's line
+// (config.Check.Problem, or ProblemAt for a line the type found itself, in
+// pipeline_stages say). The options implement Opener: cmd opens each
+// configured source with Open(Deps), handing it the common keys, its
+// recovered positions (Deps.Positions), the Emitter and the
+// ConditionSetter. A reload compares sources with config.Source.Equal, so
+// options must compare by value (reflect.DeepEqual) or have an Equal
+// method.
 //
 // FileSourceType, DockerSourceType and CRISourceType register the tailer's
-// types with config (cmd holds the list); OptionsFromConfig maps a decoded
-// source entry onto FileOptions. config checks the keys every source has;
-// each type's Check reports what only this package knows (a label the
-// type sets itself, a multiline or timestamp regex that does not compile,
-// a timestamp regex without a ts group, an unknown zone) with its YAML key,
-// so that it comes at its line with every other problem of the file.
+// three types; their options are a FileConfig (paths, exclude, start_at,
+// max_line_bytes, poll_interval, max_open_files, close_inactive,
+// fingerprint_bytes, multiline, timestamp; docker and cri default their
+// paths). FileConfig.Check reports what config used to check for every
+// source (globs, start_at, sizes) and what only this package knows (a
+// label the type sets itself, a multiline or timestamp regex that does not
+// compile, a timestamp regex without a ts group, an unknown zone).
 // FileOptions.Validate, which NewFile runs, reports every problem too, one
 // "key: message" a line, for options built in code.
+//
+// Adding a source type (syslog, say) is one folder and one line:
+//
+//  1. sources/syslog: a Config struct with yaml tags, its defaults in the
+//     constructor the SourceType's New calls, a Check(*config.Check) that
+//     validates every key (and, if it names files, CheckFiles), and
+//     Open(sources.Deps) (sources.Source, error), which builds the source.
+//     Export `func SourceType() config.SourceType`.
+//  2. cmd/logcapturer/run.go: one line in sourceTypes().
+//  3. Documentation: the keys in config/doc.go's schema (and README.md).
+//
+// Nothing else changes: config, pipeline and the admin API know source
+// types only through these interfaces. The type folder imports sources
+// (Record, Emitter, Deps, Inflight), wal and config, never pipeline.
 //
 // # Identity
 //

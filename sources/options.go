@@ -147,15 +147,15 @@ type MultilineOptions struct {
 	// line (YAML multiline.start). Lines before the first match form
 	// entries of their own kind: consecutive non-matching lines are
 	// grouped. Empty: multiline is off.
-	Start string
+	Start string `yaml:"start"`
 	// MaxLines ends an entry at this many lines (YAML multiline.max_lines).
 	// Default DefaultMultilineLines.
-	MaxLines int
+	MaxLines int `yaml:"max_lines"`
 	// MaxWait ends an entry when no line came for this long after its last
 	// one, at the end of the file (YAML multiline.max_wait). It also ends a
 	// Docker or CRI partial line that is never completed. Default
 	// DefaultMultilineWait.
-	MaxWait time.Duration
+	MaxWait time.Duration `yaml:"max_wait"`
 }
 
 // Enabled reports whether multiline grouping is on.
@@ -207,21 +207,21 @@ const (
 type TimestampOptions struct {
 	// Regex finds the time in the entry (YAML timestamp.regex): a regular
 	// expression (RE2) with a named group "ts". Exclusive with JSONField.
-	Regex string
+	Regex string `yaml:"regex"`
 	// JSONField is the name of a top-level field of an entry that is a
 	// JSON object (YAML timestamp.json_field). A string is parsed with
 	// Layout, a number as a Unix epoch in the unit Layout says (seconds
 	// unless Layout is unix_ms, unix_us or unix_ns). Exclusive with Regex.
-	JSONField string
+	JSONField string `yaml:"json_field"`
 	// Layout is the Go time layout of the text (YAML timestamp.layout),
 	// e.g. "2006-01-02 15:04:05.000", or unix, unix_ms, unix_us, unix_ns.
 	// Default time.RFC3339Nano (which also parses times without a
 	// fraction).
-	Layout string
+	Layout string `yaml:"layout"`
 	// Location is the IANA zone of times without a zone (YAML
 	// timestamp.location), "UTC" or "Local". Default "Local": the host's
 	// zone (time.Local when the source is built).
-	Location string
+	Location string `yaml:"location"`
 }
 
 // Enabled reports whether timestamps are parsed.

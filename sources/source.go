@@ -2,6 +2,10 @@ package sources
 
 import (
 	"context"
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/logcapturer/logcapturer/wal"
 )
@@ -20,7 +24,24 @@ type Record struct {
 	// Data is the wal.EncodeBlock output. Ownership passes to the Emitter:
 	// the source never touches it again.
 	Data []byte
+	// Done, when set, is the record's completion, for a source that has no
+	// position to read again from (a push receiver): once Emit has returned
+	// nil, the pipeline calls it exactly once, with nil after the fsync
+	// covering the record has returned (with wal.sync none: once it is
+	// appended), or with the reason the record will never be durable: the
+	// WAL append or the fsync covering it failed (the pipeline does not
+	// append such a record again; the client is to retry), or the
+	// pipeline closed first. When Emit returns an error Done is never
+	// called. Done runs on a pipeline goroutine: it must not block (close a
+	// channel, count down an Acks). Nil for sources with positions, which
+	// need no completion: their position is durable with the block.
+	Done func(err error)
 }
+
+// HasPosition reports whether the record carries a position the pipeline
+// must keep for a restart: a file's identity or a cursor. A push record
+// has none, and creates no position.
+func (r *Record) HasPosition() bool { return r.Position.FileID != "" || r.Position.Cursor != "" }
 
 // Emitter receives the records of a source. It is implemented by the
 // pipeline's ingest stage.
@@ -30,9 +51,39 @@ type Record struct {
 // the order it read the blocks; an Emitter shared by several sources must be
 // safe for concurrent use. When Emit returns nil the record is accepted and
 // the source moves its position past it; when it returns an error the source
-// will read the same bytes again later.
+// will read the same bytes again later. A record with a Done is completed
+// as Record.Done says.
 type Emitter interface {
 	Emit(ctx context.Context, rec Record) error
+}
+
+// Opener is what the options of every source type (config.SourceConfig)
+// implement: open the source they describe, not started. cmd opens every
+// configured source through it.
+type Opener interface {
+	Open(deps Deps) (Source, error)
+}
+
+// Deps is what the program hands a source it opens: its common keys from
+// the config and what it needs of the pipeline.
+type Deps struct {
+	// Logger and Registerer: nil discards logs, registers no metrics.
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	// Name, Labels and PipelineStages are the common keys of the source's
+	// entry (config.Source); PipelineStages is nil when not set.
+	Name           string
+	Labels         map[string]string
+	PipelineStages *yaml.Node
+	// Positions are the source's positions recovered from the WAL, by
+	// Position.FileID: file offsets for files, Position.Cursor for a source
+	// positioned by cursor (journald; FileID is then whatever that source
+	// put there, usually ""). Empty for a push receiver, which has none.
+	Positions map[string]wal.Position
+	// Emitter receives the records; Conditions the source's lasting
+	// conditions (may be nil).
+	Emitter    Emitter
+	Conditions ConditionSetter
 }
 
 // Source is one configured input. See the package documentation for the

@@ -106,7 +106,7 @@ func (c *clientFlags) client() (*admin.Client, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read config: %w", err)
 		}
-		cfg, err := config.ParseWith(c.configPath, data, &config.ParseOptions{SinkTypes: sinkTypes(), SkipDirCheck: true})
+		cfg, err := config.ParseWith(c.configPath, data, &config.ParseOptions{SinkTypes: sinkTypes(), SourceTypes: sourceTypes(), SkipDirCheck: true})
 		if err != nil {
 			return nil, configError(c.configPath, err)
 		}

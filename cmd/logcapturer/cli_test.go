@@ -224,7 +224,7 @@ sources: [{name: app, type: file, paths: ["`+logs+`/*.log"]}]
 sinks: [{name: archive, type: file, path: `+out+`, batch: {max_wait: 10ms}}]
 admin: {listen: "`+addr+`", token_file: `+tokenFile+`}
 `), 0o644)
-	cfg, err := config.Load(cfgPath, &config.ParseOptions{SinkTypes: sinkTypes()})
+	cfg, err := config.Load(cfgPath, parseOptions())
 	if err != nil {
 		t.Fatal(err)
 	}

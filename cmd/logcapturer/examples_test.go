@@ -18,6 +18,7 @@ import (
 
 	"github.com/logcapturer/logcapturer/config"
 	"github.com/logcapturer/logcapturer/sinks/loki/lokitest"
+	"github.com/logcapturer/logcapturer/sources"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 )
 
@@ -126,7 +127,7 @@ sinks:
   - {name: loki, type: loki, url: "`+r.URL()+`", batch: {max_wait: 10ms}}
 admin: {listen: "`+addr+`"}
 `), 0o644)
-	cfg, err := config.Load(cfgPath, &config.ParseOptions{SinkTypes: sinkTypes()})
+	cfg, err := config.Load(cfgPath, parseOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,13 +220,13 @@ func TestQuickstartWritesNoTrackedFile(t *testing.T) {
 	if !bytes.Contains(readme, []byte("go run ./cmd/logcapturer run --config examples/quickstart.yaml\n")) {
 		t.Fatal("the README lost the quickstart command")
 	}
-	cfg, err := config.ParseWith("quickstart.yaml", mustRead(t, "../../examples/quickstart.yaml"), &config.ParseOptions{SinkTypes: sinkTypes(), SkipDirCheck: true})
+	cfg, err := config.ParseWith("quickstart.yaml", mustRead(t, "../../examples/quickstart.yaml"), &config.ParseOptions{SinkTypes: sinkTypes(), SourceTypes: sourceTypes(), SkipDirCheck: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var globs []string
 	for _, s := range cfg.Sources {
-		globs = append(globs, s.Paths...)
+		globs = append(globs, s.Options.(*sources.FileConfig).Paths...)
 	}
 	targets := regexp.MustCompile(`>> (\S+)`).FindAllSubmatch(readme, -1)
 	if len(targets) == 0 {

@@ -39,7 +39,7 @@ func cmdHealth(args []string, stdout io.Writer) error {
 			}
 			// Only admin.listen matters here: the data directory and the
 			// files the config names are the running process's business.
-			cfg, err := config.ParseWith(*cfgPath, data, &config.ParseOptions{SinkTypes: sinkTypes(), SkipDirCheck: true})
+			cfg, err := config.ParseWith(*cfgPath, data, &config.ParseOptions{SinkTypes: sinkTypes(), SourceTypes: sourceTypes(), SkipDirCheck: true})
 			if err != nil {
 				return configError(*cfgPath, err)
 			}

@@ -178,7 +178,7 @@ admin: {listen: ""}
 // cleanly, and returns out's content.
 func runUntil(t *testing.T, cfgPath, out string, cond func([]byte) bool) []byte {
 	t.Helper()
-	cfg, err := config.Load(cfgPath, &config.ParseOptions{SinkTypes: sinkTypes()})
+	cfg, err := config.Load(cfgPath, parseOptions())
 	if err != nil {
 		t.Fatal(err)
 	}

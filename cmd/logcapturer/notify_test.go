@@ -37,7 +37,7 @@ sources: [{name: app, type: file, paths: ["`+logs+`/*.log"]}]
 sinks: [{name: out, type: file, path: `+filepath.Join(dir, "out.log")+`}]
 admin: {listen: "`+addr+`"}
 `), 0o644)
-	cfg, err := config.Load(cfgPath, &config.ParseOptions{SinkTypes: sinkTypes()})
+	cfg, err := config.Load(cfgPath, parseOptions())
 	if err != nil {
 		t.Fatal(err)
 	}

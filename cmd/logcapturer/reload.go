@@ -312,6 +312,18 @@ func notify(logger *slog.Logger, state string) {
 	}
 }
 
+// sameSource compares sources with config.Source.Equal (their options by
+// value, pipeline_stages by content, not by line).
+type sameSource struct{ s config.Source }
+
+func equal(a, b any) bool {
+	if x, ok := a.(sameSource); ok {
+		y, ok := b.(sameSource)
+		return ok && x.s.Equal(&y.s)
+	}
+	return reflect.DeepEqual(a, b)
+}
+
 // describeChanges lists what a reload changes: sources and sinks added,
 // removed and changed, and the other top-level sections changed.
 func describeChanges(old, next *config.Config) []string {
@@ -321,7 +333,7 @@ func describeChanges(old, next *config.Config) []string {
 		for name, v := range b {
 			if w, ok := a[name]; !ok {
 				added = append(added, name)
-			} else if !reflect.DeepEqual(v, w) {
+			} else if !equal(v, w) {
 				changed = append(changed, name)
 			}
 		}
@@ -343,7 +355,7 @@ func describeChanges(old, next *config.Config) []string {
 	srcs := func(c *config.Config) map[string]any {
 		m := map[string]any{}
 		for _, s := range c.Sources {
-			m[s.Name] = s
+			m[s.Name] = sameSource{s}
 		}
 		return m
 	}

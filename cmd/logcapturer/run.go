@@ -254,14 +254,18 @@ func runOnce(ctx context.Context, logger *slog.Logger, cfg *config.Config, hooks
 
 	var srcs []sources.Source
 	for _, sc := range cfg.Sources {
-		fo := sourceOptions(sc)
-		fo.Positions, fo.Emitter, fo.Conditions = p.Positions(sc.Name), p, p
-		src, err := sources.NewFile(logger, reg, fo)
+		src, err := openSource(sc, sources.Deps{
+			Logger: logger, Registerer: reg,
+			Name: sc.Name, Labels: sc.Labels, PipelineStages: sc.PipelineStages,
+			Positions: p.SourcePositions(sc.Name), Emitter: p, Conditions: p,
+		})
 		if err != nil {
-			return fmt.Errorf("source %s: %w", sc.Name, err)
+			return err
 		}
 		srcs = append(srcs, src)
-		p.ReportSources(src)
+		if r, ok := src.(pipeline.SourceReporter); ok {
+			p.ReportSources(r) // the file tailer's files, in the status
+		}
 		closers = append(closers, src.Close)
 	}
 
@@ -304,7 +308,8 @@ func sinkTypes() []config.SinkType {
 	}
 }
 
-// sourceTypes is the registry of source types.
+// sourceTypes is the registry of source types: a new source is its
+// package and one line here (sources/doc.go).
 func sourceTypes() []config.SourceType {
 	return []config.SourceType{
 		sources.FileSourceType(),
@@ -337,8 +342,18 @@ func newSink(logger *slog.Logger, reg prometheus.Registerer, sc config.Sink) (si
 	return s, nil
 }
 
-// sourceOptions maps a source's config onto the file tailer's options.
-func sourceOptions(sc config.Source) sources.FileOptions { return sources.OptionsFromConfig(&sc) }
+// openSource opens a configured source through its options.
+func openSource(sc config.Source, deps sources.Deps) (sources.Source, error) {
+	o, ok := sc.Options.(sources.Opener)
+	if !ok {
+		return nil, fmt.Errorf("source %s: type %q cannot be opened", sc.Name, sc.Type)
+	}
+	src, err := o.Open(deps)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", sc.Name, err)
+	}
+	return src, nil
+}
 
 // buildInfo is logcapturer_build_info{version,revision,goversion} = 1.
 func buildInfo() prometheus.Collector {
