@@ -23,6 +23,7 @@ import (
 	"github.com/logcapturer/logcapturer/sinks/kafka"
 	"github.com/logcapturer/logcapturer/sinks/loki"
 	"github.com/logcapturer/logcapturer/sources"
+	"github.com/logcapturer/logcapturer/sources/syslog"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -315,6 +316,7 @@ func sourceTypes() []config.SourceType {
 		sources.FileSourceType(),
 		sources.DockerSourceType(),
 		sources.CRISourceType(),
+		syslog.SourceType(),
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/logcapturer/logcapturer/config"
+	"github.com/logcapturer/logcapturer/sources"
 )
 
 // Values of Config.ListenProtocol.
@@ -84,6 +85,23 @@ type Config struct {
 	TLS TLSConfig `yaml:"tls_config"`
 }
 
+// SourceType registers type: syslog with config; cmd holds it in its list.
+func SourceType() config.SourceType {
+	return config.SourceType{Name: Type, New: func() config.SourceConfig { return NewConfig() }}
+}
+
+var (
+	_ config.SourceConfig = (*Config)(nil)
+	_ config.FileChecker  = (*Config)(nil)
+	_ sources.Opener      = (*Config)(nil)
+)
+
+// Open builds the source the options describe (bound, not started); see
+// New.
+func (c *Config) Open(deps sources.Deps) (sources.Source, error) {
+	return New(deps.Logger, deps.Registerer, Options{Name: deps.Name, Labels: deps.Labels, Config: *c, Emitter: deps.Emitter})
+}
+
 // SetDefaults fills the zero fields with their defaults.
 func (c *Config) SetDefaults() {
 	if c.ListenProtocol == "" {
@@ -118,6 +136,9 @@ func NewConfig() *Config {
 // files).
 func (c *Config) Check(ch *config.Check) {
 	c.rules(func(key, msg string) { ch.Problem(key, "%s", msg) })
+	for _, name := range badLabels(ch.Labels()) {
+		ch.Problem("labels."+name, "is set by the syslog source itself")
+	}
 }
 
 // CheckFiles reports TLS files that cannot be loaded.

@@ -102,14 +102,7 @@ func New(logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Source,
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	var bad []string
-	for name := range opts.Labels {
-		if slices.Contains(ownLabels, name) || strings.HasPrefix(name, SDPrefix) {
-			bad = append(bad, name)
-		}
-	}
-	if len(bad) > 0 {
-		slices.Sort(bad)
+	if bad := badLabels(opts.Labels); len(bad) > 0 {
 		return nil, fmt.Errorf("labels %s are set by the syslog source itself", strings.Join(bad, ", "))
 	}
 	loc, err := loadLocation(cfg.Location)
@@ -180,6 +173,19 @@ func removeStaleSocket(path string) error {
 		return fmt.Errorf("remove stale socket %s: %w", path, err)
 	}
 	return nil
+}
+
+// badLabels lists, sorted, the configured labels that use a name the
+// source sets itself.
+func badLabels(labels map[string]string) []string {
+	var bad []string
+	for name := range labels {
+		if slices.Contains(ownLabels, name) || strings.HasPrefix(name, SDPrefix) {
+			bad = append(bad, name)
+		}
+	}
+	slices.Sort(bad)
+	return bad
 }
 
 // Name returns the source's configured name.
