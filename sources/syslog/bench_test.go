@@ -30,7 +30,7 @@ func BenchmarkTCPToFileSink(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer fs.Close()
-	p, err := pipeline.Open(nil, nil, pipeline.Options{DataDir: filepath.Join(dir, "data"), SegmentSize: 16 << 20,
+	p, err := pipeline.Open(nil, nil, pipeline.Options{DataDir: filepath.Join(dir, "data"), SegmentSize: 1 << 20,
 		Sinks: []pipeline.SinkOptions{{Sink: fs, Type: "file", MaxBytes: 4 << 20, MaxEntries: 50000,
 			MaxWait: 50 * time.Millisecond, Workers: 1, MinBackoff: time.Millisecond, MaxBackoff: time.Second}}})
 	if err != nil {

@@ -21,6 +21,10 @@ const (
 	frameDropped                    // a longer message, dropped (drop policy); no bytes
 )
 
+// busyBuffer is the most a stream's buffer grows to for a busy
+// connection (frames longer than it grow it further, once).
+const busyBuffer = 64 << 10
+
 // maxCountDigits bounds an octet count: 9 digits is more than
 // MaxMaxMessageLength.
 const maxCountDigits = 9
@@ -49,6 +53,10 @@ type framer struct {
 	skip    int  // bytes of an oversized octet-counted frame still to discard
 	skipLF  bool // discarding up to the next LF (an oversized non-transparent frame)
 	eof     bool
+	// lastRead is the size of the last read: a read that fills the free
+	// space doubles the buffer (a busy connection reads more at once, up
+	// to busyBuffer); one under initial/2 shrinks it back.
+	lastRead int
 	// beforeRead, when set, is called before every read of r (which may
 	// block): the connection hands over what it parsed.
 	beforeRead func()
@@ -229,8 +237,11 @@ func (f *framer) fill() error {
 	switch {
 	case f.start == f.end:
 		f.start, f.end = 0, 0
-		if len(f.buf) > 4*f.initial {
-			f.buf = make([]byte, f.initial) // a long frame is done: give its buffer back
+		switch {
+		case len(f.buf) > busyBuffer || (len(f.buf) > f.initial && f.lastRead < f.initial/2):
+			f.buf = make([]byte, f.initial) // a long frame is done, or the connection is quiet
+		case f.lastRead == len(f.buf) && len(f.buf) < busyBuffer:
+			f.buf = make([]byte, 2*len(f.buf)) // busy: read more at once
 		}
 	case f.end == len(f.buf) && f.start > 0:
 		f.end = copy(f.buf, f.buf[f.start:f.end])
@@ -246,6 +257,7 @@ func (f *framer) fill() error {
 		f.beforeRead()
 	}
 	n, err := f.r.Read(f.buf[f.end:])
+	f.lastRead = n
 	f.end += n
 	f.received += int64(n)
 	if errors.Is(err, io.EOF) {

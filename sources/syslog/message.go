@@ -40,7 +40,8 @@ type converter struct {
 	machine gosyslog.Machine
 	loc     *time.Location
 	base    []wal.Label // configured labels, sorted
-	scratch []wal.Label
+	own     []wal.Label // scratch: the message's own labels, sorted
+	scratch []wal.Label // scratch: the entry's label set
 	last    []wal.Label
 }
 
@@ -65,8 +66,8 @@ func newConverter(cfg *Config, loc *time.Location, base []wal.Label) *converter 
 func (c *converter) convert(msg []byte, recv time.Time, ck *chunk) (parseError bool) {
 	m, err := c.parse(msg)
 	if err != nil || m == nil {
-		c.scratch = append(c.scratch[:0], c.base...)
-		c.scratch = append(c.scratch, wal.Label{Name: LabelParseError, Value: "true"})
+		c.own = append(c.own[:0], wal.Label{Name: LabelParseError, Value: "true"})
+		c.scratch = mergeLabels(c.scratch[:0], c.base, c.own)
 		ck.addBytes(recv.UnixNano(), msg, c.labels(), nil)
 		return true
 	}
@@ -75,19 +76,24 @@ func (c *converter) convert(msg []byte, recv time.Time, ck *chunk) (parseError b
 	if c.cfg.UseIncomingTimestamp && base.Timestamp != nil {
 		ts = c.incoming(*base.Timestamp, recv)
 	}
-	c.scratch = append(c.scratch[:0], c.base...)
-	if l := base.FacilityLevel(); l != nil {
-		c.scratch = append(c.scratch, wal.Label{Name: LabelFacility, Value: *l})
+	// The source's own labels, in name order: app_name, facility,
+	// hostname, severity.
+	own := c.own[:0]
+	if base.Appname != nil {
+		own = append(own, wal.Label{Name: LabelAppName, Value: *base.Appname})
 	}
-	if l := base.SeverityLevel(); l != nil {
-		c.scratch = append(c.scratch, wal.Label{Name: LabelSeverity, Value: *l})
+	if l := base.FacilityLevel(); l != nil {
+		own = append(own, wal.Label{Name: LabelFacility, Value: *l})
 	}
 	if base.Hostname != nil {
-		c.scratch = append(c.scratch, wal.Label{Name: LabelHostname, Value: *base.Hostname})
+		own = append(own, wal.Label{Name: LabelHostname, Value: *base.Hostname})
 	}
-	if base.Appname != nil {
-		c.scratch = append(c.scratch, wal.Label{Name: LabelAppName, Value: *base.Appname})
+	if l := base.SeverityLevel(); l != nil {
+		own = append(own, wal.Label{Name: LabelSeverity, Value: *l})
 	}
+	c.own = own
+	c.scratch = mergeLabels(c.scratch[:0], c.base, own)
+	sorted := true
 	var meta []wal.Label
 	if m5, ok := m.(*rfc5424.SyslogMessage); ok && m5.StructuredData != nil {
 		for id, params := range *m5.StructuredData {
@@ -95,6 +101,7 @@ func (c *converter) convert(msg []byte, recv time.Time, ck *chunk) (parseError b
 				l := wal.Label{Name: sdName(id, name), Value: value}
 				if c.cfg.LabelStructuredData {
 					c.scratch = append(c.scratch, l)
+					sorted = false
 				} else {
 					meta = append(meta, l)
 				}
@@ -102,13 +109,17 @@ func (c *converter) convert(msg []byte, recv time.Time, ck *chunk) (parseError b
 		}
 		slices.SortFunc(meta, func(a, b wal.Label) int { return strings.Compare(a.Name, b.Name) })
 	}
+	if !sorted {
+		c.sortScratch()
+	}
+	labels := c.labels()
 	switch {
 	case c.cfg.UseRFC5424Message:
-		ck.addBytes(ts.UnixNano(), msg, c.labels(), meta)
+		ck.addBytes(ts.UnixNano(), msg, labels, meta)
 	case base.Message != nil:
-		ck.add(ts.UnixNano(), strings.TrimPrefix(*base.Message, utf8BOM), c.labels(), meta)
+		ck.add(ts.UnixNano(), strings.TrimPrefix(*base.Message, utf8BOM), labels, meta)
 	default:
-		ck.add(ts.UnixNano(), "", c.labels(), meta)
+		ck.add(ts.UnixNano(), "", labels, meta)
 	}
 	return false
 }
@@ -140,12 +151,30 @@ func baseOf(m gosyslog.Message) *gosyslog.Base {
 	return &gosyslog.Base{}
 }
 
-// labels sorts the scratch label set and returns the previous message's
-// slice when it is the same, else a copy of it. The entry's label set is
-// never modified after: entries share it.
-func (c *converter) labels() []wal.Label {
+// mergeLabels appends the union of the sorted sets a and b (no name in
+// both: configured labels may not use the source's names) to dst, sorted.
+func mergeLabels(dst, a, b []wal.Label) []wal.Label {
+	for len(a) > 0 && len(b) > 0 {
+		if a[0].Name < b[0].Name {
+			dst, a = append(dst, a[0]), a[1:]
+		} else {
+			dst, b = append(dst, b[0]), b[1:]
+		}
+	}
+	return append(append(dst, a...), b...)
+}
+
+// sortScratch sorts a label set with structured data labels added; of a
+// parameter repeated in the message, the first is kept.
+func (c *converter) sortScratch() {
 	slices.SortStableFunc(c.scratch, func(a, b wal.Label) int { return strings.Compare(a.Name, b.Name) })
-	c.scratch = slices.CompactFunc(c.scratch, func(a, b wal.Label) bool { return a.Name == b.Name }) // a repeated SD parameter: the first
+	c.scratch = slices.CompactFunc(c.scratch, func(a, b wal.Label) bool { return a.Name == b.Name })
+}
+
+// labels returns the scratch label set (sorted): the previous message's
+// slice when it is the same, else a copy. The entry's label set is never
+// modified after: entries share it.
+func (c *converter) labels() []wal.Label {
 	if slices.Equal(c.scratch, c.last) {
 		return c.last
 	}
