@@ -71,6 +71,12 @@ admin: {listen: "`+admin+`"}
 			body.Sources[0].Connections[0].Remote == c.LocalAddr().String()
 	})
 
+	// and in `logcapturer sources`
+	cli, err := exec.Command(bin, "sources", "--addr", admin).CombinedOutput()
+	if err != nil || !strings.Contains(string(cli), c.LocalAddr().String()) || !strings.Contains(string(cli), "connected") {
+		t.Fatalf("logcapturer sources: %v\n%s", err, cli)
+	}
+
 	const clients, per = 4, 5000
 	var wg sync.WaitGroup
 	for k := range clients {
