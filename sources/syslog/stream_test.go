@@ -268,3 +268,24 @@ func TestTCPBackpressure(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxConnections: a connection over max_connections is closed at once
+// and counted; the open ones go on, and once one closes a new one is
+// served.
+func TestMaxConnections(t *testing.T) {
+	s, em := startSource(t, Config{MaxConnections: 2}, nil)
+	a, b := dial(t, s), dial(t, s)
+	waitFor(t, "two connections", 5*time.Second, func() bool { return len(s.Connections()) == 2 })
+	over := dial(t, s)
+	closedByPeer(t, over, 5*time.Second)
+	if n := errorsOf(s, reasonMaxConnections); n != 1 {
+		t.Errorf("max_connections errors %v", n)
+	}
+	write(t, a, "<13>1 - - - - - - a\n")
+	b.Close()
+	waitFor(t, "b gone", 5*time.Second, func() bool { return len(s.Connections()) == 1 })
+	write(t, dial(t, s), "<13>1 - - - - - - c\n")
+	if es := em.waitEntries(t, 2, 5*time.Second); len(es) != 2 {
+		t.Errorf("entries %+v", es)
+	}
+}
