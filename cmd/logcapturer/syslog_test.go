@@ -153,7 +153,12 @@ func TestSyslogThroughputAndRSS(t *testing.T) {
 	out := filepath.Join(dir, "out.log")
 	listen := freePort(t)
 	cfg := filepath.Join(dir, "c.yaml")
+	sync := os.Getenv("LOGCAPTURER_SYSLOG_BENCH_SYNC") // the WAL's sync; default batch
+	if sync == "" {
+		sync = "batch"
+	}
 	mustOK(t, os.WriteFile(cfg, []byte(`data_dir: `+filepath.Join(dir, "data")+`
+wal: {sync: `+sync+`}
 sources: [{name: net, type: syslog, listen_address: "`+listen+`"}]
 sinks: [{name: archive, type: file, path: `+out+`}]
 admin: {listen: ""}
