@@ -39,9 +39,11 @@ const maxCountDigits = 9
 // of the stream an unterminated non-transparent message is a message; an
 // octet-counted one cut short is a framing error.
 //
-// Its buffer starts at initial bytes and grows only while a frame longer
-// than that arrives (to at most max plus the octet count), and shrinks
-// back once the frame is consumed. Not safe for concurrent use.
+// Its buffer starts at initial bytes and grows while a frame longer than
+// that arrives (to at most max plus the octet count), or, doubling, while
+// reads fill it (a busy connection; up to busyBuffer); it shrinks back once
+// the frame is consumed or reads are small again. Not safe for concurrent
+// use.
 type framer struct {
 	r       io.Reader
 	buf     []byte
@@ -247,7 +249,7 @@ func (f *framer) fill() error {
 		f.end = copy(f.buf, f.buf[f.start:f.end])
 		f.start = 0
 	case f.end == len(f.buf):
-		f.want(len(f.buf) * 2) // a count or an oversized line that did not fit yet
+		f.want(min(len(f.buf)*2, f.max+maxCountDigits+2)) // a count or an oversized line that did not fit yet
 	}
 	if f.end == len(f.buf) {
 		// cannot happen: a frame is decided before it outgrows the buffer
