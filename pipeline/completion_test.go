@@ -177,6 +177,11 @@ func TestCompletionFailsOnFsyncFailure(t *testing.T) {
 		t.Fatalf("completion error %v, want ErrNotDurable wrapping EIO", err)
 	}
 	faultOn.Store(false)
+	waitFor(t, "the wal healed", func() bool {
+		p.faultMu.Lock()
+		defer p.faultMu.Unlock()
+		return p.healAt == 0
+	})
 	if err := p.Emit(context.Background(), pushRecord("push", dl.done("kept", nil), "kept-1")); err != nil {
 		t.Fatal(err)
 	}

@@ -91,6 +91,16 @@ func (p *Pipeline) appendGroup(group []sources.Record) bool {
 		completeAll(group, ErrClosed)
 		return false
 	}
+	if err := p.log.Err(); err != nil {
+		// A failed fsync the writer has not healed yet (the syncer's
+		// walFault is pending): heal first, so that this group's push
+		// records are not failed for a fault that came before them.
+		p.walFailed(err)
+		if !p.heal() {
+			completeAll(group, ErrClosed)
+			return false
+		}
+	}
 	entries, bytes := 0, 0
 	p.datas = p.datas[:0]
 	prev := p.log.LastIndex()
