@@ -164,7 +164,9 @@
 //	                                 # directory) when missing; renamed or removed (logrotate),
 //	                                 # it is created again before the next batch; SIGHUP or
 //	                                 # POST /-/reload with an unchanged config reopens it at once
-//	    format: raw                  # raw: the line as read | json: one JSON object per entry
+//	    format: raw                  # raw: the line as read | json: one JSON object per entry,
+//	                                 # {"ts","labels","line"} with the entry's whole label set
+//	                                 # (__tenant_id__ included), plus "metadata" when it has some
 //	    # type: stdout (sinks.StdoutConfig): format as above
 //	    # type: http (sinks.HTTPConfig): one POST per batch, an entry a line
 //	    url: http://host:8080/logs   # required; http:// or https://, port 1-65535
@@ -174,7 +176,8 @@
 //
 //	    # type: loki (loki.Options): url is the push endpoint, e.g.
 //	    # http://127.0.0.1:3100/loki/api/v1/push; timeout (10s) and headers as for http
-//	    tenant_id: edge-01           # sent as X-Scope-OrgID
+//	    tenant_id: edge-01           # X-Scope-OrgID of entries whose labels have no __tenant_id__
+//	                                 # (a tenant stage's); one push per tenant in a batch
 //	    basic_auth: {username: u, password_file: /etc/lc/loki.pass}   # or password
 //	    bearer_token_file: /etc/lc/token   # or bearer_token; not with basic_auth
 //	    tls: {ca_file: ..., cert_file: ..., key_file: ..., insecure_skip_verify: false}
@@ -182,14 +185,16 @@
 //	                                 # key_file together; files read once, when the sink opens
 //	    encoding: protobuf           # protobuf (snappy) | json
 //	    labels: {host: edge-01}      # added to every stream
-//	    structured_metadata: [container_id]   # labels sent as structured metadata
+//	    structured_metadata: [container_id]   # labels sent as structured metadata, merged
+//	                                 # with the entry's own metadata (which wins on a clash)
 //
 //	    # type: kafka (kafka.Config): one record per entry
 //	    brokers: ["10.0.0.5:9092"]   # required; host:port, port 1-65535
 //	    topic: logs                  # required; a name or a template over labels:
 //	                                 # "logs-{{ .job }}" (unset labels render empty)
 //	    key: "{{ .host }}"           # optional template; default: no key (sticky partitioning)
-//	    format: json                 # json {"ts","labels","line"} | raw (the line; labels as headers)
+//	    format: json                 # json {"ts","labels","line"[,"metadata"]} | raw (the line;
+//	                                 # the block's labels as headers)
 //	    compression: zstd            # none | gzip | snappy | lz4 | zstd
 //	    acks: all                    # all (idempotent producer) | leader (idempotency off)
 //	    sasl: {mechanism: SCRAM-SHA-512, username: u, password_file: /etc/lc/kafka.pass}

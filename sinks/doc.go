@@ -46,6 +46,20 @@
 // user and password and replaces every query value with "xxxxx"; Kafka:
 // the seed brokers; file: the path; stdout: "stdout").
 //
+// # Entries and formats
+//
+// A block's Labels are its stream labels; an entry's own Labels, when not
+// nil, replace them whole (processing stages added, changed or removed
+// some), its Metadata is its structured metadata, and the reserved label
+// wal.TenantLabel (__tenant_id__) its tenant. The file, stdout and http
+// sinks write Format: raw is the line and "\n"; json is AppendJSONEntry's
+// object {"ts","labels","line"} with the entry's whole label set
+// (__tenant_id__ included), plus "metadata" when the entry has structured
+// metadata. The kafka sink's json values are the same objects; its topic
+// and key templates and its raw format's headers use the block's labels.
+// The loki sink groups streams by each entry's label set, sends metadata
+// as structured metadata and pushes once per tenant (see sinks/loki).
+//
 // # Lifecycle
 //
 // Sinks own no goroutines: the pipeline calls Send from a fixed number of

@@ -15,9 +15,10 @@ type Format int
 const (
 	// FormatRaw writes the line as read, then "\n".
 	FormatRaw Format = iota
-	// FormatJSON writes one object a line:
-	// {"ts":"<RFC3339Nano UTC>","labels":{...},"line":"..."}. Invalid UTF-8
-	// in the line becomes U+FFFD, as JSON requires.
+	// FormatJSON writes one object a line (AppendJSONEntry):
+	// {"ts":"<RFC3339Nano UTC>","labels":{...},"line":"..."}, plus
+	// "metadata":{...} when the entry has structured metadata. Invalid
+	// UTF-8 becomes U+FFFD, as JSON requires.
 	FormatJSON
 )
 
@@ -40,14 +41,20 @@ const flushBytes = 256 << 10
 // chunks of about flushBytes, using buf as scratch space. It returns the
 // bytes written and buf for reuse.
 func writeBatch(w io.Writer, buf []byte, b *Batch, f Format) (int64, []byte, error) {
-	var n int64
+	var (
+		n      int64
+		labels []byte // the block's labels as JSON
+	)
 	buf = buf[:0]
 	for i := range b.Blocks {
 		blk := &b.Blocks[i]
+		if f == FormatJSON {
+			labels = AppendJSONLabels(labels[:0], blk.Labels)
+		}
 		for j := range blk.Entries {
 			e := &blk.Entries[j]
 			if f == FormatJSON {
-				buf = appendJSONEntry(buf, blk.Labels, e)
+				buf = AppendJSONEntry(buf, labels, e)
 			} else {
 				buf = append(buf, e.Line...)
 			}
@@ -75,13 +82,29 @@ func writeBatch(w io.Writer, buf []byte, b *Batch, f Format) (int64, []byte, err
 	return n, buf[:0], nil
 }
 
-func appendJSONEntry(dst []byte, labels []wal.Label, e *wal.Entry) []byte {
+// AppendJSONEntry appends e as the JSON format's object:
+//
+//	{"ts":"<RFC3339Nano UTC>","labels":{...},"line":"..."[,"metadata":{...}]}
+//
+// labels is the entry's whole label set: e.Labels when not nil, else
+// blockLabels, the block's labels already rendered by AppendJSONLabels;
+// reserved labels such as wal.TenantLabel are included. "metadata" is the
+// entry's structured metadata, present only when it has some.
+func AppendJSONEntry(dst, blockLabels []byte, e *wal.Entry) []byte {
 	dst = append(dst, `{"ts":"`...)
 	dst = time.Unix(0, e.Time).UTC().AppendFormat(dst, time.RFC3339Nano)
 	dst = append(dst, `","labels":`...)
-	dst = AppendJSONLabels(dst, labels)
+	if e.Labels != nil {
+		dst = AppendJSONLabels(dst, e.Labels)
+	} else {
+		dst = append(dst, blockLabels...)
+	}
 	dst = append(dst, `,"line":`...)
 	dst = AppendJSONString(dst, string(e.Line))
+	if len(e.Metadata) > 0 {
+		dst = append(dst, `,"metadata":`...)
+		dst = AppendJSONLabels(dst, e.Metadata)
+	}
 	return append(dst, '}')
 }
 

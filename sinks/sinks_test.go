@@ -6,8 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -120,4 +124,101 @@ func TestClassify(t *testing.T) {
 			t.Errorf("Classify(%v) = %v, %v, reason %q; want %v, %v, %q", tc.err, c, after, Reason(tc.err), tc.class, tc.after, tc.reason)
 		}
 	}
+}
+
+// stagedBatch is a block whose entries have labels and metadata of their
+// own, as processing stages make them.
+func stagedBatch() *Batch {
+	ts := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC).UnixNano()
+	return &Batch{From: 1, To: 1, Blocks: []wal.Block{{
+		Labels: []wal.Label{{Name: "filename", Value: "/a.log"}, {Name: "job", Value: "a"}},
+		Entries: []wal.Entry{
+			{Time: ts, Line: []byte("block's")},
+			{Time: ts, Line: []byte("own"), Labels: []wal.Label{{Name: wal.TenantLabel, Value: "t1"}, {Name: "job", Value: "b"}, {Name: "level", Value: "warn"}},
+				Metadata: []wal.Label{{Name: "trace_id", Value: "abc"}}},
+			{Time: ts, Line: []byte("metadata only"), Metadata: []wal.Label{{Name: "user", Value: "\xff"}}},
+		},
+	}}}
+}
+
+// TestFormatsEntryLabelsAndMetadata: json writes each entry's whole label
+// set and its structured metadata (file, stdout and http sinks share the
+// format); raw writes the line only.
+func TestFormatsEntryLabelsAndMetadata(t *testing.T) {
+	type obj struct {
+		Labels   map[string]string `json:"labels"`
+		Line     string            `json:"line"`
+		Metadata map[string]string `json:"metadata"`
+	}
+	want := []obj{
+		{Labels: map[string]string{"filename": "/a.log", "job": "a"}, Line: "block's"},
+		{Labels: map[string]string{wal.TenantLabel: "t1", "job": "b", "level": "warn"}, Line: "own", Metadata: map[string]string{"trace_id": "abc"}},
+		{Labels: map[string]string{"filename": "/a.log", "job": "a"}, Line: "metadata only", Metadata: map[string]string{"user": "\ufffd"}},
+	}
+	check := func(t *testing.T, out []byte) {
+		t.Helper()
+		lines := bytes.Split(bytes.TrimSuffix(out, []byte("\n")), []byte("\n"))
+		if len(lines) != len(want) {
+			t.Fatalf("%d lines: %q", len(lines), out)
+		}
+		for i, l := range lines {
+			var got obj
+			if err := json.Unmarshal(l, &got); err != nil {
+				t.Fatalf("line %q: %v", l, err)
+			}
+			if !reflect.DeepEqual(got, want[i]) {
+				t.Fatalf("line %d: %+v, want %+v", i, got, want[i])
+			}
+		}
+		if bytes.Contains(lines[0], []byte(`"metadata"`)) {
+			t.Fatalf("an entry without metadata has a metadata key: %s", lines[0])
+		}
+	}
+	t.Run("stdout", func(t *testing.T) {
+		var buf bytes.Buffer
+		s := NewStdout(StdoutOptions{Name: "s", Format: FormatJSON, Writer: &buf})
+		if err := s.Send(context.Background(), stagedBatch()); err != nil {
+			t.Fatal(err)
+		}
+		check(t, buf.Bytes())
+	})
+	t.Run("file", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "out.log")
+		for _, f := range []Format{FormatJSON, FormatRaw} {
+			os.Remove(path)
+			s, err := NewFile(nil, nil, FileOptions{Name: "f", Path: path, Format: f})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Send(context.Background(), stagedBatch()); err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			got, _ := os.ReadFile(path)
+			if f == FormatRaw {
+				if string(got) != "block's\nown\nmetadata only\n" {
+					t.Fatalf("raw file holds %q", got)
+				}
+				continue
+			}
+			check(t, got)
+		}
+	})
+	t.Run("http", func(t *testing.T) {
+		bodies := make(chan []byte, 1)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			bodies <- b
+		}))
+		defer srv.Close()
+		s, err := NewHTTP(nil, HTTPOptions{Name: "h", URL: srv.URL, Format: FormatJSON})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if err := s.Send(context.Background(), stagedBatch()); err != nil {
+			t.Fatal(err)
+		}
+		check(t, <-bodies)
+	})
 }

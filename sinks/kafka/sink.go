@@ -417,7 +417,7 @@ func (s *Sink) records(ctx context.Context, bf *buffers, blk *wal.Block, topic s
 		if s.opts.Format == FormatRaw {
 			bf.slab = append(bf.slab, e.Line...)
 		} else {
-			bf.slab = appendJSON(bf.slab, labelsJSON, e)
+			bf.slab = sinks.AppendJSONEntry(bf.slab, labelsJSON, e)
 		}
 		// A grown slab leaves earlier values in the old array, which
 		// stays theirs.
@@ -458,6 +458,14 @@ func (bf *buffers) reserve(b *sinks.Batch, format string) {
 				labels += len(l.Name) + len(l.Value) + 6
 			}
 			size += len(blk.Entries) * (labels + 64)
+			for j := range blk.Entries {
+				for _, l := range blk.Entries[j].Labels {
+					size += len(l.Name) + len(l.Value) + 6
+				}
+				for _, l := range blk.Entries[j].Metadata {
+					size += len(l.Name) + len(l.Value) + 6
+				}
+			}
 		}
 	}
 	if cap(bf.recs) < n {
@@ -490,16 +498,6 @@ func (s *Sink) putBuffers(bf *buffers) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.free = append(s.free, bf)
-}
-
-func appendJSON(dst, labels []byte, e *wal.Entry) []byte {
-	dst = append(dst, `{"ts":"`...)
-	dst = time.Unix(0, e.Time).UTC().AppendFormat(dst, time.RFC3339Nano)
-	dst = append(dst, `","labels":`...)
-	dst = append(dst, labels...)
-	dst = append(dst, `,"line":`...)
-	dst = sinks.AppendJSONString(dst, string(e.Line))
-	return append(dst, '}')
 }
 
 // Close cancels the records still buffered and closes the client: it

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/logcapturer/logcapturer/sinks"
 	"github.com/logcapturer/logcapturer/sinks/kafka"
+	"github.com/logcapturer/logcapturer/wal"
 )
 
 // TestSendFormats produces two blocks with each format and reads them back:
@@ -132,6 +134,39 @@ func TestRefusedEntries(t *testing.T) {
 	for _, r := range recs {
 		if i := lineIndex(r.Value); i >= 3 && i < 7 {
 			t.Fatalf("refused line %d was written", i)
+		}
+	}
+}
+
+// TestJSONEntryLabelsAndMetadata: the json value holds each entry's whole
+// label set (its own when it has one) and its structured metadata.
+func TestJSONEntryLabelsAndMetadata(t *testing.T) {
+	c := newCluster(t)
+	brokers := c.ListenAddrs()
+	s := newSink(t, brokers, func(c *kafka.Config) { c.Format = kafka.FormatJSON; c.Topic = "staged" })
+	blk := block(0, 2, time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC), "job", "web")
+	blk.Entries[1].Labels = []wal.Label{{Name: "job", Value: "web"}, {Name: "level", Value: "error"}}
+	blk.Entries[1].Metadata = []wal.Label{{Name: "trace_id", Value: "abc"}}
+	if err := s.Send(context.Background(), batch(1, blk)); err != nil {
+		t.Fatal(err)
+	}
+	recs := newConsumer(t, brokers, "staged").wait(t, 2, 10*time.Second)
+	type value struct {
+		Labels   map[string]string `json:"labels"`
+		Line     string            `json:"line"`
+		Metadata map[string]string `json:"metadata"`
+	}
+	want := map[string]value{
+		"line 0": {Labels: map[string]string{"job": "web"}, Line: "line 0"},
+		"line 1": {Labels: map[string]string{"job": "web", "level": "error"}, Line: "line 1", Metadata: map[string]string{"trace_id": "abc"}},
+	}
+	for _, r := range recs {
+		var v value
+		if err := json.Unmarshal(r.Value, &v); err != nil {
+			t.Fatalf("value %q: %v", r.Value, err)
+		}
+		if !reflect.DeepEqual(v, want[v.Line]) {
+			t.Fatalf("record %s: %+v, want %+v", r.Value, v, want[v.Line])
 		}
 	}
 }

@@ -4,8 +4,9 @@
 //
 // # Streams
 //
-// A block's labels plus the static Options.Labels make its stream. Per
-// label, in this order:
+// An entry's whole label set (its own Labels when not nil, as processing
+// stages leave them, else its block's) plus the static Options.Labels make
+// its stream. Per label, in this order:
 //
 //   - the name is sanitised (SanitizeName): every rune outside
 //     [a-zA-Z0-9_] becomes '_', a leading digit gets a '_' prefix; a name
@@ -19,10 +20,43 @@
 //   - a stream left with no label gets source=<block source>, since Loki
 //     rejects a stream without labels.
 //
+// Structured metadata of an entry is its own Metadata (names sanitised as
+// label names, "__" names and empty values dropped, values' invalid UTF-8
+// replaced) merged with the labels Options.StructuredMetadata moved out of
+// its label set; on a name clash the entry's own value wins. It is sorted
+// by name.
+//
+// # Tenants
+//
+// An entry's tenant is the value of its wal.TenantLabel label
+// (__tenant_id__, which Promtail's tenant stage sets, and which is never
+// sent as a label), else Options.TenantID, else none. Send makes one push
+// per tenant of the batch, in the order the tenants' first streams
+// appear, each with its X-Scope-OrgID (none for the empty tenant); a
+// tenant id Loki would not accept (more than 150 bytes, a character
+// outside a-z A-Z 0-9 ! - _ . * ' ( ), or "." or "..") is not sent: its
+// entries are refused as *sinks.Permanent, reason bad_tenant. The batch is
+// acknowledged only when every push succeeded. Mixed outcomes:
+//
+//   - a push fails retryably or is refused credentials: Send returns that
+//     error at once, without trying the remaining tenants, and the whole
+//     batch is sent again later; the tenants that had succeeded get their
+//     entries again, which Loki drops as exact duplicates (see
+//     Redelivery). A tenant refused permanently in the meantime is only
+//     retried with the rest, as long as another tenant fails retryably:
+//     the pipeline's retry limit bounds that, and once the others succeed
+//     its refusal is filed as below.
+//   - otherwise, when some pushes are refused permanently (400 and the
+//     like): *sinks.Permanent whose Refused names exactly those tenants'
+//     refused entries (the entries Loki's 400 names, matched among that
+//     tenant's entries only, else every entry of the tenant), since every
+//     other entry was delivered; when that is the whole batch, Refused is
+//     nil.
+//
 // The selector is {a="x", b="y"}: names sorted, values quoted as Go quotes
 // strings (which LogQL's lexer unquotes), so quotes, backslashes, newlines
 // and other control characters are escaped. Blocks with the same selector in
-// one batch share a stream. Entries of a stream are sorted by time, stably
+// one batch share a stream (per tenant). Entries of a stream are sorted by time, stably
 // (equal times keep their WAL order).
 //
 // # Wire format

@@ -4,6 +4,7 @@ import (
 	"github.com/logcapturer/logcapturer/sinks"
 	"slices"
 	"strconv"
+	"strings"
 	"unsafe"
 
 	"github.com/klauspost/compress/s2"
@@ -11,95 +12,136 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
-// Encoder turns the blocks of a batch into a Loki push request body. It
-// keeps its buffers between calls, so encoding a batch allocates only for
-// streams it has not seen at that size before. An Encoder is not safe for
-// concurrent use; the Sink keeps a free list of them.
+// Encoder turns the blocks of a batch into Loki push request bodies, one
+// per tenant. It keeps its buffers between calls, so encoding a batch
+// allocates only for streams it has not seen at that size before. An
+// Encoder is not safe for concurrent use; the Sink keeps a free list of
+// them.
 type Encoder struct {
 	static    []wal.Label // sanitised, sorted
 	metaNames []string
 	json      bool
+	tenant    string // the default tenant (Options.TenantID)
 
 	ls      labelSet
-	index   map[string]int32 // stream key -> streams index
+	index   map[string]int32 // tenant "\xff" selector -> streams index
 	streams []stream
 	nstream int
-	blocks  []blockInfo
-	meta    []wal.Label // structured metadata of every block, by blockInfo
-	raw     []byte      // protobuf or JSON body
-	out     []byte      // snappy-compressed body
+	infos   []entryInfo // one per block, then one per entry label set or metadata of its own
+	meta    []wal.Label // structured metadata, by entryInfo
+	tenants []string    // distinct tenants of the batch, in order of first appearance
+	pushes  []Push
+	bodies  [][]byte // pushes' bodies, by tenant
+	raw     []byte   // protobuf or JSON body
+	memo    memo
+}
+
+// Push is one request of an encoded batch: every stream of one tenant.
+type Push struct {
+	// Tenant is sent as X-Scope-OrgID; "" sends none.
+	Tenant string
+	// Body is the request body, valid until the next Encode.
+	Body []byte
+	// Entries is the number of entries in Body.
+	Entries int
 }
 
 type stream struct {
-	key      string      // {a="b", ...}
+	key      string      // tenant "\xff" {a="b", ...}
+	sel      int         // the selector is key[sel:]
+	tenant   int32       // index in Encoder.tenants
 	labels   []wal.Label // for JSON; aliases key-independent copies
 	refs     []entryRef
 	unsorted bool
 	last     int64
 }
 
-// entryRef is one entry of a stream: its time (the sort key), where it is
-// and its encoded size.
+// entryRef is one entry of a stream: its time (the sort key), where it is,
+// its encoded size and its entryInfo.
 type entryRef struct {
 	t    int64
 	blk  int32
 	idx  int32
 	size int32
+	info int32
 }
 
-type blockInfo struct {
+// entryInfo is what a block's entries (or one entry with labels or
+// metadata of its own) are sent with: their stream and their structured
+// metadata.
+type entryInfo struct {
 	stream       int32
 	meta0, meta1 int32 // e.meta[meta0:meta1]
 	metaSize     int32 // protobuf bytes of the metadata fields of one entry
 }
 
-// NewEncoder returns an encoder for opts.Labels, opts.StructuredMetadata
-// and opts.Encoding. opts must be valid.
+// memo remembers the last entry label set resolved, so that entries that
+// share one (the WAL decoder hands out one slice for equal sets) cost one
+// comparison.
+type memo struct {
+	labels []wal.Label
+	info   int32 // labels' stream and label-derived metadata; -1: none
+	base   int32 // the info meta was merged into
+	meta   []wal.Label
+	full   int32 // base with meta merged in; -1: none
+}
+
+// NewEncoder returns an encoder for opts.Labels, opts.StructuredMetadata,
+// opts.TenantID and opts.Encoding. opts must be valid.
 func NewEncoder(opts Options) *Encoder {
 	opts.setDefaults()
 	e := &Encoder{
 		metaNames: slices.Clone(opts.StructuredMetadata),
 		json:      opts.Encoding == EncodingJSON,
+		tenant:    opts.TenantID,
 		index:     make(map[string]int32),
 	}
 	for k, v := range opts.Labels {
 		e.static = append(e.static, wal.Label{Name: k, Value: v})
 	}
-	slices.SortFunc(e.static, func(a, b wal.Label) int {
-		switch {
-		case a.Name < b.Name:
-			return -1
-		case a.Name > b.Name:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(e.static, func(a, b wal.Label) int { return strings.Compare(a.Name, b.Name) })
 	return e
 }
 
-// Encode groups the entries of blocks into streams, sorts each stream's
-// entries by time (stably: equal times keep their WAL order) and returns
-// the request body and the number of entries in it. With protobuf the body
-// is snappy-compressed. The body is valid until the next call.
-func (e *Encoder) Encode(blocks []wal.Block) (body []byte, entries int) {
-	entries = e.group(blocks)
-	if entries == 0 {
-		return nil, 0
+// Encode groups the entries of blocks into streams by each entry's whole
+// label set (its own Labels, else its block's) and tenant, sorts each
+// stream's entries by time (stably: equal times keep their WAL order) and
+// returns one Push per tenant, in the order the tenants first appear. With
+// protobuf the bodies are snappy-compressed. The result is valid until the
+// next call; a batch without entries gives none.
+func (e *Encoder) Encode(blocks []wal.Block) []Push {
+	if e.group(blocks) == 0 {
+		return nil
 	}
-	if e.json {
-		e.raw = e.appendJSON(e.raw[:0], blocks)
-		return e.raw, entries
+	e.pushes = e.pushes[:0]
+	for len(e.bodies) < len(e.tenants) {
+		e.bodies = append(e.bodies, nil)
 	}
-	e.raw = e.appendProto(e.raw[:0], blocks)
-	// s2.EncodeSnappy writes the Snappy block format (what Loki decodes
-	// with golang/snappy); it is the fast variant of the encoder that
-	// klauspost/compress/snappy.Encode wraps with its slower "better" mode.
-	e.out = s2.EncodeSnappy(e.out[:cap(e.out)], e.raw)
-	return e.out, entries
+	for ti, t := range e.tenants {
+		n := 0
+		for i := 0; i < e.nstream; i++ {
+			if s := &e.streams[i]; s.tenant == int32(ti) {
+				n += len(s.refs)
+			}
+		}
+		if e.json {
+			e.bodies[ti] = e.appendJSON(e.bodies[ti][:0], blocks, int32(ti))
+			e.raw = e.bodies[ti]
+		} else {
+			e.raw = e.appendProto(e.raw[:0], blocks, int32(ti))
+			// s2.EncodeSnappy writes the Snappy block format (what Loki
+			// decodes with golang/snappy); it is the fast variant of the
+			// encoder that klauspost/compress/snappy.Encode wraps with its
+			// slower "better" mode.
+			e.bodies[ti] = s2.EncodeSnappy(e.bodies[ti][:cap(e.bodies[ti])], e.raw)
+		}
+		e.pushes = append(e.pushes, Push{Tenant: t, Body: e.bodies[ti], Entries: n})
+	}
+	return e.pushes
 }
 
-// Raw returns the uncompressed body of the last Encode (the protobuf
-// before snappy; for JSON the body itself).
+// Raw returns the uncompressed body of the last push Encode made (the
+// protobuf before snappy; for JSON the body itself).
 func (e *Encoder) Raw() []byte { return e.raw }
 
 func (e *Encoder) group(blocks []wal.Block) int {
@@ -109,31 +151,36 @@ func (e *Encoder) group(blocks []wal.Block) int {
 		s.refs, s.unsorted, s.labels = s.refs[:0], false, s.labels[:0]
 	}
 	e.nstream = 0
-	e.blocks = slices.Grow(e.blocks[:0], len(blocks))[:len(blocks)]
+	e.tenants = e.tenants[:0]
+	e.infos = slices.Grow(e.infos[:0], len(blocks))[:len(blocks)]
 	e.meta = e.meta[:0]
+	e.memo = memo{info: -1, full: -1}
 	n := 0
 	for bi := range blocks {
 		blk := &blocks[bi]
 		if len(blk.Entries) == 0 {
-			e.blocks[bi] = blockInfo{stream: -1}
+			e.infos[bi] = entryInfo{stream: -1}
 			continue
 		}
-		info := &e.blocks[bi]
 		if prev := e.prevWithEntries(blocks, bi); prev >= 0 && blocks[prev].Source == blk.Source &&
 			sameLabels(blocks[prev].Labels, blk.Labels) {
-			*info = e.blocks[prev]
+			e.infos[bi] = e.infos[prev]
 		} else {
-			*info = e.resolve(blk)
+			e.infos[bi] = e.resolve(blk.Labels, blk.Source)
 		}
-		s := &e.streams[info.stream]
 		for ii := range blk.Entries {
 			ent := &blk.Entries[ii]
+			info := int32(bi)
+			if ent.Labels != nil || len(ent.Metadata) > 0 {
+				info = e.entryInfo(blk, bi, ent)
+			}
+			s := &e.streams[e.infos[info].stream]
 			if ent.Time < s.last && len(s.refs) > 0 {
 				s.unsorted = true
 			}
 			s.last = ent.Time
 			s.refs = append(s.refs, entryRef{t: ent.Time, blk: int32(bi), idx: int32(ii),
-				size: int32(e.entrySize(ent, info))})
+				size: int32(e.entrySize(ent, &e.infos[info])), info: info})
 		}
 		n += len(blk.Entries)
 	}
@@ -153,20 +200,79 @@ func (e *Encoder) group(blocks []wal.Block) int {
 	return n
 }
 
+// entryInfo returns the info of an entry with labels or metadata of its
+// own: its stream (by its own labels, else its block's) and its metadata,
+// the entry's own merged over what Options.StructuredMetadata moved out of
+// its labels.
+func (e *Encoder) entryInfo(blk *wal.Block, bi int, ent *wal.Entry) int32 {
+	m := &e.memo
+	base := int32(bi)
+	if ent.Labels != nil {
+		if m.info < 0 || !sameSlice(m.labels, ent.Labels) && !sameLabels(m.labels, ent.Labels) {
+			m.labels, m.info = ent.Labels, int32(len(e.infos))
+			e.infos = append(e.infos, e.resolve(ent.Labels, blk.Source))
+		}
+		base = m.info
+	}
+	if len(ent.Metadata) == 0 {
+		return base
+	}
+	if m.full >= 0 && m.base == base && (sameSlice(m.meta, ent.Metadata) || sameLabels(m.meta, ent.Metadata)) {
+		return m.full
+	}
+	b := e.infos[base]
+	info := entryInfo{stream: b.stream, meta0: int32(len(e.meta))}
+	for _, l := range ent.Metadata {
+		name := SanitizeName(l.Name)
+		if name == "" || l.Value == "" || hasMetaName(e.meta[info.meta0:], name) {
+			continue
+		}
+		e.meta = append(e.meta, wal.Label{Name: name, Value: SanitizeValue(l.Value)})
+	}
+	for _, l := range e.meta[b.meta0:b.meta1] {
+		if !hasMetaName(e.meta[info.meta0:], l.Name) {
+			e.meta = append(e.meta, l)
+		}
+	}
+	merged := e.meta[info.meta0:]
+	slices.SortFunc(merged, func(x, y wal.Label) int { return strings.Compare(x.Name, y.Name) })
+	for _, l := range merged {
+		info.metaSize += int32(sizeTagged(fieldEntryMeta, sizePair(l)))
+	}
+	info.meta1 = int32(len(e.meta))
+	e.infos = append(e.infos, info)
+	m.base, m.meta, m.full = base, ent.Metadata, int32(len(e.infos)-1)
+	return m.full
+}
+
+func hasMetaName(ls []wal.Label, name string) bool {
+	for _, l := range ls {
+		if l.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// sameSlice reports whether a and b are the same slice (not only equal).
+func sameSlice(a, b []wal.Label) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
 // prevWithEntries returns the index of the last block before bi that has
 // entries, or -1.
 func (e *Encoder) prevWithEntries(blocks []wal.Block, bi int) int {
 	for j := bi - 1; j >= 0; j-- {
-		if e.blocks[j].stream >= 0 {
+		if e.infos[j].stream >= 0 {
 			return j
 		}
 	}
 	return -1
 }
 
-// resolve computes a block's stream and metadata.
-func (e *Encoder) resolve(blk *wal.Block) blockInfo {
-	e.ls.build(blk, e.static, e.metaNames)
+// resolve computes the stream and label-derived metadata of a label set.
+func (e *Encoder) resolve(labels []wal.Label, source string) entryInfo {
+	e.ls.build(labels, source, e.static, e.metaNames, e.tenant)
 	si, ok := e.index[string(e.ls.key)]
 	if !ok {
 		si = int32(e.nstream)
@@ -178,16 +284,28 @@ func (e *Encoder) resolve(blk *wal.Block) blockInfo {
 		if s.key != string(e.ls.key) { // the slot's last key is often the same: no allocation
 			s.key = string(e.ls.key)
 		}
+		s.sel = e.ls.sel
+		s.tenant = e.tenantIndex(s.key[:s.sel-1])
 		s.labels = append(s.labels[:0], e.ls.stream...)
 		e.index[s.key] = si
 	}
-	info := blockInfo{stream: si, meta0: int32(len(e.meta))}
+	info := entryInfo{stream: si, meta0: int32(len(e.meta))}
 	for _, l := range e.ls.meta {
 		e.meta = append(e.meta, l)
-		info.metaSize += int32(sizeTagged(3, sizePair(l)))
+		info.metaSize += int32(sizeTagged(fieldEntryMeta, sizePair(l)))
 	}
 	info.meta1 = int32(len(e.meta))
 	return info
+}
+
+func (e *Encoder) tenantIndex(t string) int32 {
+	for i, x := range e.tenants {
+		if x == t {
+			return int32(i)
+		}
+	}
+	e.tenants = append(e.tenants, t)
+	return int32(len(e.tenants) - 1)
 }
 
 // Protobuf field numbers of logproto (pkg/push/push.proto).
@@ -233,7 +351,7 @@ func sizePair(l wal.Label) int {
 	return sizeTagged(fieldPairName, len(l.Name)) + sizeTagged(fieldPairValue, len(l.Value))
 }
 
-func (e *Encoder) entrySize(ent *wal.Entry, info *blockInfo) int {
+func (e *Encoder) entrySize(ent *wal.Entry, info *entryInfo) int {
 	return sizeTagged(fieldEntryTimestamp, sizeTS(ent.Time)) +
 		sizeTagged(fieldEntryLine, len(ent.Line)) + int(info.metaSize)
 }
@@ -243,17 +361,22 @@ func appendTagged(dst []byte, num protowire.Number, n int) []byte {
 	return protowire.AppendVarint(dst, uint64(n))
 }
 
-func (e *Encoder) appendProto(dst []byte, blocks []wal.Block) []byte {
+// appendProto writes the PushRequest of tenant ti's streams.
+func (e *Encoder) appendProto(dst []byte, blocks []wal.Block, ti int32) []byte {
 	for i := 0; i < e.nstream; i++ {
 		s := &e.streams[i]
-		n := sizeTagged(fieldStreamLabels, len(s.key))
+		if s.tenant != ti {
+			continue
+		}
+		sel := s.key[s.sel:]
+		n := sizeTagged(fieldStreamLabels, len(sel))
 		for _, r := range s.refs {
 			n += sizeTagged(fieldStreamEntries, int(r.size))
 		}
 		dst = slices.Grow(dst, sizeTagged(fieldRequestStreams, n))
 		dst = appendTagged(dst, fieldRequestStreams, n)
-		dst = appendTagged(dst, fieldStreamLabels, len(s.key))
-		dst = append(dst, s.key...)
+		dst = appendTagged(dst, fieldStreamLabels, len(sel))
+		dst = append(dst, sel...)
 		for _, r := range s.refs {
 			ent := &blocks[r.blk].Entries[r.idx]
 			dst = appendTagged(dst, fieldStreamEntries, int(r.size))
@@ -269,7 +392,7 @@ func (e *Encoder) appendProto(dst []byte, blocks []wal.Block) []byte {
 			}
 			dst = appendTagged(dst, fieldEntryLine, len(ent.Line))
 			dst = append(dst, ent.Line...)
-			info := &e.blocks[r.blk]
+			info := &e.infos[r.info]
 			for _, l := range e.meta[info.meta0:info.meta1] {
 				dst = appendTagged(dst, fieldEntryMeta, sizePair(l))
 				dst = appendTagged(dst, fieldPairName, len(l.Name))
@@ -289,13 +412,18 @@ func (e *Encoder) appendProto(dst []byte, blocks []wal.Block) []byte {
 // Timestamps are decimal strings of Unix ns. JSON strings must be UTF-8,
 // so invalid UTF-8 in lines becomes U+FFFD (the protobuf encoding sends
 // lines byte for byte).
-func (e *Encoder) appendJSON(dst []byte, blocks []wal.Block) []byte {
+func (e *Encoder) appendJSON(dst []byte, blocks []wal.Block, ti int32) []byte {
 	dst = append(dst, `{"streams":[`...)
+	first := true
 	for i := 0; i < e.nstream; i++ {
 		s := &e.streams[i]
-		if i > 0 {
+		if s.tenant != ti {
+			continue
+		}
+		if !first {
 			dst = append(dst, ',')
 		}
+		first = false
 		dst = append(dst, `{"stream":`...)
 		dst = sinks.AppendJSONLabels(dst, s.labels)
 		dst = append(dst, `,"values":[`...)
@@ -307,7 +435,7 @@ func (e *Encoder) appendJSON(dst []byte, blocks []wal.Block) []byte {
 			dst = strconv.AppendInt(dst, r.t, 10)
 			dst = append(dst, `",`...)
 			dst = sinks.AppendJSONString(dst, bytesString(blocks[r.blk].Entries[r.idx].Line))
-			info := &e.blocks[r.blk]
+			info := &e.infos[r.info]
 			if info.meta1 > info.meta0 {
 				dst = append(dst, ',')
 				dst = sinks.AppendJSONLabels(dst, e.meta[info.meta0:info.meta1])

@@ -110,18 +110,25 @@ type labelSet struct {
 	cands  []candidate
 	stream []wal.Label
 	meta   []wal.Label
-	key    []byte
+	key    []byte // tenant "\xff" selector
+	sel    int    // the selector is key[sel:]
 }
 
-// build resolves blk's labels with the static labels (sanitised and
+// build resolves an entry's labels with the static labels (sanitised and
 // sorted by New), moves the structured-metadata names out, and renders
-// the stream key. Precedence on a name clash: a block label whose name was
-// already valid, then a sanitised block label, then a static label. Labels
-// with empty values are absent, as in Prometheus. A stream left with no
-// labels gets source=<block source> (Loki rejects a stream without labels).
-func (s *labelSet) build(blk *wal.Block, static []wal.Label, metaNames []string) {
+// the stream key: the tenant (the value of wal.TenantLabel, else
+// defTenant), a 0xff byte (which neither contains) and the selector.
+// Precedence on a name clash: a label whose name was already valid, then a
+// sanitised label, then a static label. Labels with empty values are
+// absent, as in Prometheus. A stream left with no labels gets
+// source=<block source> (Loki rejects a stream without labels).
+func (s *labelSet) build(labels []wal.Label, source string, static []wal.Label, metaNames []string, defTenant string) {
 	s.cands = s.cands[:0]
-	for _, l := range blk.Labels {
+	tenant := defTenant
+	for _, l := range labels {
+		if l.Name == wal.TenantLabel && l.Value != "" {
+			tenant = SanitizeValue(l.Value)
+		}
 		name := SanitizeName(l.Name)
 		if name == "" || l.Value == "" {
 			continue
@@ -148,13 +155,15 @@ func (s *labelSet) build(blk *wal.Block, static []wal.Label, metaNames []string)
 		}
 	}
 	if len(s.stream) == 0 {
-		src := SanitizeValue(blk.Source)
+		src := SanitizeValue(source)
 		if src == "" {
 			src = "unknown"
 		}
 		s.stream = append(s.stream, wal.Label{Name: "source", Value: src})
 	}
-	s.key = AppendLabelString(s.key[:0], s.stream)
+	s.key = append(append(s.key[:0], tenant...), 0xff)
+	s.sel = len(s.key)
+	s.key = AppendLabelString(s.key, s.stream)
 }
 
 // sortCandidates is an insertion sort by (name, source): label sets are

@@ -46,7 +46,7 @@ func newMetrics(reg prometheus.Registerer, name string) (*metrics, error) {
 	// the series before the first failure.
 	for _, r := range []string{ReasonRateLimited, ReasonServerError, ReasonTimeout, ReasonConnection, ReasonCredentials,
 		ReasonPartial, ReasonTooOld, ReasonTooNew, ReasonOutOfOrder, ReasonLineTooLong, ReasonBadLabels,
-		ReasonStructuredMetadata, ReasonTooLarge, ReasonUnauthorized, ReasonNotFound, ReasonRejected} {
+		ReasonStructuredMetadata, ReasonTooLarge, ReasonUnauthorized, ReasonNotFound, ReasonRejected, ReasonBadTenant} {
 		m.failures.WithLabelValues(r)
 	}
 	// The request duration's series exist from the start too, for Loki's

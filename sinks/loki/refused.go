@@ -274,15 +274,18 @@ func secondOf(ns int64) int64 {
 //     time first), those longer than the stated limit.
 //
 // Then the seconds and lengths of the picked entries must match the
-// messages' exactly.
-func (rf *refusals) pick(b *sinks.Batch) ([]sinks.Span, bool) {
+// messages' exactly. in, when not nil, limits the batch to the entries it
+// accepts (the push's tenant's).
+func (rf *refusals) pick(b *sinks.Batch, in func(blk, e int) bool) ([]sinks.Span, bool) {
 	if !rf.complete || rf.total > b.Entries {
 		return nil, false
 	}
 	refs := make([]batchEntry, 0, b.Entries)
 	for bi := range b.Blocks {
 		for ei, e := range b.Blocks[bi].Entries {
-			refs = append(refs, batchEntry{ts: e.Time, block: bi, entry: ei, length: len(e.Line)})
+			if in == nil || in(bi, ei) {
+				refs = append(refs, batchEntry{ts: e.Time, block: bi, entry: ei, length: len(e.Line)})
+			}
 		}
 	}
 	oldBefore := int64(-1 << 63) // refused as too old: ts < oldBefore

@@ -135,7 +135,7 @@ func TestPickRefused(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rf := parseRefusals(strings.NewReader(tc.body))
-			got, ok := rf.pick(tc.batch)
+			got, ok := rf.pick(tc.batch, nil)
 			if tc.want == nil {
 				if ok {
 					t.Fatalf("picked %+v, want no selection", got)
@@ -168,7 +168,7 @@ func TestReadRefusalsBounds(t *testing.T) {
 	if err != nil || len(msg) != maxResponseBody || len(body) <= maxResponseBody {
 		t.Fatalf("message %d bytes of %d, %v", len(msg), len(body), err)
 	}
-	if spans, ok := rf.pick(b); !ok || len(spans) != 1 || spans[0].Count != 10_000 {
+	if spans, ok := rf.pick(b, nil); !ok || len(spans) != 1 || spans[0].Count != 10_000 {
 		t.Fatalf("picked %+v %v", spans, ok)
 	}
 	// Over maxRefusalBody: not trusted.
@@ -188,7 +188,7 @@ func FuzzRefusals(f *testing.F) {
 		[]wal.Entry{ent(at(f, "2026-12-02T14:00:00.5Z"), "b"), ent(0, ""), ent(-1, "c")})
 	f.Fuzz(func(t *testing.T, body string) {
 		rf := parseRefusals(strings.NewReader(body))
-		spans, ok := rf.pick(batch)
+		spans, ok := rf.pick(batch, nil)
 		if !ok {
 			return
 		}

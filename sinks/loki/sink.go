@@ -118,24 +118,38 @@ func (s *Sink) Name() string { return s.opts.Name }
 // (sinks.RedactURL).
 func (s *Sink) Destination() string { return sinks.RedactURL(s.url) }
 
-// Send pushes b in one request and returns nil once Loki answered 2xx. It
-// is safe for concurrent use and returns when ctx is done or Options.Timeout
-// passes, whichever is first. A failure is a *sinks.Retryable or a
-// *sinks.Permanent wrapping a *PushError (when Loki answered) or the
-// transport error; see the package documentation for the mapping. A batch
-// with no entries is not sent. After Close, Send returns a *sinks.Retryable.
+// Send pushes b, one request per tenant (see the package documentation,
+// Tenants), and returns nil once Loki answered 2xx to every one. It is safe
+// for concurrent use and returns when ctx is done or Options.Timeout
+// passes for a request, whichever is first. A failure is a
+// *sinks.Retryable, *sinks.Unauthorized or *sinks.Permanent wrapping a
+// *PushError (when Loki answered) or the transport error; see the package
+// documentation for the mapping. A batch with no entries is not sent.
+// After Close, Send returns a *sinks.Retryable.
 func (s *Sink) Send(ctx context.Context, b *sinks.Batch) error {
 	if s.closed.Load() {
 		return &sinks.Retryable{Err: errClosed}
 	}
 	enc := s.getEncoder()
 	defer s.putEncoder(enc)
-	body, n := enc.Encode(b.Blocks)
-	if n == 0 {
-		return nil
+	pushes := enc.Encode(b.Blocks)
+	if len(pushes) == 1 {
+		err := s.pushTenant(ctx, pushes[0])
+		s.partial(b, err, nil)
+		return err
 	}
-	err := s.push(ctx, body)
-	s.partial(b, err)
+	return s.sendTenants(ctx, b, pushes)
+}
+
+// pushTenant sends one tenant's push and counts its failure.
+func (s *Sink) pushTenant(ctx context.Context, p Push) error {
+	var err error
+	if !validTenant(p.Tenant) {
+		err = &sinks.Permanent{Reason: ReasonBadTenant,
+			Err: fmt.Errorf("tenant %q: not a valid tenant id (at most 150 of a-z A-Z 0-9 ! - _ . * ' ( ), not . or ..): not sent", p.Tenant)}
+	} else {
+		err = s.push(ctx, p.Tenant, p.Body)
+	}
 	if err != nil && ctx.Err() == nil {
 		var pe *PushError
 		reason := ReasonConnection
@@ -146,6 +160,8 @@ func (s *Sink) Send(ctx context.Context, b *sinks.Batch) error {
 			reason = ReasonCredentials
 		case errors.Is(err, context.DeadlineExceeded):
 			reason = ReasonTimeout
+		case sinks.Reason(err) == ReasonBadTenant:
+			reason = ReasonBadTenant
 		}
 		s.m.failures.WithLabelValues(reason).Inc()
 	}
@@ -156,11 +172,12 @@ var errCredentials = errors.New("read credentials")
 
 // partial narrows a *sinks.Permanent to the entries Loki's 400 names, when
 // they can be picked out of b exactly (see refusals.pick): the batch was
-// then delivered but for them. Otherwise the error stays as it is, the
-// whole batch refused; a 400 in Loki's per-entry format that does not match
-// b is counted (logcapturer_sink_loki_unmatched_refusals_total) and logged
-// once in the sink's life.
-func (s *Sink) partial(b *sinks.Batch, err error) {
+// then delivered but for them. in, when not nil, limits b to the entries
+// of the push that err answers (one tenant's). Otherwise the error stays as
+// it is, the whole push refused; a 400 in Loki's per-entry format that does
+// not match b is counted (logcapturer_sink_loki_unmatched_refusals_total)
+// and logged once in the sink's life.
+func (s *Sink) partial(b *sinks.Batch, err error, in func(blk, e int) bool) {
 	var (
 		p  *sinks.Permanent
 		pe *PushError
@@ -168,7 +185,7 @@ func (s *Sink) partial(b *sinks.Batch, err error) {
 	if !errors.As(err, &p) || !errors.As(err, &pe) || !pe.refusals.matched() {
 		return
 	}
-	spans, ok := pe.refusals.pick(b)
+	spans, ok := pe.refusals.pick(b, in)
 	if !ok {
 		s.m.unmatched.Inc()
 		if s.warnedUnmatched.CompareAndSwap(false, true) {
@@ -204,14 +221,14 @@ func (s *Sink) putEncoder(e *Encoder) {
 	s.encoders = append(s.encoders, e)
 }
 
-func (s *Sink) push(ctx context.Context, body []byte) error {
+func (s *Sink) push(ctx context.Context, tenant string, body []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
 	if err != nil {
 		return &sinks.Permanent{Reason: ReasonRejected, Err: fmt.Errorf("build push request: %w", err)}
 	}
-	if err := s.setHeaders(req.Header); err != nil {
+	if err := s.setHeaders(req.Header, tenant); err != nil {
 		return &sinks.Retryable{Err: err, Reason: ReasonCredentials}
 	}
 	s.m.encoded.Add(float64(len(body)))
@@ -256,14 +273,14 @@ func (s *Sink) push(ctx context.Context, body []byte) error {
 	return err
 }
 
-func (s *Sink) setHeaders(h http.Header) error {
+func (s *Sink) setHeaders(h http.Header, tenant string) error {
 	for _, kv := range s.headers {
 		h.Set(kv.name, kv.value)
 	}
 	h.Set("Content-Type", s.contentType)
 	h.Set("User-Agent", "logcapturer")
-	if s.opts.TenantID != "" {
-		h.Set("X-Scope-OrgID", s.opts.TenantID)
+	if tenant != "" {
+		h.Set("X-Scope-OrgID", tenant)
 	}
 	switch ba := s.opts.BasicAuth; {
 	case ba.set():

@@ -97,6 +97,9 @@ func TestSendDeliversWithHeaders(t *testing.T) {
 			if enc == loki.EncodingJSON {
 				want[len(want)-1].Line = "\uFFFD\uFFFD raw \"bytes\"\n"
 			}
+			for i := range want {
+				want[i].Tenant = "edge-01"
+			}
 			if got := r.Entries(); !reflect.DeepEqual(got, want) {
 				t.Fatalf("received\n%#v\nwant\n%#v", got, want)
 			}
@@ -360,7 +363,7 @@ func TestMetricsLintAndUnregister(t *testing.T) {
 # HELP logcapturer_sink_loki_failures_total Failed pushes by reason (rate_limited, server_error, timeout, connection, partial, too_old, ...).
 # TYPE logcapturer_sink_loki_failures_total counter
 `
-	for _, reason := range []string{loki.ReasonBadLabels, loki.ReasonConnection, loki.ReasonCredentials, loki.ReasonLineTooLong,
+	for _, reason := range []string{loki.ReasonBadLabels, loki.ReasonBadTenant, loki.ReasonConnection, loki.ReasonCredentials, loki.ReasonLineTooLong,
 		loki.ReasonNotFound, loki.ReasonOutOfOrder, loki.ReasonPartial, loki.ReasonRateLimited, loki.ReasonRejected,
 		loki.ReasonServerError, loki.ReasonStructuredMetadata, loki.ReasonTimeout, loki.ReasonTooLarge, loki.ReasonTooNew,
 		loki.ReasonTooOld, loki.ReasonUnauthorized} {

@@ -61,6 +61,7 @@ const (
 	ReasonUnauthorized       = "unauthorized"
 	ReasonNotFound           = "not_found"
 	ReasonRejected           = "rejected"
+	ReasonBadTenant          = "bad_tenant" // a tenant id Loki does not accept; not sent
 )
 
 // maxMessage caps the message kept from a response body.

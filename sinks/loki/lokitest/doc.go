@@ -11,8 +11,9 @@
 // answered 400 and listed by Problems, so a test asserts len(Problems()) ==
 // 0.
 //
-// Answers are scripted: Reply queues one Reply per request, SetDefault sets
-// the rest (initially 204). messages.go has Loki's real bodies for 400
+// Every Entry records its push's tenant (X-Scope-OrgID). Answers are
+// scripted: SetTenantReply answers every push of one tenant, Reply queues
+// one Reply per request, SetDefault sets the rest (initially 204). messages.go has Loki's real bodies for 400
 // (too far behind with "total ignored: N out of M", too new, too old, line
 // too long, grouped as Loki groups them; RealPartialTooOld as measured from
 // a real Loki), 429 with Retry-After and 500. A Reply may also be delayed or

@@ -29,6 +29,7 @@ const MaxBodyBytes = 256 << 20
 
 // Entry is one received log entry.
 type Entry struct {
+	Tenant   string // the push's X-Scope-OrgID ("" when none)
 	Labels   string // the stream selector as sent
 	Time     int64  // Unix ns, UTC
 	Line     string
@@ -77,6 +78,7 @@ type Receiver struct {
 	mu       sync.Mutex
 	queue    []Reply
 	def      Reply
+	tenants  map[string]Reply // SetTenantReply
 	entries  []Entry
 	count    int  // entries accepted, stored or not
 	discard  bool // count entries without storing them
@@ -141,6 +143,22 @@ func (r *Receiver) SetDefault(rep Reply) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.def = rep
+}
+
+// SetTenantReply makes the receiver answer every push of tenant (its
+// X-Scope-OrgID) with rep, before the queue and the default; a Reply with
+// Status 0 removes the rule.
+func (r *Receiver) SetTenantReply(tenant string, rep Reply) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.tenants == nil {
+		r.tenants = make(map[string]Reply)
+	}
+	if rep.Status == 0 {
+		delete(r.tenants, tenant)
+		return
+	}
+	r.tenants[tenant] = rep
 }
 
 // SetDiscard makes the receiver count accepted entries without storing
@@ -234,9 +252,12 @@ func (r *Receiver) Refused() []Entry {
 
 // next returns the answer to the next request: a queued reply, else the
 // default, else (limits not nil) the checks' answer.
-func (r *Receiver) next() (Reply, *Limits) {
+func (r *Receiver) next(tenant string) (Reply, *Limits) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if rep, ok := r.tenants[tenant]; ok {
+		return rep, nil
+	}
 	if len(r.queue) > 0 {
 		rep := r.queue[0]
 		r.queue = r.queue[1:]
@@ -272,7 +293,11 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	rep, limits := r.next()
+	tenant := req.Header.Get("X-Scope-OrgID")
+	for i := range entries {
+		entries[i].Tenant = tenant
+	}
+	rep, limits := r.next(tenant)
 	var refused []Entry
 	if limits != nil {
 		var msgs []string
