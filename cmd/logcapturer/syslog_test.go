@@ -35,7 +35,7 @@ sources:
     type: syslog
     listen_address: "`+listen+`"
     labels: {job: syslog}
-sinks: [{name: archive, type: file, path: `+out+`, batch: {max_wait: 10ms}}]
+sinks: [{name: archive, type: file, format: json, path: `+out+`, batch: {max_wait: 10ms}}]
 admin: {listen: "`+admin+`"}
 `), 0o644))
 	if b, err := exec.Command(bin, "check", "--config", cfg).CombinedOutput(); err != nil {
@@ -117,7 +117,26 @@ admin: {listen: "`+admin+`"}
 	})
 	seen := map[string]int{}
 	for _, l := range lines {
-		seen[l]++
+		var e struct {
+			TS       time.Time         `json:"ts"`
+			Labels   map[string]string `json:"labels"`
+			Line     string            `json:"line"`
+			Metadata map[string]string `json:"metadata"`
+		}
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatalf("%v: %s", err, l)
+		}
+		seen[e.Line]++
+		switch {
+		case e.Line == "from logger":
+			if e.Labels["app_name"] != "e2e" || e.Labels["job"] != "syslog" || e.Labels["severity"] != "notice" ||
+				e.Labels["facility"] != "user" || e.Metadata["sd_timeQuality_tzKnown"] == "" {
+				t.Errorf("logger's entry: %s", l)
+			}
+		case e.Labels["app_name"] != "app" || e.Labels["hostname"] != "host" || e.Labels["job"] != "syslog" ||
+			e.Labels["severity"] != "informational" || e.Labels["facility"] != "user" || time.Since(e.TS) > time.Minute:
+			t.Fatalf("entry %s", l)
+		}
 	}
 	for k := range clients {
 		for i := range per {
