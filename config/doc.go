@@ -86,7 +86,7 @@
 //	sources:                         # required: at least one
 //	  # The keys every source has, decoded here:
 //	  - name: app                    # required; 1-64 of [A-Za-z0-9_-]; unique among sources
-//	    type: file                   # required; file | docker | cri | journald
+//	    type: file                   # required; file | docker | cri | journald | syslog
 //	    labels: {job: app}           # optional; names match [a-zA-Z_][a-zA-Z0-9_]*, not starting
 //	                                 # with "__", and not one the type sets (filename; docker and
 //	                                 # cri: those below and parse_error); values non-empty
@@ -114,6 +114,27 @@
 //	      layout: '2006-01-02 15:04:05'   # Go layout, or unix, unix_ms, unix_us, unix_ns
 //	      location: America/Sao_Paulo    # zone-less text is read here (default: the host's); an IANA
 //	                                 # zone, UTC or Local
+//
+//	    # type: syslog (sources/syslog.Config; keys named as Promtail's syslog config)
+//	    listen_address: 0.0.0.0:514 # required; host:port, or a socket path for unix, unixgram
+//	    listen_protocol: tcp         # tcp | udp | unix (stream) | unixgram (datagram)
+//	    syslog_format: rfc5424       # rfc5424 | rfc3164 | auto (per message)
+//	    idle_timeout: 120s           # > 0; a stream connection silent this long is closed
+//	    label_structured_data: false # RFC 5424 SD params as labels sd_<id>_<param> (else metadata)
+//	    use_incoming_timestamp: false # the message's time (with its zone) instead of the receive time
+//	    use_rfc5424_message: false   # the line is the whole message, not MSG
+//	    max_message_length: 8KiB     # 1 .. 64MiB; a longer message is cut or dropped:
+//	    max_message_policy: truncate # truncate | drop (both counted; the connection goes on)
+//	    max_connections: 1000        # >= 1; one more is accepted and closed at once (counted)
+//	    location: Local              # zone of RFC 3164 times (IANA name, UTC or Local)
+//	    tls_config:                  # TLS on a tcp listener
+//	      cert_file: /etc/lc/syslog.crt   # with key_file: required for TLS
+//	      key_file: /etc/lc/syslog.key
+//	      ca_file: /etc/lc/clients-ca.pem # CAs of client certificates
+//	      client_auth: require       # none | request | verify_if_given | require
+//	                                 # (default: require with ca_file, else none)
+//	    # labels may not use the names syslog sets: facility, severity,
+//	    # hostname, app_name, parse_error, sd_*.
 //
 //	# type: docker reads Docker json-file logs (paths default to
 //	# /var/lib/docker/containers/*/*-json.log), joins 16 KiB partial lines,

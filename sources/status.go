@@ -45,6 +45,19 @@ type FileStatus struct {
 	CursorTime *time.Time `json:"cursor_time,omitempty"`
 }
 
+// ConnStatus is one open connection of a listening source (a syslog
+// source's TCP or unix stream clients), as the status shows it.
+type ConnStatus struct {
+	// Remote is the peer's address ("local" for a unix socket peer).
+	Remote string `json:"remote"`
+	// Since is when the connection was accepted (UTC).
+	Since time.Time `json:"since"`
+	// Entries is how many of its messages were handed on towards the
+	// WAL; Bytes how many bytes were read from it.
+	Entries int64 `json:"entries"`
+	Bytes   int64 `json:"bytes"`
+}
+
 // statusBoard is what a File publishes of its files for Files: the tailer
 // goroutine rewrites it at the end of every read round, under mu, reusing
 // its slice, so a reader never touches the tailer's own state.
