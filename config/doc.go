@@ -86,7 +86,7 @@
 //	sources:                         # required: at least one
 //	  # The keys every source has, decoded here:
 //	  - name: app                    # required; 1-64 of [A-Za-z0-9_-]; unique among sources
-//	    type: file                   # required; file | docker | cri
+//	    type: file                   # required; file | docker | cri | journald | syslog
 //	    labels: {job: app}           # optional; names match [a-zA-Z_][a-zA-Z0-9_]*, not starting
 //	                                 # with "__", and not one the type sets (filename; docker and
 //	                                 # cri: those below and parse_error); values non-empty
@@ -115,11 +115,58 @@
 //	      location: America/Sao_Paulo    # zone-less text is read here (default: the host's); an IANA
 //	                                 # zone, UTC or Local
 //
+//	    # type: syslog (sources/syslog.Config; keys named as Promtail's syslog config)
+//	    listen_address: 0.0.0.0:514 # required; host:port, or a socket path for unix, unixgram
+//	    listen_protocol: tcp         # tcp | udp | unix (stream) | unixgram (datagram)
+//	    syslog_format: rfc5424       # rfc5424 | rfc3164 | auto (per message)
+//	    idle_timeout: 120s           # > 0; a stream connection silent this long is closed
+//	    label_structured_data: false # RFC 5424 SD params as labels sd_<id>_<param> (else metadata)
+//	    use_incoming_timestamp: false # the message's time (with its zone) instead of the receive time
+//	    use_rfc5424_message: false   # the line is the whole message, not MSG
+//	    max_message_length: 8KiB     # 1 .. 64MiB; a longer message is cut or dropped:
+//	    max_message_policy: truncate # truncate | drop (both counted; the connection goes on)
+//	    max_connections: 1000        # >= 1; one more is accepted and closed at once (counted)
+//	    location: Local              # zone of RFC 3164 times (IANA name, UTC or Local)
+//	    tls_config:                  # TLS on a tcp listener
+//	      cert_file: /etc/lc/syslog.crt   # with key_file: required for TLS
+//	      key_file: /etc/lc/syslog.key
+//	      ca_file: /etc/lc/clients-ca.pem # CAs of client certificates
+//	      client_auth: require       # none | request | verify_if_given | require
+//	                                 # (default: require with ca_file, else none)
+//	    # labels may not use the names syslog sets: facility, severity,
+//	    # hostname, app_name, parse_error, sd_*.
+//
 //	# type: docker reads Docker json-file logs (paths default to
 //	# /var/lib/docker/containers/*/*-json.log), joins 16 KiB partial lines,
 //	# takes the record's time and adds stream, container_id, container_name
 //	# and image. type: cri reads Kubernetes logs (paths default to
 //	# /var/log/pods/*/*/*.log) and adds namespace, pod, container and stream.
+//
+//	  - name: journal
+//	    type: journald               # the systemd journal, through a journalctl child
+//	    # type: journald (journald.Options)
+//	    path: /var/log/journal       # optional journal directory (--directory); or files: [...]
+//	                                 # (--file) or root: /host (--root): at most one of the three;
+//	                                 # none: the system journal
+//	    merge: false                 # --merge: the journals of every machine found
+//	    matches: "_SYSTEMD_UNIT=nginx.service"   # optional journalctl matches, space-separated
+//	                                 # FIELD=value terms, "+" between two groups (OR), as Promtail's
+//	    priority: info               # optional highest level read: emerg..debug, 0-7, or FROM..TO
+//	    since: now                   # where a journal never read is read from: now | beginning |
+//	                                 # an RFC 3339 time; afterwards the cursor stored in the WAL
+//	    max_age: 12h                 # optional (Promtail's): first start reads from now-max_age
+//	                                 # (then since must be left out); older entries are always
+//	                                 # skipped (counted)
+//	    json: false                  # true: the line is the whole entry as a JSON object
+//	    field_labels: {pid: _PID, transport: ""}   # label -> journal field, merged over the
+//	                                 # defaults unit=_SYSTEMD_UNIT, priority=PRIORITY (as a level
+//	                                 # name), hostname=_HOSTNAME, syslog_identifier=SYSLOG_IDENTIFIER,
+//	                                 # transport=_TRANSPORT; "" removes one; a configured label
+//	                                 # of the same name wins
+//	    metadata: {boot_id: _BOOT_ID}   # structured metadata name -> journal field (default none)
+//	    journalctl_path: journalctl  # the journalctl to run (PATH lookup)
+//	    max_entry_bytes: 1MiB        # 1KiB .. 1GiB; a larger entry is skipped and counted
+//	    # pipeline_stages are refused for journald sources for now.
 //
 //	sinks:                           # required: at least one
 //	  # The keys every sink has, decoded here:
@@ -253,8 +300,8 @@
 // # Source types
 //
 // Sources are registered the same way (ParseOptions.SourceTypes; the
-// sources package's FileSourceType, DockerSourceType and CRISourceType;
-// cmd holds the list). config decodes the keys every source has (name,
+// sources package's FileSourceType, DockerSourceType and CRISourceType,
+// journald.SourceType; cmd holds the list). config decodes the keys every source has (name,
 // type, labels, sinks, pipeline_stages) into Source and checks them; the
 // other keys of the entry go to the options the type's SourceType.New
 // made, by yaml tag, with the same messages, hints and "it is a key of

@@ -61,6 +61,9 @@ type SourceStatus struct {
 	Name  string               `json:"name"`
 	Type  string               `json:"type"`
 	Files []sources.FileStatus `json:"files"`
+	// Connections are the open connections of a listening source
+	// (ConnReporter); omitted when it has none and for other sources.
+	Connections []sources.ConnStatus `json:"connections,omitempty"`
 }
 
 // SinkStatus is where one sink stands.
@@ -107,12 +110,24 @@ type SinkStatus struct {
 	LastRefusalTime *time.Time `json:"last_refusal_time,omitempty"`
 }
 
-// SourceReporter is a source whose files the status shows
-// (*sources.File is one).
+// SourceReporter is a source the status shows: its name and type, and
+// what it has of FileReporter (its files) and ConnReporter (its
+// connections).
 type SourceReporter interface {
 	Name() string
 	Type() string
+}
+
+// FileReporter is a source whose files the status shows (*sources.File
+// is one).
+type FileReporter interface {
 	Files() []sources.FileStatus
+}
+
+// ConnReporter is a listening source whose open connections the status
+// shows (a syslog source is one).
+type ConnReporter interface {
+	Connections() []sources.ConnStatus
 }
 
 // view is what the status reads besides the loops: reporters and the
@@ -287,11 +302,16 @@ func (p *Pipeline) sourceStatus() []SourceStatus {
 	p.view.mu.Unlock()
 	out := make([]SourceStatus, 0, len(srcs))
 	for _, s := range srcs {
-		files := s.Files()
-		if files == nil {
-			files = []sources.FileStatus{}
+		st := SourceStatus{Name: s.Name(), Type: s.Type(), Files: []sources.FileStatus{}}
+		if fr, ok := s.(FileReporter); ok {
+			if files := fr.Files(); files != nil {
+				st.Files = files
+			}
 		}
-		out = append(out, SourceStatus{Name: s.Name(), Type: s.Type(), Files: files})
+		if cr, ok := s.(ConnReporter); ok {
+			st.Connections = cr.Connections()
+		}
+		out = append(out, st)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out

@@ -105,6 +105,12 @@ type Source interface {
 // every one fails to open or to read (permission denied, say).
 const ConditionUnreadable = "source_unreadable"
 
+// ConditionStalled is the condition a source reports while it cannot read
+// at all for a reason of its own (a journald source's journalctl is down,
+// waiting to be restarted). The pipeline raises the same reason while a
+// source waits too long in Emit.
+const ConditionStalled = "source_stalled"
+
 // ConditionSetter receives the lasting conditions a source reports about
 // itself, such as ConditionUnreadable: the pipeline shows them as
 // readiness reasons of component source/NAME. A source calls it from its

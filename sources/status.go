@@ -38,6 +38,24 @@ type FileStatus struct {
 	// its Size is the scan's stat (0 if unknown).
 	Error string     `json:"error,omitempty"`
 	Since *time.Time `json:"since,omitempty"`
+	// Cursor is the position of a source that reads by cursor (journald:
+	// the journal cursor of the last entry handed to the WAL; Offset is
+	// then 0), and CursorTime that entry's time (UTC). Empty for files.
+	Cursor     string     `json:"cursor,omitempty"`
+	CursorTime *time.Time `json:"cursor_time,omitempty"`
+}
+
+// ConnStatus is one open connection of a listening source (a syslog
+// source's TCP or unix stream clients), as the status shows it.
+type ConnStatus struct {
+	// Remote is the peer's address ("local" for a unix socket peer).
+	Remote string `json:"remote"`
+	// Since is when the connection was accepted (UTC).
+	Since time.Time `json:"since"`
+	// Entries is how many of its messages were handed on towards the
+	// WAL; Bytes how many bytes were read from it.
+	Entries int64 `json:"entries"`
+	Bytes   int64 `json:"bytes"`
 }
 
 // statusBoard is what a File publishes of its files for Files: the tailer

@@ -119,9 +119,14 @@ func TestDashboardMetricsExist(t *testing.T) {
 	logFile := filepath.Join(logs, "a.log")
 	os.WriteFile(logFile, nil, 0o644) // tailed, empty: nothing to send before the first scrape
 	addr := freePort(t)
+	// A journald source whose journalctl stands for a quiet journal.
+	quiet := filepath.Join(dir, "journalctl")
+	os.WriteFile(quiet, []byte("#!/bin/sh\nexec sleep 1000\n"), 0o755)
 	cfgPath := filepath.Join(dir, "c.yaml")
 	os.WriteFile(cfgPath, []byte("data_dir: "+filepath.Join(dir, "data")+`
-sources: [{name: app, type: file, paths: ["`+logs+`/*.log"]}]
+sources:
+  - {name: app, type: file, paths: ["`+logs+`/*.log"]}
+  - {name: journal, type: journald, journalctl_path: "`+quiet+`", sinks: [archive]}
 sinks:
   - {name: archive, type: file, path: `+filepath.Join(dir, "out.log")+`, batch: {max_wait: 10ms}}
   - {name: loki, type: loki, url: "`+r.URL()+`", batch: {max_wait: 10ms}}

@@ -24,6 +24,8 @@ import (
 	"github.com/logcapturer/logcapturer/sinks/loki"
 	"github.com/logcapturer/logcapturer/sinks/otlp"
 	"github.com/logcapturer/logcapturer/sources"
+	"github.com/logcapturer/logcapturer/sources/journald"
+	"github.com/logcapturer/logcapturer/sources/syslog"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -340,6 +342,8 @@ func sourceTypes() []config.SourceType {
 		sources.FileSourceType(),
 		sources.DockerSourceType(),
 		sources.CRISourceType(),
+		journald.SourceType(),
+		syslog.SourceType(),
 	}
 }
 

@@ -93,17 +93,24 @@ func renderSinks(w io.Writer, ss []pipeline.SinkStatus) error {
 	return tw.Flush()
 }
 
-// renderSources lists every file of every source. An unreadable file
+// renderSources lists every file of every source, and the open
+// connections of a listening source (syslog). An unreadable file
 // says since when and why; one that never opened has no file ID, offset
-// or lag.
+// or lag. A source read by cursor (journald) shows, as its offset, the
+// time of the entry its cursor points after ("@2025-01-02T15:04:05Z").
 func renderSources(w io.Writer, srcs []pipeline.SourceStatus) error {
 	tw := table(w)
 	fmt.Fprintln(tw, "SOURCE\tPATH\tFILE ID\tOFFSET\tSIZE\tLAG BYTES\tSTATE\tSINCE\tERROR")
 	for _, s := range srcs {
 		for _, f := range s.Files {
 			offset, lag := strconv.FormatInt(f.Offset, 10), strconv.FormatInt(f.LagBytes, 10)
-			if f.FileID == "" {
+			switch {
+			case f.FileID == "":
 				offset, lag = "-", "-"
+			case f.CursorTime != nil: // a journald source: where its cursor stands
+				offset, lag = "@"+f.CursorTime.UTC().Format(time.RFC3339), "-"
+			case f.Cursor != "":
+				offset, lag = "@cursor", "-"
 			}
 			since := "-"
 			if f.Since != nil {
@@ -112,8 +119,16 @@ func renderSources(w io.Writer, srcs []pipeline.SourceStatus) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", s.Name, terminalSafe(f.Path), dash(f.FileID), offset, f.Size, lag,
 				f.State, since, dash(short(f.Error, 120)))
 		}
-		if len(s.Files) == 0 {
+		for _, c := range s.Connections { // a listening source: PATH is the peer, SIZE the bytes read
+			fmt.Fprintf(tw, "%s\t%s\t-\t-\t%d\t-\tconnected\t%s\t-\n", s.Name, terminalSafe(c.Remote), c.Bytes,
+				c.Since.UTC().Format(time.RFC3339))
+		}
+		switch {
+		case len(s.Files) > 0 || len(s.Connections) > 0:
+		case s.Type == "file" || s.Type == "docker" || s.Type == "cri" || s.Type == "":
 			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\tno files\t-\t-\n", s.Name)
+		default:
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\tno connections\t-\t-\n", s.Name)
 		}
 	}
 	return tw.Flush()

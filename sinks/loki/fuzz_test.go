@@ -1,6 +1,7 @@
 package loki_test
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/logcapturer/logcapturer/sinks/loki"
@@ -19,27 +20,38 @@ func FuzzEncodeLabels(f *testing.F) {
 	f.Add("", "", "", "", []byte("{}"), int64(-9223372036854775808))
 	f.Add("container_id", "c1", "a_b", "\u2028\x7f", []byte("\"\\"), int64(9223372036854775807))
 	f.Fuzz(func(t *testing.T, n1, v1, n2, v2 string, line []byte, ts int64) {
+		own := append([]byte(nil), line...)
+		own = append(own, '!')
 		blk := wal.Block{Source: "fuzz", Labels: []wal.Label{{Name: n1, Value: v1}, {Name: n2, Value: v2}},
-			Entries: []wal.Entry{{Time: ts, Line: line}, {Time: ts, Line: line}}}
+			Entries: []wal.Entry{{Time: ts, Line: line}, {Time: ts, Line: line},
+				// An entry with labels and metadata of its own (a tenant of
+				// its own too when n1 is __tenant_id__).
+				{Time: ts, Line: own, Labels: []wal.Label{{Name: n2, Value: v2}}, Metadata: []wal.Label{{Name: n1, Value: v1}}}}}
 		for _, enc := range []string{loki.EncodingProtobuf, loki.EncodingJSON} {
 			e := loki.NewEncoder(loki.Options{Encoding: enc, Labels: map[string]string{"host": "h"},
 				StructuredMetadata: []string{"container_id"}})
-			body, n := onePush(t, e.Encode([]wal.Block{blk}))
-			if n != 2 {
-				t.Fatalf("%s: encoded %d entries, want 2", enc, n)
-			}
 			decode := lokitest.DecodeProtobuf
 			wantLine := string(line)
 			if enc == loki.EncodingJSON {
 				decode = lokitest.DecodeJSON
 				wantLine = string([]rune(wantLine)) // U+FFFD per invalid byte, as encoding/json does
 			}
-			got, _, err := decode(body)
-			if err != nil {
-				t.Fatalf("%s: the receiver rejects the push: %v\n%q", enc, err, e.Raw())
+			var got []lokitest.Entry
+			n := 0
+			for _, p := range e.Encode([]wal.Block{blk}) {
+				n += p.Entries
+				g, _, err := decode(p.Body)
+				if err != nil {
+					t.Fatalf("%s: the receiver rejects the push: %v\n%q", enc, err, p.Body)
+				}
+				got = append(got, g...)
 			}
+			if n != 3 || len(got) != 3 {
+				t.Fatalf("%s: encoded %d entries, received %d, want 3", enc, n, len(got))
+			}
+			got = slices.DeleteFunc(got, func(g lokitest.Entry) bool { return g.Line == wantLine+"!" })
 			if len(got) != 2 {
-				t.Fatalf("%s: received %d entries", enc, len(got))
+				t.Fatalf("%s: received the entry with labels of its own %d times", enc, 3-len(got))
 			}
 			for _, g := range got {
 				if g.Time != ts || g.Line != wantLine {

@@ -1,0 +1,142 @@
+// Package syslog is the syslog source (type: syslog): a listener that
+// receives RFC 5424 and RFC 3164 messages over TCP (RFC 6587 framing),
+// TCP with TLS, UDP (RFC 5426), and unix stream and datagram sockets, and
+// hands them to the WAL in blocks like every source.
+//
+// # Options
+//
+// Config holds the type's keys, named after Promtail's syslog scrape
+// config: listen_address, listen_protocol (tcp, udp, and ours: unix and
+// unixgram, whose listen_address is a socket path), syslog_format
+// (rfc5424, rfc3164, auto: per message, RFC 5424 when a version follows
+// the PRI), idle_timeout (120s), label_structured_data,
+// use_incoming_timestamp, use_rfc5424_message, max_message_length (8KiB)
+// and tls_config (cert_file, key_file, ca_file, and ours: client_auth),
+// plus max_message_policy (truncate or drop), max_connections (1000) and
+// location (the zone of RFC 3164 times). Config.Check reports bad values
+// at their keys; Validate, which New runs, does the same for options built
+// in code.
+//
+// # Framing
+//
+// A stream (tcp, unix) is split into messages by this package, not by
+// go-syslog's stream parsers, which stop a connection at an oversized frame
+// and cannot cut one: per RFC 6587, a frame that starts with a digit is
+// octet counted ("LEN SP MSG"), any other ends at LF (a CR before it is
+// dropped); LF and CR between frames are skipped, so both framings may be
+// mixed on one connection. A message longer than max_message_length is cut
+// to it and parsed (truncate, counted in
+// logcapturer_source_truncated_entries_total) or dropped (drop, counted in
+// dropped_entries_total{reason="too_long"}); its remaining bytes are
+// discarded as they arrive, never buffered, and the connection goes on. At
+// the end of a stream an unterminated LF-framed message is a message.
+//
+// A stream whose bytes are not frames (a count with a non-digit, a zero or
+// leading-zero count, a count of more than 9 digits, a stream ended inside
+// an octet-counted frame) is a framing error: that connection is closed
+// and counted (errors_total{reason="framing"}); the messages before the bad
+// frame are kept, other connections never notice. A datagram is one
+// message (a trailing LF or CRLF dropped).
+//
+// Each message is parsed with go-syslog v4's rfc5424, rfc3164 (with
+// RFC 3339 times and second fractions accepted) or auto machine. A message
+// that does not parse is not lost: it is shipped as received with the
+// label parse_error="true" and counted (errors_total{reason="parse"}), and
+// the connection goes on. Nothing a client sends can panic the process
+// (the parse is guarded too; FuzzStream fuzzes framing and parsing).
+//
+// # Entries
+//
+//   - Line: the message's MSG (a leading UTF-8 BOM dropped), as Promtail
+//     does; use_rfc5424_message keeps the whole message as received, header
+//     and structured data included (for RFC 3164 messages too).
+//   - Time: the receive time (once per read of the connection), or with
+//     use_incoming_timestamp the message's own time with its zone. An
+//     RFC 3164 time has no zone and no year: it is read in location
+//     (default: the host's zone) and given the receive year, or the one
+//     before when that would put it more than a week in the future (a
+//     December 31 message received on January 1). A message without a
+//     time keeps the receive time. Always stored as UTC.
+//   - Labels: the block's labels are the source's configured labels; each
+//     entry's label set (wal.Entry.Labels) adds facility (keyword: kern,
+//     user, ..., local7), severity (emergency ... debug), hostname and
+//     app_name (RFC 3164: the tag), each only when the message has it, as
+//     Promtail's __syslog_message_* labels mapped by the usual relabel
+//     rules. Configured labels may not use these names (New refuses them).
+//     Consecutive messages with the same labels share one label slice.
+//   - Structured data (RFC 5424): each parameter is named
+//     sd_<SD-ID>_<PARAM-NAME>, every byte outside [A-Za-z0-9_] made '_'
+//     (exampleSDID@32473 iut="3" is sd_exampleSDID_32473_iut="3"). With
+//     label_structured_data they are labels; without, the entry's metadata
+//     (wal.Entry.Metadata, sorted): the processing stages, once wired,
+//     read them from there, and a sink that has structured metadata (Loki)
+//     may send them as such.
+//
+// # Concurrency, batching and backpressure
+//
+// A stream source has one goroutine accepting connections and one
+// goroutine per connection (bounded by max_connections: one more is
+// accepted and closed at once, counted as errors_total{reason=
+// "max_connections"}); a datagram source has one goroutine reading the
+// socket. Each of them frames and parses what it read into a chunk (lines
+// copied into one arena) and hands the chunk to the batcher over a
+// channel before it reads again, so it never holds parsed messages while
+// waiting for the network. The batcher, one goroutine per source and the
+// only one that calls the Emitter, gathers chunks of every connection into
+// one block (64KiB of lines or 4096 entries) and hands it over when it is
+// full or 50ms after its first entry came: one WAL record for many
+// messages under load, little latency when quiet. Memory is bounded:
+// per connection a read buffer of 8KiB (doubling up to 64KiB while reads
+// fill it, growing to max_message_length while a longer frame arrives, and
+// shrinking back after) and one chunk (up to 32KiB of lines); a channel of
+// 4 chunks; one block. So 1,000 busy connections may hold about 100MiB:
+// lower max_connections where memory is tight.
+//
+// While the Emitter blocks (the WAL is full under full_policy: block) the
+// batcher takes no chunk, so the connections stop reading: TCP's flow
+// control slows the senders, and nothing is read and then dropped. A
+// datagram source cannot slow its senders: it offers its chunk without
+// waiting and, while the batcher cannot take it and the chunk is full,
+// counts what arrives as dropped_entries_total{reason="backpressure"}.
+//
+// A syslog source has no position to re-read from: Positions of its blocks
+// are empty. What the Emitter accepted is in the WAL with the guarantees
+// of every block; what a client sent and the source had not handed over
+// when the process died is lost (as with every syslog receiver: the
+// protocol has no acknowledgement).
+//
+// # Lifecycle
+//
+// New validates, loads the TLS files and binds the listener (an address in
+// use is an error of New). Start starts the goroutines. Close (or the end
+// of Start's context) closes the listener and every connection, waits for
+// their goroutines, lets the batcher hand over what it holds with a fresh
+// context bounded by 5s (what it cannot is counted as
+// dropped_entries_total{reason="shutdown"}), and waits for it. Close is
+// idempotent and unregisters the metrics. A unix socket file is removed at
+// Close, and a stale one (left by a killed process) at New.
+//
+// # Metrics and status
+//
+// With a source=<name> label: logcapturer_source_entries_total,
+// _blocks_total, _received_bytes_total, _truncated_entries_total,
+// _connections (open), _connections_total (accepted), _errors_total by
+// reason (framing, parse, idle_timeout: a connection closed by
+// idle_timeout in the middle of a frame, read, tls, accept,
+// max_connections, emit) and _dropped_entries_total by reason (too_long,
+// backpressure, shutdown). A connection closed because it was idle between
+// frames is normal and only logged at debug level. The first error of each
+// reason is logged at Warn, later ones at Debug: a misbehaving client
+// writes no line per connection. Connections lists the open connections
+// (remote address, since, entries, bytes) for the status view.
+//
+// # Caveats
+//
+//   - UDP and unixgram lose what the kernel's socket buffer cannot hold
+//     while the source is behind; only what the source itself drops is
+//     counted.
+//   - A datagram longer than 64KiB (unixgram only) is cut by the read
+//     without being counted as truncated.
+//   - The TLS helper (TLSConfig) is the server side of sinks.TLSConfig;
+//     it lives here until a second listening source needs it.
+package syslog

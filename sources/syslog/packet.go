@@ -1,0 +1,92 @@
+package syslog
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"time"
+)
+
+// readPackets reads the datagram socket (udp, unixgram): one message per
+// datagram, a trailing LF (or CRLF) dropped. It never waits for the
+// batcher: what it parsed is offered without blocking after each
+// datagram; while the batcher cannot take it, the chunk fills, and once it
+// is full the datagrams that follow are counted as dropped
+// (dropped_entries_total{reason="backpressure"}) until the batcher takes
+// it. A chunk not taken is offered again within maxWait.
+func (s *Source) readPackets(ctx context.Context) {
+	defer s.wg.Done()
+	size := min(int(s.cfg.MaxMessageLength)+3, 1<<16) // +"\r\n" and one byte to see a longer one
+	buf := make([]byte, size)
+	cv := newConverter(&s.cfg, s.loc, s.labels)
+	ck := s.chunks.get()
+	defer func() {
+		s.m.dropped.WithLabelValues(dropShutdown).Add(float64(len(ck.entries)))
+		s.chunks.put(ck)
+	}()
+	offer := func() {
+		if len(ck.entries) == 0 {
+			return
+		}
+		ck.seal()
+		select {
+		case s.in <- ck:
+			ck = s.chunks.get()
+		default:
+		}
+	}
+	waiting := false // a read deadline is set because ck waits
+	for {
+		if held := len(ck.entries) > 0; held != waiting {
+			waiting = held
+			var dl time.Time
+			if held {
+				dl = time.Now().Add(maxWait)
+			}
+			_ = s.pc.SetReadDeadline(dl)
+		}
+		n, _, err := s.pc.ReadFrom(buf)
+		if err != nil {
+			switch {
+			case ctx.Err() != nil || errors.Is(err, net.ErrClosed):
+				return
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				offer()
+				waiting = !waiting // set the deadline again, or clear it
+				continue
+			}
+			s.m.errors.WithLabelValues(reasonRead).Inc()
+			s.warn(reasonRead, "syslog datagram read failed", "error", err)
+			continue
+		}
+		recv := s.now()
+		s.m.received.Add(float64(n))
+		msg := buf[:n]
+		if k := len(msg); k > 0 && msg[k-1] == '\n' {
+			msg = msg[:k-1]
+			if k > 1 && msg[k-2] == '\r' {
+				msg = msg[:k-2]
+			}
+		}
+		if len(msg) > int(s.cfg.MaxMessageLength) {
+			if s.cfg.MaxMessagePolicy == PolicyDrop {
+				s.m.dropped.WithLabelValues(dropTooLong).Inc()
+				continue
+			}
+			msg = msg[:s.cfg.MaxMessageLength]
+			s.m.truncated.Inc()
+		}
+		if ck.full() {
+			offer()
+			if len(ck.entries) > 0 { // still full: the batcher is behind
+				s.m.dropped.WithLabelValues(dropBackpressure).Inc()
+				continue
+			}
+		}
+		if cv.convert(msg, recv, ck) {
+			s.m.errors.WithLabelValues(reasonParse).Inc()
+		}
+		offer()
+	}
+}
