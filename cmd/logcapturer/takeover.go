@@ -72,7 +72,7 @@ func takeover(logger *slog.Logger, cfg *config.Config, cfgPath string, p *pipeli
 	for _, e := range pp.Entries {
 		if job, ok := strings.CutPrefix(e.Key, config.PromtailJournalPrefix); ok {
 			ignored++
-			log.Warn("Promtail's journal cursor is not taken over: no journal source in this build", "entry", at(e), "job", job)
+			log.Warn("Promtail's journal cursor is not taken over (not implemented yet): the journald source starts by its own settings", "entry", at(e), "job", job)
 			continue
 		}
 		offset, ok := e.Offset()

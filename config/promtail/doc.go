@@ -57,8 +57,10 @@
 // kubernetes_sd_configs and every other service discovery (including, for
 // now, docker_sd_configs: reading containers through the Docker API with
 // __meta_docker_* labels), windows_events, gcplog, cloudflare,
-// heroku_drain, gelf, kafka, azure_event_hubs; journal, syslog and
-// loki_push_api until their sources are in this build; ** and {a,b} globs
+// heroku_drain, gelf, kafka, azure_event_hubs; journal and syslog (their
+// native sources exist; the conversion of their options and of relabeling
+// on their __ labels does not yet), loki_push_api until its source is in
+// this build; ** and {a,b} globs
 // in __path__; client proxies, oauth2 and authorization; compressed or
 // non-UTF-8 files. Each is a problem at its line; with
 // Options.SkipUnsupported the rest is converted and Result.Left lists what

@@ -38,8 +38,8 @@ var notCoveredTargets = map[string]string{
 	"azure_event_hubs":      "logcapturer does not consume Azure Event Hubs",
 	"docker_sd_configs": "reading containers through the Docker API, with labels from __meta_docker_* relabeling, is not covered yet; " +
 		"a native docker source (type: docker) reads their json-file logs on disk and labels them container_name, container_id, image and stream",
-	"journal":       "the journal source is not in this build yet (branch journald)",
-	"syslog":        "the syslog source is not in this build yet (branch syslog)",
+	"journal":       "not converted yet: write a native journald source (type: journald); its relabeling of __journal_* labels is not available yet",
+	"syslog":        "not converted yet: write a native syslog source (type: syslog); its relabeling of __syslog_* labels is not available yet",
 	"loki_push_api": "the Loki push receiver is not in this build yet (branch lokipush)",
 }
 
