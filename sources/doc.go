@@ -105,6 +105,8 @@
 //     namespace, pod, container from /var/log/pods/NS_POD_UID/CONTAINER/N.log
 //     (or /var/log/containers/POD_NS_CONTAINER-ID.log). Bad lines as for
 //     Docker.
+//   - DecodeLine and FileLabels give one line's decoding and a path's
+//     labels as the tailer does them, for logcapturer pipeline test.
 //   - Multiline (any type, per stream). An entry is a line matching
 //     Multiline.Start and the lines after it that do not; it ends at the
 //     next start line, at MaxLines lines, before it would span more than

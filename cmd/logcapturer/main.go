@@ -16,6 +16,9 @@ const usage = `usage: logcapturer <command> [flags]
 commands:
   run --config FILE     tail the configured sources and ship them to the sinks
   check --config FILE   validate a config file; exit 1 listing every problem
+  pipeline test --config FILE --source NAME [FILE|-]
+                        run sample lines through a source's pipeline_stages and
+                        print what each stage changed (-o json: one object a line)
   status                where each sink is, how far behind, what it waits for
   sinks [NAME]          sinks: cursor, lag, state, retries, dead letters
   sinks rewind NAME --to-time T | --to-index N | --to-oldest | --to-newest
@@ -69,6 +72,8 @@ func runMainWith(args []string, con console, stdout, stderr io.Writer) int {
 		err = cmdCheck(args[1:], stdout)
 	case "dlq":
 		err = cmdDLQ(args[1:], con, stdout, stderr)
+	case "pipeline":
+		err = cmdPipeline(args[1:], con, stdout, stderr)
 	case "health":
 		err = cmdHealth(args[1:], stdout)
 	case "status":
