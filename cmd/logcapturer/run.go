@@ -25,6 +25,7 @@ import (
 	"github.com/logcapturer/logcapturer/sinks/otlp"
 	"github.com/logcapturer/logcapturer/sources"
 	"github.com/logcapturer/logcapturer/sources/journald"
+	"github.com/logcapturer/logcapturer/sources/lokipush"
 	"github.com/logcapturer/logcapturer/sources/syslog"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -327,6 +328,7 @@ func sourceTypes() []config.SourceType {
 		sources.CRISourceType(),
 		journald.SourceType(),
 		syslog.SourceType(),
+		lokipush.SourceType(),
 	}
 }
 
