@@ -23,6 +23,7 @@ import (
 	"github.com/logcapturer/logcapturer/sinks/kafka"
 	"github.com/logcapturer/logcapturer/sinks/loki"
 	"github.com/logcapturer/logcapturer/sinks/otlp"
+	otlpsource "github.com/logcapturer/logcapturer/sources/otlp"
 	"github.com/logcapturer/logcapturer/sources"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -323,6 +324,7 @@ func sourceTypes() []config.SourceType {
 		sources.FileSourceType(),
 		sources.DockerSourceType(),
 		sources.CRISourceType(),
+		otlpsource.SourceType(),
 	}
 }
 
