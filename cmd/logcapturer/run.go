@@ -23,8 +23,8 @@ import (
 	"github.com/logcapturer/logcapturer/sinks/kafka"
 	"github.com/logcapturer/logcapturer/sinks/loki"
 	"github.com/logcapturer/logcapturer/sinks/otlp"
-	otlpsource "github.com/logcapturer/logcapturer/sources/otlp"
 	"github.com/logcapturer/logcapturer/sources"
+	otlpsource "github.com/logcapturer/logcapturer/sources/otlp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
