@@ -169,4 +169,3 @@ func rpcCode(code int) int {
 	}
 	return 13 // INTERNAL
 }
-
