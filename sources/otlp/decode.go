@@ -83,6 +83,7 @@ type decoder struct {
 	level levelCache  // label sets with a level, for the current resource
 	blk   wal.Block   // the block being filled
 	size  int         // its line bytes
+	est   int         // its encoded size, about
 	out   []encodedBlock
 }
 
@@ -126,7 +127,7 @@ func (d *decoder) reset(now int64) {
 	d.arena = d.arena[:0]
 	d.md = d.md[:0]
 	d.blk = wal.Block{Source: d.source, Entries: d.blk.Entries[:0]}
-	d.size = 0
+	d.size, d.est = 0, 0
 	clear(d.out)
 	d.out = d.out[:0]
 }
@@ -450,6 +451,10 @@ func (d *decoder) add(e wal.Entry, labels []wal.Label) {
 	}
 	d.blk.Entries = append(d.blk.Entries, e)
 	d.size += len(e.Line)
+	d.est += len(e.Line) + 16
+	for _, m := range e.Metadata {
+		d.est += len(m.Name) + len(m.Value) + 4
+	}
 	if d.size >= d.blockBytes {
 		d.flush()
 	}
@@ -470,13 +475,13 @@ func (d *decoder) flush() {
 	if len(d.blk.Entries) == 0 {
 		return
 	}
-	data := wal.EncodeBlock(make([]byte, 0, d.size+d.size/4+512), &d.blk)
+	data := wal.EncodeBlock(make([]byte, 0, d.est+512), &d.blk)
 	d.out = append(d.out, encodedBlock{data: data, entries: len(d.blk.Entries), bytes: d.size})
 	clear(d.blk.Entries)
 	d.blk.Entries = d.blk.Entries[:0]
 	d.blk.Labels = nil
 	d.md = d.md[:0]
-	d.size = 0
+	d.size, d.est = 0, 0
 }
 
 // keyValue decodes a KeyValue: its key and its value as text.
