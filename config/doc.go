@@ -86,7 +86,7 @@
 //	sources:                         # required: at least one
 //	  # The keys every source has, decoded here:
 //	  - name: app                    # required; 1-64 of [A-Za-z0-9_-]; unique among sources
-//	    type: file                   # required; file | docker | cri | otlp
+//	    type: file                   # required; file | docker | cri | loki_push | otlp
 //	    labels: {job: app}           # optional; names match [a-zA-Z_][a-zA-Z0-9_]*, not starting
 //	                                 # with "__", and not one the type sets (filename; docker and
 //	                                 # cri: those below and parse_error); values non-empty
@@ -114,6 +114,27 @@
 //	      layout: '2006-01-02 15:04:05'   # Go layout, or unix, unix_ms, unix_us, unix_ns
 //	      location: America/Sao_Paulo    # zone-less text is read here (default: the host's); an IANA
 //	                                 # zone, UTC or Local
+//
+//	  - name: pushed
+//	    type: loki_push              # (lokipush.Config) Loki's push API: POST /loki/api/v1/push
+//	                                 # (protobuf+snappy or JSON; gzip, deflate, snappy), GET /ready;
+//	                                 # 204 only once the entries are fsynced
+//	    listen_address: 127.0.0.1:3500   # host:port; default 127.0.0.1:3500 (loopback only); two
+//	                                 # sources may not share one
+//	    use_incoming_timestamp: false    # true: keep the pushed timestamps; false: receive time
+//	    max_request_bytes: 16MiB     # body as sent and decompressed; larger: 413
+//	    max_inflight_bytes: 64MiB    # pushes waiting to be durable; over: 429 with Retry-After;
+//	                                 # at least max_request_bytes
+//	    tls: {cert_file: ..., key_file: ..., ca_file: ..., client_auth: require}
+//	                                 # cert_file and key_file turn HTTPS on; client_auth none |
+//	                                 # request | verify_if_given | require (default: require with
+//	                                 # ca_file, else none); the two verifying ones need ca_file
+//	    basic_auth: {username: u, password: ..., password_file: ...}   # or
+//	    bearer_token: ...            # or bearer_token_file: what clients must send (not both kinds);
+//	                                 # a file is read again at most once a second
+//	    # labels are set over the pushed ones; X-Scope-OrgID becomes the
+//	    # entries' tenant (__tenant_id__); pushed labels starting with __ are
+//	    # dropped; pipeline_stages: not supported yet for loki_push.
 //
 //	# type: docker reads Docker json-file logs (paths default to
 //	# /var/lib/docker/containers/*/*-json.log), joins 16 KiB partial lines,

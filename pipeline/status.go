@@ -61,6 +61,9 @@ type SourceStatus struct {
 	Name  string               `json:"name"`
 	Type  string               `json:"type"`
 	Files []sources.FileStatus `json:"files"`
+	// Push is a push receiver's status (PushReporter): its address,
+	// bytes in flight, last push and clients; omitted for other sources.
+	Push *sources.PushStatus `json:"push,omitempty"`
 }
 
 // SinkStatus is where one sink stands.
@@ -113,6 +116,12 @@ type SourceReporter interface {
 	Name() string
 	Type() string
 	Files() []sources.FileStatus
+}
+
+// PushReporter is a source that receives pushes (loki_push) and whose
+// clients the status shows (SourceStatus.Push).
+type PushReporter interface {
+	Push() sources.PushStatus
 }
 
 // view is what the status reads besides the loops: reporters and the
@@ -291,7 +300,12 @@ func (p *Pipeline) sourceStatus() []SourceStatus {
 		if files == nil {
 			files = []sources.FileStatus{}
 		}
-		out = append(out, SourceStatus{Name: s.Name(), Type: s.Type(), Files: files})
+		st := SourceStatus{Name: s.Name(), Type: s.Type(), Files: files}
+		if pr, ok := s.(PushReporter); ok {
+			push := pr.Push()
+			st.Push = &push
+		}
+		out = append(out, st)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out

@@ -77,7 +77,7 @@ var metricName = regexp.MustCompile(`\b(logcapturer_[a-z_]+|go_[a-z_]+|process_[
 
 // TestDashboardMetricsExist: every metric the Grafana dashboard and the
 // alert rules name, and every series the code defines, is served by a
-// running logcapturer with a file and a loki sink (histograms by their
+// running logcapturer with a file and a loki_push source, a file and a loki sink (histograms by their
 // _bucket/_count series) before its first event: the first scrape is taken
 // before any line was read or sent (the admin server starts last, once
 // every source and sink has registered its metrics). A second scrape after
@@ -121,7 +121,9 @@ func TestDashboardMetricsExist(t *testing.T) {
 	addr := freePort(t)
 	cfgPath := filepath.Join(dir, "c.yaml")
 	os.WriteFile(cfgPath, []byte("data_dir: "+filepath.Join(dir, "data")+`
-sources: [{name: app, type: file, paths: ["`+logs+`/*.log"]}]
+sources:
+  - {name: app, type: file, paths: ["`+logs+`/*.log"]}
+  - {name: pushed, type: loki_push, listen_address: "`+freePort(t)+`"}
 sinks:
   - {name: archive, type: file, path: `+filepath.Join(dir, "out.log")+`, batch: {max_wait: 10ms}}
   - {name: loki, type: loki, url: "`+r.URL()+`", batch: {max_wait: 10ms}}

@@ -24,6 +24,7 @@ import (
 	"github.com/logcapturer/logcapturer/sinks/loki"
 	"github.com/logcapturer/logcapturer/sinks/otlp"
 	"github.com/logcapturer/logcapturer/sources"
+	"github.com/logcapturer/logcapturer/sources/lokipush"
 	otlpsource "github.com/logcapturer/logcapturer/sources/otlp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -324,6 +325,7 @@ func sourceTypes() []config.SourceType {
 		sources.FileSourceType(),
 		sources.DockerSourceType(),
 		sources.CRISourceType(),
+		lokipush.SourceType(),
 		otlpsource.SourceType(),
 	}
 }

@@ -49,6 +49,9 @@ func newMetrics(reg prometheus.Registerer, source string, inflight *sources.Infl
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}),
 	}
+	for _, c := range []string{"204", "400", "401", "413", "415", "429", "500", "503"} {
+		m.requests.WithLabelValues(c) // the usual answers exist at 0
+	}
 	for _, r := range allReasons {
 		m.refused.WithLabelValues(r)
 	}
