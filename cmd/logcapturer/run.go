@@ -26,6 +26,7 @@ import (
 	"github.com/logcapturer/logcapturer/sources"
 	"github.com/logcapturer/logcapturer/sources/journald"
 	"github.com/logcapturer/logcapturer/sources/lokipush"
+	otlpsource "github.com/logcapturer/logcapturer/sources/otlp"
 	"github.com/logcapturer/logcapturer/sources/syslog"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -329,6 +330,7 @@ func sourceTypes() []config.SourceType {
 		journald.SourceType(),
 		syslog.SourceType(),
 		lokipush.SourceType(),
+		otlpsource.SourceType(),
 	}
 }
 

@@ -29,6 +29,14 @@ type Endpoint struct {
 	// Fail writes a refusal; nil: a text/plain body with msg. The server
 	// has set Retry-After (429, 503) and WWW-Authenticate (401) already.
 	Fail func(w http.ResponseWriter, code int, msg string)
+	// OKStatus is the status of a durable push (the requests_total code);
+	// 0 is 204. OK must write it.
+	OKStatus int
+	// Respond, when set, writes every answer in place of OK and Fail, and
+	// sees the request (OTLP/HTTP answers in the request's encoding):
+	// code is OKStatus and msg "" for a durable push, else the refusal's.
+	// Headers the server set (Retry-After, WWW-Authenticate) are kept.
+	Respond func(w http.ResponseWriter, r *http.Request, code int, msg string)
 }
 
 // Request is one push, as its Endpoint's Decode sees it.
@@ -98,7 +106,7 @@ func (h *pushHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *pushHandler) serve(w http.ResponseWriter, r *http.Request) (code, entries int, reason string) {
 	s := h.s
 	fail := func(e *Error) (int, int, string) {
-		h.fail(w, e)
+		h.fail(w, r, e)
 		return e.Code, 0, e.reason()
 	}
 	if ok, err := s.auth.check(r, s.opts.Now()); err != nil {
@@ -140,8 +148,7 @@ func (h *pushHandler) serve(w http.ResponseWriter, r *http.Request) (code, entri
 		if derr != nil {
 			return fail(derr)
 		}
-		h.ok(w)
-		return http.StatusNoContent, 0, ""
+		return h.ok(w, r), 0, ""
 	}
 
 	var size int64
@@ -186,11 +193,10 @@ func (h *pushHandler) serve(w http.ResponseWriter, r *http.Request) (code, entri
 	s.m.lines.Add(float64(lines))
 	s.clients.pushed(s.opts.Now())
 	if derr != nil { // partial: what was taken is durable
-		h.fail(w, derr)
+		h.fail(w, r, derr)
 		return derr.Code, n, derr.reason()
 	}
-	h.ok(w)
-	return http.StatusNoContent, n, ""
+	return h.ok(w, r), n, ""
 }
 
 // gone is the answer to a request whose context ended: the client hung
@@ -280,7 +286,11 @@ func (h *pushHandler) retryLater(w http.ResponseWriter, code int, reason, msg st
 	return &Error{Code: code, Msg: msg, Reason: reason}
 }
 
-func (h *pushHandler) fail(w http.ResponseWriter, e *Error) {
+func (h *pushHandler) fail(w http.ResponseWriter, r *http.Request, e *Error) {
+	if h.ep.Respond != nil {
+		h.ep.Respond(w, r, e.Code, e.Msg)
+		return
+	}
 	if h.ep.Fail != nil {
 		h.ep.Fail(w, e.Code, e.Msg)
 		return
@@ -291,12 +301,21 @@ func (h *pushHandler) fail(w http.ResponseWriter, e *Error) {
 	_, _ = w.Write([]byte(e.Msg + "\n"))
 }
 
-func (h *pushHandler) ok(w http.ResponseWriter) {
-	if h.ep.OK != nil {
-		h.ep.OK(w)
-		return
+// ok answers a durable push and returns the status written.
+func (h *pushHandler) ok(w http.ResponseWriter, r *http.Request) int {
+	code := h.ep.OKStatus
+	if code == 0 {
+		code = http.StatusNoContent
 	}
-	w.WriteHeader(http.StatusNoContent)
+	switch {
+	case h.ep.Respond != nil:
+		h.ep.Respond(w, r, code, "")
+	case h.ep.OK != nil:
+		h.ep.OK(w)
+	default:
+		w.WriteHeader(code)
+	}
+	return code
 }
 
 func remoteHost(addr string) string {
