@@ -18,6 +18,7 @@ import (
 
 	"github.com/logcapturer/logcapturer/config"
 	"github.com/logcapturer/logcapturer/sinks/loki/lokitest"
+	"github.com/logcapturer/logcapturer/sinks/otlp/otlptest"
 	"github.com/logcapturer/logcapturer/sources"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 )
@@ -113,6 +114,8 @@ func TestDashboardMetricsExist(t *testing.T) {
 
 	r := lokitest.NewReceiver()
 	defer r.Close()
+	o := otlptest.NewReceiver()
+	defer o.Close()
 	dir := t.TempDir()
 	logs := filepath.Join(dir, "logs")
 	os.MkdirAll(logs, 0o755)
@@ -128,9 +131,12 @@ sources:
   - {name: app, type: file, paths: ["`+logs+`/*.log"]}
   - {name: journal, type: journald, journalctl_path: "`+quiet+`", sinks: [archive]}
   - {name: pushed, type: loki_push, listen_address: "`+freePort(t)+`"}
+  - {name: otel, type: otlp, listen_address: "`+freePort(t)+`"}
+  - {name: network, type: syslog, listen_address: "`+freePort(t)+`"}
 sinks:
   - {name: archive, type: file, path: `+filepath.Join(dir, "out.log")+`, batch: {max_wait: 10ms}}
   - {name: loki, type: loki, url: "`+r.URL()+`", batch: {max_wait: 10ms}}
+  - {name: collector, type: otlp, url: "`+o.URL()+`", batch: {max_wait: 10ms}}
 admin: {listen: "`+addr+`"}
 `), 0o644)
 	cfg, err := config.Load(cfgPath, parseOptions())
