@@ -86,7 +86,7 @@
 //	sources:                         # required: at least one
 //	  # The keys every source has, decoded here:
 //	  - name: app                    # required; 1-64 of [A-Za-z0-9_-]; unique among sources
-//	    type: file                   # required; file | docker | cri | journald | syslog
+//	    type: file                   # required; file | docker | cri | journald | syslog | loki_push | otlp
 //	    labels: {job: app}           # optional; names match [a-zA-Z_][a-zA-Z0-9_]*, not starting
 //	                                 # with "__", and not one the type sets (filename; docker and
 //	                                 # cri: those below and parse_error); values non-empty
@@ -135,6 +135,26 @@
 //	                                 # (default: require with ca_file, else none)
 //	    # labels may not use the names syslog sets: facility, severity,
 //	    # hostname, app_name, parse_error, sd_*.
+//	  - name: pushed
+//	    type: loki_push              # (lokipush.Config) Loki's push API: POST /loki/api/v1/push
+//	                                 # (protobuf+snappy or JSON; gzip, deflate, snappy), GET /ready;
+//	                                 # 204 only once the entries are fsynced
+//	    listen_address: 127.0.0.1:3500   # host:port; default 127.0.0.1:3500 (loopback only); two
+//	                                 # sources may not share one
+//	    use_incoming_timestamp: false    # true: keep the pushed timestamps; false: receive time
+//	    max_request_bytes: 16MiB     # body as sent and decompressed; larger: 413
+//	    max_inflight_bytes: 64MiB    # pushes waiting to be durable; over: 429 with Retry-After;
+//	                                 # at least max_request_bytes
+//	    tls: {cert_file: ..., key_file: ..., ca_file: ..., client_auth: require}
+//	                                 # cert_file and key_file turn HTTPS on; client_auth none |
+//	                                 # request | verify_if_given | require (default: require with
+//	                                 # ca_file, else none); the two verifying ones need ca_file
+//	    basic_auth: {username: u, password: ..., password_file: ...}   # or
+//	    bearer_token: ...            # or bearer_token_file: what clients must send (not both kinds);
+//	                                 # a file is read again at most once a second
+//	    # labels are set over the pushed ones; X-Scope-OrgID becomes the
+//	    # entries' tenant (__tenant_id__); pushed labels starting with __ are
+//	    # dropped; pipeline_stages: not supported yet for loki_push.
 //
 //	# type: docker reads Docker json-file logs (paths default to
 //	# /var/lib/docker/containers/*/*-json.log), joins 16 KiB partial lines,
@@ -167,6 +187,24 @@
 //	    journalctl_path: journalctl  # the journalctl to run (PATH lookup)
 //	    max_entry_bytes: 1MiB        # 1KiB .. 1GiB; a larger entry is skipped and counted
 //	    # pipeline_stages are refused for journald sources for now.
+//	# type: otlp (sources/otlp.Config): an OTLP/HTTP logs receiver, POST /v1/logs,
+//	# protobuf or JSON, gzip; answers 200 only once the records are fsynced.
+//	  - name: otel
+//	    type: otlp
+//	    listen_address: 127.0.0.1:4318   # host:port (default); unique among sources
+//	    max_request_bytes: 16MiB     # >= 0 (0: 16MiB); body as sent and decompressed, 413 above
+//	    max_inflight_bytes: 64MiB    # >= max_request_bytes; not yet durable, 429 above
+//	    tls: {cert_file: f, key_file: f, ca_file: f, client_auth: require}   # optional
+//	    bearer_token_file: /etc/logcapturer/otlp.token   # or bearer_token, or basic_auth
+//	                                 # {username, password | password_file}; none: anyone may export
+//	    resource_attributes:         # resource attribute -> label (default service.name: service_name);
+//	      service.name: service_name #   setting the key replaces the default; labels must be valid,
+//	      host.name: host            #   distinct and not severity_label's; an empty label or attribute
+//	                                 #   name, or an empty map, names nothing: a warning
+//	    severity_label: level        # the label for severity_text (else the severity_number's name);
+//	                                 # "-": structured metadata "level" instead
+//	    # other resource, scope and log attributes, ids (trace_id, span_id) and event.name
+//	    # become structured metadata; pipeline_stages is not supported yet for otlp
 //
 //	sinks:                           # required: at least one
 //	  # The keys every sink has, decoded here:

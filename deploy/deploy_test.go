@@ -138,6 +138,31 @@ func TestDashboardQueriesParse(t *testing.T) {
 	runTool(t, "", pt, "check", "rules", path)
 }
 
+// TestDashboardShowsPipelineMetrics: the metrics of the sources'
+// pipeline_stages each have a panel (drops by reason, stage errors, streams
+// per source, entries beyond max_streams), and the warning alert on
+// max_streams exists.
+func TestDashboardShowsPipelineMetrics(t *testing.T) {
+	exprs, err := dashboardExprs("grafana/logcapturer.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(exprs, "\n")
+	for _, m := range []string{"logcapturer_pipeline_entries_dropped_total", "logcapturer_pipeline_errors_total",
+		"logcapturer_source_streams{", "logcapturer_pipeline_streams_over_limit_total"} {
+		if !strings.Contains(all, m) {
+			t.Errorf("no dashboard panel queries %s", strings.TrimSuffix(m, "{"))
+		}
+	}
+	rules, err := os.ReadFile("prometheus/alerts.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(rules), "increase(logcapturer_pipeline_streams_over_limit_total[") {
+		t.Error("no alert on logcapturer_pipeline_streams_over_limit_total increasing")
+	}
+}
+
 // TestDockerfileDataDir: the final image creates its data directory (the
 // VOLUME) owned by the user it runs as, so a named volume mounted there
 // starts writable by that user; the CMD and HEALTHCHECK read one config.

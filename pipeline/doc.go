@@ -282,6 +282,10 @@
 // Emit returns an error the completion is never called. Completions must
 // not block; sources.Acks counts them down for one request, and
 // sources.Inflight bounds the bytes a receiver has unacknowledged.
+// WALFull (sources.WALFuller) tells a receiver, without blocking, that the
+// WAL is at wal.max_bytes under full_policy block, so it answers 429 at
+// once instead of holding its client; a source that is a PushReporter has
+// its clients in the status (SourceStatus.Push).
 //
 // Positions come only from records that have one (Record.HasPosition): a
 // file's FileID and offset, or a cursor (Position.Cursor, journald). A

@@ -64,6 +64,9 @@ type SourceStatus struct {
 	// Connections are the open connections of a listening source
 	// (ConnReporter); omitted when it has none and for other sources.
 	Connections []sources.ConnStatus `json:"connections,omitempty"`
+	// Push is a push receiver's status (PushReporter): its address,
+	// bytes in flight, last push and clients; omitted for other sources.
+	Push *sources.PushStatus `json:"push,omitempty"`
 }
 
 // SinkStatus is where one sink stands.
@@ -128,6 +131,12 @@ type FileReporter interface {
 // shows (a syslog source is one).
 type ConnReporter interface {
 	Connections() []sources.ConnStatus
+}
+
+// PushReporter is a source that receives pushes (loki_push) and whose
+// clients the status shows (SourceStatus.Push).
+type PushReporter interface {
+	Push() sources.PushStatus
 }
 
 // view is what the status reads besides the loops: reporters and the
@@ -310,6 +319,10 @@ func (p *Pipeline) sourceStatus() []SourceStatus {
 		}
 		if cr, ok := s.(ConnReporter); ok {
 			st.Connections = cr.Connections()
+		}
+		if pr, ok := s.(PushReporter); ok {
+			push := pr.Push()
+			st.Push = &push
 		}
 		out = append(out, st)
 	}

@@ -36,7 +36,11 @@
 // a record twice). One request's records share an Acks (Add per record,
 // Wait before answering), and the receiver bounds what it holds with an
 // Inflight: TryAcquire the request's bytes before emitting (false: answer
-// 429 at once), released by the Acks when the last completion fired. No
+// 429 at once), released by the Acks when the last completion fired; an
+// Emitter that is a WALFuller (the pipeline) says when the WAL is at its
+// cap under full_policy block, and the receiver answers 429 before it
+// reads the body. sources/receiver is that receiver, shared by the push
+// types (loki_push: sources/lokipush); PushStatus is what they show. No
 // goroutine waits per record or per request beyond the HTTP server's own.
 // A push record has no position and creates none. A source positioned by
 // cursor (journald) puts it in Position.Cursor; it is recovered like an
@@ -105,6 +109,8 @@
 //     namespace, pod, container from /var/log/pods/NS_POD_UID/CONTAINER/N.log
 //     (or /var/log/containers/POD_NS_CONTAINER-ID.log). Bad lines as for
 //     Docker.
+//   - DecodeLine and FileLabels give one line's decoding and a path's
+//     labels as the tailer does them, for logcapturer pipeline test.
 //   - Multiline (any type, per stream). An entry is a line matching
 //     Multiline.Start and the lines after it that do not; it ends at the
 //     next start line, at MaxLines lines, before it would span more than

@@ -65,6 +65,8 @@ func TestCLIMessagesGolden(t *testing.T) {
 		[]string{"dlq", "purge"},
 		[]string{"dlq", "purge", "--all", "--sink", "loki"},
 		[]string{"dlq", "list", "--all"},
+		[]string{"pipeline", "--help"},
+		[]string{"pipeline", "test", "--bogus"},
 	))
 }
 
@@ -73,7 +75,7 @@ func TestCLIMessagesGolden(t *testing.T) {
 func TestUnknownFlagsEverywhere(t *testing.T) {
 	for _, args := range [][]string{
 		{"run"}, {"check"}, {"status"}, {"sinks"}, {"sinks", "loki"}, {"sinks", "rewind", "loki"}, {"sources"},
-		{"dlq", "list"}, {"dlq", "show"}, {"dlq", "replay"}, {"dlq", "purge"}, {"wal", "cat"}, {"health"}, {"version"}, {"--version"},
+		{"dlq", "list"}, {"dlq", "show"}, {"dlq", "replay"}, {"dlq", "purge"}, {"wal", "cat"}, {"pipeline", "test"}, {"health"}, {"version"}, {"--version"},
 	} {
 		var out, errb bytes.Buffer
 		code := runMain(append(args, "--bogus"), &out, &errb)

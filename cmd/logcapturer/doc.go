@@ -3,6 +3,8 @@
 //
 //	logcapturer run --config FILE     ship logs until SIGINT or SIGTERM
 //	logcapturer check --config FILE   validate a config; exit 1 listing every problem
+//	logcapturer pipeline test --config FILE --source NAME [FILE|-]
+//	                                  run sample lines through a source's stages
 //	logcapturer status                sinks, WAL, sources, readiness
 //	logcapturer sinks [NAME]          one or every sink
 //	logcapturer sinks rewind NAME --to-time T | --to-index N | --to-oldest | --to-newest
@@ -44,6 +46,24 @@
 // run, each with file:line, sorted by line: whatever run refuses before it
 // is running, check refuses (the systemd unit's ExecStartPre).
 // version prints the build.
+//
+// pipeline test (pipelinetest.go, pipelinetrace.go) loads the config as
+// check does, builds the source's stages with stages.Parse (problems are
+// printed as check prints them, file:line and the stage's key), and runs
+// each sample line as the source would: its configured labels (plus, with
+// --filename, those of the file's path, sources.FileLabels), the read time
+// (--now), and for docker and cri the tailer's own decoding
+// (sources.DecodeLine; partial lines joined per stream). A tracer watches
+// the entries through stages.Pipeline.Inspect: a snapshot of each entry as
+// it enters each top-level stage, drops and failures (Env.Dropped,
+// Env.Failed) charged to the stage call under way. An entry's trace is
+// printed once it is settled (it left the stages, was dropped, or was
+// joined: it stopped in a stage and Pipeline.Held is past it), in the
+// order of the sample lines; what the stages hold is flushed at the end of
+// the input (Tick is never called: max_wait_time does not apply). The
+// source's own multiline: and timestamp: options are not applied. Human
+// output is deterministic for its input (golden files in testdata); -o
+// json is one object a line (traceView).
 // SIGHUP and POST /-/reload re-read the config (reload.go): a changed one
 // replaces the running one in process; an unchanged one has the pipeline
 // reopen the file sinks' output files (logrotate's postrotate), for

@@ -18,6 +18,7 @@ import (
 
 	"github.com/logcapturer/logcapturer/config"
 	"github.com/logcapturer/logcapturer/sinks/loki/lokitest"
+	"github.com/logcapturer/logcapturer/sinks/otlp/otlptest"
 	"github.com/logcapturer/logcapturer/sources"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 )
@@ -77,7 +78,7 @@ var metricName = regexp.MustCompile(`\b(logcapturer_[a-z_]+|go_[a-z_]+|process_[
 
 // TestDashboardMetricsExist: every metric the Grafana dashboard and the
 // alert rules name, and every series the code defines, is served by a
-// running logcapturer with a file and a loki sink (histograms by their
+// running logcapturer with a file and a loki_push source, a file and a loki sink (histograms by their
 // _bucket/_count series) before its first event: the first scrape is taken
 // before any line was read or sent (the admin server starts last, once
 // every source and sink has registered its metrics). A second scrape after
@@ -113,6 +114,8 @@ func TestDashboardMetricsExist(t *testing.T) {
 
 	r := lokitest.NewReceiver()
 	defer r.Close()
+	o := otlptest.NewReceiver()
+	defer o.Close()
 	dir := t.TempDir()
 	logs := filepath.Join(dir, "logs")
 	os.MkdirAll(logs, 0o755)
@@ -127,9 +130,13 @@ func TestDashboardMetricsExist(t *testing.T) {
 sources:
   - {name: app, type: file, paths: ["`+logs+`/*.log"]}
   - {name: journal, type: journald, journalctl_path: "`+quiet+`", sinks: [archive]}
+  - {name: pushed, type: loki_push, listen_address: "`+freePort(t)+`"}
+  - {name: otel, type: otlp, listen_address: "`+freePort(t)+`"}
+  - {name: network, type: syslog, listen_address: "`+freePort(t)+`"}
 sinks:
   - {name: archive, type: file, path: `+filepath.Join(dir, "out.log")+`, batch: {max_wait: 10ms}}
   - {name: loki, type: loki, url: "`+r.URL()+`", batch: {max_wait: 10ms}}
+  - {name: collector, type: otlp, url: "`+o.URL()+`", batch: {max_wait: 10ms}}
 admin: {listen: "`+addr+`"}
 `), 0o644)
 	cfg, err := config.Load(cfgPath, parseOptions())

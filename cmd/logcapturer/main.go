@@ -18,6 +18,9 @@ commands:
   check --config FILE   validate a config file; exit 1 listing every problem
   convert --from promtail FILE [-o OUT]
                         write the native equivalent of a Promtail config
+  pipeline test --config FILE --source NAME [FILE|-]
+                        run sample lines through a source's pipeline_stages and
+                        print what each stage changed (-o json: one object a line)
   status                where each sink is, how far behind, what it waits for
   sinks [NAME]          sinks: cursor, lag, state, retries, dead letters
   sinks rewind NAME --to-time T | --to-index N | --to-oldest | --to-newest
@@ -73,6 +76,8 @@ func runMainWith(args []string, con console, stdout, stderr io.Writer) int {
 		err = cmdConvert(args[1:], stdout, stderr)
 	case "dlq":
 		err = cmdDLQ(args[1:], con, stdout, stderr)
+	case "pipeline":
+		err = cmdPipeline(args[1:], con, stdout, stderr)
 	case "health":
 		err = cmdHealth(args[1:], stdout)
 	case "status":

@@ -25,6 +25,8 @@ import (
 	"github.com/logcapturer/logcapturer/sinks/otlp"
 	"github.com/logcapturer/logcapturer/sources"
 	"github.com/logcapturer/logcapturer/sources/journald"
+	"github.com/logcapturer/logcapturer/sources/lokipush"
+	otlpsource "github.com/logcapturer/logcapturer/sources/otlp"
 	"github.com/logcapturer/logcapturer/sources/syslog"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -344,6 +346,8 @@ func sourceTypes() []config.SourceType {
 		sources.CRISourceType(),
 		journald.SourceType(),
 		syslog.SourceType(),
+		lokipush.SourceType(),
+		otlpsource.SourceType(),
 	}
 }
 

@@ -93,8 +93,9 @@ func renderSinks(w io.Writer, ss []pipeline.SinkStatus) error {
 	return tw.Flush()
 }
 
-// renderSources lists every file of every source, and the open
-// connections of a listening source (syslog). An unreadable file
+// renderSources lists every file of every source, the open connections
+// of a listening source (syslog) and the clients of a push receiver
+// (loki_push). An unreadable file
 // says since when and why; one that never opened has no file ID, offset
 // or lag. A source read by cursor (journald) shows, as its offset, the
 // time of the entry its cursor points after ("@2025-01-02T15:04:05Z").
@@ -118,6 +119,16 @@ func renderSources(w io.Writer, srcs []pipeline.SourceStatus) error {
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", s.Name, terminalSafe(f.Path), dash(f.FileID), offset, f.Size, lag,
 				f.State, since, dash(short(f.Error, 120)))
+		}
+		if s.Push != nil { // a push receiver: PATH is a client, SIZE its entries, SINCE its last answer
+			for _, c := range s.Push.Clients {
+				fmt.Fprintf(tw, "%s\t%s\t-\t-\t%d\t-\tlast answer %d\t%s\t-\n", s.Name, terminalSafe(c.Remote), c.Entries,
+					c.LastCode, c.Last.UTC().Format(time.RFC3339))
+			}
+			if len(s.Push.Clients) == 0 {
+				fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\tno pushes yet\t-\t-\n", s.Name, terminalSafe(s.Push.Listen))
+			}
+			continue
 		}
 		for _, c := range s.Connections { // a listening source: PATH is the peer, SIZE the bytes read
 			fmt.Fprintf(tw, "%s\t%s\t-\t-\t%d\t-\tconnected\t%s\t-\n", s.Name, terminalSafe(c.Remote), c.Bytes,

@@ -87,6 +87,15 @@
 // calls Close when it stops (Flush first to hand on what is held); Close
 // may be called from another goroutine to end a wait, and twice.
 //
+// # Inspecting
+//
+// Pipeline.Inspect (inspect.go) makes a Pipeline report each entry as it
+// enters each top-level stage (and the end), and each stage call's
+// return, for logcapturer pipeline test (Promtail's --inspect); a drop or
+// failure reported meanwhile belongs to the stage call under way.
+// StageNames names the stages by index. A Pipeline never inspected runs
+// its plain chain: nothing is paid for it.
+//
 // # Cost
 //
 // Process reuses the Entry and its maps; a stage allocates for the values
