@@ -202,6 +202,14 @@ func NewStageRunner(deps Deps, o StageOptions) (*StageRunner, error) {
 		return nil, fmt.Errorf("source %q: %s", deps.Name, strings.Join(msgs, "; "))
 	}
 	r.pl = pl
+	// The failures of the parsing stages exist at zero from the start, so
+	// dashboards and alerts see them before the first one.
+	for stage, reason := range map[string]string{"json": "malformed_json", "logfmt": "malformed_logfmt",
+		"regex": "no_match", "timestamp": "timestamp_parse_failed", "template": "execute_failed"} {
+		if len(findStages(deps.PipelineStages, "", stage, 0)) > 0 {
+			m.errCounter.WithLabelValues(stage, reason)
+		}
+	}
 	r.in.Labels = make(map[string]string)
 	r.in.Extracted = make(map[string]any)
 	return r, nil

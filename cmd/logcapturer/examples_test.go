@@ -121,7 +121,7 @@ func TestDashboardMetricsExist(t *testing.T) {
 	addr := freePort(t)
 	cfgPath := filepath.Join(dir, "c.yaml")
 	os.WriteFile(cfgPath, []byte("data_dir: "+filepath.Join(dir, "data")+`
-sources: [{name: app, type: file, paths: ["`+logs+`/*.log"]}]
+sources: [{name: app, type: file, paths: ["`+logs+`/*.log"], pipeline_stages: [{regex: {expression: '^(?P<word>\S+)'}}]}]
 sinks:
   - {name: archive, type: file, path: `+filepath.Join(dir, "out.log")+`, batch: {max_wait: 10ms}}
   - {name: loki, type: loki, url: "`+r.URL()+`", batch: {max_wait: 10ms}}
