@@ -362,8 +362,10 @@
 //     Malformed lines are counted (cri/malformed_line, docker/malformed_json).
 //   - limit without drop waits in the source (Promtail blocks), at most
 //     1/rate s per wait; its drops are counted as ratelimit_drop_stage.
-//   - sampling decides by a hash of the entry's position and the source's
-//     name, so a line read again after a crash gets the same decision.
+//   - sampling decides by a hash of the entry's sequence number in the
+//     source and the source's name, not at random; the sequence starts
+//     again with the process, so a line read again after a crash may get
+//     another decision.
 //   - metrics: negative or NaN counter values and values that are not
 //     numbers are skipped and counted; series drop labels with invalid
 //     names; unknown keys under config are problems; buckets must
