@@ -454,6 +454,7 @@ func (d *decoder) source(n *yaml.Node, path string) Source {
 		{"type", stringField(d, &s.Type)},
 		{"labels", d.stringMap(&s.Labels)},
 		{"sinks", d.stringList(&s.Sinks)},
+		{"max_streams", d.intField(&s.MaxStreams)},
 		{"pipeline_stages", func(n *yaml.Node, path string) {
 			if l := resolve(n); l != nil && l.Kind == yaml.SequenceNode {
 				s.PipelineStages = l

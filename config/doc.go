@@ -92,7 +92,10 @@
 //	                                 # cri: those below and parse_error); values non-empty
 //	    sinks: [archive]             # optional; default: every sink; each a sink name, no repeats;
 //	                                 # an empty list is an error
-//	    pipeline_stages: [...]       # optional list, kept for the stages package
+//	    pipeline_stages: [...]       # optional; Promtail's stages (see Pipeline stages below)
+//	    max_streams: 1000            # >= 0 (0: 1000); label sets the stages may make (last hour);
+//	                                 # past it a new set keeps the source's labels and the
+//	                                 # stages' labels become structured metadata
 //
 //	    # The other keys belong to the type.
 //	    # type: file, docker, cri (sources.FileConfig)
@@ -363,6 +366,116 @@
 //
 // Without a registry (ParseOptions.SourceTypes nil) any type name is
 // accepted and its keys are left alone (Source.Options nil).
+//
+// # Pipeline stages
+//
+// A source's pipeline_stages is a list of Promtail 3.6 pipeline stages,
+// written as in Promtail (a block pasted from a Promtail config behaves
+// the same): each item is {stage: options}, with Promtail's stage names,
+// keys, defaults and behaviour; Loki's documentation "Promtail pipeline
+// stages" and each stage's page are the reference. The stages:
+//
+//	parsing      docker, cri, regex, json, logfmt, replace, multiline, decolorize
+//	transforming template, pack, timestamp, output
+//	labels       labels, static_labels, labeldrop, labelallow,
+//	             structured_metadata (non_indexed_labels), tenant
+//	filtering    match (a LogQL stream selector with |= != |~ !~; action keep|drop;
+//	             nested stages), drop, limit, sampling
+//	metrics      metrics (counter, gauge, histogram; served on /metrics)
+//
+// geoip and eventlogmessage are not supported: check names them and says
+// so. The stages run in the source, on each entry, before the entry is
+// written to the WAL: what the WAL holds is what every sink sees. The
+// multiline and timestamp options keep working as before and run first,
+// as lines are read; a source may not set one of them and the stage of the
+// same name (check says which). Every source starts an entry with its
+// labels (configured, filename and the type's) in Promtail's extracted
+// map. A source's block position covers the entries the stages dropped or
+// still hold (a multiline block under way), so after a kill -9 exactly the
+// lines whose entries are not in the WAL are read again.
+//
+// check reports every problem at its line, keyed by the stage's position:
+//
+//	c.yaml:15: sources[0].pipeline_stages[3].regex.expression: does not compile: ...
+//	c.yaml:16: sources[0].pipeline_stages[4].jsonn: unknown stage "jsonn" (did you mean "json"?); ...
+//	c.yaml:11: sources[0].pipeline_stages[1].multiline: the source sets the multiline option too ...
+//
+// An entry a stage cannot process (a line that is not JSON, a regex that
+// does not match, a timestamp that does not parse) passes on unchanged and
+// is counted in logcapturer_pipeline_errors_total{source,stage,reason}; a
+// dropped entry in logcapturer_pipeline_entries_dropped_total{source,reason}
+// with Promtail's drop_counter_reason values (drop_stage, match_stage,
+// limit_stage as ratelimit_drop_stage, the configured one; relabel for an
+// entry a source's relabel hook refused); nothing is logged per entry.
+// logcapturer_source_streams{source} is the number of label sets the
+// source's entries had in the last hour. Past max_streams an entry with a
+// new label set keeps its source's labels (and its tenant), the labels the
+// stages added or changed become structured metadata, and it is counted
+// in logcapturer_pipeline_streams_over_limit_total{source}; the source
+// then has the warning source_streams_over_limit (status, the gauge
+// logcapturer_component_warning) until a minute passes without such an
+// entry. /readyz is not affected.
+//
+// Where logcapturer departs from Promtail:
+//
+//   - Label names in static_labels are checked against Loki's rule
+//     ([a-zA-Z_][a-zA-Z0-9_]*) by check; Promtail accepts any name and Loki
+//     refuses the push later. A label value that is not UTF-8 or longer than
+//     2,048 bytes (Loki's default limit) is not set, and counted
+//     (labels/label_value_too_long); Promtail sends it and Loki refuses it.
+//   - json: objects it re-encodes have their keys sorted (Promtail: random
+//     order); valid JSON is Go's encoding/json (strict RFC 8259); a line
+//     that drop_malformed drops is counted under reason malformed_json
+//     (Promtail counts nothing). As in Promtail, numbers are floats (3e2 is
+//     300, and a drop value "204" matches 204), arrays are re-encoded with
+//     HTML escaping, and an expression that finds nothing sets its name to
+//     nil, so a later drop with several sources sees it present.
+//   - replace parses its template once; a template whose regexReplaceAll
+//     has a bad regex fails (counted, value not set) where Promtail panics.
+//   - match supports label matchers and the line filters |= != |~ !~ (with
+//     or); | json, pattern filters and selectors that match everything
+//     ({a=~".*"}) are refused, as LogQL does. pipeline_name is accepted and
+//     not used.
+//   - timestamp: location applies to every format, named ones too (Promtail
+//     ignores it for them); zone-less text without location is read in the
+//     host's zone, as the timestamp option (Promtail: UTC); times outside
+//     1678-2262 fail (timestamp_out_of_range) and Unix values that overflow
+//     fail instead of wrapping. action_on_failure defaults to fudge, as in
+//     Promtail (the last good time of the same label set plus 1 ns).
+//     Failures are counted: timestamp_source_missing,
+//     timestamp_not_a_string, timestamp_parse_failed.
+//   - multiline: a joined entry ends at 1 MiB, a stage holds at most 8 MiB
+//     and 10,000 streams, and the entries of other streams wait behind a
+//     block under way (entries leave in the order they were read, which is
+//     what lets the position cover them; Promtail lets streams run apart).
+//     max_wait_time is checked every 250 ms.
+//   - cri: max_partial_lines counts streams with a partial line held (as
+//     Promtail's code does; its docs say lines); without truncation a
+//     joined line is handed on at 1 MiB, and a partial line after 3 s
+//     without a line on its stream (Promtail waits for ever);
+//     max_partial_line_size_truncate without a size is a problem;
+//     max_partial_line_size accepts 256KB; the extracted key is time.
+//     Malformed lines are counted (cri/malformed_line, docker/malformed_json).
+//   - limit without drop waits in the source (Promtail blocks), at most
+//     1/rate s per wait; its drops are counted as ratelimit_drop_stage.
+//   - sampling decides by a hash of the entry's sequence number in the
+//     source and the source's name, not at random; the sequence starts
+//     again with the process, so a line read again after a crash may get
+//     another decision.
+//   - metrics: negative or NaN counter values and values that are not
+//     numbers are skipped and counted; series drop labels with invalid
+//     names; unknown keys under config are problems; buckets must
+//     increase; idle series are removed when /metrics is read (as Promtail).
+//   - decolorize uses Loki's own ANSI regex, which leaves part of an OSC-8
+//     hyperlink behind (\e]8;;https://x\a becomes "ttps://x" and a BEL) and
+//     eats the letter after an unterminated color code (\033[0;32http loses
+//     the h): kept as Promtail has it.
+//
+// Caveat: a file of two interleaved streams (Docker's or CRI's stdout and
+// stderr) with a multiline stage has one position for both; when a block of
+// one stream is written while a block of the other is still under way, a
+// kill -9 before the second one ends reads again from the second one's
+// start, and lines of the first stream after it arrive a second time.
 //
 // # Checks outside the file
 //

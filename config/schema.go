@@ -86,6 +86,9 @@ type Source struct {
 	// its own line numbers; nil when the key is not set. config checks
 	// only that it is a list.
 	PipelineStages *yaml.Node
+	// MaxStreams bounds the label sets the source's pipeline_stages may
+	// make (0: the default, 1,000; see sources.StageOptions.MaxStreams).
+	MaxStreams int
 	// Options holds the keys the source's type owns, decoded into the value
 	// its SourceType.New returned; nil when the type is unknown or Load was
 	// given no source types.

@@ -86,7 +86,7 @@ func containsKey(keys []string, key string) bool {
 // file does not matter) and equal options (their Equal method if they have
 // one, else reflect.DeepEqual). A reload restarts what is not Equal.
 func (s *Source) Equal(o *Source) bool {
-	if s.Name != o.Name || s.Type != o.Type || !reflect.DeepEqual(s.Labels, o.Labels) ||
+	if s.Name != o.Name || s.Type != o.Type || s.MaxStreams != o.MaxStreams || !reflect.DeepEqual(s.Labels, o.Labels) ||
 		!reflect.DeepEqual(s.Sinks, o.Sinks) || !sameNode(s.PipelineStages, o.PipelineStages, 0) {
 		return false
 	}

@@ -289,6 +289,9 @@ func (v *validator) source(path string, s *Source, seen, claims map[string]strin
 		}
 	}
 
+	if s.MaxStreams < 0 {
+		v.add(path+".max_streams", "must not be negative, got %d (leave it out for the default, 1000)", s.MaxStreams)
+	}
 	if s.Sinks != nil && len(s.Sinks) == 0 {
 		v.add(path+".sinks", "must not be empty; leave the key out to send to all sinks")
 	}

@@ -39,6 +39,10 @@ const (
 	// WarningSinkRefusing: most entries the sink settled lately went to
 	// the dead-letter queue (see refusingWindow).
 	WarningSinkRefusing = "sink_refusing"
+	// WarningSourceStreamsOverLimit: a source's pipeline_stages made more
+	// label sets than its max_streams; entries with new ones keep the
+	// source's labels (sources.WarningStreamsOverLimit).
+	WarningSourceStreamsOverLimit = sources.WarningStreamsOverLimit
 )
 
 // Condition is one readiness reason, or one warning, in force.

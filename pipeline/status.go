@@ -156,14 +156,20 @@ func (p *Pipeline) ReportSources(srcs ...SourceReporter) {
 	p.view.sources = append(p.view.sources, srcs...)
 	for _, s := range srcs {
 		p.health.declare("source/"+s.Name(), ReasonSourceStalled, ReasonSourceUnreadable)
+		p.warnings.declare("source/"+s.Name(), WarningSourceStreamsOverLimit)
 	}
 }
 
 // SetSourceCondition raises (on) or clears a condition a source reports
 // about itself (sources.ConditionSetter): a readiness reason of component
-// source/NAME, logged once when it starts and once when it ends. It never
-// blocks on I/O. Safe for concurrent use.
+// source/NAME, or, for WarningSourceStreamsOverLimit, a warning, which
+// leaves readiness alone. Either is logged once when it starts and once
+// when it ends. It never blocks on I/O. Safe for concurrent use.
 func (p *Pipeline) SetSourceCondition(source, reason string, on bool, detail string) {
+	if reason == WarningSourceStreamsOverLimit {
+		p.warnings.set("source/"+source, reason, on, detail)
+		return
+	}
 	p.health.set("source/"+source, reason, on, detail)
 }
 

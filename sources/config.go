@@ -120,6 +120,24 @@ func (c *FileConfig) Check(ck *config.Check) {
 	ck.Positive("poll_interval", time.Duration(c.PollInterval))
 	o := c.options(ck.Name(), ck.Labels())
 	o.typeRules(func(key, msg string) { ck.Problem(key, "%s", msg) })
+	CheckStages(ck)
+	// The multiline and timestamp options and the stages of the same name
+	// would both work on each entry: one of them is a mistake.
+	for _, opt := range []struct {
+		name, hint string
+		set        bool
+	}{
+		{"multiline", "the multiline option joins lines as they are read, before the stages", c.Multiline.Enabled()},
+		{"timestamp", "the timestamp option sets the time as lines are read, before the stages", c.Timestamp.Enabled()},
+	} {
+		if !opt.set {
+			continue
+		}
+		for _, at := range findStages(ck.PipelineStages(), "pipeline_stages", opt.name, 0) {
+			ck.ProblemAt(at.line, at.key, "the source sets the %s option too (%s): keep one of them, the %s stage or the %s option",
+				opt.name, opt.hint, opt.name, opt.name)
+		}
+	}
 }
 
 // options maps the config onto the tailer's options; Positions, Emitter
@@ -151,5 +169,6 @@ func (c *FileConfig) Open(deps Deps) (Source, error) {
 		o.Positions[id] = p.Offset
 	}
 	o.Emitter, o.Conditions = deps.Emitter, deps.Conditions
+	o.Stages, o.MaxStreams = deps.PipelineStages, deps.MaxStreams
 	return NewFile(deps.Logger, deps.Registerer, o)
 }

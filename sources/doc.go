@@ -1,6 +1,7 @@
 // Package sources reads logs into blocks for the write-ahead log: the Source
-// interface and the file tailer (File) for plain, Docker json-file and
-// Kubernetes CRI logs, with multiline grouping and timestamp parsing.
+// interface, the StageRunner that runs a source's pipeline_stages, and the
+// file tailer (File) for plain, Docker json-file and Kubernetes CRI logs,
+// with multiline grouping and timestamp parsing.
 //
 // # The Source contract
 //
@@ -123,6 +124,57 @@
 //     zone), and stored as UTC. An entry without a parsable time keeps its
 //     read time (Docker, CRI: the record's time) and is counted
 //     (errors_total{reason="timestamp"}).
+//
+// # Stages (StageRunner)
+//
+// A source runs its pipeline_stages (package stages, Promtail's syntax)
+// through a StageRunner, the one piece every source type shares.
+// NewStageRunner(deps, StageOptions) parses Deps.PipelineStages and
+// registers the metrics (logcapturer_pipeline_entries_dropped_total,
+// logcapturer_pipeline_errors_total, logcapturer_source_streams,
+// logcapturer_pipeline_streams_over_limit_total, with source=<name>). A
+// source makes one StageStream per origin with a position of its own (a
+// file; the journal) with its block labels, and hands each entry to Add
+// with Start (the position to read again from to get it) and End (the
+// position after it). Add gives the entry the next sequence number (Seq),
+// sets its labels (the stream's, plus the entry's own such as Docker's
+// stream), runs StageOptions.Relabel if set (false drops it, counted as
+// "relabel"), removes the labels starting with "__" but the tenant
+// (Promtail's order), and runs the stages. What they hand on, now or at a
+// later Add, Tick or Flush, goes to the stream of the entry's first line:
+// its labels are the block's when equal, else the whole set, sorted
+// (wal.Entry.Labels, the tenant as wal.TenantLabel), its metadata sorted.
+// The stages hand entries on in Seq order; so everything before the first
+// held Seq is settled (in the stream, or dropped) and StageStream.Position
+// is the Start of the stream's first entry still held, or else the End of
+// its last one: a block whose position it is covers the entries dropped,
+// and reading again from it yields exactly the entries not in the WAL.
+// Pending returns the block under way (entries, position; nothing when
+// neither changed), Emitted forgets it once Emit accepted it; a refused
+// block stays and is emitted again before the origin is read further.
+// Tick (every 250 ms while entries are held: multiline max_wait_time) and
+// Flush (an origin gone for good) release held entries; Dirty lists the
+// streams that got entries. Close releases the stages (Stop, from any
+// goroutine, ends a limit stage's wait); held entries are not written:
+// the positions make the next start read them again. A new source type
+// uses it in a few lines: NewStageRunner in Open, NewStream per origin,
+// Add per entry, then Pending/Emit/Emitted for each Dirty stream.
+//
+// max_streams (Deps.MaxStreams, default 1,000) bounds the label sets the
+// runner has handed on in the last hour (forgotten after an hour without
+// an entry): an entry with a new one past the limit keeps its stream's
+// labels and its tenant, the labels the stages added or changed become
+// metadata, and the source reports WarningStreamsOverLimit to its
+// ConditionSetter (a warning, not a readiness reason) until a minute
+// passes without such an entry.
+//
+// The file tailer with stages (tailstages.go) reads and decodes as without
+// them (the assembler, including the multiline and timestamp options) and
+// hands each entry to the runner, one stream per open file. A file's read
+// offset then runs ahead of the position its blocks record while the
+// stages hold its entries. A file is not closed (gone, idle, or to free a
+// descriptor) while the stages hold entries of it or its block waits for
+// the Emitter; a gone file read to its end flushes the stages.
 //
 // # Configuration and source types
 //

@@ -34,6 +34,9 @@ type File struct {
 	multiline *regexp.Regexp
 	// stamp parses entry times (nil: off).
 	stamp *stamper
+	// run runs the pipeline_stages (nil: none); the tailer's goroutine
+	// owns it.
+	run *StageRunner
 	// open opens a file for reading: FileOptions.Open, or openRegular.
 	open func(path string) (*os.File, error)
 	// scans counts completed glob scans (tests wait on it).
@@ -98,7 +101,17 @@ func NewFile(logger *slog.Logger, reg prometheus.Registerer, opts FileOptions) (
 	if open == nil {
 		open = openRegular
 	}
+	var run *StageRunner
+	if opts.staged() {
+		run, err = NewStageRunner(Deps{Logger: logger, Registerer: reg, Name: opts.Name, PipelineStages: opts.Stages,
+			Conditions: opts.Conditions}, StageOptions{MaxStreams: opts.MaxStreams, Relabel: opts.Relabel})
+		if err != nil {
+			m.unregister()
+			return nil, fmt.Errorf("file source %q: %w", opts.Name, err)
+		}
+	}
 	return &File{
+		run:       run,
 		opts:      opts,
 		log:       logger.With("source", opts.Name),
 		metrics:   m,
@@ -157,7 +170,13 @@ func (f *File) Close() error {
 		f.cancel()
 	}
 	f.mu.Unlock()
+	if f.run != nil {
+		f.run.Stop() // ends a limit stage's wait
+	}
 	f.wg.Wait()
+	if f.run != nil {
+		f.run.Close()
+	}
 	f.metrics.unregister()
 	return nil
 }

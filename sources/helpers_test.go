@@ -44,6 +44,9 @@ type block struct {
 	labels []wal.Label
 	lines  []string
 	times  []int64
+	// entryLabels and metadata are each entry's labels and metadata as
+	// "a=1,b=2" ("" when none).
+	entryLabels, metadata []string
 }
 
 // recorder is an Emitter that decodes every record with wal.DecodeBlock,
@@ -70,6 +73,8 @@ func (r *recorder) Emit(ctx context.Context, rec Record) error {
 	for _, e := range b.Entries {
 		got.lines = append(got.lines, string(e.Line))
 		got.times = append(got.times, e.Time)
+		got.entryLabels = append(got.entryLabels, labelString(e.Labels))
+		got.metadata = append(got.metadata, labelString(e.Metadata))
 	}
 	r.mu.Lock()
 	r.blocks = append(r.blocks, got)
@@ -247,3 +252,12 @@ func testutilValue(c prometheus.Collector) float64 { return testutil.ToFloat64(c
 // sameFile reports whether the position FileID fid is of the file whose
 // idOf is id.
 func sameFile(fid, id string) bool { return fid == id || strings.HasPrefix(fid, id+"-") }
+
+// labelString renders labels as "a=1,b=2".
+func labelString(ls []wal.Label) string {
+	var s []string
+	for _, l := range ls {
+		s = append(s, l.Name+"="+l.Value)
+	}
+	return strings.Join(s, ",")
+}

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // Defaults of FileOptions.
@@ -118,6 +120,17 @@ type FileOptions struct {
 	// Timestamp takes entry times from the entries (YAML timestamp). Off
 	// when neither Timestamp.Regex nor Timestamp.JSONField is set.
 	Timestamp TimestampOptions
+	// Stages is the pipeline_stages list as written (Promtail's syntax):
+	// each entry runs through it before it is written (see StageRunner).
+	// Nil or empty: no stages, and entries go straight into blocks.
+	Stages *yaml.Node
+	// MaxStreams bounds the label sets the stages make (0:
+	// DefaultMaxStreams; see StageOptions.MaxStreams).
+	MaxStreams int
+	// Relabel runs on each entry's labels before the stages (see
+	// StageOptions.Relabel); setting it runs the entries through a
+	// StageRunner even without Stages.
+	Relabel func(lbls map[string]string) (keep bool)
 	// Positions are the positions recovered from the WAL, FileID -> offset.
 	// A stored position always wins over StartAt. The map is copied.
 	Positions map[string]int64
@@ -421,4 +434,9 @@ func (o *FileOptions) typeRules(report func(key, msg string)) {
 	}
 	o.Multiline.rules(report)
 	o.Timestamp.rules(report)
+}
+
+// staged reports whether entries run through a StageRunner.
+func (o *FileOptions) staged() bool {
+	return o.Relabel != nil || (o.Stages != nil && len(o.Stages.Content) > 0)
 }

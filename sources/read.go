@@ -71,11 +71,24 @@ func (t *tailer) readBlock(ctx context.Context, tf *tailedFile) (int64, error) {
 			return 0, err
 		}
 	}
+	if tf.st != nil && len(tf.st.entries) > 0 {
+		// A block the Emitter refused: emitted before anything more is read.
+		if done, err := t.emitStream(ctx, tf); !done {
+			tf.eof = true
+			return 0, err
+		}
+	}
 	avail := size - tf.offset
 	if avail == 0 {
 		t.readOK(tf)
 		tf.eof, tf.waitSince = true, time.Time{}
+		if tf.st != nil {
+			return 0, t.endStaged(ctx, tf)
+		}
 		return 0, nil
+	}
+	if tf.st != nil {
+		return t.readStaged(ctx, tf, size)
 	}
 	if t.asm != nil {
 		return t.readEntries(ctx, tf, size)
@@ -109,6 +122,9 @@ func (t *tailer) truncated(tf *tailedFile, why string) {
 	}
 	t.log.Info("file truncated (copytruncate rotation?); reading it again from the beginning", args...)
 	tf.offset, tf.fp, tf.waitSince, tf.announce = 0, fingerprint{}, time.Time{}, false
+	if tf.st != nil {
+		tf.st.Reset(wal.Position{})
+	}
 }
 
 // announce records tf's position, set without reading (a copy resumed at

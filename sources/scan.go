@@ -190,7 +190,7 @@ func (t *tailer) back(tf *tailedFile) {
 func (t *tailer) evict() bool {
 	var victim *tailedFile
 	for _, tf := range t.files {
-		if !tf.eof || tf.dirty || !tf.goneAt.IsZero() || tf.openedIn == t.scanNo || !tf.waitSince.IsZero() {
+		if !tf.eof || tf.dirty || !tf.goneAt.IsZero() || tf.openedIn == t.scanNo || !tf.waitSince.IsZero() || t.stageBusy(tf) {
 			continue
 		}
 		if victim == nil || tf.activeAt.Before(victim.activeAt) {
@@ -265,6 +265,9 @@ func (t *tailer) openFile(m match, startup bool) string {
 	}
 	tf := &tailedFile{f: fh, key: k, path: path, labels: t.fileLabels(path), offset: offset, fp: fp,
 		size: size, activeAt: time.Now(), openedIn: t.scanNo, fresh: fresh && offset == 0}
+	if t.runner != nil {
+		tf.st = t.runner.NewStream(tf.labels, wal.Position{Offset: offset}, tf)
+	}
 	t.files = append(t.files, tf)
 	t.byKey[k] = tf
 	t.byPath[path] = tf

@@ -75,6 +75,9 @@ type Deps struct {
 	Name           string
 	Labels         map[string]string
 	PipelineStages *yaml.Node
+	// MaxStreams is the source's max_streams (0: DefaultMaxStreams), for
+	// its StageRunner.
+	MaxStreams int
 	// Positions are the source's positions recovered from the WAL, by
 	// Position.FileID: file offsets for files, Position.Cursor for a source
 	// positioned by cursor (journald; FileID is then whatever that source

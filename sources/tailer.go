@@ -45,9 +45,11 @@ type tailer struct {
 	// buf is the one read buffer of the source; entries' lines alias it.
 	buf     []byte
 	entries []wal.Entry
-	// asm decodes and groups lines; nil for plain files without multiline
-	// or timestamps, which take the fast path (split).
-	asm     *assembler
+	// asm decodes and groups lines; nil for plain files without multiline,
+	// timestamps or stages, which take the fast path (split).
+	asm *assembler
+	// run runs the pipeline_stages (nil: none; see tailstages.go).
+	runner  *StageRunner
 	scratch []byte      // fingerprint reads
 	labels  []wal.Label // scratch for a block's labels
 
@@ -91,6 +93,12 @@ type tailer struct {
 	watchErrLog   bool      // an fsnotify error was logged already
 	watchLimitLog bool      // a failed directory watch was logged already
 	emitFailing   bool      // the last Emit failed (logged once per failure streak)
+	// nextStageSweep: the stages are ticked at least this often even when
+	// they hold nothing (the runner forgets idle label sets).
+	nextStageSweep time.Time
+	// stageDue is when the stages are ticked next while they hold entries
+	// (zero: not set).
+	stageDue time.Time
 }
 
 // idleFile is what is known of a file closed while it was still there (by
@@ -104,8 +112,10 @@ type idleFile struct {
 // tailedFile is one open file. Nothing else is kept per file: the read buffer
 // is the source's, and an unfinished entry is simply read again.
 type tailedFile struct {
-	f      *os.File
-	key    fileKey
+	f   *os.File
+	key fileKey
+	// st is the file's stream in the StageRunner (nil without stages).
+	st     *StageStream
 	path   string
 	labels []wal.Label // sorted: configured, filename, type labels
 	offset int64       // next byte to read; always where no entry is under way
@@ -179,7 +189,8 @@ func newTailer(f *File, w *fsnotify.Watcher) *tailer {
 		warned:      make(map[string]string),
 		watchWarned: make(map[string]bool),
 	}
-	if f.opts.Type != TypeFile || f.multiline != nil || f.stamp != nil {
+	t.runner = f.run
+	if f.opts.Type != TypeFile || f.multiline != nil || f.stamp != nil || f.run != nil {
 		t.asm = newAssembler(&f.opts, f.multiline)
 		t.asm.arena = make([]byte, 0, len(t.buf))
 	}
@@ -210,6 +221,10 @@ func (t *tailer) run(ctx context.Context) {
 	defer tick.Stop()
 	flush := time.NewTimer(time.Hour)
 	defer flush.Stop()
+	// stageTimer runs the stages' Tick every stageTickEvery while they
+	// hold entries, and every streamSweepEvery anyway.
+	stageTimer := time.NewTimer(time.Hour)
+	defer stageTimer.Stop()
 
 	all, read := true, true
 	for {
@@ -228,6 +243,20 @@ func (t *tailer) run(ctx context.Context) {
 		if !t.nextFlush.IsZero() {
 			flush.Reset(max(time.Until(t.nextFlush), time.Millisecond))
 			flushC = flush.C
+		}
+		var stageC <-chan time.Time
+		if t.runner != nil {
+			due := t.nextStageSweep
+			if t.runner.Holding() {
+				if t.stageDue.IsZero() {
+					t.stageDue = time.Now().Add(stageTickEvery)
+				}
+				if t.stageDue.Before(due) {
+					due = t.stageDue
+				}
+			}
+			stageTimer.Reset(max(time.Until(due), time.Millisecond))
+			stageC = stageTimer.C
 		}
 		var scan bool
 		all = false
@@ -265,6 +294,14 @@ func (t *tailer) run(ctx context.Context) {
 			scan, read = true, true
 		case <-flushC:
 			read, all = true, true
+		case <-stageC:
+			read, t.stageDue = false, time.Time{}
+			if !t.nextStageSweep.After(time.Now()) {
+				t.nextStageSweep = time.Now().Add(streamSweepEvery)
+			}
+			if err := t.tickStages(ctx); err != nil {
+				return
+			}
 		}
 		if scan {
 			t.scan(false)
@@ -440,6 +477,13 @@ func (t *tailer) sweep() {
 	kept := t.files[:0]
 	for _, tf := range t.files {
 		switch {
+		case tf.eof && t.stageBusy(tf):
+			// The stages hold entries of it, or its block waits for the
+			// Emitter: it stays open (a gone file's entries are flushed
+			// at its last read, see endStaged).
+			if !tf.goneAt.IsZero() {
+				t.markDirty(tf)
+			}
 		case tf.eof && t.expiredAt(tf, tf.eofAt) && t.grewSinceRead(tf):
 			// Written to after the read that found its end (the writer
 			// still had it open): read it again before it is closed.

@@ -128,7 +128,7 @@ func TestDashboardMetricsExist(t *testing.T) {
 	cfgPath := filepath.Join(dir, "c.yaml")
 	os.WriteFile(cfgPath, []byte("data_dir: "+filepath.Join(dir, "data")+`
 sources:
-  - {name: app, type: file, paths: ["`+logs+`/*.log"]}
+  - {name: app, type: file, paths: ["`+logs+`/*.log"], pipeline_stages: [{regex: {expression: '^(?P<word>\S+)'}}]}
   - {name: journal, type: journald, journalctl_path: "`+quiet+`", sinks: [archive]}
   - {name: pushed, type: loki_push, listen_address: "`+freePort(t)+`"}
   - {name: otel, type: otlp, listen_address: "`+freePort(t)+`"}

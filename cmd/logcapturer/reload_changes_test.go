@@ -22,15 +22,15 @@ func TestDescribeChangesSeesSourceOptions(t *testing.T) {
 		}
 		return cfg
 	}
-	old := parse("sources:\n  - {name: app, type: file, paths: [/a.log], multiline: {start: x}, pipeline_stages: [{x: 1}]}\n")
+	old := parse("sources:\n  - {name: app, type: file, paths: [/a.log], multiline: {start: x}, pipeline_stages: [{static_labels: {x: a}}]}\n")
 	for _, tc := range []struct {
 		name, src string
 		want      []string
 	}{
-		{"same, moved", "# moved\n\nsources:\n  - name: app\n    type: file\n    paths: [/a.log]\n    multiline: {start: x}\n    pipeline_stages:\n      - x: 1\n", nil},
-		{"paths", "sources:\n  - {name: app, type: file, paths: [/b.log], multiline: {start: x}, pipeline_stages: [{x: 1}]}\n", []string{"sources changed app"}},
-		{"nested option", "sources:\n  - {name: app, type: file, paths: [/a.log], multiline: {start: y}, pipeline_stages: [{x: 1}]}\n", []string{"sources changed app"}},
-		{"stages", "sources:\n  - {name: app, type: file, paths: [/a.log], multiline: {start: x}, pipeline_stages: [{x: 2}]}\n", []string{"sources changed app"}},
+		{"same, moved", "# moved\n\nsources:\n  - name: app\n    type: file\n    paths: [/a.log]\n    multiline: {start: x}\n    pipeline_stages:\n      - static_labels: {x: a}\n", nil},
+		{"paths", "sources:\n  - {name: app, type: file, paths: [/b.log], multiline: {start: x}, pipeline_stages: [{static_labels: {x: a}}]}\n", []string{"sources changed app"}},
+		{"nested option", "sources:\n  - {name: app, type: file, paths: [/a.log], multiline: {start: y}, pipeline_stages: [{static_labels: {x: a}}]}\n", []string{"sources changed app"}},
+		{"stages", "sources:\n  - {name: app, type: file, paths: [/a.log], multiline: {start: x}, pipeline_stages: [{static_labels: {x: b}}]}\n", []string{"sources changed app"}},
 		{"no stages", "sources:\n  - {name: app, type: file, paths: [/a.log], multiline: {start: x}}\n", []string{"sources changed app"}},
 	} {
 		if got := describeChanges(old, parse(tc.src)); !reflect.DeepEqual(got, tc.want) {

@@ -284,7 +284,7 @@ func runOnce(ctx context.Context, logger *slog.Logger, cfg *config.Config, hooks
 	for _, sc := range cfg.Sources {
 		src, err := openSource(sc, sources.Deps{
 			Logger: logger, Registerer: reg,
-			Name: sc.Name, Labels: sc.Labels, PipelineStages: sc.PipelineStages,
+			Name: sc.Name, Labels: sc.Labels, PipelineStages: sc.PipelineStages, MaxStreams: sc.MaxStreams,
 			Positions: p.SourcePositions(sc.Name), Emitter: p, Conditions: p,
 		})
 		if err != nil {

@@ -4,6 +4,15 @@
 // -sink loki the sink pushes to a lokitest receiver, with -sink kafka to a
 // one-broker kfake, each in its own process whose CPU is reported apart.
 //
+// -pipeline FILE puts the pipeline_stages list in FILE on the source;
+// -format json writes JSON lines for it (ts, level, file, seq, trace,
+// msg). scripts/bench/testdata/stages6.yaml is the 6-stage pipeline
+// (json, labels, timestamp, drop, structured_metadata, output) measured
+// in README.md:
+//
+//	go run ./scripts/bench -sink loki -format json -size 256MiB
+//	go run ./scripts/bench -sink loki -format json -size 256MiB -pipeline scripts/bench/testdata/stages6.yaml
+//
 // -cpuprofile saves a CPU profile of 3 s of the first run, and the heap
 // profile after it. -mode idle tails -files quiet files and reports CPU
 // (percent of a core) and RSS over -window; -mode restart fills the WAL

@@ -33,6 +33,8 @@ func main() {
 		files    = flag.Int("files", 100, "idle: files tailed")
 		window   = flag.Duration("window", 30*time.Second, "idle: how long CPU and RSS are measured")
 		binFlag  = flag.String("bin", "", "a logcapturer binary to measure (default: go build ./cmd/logcapturer), e.g. one built at an older commit for a before/after table")
+		pipeline = flag.String("pipeline", "", "a YAML file holding a pipeline_stages list, put on the source")
+		format   = flag.String("format", "logfmt", "input lines: logfmt or json (with ts, level, file, seq, msg, trace fields)")
 		profile  = flag.String("cpuprofile", "", "write a CPU profile of 3 s of the shipper's first run to this file, and its heap profile to FILE.heap (from /debug/pprof)")
 	)
 	flag.Parse()
@@ -84,14 +86,28 @@ func main() {
 	default:
 		fail(fmt.Errorf("-mode %q: use throughput, idle or restart", *mode))
 	}
+	if *format != "logfmt" && *format != "json" {
+		fail(fmt.Errorf("-format %q: use logfmt or json", *format))
+	}
+	stagesConf := ""
+	if *pipeline != "" {
+		b, err := os.ReadFile(*pipeline)
+		if err != nil {
+			fail(fmt.Errorf("-pipeline: %w", err))
+		}
+		stagesConf = "    pipeline_stages:\n"
+		for _, l := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
+			stagesConf += "      " + l + "\n"
+		}
+	}
 	logs := filepath.Join(dir, "logs")
-	lines, err := writeInput(logs, size, *lineLen)
+	lines, err := writeInput(logs, size, *lineLen, *format == "json")
 	if err != nil {
 		fail(err)
 	}
 	size = lines * int64(*lineLen) // whole lines only
-	fmt.Printf("input: %d MiB in %d lines of %d bytes, 4 files, sink=%s sync=%s segment_size=%s\n",
-		size>>20, lines, *lineLen, *sinkType, *sync, cmp.Or(*segment, "default"))
+	fmt.Printf("input: %d MiB in %d %s lines of %d bytes, 4 files, sink=%s sync=%s segment_size=%s pipeline=%s\n",
+		size>>20, lines, *format, *lineLen, *sinkType, *sync, cmp.Or(*segment, "default"), cmp.Or(*pipeline, "none"))
 
 	var cols [6][]float64
 	fmt.Printf("%-8s %8s %10s %7s %11s %13s %14s\n", "run", "MiB/s", "lines/s", "CPU s", "CPU s/GiB", "peak RSS MiB", "receiver CPU s")
@@ -103,7 +119,7 @@ func main() {
 		if i == 1 {
 			prof = *profile
 		}
-		r, err := runOnce(bin, dir, logs, size, lines, *segment, *sync, *sinkType, prof)
+		r, err := runOnce(bin, dir, logs, size, lines, *segment, *sync, *sinkType, stagesConf, prof)
 		if err != nil {
 			fail(err)
 		}
@@ -128,7 +144,7 @@ type result struct {
 	receiverCPU time.Duration
 }
 
-func runOnce(bin, dir, logs string, size, lines int64, segment, sync, sinkType, profile string) (result, error) {
+func runOnce(bin, dir, logs string, size, lines int64, segment, sync, sinkType, stagesConf, profile string) (result, error) {
 	data := filepath.Join(dir, "data")
 	out := filepath.Join(dir, "out")
 	for _, d := range []string{data, out} {
@@ -186,11 +202,14 @@ func runOnce(bin, dir, logs string, size, lines int64, segment, sync, sinkType, 
 	conf := fmt.Sprintf(`data_dir: %s
 wal: {%smax_bytes: 4GiB, sync: %s}
 sources:
-  - {name: bench, type: file, paths: ["%s/*.log"], start_at: beginning}
-sinks:
+  - name: bench
+    type: file
+    paths: ["%s/*.log"]
+    start_at: beginning
+%ssinks:
   - %s
 admin: %s
-`, data, segConf, sync, logs, sinkConf, adminConf)
+`, data, segConf, sync, logs, stagesConf, sinkConf, adminConf)
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		return result{}, err
 	}
@@ -232,8 +251,9 @@ admin: %s
 }
 
 // writeInput writes size bytes of lineLen-byte lines round-robin into 4
-// files and returns the number of lines.
-func writeInput(dir string, size int64, lineLen int) (int64, error) {
+// files and returns the number of lines: logfmt-like text, or JSON objects
+// with ts, level, file, seq, trace and msg.
+func writeInput(dir string, size int64, lineLen int, asJSON bool) (int64, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 0, err
 	}
@@ -253,10 +273,18 @@ func writeInput(dir string, size int64, lineLen int) (int64, error) {
 	for written := int64(0); written+int64(lineLen) <= size; written += int64(lineLen) {
 		i := lines % nfiles
 		b := &bufs[i]
-		head := fmt.Sprintf("2026-11-24T06:00:00.000Z level=info file=%d seq=%012d msg=", i, lines)
-		b.WriteString(head)
-		b.WriteString(pad[:lineLen-len(head)-1])
-		b.WriteByte('\n')
+		if asJSON {
+			head := fmt.Sprintf(`{"ts":"2026-11-24T06:00:00.%03dZ","level":"info","file":%d,"seq":%d,"trace":"%016x","msg":"`,
+				lines%1000, i, lines, lines)
+			b.WriteString(head)
+			b.WriteString(pad[:lineLen-len(head)-3])
+			b.WriteString("\"}\n")
+		} else {
+			head := fmt.Sprintf("2026-11-24T06:00:00.000Z level=info file=%d seq=%012d msg=", i, lines)
+			b.WriteString(head)
+			b.WriteString(pad[:lineLen-len(head)-1])
+			b.WriteByte('\n')
+		}
 		lines++
 		if b.Len() >= 1<<20 {
 			if _, err := files[i].Write(b.Bytes()); err != nil {

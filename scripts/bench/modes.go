@@ -162,7 +162,7 @@ func runIdle(bin, dir string, files int, window time.Duration) error {
 // reboot; needs root): the WAL is read from the disk.
 func runRestart(bin, dir string, size int64, lineLen int, cold bool) error {
 	logs := filepath.Join(dir, "logs")
-	lines, err := writeInput(logs, size, lineLen)
+	lines, err := writeInput(logs, size, lineLen, false)
 	if err != nil {
 		return err
 	}

@@ -124,6 +124,11 @@ func (e *Encoder) Encode(blocks []wal.Block) []Push {
 				n += len(s.refs)
 			}
 		}
+		if n == 0 {
+			// Only streams without entries: a block's own labels when
+			// every entry of it carries labels of its own.
+			continue
+		}
 		if e.json {
 			e.bodies[ti] = e.appendJSON(e.bodies[ti][:0], blocks, int32(ti))
 			e.raw = e.bodies[ti]
@@ -365,7 +370,7 @@ func appendTagged(dst []byte, num protowire.Number, n int) []byte {
 func (e *Encoder) appendProto(dst []byte, blocks []wal.Block, ti int32) []byte {
 	for i := 0; i < e.nstream; i++ {
 		s := &e.streams[i]
-		if s.tenant != ti {
+		if s.tenant != ti || len(s.refs) == 0 {
 			continue
 		}
 		sel := s.key[s.sel:]
@@ -417,7 +422,7 @@ func (e *Encoder) appendJSON(dst []byte, blocks []wal.Block, ti int32) []byte {
 	first := true
 	for i := 0; i < e.nstream; i++ {
 		s := &e.streams[i]
-		if s.tenant != ti {
+		if s.tenant != ti || len(s.refs) == 0 {
 			continue
 		}
 		if !first {

@@ -172,3 +172,34 @@ func benchBlocks(nblocks, n, size int) []wal.Block {
 	}
 	return blocks
 }
+
+// TestEncodeBlockLabelsUnused: a block whose every entry carries labels of
+// its own (a source's stages set a tenant and a level) sends no stream
+// for the block's labels: one push per tenant, each with only its
+// entries' streams, protobuf and JSON.
+func TestEncodeBlockLabelsUnused(t *testing.T) {
+	blocks := []wal.Block{{Source: "app", Labels: []wal.Label{{Name: "job", Value: "a"}}, Entries: []wal.Entry{
+		{Time: 1, Line: []byte("x"), Labels: []wal.Label{{Name: wal.TenantLabel, Value: "t1"}, {Name: "job", Value: "a"}, {Name: "level", Value: "info"}}},
+		{Time: 2, Line: []byte("y"), Labels: []wal.Label{{Name: wal.TenantLabel, Value: "t2"}, {Name: "job", Value: "a"}}},
+	}}}
+	for _, enc := range []string{loki.EncodingProtobuf, loki.EncodingJSON} {
+		pushes := loki.NewEncoder(loki.Options{URL: "http://x/loki/api/v1/push", Encoding: enc}).Encode(blocks)
+		var tenants []string
+		for _, p := range pushes {
+			tenants = append(tenants, p.Tenant)
+			var streams int
+			var err error
+			if enc == loki.EncodingJSON {
+				_, streams, err = lokitest.DecodeJSON(p.Body)
+			} else {
+				_, streams, err = lokitest.DecodeProtobuf(p.Body)
+			}
+			if err != nil || streams != 1 || p.Entries != 1 {
+				t.Errorf("%s push for %q: %d streams, %d entries, %v; want 1 and 1", enc, p.Tenant, streams, p.Entries, err)
+			}
+		}
+		if !reflect.DeepEqual(tenants, []string{"t1", "t2"}) {
+			t.Errorf("%s pushes for tenants %q, want t1 and t2 only", enc, tenants)
+		}
+	}
+}

@@ -1,0 +1,205 @@
+package sources
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/logcapturer/logcapturer/wal"
+)
+
+// The tailer with pipeline_stages (FileOptions.Stages). Lines are decoded
+// and grouped by the assembler as without stages; each entry then goes to
+// the source's StageRunner, one StageStream per open file, with the offset
+// of its first line. A file's read offset (tailedFile.offset) moves past
+// what was handed to the stages; the position recorded in its blocks is
+// the stream's: the offset of the first line whose entry the stages still
+// hold, or the read offset when they hold none of the file. What the
+// stages hand on, now or later (a multiline block ended by Tick), is
+// emitted as blocks of the file it came from. A block the Emitter refused
+// stays in its stream and is emitted again before the file is read further.
+
+// readStaged reads tf once at its offset and hands the entries to the
+// stages. It returns the bytes consumed and only ctx's error.
+func (t *tailer) readStaged(ctx context.Context, tf *tailedFile, size int64) (int64, error) {
+	avail := size - tf.offset
+	flushRaw := t.expired(tf)
+	flushEntries := flushRaw || (!tf.waitSince.IsZero() && tf.waitSize == size &&
+		t.now.Sub(tf.waitSince) >= t.opts.maxWait())
+	want := min(int64(t.opts.BlockBytes), avail)
+	var (
+		used    int
+		pending bool
+		atEOF   bool
+	)
+	for {
+		n, err := tf.f.ReadAt(t.buf[:want], tf.offset)
+		if n == 0 && err != nil && !errors.Is(err, io.EOF) {
+			t.readFailed(tf, err)
+			return 0, nil
+		}
+		t.readOK(tf)
+		atEOF = int64(n) == avail
+		used, pending = t.asm.parse(t.buf[:n], flushEntries && atEOF, flushRaw && atEOF)
+		if used > 0 || int64(n) < want || want == min(int64(len(t.buf)), avail) {
+			break
+		}
+		want = min(int64(len(t.buf)), avail)
+	}
+	if t.asm.cuts > 0 {
+		t.m.linesSplit.Add(float64(t.asm.cuts))
+		t.noteCuts(tf, t.asm.cuts)
+	}
+	if used == 0 {
+		tf.eof = true
+		if pending && atEOF {
+			if tf.waitSince.IsZero() || tf.waitSize != size {
+				tf.waitSince, tf.waitSize = t.now, size
+			}
+		} else {
+			tf.waitSince = time.Time{}
+		}
+		return 0, t.endStaged(ctx, tf)
+	}
+	tf.eof, tf.waitSince = false, time.Time{}
+
+	base := tf.offset
+	readTime := t.opts.Now().UTC().UnixNano()
+	var in StageInput
+	for k := range t.asm.out {
+		e := &t.asm.out[k]
+		in.Time, in.Line = t.entryTime(e, readTime), e.line
+		in.Labels = in.Labels[:0]
+		if e.stream != "" {
+			in.Labels = append(in.Labels, wal.Label{Name: streamLabel, Value: e.stream})
+		}
+		if e.parseErr {
+			in.Labels = append(in.Labels, wal.Label{Name: parseErrorLabel, Value: "true"})
+			t.m.error(reasonParse)
+		}
+		in.Start = wal.Position{Offset: base + int64(e.start)}
+		in.End = wal.Position{Offset: base + int64(used)}
+		t.runner.Add(tf.st, &in)
+	}
+	tf.offset = base + int64(used)
+	t.m.readBytes.Add(float64(used))
+	if len(t.asm.out) == 0 { // cannot happen: every line is an entry or under way
+		tf.st.Reset(wal.Position{Offset: tf.offset})
+	}
+	return int64(used), t.endStaged(ctx, tf)
+}
+
+// endStaged ends a read of tf: when tf is gone for good and read to its
+// end, the stages hand on what they hold (a multiline block of its lines
+// would wait for nothing); then every stream with something to record is
+// emitted, tf's first.
+func (t *tailer) endStaged(ctx context.Context, tf *tailedFile) error {
+	if tf.offset >= tf.size && t.expired(tf) {
+		if _, held := tf.st.Held(); held {
+			t.runner.Flush()
+		}
+	}
+	if _, err := t.emitStream(ctx, tf); err != nil {
+		return err
+	}
+	return t.emitDirty(ctx)
+}
+
+// tickStages lets the stages release what waited long enough, and emits
+// it.
+func (t *tailer) tickStages(ctx context.Context) error {
+	t.runner.Tick(time.Now())
+	return t.emitDirty(ctx)
+}
+
+// emitDirty emits the streams the stages handed entries to. A stream whose
+// block is refused keeps it; it is emitted again at the file's next read.
+func (t *tailer) emitDirty(ctx context.Context) error {
+	for _, st := range t.runner.Dirty() {
+		tf, _ := st.Ref.(*tailedFile)
+		if tf == nil || tf.f == nil {
+			continue // cannot happen: a file is closed only when its stream is settled
+		}
+		if _, err := t.emitStream(ctx, tf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stageBusy reports whether tf cannot be closed yet: the stages hold one
+// of its entries, or a block of it waits to be emitted.
+func (t *tailer) stageBusy(tf *tailedFile) bool {
+	if tf.st == nil {
+		return false
+	}
+	if _, held := tf.st.Held(); held {
+		return true
+	}
+	_, _, _, pending := tf.st.Pending()
+	return pending
+}
+
+// emitStream emits the block of tf's stream (the entries the stages handed
+// on, and its position), if there is anything to record. It reports
+// whether nothing is left to emit; the only error is ctx's.
+func (t *tailer) emitStream(ctx context.Context, tf *tailedFile) (bool, error) {
+	entries, lineBytes, pos, ok := tf.st.Pending()
+	if !ok {
+		return true, nil
+	}
+	end := pos.Offset
+	fp := tf.fp
+	if n := min(end, int64(t.opts.FingerprintBytes)); n != fp.n {
+		var err error
+		if fp, err = hashPrefix(tf.f, n, &t.scratch); err != nil {
+			fp = fingerprint{}
+		}
+	}
+	id := fileID(tf.key, fp)
+	labels := tf.st.Labels()
+	size := 5 + 4*maxVarintLen + len(t.opts.Name) + len(id) + len(tf.path) + lineBytes
+	for _, l := range labels {
+		size += len(l.Name) + len(l.Value) + 2*maxVarintLen
+	}
+	for i := range entries {
+		e := &entries[i]
+		size += 2*maxVarintLen + wal.UvarintLen(uint64(len(e.Line)))
+		for _, l := range e.Labels {
+			size += len(l.Name) + len(l.Value) + 2*maxVarintLen
+		}
+		for _, l := range e.Metadata {
+			size += len(l.Name) + len(l.Value) + 2*maxVarintLen
+		}
+	}
+	wpos := wal.Position{FileID: id, Path: tf.path, Offset: end}
+	blk := wal.Block{Source: t.opts.Name, Labels: labels, Position: wpos, Entries: entries}
+	rec := Record{
+		Source:   t.opts.Name,
+		Position: wpos,
+		Entries:  len(entries),
+		Bytes:    lineBytes,
+		Data:     wal.EncodeBlock(make([]byte, 0, size), &blk),
+	}
+	if err := t.opts.Emitter.Emit(ctx, rec); err != nil {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		t.m.error(reasonEmit)
+		if !t.emitFailing {
+			t.emitFailing = true
+			t.log.Warn("emitter refused a block; retrying at the next wake-up", "path", tf.path, "err", err)
+		}
+		return false, nil
+	}
+	if t.emitFailing {
+		t.emitFailing = false
+		t.log.Info("emitter accepts blocks again")
+	}
+	tf.st.Emitted(pos)
+	tf.fp, tf.announce = fp, false
+	t.m.entries.Add(float64(len(entries)))
+	t.m.blocks.Inc()
+	return true, nil
+}
