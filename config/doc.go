@@ -157,7 +157,9 @@
 //	                                 # a file is read again at most once a second
 //	    # labels are set over the pushed ones; X-Scope-OrgID becomes the
 //	    # entries' tenant (__tenant_id__); pushed labels starting with __ are
-//	    # dropped; pipeline_stages: not supported yet for loki_push.
+//	    # dropped (a relabel hook sees them first); pipeline_stages run on
+//	    # each push and are flushed at its end: a multiline block never
+//	    # spans two pushes, and the 204 covers every entry of the push.
 //
 //	# type: docker reads Docker json-file logs (paths default to
 //	# /var/lib/docker/containers/*/*-json.log), joins 16 KiB partial lines,
