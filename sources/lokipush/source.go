@@ -42,7 +42,7 @@ func New(deps sources.Deps, c *Config) (*Source, error) {
 	}
 	srv, err := receiver.New(deps.Logger, deps.Registerer, receiver.Options{
 		Stages: stages,
-		Name: deps.Name, Type: Type,
+		Name:   deps.Name, Type: Type,
 		ListenAddress: c.ListenAddress, DefaultAddress: DefaultListenAddress,
 		TLS: c.TLS, Auth: c.auth(),
 		MaxRequestBytes: int64(c.MaxRequestBytes), MaxInflightBytes: int64(c.MaxInflightBytes),
