@@ -209,7 +209,8 @@
 //	    severity_label: level        # the label for severity_text (else the severity_number's name);
 //	                                 # "-": structured metadata "level" instead
 //	    # other resource, scope and log attributes, ids (trace_id, span_id) and event.name
-//	    # become structured metadata; pipeline_stages is not supported yet for otlp
+//	    # become structured metadata; pipeline_stages run on each request and are
+//	    # flushed at its end (as for loki_push): the 200 covers every entry of it
 //
 //	sinks:                           # required: at least one
 //	  # The keys every sink has, decoded here:
