@@ -191,7 +191,10 @@
 //	    metadata: {boot_id: _BOOT_ID}   # structured metadata name -> journal field (default none)
 //	    journalctl_path: journalctl  # the journalctl to run (PATH lookup)
 //	    max_entry_bytes: 1MiB        # 1KiB .. 1GiB; a larger entry is skipped and counted
-//	    # pipeline_stages are refused for journald sources for now.
+//	    # pipeline_stages run on each entry (MESSAGE or the JSON line, with the labels
+//	    # and metadata above); a block's cursor never passes an entry they hold; a
+//	    # relabel hook also sees __journal_<field lowercased> and
+//	    # __journal_priority_keyword, removed before the stages
 //	# type: otlp (sources/otlp.Config): an OTLP/HTTP logs receiver, POST /v1/logs,
 //	# protobuf or JSON, gzip; answers 200 only once the records are fsynced.
 //	  - name: otel
