@@ -15,7 +15,9 @@ import (
 	"github.com/logcapturer/logcapturer/sources"
 )
 
-func cursorOf(i int) string { return fmt.Sprintf("s=abc;i=%x;b=0;m=0;t=%x;x=1", i+1, 1700000000000000+i) }
+func cursorOf(i int) string {
+	return fmt.Sprintf("s=abc;i=%x;b=0;m=0;t=%x;x=1", i+1, 1700000000000000+i)
+}
 
 // stagedParams are fast() with a StageRunner for stages (YAML) and relabel.
 func stagedParams(t *testing.T, stages string, relabel func(map[string]string) bool) Params {
