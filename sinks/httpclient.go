@@ -125,8 +125,11 @@ const httpCodeNoAnswer = "error"
 // request in errors ("push" gives "push to HOST: ..."); okCode is the
 // status the receiver answers a good request with, whose duration series
 // exists from the start. A TLS configuration with an http:// URL is logged
-// as ignored. The error is TLSConfig.Client's.
+// as ignored on logger (nil discards). The error is TLSConfig.Client's.
 func NewHTTPClient(logger *slog.Logger, u *url.URL, tlsc TLSConfig, timeout time.Duration, verb, okCode string) (*HTTPClient, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	tlsCfg, err := tlsc.Client()
 	if err != nil {
 		return nil, err
