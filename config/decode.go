@@ -11,7 +11,6 @@ import (
 const (
 	maxSteps      = 200_000 // mapping pairs, list items and merge sources visited
 	maxMergeDepth = 16
-	maxAliasHops  = 16
 )
 
 // decoder turns a yaml.Node tree into a Config. It records the line of every
@@ -37,36 +36,6 @@ type field struct {
 
 type pair struct{ k, v *yaml.Node }
 
-// resolve follows aliases. It returns nil for a broken alias chain.
-func resolve(n *yaml.Node) *yaml.Node {
-	for i := 0; n != nil && n.Kind == yaml.AliasNode; i++ {
-		if i == maxAliasHops {
-			return nil
-		}
-		n = n.Alias
-	}
-	return n
-}
-
-func isNull(n *yaml.Node) bool {
-	n = resolve(n)
-	return n == nil || (n.Kind == yaml.ScalarNode && n.Tag == "!!null")
-}
-
-// kindName names what a node is, for "must be a string, got a list".
-func kindName(n *yaml.Node) string {
-	switch n = resolve(n); {
-	case n == nil:
-		return "a broken alias"
-	case n.Kind == yaml.MappingNode:
-		return "a mapping"
-	case n.Kind == yaml.SequenceNode:
-		return "a list"
-	default:
-		return strconv.Quote(n.Value)
-	}
-}
-
 // pairs returns the key/value pairs of mapping m, merge keys ("<<") applied:
 // explicit keys first, then merged keys not set explicitly (the first merged
 // mapping wins, as YAML specifies). Duplicate explicit keys are problems.
@@ -83,7 +52,7 @@ func (d *decoder) pairs(m *yaml.Node, path string, depth int) []pair {
 			continue
 		}
 		if k.Kind != yaml.ScalarNode {
-			d.ps.add(k.Line, path, "keys must be strings, got %s", kindName(k))
+			d.ps.add(k.Line, path, "keys must be strings, got %s", NodeKind(k))
 			continue
 		}
 		if first, dup := seen[k.Value]; dup {
@@ -95,16 +64,16 @@ func (d *decoder) pairs(m *yaml.Node, path string, depth int) []pair {
 	}
 	for _, mp := range merges {
 		srcs := []*yaml.Node{mp.v}
-		if r := resolve(mp.v); r != nil && r.Kind == yaml.SequenceNode {
+		if r := ResolveAlias(mp.v); r != nil && r.Kind == yaml.SequenceNode {
 			srcs = r.Content
 		}
 		for _, s := range srcs {
 			if !d.step(s.Line, path) {
 				return out
 			}
-			rs := resolve(s)
+			rs := ResolveAlias(s)
 			if rs == nil || rs.Kind != yaml.MappingNode {
-				d.ps.add(mp.k.Line, path, "<< must merge a mapping or a list of mappings, got %s", kindName(s))
+				d.ps.add(mp.k.Line, path, "<< must merge a mapping or a list of mappings, got %s", NodeKind(s))
 				continue
 			}
 			if depth >= maxMergeDepth {
@@ -145,7 +114,7 @@ func (d *decoder) mapping(n *yaml.Node, path string, fields []field) bool {
 	}
 	d.mappingPairs(d.pairs(m, path, 0), path, fields, func(p pair) {
 		msg := fmt.Sprintf("unknown key %q", p.k.Value)
-		if s := suggest(p.k.Value, fields); s != "" {
+		if s := Suggest(p.k.Value, fieldKeys(fields)); s != "" {
 			msg += fmt.Sprintf("; did you mean %q?", s)
 		}
 		d.ps.add(p.k.Line, path, "%s", msg)
@@ -156,9 +125,9 @@ func (d *decoder) mapping(n *yaml.Node, path string, fields []field) bool {
 // mappingNode resolves n to a mapping and records its line, or reports
 // that it is not one and returns nil.
 func (d *decoder) mappingNode(n *yaml.Node, path string) *yaml.Node {
-	m := resolve(n)
+	m := ResolveAlias(n)
 	if m == nil || m.Kind != yaml.MappingNode {
-		d.fail(n.Line, path, "must be a mapping, got %s", kindName(n))
+		d.fail(n.Line, path, "must be a mapping, got %s", NodeKind(n))
 		return nil
 	}
 	if _, ok := d.pos[path]; !ok {
@@ -183,7 +152,7 @@ func (d *decoder) mappingPairs(pairs []pair, path string, fields []field, unknow
 			d.failed[kp] = true
 			continue
 		}
-		if isNull(p.v) {
+		if IsNull(p.v) {
 			continue
 		}
 		f.decode(p.v, kp)
@@ -206,49 +175,21 @@ func findField(fields []field, key string) *field {
 	return nil
 }
 
-// suggest returns the known key closest to key, if within edit distance 2
-// (and at most half the length of key).
-func suggest(key string, fields []field) string {
-	if len(key) > 64 {
-		return ""
+// fieldKeys returns the keys of fields, for Suggest.
+func fieldKeys(fields []field) []string {
+	keys := make([]string, len(fields))
+	for i := range fields {
+		keys[i] = fields[i].key
 	}
-	best, bestDist := "", 3
-	for _, f := range fields {
-		// Two edits make a guess at a long key but nonsense of "a".
-		if dist := editDistance(key, f.key); dist < bestDist && 2*dist <= len(key) {
-			best, bestDist = f.key, dist
-		}
-	}
-	return best
-}
-
-// editDistance is the Levenshtein distance between a and b, in bytes.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return keys
 }
 
 // scalar returns the resolved scalar node under n, or reports that n must be
 // a what and returns nil.
 func (d *decoder) scalar(n *yaml.Node, path, what string) *yaml.Node {
-	v := resolve(n)
+	v := ResolveAlias(n)
 	if v == nil || v.Kind != yaml.ScalarNode {
-		d.fail(n.Line, path, "must be %s, got %s", what, kindName(n))
+		d.fail(n.Line, path, "must be %s, got %s", what, NodeKind(n))
 		return nil
 	}
 	return v
@@ -324,9 +265,9 @@ func (d *decoder) durationField(out *Duration) func(*yaml.Node, string) {
 
 // list calls item for each element of the list n, with its path and index.
 func (d *decoder) list(n *yaml.Node, path string, item func(n *yaml.Node, path string)) bool {
-	s := resolve(n)
+	s := ResolveAlias(n)
 	if s == nil || s.Kind != yaml.SequenceNode {
-		d.fail(n.Line, path, "must be a list, got %s", kindName(n))
+		d.fail(n.Line, path, "must be a list, got %s", NodeKind(n))
 		return false
 	}
 	for i, c := range s.Content {
@@ -365,9 +306,9 @@ func (d *decoder) stringList(out *[]string) func(*yaml.Node, string) {
 // stringMap decodes a mapping of strings to strings, such as labels.
 func (d *decoder) stringMap(out *map[string]string) func(*yaml.Node, string) {
 	return func(n *yaml.Node, path string) {
-		m := resolve(n)
+		m := ResolveAlias(n)
 		if m == nil || m.Kind != yaml.MappingNode {
-			d.fail(n.Line, path, "must be a mapping, got %s", kindName(n))
+			d.fail(n.Line, path, "must be a mapping, got %s", NodeKind(n))
 			return
 		}
 		res := map[string]string{}
@@ -378,7 +319,7 @@ func (d *decoder) stringMap(out *map[string]string) func(*yaml.Node, string) {
 				d.failed[kp] = true
 				continue
 			}
-			if isNull(p.v) {
+			if IsNull(p.v) {
 				res[p.k.Value] = ""
 				continue
 			}
@@ -456,11 +397,11 @@ func (d *decoder) source(n *yaml.Node, path string) Source {
 		{"sinks", d.stringList(&s.Sinks)},
 		{"max_streams", d.intField(&s.MaxStreams)},
 		{"pipeline_stages", func(n *yaml.Node, path string) {
-			if l := resolve(n); l != nil && l.Kind == yaml.SequenceNode {
+			if l := ResolveAlias(n); l != nil && l.Kind == yaml.SequenceNode {
 				s.PipelineStages = l
 				return
 			}
-			d.fail(n.Line, path, "must be a list, got %s", kindName(n))
+			d.fail(n.Line, path, "must be a list, got %s", NodeKind(n))
 		}},
 	}
 	m := d.mappingNode(n, path)

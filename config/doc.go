@@ -18,7 +18,10 @@
 //
 // This package imports nothing else of logcapturer: sink and source
 // packages import it (their options are decoded and checked here), never
-// the reverse. Nothing here holds mutable package state, and
+// the reverse. Packages that decode their own part of the file from a
+// yaml.Node use this package's node helpers (ResolveAlias, IsNull,
+// NodeKind, Suggest) so that it reads as the rest does. Nothing here holds
+// mutable package state, and
 // every function is safe for concurrent use. No input makes it panic.
 //
 // # File format

@@ -148,13 +148,13 @@ func parseYAML(data []byte, ps *problems) (root *yaml.Node) {
 		ps.add(next.Line, "", "the file holds more than one YAML document; only one is allowed")
 		return nil
 	}
-	if len(doc.Content) == 0 || isNull(doc.Content[0]) {
+	if len(doc.Content) == 0 || IsNull(doc.Content[0]) {
 		ps.add(0, "", "file is empty; at least one source and one sink are required")
 		return nil
 	}
 	root = doc.Content[0]
-	if r := resolve(root); r == nil || r.Kind != yaml.MappingNode {
-		ps.add(root.Line, "", "the top level must be a mapping of keys (data_dir, wal, sources, sinks, admin), got %s", kindName(root))
+	if r := ResolveAlias(root); r == nil || r.Kind != yaml.MappingNode {
+		ps.add(root.Line, "", "the top level must be a mapping of keys (data_dir, wal, sources, sinks, admin), got %s", NodeKind(root))
 		return nil
 	}
 	return root

@@ -326,7 +326,7 @@ func (d *decoder) typeKeys(rest []pair, path string, opts any, kind, typeName st
 			return
 		}
 		msg := fmt.Sprintf("unknown key %q", key)
-		if s := suggest(key, known); s != "" {
+		if s := Suggest(key, fieldKeys(known)); s != "" {
 			msg += fmt.Sprintf("; did you mean %q?", s)
 		}
 		d.ps.add(p.k.Line, path, "%s", msg)

@@ -99,7 +99,7 @@ func (s *Source) Equal(o *Source) bool {
 // sameNode compares two YAML trees by kind, tag, value and content, not by
 // position or style. Aliases are followed (to a bounded depth).
 func sameNode(a, b *yaml.Node, depth int) bool {
-	a, b = resolve(a), resolve(b)
+	a, b = ResolveAlias(a), ResolveAlias(b)
 	switch {
 	case a == nil || b == nil:
 		return a == b

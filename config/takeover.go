@@ -78,30 +78,30 @@ func ParsePromtailPositions(path string, data []byte) (out *PromtailPositions, e
 	if len(doc.Content) == 0 {
 		return out, nil
 	}
-	root := resolve(doc.Content[0])
-	if isNull(root) {
+	root := ResolveAlias(doc.Content[0])
+	if IsNull(root) {
 		return out, nil
 	}
 	bad := func(n *yaml.Node, format string, args ...any) error {
 		return fmt.Errorf("%s:%d: %w: %s", path, n.Line, ErrPositionsInvalid, fmt.Sprintf(format, args...))
 	}
 	if root.Kind != yaml.MappingNode {
-		return nil, bad(root, "want a mapping with the key positions, got %s", kindName(root))
+		return nil, bad(root, "want a mapping with the key positions, got %s", NodeKind(root))
 	}
 	var pos *yaml.Node
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		if root.Content[i].Value == "positions" {
-			pos = resolve(root.Content[i+1])
+			pos = ResolveAlias(root.Content[i+1])
 		}
 	}
-	if pos == nil || isNull(pos) {
+	if pos == nil || IsNull(pos) {
 		return out, nil
 	}
 	if pos.Kind != yaml.MappingNode {
-		return nil, bad(pos, "positions must be a mapping of path to offset, got %s", kindName(pos))
+		return nil, bad(pos, "positions must be a mapping of path to offset, got %s", NodeKind(pos))
 	}
 	for i := 0; i+1 < len(pos.Content); i += 2 {
-		k, v := resolve(pos.Content[i]), resolve(pos.Content[i+1])
+		k, v := ResolveAlias(pos.Content[i]), ResolveAlias(pos.Content[i+1])
 		if k == nil || v == nil || k.Kind != yaml.ScalarNode || v.Kind != yaml.ScalarNode {
 			return nil, bad(pos.Content[i], "positions entries must be path: \"offset\"")
 		}

@@ -20,6 +20,25 @@
 // config is where the values of configuration keys are read, and cmd reads
 // admin.token_file with it too.
 //
+// # HTTP sinks built on this package
+//
+// The loki and otlp sinks share what is the same between them
+// (httpclient.go, httpauth.go): ParseHTTPURL and CheckHTTPURL check the
+// URL (http or https, a host, a good port, no credentials, no fragment);
+// HTTPAuth and BasicAuth are the basic_auth, bearer_token and
+// bearer_token_file keys, their rules, their file checks and the
+// Authorization header (files re-read per request); CompileHeaders and
+// CheckHeaders the headers key; HTTPClient the pooled transport (32
+// connections, dial and TLS handshake within min(10s, timeout)), Post (one
+// request within the timeout, ErrCredentials as a *Retryable, no answer as
+// a *Retryable of reason timeout or connection naming the host once) and
+// the metrics logcapturer_sink_encoded_bytes_total and
+// logcapturer_sink_request_duration_seconds, which the sink registers with
+// its own. Each sink keeps its body, the headers it owns and how it
+// classifies an answer. The plain http sink here is simpler (no
+// credentials keys, a transport of HTTPMaxConns connections, its own
+// messages) and does not use them.
+//
 // # Contract
 //
 // A Sink receives a Batch: the decoded WAL blocks of one contiguous index

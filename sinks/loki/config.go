@@ -23,12 +23,7 @@ func (o *Options) SendTimeout() time.Duration { return o.Timeout }
 
 // Check reports every problem Validate would, each at its key's line.
 func (o *Options) Check(c *config.Check) {
-	if c.Required("url", o.URL) {
-		if _, err := parseURL(o.URL); sinks.CheckURL(c, "url", o.URL) && err != nil {
-			// What only a push URL must not have: credentials, a fragment.
-			c.Problem("url", "%v", err)
-		}
-	}
+	sinks.CheckHTTPURL(c, o.URL, exampleURL)
 	c.Positive("timeout", o.Timeout)
 	o.rules(func(key, msg string) {
 		if key != "timeout" {
@@ -39,8 +34,7 @@ func (o *Options) Check(c *config.Check) {
 
 // CheckFiles reports a password, token or TLS file that cannot be read.
 func (o *Options) CheckFiles(c *config.Check) {
-	c.SecretFile("basic_auth.password_file", o.BasicAuth.PasswordFile)
-	c.SecretFile("bearer_token_file", o.BearerTokenFile)
+	o.auth().CheckFiles(c)
 	o.TLS.CheckFiles(c, "tls")
 }
 

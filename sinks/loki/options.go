@@ -4,11 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/http"
-	"net/textproto"
-	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -77,17 +73,15 @@ type Options struct {
 	StructuredMetadata []string `yaml:"structured_metadata"`
 }
 
-// BasicAuth is HTTP basic authentication. Password and PasswordFile are
-// mutually exclusive; the file is re-read on every request, with
-// config.ReadSecret (surrounding whitespace trimmed).
-type BasicAuth struct {
-	Username     string `yaml:"username"`
-	Password     string `yaml:"password"`
-	PasswordFile string `yaml:"password_file"`
-}
+// BasicAuth is HTTP basic authentication (sinks.BasicAuth).
+type BasicAuth = sinks.BasicAuth
 
-func (b BasicAuth) set() bool {
-	return b.Username != "" || b.Password != "" || b.PasswordFile != ""
+// exampleURL is shown when url is missing.
+const exampleURL = "http://127.0.0.1:3100/loki/api/v1/push"
+
+// auth returns the credentials options.
+func (o *Options) auth() sinks.HTTPAuth {
+	return sinks.HTTPAuth{Basic: o.BasicAuth, BearerToken: o.BearerToken, BearerTokenFile: o.BearerTokenFile}
 }
 
 func (o *Options) setDefaults() {
@@ -113,7 +107,7 @@ var reservedHeaders = []string{"Authorization", "Content-Encoding", "Content-Len
 // Validate does not read files or touch the network; New does.
 func (o Options) Validate() error {
 	o.setDefaults()
-	if _, err := parseURL(o.URL); err != nil {
+	if _, err := sinks.ParseHTTPURL(o.URL, exampleURL); err != nil {
 		return err
 	}
 	var first error
@@ -133,35 +127,16 @@ func (o *Options) rules(report func(key, msg string)) {
 	if o.Encoding != EncodingProtobuf && o.Encoding != EncodingJSON {
 		report("encoding", fmt.Sprintf("must be %s or %s, got %q", EncodingProtobuf, EncodingJSON, o.Encoding))
 	}
-	ba := o.BasicAuth
-	if ba.set() {
-		if ba.Username == "" {
-			report("basic_auth.username", "required with basic_auth")
-		}
-		if ba.Password != "" && ba.PasswordFile != "" {
-			report("basic_auth", "password and password_file are mutually exclusive")
-		}
-		if o.BearerToken != "" || o.BearerTokenFile != "" {
-			report("basic_auth", "basic_auth and bearer_token/bearer_token_file are mutually exclusive")
-		}
-	}
-	if o.BearerToken != "" && o.BearerTokenFile != "" {
-		report("bearer_token", "bearer_token and bearer_token_file are mutually exclusive")
-	}
+	o.auth().Rules(report)
 	if err := o.TLS.Validate(); err != nil {
 		report("tls", err.Error())
 	}
-	for _, name := range slices.Sorted(maps.Keys(o.Headers)) {
-		value := o.Headers[name]
-		switch {
-		case name == "" || !validHeaderName(name):
-			report("headers", fmt.Sprintf("%q is not a valid header name", name))
-		case slices.Contains(reservedHeaders, textproto.CanonicalMIMEHeaderKey(name)):
-			report("headers", fmt.Sprintf("%q is set by the sink (use tenant_id, basic_auth or bearer_token)", name))
-		case strings.ContainsAny(value, "\r\n\x00"):
-			report("headers", fmt.Sprintf("value of %q contains a line break or NUL", name))
+	sinks.CheckHeaders(o.Headers, func(name, canon string) string {
+		if slices.Contains(reservedHeaders, canon) {
+			return fmt.Sprintf("%q is set by the sink (use tenant_id, basic_auth or bearer_token)", name)
 		}
-	}
+		return ""
+	}, report)
 	for _, name := range slices.Sorted(maps.Keys(o.Labels)) {
 		value := o.Labels[name]
 		if err := checkStaticName(name); err != nil {
@@ -193,70 +168,4 @@ func checkStaticName(name string) error {
 		return fmt.Errorf("%q: names starting with __ are reserved", name)
 	}
 	return nil
-}
-
-// parseURL checks and parses the push URL.
-func parseURL(raw string) (*url.URL, error) {
-	if raw == "" {
-		return nil, errors.New("url: required (e.g. http://127.0.0.1:3100/loki/api/v1/push)")
-	}
-	if !strings.Contains(raw, "://") {
-		return nil, fmt.Errorf("url %q: missing scheme: want http:// or https://", raw)
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("url %q: %w", raw, err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("url %q: scheme %q: want http or https", raw, u.Scheme)
-	}
-	if u.Hostname() == "" {
-		return nil, fmt.Errorf("url %q: missing host", raw)
-	}
-	if p := u.Port(); p != "" {
-		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return nil, fmt.Errorf("url %q: port %q: want 1-65535", raw, p)
-		}
-	} else if strings.HasSuffix(u.Host, ":") {
-		return nil, fmt.Errorf("url %q: empty port", raw)
-	}
-	if u.User != nil {
-		return nil, fmt.Errorf("url %q: credentials in the URL are not allowed: use basic_auth", redact(u))
-	}
-	if u.Fragment != "" {
-		return nil, fmt.Errorf("url %q: a fragment is not allowed", raw)
-	}
-	return u, nil
-}
-
-func redact(u *url.URL) string {
-	c := *u
-	c.User = nil
-	return c.String()
-}
-
-func validHeaderName(name string) bool {
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// header is a compiled request header.
-type header struct{ name, value string }
-
-func compileHeaders(h map[string]string) []header {
-	out := make([]header, 0, len(h))
-	for k, v := range h {
-		out = append(out, header{http.CanonicalHeaderKey(k), v})
-	}
-	slices.SortFunc(out, func(a, b header) int { return strings.Compare(a.name, b.name) })
-	return out
 }

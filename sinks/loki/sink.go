@@ -1,45 +1,32 @@
 package loki
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/logcapturer/logcapturer/config"
 	"github.com/logcapturer/logcapturer/sinks"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Transport limits. Connections are reused across sends; the pipeline's
-// fixed worker count bounds how many are busy at once.
-const (
-	maxConnsPerHost = 32
-	dialTimeout     = 10 * time.Second
-	idleConnTimeout = 90 * time.Second
-	// maxResponseBody bounds what is read of an answer (Loki's messages
-	// are short; a partial-success list is at most ~10 lines).
-	maxResponseBody = 64 << 10
-)
+// maxResponseBody bounds what is read of an answer (Loki's messages are
+// short; a partial-success list is at most ~10 lines).
+const maxResponseBody = sinks.HTTPMaxResponseBody
 
 // Sink pushes batches to Loki. See the package documentation.
 type Sink struct {
 	opts        Options
-	url         string
 	logger      *slog.Logger
 	m           *metrics
-	transport   *http.Transport
-	client      *http.Client
-	headers     []header
+	http        *sinks.HTTPClient
+	auth        sinks.HTTPAuth
+	headers     []sinks.HTTPHeader
 	contentType string
 	encMu       sync.Mutex
 	encoders    []*Encoder // idle encoders; at most one per concurrent Send
@@ -64,45 +51,20 @@ func New(logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Sink, e
 		logger = slog.New(slog.DiscardHandler)
 	}
 	logger = logger.With("sink", opts.Name)
-	u, _ := parseURL(opts.URL) // checked by Validate
-	for field, path := range map[string]string{
-		"basic_auth.password_file": opts.BasicAuth.PasswordFile, "bearer_token_file": opts.BearerTokenFile} {
-		if path == "" {
-			continue
-		}
-		if _, err := config.ReadSecret(field, path); err != nil {
-			return nil, fmt.Errorf("loki sink %q: %w", opts.Name, err)
-		}
+	u, _ := sinks.ParseHTTPURL(opts.URL, exampleURL) // checked by Validate
+	auth := opts.auth()
+	if err := auth.ReadFiles(); err != nil {
+		return nil, fmt.Errorf("loki sink %q: %w", opts.Name, err)
 	}
-	tlsCfg, err := opts.TLS.Client()
+	c, err := sinks.NewHTTPClient(logger, u, opts.TLS, opts.Timeout, "push", "204")
 	if err != nil {
 		return nil, fmt.Errorf("loki sink %q: %w", opts.Name, err)
 	}
-	if u.Scheme == "http" && tlsCfg != nil {
-		logger.Warn("tls options are ignored for an http:// url", "url", redact(u))
-	}
-	m, err := newMetrics(reg, opts.Name)
+	m, err := newMetrics(reg, opts.Name, c.Collectors()...)
 	if err != nil {
 		return nil, fmt.Errorf("loki sink %q: %w", opts.Name, err)
 	}
-	t := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: min(dialTimeout, opts.Timeout), KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:       tlsCfg,
-		TLSHandshakeTimeout:   min(dialTimeout, opts.Timeout),
-		MaxIdleConns:          maxConnsPerHost,
-		MaxIdleConnsPerHost:   maxConnsPerHost,
-		MaxConnsPerHost:       maxConnsPerHost,
-		IdleConnTimeout:       idleConnTimeout,
-		ExpectContinueTimeout: time.Second,
-		DisableCompression:    true,
-		ForceAttemptHTTP2:     true,
-	}
-	s := &Sink{
-		opts: opts, url: u.String(), logger: logger, m: m, transport: t,
-		client:  &http.Client{Transport: t},
-		headers: compileHeaders(opts.Headers),
-	}
+	s := &Sink{opts: opts, logger: logger, m: m, http: c, auth: auth, headers: sinks.CompileHeaders(opts.Headers)}
 	if opts.Encoding == EncodingJSON {
 		s.contentType = "application/json"
 	} else {
@@ -116,7 +78,7 @@ func (s *Sink) Name() string { return s.opts.Name }
 
 // Destination returns the push URL without its credentials
 // (sinks.RedactURL).
-func (s *Sink) Destination() string { return sinks.RedactURL(s.url) }
+func (s *Sink) Destination() string { return sinks.RedactURL(s.http.URL()) }
 
 // Send pushes b, one request per tenant (see the package documentation,
 // Tenants), and returns nil once Loki answered 2xx to every one. It is safe
@@ -156,7 +118,7 @@ func (s *Sink) pushTenant(ctx context.Context, p Push) error {
 		switch {
 		case errors.As(err, &pe):
 			reason = pe.Reason
-		case errors.Is(err, errCredentials):
+		case errors.Is(err, sinks.ErrCredentials):
 			reason = ReasonCredentials
 		case errors.Is(err, context.DeadlineExceeded):
 			reason = ReasonTimeout
@@ -167,8 +129,6 @@ func (s *Sink) pushTenant(ctx context.Context, p Push) error {
 	}
 	return err
 }
-
-var errCredentials = errors.New("read credentials")
 
 // partial narrows a *sinks.Permanent to the entries Loki's 400 names, when
 // they can be picked out of b exactly (see refusals.pick): the batch was
@@ -222,48 +182,28 @@ func (s *Sink) putEncoder(e *Encoder) {
 }
 
 func (s *Sink) push(ctx context.Context, tenant string, body []byte) error {
-	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
-	if err != nil {
-		return &sinks.Permanent{Reason: ReasonRejected, Err: fmt.Errorf("build push request: %w", err)}
-	}
-	if err := s.setHeaders(req.Header, tenant); err != nil {
-		return &sinks.Retryable{Err: err, Reason: ReasonCredentials}
-	}
-	s.m.encoded.Add(float64(len(body)))
-	start := time.Now()
-	resp, err := s.client.Do(req)
-	if err != nil {
-		s.m.duration.WithLabelValues(codeNoAnswer).Observe(time.Since(start).Seconds())
-		reason := ReasonConnection
-		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
-			err = fmt.Errorf("push to %s: no answer within %s: %w", req.URL.Host, s.opts.Timeout, context.DeadlineExceeded)
-			reason = ReasonTimeout
-		} else {
-			err = fmt.Errorf("push to %s: %w", req.URL.Host, sinks.URLCause(err))
-		}
-		return &sinks.Retryable{Err: err, Reason: reason}
-	}
-	defer resp.Body.Close()
 	var (
-		msg []byte
-		rf  *refusals
+		msg  []byte
+		rf   *refusals
+		rerr error
 	)
-	switch {
-	case resp.StatusCode == http.StatusBadRequest:
-		msg, rf, err = readRefusals(resp.Body) // may be a partial success
-	case resp.StatusCode/100 != 2:
-		msg, err = io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
+	resp, err := s.http.Post(ctx, body, func(h http.Header) error { return s.setHeaders(h, tenant) }, func(resp *http.Response) {
+		switch {
+		case resp.StatusCode == http.StatusBadRequest:
+			msg, rf, rerr = readRefusals(resp.Body) // may be a partial success
+		case resp.StatusCode/100 != 2:
+			msg, rerr = io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
+		}
+	})
+	if err != nil {
+		return err
 	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBody)) // lets the connection be reused
-	s.m.duration.WithLabelValues(strconv.Itoa(resp.StatusCode)).Observe(time.Since(start).Seconds())
 	if resp.StatusCode/100 == 2 {
 		return nil
 	}
-	if err != nil && len(msg) == 0 {
+	if rerr != nil && len(msg) == 0 {
 		// The answer's status is known; its body was cut short.
-		msg = []byte(err.Error())
+		msg = []byte(rerr.Error())
 	}
 	err = classify(resp.StatusCode, msg, resp.Header.Get("Retry-After"), time.Now())
 	var pe *PushError
@@ -275,33 +215,14 @@ func (s *Sink) push(ctx context.Context, tenant string, body []byte) error {
 
 func (s *Sink) setHeaders(h http.Header, tenant string) error {
 	for _, kv := range s.headers {
-		h.Set(kv.name, kv.value)
+		h.Set(kv.Name, kv.Value)
 	}
 	h.Set("Content-Type", s.contentType)
 	h.Set("User-Agent", "logcapturer")
 	if tenant != "" {
 		h.Set("X-Scope-OrgID", tenant)
 	}
-	switch ba := s.opts.BasicAuth; {
-	case ba.set():
-		pw := ba.Password
-		if ba.PasswordFile != "" {
-			var err error
-			if pw, err = config.ReadSecret("basic_auth.password_file", ba.PasswordFile); err != nil {
-				return fmt.Errorf("%w: %w", errCredentials, err)
-			}
-		}
-		h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(ba.Username+":"+pw)))
-	case s.opts.BearerTokenFile != "":
-		tok, err := config.ReadSecret("bearer_token_file", s.opts.BearerTokenFile)
-		if err != nil {
-			return fmt.Errorf("%w: %w", errCredentials, err)
-		}
-		h.Set("Authorization", "Bearer "+tok)
-	case s.opts.BearerToken != "":
-		h.Set("Authorization", "Bearer "+s.opts.BearerToken)
-	}
-	return nil
+	return s.auth.Apply(h)
 }
 
 // Close unregisters the metrics and closes idle connections. Sends still
@@ -311,7 +232,7 @@ func (s *Sink) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
 		s.m.unregister()
-		s.transport.CloseIdleConnections()
+		s.http.CloseIdleConnections()
 	})
 	return nil
 }

@@ -45,11 +45,11 @@ func (e *PushError) Error() string {
 
 // Failure reasons (the reason label of logcapturer_sink_loki_failures_total).
 const (
-	ReasonRateLimited        = "rate_limited" // 429
-	ReasonServerError        = "server_error" // 5xx
-	ReasonTimeout            = "timeout"      // our timeout or a 408
-	ReasonConnection         = "connection"   // dial, reset, TLS, dropped connection
-	ReasonCredentials        = "credentials"  // a password or token file could not be read
+	ReasonRateLimited        = "rate_limited"          // 429
+	ReasonServerError        = "server_error"          // 5xx
+	ReasonTimeout            = sinks.ReasonTimeout     // our timeout or a 408
+	ReasonConnection         = sinks.ReasonConnection  // dial, reset, TLS, dropped connection
+	ReasonCredentials        = sinks.ReasonCredentials // a password or token file could not be read
 	ReasonPartial            = "partial"
 	ReasonTooOld             = "too_old"
 	ReasonTooNew             = "too_new"
@@ -60,7 +60,7 @@ const (
 	ReasonTooLarge           = "too_large"
 	ReasonUnauthorized       = "unauthorized"
 	ReasonNotFound           = "not_found"
-	ReasonRejected           = "rejected"
+	ReasonRejected           = sinks.ReasonRejected
 	ReasonBadTenant          = "bad_tenant" // a tenant id Loki does not accept; not sent
 )
 

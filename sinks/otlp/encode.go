@@ -4,6 +4,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/logcapturer/logcapturer/internal/otlpproto"
 	"github.com/logcapturer/logcapturer/wal"
 )
 
@@ -154,7 +155,7 @@ func (e *Encoder) labels(ls []wal.Label, source string) labelCtx {
 	}
 	e.tmp = e.tmp[:0]
 	for _, a := range e.tmpKVs {
-		e.tmp = appendKV(e.tmp, fieldResourceAttributes, a)
+		e.tmp = appendKV(e.tmp, otlpproto.ResourceAttributes, a)
 	}
 	ri, ok := e.resIndex[string(e.tmp)]
 	if !ok {

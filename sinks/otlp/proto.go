@@ -4,41 +4,19 @@ import (
 	"encoding/binary"
 	"slices"
 
+	"github.com/logcapturer/logcapturer/internal/otlpproto"
 	"github.com/logcapturer/logcapturer/wal"
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
-// Protobuf field numbers of OTLP (opentelemetry-proto: collector/logs/v1,
-// logs/v1, common/v1, resource/v1). Every one is below 16, so a tag is one
-// byte.
-const (
-	fieldRequestResourceLogs = 1 // ExportLogsServiceRequest.resource_logs
-	fieldRLResource          = 1 // ResourceLogs.resource
-	fieldRLScopeLogs         = 2 // ResourceLogs.scope_logs
-	fieldResourceAttributes  = 1 // Resource.attributes
-	fieldSLScope             = 1 // ScopeLogs.scope
-	fieldSLLogRecords        = 2 // ScopeLogs.log_records
-	fieldScopeName           = 1 // InstrumentationScope.name
-	fieldLRTime              = 1 // LogRecord.time_unix_nano, fixed64
-	fieldLRSeverityNumber    = 2 // LogRecord.severity_number, enum
-	fieldLRSeverityText      = 3 // LogRecord.severity_text
-	fieldLRBody              = 5 // LogRecord.body, AnyValue
-	fieldLRAttributes        = 6 // LogRecord.attributes, KeyValue
-	fieldLRDropped           = 7 // LogRecord.dropped_attributes_count
-	fieldLRTraceID           = 9
-	fieldLRSpanID            = 10
-	fieldLRObservedTime      = 11 // fixed64
-	fieldKVKey               = 1
-	fieldKVValue             = 2
-	fieldAnyString           = 1 // AnyValue.string_value
-	fieldAnyBytes            = 7 // AnyValue.bytes_value
-)
+// Field numbers are otlpproto's. Every one is below 16, so a tag is one
+// byte (sizeTagged, appendTagged rely on it).
 
 // ScopeName is the InstrumentationScope every record is sent under.
 const ScopeName = "logcapturer"
 
 // scopeMsg is the InstrumentationScope message {name: "logcapturer"}.
-var scopeMsg = protowire.AppendString(protowire.AppendTag(nil, fieldScopeName, protowire.BytesType), ScopeName)
+var scopeMsg = protowire.AppendString(protowire.AppendTag(nil, otlpproto.ScopeName, protowire.BytesType), ScopeName)
 
 // sizeTagged is the size of a length-delimited field (tag < 16) of n bytes.
 func sizeTagged(n int) int { return 1 + protowire.SizeBytes(n) }
@@ -58,16 +36,16 @@ func sizeKV(a *kv) int {
 // appendKV appends a as a KeyValue in field num.
 func appendKV(dst []byte, num protowire.Number, a kv) []byte {
 	dst = appendTagged(dst, num, sizeKV(&a))
-	dst = appendTagged(dst, fieldKVKey, len(a.key))
+	dst = appendTagged(dst, otlpproto.KVKey, len(a.key))
 	dst = append(dst, a.key...)
-	dst = appendTagged(dst, fieldKVValue, sizeAny(len(a.value)))
+	dst = appendTagged(dst, otlpproto.KVValue, sizeAny(len(a.value)))
 	return appendAny(dst, a.value, a.bin)
 }
 
 func appendAny(dst []byte, v string, bin bool) []byte {
-	f := protowire.Number(fieldAnyString)
+	f := protowire.Number(otlpproto.AnyString)
 	if bin {
-		f = fieldAnyBytes
+		f = otlpproto.AnyBytes
 	}
 	dst = appendTagged(dst, f, len(v))
 	return append(dst, v...)
@@ -109,11 +87,11 @@ func (e *Encoder) appendProto(dst []byte, blocks []wal.Block) []byte {
 		}
 		rl := sizeTagged(len(res.enc)) + sizeTagged(sl)
 		dst = slices.Grow(dst, sizeTagged(rl))
-		dst = appendTagged(dst, fieldRequestResourceLogs, rl)
-		dst = appendTagged(dst, fieldRLResource, len(res.enc))
+		dst = appendTagged(dst, otlpproto.RequestResourceLogs, rl)
+		dst = appendTagged(dst, otlpproto.RLResource, len(res.enc))
 		dst = append(dst, res.enc...)
-		dst = appendTagged(dst, fieldRLScopeLogs, sl)
-		dst = appendTagged(dst, fieldSLScope, len(scopeMsg))
+		dst = appendTagged(dst, otlpproto.RLScopeLogs, sl)
+		dst = appendTagged(dst, otlpproto.SLScope, len(scopeMsg))
 		dst = append(dst, scopeMsg...)
 		for j := range res.recs {
 			r := &res.recs[j]
@@ -124,44 +102,44 @@ func (e *Encoder) appendProto(dst []byte, blocks []wal.Block) []byte {
 }
 
 func (e *Encoder) appendRecord(dst []byte, r *rec, ent *wal.Entry) []byte {
-	dst = appendTagged(dst, fieldSLLogRecords, int(r.size))
+	dst = appendTagged(dst, otlpproto.SLLogRecords, int(r.size))
 	t := otlpTime(ent.Time)
 	if t != 0 {
-		dst = protowire.AppendTag(dst, fieldLRTime, protowire.Fixed64Type)
+		dst = protowire.AppendTag(dst, otlpproto.LRTime, protowire.Fixed64Type)
 		dst = binary.LittleEndian.AppendUint64(dst, t)
 	}
 	if r.sevNum != 0 {
-		dst = protowire.AppendTag(dst, fieldLRSeverityNumber, protowire.VarintType)
+		dst = protowire.AppendTag(dst, otlpproto.LRSeverityNumber, protowire.VarintType)
 		dst = protowire.AppendVarint(dst, uint64(r.sevNum))
 	}
 	if r.sevText != "" {
-		dst = appendTagged(dst, fieldLRSeverityText, len(r.sevText))
+		dst = appendTagged(dst, otlpproto.LRSeverityText, len(r.sevText))
 		dst = append(dst, r.sevText...)
 	}
-	dst = appendTagged(dst, fieldLRBody, sizeAny(len(ent.Line)))
-	f := protowire.Number(fieldAnyString)
+	dst = appendTagged(dst, otlpproto.LRBody, sizeAny(len(ent.Line)))
+	f := protowire.Number(otlpproto.AnyString)
 	if r.binBody {
-		f = fieldAnyBytes
+		f = otlpproto.AnyBytes
 	}
 	dst = appendTagged(dst, f, len(ent.Line))
 	dst = append(dst, ent.Line...)
 	for i := r.a0; i < r.a1; i++ {
-		dst = appendKV(dst, fieldLRAttributes, e.kvs[i])
+		dst = appendKV(dst, otlpproto.LRAttributes, e.kvs[i])
 	}
 	if r.dropped > 0 {
-		dst = protowire.AppendTag(dst, fieldLRDropped, protowire.VarintType)
+		dst = protowire.AppendTag(dst, otlpproto.LRDropped, protowire.VarintType)
 		dst = protowire.AppendVarint(dst, uint64(r.dropped))
 	}
 	if r.hasTrace {
-		dst = appendTagged(dst, fieldLRTraceID, 16)
+		dst = appendTagged(dst, otlpproto.LRTraceID, 16)
 		dst = append(dst, r.trace[:]...)
 	}
 	if r.hasSpan {
-		dst = appendTagged(dst, fieldLRSpanID, 8)
+		dst = appendTagged(dst, otlpproto.LRSpanID, 8)
 		dst = append(dst, r.span[:]...)
 	}
 	if t != 0 {
-		dst = protowire.AppendTag(dst, fieldLRObservedTime, protowire.Fixed64Type)
+		dst = protowire.AppendTag(dst, otlpproto.LRObservedTime, protowire.Fixed64Type)
 		dst = binary.LittleEndian.AppendUint64(dst, t)
 	}
 	return dst

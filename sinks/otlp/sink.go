@@ -1,46 +1,30 @@
 package otlp
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
-	"github.com/logcapturer/logcapturer/config"
 	"github.com/logcapturer/logcapturer/sinks"
 	"github.com/prometheus/client_golang/prometheus"
-)
-
-// Transport limits. Connections are reused across sends; the pipeline's
-// fixed worker count bounds how many are busy at once.
-const (
-	maxConnsPerHost = 32
-	dialTimeout     = 10 * time.Second
-	idleConnTimeout = 90 * time.Second
-	// maxResponseBody bounds what is read of an answer.
-	maxResponseBody = 64 << 10
 )
 
 // Sink exports batches to an OTLP/HTTP logs endpoint. See the package
 // documentation.
 type Sink struct {
 	opts        Options
-	url         string
 	logger      *slog.Logger
 	m           *metrics
-	transport   *http.Transport
-	client      *http.Client
-	headers     []header
+	http        *sinks.HTTPClient
+	auth        sinks.HTTPAuth
+	headers     []sinks.HTTPHeader
 	contentType string
 	encMu       sync.Mutex
 	encoders    []*encoder // idle encoders; at most one per concurrent Send
@@ -80,45 +64,20 @@ func New(logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Sink, e
 		logger = slog.New(slog.DiscardHandler)
 	}
 	logger = logger.With("sink", opts.Name)
-	u, _ := parseURL(opts.URL) // checked by Validate
-	for field, path := range map[string]string{
-		"basic_auth.password_file": opts.BasicAuth.PasswordFile, "bearer_token_file": opts.BearerTokenFile} {
-		if path == "" {
-			continue
-		}
-		if _, err := config.ReadSecret(field, path); err != nil {
-			return nil, fmt.Errorf("otlp sink %q: %w", opts.Name, err)
-		}
+	u, _ := sinks.ParseHTTPURL(opts.URL, exampleURL) // checked by Validate
+	auth := opts.auth()
+	if err := auth.ReadFiles(); err != nil {
+		return nil, fmt.Errorf("otlp sink %q: %w", opts.Name, err)
 	}
-	tlsCfg, err := opts.TLS.Client()
+	c, err := sinks.NewHTTPClient(logger, u, opts.TLS, opts.Timeout, "export", "200")
 	if err != nil {
 		return nil, fmt.Errorf("otlp sink %q: %w", opts.Name, err)
 	}
-	if u.Scheme == "http" && tlsCfg != nil {
-		logger.Warn("tls options are ignored for an http:// url", "url", sinks.RedactURL(opts.URL))
-	}
-	m, err := newMetrics(reg, opts.Name)
+	m, err := newMetrics(reg, opts.Name, c.Collectors()...)
 	if err != nil {
 		return nil, fmt.Errorf("otlp sink %q: %w", opts.Name, err)
 	}
-	t := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: min(dialTimeout, opts.Timeout), KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:       tlsCfg,
-		TLSHandshakeTimeout:   min(dialTimeout, opts.Timeout),
-		MaxIdleConns:          maxConnsPerHost,
-		MaxIdleConnsPerHost:   maxConnsPerHost,
-		MaxConnsPerHost:       maxConnsPerHost,
-		IdleConnTimeout:       idleConnTimeout,
-		ExpectContinueTimeout: time.Second,
-		DisableCompression:    true,
-		ForceAttemptHTTP2:     true,
-	}
-	s := &Sink{
-		opts: opts, url: u.String(), logger: logger, m: m, transport: t,
-		client:  &http.Client{Transport: t},
-		headers: compileHeaders(opts.Headers),
-	}
+	s := &Sink{opts: opts, logger: logger, m: m, http: c, auth: auth, headers: sinks.CompileHeaders(opts.Headers)}
 	if opts.Encoding == EncodingJSON {
 		s.contentType = "application/json"
 	} else {
@@ -132,7 +91,7 @@ func (s *Sink) Name() string { return s.opts.Name }
 
 // Destination returns the export URL without its credentials
 // (sinks.RedactURL).
-func (s *Sink) Destination() string { return sinks.RedactURL(s.url) }
+func (s *Sink) Destination() string { return sinks.RedactURL(s.http.URL()) }
 
 // Send exports b in one request and returns nil once the receiver answered
 // 2xx without rejecting records. It is safe for concurrent use and returns
@@ -167,15 +126,13 @@ func failureReason(err error) string {
 	switch {
 	case errors.As(err, &ee):
 		return ee.Reason
-	case errors.Is(err, errCredentials):
+	case errors.Is(err, sinks.ErrCredentials):
 		return ReasonCredentials
 	case errors.Is(err, context.DeadlineExceeded):
 		return ReasonTimeout
 	}
 	return ReasonConnection
 }
-
-var errCredentials = errors.New("read credentials")
 
 // compress gzips body into the encoder's output buffer.
 func (e *encoder) compress(body []byte) []byte {
@@ -213,33 +170,16 @@ func (s *Sink) putEncoder(e *encoder) {
 
 // export posts body (records log records) and classifies the answer.
 func (s *Sink) export(ctx context.Context, body []byte, records int) error {
-	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
+	var (
+		msg  []byte
+		rerr error
+	)
+	resp, err := s.http.Post(ctx, body, s.setHeaders, func(resp *http.Response) {
+		msg, rerr = io.ReadAll(io.LimitReader(resp.Body, sinks.HTTPMaxResponseBody))
+	})
 	if err != nil {
-		return &sinks.Permanent{Reason: ReasonRejected, Err: fmt.Errorf("build export request: %w", err)}
+		return err
 	}
-	if err := s.setHeaders(req.Header); err != nil {
-		return &sinks.Retryable{Err: err, Reason: ReasonCredentials}
-	}
-	s.m.encoded.Add(float64(len(body)))
-	start := time.Now()
-	resp, err := s.client.Do(req)
-	if err != nil {
-		s.m.duration.WithLabelValues(codeNoAnswer).Observe(time.Since(start).Seconds())
-		reason := ReasonConnection
-		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
-			err = fmt.Errorf("export to %s: no answer within %s: %w", req.URL.Host, s.opts.Timeout, context.DeadlineExceeded)
-			reason = ReasonTimeout
-		} else {
-			err = fmt.Errorf("export to %s: %w", req.URL.Host, sinks.URLCause(err))
-		}
-		return &sinks.Retryable{Err: err, Reason: reason}
-	}
-	defer resp.Body.Close()
-	msg, rerr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBody)) // lets the connection be reused
-	s.m.duration.WithLabelValues(strconv.Itoa(resp.StatusCode)).Observe(time.Since(start).Seconds())
 	ct := resp.Header.Get("Content-Type")
 	if resp.StatusCode/100 != 2 {
 		if rerr != nil && len(msg) == 0 {
@@ -285,7 +225,7 @@ func (s *Sink) logBody(status int, err error) {
 
 func (s *Sink) setHeaders(h http.Header) error {
 	for _, kv := range s.headers {
-		h.Set(kv.name, kv.value)
+		h.Set(kv.Name, kv.Value)
 	}
 	h.Set("Content-Type", s.contentType)
 	if s.opts.Compression == CompressionGzip {
@@ -294,26 +234,7 @@ func (s *Sink) setHeaders(h http.Header) error {
 	if h.Get("User-Agent") == "" {
 		h.Set("User-Agent", "logcapturer")
 	}
-	switch ba := s.opts.BasicAuth; {
-	case ba.set():
-		pw := ba.Password
-		if ba.PasswordFile != "" {
-			var err error
-			if pw, err = config.ReadSecret("basic_auth.password_file", ba.PasswordFile); err != nil {
-				return fmt.Errorf("%w: %w", errCredentials, err)
-			}
-		}
-		h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(ba.Username+":"+pw)))
-	case s.opts.BearerTokenFile != "":
-		tok, err := config.ReadSecret("bearer_token_file", s.opts.BearerTokenFile)
-		if err != nil {
-			return fmt.Errorf("%w: %w", errCredentials, err)
-		}
-		h.Set("Authorization", "Bearer "+tok)
-	case s.opts.BearerToken != "":
-		h.Set("Authorization", "Bearer "+s.opts.BearerToken)
-	}
-	return nil
+	return s.auth.Apply(h)
 }
 
 // Close unregisters the metrics and closes idle connections. Sends still
@@ -323,7 +244,7 @@ func (s *Sink) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
 		s.m.unregister()
-		s.transport.CloseIdleConnections()
+		s.http.CloseIdleConnections()
 	})
 	return nil
 }

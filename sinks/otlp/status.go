@@ -39,18 +39,18 @@ func (e *ExportError) Error() string {
 
 // Failure reasons (the reason label of logcapturer_sink_otlp_failures_total).
 const (
-	ReasonPartial      = "partial"      // 200 with rejected_log_records > 0
-	ReasonBadRequest   = "bad_request"  // 400
-	ReasonUnauthorized = "unauthorized" // 401, 403
-	ReasonNotFound     = "not_found"    // 404
-	ReasonTooLarge     = "too_large"    // 413
-	ReasonRejected     = "rejected"     // any other 4xx or unexpected status
-	ReasonRateLimited  = "rate_limited" // 429
-	ReasonUnavailable  = "unavailable"  // 502, 503, 504
-	ReasonServerError  = "server_error" // any other 5xx
-	ReasonTimeout      = "timeout"      // our timeout or a 408
-	ReasonConnection   = "connection"   // dial, reset, TLS, dropped connection
-	ReasonCredentials  = "credentials"  // a password or token file could not be read
+	ReasonPartial      = "partial"               // 200 with rejected_log_records > 0
+	ReasonBadRequest   = "bad_request"           // 400
+	ReasonUnauthorized = "unauthorized"          // 401, 403
+	ReasonNotFound     = "not_found"             // 404
+	ReasonTooLarge     = "too_large"             // 413
+	ReasonRejected     = sinks.ReasonRejected    // any other 4xx or unexpected status
+	ReasonRateLimited  = "rate_limited"          // 429
+	ReasonUnavailable  = "unavailable"           // 502, 503, 504
+	ReasonServerError  = "server_error"          // any other 5xx
+	ReasonTimeout      = sinks.ReasonTimeout     // our timeout or a 408
+	ReasonConnection   = sinks.ReasonConnection  // dial, reset, TLS, dropped connection
+	ReasonCredentials  = sinks.ReasonCredentials // a password or token file could not be read
 )
 
 var allReasons = []string{ReasonPartial, ReasonBadRequest, ReasonUnauthorized, ReasonNotFound, ReasonTooLarge,

@@ -12,40 +12,8 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/logcapturer/logcapturer/internal/otlpproto"
 	"github.com/logcapturer/logcapturer/wal"
-)
-
-// Protobuf field numbers of opentelemetry-proto (collector/logs/v1,
-// logs/v1, common/v1, resource/v1).
-const (
-	fieldRequestResourceLogs = 1 // ExportLogsServiceRequest.resource_logs
-	fieldRLResource          = 1 // ResourceLogs.resource
-	fieldRLScopeLogs         = 2 // ResourceLogs.scope_logs
-	fieldResourceAttributes  = 1 // Resource.attributes
-	fieldSLScope             = 1 // ScopeLogs.scope
-	fieldSLLogRecords        = 2 // ScopeLogs.log_records
-	fieldScopeName           = 1 // InstrumentationScope.name
-	fieldScopeVersion        = 2
-	fieldScopeAttributes     = 3
-	fieldLRTime              = 1 // LogRecord.time_unix_nano, fixed64
-	fieldLRSeverityNumber    = 2 // enum
-	fieldLRSeverityText      = 3
-	fieldLRBody              = 5 // AnyValue
-	fieldLRAttributes        = 6 // KeyValue
-	fieldLRTraceID           = 9
-	fieldLRSpanID            = 10
-	fieldLRObservedTime      = 11 // fixed64
-	fieldLREventName         = 12
-	fieldKVKey               = 1
-	fieldKVValue             = 2
-	fieldAnyString           = 1
-	fieldAnyBool             = 2
-	fieldAnyInt              = 3
-	fieldAnyDouble           = 4 // fixed64
-	fieldAnyArray            = 5 // ArrayValue{1: repeated AnyValue}
-	fieldAnyKVList           = 6 // KeyValueList{1: repeated KeyValue}
-	fieldAnyBytes            = 7
-	fieldListValues          = 1 // ArrayValue.values, KeyValueList.values
 )
 
 // maxDepth bounds the nesting of arrays and key/value lists in an
@@ -111,7 +79,7 @@ func (d *decoder) decode(body []byte, now int64) ([]encodedBlock, error) {
 			return nil, malformed("", err)
 		}
 		body = rest
-		if num == fieldRequestResourceLogs && typ == protowire.BytesType {
+		if num == otlpproto.RequestResourceLogs && typ == protowire.BytesType {
 			if err := d.resourceLogs(v); err != nil {
 				return nil, malformed(fmt.Sprintf("resource_logs[%d]", i), err)
 			}
@@ -192,11 +160,11 @@ func (d *decoder) resourceLogs(b []byte) error {
 	// The resource first, wherever it is in the message (fields may come
 	// in any order; a repeated message field merges).
 	err := eachField(b, func(num protowire.Number, typ protowire.Type, v []byte) error {
-		if num != fieldRLResource || typ != protowire.BytesType {
+		if num != otlpproto.RLResource || typ != protowire.BytesType {
 			return nil
 		}
 		return eachField(v, func(num protowire.Number, typ protowire.Type, v []byte) error {
-			if num != fieldResourceAttributes || typ != protowire.BytesType {
+			if num != otlpproto.ResourceAttributes || typ != protowire.BytesType {
 				return nil
 			}
 			k, val, err := d.keyValue(v)
@@ -218,7 +186,7 @@ func (d *decoder) resourceLogs(b []byte) error {
 	}
 	i := 0
 	return eachField(b, func(num protowire.Number, typ protowire.Type, v []byte) error {
-		if num != fieldRLScopeLogs || typ != protowire.BytesType {
+		if num != otlpproto.RLScopeLogs || typ != protowire.BytesType {
 			return nil
 		}
 		err := d.scopeLogs(v)
@@ -240,7 +208,7 @@ func wrap(where string, err error) error {
 func (d *decoder) scopeLogs(b []byte) error {
 	d.scMD = d.scMD[:0]
 	err := eachField(b, func(num protowire.Number, typ protowire.Type, v []byte) error {
-		if num != fieldSLScope || typ != protowire.BytesType {
+		if num != otlpproto.SLScope || typ != protowire.BytesType {
 			return nil
 		}
 		return eachField(v, func(num protowire.Number, typ protowire.Type, v []byte) error {
@@ -248,11 +216,11 @@ func (d *decoder) scopeLogs(b []byte) error {
 				return nil
 			}
 			switch num {
-			case fieldScopeName:
+			case otlpproto.ScopeName:
 				d.scMD = setMeta(d.scMD, metaScopeName, str(v))
-			case fieldScopeVersion:
+			case otlpproto.ScopeVersion:
 				d.scMD = setMeta(d.scMD, metaScopeVersion, str(v))
-			case fieldScopeAttributes:
+			case otlpproto.ScopeAttributes:
 				k, val, err := d.keyValue(v)
 				if err != nil {
 					return wrap("scope.attributes", err)
@@ -269,7 +237,7 @@ func (d *decoder) scopeLogs(b []byte) error {
 	}
 	i := 0
 	return eachField(b, func(num protowire.Number, typ protowire.Type, v []byte) error {
-		if num != fieldSLLogRecords || typ != protowire.BytesType {
+		if num != otlpproto.SLLogRecords || typ != protowire.BytesType {
 			return nil
 		}
 		if err := d.logRecord(v); err != nil {
@@ -301,19 +269,19 @@ func (d *decoder) logRecord(b []byte) error {
 	d.rec = append(append(d.rec[:0], d.resMD...), d.scMD...)
 	err := eachField(b, func(num protowire.Number, typ protowire.Type, v []byte) error {
 		switch {
-		case num == fieldLRTime && typ == protowire.Fixed64Type:
+		case num == otlpproto.LRTime && typ == protowire.Fixed64Type:
 			t = binary.LittleEndian.Uint64(v)
-		case num == fieldLRObservedTime && typ == protowire.Fixed64Type:
+		case num == otlpproto.LRObservedTime && typ == protowire.Fixed64Type:
 			obs = binary.LittleEndian.Uint64(v)
-		case num == fieldLRSeverityNumber && typ == protowire.VarintType:
+		case num == otlpproto.LRSeverityNumber && typ == protowire.VarintType:
 			x, _ := protowire.ConsumeVarint(v)
 			sevNum = int32(x)
 		case typ != protowire.BytesType:
-		case num == fieldLRSeverityText:
+		case num == otlpproto.LRSeverityText:
 			sevText = str(v)
-		case num == fieldLRBody:
+		case num == otlpproto.LRBody:
 			body = v
-		case num == fieldLRAttributes:
+		case num == otlpproto.LRAttributes:
 			k, val, err := d.keyValue(v)
 			if err != nil {
 				return wrap("attributes", err)
@@ -321,11 +289,11 @@ func (d *decoder) logRecord(b []byte) error {
 			if k != "" {
 				d.rec = append(d.rec, wal.Label{Name: k, Value: val})
 			}
-		case num == fieldLRTraceID:
+		case num == otlpproto.LRTraceID:
 			trace, hasTrace = v, true
-		case num == fieldLRSpanID:
+		case num == otlpproto.LRSpanID:
 			span, hasSp = v, true
-		case num == fieldLREventName:
+		case num == otlpproto.LREventName:
 			event = str(v)
 		}
 		return nil
@@ -493,9 +461,9 @@ func (d *decoder) keyValue(b []byte) (string, string, error) {
 			return nil
 		}
 		switch num {
-		case fieldKVKey:
+		case otlpproto.KVKey:
 			key = str(v)
-		case fieldKVValue:
+		case otlpproto.KVValue:
 			val = v
 		}
 		return nil
@@ -521,7 +489,7 @@ func (d *decoder) anyText(b []byte, depth int) ([]byte, error) {
 	switch num {
 	case 0:
 		return nil, nil
-	case fieldAnyString, fieldAnyBytes:
+	case otlpproto.AnyString, otlpproto.AnyBytes:
 		return v, nil
 	}
 	start := len(d.arena)
@@ -529,7 +497,7 @@ func (d *decoder) anyText(b []byte, depth int) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if num == fieldAnyDouble {
+	if num == otlpproto.AnyDouble {
 		// A double's text without JSON's quotes around NaN and infinities.
 		if s := d.arena[start:]; len(s) > 0 && s[0] == '"' {
 			copy(s, s[1:len(s)-1])
@@ -547,11 +515,11 @@ func anyValue(b []byte) (protowire.Number, []byte, error) {
 	err := eachField(b, func(n protowire.Number, typ protowire.Type, v []byte) error {
 		want := protowire.BytesType
 		switch n {
-		case fieldAnyBool, fieldAnyInt:
+		case otlpproto.AnyBool, otlpproto.AnyInt:
 			want = protowire.VarintType
-		case fieldAnyDouble:
+		case otlpproto.AnyDouble:
 			want = protowire.Fixed64Type
-		case fieldAnyString, fieldAnyArray, fieldAnyKVList, fieldAnyBytes:
+		case otlpproto.AnyString, otlpproto.AnyArray, otlpproto.AnyKVList, otlpproto.AnyBytes:
 		default:
 			return nil
 		}
@@ -572,49 +540,49 @@ func appendAnyJSON(dst []byte, num protowire.Number, v []byte, depth int) ([]byt
 	switch num {
 	case 0:
 		return append(dst, "null"...), nil
-	case fieldAnyString:
+	case otlpproto.AnyString:
 		return appendJSONString(dst, v), nil
-	case fieldAnyBytes:
+	case otlpproto.AnyBytes:
 		dst = append(dst, '"')
 		dst = appendBase64(dst, v)
 		return append(dst, '"'), nil
-	case fieldAnyBool:
+	case otlpproto.AnyBool:
 		x, _ := protowire.ConsumeVarint(v)
 		if x != 0 {
 			return append(dst, "true"...), nil
 		}
 		return append(dst, "false"...), nil
-	case fieldAnyInt:
+	case otlpproto.AnyInt:
 		x, _ := protowire.ConsumeVarint(v)
 		return appendInt(dst, int64(x)), nil
-	case fieldAnyDouble:
+	case otlpproto.AnyDouble:
 		return appendFloat(dst, math.Float64frombits(binary.LittleEndian.Uint64(v))), nil
 	}
 	if depth >= maxDepth {
 		return dst, fmt.Errorf("values nested deeper than %d", maxDepth)
 	}
 	open, close := byte('['), byte(']')
-	if num == fieldAnyKVList {
+	if num == otlpproto.AnyKVList {
 		open, close = '{', '}'
 	}
 	dst = append(dst, open)
 	n := 0
 	err := eachField(v, func(f protowire.Number, typ protowire.Type, item []byte) error {
-		if f != fieldListValues || typ != protowire.BytesType {
+		if f != otlpproto.ListValues || typ != protowire.BytesType {
 			return nil
 		}
 		if n > 0 {
 			dst = append(dst, ',')
 		}
 		n++
-		if num == fieldAnyKVList {
+		if num == otlpproto.AnyKVList {
 			var key, val []byte
 			err := eachField(item, func(f protowire.Number, typ protowire.Type, x []byte) error {
 				if typ == protowire.BytesType {
 					switch f {
-					case fieldKVKey:
+					case otlpproto.KVKey:
 						key = x
-					case fieldKVValue:
+					case otlpproto.KVValue:
 						val = x
 					}
 				}

@@ -14,6 +14,7 @@ import (
 	respb "go.opentelemetry.io/proto/slim/otlp/resource/v1"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/logcapturer/logcapturer/internal/otlpproto"
 	"github.com/logcapturer/logcapturer/wal"
 )
 
@@ -179,9 +180,9 @@ func TestDecodeFieldOrder(t *testing.T) {
 	slScope := marshalMsg(t, &logspb.ScopeLogs{Scope: sl.Scope})
 	scopeLogs := append(slRecords, slScope...) // concatenated messages merge
 	var rlb []byte
-	rlb = appendField(rlb, fieldRLScopeLogs, scopeLogs)
+	rlb = appendField(rlb, otlpproto.RLScopeLogs, scopeLogs)
 	rlb = append(rlb, marshalMsg(t, &logspb.ResourceLogs{Resource: rl.Resource})...)
-	body := appendField(nil, fieldRequestResourceLogs, rlb)
+	body := appendField(nil, otlpproto.RequestResourceLogs, rlb)
 
 	d := testDecoder(map[string]string{"app": "shop"}, nil, DefaultSeverityLabel)
 	blocks, err := d.decode(body, now)

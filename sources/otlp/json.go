@@ -15,6 +15,8 @@ import (
 	"strings"
 
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/logcapturer/logcapturer/internal/otlpproto"
 )
 
 // jsonToProto transcodes an OTLP/JSON ExportLogsServiceRequest into its
@@ -167,7 +169,7 @@ func stringField(o map[string]any, camel, snake string) (string, error) {
 func (t *transcoder) request(dst []byte, o map[string]any) ([]byte, error) {
 	err := each(o, "resourceLogs", "resource_logs", func(rl map[string]any) error {
 		var err error
-		dst, err = appendMsg(dst, fieldRequestResourceLogs, func(b []byte) ([]byte, error) { return t.resourceLogs(b, rl) })
+		dst, err = appendMsg(dst, otlpproto.RequestResourceLogs, func(b []byte) ([]byte, error) { return t.resourceLogs(b, rl) })
 		return err
 	})
 	return dst, err
@@ -179,8 +181,8 @@ func (t *transcoder) resourceLogs(dst []byte, o map[string]any) ([]byte, error) 
 		return dst, err
 	}
 	if res != nil {
-		dst, err = appendMsg(dst, fieldRLResource, func(b []byte) ([]byte, error) {
-			b, err := t.keyValues(b, fieldResourceAttributes, res)
+		dst, err = appendMsg(dst, otlpproto.RLResource, func(b []byte) ([]byte, error) {
+			b, err := t.keyValues(b, otlpproto.ResourceAttributes, res)
 			if err != nil {
 				return b, at("resource", err)
 			}
@@ -192,7 +194,7 @@ func (t *transcoder) resourceLogs(dst []byte, o map[string]any) ([]byte, error) 
 	}
 	err = each(o, "scopeLogs", "scope_logs", func(sl map[string]any) error {
 		var err error
-		dst, err = appendMsg(dst, fieldRLScopeLogs, func(b []byte) ([]byte, error) { return t.scopeLogs(b, sl) })
+		dst, err = appendMsg(dst, otlpproto.RLScopeLogs, func(b []byte) ([]byte, error) { return t.scopeLogs(b, sl) })
 		return err
 	})
 	return dst, err
@@ -212,12 +214,12 @@ func (t *transcoder) keyValue(dst []byte, o map[string]any, depth int) ([]byte, 
 	if err != nil {
 		return dst, err
 	}
-	dst = appendString(dst, fieldKVKey, k)
+	dst = appendString(dst, otlpproto.KVKey, k)
 	v, err := object(o, "value", "")
 	if err != nil || v == nil {
 		return dst, err
 	}
-	return appendMsg(dst, fieldKVValue, func(b []byte) ([]byte, error) {
+	return appendMsg(dst, otlpproto.KVValue, func(b []byte) ([]byte, error) {
 		b, err := t.anyValue(b, v, depth)
 		if err != nil {
 			return b, at("value", err)
@@ -232,18 +234,18 @@ func (t *transcoder) scopeLogs(dst []byte, o map[string]any) ([]byte, error) {
 		return dst, err
 	}
 	if sc != nil {
-		dst, err = appendMsg(dst, fieldSLScope, func(b []byte) ([]byte, error) {
+		dst, err = appendMsg(dst, otlpproto.SLScope, func(b []byte) ([]byte, error) {
 			for _, f := range []struct {
 				name string
 				num  protowire.Number
-			}{{"name", fieldScopeName}, {"version", fieldScopeVersion}} {
+			}{{"name", otlpproto.ScopeName}, {"version", otlpproto.ScopeVersion}} {
 				s, err := stringField(sc, f.name, "")
 				if err != nil {
 					return b, at("scope", err)
 				}
 				b = appendString(b, f.num, s)
 			}
-			b, err := t.keyValues(b, fieldScopeAttributes, sc)
+			b, err := t.keyValues(b, otlpproto.ScopeAttributes, sc)
 			if err != nil {
 				return b, at("scope", err)
 			}
@@ -255,7 +257,7 @@ func (t *transcoder) scopeLogs(dst []byte, o map[string]any) ([]byte, error) {
 	}
 	err = each(o, "logRecords", "log_records", func(lr map[string]any) error {
 		var err error
-		dst, err = appendMsg(dst, fieldSLLogRecords, func(b []byte) ([]byte, error) { return t.logRecord(b, lr) })
+		dst, err = appendMsg(dst, otlpproto.SLLogRecords, func(b []byte) ([]byte, error) { return t.logRecord(b, lr) })
 		return err
 	})
 	return dst, err
@@ -265,7 +267,7 @@ func (t *transcoder) logRecord(dst []byte, o map[string]any) ([]byte, error) {
 	for _, f := range []struct {
 		camel, snake string
 		num          protowire.Number
-	}{{"timeUnixNano", "time_unix_nano", fieldLRTime}, {"observedTimeUnixNano", "observed_time_unix_nano", fieldLRObservedTime}} {
+	}{{"timeUnixNano", "time_unix_nano", otlpproto.LRTime}, {"observedTimeUnixNano", "observed_time_unix_nano", otlpproto.LRObservedTime}} {
 		v := get(o, f.camel, f.snake)
 		if v == nil {
 			continue
@@ -282,13 +284,13 @@ func (t *transcoder) logRecord(dst []byte, o map[string]any) ([]byte, error) {
 		if err != nil {
 			return dst, &pathError{"severityNumber", err.Error()}
 		}
-		dst = protowire.AppendTag(dst, fieldLRSeverityNumber, protowire.VarintType)
+		dst = protowire.AppendTag(dst, otlpproto.LRSeverityNumber, protowire.VarintType)
 		dst = protowire.AppendVarint(dst, uint64(n))
 	}
 	for _, f := range []struct {
 		camel, snake string
 		num          protowire.Number
-	}{{"severityText", "severity_text", fieldLRSeverityText}, {"eventName", "event_name", fieldLREventName}} {
+	}{{"severityText", "severity_text", otlpproto.LRSeverityText}, {"eventName", "event_name", otlpproto.LREventName}} {
 		s, err := stringField(o, f.camel, f.snake)
 		if err != nil {
 			return dst, err
@@ -300,7 +302,7 @@ func (t *transcoder) logRecord(dst []byte, o map[string]any) ([]byte, error) {
 		return dst, err
 	}
 	if body != nil {
-		dst, err = appendMsg(dst, fieldLRBody, func(b []byte) ([]byte, error) {
+		dst, err = appendMsg(dst, otlpproto.LRBody, func(b []byte) ([]byte, error) {
 			b, err := t.anyValue(b, body, 0)
 			if err != nil {
 				return b, at("body", err)
@@ -311,14 +313,14 @@ func (t *transcoder) logRecord(dst []byte, o map[string]any) ([]byte, error) {
 			return dst, err
 		}
 	}
-	if dst, err = t.keyValues(dst, fieldLRAttributes, o); err != nil {
+	if dst, err = t.keyValues(dst, otlpproto.LRAttributes, o); err != nil {
 		return dst, err
 	}
 	for _, f := range []struct {
 		camel, snake string
 		num          protowire.Number
 		n            int
-	}{{"traceId", "trace_id", fieldLRTraceID, 16}, {"spanId", "span_id", fieldLRSpanID, 8}} {
+	}{{"traceId", "trace_id", otlpproto.LRTraceID, 16}, {"spanId", "span_id", otlpproto.LRSpanID, 8}} {
 		s, err := stringField(o, f.camel, f.snake)
 		if err != nil || s == "" {
 			if err != nil {
@@ -354,28 +356,28 @@ func (t *transcoder) anyValue(dst []byte, o map[string]any, depth int) ([]byte, 
 			if !ok {
 				return dst, &pathError{name, "want a string, got " + kind(v)}
 			}
-			dst = protowire.AppendTag(dst, fieldAnyString, protowire.BytesType)
+			dst = protowire.AppendTag(dst, otlpproto.AnyString, protowire.BytesType)
 			dst = protowire.AppendString(dst, s)
 		case "boolValue", "bool_value":
 			b, ok := v.(bool)
 			if !ok {
 				return dst, &pathError{name, "want a boolean, got " + kind(v)}
 			}
-			dst = protowire.AppendTag(dst, fieldAnyBool, protowire.VarintType)
+			dst = protowire.AppendTag(dst, otlpproto.AnyBool, protowire.VarintType)
 			dst = protowire.AppendVarint(dst, protowire.EncodeBool(b))
 		case "intValue", "int_value":
 			n, err := intValue(v)
 			if err != nil {
 				return dst, &pathError{name, err.Error()}
 			}
-			dst = protowire.AppendTag(dst, fieldAnyInt, protowire.VarintType)
+			dst = protowire.AppendTag(dst, otlpproto.AnyInt, protowire.VarintType)
 			dst = protowire.AppendVarint(dst, uint64(n))
 		case "doubleValue", "double_value":
 			f, err := doubleValue(v)
 			if err != nil {
 				return dst, &pathError{name, err.Error()}
 			}
-			dst = protowire.AppendTag(dst, fieldAnyDouble, protowire.Fixed64Type)
+			dst = protowire.AppendTag(dst, otlpproto.AnyDouble, protowire.Fixed64Type)
 			dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(f))
 		case "bytesValue", "bytes_value":
 			s, ok := v.(string)
@@ -386,22 +388,22 @@ func (t *transcoder) anyValue(dst []byte, o map[string]any, depth int) ([]byte, 
 			if err != nil {
 				return dst, &pathError{name, "want a base64 string: " + err.Error()}
 			}
-			dst = protowire.AppendTag(dst, fieldAnyBytes, protowire.BytesType)
+			dst = protowire.AppendTag(dst, otlpproto.AnyBytes, protowire.BytesType)
 			dst = protowire.AppendBytes(dst, b)
 		case "arrayValue", "array_value", "kvlistValue", "kvlist_value":
 			list, ok := v.(map[string]any)
 			if !ok {
 				return dst, &pathError{name, "want an object, got " + kind(v)}
 			}
-			num := protowire.Number(fieldAnyArray)
+			num := protowire.Number(otlpproto.AnyArray)
 			if strings.HasPrefix(name, "kvlist") {
-				num = fieldAnyKVList
+				num = otlpproto.AnyKVList
 			}
 			dst, err = appendMsg(dst, num, func(b []byte) ([]byte, error) {
 				err := each(list, "values", "", func(item map[string]any) error {
 					var err error
-					b, err = appendMsg(b, fieldListValues, func(c []byte) ([]byte, error) {
-						if num == fieldAnyKVList {
+					b, err = appendMsg(b, otlpproto.ListValues, func(c []byte) ([]byte, error) {
+						if num == otlpproto.AnyKVList {
 							return t.keyValue(c, item, depth+1)
 						}
 						return t.anyValue(c, item, depth+1)

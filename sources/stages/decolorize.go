@@ -4,6 +4,8 @@ import (
 	"regexp"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/logcapturer/logcapturer/config"
 )
 
 // ansiRegexp is the expression Loki's decolorize uses (its own comment
@@ -16,8 +18,8 @@ var ansiRegexp = regexp.MustCompile("[\u001B\u009B][[\\]()#;?]*(?:(?:(?:[a-zA-Z\
 type decolorizeStage struct{}
 
 func parseDecolorize(p *parser, n *yaml.Node, key string, line int) Stage {
-	if n != nil && !isNull(n) && !(n.Kind == yaml.MappingNode && len(n.Content) == 0) {
-		p.fail(n.Line, key, "the decolorize stage takes no options, got %s", kindName(n))
+	if n != nil && !config.IsNull(n) && !(n.Kind == yaml.MappingNode && len(n.Content) == 0) {
+		p.fail(n.Line, key, "the decolorize stage takes no options, got %s", config.NodeKind(n))
 		return nil
 	}
 	return decolorizeStage{}

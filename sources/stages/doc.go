@@ -12,7 +12,10 @@
 // comes out to its next WAL block. A stage is an ordinary value; each stage
 // type is one file (its options, parse function, Process, and tests) and
 // one line in the stage list (list.go). The package imports neither
-// pipeline nor sinks. A Pipeline is not safe for concurrent use.
+// pipeline nor sinks; it reads YAML nodes with config's helpers
+// (config.ResolveAlias, IsNull, NodeKind, Suggest), so aliases, nulls and
+// "did you mean" work as in the rest of the file. A Pipeline is not safe
+// for concurrent use.
 //
 // # Parsing
 //

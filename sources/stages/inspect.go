@@ -1,6 +1,10 @@
 package stages
 
-import "go.yaml.in/yaml/v3"
+import (
+	"go.yaml.in/yaml/v3"
+
+	"github.com/logcapturer/logcapturer/config"
+)
 
 // Inspector watches entries pass the top-level stages of a Pipeline, for
 // logcapturer pipeline test (Promtail's --inspect). Either func may be nil.
@@ -52,13 +56,13 @@ func (p *Pipeline) Inspect(in Inspector) {
 // that Parse accepted, in order: names[i] is the stage an Inspector's i
 // refers to. An item that is not a one-key mapping gives "".
 func StageNames(node *yaml.Node) []string {
-	node = resolve(node)
+	node = config.ResolveAlias(node)
 	if node == nil || node.Kind != yaml.SequenceNode {
 		return nil
 	}
 	names := make([]string, len(node.Content))
 	for i, item := range node.Content {
-		if item = resolve(item); item != nil && item.Kind == yaml.MappingNode && len(item.Content) == 2 {
+		if item = config.ResolveAlias(item); item != nil && item.Kind == yaml.MappingNode && len(item.Content) == 2 {
 			names[i] = item.Content[0].Value
 		}
 	}

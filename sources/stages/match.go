@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/logcapturer/logcapturer/config"
 )
 
 // matchOptions are the match stage's options.
@@ -52,7 +54,7 @@ func parseMatch(p *parser, n *yaml.Node, key string, line int) Stage {
 		}
 		s.sel = sel
 	}
-	hasStages := !isNull(&o.Stages) && o.Stages.Kind != 0
+	hasStages := !config.IsNull(&o.Stages) && o.Stages.Kind != 0
 	switch o.Action {
 	case "", "keep":
 		if !hasStages {

@@ -12,6 +12,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/logcapturer/logcapturer/config"
 )
 
 // metricOptions is one metric of Promtail's metrics stage (the stage's
@@ -94,15 +96,15 @@ type metricSeries struct {
 }
 
 func parseMetrics(p *parser, n *yaml.Node, key string, line int) Stage {
-	n = resolve(n)
-	if n == nil || isNull(n) || n.Kind != yaml.MappingNode || len(n.Content) == 0 {
+	n = config.ResolveAlias(n)
+	if n == nil || config.IsNull(n) || n.Kind != yaml.MappingNode || len(n.Content) == 0 {
 		p.fail(line, key, "the metrics stage takes a mapping of metric names to their options (type, config, ...)")
 		return nil
 	}
 	defs := map[string]metricDef{}
 	ok := true
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		name, mn := n.Content[i].Value, resolve(n.Content[i+1])
+		name, mn := n.Content[i].Value, config.ResolveAlias(n.Content[i+1])
 		mkey := key + "." + name
 		if _, dup := defs[name]; dup {
 			p.fail(n.Content[i].Line, mkey, "duplicate metric")

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/logcapturer/logcapturer/config"
 )
 
 // optionError is a problem with one option key of a stage, returned by
@@ -34,12 +36,12 @@ func (p *parser) failOption(n *yaml.Node, key string, line int, err error) {
 // the mapping n, or of the deepest part of it that exists; def if none.
 func keyLine(n *yaml.Node, path string, def int) int {
 	line := def
-	if r := resolve(n); r != nil && r.Kind == yaml.MappingNode {
+	if r := config.ResolveAlias(n); r != nil && r.Kind == yaml.MappingNode {
 		line = r.Line
 	}
 	for _, part := range strings.Split(path, ".") {
 		part, _, _ = strings.Cut(part, "[")
-		n = resolve(n)
+		n = config.ResolveAlias(n)
 		if n == nil || n.Kind != yaml.MappingNode {
 			return line
 		}

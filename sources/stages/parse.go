@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/logcapturer/logcapturer/config"
 )
 
 // Problem is one thing wrong with a pipeline_stages list. Key is relative
@@ -58,9 +60,9 @@ func Parse(node *yaml.Node, env Env) (*Pipeline, []Problem) {
 // top). top marks the source's pipeline, whose Extracted map is reset per
 // entry; a nested one copies the labels over what is there (Promtail).
 func (p *parser) pipeline(node *yaml.Node, key string, top bool) *Pipeline {
-	node = resolve(node)
+	node = config.ResolveAlias(node)
 	pl := newPipeline(p.env, top)
-	if node == nil || isNull(node) {
+	if node == nil || config.IsNull(node) {
 		return pl
 	}
 	if node.Kind != yaml.SequenceNode {
@@ -70,7 +72,7 @@ func (p *parser) pipeline(node *yaml.Node, key string, top bool) *Pipeline {
 				hint = fmt.Sprintf(" (write each stage as a list item: \"- %s: ...\")", node.Content[0].Value)
 			}
 		}
-		p.fail(node.Line, key, "must be a list of stages, got %s%s", kindName(node), hint)
+		p.fail(node.Line, key, "must be a list of stages, got %s%s", config.NodeKind(node), hint)
 		return nil
 	}
 	for i, item := range node.Content {
@@ -84,13 +86,13 @@ func (p *parser) pipeline(node *yaml.Node, key string, top bool) *Pipeline {
 
 // stage parses one list item {name: options}.
 func (p *parser) stage(item *yaml.Node, key string) Stage {
-	item = resolve(item)
+	item = config.ResolveAlias(item)
 	if item == nil {
 		p.fail(0, key, "broken alias")
 		return nil
 	}
 	if item.Kind != yaml.MappingNode {
-		msg := "a stage must be a mapping of one stage name to its options, got " + kindName(item)
+		msg := "a stage must be a mapping of one stage name to its options, got " + config.NodeKind(item)
 		if item.Kind == yaml.ScalarNode {
 			if _, ok := stageList[item.Value]; ok {
 				msg += fmt.Sprintf(" (write \"- %s: {}\" or \"- %s:\" with options below)", item.Value, item.Value)
@@ -122,14 +124,14 @@ func (p *parser) stage(item *yaml.Node, key string) Stage {
 		msg := fmt.Sprintf("unknown stage %q", name)
 		if owners := keyOwners(name); len(owners) > 0 {
 			msg += fmt.Sprintf(" (%q is a key of the %s stage; indent it under that stage)", name, strings.Join(owners, ", "))
-		} else if s := suggest(name, stageNames()); s != "" {
+		} else if s := config.Suggest(name, stageNames()); s != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", s)
 		}
 		p.fail(item.Content[0].Line, skey, "%s; known stages: %s", msg, knownStages())
 		return nil
 	}
 	before := len(p.problems)
-	s := st.parse(p, resolve(opts), skey, item.Content[0].Line)
+	s := st.parse(p, config.ResolveAlias(opts), skey, item.Content[0].Line)
 	if len(p.problems) > before {
 		return nil
 	}
@@ -144,11 +146,11 @@ func (p *parser) stage(item *yaml.Node, key string) Stage {
 // naming the stage it belongs to if it is another stage's key. line is the
 // stage name's line, for a null n. It reports whether there was no problem.
 func (p *parser) decode(n *yaml.Node, key string, line int, stage string, out any) bool {
-	if n == nil || isNull(n) {
+	if n == nil || config.IsNull(n) {
 		return true
 	}
 	if n.Kind != yaml.MappingNode {
-		p.fail(n.Line, key, "the %s stage's options must be a mapping, got %s", stage, kindName(n))
+		p.fail(n.Line, key, "the %s stage's options must be a mapping, got %s", stage, config.NodeKind(n))
 		return false
 	}
 	fields := fieldsOf(reflect.TypeOf(out).Elem())
@@ -177,17 +179,17 @@ func (p *parser) decode(n *yaml.Node, key string, line int, stage string, out an
 				names = append(names, f)
 			}
 			slices.Sort(names)
-			if s := suggest(k.Value, names); s != "" {
+			if s := config.Suggest(k.Value, names); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			}
 			p.fail(k.Line, fkey, "%s; %s takes: %s", msg, stage, strings.Join(names, ", "))
 			ok = false
 			continue
 		}
-		if isNull(val) {
+		if config.IsNull(val) {
 			continue
 		}
-		if err := resolve(val).Decode(v.Field(idx).Addr().Interface()); err != nil {
+		if err := config.ResolveAlias(val).Decode(v.Field(idx).Addr().Interface()); err != nil {
 			p.fail(val.Line, fkey, "%s", yamlErrMsg(err))
 			ok = false
 		}
@@ -243,97 +245,34 @@ func stageNames() []string {
 
 func knownStages() string { return strings.Join(stageNames(), ", ") }
 
-// resolve follows aliases; nil for a broken chain.
-func resolve(n *yaml.Node) *yaml.Node {
-	for i := 0; n != nil && n.Kind == yaml.AliasNode; i++ {
-		if i == 16 {
-			return nil
-		}
-		n = n.Alias
-	}
-	return n
-}
-
-func isNull(n *yaml.Node) bool {
-	n = resolve(n)
-	return n == nil || (n.Kind == yaml.ScalarNode && n.Tag == "!!null")
-}
-
-func kindName(n *yaml.Node) string {
-	switch n = resolve(n); {
-	case n == nil:
-		return "a broken alias"
-	case n.Kind == yaml.MappingNode:
-		return "a mapping"
-	case n.Kind == yaml.SequenceNode:
-		return "a list"
-	default:
-		return strconv.Quote(n.Value)
-	}
-}
-
-// suggest returns the name closest to key if it is close enough.
-func suggest(key string, names []string) string {
-	best, bestD := "", 3
-	for _, n := range names {
-		if d := editDistance(key, n); d < bestD {
-			best, bestD = n, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 99
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := 1
-			if a[i-1] == b[j-1] {
-				c = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
-
 // stringMap decodes a mapping of strings whose values may be null (labels,
 // structured_metadata, logfmt mapping...). A value that is not a scalar is
 // a problem.
 func (p *parser) stringMap(n *yaml.Node, key, stage string) (map[string]string, bool) {
-	n = resolve(n)
-	if n == nil || isNull(n) {
+	n = config.ResolveAlias(n)
+	if n == nil || config.IsNull(n) {
 		return nil, true
 	}
 	if n.Kind != yaml.MappingNode {
-		p.fail(n.Line, key, "the %s stage takes a mapping, got %s", stage, kindName(n))
+		p.fail(n.Line, key, "the %s stage takes a mapping, got %s", stage, config.NodeKind(n))
 		return nil, false
 	}
 	out := map[string]string{}
 	ok := true
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], resolve(n.Content[i+1])
+		k, v := n.Content[i], config.ResolveAlias(n.Content[i+1])
 		if _, dup := out[k.Value]; dup {
 			p.fail(k.Line, key+"."+k.Value, "duplicate key")
 			ok = false
 			continue
 		}
 		switch {
-		case isNull(v):
+		case config.IsNull(v):
 			out[k.Value] = ""
 		case v.Kind == yaml.ScalarNode:
 			out[k.Value] = v.Value
 		default:
-			p.fail(v.Line, key+"."+k.Value, "must be a string, got %s", kindName(v))
+			p.fail(v.Line, key+"."+k.Value, "must be a string, got %s", config.NodeKind(v))
 			ok = false
 		}
 	}
@@ -342,20 +281,20 @@ func (p *parser) stringMap(n *yaml.Node, key, stage string) (map[string]string, 
 
 // stringList decodes a list of strings.
 func (p *parser) stringList(n *yaml.Node, key, stage string) ([]string, bool) {
-	n = resolve(n)
-	if n == nil || isNull(n) {
+	n = config.ResolveAlias(n)
+	if n == nil || config.IsNull(n) {
 		return nil, true
 	}
 	if n.Kind != yaml.SequenceNode {
-		p.fail(n.Line, key, "the %s stage takes a list of label names, got %s", stage, kindName(n))
+		p.fail(n.Line, key, "the %s stage takes a list of label names, got %s", stage, config.NodeKind(n))
 		return nil, false
 	}
 	var out []string
 	ok := true
 	for i, v := range n.Content {
-		v = resolve(v)
-		if v == nil || v.Kind != yaml.ScalarNode || isNull(v) {
-			p.fail(n.Line, key+"["+strconv.Itoa(i)+"]", "must be a string, got %s", kindName(v))
+		v = config.ResolveAlias(v)
+		if v == nil || v.Kind != yaml.ScalarNode || config.IsNull(v) {
+			p.fail(n.Line, key+"["+strconv.Itoa(i)+"]", "must be a string, got %s", config.NodeKind(v))
 			ok = false
 			continue
 		}

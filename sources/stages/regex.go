@@ -4,6 +4,8 @@ import (
 	"regexp"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/logcapturer/logcapturer/config"
 )
 
 // regexOptions are the regex stage's options (Promtail's RegexConfig).
@@ -54,7 +56,7 @@ func (p *parser) compileRegex(expr string, n *yaml.Node, key string, line int, o
 
 // optionLine returns the line of option key in mapping n, or def.
 func optionLine(n *yaml.Node, key string, def int) int {
-	if n = resolve(n); n != nil && n.Kind == yaml.MappingNode {
+	if n = config.ResolveAlias(n); n != nil && n.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			if n.Content[i].Value == key {
 				return n.Content[i+1].Line

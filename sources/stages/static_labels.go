@@ -2,6 +2,8 @@ package stages
 
 import (
 	"go.yaml.in/yaml/v3"
+
+	"github.com/logcapturer/logcapturer/config"
 )
 
 // staticLabelsStage sets fixed labels.
@@ -14,7 +16,7 @@ func parseStaticLabels(p *parser, n *yaml.Node, key string, line int) Stage {
 	if !ok {
 		return nil
 	}
-	if n == nil || isNull(n) {
+	if n == nil || config.IsNull(n) {
 		p.fail(line, key, "needs at least one label: value")
 		return nil
 	}
