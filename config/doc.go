@@ -157,7 +157,9 @@
 //	                                 # a file is read again at most once a second
 //	    # labels are set over the pushed ones; X-Scope-OrgID becomes the
 //	    # entries' tenant (__tenant_id__); pushed labels starting with __ are
-//	    # dropped; pipeline_stages: not supported yet for loki_push.
+//	    # dropped (a relabel hook sees them first); pipeline_stages run on
+//	    # each push and are flushed at its end: a multiline block never
+//	    # spans two pushes, and the 204 covers every entry of the push.
 //
 //	# type: docker reads Docker json-file logs (paths default to
 //	# /var/lib/docker/containers/*/*-json.log), joins 16 KiB partial lines,
@@ -189,7 +191,10 @@
 //	    metadata: {boot_id: _BOOT_ID}   # structured metadata name -> journal field (default none)
 //	    journalctl_path: journalctl  # the journalctl to run (PATH lookup)
 //	    max_entry_bytes: 1MiB        # 1KiB .. 1GiB; a larger entry is skipped and counted
-//	    # pipeline_stages are refused for journald sources for now.
+//	    # pipeline_stages run on each entry (MESSAGE or the JSON line, with the labels
+//	    # and metadata above); a block's cursor never passes an entry they hold; a
+//	    # relabel hook also sees __journal_<field lowercased> and
+//	    # __journal_priority_keyword, removed before the stages
 //	# type: otlp (sources/otlp.Config): an OTLP/HTTP logs receiver, POST /v1/logs,
 //	# protobuf or JSON, gzip; answers 200 only once the records are fsynced.
 //	  - name: otel
@@ -207,7 +212,8 @@
 //	    severity_label: level        # the label for severity_text (else the severity_number's name);
 //	                                 # "-": structured metadata "level" instead
 //	    # other resource, scope and log attributes, ids (trace_id, span_id) and event.name
-//	    # become structured metadata; pipeline_stages is not supported yet for otlp
+//	    # become structured metadata; pipeline_stages run on each request and are
+//	    # flushed at its end (as for loki_push): the 200 covers every entry of it
 //
 //	sinks:                           # required: at least one
 //	  # The keys every sink has, decoded here:

@@ -78,6 +78,12 @@ type Deps struct {
 	// MaxStreams is the source's max_streams (0: DefaultMaxStreams), for
 	// its StageRunner.
 	MaxStreams int
+	// Relabel, when set, is the source's relabel hook (Promtail's
+	// relabel_configs; StageOptions.Relabel): it sees each entry's labels
+	// with the source's internal "__" labels (journald __journal_*,
+	// syslog __syslog_*, loki_push the pushed labels), which a source
+	// builds only when it is set.
+	Relabel func(lbls map[string]string) (keep bool)
 	// Positions are the source's positions recovered from the WAL, by
 	// Position.FileID: file offsets for files, Position.Cursor for a source
 	// positioned by cursor (journald; FileID is then whatever that source

@@ -215,6 +215,12 @@ func NewStageRunner(deps Deps, o StageOptions) (*StageRunner, error) {
 	return r, nil
 }
 
+// Staged reports whether a source deps describes runs its entries
+// through a StageRunner: it has pipeline_stages or a relabel hook.
+func (d *Deps) Staged() bool {
+	return d.Relabel != nil || (d.PipelineStages != nil && len(d.PipelineStages.Content) > 0)
+}
+
 // NewStream returns a stream of entries whose labels (the block's labels)
 // are labels, with the position reached so far. The runner keeps no
 // reference to a stream without entries under way.
@@ -597,6 +603,11 @@ func (s *StageStream) Held() (wal.Position, bool) {
 	}
 	return wal.Position{}, false
 }
+
+// Advance moves s's position to pos without an entry (the source skipped
+// one before the stages: too old, no message). Entries the stages hold
+// still hold the position (Position).
+func (s *StageStream) Advance(pos wal.Position) { s.reached = pos }
 
 // Reset forgets the position of the entries of s handed to the stages so
 // far (the file was truncated: they cannot be read again). They still go

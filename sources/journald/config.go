@@ -28,8 +28,17 @@ func (o *Options) Open(deps sources.Deps) (sources.Source, error) {
 	if pos, ok := deps.Positions[FileID]; ok {
 		p.Cursor = pos.Cursor
 	}
-	if deps.PipelineStages != nil {
-		return nil, fmt.Errorf("journald source %q: pipeline_stages are not supported by this source yet", deps.Name)
+	if deps.Staged() {
+		var err error
+		p.Stages, err = sources.NewStageRunner(deps, sources.StageOptions{MaxStreams: deps.MaxStreams, Relabel: deps.Relabel})
+		if err != nil {
+			return nil, fmt.Errorf("journald source: %w", err)
+		}
+		p.InternalLabels = deps.Relabel != nil
 	}
-	return New(deps.Logger, deps.Registerer, *o, p)
+	src, err := New(deps.Logger, deps.Registerer, *o, p)
+	if err != nil && p.Stages != nil {
+		p.Stages.Close()
+	}
+	return src, err
 }

@@ -86,6 +86,25 @@
 // _restarts_total, _skipped_entries_total{reason: too_large, no_message,
 // max_age} and _up.
 //
+// # Stages
+//
+// With pipeline_stages (or a relabel hook) each entry goes through a
+// sources.StageRunner (stages.go): its line, its labels (the configured
+// ones and those from fields) and metadata as above, and, only when a
+// relabel hook is set, Promtail's internal labels __journal_<field name
+// lowercased> for every field (the first value of a repeated one;
+// __cursor and the other address fields included, as Promtail's
+// __journal___cursor) and __journal_priority_keyword; they are removed
+// after the hook, before the stages. A block's cursor is the cursor of the
+// last entry whose output is in the block or that was dropped (by the
+// stages, max_age or for lacking MESSAGE), never past an entry the stages
+// hold (a multiline block under way): then it is the cursor of the entry
+// before the first held one, so --after-cursor yields that entry again.
+// While they hold entries and journalctl is quiet the stages are ticked
+// every 250 ms (max_wait_time). When journalctl exits the stages hand on
+// what they hold (a multiline block is cut there) before it is started
+// again.
+//
 // # Lifecycle
 //
 // New (or Options.Open) checks the options; Start starts the goroutine;
@@ -95,7 +114,9 @@
 //
 // # Caveats
 //
-//   - pipeline_stages are not run yet: the source refuses them.
+//   - Of a journal never read (no cursor yet), an entry the stages hold
+//     has no cursor before it: if the process dies while they hold it,
+//     the next start reads from since (see the next caveat).
 //   - The since "now" of a journal never read is the process's start: if
 //     it dies before the first block is durable, the next process starts
 //     at its own now, and what was logged in between is not read.

@@ -36,6 +36,12 @@ type Params struct {
 	// Cursor is the position recovered from the WAL: the cursor of the
 	// last entry of the newest durable block; "" for a journal never read.
 	Cursor string
+	// Stages, when set, runs the entries through the source's
+	// pipeline_stages (and relabel hook); the Source owns it from New on
+	// and closes it in Close. InternalLabels gives each entry Promtail's
+	// __journal_<field> labels (for a relabel hook: built only then).
+	Stages         *sources.StageRunner
+	InternalLabels bool
 	// Emitter receives the blocks (required).
 	Emitter sources.Emitter
 	// Conditions receives ConditionStalled while journalctl is down; nil:
@@ -186,7 +192,13 @@ func (s *Source) Close() error {
 		s.cancel()
 	}
 	s.mu.Unlock()
+	if s.p.Stages != nil {
+		s.p.Stages.Stop() // a limit stage's wait ends
+	}
 	s.wg.Wait()
+	if s.p.Stages != nil {
+		s.p.Stages.Close()
+	}
 	s.metrics.set.Unregister()
 	return nil
 }

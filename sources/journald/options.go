@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/logcapturer/logcapturer/config"
+	"github.com/logcapturer/logcapturer/sources"
 )
 
 // Defaults.
@@ -140,9 +141,7 @@ func (o *Options) Check(c *config.Check) {
 			}
 		}
 	}
-	if c.PipelineStages() != nil {
-		c.Problem("pipeline_stages", "is not supported by journald sources yet")
-	}
+	sources.CheckStages(c)
 	if o.JournalctlPath == "" {
 		c.Problem("journalctl_path", "must not be empty")
 	}

@@ -52,6 +52,13 @@ type runner struct {
 	down bool
 	// badCursorLogged: the refusal of a cursor is logged once.
 	badCursorLogged bool
+
+	// With pipeline_stages (stages.go): the journal's one stream, and
+	// scratch for a line and labels. cursor is then the cursor of the
+	// last entry read (handed to the stages or skipped).
+	st     *sources.StageStream
+	line   []byte
+	labels []wal.Label
 }
 
 // block is the block being filled: the entries' lines live in lines, at
@@ -71,6 +78,9 @@ type block struct {
 
 func newRunner(s *Source) *runner {
 	r := &runner{s: s, cursor: s.p.Cursor}
+	if s.p.Stages != nil {
+		r.st = s.p.Stages.NewStream(s.fmt.labels, wal.Position{FileID: FileID, Path: s.where, Cursor: s.p.Cursor}, nil)
+	}
 	r.x.maxEntry = int(s.opts.MaxEntryBytes)
 	r.br = bufio.NewReaderSize(nil, readBuffer)
 	r.x.br = r.br
@@ -224,6 +234,9 @@ type childResult struct {
 // done, or the output is not the export format, and returns why it ended.
 func (r *runner) runChild(ctx context.Context) childResult {
 	s := r.s
+	if r.st != nil {
+		r.restartStaged(ctx)
+	}
 	cursor := r.cursor
 	r.blk.reset() // what the last run read and could not hand over is read again
 	pr, pw, err := os.Pipe()
@@ -284,14 +297,35 @@ func (r *runner) read(ctx context.Context, pr *os.File, started time.Time) child
 			if err := r.flush(ctx); err != nil {
 				return r.emitFailed(ctx, err, res)
 			}
+			var dl time.Time
 			if r.down {
-				_ = pr.SetReadDeadline(started.Add(s.p.HealthyAfter))
+				dl = started.Add(s.p.HealthyAfter)
+			}
+			tick := false
+			if r.st != nil && s.p.Stages.Holding() {
+				if t := time.Now().Add(stageTick); dl.IsZero() || t.Before(dl) {
+					dl, tick = t, true
+				}
+			}
+			if !dl.IsZero() {
+				_ = pr.SetReadDeadline(dl)
 				deadline = true
 			}
 			if ctx.Err() != nil {
 				return res
 			}
 			if _, err := r.br.Peek(1); err != nil {
+				if tick && errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil {
+					// Quiet while the stages hold entries: let them
+					// release what waited long enough; emitted above.
+					s.p.Stages.Tick(time.Now())
+					_ = pr.SetReadDeadline(time.Time{})
+					deadline = false
+					if ctx.Err() != nil {
+						return res
+					}
+					continue
+				}
 				if errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil {
 					// Up long enough without output: healthy.
 					res.healthy = true
@@ -361,6 +395,9 @@ func (r *runner) emitFailed(ctx context.Context, err error, res childResult) chi
 // add adds the entry just read to the block, or skips it; a full block is
 // handed over.
 func (r *runner) add(ctx context.Context) error {
+	if r.st != nil {
+		return r.addStaged(ctx)
+	}
 	s, e, b := r.s, &r.e, &r.blk
 	b.cursor = append(b.cursor[:0], e.cursor...)
 	b.at = e.realtime * 1000
@@ -387,6 +424,9 @@ func (r *runner) add(ctx context.Context) error {
 // records the cursor only). Emit blocks while the WAL is behind, so
 // journalctl's output is read only as fast as the WAL takes it.
 func (r *runner) flush(ctx context.Context) error {
+	if r.st != nil {
+		return r.flushStaged(ctx)
+	}
 	b, s := &r.blk, r.s
 	if !b.advanced {
 		return nil

@@ -18,8 +18,8 @@ const maxBlockBytes = 1 << 20
 // entries' lines may point into the request body: blocks are encoded
 // (copied) by records, before the body is reused.
 //
-// add is where processing stages (pipeline_stages) will run, on each
-// entry with its labels, metadata and time, before it joins a block.
+// The source's pipeline_stages run on the blocks made here (see
+// receiver.Options.Stages), before they are emitted.
 type builder struct {
 	opts     *options
 	tenant   string
@@ -36,11 +36,17 @@ type builder struct {
 // with "__", the configured labels over them, and the tenant (the
 // X-Scope-OrgID header) as wal.TenantLabel; sorted. pushed is sorted by
 // name, names checked. A stream that ends with no label is refused, as
-// Loki refuses one.
+// Loki refuses one. With a relabel hook (keepInternal) the "__" labels
+// are kept for it to see: the stage runner removes them after the hook.
 func (b *builder) stream(pushed []wal.Label) ([]wal.Label, error) {
 	ls := make([]wal.Label, 0, len(pushed)+len(b.opts.labels)+1)
+	internal := 0
 	for _, l := range pushed {
 		if strings.HasPrefix(l.Name, "__") {
+			if b.opts.keepInternal {
+				ls = append(ls, l)
+				internal++
+			}
 			continue
 		}
 		if _, set := b.opts.labelSet[l.Name]; set {
@@ -49,7 +55,7 @@ func (b *builder) stream(pushed []wal.Label) ([]wal.Label, error) {
 		ls = append(ls, l)
 	}
 	ls = append(ls, b.opts.labels...)
-	if len(ls) == 0 {
+	if len(ls) == internal {
 		return nil, fmt.Errorf("stream %s has no labels (labels starting with __ are dropped): at least one is required", formatLabels(pushed))
 	}
 	if b.tenant != "" {

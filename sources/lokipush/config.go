@@ -62,8 +62,8 @@ func (c *Config) auth() receiver.Auth {
 	return receiver.Auth{BasicAuth: c.BasicAuth, BearerToken: c.BearerToken, BearerTokenFile: c.BearerTokenFile}
 }
 
-// Check reports every problem at its key's line. pipeline_stages is
-// refused for now: the stages runner is not wired into push receivers yet.
+// Check reports every problem at its key's line, those of
+// pipeline_stages included.
 func (c *Config) Check(ck *config.Check) {
 	if c.ListenAddress == "" {
 		ck.Problem("listen_address", "must not be empty (default %s)", DefaultListenAddress)
@@ -72,9 +72,7 @@ func (c *Config) Check(ck *config.Check) {
 	receiver.CheckSizes(ck, c.MaxRequestBytes, c.MaxInflightBytes)
 	c.TLS.Check(ck, "tls")
 	c.auth().Check(ck)
-	if ck.PipelineStages() != nil {
-		ck.Problem("pipeline_stages", "not supported yet for loki_push")
-	}
+	sources.CheckStages(ck)
 	if owner, taken := ck.Claim("listen:tcp:" + c.ListenAddress); taken {
 		ck.Problem("listen_address", "is also the listen_address of %s", owner)
 	}
@@ -92,6 +90,10 @@ type options struct {
 	labels   []wal.Label // configured, sorted
 	labelSet map[string]struct{}
 	incoming bool
+	// keepInternal keeps the pushed labels starting with "__" in the
+	// blocks handed to the stages, for the relabel hook to see (the stage
+	// runner removes them after it); set only with a hook.
+	keepInternal bool
 }
 
 func newOptions(name string, labels map[string]string, incoming bool) *options {

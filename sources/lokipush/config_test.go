@@ -73,7 +73,7 @@ sinks: [{name: out, type: stdout}]
     basic_auth: {username: u}
     bearer_token: t
     pipeline_stages:
-      - json: {expressions: {a: b}}
+      - regex: {expression: "("}
   - name: q
     type: loki_push
     listen_address: "127.0.0.1:99999"
@@ -89,7 +89,7 @@ sinks: [{name: out, type: stdout}]
 		`c.yaml:7: sources[0].tls.ca_file: is required with client_auth require`,
 		`c.yaml:8: sources[0].basic_auth: cannot be set with bearer_token or bearer_token_file`,
 		`c.yaml:8: sources[0].basic_auth.password: is required with basic_auth (or password_file)`,
-		`c.yaml:10: sources[0].pipeline_stages: not supported yet for loki_push`,
+		"c.yaml:11: sources[0].pipeline_stages[0].regex.expression: does not compile: error parsing regexp: missing closing ): `(`",
 		`c.yaml:14: sources[1].listen_address: port must be a number from 0 to 65535, got "99999"`,
 		`c.yaml:17: sources[2].listen_address: must be host:port, got "nope"`,
 		`c.yaml:17: sources[2].listen_address: is also the listen_address of source "p"`,

@@ -50,10 +50,21 @@
 // the block's labels are those of its first entry's stream, entries of
 // other streams carry their whole label set (wal.Entry.Labels, stored as
 // a diff). A block has no position: the receiver gives each record a
-// completion instead. Blocks are built entry by entry (builder.add), the
-// place where processing stages will run once the stages runner is wired
-// into push sources; until then a pipeline_stages key is refused by check
-// ("not supported yet for loki_push").
+// completion instead.
+//
+// # Stages
+//
+// pipeline_stages run on every pushed entry before it is emitted
+// (receiver.Options.Stages, a sources.StageRunner): what enters the WAL,
+// and what the 204 promises, is what the stages hand on. A push has no
+// position to read again from, so the stages are flushed at the end of
+// each push: every entry of a push is in its blocks (or dropped) before
+// it is answered, a multiline block never spans two pushes and
+// max_wait_time has nothing to wait for; cri partial lines are joined
+// within a push only. Pushes take turns in the stages. With a relabel
+// hook (sources.Deps.Relabel) the pushed labels starting with "__" are
+// kept for the hook to see, as Promtail's push target relabels them, and
+// removed after it; without one they are dropped at once.
 //
 // # Status and metrics
 //

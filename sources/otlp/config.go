@@ -100,8 +100,7 @@ func (c *Config) severity() string {
 }
 
 // Check reports every problem at its key's line, and a mapping that
-// names nothing as a warning. pipeline_stages is refused for now: the
-// stages runner is not wired into push receivers yet.
+// names nothing as a warning; the problems of pipeline_stages at theirs.
 func (c *Config) Check(ck *config.Check) {
 	if c.ListenAddress == "" {
 		ck.Problem("listen_address", "must not be empty (default %s)", DefaultListenAddress)
@@ -110,9 +109,7 @@ func (c *Config) Check(ck *config.Check) {
 	receiver.CheckSizes(ck, c.MaxRequestBytes, c.MaxInflightBytes)
 	c.TLS.Check(ck, "tls")
 	c.auth().Check(ck)
-	if ck.PipelineStages() != nil {
-		ck.Problem("pipeline_stages", "not supported yet for otlp")
-	}
+	sources.CheckStages(ck)
 	if owner, taken := ck.Claim("listen:tcp:" + c.ListenAddress); taken {
 		ck.Problem("listen_address", "is also the listen_address of %s", owner)
 	}

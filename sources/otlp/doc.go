@@ -111,5 +111,11 @@
 //   - Per-entry structured metadata repeats the resource's and scope's
 //     attributes for every record: the WAL keeps metadata per entry. A
 //     resource attribute mapped to a label costs nothing per entry.
-//   - pipeline_stages are refused for now, as for loki_push.
+//   - pipeline_stages run on every record of a request before it is
+//     emitted (receiver.Options.Stages), and are flushed at the end of the
+//     request: the 200 covers every entry the stages kept, and a
+//     multiline block (or cri partial line) is joined within one request
+//     only, never across two. Requests take turns in the stages. The
+//     labels the stages see are the mapped ones (resource attributes,
+//     severity); the attributes are structured metadata.
 package otlp

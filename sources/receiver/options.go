@@ -54,6 +54,11 @@ type Options struct {
 	// Emitter receives the records; if it is a sources.WALFuller, a full
 	// WAL is answered 429 before the body is read.
 	Emitter sources.Emitter
+	// Stages, when set, runs every request's entries through the source's
+	// pipeline_stages and relabel hook (see Server.stage) before they are
+	// emitted. The Server owns it from New on: Close stops and closes it
+	// (New too, when it fails).
+	Stages *sources.StageRunner
 	// Now is the clock for receive times (tests); nil is time.Now.
 	Now func() time.Time
 	// Logger may be nil.

@@ -252,6 +252,12 @@ func (h *pushHandler) decode(r *http.Request, enc decoding) (recs []sources.Reco
 		req.Body = out
 	}
 	recs, decErr = h.ep.Decode(req)
+	if s.opts.Stages != nil && len(recs) > 0 {
+		var err error
+		if recs, err = s.stage(recs); err != nil {
+			return nil, nil, &Error{Code: http.StatusInternalServerError, Msg: err.Error(), Reason: ReasonInternal}
+		}
+	}
 	return recs, decErr, nil
 }
 

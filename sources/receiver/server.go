@@ -41,15 +41,24 @@ type Server struct {
 	cancel   context.CancelFunc // cancels every request's context
 	wg       sync.WaitGroup     // Serve and the ctx watcher
 	handlers sync.WaitGroup     // requests in progress
+
+	stageMu sync.Mutex // the requests take turns in Options.Stages
 }
 
 // New returns a Server, not listening yet. opts.Emitter is required.
 // logger and reg may be nil (no logs, no metrics).
-func New(logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Server, error) {
+func New(logger *slog.Logger, reg prometheus.Registerer, opts Options) (_ *Server, err error) {
 	if logger != nil {
 		opts.Logger = logger
 	}
 	opts.setDefaults()
+	if opts.Stages != nil {
+		defer func() {
+			if err != nil {
+				opts.Stages.Close()
+			}
+		}()
+	}
 	if opts.Emitter == nil {
 		return nil, errors.New("receiver: no emitter")
 	}
@@ -69,7 +78,6 @@ func New(logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Server,
 	if f, ok := opts.Emitter.(sources.WALFuller); ok {
 		s.fuller = f
 	}
-	var err error
 	if s.m, err = newMetrics(reg, opts.Name, s.inflight); err != nil {
 		return nil, err
 	}
@@ -173,9 +181,15 @@ func (s *Server) Close() error {
 	s.closed = true
 	close(s.stop)
 	s.mu.Unlock()
+	if s.opts.Stages != nil {
+		s.opts.Stages.Stop() // a limit stage waiting for a token lets its request go
+	}
 	s.shutdown()
 	s.wg.Wait()
 	s.handlers.Wait()
+	if s.opts.Stages != nil {
+		s.opts.Stages.Close()
+	}
 	s.m.set.Unregister()
 	return nil
 }
