@@ -96,6 +96,20 @@
 //	    max_streams: 1000            # >= 0 (0: 1000); label sets the stages may make (last hour);
 //	                                 # past it a new set keeps the source's labels and the
 //	                                 # stages' labels become structured metadata
+//	    relabel_configs:             # optional; Prometheus relabel rules (Promtail's relabel_configs,
+//	      - source_labels: [__journal__systemd_unit]   # every action: replace, keep, drop,
+//	        target_label: unit       # keepequal, dropequal, hashmod, labelmap, labeldrop,
+//	      - action: drop             # labelkeep, lowercase, uppercase; Prometheus's defaults)
+//	        source_labels: [unit]    # run on each entry's labels before pipeline_stages, with
+//	        regex: 'cron\..*'        # the source's internal "__" labels (file: filename;
+//	                                 # journald: __journal_<field lowercased>; syslog:
+//	                                 # __syslog_message_*, __syslog_connection_*; loki_push:
+//	                                 # the pushed labels); labels starting with "__" are removed
+//	                                 # after them (__tenant_id__ excepted); an entry they drop
+//	                                 # (drop, keep) is counted in
+//	                                 # logcapturer_pipeline_entries_dropped_total{reason="relabel"};
+//	                                 # a regex must compile (RE2, anchored); the result is
+//	                                 # cached per input label set
 //
 //	    # The other keys belong to the type.
 //	    # type: file, docker, cri (sources.FileConfig)
@@ -349,7 +363,7 @@
 // Sources are registered the same way (ParseOptions.SourceTypes; the
 // sources package's FileSourceType, DockerSourceType and CRISourceType,
 // journald.SourceType; cmd holds the list). config decodes the keys every source has (name,
-// type, labels, sinks, pipeline_stages) into Source and checks them; the
+// type, labels, sinks, relabel_configs, pipeline_stages) into Source and checks them; the
 // other keys of the entry go to the options the type's SourceType.New
 // made, by yaml tag, with the same messages, hints and "it is a key of
 // docker sources" as for sinks. The options' Check reports what only the
