@@ -151,7 +151,9 @@
 //	      client_auth: require       # none | request | verify_if_given | require
 //	                                 # (default: require with ca_file, else none)
 //	    # labels may not use the names syslog sets: facility, severity,
-//	    # hostname, app_name, parse_error, sd_*.
+//	    # hostname, app_name, parse_error, sd_*. pipeline_stages run in the
+//	    # batcher (TCP backpressure kept); a relabel hook also sees Promtail's
+//	    # __syslog_connection_* and __syslog_message_* labels.
 //	  - name: pushed
 //	    type: loki_push              # (lokipush.Config) Loki's push API: POST /loki/api/v1/push
 //	                                 # (protobuf+snappy or JSON; gzip, deflate, snappy), GET /ready;

@@ -25,6 +25,29 @@ func (s *Source) batch(ctx context.Context) {
 	var buf []byte
 	timer := time.NewTimer(maxWait)
 	timer.Stop()
+	s.st = s.stagesStream()
+	st := s.st
+	var tick *time.Ticker // runs while the stages hold entries
+	var tickC <-chan time.Time
+	defer func() {
+		if tick != nil {
+			tick.Stop()
+		}
+	}()
+	// staged takes what the stages handed on as the block under way, and
+	// ticks them while they hold entries (multiline max_wait_time).
+	staged := func() {
+		s.stages.Dirty() // the one stream: nothing to look up
+		blk.Entries, size, _, _ = st.Pending()
+		switch holding := s.stages.Holding(); {
+		case holding && tick == nil:
+			tick = time.NewTicker(stageTick)
+			tickC = tick.C
+		case !holding && tick != nil:
+			tick.Stop()
+			tick, tickC = nil, nil
+		}
+	}
 	flush := func(ctx context.Context) error {
 		if len(blk.Entries) == 0 {
 			return nil
@@ -38,6 +61,9 @@ func (s *Source) batch(ctx context.Context) {
 		}
 		s.m.entries.Add(float64(len(blk.Entries)))
 		s.m.blocks.Inc()
+		if st != nil {
+			st.Emitted(wal.Position{})
+		}
 		clear(blk.Entries)
 		blk.Entries, size = blk.Entries[:0], 0
 		for _, ck := range held {
@@ -69,21 +95,37 @@ func (s *Source) batch(ctx context.Context) {
 		select {
 		case ck, ok := <-s.in:
 			if !ok {
+				if st != nil {
+					s.stages.Flush() // no position to read held entries again from
+					staged()
+				}
 				s.finalFlush(flush, &blk, &held, &size)
 				return
 			}
 			first := len(blk.Entries) == 0
-			blk.Entries = append(blk.Entries, ck.entries...)
-			size += ck.bytes
-			held = append(held, ck)
+			if st != nil {
+				s.stageChunk(st, ck)
+				staged()
+			} else {
+				blk.Entries = append(blk.Entries, ck.entries...)
+				size += ck.bytes
+				held = append(held, ck)
+			}
 			switch {
 			case size >= blockBytes || len(blk.Entries) >= blockEntries:
 				emit()
-			case first:
+			case first && len(blk.Entries) > 0:
 				timer.Reset(maxWait)
 			}
 		case <-timer.C:
 			emit()
+		case now := <-tickC:
+			first := len(blk.Entries) == 0
+			s.stages.Tick(now)
+			staged()
+			if first && len(blk.Entries) > 0 {
+				timer.Reset(maxWait)
+			}
 		}
 	}
 }
@@ -103,7 +145,34 @@ func (s *Source) finalFlush(flush func(context.Context) error, blk *wal.Block, h
 	}
 }
 
+// stageTick is how often the batcher ticks the stages while they hold
+// entries.
+const stageTick = 250 * time.Millisecond
+
+// stagesStream is the one stream of the source's stages; nil without.
+func (s *Source) stagesStream() *sources.StageStream {
+	if s.stages == nil {
+		return nil
+	}
+	return s.stages.NewStream(s.labels, wal.Position{}, nil)
+}
+
+// stageChunk runs a chunk's entries through the stages (they copy what
+// they keep) and recycles it.
+func (s *Source) stageChunk(st *sources.StageStream, ck *chunk) {
+	var in sources.StageInput
+	for i := range ck.entries {
+		e := &ck.entries[i]
+		in = sources.StageInput{Time: e.Time, Line: e.Line, Labels: e.Labels, Metadata: e.Metadata}
+		s.stages.Add(st, &in)
+	}
+	s.chunks.put(ck)
+}
+
 func (s *Source) discard(blk *wal.Block, held *[]*chunk, size *int) {
+	if s.st != nil {
+		s.st.Emitted(wal.Position{})
+	}
 	clear(blk.Entries)
 	blk.Entries, *size = blk.Entries[:0], 0
 	for _, ck := range *held {

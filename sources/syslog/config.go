@@ -99,7 +99,18 @@ var (
 // Open builds the source the options describe (bound, not started); see
 // New.
 func (c *Config) Open(deps sources.Deps) (sources.Source, error) {
-	return New(deps.Logger, deps.Registerer, Options{Name: deps.Name, Labels: deps.Labels, Config: *c, Emitter: deps.Emitter})
+	o := Options{Name: deps.Name, Labels: deps.Labels, Config: *c, Emitter: deps.Emitter, InternalLabels: deps.Relabel != nil}
+	if deps.Staged() {
+		var err error
+		if o.Stages, err = sources.NewStageRunner(deps, sources.StageOptions{MaxStreams: deps.MaxStreams, Relabel: deps.Relabel}); err != nil {
+			return nil, fmt.Errorf("syslog source: %w", err)
+		}
+	}
+	src, err := New(deps.Logger, deps.Registerer, o)
+	if err != nil && o.Stages != nil {
+		o.Stages.Close()
+	}
+	return src, err
 }
 
 // SetDefaults fills the zero fields with their defaults.
@@ -135,6 +146,7 @@ func NewConfig() *Config {
 // does not touch the file system or the network (CheckFiles reads the TLS
 // files).
 func (c *Config) Check(ch *config.Check) {
+	sources.CheckStages(ch)
 	c.rules(func(key, msg string) { ch.Problem(key, "%s", msg) })
 	for _, name := range badLabels(ch.Labels()) {
 		ch.Problem("labels."+name, "is set by the syslog source itself")

@@ -123,6 +123,9 @@ func (s *Source) serve(ctx context.Context, c *conn) {
 	rd := &deadlineReader{nc: c.nc, idle: idle, now: s.now}
 	fr := newFramer(rd, int(s.cfg.MaxMessageLength), readBuffer, s.cfg.MaxMessagePolicy == PolicyDrop)
 	cv := newConverter(&s.cfg, s.loc, s.labels)
+	if s.internal {
+		cv.internal, cv.conn = true, connLabels(ctx, c.nc.RemoteAddr())
+	}
 	ck := s.chunks.get()
 	var received int64
 	handOver := func() bool {

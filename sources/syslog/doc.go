@@ -68,9 +68,25 @@
 //     sd_<SD-ID>_<PARAM-NAME>, every byte outside [A-Za-z0-9_] made '_'
 //     (exampleSDID@32473 iut="3" is sd_exampleSDID_32473_iut="3"). With
 //     label_structured_data they are labels; without, the entry's metadata
-//     (wal.Entry.Metadata, sorted): the processing stages, once wired,
-//     read them from there, and a sink that has structured metadata (Loki)
-//     may send them as such.
+//     (wal.Entry.Metadata, sorted): the stages read them from there, and
+//     a sink that has structured metadata (Loki) may send them as such.
+//
+// # Stages
+//
+// With pipeline_stages (or a relabel hook) the batcher runs every entry of
+// each chunk through the source's sources.StageRunner (one stream: the
+// configured labels) and builds its blocks from what the stages hand on;
+// the batching and the backpressure above are unchanged (the batcher still
+// takes no chunk while Emit blocks). A syslog source has no position, so
+// what the stages hold (a multiline block under way) is ticked every
+// 250ms while they hold it (max_wait_time) and handed on at Close. Only
+// when a relabel hook is set, each entry also has Promtail's internal
+// labels, removed after the hook: __syslog_connection_ip_address and
+// __syslog_connection_hostname (a reverse lookup once per TCP connection,
+// bounded by a second; "" for UDP, never looked up per datagram),
+// __syslog_message_{severity,facility,hostname,app_name,proc_id,msg_id}
+// and, with label_structured_data, __syslog_message_sd_<id>_<param> (an
+// "@" in the id as "_", as Promtail names them).
 //
 // # Concurrency, batching and backpressure
 //

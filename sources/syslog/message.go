@@ -1,6 +1,8 @@
 package syslog
 
 import (
+	"context"
+	"net"
 	"slices"
 	"strings"
 	"time"
@@ -43,6 +45,10 @@ type converter struct {
 	own     []wal.Label // scratch: the message's own labels, sorted
 	scratch []wal.Label // scratch: the entry's label set
 	last    []wal.Label
+	// internal adds Promtail's __syslog_* labels (a relabel hook is set);
+	// conn are the connection's (__syslog_connection_*), sorted.
+	internal bool
+	conn     []wal.Label
 }
 
 func newConverter(cfg *Config, loc *time.Location, base []wal.Label) *converter {
@@ -109,6 +115,10 @@ func (c *converter) convert(msg []byte, recv time.Time, ck *chunk) (parseError b
 		}
 		slices.SortFunc(meta, func(a, b wal.Label) int { return strings.Compare(a.Name, b.Name) })
 	}
+	if c.internal {
+		c.scratch = c.internalLabels(c.scratch, base, m)
+		sorted = false
+	}
 	if !sorted {
 		c.sortScratch()
 	}
@@ -122,6 +132,59 @@ func (c *converter) convert(msg []byte, recv time.Time, ck *chunk) (parseError b
 		ck.add(ts.UnixNano(), "", labels, meta)
 	}
 	return false
+}
+
+// internalLabels appends Promtail's syslog target labels to dst: the
+// connection's, __syslog_message_{severity,facility,hostname,app_name,
+// proc_id,msg_id} and, with label_structured_data,
+// __syslog_message_sd_<id>_<param> (an "@" in the id as "_").
+func (c *converter) internalLabels(dst []wal.Label, base *gosyslog.Base, m gosyslog.Message) []wal.Label {
+	dst = append(dst, c.conn...)
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{
+		{"__syslog_message_severity", base.SeverityLevel()}, {"__syslog_message_facility", base.FacilityLevel()},
+		{"__syslog_message_hostname", base.Hostname}, {"__syslog_message_app_name", base.Appname},
+		{"__syslog_message_proc_id", base.ProcID}, {"__syslog_message_msg_id", base.MsgID},
+	} {
+		if f.v != nil {
+			dst = append(dst, wal.Label{Name: f.name, Value: *f.v})
+		}
+	}
+	if m5, ok := m.(*rfc5424.SyslogMessage); ok && c.cfg.LabelStructuredData && m5.StructuredData != nil {
+		for id, params := range *m5.StructuredData {
+			id = strings.ReplaceAll(id, "@", "_")
+			for name, value := range params {
+				dst = append(dst, wal.Label{Name: "__syslog_message_sd_" + id + "_" + name, Value: value})
+			}
+		}
+	}
+	return dst
+}
+
+// connLabels are Promtail's connection labels of a peer: its IP address
+// and the name a reverse lookup gives (bounded by a second; "" when
+// there is none).
+func connLabels(ctx context.Context, addr net.Addr) []wal.Label {
+	var ip string
+	switch a := addr.(type) {
+	case *net.TCPAddr:
+		ip = a.IP.String()
+	case *net.UDPAddr:
+		ip = a.IP.String()
+	default:
+		return nil
+	}
+	ls := []wal.Label{{Name: "__syslog_connection_hostname"}, {Name: "__syslog_connection_ip_address", Value: ip}}
+	if ctx != nil {
+		lctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		if names, err := net.DefaultResolver.LookupAddr(lctx, ip); err == nil && len(names) > 0 {
+			ls[0].Value = names[0]
+		}
+	}
+	return ls
 }
 
 // parse runs the machine without letting a panic in it take the process

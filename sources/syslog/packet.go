@@ -20,6 +20,7 @@ func (s *Source) readPackets(ctx context.Context) {
 	size := min(int(s.cfg.MaxMessageLength)+3, 1<<16) // +"\r\n" and one byte to see a longer one
 	buf := make([]byte, size)
 	cv := newConverter(&s.cfg, s.loc, s.labels)
+	cv.internal = s.internal
 	ck := s.chunks.get()
 	defer func() {
 		s.m.dropped.WithLabelValues(dropShutdown).Add(float64(len(ck.entries)))
@@ -46,7 +47,7 @@ func (s *Source) readPackets(ctx context.Context) {
 			}
 			_ = s.pc.SetReadDeadline(dl)
 		}
-		n, _, err := s.pc.ReadFrom(buf)
+		n, from, err := s.pc.ReadFrom(buf)
 		if err != nil {
 			switch {
 			case ctx.Err() != nil || errors.Is(err, net.ErrClosed):
@@ -83,6 +84,9 @@ func (s *Source) readPackets(ctx context.Context) {
 				s.m.dropped.WithLabelValues(dropBackpressure).Inc()
 				continue
 			}
+		}
+		if cv.internal {
+			cv.conn = connLabels(nil, from) // no lookup per datagram
 		}
 		if cv.convert(msg, recv, ck) {
 			s.m.errors.WithLabelValues(reasonParse).Inc()

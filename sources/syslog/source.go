@@ -50,20 +50,30 @@ type Options struct {
 	Emitter sources.Emitter
 	// Now is the receive-time clock; nil means time.Now.
 	Now func() time.Time
+	// Stages, when set, runs the entries through the source's
+	// pipeline_stages (and relabel hook) in the batcher; the Source owns
+	// it from New on and closes it in Close. InternalLabels gives each
+	// entry Promtail's __syslog_* labels (for a relabel hook: built only
+	// then).
+	Stages         *sources.StageRunner
+	InternalLabels bool
 }
 
 // Source is a syslog listener: a source of type syslog. See the package
 // documentation.
 type Source struct {
-	name    string
-	cfg     Config
-	logger  *slog.Logger
-	m       *metrics
-	emitter sources.Emitter
-	labels  []wal.Label
-	loc     *time.Location
-	now     func() time.Time
-	chunks  chunks
+	name     string
+	cfg      Config
+	logger   *slog.Logger
+	m        *metrics
+	emitter  sources.Emitter
+	labels   []wal.Label
+	loc      *time.Location
+	now      func() time.Time
+	chunks   chunks
+	stages   *sources.StageRunner
+	st       *sources.StageStream // the stages' one stream; the batcher's
+	internal bool
 
 	ln       net.Listener   // stream protocols
 	pc       net.PacketConn // datagram protocols
@@ -116,7 +126,7 @@ func New(logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Source,
 	s := &Source{
 		name: opts.Name, cfg: cfg, logger: logger.With("source", opts.Name), emitter: opts.Emitter,
 		loc: loc, now: opts.Now, in: make(chan *chunk, 4), conns: map[*conn]struct{}{},
-		done: make(chan struct{}),
+		done: make(chan struct{}), stages: opts.Stages, internal: opts.InternalLabels,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -264,6 +274,10 @@ func (s *Source) closeListener() {
 // waits for every goroutine. Safe to call twice and before Start.
 func (s *Source) Close() error {
 	s.closeOnce.Do(func() {
+		if s.stages != nil {
+			s.stages.Stop() // a limit stage's wait ends
+			defer s.stages.Close()
+		}
 		if s.started.Load() && s.cancel != nil {
 			s.cancel()
 			<-s.done
