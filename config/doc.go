@@ -138,6 +138,9 @@
 //	    syslog_format: rfc5424       # rfc5424 | rfc3164 | auto (per message)
 //	    idle_timeout: 120s           # > 0; a stream connection silent this long is closed
 //	    label_structured_data: false # RFC 5424 SD params as labels sd_<id>_<param> (else metadata)
+//	    promtail_labels: false       # true: as Promtail, none of the labels below nor SD metadata;
+//	                                 # relabel_configs make them from __syslog_message_* (SD as
+//	                                 # __syslog_message_sd_* with label_structured_data)
 //	    use_incoming_timestamp: false # the message's time (with its zone) instead of the receive time
 //	    use_rfc5424_message: false   # the line is the whole message, not MSG
 //	    max_message_length: 8KiB     # 1 .. 64MiB; a longer message is cut or dropped:
