@@ -30,7 +30,7 @@ func testEnv(k string) (string, bool) {
 func parseOpts() *config.ParseOptions {
 	return &config.ParseOptions{
 		SkipDirCheck: true, LookupEnv: testEnv,
-		SinkTypes:   []config.SinkType{loki.SinkType()},
+		SinkTypes: []config.SinkType{loki.SinkType()},
 		SourceTypes: []config.SourceType{sources.FileSourceType(), sources.DockerSourceType(), sources.CRISourceType(),
 			journald.SourceType(), syslog.SourceType(), lokipush.SourceType()},
 	}

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/logcapturer/logcapturer/config"
-	"github.com/logcapturer/logcapturer/wal"
 	"github.com/logcapturer/logcapturer/sources"
+	"github.com/logcapturer/logcapturer/wal"
 )
 
 // Defaults.
