@@ -209,7 +209,7 @@ scrape_configs:
 	for _, w := range []string{
 		"rot.log offset=" + fmt.Sprint(rotShipped) + " reason=\"", "trunc.log offset=" + fmt.Sprint(truncShipped),
 		"mid.log offset=", "not the end of a line", "gone.log offset=120", "no longer exists",
-		"journal cursor is not taken over", "taken_over=2",
+		"no journald source has promtail_job for this journal cursor", "taken_over=2",
 	} {
 		if !strings.Contains(log, w) {
 			t.Errorf("log lacks %q:\n%s", w, log)
