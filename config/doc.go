@@ -210,6 +210,8 @@
 //	    metadata: {boot_id: _BOOT_ID}   # structured metadata name -> journal field (default none)
 //	    journalctl_path: journalctl  # the journalctl to run (PATH lookup)
 //	    max_entry_bytes: 1MiB        # 1KiB .. 1GiB; a larger entry is skipped and counted
+//	    promtail_job: journal        # optional: the job_name of the Promtail journal target this
+//	                                 # replaces; the takeover starts after Promtail's cursor of it
 //	    # pipeline_stages run on each entry (MESSAGE or the JSON line, with the labels
 //	    # and metadata above); a block's cursor never passes an entry they hold; a
 //	    # relabel hook also sees __journal_<field lowercased> and
@@ -337,7 +339,9 @@
 //	                                 # offset, the rest by start_at (logged). Recorded in state.db
 //	                                 # at once and never repeated; the file is only read. check
 //	                                 # reads it: unreadable or invalid is a problem at this line,
-//	                                 # missing a warning (nothing to take over).
+//	                                 # missing a warning (nothing to take over). A journal cursor
+//	                                 # (cursor-<job>, or journal-<job>) starts the journald source
+//	                                 # whose promtail_job is <job> right after it.
 //	  ignore_invalid: false          # start without an invalid positions file instead of refusing
 //
 // Globs use filepath.Match syntax: * and ? match within one path element;
