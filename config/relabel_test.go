@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -82,5 +83,29 @@ func TestRelabelConfigs(t *testing.T) {
 	d, _ := parse("      - {source_labels: [a], target_label: b, regex: 'x'}\n")
 	if !a.Sources[0].Equal(&b.Sources[0]) || a.Sources[0].Equal(&d.Sources[0]) {
 		t.Error("Equal does not compare relabel_configs by their rules")
+	}
+}
+
+// TestPromtailJournalJob: a journal cursor's entry of Promtail's positions
+// file names its job under Promtail 3.x's "cursor-" and the older
+// "journal-" prefix; a file's entry (an offset) names none, whatever its
+// path.
+func TestPromtailJournalJob(t *testing.T) {
+	pp, err := ParsePromtailPositions("p.yaml", []byte(`positions:
+  cursor-system: "s=1;i=2"
+  journal-old: "s=3;i=4"
+  /var/log/cursor-x.log: "120"
+  cursor-dir/app.log: "7"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range pp.Entries {
+		job, ok := e.JournalJob()
+		got = append(got, fmt.Sprintf("%s %t", job, ok))
+	}
+	if want := []string{"system true", "old true", " false", " false"}; strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("jobs %q, want %q", got, want)
 	}
 }
