@@ -136,3 +136,30 @@ func gathered(t testing.TB, reg *prometheus.Registry, name, key, value string) f
 	}
 	return -1
 }
+
+// BenchmarkRelabel: the hook on a stream's entries (cached) and on
+// entries that each have labels of their own (journald's fields: the
+// cache turns off).
+func BenchmarkRelabel(b *testing.B) {
+	rules := relabelRules(b, `
+- {source_labels: [__journal__systemd_unit], target_label: unit}
+- {source_labels: [__journal_priority_keyword], target_label: level}
+- {action: drop, source_labels: [unit], regex: 'cron\..*'}
+`)
+	for _, unique := range []bool{false, true} {
+		b.Run(fmt.Sprintf("unique=%t", unique), func(b *testing.B) {
+			hook := Relabel(rules)
+			m := map[string]string{}
+			for i := range b.N {
+				clear(m)
+				m["__journal__systemd_unit"], m["__journal_priority_keyword"], m["job"] = "app.service", "info", "j"
+				if unique {
+					m["__journal__pid"] = fmt.Sprint(i)
+				}
+				if !hook(m) {
+					b.Fatal("dropped")
+				}
+			}
+		})
+	}
+}
