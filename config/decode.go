@@ -396,6 +396,7 @@ func (d *decoder) source(n *yaml.Node, path string) Source {
 		{"labels", d.stringMap(&s.Labels)},
 		{"sinks", d.stringList(&s.Sinks)},
 		{"max_streams", d.intField(&s.MaxStreams)},
+		{"relabel_configs", d.relabelConfigs(&s.RelabelConfigs)},
 		{"pipeline_stages", func(n *yaml.Node, path string) {
 			if l := ResolveAlias(n); l != nil && l.Kind == yaml.SequenceNode {
 				s.PipelineStages = l

@@ -99,6 +99,20 @@
 //	    max_streams: 1000            # >= 0 (0: 1000); label sets the stages may make (last hour);
 //	                                 # past it a new set keeps the source's labels and the
 //	                                 # stages' labels become structured metadata
+//	    relabel_configs:             # optional; Prometheus relabel rules (Promtail's relabel_configs,
+//	      - source_labels: [__journal__systemd_unit]   # every action: replace, keep, drop,
+//	        target_label: unit       # keepequal, dropequal, hashmod, labelmap, labeldrop,
+//	      - action: drop             # labelkeep, lowercase, uppercase; Prometheus's defaults)
+//	        source_labels: [unit]    # run on each entry's labels before pipeline_stages, with
+//	        regex: 'cron\..*'        # the source's internal "__" labels (file: filename;
+//	                                 # journald: __journal_<field lowercased>; syslog:
+//	                                 # __syslog_message_*, __syslog_connection_*; loki_push:
+//	                                 # the pushed labels); labels starting with "__" are removed
+//	                                 # after them (__tenant_id__ excepted); an entry they drop
+//	                                 # (drop, keep) is counted in
+//	                                 # logcapturer_pipeline_entries_dropped_total{reason="relabel"};
+//	                                 # a regex must compile (RE2, anchored); the result is
+//	                                 # cached per input label set
 //
 //	    # The other keys belong to the type.
 //	    # type: file, docker, cri (sources.FileConfig)
@@ -127,6 +141,9 @@
 //	    syslog_format: rfc5424       # rfc5424 | rfc3164 | auto (per message)
 //	    idle_timeout: 120s           # > 0; a stream connection silent this long is closed
 //	    label_structured_data: false # RFC 5424 SD params as labels sd_<id>_<param> (else metadata)
+//	    promtail_labels: false       # true: as Promtail, none of the labels below nor SD metadata;
+//	                                 # relabel_configs make them from __syslog_message_* (SD as
+//	                                 # __syslog_message_sd_* with label_structured_data)
 //	    use_incoming_timestamp: false # the message's time (with its zone) instead of the receive time
 //	    use_rfc5424_message: false   # the line is the whole message, not MSG
 //	    max_message_length: 8KiB     # 1 .. 64MiB; a longer message is cut or dropped:
@@ -196,6 +213,8 @@
 //	    metadata: {boot_id: _BOOT_ID}   # structured metadata name -> journal field (default none)
 //	    journalctl_path: journalctl  # the journalctl to run (PATH lookup)
 //	    max_entry_bytes: 1MiB        # 1KiB .. 1GiB; a larger entry is skipped and counted
+//	    promtail_job: journal        # optional: the job_name of the Promtail journal target this
+//	                                 # replaces; the takeover starts after Promtail's cursor of it
 //	    # pipeline_stages run on each entry (MESSAGE or the JSON line, with the labels
 //	    # and metadata above); a block's cursor never passes an entry they hold; a
 //	    # relabel hook also sees __journal_<field lowercased> and
@@ -323,7 +342,9 @@
 //	                                 # offset, the rest by start_at (logged). Recorded in state.db
 //	                                 # at once and never repeated; the file is only read. check
 //	                                 # reads it: unreadable or invalid is a problem at this line,
-//	                                 # missing a warning (nothing to take over).
+//	                                 # missing a warning (nothing to take over). A journal cursor
+//	                                 # (cursor-<job>, or journal-<job>) starts the journald source
+//	                                 # whose promtail_job is <job> right after it.
 //	  ignore_invalid: false          # start without an invalid positions file instead of refusing
 //
 // Globs use filepath.Match syntax: * and ? match within one path element;
@@ -354,7 +375,7 @@
 // Sources are registered the same way (ParseOptions.SourceTypes; the
 // sources package's FileSourceType, DockerSourceType and CRISourceType,
 // journald.SourceType; cmd holds the list). config decodes the keys every source has (name,
-// type, labels, sinks, pipeline_stages) into Source and checks them; the
+// type, labels, sinks, relabel_configs, pipeline_stages) into Source and checks them; the
 // other keys of the entry go to the options the type's SourceType.New
 // made, by yaml tag, with the same messages, hints and "it is a key of
 // docker sources" as for sinks. The options' Check reports what only the

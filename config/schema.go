@@ -3,6 +3,7 @@ package config
 import (
 	"time"
 
+	"github.com/prometheus/prometheus/model/relabel"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -89,6 +90,11 @@ type Source struct {
 	// MaxStreams bounds the label sets the source's pipeline_stages may
 	// make (0: the default, 1,000; see sources.StageOptions.MaxStreams).
 	MaxStreams int
+	// RelabelConfigs are Prometheus relabel rules (Promtail's
+	// relabel_configs) run on each entry's labels, with the source's
+	// internal "__" labels, before pipeline_stages; nil when the key is
+	// not set. An entry they drop is counted (reason "relabel").
+	RelabelConfigs []*relabel.Config
 	// Options holds the keys the source's type owns, decoded into the value
 	// its SourceType.New returned; nil when the type is unknown or Load was
 	// given no source types.

@@ -9,7 +9,8 @@ import (
 // SourceType is a kind of source, registered by the package that implements
 // it (sources.FileSourceType, sources.DockerSourceType, ...) and handed to
 // Load in ParseOptions.SourceTypes; cmd holds the one list. config decodes
-// the keys every source has (name, type, labels, sinks, pipeline_stages)
+// the keys every source has (name, type, labels, sinks, relabel_configs,
+// pipeline_stages)
 // and hands the rest of the entry to the type named by its type key, as it
 // does for sinks (SinkType).
 type SourceType struct {
@@ -82,12 +83,13 @@ func containsKey(keys []string, key string) bool {
 }
 
 // Equal reports whether s and o configure the same source: the same common
-// keys, pipeline_stages with the same content (where it is written in the
-// file does not matter) and equal options (their Equal method if they have
-// one, else reflect.DeepEqual). A reload restarts what is not Equal.
+// keys, relabel_configs with the same rules, pipeline_stages with the same
+// content (where it is written in the file does not matter) and equal
+// options (their Equal method if they have one, else reflect.DeepEqual).
+// A reload restarts what is not Equal.
 func (s *Source) Equal(o *Source) bool {
 	if s.Name != o.Name || s.Type != o.Type || s.MaxStreams != o.MaxStreams || !reflect.DeepEqual(s.Labels, o.Labels) ||
-		!reflect.DeepEqual(s.Sinks, o.Sinks) || !sameNode(s.PipelineStages, o.PipelineStages, 0) {
+		!reflect.DeepEqual(s.Sinks, o.Sinks) || !sameRelabel(s.RelabelConfigs, o.RelabelConfigs) || !sameNode(s.PipelineStages, o.PipelineStages, 0) {
 		return false
 	}
 	if e, ok := s.Options.(interface{ Equal(SourceConfig) bool }); ok {

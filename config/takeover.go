@@ -19,8 +19,8 @@ import (
 //	  journal-system: "s=...;i=...;b=...;m=...;t=...;x=..."
 //
 // A file's key is its path and its value its byte offset (a decimal
-// string); a journal target's key is "journal-" and its job name and its
-// value the journal cursor. Nothing else is stored: no inode, no hash.
+// string); a journal target's key is "cursor-" (Promtail 3.x; "journal-"
+// before) and its job name, and its value the journal cursor. Nothing else is stored: no inode, no hash.
 type PromtailPositions struct {
 	// File is the path read.
 	File string
@@ -35,9 +35,26 @@ type PromtailPosition struct {
 	Line int
 }
 
-// PromtailJournalPrefix starts the key of a journal target's cursor in
-// Promtail's positions file; the job name follows it.
-const PromtailJournalPrefix = "journal-"
+// PromtailJournalPrefix and PromtailCursorPrefix start the key of a
+// journal target's cursor in Promtail's positions file; the job name
+// follows. Promtail 3.x writes "cursor-" (positions.CursorKey) and still
+// keeps "journal-" keys of older versions.
+const (
+	PromtailJournalPrefix = "journal-"
+	PromtailCursorPrefix  = "cursor-"
+)
+
+// JournalJob returns the job name of a journal cursor's entry; ok is
+// false for a file's entry.
+func (p PromtailPosition) JournalJob() (job string, ok bool) {
+	if _, isOffset := p.Offset(); isOffset {
+		return "", false
+	}
+	if job, ok = strings.CutPrefix(p.Key, PromtailCursorPrefix); ok {
+		return job, true
+	}
+	return strings.CutPrefix(p.Key, PromtailJournalPrefix)
+}
 
 // Offset returns the entry's value as a file offset; ok is false for a
 // value that is not a non-negative decimal (a journal cursor).

@@ -169,6 +169,6 @@ func (c *FileConfig) Open(deps Deps) (Source, error) {
 		o.Positions[id] = p.Offset
 	}
 	o.Emitter, o.Conditions = deps.Emitter, deps.Conditions
-	o.Stages, o.MaxStreams = deps.PipelineStages, deps.MaxStreams
+	o.Stages, o.MaxStreams, o.Relabel = deps.PipelineStages, deps.MaxStreams, deps.Relabel
 	return NewFile(deps.Logger, deps.Registerer, o)
 }

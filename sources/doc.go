@@ -139,7 +139,9 @@
 // position after it). Add gives the entry the next sequence number (Seq),
 // sets its labels (the stream's, plus the entry's own such as Docker's
 // stream), runs StageOptions.Relabel if set (false drops it, counted as
-// "relabel"), removes the labels starting with "__" but the tenant
+// "relabel"; Relabel builds the hook of a source's relabel_configs, which
+// cmd passes to every source type as Deps.Relabel, with Prometheus's
+// relabel package and a cache of results per input label set), removes the labels starting with "__" but the tenant
 // (Promtail's order), and runs the stages. What they hand on, now or at a
 // later Add, Tick or Flush, goes to the stream of the entry's first line:
 // its labels are the block's when equal, else the whole set, sorted

@@ -210,6 +210,9 @@ func NewStageRunner(deps Deps, o StageOptions) (*StageRunner, error) {
 			m.errCounter.WithLabelValues(stage, reason)
 		}
 	}
+	if o.Relabel != nil {
+		m.dropCounter.WithLabelValues(dropRelabel)
+	}
 	r.in.Labels = make(map[string]string)
 	r.in.Extracted = make(map[string]any)
 	return r, nil

@@ -285,6 +285,7 @@ func runOnce(ctx context.Context, logger *slog.Logger, cfg *config.Config, hooks
 		src, err := openSource(sc, sources.Deps{
 			Logger: logger, Registerer: reg,
 			Name: sc.Name, Labels: sc.Labels, PipelineStages: sc.PipelineStages, MaxStreams: sc.MaxStreams,
+			Relabel:   sources.Relabel(sc.RelabelConfigs),
 			Positions: p.SourcePositions(sc.Name), Emitter: p, Conditions: p,
 		})
 		if err != nil {

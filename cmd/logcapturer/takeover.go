@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/logcapturer/logcapturer/config"
@@ -23,6 +22,12 @@ const takeoverName = "promtail"
 type takeoverSource interface {
 	Tails(path string) bool
 	TakeoverPosition(path string, offset int64, savedAt time.Time) (wal.Position, error)
+}
+
+// cursorTakeover is what the options of a source type that can take
+// Promtail's journal cursor implement (journald).
+type cursorTakeover interface {
+	TakeoverCursor(job, cursor string) (wal.Position, bool)
 }
 
 // takeover hands Promtail's positions (cfg.Takeover) over to the sources,
@@ -70,9 +75,29 @@ func takeover(logger *slog.Logger, cfg *config.Config, cfgPath string, p *pipeli
 	var taken, mismatched, missing, ignored int
 	at := func(e config.PromtailPosition) string { return fmt.Sprintf("%s:%d", pp.File, e.Line) }
 	for _, e := range pp.Entries {
-		if job, ok := strings.CutPrefix(e.Key, config.PromtailJournalPrefix); ok {
-			ignored++
-			log.Warn("Promtail's journal cursor is not taken over (not implemented yet): the journald source starts by its own settings", "entry", at(e), "job", job)
+		if job, ok := e.JournalJob(); ok {
+			found := false
+			for _, sc := range cfg.Sources {
+				ts, ok := sc.Options.(cursorTakeover)
+				if !ok {
+					continue
+				}
+				pos, ok := ts.TakeoverCursor(job, e.Value)
+				if !ok {
+					continue
+				}
+				found = true
+				if len(p.SourcePositions(sc.Name)) > 0 {
+					log.Warn("source has a cursor of its own already; Promtail's is not used", "entry", at(e), "source", sc.Name, "job", job)
+					continue
+				}
+				positions[sc.Name] = append(positions[sc.Name], pos)
+				taken++
+			}
+			if !found {
+				ignored++
+				log.Info("no journald source has promtail_job for this journal cursor of Promtail's positions; ignored", "entry", at(e), "job", job)
+			}
 			continue
 		}
 		offset, ok := e.Offset()

@@ -510,6 +510,12 @@ func (c *conv) boolean(e entry) (bool, bool) {
 		return false, false
 	}
 	b, err := strconv.ParseBool(s)
+	switch strings.ToLower(s) { // Promtail reads YAML 1.1 (gopkg.in/yaml.v2)
+	case "yes", "y", "on":
+		b, err = true, nil
+	case "no", "n", "off":
+		b, err = false, nil
+	}
 	if err != nil {
 		c.problem(e.k.Line, e.path, "must be true or false, got %q", s)
 		return false, false

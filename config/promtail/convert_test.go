@@ -12,6 +12,9 @@ import (
 	"github.com/logcapturer/logcapturer/config"
 	"github.com/logcapturer/logcapturer/sinks/loki"
 	"github.com/logcapturer/logcapturer/sources"
+	"github.com/logcapturer/logcapturer/sources/journald"
+	"github.com/logcapturer/logcapturer/sources/lokipush"
+	"github.com/logcapturer/logcapturer/sources/syslog"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -27,8 +30,9 @@ func testEnv(k string) (string, bool) {
 func parseOpts() *config.ParseOptions {
 	return &config.ParseOptions{
 		SkipDirCheck: true, LookupEnv: testEnv,
-		SinkTypes:   []config.SinkType{loki.SinkType()},
-		SourceTypes: []config.SourceType{sources.FileSourceType(), sources.DockerSourceType(), sources.CRISourceType()},
+		SinkTypes: []config.SinkType{loki.SinkType()},
+		SourceTypes: []config.SourceType{sources.FileSourceType(), sources.DockerSourceType(), sources.CRISourceType(),
+			journald.SourceType(), syslog.SourceType(), lokipush.SourceType()},
 	}
 }
 
@@ -36,7 +40,7 @@ func parseOpts() *config.ParseOptions {
 // the result with its golden file, and checks that the native config
 // loads (what logcapturer check does with the converted file).
 func TestConvertGolden(t *testing.T) {
-	for _, name := range []string{"full", "static", "notargets", "relabel"} {
+	for _, name := range []string{"full", "static", "notargets", "relabel", "journal", "syslog", "push"} {
 		t.Run(name, func(t *testing.T) {
 			r, err := Load(filepath.Join("testdata", name+".yaml"), &Options{KeepEnv: true, LookupEnv: noEnv})
 			if err != nil {
@@ -216,15 +220,15 @@ func TestConvertProblems(t *testing.T) {
 }
 
 // TestConvertUnsupported checks that every part not covered is listed at
-// its line, and that SkipUnsupported converts the rest and lists them.
+// its line, and that SkipUnsupported converts the rest (journal, syslog
+// and loki_push_api included) and lists them.
 func TestConvertUnsupported(t *testing.T) {
 	data, err := os.ReadFile("testdata/unsupported.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	wantLines := map[string]int{
-		"scrape_configs[1].kubernetes_sd_configs": 9, "scrape_configs[2].journal": 12, "scrape_configs[3].syslog": 17,
-		"scrape_configs[4].loki_push_api": 20, "scrape_configs[5].docker_sd_configs": 24, "scrape_configs[6].windows_events": 27,
+		"scrape_configs[1].kubernetes_sd_configs": 9, "scrape_configs[5].docker_sd_configs": 24, "scrape_configs[6].windows_events": 27,
 		"scrape_configs[7].gcplog": 30, "scrape_configs[8].cloudflare": 33, "scrape_configs[9].heroku_drain": 36,
 		"scrape_configs[10].gelf": 40, "scrape_configs[11].kafka": 43, "scrape_configs[12].azure_event_hubs": 46,
 		"scrape_configs[13].consul_sd_configs": 49,
@@ -260,8 +264,14 @@ func TestConvertUnsupported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Sources) != 1 || cfg.Sources[0].Name != "files" {
-		t.Errorf("sources: %+v", cfg.Sources)
+	// journal, syslog and loki_push_api are converted (see their golden
+	// tests); the rest is left out.
+	var names []string
+	for _, s := range cfg.Sources {
+		names = append(names, s.Name+":"+string(s.Type))
+	}
+	if want := []string{"files:file", "journal:journald", "syslog:syslog", "push:loki_push"}; !slices.Equal(names, want) {
+		t.Errorf("sources %v, want %v", names, want)
 	}
 }
 

@@ -47,6 +47,30 @@
 //   - target_config.sync_period becomes each file source's poll_interval;
 //     global.file_watch_config's polling frequencies are noted (inotify
 //     drives the reads).
+//   - journal: a journald source named after job_name (path, matches,
+//     max_age with Promtail's 7h default written out, json, labels);
+//     field_labels turns every default field label off, so the labels
+//     are the configured ones plus what relabel_configs make of the
+//     __journal_<field lowercased> labels, as in Promtail; promtail_job
+//     is the job_name, so the takeover starts the source after the cursor
+//     Promtail saved (cursor-<job_name>, journal-<job_name> before 3.x).
+//     Promtail drops an entry left with no label at all; logcapturer
+//     ships it (noted).
+//   - syslog: a syslog source with promtail_labels: true (none of the
+//     source's own facility, severity, hostname, app_name or sd_* labels
+//     nor SD metadata): listen_address, listen_protocol, idle_timeout,
+//     label_structured_data (then __syslog_message_sd_* for relabeling),
+//     labels, use_incoming_timestamp, use_rfc5424_message,
+//     max_message_length, syslog_format, tls_config (cert_file, key_file,
+//     ca_file or client_ca_file: client certificates then required).
+//   - loki_push_api: a loki_push source: server.http_listen_address and
+//     http_listen_port become listen_address (a port is required; the
+//     other server keys are noted as ignored), labels,
+//     use_incoming_timestamp.
+//   - relabel_configs of a journal, syslog or loki_push_api job become the
+//     source's native relabel_configs (config Source.RelabelConfigs), run
+//     on each entry's labels with the source's __ labels, as Promtail runs
+//     them; an entry they drop is counted (reason "relabel").
 //   - -config.expand-env: ${VAR}, ${VAR:-default} and $VAR in values, an
 //     unset variable being empty (Options.NoExpandEnv turns it off). With
 //     Options.KeepEnv (convert) string values keep their references, as
@@ -54,13 +78,11 @@
 //
 // # What is not covered
 //
-// kubernetes_sd_configs and every other service discovery (including, for
-// now, docker_sd_configs: reading containers through the Docker API with
-// __meta_docker_* labels), windows_events, gcplog, cloudflare,
-// heroku_drain, gelf, kafka, azure_event_hubs; journal and syslog (their
-// native sources exist; the conversion of their options and of relabeling
-// on their __ labels does not yet), loki_push_api until its source is in
-// this build; ** and {a,b} globs
+// kubernetes_sd_configs and every other service discovery (including
+// docker_sd_configs: reading containers through the Docker API with
+// __meta_docker_* labels; a native docker source reads their json-file
+// logs on disk), windows_events, gcplog, cloudflare, heroku_drain, gelf,
+// kafka, azure_event_hubs; ** and {a,b} globs
 // in __path__; client proxies, oauth2 and authorization; compressed or
 // non-UTF-8 files. Each is a problem at its line; with
 // Options.SkipUnsupported the rest is converted and Result.Left lists what

@@ -38,9 +38,6 @@ var notCoveredTargets = map[string]string{
 	"azure_event_hubs":      "logcapturer does not consume Azure Event Hubs",
 	"docker_sd_configs": "reading containers through the Docker API, with labels from __meta_docker_* relabeling, is not covered yet; " +
 		"a native docker source (type: docker) reads their json-file logs on disk and labels them container_name, container_id, image and stream",
-	"journal":       "not converted yet: write a native journald source (type: journald); its relabeling of __journal_* labels is not available yet",
-	"syslog":        "not converted yet: write a native syslog source (type: syslog); its relabeling of __syslog_* labels is not available yet",
-	"loki_push_api": "the Loki push receiver is not in this build yet (branch lokipush)",
 }
 
 var relabelKeys = []string{"source_labels", "separator", "regex", "modulus", "target_label", "replacement", "action"}
@@ -48,7 +45,8 @@ var relabelKeys = []string{"source_labels", "separator", "regex", "modulus", "ta
 // scrapeConfig converts one scrape_configs entry into sources appended to
 // out.
 func (c *conv) scrapeConfig(n *yaml.Node, path string, out *yaml.Node) {
-	known := []string{"job_name", "pipeline_stages", "static_configs", "relabel_configs", "encoding", "decompression"}
+	known := []string{"job_name", "pipeline_stages", "static_configs", "relabel_configs", "encoding", "decompression",
+		"journal", "syslog", "loki_push_api"}
 	var sds []string
 	if m := resolve(n); m != nil && m.Kind == yaml.MappingNode {
 		for i := 0; i < len(m.Content); i += 2 {
@@ -103,6 +101,37 @@ func (c *conv) scrapeConfig(n *yaml.Node, path string, out *yaml.Node) {
 	if e, ok := f["decompression"]; ok {
 		c.notCovered(e.k.Line, e.path, "decompression: logcapturer does not read compressed files")
 	}
+	var pushed []*yaml.Node
+	t := target{job: n, jobPath: path}
+	if e, ok := f["pipeline_stages"]; ok {
+		t.stages, t.stagesKey = e.v, e.k
+	}
+	if e, ok := f["relabel_configs"]; ok {
+		t.relabel, t.relabelKey = e.v, e.k
+	}
+	for _, kind := range []string{"journal", "syslog", "loki_push_api"} {
+		e, ok := f[kind]
+		if !ok {
+			continue
+		}
+		t.name = sourceName(job, 0, 1)
+		if len(pushed) > 0 || f["static_configs"].v != nil {
+			t.name = sourceName(job+"-"+kind, 0, 1)
+		}
+		var s *yaml.Node
+		switch kind {
+		case "journal":
+			s = c.journal(e, t)
+		case "syslog":
+			s = c.syslog(e, t)
+		default:
+			s = c.lokiPush(e, t)
+		}
+		if s != nil {
+			pushed = append(pushed, s)
+		}
+	}
+	out.Content = append(out.Content, pushed...)
 	e, ok := f["static_configs"]
 	if !ok {
 		return

@@ -13,6 +13,15 @@
 //	go run ./scripts/bench -sink loki -format json -size 256MiB
 //	go run ./scripts/bench -sink loki -format json -size 256MiB -pipeline scripts/bench/testdata/stages6.yaml
 //
+// -promtail (with -sink loki) writes the same setup as a Promtail config
+// (static_configs on the files, the -pipeline stages, one client with
+// batchsize 1MiB) and runs it with --config-format promtail, to compare
+// the converted config with the native one; -workers 1 gives the native
+// sink the one worker a converted client has:
+//
+//	go run ./scripts/bench -sink loki -format json -size 128MiB -pipeline scripts/bench/testdata/stages6.yaml -workers 1
+//	go run ./scripts/bench -sink loki -format json -size 128MiB -pipeline scripts/bench/testdata/stages6.yaml -promtail
+//
 // -cpuprofile saves a CPU profile of 3 s of the first run, and the heap
 // profile after it. -mode idle tails -files quiet files and reports CPU
 // (percent of a core) and RSS over -window; -mode restart fills the WAL

@@ -34,6 +34,8 @@ func main() {
 		window   = flag.Duration("window", 30*time.Second, "idle: how long CPU and RSS are measured")
 		binFlag  = flag.String("bin", "", "a logcapturer binary to measure (default: go build ./cmd/logcapturer), e.g. one built at an older commit for a before/after table")
 		pipeline = flag.String("pipeline", "", "a YAML file holding a pipeline_stages list, put on the source")
+		promtail = flag.Bool("promtail", false, "with -sink loki: write the same setup as a Promtail config (static_configs, the -pipeline stages, one client) and run it with --config-format promtail, to compare with the native config")
+		workers  = flag.Int("workers", 2, "the loki or kafka sink's workers (a converted Promtail client has 1)")
 		format   = flag.String("format", "logfmt", "input lines: logfmt or json (with ts, level, file, seq, msg, trace fields)")
 		profile  = flag.String("cpuprofile", "", "write a CPU profile of 3 s of the shipper's first run to this file, and its heap profile to FILE.heap (from /debug/pprof)")
 	)
@@ -86,6 +88,9 @@ func main() {
 	default:
 		fail(fmt.Errorf("-mode %q: use throughput, idle or restart", *mode))
 	}
+	if *promtail && *sinkType != "loki" {
+		fail(fmt.Errorf("-promtail needs -sink loki"))
+	}
 	if *format != "logfmt" && *format != "json" {
 		fail(fmt.Errorf("-format %q: use logfmt or json", *format))
 	}
@@ -106,8 +111,8 @@ func main() {
 		fail(err)
 	}
 	size = lines * int64(*lineLen) // whole lines only
-	fmt.Printf("input: %d MiB in %d %s lines of %d bytes, 4 files, sink=%s sync=%s segment_size=%s pipeline=%s\n",
-		size>>20, lines, *format, *lineLen, *sinkType, *sync, cmp.Or(*segment, "default"), cmp.Or(*pipeline, "none"))
+	fmt.Printf("input: %d MiB in %d %s lines of %d bytes, 4 files, sink=%s sync=%s segment_size=%s pipeline=%s promtail=%t workers=%d\n",
+		size>>20, lines, *format, *lineLen, *sinkType, *sync, cmp.Or(*segment, "default"), cmp.Or(*pipeline, "none"), *promtail, *workers)
 
 	var cols [6][]float64
 	fmt.Printf("%-8s %8s %10s %7s %11s %13s %14s\n", "run", "MiB/s", "lines/s", "CPU s", "CPU s/GiB", "peak RSS MiB", "receiver CPU s")
@@ -119,7 +124,7 @@ func main() {
 		if i == 1 {
 			prof = *profile
 		}
-		r, err := runOnce(bin, dir, logs, size, lines, *segment, *sync, *sinkType, stagesConf, prof)
+		r, err := runOnce(bin, dir, logs, size, lines, *segment, *sync, *sinkType, stagesConf, prof, *promtail, *workers)
 		if err != nil {
 			fail(err)
 		}
@@ -144,7 +149,7 @@ type result struct {
 	receiverCPU time.Duration
 }
 
-func runOnce(bin, dir, logs string, size, lines int64, segment, sync, sinkType, stagesConf, profile string) (result, error) {
+func runOnce(bin, dir, logs string, size, lines int64, segment, sync, sinkType, stagesConf, profile string, promtail bool, workers int) (result, error) {
 	data := filepath.Join(dir, "data")
 	out := filepath.Join(dir, "out")
 	for _, d := range []string{data, out} {
@@ -161,6 +166,7 @@ func runOnce(bin, dir, logs string, size, lines int64, segment, sync, sinkType, 
 		return err == nil && st.Size() >= size
 	}
 	var recv *exec.Cmd
+	var promtailURL string
 	if sinkType == "loki" || sinkType == "kafka" {
 		countFile := filepath.Join(out, "count")
 		var url string
@@ -174,10 +180,11 @@ func runOnce(bin, dir, logs string, size, lines int64, segment, sync, sinkType, 
 				recv.Wait()
 			}
 		}()
-		sinkConf = fmt.Sprintf("{name: loki, type: loki, url: %q, workers: 2, batch: {max_bytes: 1MiB}}", url)
+		sinkConf = fmt.Sprintf("{name: loki, type: loki, url: %q, workers: %d, batch: {max_bytes: 1MiB}}", url, workers)
 		if sinkType == "kafka" {
-			sinkConf = fmt.Sprintf("{name: kafka, type: kafka, brokers: [%q], topic: bench, workers: 2, batch: {max_bytes: 256KiB}}", url)
+			sinkConf = fmt.Sprintf("{name: kafka, type: kafka, brokers: [%q], topic: bench, workers: %d, batch: {max_bytes: 256KiB}}", url, workers)
 		}
+		promtailURL = url
 		done = func() bool {
 			b, err := os.ReadFile(countFile)
 			n, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
@@ -210,6 +217,23 @@ sources:
   - %s
 admin: %s
 `, data, segConf, sync, logs, stagesConf, sinkConf, adminConf)
+	args := []string{}
+	if promtail {
+		// The same input, stages and Loki through a Promtail config, as
+		// an operator replacing Promtail runs it.
+		cfg = filepath.Join(dir, "promtail.yaml")
+		conf = fmt.Sprintf(`server: {disable: true}
+positions: {filename: %s/positions.yaml}
+clients:
+  - url: %s
+    batchsize: 1048576
+scrape_configs:
+  - job_name: bench
+    static_configs:
+      - labels: {__path__: "%s/*.log"}
+%s`, dir, promtailURL, logs, stagesConf)
+		args = []string{"--config-format", "promtail", "--data-dir", data}
+	}
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		return result{}, err
 	}
@@ -217,7 +241,7 @@ admin: %s
 	// pay for its writeback.
 	syscall.Sync()
 	start := time.Now()
-	cmd, err := startShipper(bin, cfg)
+	cmd, err := startShipper(bin, cfg, args...)
 	if err != nil {
 		return result{}, err
 	}

@@ -70,8 +70,8 @@ admin: {listen: ""}
 `, data, logs, sink)), 0o644)
 }
 
-func startShipper(bin, cfg string) (*exec.Cmd, error) {
-	cmd := exec.Command(bin, "run", "--config", cfg, "--log-level", "warn")
+func startShipper(bin, cfg string, extra ...string) (*exec.Cmd, error) {
+	cmd := exec.Command(bin, append([]string{"run", "--config", cfg, "--log-level", "warn"}, extra...)...)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	return cmd, cmd.Start()
 }

@@ -45,6 +45,11 @@
 // opaque: never parsed or compared. Entries skipped (max_age, no MESSAGE)
 // still move the cursor; a block may then hold no entries.
 //
+// On the first start of a data directory with a Promtail takeover, a
+// source whose promtail_job names a Promtail journal job gets Promtail's
+// saved cursor as its stored position (Options.TakeoverCursor), so it
+// starts right after the last entry Promtail shipped.
+//
 // Blocks are handed over when 64 KiB of lines are gathered or when the
 // buffered output is used up, before waiting for more: so a quiet journal
 // gets its entries into the WAL at once and a busy one in large blocks.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/logcapturer/logcapturer/config"
 	"github.com/logcapturer/logcapturer/sources"
+	"github.com/logcapturer/logcapturer/wal"
 )
 
 // Defaults.
@@ -87,6 +88,24 @@ type Options struct {
 	// MaxEntryBytes bounds an entry's names and values: a larger entry is
 	// skipped and counted (default 1MiB, at most 1GiB).
 	MaxEntryBytes config.ByteSize `yaml:"max_entry_bytes"`
+	// PromtailJob is the job_name of the Promtail journal target this
+	// source replaces: the takeover (config Takeover) starts it after the
+	// journal cursor Promtail saved for that job (TakeoverCursor). A
+	// converted Promtail config sets it.
+	PromtailJob string `yaml:"promtail_job"`
+}
+
+// TakeoverCursor returns the position at which the source starts after
+// Promtail's saved cursor, when job is o's PromtailJob; ok is false for
+// another job. The cursor is used as journalctl --after-cursor uses it:
+// the entry Promtail shipped last is not read again; a cursor journalctl
+// refuses (the journal was vacuumed since) is counted and logged, and the
+// source starts by since and max_age.
+func (o *Options) TakeoverCursor(job, cursor string) (pos wal.Position, ok bool) {
+	if o.PromtailJob == "" || job != o.PromtailJob || cursor == "" {
+		return wal.Position{}, false
+	}
+	return wal.Position{FileID: FileID, Cursor: cursor}, true
 }
 
 // NewOptions returns Options with their defaults set.

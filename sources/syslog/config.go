@@ -61,6 +61,12 @@ type Config struct {
 	// LabelStructuredData makes every RFC 5424 structured data parameter
 	// a label sd_<id>_<param>; without it they are the entry's metadata.
 	LabelStructuredData bool `yaml:"label_structured_data"`
+	// PromtailLabels labels entries as Promtail's syslog target does: the
+	// source sets none of its own labels (app_name, facility, hostname,
+	// severity, sd_*) and no structured data metadata; relabel_configs
+	// make labels from __syslog_message_* (and, with LabelStructuredData,
+	// __syslog_message_sd_*). A Promtail config converts to true.
+	PromtailLabels bool `yaml:"promtail_labels"`
 	// UseIncomingTimestamp takes the entry's time from the message (with
 	// its zone; Location for an RFC 3164 time without one) instead of the
 	// receive time.

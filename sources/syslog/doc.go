@@ -70,6 +70,10 @@
 //     label_structured_data they are labels; without, the entry's metadata
 //     (wal.Entry.Metadata, sorted): the stages read them from there, and
 //     a sink that has structured metadata (Loki) may send them as such.
+//   - promtail_labels (Config.PromtailLabels; what a converted Promtail
+//     config sets): none of the labels above nor the structured data
+//     metadata, as Promtail's syslog target; relabel_configs make labels
+//     from the __syslog_* labels below.
 //
 // # Stages
 //

@@ -85,23 +85,26 @@ func (c *converter) convert(msg []byte, recv time.Time, ck *chunk) (parseError b
 	// The source's own labels, in name order: app_name, facility,
 	// hostname, severity.
 	own := c.own[:0]
-	if base.Appname != nil {
+	if c.cfg.PromtailLabels {
+		// As Promtail: none of the message's own labels nor structured
+		// data; a relabel hook makes them from __syslog_message_*.
+	} else if base.Appname != nil {
 		own = append(own, wal.Label{Name: LabelAppName, Value: *base.Appname})
 	}
-	if l := base.FacilityLevel(); l != nil {
+	if l := base.FacilityLevel(); l != nil && !c.cfg.PromtailLabels {
 		own = append(own, wal.Label{Name: LabelFacility, Value: *l})
 	}
-	if base.Hostname != nil {
+	if base.Hostname != nil && !c.cfg.PromtailLabels {
 		own = append(own, wal.Label{Name: LabelHostname, Value: *base.Hostname})
 	}
-	if l := base.SeverityLevel(); l != nil {
+	if l := base.SeverityLevel(); l != nil && !c.cfg.PromtailLabels {
 		own = append(own, wal.Label{Name: LabelSeverity, Value: *l})
 	}
 	c.own = own
 	c.scratch = mergeLabels(c.scratch[:0], c.base, own)
 	sorted := true
 	var meta []wal.Label
-	if m5, ok := m.(*rfc5424.SyslogMessage); ok && m5.StructuredData != nil {
+	if m5, ok := m.(*rfc5424.SyslogMessage); ok && m5.StructuredData != nil && !c.cfg.PromtailLabels {
 		for id, params := range *m5.StructuredData {
 			for name, value := range params {
 				l := wal.Label{Name: sdName(id, name), Value: value}

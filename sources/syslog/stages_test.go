@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/prometheus/model/relabel"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/logcapturer/logcapturer/sources"
@@ -124,4 +125,33 @@ func TestStagesBackpressure(t *testing.T) {
 			t.Fatalf("entry %d %q, want %q", i, e.Line[:12], want[:12])
 		}
 	}
+}
+
+// TestPromtailLabels: with promtail_labels the source sets none of its own
+// labels nor structured data metadata, as Promtail's syslog target; a
+// relabel_configs hook makes labels from __syslog_message_* (the usual
+// Promtail relabeling), structured data included with
+// label_structured_data.
+func TestPromtailLabels(t *testing.T) {
+	s, em := startStaged(t, Config{PromtailLabels: true, LabelStructuredData: true}, "[]",
+		sources.Relabel(relabelRules(t, `
+- {source_labels: [__syslog_message_hostname], target_label: host}
+- {source_labels: [__syslog_message_sd_ex_32473_iut], target_label: iut}
+`)))
+	c := dial(t, s)
+	write(t, c, "<165>1 2003-10-11T22:14:15.003Z h1 app 100 ID47 [ex@32473 iut=\"3\"] hello\n")
+	es := em.waitEntries(t, 1, 5*time.Second)
+	want := map[string]string{"job": "syslog", "host": "h1", "iut": "3"}
+	if fmt.Sprint(es[0].Labels) != fmt.Sprint(want) || len(es[0].Metadata) != 0 || es[0].Line != "hello" {
+		t.Errorf("entry %+v, want labels %v and no metadata", es[0], want)
+	}
+}
+
+func relabelRules(t *testing.T, src string) []*relabel.Config {
+	t.Helper()
+	var rules []*relabel.Config
+	if err := yaml.Unmarshal([]byte(src), &rules); err != nil {
+		t.Fatal(err)
+	}
+	return rules
 }
