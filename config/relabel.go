@@ -44,7 +44,7 @@ func (d *decoder) relabelConfigs(out *[]*relabel.Config) func(*yaml.Node, string
 				return
 			}
 			var rc relabel.Config
-			if err := resolve(item).Decode(&rc); err != nil {
+			if err := ResolveAlias(item).Decode(&rc); err != nil {
 				d.fail(item.Line, ip, "%s", strings.TrimPrefix(err.Error(), "yaml: "))
 				return
 			}
