@@ -225,17 +225,17 @@ func (c *conv) parse(data []byte) (root *yaml.Node) {
 		return nil
 	}
 	_ = yaml.Unmarshal(data, &raw) // the same document: it decoded above
-	if len(doc.Content) == 0 || isNull(doc.Content[0]) {
+	if len(doc.Content) == 0 || config.IsNull(doc.Content[0]) {
 		c.problem(0, "", "file is empty")
 		return nil
 	}
 	root = doc.Content[0]
 	c.expand(root, raw.Content[0], "", 0)
-	if r := resolve(root); r == nil || r.Kind != yaml.MappingNode {
-		c.problem(root.Line, "", "the top level must be a mapping (server, clients, positions, scrape_configs, ...), got %s", kindName(root))
+	if r := config.ResolveAlias(root); r == nil || r.Kind != yaml.MappingNode {
+		c.problem(root.Line, "", "the top level must be a mapping (server, clients, positions, scrape_configs, ...), got %s", config.NodeKind(root))
 		return nil
 	}
-	return resolve(root)
+	return config.ResolveAlias(root)
 }
 
 // maxDepth bounds the recursion over the tree (aliases are followed).
@@ -361,7 +361,7 @@ func (c *conv) outStr(n *yaml.Node) *yaml.Node {
 // keeping references with KeepEnv), and records every node's origin under
 // pkey.
 func (c *conv) copyTree(n *yaml.Node, pkey string, depth int) *yaml.Node {
-	n = resolve(n)
+	n = config.ResolveAlias(n)
 	if n == nil || depth > maxDepth {
 		return plain("null")
 	}
@@ -387,34 +387,6 @@ func (c *conv) copyTree(n *yaml.Node, pkey string, depth int) *yaml.Node {
 
 // Reading helpers.
 
-func resolve(n *yaml.Node) *yaml.Node {
-	for i := 0; n != nil && n.Kind == yaml.AliasNode; i++ {
-		if i == 16 {
-			return nil
-		}
-		n = n.Alias
-	}
-	return n
-}
-
-func isNull(n *yaml.Node) bool {
-	n = resolve(n)
-	return n == nil || (n.Kind == yaml.ScalarNode && n.Tag == "!!null")
-}
-
-func kindName(n *yaml.Node) string {
-	switch n = resolve(n); {
-	case n == nil:
-		return "a broken alias"
-	case n.Kind == yaml.MappingNode:
-		return "a mapping"
-	case n.Kind == yaml.SequenceNode:
-		return "a list"
-	default:
-		return strconv.Quote(n.Value)
-	}
-}
-
 func joinKey(path, key string) string {
 	if path == "" {
 		return key
@@ -432,9 +404,9 @@ type entry struct {
 // nulls left out), reporting a key not in known as unknown (Promtail
 // refuses unknown keys too). nil, false when n is not a mapping.
 func (c *conv) fields(n *yaml.Node, path string, known ...string) (map[string]entry, bool) {
-	m := resolve(n)
+	m := config.ResolveAlias(n)
 	if m == nil || m.Kind != yaml.MappingNode {
-		c.problem(n.Line, path, "must be a mapping, got %s", kindName(n))
+		c.problem(n.Line, path, "must be a mapping, got %s", config.NodeKind(n))
 		return nil, false
 	}
 	out := map[string]entry{}
@@ -443,7 +415,7 @@ func (c *conv) fields(n *yaml.Node, path string, known ...string) (map[string]en
 		for i := 0; i+1 < len(m.Content); i += 2 {
 			k, v := m.Content[i], m.Content[i+1]
 			if k.Tag == "!!merge" {
-				if s := resolve(v); s != nil && s.Kind == yaml.MappingNode && depth < 16 {
+				if s := config.ResolveAlias(v); s != nil && s.Kind == yaml.MappingNode && depth < 16 {
 					walk(s, depth+1)
 				}
 				continue
@@ -460,10 +432,10 @@ func (c *conv) fields(n *yaml.Node, path string, known ...string) (map[string]en
 			if _, dup := out[k.Value]; dup {
 				continue
 			}
-			if isNull(v) {
+			if config.IsNull(v) {
 				continue
 			}
-			out[k.Value] = entry{k: k, v: resolve(v), path: kp}
+			out[k.Value] = entry{k: k, v: config.ResolveAlias(v), path: kp}
 		}
 	}
 	walk(m, 0)
@@ -473,7 +445,7 @@ func (c *conv) fields(n *yaml.Node, path string, known ...string) (map[string]en
 // scalar returns the value of e, or reports that it must be a what.
 func (c *conv) scalar(e entry, what string) (string, bool) {
 	if e.v == nil || e.v.Kind != yaml.ScalarNode {
-		c.problem(e.k.Line, e.path, "must be %s, got %s", what, kindName(e.v))
+		c.problem(e.k.Line, e.path, "must be %s, got %s", what, config.NodeKind(e.v))
 		return "", false
 	}
 	return e.v.Value, true
@@ -527,16 +499,16 @@ func (c *conv) boolean(e entry) (bool, bool) {
 func (c *conv) stringMap(e entry) ([]entry, bool) {
 	m := e.v
 	if m.Kind != yaml.MappingNode {
-		c.problem(e.k.Line, e.path, "must be a mapping, got %s", kindName(m))
+		c.problem(e.k.Line, e.path, "must be a mapping, got %s", config.NodeKind(m))
 		return nil, false
 	}
 	var out []entry
 	ok := true
 	for i := 0; i+1 < len(m.Content); i += 2 {
-		k, v := m.Content[i], resolve(m.Content[i+1])
+		k, v := m.Content[i], config.ResolveAlias(m.Content[i+1])
 		kp := joinKey(e.path, k.Value)
 		if v == nil || v.Kind != yaml.ScalarNode {
-			c.problem(k.Line, kp, "must be a string, got %s", kindName(v))
+			c.problem(k.Line, kp, "must be a string, got %s", config.NodeKind(v))
 			ok = false
 			continue
 		}
@@ -548,12 +520,12 @@ func (c *conv) stringMap(e entry) ([]entry, bool) {
 // items returns the items of the list in e, or reports it is not one.
 func (c *conv) items(e entry) []*yaml.Node {
 	if e.v.Kind != yaml.SequenceNode {
-		c.problem(e.k.Line, e.path, "must be a list, got %s", kindName(e.v))
+		c.problem(e.k.Line, e.path, "must be a list, got %s", config.NodeKind(e.v))
 		return nil
 	}
 	out := make([]*yaml.Node, len(e.v.Content))
 	for i, it := range e.v.Content {
-		out[i] = resolve(it)
+		out[i] = config.ResolveAlias(it)
 		if out[i] == nil {
 			out[i] = it
 		}

@@ -48,7 +48,7 @@ func (c *conv) scrapeConfig(n *yaml.Node, path string, out *yaml.Node) {
 	known := []string{"job_name", "pipeline_stages", "static_configs", "relabel_configs", "encoding", "decompression",
 		"journal", "syslog", "loki_push_api"}
 	var sds []string
-	if m := resolve(n); m != nil && m.Kind == yaml.MappingNode {
+	if m := config.ResolveAlias(n); m != nil && m.Kind == yaml.MappingNode {
 		for i := 0; i < len(m.Content); i += 2 {
 			k := m.Content[i].Value
 			if _, ok := notCoveredTargets[k]; ok || strings.HasSuffix(k, "_sd_configs") {

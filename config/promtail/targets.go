@@ -1,6 +1,7 @@
 package promtail
 
 import (
+	"github.com/logcapturer/logcapturer/config"
 	"net"
 	"strconv"
 	"strings"
@@ -118,7 +119,7 @@ func (c *conv) journal(e entry, t target) *yaml.Node {
 
 // jobName is the scrape config's job_name as written.
 func (t target) jobName() string {
-	if m := resolve(t.job); m != nil && m.Kind == yaml.MappingNode {
+	if m := config.ResolveAlias(t.job); m != nil && m.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(m.Content); i += 2 {
 			if m.Content[i].Value == "job_name" {
 				return m.Content[i+1].Value
@@ -227,10 +228,10 @@ func (c *conv) lokiPush(e entry, t target) *yaml.Node {
 	key := ""
 	if sv, ok := f["server"]; ok {
 		if m := sv.v; m.Kind != yaml.MappingNode {
-			c.problem(sv.k.Line, sv.path, "must be a mapping, got %s", kindName(m))
+			c.problem(sv.k.Line, sv.path, "must be a mapping, got %s", config.NodeKind(m))
 		} else {
 			for i := 0; i+1 < len(m.Content); i += 2 {
-				ent := entry{k: m.Content[i], v: resolve(m.Content[i+1]), path: joinKey(sv.path, m.Content[i].Value)}
+				ent := entry{k: m.Content[i], v: config.ResolveAlias(m.Content[i+1]), path: joinKey(sv.path, m.Content[i].Value)}
 				switch ent.k.Value {
 				case "http_listen_address":
 					host, _ = c.scalar(ent, "an address")

@@ -1,6 +1,7 @@
 package promtail
 
 import (
+	"github.com/logcapturer/logcapturer/config"
 	"net"
 	"strconv"
 
@@ -89,9 +90,9 @@ func (c *conv) server(top map[string]entry, out *yaml.Node) {
 	if !ok {
 		return
 	}
-	m := resolve(e.v)
+	m := config.ResolveAlias(e.v)
 	if m == nil || m.Kind != yaml.MappingNode {
-		c.problem(e.k.Line, e.path, "must be a mapping, got %s", kindName(e.v))
+		c.problem(e.k.Line, e.path, "must be a mapping, got %s", config.NodeKind(e.v))
 		return
 	}
 	var addr, port string
@@ -99,7 +100,7 @@ func (c *conv) server(top map[string]entry, out *yaml.Node) {
 	disabled := false
 	var ignored []string
 	for i := 0; i+1 < len(m.Content); i += 2 {
-		k, v := m.Content[i], resolve(m.Content[i+1])
+		k, v := m.Content[i], config.ResolveAlias(m.Content[i+1])
 		kp := joinKey(e.path, k.Value)
 		ent := entry{k: k, v: v, path: kp}
 		switch k.Value {
