@@ -212,7 +212,7 @@ func (c *Config) rules(report func(key, msg string)) {
 	if c.TLS.Enabled() && c.ListenProtocol != ProtoTCP {
 		report("tls_config", "is for listen_protocol tcp only")
 	}
-	if err := c.TLS.validate(); err != nil {
+	if err := validateTLS(c.TLS); err != nil {
 		report("tls_config", err.Error())
 	}
 }

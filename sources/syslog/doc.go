@@ -157,6 +157,6 @@
 //     counted.
 //   - A datagram longer than 64KiB (unixgram only) is cut by the read
 //     without being counted as truncated.
-//   - The TLS helper (TLSConfig) is the server side of sinks.TLSConfig;
-//     it lives here until a second listening source needs it.
+//   - tls_config is the push receivers' receiver.TLSConfig (one server
+//     side TLS helper for every listening source).
 package syslog
