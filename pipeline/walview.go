@@ -9,14 +9,28 @@ import (
 )
 
 // Entry is one WAL entry decoded for people: the index of its block, its
-// time, its source and stream labels and its line. Line bytes that are not
-// valid UTF-8 show as U+FFFD in JSON.
+// time, its source, its labels (its own label set when processing stages
+// gave it one, else its block's stream labels), its structured metadata and
+// its line. Line bytes that are not valid UTF-8 show as U+FFFD in JSON.
 type Entry struct {
-	Index  uint64            `json:"index"`
-	Time   time.Time         `json:"time"`
-	Source string            `json:"source"`
-	Labels map[string]string `json:"labels"`
-	Line   string            `json:"line"`
+	Index    uint64            `json:"index"`
+	Time     time.Time         `json:"time"`
+	Source   string            `json:"source"`
+	Labels   map[string]string `json:"labels"`
+	Metadata map[string]string `json:"metadata,omitempty"`
+	Line     string            `json:"line"`
+}
+
+// labelMap is ls as a map (nil for none).
+func labelMap(ls []wal.Label) map[string]string {
+	if ls == nil {
+		return nil
+	}
+	m := make(map[string]string, len(ls))
+	for _, l := range ls {
+		m[l.Name] = l.Value
+	}
+	return m
 }
 
 // MaxEntriesLimit bounds the entries one call decodes, and
@@ -237,9 +251,9 @@ func (v walView) entries(from, to uint64, skip, limit int, keep func(source stri
 		if wal.DecodeBlock(buf, &blk) != nil || (keep != nil && !keep(blk.Source)) {
 			continue
 		}
-		labels := make(map[string]string, len(blk.Labels))
-		for _, l := range blk.Labels {
-			labels[l.Name] = l.Value
+		labels := labelMap(blk.Labels)
+		if labels == nil {
+			labels = map[string]string{}
 		}
 		first := 0
 		if i == from {
@@ -253,7 +267,12 @@ func (v walView) entries(from, to uint64, skip, limit int, keep func(source stri
 				continue
 			}
 			size += len(e.Line)
-			out = append(out, Entry{Index: i, Time: time.Unix(0, e.Time).UTC(), Source: blk.Source, Labels: labels, Line: string(e.Line)})
+			ent := Entry{Index: i, Time: time.Unix(0, e.Time).UTC(), Source: blk.Source, Labels: labels,
+				Metadata: labelMap(e.Metadata), Line: string(e.Line)}
+			if e.Labels != nil {
+				ent.Labels = labelMap(e.Labels)
+			}
+			out = append(out, ent)
 		}
 	}
 	return out, nil

@@ -120,3 +120,38 @@ func BenchmarkCountsSeed2GiB(b *testing.B) {
 	}
 	b.SetBytes(l.Size())
 }
+
+// TestWALEntriesShowEntryLabels: an entry a stage gave labels of its own
+// and structured metadata shows them, not its block's stream labels.
+func TestWALEntriesShowEntryLabels(t *testing.T) {
+	l, err := wal.Open(filepath.Join(t.TempDir(), "wal"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	blk := wal.Block{Source: "app", Labels: []wal.Label{{Name: "job", Value: "app"}}, Entries: []wal.Entry{
+		{Time: 1, Line: []byte("plain")},
+		{Time: 2, Line: []byte("staged"), Labels: []wal.Label{{Name: "job", Value: "app"}, {Name: "level", Value: "error"}},
+			Metadata: []wal.Label{{Name: "trace_id", Value: "abc"}}},
+	}}
+	if _, _, err := l.Append([][]byte{wal.EncodeBlock(nil, &blk)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	v := walView{log: l, durable: l.LastIndex}
+	got, err := v.entriesFrom(1, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("%d entries, want 2", len(got))
+	}
+	if len(got[0].Labels) != 1 || got[0].Labels["job"] != "app" || got[0].Metadata != nil {
+		t.Errorf("plain entry: labels %v metadata %v, want the block's {job=app} and none", got[0].Labels, got[0].Metadata)
+	}
+	if got[1].Labels["level"] != "error" || got[1].Labels["job"] != "app" || got[1].Metadata["trace_id"] != "abc" {
+		t.Errorf("staged entry: labels %v metadata %v, want its own {job=app, level=error} and trace_id=abc", got[1].Labels, got[1].Metadata)
+	}
+}
