@@ -77,7 +77,8 @@
 //	  max_age: 168h                  # > 0; dead letters whose last failure is older expire
 //
 //	wal:
-//	  segment_size: 1MiB             # 1MiB .. 256MiB; the tail segment lives in memory
+//	  segment_size: 1MiB             # 1MiB .. 256MiB; the tail segment lives in memory; above 1MiB
+//	                                 # (the largest group commit) records share segments, which cost copies
 //	  max_bytes: 2GiB                # disk cap of the WAL; at least 2 * segment_size
 //	  sync: batch                    # batch: fsync once per group commit
 //	                                 # interval: fsync every sync_interval

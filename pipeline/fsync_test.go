@@ -3,7 +3,7 @@ package pipeline
 import (
 	"encoding/binary"
 	"fmt"
-	"io"
+	"hash/crc32"
 	"log/slog"
 	"net/http"
 	"os"
@@ -23,8 +23,10 @@ import (
 
 // durableOracle knows, from the fsyncs that succeeded, the highest WAL
 // index a power cut could not take back: for each file (by inode) it
-// counts the whole, good records its last successful fsync covered. It
-// reads the files itself and trusts nothing the pipeline or the WAL says.
+// reads the whole, good records its last successful fsync covered, parsing
+// the record layout wal/doc.go states (group records, and single-block
+// records of older releases) itself, and takes the index of their last
+// block. It trusts nothing the pipeline or the WAL says.
 type durableOracle struct {
 	mu     sync.Mutex
 	files  map[uint64]*oracleFile // by inode
@@ -36,8 +38,9 @@ type oracleFile struct {
 	r      *os.File // held open, so the inode is not reused by a new file
 	first  uint64   // index of the file's first record (from its name)
 	synced int64    // size at its last successful fsync
-	off    int64    // records counted up to here
-	count  uint64
+	off    int64    // records read up to here
+	count  uint64   // records read
+	last   uint64   // index of the last block of the records read; 0: none
 }
 
 func inode(info os.FileInfo) uint64 { return info.Sys().(*syscall.Stat_t).Ino }
@@ -76,9 +79,49 @@ func (o *durableOracle) synced(path string, info os.FileInfo) {
 		o.files[inode(info)] = f
 	}
 	f.synced = info.Size()
-	f.count, f.off = countRecords(f.r, f.off, f.synced, f.count)
-	o.max = max(o.max, f.first-1+f.count)
+	readRecords(f)
+	o.max = max(o.max, f.last)
+	if filepath.Base(path) != segmentName(first) {
+		return // a rewrite's temporary file
+	}
+	// tidwall fsyncs a finished segment (not through the seam) before it
+	// creates the next: every segment named below this one is whole.
+	entries, err := os.ReadDir(filepath.Dir(path))
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		rec, ok := segmentFirst(e.Name())
+		if !ok || rec >= first || e.Name() != segmentName(rec) {
+			continue
+		}
+		p := filepath.Join(filepath.Dir(path), e.Name())
+		info, err := os.Stat(p)
+		if err != nil {
+			continue
+		}
+		g := o.files[inode(info)]
+		if g == nil {
+			r, err := os.Open(p)
+			if err != nil {
+				continue
+			}
+			if ri, err := r.Stat(); err != nil || !os.SameFile(ri, info) {
+				r.Close()
+				continue
+			}
+			g = &oracleFile{r: r, first: rec}
+			o.files[inode(info)] = g
+		}
+		g.synced = info.Size()
+		readRecords(g)
+		o.max = max(o.max, g.last)
+	}
 }
+
+// segmentName is a segment file's name: its first record index as 20
+// digits.
+func segmentName(rec uint64) string { return fmt.Sprintf("%020d", rec) }
 
 // close closes the files it holds.
 func (o *durableOracle) close() {
@@ -89,24 +132,68 @@ func (o *durableOracle) close() {
 	}
 }
 
-// countRecords counts the good records between off and end, going on from
-// count.
-func countRecords(r io.ReaderAt, off, end int64, count uint64) (uint64, int64) {
+// readRecords reads f's good records between f.off and f.synced and
+// advances f.off, f.count and f.last.
+func readRecords(f *oracleFile) {
 	var hdr [binary.MaxVarintLen64]byte
-	for off < end {
-		n, _ := r.ReadAt(hdr[:], off)
+	for f.off < f.synced {
+		n, _ := f.r.ReadAt(hdr[:], f.off)
 		size, k := binary.Uvarint(hdr[:n])
-		if k <= 0 || size == 0 || off+int64(k)+int64(size) > end {
-			break
+		if k <= 0 || size == 0 || f.off+int64(k)+int64(size) > f.synced {
+			return
 		}
 		rec := make([]byte, size)
-		if _, err := r.ReadAt(rec, off+int64(k)); err != nil || wal.CheckRecord(rec) != nil {
-			break
+		if _, err := f.r.ReadAt(rec, f.off+int64(k)); err != nil {
+			return
 		}
-		off += int64(k) + int64(size)
-		count++
+		last, ok := recordLast(rec, f.first+f.count)
+		if !ok {
+			return
+		}
+		f.off += int64(k) + int64(size)
+		f.count++
+		if last > 0 {
+			f.last = last
+		}
 	}
-	return count, off
+}
+
+// recordLast parses a record by wal/doc.go's layout and returns the index
+// of its last block (0 for a marker, which holds none). A record of one
+// block (version 1 or 2 after its checksum) is index rec, its own record
+// index; a group record (version 3) holds crc32c(head) | head | blocks,
+// head = 3 | uvarint first | uvarint n | n × uint32 length.
+func recordLast(data []byte, rec uint64) (uint64, bool) {
+	if len(data) < 5 {
+		return 0, false
+	}
+	if data[4] != 3 {
+		return rec, wal.CheckRecord(data) == nil
+	}
+	first, k1 := binary.Uvarint(data[5:])
+	if k1 <= 0 {
+		return 0, false
+	}
+	n, k2 := binary.Uvarint(data[5+k1:])
+	if k2 <= 0 || n > 1<<20 {
+		return 0, false
+	}
+	headEnd := 5 + k1 + k2 + 4*int(n)
+	if headEnd > len(data) || crc32.Checksum(data[4:headEnd], crc32.MakeTable(crc32.Castagnoli)) != binary.LittleEndian.Uint32(data) {
+		return 0, false
+	}
+	off := headEnd
+	for i := range int(n) {
+		size := int(binary.LittleEndian.Uint32(data[5+k1+k2+4*i:]))
+		if size > len(data)-off || wal.CheckRecord(data[off:off+size]) != nil {
+			return 0, false
+		}
+		off += size
+	}
+	if off != len(data) || n == 0 {
+		return 0, off == len(data)
+	}
+	return first + n - 1, true
 }
 
 // durable returns the highest index covered by a successful fsync.

@@ -82,7 +82,7 @@ const (
 type Options struct {
 	// DataDir holds state.db and the WAL (DataDir/wal).
 	DataDir string
-	// SegmentSize is the WAL segment size (default 4 MiB).
+	// SegmentSize is the WAL segment size (default 1 MiB, as in config).
 	SegmentSize int64
 	// MaxBytes caps the WAL on disk (default 2 GiB); FullPolicy says what
 	// happens at the cap.
@@ -121,7 +121,7 @@ type Options struct {
 
 func (o *Options) setDefaults() {
 	if o.SegmentSize <= 0 {
-		o.SegmentSize = 4 << 20
+		o.SegmentSize = 1 << 20
 	}
 	if o.MaxBytes <= 0 {
 		o.MaxBytes = 2 << 30

@@ -4,11 +4,39 @@
 // the segmented log (Log) built on github.com/tidwall/wal, and it repairs a
 // torn tail when a log is opened.
 //
-// # Records
+// # Blocks, records and indexes
 //
-// One record is one Block: the entries one source read in one go, their
-// shared stream labels and the source position reached after them. A record
-// is framed as
+// A block is the entries one source read in one go, their shared stream
+// labels and the source position reached after them. Blocks are numbered by
+// contiguous indexes, and everything above this package (sink cursors,
+// retry ranges, dead letters, positions, rewinds) addresses blocks, and
+// entries within a block. A record is what tidwall stores: since format 3,
+// the blocks of one group commit (an Append), so that at high rates each
+// tidwall segment receives one large record, which it allocates once,
+// instead of many small ones, which it appends one by one to a buffer
+// grown by copying (about 5 bytes allocated and 4 copied per byte logged).
+// A group record is
+//
+//	crc32c(head) [4 bytes, little-endian, Castagnoli] | head | block…
+//	head = 3 | uvarint first | uvarint n | n × uint32 len(block) [little-endian]
+//
+// where first is the index of its first block and each block is framed as
+// below, with its own checksum, so a damaged block costs that block only.
+// The head's checksum covers the head; the blocks' lengths add up to the
+// record. A group record of n = 0 is a marker: TruncateFront writes one
+// when it empties the log, so that the next index survives a reopen.
+// Records written before format 3 hold one framed block each (the byte
+// after the checksum is the block's version, 1 or 2), and that block's
+// index is the record's own tidwall index: both numberings agreed then,
+// so a data directory of that release opens and goes on (wal/testdata/v2
+// is one; a test appends group records to it and reads both).
+//
+// Append makes one record of its blocks, unless they hold 2 × SegmentSize
+// bytes or more: then records of at least SegmentSize bytes each. The
+// pipeline's writer gathers a group commit until it holds 1 MiB, the
+// default segment size, so under load every group is a segment.
+//
+// A block is framed as
 //
 //	crc32c(payload) [4 bytes, little-endian, Castagnoli] | payload
 //
@@ -63,16 +91,17 @@
 // slice, found among the last few distinct sets), and names and short
 // label values are interned across decodes, so a block of entries with a
 // few label sets costs no allocation per entry beyond metadata values.
-// The block codec (appendBlock, decodeBlock) works on a payload without
-// framing, so a record may one day hold several blocks.
 //
 // # Files
 //
-// A Log is a directory of segment files named by the index of their first
-// record as 20 decimal digits (00000000000000000001, …). A segment is a
-// sequence of tidwall binary entries, uvarint(len(record)) | record, with
-// no header or trailer. The last segment, the tail, is the one written; a
-// new one is started once the tail reaches Options.SegmentSize. Files named
+// A Log is a directory of segment files named by tidwall's index of their
+// first record as 20 decimal digits (00000000000000000001, …). A segment
+// is a sequence of tidwall binary entries, uvarint(len(record)) | record,
+// with no header or trailer. The last segment, the tail, is the one
+// written; a new one is started once the tail reaches Options.SegmentSize.
+// Open learns which blocks each segment holds from the head of its first
+// record (one pread per segment) and the last index from the tail's
+// heads; Segments reports segments by the index of their first block. Files named
 // NAME.broken, NAME.broken.1, … hold bytes cut off by repair (below).
 // NAME.START and NAME.END are tidwall's leftovers from an interrupted
 // truncation, resolved by the next Open; a NAME.START.TEMP or NAME.TEMP
@@ -81,24 +110,27 @@
 //
 // # Invariants
 //
-//   - Indexes are contiguous: records FirstIndex … LastIndex all exist; a
+//   - Indexes are contiguous: blocks FirstIndex … LastIndex all exist; a
 //     new log has FirstIndex 1 and LastIndex 0, and an emptied log has
-//     FirstIndex = LastIndex+1.
-//   - No record is empty, and every record carries a CRC32C: Append rejects
-//     a record that fails CheckRecord, and Read verifies the checksum of
-//     every record it returns.
-//   - A record is durable once a Sync that started after its Append has
-//     returned, and every record Open or Reopen found is durable when it
-//     returns: DurableIndex says how far. Append alone writes to the page
+//     FirstIndex = LastIndex+1. Records' tidwall indexes are contiguous
+//     too, and each record's blocks follow the previous record's.
+//   - No block is empty, and every block and every record head carries a
+//     CRC32C: Append rejects a block that fails CheckRecord, and Read
+//     verifies the checksum of every block it returns.
+//   - A block is durable once a Sync that started after its Append has
+//     returned, and every block Open or Reopen found is durable when it
+//     returns: DurableIndex says how far. A record is written and cut
+//     whole, so durable indexes end records. Append alone writes to the page
 //     cache only (tidwall with NoSync); Sync fsyncs the tail file, and the
 //     directory when a segment file was created since the last Sync.
 //     tidwall fsyncs a segment before it starts the next one. Open fsyncs
 //     the (repaired) tail segment and the directory before it returns:
 //     after a kill -9 the tail may exist only in the page cache, and
 //     nothing in it may be called durable before it is on disk.
-//   - A record's index never changes; TruncateFront only removes a prefix,
-//     and Reopen after a failed fsync only removes records after
-//     DurableIndex (so LastIndex goes back, never past DurableIndex).
+//   - A block's index never changes; TruncateFront only removes a prefix
+//     of whole records, and Reopen after a failed fsync only removes
+//     records after DurableIndex (so LastIndex goes back, never past
+//     DurableIndex).
 //
 // # Repair
 //
@@ -106,16 +138,20 @@
 // zero-filled tail as empty entries, and has no checksum. So Open scans the
 // tail segment first (the file tidwall will treat as the tail, START/END
 // leftovers included) and stops at the first entry that is empty, runs past
-// the end of the file or fails its checksum. Everything from there on is
+// the end of the file, fails its head's or any of its blocks' checksums,
+// or whose blocks do not follow the previous record's: a record is kept
+// only if every block in it verifies. Everything from there on is
 // written to NAME.broken (or the next free NAME.broken.N), fsynced, then
 // cut off; the file and the directory are fsynced, one warning is logged
 // and logcapturer_wal_repairs_total / _repaired_bytes_total count it. If
 // the .broken file cannot be written (a full disk), the cut goes ahead
 // without it and the warning says so: a log that cannot start is worse
-// than a lost torn record. The cut can leave the tail empty. Older segments are not scanned: a damaged
-// record there is found by Read, which returns a *CorruptionError for it
-// (for every record of the segment if the damage hits a length prefix) and
-// keeps reading the others.
+// than a lost torn record. The cut can leave the tail empty. Older
+// segments are not scanned: a damaged block there is found by Read, which
+// returns a *CorruptionError for it and keeps reading the others; a
+// damaged record head loses that record's blocks (the next record's head
+// says where the blocks go on), and a damaged length prefix every block
+// after it in the segment.
 //
 // # Failures
 //
@@ -156,25 +192,28 @@
 // # Concurrency
 //
 // Every method of Log is safe for concurrent use. One mutex serialises all
-// calls into tidwall (its concurrent reads race), so Append, Read, Segments
-// and TruncateFront exclude each other; FirstIndex, LastIndex and Size are
-// lock-free. Sync holds a second mutex and releases the first one before
+// calls into tidwall, so Append, Segments and TruncateFront exclude each
+// other; reads go through Readers (pread, no tidwall) and take it only to
+// copy the segment list when a segment started or was removed; FirstIndex,
+// LastIndex and Size are lock-free. Sync holds a second mutex and releases the first one before
 // it fsyncs, through its own handle on the tail file, so sinks keep reading
 // while ingest waits for the disk. TruncateFront, Reopen and Close take
 // both.
 //
 // # Memory
 //
-// tidwall keeps the whole tail segment in memory (growing it by copying, so
-// up to about two segments at a moment) and Log.Read loads an old segment
-// whole, caching Options.SegmentCacheSize of them; the cache is cleared
-// whenever a segment is finished. A Reader holds only the record it returns,
-// and allocates for a record no more than its segment file holds after the
-// length prefix, whatever a damaged prefix claims.
-// Log.Read users: about (1 + SegmentCacheSize) × SegmentSize. Append hands
-// tidwall its records in batches of about 256 KiB (tidwall copies a batch
-// before appending it to the tail), so that copy stays small whatever the
-// caller's group. Read copies the record into the caller's buffer.
+// tidwall keeps the whole tail segment in memory. Under load the tail is
+// one record, allocated once at its size; at low rates records are small
+// and tidwall grows the tail by copying, up to about two segments at a
+// moment. Append builds each record in a buffer it keeps, and tidwall
+// copies it into a batch buffer of its own, also kept: so ingest holds
+// about three times the largest record (2 × SegmentSize at most, plus a
+// block). Nothing is read through tidwall, whose read cache is cleared
+// whenever a segment is finished. A Reader (Log.Read has one of its own)
+// holds only the block it returns and the head of its record, and
+// allocates for them no more than the segment file holds, whatever a
+// damaged length prefix claims. Read copies the block into the caller's
+// buffer.
 //
 // # Lifecycle
 //
@@ -195,10 +234,8 @@
 //     a bad record); blocks of real lines are far below that.
 //   - Open does not lock the directory: two Logs on one directory corrupt
 //     it. The process-wide bbolt lock of the data directory prevents this.
-//   - Log.Read of an old segment loads the whole file under the lock (about
-//     20 ms for 16 MiB cold) and delays Append: it is for tools and tests.
-//     Sinks and recovery read through a Reader, which streams records with
-//     pread, loads nothing and takes no lock.
+//   - Log.Read serialises its callers on one Reader: it is for tools and
+//     tests. Sinks and recovery read through a Reader each.
 //   - TruncateFront rewrites the segment holding the new first index, so
 //     truncating at a segment's FirstIndex costs one segment copy and needs
 //     that much free disk space, even when the disk is full.
@@ -211,11 +248,16 @@
 //   - tidwall's TruncateFront copies the first kept segment, which needs
 //     free space: on a full disk retention of a healthy log fails (and is
 //     retried); only a failed log deletes whole segments without copying.
-//   - Records hold no index. Damage to a length prefix in an old segment
-//     usually makes the segment unparsable (every record in it reads as
-//     *CorruptionError), but in unlucky cases it parses into whole,
-//     checksummed records at shifted positions, which Read then returns
-//     under the wrong index.
+//   - Single records (before format 3) hold no index: damage to a length
+//     prefix before one could, in unlucky cases, shift it to another
+//     index. Group records carry their first index in their checksummed
+//     head.
+//   - TruncateFront keeps or removes whole records, so a FirstIndex inside
+//     a record becomes that record's first index. The pipeline cuts only
+//     at segment starts.
+//   - Open reads one record head per segment (about 1,000 preads for a
+//     1 GiB backlog of 1 MiB segments). A damaged first head of an old
+//     segment is taken to start after the blocks of the segment before.
 //   - Only the tail is repaired on Open. A segment before it whose end was
 //     lost (the file system did not keep tidwall's fsync) is not cut; its
 //     lost records read as *CorruptionError.

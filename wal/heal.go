@@ -84,38 +84,50 @@ func isWriteError(err error) bool {
 	return errors.As(err, &pe) && (pe.Op == "write" || pe.Op == "open")
 }
 
-// cutBack removes every record after index keep from the files, without
-// fsyncing any file that exists: the segment holding keep+1 is rewritten
-// into a new file with its records up to keep (checked against their
-// CRCs), and every later segment is deleted. It fails, changing nothing
-// that was durable, if those records do not read back whole: that is
-// damage to fsynced data. Called with both locks held and tidwall dropped.
+// cutBack removes every record whose blocks are after index keep from
+// the files, without fsyncing any file that exists: the segment holding
+// keep+1 is rewritten into a new file with its records up to keep
+// (checked against their CRCs), and every later segment is deleted. It
+// fails, changing nothing that was durable, if those records do not read
+// back whole: that is damage to fsynced data. keep is a durable index, so
+// it ends a record. Called with both locks held and tidwall dropped.
 func (l *Log) cutBack(keep uint64) error {
-	segs, err := listSegments(l.dir)
+	files, err := listSegments(l.dir)
 	if err != nil {
 		return fmt.Errorf("cut wal back to index %d: %w", keep, err)
 	}
-	if len(segs) == 0 {
+	if len(files) == 0 {
 		return fmt.Errorf("cut wal back to index %d: no segment files", keep)
 	}
-	j := len(segs) - 1
-	for j > 0 && segs[j].FirstIndex > keep+1 {
-		j--
+	// The segment to cut is the last whose first record starts at or
+	// before keep+1 (a segment starting at keep+1 is emptied).
+	j := len(files) - 1
+	var segFirst uint64
+	for ; j >= 0; j-- {
+		first, _, n, err := l.walkSegment(files[j].FirstIndex, false)
+		if err == nil && n > 0 && first <= keep+1 {
+			segFirst = first
+			break
+		}
+		if j == 0 {
+			segFirst = files[0].FirstIndex // nothing readable: cut it all
+			break
+		}
 	}
-	seg := segs[j]
+	j = max(j, 0)
+	seg := files[j]
 	path := l.segmentPath(seg.FirstIndex)
-	var want uint64
-	if keep+1 > seg.FirstIndex {
-		want = keep + 1 - seg.FirstIndex
-	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("cut wal back to index %d: %w", keep, err)
 	}
-	off, got := goodRecords(data, want)
-	if got < want {
-		return fmt.Errorf("cut wal back to index %d: %s holds %d good records before index %d, want %d: fsynced records are damaged",
-			keep, path, got, keep+1, want)
+	off, nrec, next := scanRecords(data, seg.FirstIndex, keep)
+	if nrec == 0 {
+		next = segFirst
+	}
+	if next < keep+1 && keep+1 > segFirst {
+		return fmt.Errorf("cut wal back to index %d: %s holds good records up to index %d only: fsynced records are damaged",
+			keep, path, next-1)
 	}
 	tmp := path + tempSuffix
 	if err := l.writeFile(tmp, data[:off]); err != nil {
@@ -124,8 +136,8 @@ func (l *Log) cutBack(keep uint64) error {
 	}
 	// Later segments go first (newest first), so a crash in between leaves
 	// a contiguous log that the next Open repairs and trusts as usual.
-	for i := len(segs) - 1; i > j; i-- {
-		if err := os.Remove(l.segmentPath(segs[i].FirstIndex)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	for i := len(files) - 1; i > j; i-- {
+		if err := os.Remove(l.segmentPath(files[i].FirstIndex)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			_ = os.Remove(tmp)
 			return fmt.Errorf("cut wal back to index %d: %w", keep, err)
 		}
@@ -138,20 +150,28 @@ func (l *Log) cutBack(keep uint64) error {
 		return fmt.Errorf("cut wal back to index %d: %w", keep, err)
 	}
 	// Keep the segment list true to the files until open loads it again.
-	segs = segs[:j+1]
-	segs[j].Size = int64(off)
+	files = files[:j+1]
+	files[j].Size = int64(off)
 	var size int64
-	for _, s := range segs {
+	for _, s := range files {
 		size += s.Size
 	}
+	segs := make([]segment, len(files))
+	for i, f := range files {
+		segs[i] = segment{rec: f.FirstIndex, size: f.Size, first: segFirst}
+		if i < j {
+			segs[i].first, _, _, _ = l.walkSegment(f.FirstIndex, false)
+		}
+	}
 	l.segs = segs
-	l.first.Store(segs[0].FirstIndex)
-	l.last.Store(seg.FirstIndex - 1 + got)
+	l.lastRec = seg.FirstIndex + nrec - 1
+	l.first.Store(segs[0].first)
+	l.last.Store(next - 1)
 	l.size.Store(size)
 	l.nsegs.Store(int64(len(segs)))
 	l.gen.Add(1)
 	l.logger.Debug("wal: cut back to the durable index after a failed fsync",
-		"segment", path, "kept_records", got, "durable_index", keep)
+		"segment", path, "kept_records", nrec, "durable_index", keep)
 	return nil
 }
 

@@ -59,8 +59,8 @@ func TestSyncFailureCutsBackToDurable(t *testing.T) {
 			if l.DurableIndex() != d {
 				t.Fatalf("DurableIndex = %d, want %d", l.DurableIndex(), d)
 			}
-			segsBefore := l.Segments()
-			tailBefore, err := os.Stat(l.segmentPath(segsBefore[len(segsBefore)-1].FirstIndex))
+			segsBefore := l.segments()
+			tailBefore, err := os.Stat(l.segmentPath(segsBefore[len(segsBefore)-1].rec))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -119,8 +119,8 @@ func TestSyncFailureCutsBackToDurable(t *testing.T) {
 			}
 			checkReads(t, l, first, d)
 			checkSegments(t, l, dir)
-			segs := l.Segments()
-			tailAfter, err := os.Stat(l.segmentPath(segs[len(segs)-1].FirstIndex))
+			segs := l.segments()
+			tailAfter, err := os.Stat(l.segmentPath(segs[len(segs)-1].rec))
 			if err != nil {
 				t.Fatal(err)
 			}

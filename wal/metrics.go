@@ -28,11 +28,11 @@ func newMetrics(l *Log, reg prometheus.Registerer) *metrics {
 		reg: reg,
 		appendedRecords: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "logcapturer_wal_appended_records_total",
-			Help: "Records appended to the WAL.",
+			Help: "Blocks appended to the WAL (the blocks of one group commit share one record).",
 		}),
 		appendedBytes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "logcapturer_wal_appended_bytes_total",
-			Help: "Bytes of records appended to the WAL (framed records, without the segment's length prefixes).",
+			Help: "Bytes of blocks appended to the WAL (framed blocks, without record heads and the segment's length prefixes).",
 		}),
 		fsyncDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "logcapturer_wal_fsync_duration_seconds",
@@ -49,7 +49,7 @@ func newMetrics(l *Log, reg prometheus.Registerer) *metrics {
 		}),
 		corruptReads: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "logcapturer_wal_corrupt_reads_total",
-			Help: "Reads that found a corrupt record.",
+			Help: "Reads that found a corrupt block or record head.",
 		}),
 	}
 	gauge := func(name, help string, f func() float64) prometheus.Collector {

@@ -13,39 +13,50 @@ import (
 // file still holds after it.
 const maxRecordSize = 1 << 31
 
-// Reader reads records in index order straight from the segment files with
-// pread. Unlike Log.Read it never loads a segment into memory and holds no
+// Reader reads blocks in index order straight from the segment files with
+// pread. Unlike tidwall it never loads a segment into memory and holds no
 // lock of the Log while it reads, so one Reader per sink runs alongside
 // Append and the other Readers, and a sink far behind costs no memory.
 //
-// Sequential reads cost two preads each; a jump re-positions by walking the
-// record headers from the start of the segment. A Reader is for one
-// goroutine; Close it when done. It reads only indexes up to LastIndex,
-// whose bytes have been written; whether they are durable is the caller's
-// business (read only what Sync covered).
+// A sequential read costs one pread per block, plus one or two per record
+// for its head; a jump re-positions by walking the record heads from the
+// start of the segment. A Reader is for one goroutine; Close it when done.
+// It reads only indexes up to LastIndex, whose bytes have been written;
+// whether they are durable is the caller's business (read only what Sync
+// covered).
 type Reader struct {
 	l        *Log
 	f        *os.File
-	gen      uint64 // l.gen when segFirst/segNext were learnt
-	segFirst uint64 // first index of the open segment
+	gen      uint64 // l.gen when seg/segNext were learnt
+	seg      segment
 	segNext  uint64 // first index of the following segment; 0 while it is the tail
-	next     uint64 // index of the record at off
-	off      int64
-	fileSize int64  // size of f when last looked at; the tail grows
-	badFrom  uint64 // headers unreadable from this index to the segment's end; 0: none
-	hdr      [binary.MaxVarintLen64]byte
+	off      int64  // file offset of the record at rec
+	rec      uint64 // record index of the record at off
+	next     uint64 // index of the first block at or after off
+	head     recHead
+	headOK   bool  // head describes the record at off
+	size     int64 // that record's size
+	prefix   int   // and its length prefix's
+	fileSize int64 // size of f when last looked at; the tail grows
+	badFrom  uint64
+	// lostFrom…lostTo-1 are the blocks of records whose heads are damaged
+	// (the records after them were found); 0, 0: none.
+	lostFrom, lostTo uint64
+	peek             []byte
 }
 
 // NewReader returns a Reader positioned nowhere; the first Read positions it.
 func (l *Log) NewReader() *Reader { return &Reader{l: l} }
 
-// Read appends the record at index to dst[:0] and returns it after
-// verifying its checksum. The returned slice does not alias the log.
+// Read appends the block at index, framed as EncodeBlock wrote it, to
+// dst[:0] and returns it after verifying its checksum. The returned slice
+// does not alias the log.
 //
-// Errors: ErrNotFound (wrapped) outside [FirstIndex, LastIndex] (a record
+// Errors: ErrNotFound (wrapped) outside [FirstIndex, LastIndex] (a block
 // below FirstIndex was deleted by TruncateFront); *CorruptionError when the
-// record fails its checksum or its header cannot be read, in which case the
-// caller skips the index and reads on. On error it returns dst[:0].
+// block fails its checksum or the record head that locates it cannot be
+// read, in which case the caller skips the index and reads on. On error it
+// returns dst[:0].
 func (r *Reader) Read(dst []byte, index uint64) ([]byte, error) {
 	dst = dst[:0]
 	if first, last := r.l.first.Load(), r.l.last.Load(); index < first || index > last {
@@ -53,49 +64,54 @@ func (r *Reader) Read(dst []byte, index uint64) ([]byte, error) {
 	}
 	if r.gen != r.l.gen.Load() {
 		// A segment started or a truncation replaced files (tidwall
-		// rewrites the segment holding the new first index, possibly the
-		// tail this Reader has open): find the record again by name.
+		// rewrites the segment holding the new first record, possibly the
+		// tail this Reader has open): find the block again.
 		r.Close()
 	}
-	if r.f == nil || index < r.next || index < r.segFirst || (r.segNext != 0 && index >= r.segNext) {
+	if r.f == nil || index < r.next || index < r.seg.first || (r.segNext != 0 && index >= r.segNext) {
 		if err := r.position(index); err != nil {
 			return dst, err
 		}
 	}
+	if index >= r.lostFrom && index < r.lostTo {
+		return dst, r.corrupt(index, fmt.Errorf("%w: the head of the record holding it is damaged", ErrBadRecord))
+	}
 	if r.badFrom != 0 && index >= r.badFrom {
 		return dst, r.corrupt(index, fmt.Errorf("%w: record headers after index %d are unreadable", ErrBadRecord, r.badFrom))
 	}
-	for r.next < index {
-		if err := r.skip(); err != nil {
-			r.badFrom = r.next
-			return dst, r.corrupt(index, err)
+	for {
+		if !r.headOK {
+			if err := r.loadHead(); err != nil {
+				if lerr := r.skipLost(); lerr != nil {
+					r.badFrom = r.next
+					return dst, r.corrupt(index, err)
+				}
+				if index < r.lostTo {
+					return dst, r.corrupt(index, err)
+				}
+				continue
+			}
 		}
+		if index < r.head.first+uint64(r.head.n) {
+			break
+		}
+		r.advance()
 	}
-	size, n, err := r.header()
-	if err != nil {
-		r.badFrom = r.next
-		return dst, r.corrupt(index, err)
+	if index < r.head.first {
+		// Only damage gets here: the record after a damaged one starts
+		// past index.
+		return dst, r.corrupt(index, fmt.Errorf("%w: no record holds it", ErrBadRecord))
 	}
-	// The length prefix comes from disk: allocate only what the file
-	// holds, so a damaged one cannot ask for gigabytes.
-	if ok, err := r.fits(int64(n) + int64(size)); err != nil {
-		return dst, fmt.Errorf("read wal index %d: %w", index, err)
-	} else if !ok {
-		r.badFrom = r.next
-		return dst, r.corrupt(index, fmt.Errorf("%w: record of %d bytes at offset %d runs past the segment's end (%d bytes)",
-			ErrBadRecord, size, r.off, r.fileSize))
-	}
-	if cap(dst) < int(size) {
+	off, size := r.head.block(index)
+	if cap(dst) < size {
 		dst = make([]byte, size)
 	} else {
 		dst = dst[:size]
 	}
-	if _, err := r.f.ReadAt(dst, r.off+int64(n)); err != nil {
+	if _, err := r.f.ReadAt(dst, r.off+int64(r.prefix)+int64(off)); err != nil {
 		r.badFrom = r.next
-		return dst[:0], r.corrupt(index, fmt.Errorf("%w: record of %d bytes runs past the segment's end: %v", ErrBadRecord, size, err))
+		return dst[:0], r.corrupt(index, fmt.Errorf("%w: block of %d bytes runs past the segment's end: %v", ErrBadRecord, size, err))
 	}
-	r.off += int64(n) + int64(size)
-	r.next++
 	if err := CheckRecord(dst); err != nil {
 		return dst[:0], r.corrupt(index, err)
 	}
@@ -123,15 +139,15 @@ func (r *Reader) corrupt(index uint64, err error) error {
 func (r *Reader) position(index uint64) error {
 	for attempt := 0; ; attempt++ {
 		r.gen = r.l.gen.Load()
-		segs := r.l.Segments()
+		segs := r.l.segments()
 		i := len(segs) - 1
-		for i > 0 && segs[i].FirstIndex > index {
+		for i > 0 && segs[i].first > index {
 			i--
 		}
-		if len(segs) == 0 || segs[i].FirstIndex > index {
+		if len(segs) == 0 || segs[i].first > index {
 			return fmt.Errorf("read wal index %d: %w", index, ErrNotFound)
 		}
-		f, err := os.Open(r.l.segmentPath(segs[i].FirstIndex))
+		f, err := os.Open(r.l.segmentPath(segs[i].rec))
 		if errors.Is(err, os.ErrNotExist) && attempt < 3 {
 			if index < r.l.first.Load() {
 				return fmt.Errorf("read wal index %d: %w", index, ErrNotFound)
@@ -142,30 +158,107 @@ func (r *Reader) position(index uint64) error {
 			return fmt.Errorf("read wal index %d: open segment: %w", index, err)
 		}
 		r.Close()
-		r.f, r.segFirst, r.next, r.off, r.badFrom = f, segs[i].FirstIndex, segs[i].FirstIndex, 0, 0
+		r.f, r.seg = f, segs[i]
+		r.off, r.rec, r.next, r.headOK = 0, segs[i].rec, segs[i].first, false
+		r.badFrom, r.lostFrom, r.lostTo = 0, 0, 0
 		r.fileSize = 0
 		r.segNext = 0
 		if i+1 < len(segs) {
-			r.segNext = segs[i+1].FirstIndex
+			r.segNext = segs[i+1].first
 		}
 		return nil
 	}
 }
 
-// header reads the length prefix of the record at off.
-func (r *Reader) header() (size uint64, n int, err error) {
-	m, err := r.f.ReadAt(r.hdr[:], r.off)
+// advance moves past the record at off, whose head is loaded.
+func (r *Reader) advance() {
+	r.off += int64(r.prefix) + r.size
+	r.rec++
+	r.next = r.head.first + uint64(r.head.n)
+	r.headOK = false
+}
+
+// loadHead reads the length prefix and the head of the record at off.
+func (r *Reader) loadHead() error {
+	if cap(r.peek) < headPeek {
+		r.peek = make([]byte, headPeek)
+	}
+	r.size = 0
+	p := r.peek[:headPeek]
+	m, err := r.f.ReadAt(p, r.off)
 	if m == 0 {
 		if err == nil || err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
-		return 0, 0, fmt.Errorf("%w: no record header at offset %d: %v", ErrBadRecord, r.off, err)
+		return fmt.Errorf("%w: no record header at offset %d: %v", ErrBadRecord, r.off, err)
 	}
-	size, n = binary.Uvarint(r.hdr[:m])
+	p = p[:m]
+	size, n := binary.Uvarint(p)
 	if n <= 0 || size == 0 || size > maxRecordSize {
-		return 0, 0, fmt.Errorf("%w: bad record length prefix at offset %d", ErrBadRecord, r.off)
+		return fmt.Errorf("%w: bad record length prefix at offset %d", ErrBadRecord, r.off)
 	}
-	return size, n, nil
+	// The length prefix comes from disk: believe it only as far as the
+	// file goes, so a damaged one cannot make a Reader allocate gigabytes.
+	if ok, err := r.fits(int64(n) + int64(size)); err != nil {
+		return err
+	} else if !ok {
+		return fmt.Errorf("%w: record of %d bytes at offset %d runs past the segment's end (%d bytes)",
+			ErrBadRecord, size, r.off, r.fileSize)
+	}
+	r.size, r.prefix = int64(size), n
+	body := p[n:min(len(p), n+int(size))]
+	need, err := parseHead(body, int(size), r.rec, &r.head)
+	if err == nil && need > 0 {
+		if cap(r.peek) < n+need {
+			r.peek = make([]byte, n+need)
+		}
+		body = r.peek[n : n+need]
+		if _, err := r.f.ReadAt(body, r.off+int64(n)); err != nil {
+			return fmt.Errorf("%w: record head at offset %d: %v", ErrBadRecord, r.off, err)
+		}
+		need, err = parseHead(body, int(size), r.rec, &r.head)
+		if err == nil && need > 0 {
+			err = fmt.Errorf("%w: record head at offset %d does not parse", ErrBadRecord, r.off)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	r.headOK = true
+	return nil
+}
+
+// skipLost moves past records whose length prefix is good but whose head
+// is damaged, to the next record with a good head: the blocks before that
+// record's first are lost (lostFrom, lostTo). It fails if no such record
+// follows in the segment.
+func (r *Reader) skipLost() error {
+	from := r.next
+	for {
+		if r.size == 0 {
+			return errors.New("no length prefix")
+		}
+		r.off += int64(r.prefix) + r.size
+		r.rec++
+		r.size = 0
+		if r.segNext != 0 {
+			if ok, err := r.fits(1); err != nil || !ok {
+				// The segment ends: its remaining blocks are lost.
+				r.lostFrom, r.lostTo = from, r.segNext
+				r.next = r.segNext
+				return nil
+			}
+		}
+		if err := r.loadHead(); err != nil {
+			continue
+		}
+		if r.head.first < from {
+			return errors.New("the record after a damaged head goes back")
+		}
+		r.lostFrom, r.lostTo = from, r.head.first
+		r.next = r.head.first
+		return nil
+	}
 }
 
 // fits checks that n bytes from off are inside the segment file, looking
@@ -182,15 +275,4 @@ func (r *Reader) fits(n int64) (bool, error) {
 	}
 	r.fileSize = size
 	return r.off+n <= r.fileSize, nil
-}
-
-// skip moves past the record at off without reading it.
-func (r *Reader) skip() error {
-	size, n, err := r.header()
-	if err != nil {
-		return err
-	}
-	r.off += int64(n) + int64(size)
-	r.next++
-	return nil
 }

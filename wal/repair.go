@@ -1,7 +1,6 @@
 package wal
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -98,32 +97,14 @@ func tailSegment(dir string) (string, error) {
 	return last, nil
 }
 
-// validPrefix returns the length of the longest prefix of a segment's bytes
-// made of whole, good records: uvarint(len) + len bytes, len > 0, passing
-// CheckRecord. A record that is empty, runs past the end, or fails its
-// checksum ends the prefix.
-func validPrefix(data []byte) int {
-	off, _ := goodRecords(data, math.MaxUint64)
+// validPrefix returns the length of the longest prefix of a segment's
+// bytes, whose first record is record index rec, made of whole, good
+// records (see scanRecords): uvarint(len) + len bytes, len > 0, the head
+// and every block passing their checksums, the blocks contiguous. A record
+// that is empty, runs past the end, or fails a checksum ends the prefix.
+func validPrefix(data []byte, rec uint64) int {
+	off, _, _ := scanRecords(data, rec, math.MaxUint64)
 	return off
-}
-
-// goodRecords returns the length of the prefix of a segment's bytes made of
-// its first n records, or of fewer if one before them is not whole and
-// good (as for validPrefix), and how many records it covers. A length
-// prefix is checked against the bytes left before anything is sliced.
-func goodRecords(data []byte, n uint64) (off int, got uint64) {
-	for got < n && off < len(data) {
-		size, k := binary.Uvarint(data[off:])
-		if k <= 0 || size == 0 || size > uint64(len(data)-off-k) {
-			break
-		}
-		if CheckRecord(data[off+k:off+k+int(size)]) != nil {
-			break
-		}
-		off += k + int(size)
-		got++
-	}
-	return off, got
 }
 
 // repairTail cuts the tail segment at its last good record, before tidwall
@@ -143,7 +124,8 @@ func (l *Log) repairTail(own bool) error {
 	if err != nil {
 		return err
 	}
-	cut := validPrefix(data)
+	rec, _, _ := parseSegmentName(name)
+	cut := validPrefix(data, rec)
 	if cut == len(data) {
 		return nil
 	}

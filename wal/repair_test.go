@@ -14,12 +14,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-// fixture is a closed log of records 1…last in several small segments, as
-// the damage functions find it.
+// fixture is a closed log of blocks 1…last in several small segments,
+// three blocks per record, as the damage functions find it.
 type fixture struct {
-	dir  string
-	segs []SegmentInfo
-	last uint64
+	dir   string
+	files []SegmentInfo // named by record index
+	segs  []SegmentInfo // by block index, as Segments reports them
+	last  uint64
 }
 
 const fixtureRecords = 40
@@ -34,7 +35,7 @@ func newFixture(t *testing.T) *fixture {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{dir: dir, segs: segmentFiles(t, dir), last: fixtureRecords}
+	f := &fixture{dir: dir, files: segmentFiles(t, dir), segs: diskSegments(t, dir), last: fixtureRecords}
 	if len(f.segs) < 3 {
 		t.Fatalf("fixture has segments %v, want at least 3", f.segs)
 	}
@@ -45,7 +46,39 @@ func newFixture(t *testing.T) *fixture {
 }
 
 func (f *fixture) path(seg int) string {
-	return filepath.Join(f.dir, segmentName(f.segs[seg].FirstIndex))
+	return filepath.Join(f.dir, segmentName(f.files[seg].FirstIndex))
+}
+
+// heads returns the heads of segment seg's records and where each starts.
+func (f *fixture) heads(t *testing.T, seg int) ([]recHead, []int) {
+	t.Helper()
+	b := f.read(t, seg)
+	starts, _ := frames(b)
+	heads := make([]recHead, len(starts))
+	for i, off := range starts {
+		n, k := binary.Uvarint(b[off:])
+		if err := checkWholeRecord(b[off+k:off+k+int(n)], f.files[seg].FirstIndex+uint64(i), &heads[i]); err != nil {
+			t.Fatalf("fixture segment %d record %d: %v", seg, i, err)
+		}
+	}
+	return heads, starts
+}
+
+// blockStart returns the offset in segment seg's file of block i (from 0)
+// of the record starting at start with head h.
+func blockStart(b []byte, start int, h recHead, i int) int {
+	_, k := binary.Uvarint(b[start:])
+	off, _ := h.block(h.first + uint64(i))
+	return start + k + off
+}
+
+// indexes returns from, from+1, …, to-1.
+func indexes(from, to uint64) []uint64 {
+	var c []uint64
+	for i := from; i < to; i++ {
+		c = append(c, i)
+	}
+	return c
 }
 
 func (f *fixture) tail() int { return len(f.segs) - 1 }
@@ -83,8 +116,9 @@ func TestRepair(t *testing.T) {
 			starts, _ := frames(b)
 			start := starts[len(starts)-1]
 			cut := start + (len(b)-start)/2
+			heads, _ := f.heads(t, f.tail())
 			f.write(t, f.tail(), b[:cut])
-			return want{last: f.last - 1, broken: b[start:cut]}
+			return want{last: heads[len(heads)-1].first - 1, broken: b[start:cut]}
 		}},
 		{"cut inside the length prefix", func(t *testing.T, f *fixture) want {
 			b := f.read(t, f.tail())
@@ -93,8 +127,9 @@ func TestRepair(t *testing.T) {
 			if b[start]&0x80 == 0 {
 				t.Fatal("the last record's length takes one byte; the test needs a longer record")
 			}
+			heads, _ := f.heads(t, f.tail())
 			f.write(t, f.tail(), b[:start+1])
-			return want{last: f.last - 1, broken: b[start : start+1]}
+			return want{last: heads[len(heads)-1].first - 1, broken: b[start : start+1]}
 		}},
 		{"zero-filled tail", func(t *testing.T, f *fixture) want {
 			zeros := make([]byte, 4096)
@@ -120,12 +155,49 @@ func TestRepair(t *testing.T) {
 			f.write(t, f.tail(), b)
 			return want{last: f.segs[f.tail()].FirstIndex - 1, broken: b}
 		}},
+		{"torn inside the second block of a group record", func(t *testing.T, f *fixture) want {
+			// The record and everything after it are cut: a record is
+			// kept whole or not at all.
+			b := f.read(t, f.tail())
+			heads, starts := f.heads(t, f.tail())
+			r := len(heads) - 2
+			if heads[r].n < 2 {
+				t.Fatalf("the tail's second-last record holds %d blocks, want several", heads[r].n)
+			}
+			cut := blockStart(b, starts[r], heads[r], 1) + 10
+			f.write(t, f.tail(), b[:cut])
+			return want{last: heads[r].first - 1, broken: b[starts[r]:cut]}
+		}},
+		{"bad checksum in the second block of the tail's first record", func(t *testing.T, f *fixture) want {
+			b := f.read(t, f.tail())
+			heads, starts := f.heads(t, f.tail())
+			b[blockStart(b, starts[0], heads[0], 1)+30] ^= 0x10
+			f.write(t, f.tail(), b)
+			return want{last: f.segs[f.tail()].FirstIndex - 1, broken: b}
+		}},
 		{"bit flip in an old record", func(t *testing.T, f *fixture) want {
 			b := f.read(t, 0)
-			starts, _ := frames(b)
-			b[starts[2]+40] ^= 0x04 // inside record 3's payload
+			heads, starts := f.heads(t, 0)
+			b[blockStart(b, starts[2], heads[2], 0)+30] ^= 0x04 // inside record 3's first block
 			f.write(t, 0, b)
-			return want{last: f.last, corrupt: []uint64{3}}
+			return want{last: f.last, corrupt: []uint64{heads[2].first}}
+		}},
+		{"bit flip in the second block of an old record", func(t *testing.T, f *fixture) want {
+			b := f.read(t, 0)
+			heads, starts := f.heads(t, 0)
+			b[blockStart(b, starts[1], heads[1], 1)+30] ^= 0x04
+			f.write(t, 0, b)
+			return want{last: f.last, corrupt: []uint64{heads[1].first + 1}}
+		}},
+		{"damaged head of an old record", func(t *testing.T, f *fixture) want {
+			// Its blocks are lost; the records after it are found by
+			// their own heads.
+			b := f.read(t, 1)
+			heads, starts := f.heads(t, 1)
+			_, k := binary.Uvarint(b[starts[1]:])
+			b[starts[1]+k+crcSize+1] ^= 0x01 // its first index
+			f.write(t, 1, b)
+			return want{last: f.last, corrupt: indexes(heads[1].first, heads[2].first)}
 		}},
 		{"length prefix damaged in an old segment", func(t *testing.T, f *fixture) want {
 			// The segment no longer parses: every record in it is lost,
@@ -133,19 +205,15 @@ func TestRepair(t *testing.T) {
 			b := f.read(t, 1)
 			b[1] = 0x7f // second byte of the first record's length
 			f.write(t, 1, b)
-			var c []uint64
-			for i := f.segs[1].FirstIndex; i < f.segs[2].FirstIndex; i++ {
-				c = append(c, i)
-			}
-			return want{last: f.last, corrupt: c}
+			return want{last: f.last, corrupt: indexes(f.segs[1].FirstIndex, f.segs[2].FirstIndex)}
 		}},
 		{"old segment lost its last record", func(t *testing.T, f *fixture) want {
 			// tidwall then holds fewer entries for the segment than the
 			// next segment's name implies, and would panic on the lost one.
 			b := f.read(t, 0)
-			starts, _ := frames(b)
+			heads, starts := f.heads(t, 0)
 			f.write(t, 0, b[:starts[len(starts)-1]])
-			return want{last: f.last, corrupt: []uint64{f.segs[1].FirstIndex - 1}}
+			return want{last: f.last, corrupt: indexes(heads[len(heads)-1].first, f.segs[1].FirstIndex)}
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -193,7 +261,7 @@ func TestRepair(t *testing.T) {
 				t.Errorf("corrupt_reads_total = %v, want %d", got, len(w.corrupt))
 			}
 
-			brokenPath := filepath.Join(f.dir, segmentName(f.segs[f.tail()].FirstIndex)+brokenSuffix)
+			brokenPath := filepath.Join(f.dir, segmentName(f.files[f.tail()].FirstIndex)+brokenSuffix)
 			if w.broken == nil {
 				if got := brokenFiles(t, f.dir); len(got) != 0 {
 					t.Fatalf("no repair expected, found %v", got)
@@ -289,6 +357,7 @@ func TestRepairNumbersBrokenFiles(t *testing.T) {
 func TestRepairStartLeftover(t *testing.T) {
 	f := newFixture(t)
 	tail := f.segs[f.tail()].FirstIndex
+	tailRec := f.files[f.tail()].FirstIndex
 	b := f.read(t, f.tail())
 	torn := append(bytes.Clone(b), 0x85, 0x03, 'x') // a 389-byte record, 1 byte of it
 	start := f.path(f.tail()) + startSuffix
@@ -306,7 +375,7 @@ func TestRepairStartLeftover(t *testing.T) {
 	if got := l.Segments(); len(got) != 1 {
 		t.Fatalf("Segments() = %v, want only the tail", got)
 	}
-	got, err := os.ReadFile(filepath.Join(f.dir, segmentName(tail)+brokenSuffix))
+	got, err := os.ReadFile(filepath.Join(f.dir, segmentName(tailRec)+brokenSuffix))
 	if err != nil || !bytes.Equal(got, []byte{0x85, 0x03, 'x'}) {
 		t.Fatalf("broken file = %x, %v", got, err)
 	}
@@ -321,18 +390,16 @@ func TestRepairStartLeftover(t *testing.T) {
 // bounded by what the file still holds.
 func TestDamagedLengthPrefixBoundedMemory(t *testing.T) {
 	// claim overwrites the length prefix of a record of segment seg and
-	// returns the range a Reader loses (the record and the rest of the
-	// segment: the headers after it are unreadable) and the segment's range
-	// (Log.Read loses all of it: tidwall cannot parse the segment).
-	type damage struct{ lostFrom, segFirst, segEnd uint64 }
+	// returns the range a read loses: the record and the rest of the
+	// segment (the headers after it are unreadable).
+	type damage struct{ lostFrom, segEnd uint64 }
 	claim := func(t *testing.T, f *fixture, seg, record int, size uint64) damage {
 		t.Helper()
 		b := f.read(t, seg)
-		starts, _ := frames(b)
+		heads, starts := f.heads(t, seg)
 		copy(b[starts[record]:], binary.AppendUvarint(nil, size))
 		f.write(t, seg, b)
-		d := damage{segFirst: f.segs[seg].FirstIndex, segEnd: f.last + 1}
-		d.lostFrom = d.segFirst + uint64(record)
+		d := damage{lostFrom: heads[record].first, segEnd: f.last + 1}
 		if seg+1 < len(f.segs) {
 			d.segEnd = f.segs[seg+1].FirstIndex
 		}
@@ -389,7 +456,6 @@ func TestDamagedLengthPrefixBoundedMemory(t *testing.T) {
 					t.Fatalf("Reader.Read(%d) returned the record of %d", i, recordIndex(t, buf))
 				}
 				buf, err = l.Read(buf, i)
-				lost = i >= d.segFirst && i < d.segEnd
 				switch {
 				case lost && err != nil && !errors.As(err, &ce):
 					t.Fatalf("Log.Read(%d) in the damaged segment: %v, want *CorruptionError", i, err)
