@@ -75,10 +75,10 @@ type Log struct {
 
 	// syncMu serialises Sync, TruncateFront and Close, and guards the
 	// fields below. It is taken before mu, never after.
-	syncMu    sync.Mutex
-	syncFile  *os.File // our own handle on the tail segment, for fsync
-	syncRec   uint64   // first record index of the segment syncFile refers to
-	syncErr   error    // a failed fsync; sticky until Reopen
+	syncMu   sync.Mutex
+	syncFile *os.File // our own handle on the tail segment, for fsync
+	syncRec  uint64   // first record index of the segment syncFile refers to
+	syncErr  error    // a failed fsync; sticky until Reopen
 
 	// mu serialises every call into tidwall (its concurrent reads race)
 	// and guards the fields below.
@@ -89,7 +89,7 @@ type Log struct {
 	recs      []recInfo // the records of an Append, for account
 	segs      []segment // mirrors tidwall's segments; the last is the tail
 	lastRec   uint64    // tidwall's last record index
-	dirDirty  bool          // a segment file was created since the last Sync
+	dirDirty  bool      // a segment file was created since the last Sync
 	closed    bool
 	failed    error // an append, fsync, truncate or reopen that left the log unusable
 	twCorrupt bool  // tidwall itself flagged corruption (failed TruncateFront)
