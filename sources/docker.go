@@ -7,7 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/prometheus/prometheus/util/strutil"
 
 	"github.com/logcapturer/logcapturer/wal"
 )
@@ -181,37 +182,7 @@ func dockerMetaLabels(path string) []wal.Label {
 		labels = append(labels, wal.Label{Name: metaContainerName, Value: cfg.Name})
 	}
 	for k, v := range cfg.Config.Labels {
-		labels = append(labels, wal.Label{Name: metaContainerLabelPrefix + sanitizeLabelName(k), Value: v})
+		labels = append(labels, wal.Label{Name: metaContainerLabelPrefix + strutil.SanitizeLabelName(k), Value: v})
 	}
 	return labels
-}
-
-// sanitizeLabelName replaces every character (rune) of name that is not
-// an ASCII letter, digit or '_' with '_', as Prometheus's Docker discovery
-// does with a container label's name (each invalid UTF-8 byte counts as
-// one character).
-func sanitizeLabelName(name string) string {
-	ok := true
-	for i := 0; i < len(name); i++ {
-		if !labelNameByte(name[i]) {
-			ok = false
-			break
-		}
-	}
-	if ok {
-		return name
-	}
-	var b strings.Builder
-	for _, r := range name {
-		if r < utf8.RuneSelf && labelNameByte(byte(r)) {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte('_')
-		}
-	}
-	return b.String()
-}
-
-func labelNameByte(c byte) bool {
-	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }

@@ -180,16 +180,3 @@ func equalStringMaps(a, b map[string]string) bool {
 	}
 	return true
 }
-
-// TestSanitizeLabelName: Prometheus's rule, one '_' per invalid
-// character (rune, or byte of invalid UTF-8).
-func TestSanitizeLabelName(t *testing.T) {
-	for in, want := range map[string]string{
-		"app": "app", "com.docker.compose.service": "com_docker_compose_service", "a-b/c d": "a_b_c_d",
-		"9lives": "9lives", "été": "_t_", "a\xffb": "a_b", "": "",
-	} {
-		if got := sanitizeLabelName(in); got != want {
-			t.Errorf("sanitizeLabelName(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

@@ -40,7 +40,7 @@ func parseOpts() *config.ParseOptions {
 // the result with its golden file, and checks that the native config
 // loads (what logcapturer check does with the converted file).
 func TestConvertGolden(t *testing.T) {
-	for _, name := range []string{"full", "static", "notargets", "relabel", "journal", "syslog", "push"} {
+	for _, name := range []string{"full", "static", "notargets", "relabel", "journal", "syslog", "push", "docker"} {
 		t.Run(name, func(t *testing.T) {
 			r, err := Load(filepath.Join("testdata", name+".yaml"), &Options{KeepEnv: true, LookupEnv: noEnv})
 			if err != nil {
@@ -228,7 +228,7 @@ func TestConvertUnsupported(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantLines := map[string]int{
-		"scrape_configs[1].kubernetes_sd_configs": 9, "scrape_configs[5].docker_sd_configs": 24, "scrape_configs[6].windows_events": 27,
+		"scrape_configs[1].kubernetes_sd_configs": 9, "scrape_configs[5].docker_sd_configs[0].host": 25, "scrape_configs[6].windows_events": 27,
 		"scrape_configs[7].gcplog": 30, "scrape_configs[8].cloudflare": 33, "scrape_configs[9].heroku_drain": 36,
 		"scrape_configs[10].gelf": 40, "scrape_configs[11].kafka": 43, "scrape_configs[12].azure_event_hubs": 46,
 		"scrape_configs[13].consul_sd_configs": 49,
