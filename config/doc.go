@@ -187,7 +187,13 @@
 //	# type: docker reads Docker json-file logs (paths default to
 //	# /var/lib/docker/containers/*/*-json.log), joins 16 KiB partial lines,
 //	# takes the record's time and adds stream, container_id, container_name
-//	# and image. type: cri reads Kubernetes logs (paths default to
+//	# and image (from the container's config.v2.json, read once per open of
+//	# the log, at most 1 MiB). With promtail_labels: true (docker only; what
+//	# a converted Promtail docker_sd_configs sets) it adds none of these but,
+//	# for relabel_configs, Promtail's __meta_docker_container_id, _name
+//	# ("/name"), _label_<sanitised name> and each entry's
+//	# __meta_docker_container_log_stream, removed after relabeling; a
+//	# line's trailing '\r's are removed. type: cri reads Kubernetes logs (paths default to
 //	# /var/log/pods/*/*/*.log) and adds namespace, pod, container and stream.
 //
 //	  - name: journal

@@ -47,6 +47,10 @@ type FileConfig struct {
 	FingerprintBytes config.ByteSize  `yaml:"fingerprint_bytes"`
 	Multiline        MultilineOptions `yaml:"multiline"`
 	Timestamp        TimestampOptions `yaml:"timestamp"`
+	// PromtailLabels (docker only) labels entries as Promtail's
+	// docker_sd_configs does (FileOptions.PromtailLabels), for a converted
+	// Promtail config's relabel_configs.
+	PromtailLabels bool `yaml:"promtail_labels"`
 
 	// typ is TypeFile, TypeDocker or TypeCRI: the registration that made
 	// it ("" is TypeFile).
@@ -157,6 +161,7 @@ func (c *FileConfig) options(name string, labels map[string]string) FileOptions 
 		FingerprintBytes: int(c.FingerprintBytes),
 		Multiline:        c.Multiline,
 		Timestamp:        c.Timestamp,
+		PromtailLabels:   c.PromtailLabels,
 	}
 }
 

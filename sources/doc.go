@@ -102,7 +102,14 @@
 //     partial line (Docker cuts at 16 KiB), joined with the next records of
 //     the same stream; the entry time is the record's. Labels: stream,
 //     container_id (the directory name), container_name and image from the
-//     container's config.v2.json when readable. A line that is not such an
+//     container's config.v2.json when readable (read at each open of the
+//     log, at most 1 MiB; kept with the open file). With PromtailLabels
+//     (a converted Promtail docker_sd_configs) instead Promtail's
+//     __meta_docker_container_id, _name ("/name"), _label_<name>
+//     (strutil.SanitizeLabelName) and per entry
+//     __meta_docker_container_log_stream, for Relabel; the entries always
+//     run through the StageRunner, which removes the "__" labels, and a
+//     line's trailing '\r's go as in Promtail. A line that is not such an
 //     object is shipped raw with parse_error="true" and counted
 //     (errors_total{reason="parse"}).
 //   - CRI. "TIME STREAM P|F MESSAGE": P lines are joined with the next of

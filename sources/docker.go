@@ -2,10 +2,13 @@ package sources
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/prometheus/prometheus/util/strutil"
 
 	"github.com/logcapturer/logcapturer/wal"
 )
@@ -94,21 +97,53 @@ func decodeDocker(line []byte, scratch *[]byte) record {
 	return r
 }
 
+// maxContainerConfigBytes caps what is read of a container's
+// config.v2.json (usually a few KiB: its command, environment, mounts and
+// labels); a larger file is not read and the container gets only the
+// labels of its directory.
+const maxContainerConfigBytes = 1 << 20
+
+// containerConfig is what the docker source uses of a container's
+// config.v2.json, which dockerd keeps beside the json-file log
+// (<data-root>/containers/<id>/config.v2.json).
+type containerConfig struct {
+	// Name is the container's name with Docker's leading "/".
+	Name   string
+	Config struct {
+		Image  string
+		Labels map[string]string
+	}
+}
+
+// readContainerConfig reads the config.v2.json of the container whose
+// directory is dir; false when it cannot be read (it is usually root's
+// only), is larger than maxContainerConfigBytes or does not parse.
+func readContainerConfig(dir string) (containerConfig, bool) {
+	var cfg containerConfig
+	f, err := os.Open(filepath.Join(dir, "config.v2.json"))
+	if err != nil {
+		return cfg, false
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxContainerConfigBytes+1))
+	if err != nil || len(data) > maxContainerConfigBytes {
+		return cfg, false
+	}
+	if json.Unmarshal(data, &cfg) != nil {
+		return cfg, false
+	}
+	return cfg, true
+}
+
 // dockerLabels returns the labels of a json-file log: container_id from
 // its directory, container_name and image from the container's
-// config.v2.json when it can be read (it is usually root's only).
+// config.v2.json when it can be read (it is usually root's only). It is
+// called once per open of the file: the labels live with the open file.
 func dockerLabels(path string) []wal.Label {
 	dir := filepath.Dir(path)
 	labels := []wal.Label{{Name: containerIDLabel, Value: filepath.Base(dir)}}
-	data, err := os.ReadFile(filepath.Join(dir, "config.v2.json"))
-	if err != nil {
-		return labels
-	}
-	var cfg struct {
-		Name   string
-		Config struct{ Image string }
-	}
-	if json.Unmarshal(data, &cfg) != nil {
+	cfg, ok := readContainerConfig(dir)
+	if !ok {
 		return labels
 	}
 	if name := strings.TrimPrefix(cfg.Name, "/"); name != "" {
@@ -116,6 +151,38 @@ func dockerLabels(path string) []wal.Label {
 	}
 	if cfg.Config.Image != "" {
 		labels = append(labels, wal.Label{Name: imageLabel, Value: cfg.Config.Image})
+	}
+	return labels
+}
+
+// Promtail's docker_sd_configs labels (Prometheus's Docker discovery, as
+// Promtail 3.6 vendors it, plus Promtail's log stream label).
+const (
+	metaContainerID          = "__meta_docker_container_id"
+	metaContainerName        = "__meta_docker_container_name"
+	metaContainerLabelPrefix = "__meta_docker_container_label_"
+	metaLogStream            = "__meta_docker_container_log_stream"
+)
+
+// dockerMetaLabels returns the labels Promtail's docker_sd_configs gives
+// a container, as far as its directory and config.v2.json tell them:
+// __meta_docker_container_id (the directory name, the full ID),
+// __meta_docker_container_name (with Docker's leading "/") and
+// __meta_docker_container_label_<name> for each of its labels, the name
+// sanitised as Prometheus does. Without a readable config.v2.json only
+// the ID. Called once per open of the file, like dockerLabels.
+func dockerMetaLabels(path string) []wal.Label {
+	dir := filepath.Dir(path)
+	labels := []wal.Label{{Name: metaContainerID, Value: filepath.Base(dir)}}
+	cfg, ok := readContainerConfig(dir)
+	if !ok {
+		return labels
+	}
+	if cfg.Name != "" {
+		labels = append(labels, wal.Label{Name: metaContainerName, Value: cfg.Name})
+	}
+	for k, v := range cfg.Config.Labels {
+		labels = append(labels, wal.Label{Name: metaContainerLabelPrefix + strutil.SanitizeLabelName(k), Value: v})
 	}
 	return labels
 }

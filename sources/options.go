@@ -127,6 +127,15 @@ type FileOptions struct {
 	// MaxStreams bounds the label sets the stages make (0:
 	// DefaultMaxStreams; see StageOptions.MaxStreams).
 	MaxStreams int
+	// PromtailLabels (TypeDocker only) labels entries as Promtail's
+	// docker_sd_configs does, for relabel_configs to map: instead of
+	// filename, container_id, container_name, image and stream, the file's
+	// __meta_docker_container_id, __meta_docker_container_name and
+	// __meta_docker_container_label_<name> (see dockerMetaLabels) and each
+	// entry's __meta_docker_container_log_stream; a line's trailing '\r's
+	// are removed as Promtail does. The "__" labels are removed after
+	// Relabel, so entries always run through a StageRunner.
+	PromtailLabels bool
 	// Relabel runs on each entry's labels before the stages (see
 	// StageOptions.Relabel); setting it runs the entries through a
 	// StageRunner even without Stages.
@@ -422,6 +431,12 @@ func (o *FileOptions) typeRules(report func(key, msg string)) {
 		typ = TypeFile
 	}
 	reserved := reservedLabels(typ)
+	if o.PromtailLabels {
+		if typ != TypeDocker {
+			report("promtail_labels", "is for a docker source only")
+		}
+		reserved = []string{parseErrorLabel}
+	}
 	names := make([]string, 0, len(o.Labels))
 	for k := range o.Labels {
 		if slices.Contains(reserved, k) {
@@ -438,5 +453,11 @@ func (o *FileOptions) typeRules(report func(key, msg string)) {
 
 // staged reports whether entries run through a StageRunner.
 func (o *FileOptions) staged() bool {
-	return o.Relabel != nil || (o.Stages != nil && len(o.Stages.Content) > 0)
+	return o.Relabel != nil || (o.Stages != nil && len(o.Stages.Content) > 0) || o.promtailDocker()
+}
+
+// promtailDocker reports whether the source labels entries as Promtail's
+// docker_sd_configs does (PromtailLabels on a docker source).
+func (o *FileOptions) promtailDocker() bool {
+	return o.PromtailLabels && o.Type == TypeDocker
 }

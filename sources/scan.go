@@ -279,6 +279,11 @@ func (t *tailer) openFile(m match, startup bool) string {
 // fileLabels returns the sorted stream labels of the file at path.
 func (t *tailer) fileLabels(path string) []wal.Label {
 	labels := append(make([]wal.Label, 0, len(t.src.labels)+4), t.src.labels...)
+	if t.opts.promtailDocker() {
+		labels = append(labels, dockerMetaLabels(path)...)
+		sort.Slice(labels, func(i, j int) bool { return labels[i].Name < labels[j].Name })
+		return labels
+	}
 	labels = append(labels, wal.Label{Name: filenameLabel, Value: path})
 	switch t.opts.Type {
 	case TypeDocker:

@@ -1,6 +1,7 @@
 package sources
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -71,7 +72,12 @@ func (t *tailer) readStaged(ctx context.Context, tf *tailedFile, size int64) (in
 		e := &t.asm.out[k]
 		in.Time, in.Line = t.entryTime(e, readTime), e.line
 		in.Labels = in.Labels[:0]
-		if e.stream != "" {
+		switch {
+		case e.stream == "":
+		case t.opts.promtailDocker():
+			in.Labels = append(in.Labels, wal.Label{Name: metaLogStream, Value: e.stream})
+			in.Line = bytes.TrimRight(in.Line, "\r")
+		default:
 			in.Labels = append(in.Labels, wal.Label{Name: streamLabel, Value: e.stream})
 		}
 		if e.parseErr {

@@ -28,19 +28,23 @@ type configFile struct {
 	skipUnsupported bool
 	// dataDir is the data_dir of a Promtail config (which has none).
 	dataDir string
+	// dockerDataRoot is dockerd's data-root, where a Promtail config's
+	// docker_sd_configs are read from (Promtail asks the Docker API).
+	dockerDataRoot string
 }
 
 func (cf *configFile) register(fs *flag.FlagSet) {
 	fs.StringVar(&cf.format, "config-format", formatNative, "format of --config: native or promtail (a Promtail config, run as it is)")
 	fs.BoolVar(&cf.skipUnsupported, "skip-unsupported", false, "with --config-format promtail: leave out what logcapturer does not cover (listed) instead of refusing")
 	fs.StringVar(&cf.dataDir, "data-dir", "", "with --config-format promtail: the data directory (default "+config.DefaultDataDir+")")
+	fs.StringVar(&cf.dockerDataRoot, "docker-data-root", "", "with --config-format promtail: dockerd's data-root, whose containers' json-file logs docker_sd_configs reads (default "+promtail.DefaultDockerDataRoot+")")
 }
 
 func (cf *configFile) check(name string) error {
 	switch cf.format {
 	case formatNative:
-		if cf.skipUnsupported || cf.dataDir != "" {
-			return usageError{fmt.Errorf("%s: --skip-unsupported and --data-dir go with --config-format promtail (a native config sets data_dir)", name)}
+		if cf.skipUnsupported || cf.dataDir != "" || cf.dockerDataRoot != "" {
+			return usageError{fmt.Errorf("%s: --skip-unsupported, --data-dir and --docker-data-root go with --config-format promtail (a native config sets data_dir and paths)", name)}
 		}
 	case formatPromtail:
 	default:
@@ -60,7 +64,8 @@ func (cf configFile) load(opts *config.ParseOptions) (cfg *config.Config, left, 
 		}
 		return cfg, nil, nil, nil
 	}
-	r, err := promtail.Load(cf.path, &promtail.Options{LookupEnv: opts.LookupEnv, SkipUnsupported: cf.skipUnsupported, DataDir: cf.dataDir})
+	r, err := promtail.Load(cf.path, &promtail.Options{LookupEnv: opts.LookupEnv, SkipUnsupported: cf.skipUnsupported, DataDir: cf.dataDir,
+		DockerDataRoot: cf.dockerDataRoot})
 	if err == nil {
 		cfg, err = r.Parse(opts)
 	}
@@ -72,7 +77,7 @@ func (cf configFile) load(opts *config.ParseOptions) (cfg *config.Config, left, 
 }
 
 func cmdConvert(args []string, stdout, stderr io.Writer) error {
-	const usage = "convert --from promtail FILE [-o OUT] [--skip-unsupported] [--data-dir DIR]\n\n" +
+	const usage = "convert --from promtail FILE [-o OUT] [--skip-unsupported] [--data-dir DIR] [--docker-data-root DIR]\n\n" +
 		"Write the native equivalent of a Promtail configuration (to OUT, else to stdout), commented\n" +
 		"where logcapturer behaves differently. ${VAR} references are kept. Exit 1 listing every\n" +
 		"problem, and every part logcapturer does not cover, as file:line: key: message."
@@ -81,6 +86,7 @@ func cmdConvert(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("o", "", "write the converted config to this file (default stdout)")
 	skip := fs.Bool("skip-unsupported", false, "convert what is covered; list what is left out")
 	dataDir := fs.String("data-dir", "", "data_dir of the converted config (default: left out, "+config.DefaultDataDir+")")
+	dockerRoot := fs.String("docker-data-root", "", "dockerd's data-root, whose containers' json-file logs docker_sd_configs reads (default "+promtail.DefaultDockerDataRoot+")")
 	pos, err := parseFlags(fs, args, usage)
 	if err != nil {
 		return err
@@ -92,7 +98,7 @@ func cmdConvert(args []string, stdout, stderr io.Writer) error {
 		return usageError{errors.New("convert: give one Promtail config file")}
 	}
 	path := pos[0]
-	r, err := promtail.Load(path, &promtail.Options{KeepEnv: true, SkipUnsupported: *skip, DataDir: *dataDir})
+	r, err := promtail.Load(path, &promtail.Options{KeepEnv: true, SkipUnsupported: *skip, DataDir: *dataDir, DockerDataRoot: *dockerRoot})
 	if err != nil {
 		return configError(path, err)
 	}

@@ -19,8 +19,9 @@ import (
 // convertCheckRun writes promtail (a Promtail config whose client is
 // ${TEST_LOKI_URL}) to dir, converts it with logcapturer convert, checks
 // both the Promtail file (check --config-format promtail) and the result,
-// and runs the result until the test ends.
-func convertCheckRun(t *testing.T, rcv *lokitest.Receiver, dir, promtail string) {
+// and runs the result until the test ends. flags go to convert and
+// check --config-format promtail.
+func convertCheckRun(t *testing.T, rcv *lokitest.Receiver, dir, promtail string, flags ...string) {
 	t.Helper()
 	src := filepath.Join(dir, "promtail.yaml")
 	if err := os.WriteFile(src, []byte(promtail), 0o644); err != nil {
@@ -30,11 +31,11 @@ func convertCheckRun(t *testing.T, rcv *lokitest.Receiver, dir, promtail string)
 	out := filepath.Join(dir, "logcapturer.yaml")
 	data := filepath.Join(dir, "data")
 	var stdout, stderr bytes.Buffer
-	if code := runMainWith([]string{"convert", "--from", "promtail", src, "-o", out, "--data-dir", data},
+	if code := runMainWith(append([]string{"convert", "--from", "promtail", src, "-o", out, "--data-dir", data}, flags...),
 		console{}, &stdout, &stderr); code != 0 {
 		t.Fatalf("convert: exit %d: %s", code, stderr.String())
 	}
-	if code := runMainWith([]string{"check", "--config", src, "--config-format", "promtail", "--data-dir", data},
+	if code := runMainWith(append([]string{"check", "--config", src, "--config-format", "promtail", "--data-dir", data}, flags...),
 		console{}, &stdout, &stderr); code != 0 {
 		t.Fatalf("check --config-format promtail: exit %d: %s", code, stderr.String())
 	}

@@ -35,6 +35,11 @@ type Options struct {
 	// DataDir is written as the result's data_dir; "" leaves it out (the
 	// default, config.DefaultDataDir).
 	DataDir string
+	// DockerDataRoot is dockerd's data-root, under which a converted
+	// docker_sd_configs reads containers/*/*-json.log; "" means
+	// DefaultDockerDataRoot. Promtail has no such setting (it asks the
+	// Docker API).
+	DockerDataRoot string
 }
 
 // Result is a converted configuration.

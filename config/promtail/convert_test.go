@@ -40,7 +40,7 @@ func parseOpts() *config.ParseOptions {
 // the result with its golden file, and checks that the native config
 // loads (what logcapturer check does with the converted file).
 func TestConvertGolden(t *testing.T) {
-	for _, name := range []string{"full", "static", "notargets", "relabel", "journal", "syslog", "push"} {
+	for _, name := range []string{"full", "static", "notargets", "relabel", "journal", "syslog", "push", "docker"} {
 		t.Run(name, func(t *testing.T) {
 			r, err := Load(filepath.Join("testdata", name+".yaml"), &Options{KeepEnv: true, LookupEnv: noEnv})
 			if err != nil {
@@ -228,7 +228,7 @@ func TestConvertUnsupported(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantLines := map[string]int{
-		"scrape_configs[1].kubernetes_sd_configs": 9, "scrape_configs[5].docker_sd_configs": 24, "scrape_configs[6].windows_events": 27,
+		"scrape_configs[1].kubernetes_sd_configs": 9, "scrape_configs[5].docker_sd_configs[0].host": 25, "scrape_configs[6].windows_events": 27,
 		"scrape_configs[7].gcplog": 30, "scrape_configs[8].cloudflare": 33, "scrape_configs[9].heroku_drain": 36,
 		"scrape_configs[10].gelf": 40, "scrape_configs[11].kafka": 43, "scrape_configs[12].azure_event_hubs": 46,
 		"scrape_configs[13].consul_sd_configs": 49,
@@ -305,5 +305,55 @@ func TestEnv(t *testing.T) {
 	}
 	if _, errs := expandEnv("${A", env); len(errs) != 1 {
 		t.Errorf("unterminated: %v", errs)
+	}
+}
+
+// TestConvertDockerProblems: the parts of docker_sd_configs that do not
+// reduce to json-file logs on this host are each a problem at their
+// line: a remote daemon, a filter that is not name, id, label or status
+// running, a relabel rule reading a label only the Docker API gives; a
+// name filter that is not a regular expression and a missing host too.
+func TestConvertDockerProblems(t *testing.T) {
+	const head = "clients:\n  - url: http://localhost:3100/loki/api/v1/push\nscrape_configs:\n  - job_name: d\n    docker_sd_configs:\n"
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"remote host", head + "      - host: tcp://10.0.0.5:2375\n", "t.yaml:6: scrape_configs[0].docker_sd_configs[0].host: \"tcp://10.0.0.5:2375\": only a local Docker daemon"},
+		{"network filter", head + "      - host: unix:///var/run/docker.sock\n        filters:\n          - name: network\n            values: [shop]\n",
+			"t.yaml:8: scrape_configs[0].docker_sd_configs[0].filters[0]: filter \"network\": only name, id and label filters are covered"},
+		{"exited", head + "      - host: unix:///var/run/docker.sock\n        filters:\n          - name: status\n            values: [exited]\n",
+			"t.yaml:8: scrape_configs[0].docker_sd_configs[0].filters[0]: status filter \"exited\""},
+		{"api label", head + "      - host: unix:///var/run/docker.sock\n    relabel_configs:\n      - source_labels: [__meta_docker_network_ip]\n        target_label: ip\n",
+			"t.yaml:8: scrape_configs[0].relabel_configs[0].source_labels: __meta_docker_network_ip: only the Docker API gives it"},
+		{"bad regex", head + "      - host: unix:///var/run/docker.sock\n        filters:\n          - name: name\n            values: ['(web']\n",
+			"t.yaml:8: scrape_configs[0].docker_sd_configs[0].filters[0].values: \"(web\" does not compile"},
+		{"no host", head + "      - port: 80\n", "t.yaml:6: scrape_configs[0].docker_sd_configs[0].host: is required"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Convert("t.yaml", []byte(tc.yaml), &Options{LookupEnv: noEnv})
+			var ce *config.Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("want a *config.Error, got %v", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("problems do not contain %q:\n%v", tc.want, err)
+			}
+		})
+	}
+}
+
+// TestConvertDockerDataRoot: the converted source reads the json-file
+// logs under Options.DockerDataRoot.
+func TestConvertDockerDataRoot(t *testing.T) {
+	r, err := Convert("t.yaml", []byte("clients:\n  - url: http://l/\nscrape_configs:\n  - job_name: d\n    docker_sd_configs:\n      - host: unix:///var/run/docker.sock\n"),
+		&Options{LookupEnv: noEnv, DockerDataRoot: "/srv/docker"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := r.Parse(parseOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc := cfg.Sources[0].Options.(*sources.FileConfig)
+	if cfg.Sources[0].Type != "docker" || !slices.Equal(fc.Paths, []string{"/srv/docker/containers/*/*-json.log"}) || !fc.PromtailLabels {
+		t.Errorf("source %s: %+v", cfg.Sources[0].Type, fc)
 	}
 }

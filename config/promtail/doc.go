@@ -67,7 +67,46 @@
 //     http_listen_port become listen_address (a port is required; the
 //     other server keys are noted as ignored), labels,
 //     use_incoming_timestamp.
-//   - relabel_configs of a journal, syslog or loki_push_api job become the
+//   - docker_sd_configs, in its usual use on an edge host (host a local
+//     unix socket, unix:///var/run/docker.sock): each item becomes a
+//     docker source reading <data-root>/containers/*/*-json.log (data-root
+//     /var/lib/docker, or Options.DockerDataRoot: logcapturer convert/run/
+//     check --docker-data-root; Promtail has no such setting) with
+//     promtail_labels: true, so that relabel_configs see the labels
+//     Promtail's discovery gives and nothing else is shipped:
+//     __meta_docker_container_id (the directory's full ID),
+//     __meta_docker_container_name (with Docker's leading "/"),
+//     __meta_docker_container_label_<name> (the container's labels, the
+//     name sanitised by Prometheus's strutil.SanitizeLabelName), all from
+//     the container's config.v2.json, and each entry's
+//     __meta_docker_container_log_stream (stdout, stderr); no filename,
+//     no job, the "__" labels removed after relabeling. Lines lose their
+//     trailing '\n' and '\r's, Docker's 16 KiB partial lines are joined,
+//     the time is the record's (the time Promtail gets from the API).
+//     filters: name and id values are regular expressions Docker matches
+//     anywhere in "/name" or the ID (any value of one filter name); each
+//     label value ("key" or "key=value") must match; they become relabel
+//     keep rules before the job's; status running is noted (Promtail
+//     lists running containers only). refresh_interval becomes
+//     poll_interval (the glob rescan that finds new containers; inotify
+//     finds new lines). port, host_networking_host, match_first_network
+//     and the HTTP client keys are ignored with a note.
+//     Not covered, each a problem at its line (with SkipUnsupported the
+//     whole item is left out): a host that is not a unix socket (tcp,
+//     http(s), ssh: another daemon), any other filter (network, ancestor,
+//     status other than running, ...), and a relabel rule reading a label
+//     only the Docker API gives: __address__, __meta_docker_network_*,
+//     __meta_docker_port_*, __meta_docker_container_network_mode (a
+//     labelmap over them just finds none: noted nowhere). Also different,
+//     noted: Promtail's docker positions (cursor-<id>, seconds) are not
+//     taken over (each log is read from its beginning; Loki drops the
+//     exact duplicates within its accept window, older entries are refused
+//     and go to the dead-letter queue); the logs of stopped containers are
+//     read too (Promtail reads containers running at a refresh); a
+//     container without a readable config.v2.json has only its ID; a
+//     joined line longer than max_line_bytes is split (Promtail cuts at
+//     its max_line_size, 256 KiB by default, and drops the rest).
+//   - relabel_configs of a journal, syslog, loki_push_api or docker_sd_configs job become the
 //     source's native relabel_configs (config Source.RelabelConfigs), run
 //     on each entry's labels with the source's __ labels, as Promtail runs
 //     them; an entry they drop is counted (reason "relabel").
@@ -78,11 +117,10 @@
 //
 // # What is not covered
 //
-// kubernetes_sd_configs and every other service discovery (including
-// docker_sd_configs: reading containers through the Docker API with
-// __meta_docker_* labels; a native docker source reads their json-file
-// logs on disk), windows_events, gcplog, cloudflare, heroku_drain, gelf,
-// kafka, azure_event_hubs; ** and {a,b} globs
+// kubernetes_sd_configs and every other service discovery (docker_sd_configs
+// only as above: a remote daemon, the network and port labels and the
+// other filters are not), windows_events, gcplog, cloudflare, heroku_drain,
+// gelf, kafka, azure_event_hubs; ** and {a,b} globs
 // in __path__; client proxies, oauth2 and authorization; compressed or
 // non-UTF-8 files. Each is a problem at its line; with
 // Options.SkipUnsupported the rest is converted and Result.Left lists what

@@ -36,8 +36,6 @@ var notCoveredTargets = map[string]string{
 	"gelf":                  "logcapturer has no GELF receiver",
 	"kafka":                 "logcapturer does not consume Kafka",
 	"azure_event_hubs":      "logcapturer does not consume Azure Event Hubs",
-	"docker_sd_configs": "reading containers through the Docker API, with labels from __meta_docker_* relabeling, is not covered yet; " +
-		"a native docker source (type: docker) reads their json-file logs on disk and labels them container_name, container_id, image and stream",
 }
 
 var relabelKeys = []string{"source_labels", "separator", "regex", "modulus", "target_label", "replacement", "action"}
@@ -46,12 +44,12 @@ var relabelKeys = []string{"source_labels", "separator", "regex", "modulus", "ta
 // out.
 func (c *conv) scrapeConfig(n *yaml.Node, path string, out *yaml.Node) {
 	known := []string{"job_name", "pipeline_stages", "static_configs", "relabel_configs", "encoding", "decompression",
-		"journal", "syslog", "loki_push_api"}
+		"journal", "syslog", "loki_push_api", "docker_sd_configs"}
 	var sds []string
 	if m := config.ResolveAlias(n); m != nil && m.Kind == yaml.MappingNode {
 		for i := 0; i < len(m.Content); i += 2 {
 			k := m.Content[i].Value
-			if _, ok := notCoveredTargets[k]; ok || strings.HasSuffix(k, "_sd_configs") {
+			if _, ok := notCoveredTargets[k]; ok || strings.HasSuffix(k, "_sd_configs") && k != "docker_sd_configs" {
 				sds = append(sds, k)
 			}
 		}
@@ -129,6 +127,18 @@ func (c *conv) scrapeConfig(n *yaml.Node, path string, out *yaml.Node) {
 		}
 		if s != nil {
 			pushed = append(pushed, s)
+		}
+	}
+	if e, ok := f["docker_sd_configs"]; ok {
+		items := c.items(e)
+		for i, it := range items {
+			t.name = sourceName(job, i, len(items))
+			if len(pushed) > 0 || f["static_configs"].v != nil {
+				t.name = sourceName(job+"-docker", i, len(items))
+			}
+			if s := c.dockerSD(it, e.path+"["+strconv.Itoa(i)+"]", t); s != nil {
+				pushed = append(pushed, s)
+			}
 		}
 	}
 	out.Content = append(out.Content, pushed...)
