@@ -76,16 +76,23 @@ func (ps *problems) warn(line int, key, format string, args ...any) {
 
 // sortedWarnings returns the warnings ordered by line, duplicates removed.
 func (ps *problems) sortedWarnings() []Problem {
+	return sortedUnique(ps.warnings)
+}
+
+// sortedUnique returns list ordered by line (stable, so problems on one
+// line keep their order), duplicates removed: a problem inside a mapping
+// merged or aliased in several places can be found more than once.
+func sortedUnique(list []Problem) []Problem {
 	seen := map[Problem]bool{}
-	var list []Problem
-	for _, p := range ps.warnings {
+	var out []Problem
+	for _, p := range list {
 		if !seen[p] {
 			seen[p] = true
-			list = append(list, p)
+			out = append(out, p)
 		}
 	}
-	slices.SortStableFunc(list, func(a, b Problem) int { return cmp.Compare(a.Line, b.Line) })
-	return list
+	slices.SortStableFunc(out, func(a, b Problem) int { return cmp.Compare(a.Line, b.Line) })
+	return out
 }
 
 func (ps *problems) add(line int, key, format string, args ...any) {
@@ -99,16 +106,5 @@ func (ps *problems) err() error {
 	if len(ps.list) == 0 {
 		return nil
 	}
-	// A problem inside a mapping merged or aliased in several places can be
-	// found more than once.
-	seen := map[Problem]bool{}
-	var list []Problem
-	for _, p := range ps.list {
-		if !seen[p] {
-			seen[p] = true
-			list = append(list, p)
-		}
-	}
-	slices.SortStableFunc(list, func(a, b Problem) int { return cmp.Compare(a.Line, b.Line) })
-	return &Error{Problems: list}
+	return &Error{Problems: sortedUnique(ps.list)}
 }

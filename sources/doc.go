@@ -51,6 +51,12 @@
 // and returns at once; Close cancels them (a pending Emit returns ctx.Err()),
 // waits for them, releases files and metrics, and is idempotent.
 //
+// Every kind of source counts logcapturer_source_entries_total,
+// logcapturer_source_blocks_total and logcapturer_source_errors_total{reason}
+// with the one definition of them, Counters (NewCounters), and registers
+// its collectors with RegisterMetrics: labelled source=<name>, all or none,
+// so that sources of every kind share one registry.
+//
 // # The file tailer
 //
 // A File source owns one goroutine, one fsnotify watcher and one read

@@ -40,19 +40,14 @@ type metrics struct {
 }
 
 func newMetrics(reg prometheus.Registerer, source string) (*metrics, error) {
+	c := NewCounters(reasonPermission, reasonOpen, reasonRead, reasonWatch, reasonTruncated, reasonPosition, reasonEmit, reasonParse, reasonTimestamp, reasonOpenLimit)
 	m := &metrics{
 		readBytes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "logcapturer_source_read_bytes_total",
 			Help: "Bytes consumed from files (lines and their newlines).",
 		}),
-		entries: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "logcapturer_source_entries_total",
-			Help: "Entries handed to the ingest stage.",
-		}),
-		blocks: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "logcapturer_source_blocks_total",
-			Help: "Blocks (WAL records) handed to the ingest stage.",
-		}),
+		entries: c.Entries,
+		blocks:  c.Blocks,
 		linesSplit: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "logcapturer_source_lines_split_total",
 			Help: "Cuts made in lines and entries longer than max_line_bytes (one per chunk cut off).",
@@ -69,19 +64,10 @@ func newMetrics(reg prometheus.Registerer, source string) (*metrics, error) {
 			Name: "logcapturer_source_copies_total",
 			Help: "New files whose first fingerprint_bytes match a file tailed or truncated lately (copytruncate): resumed at that file's offset, not read from their beginning.",
 		}),
-		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "logcapturer_source_errors_total",
-			Help: "Errors met by the source, by reason.",
-		}, []string{"reason"}),
-	}
-	for _, r := range []string{reasonPermission, reasonOpen, reasonRead, reasonWatch, reasonTruncated, reasonPosition, reasonEmit, reasonParse, reasonTimestamp, reasonOpenLimit} {
-		m.errors.WithLabelValues(r)
+		errors: c.Errors,
 	}
 	var err error
-	if reg != nil {
-		reg = prometheus.WrapRegistererWith(prometheus.Labels{"source": source}, reg)
-	}
-	if m.set, err = promset.Register(reg, "source "+strconv.Quote(source),
+	if m.set, err = RegisterMetrics(reg, source,
 		m.readBytes, m.entries, m.blocks, m.linesSplit, m.filesOpen, m.filesDeletedOpen, m.copies, m.errors); err != nil {
 		return nil, err
 	}
@@ -91,3 +77,60 @@ func newMetrics(reg prometheus.Registerer, source string) (*metrics, error) {
 func (m *metrics) unregister() { m.set.Unregister() }
 
 func (m *metrics) error(reason string) { m.errors.WithLabelValues(reason).Inc() }
+
+// Counters are the collectors every kind of source has, under the same
+// names and help whatever the kind, so that sources of every kind can be
+// registered on one registry (told apart by their source label):
+//
+//	logcapturer_source_entries_total         entries handed to the ingest stage
+//	logcapturer_source_blocks_total          blocks (WAL records) handed to it
+//	logcapturer_source_errors_total{reason}  errors met, by reason
+//
+// A source kind makes them with NewCounters, adds its own collectors and
+// registers them all with RegisterMetrics.
+type Counters struct {
+	Entries prometheus.Counter
+	Blocks  prometheus.Counter
+	Errors  *prometheus.CounterVec
+}
+
+// NewCounters makes a source's Counters, unregistered. Each of reasons
+// (the values of the errors' reason label this kind of source uses) is
+// made at once, so that it is exported at 0 before its first error.
+func NewCounters(reasons ...string) Counters {
+	c := Counters{
+		Entries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "logcapturer_source_entries_total",
+			Help: "Entries handed to the ingest stage.",
+		}),
+		Blocks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "logcapturer_source_blocks_total",
+			Help: "Blocks (WAL records) handed to the ingest stage.",
+		}),
+		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "logcapturer_source_errors_total",
+			Help: "Errors met by the source, by reason.",
+		}, []string{"reason"}),
+	}
+	for _, r := range reasons {
+		c.Errors.WithLabelValues(r)
+	}
+	return c
+}
+
+// RegisterMetrics registers a source's collectors on reg, labelled
+// source=<source>, all or none (promset.Register); the error names the
+// source. A nil reg registers nothing and returns an empty set. The
+// source unregisters the set when it closes.
+func RegisterMetrics(reg prometheus.Registerer, source string, cs ...prometheus.Collector) (*promset.Set, error) {
+	return registerMetrics(reg, source, "source "+strconv.Quote(source), cs...)
+}
+
+// registerMetrics is RegisterMetrics with what the error names (promset's
+// what).
+func registerMetrics(reg prometheus.Registerer, source, what string, cs ...prometheus.Collector) (*promset.Set, error) {
+	if reg != nil {
+		reg = prometheus.WrapRegistererWith(prometheus.Labels{"source": source}, reg)
+	}
+	return promset.Register(reg, what, cs...)
+}

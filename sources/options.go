@@ -277,18 +277,27 @@ func (o TimestampOptions) rules(report func(key, msg string)) {
 	}
 }
 
+// loadLocation is LoadLocation with the name in its error.
 func loadLocation(name string) (*time.Location, error) {
+	loc, err := LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("%q: %w", name, err)
+	}
+	return loc, nil
+}
+
+// LoadLocation returns the zone a location key names (the time zone of
+// timestamps without one, in every source type): "" and "Local" are the
+// host's zone (time.Local as it is now), "UTC" is UTC, anything else an
+// IANA zone name loaded by time.LoadLocation, whose error it returns.
+func LoadLocation(name string) (*time.Location, error) {
 	switch name {
 	case "", "Local":
 		return time.Local, nil
 	case "UTC":
 		return time.UTC, nil
 	}
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		return nil, fmt.Errorf("%q: %w", name, err)
-	}
-	return loc, nil
+	return time.LoadLocation(name)
 }
 
 // SetDefaults fills the zero fields with their defaults. NewFile calls it;

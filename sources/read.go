@@ -238,12 +238,15 @@ func (t *tailer) noteCuts(tf *tailedFile, cuts int) {
 		"path", tf.path, "file_id", tf.key.String(), "max_line_bytes", t.opts.MaxLineBytes)
 }
 
-// readEntries is the path of Docker and CRI files and of multiline or
-// timestamp parsing: the assembler finds the finished entries of one read,
-// which are emitted in blocks of one stream each. An entry still under way
-// at the end of the file is emitted as it is once it has waited max_wait
-// without the file growing, or once the file is gone.
-func (t *tailer) readEntries(ctx context.Context, tf *tailedFile, size int64) (int64, error) {
+// readParsed reads tf once at its offset, into t.buf, and has the
+// assembler parse what it read (t.asm.out); it is the read of readEntries
+// and readStaged. A read that finds no finished entry is retried with all
+// of t.buf. An entry still under way at the end of the file is finished
+// once it has waited max_wait without the file growing, or once the file
+// is gone. It returns the bytes the finished entries take (0 when there
+// are none: tf is at its end), and false when the read failed (counted
+// and noted in tf by readFailed). Cut lines are counted and noted.
+func (t *tailer) readParsed(tf *tailedFile, size int64) (int, bool) {
 	avail := size - tf.offset
 	flushRaw := t.expired(tf)
 	flushEntries := flushRaw || (!tf.waitSince.IsZero() && tf.waitSize == size &&
@@ -258,7 +261,7 @@ func (t *tailer) readEntries(ctx context.Context, tf *tailedFile, size int64) (i
 		n, err := tf.f.ReadAt(t.buf[:want], tf.offset)
 		if n == 0 && err != nil && !errors.Is(err, io.EOF) {
 			t.readFailed(tf, err)
-			return 0, nil
+			return 0, false
 		}
 		t.readOK(tf)
 		atEOF = int64(n) == avail
@@ -281,9 +284,22 @@ func (t *tailer) readEntries(ctx context.Context, tf *tailedFile, size int64) (i
 		} else {
 			tf.waitSince = time.Time{}
 		}
-		return 0, nil
+		return 0, true
 	}
 	tf.eof, tf.waitSince = false, time.Time{}
+	return used, true
+}
+
+// readEntries is the path of Docker and CRI files and of multiline or
+// timestamp parsing: the assembler finds the finished entries of one read,
+// which are emitted in blocks of one stream each. An entry still under way
+// at the end of the file is emitted as it is once it has waited max_wait
+// without the file growing, or once the file is gone.
+func (t *tailer) readEntries(ctx context.Context, tf *tailedFile, size int64) (int64, error) {
+	used, ok := t.readParsed(tf, size)
+	if !ok || used == 0 {
+		return 0, nil
+	}
 
 	base := tf.offset
 	out := t.asm.out
@@ -354,11 +370,29 @@ func (t *tailer) blockLabels(tf *tailedFile, stream string, parseErr bool) []wal
 }
 
 // emit encodes entries as one block of tf ending at offset end and hands it
-// to the Emitter. On success tf.offset moves to end. It returns false when
-// the block was not accepted, with ctx's error if ctx is done; any other
-// Emit error is counted, logged once per streak, and the block is read
-// again at the next wake-up.
+// to the Emitter (emitBlock). On success tf.offset moves to end. It returns
+// false when the block was not accepted, with ctx's error if ctx is done;
+// any other Emit error is counted, logged once per streak, and the block is
+// read again at the next wake-up.
 func (t *tailer) emit(ctx context.Context, tf *tailedFile, entries []wal.Entry, labels []wal.Label, end int64, lineBytes int) (bool, error) {
+	fp, ok, err := t.emitBlock(ctx, tf, entries, labels, end, lineBytes)
+	if !ok {
+		return false, err
+	}
+	t.m.readBytes.Add(float64(end - tf.offset))
+	tf.offset, tf.fp, tf.announce = end, fp, false
+	return true, nil
+}
+
+// emitBlock encodes entries (lineBytes of lines) as one block of tf, with
+// labels as its stream labels and its position at offset end, and hands
+// it to the Emitter; it is the emit of both emit and emitStream. It
+// returns whether the Emitter took the block, and the fingerprint of tf's
+// first min(end, fingerprint_bytes) bytes that the block's FileID names.
+// The only error is ctx's: any other Emit error is counted, logged once
+// per streak (and its end logged once). A block taken is counted
+// (entries, blocks); the caller moves tf on.
+func (t *tailer) emitBlock(ctx context.Context, tf *tailedFile, entries []wal.Entry, labels []wal.Label, end int64, lineBytes int) (fingerprint, bool, error) {
 	fp := tf.fp
 	if n := min(end, int64(t.opts.FingerprintBytes)); n != fp.n {
 		var err error
@@ -367,15 +401,6 @@ func (t *tailer) emit(ctx context.Context, tf *tailedFile, entries []wal.Entry, 
 		}
 	}
 	id := fileID(tf.key, fp)
-	// An upper bound of the encoded size: the header, labels, then per
-	// entry a time delta and the line's length prefix.
-	size := 5 + 4*maxVarintLen + len(t.opts.Name) + len(id) + len(tf.path) + lineBytes
-	for _, l := range labels {
-		size += len(l.Name) + len(l.Value) + 2*maxVarintLen
-	}
-	for i := range entries {
-		size += maxVarintLen + wal.UvarintLen(uint64(len(entries[i].Line)))
-	}
 	pos := wal.Position{FileID: id, Path: tf.path, Offset: end}
 	blk := wal.Block{Source: t.opts.Name, Labels: labels, Position: pos, Entries: entries}
 	rec := Record{
@@ -383,28 +408,52 @@ func (t *tailer) emit(ctx context.Context, tf *tailedFile, entries []wal.Entry, 
 		Position: pos,
 		Entries:  len(entries),
 		Bytes:    lineBytes,
-		Data:     wal.EncodeBlock(make([]byte, 0, size), &blk),
+		Data:     wal.EncodeBlock(make([]byte, 0, t.blockSize(id, tf.path, labels, entries, lineBytes)), &blk),
 	}
 	if err := t.opts.Emitter.Emit(ctx, rec); err != nil {
 		if ctx.Err() != nil {
-			return false, ctx.Err()
+			return fp, false, ctx.Err()
 		}
 		t.m.error(reasonEmit)
 		if !t.emitFailing {
 			t.emitFailing = true
 			t.log.Warn("emitter refused a block; retrying at the next wake-up", "path", tf.path, "err", err)
 		}
-		return false, nil
+		return fp, false, nil
 	}
 	if t.emitFailing {
 		t.emitFailing = false
 		t.log.Info("emitter accepts blocks again")
 	}
-	t.m.readBytes.Add(float64(end - tf.offset))
-	tf.offset, tf.fp, tf.announce = end, fp, false
 	t.m.entries.Add(float64(len(entries)))
 	t.m.blocks.Inc()
-	return true, nil
+	return fp, true, nil
+}
+
+// blockSize is an upper bound of the encoded size of a block of the
+// source: the header, the stream labels, then per entry a time delta and
+// the line's length prefix, and for an entry with labels or structured
+// metadata of its own (from stages) its flags and those.
+func (t *tailer) blockSize(id, path string, labels []wal.Label, entries []wal.Entry, lineBytes int) int {
+	size := 5 + 4*maxVarintLen + len(t.opts.Name) + len(id) + len(path) + lineBytes
+	for _, l := range labels {
+		size += len(l.Name) + len(l.Value) + 2*maxVarintLen
+	}
+	for i := range entries {
+		e := &entries[i]
+		size += maxVarintLen + wal.UvarintLen(uint64(len(e.Line)))
+		if e.Labels == nil && len(e.Metadata) == 0 {
+			continue
+		}
+		size += maxVarintLen
+		for _, l := range e.Labels {
+			size += len(l.Name) + len(l.Value) + 2*maxVarintLen
+		}
+		for _, l := range e.Metadata {
+			size += len(l.Name) + len(l.Value) + 2*maxVarintLen
+		}
+	}
+	return size
 }
 
 // readFailed logs a stat or read failure of an open file once per path and

@@ -677,11 +677,8 @@ func newStageMetrics(reg prometheus.Registerer, source string) (*stageMetrics, e
 	for _, r := range []string{"drop_stage", "match_stage"} {
 		m.dropCounter.WithLabelValues(r)
 	}
-	if reg != nil {
-		reg = prometheus.WrapRegistererWith(prometheus.Labels{"source": source}, reg)
-	}
 	var err error
-	if m.set, err = promset.Register(reg, "stages of source "+fmt.Sprintf("%q", source),
+	if m.set, err = registerMetrics(reg, source, "stages of source "+fmt.Sprintf("%q", source),
 		m.dropCounter, m.errCounter, m.streams, m.overLimit); err != nil {
 		return nil, err
 	}

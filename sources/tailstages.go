@@ -3,8 +3,6 @@ package sources
 import (
 	"bytes"
 	"context"
-	"errors"
-	"io"
 	"time"
 
 	"github.com/logcapturer/logcapturer/wal"
@@ -24,46 +22,13 @@ import (
 // readStaged reads tf once at its offset and hands the entries to the
 // stages. It returns the bytes consumed and only ctx's error.
 func (t *tailer) readStaged(ctx context.Context, tf *tailedFile, size int64) (int64, error) {
-	avail := size - tf.offset
-	flushRaw := t.expired(tf)
-	flushEntries := flushRaw || (!tf.waitSince.IsZero() && tf.waitSize == size &&
-		t.now.Sub(tf.waitSince) >= t.opts.maxWait())
-	want := min(int64(t.opts.BlockBytes), avail)
-	var (
-		used    int
-		pending bool
-		atEOF   bool
-	)
-	for {
-		n, err := tf.f.ReadAt(t.buf[:want], tf.offset)
-		if n == 0 && err != nil && !errors.Is(err, io.EOF) {
-			t.readFailed(tf, err)
-			return 0, nil
-		}
-		t.readOK(tf)
-		atEOF = int64(n) == avail
-		used, pending = t.asm.parse(t.buf[:n], flushEntries && atEOF, flushRaw && atEOF)
-		if used > 0 || int64(n) < want || want == min(int64(len(t.buf)), avail) {
-			break
-		}
-		want = min(int64(len(t.buf)), avail)
-	}
-	if t.asm.cuts > 0 {
-		t.m.linesSplit.Add(float64(t.asm.cuts))
-		t.noteCuts(tf, t.asm.cuts)
+	used, ok := t.readParsed(tf, size)
+	if !ok {
+		return 0, nil
 	}
 	if used == 0 {
-		tf.eof = true
-		if pending && atEOF {
-			if tf.waitSince.IsZero() || tf.waitSize != size {
-				tf.waitSince, tf.waitSize = t.now, size
-			}
-		} else {
-			tf.waitSince = time.Time{}
-		}
 		return 0, t.endStaged(ctx, tf)
 	}
-	tf.eof, tf.waitSince = false, time.Time{}
 
 	base := tf.offset
 	readTime := t.opts.Now().UTC().UnixNano()
@@ -155,57 +120,11 @@ func (t *tailer) emitStream(ctx context.Context, tf *tailedFile) (bool, error) {
 	if !ok {
 		return true, nil
 	}
-	end := pos.Offset
-	fp := tf.fp
-	if n := min(end, int64(t.opts.FingerprintBytes)); n != fp.n {
-		var err error
-		if fp, err = hashPrefix(tf.f, n, &t.scratch); err != nil {
-			fp = fingerprint{}
-		}
-	}
-	id := fileID(tf.key, fp)
-	labels := tf.st.Labels()
-	size := 5 + 4*maxVarintLen + len(t.opts.Name) + len(id) + len(tf.path) + lineBytes
-	for _, l := range labels {
-		size += len(l.Name) + len(l.Value) + 2*maxVarintLen
-	}
-	for i := range entries {
-		e := &entries[i]
-		size += 2*maxVarintLen + wal.UvarintLen(uint64(len(e.Line)))
-		for _, l := range e.Labels {
-			size += len(l.Name) + len(l.Value) + 2*maxVarintLen
-		}
-		for _, l := range e.Metadata {
-			size += len(l.Name) + len(l.Value) + 2*maxVarintLen
-		}
-	}
-	wpos := wal.Position{FileID: id, Path: tf.path, Offset: end}
-	blk := wal.Block{Source: t.opts.Name, Labels: labels, Position: wpos, Entries: entries}
-	rec := Record{
-		Source:   t.opts.Name,
-		Position: wpos,
-		Entries:  len(entries),
-		Bytes:    lineBytes,
-		Data:     wal.EncodeBlock(make([]byte, 0, size), &blk),
-	}
-	if err := t.opts.Emitter.Emit(ctx, rec); err != nil {
-		if ctx.Err() != nil {
-			return false, ctx.Err()
-		}
-		t.m.error(reasonEmit)
-		if !t.emitFailing {
-			t.emitFailing = true
-			t.log.Warn("emitter refused a block; retrying at the next wake-up", "path", tf.path, "err", err)
-		}
-		return false, nil
-	}
-	if t.emitFailing {
-		t.emitFailing = false
-		t.log.Info("emitter accepts blocks again")
+	fp, ok, err := t.emitBlock(ctx, tf, entries, tf.st.Labels(), pos.Offset, lineBytes)
+	if !ok {
+		return false, err
 	}
 	tf.st.Emitted(pos)
 	tf.fp, tf.announce = fp, false
-	t.m.entries.Add(float64(len(entries)))
-	t.m.blocks.Inc()
 	return true, nil
 }

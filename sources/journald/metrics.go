@@ -1,11 +1,10 @@
 package journald
 
 import (
-	"strconv"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/logcapturer/logcapturer/internal/promset"
+	"github.com/logcapturer/logcapturer/sources"
 )
 
 // Values of the reason label of logcapturer_source_errors_total.
@@ -24,8 +23,8 @@ const (
 )
 
 // metrics are a journald source's collectors. The entries, blocks and
-// errors counters share their names (and help) with the file tailer's,
-// with a source label; the others are journald's own.
+// errors counters are every source's (sources.Counters); the others are
+// journald's own.
 type metrics struct {
 	entries   prometheus.Counter
 	blocks    prometheus.Counter
@@ -39,19 +38,11 @@ type metrics struct {
 }
 
 func newMetrics(reg prometheus.Registerer, source string) (*metrics, error) {
+	c := sources.NewCounters(reasonJournalctl, reasonFormat, reasonEmit, reasonCursor)
 	m := &metrics{
-		entries: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "logcapturer_source_entries_total",
-			Help: "Entries handed to the ingest stage.",
-		}),
-		blocks: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "logcapturer_source_blocks_total",
-			Help: "Blocks (WAL records) handed to the ingest stage.",
-		}),
-		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "logcapturer_source_errors_total",
-			Help: "Errors met by the source, by reason.",
-		}, []string{"reason"}),
+		entries: c.Entries,
+		blocks:  c.Blocks,
+		errors:  c.Errors,
 		readBytes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "logcapturer_journald_read_bytes_total",
 			Help: "Bytes of journal export format read from journalctl.",
@@ -69,17 +60,11 @@ func newMetrics(reg prometheus.Registerer, source string) (*metrics, error) {
 			Help: "1 while the source's journalctl runs, 0 while it is down (waiting to be restarted).",
 		}),
 	}
-	for _, r := range []string{reasonJournalctl, reasonFormat, reasonEmit, reasonCursor} {
-		m.errors.WithLabelValues(r)
-	}
 	for _, r := range []string{skipTooLarge, skipNoMessage, skipMaxAge} {
 		m.skipped.WithLabelValues(r)
 	}
-	if reg != nil {
-		reg = prometheus.WrapRegistererWith(prometheus.Labels{"source": source}, reg)
-	}
 	var err error
-	if m.set, err = promset.Register(reg, "source "+strconv.Quote(source),
+	if m.set, err = sources.RegisterMetrics(reg, source,
 		m.entries, m.blocks, m.errors, m.readBytes, m.restarts, m.skipped, m.up); err != nil {
 		return nil, err
 	}

@@ -4,11 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
-	"slices"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,16 +13,8 @@ import (
 
 	"github.com/logcapturer/logcapturer/pipeline"
 	"github.com/logcapturer/logcapturer/sinks"
+	"github.com/logcapturer/logcapturer/sources/receiver/receivertest"
 )
-
-// cpuTime is the process's user+system CPU time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 type discardSink struct{}
 
@@ -79,56 +67,6 @@ func BenchmarkPushProtobuf(b *testing.B) {
 		b.Fatal(err)
 	}
 	body := snappy.Encode(nil, raw)
-	b.SetBytes(int64(len(raw)))
-
-	var mu sync.Mutex
-	var lat []time.Duration
-	tr := &http.Transport{MaxIdleConnsPerHost: 16}
-	client := &http.Client{Transport: tr}
-	defer tr.CloseIdleConnections()
-	b.SetParallelism(2) // 2 x GOMAXPROCS clients
-	cpu0 := cpuTime()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		var mine []time.Duration
-		for pb.Next() {
-			for {
-				start := time.Now()
-				r, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-				r.Header.Set("Content-Type", "application/x-protobuf")
-				resp, err := client.Do(r)
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusTooManyRequests {
-					time.Sleep(10 * time.Millisecond) // inflight bound: as a client, wait and resend
-					continue
-				}
-				if resp.StatusCode != 204 {
-					b.Errorf("push: %d", resp.StatusCode)
-					return
-				}
-				mine = append(mine, time.Since(start))
-				break
-			}
-		}
-		mu.Lock()
-		lat = append(lat, mine...)
-		mu.Unlock()
-	})
-	b.StopTimer()
-	if cpu := (cpuTime() - cpu0).Seconds(); cpu > 0 {
-		// The machine may be shared: MB/s of the process's own CPU time
-		// (receiver, pipeline and the in-process clients together).
-		b.ReportMetric(float64(len(raw))*float64(b.N)/1e6/cpu, "MB/cpu-s")
-	}
-	slices.Sort(lat)
-	if len(lat) > 0 {
-		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
-		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
-	}
+	receivertest.Load(b, url, "application/x-protobuf", body, http.StatusNoContent, int64(len(raw)))
 	b.ReportMetric(float64(len(raw))/float64(len(body)), "snappy-ratio")
 }

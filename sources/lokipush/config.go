@@ -58,30 +58,25 @@ var (
 // NewConfig returns the options with their defaults.
 func NewConfig() *Config { return &Config{ListenAddress: DefaultListenAddress} }
 
-func (c *Config) auth() receiver.Auth {
-	return receiver.Auth{BasicAuth: c.BasicAuth, BearerToken: c.BearerToken, BearerTokenFile: c.BearerTokenFile}
+// keys are the keys the receiver takes.
+func (c *Config) keys() receiver.Keys {
+	return receiver.Keys{
+		ListenAddress: c.ListenAddress, DefaultAddress: DefaultListenAddress,
+		MaxRequestBytes: c.MaxRequestBytes, MaxInflightBytes: c.MaxInflightBytes,
+		TLS:  c.TLS,
+		Auth: receiver.Auth{BasicAuth: c.BasicAuth, BearerToken: c.BearerToken, BearerTokenFile: c.BearerTokenFile},
+	}
 }
 
 // Check reports every problem at its key's line, those of
 // pipeline_stages included.
 func (c *Config) Check(ck *config.Check) {
-	if c.ListenAddress == "" {
-		ck.Problem("listen_address", "must not be empty (default %s)", DefaultListenAddress)
-	}
-	receiver.CheckListenAddress(ck, "listen_address", c.ListenAddress)
-	receiver.CheckSizes(ck, c.MaxRequestBytes, c.MaxInflightBytes)
-	c.TLS.Check(ck, "tls")
-	c.auth().Check(ck)
-	sources.CheckStages(ck)
-	if owner, taken := ck.Claim("listen:tcp:" + c.ListenAddress); taken {
-		ck.Problem("listen_address", "is also the listen_address of %s", owner)
-	}
+	c.keys().Check(ck)
 }
 
 // CheckFiles reports secret and TLS files that cannot be read.
 func (c *Config) CheckFiles(ck *config.Check) {
-	c.auth().CheckFiles(ck)
-	c.TLS.CheckFiles(ck, "tls")
+	c.keys().CheckFiles(ck)
 }
 
 // options is what the decoders need of the configuration.

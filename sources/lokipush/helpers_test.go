@@ -15,6 +15,7 @@ import (
 
 	"github.com/logcapturer/logcapturer/pipeline"
 	"github.com/logcapturer/logcapturer/sinks"
+	"github.com/logcapturer/logcapturer/sources"
 	"github.com/logcapturer/logcapturer/wal"
 )
 
@@ -69,7 +70,10 @@ type env struct {
 	url  string
 }
 
-func newEnv(t *testing.T, c *Config, labels map[string]string, popts pipeline.Options, sink *captureSink) *env {
+// newEnv starts the pipeline (popts with a test sink, sink when not nil)
+// and a loki_push source of c (nil: the defaults) on 127.0.0.1:0; each of
+// with changes the source's deps (pipeline_stages, relabel hook) first.
+func newEnv(t *testing.T, c *Config, labels map[string]string, popts pipeline.Options, sink *captureSink, with ...func(*sources.Deps)) *env {
 	t.Helper()
 	if sink == nil {
 		sink = &captureSink{}
@@ -87,7 +91,11 @@ func newEnv(t *testing.T, c *Config, labels map[string]string, popts pipeline.Op
 		c = NewConfig()
 	}
 	c.ListenAddress = "127.0.0.1:0"
-	src, err := New(depsFor("push", labels, p), c)
+	deps := depsFor("push", labels, p)
+	for _, f := range with {
+		f(&deps)
+	}
+	src, err := New(deps, c)
 	if err != nil {
 		t.Fatal(err)
 	}

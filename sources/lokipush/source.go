@@ -33,23 +33,9 @@ var _ sources.Source = (*Source)(nil)
 func New(deps sources.Deps, c *Config) (*Source, error) {
 	s := &Source{name: deps.Name, opts: newOptions(deps.Name, deps.Labels, c.UseIncomingTimestamp)}
 	s.opts.keepInternal = deps.Relabel != nil
-	var stages *sources.StageRunner
-	if deps.Staged() {
-		var err error
-		if stages, err = sources.NewStageRunner(deps, sources.StageOptions{MaxStreams: deps.MaxStreams, Relabel: deps.Relabel}); err != nil {
-			return nil, fmt.Errorf("loki_push: %w", err)
-		}
-	}
-	srv, err := receiver.New(deps.Logger, deps.Registerer, receiver.Options{
-		Stages: stages,
-		Name:   deps.Name, Type: Type,
-		ListenAddress: c.ListenAddress, DefaultAddress: DefaultListenAddress,
-		TLS: c.TLS, Auth: c.auth(),
-		MaxRequestBytes: int64(c.MaxRequestBytes), MaxInflightBytes: int64(c.MaxInflightBytes),
-		Emitter: deps.Emitter,
-	})
+	srv, err := c.keys().NewServer(deps, Type)
 	if err != nil {
-		return nil, fmt.Errorf("loki_push: %w", err)
+		return nil, err
 	}
 	srv.Handle("POST "+PushPath, receiver.Endpoint{Decode: s.decode})
 	srv.HandleFunc("GET "+ReadyPath, func(w http.ResponseWriter, _ *http.Request) {

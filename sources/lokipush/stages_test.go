@@ -11,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/logcapturer/logcapturer/pipeline"
+	"github.com/logcapturer/logcapturer/sources"
 )
 
 // stagesNode is a pipeline_stages list as config hands it to a source.
@@ -26,34 +27,12 @@ func stagesNode(t *testing.T, src string) *yaml.Node {
 // newStagedEnv is newEnv with pipeline_stages and a relabel hook.
 func newStagedEnv(t *testing.T, stages string, relabel func(map[string]string) bool) *env {
 	t.Helper()
-	sink := &captureSink{}
-	p, err := pipeline.Open(nil, nil, pipeline.Options{DataDir: t.TempDir(), ShutdownTimeout: 100 * time.Millisecond,
-		Sinks: []pipeline.SinkOptions{{Sink: sink, MaxWait: 5 * time.Millisecond}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := t.Context(), func() {}
-	p.Start(ctx)
 	c := NewConfig()
-	c.ListenAddress = "127.0.0.1:0"
 	c.UseIncomingTimestamp = true
-	deps := depsFor("push", map[string]string{"job": "push"}, p)
-	deps.PipelineStages = stagesNode(t, stages)
-	deps.Relabel = relabel
-	src, err := New(deps, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := src.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		src.Close()
-		cancel()
-		p.Close()
-		http.DefaultClient.CloseIdleConnections()
+	n := stagesNode(t, stages)
+	return newEnv(t, c, map[string]string{"job": "push"}, pipeline.Options{}, nil, func(d *sources.Deps) {
+		d.PipelineStages, d.Relabel = n, relabel
 	})
-	return &env{p: p, src: src, sink: sink, url: "http://" + src.Addr().String() + PushPath}
 }
 
 // walLines returns the lines of the durable WAL's entries (no wait: what

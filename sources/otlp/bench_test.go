@@ -1,15 +1,10 @@
 package otlp
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
-	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,15 +16,8 @@ import (
 	"github.com/logcapturer/logcapturer/pipeline"
 	"github.com/logcapturer/logcapturer/sinks"
 	"github.com/logcapturer/logcapturer/sources"
+	"github.com/logcapturer/logcapturer/sources/receiver/receivertest"
 )
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 type discardSink struct{}
 
@@ -104,55 +92,7 @@ func benchReceiver(b *testing.B, rich bool) {
 	defer func() { src.Close(); cancel(); p.Close() }()
 	url := "http://" + src.Addr().String() + LogsPath
 	body := benchRequest(b, rich)
-	b.SetBytes(int64(len(body)))
-
-	var mu sync.Mutex
-	var lat []time.Duration
-	tr := &http.Transport{MaxIdleConnsPerHost: 16}
-	client := &http.Client{Transport: tr}
-	defer tr.CloseIdleConnections()
-	b.SetParallelism(2)
-	cpu0 := cpuTime()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		var mine []time.Duration
-		for pb.Next() {
-			for {
-				start := time.Now()
-				r, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-				r.Header.Set("Content-Type", contentProtobuf)
-				resp, err := client.Do(r)
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusTooManyRequests {
-					time.Sleep(10 * time.Millisecond) // as an exporter: wait and send again
-					continue
-				}
-				if resp.StatusCode != http.StatusOK {
-					b.Errorf("export: %d", resp.StatusCode)
-					return
-				}
-				mine = append(mine, time.Since(start))
-				break
-			}
-		}
-		mu.Lock()
-		lat = append(lat, mine...)
-		mu.Unlock()
-	})
-	b.StopTimer()
-	if cpu := (cpuTime() - cpu0).Seconds(); cpu > 0 {
-		b.ReportMetric(float64(len(body))*float64(b.N)/1e6/cpu, "MB/cpu-s")
-	}
-	slices.Sort(lat)
-	if len(lat) > 0 {
-		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
-		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
-	}
+	receivertest.Load(b, url, contentProtobuf, body, http.StatusOK, int64(len(body)))
 }
 
 // BenchmarkDecode is the decoder alone: a 1 MiB request into WAL blocks.

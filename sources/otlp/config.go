@@ -81,8 +81,14 @@ func NewConfig() *Config {
 	return &Config{ListenAddress: DefaultListenAddress, SeverityLabel: DefaultSeverityLabel}
 }
 
-func (c *Config) auth() receiver.Auth {
-	return receiver.Auth{BasicAuth: c.BasicAuth, BearerToken: c.BearerToken, BearerTokenFile: c.BearerTokenFile}
+// keys are the keys the receiver takes.
+func (c *Config) keys() receiver.Keys {
+	return receiver.Keys{
+		ListenAddress: c.ListenAddress, DefaultAddress: DefaultListenAddress,
+		MaxRequestBytes: c.MaxRequestBytes, MaxInflightBytes: c.MaxInflightBytes,
+		TLS:  c.TLS,
+		Auth: receiver.Auth{BasicAuth: c.BasicAuth, BearerToken: c.BearerToken, BearerTokenFile: c.BearerTokenFile},
+	}
 }
 
 func (c *Config) resource() map[string]string {
@@ -102,17 +108,7 @@ func (c *Config) severity() string {
 // Check reports every problem at its key's line, and a mapping that
 // names nothing as a warning; the problems of pipeline_stages at theirs.
 func (c *Config) Check(ck *config.Check) {
-	if c.ListenAddress == "" {
-		ck.Problem("listen_address", "must not be empty (default %s)", DefaultListenAddress)
-	}
-	receiver.CheckListenAddress(ck, "listen_address", c.ListenAddress)
-	receiver.CheckSizes(ck, c.MaxRequestBytes, c.MaxInflightBytes)
-	c.TLS.Check(ck, "tls")
-	c.auth().Check(ck)
-	sources.CheckStages(ck)
-	if owner, taken := ck.Claim("listen:tcp:" + c.ListenAddress); taken {
-		ck.Problem("listen_address", "is also the listen_address of %s", owner)
-	}
+	c.keys().Check(ck)
 	sev := c.severity()
 	if sev != Off && !validLabelName(sev) {
 		ck.Problem("severity_label", "must be a label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __) or %q, got %q", Off, sev)
@@ -143,8 +139,7 @@ func (c *Config) Check(ck *config.Check) {
 
 // CheckFiles reports secret and TLS files that cannot be read.
 func (c *Config) CheckFiles(ck *config.Check) {
-	c.auth().CheckFiles(ck)
-	c.TLS.CheckFiles(ck, "tls")
+	c.keys().CheckFiles(ck)
 }
 
 // Open returns the source, not listening yet.

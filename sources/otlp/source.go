@@ -40,23 +40,9 @@ var _ sources.Source = (*Source)(nil)
 func New(deps sources.Deps, c *Config) (*Source, error) {
 	s := &Source{name: deps.Name, m: newMapping(deps.Labels, c.resource(), c.severity())}
 	s.decoders.New = func() any { return newDecoder(s.m, s.name, blockBytes) }
-	var stages *sources.StageRunner
-	if deps.Staged() {
-		var err error
-		if stages, err = sources.NewStageRunner(deps, sources.StageOptions{MaxStreams: deps.MaxStreams, Relabel: deps.Relabel}); err != nil {
-			return nil, fmt.Errorf("otlp: %w", err)
-		}
-	}
-	srv, err := receiver.New(deps.Logger, deps.Registerer, receiver.Options{
-		Stages: stages, // flushed at the end of each request: see receiver.Server.stage
-		Name:   deps.Name, Type: Type,
-		ListenAddress: c.ListenAddress, DefaultAddress: DefaultListenAddress,
-		TLS: c.TLS, Auth: c.auth(),
-		MaxRequestBytes: int64(c.MaxRequestBytes), MaxInflightBytes: int64(c.MaxInflightBytes),
-		Emitter: deps.Emitter,
-	})
+	srv, err := c.keys().NewServer(deps, Type)
 	if err != nil {
-		return nil, fmt.Errorf("otlp: %w", err)
+		return nil, err
 	}
 	srv.Handle("POST "+LogsPath, receiver.Endpoint{Decode: s.decode, OKStatus: http.StatusOK, Respond: respond})
 	s.srv = srv

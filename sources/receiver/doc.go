@@ -63,7 +63,11 @@
 // client_auth: none, request, verify_if_given, require; default require
 // when ca_file is set) and Auth (basic_auth: {username, password,
 // password_file}, bearer_token, bearer_token_file), with their Check and
-// CheckFiles, and CheckListenAddress and CheckSizes.
+// CheckFiles, and CheckListenAddress and CheckSizes. A push type hands
+// its listen_address, sizes, tls and authentication keys over as Keys:
+// Keys.Check and CheckFiles are its checks (pipeline_stages and the
+// listen_address no other source may share included), and Keys.NewServer
+// its Server, with a StageRunner when the source has stages.
 //
 // # Lifecycle
 //

@@ -1,8 +1,6 @@
 package receiver
 
 import (
-	"strconv"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/logcapturer/logcapturer/internal/promset"
@@ -59,11 +57,8 @@ func newMetrics(reg prometheus.Registerer, source string, inflight *sources.Infl
 		Name: "logcapturer_receiver_inflight_bytes",
 		Help: "Bytes of pushes handed to the pipeline and not yet durable (bounded by max_inflight_bytes).",
 	}, func() float64 { return float64(inflight.Used()) })
-	if reg != nil {
-		reg = prometheus.WrapRegistererWith(prometheus.Labels{"source": source}, reg)
-	}
 	var err error
-	if m.set, err = promset.Register(reg, "source "+strconv.Quote(source),
+	if m.set, err = sources.RegisterMetrics(reg, source,
 		m.requests, m.entries, m.lines, m.received, m.refused, m.durable, inflightGauge); err != nil {
 		return nil, err
 	}

@@ -62,13 +62,8 @@ func parseLabels(p *parser, n *yaml.Node, key string, line int) Stage {
 // (Promtail); values that cannot be a label value are not set and counted.
 func (s *labelsStage) Process(e *Entry, next func(*Entry)) {
 	for _, ls := range s.pairs {
-		v, ok := e.Extracted[ls.source]
+		str, ok := extractedString(e, ls.source, "labels", s.failed)
 		if !ok {
-			continue
-		}
-		str, ok := toString(v)
-		if !ok {
-			s.failed("labels", "source_not_a_string")
 			continue
 		}
 		if why := labelValueProblem(str); why != "" {

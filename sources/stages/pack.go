@@ -40,13 +40,8 @@ func (s *packStage) Process(e *Entry, next func(*Entry)) {
 	var b strings.Builder
 	b.WriteByte('{')
 	for _, name := range s.labels {
-		v, ok := e.Extracted[name]
+		str, ok := extractedString(e, name, "pack", s.env.Failed)
 		if !ok {
-			continue
-		}
-		str, ok := toString(v)
-		if !ok {
-			s.env.Failed("pack", "source_not_a_string")
 			continue
 		}
 		writeJSONString(&b, name)

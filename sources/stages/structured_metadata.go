@@ -26,13 +26,8 @@ func parseStructuredMetadata(p *parser, n *yaml.Node, key string, line int) Stag
 func (s *structuredMetadataStage) Process(e *Entry, next func(*Entry)) {
 	clear(s.moved)
 	for _, ls := range s.pairs {
-		v, ok := e.Extracted[ls.source]
+		str, ok := extractedString(e, ls.source, "structured_metadata", s.failed)
 		if !ok {
-			continue
-		}
-		str, ok := toString(v)
-		if !ok {
-			s.failed("structured_metadata", "source_not_a_string")
 			continue
 		}
 		if why := labelValueProblem(str); why == "label_value_not_utf8" {

@@ -9,6 +9,23 @@ import (
 // (max_label_value_length).
 const maxLabelValueBytes = 2048
 
+// extractedString returns the extracted value name as a string (toString)
+// for the stages that take their values from it by name (labels,
+// structured_metadata, pack). An absent value is false and no failure
+// (Promtail skips it silently); one that is not a string is false and
+// counted as stage's failure source_not_a_string.
+func extractedString(e *Entry, name, stage string, failed func(stage, reason string)) (string, bool) {
+	v, ok := e.Extracted[name]
+	if !ok {
+		return "", false
+	}
+	str, ok := toString(v)
+	if !ok {
+		failed(stage, "source_not_a_string")
+	}
+	return str, ok
+}
+
 // toString converts an extracted value to a string as Promtail's getString
 // does: numbers without exponent or trailing zeros, booleans as true/false.
 // Other types (nil, maps) do not convert.

@@ -1,13 +1,9 @@
 package syslog_test
 
 import (
-	"bufio"
 	"context"
-	"fmt"
-	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -52,25 +48,9 @@ func BenchmarkTCPToFileSink(b *testing.B) {
 	if err := src.Start(ctx); err != nil {
 		b.Fatal(err)
 	}
-	head := "<134>1 2026-12-05T10:00:00.000Z edge-host-01 benchapp 4242 ID47 - "
-	msg := head + strings.Repeat("m", 200-len(head)-8) // + 8 digits
-	lineLen := 200 - len(head) + 1                     // MSG and "\n"
-	c, err := net.Dial("tcp", src.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
+	lineLen := 200 - len(syslog.BenchHead) + 1 // MSG and "\n"
+	c, start := syslog.SendBench(b, src.Addr().String())
 	defer c.Close()
-	b.SetBytes(200)
-	b.ReportAllocs()
-	b.ResetTimer()
-	start := time.Now()
-	w := bufio.NewWriterSize(c, 64<<10)
-	for i := range b.N {
-		fmt.Fprintf(w, "200 %s%08d", msg, i%100000000)
-	}
-	if err := w.Flush(); err != nil {
-		b.Fatal(err)
-	}
 	want := int64(b.N * lineLen)
 	deadline := time.Now().Add(5*time.Minute + time.Duration(b.N)*time.Microsecond*10)
 	for {

@@ -217,14 +217,9 @@ func (c *Config) rules(report func(key, msg string)) {
 	}
 }
 
+// loadLocation is sources.LoadLocation with syslog's error.
 func loadLocation(name string) (*time.Location, error) {
-	switch name {
-	case "", "Local":
-		return time.Local, nil
-	case "UTC":
-		return time.UTC, nil
-	}
-	loc, err := time.LoadLocation(name)
+	loc, err := sources.LoadLocation(name)
 	if err != nil {
 		return nil, fmt.Errorf("unknown time zone %q", name)
 	}

@@ -1,9 +1,8 @@
 package syslog
 
 import (
-	"strconv"
-
 	"github.com/logcapturer/logcapturer/internal/promset"
+	"github.com/logcapturer/logcapturer/sources"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -40,23 +39,18 @@ type metrics struct {
 }
 
 // newMetrics makes the source's collectors and registers them with a
-// source=<name> label. entries, blocks and errors share their names and
-// help with the file tailer's (sources package), so that both kinds of
-// source can be registered on one registry.
+// source=<name> label. entries, blocks and errors are every source's
+// (sources.Counters), so that every kind of source can be registered on
+// one registry.
 func newMetrics(reg prometheus.Registerer, source string) (*metrics, error) {
+	c := sources.NewCounters(reasonFraming, reasonParse, reasonIdle, reasonRead, reasonTLS, reasonAccept, reasonMaxConnections, reasonEmit)
 	m := &metrics{
 		received: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "logcapturer_source_received_bytes_total",
 			Help: "Bytes a listening source received (messages with their framing).",
 		}),
-		entries: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "logcapturer_source_entries_total",
-			Help: "Entries handed to the ingest stage.",
-		}),
-		blocks: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "logcapturer_source_blocks_total",
-			Help: "Blocks (WAL records) handed to the ingest stage.",
-		}),
+		entries: c.Entries,
+		blocks:  c.Blocks,
 		truncated: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "logcapturer_source_truncated_entries_total",
 			Help: "Messages longer than max_message_length cut to it (max_message_policy truncate).",
@@ -69,26 +63,17 @@ func newMetrics(reg prometheus.Registerer, source string) (*metrics, error) {
 			Name: "logcapturer_source_connections_total",
 			Help: "Stream connections accepted by a listening source (including those closed at once over max_connections).",
 		}),
-		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "logcapturer_source_errors_total",
-			Help: "Errors met by the source, by reason.",
-		}, []string{"reason"}),
+		errors: c.Errors,
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "logcapturer_source_dropped_entries_total",
 			Help: "Messages a listening source received and did not put in the WAL, by reason.",
 		}, []string{"reason"}),
 	}
-	for _, r := range []string{reasonFraming, reasonParse, reasonIdle, reasonRead, reasonTLS, reasonAccept, reasonMaxConnections, reasonEmit} {
-		m.errors.WithLabelValues(r)
-	}
 	for _, r := range []string{dropTooLong, dropBackpressure, dropShutdown} {
 		m.dropped.WithLabelValues(r)
 	}
-	if reg != nil {
-		reg = prometheus.WrapRegistererWith(prometheus.Labels{"source": source}, reg)
-	}
 	var err error
-	if m.set, err = promset.Register(reg, "source "+strconv.Quote(source),
+	if m.set, err = sources.RegisterMetrics(reg, source,
 		m.received, m.entries, m.blocks, m.truncated, m.connections, m.accepted, m.errors, m.dropped); err != nil {
 		return nil, err
 	}
