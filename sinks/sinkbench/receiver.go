@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,6 +17,10 @@ import (
 
 // childEnv marks the test binary run as the receiver child.
 const childEnv = "SINKBENCH_RECEIVER"
+
+// ProfileEnv, when set in the benchmark's environment, names the file the
+// receiver child writes its CPU profile to.
+const ProfileEnv = "SINKBENCH_RECEIVER_CPUPROFILE"
 
 // waitTimeout bounds how long the child waits for the entries of one run.
 const waitTimeout = 5 * time.Minute
@@ -42,6 +47,18 @@ func ServeReceiver(t *testing.T, newReceiver func() Receiver) {
 	if os.Getenv(childEnv) == "" {
 		t.Skip("the receiver of a sink drain benchmark (sinkbench), run only as its child process")
 	}
+	stopProfile := func() {}
+	if path := os.Getenv(ProfileEnv); path != "" {
+		f, err := os.Create(path)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "sinkbench receiver: cpu profile:", err)
+			os.Exit(1)
+		}
+		stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+	}
 	r := newReceiver()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -66,6 +83,7 @@ func ServeReceiver(t *testing.T, newReceiver func() Receiver) {
 	fmt.Printf("%s http://%s/wait\n", r.URL, ln.Addr())
 	_, _ = io.Copy(io.Discard, os.Stdin) // until the parent closes it or dies
 	r.Close()
+	stopProfile()
 	os.Exit(0)
 }
 
