@@ -30,4 +30,10 @@
 // decoded; answer the count, the child's CPU nanoseconds and its
 // problems), and exits when its standard input closes, so it never
 // outlives the benchmark.
+//
+// The benchmark's -cpuprofile is this process's (the fill and the copies
+// too: leave them out with go tool pprof -ignore
+// 'sinkbench.Fill|CopyFS|runWriter|runSyncer'). With
+// SINKBENCH_RECEIVER_CPUPROFILE=file in the environment the child writes
+// its own CPU profile to file.
 package sinkbench
