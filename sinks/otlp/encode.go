@@ -25,6 +25,12 @@ type Encoder struct {
 	tmpKVs   []kv
 	tmp      []byte // a resource's key while it is looked up
 	raw      []byte // the body
+	// attrs holds LogRecord attribute fields already encoded (protobuf
+	// only): a label set's once, shared by its entries (labelCtx.enc0:enc1),
+	// and those of each entry with structured metadata (rec.e0:e1). A
+	// record's attributes are then one copy, not a KeyValue encoding per
+	// record.
+	attrs []byte
 }
 
 // kv is one attribute. bin: the value is not UTF-8 and goes as bytes_value.
@@ -49,6 +55,7 @@ type rec struct {
 	sevNum   int32
 	sevText  string
 	a0, a1   int32 // attributes: Encoder.kvs[a0:a1]
+	e0, e1   int32 // the same encoded: Encoder.attrs[e0:e1] (protobuf only)
 	dropped  uint32
 	binBody  bool // body is not UTF-8: bytes_value
 	hasTrace bool
@@ -61,14 +68,15 @@ type rec struct {
 // shares them: the resource, the label-derived log attributes
 // (Encoder.kvs[kv0:kv1]), and severity and ids when labels carry them.
 type labelCtx struct {
-	res      int32
-	kv0, kv1 int32
-	sevText  string
-	sevNum   int32
-	hasTrace bool
-	hasSpan  bool
-	trace    [16]byte
-	span     [8]byte
+	res        int32
+	kv0, kv1   int32
+	enc0, enc1 int32 // Encoder.kvs[kv0:kv1] encoded: Encoder.attrs[enc0:enc1]
+	sevText    string
+	sevNum     int32
+	hasTrace   bool
+	hasSpan    bool
+	trace      [16]byte
+	span       [8]byte
 }
 
 // NewEncoder returns an encoder for opts' mapping and encoding. opts must
@@ -102,7 +110,7 @@ func (e *Encoder) group(blocks []wal.Block) int {
 		e.res[i].recs = e.res[i].recs[:0]
 	}
 	e.nres = 0
-	e.kvs, e.resKVs = e.kvs[:0], e.resKVs[:0]
+	e.kvs, e.resKVs, e.attrs = e.kvs[:0], e.resKVs[:0], e.attrs[:0]
 	n := 0
 	for bi := range blocks {
 		blk := &blocks[bi]
@@ -180,6 +188,7 @@ func (e *Encoder) labels(ls []wal.Label, source string) labelCtx {
 		}
 	}
 	c.kv1 = int32(len(e.kvs))
+	c.enc0, c.enc1 = e.encodeAttrs(c.kv0, c.kv1)
 	if e.m.severity != "" {
 		if v := lookup(ls, e.m.severity); v != "" {
 			c.sevText, c.sevNum = validKey(v), severityNumber(v)
@@ -203,7 +212,7 @@ func makeKV(k, v string) kv {
 // (when no label gave it), names starting with "__", and a key a label
 // attribute already has (counted in dropped_attributes_count).
 func (e *Encoder) record(bi, ii int32, ent *wal.Entry, c *labelCtx) rec {
-	r := rec{blk: bi, idx: ii, sevNum: c.sevNum, sevText: c.sevText, a0: c.kv0, a1: c.kv1,
+	r := rec{blk: bi, idx: ii, sevNum: c.sevNum, sevText: c.sevText, a0: c.kv0, a1: c.kv1, e0: c.enc0, e1: c.enc1,
 		hasTrace: c.hasTrace, hasSpan: c.hasSpan, trace: c.trace, span: c.span, binBody: !utf8.Valid(ent.Line)}
 	if len(ent.Metadata) > 0 {
 		r.a0 = int32(len(e.kvs))
@@ -229,11 +238,25 @@ func (e *Encoder) record(bi, ii int32, ent *wal.Entry, c *labelCtx) rec {
 			e.kvs = append(e.kvs, makeKV(md.Name, md.Value))
 		}
 		r.a1 = int32(len(e.kvs))
+		r.e0, r.e1 = e.encodeAttrs(r.a0, r.a1)
 	}
 	if !e.json {
 		r.size = int32(e.recordSize(&r, ent))
 	}
 	return r
+}
+
+// encodeAttrs appends e.kvs[a0:a1] to e.attrs as LogRecord attribute
+// fields and returns where they are (protobuf only; JSON encodes from kvs).
+func (e *Encoder) encodeAttrs(a0, a1 int32) (int32, int32) {
+	if e.json {
+		return 0, 0
+	}
+	e0 := int32(len(e.attrs))
+	for i := a0; i < a1; i++ {
+		e.attrs = appendKV(e.attrs, otlpproto.LRAttributes, e.kvs[i])
+	}
+	return e0, int32(len(e.attrs))
 }
 
 func hasKey(kvs []kv, k string) bool {

@@ -14,8 +14,9 @@ import (
 
 // FuzzEncode: whatever the lines, labels and metadata (any bytes), the
 // protobuf body decodes with the official types into exactly the entries,
-// bodies byte for byte, and the JSON body is valid OTLP/JSON with as many
-// records.
+// bodies byte for byte, and is itself byte for byte their deterministic
+// marshalling of what it decoded to; the JSON body is valid OTLP/JSON with
+// as many records.
 func FuzzEncode(f *testing.F) {
 	f.Add([]byte("line"), "job", "a", "level", "info", "trace_id", "4bf92f3577b34da6a3ce929d0e0e4736", int64(1))
 	f.Add([]byte("\xff\xfe"), "host", "\xff", "__tenant_id__", "t", "", "", int64(-5))
@@ -32,6 +33,9 @@ func FuzzEncode(f *testing.F) {
 		var req collogs.ExportLogsServiceRequest
 		if err := proto.Unmarshal(body, &req); err != nil {
 			t.Fatalf("protobuf body does not decode: %v", err)
+		}
+		if canon, err := (proto.MarshalOptions{Deterministic: true}).Marshal(&req); err != nil || !bytes.Equal(body, canon) {
+			t.Fatalf("protobuf body is not the official marshalling of its decoding (%v):\n got %x\nwant %x", err, body, canon)
 		}
 		var bodies [][]byte
 		for _, rl := range req.ResourceLogs {

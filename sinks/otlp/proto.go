@@ -63,9 +63,8 @@ func (e *Encoder) recordSize(r *rec, ent *wal.Entry) int {
 		n += sizeTagged(len(r.sevText))
 	}
 	n += sizeTagged(sizeAny(len(ent.Line)))
-	for i := r.a0; i < r.a1; i++ {
-		n += sizeTagged(sizeKV(&e.kvs[i]))
-	}
+	n += int(r.e1 - r.e0) // attributes, encoded
+
 	if r.dropped > 0 {
 		n += 1 + protowire.SizeVarint(uint64(r.dropped))
 	}
@@ -123,9 +122,7 @@ func (e *Encoder) appendRecord(dst []byte, r *rec, ent *wal.Entry) []byte {
 	}
 	dst = appendTagged(dst, f, len(ent.Line))
 	dst = append(dst, ent.Line...)
-	for i := r.a0; i < r.a1; i++ {
-		dst = appendKV(dst, otlpproto.LRAttributes, e.kvs[i])
-	}
+	dst = append(dst, e.attrs[r.e0:r.e1]...)
 	if r.dropped > 0 {
 		dst = protowire.AppendTag(dst, otlpproto.LRDropped, protowire.VarintType)
 		dst = protowire.AppendVarint(dst, uint64(r.dropped))
