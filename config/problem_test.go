@@ -344,23 +344,23 @@ func TestMemoryLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 2 segments + 20MiB + 2 batches of 1MiB, twice.
-	if got := c.EffectiveMemoryLimit(); got != 26*MiB {
-		t.Fatalf("auto memory limit %s, want 26MiB", got)
+	// 2 segments + 22MiB + 2 batches of 1MiB, twice.
+	if got := c.EffectiveMemoryLimit(); got != 28*MiB {
+		t.Fatalf("auto memory limit %s, want 28MiB", got)
 	}
 	two := "sources: [{name: a, type: file, paths: [/x/*.log]}]\nsinks: [{name: s, type: stdout}, {name: t, type: stdout, workers: 3, batch: {max_bytes: 4MiB}}]\n"
 	if c, err = ParseWith("m.yaml", []byte(two), &ParseOptions{SinkTypes: sinkTypes, SourceTypes: sourceTypes, SkipDirCheck: true}); err != nil {
 		t.Fatal(err)
 	}
-	if got := c.EffectiveMemoryLimit(); got != 58*MiB {
-		t.Fatalf("auto memory limit with a second sink of 4 workers and 4MiB batches: %s, want 26MiB + 32MiB", got)
+	if got := c.EffectiveMemoryLimit(); got != 60*MiB {
+		t.Fatalf("auto memory limit with a second sink of 4 workers and 4MiB batches: %s, want 28MiB + 32MiB", got)
 	}
 	c, err = ParseWith("m.yaml", []byte(base+"memory_limit: 100MiB\n"), &ParseOptions{SinkTypes: sinkTypes, SourceTypes: sourceTypes, SkipDirCheck: true})
 	if err != nil || c.EffectiveMemoryLimit() != 100*MiB {
 		t.Fatalf("explicit memory limit: %v %v", c, err)
 	}
 	_, err = ParseWith("m.yaml", []byte(base+"memory_limit: 10MiB\n"), &ParseOptions{SinkTypes: sinkTypes, SourceTypes: sourceTypes, SkipDirCheck: true})
-	if err == nil || !strings.Contains(err.Error(), "m.yaml:3: memory_limit: must be at least 18MiB (2 * wal.segment_size + 16MiB), got 10MiB; leave it out for the automatic 26MiB") {
+	if err == nil || !strings.Contains(err.Error(), "m.yaml:3: memory_limit: must be at least 18MiB (2 * wal.segment_size + 16MiB), got 10MiB; leave it out for the automatic 28MiB") {
 		t.Fatalf("too small a memory limit: %v", err)
 	}
 }

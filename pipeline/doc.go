@@ -19,7 +19,7 @@
 // A source hands Record.Data over to Emit, and the pipeline keeps each
 // block's data (in the pending list, with its position) from its Append
 // until the fsync covering it, to append it again if the append or the
-// fsync fails. At most maxPendingBytes (4 MiB) wait so: above, the writer
+// fsync fails. At most maxPendingBytes (2 MiB, two group commits) wait so: above, the writer
 // waits for the syncer (and the sources for the writer). Groups are at most
 // 256 blocks or 1 MiB.
 //

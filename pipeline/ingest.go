@@ -17,8 +17,11 @@ const (
 
 // maxPendingBytes bounds the bytes of blocks appended but not yet durable,
 // which the pipeline keeps in memory to heal a failed append or fsync: the
-// writer waits for the syncer above it.
-const maxPendingBytes = 4 << 20
+// writer waits for the syncer above it. Two groups: one being fsynced, the
+// next appended meanwhile. More only grows the live heap, which under the
+// soft memory limit costs more garbage collection than it gains (4 MiB
+// measured 3.7 CPU s for 500 MiB file → file at a 28 MiB limit, 2 MiB 2.5–3.0).
+const maxPendingBytes = 2 << 20
 
 // runWriter is the only goroutine that appends to the WAL, and the one that
 // heals it. It takes every block queued at the moment (up to
@@ -419,6 +422,9 @@ func (p *Pipeline) publish(target uint64) {
 			dones = append(dones, pp.done)
 		}
 		p.pendingBytes -= len(pp.data)
+		// The WAL copied the block, and nothing else holds it: the
+		// source may encode its next block into these bytes.
+		sources.ReleaseBlockBuffer(pp.data)
 		n++
 	}
 	rest := copy(p.pending, p.pending[n:])

@@ -408,7 +408,7 @@ func (t *tailer) emitBlock(ctx context.Context, tf *tailedFile, entries []wal.En
 		Position: pos,
 		Entries:  len(entries),
 		Bytes:    lineBytes,
-		Data:     wal.EncodeBlock(make([]byte, 0, t.blockSize(id, tf.path, labels, entries, lineBytes)), &blk),
+		Data:     wal.EncodeBlock(BlockBuffer(t.blockSize(id, tf.path, labels, entries, lineBytes)), &blk),
 	}
 	if err := t.opts.Emitter.Emit(ctx, rec); err != nil {
 		if ctx.Err() != nil {

@@ -139,8 +139,8 @@ func TestDefaults(t *testing.T) {
 		t.Fatalf("got %+v, want %+v", got, want)
 	}
 	// The producer's buffer counts in the automatic memory limit.
-	if got := c.EffectiveMemoryLimit(); got != 26*config.MiB+16*config.MiB {
-		t.Fatalf("auto memory limit %s, want 26MiB + max_buffered_bytes", got)
+	if got := c.EffectiveMemoryLimit(); got != 28*config.MiB+16*config.MiB {
+		t.Fatalf("auto memory limit %s, want 28MiB + max_buffered_bytes", got)
 	}
 	if _, err := kafka.New(nil, nil, "k", kafka.Config{}); err == nil || !strings.Contains(err.Error(), "brokers: is required") {
 		t.Fatalf("New of empty options: %v", err)

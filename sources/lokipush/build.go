@@ -103,7 +103,7 @@ func (b *builder) flush() {
 		return
 	}
 	b.block.Source = b.opts.name
-	data := wal.EncodeBlock(make([]byte, 0, b.size+1024), &b.block)
+	data := wal.EncodeBlock(sources.BlockBuffer(b.size+1024), &b.block)
 	b.recs = append(b.recs, sources.Record{Data: data, Entries: len(b.block.Entries), Bytes: b.block.Size()})
 	clear(b.block.Entries)
 	b.block.Entries = b.block.Entries[:0]

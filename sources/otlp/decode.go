@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/logcapturer/logcapturer/internal/otlpproto"
+	"github.com/logcapturer/logcapturer/sources"
 	"github.com/logcapturer/logcapturer/wal"
 )
 
@@ -443,7 +444,7 @@ func (d *decoder) flush() {
 	if len(d.blk.Entries) == 0 {
 		return
 	}
-	data := wal.EncodeBlock(make([]byte, 0, d.est+512), &d.blk)
+	data := wal.EncodeBlock(sources.BlockBuffer(d.est+512), &d.blk)
 	d.out = append(d.out, encodedBlock{data: data, entries: len(d.blk.Entries), bytes: d.size})
 	clear(d.blk.Entries)
 	d.blk.Entries = d.blk.Entries[:0]
