@@ -351,7 +351,10 @@
 //	                                 # reads it: unreadable or invalid is a problem at this line,
 //	                                 # missing a warning (nothing to take over). A journal cursor
 //	                                 # (cursor-<job>, or journal-<job>) starts the journald source
-//	                                 # whose promtail_job is <job> right after it.
+//	                                 # whose promtail_job is <job> right after it; a docker position
+//	                                 # (cursor-<container id>: Unix seconds) starts the docker source
+//	                                 # reading that container's json-file log at its first record of
+//	                                 # that second or later, as Promtail's restart would.
 //	  ignore_invalid: false          # start without an invalid positions file instead of refusing
 //
 // Globs use filepath.Match syntax: * and ? match within one path element;

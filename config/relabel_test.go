@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	. "github.com/logcapturer/logcapturer/config"
 )
@@ -107,5 +108,35 @@ func TestPromtailJournalJob(t *testing.T) {
 	}
 	if want := []string{"system true", "old true", " false", " false"}; strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("jobs %q, want %q", got, want)
+	}
+}
+
+// TestPromtailDockerContainer: a docker target's entry of Promtail's
+// positions file is cursor-<64 hex digits>: Unix seconds; journal cursors,
+// files and other keys are not.
+func TestPromtailDockerContainer(t *testing.T) {
+	id := strings.Repeat("0a", 32)
+	pp, err := ParsePromtailPositions("p.yaml", []byte(`positions:
+  cursor-`+id+`: "1767607202"
+  cursor-system: "1767607202"
+  cursor-`+id[:63]+`: "1"
+  cursor-`+strings.ToUpper(id)+`: "1"
+  cursor-`+id[:62]+`ff: "s=1;i=2"
+  /var/lib/docker/containers/`+id+`/`+id+`-json.log: "120"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range pp.Entries {
+		cid, since, ok := e.DockerContainer()
+		got = append(got, fmt.Sprintf("%t %s %s", ok, cid, since.Format(time.RFC3339)))
+	}
+	want := []string{"true " + id + " 2026-01-05T10:00:02Z"}
+	for range 5 {
+		want = append(want, "false  0001-01-01T00:00:00Z")
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }

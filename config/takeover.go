@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -20,7 +21,10 @@ import (
 //
 // A file's key is its path and its value its byte offset (a decimal
 // string); a journal target's key is "cursor-" (Promtail 3.x; "journal-"
-// before) and its job name, and its value the journal cursor. Nothing else is stored: no inode, no hash.
+// before) and its job name, and its value the journal cursor; a
+// docker_sd_configs target's key is "cursor-" and the container's ID, and
+// its value the Unix second of the last entry sent. Nothing else is
+// stored: no inode, no hash.
 type PromtailPositions struct {
 	// File is the path read.
 	File string
@@ -43,6 +47,21 @@ const (
 	PromtailJournalPrefix = "journal-"
 	PromtailCursorPrefix  = "cursor-"
 )
+
+// DockerContainer returns the container ID and time of a docker target's
+// entry (key cursor-<64 hex digits>, value Unix seconds); ok is false for
+// any other entry.
+func (p PromtailPosition) DockerContainer() (id string, since time.Time, ok bool) {
+	id, ok = strings.CutPrefix(p.Key, PromtailCursorPrefix)
+	if !ok || len(id) != 64 || strings.Trim(id, "0123456789abcdef") != "" {
+		return "", time.Time{}, false
+	}
+	sec, err := strconv.ParseInt(p.Value, 10, 64)
+	if err != nil || sec < 0 {
+		return "", time.Time{}, false
+	}
+	return id, time.Unix(sec, 0).UTC(), true
+}
 
 // JournalJob returns the job name of a journal cursor's entry; ok is
 // false for a file's entry.

@@ -374,5 +374,9 @@
 // a regular file at least that long, a newline right before the offset,
 // and, where statx gives a birth time, born no later than Promtail's last
 // save; otherwise a *Mismatch says why. FileConfig.Tails says which source
-// a path belongs to. cmd records the positions with pipeline.Takeover.
+// a path belongs to. FileConfig.TakeoverDocker does the same for a docker
+// source and the position Promtail's docker_sd_configs target stored (the
+// Unix second of the last entry it sent): the container's json-file log
+// resumes at its first record of that second or later. cmd records the
+// positions with pipeline.Takeover.
 package sources

@@ -115,3 +115,66 @@ scrape_configs:
 		t.Errorf("entries:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestPromtailDockerSDTakeover: Promtail's positions hold cursor-<id>
+// with the Unix second of the last entry its docker target sent
+// (2026-01-05T10:00:02Z). On the first start the converted docker source
+// resumes that container's json-file log where Promtail would (its restart
+// asks Docker for the logs since that second): the entries of that second
+// and later arrive, the earlier one does not; a partial line that ends
+// after that second arrives whole. A container Promtail has no position
+// for is read from its start.
+func TestPromtailDockerSDTakeover(t *testing.T) {
+	rcv := lokitest.NewReceiver()
+	defer rcv.Close()
+	dir := t.TempDir()
+	root := filepath.Join(dir, "docker")
+	const oldID = "9c1f0e5b2a7d4c3b8e6f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d"
+	const newID = "3333333333333333333333333333333333333333333333333333333333333333"
+	fakeDockerContainer(t, root, oldID, "/flog", `{"log":"sent by promtail\n","stream":"stdout","time":"2026-01-05T10:00:01.500000000Z"}
+{"log":"same second, sent again\n","stream":"stdout","time":"2026-01-05T10:00:02.000000001Z"}
+{"log":"cut by ","stream":"stdout","time":"2026-01-05T10:00:02.900000000Z"}
+{"log":"docker\n","stream":"stdout","time":"2026-01-05T10:00:03.100000000Z"}
+{"log":"after\n","stream":"stderr","time":"2026-01-05T10:00:04Z"}
+`)
+	fakeDockerContainer(t, root, newID, "/flog-2", `{"log":"new container\n","stream":"stdout","time":"2026-01-05T09:00:00Z"}
+`)
+	positions := filepath.Join(dir, "positions.yaml")
+	if err := os.WriteFile(positions, []byte("positions:\n  cursor-"+oldID+": \"1767607202\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	convertCheckRun(t, rcv, dir, `server:
+  http_listen_port: 0
+positions:
+  filename: `+positions+`
+clients:
+  - url: ${TEST_LOKI_URL}
+    batchwait: 10ms
+scrape_configs:
+  - job_name: flog_scrape
+    docker_sd_configs:
+      - host: unix:///var/run/docker.sock
+    relabel_configs:
+      - source_labels: ['__meta_docker_container_name']
+        regex: '/(.*)'
+        target_label: 'container'
+`, "--docker-data-root", root)
+	if err := rcv.WaitEntries(4, 15*time.Second); err != nil {
+		t.Fatalf("%v; got %q", err, streams(rcv))
+	}
+	var got []string
+	for _, e := range rcv.Entries() {
+		ls, _ := lokitest.ParseLabels(e.Labels)
+		got = append(got, time.Unix(0, e.Time).UTC().Format(time.RFC3339Nano)+" "+lokitest.Labels(ls...)+" "+e.Line)
+	}
+	slices.Sort(got)
+	want := []string{
+		`2026-01-05T09:00:00Z {container="flog-2"} new container`,
+		`2026-01-05T10:00:02.000000001Z {container="flog"} same second, sent again`,
+		`2026-01-05T10:00:02.9Z {container="flog"} cut by docker`,
+		`2026-01-05T10:00:04Z {container="flog"} after`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("entries:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

@@ -24,6 +24,12 @@ type takeoverSource interface {
 	TakeoverPosition(path string, offset int64, savedAt time.Time) (wal.Position, error)
 }
 
+// dockerTakeover is what the options of a source type that can take
+// Promtail's docker_sd_configs positions implement (docker).
+type dockerTakeover interface {
+	TakeoverDocker(id string, since, savedAt time.Time) (wal.Position, error)
+}
+
 // cursorTakeover is what the options of a source type that can take
 // Promtail's journal cursor implement (journald).
 type cursorTakeover interface {
@@ -100,6 +106,26 @@ func takeover(logger *slog.Logger, cfg *config.Config, cfgPath string, p *pipeli
 			}
 			continue
 		}
+		if id, since, ok := e.DockerContainer(); ok {
+			switch err := takeoverDocker(log, cfg, p, positions, at(e), id, since, savedAt); {
+			case err == nil:
+				taken++
+			case errors.Is(err, fs.ErrNotExist):
+				ignored++
+				log.Info("no docker source reads the log of this container of Promtail's positions; ignored", "entry", at(e), "container_id", id)
+			case errors.Is(err, errTakenElsewhere):
+				ignored++
+			default:
+				var mm *sources.Mismatch
+				if errors.As(err, &mm) {
+					mismatched++
+					log.Warn("container log is no longer the one Promtail read; it is read by start_at", "entry", at(e), "container_id", id, "reason", mm.Reason)
+					continue
+				}
+				return fmt.Errorf("%s: take over container %s (%s): %w; fix it, or remove takeover to start without Promtail's positions (nothing was taken over)", where, id, at(e), err)
+			}
+			continue
+		}
 		offset, ok := e.Offset()
 		if !ok {
 			ignored++
@@ -147,6 +173,36 @@ func takeover(logger *slog.Logger, cfg *config.Config, cfgPath string, p *pipeli
 	log.Info("Promtail's positions taken over; logcapturer never writes Promtail's file",
 		"taken_over", taken, "not_same_file", mismatched, "gone", missing, "ignored", ignored)
 	return nil
+}
+
+// errTakenElsewhere: the source has positions of its own already.
+var errTakenElsewhere = errors.New("the source has positions of its own")
+
+// takeoverDocker adds the position of container id's log for the first
+// docker source that reads it (sources.FileConfig.TakeoverDocker). It
+// returns an error wrapping fs.ErrNotExist when no source does.
+func takeoverDocker(log *slog.Logger, cfg *config.Config, p *pipeline.Pipeline, positions map[string][]wal.Position,
+	entry, id string, since, savedAt time.Time) error {
+	for _, sc := range cfg.Sources {
+		ts, ok := sc.Options.(dockerTakeover)
+		if !ok {
+			continue
+		}
+		pos, err := ts.TakeoverDocker(id, since, savedAt)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if len(p.SourcePositions(sc.Name)) > 0 {
+			log.Warn("source has positions of its own already; Promtail's is not used", "entry", entry, "source", sc.Name, "container_id", id)
+			return errTakenElsewhere
+		}
+		positions[sc.Name] = append(positions[sc.Name], pos)
+		return nil
+	}
+	return fmt.Errorf("container %s: %w", id, fs.ErrNotExist)
 }
 
 // startAt names where a source reads a file without a position.

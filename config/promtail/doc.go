@@ -98,10 +98,14 @@
 //     only the Docker API gives: __address__, __meta_docker_network_*,
 //     __meta_docker_port_*, __meta_docker_container_network_mode (a
 //     labelmap over them just finds none: noted nowhere). Also different,
-//     noted: Promtail's docker positions (cursor-<id>, seconds) are not
-//     taken over (each log is read from its beginning; Loki drops the
-//     exact duplicates within its accept window, older entries are refused
-//     and go to the dead-letter queue); the logs of stopped containers are
+//     noted: Promtail's docker positions (cursor-<id>: the Unix second of
+//     the last entry sent) are taken over as Promtail's own restart uses
+//     them: each container's log resumes at its first record of that
+//     second or later (sources.FileConfig.TakeoverDocker), so that
+//     second's entries are sent again, identical, and Loki drops them; a
+//     container without a position is read from its beginning (Loki drops
+//     the exact duplicates within its accept window, older entries are
+//     refused and go to the dead-letter queue); the logs of stopped containers are
 //     read too (Promtail reads containers running at a refresh); a
 //     container without a readable config.v2.json has only its ID; a
 //     joined line longer than max_line_bytes is split (Promtail cuts at
