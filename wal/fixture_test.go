@@ -129,28 +129,8 @@ func v1FixtureRecords(t *testing.T) [][]byte {
 // repair) with today's code and reads every block back unchanged, through
 // Log.Read and through a Reader.
 func TestV1Fixture(t *testing.T) {
-	want := fixtureV1Blocks()
-	var fromJSON []Block
-	js, err := os.ReadFile(filepath.Join(fixtureV1Dir, "blocks.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(js, &fromJSON); err != nil {
-		t.Fatal(err)
-	}
-	if len(fromJSON) != len(want) {
-		t.Fatalf("blocks.json holds %d blocks, fixtureV1Blocks %d", len(fromJSON), len(want))
-	}
-	for i := range want {
-		if !equalBlocks(&fromJSON[i], &want[i]) {
-			t.Fatalf("blocks.json block %d differs from fixtureV1Blocks", i+1)
-		}
-	}
-
-	dir := t.TempDir()
-	if err := os.CopyFS(dir, os.DirFS(filepath.Join(fixtureV1Dir, "wal"))); err != nil {
-		t.Fatal(err)
-	}
+	want := fixtureJSON(t, fixtureV1Dir, fixtureV1Blocks())
+	dir := copyFixture(t, fixtureV1Dir)
 	if n := len(segmentFiles(t, dir)); n < 3 {
 		t.Fatalf("fixture has %d segments, want several", n)
 	}
@@ -159,31 +139,16 @@ func TestV1Fixture(t *testing.T) {
 	if l.FirstIndex() != 1 || l.LastIndex() != uint64(len(want)) {
 		t.Fatalf("fixture holds %d…%d, want 1…%d", l.FirstIndex(), l.LastIndex(), len(want))
 	}
-	r := l.NewReader()
-	defer r.Close()
-	var buf []byte
-	var got Block // reused, as sinks do
-	for i := range want {
-		for _, read := range []func([]byte, uint64) ([]byte, error){l.Read, r.Read} {
-			if buf, err = read(buf, uint64(i+1)); err != nil {
-				t.Fatalf("read %d: %v", i+1, err)
-			}
-			if buf[crcSize] != 1 {
-				t.Fatalf("record %d is version %d, the fixture must hold version 1", i+1, buf[crcSize])
-			}
-			if err := DecodeBlock(buf, &got); err != nil {
-				t.Fatalf("decode %d: %v", i+1, err)
-			}
-			if !equalBlocks(&got, &want[i]) {
-				t.Fatalf("block %d:\n got %+v\nwant %+v", i+1, got, want[i])
-			}
-			for j, e := range got.Entries {
-				if e.Labels != nil || e.Metadata != nil {
-					t.Fatalf("block %d entry %d: a version 1 entry has labels %v, metadata %v", i+1, j, e.Labels, e.Metadata)
-				}
+	readBlocks(t, l, 1, want, func(index uint64, rec []byte, got *Block) {
+		if rec[crcSize] != 1 {
+			t.Fatalf("record %d is version %d, the fixture must hold version 1", index, rec[crcSize])
+		}
+		for j, e := range got.Entries {
+			if e.Labels != nil || e.Metadata != nil {
+				t.Fatalf("block %d entry %d: a version 1 entry has labels %v, metadata %v", index, j, e.Labels, e.Metadata)
 			}
 		}
-	}
+	})
 }
 
 // TestV1FixtureBytes proves that encodeBlockV1 is the encoder that wrote the

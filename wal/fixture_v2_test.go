@@ -137,13 +137,12 @@ func TestV2FixtureBytes(t *testing.T) {
 	}
 }
 
-// fixtureV2JSON returns the blocks blocks.json says the version 2 fixture
-// holds, after checking them against fixtureV2Blocks.
-func fixtureV2JSON(t *testing.T) []Block {
+// fixtureJSON returns the blocks the blocks.json of the fixture in dir
+// says it holds, after checking them against want.
+func fixtureJSON(t *testing.T, dir string, want []Block) []Block {
 	t.Helper()
-	want := fixtureV2Blocks()[fixtureV2Truncate-1:]
 	var fromJSON []Block
-	js, err := os.ReadFile(filepath.Join(fixtureV2Dir, "blocks.json"))
+	js, err := os.ReadFile(filepath.Join(dir, "blocks.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,36 +150,46 @@ func fixtureV2JSON(t *testing.T) []Block {
 		t.Fatal(err)
 	}
 	if len(fromJSON) != len(want) {
-		t.Fatalf("blocks.json holds %d blocks, want %d", len(fromJSON), len(want))
+		t.Fatalf("%s/blocks.json holds %d blocks, want %d", dir, len(fromJSON), len(want))
 	}
 	for i := range want {
 		if !equalBlocks(&fromJSON[i], &want[i]) {
-			t.Fatalf("blocks.json block %d differs from fixtureV2Blocks", i)
+			t.Fatalf("%s/blocks.json block %d differs from the fixture's blocks", dir, i)
 		}
 	}
 	return want
 }
 
-// copyFixtureV2 copies the version 2 fixture's log to a new directory (Open
-// fsyncs and may repair) and returns it.
-func copyFixtureV2(t *testing.T) string {
+// fixtureV2JSON returns the blocks the version 2 fixture holds.
+func fixtureV2JSON(t *testing.T) []Block {
 	t.Helper()
-	dir := t.TempDir()
-	if err := os.CopyFS(dir, os.DirFS(filepath.Join(fixtureV2Dir, "wal"))); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return fixtureJSON(t, fixtureV2Dir, fixtureV2Blocks()[fixtureV2Truncate-1:])
 }
 
+// copyFixture copies the log of the fixture in dir to a new directory
+// (Open fsyncs and may repair) and returns it.
+func copyFixture(t *testing.T, dir string) string {
+	t.Helper()
+	to := t.TempDir()
+	if err := os.CopyFS(to, os.DirFS(filepath.Join(dir, "wal"))); err != nil {
+		t.Fatal(err)
+	}
+	return to
+}
+
+// copyFixtureV2 copies the version 2 fixture's log.
+func copyFixtureV2(t *testing.T) string { return copyFixture(t, fixtureV2Dir) }
+
 // readBlocks reads the blocks from..to through Log.Read and a Reader and
-// checks them against want (want[0] is index from).
-func readBlocks(t *testing.T, l *Log, from uint64, want []Block) {
+// checks them against want (want[0] is index from), and with check, if
+// not nil, each record and its decoding.
+func readBlocks(t *testing.T, l *Log, from uint64, want []Block, check func(index uint64, rec []byte, got *Block)) {
 	t.Helper()
 	r := l.NewReader()
 	defer r.Close()
 	var (
 		buf []byte
-		got Block
+		got Block // reused, as sinks do
 		err error
 	)
 	for i := range want {
@@ -194,6 +203,9 @@ func readBlocks(t *testing.T, l *Log, from uint64, want []Block) {
 			}
 			if !equalBlocks(&got, &want[i]) {
 				t.Fatalf("block %d:\n got %+v\nwant %+v", index, got, want[i])
+			}
+			if check != nil {
+				check(index, buf, &got)
 			}
 		}
 	}
@@ -209,5 +221,5 @@ func TestV2Fixture(t *testing.T) {
 	if l.FirstIndex() != fixtureV2Truncate || l.LastIndex() != fixtureV2Truncate-1+uint64(len(want)) {
 		t.Fatalf("fixture holds %d…%d, want %d…%d", l.FirstIndex(), l.LastIndex(), fixtureV2Truncate, fixtureV2Truncate-1+len(want))
 	}
-	readBlocks(t, l, fixtureV2Truncate, want)
+	readBlocks(t, l, fixtureV2Truncate, want, nil)
 }

@@ -134,7 +134,7 @@ func TestV2FixtureThenGroups(t *testing.T) {
 		}
 	}
 	all := append(append([]Block(nil), old...), added...)
-	readBlocks(t, l, fixtureV2Truncate, all)
+	readBlocks(t, l, fixtureV2Truncate, all, nil)
 	checkSegments(t, l, dir)
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
@@ -148,7 +148,7 @@ func TestV2FixtureThenGroups(t *testing.T) {
 	if l.FirstIndex() != fixtureV2Truncate || l.LastIndex() != from-1+uint64(len(added)) {
 		t.Fatalf("reopened: %d..%d", l.FirstIndex(), l.LastIndex())
 	}
-	readBlocks(t, l, fixtureV2Truncate, all)
+	readBlocks(t, l, fixtureV2Truncate, all, nil)
 	checkSegments(t, l, dir)
 	segs := l.Segments()
 	cut := segs[len(segs)-2].FirstIndex
@@ -158,7 +158,7 @@ func TestV2FixtureThenGroups(t *testing.T) {
 	if err := l.TruncateFront(cut); err != nil {
 		t.Fatal(err)
 	}
-	readBlocks(t, l, cut, all[cut-fixtureV2Truncate:])
+	readBlocks(t, l, cut, all[cut-fixtureV2Truncate:], nil)
 	if _, err := l.Read(nil, cut-1); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Read below the cut: %v", err)
 	}
