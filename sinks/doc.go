@@ -28,7 +28,9 @@
 // HTTPAuth and BasicAuth are the basic_auth, bearer_token and
 // bearer_token_file keys, their rules, their file checks and the
 // Authorization header (files re-read per request); CompileHeaders and
-// CheckHeaders the headers key; HTTPClient the pooled transport (32
+// CheckHeaders the headers key; NewHTTPSink sets all of that up from a
+// sink's options (a logger naming the sink, credentials files checked, the
+// client, the compiled headers); HTTPClient the pooled transport (32
 // connections, dial and TLS handshake within min(10s, timeout)), Post (one
 // request within the timeout, ErrCredentials as a *Retryable, no answer as
 // a *Retryable of reason timeout or connection naming the host once) and

@@ -231,3 +231,38 @@ func (c *HTTPClient) Post(ctx context.Context, body []byte, header func(http.Hea
 // CloseIdleConnections closes the connections not in use. Safe to call
 // more than once; requests still running finish.
 func (c *HTTPClient) CloseIdleConnections() { c.transport.CloseIdleConnections() }
+
+// HTTPSink is what the sinks that send over HTTP (loki, otlp) set up alike
+// from their options: a logger naming the sink, the client, the
+// credentials and the extra headers.
+type HTTPSink struct {
+	Logger  *slog.Logger
+	Client  *HTTPClient
+	Auth    HTTPAuth
+	Headers []HTTPHeader
+}
+
+// NewHTTPSink sets up the sink named name: a logger with sink=name (a nil
+// logger discards), auth's files checked readable, a client for rawURL (a
+// URL Validate accepted; example is ParseHTTPURL's) with tlsc's files read,
+// verb and okCode as NewHTTPClient has them, and the headers compiled. The
+// caller wraps the error with the sink's type and name.
+func NewHTTPSink(logger *slog.Logger, name, rawURL, example string, auth HTTPAuth, tlsc TLSConfig, timeout time.Duration,
+	headers map[string]string, verb, okCode string) (HTTPSink, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	logger = logger.With("sink", name)
+	u, err := ParseHTTPURL(rawURL, example)
+	if err != nil {
+		return HTTPSink{}, err
+	}
+	if err := auth.ReadFiles(); err != nil {
+		return HTTPSink{}, err
+	}
+	c, err := NewHTTPClient(logger, u, tlsc, timeout, verb, okCode)
+	if err != nil {
+		return HTTPSink{}, err
+	}
+	return HTTPSink{Logger: logger, Client: c, Auth: auth, Headers: CompileHeaders(headers)}, nil
+}

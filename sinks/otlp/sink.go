@@ -60,24 +60,15 @@ func New(logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Sink, e
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("otlp sink %q: %w", opts.Name, err)
 	}
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	logger = logger.With("sink", opts.Name)
-	u, _ := sinks.ParseHTTPURL(opts.URL, exampleURL) // checked by Validate
-	auth := opts.auth()
-	if err := auth.ReadFiles(); err != nil {
-		return nil, fmt.Errorf("otlp sink %q: %w", opts.Name, err)
-	}
-	c, err := sinks.NewHTTPClient(logger, u, opts.TLS, opts.Timeout, "export", "200")
+	hs, err := sinks.NewHTTPSink(logger, opts.Name, opts.URL, exampleURL, opts.auth(), opts.TLS, opts.Timeout, opts.Headers, "export", "200")
 	if err != nil {
 		return nil, fmt.Errorf("otlp sink %q: %w", opts.Name, err)
 	}
-	m, err := newMetrics(reg, opts.Name, c.Collectors()...)
+	m, err := newMetrics(reg, opts.Name, hs.Client.Collectors()...)
 	if err != nil {
 		return nil, fmt.Errorf("otlp sink %q: %w", opts.Name, err)
 	}
-	s := &Sink{opts: opts, logger: logger, m: m, http: c, auth: auth, headers: sinks.CompileHeaders(opts.Headers)}
+	s := &Sink{opts: opts, logger: hs.Logger, m: m, http: hs.Client, auth: hs.Auth, headers: hs.Headers}
 	if opts.Encoding == EncodingJSON {
 		s.contentType = "application/json"
 	} else {
