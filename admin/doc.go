@@ -50,7 +50,8 @@
 // failing since when, next retry due (as a time and "in 42s"), lag,
 // retries, dead letters and its last error, cut to 120 characters in the
 // cell and whole in the cell's title attribute (on hover); the WAL; every
-// source's files. It calls no endpoint that returns log lines, so it never
+// source's files, a listening source's open connections (syslog), and a
+// push receiver's address, bytes in flight, last push and clients. It calls no endpoint that returns log lines, so it never
 // needs the token on loopback.
 // /debug/pprof/ is served only with Options.PProf (admin.pprof).
 //
