@@ -208,7 +208,8 @@
 // moment. Append builds each record in a buffer it keeps, and tidwall
 // copies it into a batch buffer of its own, also kept: so ingest holds
 // about three times the largest record (2 × SegmentSize at most, plus a
-// block). Nothing is read through tidwall, whose read cache is cleared
+// block); the buffers of a rare larger record (one huge line), above 4 ×
+// SegmentSize, are dropped after it. Nothing is read through tidwall, whose read cache is cleared
 // whenever a segment is finished. A Reader (Log.Read has one of its own)
 // holds only the block it returns and the head of its record, and
 // allocates for them no more than the segment file holds, whatever a

@@ -335,8 +335,19 @@ func (l *Log) writeRecords(first uint64, blocks [][]byte) error {
 func (l *Log) writeRecord(rec uint64, data []byte) error {
 	l.batch.Clear()
 	l.batch.Write(rec, data)
-	return l.tw.WriteBatch(&l.batch)
+	err := l.tw.WriteBatch(&l.batch)
+	if int64(len(data)) > keepRecordBuffers*l.opts.SegmentSize {
+		// A record far larger than a group (a block of one huge line):
+		// do not keep buffers of its size for the records after it.
+		l.recBuf, l.batch = nil, twal.Batch{}
+	}
+	return err
 }
+
+// keepRecordBuffers is how many segment sizes the buffers Append keeps
+// (the record it builds, tidwall's batch copy) may hold: records up to
+// 2 × SegmentSize plus a block are usual, larger ones rare.
+const keepRecordBuffers = 4
 
 // account replays tidwall's writeBatch for the records of the last
 // writeRecords on our segment list: a batch starts a new segment first if

@@ -237,3 +237,25 @@ func FuzzSegment(f *testing.F) {
 		}
 	})
 }
+
+// TestHugeRecordBuffersNotKept: after a record far larger than a segment
+// (a block of one huge line), Append keeps no buffer of its size; after
+// usual records it keeps its buffer for the next.
+func TestHugeRecordBuffersNotKept(t *testing.T) {
+	const segSize = 16 << 10
+	l := openLog(t, t.TempDir(), &Options{SegmentSize: segSize})
+	defer l.Close()
+	if _, _, err := l.Append([][]byte{testRecord(1, 2, 1000)}); err != nil {
+		t.Fatal(err)
+	}
+	if cap(l.recBuf) == 0 {
+		t.Fatal("the record buffer of a usual record is not kept")
+	}
+	if _, _, err := l.Append([][]byte{testRecord(2, 1, 8*segSize)}); err != nil {
+		t.Fatal(err)
+	}
+	if cap(l.recBuf) > keepRecordBuffers*segSize {
+		t.Fatalf("kept a record buffer of %d bytes after a huge record", cap(l.recBuf))
+	}
+	checkReads(t, l, 1, 2)
+}
