@@ -34,6 +34,18 @@ func fakeDockerContainer(t *testing.T, root, id, name, log string) {
 	}
 }
 
+// timedEntries returns the entries rcv received as "time {labels} line",
+// sorted.
+func timedEntries(rcv *lokitest.Receiver) []string {
+	var got []string
+	for _, e := range rcv.Entries() {
+		ls, _ := lokitest.ParseLabels(e.Labels)
+		got = append(got, time.Unix(0, e.Time).UTC().Format(time.RFC3339Nano)+" "+lokitest.Labels(ls...)+" "+e.Line)
+	}
+	slices.Sort(got)
+	return got
+}
+
 // TestPromtailDockerSD converts docker_sd_configs in the shape of the
 // Loki docs (the name filter, __meta_docker_container_name relabeled to
 // container with regex /(.*)) and runs it with --docker-data-root on a
@@ -99,12 +111,7 @@ scrape_configs:
 	if err := rcv.WaitEntries(4, 15*time.Second); err != nil {
 		t.Fatalf("%v; got %q", err, streams(rcv))
 	}
-	var got []string
-	for _, e := range rcv.Entries() {
-		ls, _ := lokitest.ParseLabels(e.Labels)
-		got = append(got, time.Unix(0, e.Time).UTC().Format(time.RFC3339Nano)+" "+lokitest.Labels(ls...)+" "+e.Line)
-	}
-	slices.Sort(got)
+	got := timedEntries(rcv)
 	want := []string{
 		`2026-01-05T10:00:01.000000001Z {container="flog", logstream="stdout", service="web"} GET /a 200`,
 		`2026-01-05T10:00:02.000000002Z {container="flog", logstream="stderr", service="web"} oops`,
@@ -162,12 +169,7 @@ scrape_configs:
 	if err := rcv.WaitEntries(4, 15*time.Second); err != nil {
 		t.Fatalf("%v; got %q", err, streams(rcv))
 	}
-	var got []string
-	for _, e := range rcv.Entries() {
-		ls, _ := lokitest.ParseLabels(e.Labels)
-		got = append(got, time.Unix(0, e.Time).UTC().Format(time.RFC3339Nano)+" "+lokitest.Labels(ls...)+" "+e.Line)
-	}
-	slices.Sort(got)
+	got := timedEntries(rcv)
 	want := []string{
 		`2026-01-05T09:00:00Z {container="flog-2"} new container`,
 		`2026-01-05T10:00:02.000000001Z {container="flog"} same second, sent again`,
