@@ -5,6 +5,7 @@ import (
 	"io"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/logcapturer/logcapturer/wal"
 )
@@ -100,7 +101,7 @@ func AppendJSONEntry(dst, blockLabels []byte, e *wal.Entry) []byte {
 		dst = append(dst, blockLabels...)
 	}
 	dst = append(dst, `,"line":`...)
-	dst = AppendJSONString(dst, string(e.Line))
+	dst = AppendJSONBytes(dst, e.Line)
 	if len(e.Metadata) > 0 {
 		dst = append(dst, `,"metadata":`...)
 		dst = AppendJSONLabels(dst, e.Metadata)
@@ -109,6 +110,16 @@ func AppendJSONEntry(dst, blockLabels []byte, e *wal.Entry) []byte {
 }
 
 const hexDigits = "0123456789abcdef"
+
+// AppendJSONBytes is AppendJSONString for a line's bytes, without the
+// copy a string conversion makes (about one byte allocated per byte sent).
+func AppendJSONBytes(dst, b []byte) []byte {
+	return AppendJSONString(dst, BytesString(b))
+}
+
+// BytesString returns b's bytes as a string without copying them, for a
+// call that only reads the string while b is not written.
+func BytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // AppendJSONString appends s as a JSON string: quotes, backslashes and
 // control characters escaped, invalid UTF-8 replaced by \ufffd. Runs of

@@ -114,10 +114,10 @@ func main() {
 	fmt.Printf("input: %d MiB in %d %s lines of %d bytes, 4 files, sink=%s sync=%s segment_size=%s pipeline=%s promtail=%t workers=%d\n",
 		size>>20, lines, *format, *lineLen, *sinkType, *sync, cmp.Or(*segment, "default"), cmp.Or(*pipeline, "none"), *promtail, *workers)
 
-	var cols [6][]float64
-	fmt.Printf("%-8s %8s %10s %7s %11s %13s %14s\n", "run", "MiB/s", "lines/s", "CPU s", "CPU s/GiB", "peak RSS MiB", "receiver CPU s")
-	row := func(name string, v [6]float64) {
-		fmt.Printf("%-8s %8.1f %10.0f %7.2f %11.2f %13.1f %14.2f\n", name, v[0], v[1], v[2], v[3], v[4], v[5])
+	var cols [8][]float64
+	fmt.Printf("%-8s %8s %10s %7s %11s %13s %14s %9s %12s\n", "run", "MiB/s", "lines/s", "CPU s", "CPU s/GiB", "peak RSS MiB", "receiver CPU s", "of it sys", "page faults")
+	row := func(name string, v [8]float64) {
+		fmt.Printf("%-8s %8.1f %10.0f %7.2f %11.2f %13.1f %14.2f %9.2f %12.0f\n", name, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7])
 	}
 	for i := 1; i <= *runs; i++ {
 		prof := ""
@@ -129,14 +129,14 @@ func main() {
 			fail(err)
 		}
 		gib := float64(size) / (1 << 30)
-		v := [6]float64{float64(size) / (1 << 20) / r.wall.Seconds(), float64(lines) / r.wall.Seconds(), r.cpu.Seconds(),
-			r.cpu.Seconds() / gib, float64(r.maxRSS) / (1 << 20), r.receiverCPU.Seconds()}
+		v := [8]float64{float64(size) / (1 << 20) / r.wall.Seconds(), float64(lines) / r.wall.Seconds(), r.cpu.Seconds(),
+			r.cpu.Seconds() / gib, float64(r.maxRSS) / (1 << 20), r.receiverCPU.Seconds(), r.sys.Seconds(), float64(r.faults)}
 		row(fmt.Sprintf("%d", i), v)
 		for c := range cols {
 			cols[c] = append(cols[c], v[c])
 		}
 	}
-	var med [6]float64
+	var med [8]float64
 	for c := range cols {
 		med[c] = median(cols[c])
 	}
@@ -145,6 +145,8 @@ func main() {
 
 type result struct {
 	wall, cpu   time.Duration
+	sys         time.Duration // the kernel's part of cpu
+	faults      int64         // the shipper's minor and major page faults
 	maxRSS      int64
 	receiverCPU time.Duration
 }
@@ -264,7 +266,8 @@ scrape_configs:
 		return result{}, err
 	}
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	r := result{wall: wall, cpu: time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), maxRSS: ru.Maxrss * 1024}
+	r := result{wall: wall, cpu: time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), sys: time.Duration(ru.Stime.Nano()),
+		faults: ru.Minflt + ru.Majflt, maxRSS: ru.Maxrss * 1024}
 	if recv != nil {
 		recv.Process.Signal(syscall.SIGTERM)
 		recv.Wait()

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unsafe"
 
 	"github.com/klauspost/compress/s2"
 	"github.com/logcapturer/logcapturer/wal"
@@ -439,7 +438,7 @@ func (e *Encoder) appendJSON(dst []byte, blocks []wal.Block, ti int32) []byte {
 			dst = append(dst, `["`...)
 			dst = strconv.AppendInt(dst, r.t, 10)
 			dst = append(dst, `",`...)
-			dst = sinks.AppendJSONString(dst, bytesString(blocks[r.blk].Entries[r.idx].Line))
+			dst = sinks.AppendJSONBytes(dst, blocks[r.blk].Entries[r.idx].Line)
 			info := &e.infos[r.info]
 			if info.meta1 > info.meta0 {
 				dst = append(dst, ',')
@@ -451,7 +450,3 @@ func (e *Encoder) appendJSON(dst []byte, blocks []wal.Block, ti int32) []byte {
 	}
 	return append(dst, "]}"...)
 }
-
-// bytesString views b as a string without copying; the string must not
-// outlive b or be kept while b changes (sinks.AppendJSONString only reads it).
-func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

@@ -56,7 +56,7 @@ func (e *Encoder) appendJSONRecord(dst []byte, r *rec, ent *wal.Entry) []byte {
 		dst = append(dst, ',')
 	}
 	dst = append(dst, `"body":`...)
-	dst = appendJSONAny(dst, bytesString(ent.Line), r.binBody)
+	dst = appendJSONAny(dst, sinks.BytesString(ent.Line), r.binBody)
 	if r.a1 > r.a0 {
 		dst = append(dst, `,"attributes":`...)
 		dst = appendJSONKVs(dst, e.kvs[r.a0:r.a1])
@@ -105,7 +105,3 @@ func appendJSONAny(dst []byte, v string, bin bool) []byte {
 	dst = sinks.AppendJSONString(dst, v)
 	return append(dst, '}')
 }
-
-// bytesString views b as a string without copying; the string must not
-// outlive b or be kept while b changes.
-func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
