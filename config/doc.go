@@ -65,8 +65,10 @@
 //
 //	data_dir: /var/lib/logcapturer   # the WAL and state.db; run creates it (0750), check only probes it; a reload cannot change it
 //	memory_limit: 28MiB              # Go soft memory limit; default 2 * wal.segment_size + 22MiB
-//	                                 # + per sink 2 * batch.max_bytes * (workers + 1) (+ kafka's
-//	                                 # max_buffered_bytes): 28MiB with one default sink;
+//	                                 # + per sink 2 * batch.max_bytes * (workers + 1), + kafka's
+//	                                 # max_buffered_bytes, + for loki, otlp and http (request
+//	                                 # bodies) 4 * batch.max_bytes * workers: 28MiB with one
+//	                                 # default file sink, 32MiB with one default loki sink;
 //	                                 # at least 2 * segment_size + 16MiB; GOMEMLIMIT overrides it
 //	shutdown_timeout: 10s            # > 0: SIGTERM and reloads wait this long for in-flight batches
 //	                                 # to be acknowledged (no new send starts); what is still in

@@ -115,6 +115,12 @@ func HTTPSinkType() config.SinkType {
 	}}
 }
 
+// BufferedBytes is the request bodies its workers build
+// (config.BufferedSink).
+func (o *HTTPConfig) BufferedBytes(batchBytes config.ByteSize, workers int) config.ByteSize {
+	return config.RequestBytes(batchBytes, workers)
+}
+
 // Check validates the options.
 func (o *HTTPConfig) Check(c *config.Check) {
 	if c.Required("url", o.URL) {

@@ -160,7 +160,7 @@ func (o *Config) CheckFiles(c *config.Check) {
 }
 
 // BufferedBytes is what the producer may hold (config.BufferedSink).
-func (o *Config) BufferedBytes() config.ByteSize { return o.MaxBufferedBytes }
+func (o *Config) BufferedBytes(config.ByteSize, int) config.ByteSize { return o.MaxBufferedBytes }
 
 // Validate checks the options as New uses them: the first problem Check
 // would report, or nil.

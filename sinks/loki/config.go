@@ -17,6 +17,12 @@ func SinkType() config.SinkType {
 	}}
 }
 
+// BufferedBytes is the request bodies its workers build
+// (config.BufferedSink).
+func (o *Options) BufferedBytes(batchBytes config.ByteSize, workers int) config.ByteSize {
+	return config.RequestBytes(batchBytes, workers)
+}
+
 // SendTimeout is the longest one Send takes (the pipeline's bound for a
 // hung send is twice it).
 func (o *Options) SendTimeout() time.Duration { return o.Timeout }
