@@ -59,6 +59,15 @@ func segmentFirst(path string) (uint64, bool) {
 // synced records a successful fsync of path, which had size info.Size()
 // when the fsync began.
 func (o *durableOracle) synced(path string, info os.FileInfo) {
+	if info.IsDir() {
+		// tidwall fsyncs a finished segment (not through the seam)
+		// before it creates the next: when the WAL's directory is
+		// fsynced, every segment but the newest is whole.
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		o.finished(path, o.newest(path))
+		return
+	}
 	first, ok := segmentFirst(path)
 	if !ok || !info.Mode().IsRegular() {
 		return
@@ -86,7 +95,25 @@ func (o *durableOracle) synced(path string, info os.FileInfo) {
 	}
 	// tidwall fsyncs a finished segment (not through the seam) before it
 	// creates the next: every segment named below this one is whole.
-	entries, err := os.ReadDir(filepath.Dir(path))
+	o.finished(filepath.Dir(path), first)
+}
+
+// newest returns the first record index of the newest segment in dir.
+func (o *durableOracle) newest(dir string) uint64 {
+	entries, _ := os.ReadDir(dir)
+	var newest uint64
+	for _, e := range entries {
+		if rec, ok := segmentFirst(e.Name()); ok && e.Name() == segmentName(rec) {
+			newest = max(newest, rec)
+		}
+	}
+	return newest
+}
+
+// finished reads the records of the segments in dir named below first,
+// which tidwall fsynced whole. Called with mu held.
+func (o *durableOracle) finished(dir string, first uint64) {
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return
 	}
@@ -95,7 +122,7 @@ func (o *durableOracle) synced(path string, info os.FileInfo) {
 		if !ok || rec >= first || e.Name() != segmentName(rec) {
 			continue
 		}
-		p := filepath.Join(filepath.Dir(path), e.Name())
+		p := filepath.Join(dir, e.Name())
 		info, err := os.Stat(p)
 		if err != nil {
 			continue

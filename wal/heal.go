@@ -169,7 +169,7 @@ func (l *Log) cutBack(keep uint64) error {
 	l.last.Store(next - 1)
 	l.size.Store(size)
 	l.nsegs.Store(int64(len(segs)))
-	l.gen.Add(1)
+	l.publishSegments(false)
 	l.logger.Debug("wal: cut back to the durable index after a failed fsync",
 		"segment", path, "kept_records", nrec, "durable_index", keep)
 	return nil

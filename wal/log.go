@@ -88,6 +88,7 @@ type Log struct {
 	recBuf    []byte    // the record Append builds
 	recs      []recInfo // the records of an Append, for account
 	segs      []segment // mirrors tidwall's segments; the last is the tail
+	refs      []segRef  // segs as last published to segRefs
 	lastRec   uint64    // tidwall's last record index
 	dirDirty  bool      // a segment file was created since the last Sync
 	closed    bool
@@ -109,6 +110,7 @@ type Log struct {
 	size    atomic.Int64
 	nsegs   atomic.Int64
 	gen     atomic.Uint64 // bumped whenever the segment list changes (for Readers)
+	segRefs atomic.Pointer[[]segRef]
 }
 
 // Open opens the log in dir, creating dir (mode 0750) and an empty log if
@@ -235,7 +237,7 @@ func (l *Log) loadState(tw *twal.Log) error {
 	l.last.Store(last)
 	l.size.Store(size)
 	l.nsegs.Store(int64(len(segs)))
-	l.gen.Add(1)
+	l.publishSegments(false)
 	return nil
 }
 
@@ -387,8 +389,34 @@ func (l *Log) account() {
 func (l *Log) startSegment(rec, first uint64) {
 	l.segs = append(l.segs, segment{rec: rec, first: first})
 	l.nsegs.Store(int64(len(l.segs)))
-	l.gen.Add(1)
+	l.publishSegments(true)
 	l.dirDirty = true
+}
+
+// segRef is what a Reader needs of a segment: its file's record index and
+// its first block's index.
+type segRef struct{ rec, first uint64 }
+
+// publishSegments shows Readers the segment list after a change and bumps
+// gen. Readers look segments up in the published list without taking mu,
+// which Append holds across tidwall's write and its fsync of a finished
+// segment: a sink moving to the next segment (every segment, under load)
+// waited for both. The list's elements are never changed once published:
+// one appended goes past the end of the lists already handed out, any
+// other change builds a new one. Called with mu held.
+func (l *Log) publishSegments(appended bool) {
+	if appended && len(l.refs) == len(l.segs)-1 {
+		s := l.segs[len(l.segs)-1]
+		l.refs = append(l.refs, segRef{rec: s.rec, first: s.first})
+	} else {
+		l.refs = make([]segRef, len(l.segs))
+		for i, s := range l.segs {
+			l.refs[i] = segRef{rec: s.rec, first: s.first}
+		}
+	}
+	refs := l.refs[:len(l.refs):len(l.refs)]
+	l.segRefs.Store(&refs)
+	l.gen.Add(1)
 }
 
 // segments returns a copy of the segment list.
@@ -463,14 +491,31 @@ func (l *Log) syncLocked() error {
 		l.mu.Unlock()
 		return fmt.Errorf("sync wal %s: an earlier failure needs a Reopen: %w", l.dir, l.failed)
 	}
-	tail := l.segs[len(l.segs)-1].rec
+	tail := l.segs[len(l.segs)-1]
 	last := l.last.Load()
 	dir := l.dirDirty
 	l.dirDirty = false
 	l.mu.Unlock()
 
 	start := time.Now()
-	if err := l.fsync(tail, dir); err != nil {
+	var err error
+	if tail.size == 0 {
+		// The tail holds no record yet: tidwall fsynced every finished
+		// segment before it started the next (a failure there failed the
+		// Append), so only their directory entries are left to make
+		// durable. Under load, where each group fills a segment, this is
+		// every Sync: one fsync per group instead of two. A handle on an
+		// older segment goes: its file may be deleted.
+		if l.syncRec != tail.rec {
+			l.closeSyncFile()
+		}
+		if dir {
+			err = l.syncDir()
+		}
+	} else {
+		err = l.fsync(tail.rec, dir)
+	}
+	if err != nil {
 		l.syncErr = err
 		l.mu.Lock()
 		if l.failed == nil {

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/logcapturer/logcapturer/wal/waltest"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -492,4 +493,54 @@ func TestConcurrentUse(t *testing.T) {
 		t.Fatalf("reopened: %d..%d, want %d..%d", l.FirstIndex(), l.LastIndex(), first, last)
 	}
 	checkReads(t, l, first, last)
+}
+
+// TestSyncOfFullSegments: after groups that each fill a segment (the
+// usual case under load), Sync fsyncs only the directory: tidwall fsynced
+// each finished segment before it started the next, and the new tail holds
+// nothing. A tail holding records is fsynced as before.
+func TestSyncOfFullSegments(t *testing.T) {
+	dir := t.TempDir()
+	fs := &waltest.Fsync{}
+	defer fs.Close()
+	l := openLog(t, dir, &Options{SegmentSize: 4096, Fsync: fs.Sync})
+	defer l.Close()
+	segmentCalls := func() (n int) {
+		for _, c := range fs.Calls() {
+			if isSegment(c.Path) {
+				n++
+			}
+		}
+		return n
+	}
+	for i := uint64(1); i <= 3; i++ {
+		if _, _, err := l.Append([][]byte{testRecord(i, 1, 5000)}); err != nil {
+			t.Fatal(err)
+		}
+		before, calls := segmentCalls(), len(fs.Calls())
+		if err := l.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		if segmentCalls() != before || len(fs.Calls()) != calls+1 {
+			t.Fatalf("Sync after a group that filled its segment: %d fsyncs, %d of segments; want the directory's alone",
+				len(fs.Calls())-calls, segmentCalls()-before)
+		}
+		if l.DurableIndex() != i {
+			t.Fatalf("DurableIndex = %d, want %d", l.DurableIndex(), i)
+		}
+	}
+	if _, _, err := l.Append([][]byte{testRecord(4, 1, 10)}); err != nil {
+		t.Fatal(err)
+	}
+	before := segmentCalls()
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if segmentCalls() != before+1 {
+		t.Fatal("Sync did not fsync a tail holding a record")
+	}
+	l.Close()
+	l2 := openLog(t, dir, nil)
+	defer l2.Close()
+	checkReads(t, l2, 1, 4)
 }

@@ -28,7 +28,7 @@ type Reader struct {
 	l        *Log
 	f        *os.File
 	gen      uint64 // l.gen when seg/segNext were learnt
-	seg      segment
+	seg      segRef
 	segNext  uint64 // first index of the following segment; 0 while it is the tail
 	off      int64  // file offset of the record at rec
 	rec      uint64 // record index of the record at off
@@ -139,7 +139,10 @@ func (r *Reader) corrupt(index uint64, err error) error {
 func (r *Reader) position(index uint64) error {
 	for attempt := 0; ; attempt++ {
 		r.gen = r.l.gen.Load()
-		segs := r.l.segments()
+		var segs []segRef
+		if p := r.l.segRefs.Load(); p != nil {
+			segs = *p
+		}
 		i := len(segs) - 1
 		for i > 0 && segs[i].first > index {
 			i--

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 )
 
 func readerCheck(t *testing.T, r *Reader, from, to uint64) {
@@ -163,4 +164,45 @@ func TestReaderCorruptRecordSkipped(t *testing.T) {
 		t.Fatalf("Read(3): %v", err)
 	}
 	readerCheck(t, r, 4, 40)
+}
+
+// TestReaderDoesNotWaitForAppend: a Reader finds a segment without the
+// lock Append holds across tidwall's write and its fsync of a finished
+// segment; under load a sink moves to a new segment at every group and
+// waited for both.
+func TestReaderDoesNotWaitForAppend(t *testing.T) {
+	l := openLog(t, t.TempDir(), &Options{SegmentSize: 4096})
+	defer l.Close()
+	for i := uint64(1); i <= 20; i++ { // a segment each
+		if _, _, err := l.Append([][]byte{testRecord(i, 1, 5000)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(l.Segments()) < 3 {
+		t.Fatalf("%d segments, want several", len(l.Segments()))
+	}
+	r := l.NewReader()
+	defer r.Close()
+	l.mu.Lock() // as an Append in progress does
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		for _, i := range []uint64{3, 15, 7} { // each in another segment
+			if _, err = r.Read(nil, i); err != nil {
+				break
+			}
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		l.mu.Unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		l.mu.Unlock()
+		<-done
+		t.Fatal("Read waited for the lock an Append holds")
+	}
 }

@@ -122,6 +122,7 @@ func (l *Log) truncateFrontLocked(index uint64) (changed, tailRewritten bool, er
 	tailRewritten = k == len(l.segs)-1
 	l.dropSegmentsLocked(k)
 	l.segs[0] = segment{rec: rec, first: recFirst, size: newSize}
+	l.publishSegments(false)
 	l.first.Store(recFirst)
 	l.size.Add(-removed)
 	return true, tailRewritten, nil
@@ -168,6 +169,7 @@ func (l *Log) deleteSegmentsLocked(index uint64) (changed, tailRewritten bool, e
 	for n, s := range l.segs[:k] {
 		if err := os.Remove(l.segmentPath(s.rec)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			l.dropSegmentsLocked(n)
+			l.publishSegments(false)
 			l.first.Store(s.first)
 			l.size.Add(-removed)
 			return n > 0, false, fmt.Errorf("delete segment: %w", err)
@@ -175,14 +177,14 @@ func (l *Log) deleteSegmentsLocked(index uint64) (changed, tailRewritten bool, e
 		removed += s.size
 	}
 	l.dropSegmentsLocked(k)
+	l.publishSegments(false)
 	l.first.Store(index)
 	l.size.Add(-removed)
 	return true, false, nil
 }
 
-// dropSegmentsLocked forgets segs[:k].
+// dropSegmentsLocked forgets segs[:k]; the caller publishes the list.
 func (l *Log) dropSegmentsLocked(k int) {
 	l.segs = append([]segment(nil), l.segs[k:]...)
 	l.nsegs.Store(int64(len(l.segs)))
-	l.gen.Add(1)
 }
