@@ -154,21 +154,25 @@ func (p *Pipeline) commit() error {
 	return nil
 }
 
-// retainBatch is how many deletable segments retain lets gather while the
-// WAL is being appended to. tidwall's TruncateFront loads and rewrites the
-// segment at the cut (read, write, fsync and rename of one segment), so a
-// cut per finished segment cost about 9% of the CPU of a fast stream;
-// batching keeps that cost, and its transient segment load, to one per
-// retainBatch segments.
-const retainBatch = 8
+// retainBatch and retainBytes are how many deletable segments, holding at
+// least how many bytes, retain lets gather while the WAL is being appended
+// to. tidwall's TruncateFront loads and rewrites the segment at the cut
+// (read, write, fsync and rename of one segment), so a cut per finished
+// segment cost about 9% of the CPU of a fast stream; batching keeps that
+// cost, and its transient segment load, to one per 32MiB of 1MiB segments
+// (8 of larger ones). Half of wal.max_bytes, or an idle WAL, cuts at once.
+const (
+	retainBatch = 8
+	retainBytes = 32 << 20
+)
 
 // retain deletes the WAL segments below the lowest committed cursor, retry
 // range and dead letter, and the positions checkpoint. It cuts only at the
 // first index of a segment that is not the tail, so a truncation deletes
 // files and rewrites nothing but the first kept segment; and it cuts once
-// retainBatch segments are deletable, or sooner when nothing was appended
-// since its last pass (an idle or slow WAL gets its disk back at once) or
-// the WAL holds half of MaxBytes or more.
+// retainBatch segments holding retainBytes are deletable, or sooner when
+// nothing was appended since its last pass (an idle or slow WAL gets its
+// disk back at once) or the WAL holds half of MaxBytes or more.
 func (p *Pipeline) retain() {
 	if p.pinned.Load() {
 		return // a rewind is moving a cursor
@@ -185,11 +189,13 @@ func (p *Pipeline) retain() {
 	// tail file. At most one settled segment besides the tail stays.
 	var cut uint64
 	deletable := 0
+	var deletableBytes, size int64
 	segs := p.log.Segments()
 	for i, s := range segs[:len(segs)-1] {
 		if s.FirstIndex > first && s.FirstIndex <= low+1 && s.FirstIndex <= last {
-			cut, deletable = s.FirstIndex, i
+			cut, deletable, deletableBytes = s.FirstIndex, i, size
 		}
+		size += s.Size
 	}
 	appended := p.appended.Load()
 	idle := appended == p.retainSeen
@@ -198,7 +204,7 @@ func (p *Pipeline) retain() {
 		p.health.clear("wal", ReasonWALRetentionFailing) // nothing left to delete
 		return
 	}
-	if deletable < retainBatch && !idle && p.log.Size() < p.opts.MaxBytes/2 {
+	if !retainDue(deletable, deletableBytes, idle, p.log.Size(), p.opts.MaxBytes) {
 		return
 	}
 	start := time.Now()
@@ -207,6 +213,12 @@ func (p *Pipeline) retain() {
 	}
 	p.logger.Debug("deleted delivered wal segments", "below", cut, "segments", deletable, "took", time.Since(start))
 	notify(p.spaceFreed)
+}
+
+// retainDue reports whether retain cuts now, deletable segments holding
+// deletableBytes being deletable in a WAL of size bytes.
+func retainDue(deletable int, deletableBytes int64, idle bool, size, maxBytes int64) bool {
+	return deletable >= retainBatch && deletableBytes >= retainBytes || idle || size >= maxBytes/2
 }
 
 // truncated accounts for a TruncateFront (retention's or drop_oldest's):

@@ -44,7 +44,7 @@
 // of the configured sinks only (a removed sink releases its blocks; when
 // it is added again, Open drops its retry ranges and dead letters whose
 // blocks are gone, counted as dropped_entries_total{reason="removed"}),
-// at segment boundaries only, once 8 segments are deletable (or at once
+// at segment boundaries only, once 8 segments holding 32MiB are deletable (or at once
 // when nothing was appended since the last pass, or the WAL holds half of
 // max_bytes): each cut makes tidwall rewrite the segment at the cut. Once
 // a minute (and at the first commit) it prunes positions no restart can

@@ -538,3 +538,31 @@ func TestRemovedSinkReleasesItsBlocks(t *testing.T) {
 		}
 	}
 }
+
+// TestRetainDue: while the WAL is appended to, retention gathers 32MiB of
+// deletable segments (at least 8) before a cut, since each cut makes
+// tidwall rewrite the first kept segment; an idle WAL, or one at half its
+// max_bytes, is cut at once.
+func TestRetainDue(t *testing.T) {
+	const mib = 1 << 20
+	for _, tc := range []struct {
+		deletable int
+		bytes     int64
+		idle      bool
+		size      int64
+		want      bool
+	}{
+		{8, 8 * mib, false, 40 * mib, false}, // 8 segments of 1MiB: not yet
+		{31, 31 * mib, false, 40 * mib, false},
+		{32, 32 * mib, false, 40 * mib, true},
+		{7, 448 * mib, false, 500 * mib, false}, // 64MiB segments: 8 of them
+		{8, 512 * mib, false, 600 * mib, true},
+		{1, mib, true, 2 * mib, true},     // idle
+		{1, mib, false, 1024 * mib, true}, // half of max_bytes
+	} {
+		if got := retainDue(tc.deletable, tc.bytes, tc.idle, tc.size, 2048*mib); got != tc.want {
+			t.Errorf("retainDue(%d segments, %d bytes, idle %v, size %d) = %v, want %v",
+				tc.deletable, tc.bytes, tc.idle, tc.size, got, tc.want)
+		}
+	}
+}

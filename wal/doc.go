@@ -123,7 +123,9 @@
 //     whole, so durable indexes end records. Append alone writes to the page
 //     cache only (tidwall with NoSync); Sync fsyncs the tail file, and the
 //     directory when a segment file was created since the last Sync.
-//     tidwall fsyncs a segment before it starts the next one. Open fsyncs
+//     tidwall fsyncs a segment before it starts the next one, so a tail
+//     that holds no record yet is not fsynced: under load, where each
+//     group fills a segment, Sync fsyncs only the directory. Open fsyncs
 //     the (repaired) tail segment and the directory before it returns:
 //     after a kill -9 the tail may exist only in the page cache, and
 //     nothing in it may be called durable before it is on disk.
@@ -193,9 +195,9 @@
 //
 // Every method of Log is safe for concurrent use. One mutex serialises all
 // calls into tidwall, so Append, Segments and TruncateFront exclude each
-// other; reads go through Readers (pread, no tidwall) and take it only to
-// copy the segment list when a segment started or was removed; FirstIndex,
-// LastIndex and Size are lock-free. Sync holds a second mutex and releases the first one before
+// other; reads go through Readers (pread, no tidwall), which never take
+// it: they look segments up in a list published whenever a segment starts
+// or is removed. FirstIndex, LastIndex and Size are lock-free. Sync holds a second mutex and releases the first one before
 // it fsyncs, through its own handle on the tail file, so sinks keep reading
 // while ingest waits for the disk. TruncateFront, Reopen and Close take
 // both.
