@@ -1,6 +1,7 @@
 // Bench measures logcapturer end to end with the real binary: file source,
 // WAL with fsync per group commit, file sink fsyncing each batch. It prints
-// MiB/s, lines/s, CPU seconds and peak RSS per run and the median. With
+// MiB/s, lines/s, CPU seconds (and the kernel's part of them), page faults
+// and peak RSS per run and the median. With
 // -sink loki the sink pushes to a lokitest receiver, with -sink kafka to a
 // one-broker kfake, each in its own process whose CPU is reported apart.
 //
