@@ -1,12 +1,13 @@
 package loki
 
 import (
-	"github.com/logcapturer/logcapturer/sinks"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/klauspost/compress/s2"
+	"github.com/logcapturer/logcapturer/internal/jsonstr"
+	"github.com/logcapturer/logcapturer/sinks"
 	"github.com/logcapturer/logcapturer/wal"
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -438,7 +439,7 @@ func (e *Encoder) appendJSON(dst []byte, blocks []wal.Block, ti int32) []byte {
 			dst = append(dst, `["`...)
 			dst = strconv.AppendInt(dst, r.t, 10)
 			dst = append(dst, `",`...)
-			dst = sinks.AppendJSONBytes(dst, blocks[r.blk].Entries[r.idx].Line)
+			dst = jsonstr.AppendBytes(dst, blocks[r.blk].Entries[r.idx].Line)
 			info := &e.infos[r.info]
 			if info.meta1 > info.meta0 {
 				dst = append(dst, ',')

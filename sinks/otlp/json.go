@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"unsafe"
 
+	"github.com/logcapturer/logcapturer/internal/jsonstr"
 	"github.com/logcapturer/logcapturer/sinks"
 	"github.com/logcapturer/logcapturer/wal"
 )
@@ -52,7 +53,7 @@ func (e *Encoder) appendJSONRecord(dst []byte, r *rec, ent *wal.Entry) []byte {
 	}
 	if r.sevText != "" {
 		dst = append(dst, `"severityText":`...)
-		dst = sinks.AppendJSONString(dst, r.sevText)
+		dst = jsonstr.Append(dst, r.sevText)
 		dst = append(dst, ',')
 	}
 	dst = append(dst, `"body":`...)
@@ -85,7 +86,7 @@ func appendJSONKVs(dst []byte, kvs []kv) []byte {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `{"key":`...)
-		dst = sinks.AppendJSONString(dst, kvs[i].key)
+		dst = jsonstr.Append(dst, kvs[i].key)
 		dst = append(dst, `,"value":`...)
 		dst = appendJSONAny(dst, kvs[i].value, kvs[i].bin)
 		dst = append(dst, '}')
@@ -102,6 +103,6 @@ func appendJSONAny(dst []byte, v string, bin bool) []byte {
 		return append(dst, `"}`...)
 	}
 	dst = append(dst, `{"stringValue":`...)
-	dst = sinks.AppendJSONString(dst, v)
+	dst = jsonstr.Append(dst, v)
 	return append(dst, '}')
 }

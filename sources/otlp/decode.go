@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/logcapturer/logcapturer/internal/jsonstr"
 	"github.com/logcapturer/logcapturer/internal/otlpproto"
 	"github.com/logcapturer/logcapturer/sources"
 	"github.com/logcapturer/logcapturer/wal"
@@ -542,7 +543,7 @@ func appendAnyJSON(dst []byte, num protowire.Number, v []byte, depth int) ([]byt
 	case 0:
 		return append(dst, "null"...), nil
 	case otlpproto.AnyString:
-		return appendJSONString(dst, v), nil
+		return jsonstr.AppendBytes(dst, v), nil
 	case otlpproto.AnyBytes:
 		dst = append(dst, '"')
 		dst = appendBase64(dst, v)
@@ -592,7 +593,7 @@ func appendAnyJSON(dst []byte, num protowire.Number, v []byte, depth int) ([]byt
 			if err != nil {
 				return err
 			}
-			dst = appendJSONString(dst, key)
+			dst = jsonstr.AppendBytes(dst, key)
 			dst = append(dst, ':')
 			item = val
 		}

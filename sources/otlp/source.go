@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/logcapturer/logcapturer/internal/jsonstr"
 	"github.com/logcapturer/logcapturer/sources"
 	"github.com/logcapturer/logcapturer/sources/receiver"
 )
@@ -132,7 +133,7 @@ func respond(w http.ResponseWriter, r *http.Request, code int, msg string) {
 		// An empty message: no bytes.
 	case json:
 		body = fmt.Appendf(nil, `{"code":%d,"message":`, rpcCode(code))
-		body = append(appendJSONString(body, []byte(msg)), '}')
+		body = append(jsonstr.AppendBytes(body, []byte(msg)), '}')
 	default:
 		body = protowire.AppendTag(body, 1, protowire.VarintType)
 		body = protowire.AppendVarint(body, uint64(rpcCode(code)))
