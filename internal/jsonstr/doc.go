@@ -1,9 +1,9 @@
 // Package jsonstr writes JSON strings: quotes, backslashes and control
 // characters escaped (\n, \r, \t, else \u00XX), invalid UTF-8 as the
 // escape \ufffd, everything else as is. The OTLP source (JSON bodies it
-// builds from structured log bodies) and the sinks that send JSON (kafka,
-// http, loki's JSON encoding, otlp's JSON encoding) write their strings
-// with it.
+// builds from structured log bodies), the journald source (json: true
+// lines) and the sinks that send JSON (kafka, http, loki's JSON encoding,
+// otlp's JSON encoding) write their strings with it.
 //
 // It looks for bytes to escape eight at a time and copies the runs between
 // them at once; it allocates nothing when dst has room. It has no state.

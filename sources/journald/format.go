@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/logcapturer/logcapturer/internal/jsonstr"
 	"github.com/logcapturer/logcapturer/wal"
 )
 
@@ -143,7 +144,7 @@ func (f *formatter) appendJSON(dst []byte, e *entry) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendJSONString(dst, name)
+		dst = jsonstr.AppendBytes(dst, name)
 		dst = append(dst, ':')
 		if j-i > 1 {
 			dst = append(dst, '[')
@@ -164,7 +165,7 @@ func (f *formatter) appendJSON(dst []byte, e *entry) []byte {
 
 func appendJSONValue(dst, v []byte) []byte {
 	if printable(v) {
-		return appendJSONString(dst, v)
+		return jsonstr.AppendBytes(dst, v)
 	}
 	dst = append(dst, '[')
 	for i, c := range v {
@@ -187,26 +188,4 @@ func printable(v []byte) bool {
 		v = v[n:]
 	}
 	return true
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s, valid UTF-8, as a JSON string.
-func appendJSONString(dst, s []byte) []byte {
-	dst = append(dst, '"')
-	for _, c := range s {
-		switch {
-		case c == '"' || c == '\\':
-			dst = append(dst, '\\', c)
-		case c == '\n':
-			dst = append(dst, '\\', 'n')
-		case c == '\t':
-			dst = append(dst, '\\', 't')
-		case c < ' ' || c == 0x7f:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return append(dst, '"')
 }
