@@ -74,22 +74,7 @@ func (o *durableOracle) synced(path string, info os.FileInfo) {
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	f := o.files[inode(info)]
-	if f == nil {
-		r, err := os.Open(path)
-		if err != nil {
-			return
-		}
-		if ri, err := r.Stat(); err != nil || !os.SameFile(ri, info) {
-			r.Close() // renamed over meanwhile
-			return
-		}
-		f = &oracleFile{r: r, first: first}
-		o.files[inode(info)] = f
-	}
-	f.synced = info.Size()
-	readRecords(f)
-	o.max = max(o.max, f.last)
+	o.wholeTo(path, info, first)
 	if filepath.Base(path) != segmentName(first) {
 		return // a rewrite's temporary file
 	}
@@ -123,27 +108,32 @@ func (o *durableOracle) finished(dir string, first uint64) {
 			continue
 		}
 		p := filepath.Join(dir, e.Name())
-		info, err := os.Stat(p)
-		if err != nil {
-			continue
+		if info, err := os.Stat(p); err == nil {
+			o.wholeTo(p, info, rec)
 		}
-		g := o.files[inode(info)]
-		if g == nil {
-			r, err := os.Open(p)
-			if err != nil {
-				continue
-			}
-			if ri, err := r.Stat(); err != nil || !os.SameFile(ri, info) {
-				r.Close()
-				continue
-			}
-			g = &oracleFile{r: r, first: rec}
-			o.files[inode(info)] = g
-		}
-		g.synced = info.Size()
-		readRecords(g)
-		o.max = max(o.max, g.last)
 	}
+}
+
+// wholeTo records that path, whose first record index is first, is
+// durable up to info.Size(), and reads its records. A file renamed
+// over meanwhile is skipped. Called with mu held.
+func (o *durableOracle) wholeTo(path string, info os.FileInfo, first uint64) {
+	f := o.files[inode(info)]
+	if f == nil {
+		r, err := os.Open(path)
+		if err != nil {
+			return
+		}
+		if ri, err := r.Stat(); err != nil || !os.SameFile(ri, info) {
+			r.Close() // renamed over meanwhile
+			return
+		}
+		f = &oracleFile{r: r, first: first}
+		o.files[inode(info)] = f
+	}
+	f.synced = info.Size()
+	readRecords(f)
+	o.max = max(o.max, f.last)
 }
 
 // segmentName is a segment file's name: its first record index as 20
