@@ -66,15 +66,7 @@ func TestPromtailDockerSD(t *testing.T) {
 `)
 	fakeDockerContainer(t, root, webID, "/shop-web-1", `{"log":"not mine\n","stream":"stdout","time":"2026-01-05T10:00:01Z"}
 `)
-	convertCheckRun(t, rcv, dir, `server:
-  http_listen_port: 0
-positions:
-  filename: `+filepath.Join(dir, "positions.yaml")+`
-clients:
-  - url: ${TEST_LOKI_URL}
-    batchwait: 10ms
-scrape_configs:
-  - job_name: flog_scrape
+	convertCheckRun(t, rcv, dir, promtailHead(filepath.Join(dir, "positions.yaml"))+`  - job_name: flog_scrape
     docker_sd_configs:
       - host: unix:///var/run/docker.sock
         refresh_interval: 5s
@@ -150,15 +142,7 @@ func TestPromtailDockerSDTakeover(t *testing.T) {
 	if err := os.WriteFile(positions, []byte("positions:\n  cursor-"+oldID+": \"1767607202\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	convertCheckRun(t, rcv, dir, `server:
-  http_listen_port: 0
-positions:
-  filename: `+positions+`
-clients:
-  - url: ${TEST_LOKI_URL}
-    batchwait: 10ms
-scrape_configs:
-  - job_name: flog_scrape
+	convertCheckRun(t, rcv, dir, promtailHead(positions)+`  - job_name: flog_scrape
     docker_sd_configs:
       - host: unix:///var/run/docker.sock
     relabel_configs:

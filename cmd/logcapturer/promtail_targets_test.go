@@ -16,6 +16,21 @@ import (
 	"github.com/logcapturer/logcapturer/sinks/loki/lokitest"
 )
 
+// promtailHead is the start of a Promtail config up to its
+// scrape_configs: no server port, positions in the file positions, one
+// client to the test receiver (TEST_LOKI_URL) with a short batchwait.
+func promtailHead(positions string) string {
+	return `server:
+  http_listen_port: 0
+positions:
+  filename: ` + positions + `
+clients:
+  - url: ${TEST_LOKI_URL}
+    batchwait: 10ms
+scrape_configs:
+`
+}
+
 // convertCheckRun writes promtail (a Promtail config whose client is
 // ${TEST_LOKI_URL}) to dir, converts it with logcapturer convert, checks
 // both the Promtail file (check --config-format promtail) and the result,
@@ -113,15 +128,7 @@ func TestPromtailJournal(t *testing.T) {
 	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	positions := filepath.Join(dir, "positions.yaml")
 	os.WriteFile(positions, []byte("positions:\n  cursor-journal: \"s=abc;i=1\"\n"), 0o644)
-	convertCheckRun(t, rcv, dir, `server:
-  http_listen_port: 0
-positions:
-  filename: `+positions+`
-clients:
-  - url: ${TEST_LOKI_URL}
-    batchwait: 10ms
-scrape_configs:
-  - job_name: journal
+	convertCheckRun(t, rcv, dir, promtailHead(positions)+`  - job_name: journal
     journal:
       json: false
       max_age: 12h
@@ -160,15 +167,7 @@ func TestPromtailSyslog(t *testing.T) {
 	defer rcv.Close()
 	dir := t.TempDir()
 	addr := freePort(t)
-	convertCheckRun(t, rcv, dir, `server:
-  http_listen_port: 0
-positions:
-  filename: `+filepath.Join(dir, "positions.yaml")+`
-clients:
-  - url: ${TEST_LOKI_URL}
-    batchwait: 10ms
-scrape_configs:
-  - job_name: syslog
+	convertCheckRun(t, rcv, dir, promtailHead(filepath.Join(dir, "positions.yaml"))+`  - job_name: syslog
     syslog:
       listen_address: `+addr+`
       listen_protocol: tcp
@@ -218,15 +217,7 @@ func TestPromtailLokiPush(t *testing.T) {
 	dir := t.TempDir()
 	addr := freePort(t)
 	_, port, _ := net.SplitHostPort(addr)
-	convertCheckRun(t, rcv, dir, `server:
-  http_listen_port: 0
-positions:
-  filename: `+filepath.Join(dir, "positions.yaml")+`
-clients:
-  - url: ${TEST_LOKI_URL}
-    batchwait: 10ms
-scrape_configs:
-  - job_name: push1
+	convertCheckRun(t, rcv, dir, promtailHead(filepath.Join(dir, "positions.yaml"))+`  - job_name: push1
     loki_push_api:
       server:
         http_listen_address: 127.0.0.1
