@@ -1,12 +1,10 @@
 package wal
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
-	"unicode/utf8"
 )
 
 // The directory testdata/v2 holds a WAL written by the last release whose
@@ -80,45 +78,7 @@ func TestWriteV2Fixture(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	js, err := json.MarshalIndent(blocks[fixtureV2Truncate-1:], "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !utf8.Valid(js) {
-		t.Fatal("blocks.json is not valid UTF-8")
-	}
-	if err := os.WriteFile(filepath.Join(fixtureV2Dir, "blocks.json"), append(js, '\n'), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// v2FixtureRecords returns the raw records of the version 2 fixture's
-// segments in index order, parsed straight from the files, and the index
-// of the first.
-func v2FixtureRecords(t *testing.T) (first uint64, recs [][]byte) {
-	t.Helper()
-	dir := filepath.Join(fixtureV2Dir, "wal")
-	for _, s := range segmentFiles(t, dir) {
-		data, err := os.ReadFile(filepath.Join(dir, segmentName(s.FirstIndex)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if first == 0 {
-			first = s.FirstIndex
-		}
-		if first+uint64(len(recs)) != s.FirstIndex {
-			t.Fatalf("segment %d after %d records from %d", s.FirstIndex, len(recs), first)
-		}
-		starts, end := frames(data)
-		if end != len(data) {
-			t.Fatalf("segment %d: %d trailing bytes", s.FirstIndex, len(data)-end)
-		}
-		for _, off := range starts {
-			n, k := binary.Uvarint(data[off:])
-			recs = append(recs, data[off+k:off+k+int(n)])
-		}
-	}
-	return first, recs
+	writeFixtureJSON(t, fixtureV2Dir, blocks[fixtureV2Truncate-1:])
 }
 
 // TestV2FixtureBytes proves that each record of the version 2 fixture is
@@ -126,7 +86,7 @@ func v2FixtureRecords(t *testing.T) (first uint64, recs [][]byte) {
 // record per group commit.
 func TestV2FixtureBytes(t *testing.T) {
 	want := fixtureV2Blocks()[fixtureV2Truncate-1:]
-	first, recs := v2FixtureRecords(t)
+	first, recs := rawFixtureRecords(t, fixtureV2Dir)
 	if first != fixtureV2Truncate || len(recs) != len(want) {
 		t.Fatalf("fixture holds %d records from %d, want %d from %d", len(recs), first, len(want), fixtureV2Truncate)
 	}
