@@ -3,6 +3,7 @@ package sources
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -148,7 +149,7 @@ func TestDockerMetaLabels(t *testing.T) {
 		"__meta_docker_container_label_maintainer":                 "NGINX Docker Maintainers <docker-maint@nginx.com>",
 		"__meta_docker_container_label_team_name":                  "payments",
 	}
-	if !equalStringMaps(got, want) {
+	if !maps.Equal(got, want) {
 		t.Errorf("labels %v, want %v", got, want)
 	}
 	cfg := filepath.Join(filepath.Dir(path), "config.v2.json")
@@ -167,16 +168,4 @@ func TestDockerMetaLabels(t *testing.T) {
 	if ls := dockerMetaLabels(path); len(ls) != 1 {
 		t.Errorf("no config.v2.json: %v", ls)
 	}
-}
-
-func equalStringMaps(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }

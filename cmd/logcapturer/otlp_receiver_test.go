@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -178,7 +179,7 @@ admin:
 			t.Fatalf("record %q was not sent (or arrived twice)", body)
 		}
 		delete(sent, body)
-		if !mapsEqual(r.Resource, resOf[body]) {
+		if !maps.Equal(r.Resource, resOf[body]) {
 			t.Errorf("%q: resource %v, want %v", body, r.Resource, resOf[body])
 		}
 		gotRec := proto.Clone(r.LogRecord).(*logspb.LogRecord)
@@ -188,18 +189,6 @@ admin:
 			t.Errorf("record changed on the way:\n got %v\nwant %v", gotRec, wantRec)
 		}
 	}
-}
-
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 // collect is a processor that keeps the records, for Export.
