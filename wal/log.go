@@ -419,6 +419,20 @@ func (l *Log) publishSegments(appended bool) {
 	l.gen.Add(1)
 }
 
+// segmentRefs returns the published segment list. wait takes mu first, so
+// that a truncation or Reopen in progress (it holds mu while it replaces
+// files) has published its list: a Reader that found a file gone asks so.
+func (l *Log) segmentRefs(wait bool) []segRef {
+	if wait {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+	}
+	if p := l.segRefs.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
 // segments returns a copy of the segment list.
 func (l *Log) segments() []segment {
 	l.mu.Lock()

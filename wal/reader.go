@@ -135,14 +135,11 @@ func (r *Reader) corrupt(index uint64, err error) error {
 
 // position opens the segment holding index at its first record. A
 // concurrent TruncateFront may remove the file between the lookup and the
-// open: then it looks again.
+// open: then it looks again, once the truncation has published its list.
 func (r *Reader) position(index uint64) error {
 	for attempt := 0; ; attempt++ {
 		r.gen = r.l.gen.Load()
-		var segs []segRef
-		if p := r.l.segRefs.Load(); p != nil {
-			segs = *p
-		}
+		segs := r.l.segmentRefs(attempt > 0)
 		i := len(segs) - 1
 		for i > 0 && segs[i].first > index {
 			i--
