@@ -195,9 +195,10 @@
 //
 // Every method of Log is safe for concurrent use. One mutex serialises all
 // calls into tidwall, so Append, Segments and TruncateFront exclude each
-// other; reads go through Readers (pread, no tidwall), which never take
-// it: they look segments up in a list published whenever a segment starts
-// or is removed. FirstIndex, LastIndex and Size are lock-free. Sync holds a second mutex and releases the first one before
+// other; reads go through Readers (pread, no tidwall), which look segments
+// up in a list published whenever a segment starts or is removed, and take
+// the mutex only when a file they looked up is gone (a truncation in
+// progress). FirstIndex, LastIndex and Size are lock-free. Sync holds a second mutex and releases the first one before
 // it fsyncs, through its own handle on the tail file, so sinks keep reading
 // while ingest waits for the disk. TruncateFront, Reopen and Close take
 // both.
