@@ -16,8 +16,14 @@
 // Store persists both in the pipeline's bbolt file, per sink: bucket
 // "retry/<sink>" keyed by due time (big-endian ns) + From, holding To,
 // entries, bytes, attempts, first failure and last error; bucket
-// "dlq/<sink>" keyed by From, holding To, entries, bytes, reason, attempts,
-// first and last failure and last error. Every change is one fsynced
+// "dlq/<sink>" keyed by From (8 bytes), holding To, entries, bytes, reason,
+// attempts, first and last failure and last error. A dead letter whose From
+// another one of the sink already holds (the same blocks refused again
+// after a restart, batched differently) gets a key of From + Dup (8 more
+// bytes, from the bucket's sequence): each is kept, counted and pins its
+// blocks on its own, and a replay or purge by From takes all of them.
+// Before Dup, the second replaced the first, and the blocks only the first
+// covered lost their dead letter. Every change is one fsynced
 // transaction, written before it shows in memory, so a range is durable
 // before the sink's cursor passes it.
 //

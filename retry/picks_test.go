@@ -59,7 +59,7 @@ func TestStorePicksAndOldValues(t *testing.T) {
 		FirstFailure: t0, LastFailure: t0, LastError: "2 errors like: ..."}
 	r := Range{From: 40, To: 41, Entries: 1, Bytes: 9, Picks: mustPicks(t, Pick{41, 3, 1}), Attempts: 2,
 		Due: t0.Add(time.Second), FirstFailure: t0, LastError: "503"}
-	if err := st.PutDead("loki", Range{}, d); err != nil {
+	if _, err := st.PutDead("loki", Range{}, d); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.PutRetry("loki", Range{}, r); err != nil {
@@ -81,7 +81,7 @@ func TestStorePicksAndOldValues(t *testing.T) {
 	if !bytes.Equal(append(append([]byte(nil), v0...), appendTrailer(nil, Picks{})...), encodeDead(old)) {
 		t.Fatal("trailer is not a suffix")
 	}
-	got, err := decodeDead(dlqKey(50), v0)
+	got, err := decodeDead(dlqKey(50, 0), v0)
 	if err != nil || got != old {
 		t.Fatalf("version 0 dead letter %+v %v, want %+v", got, err, old)
 	}
@@ -95,12 +95,12 @@ func TestStorePicksAndOldValues(t *testing.T) {
 	// A selection outside its range, or a newer version, is refused.
 	bad := d
 	bad.Picks = mustPicks(t, Pick{99, 0, 1})
-	if _, err := decodeDead(dlqKey(bad.From), encodeDead(bad)); err == nil {
+	if _, err := decodeDead(dlqKey(bad.From, 0), encodeDead(bad)); err == nil {
 		t.Fatal("selection outside the range accepted")
 	}
 	enc := encodeDead(old) // ends in the trailer 1, 0 (version 1, no selection)
 	newer := append(enc[:len(enc)-2:len(enc)-2], 2, 0)
-	if _, err := decodeDead(dlqKey(50), newer); err == nil {
+	if _, err := decodeDead(dlqKey(50, 0), newer); err == nil {
 		t.Fatal("version 2 accepted")
 	}
 
@@ -137,8 +137,8 @@ func FuzzDecodeRecords(f *testing.F) {
 	f.Add(encodeRange(Range{From: 3, To: 4, Entries: 3, Picks: p, Due: t0, FirstFailure: t0}))
 	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 4, 1, 1, 1, 0, 0, 0, 1, 3, 0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Fuzz(func(t *testing.T, v []byte) {
-		if d, err := decodeDead(dlqKey(3), v); err == nil {
-			if d2, err := decodeDead(dlqKey(3), encodeDead(d)); err != nil || d2 != d {
+		if d, err := decodeDead(dlqKey(3, 0), v); err == nil {
+			if d2, err := decodeDead(dlqKey(3, 0), encodeDead(d)); err != nil || d2 != d {
 				t.Fatalf("dead letter %+v re-decodes as %+v, %v", d, d2, err)
 			}
 		}

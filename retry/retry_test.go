@@ -33,7 +33,7 @@ func TestStoreRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := DeadLetter{From: 30, To: 31, Entries: 5, Bytes: 50, Reason: "too_old", Attempts: 1, FirstFailure: t0, LastFailure: t0.Add(time.Minute), LastError: "entry too far behind"}
-	if err := st.PutDead("loki", Range{}, d); err != nil {
+	if _, err := st.PutDead("loki", Range{}, d); err != nil {
 		t.Fatal(err)
 	}
 	rs, ds, err := st.Load("loki")
@@ -48,7 +48,7 @@ func TestStoreRoundTrip(t *testing.T) {
 	}
 	// Moving a retry range to the DLQ removes it from the retry bucket.
 	d2 := DeadLetter{From: 10, To: 20, Entries: 300, Reason: "max_attempts"}
-	if err := st.PutDead("loki", r, d2); err != nil {
+	if _, err := st.PutDead("loki", r, d2); err != nil {
 		t.Fatal(err)
 	}
 	rs, ds, _ = st.Load("loki")

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // TestRangesWithTheSameFrom: two retry ranges may start at the same WAL
@@ -114,5 +116,106 @@ func TestRangesWithTheSameFrom(t *testing.T) {
 		}
 	default:
 		t.Fatal("the long range was not handed out again")
+	}
+}
+
+// TestDeadLettersWithTheSameFrom: two dead letters may start at the same
+// WAL index, as two retry ranges may (a batch refused for good, re-sent
+// after a kill -9 split differently, and refused again: [7,35] then
+// [7,14]). Keyed by From, the store and the scheduler kept the last one
+// only: the blocks only the first covered lost their dead letter, so
+// nothing pinned them, and the counts went wrong. Each is now kept,
+// reloaded, listed, counted and removed on its own; a replay or purge by
+// From takes both.
+func TestDeadLettersWithTheSameFrom(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	db := openDB(t, path)
+	defer db.Close()
+	st := NewStore(db)
+	t0 := time.Date(2026, 12, 5, 15, 20, 0, 0, time.UTC)
+	newSched := func() *Scheduler {
+		s, err := New(nil, nil, st, Options{Now: func() time.Time { return t0 }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Register("a", 8); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	long := DeadLetter{From: 7, To: 35, Entries: 640, Bytes: 64000, Reason: "too_old", Attempts: 1, FirstFailure: t0, LastFailure: t0}
+	short := DeadLetter{From: 7, To: 14, Entries: 80, Bytes: 8000, Reason: "too_old", Attempts: 1, FirstFailure: t0, LastFailure: t0}
+	other := DeadLetter{From: 40, To: 41, Entries: 5, Bytes: 500, Reason: "max_attempts", Attempts: 5, FirstFailure: t0, LastFailure: t0}
+	s := newSched()
+	for _, d := range []DeadLetter{long, short, other} {
+		if err := s.Dead("a", Range{}, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(s *Scheduler, when string) {
+		t.Helper()
+		ds := s.DeadLetters("a")
+		if len(ds) != 3 || ds[0].To != 35 || ds[1].To != 14 || ds[2].From != 40 {
+			t.Fatalf("%s: dead letters %+v, want [7,35], [7,14] and [40,41]", when, ds)
+		}
+		if ds[0].Dup == ds[1].Dup {
+			t.Fatalf("%s: both dead letters at 7 have Dup %d", when, ds[0].Dup)
+		}
+		if low, ok := s.Low("a"); !ok || low != 7 {
+			t.Fatalf("%s: low %d %v, want 7", when, low, ok)
+		}
+		if e := s.queues["a"].deadEnt; e != 725 {
+			t.Fatalf("%s: %d dead entries counted, want 725", when, e)
+		}
+	}
+	check(s, "stored")
+	s.Close()
+	// The first dead letter at an index keeps the key an older release
+	// wrote (From alone), so a store it reads holds what it holds today.
+	if err := db.View(func(tx *bolt.Tx) error {
+		var lens []int
+		if err := tx.Bucket(dlqBucket("a")).ForEach(func(k, _ []byte) error {
+			lens = append(lens, len(k))
+			return nil
+		}); err != nil {
+			return err
+		}
+		if !slices.Equal(lens, []int{8, 16, 8}) {
+			t.Errorf("key lengths %v, want [8 16 8]", lens)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s = newSched()
+	defer s.Close()
+	check(s, "reloaded")
+	if n, err := s.Replay("a", 7); err != nil || n != 2 {
+		t.Fatalf("replayed %d (%v), want 2", n, err)
+	}
+	if ds := s.DeadLetters("a"); len(ds) != 1 || ds[0].From != 40 {
+		t.Fatalf("after replay: %+v, want [40,41] only", ds)
+	}
+	if n, e, _ := s.Stats("a"); n != 2 || e != 720 {
+		t.Fatalf("after replay: %d ranges of %d entries, want 2 of 720", n, e)
+	}
+	// Dead again, both, then purged by From; DropBelow takes the last dead
+	// letter and the two replayed ranges.
+	for _, d := range []DeadLetter{long, short} {
+		if err := s.Dead("a", Range{}, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := s.Purge("a", 7); err != nil || n != 2 {
+		t.Fatalf("purged %d (%v), want 2", n, err)
+	}
+	if got := s.DropBelow(42); got["a"] != 725 {
+		t.Fatalf("dropped %v, want 725 entries of a", got)
+	}
+	if _, ds, err := st.Load("a"); err != nil || len(ds) != 0 {
+		t.Fatalf("stored dead letters left: %+v (%v)", ds, err)
+	}
+	if e := s.queues["a"].deadEnt; e != 0 {
+		t.Fatalf("%d dead entries counted, want 0", e)
 	}
 }

@@ -46,9 +46,14 @@ type queue struct {
 	ranges  map[rangeKey]stored // every stored range (pending or handed out) by its store key
 	seq     uint64              // numbers the ranges added, so a stale heap item is told apart
 	entries int
-	dead    map[uint64]DeadLetter
+	dead    map[deadKey]DeadLetter
 	deadEnt int
 }
+
+// deadKey identifies a dead letter as the store does: From and Dup.
+type deadKey struct{ from, dup uint64 }
+
+func keyOfDead(d DeadLetter) deadKey { return deadKey{d.From, d.Dup} }
 
 // rangeKey identifies a stored range as the store does: due time and
 // From. Several ranges may start at the same index (after a crash the
@@ -97,15 +102,25 @@ func (q *queue) live(it item) bool {
 	return ok && cur.seq == it.seq
 }
 
-// removeDead forgets the dead letter starting at from. Called with s.mu
-// held.
-func (q *queue) removeDead(from uint64) (DeadLetter, bool) {
-	d, ok := q.dead[from]
-	if ok {
-		q.deadEnt -= d.Entries
-		delete(q.dead, from)
+// addDead records a stored dead letter. Called with s.mu held.
+func (q *queue) addDead(d DeadLetter) {
+	k := keyOfDead(d)
+	if old, ok := q.dead[k]; ok {
+		q.deadEnt -= old.Entries
 	}
-	return d, ok
+	q.dead[k] = d
+	q.deadEnt += d.Entries
+}
+
+// removeDead forgets the dead letter d. Called with s.mu held.
+func (q *queue) removeDead(d DeadLetter) (DeadLetter, bool) {
+	k := keyOfDead(d)
+	cur, ok := q.dead[k]
+	if ok {
+		q.deadEnt -= cur.Entries
+		delete(q.dead, k)
+	}
+	return cur, ok
 }
 
 // Options configures a Scheduler.
@@ -146,14 +161,13 @@ func (s *Scheduler) Register(sink string, capacity int) (<-chan Range, error) {
 		name:   sink,
 		out:    make(chan Range, max(1, capacity)),
 		ranges: make(map[rangeKey]stored, len(rs)),
-		dead:   make(map[uint64]DeadLetter, len(ds)),
+		dead:   make(map[deadKey]DeadLetter, len(ds)),
 	}
 	for _, r := range rs {
 		q.addRange(r)
 	}
 	for _, d := range ds {
-		q.dead[d.From] = d
-		q.deadEnt += d.Entries
+		q.addDead(d)
 	}
 	// Series exist from the start, so alerts see them before the first event.
 	s.m.retries.WithLabelValues(sink)
@@ -381,7 +395,8 @@ func (s *Scheduler) Done(sink string, r Range) error {
 // Dead moves a range to the dead-letter queue: old is the handed-out retry
 // range it replaces (zero if it never was one).
 func (s *Scheduler) Dead(sink string, old Range, d DeadLetter) error {
-	if err := s.store.PutDead(sink, old, d); err != nil {
+	d, err := s.store.PutDead(sink, old, d)
+	if err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -393,8 +408,7 @@ func (s *Scheduler) Dead(sink string, old Range, d DeadLetter) error {
 	if old.To != 0 {
 		q.removeRange(old)
 	}
-	q.dead[d.From] = d
-	q.deadEnt += d.Entries
+	q.addDead(d)
 	s.m.dlqAdded.WithLabelValues(sink, d.Reason).Add(float64(d.Entries))
 	s.gauges(q)
 	return nil
@@ -416,9 +430,9 @@ func (s *Scheduler) Low(sink string) (uint64, bool) {
 			low, found = k.from, true
 		}
 	}
-	for from := range q.dead {
-		if !found || from < low {
-			low, found = from, true
+	for k := range q.dead {
+		if !found || k.from < low {
+			low, found = k.from, true
 		}
 	}
 	return low, found
@@ -453,20 +467,25 @@ func (s *Scheduler) DeadLetters(sink string) []DeadLetter {
 	for _, d := range q.dead {
 		out = append(out, d)
 	}
-	slices.SortFunc(out, func(a, b DeadLetter) int { return cmp.Compare(a.From, b.From) })
+	slices.SortFunc(out, compareDead)
 	return out
+}
+
+// compareDead orders dead letters by From, then Dup.
+func compareDead(a, b DeadLetter) int {
+	return cmp.Or(cmp.Compare(a.From, b.From), cmp.Compare(a.Dup, b.Dup))
 }
 
 // Replay moves dead letters back into the retry queue, due now, with their
 // attempts reset and their first failure kept (a range that fails again
 // and goes back to the dead-letter queue shows when it first failed): the
-// dead letter starting at from, or every one when from
+// dead letters starting at from (usually one), or every one when from
 // is 0. It returns how many it moved.
 func (s *Scheduler) Replay(sink string, from uint64) (int, error) {
 	return s.removeDead(sink, from, true)
 }
 
-// Purge deletes dead letters (the one starting at from, or all when from is
+// Purge deletes dead letters (those starting at from, or all when from is
 // 0); their WAL blocks may then be deleted. It returns how many.
 func (s *Scheduler) Purge(sink string, from uint64) (int, error) {
 	return s.removeDead(sink, from, false)
@@ -480,8 +499,8 @@ func (s *Scheduler) removeDead(sink string, from uint64, replay bool) (int, erro
 		return 0, err
 	}
 	var picked []DeadLetter
-	for f, d := range q.dead {
-		if from == 0 || f == from {
+	for k, d := range q.dead {
+		if from == 0 || k.from == from {
 			picked = append(picked, d)
 		}
 	}
@@ -498,7 +517,7 @@ func (s *Scheduler) removeDead(sink string, from uint64, replay bool) (int, erro
 	}
 	s.mu.Lock()
 	for _, d := range picked {
-		q.removeDead(d.From)
+		q.removeDead(d)
 	}
 	for _, r := range rs {
 		q.addRange(r)
@@ -509,17 +528,18 @@ func (s *Scheduler) removeDead(sink string, from uint64, replay bool) (int, erro
 	return len(picked), nil
 }
 
-func deadToRetry(ds []DeadLetter, now time.Time, replay bool) ([]uint64, []Range) {
-	froms := make([]uint64, 0, len(ds))
-	var rs []Range
-	for _, d := range ds {
-		froms = append(froms, d.From)
-		if replay {
-			rs = append(rs, Range{From: d.From, To: d.To, Entries: d.Entries, Bytes: d.Bytes, Picks: d.Picks,
-				Due: now, FirstFailure: d.FirstFailure, LastError: "replayed from the dead-letter queue"})
-		}
+// deadToRetry returns the retry ranges that replay ds, due at now; none
+// unless replay.
+func deadToRetry(ds []DeadLetter, now time.Time, replay bool) []Range {
+	if !replay {
+		return nil
 	}
-	return froms, rs
+	rs := make([]Range, 0, len(ds))
+	for _, d := range ds {
+		rs = append(rs, Range{From: d.From, To: d.To, Entries: d.Entries, Bytes: d.Bytes, Picks: d.Picks,
+			Due: now, FirstFailure: d.FirstFailure, LastError: "replayed from the dead-letter queue"})
+	}
+	return rs
 }
 
 // Expire deletes the oldest dead letters of every sink while the sink's
@@ -540,7 +560,7 @@ func (s *Scheduler) Expire(maxBytes int64, maxAge time.Duration) int {
 			ds = append(ds, d)
 			bytes += int64(d.Bytes)
 		}
-		slices.SortFunc(ds, func(a, b DeadLetter) int { return cmp.Compare(a.From, b.From) })
+		slices.SortFunc(ds, compareDead)
 		var picks []DeadLetter
 		for _, d := range ds {
 			old := maxAge > 0 && now.Sub(d.LastFailure) > maxAge
@@ -567,7 +587,7 @@ func (s *Scheduler) Expire(maxBytes int64, maxAge time.Duration) int {
 		s.mu.Lock()
 		n := 0
 		for _, d := range w.picks {
-			if _, ok := w.q.removeDead(d.From); ok {
+			if _, ok := w.q.removeDead(d); ok {
 				n += d.Entries
 			}
 		}
@@ -619,7 +639,7 @@ func (s *Scheduler) DropBelow(index uint64, only ...string) map[string]int {
 			if _, err := s.store.RemoveDead(q.name, ds, false, s.now()); err == nil {
 				s.mu.Lock()
 				for _, d := range ds {
-					if _, ok := q.removeDead(d.From); ok {
+					if _, ok := q.removeDead(d); ok {
 						out[q.name] += d.Entries
 					}
 				}

@@ -26,7 +26,12 @@ type Range struct {
 // good, or out of attempts. It keeps its WAL blocks until replayed, purged
 // or expired.
 type DeadLetter struct {
-	From, To     uint64
+	From, To uint64
+	// Dup tells apart dead letters of one sink that start at the same
+	// index (a batch re-sent after a crash and refused again, split
+	// differently): 0 for one, a number the store gives for each other.
+	// Each is kept, listed, replayed and purged on its own account.
+	Dup          uint64
 	Entries      int
 	Bytes        int
 	Picks        Picks  // zero: every routed entry of [From, To]; else only these (a partial rejection)
@@ -39,7 +44,7 @@ type DeadLetter struct {
 
 // Store persists retry ranges and dead letters in the pipeline's bbolt
 // file: bucket "retry/<sink>" keyed by due time (big-endian ns) + from, and
-// bucket "dlq/<sink>" keyed by from. Safe for concurrent use (bbolt
+// bucket "dlq/<sink>" keyed by from, + Dup when it is not 0. Safe for concurrent use (bbolt
 // serialises writers); every write is one fsynced transaction.
 type Store struct {
 	db *bolt.DB
@@ -58,7 +63,16 @@ func retryKey(r Range) []byte {
 	return k
 }
 
-func dlqKey(from uint64) []byte { return binary.BigEndian.AppendUint64(nil, from) }
+// dlqKey is From (8 bytes, big-endian), followed by Dup (8 more) unless it
+// is 0: a store written before Dup existed holds only 8-byte keys, and a
+// dead letter whose From is free is stored as it was then.
+func dlqKey(from, dup uint64) []byte {
+	k := binary.BigEndian.AppendUint64(make([]byte, 0, 16), from)
+	if dup != 0 {
+		k = binary.BigEndian.AppendUint64(k, dup)
+	}
+	return k
+}
 
 // value layout (version 0): to (8 bytes, big-endian), then uvarints entries,
 // bytes, attempts, varint first failure ns, [varint last failure ns,] then
@@ -145,10 +159,15 @@ func encodeDead(d DeadLetter) []byte {
 }
 
 func decodeDead(k, v []byte) (DeadLetter, error) {
-	if len(k) != 8 || len(v) < 8 {
+	if (len(k) != 8 && len(k) != 16) || len(v) < 8 {
 		return DeadLetter{}, errors.New("malformed dead-letter record")
 	}
 	dl := DeadLetter{From: binary.BigEndian.Uint64(k), To: binary.BigEndian.Uint64(v)}
+	if len(k) == 16 {
+		if dl.Dup = binary.BigEndian.Uint64(k[8:]); dl.Dup == 0 {
+			return DeadLetter{}, errors.New("malformed dead-letter key: a second part of 0")
+		}
+	}
 	d := wal.Decoder{Buf: v[8:]}
 	dl.Entries, dl.Bytes, dl.Attempts = int(d.Uvarint()), int(d.Uvarint()), int(d.Uvarint())
 	dl.FirstFailure = time.Unix(0, d.Varint()).UTC()
@@ -243,32 +262,42 @@ func (s *Store) DeleteRetry(sink string, r Range) error {
 	return nil
 }
 
-// PutDead stores d and removes the retry range old (zero for none) in one
-// transaction.
-func (s *Store) PutDead(sink string, old Range, d DeadLetter) error {
+// PutDead stores d as a new dead letter and removes the retry range old
+// (zero for none) in one transaction. It returns d as stored: with the Dup
+// that tells it apart from a dead letter already stored at its From, whose
+// record it never replaces.
+func (s *Store) PutDead(sink string, old Range, d DeadLetter) (DeadLetter, error) {
 	err := s.update(sink, func(rb, db *bolt.Bucket) error {
 		if old.To != 0 {
 			if err := rb.Delete(retryKey(old)); err != nil {
 				return err
 			}
 		}
-		return db.Put(dlqKey(d.From), encodeDead(d))
+		d.Dup = 0
+		if db.Get(dlqKey(d.From, 0)) != nil {
+			n, err := db.NextSequence()
+			if err != nil {
+				return err
+			}
+			d.Dup = n
+		}
+		return db.Put(dlqKey(d.From, d.Dup), encodeDead(d))
 	})
 	if err != nil {
-		return fmt.Errorf("store dead letter %d-%d of sink %s: %w", d.From, d.To, sink, err)
+		return DeadLetter{}, fmt.Errorf("store dead letter %d-%d of sink %s: %w", d.From, d.To, sink, err)
 	}
-	return nil
+	return d, nil
 }
 
-// DeleteDead removes the dead letters starting at the given indexes and, if
-// replay is non-nil, stores those ranges as due retries, in one
-// transaction. It returns the ranges as stored (see PutRetry).
-func (s *Store) DeleteDead(sink string, froms []uint64, replay []Range) ([]Range, error) {
+// DeleteDead removes the dead letters ds (by From and Dup) and, if replay
+// is non-nil, stores those ranges as due retries, in one transaction. It
+// returns the ranges as stored (see PutRetry).
+func (s *Store) DeleteDead(sink string, ds []DeadLetter, replay []Range) ([]Range, error) {
 	stored := make([]Range, 0, len(replay))
 	err := s.update(sink, func(rb, db *bolt.Bucket) error {
 		stored = stored[:0]
-		for _, f := range froms {
-			if err := db.Delete(dlqKey(f)); err != nil {
+		for _, d := range ds {
+			if err := db.Delete(dlqKey(d.From, d.Dup)); err != nil {
 				return err
 			}
 		}
@@ -292,8 +321,7 @@ func (s *Store) DeleteDead(sink string, froms []uint64, replay []Range) ([]Range
 // failure kept, in the same
 // transaction. It returns the ranges it queued.
 func (s *Store) RemoveDead(sink string, ds []DeadLetter, replay bool, now time.Time) ([]Range, error) {
-	froms, rs := deadToRetry(ds, now, replay)
-	return s.DeleteDead(sink, froms, rs)
+	return s.DeleteDead(sink, ds, deadToRetry(ds, now, replay))
 }
 
 // Load returns the sink's stored retry ranges (in due order) and dead

@@ -5,16 +5,20 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/logcapturer/logcapturer/pipeline"
+	"github.com/logcapturer/logcapturer/retry"
 	"github.com/logcapturer/logcapturer/sinks"
 	"github.com/logcapturer/logcapturer/sources"
 	"github.com/logcapturer/logcapturer/wal"
+	bolt "go.etcd.io/bbolt"
 )
 
 // transcript runs each command line and records it for a golden file:
@@ -261,5 +265,48 @@ func TestDLQReplayKeepsFirstFailure(t *testing.T) {
 	if again := list(); !again.FirstFailure.Equal(first.FirstFailure) || !again.LastFailure.After(first.LastFailure) {
 		t.Fatalf("first failure %s, last %s after the replay failed; before: first %s, last %s",
 			again.FirstFailure, again.LastFailure, first.FirstFailure, first.LastFailure)
+	}
+}
+
+// TestDLQTwoAtOneIndex: a sink may hold two dead letters that start at the
+// same index (a batch refused for good, re-sent after a crash and refused
+// again). list shows both; replay --from takes both at once, and the CLI,
+// which went through the dead letters one by one, then failed on the
+// second ("no dead letter starts at index 1").
+func TestDLQTwoAtOneIndex(t *testing.T) {
+	dir := t.TempDir()
+	s := &refusingSink{refuse: func(string) bool { return true }}
+	emitFixed(t, dir, s, [][]string{{"x0"}}, func(p *pipeline.Pipeline) bool { return len(p.DeadLetters("loki")) == 1 })
+	db, err := bolt.Open(filepath.Join(dir, "state.db"), 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ds, err := retry.NewStore(db).Load("loki")
+	if err == nil {
+		_, err = retry.NewStore(db).PutDead("loki", retry.Range{}, ds[0])
+	}
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := runMain([]string{"dlq", "list", "--data-dir", dir, "-o", "json"}, &out, &errb); code != 0 {
+		t.Fatalf("dlq list: %d %s", code, errb.String())
+	}
+	var v struct {
+		DeadLetters []pipeline.DeadLetter `json:"dead_letters"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &v); err != nil || len(v.DeadLetters) != 2 || v.DeadLetters[0].From != v.DeadLetters[1].From {
+		t.Fatalf("dlq list: %v %s, want two dead letters at one index", err, out.String())
+	}
+	out.Reset()
+	from := strconv.FormatUint(v.DeadLetters[0].From, 10)
+	if code := runMain([]string{"dlq", "replay", "--data-dir", dir, "--from", from}, &out, &errb); code != 0 {
+		t.Fatalf("dlq replay --from %s: %d %s", from, code, errb.String())
+	}
+	if !strings.Contains(out.String(), "2 dead letter(s) queued") {
+		t.Fatalf("dlq replay said %q, want 2 queued", out.String())
 	}
 }

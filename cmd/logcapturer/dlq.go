@@ -152,8 +152,8 @@ func cmdDLQ(args []string, con console, stdout, stderr io.Writer) error {
 	switch verb {
 	case "list", "show":
 		if verb == "show" && *from != 0 {
-			if len(picked) > 1 {
-				return usageError{fmt.Errorf("dlq show: sinks %s and %s both have a dead letter at %d: give --sink", picked[0].Sink, picked[1].Sink, *from)}
+			if i := otherSink(picked); i > 0 {
+				return usageError{fmt.Errorf("dlq show: sinks %s and %s both have a dead letter at %d: give --sink", picked[0].Sink, picked[i].Sink, *from)}
 			}
 			d, es, err := src.entries(picked[0].Sink, *from, max(1, *limit))
 			if err != nil {
@@ -179,8 +179,13 @@ func cmdDLQ(args []string, con console, stdout, stderr io.Writer) error {
 			return err
 		}
 		// show: the first --limit entries of each, only the refused ones of
-		// a partial rejection.
-		for _, d := range picked {
+		// a partial rejection. Dead letters of one sink that start at the
+		// same index (a batch refused again after a restart) show the
+		// entries of the first.
+		for i, d := range picked {
+			if i > 0 && picked[i-1].Sink == d.Sink && picked[i-1].From == d.From {
+				continue
+			}
 			_, es, err := src.entries(d.Sink, d.From, max(1, *limit))
 			if err != nil {
 				return err
@@ -196,8 +201,8 @@ func cmdDLQ(args []string, con console, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}
-	if verb == "purge" && *sink == "" && *from != 0 && len(picked) > 1 {
-		return usageError{fmt.Errorf("dlq purge: sinks %s and %s both have a dead letter at %d: give --sink", picked[0].Sink, picked[1].Sink, *from)}
+	if i := otherSink(picked); verb == "purge" && *sink == "" && *from != 0 && i > 0 {
+		return usageError{fmt.Errorf("dlq purge: sinks %s and %s both have a dead letter at %d: give --sink", picked[0].Sink, picked[i].Sink, *from)}
 	}
 	if everySink && (allFlag == nil || !*allFlag) && len(picked) > 0 {
 		if err := confirmPurge(con, stderr, picked); err != nil {
@@ -206,7 +211,16 @@ func cmdDLQ(args []string, con console, stdout, stderr io.Writer) error {
 	}
 	total := 0
 	done := map[string]bool{}
+	type at struct {
+		sink string
+		from uint64
+	}
+	seen := map[at]bool{} // a replay or purge at an index takes every dead letter there
 	for _, d := range picked {
+		if seen[at{d.Sink, d.From}] {
+			continue
+		}
+		seen[at{d.Sink, d.From}] = true
 		var n int
 		switch {
 		case verb == "replay" && *from == 0:
@@ -276,4 +290,16 @@ func confirmPurge(con console, stderr io.Writer, ds []pipeline.DeadLetter) error
 		return nil
 	}
 	return errors.New("dlq purge: not confirmed: nothing was purged")
+}
+
+// otherSink returns the index of the first dead letter in ds of another
+// sink than ds[0]'s, or 0 when they are all of one sink (several dead
+// letters of one sink may start at the same index).
+func otherSink(ds []pipeline.DeadLetter) int {
+	for i, d := range ds {
+		if d.Sink != ds[0].Sink {
+			return i
+		}
+	}
+	return 0
 }
