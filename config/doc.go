@@ -516,10 +516,13 @@
 //     the h): kept as Promtail has it.
 //
 // Caveat: a file of two interleaved streams (Docker's or CRI's stdout and
-// stderr) with a multiline stage has one position for both; when a block of
-// one stream is written while a block of the other is still under way, a
-// kill -9 before the second one ends reads again from the second one's
-// start, and lines of the first stream after it arrive a second time.
+// stderr) has one position for both, the start of the first entry still
+// under way. Lines after it that entries of the other stream already took
+// are skipped when the file is read again, after a restart too (the
+// position's cursor records them). With pipeline_stages whose multiline
+// stage holds an entry when logcapturer stops or is killed, the position
+// is that entry's start instead, and such lines after it arrive a second
+// time.
 //
 // # Checks outside the file
 //

@@ -288,13 +288,15 @@
 // its clients in the status (SourceStatus.Push).
 //
 // Positions come only from records that have one (Record.HasPosition): a
-// file's FileID and offset, or a cursor (Position.Cursor, journald). A
-// cursor is stored in the positions bucket like an offset (after the path,
-// behind a NUL: a value written before cursors existed reads unchanged),
-// recovered on Open from the checkpoint and the blocks after it (once the
-// block format carries it), handed back by SourcePositions, and never
-// pruned for want of a file: only a newer position of the same source and
-// FileID replaces it.
+// file's FileID and offset (and, for a file of interleaved streams, the
+// lines past the offset already emitted, in Position.Cursor), or a cursor
+// alone (Position.Cursor, journald). A cursor is stored in the positions
+// bucket like an offset (after the path, behind a NUL: a value written
+// before cursors existed reads unchanged), recovered on Open from the
+// checkpoint and the blocks after it (once the block format carries it),
+// and handed back by SourcePositions. A position without FileID (a cursor
+// source's) is never pruned for want of a file: only a newer position of
+// the same source replaces it.
 //
 // Takeover records, before Start, positions handed over from another
 // shipper (Promtail) together with a marker naming the handover, in one

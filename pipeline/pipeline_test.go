@@ -389,20 +389,27 @@ func TestPrunePositions(t *testing.T) {
 		// rotated file's position is not superseded by the newer path.
 		{"app", "1-6-40-ff"}: {Index: 5, Offset: 40, Path: "/rot.log"},
 		{"app", "1-7-20-01"}: {Index: 8, Offset: 20, Path: "/rot.log"},
+		// A Docker file's position with skips in its Cursor goes with its
+		// file like any file's: kept while the file lives, deleted after.
+		{"docker", "1-8-70-02"}: {Index: 6, Offset: 70, Path: "/c.log", Cursor: "skip 209 6:stderr"},
+		{"docker", "1-9-70-03"}: {Index: 6, Offset: 70, Path: "/gone3.log", Cursor: "skip 209 6:stderr"},
+		// A cursor source's position (journald: no FileID) stays.
+		{"journal", ""}: {Index: 1, Cursor: "s=1;i=b"},
 	}
 	if err := st.save(nil, pos, 0); err != nil {
 		t.Fatal(err)
 	}
-	dead := map[string]bool{"1-3-50-cc": true, "1-4-50-dd": true}
+	dead := map[string]bool{"1-3-50-cc": true, "1-4-50-dd": true, "1-9-70-03": true, "": true}
 	n, err := st.prunePositions(10, func(k posKey, _ posVal) bool { return !dead[k.FileID] })
-	if err != nil || n != 2 {
+	if err != nil || n != 3 {
 		t.Fatalf("pruned %d, %v", n, err)
 	}
 	_, left, _, err := st.load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []posKey{{"app", "1-2-900-bb"}, {"app", "1-4-50-dd"}, {"web", "1-5-10-ee"}, {"app", "1-6-40-ff"}, {"app", "1-7-20-01"}}
+	want := []posKey{{"app", "1-2-900-bb"}, {"app", "1-4-50-dd"}, {"web", "1-5-10-ee"}, {"app", "1-6-40-ff"}, {"app", "1-7-20-01"},
+		{"docker", "1-8-70-02"}, {"journal", ""}}
 	for _, k := range want {
 		if _, ok := left[k]; !ok {
 			t.Errorf("position %v was pruned", k)

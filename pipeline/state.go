@@ -211,9 +211,11 @@ func (s *state) prunePositions(first uint64, alive func(posKey, posVal) bool) (i
 				continue
 			}
 			superseded := it.val.Index < newest[identity(it.key)]
-			// A cursor names no file that could be gone: it stays until
-			// a newer one replaces it.
-			if superseded || (it.val.Cursor == "" && !alive(it.key, it.val)) {
+			// A cursor source's position (journald: no FileID) names no
+			// file that could be gone: it stays until a newer one
+			// replaces it. A file's may have a cursor too (the skips of
+			// interleaved streams) and goes with its file.
+			if superseded || (it.key.FileID != "" && !alive(it.key, it.val)) {
 				if err := b.Delete(it.raw); err != nil {
 					return err
 				}

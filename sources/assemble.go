@@ -48,6 +48,9 @@ type assembler struct {
 	maxLines  int
 
 	streams []*streamState
+	// skip: the lines of these streams before until (offsets in the
+	// buffer parsed) are in entries emitted already (see streamSkip).
+	skip    []streamSkip
 	scratch []byte // Docker unescaping
 	arena   []byte // texts of finished entries
 	out     []parsedEntry
@@ -92,7 +95,9 @@ func (a *assembler) parse(buf []byte, flushEntries, flushRaw bool) (used int, pe
 		if cut {
 			a.cuts++
 		}
-		a.feed(a.decode(text, cut), pos, pos+adv)
+		if r := a.decode(text, cut); !a.skipped(r, pos) {
+			a.feed(r, pos, pos+adv)
+		}
 		pos += adv
 	}
 	used = pos
@@ -136,6 +141,29 @@ func (a *assembler) parse(buf []byte, flushEntries, flushRaw bool) (used int, pe
 	n := sort.Search(len(a.out), func(i int) bool { return a.out[i].start >= used })
 	a.out = a.out[:n]
 	return used, pendingLeft
+}
+
+// setSkip takes the file's skips for a parse of a buffer read at offset.
+func (a *assembler) setSkip(skip []streamSkip, offset int64) {
+	a.skip = a.skip[:0]
+	for _, s := range skip {
+		a.skip = append(a.skip, streamSkip{stream: s.stream, until: s.until - offset})
+	}
+}
+
+// skipped reports whether the record r starting at pos is in an entry
+// emitted already (see streamSkip). A raw line (parse error) never is: it
+// is an entry of its own, emitted only with everything before it.
+func (a *assembler) skipped(r record, pos int) bool {
+	if r.parseErr {
+		return false
+	}
+	for _, s := range a.skip {
+		if s.stream == r.stream && int64(pos) < s.until {
+			return true
+		}
+	}
+	return false
 }
 
 // decode turns a line into a record. A line cut at maxLine cannot be a

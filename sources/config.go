@@ -166,12 +166,18 @@ func (c *FileConfig) options(name string, labels map[string]string) FileOptions 
 }
 
 // Open returns the File source these options describe, not started: its
-// stored positions are the offsets of deps.Positions.
+// stored positions are the offsets (and cursors) of deps.Positions.
 func (c *FileConfig) Open(deps Deps) (Source, error) {
 	o := c.options(deps.Name, deps.Labels)
 	o.Positions = make(map[string]int64, len(deps.Positions))
 	for id, p := range deps.Positions {
 		o.Positions[id] = p.Offset
+		if p.Cursor != "" {
+			if o.Cursors == nil {
+				o.Cursors = make(map[string]string)
+			}
+			o.Cursors[id] = p.Cursor
+		}
 	}
 	o.Emitter, o.Conditions = deps.Emitter, deps.Conditions
 	o.Stages, o.MaxStreams, o.Relabel = deps.PipelineStages, deps.MaxStreams, deps.Relabel

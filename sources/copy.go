@@ -91,7 +91,7 @@ func (t *tailer) checkCopy(tf *tailedFile, size int64) {
 	if h, ok := t.heads[fp.hash]; ok {
 		delete(t.heads, fp.hash)
 		t.m.copies.Inc()
-		t.adopt(tf, h.offset, h.path)
+		t.adopt(tf, h.offset, h.path, nil)
 	}
 }
 
@@ -101,22 +101,23 @@ func (t *tailer) checkCopy(tf *tailedFile, size int64) {
 // of the copies of tf it resumed.
 func (t *tailer) releaseCopies(tf *tailedFile) []string {
 	if o := tf.copyOf; o != nil {
-		t.adopt(tf, o.offset, o.path)
+		t.adopt(tf, o.offset, o.path, o.skip)
 	}
 	var resumed []string
 	for _, c := range t.files { // sweep may be compacting t.files: skip closed ones
 		if c.copyOf == tf && c.f != nil {
-			t.adopt(c, tf.offset, tf.path)
+			t.adopt(c, tf.offset, tf.path, tf.skip)
 			resumed = append(resumed, c.path)
 		}
 	}
 	return resumed
 }
 
-// adopt resumes the copy tf at offset (capped by its size) and queues it
-// for reading; the position is recorded by the next block, or by a block
-// without entries if nothing follows.
-func (t *tailer) adopt(tf *tailedFile, offset int64, from string) {
+// adopt resumes the copy tf at offset (capped by its size), with the skips
+// of the file it copies, and queues it for reading; the position is
+// recorded by the next block, or by a block without entries if nothing
+// follows.
+func (t *tailer) adopt(tf *tailedFile, offset int64, from string, skip []streamSkip) {
 	tf.copyOf = nil
 	if fi, err := tf.f.Stat(); err == nil {
 		tf.size = fi.Size()
@@ -128,6 +129,10 @@ func (t *tailer) adopt(tf *tailedFile, offset int64, from string) {
 		offset, fp = 0, fingerprint{}
 	}
 	tf.offset, tf.fp, tf.waitSince = offset, fp, time.Time{}
+	tf.skip = nil
+	if offset > 0 {
+		tf.skip = skipAfter(skip, 0, nil, offset) // without what a capped offset passed
+	}
 	tf.announce = offset > 0
 	// Debug: the truncation that goes with it is the rotation's one line.
 	t.log.Debug("copy of a file (copytruncate) resumes at that file's offset",

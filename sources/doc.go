@@ -45,7 +45,8 @@
 // goroutine waits per record or per request beyond the HTTP server's own.
 // A push record has no position and creates none. A source positioned by
 // cursor (journald) puts it in Position.Cursor; it is recovered like an
-// offset and handed back in Deps.Positions.
+// offset and handed back in Deps.Positions. A file position uses the
+// Cursor only for the skips of interleaved streams (below).
 //
 // Sources have a Start(ctx)/Close() lifecycle: Start starts the goroutines
 // and returns at once; Close cancels them (a pending Emit returns ctx.Err()),
@@ -103,6 +104,18 @@
 //     unterminated last line. So a multiline entry is never split, lost or
 //     repeated by a crash. Blocks hold entries of one stream and one
 //     parse_error value (labels are per block).
+//   - Interleaved streams (Docker, CRI). An entry of one stream may begin
+//     before the start of another stream's entry still under way and end
+//     after it (stderr's stack trace around a line of stdout, or 16 KiB
+//     partial records of both). The position is that start, and the file
+//     is read again from it; the lines after it of entries emitted
+//     already are skipped, not shipped a second time: per stream, the
+//     tailer keeps where its last emitted entry ended, and each block's
+//     position records it in Position.Cursor ("skip" then " until
+//     len:stream" per stream), so a restart from that position skips them
+//     too. With pipeline_stages, a block records them only when its
+//     position is the tailer's offset (the stages hold no entry): at the
+//     start of an entry they hold, the lines after it are read again.
 //   - Docker. Each line {"log","stream","time"} is decoded (a small JSON
 //     scanner, no allocation per line); "log" without its final '\n' is a
 //     partial line (Docker cuts at 16 KiB), joined with the next records of

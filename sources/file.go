@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -86,6 +87,7 @@ func NewFile(logger *slog.Logger, reg prometheus.Registerer, opts FileOptions) (
 		positions[id] = off
 	}
 	opts.Positions = positions
+	opts.Cursors = maps.Clone(opts.Cursors)
 
 	labels := make([]wal.Label, 0, len(opts.Labels))
 	for k, v := range opts.Labels {

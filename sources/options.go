@@ -143,6 +143,11 @@ type FileOptions struct {
 	// Positions are the positions recovered from the WAL, FileID -> offset.
 	// A stored position always wins over StartAt. The map is copied.
 	Positions map[string]int64
+	// Cursors are the Cursors of those positions that have one, FileID ->
+	// cursor: in a file of interleaved streams, the lines after the
+	// offset that are in entries emitted already (see streamSkip). The
+	// map is copied.
+	Cursors map[string]string
 	// Emitter receives the records. Required.
 	Emitter Emitter
 	// Conditions receives the source's lasting conditions

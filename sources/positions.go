@@ -11,6 +11,7 @@ type storedPos struct {
 	fp     fingerprint
 	hashed bool // false: a legacy "dev-ino" FileID, no fingerprint to check
 	offset int64
+	cursor string // the position's Cursor (see decodeSkips)
 }
 
 // storedPositions indexes the stored positions by device and inode. A file
@@ -22,16 +23,17 @@ type storedPositions struct {
 	byKey map[fileKey][]storedPos
 }
 
-// newStoredPositions parses the FileOptions.Positions map. FileIDs it does
-// not understand are ignored: they cannot name a file this source tails.
-func newStoredPositions(m map[string]int64) *storedPositions {
+// newStoredPositions parses the FileOptions.Positions map, with the
+// Cursors of its positions. FileIDs it does not understand are ignored:
+// they cannot name a file this source tails.
+func newStoredPositions(m map[string]int64, cursors map[string]string) *storedPositions {
 	s := &storedPositions{byKey: make(map[fileKey][]storedPos)}
 	for id, off := range m {
 		k, fp, hashed, ok := parseFileID(id)
 		if !ok || off < 0 {
 			continue
 		}
-		s.add(k, storedPos{fp: fp, hashed: hashed, offset: off})
+		s.add(k, storedPos{fp: fp, hashed: hashed, offset: off, cursor: cursors[id]})
 	}
 	return s
 }
@@ -56,10 +58,10 @@ const (
 // bytes that were read. The furthest such position wins (offsets of one
 // file only grow; a truncated-and-rewritten file fails the check). A legacy
 // position without fingerprint applies when it is not past the end.
-func (s *storedPositions) lookup(r io.ReaderAt, k fileKey, size int64, scratch *[]byte) (int64, matchResult) {
+func (s *storedPositions) lookup(r io.ReaderAt, k fileKey, size int64, scratch *[]byte) (storedPos, matchResult) {
 	cands := s.byKey[k]
 	if len(cands) == 0 {
-		return 0, matchNone
+		return storedPos{}, matchNone
 	}
 	delete(s.byKey, k)
 	sort.Slice(cands, func(i, j int) bool {
@@ -74,7 +76,7 @@ func (s *storedPositions) lookup(r io.ReaderAt, k fileKey, size int64, scratch *
 			continue
 		}
 		if !c.hashed {
-			return c.offset, matchFound
+			return c, matchFound
 		}
 		if last.n != c.fp.n || last.n == 0 {
 			fp, err := hashPrefix(r, c.fp.n, scratch)
@@ -84,8 +86,8 @@ func (s *storedPositions) lookup(r io.ReaderAt, k fileKey, size int64, scratch *
 			last = fp
 		}
 		if last.hash == c.fp.hash {
-			return c.offset, matchFound
+			return c, matchFound
 		}
 	}
-	return 0, matchMismatch
+	return storedPos{}, matchMismatch
 }

@@ -121,7 +121,7 @@ func (t *tailer) truncated(tf *tailedFile, why string) {
 		args = append(args, "copies_resumed", strings.Join(copies, ","))
 	}
 	t.log.Info("file truncated (copytruncate rotation?); reading it again from the beginning", args...)
-	tf.offset, tf.fp, tf.waitSince, tf.announce = 0, fingerprint{}, time.Time{}, false
+	tf.offset, tf.fp, tf.waitSince, tf.announce, tf.skip = 0, fingerprint{}, time.Time{}, false, nil
 	if tf.st != nil {
 		tf.st.Reset(wal.Position{})
 	}
@@ -132,7 +132,7 @@ func (t *tailer) truncated(tf *tailedFile, why string) {
 // it is retried at the next read if the Emitter refuses it. It returns
 // only ctx's error.
 func (t *tailer) announce(ctx context.Context, tf *tailedFile) error {
-	_, err := t.emit(ctx, tf, nil, tf.labels, tf.offset, 0)
+	_, err := t.emit(ctx, tf, nil, tf.labels, tf.offset, 0, tf.skip)
 	return err
 }
 
@@ -170,7 +170,7 @@ func (t *tailer) readLines(ctx context.Context, tf *tailedFile, avail int64) (in
 	for i := range t.entries {
 		t.entries[i].Time = ts
 	}
-	if ok, err := t.emit(ctx, tf, t.entries, tf.labels, tf.offset+int64(used), lineBytes); !ok {
+	if ok, err := t.emit(ctx, tf, t.entries, tf.labels, tf.offset+int64(used), lineBytes, nil); !ok {
 		return 0, err
 	}
 	return int64(used), nil
@@ -257,6 +257,7 @@ func (t *tailer) readParsed(tf *tailedFile, size int64) (int, bool) {
 		pending bool
 		atEOF   bool
 	)
+	t.asm.setSkip(tf.skip, tf.offset)
 	for {
 		n, err := tf.f.ReadAt(t.buf[:want], tf.offset)
 		if n == 0 && err != nil && !errors.Is(err, io.EOF) {
@@ -321,16 +322,19 @@ func (t *tailer) readEntries(ctx context.Context, tf *tailedFile, size int64) (i
 			ents = append(ents, wal.Entry{Time: t.entryTime(&out[k], readTime), Line: out[k].line})
 		}
 		t.entries = ents
-		if ok, err := t.emit(ctx, tf, ents, t.blockLabels(tf, first.stream, first.parseErr), base+int64(end), lineBytes); !ok {
+		skip := skipAfter(tf.skip, base, out[i:j], base+int64(end))
+		if ok, err := t.emit(ctx, tf, ents, t.blockLabels(tf, first.stream, first.parseErr), base+int64(end), lineBytes, skip); !ok {
 			return tf.offset - base, err
 		}
+		tf.skip = skip
 		if first.parseErr {
 			t.m.errors.WithLabelValues(reasonParse).Add(float64(j - i))
 		}
 		i = j
 	}
-	if len(out) == 0 { // cannot happen: every line is an entry or under way
+	if len(out) == 0 { // every line read was skipped (see streamSkip)
 		tf.offset = base + int64(used)
+		tf.skip = skipAfter(tf.skip, 0, nil, tf.offset)
 	}
 	return int64(used), nil
 }
@@ -369,13 +373,14 @@ func (t *tailer) blockLabels(tf *tailedFile, stream string, parseErr bool) []wal
 	return l
 }
 
-// emit encodes entries as one block of tf ending at offset end and hands it
-// to the Emitter (emitBlock). On success tf.offset moves to end. It returns
+// emit encodes entries as one block of tf ending at offset end, with the
+// skips that hold there (see streamSkip), and hands it to the Emitter
+// (emitBlock). On success tf.offset moves to end. It returns
 // false when the block was not accepted, with ctx's error if ctx is done;
 // any other Emit error is counted, logged once per streak, and the block is
 // read again at the next wake-up.
-func (t *tailer) emit(ctx context.Context, tf *tailedFile, entries []wal.Entry, labels []wal.Label, end int64, lineBytes int) (bool, error) {
-	fp, ok, err := t.emitBlock(ctx, tf, entries, labels, end, lineBytes)
+func (t *tailer) emit(ctx context.Context, tf *tailedFile, entries []wal.Entry, labels []wal.Label, end int64, lineBytes int, skip []streamSkip) (bool, error) {
+	fp, ok, err := t.emitBlock(ctx, tf, entries, labels, end, lineBytes, skip)
 	if !ok {
 		return false, err
 	}
@@ -385,14 +390,15 @@ func (t *tailer) emit(ctx context.Context, tf *tailedFile, entries []wal.Entry, 
 }
 
 // emitBlock encodes entries (lineBytes of lines) as one block of tf, with
-// labels as its stream labels and its position at offset end, and hands
+// labels as its stream labels and its position at offset end (with skip
+// in its Cursor), and hands
 // it to the Emitter; it is the emit of both emit and emitStream. It
 // returns whether the Emitter took the block, and the fingerprint of tf's
 // first min(end, fingerprint_bytes) bytes that the block's FileID names.
 // The only error is ctx's: any other Emit error is counted, logged once
 // per streak (and its end logged once). A block taken is counted
 // (entries, blocks); the caller moves tf on.
-func (t *tailer) emitBlock(ctx context.Context, tf *tailedFile, entries []wal.Entry, labels []wal.Label, end int64, lineBytes int) (fingerprint, bool, error) {
+func (t *tailer) emitBlock(ctx context.Context, tf *tailedFile, entries []wal.Entry, labels []wal.Label, end int64, lineBytes int, skip []streamSkip) (fingerprint, bool, error) {
 	fp := tf.fp
 	if n := min(end, int64(t.opts.FingerprintBytes)); n != fp.n {
 		var err error
@@ -401,7 +407,7 @@ func (t *tailer) emitBlock(ctx context.Context, tf *tailedFile, entries []wal.En
 		}
 	}
 	id := fileID(tf.key, fp)
-	pos := wal.Position{FileID: id, Path: tf.path, Offset: end}
+	pos := wal.Position{FileID: id, Path: tf.path, Offset: end, Cursor: encodeSkips(skip)}
 	blk := wal.Block{Source: t.opts.Name, Labels: labels, Position: pos, Entries: entries}
 	rec := Record{
 		Source:   t.opts.Name,

@@ -241,11 +241,13 @@ func (t *tailer) openFile(m match, startup bool) string {
 
 	size := fi.Size()
 	var offset int64
+	var skip []streamSkip
 	from := fromBeginning
 	fresh := true // read from 0: it may be a copy of a file tailed now or lately
 	switch pos, res := t.stored.lookup(fh, k, size, &t.scratch); res {
 	case matchFound:
-		offset, from, fresh = pos, fromStored, false
+		offset, from, fresh = pos.offset, fromStored, false
+		skip = decodeSkips(pos.cursor, offset)
 	case matchMismatch:
 		// The file was tailed before, but no longer starts with the
 		// bytes that were read, or is shorter: truncated and perhaps
@@ -261,9 +263,9 @@ func (t *tailer) openFile(m match, startup bool) string {
 	n := min(offset, int64(t.opts.FingerprintBytes))
 	fp, err := hashPrefix(fh, n, &t.scratch)
 	if err != nil {
-		offset, fp = 0, fingerprint{}
+		offset, fp, skip = 0, fingerprint{}, nil
 	}
-	tf := &tailedFile{f: fh, key: k, path: path, labels: t.fileLabels(path), offset: offset, fp: fp,
+	tf := &tailedFile{f: fh, key: k, path: path, labels: t.fileLabels(path), offset: offset, skip: skip, fp: fp,
 		size: size, activeAt: time.Now(), openedIn: t.scanNo, fresh: fresh && offset == 0}
 	if t.runner != nil {
 		tf.st = t.runner.NewStream(tf.labels, wal.Position{Offset: offset}, tf)

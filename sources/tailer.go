@@ -119,6 +119,10 @@ type tailedFile struct {
 	path   string
 	labels []wal.Label // sorted: configured, filename, type labels
 	offset int64       // next byte to read; always where no entry is under way
+	// skip: see streamSkip. Empty unless streams interleave in the file
+	// (Docker, CRI) and an entry of one was under way at offset while
+	// entries of another that end past offset were emitted.
+	skip []streamSkip
 	// fp is the fingerprint of the first min(offset, FingerprintBytes)
 	// bytes: it checks the file was not truncated and rewritten, and
 	// makes the position's FileID.
@@ -181,7 +185,7 @@ func newTailer(f *File, w *fsnotify.Watcher) *tailer {
 		byKey:       make(map[fileKey]*tailedFile),
 		byPath:      make(map[string]*tailedFile),
 		idle:        make(map[fileKey]idleFile),
-		stored:      newStoredPositions(f.opts.Positions),
+		stored:      newStoredPositions(f.opts.Positions, f.opts.Cursors),
 		heads:       storedHeads(f.opts.Positions, f.opts.FingerprintBytes),
 		closedGone:  make(map[fileKey]int64),
 		unreadable:  make(map[string]*unreadablePath),

@@ -54,8 +54,9 @@ func (t *tailer) readStaged(ctx context.Context, tf *tailedFile, size int64) (in
 		t.runner.Add(tf.st, &in)
 	}
 	tf.offset = base + int64(used)
+	tf.skip = skipAfter(tf.skip, base, t.asm.out, tf.offset)
 	t.m.readBytes.Add(float64(used))
-	if len(t.asm.out) == 0 { // cannot happen: every line is an entry or under way
+	if len(t.asm.out) == 0 { // every line read was skipped (see streamSkip)
 		tf.st.Reset(wal.Position{Offset: tf.offset})
 	}
 	return int64(used), t.endStaged(ctx, tf)
@@ -120,7 +121,13 @@ func (t *tailer) emitStream(ctx context.Context, tf *tailedFile) (bool, error) {
 	if !ok {
 		return true, nil
 	}
-	fp, ok, err := t.emitBlock(ctx, tf, entries, tf.st.Labels(), pos.Offset, lineBytes)
+	// The skips hold at tf.offset only: at the start of an entry the
+	// stages still hold, lines they skip may be in it.
+	var skip []streamSkip
+	if pos.Offset == tf.offset {
+		skip = tf.skip
+	}
+	fp, ok, err := t.emitBlock(ctx, tf, entries, tf.st.Labels(), pos.Offset, lineBytes, skip)
 	if !ok {
 		return false, err
 	}

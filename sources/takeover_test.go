@@ -29,10 +29,10 @@ func TestTakeoverPosition(t *testing.T) {
 	defer f.Close()
 	fi, _ := f.Stat()
 	k, _ := keyOf(fi)
-	sp := newStoredPositions(map[string]int64{pos.FileID: pos.Offset})
+	sp := newStoredPositions(map[string]int64{pos.FileID: pos.Offset}, nil)
 	var scratch []byte
-	if off, m := sp.lookup(f, k, fi.Size(), &scratch); m != matchFound || off != 8 {
-		t.Errorf("lookup: %d %v", off, m)
+	if got, m := sp.lookup(f, k, fi.Size(), &scratch); m != matchFound || got.offset != 8 {
+		t.Errorf("lookup: %d %v", got.offset, m)
 	}
 
 	var mm *Mismatch

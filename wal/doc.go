@@ -51,7 +51,8 @@
 // where every string is uvarint-length-prefixed, and each entry's time is a
 // signed delta from the previous entry's (the first from 0), so times may
 // go backwards. Lines are raw bytes: empty lines, NUL bytes and invalid
-// UTF-8 survive. cursor is Position.Cursor ("" for files: one byte).
+// UTF-8 survive. cursor is Position.Cursor (for files "", one byte, unless
+// streams interleave: see sources' streamSkip).
 //
 // The block's labels are its stream labels, stored once. An entry whose
 // labels are the block's and that has no structured metadata has more=0
