@@ -269,79 +269,65 @@ func TestOptionsValidate(t *testing.T) {
 	}
 }
 
-// TestMultilineInterleavedOnce: in a Docker file whose streams interleave,
-// an entry of stderr that began before an stdout entry still under way
-// ends after that entry's start. The file is read again from there (the
+// TestMultilineInterleaved: in a Docker file whose streams interleave, an
+// entry of stderr that began before an stdout entry still under way ends
+// after that entry's start. The file is read again from there (the
 // position is always where no entry is under way), and the lines of the
 // stderr entry after it were read a second time, as an entry of their
-// own: "  at x" arrived twice. They are now skipped (streamSkip).
-func TestMultilineInterleavedOnce(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "c", "c-json.log")
-	os.MkdirAll(filepath.Dir(path), 0o755)
+// own: "  at x\n  at y" arrived twice. They are now skipped (streamSkip):
+// when the source reads on, when it restarts from the positions it
+// recorded (their Cursor holds the skips), and when the file was closed
+// for inactivity and is opened again.
+func TestMultilineInterleaved(t *testing.T) {
 	rec := func(log, stream string) string {
 		return `{"log":"` + log + `\n","stream":"` + stream + `","time":"2024-05-01T10:00:00Z"}` + "\n"
-	}
-	appendFile(t, path, rec("Exception", "stderr")+rec("out 1", "stdout")+rec("  at x", "stderr")+
-		rec("  at y", "stderr")+rec("Exception 2", "stderr"))
-	h := newHarness(t, FileOptions{Type: TypeDocker, Paths: []string{filepath.Join(dir, "*/*-json.log")},
-		Multiline: MultilineOptions{Start: `^(out|Exception)`, MaxWait: time.Hour}})
-	h.start(t)
-	waitFor(t, func() bool { return len(h.rec.entries()) >= 1 }, 5*time.Second, "the first entry")
-	// "out 1" and "Exception 2" are under way until the next start line
-	// of their stream.
-	appendFile(t, path, rec("out 2", "stdout")+rec("Exception 3", "stderr"))
-	waitFor(t, func() bool { return len(h.rec.entries()) >= 3 }, 5*time.Second, "entries")
-	appendFile(t, path, rec("out 3", "stdout")+rec("Exception 4", "stderr"))
-	waitFor(t, func() bool { return len(h.rec.entries()) >= 5 }, 5*time.Second, "entries")
-	var got []string
-	for _, e := range h.rec.entries() {
-		got = append(got, e.labels[streamLabel]+":"+e.line)
 	}
 	want := []string{"stderr:Exception\n  at x\n  at y", "stdout:out 1", "stderr:Exception 2", "stdout:out 2", "stderr:Exception 3"}
-	if strings.Join(got, "|") != strings.Join(want, "|") {
-		t.Errorf("entries %q, want %q", got, want)
-	}
-}
-
-// TestMultilineInterleavedRestart: the skips of TestMultilineInterleavedOnce
-// survive a restart: the position of the block that emitted the stderr
-// entry records them in its Cursor, and a source started from it does not
-// ship "  at x" again.
-func TestMultilineInterleavedRestart(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "c", "c-json.log")
-	os.MkdirAll(filepath.Dir(path), 0o755)
-	rec := func(log, stream string) string {
-		return `{"log":"` + log + `\n","stream":"` + stream + `","time":"2024-05-01T10:00:00Z"}` + "\n"
-	}
-	appendFile(t, path, rec("Exception", "stderr")+rec("out 1", "stdout")+rec("  at x", "stderr")+
-		rec("  at y", "stderr")+rec("Exception 2", "stderr"))
-	opts := FileOptions{Type: TypeDocker, Paths: []string{filepath.Join(dir, "*/*-json.log")},
-		Multiline: MultilineOptions{Start: `^(out|Exception)`, MaxWait: time.Hour}}
-	h1 := newHarness(t, opts)
-	h1.start(t)
-	waitFor(t, func() bool { return len(h1.rec.entries()) >= 1 }, 5*time.Second, "the first entry")
-	h1.waitScans(t, 2)
-	h1.f.Close()
-	if n := len(h1.rec.entries()); n != 1 {
-		t.Fatalf("%d entries before the restart, want 1", n)
-	}
-	opts.Positions, opts.Cursors = positionsOf(h1.rec), map[string]string{}
-	for _, b := range h1.rec.all() {
-		opts.Cursors[b.rec.Position.FileID] = b.rec.Position.Cursor
-	}
-	h2 := newHarness(t, opts)
-	h2.start(t)
-	appendFile(t, path, rec("out 2", "stdout")+rec("Exception 3", "stderr"))
-	waitFor(t, func() bool { return len(h2.rec.entries()) >= 2 }, 5*time.Second, "entries")
-	h2.waitScans(t, 2)
-	var got []string
-	for _, e := range h2.rec.entries() {
-		got = append(got, e.labels[streamLabel]+":"+e.line)
-	}
-	want := []string{"stdout:out 1", "stderr:Exception 2"}
-	if strings.Join(got, "|") != strings.Join(want, "|") {
-		t.Errorf("entries after the restart %q, want %q", got, want)
+	for _, resume := range []string{"reading on", "restart", "close_inactive"} {
+		t.Run(resume, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "c", "c-json.log")
+			os.MkdirAll(filepath.Dir(path), 0o755)
+			appendFile(t, path, rec("Exception", "stderr")+rec("out 1", "stdout")+rec("  at x", "stderr")+
+				rec("  at y", "stderr")+rec("Exception 2", "stderr"))
+			opts := FileOptions{Type: TypeDocker, Paths: []string{filepath.Join(dir, "*/*-json.log")},
+				Multiline: MultilineOptions{Start: `^(out|Exception)`, MaxWait: time.Hour}}
+			if resume == "close_inactive" {
+				opts.CloseInactive = 100 * time.Millisecond
+			}
+			h := newHarness(t, opts)
+			h.start(t)
+			waitFor(t, func() bool { return len(h.rec.entries()) >= 1 }, 5*time.Second, "the first entry")
+			got := h.rec
+			switch resume {
+			case "restart":
+				h.waitScans(t, 2)
+				h.f.Close()
+				if n := len(h.rec.entries()); n != 1 {
+					t.Fatalf("%d entries before the restart, want 1", n)
+				}
+				opts.Positions, opts.Cursors = positionsOf(h.rec), map[string]string{}
+				for _, b := range h.rec.all() {
+					opts.Cursors[b.rec.Position.FileID] = b.rec.Position.Cursor
+				}
+				opts.Emitter = h.rec // one list of entries across the restart
+				newHarness(t, opts).start(t)
+			case "close_inactive":
+				waitFor(t, func() bool { return h.filesOpen() == 0 }, 5*time.Second, "the idle file to be closed")
+			}
+			// "out 1" and "Exception 2" are under way until the next start
+			// line of their stream.
+			appendFile(t, path, rec("out 2", "stdout")+rec("Exception 3", "stderr"))
+			waitFor(t, func() bool { return len(got.entries()) >= 3 }, 5*time.Second, "entries")
+			appendFile(t, path, rec("out 3", "stdout")+rec("Exception 4", "stderr"))
+			waitFor(t, func() bool { return len(got.entries()) >= 5 }, 5*time.Second, "entries")
+			var lines []string
+			for _, e := range got.entries() {
+				lines = append(lines, e.labels[streamLabel]+":"+e.line)
+			}
+			if strings.Join(lines, "|") != strings.Join(want, "|") {
+				t.Errorf("entries %q, want %q", lines, want)
+			}
+		})
 	}
 }

@@ -501,7 +501,7 @@ func (t *tailer) sweep() {
 				// globs, or missed by a scan that listed the directory
 				// in the middle of a rotation. Should a scan find it
 				// again, it resumes here rather than at 0.
-				t.stored.add(tf.key, storedPos{fp: tf.fp, hashed: true, offset: tf.offset})
+				t.stored.add(tf.key, storedPos{fp: tf.fp, hashed: true, offset: tf.offset, cursor: encodeSkips(tf.skip)})
 				t.closedGone[tf.key] = t.scanNo
 			}
 			t.closeFile(tf)
@@ -562,7 +562,7 @@ func (t *tailer) park(tf *tailedFile) {
 		idle = idleFile{size: fi.Size(), mtime: fi.ModTime()}
 	}
 	t.idle[tf.key] = idle
-	t.stored.add(tf.key, storedPos{fp: tf.fp, hashed: true, offset: tf.offset})
+	t.stored.add(tf.key, storedPos{fp: tf.fp, hashed: true, offset: tf.offset, cursor: encodeSkips(tf.skip)})
 	t.closeFile(tf)
 }
 
