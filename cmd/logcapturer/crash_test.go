@@ -193,12 +193,7 @@ func TestCrashKill9(t *testing.T) {
 	w := startWriter(t, filepath.Join(dir, "logs"), nfiles, rate)
 	var stderr bytes.Buffer
 	for i := 0; i < kills; i++ {
-		cmd := startChild(t, bin, cfg, &stderr)
-		time.Sleep(time.Duration(100+rand.IntN(900)) * time.Millisecond) // the random moment of the crash
-		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		_ = cmd.Wait()
+		crashOnce(t, bin, cfg, &stderr, 100*time.Millisecond, 900*time.Millisecond)
 	}
 	written := w.finish()
 	total := 0
@@ -217,12 +212,7 @@ func TestCrashKill9(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("clean shutdown: %v\n%s", err, stderr.String())
-	}
+	stopChild(t, cmd, &stderr)
 	counts = countLines(t, out)
 
 	missing, dups := 0, 0
@@ -313,4 +303,28 @@ func walLines(t *testing.T, walDir string) (map[string]int, uint64) {
 		}
 	}
 	return counts, l.LastIndex()
+}
+
+// crashOnce starts the binary on cfg and kill -9s it at a random moment
+// between least and least+spread after, then reaps it.
+func crashOnce(t *testing.T, bin, cfg string, stderr io.Writer, least, spread time.Duration) {
+	t.Helper()
+	cmd := startChild(t, bin, cfg, stderr)
+	time.Sleep(least + rand.N(spread)) // the random moment of the crash
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+}
+
+// stopChild stops a child with SIGTERM and fails the test, showing its
+// stderr, unless it shuts down cleanly.
+func stopChild(t *testing.T, cmd *exec.Cmd, stderr fmt.Stringer) {
+	t.Helper()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("clean shutdown: %v\n%s", err, stderr.String())
+	}
 }

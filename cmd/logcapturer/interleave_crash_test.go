@@ -3,10 +3,8 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -90,12 +88,7 @@ admin:
 	}()
 	var stderr bytes.Buffer
 	for range kills {
-		cmd := startChild(t, bin, cfg, &stderr)
-		time.Sleep(time.Duration(100+rand.IntN(900)) * time.Millisecond) // the random moment of the crash
-		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		_ = cmd.Wait()
+		crashOnce(t, bin, cfg, &stderr, 100*time.Millisecond, 900*time.Millisecond)
 	}
 	close(stop)
 	n := <-done
@@ -119,12 +112,7 @@ admin:
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("clean shutdown: %v\n%s", err, stderr.String())
-	}
+	stopChild(t, cmd, &stderr)
 	walDir := filepath.Join(dir, "data", "wal")
 	counts, blocks := walLines(t, walDir)
 	missing, extra, dups := 0, 0, 0

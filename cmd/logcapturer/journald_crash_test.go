@@ -79,12 +79,7 @@ admin:
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("clean shutdown: %v\n%s", err, stderr.String())
-	}
+	stopChild(t, cmd, &stderr)
 	waitNoJournalctl(t, jdir)
 	counts = countLines(t, out)
 	missing := 0

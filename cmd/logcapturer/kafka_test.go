@@ -116,12 +116,7 @@ func TestKafkaCrashKill9(t *testing.T) {
 	// Every line may have been in Kafka before this start: wait until the
 	// child handles SIGTERM before sending it.
 	ready.wait(t, "READY=1")
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("clean shutdown: %v\n%s", err, stderr.String())
-	}
+	stopChild(t, cmd, &stderr)
 	counts := kafkaCounts(recs)
 	missing, dups := 0, 0
 	for f, n := range written {

@@ -294,12 +294,7 @@ admin:
 	time.Sleep(300 * time.Millisecond)
 	close(stop)
 	res := <-done
-	if err := child.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := child.Wait(); err != nil {
-		t.Fatalf("clean shutdown: %v\n%s", err, stderr.String())
-	}
+	stopChild(t, child, &stderr)
 
 	counts, blocks := walLines(t, filepath.Join(dir, "data", "wal"))
 	missing, dups, retried := 0, 0, 0

@@ -98,12 +98,7 @@ admin: {listen: "%s"}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("clean shutdown: %v\n%s", err, stderr.String())
-	}
+	stopChild(t, cmd, &stderr)
 	for f, n := range written {
 		for i := 0; i < n; i++ {
 			if target.Count(lineKey(f, i)) == 0 {

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -154,12 +153,7 @@ admin:
 	var stderr bytes.Buffer
 	kills := 0
 	for w.rotations.Load() < int64(rotations) {
-		cmd := startChild(t, bin, cfgPath, &stderr)
-		time.Sleep(time.Duration(100+rand.IntN(700)) * time.Millisecond) // the random moment of the crash
-		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		_ = cmd.Wait()
+		crashOnce(t, bin, cfgPath, &stderr, 100*time.Millisecond, 700*time.Millisecond)
 		kills++
 	}
 	total, err := w.finish()
@@ -174,12 +168,7 @@ admin:
 	for len(countLines(t, out)) < total && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("clean shutdown: %v\n%s", err, stderr.String())
-	}
+	stopChild(t, cmd, &stderr)
 	counts := countLines(t, out)
 	missing, dups := 0, 0
 	for i := range total {
@@ -330,12 +319,7 @@ admin:
 	var stderr bytes.Buffer
 	kills := 0
 	for start := time.Now(); time.Since(start) < 8*time.Second; kills++ {
-		cmd := startChild(t, bin, cfgPath, &stderr)
-		time.Sleep(time.Duration(100+rand.IntN(700)) * time.Millisecond) // the random moment of the crash
-		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		_ = cmd.Wait()
+		crashOnce(t, bin, cfgPath, &stderr, 100*time.Millisecond, 700*time.Millisecond)
 	}
 	close(stop)
 	for range 2 {
@@ -390,12 +374,7 @@ admin:
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("clean shutdown: %v\n%s", err, stderr.String())
-	}
+	stopChild(t, cmd, &stderr)
 
 	walCounts, walBlocks := walLines(t, filepath.Join(dir, "data", "wal"))
 	walDups, lost, lostInFile, inNoFile := 0, 0, 0, 0

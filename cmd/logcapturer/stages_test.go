@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -166,12 +165,7 @@ admin:
 	w := startWriter(t, filepath.Join(dir, "logs"), nfiles, rate)
 	var stderr bytes.Buffer
 	for range kills {
-		cmd := startChild(t, bin, cfg, &stderr)
-		time.Sleep(time.Duration(100+rand.IntN(900)) * time.Millisecond) // the random moment of the crash
-		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		_ = cmd.Wait()
+		crashOnce(t, bin, cfg, &stderr, 100*time.Millisecond, 900*time.Millisecond)
 	}
 	written := w.finish()
 	kept := map[string]bool{}
@@ -193,12 +187,7 @@ admin:
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("clean shutdown: %v\n%s", err, stderr.String())
-	}
+	stopChild(t, cmd, &stderr)
 	counts = countLines(t, out)
 	missing, dups, dropped := 0, 0, 0
 	for k := range kept {
