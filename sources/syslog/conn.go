@@ -56,10 +56,12 @@ func (s *Source) accept(ctx context.Context) {
 			return
 		case len(s.conns) >= s.cfg.MaxConnections:
 			s.mu.Unlock()
-			nc.Close()
+			// Counted before the close: a client that sees its
+			// connection refused finds the refusal in the metrics.
 			s.m.errors.WithLabelValues(reasonMaxConnections).Inc()
 			s.warn(reasonMaxConnections, "syslog connection refused: max_connections reached",
 				"max_connections", s.cfg.MaxConnections, "remote", c.remote)
+			nc.Close()
 			continue
 		}
 		s.conns[c] = struct{}{}
