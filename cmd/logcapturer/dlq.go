@@ -210,29 +210,28 @@ func cmdDLQ(args []string, con console, stdout, stderr io.Writer) error {
 		}
 	}
 	total := 0
-	done := map[string]bool{}
 	type at struct {
 		sink string
-		from uint64
+		from uint64 // 0: every dead letter of the sink
 	}
-	seen := map[at]bool{} // a replay or purge at an index takes every dead letter there
+	// One call per sink and index: a replay or purge at an index takes
+	// every dead letter there, and a replay without --from every one of
+	// the sink.
+	seen := map[at]bool{}
 	for _, d := range picked {
-		if seen[at{d.Sink, d.From}] {
+		key := at{d.Sink, d.From}
+		if verb == "replay" && *from == 0 {
+			key.from = 0
+		}
+		if seen[key] {
 			continue
 		}
-		seen[at{d.Sink, d.From}] = true
+		seen[key] = true
 		var n int
-		switch {
-		case verb == "replay" && *from == 0:
-			if done[d.Sink] {
-				continue
-			}
-			done[d.Sink] = true
-			n, err = src.replay(d.Sink, 0)
-		case verb == "replay":
-			n, err = src.replay(d.Sink, d.From)
-		default:
-			n, err = src.purge(d.Sink, d.From)
+		if verb == "replay" {
+			n, err = src.replay(key.sink, key.from)
+		} else {
+			n, err = src.purge(key.sink, key.from)
 		}
 		if err != nil {
 			return err
