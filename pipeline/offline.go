@@ -242,8 +242,8 @@ func (o *Offline) DLQ(sink string) ([]DeadLetter, error) {
 	return out, nil
 }
 
-// DLQEntries returns the sink's dead letter starting at from and up to
-// limit of its entries (of every source: routes live in the config).
+// DLQEntries returns the sink's (first) dead letter starting at from and
+// up to limit of its entries (of every source: routes live in the config).
 func (o *Offline) DLQEntries(sink string, from uint64, limit int) (DeadLetter, []Entry, error) {
 	if err := o.CheckSink(sink); err != nil {
 		return DeadLetter{}, nil, err
@@ -274,7 +274,7 @@ func (o *Offline) DLQEntries(sink string, from uint64, limit int) (DeadLetter, [
 	return DeadLetter{}, nil, &NotFoundError{What: fmt.Sprintf("dead letter %d of sink %s", from, sink), Known: known}
 }
 
-// ReplayDLQ queues the sink's dead letter starting at from (every one when
+// ReplayDLQ queues the sink's dead letters starting at from (every one when
 // from is 0; every sink's when sink is "") for another try at the next
 // start. It returns how many it queued.
 func (o *Offline) ReplayDLQ(sink string, from uint64) (int, error) {

@@ -314,8 +314,8 @@ func (p *Pipeline) WALEntriesAt(t time.Time, limit int) ([]Entry, error) {
 	return p.walView().entriesAt(t, limit)
 }
 
-// DLQEntries returns the sink's dead letter starting at from and up to
-// limit of its entries routed to the sink. Errors: *UnknownSinkError,
+// DLQEntries returns the sink's (first) dead letter starting at from and
+// up to limit of its entries routed to the sink. Errors: *UnknownSinkError,
 // *NotFoundError.
 func (p *Pipeline) DLQEntries(sink string, from uint64, limit int) (DeadLetter, []Entry, error) {
 	sl, err := p.loop(sink)

@@ -21,7 +21,9 @@
 // dlq show lists, under each dead letter, the entries it holds, read from
 // the WAL (--limit N per dead letter): for a partial rejection only the
 // refused entries; dlq replay queues them (only them) for the next run,
-// keeping their first failure. dlq purge without --sink and --from (every
+// keeping their first failure; --from N takes every dead letter starting
+// at N (two when the same blocks were refused again after a restart, see
+// package retry). dlq purge without --sink and --from (every
 // sink's dead letters) asks [y/N] on stderr when stdin is a terminal
 // (terminal_linux.go), and otherwise wants --all (exit 2 without).
 //
