@@ -238,7 +238,8 @@ func TestEndToEndCrash(t *testing.T) {
 		n := len(got)
 		r.Wait(ctx, func(c, _ int) bool { return c > n })
 	}
-	t.Logf("killed after %d entries; %d duplicate deliveries in all (Loki drops them)", before, r.Count()-e2eLines)
+	t.Logf("killed after %d entries; %d duplicate deliveries in all (Loki drops them); %d pushes cut short by the kill",
+		before, r.Count()-e2eLines, r.Aborted())
 }
 
 // startChild runs the chain in a child process (this test binary, as

@@ -86,6 +86,7 @@ type Receiver struct {
 	refused  []Entry
 	requests []Request
 	problems []string
+	aborted  int           // pushes whose body ended early: the client went away
 	changed  chan struct{} // closed and replaced whenever something is recorded
 }
 
@@ -191,6 +192,14 @@ func (r *Receiver) Requests() []Request {
 	return append([]Request(nil), r.requests...)
 }
 
+// Aborted returns how many pushes ended before their body did (the
+// client went away mid-push); they are not Problems.
+func (r *Receiver) Aborted() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.aborted
+}
+
 // Problems returns the protocol violations seen (each was answered 400).
 func (r *Receiver) Problems() []string {
 	r.mu.Lock()
@@ -268,6 +277,15 @@ func (r *Receiver) next(tenant string) (Reply, *Limits) {
 
 func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(req.Body, MaxBodyBytes+1))
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		// The connection closed before the body's end: the client
+		// went away (a test kill -9s it mid-push). No protocol
+		// problem, and no one to answer.
+		r.mu.Lock()
+		r.aborted++
+		r.mu.Unlock()
+		return
+	}
 	info := Request{Header: req.Header.Clone(), Bytes: len(body)}
 	var entries []Entry
 	switch {
