@@ -2,7 +2,9 @@ package sources
 
 import (
 	"bytes"
+	"math"
 	"regexp"
+	"slices"
 	"sort"
 )
 
@@ -184,15 +186,48 @@ func (a *assembler) decode(text []byte, cut bool) record {
 	return record{content: text}
 }
 
+// maxStreams bounds the streams an assembler tracks. Docker and CRI write
+// two (stdout, stderr), and "" is a record without one; a file that names
+// more is not theirs (a record per stream name, or garbage), and must not
+// grow the list, or its linear lookup, with its size.
+const maxStreams = 8
+
 func (a *assembler) stream(name string) *streamState {
 	for _, st := range a.streams {
 		if st.name == name {
 			return st
 		}
 	}
+	if len(a.streams) >= maxStreams {
+		a.dropStreams()
+	}
 	st := &streamState{name: name}
 	a.streams = append(a.streams, st)
 	return st
+}
+
+// dropStreams makes room for a stream: it forgets the streams with nothing
+// under way, and when every one has, it ends the entry and partial line of
+// the one that began first, as max_lines would, and forgets it.
+func (a *assembler) dropStreams() {
+	a.streams = slices.DeleteFunc(a.streams, func(st *streamState) bool {
+		return !st.part.active && !st.entry.active
+	})
+	if len(a.streams) < maxStreams {
+		return
+	}
+	first, at := 0, math.MaxInt
+	for i, st := range a.streams {
+		for _, p := range []*pending{&st.part, &st.entry} {
+			if p.active && p.start < at {
+				first, at = i, p.start
+			}
+		}
+	}
+	st := a.streams[first]
+	a.finishPart(st)
+	a.finishEntry(st)
+	a.streams = slices.Delete(a.streams, first, first+1)
 }
 
 // feed takes the record of the line at buf[start:end].

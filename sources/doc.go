@@ -116,6 +116,10 @@
 //     too. With pipeline_stages, a block records them only when its
 //     position is the tailer's offset (the stages hold no entry): at the
 //     start of an entry they hold, the lines after it are read again.
+//     Docker and CRI write two streams; a file that names more (not
+//     theirs) has at most 8 tracked at once: for a ninth, the streams with
+//     nothing under way are forgotten, and if none is, the entry and
+//     partial line of the one that began first end there, as at max_lines.
 //   - Docker. Each line {"log","stream","time"} is decoded (a small JSON
 //     scanner, no allocation per line); "log" without its final '\n' is a
 //     partial line (Docker cuts at 16 KiB), joined with the next records of

@@ -2,6 +2,8 @@ package sources
 
 import (
 	"encoding/json"
+	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -130,4 +132,68 @@ func TestSkipCursor(t *testing.T) {
 			t.Errorf("%q decodes as %+v, want none", bad, got)
 		}
 	}
+}
+
+// TestAssemblerStreamsBounded: a file that names a stream per record (not
+// Docker's: it writes stdout and stderr) must not grow the assembler's
+// streams, which it keeps from one read to the next and searches on every
+// record, with its size; with more streams under way than maxStreams, the
+// entry that began first ends early. Every line is read once either way.
+func TestAssemblerStreamsBounded(t *testing.T) {
+	rec := func(stream, log string) []byte {
+		b, _ := json.Marshal(map[string]string{"log": log, "stream": stream, "time": "2024-05-01T10:00:00Z"})
+		return append(b, '\n')
+	}
+	cuts := func(n, every int) []int {
+		var c []int
+		for i := every; i < n; i += every {
+			c = append(c, i)
+		}
+		return c
+	}
+
+	t.Run("a stream per line", func(t *testing.T) {
+		var file []byte
+		want := map[string][]string{}
+		for i := range 5000 {
+			s, l := fmt.Sprintf("s%d", i), fmt.Sprintf("line %d", i)
+			file = append(file, rec(s, l+"\n")...)
+			want[s] = []string{l}
+		}
+		a := fuzzAssembler(TypeDocker, 1024, "", 0)
+		got := readInParts(t, a, file, cuts(len(file), 4096))
+		if !maps.EqualFunc(got, want, slices.Equal) {
+			t.Fatalf("got %d streams' entries, want %d, one line each", len(got), len(want))
+		}
+		if len(a.streams) > maxStreams {
+			t.Fatalf("the assembler tracks %d streams, want at most %d", len(a.streams), maxStreams)
+		}
+	})
+
+	t.Run("more streams under way than the bound", func(t *testing.T) {
+		// 20 streams each write a multiline entry in 3 partial records,
+		// the streams taking turns record by record.
+		const n = 20
+		var file []byte
+		for part := range 3 {
+			for i := range n {
+				log := fmt.Sprintf("%d-%d", i, part)
+				if part == 2 {
+					log += "\n"
+				}
+				file = append(file, rec(fmt.Sprintf("s%d", i), log)...)
+			}
+		}
+		a := fuzzAssembler(TypeDocker, 1024, `^X`, 100)
+		got := readInParts(t, a, file, cuts(len(file), 512))
+		if len(a.streams) > maxStreams {
+			t.Fatalf("the assembler tracks %d streams, want at most %d", len(a.streams), maxStreams)
+		}
+		for i := range n {
+			s := fmt.Sprintf("s%d", i)
+			if all := strings.Join(got[s], ""); all != fmt.Sprintf("%d-0%d-1%d-2", i, i, i) {
+				t.Errorf("stream %s: entries %q, want its three parts once, in order", s, got[s])
+			}
+		}
+	})
 }
