@@ -264,7 +264,7 @@ func (c *counts) covered() uint64 {
 // countBlock decodes a WAL record's entries and line bytes; a block that
 // does not decode counts nothing.
 func countBlock(rec []byte, blk *wal.Block) (source string, t tally) {
-	if wal.DecodeBlock(rec, blk) != nil {
+	if wal.DecodeReadBlock(rec, blk) != nil {
 		return "", tally{}
 	}
 	return blk.Source, tally{int64(len(blk.Entries)), int64(blk.Size())}

@@ -118,7 +118,7 @@ func deadLetterEntries(l *wal.Log, d retry.DeadLetter, routes map[string]bool, f
 		case err != nil:
 			return fmt.Errorf("read wal block %d: %w", idx, err)
 		}
-		if wal.DecodeBlock(buf, &blk) != nil || routes != nil && !routes[blk.Source] {
+		if wal.DecodeReadBlock(buf, &blk) != nil || routes != nil && !routes[blk.Source] {
 			continue
 		}
 		emit := func(i int) error {

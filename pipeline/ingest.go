@@ -480,7 +480,7 @@ func (p *Pipeline) dropOldest() bool {
 		lost := 0
 		for i := max(from, sl.readNext); i < cut; i++ {
 			var err error
-			if buf, err = rd.Read(buf, i); err != nil || wal.DecodeBlock(buf, &blk) != nil {
+			if buf, err = rd.Read(buf, i); err != nil || wal.DecodeReadBlock(buf, &blk) != nil {
 				continue
 			}
 			if sl.routes == nil || sl.routes[blk.Source] {

@@ -83,7 +83,7 @@ func (p *Pipeline) recover() error {
 	for i := from; i <= last; i++ {
 		buf, err = rd.Read(buf, i)
 		if err == nil {
-			err = wal.DecodeBlock(buf, &blk)
+			err = wal.DecodeReadBlock(buf, &blk)
 		}
 		var ce *wal.CorruptionError
 		if errors.As(err, &ce) || errors.Is(err, wal.ErrBadRecord) {

@@ -418,7 +418,7 @@ func (sl *sinkLoop) read(rd *wal.Reader, b *batch, index uint64) (uint64, error)
 		b.Blocks = append(b.Blocks, wal.Block{})
 	}
 	blk := &b.Blocks[n]
-	if err := wal.DecodeBlock(buf, blk); err != nil {
+	if err := wal.DecodeReadBlock(buf, blk); err != nil {
 		if sl.firstWarning(b.From, index) {
 			sl.p.m.corruptRecords.WithLabelValues(sl.name).Inc()
 			sl.p.logger.Warn("skipping a wal block that does not decode", "sink", sl.name, "range_from", b.From,

@@ -111,10 +111,10 @@ func (v walView) rangeError(what string, after bool) *RangeError {
 	rd := v.log.NewReader()
 	defer rd.Close()
 	var blk wal.Block
-	if buf, err := rd.Read(nil, first); err == nil && wal.DecodeBlock(buf, &blk) == nil && len(blk.Entries) > 0 {
+	if buf, err := rd.Read(nil, first); err == nil && wal.DecodeReadBlock(buf, &blk) == nil && len(blk.Entries) > 0 {
 		e.FirstTime = time.Unix(0, blk.Entries[0].Time).UTC()
 	}
-	if buf, err := rd.Read(nil, last); err == nil && wal.DecodeBlock(buf, &blk) == nil && len(blk.Entries) > 0 {
+	if buf, err := rd.Read(nil, last); err == nil && wal.DecodeReadBlock(buf, &blk) == nil && len(blk.Entries) > 0 {
 		e.LastTime = time.Unix(0, blk.Entries[len(blk.Entries)-1].Time).UTC()
 	}
 	return e
@@ -161,7 +161,7 @@ func (v walView) locateTime(t time.Time) (index uint64, skip int, at time.Time, 
 		if err != nil {
 			return false, fmt.Errorf("read wal index %d: %w", i, err)
 		}
-		return wal.DecodeBlock(buf, &blk) == nil && len(blk.Entries) > 0, nil
+		return wal.DecodeReadBlock(buf, &blk) == nil && len(blk.Entries) > 0, nil
 	}
 	// firstTime is the first entry's time of the first readable block at
 	// or after i (up to end).
@@ -248,7 +248,7 @@ func (v walView) entries(from, to uint64, skip, limit int, keep func(source stri
 		if err != nil {
 			return nil, fmt.Errorf("read wal index %d: %w", i, err)
 		}
-		if wal.DecodeBlock(buf, &blk) != nil || (keep != nil && !keep(blk.Source)) {
+		if wal.DecodeReadBlock(buf, &blk) != nil || (keep != nil && !keep(blk.Source)) {
 			continue
 		}
 		labels := labelMap(blk.Labels)

@@ -55,6 +55,18 @@ func DecodeBlock(rec []byte, b *Block) error {
 	return nil
 }
 
+// DecodeReadBlock is DecodeBlock for a record Reader.Read returned without
+// error: Read verified its checksum, so it is not computed a second time.
+func DecodeReadBlock(rec []byte, b *Block) error {
+	if len(rec) <= crcSize {
+		return fmt.Errorf("%w: %d bytes is too short", ErrBadRecord, len(rec))
+	}
+	if err := decodeBlock(rec[crcSize:], b); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadRecord, err)
+	}
+	return nil
+}
+
 // decodeBlock decodes one block payload (no checksum), as appendBlock
 // writes it or as version 1 wrote it.
 func decodeBlock(payload []byte, b *Block) error {

@@ -229,6 +229,7 @@ func FuzzDecodeBlock(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var b Block
 		_ = DecodeBlock(data, &b)
+		_ = DecodeReadBlock(data, &b)
 
 		rec := reframe(data)
 		if err := DecodeBlock(rec, &b); err != nil {
@@ -400,5 +401,35 @@ func TestDecodeBlockV2Amplification(t *testing.T) {
 	})
 	if max := len(p)*labelsPerByte + labelsSlack; cap(b.labels) > 2*max {
 		t.Fatalf("decode grew its label storage to %d labels (bound %d); %v allocs", cap(b.labels), max, allocs)
+	}
+}
+
+// TestDecodeReadBlock: DecodeReadBlock decodes what DecodeBlock decodes,
+// without computing the checksum Reader.Read verified (a record whose
+// stored checksum is wrong but whose payload is whole decodes), and refuses
+// what cannot be a record.
+func TestDecodeReadBlock(t *testing.T) {
+	for name, want := range codecBlocks() {
+		rec := EncodeBlock(nil, want)
+		var a, b Block
+		if err := DecodeBlock(rec, &a); err != nil {
+			t.Fatalf("%s: DecodeBlock: %v", name, err)
+		}
+		rec[0] ^= 0xff
+		if err := DecodeBlock(rec, &b); !errors.Is(err, ErrBadRecord) {
+			t.Fatalf("%s: DecodeBlock of a bad checksum: %v, want ErrBadRecord", name, err)
+		}
+		if err := DecodeReadBlock(rec, &b); err != nil {
+			t.Fatalf("%s: DecodeReadBlock: %v", name, err)
+		}
+		if !equalBlocks(&a, &b) {
+			t.Fatalf("%s: DecodeReadBlock gave\n%+v\nDecodeBlock\n%+v", name, b, a)
+		}
+	}
+	for _, rec := range [][]byte{nil, {1, 2, 3, 4}, {1, 2, 3, 4, 99}} {
+		var b Block
+		if err := DecodeReadBlock(rec, &b); !errors.Is(err, ErrBadRecord) {
+			t.Errorf("DecodeReadBlock(%v) = %v, want ErrBadRecord", rec, err)
+		}
 	}
 }

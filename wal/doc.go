@@ -86,7 +86,9 @@
 //
 // wal/testdata/v1 is a log written by that release; a test opens it.
 //
-// DecodeBlock verifies the checksum and never panics. It reuses the
+// DecodeBlock verifies the checksum and never panics; DecodeReadBlock
+// decodes a block Reader.Read returned, whose checksum Read verified,
+// without computing it again (the sinks' reads). Both reuse the
 // Block's slices: entries' Labels and Metadata live in storage the Block
 // keeps for the next decode (entries with equal label sets share one
 // slice, found among the last few distinct sets), and names and short
