@@ -343,7 +343,11 @@
 // never opened has no FileID, offset 0 and the size of the scan's stat.
 // The tailer publishes it at the end of each read round under a mutex of
 // its own (status.go), one pass over the files like the sweep; a caller
-// copies a short list and never waits for file I/O.
+// copies a short list and never waits for file I/O. The same pass sets
+// logcapturer_source_lag_bytes to the sum of the files' lag_bytes
+// (Promtail's file_bytes_total - read_bytes_total, per source): it keeps
+// its value while the tailer waits to hand a block over (the pipeline's
+// source_stalled says so).
 //
 // While the source has files and every one is unreadable, it reports
 // ConditionUnreadable (source_unreadable) to FileOptions.Conditions, the

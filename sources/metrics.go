@@ -32,6 +32,8 @@ type metrics struct {
 	// filesDeletedOpen are open files whose path no longer leads to them
 	// (deleted, or rotated out of the globs), read to their end.
 	filesDeletedOpen prometheus.Gauge
+	// lagBytes: the files' bytes past their offsets (status LAG BYTES).
+	lagBytes prometheus.Gauge
 	// copies are files taken for copies of another (copytruncate).
 	copies prometheus.Counter
 	errors *prometheus.CounterVec
@@ -60,6 +62,10 @@ func newMetrics(reg prometheus.Registerer, source string) (*metrics, error) {
 			Name: "logcapturer_source_files_deleted_open",
 			Help: "Open files that were deleted or rotated out of the globs, kept open until read to their end.",
 		}),
+		lagBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "logcapturer_source_lag_bytes",
+			Help: "Bytes of the source's files not read yet (size at the last stat past the offset), over its open, draining and idle files, as at the end of its last read round: the LAG BYTES of logcapturer status.",
+		}),
 		copies: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "logcapturer_source_copies_total",
 			Help: "New files whose first fingerprint_bytes match a file tailed or truncated lately (copytruncate): resumed at that file's offset, not read from their beginning.",
@@ -68,7 +74,7 @@ func newMetrics(reg prometheus.Registerer, source string) (*metrics, error) {
 	}
 	var err error
 	if m.set, err = RegisterMetrics(reg, source,
-		m.readBytes, m.entries, m.blocks, m.linesSplit, m.filesOpen, m.filesDeletedOpen, m.copies, m.errors); err != nil {
+		m.readBytes, m.entries, m.blocks, m.linesSplit, m.filesOpen, m.filesDeletedOpen, m.lagBytes, m.copies, m.errors); err != nil {
 		return nil, err
 	}
 	return m, nil

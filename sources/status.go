@@ -105,7 +105,8 @@ func (t *tailer) publishStatus() {
 	t.opts.Conditions.SetSourceCondition(t.opts.Name, ConditionUnreadable, on, detail)
 }
 
-// fillBoard rewrites the board and says whether the source has files and
+// fillBoard rewrites the board, sets logcapturer_source_lag_bytes to the
+// sum of its files' LagBytes, and says whether the source has files and
 // every one is unreadable, with a detail naming the first.
 func (t *tailer) fillBoard() (allUnreadable bool, detail string) {
 	b := &t.src.board
@@ -161,6 +162,11 @@ func (t *tailer) fillBoard() (allUnreadable bool, detail string) {
 		since := u.since.UTC()
 		b.files = append(b.files, FileStatus{Path: p, Size: max(0, u.size), State: FileUnreadable, Error: u.err, Since: &since})
 	}
+	var lag int64
+	for i := range b.files {
+		lag += b.files[i].LagBytes
+	}
+	t.m.lagBytes.Set(float64(lag))
 	var first *FileStatus
 	for i := range b.files {
 		f := &b.files[i]
