@@ -138,6 +138,33 @@ func TestDashboardQueriesParse(t *testing.T) {
 	runTool(t, "", pt, "check", "rules", path)
 }
 
+// TestPromtailEquivalentRules: the rule group the Promtail migration guide
+// gives for the Promtail mixin's alert names passes promtool check rules
+// (the metrics it names exist: cmd's TestDashboardMetricsExist).
+func TestPromtailEquivalentRules(t *testing.T) {
+	b, err := os.ReadFile("promtail-migration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "\n```yaml\ngroups:\n  - name: promtail-equivalents\n")
+	if !ok {
+		t.Fatal("promtail-migration.md has no promtail-equivalents rule group")
+	}
+	rules, _, ok := strings.Cut(rest, "\n```\n")
+	if !ok {
+		t.Fatal("the promtail-equivalents rule group does not end")
+	}
+	for _, name := range []string{"PromtailRequestsErrors", "PromtailRequestLatency", "PromtailFileLagging", "PromtailFileMissing"} {
+		if !strings.Contains(rules, "- alert: "+name+"\n") {
+			t.Errorf("no %s in the promtail-equivalents rules", name)
+		}
+	}
+	pt := tool(t, "promtool", "prometheus")
+	path := filepath.Join(t.TempDir(), "promtail_equivalents.yml")
+	os.WriteFile(path, []byte("groups:\n  - name: promtail-equivalents\n"+rules+"\n"), 0o644)
+	runTool(t, "", pt, "check", "rules", path)
+}
+
 // TestDashboardShowsPipelineMetrics: the metrics of the sources'
 // pipeline_stages each have a panel (drops by reason, stage errors, streams
 // per source, entries beyond max_streams), and the warning alert on

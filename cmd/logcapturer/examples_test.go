@@ -77,7 +77,7 @@ func composeAsMounted(t *testing.T, dir string) string {
 var metricName = regexp.MustCompile(`\b(logcapturer_[a-z_]+|go_[a-z_]+|process_[a-z_]+)`)
 
 // TestDashboardMetricsExist: every metric the Grafana dashboard and the
-// alert rules name, and every series the code defines, is served by a
+// alert rules name, every one the Promtail migration guide names, and every series the code defines, is served by a
 // running logcapturer with a file and a loki_push source, a file and a loki sink (histograms by their
 // _bucket/_count series) before its first event: the first scrape is taken
 // before any line was read or sent (the admin server starts last, once
@@ -110,6 +110,14 @@ func TestDashboardMetricsExist(t *testing.T) {
 		for _, m := range declared.FindAllStringSubmatch(string(b), -1) {
 			defined = append(defined, m[1]+" ("+filepath.Base(f)+")")
 		}
+	}
+	// The migration guide names histograms by their family, as defined.
+	guide, err := os.ReadFile("../../deploy/promtail-migration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range metricName.FindAllString(string(guide), -1) {
+		defined = append(defined, n+" (promtail-migration.md)")
 	}
 
 	r := lokitest.NewReceiver()
