@@ -186,7 +186,7 @@ invalid.yaml:6: wal.sync: must be batch, interval or none, got "sometimes"
 invalid.yaml:7: wal.sync_interval: must be a duration like 250ms, got "fast"
 invalid.yaml:8: wal.full_policy: must be block or drop_oldest, got "drop_newest"
 invalid.yaml:12: sources[0].paths[1]: is not a valid glob pattern: "/var/log/[app.log"
-invalid.yaml:12: sources[0].paths[2]: "**" is not supported: patterns follow filepath.Match, where * matches within one path element, got "/var/log/**/*.log"
+invalid.yaml:12: sources[0].paths[2]: "**" must be a whole path element, as in /var/log/**/*.log (inside one it would mean *), got "/var/log/**.log"
 invalid.yaml:13: sources[0].start_at: must be beginning or end, got "middle"
 invalid.yaml:14: sources[0].labels.1bad: invalid label name "1bad": must match [a-zA-Z_][a-zA-Z0-9_]*
 invalid.yaml:14: sources[0].labels.__meta: label names starting with "__" are reserved

@@ -119,7 +119,8 @@
 //
 //	    # The other keys belong to the type.
 //	    # type: file, docker, cri (sources.FileConfig)
-//	    paths: ["/var/log/app/*.log"] # required for file (docker, cri: optional)
+//	    paths: ["/var/log/app/*.log"] # required for file (docker, cri: optional); also
+//	                                 # /var/log/**/*.log and /var/log/{nginx,app}/*.log (below)
 //	    exclude: ["*.gz"]            # optional globs, matched against the base name and the full path;
 //	                                 # exclude compressed rotations: they are not decompressed
 //	    start_at: beginning          # beginning | end: where to start in a file never seen before
@@ -359,8 +360,14 @@
 //	                                 # that second or later, as Promtail's restart would.
 //	  ignore_invalid: false          # start without an invalid positions file instead of refusing
 //
-// Globs use filepath.Match syntax: * and ? match within one path element;
-// "**" is rejected rather than silently meaning "*".
+// Globs use filepath.Match syntax (* and ? match within one path element,
+// [classes]) plus Promtail's doublestar extensions: "**" as a whole path
+// element matches any number of directories, none included
+// (/var/log/**/*.log), and {a,b} either alternative. "**" inside an
+// element (/var/log/**.log) is rejected rather than silently meaning "*".
+// A "**" glob walks the tree below its fixed part at each rescan
+// (poll_interval) and watches every directory there: keep that part
+// narrow (not "/").
 //
 // # Sink types
 //
@@ -397,7 +404,7 @@
 // timestamp.location, a label the type sets itself (Check.Labels). These
 // come at their keys' lines in the same list as every other problem:
 //
-//	t2.yaml:5: sources[0].paths[0]: "**" is not supported: ...
+//	t2.yaml:5: sources[0].paths[0]: "**" must be a whole path element, ...
 //	t2.yaml:7: sources[0].multiline.start: does not compile: error parsing regexp: missing closing ]: `[0-9`
 //	t2.yaml:9: sources[0].timestamp.regex: "^(\\S+)" has no named group ts, as in (?P<ts>...)
 //

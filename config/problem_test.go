@@ -125,8 +125,8 @@ func TestProblems(t *testing.T) {
 		{"bad exclude glob", withSources("  - name: app\n    type: file\n    paths: [/a]\n    exclude: ['\\']\n"), nil, []want{
 			{5, "sources[0].exclude[0]", "is not a valid glob pattern"},
 		}},
-		{"double star", withSources("  - name: app\n    type: file\n    paths: [/a/**/x.log]\n"), nil, []want{
-			{4, "sources[0].paths[0]", `"**" is not supported`},
+		{"double star inside an element", withSources("  - name: app\n    type: file\n    paths: [/a/**/x.log, /a/**.log]\n"), nil, []want{
+			{4, "sources[0].paths[1]", `"**" must be a whole path element`},
 		}},
 		{"paths item not a string", withSources("  - name: app\n    type: file\n    paths:\n      - {a: b}\n"), nil, []want{
 			{5, "sources[0].paths[0]", "must be a string, got a mapping"},

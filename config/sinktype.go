@@ -123,8 +123,9 @@ func (c *Check) Required(key, val string) bool { return c.v.required(c.key(key),
 // empty and was left out, else "must be a, b or c, got "x"".
 func (c *Check) OneOf(key, val string, allowed ...string) { oneOf(c.v, c.key(key), val, allowed...) }
 
-// Glob reports a filepath.Match pattern that is empty, does not compile,
-// or uses "**" (which filepath.Match would read as "*").
+// Glob reports a path glob (filepath.Match syntax, plus Promtail's "**"
+// and {a,b}: package internal/glob) that is empty, does not compile, or
+// has "**" inside a path element.
 func (c *Check) Glob(key, pattern string) { c.v.glob(c.key(key), pattern) }
 
 // Positive reports a duration that is not greater than 0.

@@ -2,10 +2,11 @@ package config
 
 import (
 	"net"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/logcapturer/logcapturer/internal/glob"
 )
 
 // validator checks a decoded Config. pos and failed come from the decoder
@@ -164,17 +165,10 @@ func (v *validator) name(path, kind, name string, seen map[string]string) {
 	seen[name] = path
 }
 
-// glob checks a filepath.Match pattern.
+// glob checks a path glob (see package internal/glob).
 func (v *validator) glob(path, pattern string) {
-	switch {
-	case pattern == "":
-		v.add(path, "must not be empty")
-	case strings.Contains(pattern, "**"):
-		v.add(path, "\"**\" is not supported: patterns follow filepath.Match, where * matches within one path element, got %q", pattern)
-	default:
-		if _, err := filepath.Match(pattern, ""); err != nil {
-			v.add(path, "is not a valid glob pattern: %q", pattern)
-		}
+	if err := glob.Check(pattern); err != nil {
+		v.add(path, "%s", err.Error())
 	}
 }
 

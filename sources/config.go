@@ -33,7 +33,8 @@ const (
 // max_open_files, close_inactive, fingerprint_bytes and the multiline
 // limits mean FileOptions' defaults.
 type FileConfig struct {
-	// Paths are globs (filepath.Match syntax). Required for type file;
+	// Paths are globs (filepath.Match syntax, plus "**" and {a,b}: package
+	// internal/glob). Required for type file;
 	// docker and cri default to DefaultDockerPath and DefaultCRIPath.
 	Paths []string `yaml:"paths"`
 	// Exclude are globs matched against the base name and the full path.

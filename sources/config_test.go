@@ -22,7 +22,7 @@ func TestSourceTypesPlaceProblems(t *testing.T) {
 	_, err := parse(`sources:
   - name: app
     type: file
-    paths: ["/var/log/**/*.log"]
+    paths: ["/var/log/**.log"]
     labels: {filename: x, job: app}
     multiline:
       start: '^[0-9'
@@ -47,7 +47,7 @@ func TestSourceTypesPlaceProblems(t *testing.T) {
 		got = append(got, p.String())
 	}
 	want := []string{
-		`s.yaml:4: sources[0].paths[0]: "**" is not supported: patterns follow filepath.Match, where * matches within one path element, got "/var/log/**/*.log"`,
+		`s.yaml:4: sources[0].paths[0]: "**" must be a whole path element, as in /var/log/**/*.log (inside one it would mean *), got "/var/log/**.log"`,
 		`s.yaml:5: sources[0].labels.filename: "filename" is reserved: the file source sets it`,
 		"s.yaml:7: sources[0].multiline.start: does not compile: error parsing regexp: missing closing ]: `[0-9`",
 		`s.yaml:8: sources[0].multiline.max_lines: must not be negative, got -1`,

@@ -4,13 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/logcapturer/logcapturer/internal/glob"
 )
 
 // Defaults of FileOptions.
@@ -70,7 +71,8 @@ type FileOptions struct {
 	Name string
 	// Type is TypeFile (default, also ""), TypeDocker or TypeCRI.
 	Type string
-	// Paths are the globs (filepath.Match syntax) of the files to tail.
+	// Paths are the globs (filepath.Match syntax, plus "**" and {a,b}:
+	// package internal/glob) of the files to tail.
 	// They are cleaned (filepath.Clean); matches are reported as the glob
 	// spells them (relative globs give relative paths). Required for
 	// TypeFile; TypeDocker defaults to DefaultDockerPath and TypeCRI to
@@ -404,15 +406,13 @@ func (o *FileOptions) commonRules(report func(key, msg string)) {
 	}
 	for i, p := range o.Paths {
 		key := "paths[" + strconv.Itoa(i) + "]"
-		if p == "" {
-			report(key, "empty glob")
-		} else if _, err := filepath.Match(p, ""); err != nil {
-			report(key, fmt.Sprintf("%q: %v", p, err))
+		if err := glob.Check(p); err != nil {
+			report(key, err.Error())
 		}
 	}
 	for i, p := range o.Exclude {
-		if _, err := filepath.Match(p, ""); err != nil {
-			report("exclude["+strconv.Itoa(i)+"]", fmt.Sprintf("%q: %v", p, err))
+		if err := glob.Check(p); err != nil {
+			report("exclude["+strconv.Itoa(i)+"]", err.Error())
 		}
 	}
 	if o.StartAt != "" && o.StartAt != StartAtBeginning && o.StartAt != StartAtEnd {

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/logcapturer/logcapturer/internal/glob"
 	"github.com/logcapturer/logcapturer/wal"
 )
 
@@ -31,7 +32,7 @@ func (t *tailer) scan(startup bool) {
 
 	matched := make(map[string]struct{})
 	for _, p := range t.opts.Paths {
-		ms, _ := filepath.Glob(p) // patterns were validated by NewFile
+		ms := glob.Files(p) // patterns were validated by NewFile
 		if startup && len(ms) == 0 {
 			_, err := os.Stat(filepath.Dir(p))
 			t.log.Warn("glob matches no file yet; files are picked up when they appear",
@@ -345,14 +346,14 @@ func (t *tailer) watchDirs() {
 	}
 	for _, dp := range t.dirPatterns {
 		dirs := []string{dp}
-		if hasMeta(dp) {
-			dirs, _ = filepath.Glob(dp)
+		if glob.HasMeta(dp) {
+			dirs = glob.Files(dp)
 		}
 		for _, d := range dirs {
 			if t.watched[d] {
 				continue
 			}
-			if hasMeta(dp) {
+			if glob.HasMeta(dp) {
 				if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
 					continue
 				}

@@ -7,11 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
 
+	"github.com/logcapturer/logcapturer/internal/glob"
 	"github.com/logcapturer/logcapturer/wal"
 )
 
@@ -363,7 +363,7 @@ func (t *tailer) onWatchError(err error) {
 // excludes.
 func (t *tailer) wanted(path string) bool {
 	for _, p := range t.opts.Paths {
-		if ok, _ := filepath.Match(p, path); ok {
+		if glob.Match(p, path) {
 			return !t.excluded(path)
 		}
 	}
@@ -377,10 +377,7 @@ func (t *tailer) excluded(path string) bool {
 	}
 	base := filepath.Base(path)
 	for _, ex := range t.opts.Exclude {
-		if ok, _ := filepath.Match(ex, base); ok {
-			return true
-		}
-		if ok, _ := filepath.Match(ex, path); ok {
+		if glob.Match(ex, base) || glob.Match(ex, path) {
 			return true
 		}
 	}
@@ -392,16 +389,12 @@ func (t *tailer) excluded(path string) bool {
 // /var/log/pods/*/*.log).
 func (t *tailer) isWatchableDir(path string) bool {
 	for _, d := range t.dirPatterns {
-		if hasMeta(d) {
-			if ok, _ := filepath.Match(d, path); ok {
-				return true
-			}
+		if glob.HasMeta(d) && glob.Match(d, path) {
+			return true
 		}
 	}
 	return false
 }
-
-func hasMeta(path string) bool { return strings.ContainsAny(path, `*?[\`) }
 
 // readRound reads files until none has more: every open file when all is
 // set, else the files WRITE events named and the gone files (a write to a

@@ -22,7 +22,7 @@ func TestCheckReportsEveryProblem(t *testing.T) {
 sources:
   - name: app
     type: file
-    paths: ["/var/log/**/*.log"]
+    paths: ["/var/log/**.log"]
     multiline:
       start: '^[0-9'
     timestamp:

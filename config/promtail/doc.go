@@ -124,8 +124,7 @@
 // kubernetes_sd_configs and every other service discovery (docker_sd_configs
 // only as above: a remote daemon, the network and port labels and the
 // other filters are not), windows_events, gcplog, cloudflare, heroku_drain,
-// gelf, kafka, azure_event_hubs; ** and {a,b} globs
-// in __path__; client proxies, oauth2 and authorization; compressed or
+// gelf, kafka, azure_event_hubs; client proxies, oauth2 and authorization; compressed or
 // non-UTF-8 files. Each is a problem at its line; with
 // Options.SkipUnsupported the rest is converted and Result.Left lists what
 // was left out.

@@ -224,11 +224,6 @@ func (c *conv) staticConfig(n *yaml.Node, path string, rules []*relabel.Config) 
 			c.note(n.Line, path, "promtail: target %q has no __path__ label: Promtail tails nothing for it, and neither does logcapturer", addr)
 			continue
 		}
-		if strings.Contains(p, "**") || strings.ContainsAny(p, "{}") {
-			c.notCovered(lineOf(lines, pathLabel, n), joinKey(path, "labels.__path__"),
-				"%q: ** and {a,b} globs are not covered: logcapturer's globs are filepath.Match patterns (write one source per directory)", p)
-			continue
-		}
 		if h, ok := final[hostLabel]; ok && h != "" {
 			c.note(lineOf(lines, hostLabel, n), joinKey(path, "labels.__host__"),
 				"promtail: __host__ %q: Promtail tails the target only on that host; logcapturer tails it wherever it runs", h)
