@@ -28,7 +28,10 @@
 // HTTPAuth and BasicAuth are the basic_auth, bearer_token and
 // bearer_token_file keys, their rules, their file checks and the
 // Authorization header (files re-read per request); CompileHeaders and
-// CheckHeaders the headers key; NewHTTPSink sets all of that up from a
+// CheckHeaders the headers key; Proxy the proxy_url, no_proxy and
+// proxy_from_environment keys with a Promtail client's rules (none set: no
+// proxy, the environment ignored; no_proxy matched by
+// golang.org/x/net/http/httpproxy, as NO_PROXY is); NewHTTPSink sets all of that up from a
 // sink's options (a logger naming the sink, credentials files checked, the
 // client, the compiled headers); HTTPClient the pooled transport (32
 // connections, dial and TLS handshake within min(10s, timeout)), Post (one
@@ -38,8 +41,8 @@
 // logcapturer_sink_request_duration_seconds, which the sink registers with
 // its own. Each sink keeps its body, the headers it owns and how it
 // classifies an answer. The plain http sink here is simpler (no
-// credentials keys, a transport of HTTPMaxConns connections, its own
-// messages) and does not use them.
+// credentials keys, a transport of HTTPMaxConns connections that takes a
+// proxy from HTTP(S)_PROXY, its own messages) and does not use them.
 //
 // # Contract
 //

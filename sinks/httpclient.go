@@ -126,7 +126,7 @@ const httpCodeNoAnswer = "error"
 // status the receiver answers a good request with, whose duration series
 // exists from the start. A TLS configuration with an http:// URL is logged
 // as ignored on logger (nil discards). The error is TLSConfig.Client's.
-func NewHTTPClient(logger *slog.Logger, u *url.URL, tlsc TLSConfig, timeout time.Duration, verb, okCode string) (*HTTPClient, error) {
+func NewHTTPClient(logger *slog.Logger, u *url.URL, tlsc TLSConfig, proxy Proxy, timeout time.Duration, verb, okCode string) (*HTTPClient, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -137,7 +137,11 @@ func NewHTTPClient(logger *slog.Logger, u *url.URL, tlsc TLSConfig, timeout time
 	if u.Scheme == "http" && tlsCfg != nil {
 		logger.Warn("tls options are ignored for an http:// url", "url", RedactURL(u.String()))
 	}
-	t := newHTTPTransport(tlsCfg, timeout)
+	proxyFn, err := proxy.Func()
+	if err != nil {
+		return nil, err
+	}
+	t := newHTTPTransport(tlsCfg, proxyFn, timeout)
 	c := &HTTPClient{
 		url: u.String(), verb: verb, timeout: timeout, transport: t, client: &http.Client{Transport: t},
 		encoded: prometheus.NewCounter(prometheus.CounterOpts{
@@ -159,9 +163,9 @@ func NewHTTPClient(logger *slog.Logger, u *url.URL, tlsc TLSConfig, timeout time
 	return c, nil
 }
 
-func newHTTPTransport(tlsCfg *tls.Config, timeout time.Duration) *http.Transport {
+func newHTTPTransport(tlsCfg *tls.Config, proxy func(*http.Request) (*url.URL, error), timeout time.Duration) *http.Transport {
 	return &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
+		Proxy:                 proxy,
 		DialContext:           (&net.Dialer{Timeout: min(httpDialTimeout, timeout), KeepAlive: 30 * time.Second}).DialContext,
 		TLSClientConfig:       tlsCfg,
 		TLSHandshakeTimeout:   min(httpDialTimeout, timeout),
@@ -247,7 +251,7 @@ type HTTPSink struct {
 // URL Validate accepted; example is ParseHTTPURL's) with tlsc's files read,
 // verb and okCode as NewHTTPClient has them, and the headers compiled. The
 // caller wraps the error with the sink's type and name.
-func NewHTTPSink(logger *slog.Logger, name, rawURL, example string, auth HTTPAuth, tlsc TLSConfig, timeout time.Duration,
+func NewHTTPSink(logger *slog.Logger, name, rawURL, example string, auth HTTPAuth, tlsc TLSConfig, proxy Proxy, timeout time.Duration,
 	headers map[string]string, verb, okCode string) (HTTPSink, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -260,7 +264,7 @@ func NewHTTPSink(logger *slog.Logger, name, rawURL, example string, auth HTTPAut
 	if err := auth.ReadFiles(); err != nil {
 		return HTTPSink{}, err
 	}
-	c, err := NewHTTPClient(logger, u, tlsc, timeout, verb, okCode)
+	c, err := NewHTTPClient(logger, u, tlsc, proxy, timeout, verb, okCode)
 	if err != nil {
 		return HTTPSink{}, err
 	}

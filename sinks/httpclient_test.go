@@ -63,7 +63,7 @@ func TestHTTPClientPost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := NewHTTPClient(nil, u, TLSConfig{}, 5*time.Second, "push", "204")
+	c, err := NewHTTPClient(nil, u, TLSConfig{}, Proxy{}, 5*time.Second, "push", "204")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestHTTPClientNoAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := NewHTTPClient(nil, u, TLSConfig{}, 5*time.Second, "export", "200")
+	c, err := NewHTTPClient(nil, u, TLSConfig{}, Proxy{}, 5*time.Second, "export", "200")
 	if err != nil {
 		t.Fatal(err)
 	}

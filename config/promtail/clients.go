@@ -38,11 +38,16 @@ func (c *conv) client(n *yaml.Node, path, name string) *yaml.Node {
 	} else {
 		c.problem(n.Line, joinKey(path, "url"), "is required")
 	}
-	for _, key := range []string{"tenant_id", "bearer_token", "bearer_token_file"} {
+	for _, key := range []string{"tenant_id", "bearer_token", "bearer_token_file", "proxy_url", "no_proxy"} {
 		if e, ok := f[key]; ok {
 			if _, ok := c.scalar(e, "a string"); ok {
 				c.put(s, key, c.outStr(e.v), e.k, e.path)
 			}
+		}
+	}
+	if e, ok := f["proxy_from_environment"]; ok {
+		if b, ok := c.boolean(e); ok {
+			c.put(s, "proxy_from_environment", plain(strconv.FormatBool(b)), e.k, e.path)
 		}
 	}
 	if e, ok := f["basic_auth"]; ok {
@@ -143,7 +148,7 @@ func (c *conv) client(n *yaml.Node, path, name string) *yaml.Node {
 				"promtail: drop_rate_limited_batches: logcapturer retries a batch Loki refused with 429 like any retryable error and drops nothing; its backlog waits on disk")
 		}
 	}
-	for _, key := range []string{"proxy_url", "no_proxy", "proxy_from_environment", "proxy_connect_header", "oauth2", "authorization", "http_headers"} {
+	for _, key := range []string{"proxy_connect_header", "oauth2", "authorization", "http_headers"} {
 		if e, ok := f[key]; ok {
 			c.notCovered(e.k.Line, e.path, "%s is not supported by the loki sink", key)
 		}

@@ -151,7 +151,7 @@ func TestConvertFull(t *testing.T) {
 	o := s.Options.(*loki.Options)
 	if o.URL != "http://loki:3100/loki/api/v1/push" || o.TenantID != "tenant1" || o.BasicAuth.Username != "promtail" ||
 		o.BasicAuth.PasswordFile != "/etc/promtail/password" || o.Labels["host"] != "edge-1" || o.Headers["X-Team"] != "logs" ||
-		o.Timeout.String() != "15s" {
+		o.Timeout.String() != "15s" || o.ProxyURL != "http://proxy.corp:3128" || o.NoProxy != "loki.internal,10.0.0.0/8" {
 		t.Errorf("sink options: %+v", o)
 	}
 	if s.Batch.MaxWait.String() != "2s" || s.Batch.MaxBytes != 524288 || s.Retry.MinBackoff.String() != "1s" ||
@@ -166,7 +166,7 @@ func TestConvertFull(t *testing.T) {
 	if st := cfg.Sources[1].PipelineStages; st == nil || len(st.Content) != 3 || st.Content[2].Content[0].Value != "limit" {
 		t.Errorf("pipeline_stages of app: %+v", st)
 	}
-	if !slices.ContainsFunc(r.Notes, func(p config.Problem) bool { return p.Key == "limits_config.max_streams" && p.Line == 39 }) {
+	if !slices.ContainsFunc(r.Notes, func(p config.Problem) bool { return p.Key == "limits_config.max_streams" && p.Line == 41 }) {
 		t.Errorf("no note for max_streams: %v", r.Notes)
 	}
 }

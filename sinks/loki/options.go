@@ -50,6 +50,12 @@ type Options struct {
 	BearerTokenFile string `yaml:"bearer_token_file"`
 	// TLS configures https connections; its files are read by New. [tls]
 	TLS sinks.TLSConfig `yaml:"tls"`
+	// ProxyURL, NoProxy and ProxyFromEnvironment choose a proxy, as in a
+	// Promtail client (sinks.Proxy): none set, no proxy. [proxy_url,
+	// no_proxy, proxy_from_environment]
+	ProxyURL             string `yaml:"proxy_url"`
+	NoProxy              string `yaml:"no_proxy"`
+	ProxyFromEnvironment bool   `yaml:"proxy_from_environment"`
 	// Headers are added to every request. They may not set the headers
 	// the sink owns: Content-Type, Content-Encoding, Content-Length,
 	// X-Scope-OrgID (use TenantID) and Authorization (use BasicAuth or a
@@ -78,6 +84,11 @@ type BasicAuth = sinks.BasicAuth
 
 // exampleURL is shown when url is missing.
 const exampleURL = "http://127.0.0.1:3100/loki/api/v1/push"
+
+// proxy returns the proxy options.
+func (o *Options) proxy() sinks.Proxy {
+	return sinks.Proxy{URL: o.ProxyURL, NoProxy: o.NoProxy, FromEnvironment: o.ProxyFromEnvironment}
+}
 
 // auth returns the credentials options.
 func (o *Options) auth() sinks.HTTPAuth {
@@ -131,6 +142,7 @@ func (o *Options) rules(report func(key, msg string)) {
 	if err := o.TLS.Validate(); err != nil {
 		report("tls", err.Error())
 	}
+	o.proxy().Rules(report)
 	sinks.CheckHeaders(o.Headers, func(name, canon string) string {
 		if slices.Contains(reservedHeaders, canon) {
 			return fmt.Sprintf("%q is set by the sink (use tenant_id, basic_auth or bearer_token)", name)

@@ -47,7 +47,7 @@ func New(logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Sink, e
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("loki sink %q: %w", opts.Name, err)
 	}
-	hs, err := sinks.NewHTTPSink(logger, opts.Name, opts.URL, exampleURL, opts.auth(), opts.TLS, opts.Timeout, opts.Headers, "push", "204")
+	hs, err := sinks.NewHTTPSink(logger, opts.Name, opts.URL, exampleURL, opts.auth(), opts.TLS, opts.proxy(), opts.Timeout, opts.Headers, "push", "204")
 	if err != nil {
 		return nil, fmt.Errorf("loki sink %q: %w", opts.Name, err)
 	}

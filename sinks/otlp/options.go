@@ -83,6 +83,12 @@ type Options struct {
 	// TLS configures https connections, client certificates included; its
 	// files are read by New. [tls]
 	TLS sinks.TLSConfig `yaml:"tls"`
+	// ProxyURL, NoProxy and ProxyFromEnvironment choose a proxy, as in a
+	// Promtail client (sinks.Proxy): none set, no proxy. [proxy_url,
+	// no_proxy, proxy_from_environment]
+	ProxyURL             string `yaml:"proxy_url"`
+	NoProxy              string `yaml:"no_proxy"`
+	ProxyFromEnvironment bool   `yaml:"proxy_from_environment"`
 	// Timeout bounds one export request, connection included. Default
 	// 10s. [timeout]
 	Timeout time.Duration `yaml:"timeout"`
@@ -115,6 +121,11 @@ type BasicAuth = sinks.BasicAuth
 
 // exampleURL is shown when url is missing.
 const exampleURL = "http://127.0.0.1:4318/v1/logs"
+
+// proxy returns the proxy options.
+func (o *Options) proxy() sinks.Proxy {
+	return sinks.Proxy{URL: o.ProxyURL, NoProxy: o.NoProxy, FromEnvironment: o.ProxyFromEnvironment}
+}
 
 // auth returns the credentials options.
 func (o *Options) auth() sinks.HTTPAuth {
@@ -192,6 +203,7 @@ func (o *Options) rules(report, warn func(key, msg string)) {
 	if err := o.TLS.Validate(); err != nil {
 		report("tls", err.Error())
 	}
+	o.proxy().Rules(report)
 	sinks.CheckHeaders(o.Headers, func(name, canon string) string {
 		switch {
 		case slices.Contains(reservedHeaders, canon):

@@ -60,7 +60,7 @@ func New(logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Sink, e
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("otlp sink %q: %w", opts.Name, err)
 	}
-	hs, err := sinks.NewHTTPSink(logger, opts.Name, opts.URL, exampleURL, opts.auth(), opts.TLS, opts.Timeout, opts.Headers, "export", "200")
+	hs, err := sinks.NewHTTPSink(logger, opts.Name, opts.URL, exampleURL, opts.auth(), opts.TLS, opts.proxy(), opts.Timeout, opts.Headers, "export", "200")
 	if err != nil {
 		return nil, fmt.Errorf("otlp sink %q: %w", opts.Name, err)
 	}
