@@ -66,6 +66,9 @@ func (c *conv) client(n *yaml.Node, path, name string) *yaml.Node {
 			c.put(s, "basic_auth", ba, e.k, e.path)
 		}
 	}
+	if e, ok := f["authorization"]; ok {
+		c.authorization(e, s)
+	}
 	if e, ok := f["tls_config"]; ok {
 		c.tls(e, s)
 	}
@@ -148,7 +151,7 @@ func (c *conv) client(n *yaml.Node, path, name string) *yaml.Node {
 				"promtail: drop_rate_limited_batches: logcapturer retries a batch Loki refused with 429 like any retryable error and drops nothing; its backlog waits on disk")
 		}
 	}
-	for _, key := range []string{"proxy_connect_header", "oauth2", "authorization", "http_headers"} {
+	for _, key := range []string{"proxy_connect_header", "oauth2", "http_headers"} {
 		if e, ok := f[key]; ok {
 			c.notCovered(e.k.Line, e.path, "%s is not supported by the loki sink", key)
 		}
@@ -159,6 +162,31 @@ func (c *conv) client(n *yaml.Node, path, name string) *yaml.Node {
 		}
 	}
 	return s
+}
+
+// authorization converts a client's authorization section (Prometheus's
+// HTTP client configuration: type, default Bearer, with credentials or
+// credentials_file) into the sink's bearer_token or bearer_token_file; the
+// sink sends no other type.
+func (c *conv) authorization(e entry, s *yaml.Node) {
+	a, ok := c.fields(e.v, e.path, "type", "credentials", "credentials_file")
+	if !ok {
+		return
+	}
+	if te, ok := a["type"]; ok {
+		if typ, ok := c.scalar(te, "a string"); ok && !strings.EqualFold(typ, "Bearer") {
+			c.notCovered(te.k.Line, te.path, "%q: the loki sink sends Authorization: Bearer only (or basic_auth)", typ)
+			return
+		}
+	}
+	for _, kv := range [][2]string{{"credentials", "bearer_token"}, {"credentials_file", "bearer_token_file"}} {
+		key, to := kv[0], kv[1]
+		if ce, ok := a[key]; ok {
+			if _, ok := c.scalar(ce, "a string"); ok {
+				c.put(s, to, c.outStr(ce.v), ce.k, ce.path)
+			}
+		}
+	}
 }
 
 // tls converts a client's tls_config into the sink's tls section.

@@ -194,6 +194,10 @@ func TestConvertProblems(t *testing.T) {
 			[]string{"t.yaml:2: clients[0].url: is required"}},
 		{"bad duration", head + "  - url: http://b/\n    batchwait: soon\nscrape_configs:\n  - job_name: a\n    static_configs:\n      - labels: {__path__: /x}\n",
 			[]string{"t.yaml:4: clients[1].batchwait: must be a duration"}},
+		{"authorization type", "clients:\n  - url: http://localhost:3100/loki/api/v1/push\n    authorization:\n      type: Token\n      credentials: x\nscrape_configs:\n  - job_name: a\n    static_configs:\n      - labels: {__path__: /x}\n",
+			[]string{"t.yaml:4: clients[0].authorization.type: \"Token\": the loki sink sends Authorization: Bearer only"}},
+		{"authorization twice", "clients:\n  - url: http://localhost:3100/loki/api/v1/push\n    authorization:\n      credentials: x\n      credentials_file: /f\nscrape_configs:\n  - job_name: a\n    static_configs:\n      - labels: {__path__: /x}\n",
+			[]string{"bearer_token and bearer_token_file"}},
 		{"double star inside an element", head + "scrape_configs:\n  - job_name: a\n    static_configs:\n      - labels:\n          __path__: /var/log/**.log\n",
 			[]string{"t.yaml:6: scrape_configs[0].static_configs[0].labels.__path__: \"**\" must be a whole path element"}},
 		// A problem the native check finds comes back at the Promtail line.
@@ -355,5 +359,30 @@ func TestConvertDockerDataRoot(t *testing.T) {
 	fc := cfg.Sources[0].Options.(*sources.FileConfig)
 	if cfg.Sources[0].Type != "docker" || !slices.Equal(fc.Paths, []string{"/srv/docker/containers/*/*-json.log"}) || !fc.PromtailLabels {
 		t.Errorf("source %s: %+v", cfg.Sources[0].Type, fc)
+	}
+}
+
+// TestConvertAuthorization: a client's authorization section (Bearer, the
+// default type) becomes the sink's bearer token, from credentials or
+// credentials_file.
+func TestConvertAuthorization(t *testing.T) {
+	for _, c := range []struct{ auth, token, file string }{
+		{"      credentials: s3cret\n", "s3cret", ""},
+		{"      type: Bearer\n      credentials_file: /etc/promtail/token\n", "", "/etc/promtail/token"},
+	} {
+		src := "clients:\n  - url: http://localhost:3100/loki/api/v1/push\n    authorization:\n" + c.auth +
+			"scrape_configs:\n  - job_name: a\n    static_configs:\n      - labels: {__path__: /x}\n"
+		r, err := Convert("t.yaml", []byte(src), &Options{LookupEnv: noEnv})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := r.Parse(parseOpts())
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := cfg.Sinks[0].Options.(*loki.Options)
+		if o.BearerToken != c.token || o.BearerTokenFile != c.file {
+			t.Errorf("%q: bearer_token %q, bearer_token_file %q", c.auth, o.BearerToken, o.BearerTokenFile)
+		}
 	}
 }

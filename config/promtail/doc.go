@@ -23,7 +23,8 @@
 //     defaults 1s and 1MiB are written out), backoff_config (retry; a
 //     batch that exhausts max_retries goes to the dead-letter queue, not
 //     away), timeout, headers, proxy_url, no_proxy,
-//     proxy_from_environment; drop_rate_limited_batches is noted: a 429
+//     proxy_from_environment, authorization (type Bearer: credentials or
+//     credentials_file become bearer_token or bearer_token_file); drop_rate_limited_batches is noted: a 429
 //     is retried, nothing is dropped.
 //   - scrape_configs with static_configs: every target (default
 //     "localhost") is the set __address__ plus the item's labels;
@@ -125,7 +126,7 @@
 // kubernetes_sd_configs and every other service discovery (docker_sd_configs
 // only as above: a remote daemon, the network and port labels and the
 // other filters are not), windows_events, gcplog, cloudflare, heroku_drain,
-// gelf, kafka, azure_event_hubs; a client's proxy_connect_header, oauth2 and authorization; compressed or
+// gelf, kafka, azure_event_hubs; a client's proxy_connect_header, oauth2, http_headers and an authorization type other than Bearer; compressed or
 // non-UTF-8 files. Each is a problem at its line; with
 // Options.SkipUnsupported the rest is converted and Result.Left lists what
 // was left out.
