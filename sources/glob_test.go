@@ -11,7 +11,8 @@ import (
 // TestDoubleStarGlobs: Promtail's "**" (any depth, none included) and
 // {a,b} globs tail the files they match at startup and the ones that
 // appear later in directories created later, at any depth; the excludes
-// take "**" too. Before, config refused both.
+// take "**" too. Before, config refused both. A glob that matches nothing
+// at startup is logged with the directory above its patterns.
 func TestDoubleStarGlobs(t *testing.T) {
 	dir := t.TempDir()
 	for _, f := range []string{"app/top.log", "app/x/mid.log", "app/x/y/deep.log", "web/w.log", "other/o.log", "app/debug/noisy.log"} {
@@ -19,7 +20,7 @@ func TestDoubleStarGlobs(t *testing.T) {
 		appendFile(t, filepath.Join(dir, f), filepath.Base(f)+"\n")
 	}
 	h := newHarness(t, FileOptions{
-		Paths:   []string{filepath.Join(dir, "{app,web}", "**", "*.log")},
+		Paths:   []string{filepath.Join(dir, "{app,web}", "**", "*.log"), filepath.Join(dir, "{none,nil}", "*.log")},
 		Exclude: []string{filepath.Join(dir, "**", "debug", "*.log")},
 		// A long rescan: a file in a new directory is found through the
 		// watch of its parent, not by a rescan.
@@ -30,6 +31,12 @@ func TestDoubleStarGlobs(t *testing.T) {
 	waitFor(t, func() bool { return len(h.rec.lines("")) >= len(want) }, 5*time.Second, "the files at startup")
 	if got := slices.Sorted(slices.Values(h.rec.lines(""))); !slices.Equal(got, want) {
 		t.Fatalf("lines %q, want %q", got, want)
+	}
+
+	// The glob that matches nothing is named with the directory above its
+	// patterns, which exists.
+	if n := h.log.count("dir=" + dir + " dir_exists=true"); n != 1 {
+		t.Errorf("%d warnings naming %s as the glob's existing directory, want 1; log:\n%s", n, dir, h.log)
 	}
 
 	// A directory tree created now, two levels below a watched one.

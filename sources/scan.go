@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"time"
@@ -34,9 +33,9 @@ func (t *tailer) scan(startup bool) {
 	for _, p := range t.opts.Paths {
 		ms := glob.Files(p) // patterns were validated by NewFile
 		if startup && len(ms) == 0 {
-			_, err := os.Stat(filepath.Dir(p))
+			_, err := os.Stat(glob.Base(p))
 			t.log.Warn("glob matches no file yet; files are picked up when they appear",
-				"glob", p, "dir_exists", err == nil)
+				"glob", p, "dir", glob.Base(p), "dir_exists", err == nil)
 		}
 		for _, m := range ms {
 			if !t.excluded(m) {

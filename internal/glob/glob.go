@@ -62,3 +62,14 @@ func Files(p string) []string {
 // HasMeta reports whether p has any character Match treats specially: a
 // pattern without one names a single path.
 func HasMeta(p string) bool { return strings.ContainsAny(p, `*?[\{`) }
+
+// Base returns the directory that every match of p is in: its leading
+// path elements without a special character ("/var/log" for
+// /var/log/{a,b}/**/*.log, "." for a relative *.log).
+func Base(p string) string {
+	dir := filepath.Dir(p)
+	for HasMeta(dir) {
+		dir = filepath.Dir(dir)
+	}
+	return dir
+}

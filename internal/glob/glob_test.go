@@ -50,6 +50,22 @@ func TestFiles(t *testing.T) {
 	}
 }
 
+// TestBase: the fixed directory above a pattern's first special element.
+func TestBase(t *testing.T) {
+	for p, want := range map[string]string{
+		"/var/log/*.log":          "/var/log",
+		"/var/log/{a,b}/**/*.log": "/var/log",
+		"/var/log/pods/*/*/*.log": "/var/log/pods",
+		"/var/log/app.log":        "/var/log",
+		"*.log":                   ".",
+		"/var/l?g/x/*.log":        "/var",
+	} {
+		if got := Base(p); got != want {
+			t.Errorf("Base(%q) = %q, want %q", p, got, want)
+		}
+	}
+}
+
 // TestCheck: what compiles passes; "**" inside a path element, an
 // unclosed class or brace, and "" are refused with the pattern named.
 func TestCheck(t *testing.T) {
