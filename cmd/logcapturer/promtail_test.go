@@ -307,14 +307,15 @@ scrape_configs:
 // against a Loki receiver, and compares the streams with what Promtail
 // sends for the same input: the static labels, external_labels, filename,
 // no __ labels and no job that the labels do not set; relabeling applied;
-// the pipeline_stages run (labeldrop removes tmp); the tenant header.
+// the pipeline_stages run (labeldrop removes tmp); the tenant header; a
+// __path__ with Promtail's ** and {a,b} globs.
 func TestPromtailConvertCheckRun(t *testing.T) {
 	rcv := lokitest.NewReceiver()
 	defer rcv.Close()
 	dir := t.TempDir()
-	for _, d := range []string{"web", "db"} {
+	for _, d := range []string{"web", "db", "api/v1", "jobs"} {
 		os.MkdirAll(filepath.Join(dir, d), 0o755)
-		os.WriteFile(filepath.Join(dir, d, "x.log"), []byte(lines(d, 1, 3)), 0o644)
+		os.WriteFile(filepath.Join(dir, d, "x.log"), []byte(lines(strings.Split(d, "/")[0], 1, 3)), 0o644)
 	}
 	src := filepath.Join(dir, "promtail.yaml")
 	os.WriteFile(src, []byte(`server:
@@ -341,6 +342,9 @@ scrape_configs:
           __path__: `+dir+`/db/*.log
           env: prod
           tmp: drop-me
+      - labels:
+          __path__: `+dir+`/{api,jobs}/**/*.log
+          env: prod
     pipeline_stages:
       - labeldrop: [tmp]
 `), 0o644)
@@ -376,13 +380,17 @@ scrape_configs:
 			t.Error(err)
 		}
 	}()
-	if err := rcv.WaitEntries(6, 15*time.Second); err != nil {
+	if err := rcv.WaitEntries(12, 15*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	// What Promtail sends for these files: the labeldrop stage removed tmp.
+	// What Promtail sends for these files: the labeldrop stage removed tmp;
+	// relabel_configs see __path__ as the glob, not the file, so the rule
+	// that makes app does not match the {api,jobs}/** target.
 	want := map[string]string{
-		"web": `{app="web", env="prod", filename="` + filepath.Join(dir, "web", "x.log") + `", host="edge-1"}`,
-		"db":  `{app="db", env="prod", filename="` + filepath.Join(dir, "db", "x.log") + `", host="edge-1"}`,
+		"web":  `{app="web", env="prod", filename="` + filepath.Join(dir, "web", "x.log") + `", host="edge-1"}`,
+		"db":   `{app="db", env="prod", filename="` + filepath.Join(dir, "db", "x.log") + `", host="edge-1"}`,
+		"api":  `{env="prod", filename="` + filepath.Join(dir, "api", "v1", "x.log") + `", host="edge-1"}`,
+		"jobs": `{env="prod", filename="` + filepath.Join(dir, "jobs", "x.log") + `", host="edge-1"}`,
 	}
 	n := map[string]int{}
 	for _, e := range rcv.Entries() {
@@ -396,7 +404,7 @@ scrape_configs:
 			t.Errorf("tenant %q", e.Tenant)
 		}
 	}
-	if n["web"] != 3 || n["db"] != 3 {
+	if n["web"] != 3 || n["db"] != 3 || n["api"] != 3 || n["jobs"] != 3 {
 		t.Errorf("entries: %v", n)
 	}
 }
