@@ -290,7 +290,7 @@
 //	    tls: {ca_file: ..., cert_file: ..., key_file: ..., insecure_skip_verify: false}
 //	                                 # (sinks.TLSConfig) any key turns TLS on; cert_file and
 //	                                 # key_file together; files read once, when the sink opens
-//	    proxy_url: http://proxy:3128 # (sinks.Proxy; loki and otlp) http, https or socks5; as in
+//	    proxy_url: http://proxy:3128 # (sinks.Proxy; loki, otlp, http) http, https or socks5; as in
 //	    no_proxy: loki.internal,10.0.0.0/8   # Promtail: with neither proxy_url nor
 //	                                 # proxy_from_environment: true, no proxy, whatever
 //	                                 # HTTP(S)_PROXY say; no_proxy only with proxy_url

@@ -106,6 +106,15 @@ type HTTPConfig struct {
 	Timeout time.Duration     `yaml:"timeout"` // one request; default 10s
 	Headers map[string]string `yaml:"headers"`
 	Format  string            `yaml:"format"` // raw (default) or json
+	// The proxy, as for loki and otlp (Proxy): none set, no proxy.
+	ProxyURL             string `yaml:"proxy_url"`
+	NoProxy              string `yaml:"no_proxy"`
+	ProxyFromEnvironment bool   `yaml:"proxy_from_environment"`
+}
+
+// proxy returns the proxy options.
+func (o *HTTPConfig) proxy() Proxy {
+	return Proxy{URL: o.ProxyURL, NoProxy: o.NoProxy, FromEnvironment: o.ProxyFromEnvironment}
 }
 
 // HTTPSinkType registers type: http.
@@ -128,6 +137,7 @@ func (o *HTTPConfig) Check(c *config.Check) {
 	}
 	c.Positive("timeout", o.Timeout)
 	checkFormat(c, o.Format)
+	o.proxy().Rules(func(key, msg string) { c.Problem(key, "%s", msg) })
 }
 
 // SendTimeout is the longest one Send takes (the pipeline's bound for a
@@ -140,7 +150,7 @@ func (o *HTTPConfig) Open(logger *slog.Logger, _ prometheus.Registerer, name str
 	if err != nil {
 		return nil, err
 	}
-	return NewHTTP(logger, HTTPOptions{Name: name, URL: o.URL, Timeout: o.Timeout, Format: f, Headers: o.Headers})
+	return NewHTTP(logger, HTTPOptions{Name: name, URL: o.URL, Timeout: o.Timeout, Format: f, Headers: o.Headers, Proxy: o.proxy()})
 }
 
 func checkFormat(c *config.Check, f string) { c.OneOf("format", f, "raw", "json") }

@@ -41,8 +41,8 @@
 // logcapturer_sink_request_duration_seconds, which the sink registers with
 // its own. Each sink keeps its body, the headers it owns and how it
 // classifies an answer. The plain http sink here is simpler (no
-// credentials keys, a transport of HTTPMaxConns connections that takes a
-// proxy from HTTP(S)_PROXY, its own messages) and does not use them.
+// credentials keys, a transport of HTTPMaxConns connections, its own
+// messages) and does not use them; it takes the same proxy keys (Proxy).
 //
 // # Contract
 //

@@ -24,6 +24,8 @@ type HTTPOptions struct {
 	Timeout time.Duration
 	Format  Format
 	Headers map[string]string
+	// Proxy chooses a proxy; the zero value, none.
+	Proxy Proxy
 }
 
 // Validate checks the options; errors name the field.
@@ -75,7 +77,12 @@ func NewHTTP(logger *slog.Logger, opts HTTPOptions) (*HTTP, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 10 * time.Second
 	}
+	proxy, err := opts.Proxy.Func()
+	if err != nil {
+		return nil, fmt.Errorf("http sink %s: %w", opts.Name, err)
+	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = proxy
 	tr.MaxIdleConnsPerHost = HTTPMaxConns
 	tr.MaxConnsPerHost = HTTPMaxConns // bounds connection goroutines during an outage
 	// The timeout is a context deadline per request, not Client.Timeout,

@@ -3,7 +3,10 @@ package sinks
 import (
 	"context"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -51,5 +54,47 @@ func TestHTTPErrorHidesCredentials(t *testing.T) {
 	msg := s.Send(context.Background(), testBatch()).Error()
 	if strings.Contains(msg, "hunter2") || strings.Contains(msg, "s3cret") || !strings.Contains(msg, "/ingest") {
 		t.Fatalf("error shows a credential or no URL: %s", msg)
+	}
+}
+
+// TestHTTPThroughProxy: with proxy_url the http sink posts through the
+// proxy (a forward proxy sees the absolute URL); with no proxy key it
+// posts direct.
+func TestHTTPThroughProxy(t *testing.T) {
+	var got, proxied atomic.Int64
+	dest := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got.Add(1) }))
+	defer dest.Close()
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !r.URL.IsAbs() {
+			http.Error(w, "not a proxy request", http.StatusBadRequest)
+			return
+		}
+		proxied.Add(1)
+		r.RequestURI = ""
+		resp, err := http.DefaultTransport.RoundTrip(r)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		resp.Body.Close()
+		w.WriteHeader(resp.StatusCode)
+	}))
+	defer proxy.Close()
+	for _, c := range []struct {
+		proxy        Proxy
+		wantProxied  int64
+		wantReceived int64
+	}{{Proxy{URL: proxy.URL}, 1, 1}, {Proxy{}, 1, 2}} {
+		s, err := NewHTTP(nil, HTTPOptions{Name: "h", URL: dest.URL + "/ingest", Proxy: c.proxy})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Send(context.Background(), testBatch()); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		if proxied.Load() != c.wantProxied || got.Load() != c.wantReceived {
+			t.Fatalf("proxy %+v: %d through the proxy, %d received; want %d and %d", c.proxy, proxied.Load(), got.Load(), c.wantProxied, c.wantReceived)
+		}
 	}
 }
