@@ -371,7 +371,9 @@
 // element (/var/log/**.log) is rejected rather than silently meaning "*".
 // A "**" glob walks the tree below its fixed part at each rescan
 // (poll_interval) and watches every directory there: keep that part
-// narrow (not "/").
+// narrow (not "/"). The walk follows symbolic links to directories and
+// reads each directory once, under the first name it meets, so a link
+// back up the tree does not loop.
 //
 // # Sink types
 //

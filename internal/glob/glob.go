@@ -3,8 +3,11 @@ package glob
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/bmatcuk/doublestar/v4"
 )
@@ -48,15 +51,49 @@ func Match(p, name string) bool {
 }
 
 // Files returns the existing paths that match p (checked by Check), files
-// and directories, sorted as their walk found them. I/O errors skip what
-// they hide, as filepath.Glob does.
+// and directories, in the order their walk found them. I/O errors skip
+// what they hide, as filepath.Glob does. A "**" walk follows symbolic links
+// to directories, but reads each directory under one name only: a link
+// back up the tree (or two) ends there instead of being walked again and
+// again until the kernel's ELOOP, which with two such links takes
+// 2^40 steps.
 func Files(p string) []string {
-	if extended(p) {
-		m, _ := doublestar.FilepathGlob(p)
+	if !extended(p) {
+		m, _ := filepath.Glob(p)
 		return m
 	}
-	m, _ := filepath.Glob(p)
+	base, pattern := doublestar.SplitPattern(filepath.ToSlash(p))
+	base = filepath.FromSlash(base)
+	fsys := &onceDirs{FS: os.DirFS(base), root: base, names: map[[2]uint64]string{}}
+	m, _ := doublestar.Glob(fsys, pattern)
+	for i := range m {
+		m[i] = filepath.Join(base, filepath.FromSlash(m[i]))
+	}
 	return m
+}
+
+// onceDirs is an fs.FS that lists a directory only under the first name
+// it was read by: read under another (through a symbolic link), it is
+// empty. doublestar reads one directory several times in one walk, under
+// the same name, so that still works.
+type onceDirs struct {
+	fs.FS
+	root  string
+	names map[[2]uint64]string // device and inode → the name read
+}
+
+// ReadDir implements fs.ReadDirFS.
+func (o *onceDirs) ReadDir(name string) ([]fs.DirEntry, error) {
+	if fi, err := os.Stat(filepath.Join(o.root, filepath.FromSlash(name))); err == nil {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			k := [2]uint64{uint64(st.Dev), uint64(st.Ino)} //nolint:unconvert // Dev is uint32 on some platforms
+			if first, seen := o.names[k]; seen && first != name {
+				return nil, nil
+			}
+			o.names[k] = name
+		}
+	}
+	return fs.ReadDir(o.FS, name)
 }
 
 // HasMeta reports whether p has any character Match treats specially: a
