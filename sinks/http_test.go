@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/logcapturer/logcapturer/sinks/sinktest"
 )
 
 // closedURL returns a URL of a loopback port nothing listens on.
@@ -58,33 +60,17 @@ func TestHTTPErrorHidesCredentials(t *testing.T) {
 }
 
 // TestHTTPThroughProxy: with proxy_url the http sink posts through the
-// proxy (a forward proxy sees the absolute URL); with no proxy key it
-// posts direct.
+// proxy; with no proxy key it posts direct.
 func TestHTTPThroughProxy(t *testing.T) {
-	var got, proxied atomic.Int64
+	var got atomic.Int64
 	dest := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got.Add(1) }))
 	defer dest.Close()
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !r.URL.IsAbs() {
-			http.Error(w, "not a proxy request", http.StatusBadRequest)
-			return
-		}
-		proxied.Add(1)
-		r.RequestURI = ""
-		resp, err := http.DefaultTransport.RoundTrip(r)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		resp.Body.Close()
-		w.WriteHeader(resp.StatusCode)
-	}))
-	defer proxy.Close()
+	proxy := sinktest.NewProxy(t)
 	for _, c := range []struct {
 		proxy        Proxy
 		wantProxied  int64
 		wantReceived int64
-	}{{Proxy{URL: proxy.URL}, 1, 1}, {Proxy{}, 1, 2}} {
+	}{{Proxy{URL: proxy.URL()}, 1, 1}, {Proxy{}, 1, 2}} {
 		s, err := NewHTTP(nil, HTTPOptions{Name: "h", URL: dest.URL + "/ingest", Proxy: c.proxy})
 		if err != nil {
 			t.Fatal(err)
@@ -93,8 +79,8 @@ func TestHTTPThroughProxy(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.Close()
-		if proxied.Load() != c.wantProxied || got.Load() != c.wantReceived {
-			t.Fatalf("proxy %+v: %d through the proxy, %d received; want %d and %d", c.proxy, proxied.Load(), got.Load(), c.wantProxied, c.wantReceived)
+		if proxy.Forwarded() != c.wantProxied || got.Load() != c.wantReceived {
+			t.Fatalf("proxy %+v: %d through the proxy, %d received; want %d and %d", c.proxy, proxy.Forwarded(), got.Load(), c.wantProxied, c.wantReceived)
 		}
 	}
 }

@@ -5,20 +5,18 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/logcapturer/logcapturer/sinks"
 	"github.com/logcapturer/logcapturer/sinks/loki"
 	"github.com/logcapturer/logcapturer/sinks/loki/lokitest"
+	"github.com/logcapturer/logcapturer/sinks/sinktest"
 	"github.com/logcapturer/logcapturer/wal"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -495,37 +493,19 @@ func TestDestinationHidesCredentials(t *testing.T) {
 }
 
 // TestSendThroughProxy: with proxy_url, pushes go to the proxy (a plain
-// HTTP forward proxy here, which sees the absolute URL) and reach Loki
-// through it. (Which requests a proxy takes, the environment included:
-// sinks' TestProxyFunc; Go never proxies a loopback URL from the
-// environment, so it cannot be shown here.)
+// HTTP forward proxy, which sees the absolute URL) and reach Loki through
+// it. (Which requests a proxy takes, the environment included: sinks'
+// TestProxyFunc; Go never proxies a loopback URL from the environment, so
+// it cannot be shown here.)
 func TestSendThroughProxy(t *testing.T) {
 	r := newReceiver(t)
-	var proxied atomic.Int64
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if !req.URL.IsAbs() {
-			http.Error(w, "not a proxy request", http.StatusBadRequest)
-			return
-		}
-		proxied.Add(1)
-		req.RequestURI = ""
-		resp, err := http.DefaultTransport.RoundTrip(req)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		defer resp.Body.Close()
-		w.WriteHeader(resp.StatusCode)
-		io.Copy(w, resp.Body)
-	}))
-	defer proxy.Close()
+	proxy := sinktest.NewProxy(t)
 	blocks := tricky()
-
-	s := newSink(t, nil, loki.Options{URL: r.URL(), ProxyURL: proxy.URL})
+	s := newSink(t, nil, loki.Options{URL: r.URL(), ProxyURL: proxy.URL()})
 	if err := s.Send(context.Background(), batch(blocks...)); err != nil {
 		t.Fatal(err)
 	}
-	if proxied.Load() != 1 || len(r.Entries()) != len(wantTricky(blocks)) {
-		t.Fatalf("%d requests through the proxy, %d entries received; want 1 and %d", proxied.Load(), len(r.Entries()), len(wantTricky(blocks)))
+	if proxy.Forwarded() != 1 || len(r.Entries()) != len(wantTricky(blocks)) {
+		t.Fatalf("%d requests through the proxy, %d entries received; want 1 and %d", proxy.Forwarded(), len(r.Entries()), len(wantTricky(blocks)))
 	}
 }

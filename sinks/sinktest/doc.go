@@ -6,6 +6,9 @@
 // would be, so a client never sees a 2xx for lines the Target did not
 // record.
 //
+// Proxy is a plain HTTP forward proxy that counts what it passes on, for
+// the sinks' proxy_url.
+//
 // A Target owns one server goroutine per listener; Close (also registered
 // with t.Cleanup by NewTarget) stops it and waits. Its methods are safe for
 // concurrent use.
