@@ -276,6 +276,33 @@ func envInt(t *testing.T, name string, def int) int {
 // walLines counts each line in the WAL under walDir, which the crash tests
 // keep in one large segment so that retention deletes nothing; it returns
 // the counts and the number of blocks.
+// tally compares counts (line → times seen) with want (the lines that
+// belong there). It reports the first five lines of want that counts lacks
+// with missingMsg and the first five of counts that want lacks with
+// extraMsg (each a format of the line, %q; "" reports nothing), and returns
+// how many lines were missing, extra, and seen more than once.
+func tally(t *testing.T, counts map[string]int, want map[string]bool, missingMsg, extraMsg string) (missing, extra, dups int) {
+	t.Helper()
+	for k := range want {
+		if counts[k] == 0 {
+			if missing < 5 && missingMsg != "" {
+				t.Errorf(missingMsg, k)
+			}
+			missing++
+		}
+	}
+	for k, n := range counts {
+		if !want[k] {
+			if extra < 5 && extraMsg != "" {
+				t.Errorf(extraMsg, k)
+			}
+			extra++
+		}
+		dups += max(0, n-1)
+	}
+	return missing, extra, dups
+}
+
 func walLines(t *testing.T, walDir string) (map[string]int, uint64) {
 	t.Helper()
 	l, err := wal.Open(walDir, nil)

@@ -115,24 +115,7 @@ admin:
 	stopChild(t, cmd, &stderr)
 	walDir := filepath.Join(dir, "data", "wal")
 	counts, blocks := walLines(t, walDir)
-	missing, extra, dups := 0, 0, 0
-	for k := range want {
-		if counts[k] == 0 {
-			if missing < 5 {
-				t.Errorf("entry %q is not in the WAL", k)
-			}
-			missing++
-		}
-	}
-	for k, c := range counts {
-		if !want[k] {
-			if extra < 5 {
-				t.Errorf("the WAL holds %q, which is no entry written", k)
-			}
-			extra++
-		}
-		dups += max(0, c-1)
-	}
+	missing, extra, dups := tally(t, counts, want, "entry %q is not in the WAL", "the WAL holds %q, which is no entry written")
 	t.Logf("kills=%d entries=%d in the WAL distinct=%d missing=%d extra=%d duplicates=%d blocks=%d",
 		kills, len(want), len(counts), missing, extra, dups, blocks)
 	if dups > 0 {

@@ -189,32 +189,10 @@ admin:
 	}
 	stopChild(t, cmd, &stderr)
 	counts = countLines(t, out)
-	missing, dups, dropped := 0, 0, 0
-	for k := range kept {
-		if counts[k] == 0 {
-			if missing < 5 {
-				t.Errorf("kept line %s never reached the sink", k)
-			}
-			missing++
-		}
-	}
-	for k, n := range counts {
-		if !kept[k] {
-			if dropped < 5 {
-				t.Errorf("line %q reached the sink: the stages drop it (or it was never written)", k)
-			}
-			dropped++
-		}
-		dups += max(0, n-1)
-	}
+	missing, dropped, dups := tally(t, counts, kept, "kept line %s never reached the sink",
+		"line %q reached the sink: the stages drop it (or it was never written)")
 	walCounts, walBlocks := walLines(t, filepath.Join(dir, "data", "wal"))
-	walDups := 0
-	for k, n := range walCounts {
-		walDups += max(0, n-1)
-		if !kept[k] {
-			t.Errorf("the WAL holds %q, which the stages drop", k)
-		}
-	}
+	_, _, walDups := tally(t, walCounts, kept, "", "the WAL holds %q, which the stages drop")
 	if walDups > 0 || len(walCounts) != len(kept) {
 		t.Errorf("wal: %d distinct lines, %d kept, %d lines more than once", len(walCounts), len(kept), walDups)
 	}
