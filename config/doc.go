@@ -432,7 +432,8 @@
 // keys, defaults and behaviour; Loki's documentation "Promtail pipeline
 // stages" and each stage's page are the reference. The stages:
 //
-//	parsing      docker, cri, regex, json, logfmt, replace, multiline, decolorize
+//	parsing      docker, cri, regex, json, logfmt, replace, multiline, decolorize,
+//	             geoip (a MaxMind .mmdb you provide: db, source, db_type city|asn)
 //	transforming template, pack, timestamp, output
 //	labels       labels, static_labels, labeldrop, labelallow,
 //	             structured_metadata (non_indexed_labels), tenant
@@ -440,8 +441,18 @@
 //	             nested stages), drop, limit, sampling
 //	metrics      metrics (counter, gauge, histogram; served on /metrics)
 //
-// geoip and eventlogmessage are not supported: check names them and says
-// so. The stages run in the source, on each entry, before the entry is
+// eventlogmessage (Windows event logs) is not supported: check names it and
+// says so. geoip sets Promtail's geoip_* labels (city, country, continent
+// name and code, latitude, longitude, postal code, time zone, the most
+// specific subdivision's name and code; or the autonomous system's number
+// and organization) from a memory-mapped database; where Promtail accepts
+// a geoip stage that can look nothing up (no source, a db_type other than
+// city or asn, a database of the other kind), logcapturer refuses it at
+// its line. A value that is not an IP address is counted
+// (logcapturer_pipeline_errors_total reason invalid_ip); an address not in
+// the database adds no label. check opens the database; a configuration
+// parsed without its files (run before the sources start, convert) checks
+// only the options. The stages run in the source, on each entry, before the entry is
 // written to the WAL: what the WAL holds is what every sink sees. The
 // multiline and timestamp options keep working as before and run first,
 // as lines are read; a source may not set one of them and the stage of the

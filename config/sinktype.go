@@ -93,6 +93,11 @@ func (c *Check) PipelineStages() *yaml.Node {
 	return c.source.PipelineStages
 }
 
+// CheckingFiles reports whether the files the configuration names are
+// checked too (ParseOptions.CheckFiles, as logcapturer check does): then a
+// Check may read the files its options name (a stage's database).
+func (c *Check) CheckingFiles() bool { return c.v.checkFiles }
+
 // Warning reports that the value at key (relative to the entry) is
 // probably not what was meant but does not stop the config from loading:
 // logcapturer check prints it, run logs it once (Config.Warnings).

@@ -13,13 +13,15 @@ import (
 // config.Check.PipelineStages) at its line, keyed under the entry
 // ("pipeline_stages[3].regex.expression"). Every source type's Check calls
 // it; it builds the stages (compiling their expressions) and releases
-// them, registering nothing.
+// them, registering nothing. It opens the files a stage names (geoip's
+// database) only when the configuration's files are checked
+// (config.Check.CheckingFiles).
 func CheckStages(ck *config.Check) {
 	n := ck.PipelineStages()
 	if n == nil {
 		return
 	}
-	pl, problems := stages.Parse(n, stages.Env{Source: ck.Name()})
+	pl, problems := stages.Parse(n, stages.Env{Source: ck.Name(), NoFiles: !ck.CheckingFiles()})
 	for _, p := range problems {
 		ck.ProblemAt(p.Line, "pipeline_stages"+p.Key, "%s", p.Msg)
 	}

@@ -13,9 +13,9 @@ import (
 // TestCheckPipelineStages: the real logcapturer check reports every
 // problem of pipeline_stages at its file:line with the stage's position
 // (a regex that does not compile, an unknown stage, a key of another
-// stage, geoip by name, a stage nested in match), a source that sets the
-// multiline or timestamp option and the same stage, and a negative
-// max_streams; exit code 1.
+// stage, a geoip database that is not there, a stage nested in match), a
+// source that sets the multiline or timestamp option and the same stage,
+// and a negative max_streams; exit code 1.
 func TestCheckPipelineStages(t *testing.T) {
 	bin := binary(t)
 	dir := t.TempDir()
@@ -36,7 +36,7 @@ sources:
       - regex:
           expression: '^(?P<ts>\S+'
       - jsonn: {}
-      - geoip: {db: /x.mmdb}
+      - geoip: {db: $DIR/GeoLite2-City.mmdb, source: ip, db_type: city}
       - drop:
           firstline: x
   - name: pods

@@ -39,7 +39,9 @@
 //     after job_name (job-1, job-2, ... when there are several).
 //   - pipeline_stages: copied verbatim (the stages package runs Promtail's
 //     syntax) and parsed here, so a stage of the wrong shape is a problem
-//     at its line.
+//     at its line. A file a stage names (geoip's db) is not opened here:
+//     it is on the machine that runs the converted file, whose check and
+//     start open it.
 //   - limits_config: readline_rate_enabled with readline_rate,
 //     readline_burst and readline_rate_drop adds a limit stage at the end
 //     of each source's stages (Promtail's limit is global: noted);

@@ -75,7 +75,13 @@ func (c *conv) scrapeConfig(n *yaml.Node, path string, out *yaml.Node) {
 	var stagesNode *yaml.Node
 	if e, ok := f["pipeline_stages"]; ok {
 		stagesNode = e.v
-		if _, problems := stages.Parse(e.v, stages.Env{Source: "check"}); len(problems) > 0 {
+		// The files a stage names (geoip's database) are on the machine
+		// that runs the converted file: not opened here.
+		pl, problems := stages.Parse(e.v, stages.Env{Source: "check", NoFiles: true})
+		if pl != nil {
+			pl.Close()
+		}
+		if len(problems) > 0 {
 			for _, p := range problems {
 				line := p.Line
 				if line == 0 {

@@ -6,6 +6,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/logcapturer/logcapturer/internal/mmdbtest"
+	"github.com/maxmind/mmdbwriter/mmdbtype"
 )
 
 // threadCPU returns the calling thread's CPU time (the machine that runs
@@ -84,4 +87,27 @@ func benchPipeline(b *testing.B, pl *Pipeline, lines []string) {
 	if n == 0 {
 		b.Fatal("nothing out")
 	}
+}
+
+// BenchmarkGeoIP: the regex stage extracting the client address of an
+// access log line, and geoip looking it up in a City database (the
+// network of every other line is in it, with MaxMind's record shape: a
+// real GeoLite2-City record has more languages, so decodes slower).
+func BenchmarkGeoIP(b *testing.B) {
+	db := mmdbtest.Write(b, "GeoLite2-City", map[string]mmdbtype.Map{"81.2.69.0/24": mmdbtest.London()})
+	var lines []string
+	for i := range 64 {
+		ip := fmt.Sprintf("81.2.69.%d", i)
+		if i%2 == 1 {
+			ip = fmt.Sprintf("8.8.%d.8", i)
+		}
+		lines = append(lines, ip+` - - [01/Mar/2026:12:00:00 +0000] "GET /api/v1/items HTTP/1.1" 200 512 "-" "curl/8.5.0"`)
+	}
+	env, _ := testEnv(testNow)
+	pl := mustParse(b, `
+- regex: {expression: '^(?P<ip>\S+) '}
+- geoip: {db: `+db+`, source: ip, db_type: city}
+`, env)
+	defer pl.Close()
+	benchPipeline(b, pl, lines)
 }

@@ -27,7 +27,9 @@
 // to another stage (the stages it belongs to are named), a stage where a
 // list of stages is expected, options of the wrong shape, expressions that
 // do not compile (RE2 regexes, JMESPath, Go templates, LogQL selectors).
-// geoip and eventlogmessage are refused by name. A stage's options are a
+// eventlogmessage is refused by name. geoip opens its MaxMind database
+// when it is parsed, unless Env.NoFiles (then only its options are
+// checked), and Pipeline.Close unmaps it. A stage's options are a
 // struct with yaml tags decoded strictly (parser.decode); label maps and
 // name lists have their own decoders.
 //

@@ -21,6 +21,7 @@ func init() {
 		"decolorize":          {parseDecolorize, nil},
 		"docker":              {parseDocker, nil},
 		"drop":                {parseDrop, dropOptions{}},
+		"geoip":               {parseGeoIP, geoipOptions{}},
 		"json":                {parseJSON, jsonOptions{}},
 		"labelallow":          {parseLabelAllow, nil},
 		"labeldrop":           {parseLabelDrop, nil},
@@ -46,6 +47,5 @@ func init() {
 
 // unsupported are Promtail's stages this program does not have, with why.
 var unsupported = map[string]string{
-	"geoip":           "logcapturer does not ship MaxMind databases; remove the stage (or enrich in Loki)",
 	"eventlogmessage": "it is for Windows event logs, which logcapturer does not read; remove the stage",
 }

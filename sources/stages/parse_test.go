@@ -49,7 +49,7 @@ func TestParseProblems(t *testing.T) {
 - json:
     expressions: {a: ""}
 - source: x
-`, []Problem{{Key: "[1].source", Line: 4, Msg: `"source" is a key of the drop, json, logfmt, output, regex, replace, template, tenant, timestamp stage`}}},
+`, []Problem{{Key: "[1].source", Line: 4, Msg: `"source" is a key of the drop, geoip, json, logfmt, output, regex, replace, template, tenant, timestamp stage`}}},
 		{"stage inside options", `
 - match:
     selector: '{a="b"}'
@@ -72,10 +72,9 @@ regex: {expression: "x"}
 		{"bare stage name", `
 - decolorize
 `, []Problem{{Key: "[0]", Line: 2, Msg: `write "- decolorize: {}"`}}},
-		{"geoip", `
-- geoip: {db: /x}
+		{"eventlogmessage", `
 - eventlogmessage: {}
-`, []Problem{{Key: "[0].geoip", Line: 2, Msg: "the geoip stage is not supported"}, {Key: "[1].eventlogmessage", Line: 3, Msg: "the eventlogmessage stage is not supported"}}},
+`, []Problem{{Key: "[0].eventlogmessage", Line: 2, Msg: "the eventlogmessage stage is not supported"}}},
 		{"bad regex", `
 - regex:
     expression: "(?P<a>"

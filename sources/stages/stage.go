@@ -76,4 +76,9 @@ type Env struct {
 	// unchanged (a line that is not JSON, a timestamp that does not parse),
 	// by stage name and reason.
 	Failed func(stage, reason string)
+	// NoFiles makes Parse check the options of a stage that reads a file
+	// (geoip's db) without opening the file: for a configuration checked
+	// without its files, or converted for another machine. Such a stage
+	// then passes entries on unchanged.
+	NoFiles bool
 }

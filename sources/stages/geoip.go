@@ -1,0 +1,189 @@
+package stages
+
+import (
+	"errors"
+	"net/netip"
+	"strconv"
+	"sync"
+
+	"github.com/oschwald/geoip2-golang/v2"
+	"go.yaml.in/yaml/v3"
+)
+
+// geoipOptions are the geoip stage's options (Promtail's GeoIPConfig).
+type geoipOptions struct {
+	DB     string  `yaml:"db"`
+	Source *string `yaml:"source"`
+	DBType string  `yaml:"db_type"`
+}
+
+// geoipStage looks an extracted IP address up in a MaxMind database
+// (GeoIP2 or GeoLite2, City or Country for db_type city, ASN for asn) and
+// sets Promtail's geoip_* labels. The database is memory-mapped, as
+// Promtail does (github.com/oschwald/geoip2-golang, Promtail's reader):
+// its pages count as the page cache's, not the heap's.
+type geoipStage struct {
+	db     *geoip2.Reader // nil when the pipeline was parsed with Env.NoFiles
+	source string
+	asn    bool
+	failed func(stage, reason string)
+	close  sync.Once
+}
+
+func parseGeoIP(p *parser, n *yaml.Node, key string, line int) Stage {
+	var o geoipOptions
+	if !p.decode(n, key, line, "geoip", &o) {
+		return nil
+	}
+	ok := true
+	if o.DB == "" {
+		p.fail(optionLine(n, "db", line), key+".db", "is required: the path of a MaxMind database (.mmdb), such as GeoLite2-City.mmdb")
+		ok = false
+	}
+	switch {
+	case o.Source == nil:
+		// Promtail accepts it and then looks nothing up.
+		p.fail(line, key+".source", "is required: the extracted value that holds the IP address (without it Promtail's geoip stage looks nothing up)")
+		ok = false
+	case *o.Source == "":
+		p.fail(optionLine(n, "source", line), key+".source", "must not be empty: name the extracted value that holds the IP address")
+		ok = false
+	}
+	switch o.DBType {
+	case "city", "asn":
+	case "":
+		p.fail(optionLine(n, "db_type", line), key+".db_type", `is required: "city" (a City or Country database) or "asn" (an ASN database)`)
+		ok = false
+	default:
+		// Promtail accepts any value and logs an error for every entry.
+		p.fail(optionLine(n, "db_type", line), key+".db_type", `must be "city" (a City or Country database) or "asn" (an ASN database), got %q`, o.DBType)
+		ok = false
+	}
+	if !ok {
+		return nil
+	}
+	s := &geoipStage{source: *o.Source, asn: o.DBType == "asn", failed: p.env.Failed}
+	if p.env.NoFiles {
+		return s
+	}
+	db, err := geoip2.Open(o.DB)
+	var unknown geoip2.UnknownDatabaseTypeError
+	switch {
+	case errors.As(err, &unknown):
+		if db != nil {
+			db.Close()
+		}
+		p.fail(optionLine(n, "db", line), key+".db", "%s is a %q database, which the geoip stage cannot read: use a GeoIP2 or GeoLite2 City, Country or ASN database", o.DB, unknown.DatabaseType)
+		return nil
+	case err != nil:
+		p.fail(optionLine(n, "db", line), key+".db", "open the MaxMind database: %v", err)
+		return nil
+	}
+	// A lookup method the database does not have fails whatever the
+	// address: try one now, rather than fail on every entry as Promtail does.
+	if s.asn {
+		_, err = db.ASN(netip.IPv4Unspecified())
+	} else {
+		_, err = db.City(netip.IPv4Unspecified())
+	}
+	var wrong geoip2.InvalidMethodError
+	if errors.As(err, &wrong) {
+		db.Close()
+		other := "asn"
+		if s.asn {
+			other = "city"
+		}
+		p.fail(optionLine(n, "db_type", line), key+".db_type", "%q does not fit %s, a %q database: set db_type: %s, or db to a database of the other kind",
+			o.DBType, o.DB, wrong.DatabaseType, other)
+		return nil
+	}
+	s.db = db
+	return s
+}
+
+// Process implements Stage. An address that is not in the database adds
+// no label, as in Promtail; a missing source or a value that is not an IP
+// address is counted (Promtail logs it at debug level).
+func (s *geoipStage) Process(e *Entry, next func(*Entry)) {
+	if s.db == nil {
+		next(e)
+		return
+	}
+	in, ok := sourceText(e, &s.source)
+	if !ok {
+		s.failed("geoip", sourceReason(e, &s.source))
+		next(e)
+		return
+	}
+	addr, err := netip.ParseAddr(in)
+	if err != nil || addr.Zone() != "" {
+		s.failed("geoip", "invalid_ip")
+		next(e)
+		return
+	}
+	addr = addr.Unmap()
+	if s.asn {
+		s.setASN(e, addr)
+	} else {
+		s.setCity(e, addr)
+	}
+	next(e)
+}
+
+func (s *geoipStage) setCity(e *Entry, addr netip.Addr) {
+	r, err := s.db.City(addr)
+	if err != nil {
+		s.failed("geoip", "lookup_failed")
+		return
+	}
+	s.set(e, "geoip_city_name", r.City.Names.English)
+	s.set(e, "geoip_country_name", r.Country.Names.English)
+	s.set(e, "geoip_continent_name", r.Continent.Names.English)
+	s.set(e, "geoip_continent_code", r.Continent.Code)
+	s.set(e, "geoip_postal_code", r.Postal.Code)
+	s.set(e, "geoip_timezone", r.Location.TimeZone)
+	if lat, long := r.Location.Latitude, r.Location.Longitude; lat != nil && long != nil {
+		// fmt.Sprint's form, as Promtail writes them.
+		s.set(e, "geoip_location_latitude", strconv.FormatFloat(*lat, 'g', -1, 64))
+		s.set(e, "geoip_location_longitude", strconv.FormatFloat(*long, 'g', -1, 64))
+	}
+	if n := len(r.Subdivisions); n > 0 {
+		// The most specific one, as Promtail takes.
+		s.set(e, "geoip_subdivision_name", r.Subdivisions[n-1].Names.English)
+		s.set(e, "geoip_subdivision_code", r.Subdivisions[n-1].ISOCode)
+	}
+}
+
+func (s *geoipStage) setASN(e *Entry, addr netip.Addr) {
+	r, err := s.db.ASN(addr)
+	if err != nil {
+		s.failed("geoip", "lookup_failed")
+		return
+	}
+	if r.AutonomousSystemNumber != 0 {
+		s.set(e, "geoip_autonomous_system_number", strconv.FormatUint(uint64(r.AutonomousSystemNumber), 10))
+	}
+	s.set(e, "geoip_autonomous_system_organization", r.AutonomousSystemOrganization)
+}
+
+// set sets label name to v unless v is empty (Promtail sets no label for
+// an empty value) or cannot be a label value (counted).
+func (s *geoipStage) set(e *Entry, name, v string) {
+	if v == "" {
+		return
+	}
+	if why := labelValueProblem(v); why != "" {
+		s.failed("geoip", why)
+		return
+	}
+	e.Labels[name] = v
+}
+
+// Close unmaps the database. Safe to call more than once.
+func (s *geoipStage) Close() {
+	s.close.Do(func() {
+		if s.db != nil {
+			s.db.Close()
+		}
+	})
+}
