@@ -2,16 +2,19 @@ package config_test
 
 import (
 	"errors"
+	"maps"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
 	. "github.com/logcapturer/logcapturer/config"
 	"github.com/logcapturer/logcapturer/sinks"
 	"github.com/logcapturer/logcapturer/sinks/kafka"
 	"github.com/logcapturer/logcapturer/sinks/loki"
 	"github.com/logcapturer/logcapturer/sources"
-	"os"
-	"reflect"
-	"strings"
-	"testing"
-	"time"
 )
 
 // env returns a LookupEnv over m.
@@ -190,7 +193,6 @@ invalid.yaml:12: sources[0].paths[2]: "**" must be a whole path element, as in /
 invalid.yaml:13: sources[0].start_at: must be beginning or end, got "middle"
 invalid.yaml:14: sources[0].labels.1bad: invalid label name "1bad": must match [a-zA-Z_][a-zA-Z0-9_]*
 invalid.yaml:14: sources[0].labels.__meta: label names starting with "__" are reserved
-invalid.yaml:14: sources[0].labels.empty: label value must not be empty
 invalid.yaml:15: sources[0].sinks[1]: sink "archive" is listed twice
 invalid.yaml:15: sources[0].sinks[2]: no sink named "nowhere"; defined sinks: "archive", "archive", "loki"
 invalid.yaml:16: sources[0].max_line_bytes: must be between 1KiB and 64MiB, got 100MiB
@@ -261,3 +263,40 @@ func fileConfig(typ string, set func(*sources.FileConfig)) *sources.FileConfig {
 
 // sinkTypes is cmd's registry of sink types.
 var sinkTypes = []SinkType{sinks.FileSinkType(), sinks.StdoutSinkType(), sinks.HTTPSinkType(), loki.SinkType(), kafka.SinkType()}
+
+// TestEmptyLabelLeftOut: a source label whose value is empty, written so
+// or from a ${VAR:-} that is not set (HOSTNAME under systemd), is left out
+// with a warning at its line, as Loki and Promtail read it (no label),
+// instead of stopping the start.
+func TestEmptyLabelLeftOut(t *testing.T) {
+	src := `sources:
+  - name: app
+    type: file
+    paths: [/a.log]
+    labels:
+      job: app
+      host: ${HOSTNAME:-}
+      env: ""
+sinks:
+  - name: out
+    type: stdout
+`
+	c, err := parseOnly(t, src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]string{"job": "app"}; !maps.Equal(c.Sources[0].Labels, want) {
+		t.Errorf("labels = %v, want %v", c.Sources[0].Labels, want)
+	}
+	var got []string
+	for _, w := range c.Warnings {
+		got = append(got, w.String())
+	}
+	want := []string{
+		"t.yaml:7: sources[0].labels.host: is empty: the label is left out (Loki treats an empty value as absent; a ${VAR} that is not set expands to nothing)",
+		"t.yaml:8: sources[0].labels.env: is empty: the label is left out (Loki treats an empty value as absent; a ${VAR} that is not set expands to nothing)",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

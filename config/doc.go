@@ -95,7 +95,8 @@
 //	    type: file                   # required; file | docker | cri | journald | syslog | loki_push | otlp
 //	    labels: {job: app}           # optional; names match [a-zA-Z_][a-zA-Z0-9_]*, not starting
 //	                                 # with "__", and not one the type sets (filename; docker and
-//	                                 # cri: those below and parse_error); values non-empty
+//	                                 # cri: those below and parse_error); an empty value (an
+//	                                 # unset ${VAR}) is left out with a warning, as Loki reads it
 //	    sinks: [archive]             # optional; default: every sink; each a sink name, no repeats;
 //	                                 # an empty list is an error
 //	    pipeline_stages: [...]       # optional; Promtail's stages (see Pipeline stages below)

@@ -138,8 +138,6 @@ func TestProblems(t *testing.T) {
 			{7, "sources[0].labels.9x", `invalid label name "9x"`},
 			{8, "sources[0].labels.__r", `names starting with "__" are reserved`},
 			{9, "sources[0].labels.a-b", `invalid label name "a-b"`},
-			{10, "sources[0].labels.e", "label value must not be empty"},
-			{11, "sources[0].labels.n", "label value must not be empty"},
 		}},
 		{"labels not a mapping", withSources("  - name: app\n    type: file\n    paths: [/a]\n    labels: [a]\n"), nil, []want{
 			{5, "sources[0].labels", "must be a mapping, got a list"},

@@ -279,7 +279,10 @@ func (v *validator) source(path string, s *Source, seen, claims map[string]strin
 		case !validLabelName(k):
 			v.add(kp, "invalid label name %q: must match [a-zA-Z_][a-zA-Z0-9_]*", k)
 		case s.Labels[k] == "":
-			v.add(kp, "label value must not be empty")
+			// Loki and Promtail treat an empty value as no label; a
+			// ${VAR} that is not set (HOSTNAME under systemd) makes one.
+			v.ps.warn(v.line(kp), kp, "is empty: the label is left out (Loki treats an empty value as absent; a ${VAR} that is not set expands to nothing)")
+			delete(s.Labels, k)
 		}
 	}
 

@@ -31,6 +31,9 @@ type configFile struct {
 	// dockerDataRoot is dockerd's data-root, where a Promtail config's
 	// docker_sd_configs are read from (Promtail asks the Docker API).
 	dockerDataRoot string
+	// noExpandEnv reads a Promtail config as Promtail does without
+	// -config.expand-env: a "$" is a "$".
+	noExpandEnv bool
 }
 
 func (cf *configFile) register(fs *flag.FlagSet) {
@@ -38,13 +41,17 @@ func (cf *configFile) register(fs *flag.FlagSet) {
 	fs.BoolVar(&cf.skipUnsupported, "skip-unsupported", false, "with --config-format promtail: leave out what logcapturer does not cover (listed) instead of refusing")
 	fs.StringVar(&cf.dataDir, "data-dir", "", "with --config-format promtail: the data directory (default "+config.DefaultDataDir+")")
 	fs.StringVar(&cf.dockerDataRoot, "docker-data-root", "", "with --config-format promtail: dockerd's data-root, whose containers' json-file logs docker_sd_configs reads (default "+promtail.DefaultDockerDataRoot+")")
+	fs.BoolVar(&cf.noExpandEnv, "no-expand-env", false, noExpandEnvUsage)
 }
+
+// noExpandEnvUsage is the --no-expand-env flag's help.
+const noExpandEnvUsage = "with a Promtail config: read it as Promtail does without -config.expand-env, a $ being a $ (default: ${VAR} expanded, as with -config.expand-env=true)"
 
 func (cf *configFile) check(name string) error {
 	switch cf.format {
 	case formatNative:
-		if cf.skipUnsupported || cf.dataDir != "" || cf.dockerDataRoot != "" {
-			return usageError{fmt.Errorf("%s: --skip-unsupported, --data-dir and --docker-data-root go with --config-format promtail (a native config sets data_dir and paths)", name)}
+		if cf.skipUnsupported || cf.dataDir != "" || cf.dockerDataRoot != "" || cf.noExpandEnv {
+			return usageError{fmt.Errorf("%s: --skip-unsupported, --data-dir, --docker-data-root and --no-expand-env go with --config-format promtail (a native config sets data_dir and paths)", name)}
 		}
 	case formatPromtail:
 	default:
@@ -65,7 +72,7 @@ func (cf configFile) load(opts *config.ParseOptions) (cfg *config.Config, left, 
 		return cfg, nil, nil, nil
 	}
 	r, err := promtail.Load(cf.path, &promtail.Options{LookupEnv: opts.LookupEnv, SkipUnsupported: cf.skipUnsupported, DataDir: cf.dataDir,
-		DockerDataRoot: cf.dockerDataRoot})
+		DockerDataRoot: cf.dockerDataRoot, NoExpandEnv: cf.noExpandEnv})
 	if err == nil {
 		cfg, err = r.Parse(opts)
 	}
@@ -77,16 +84,18 @@ func (cf configFile) load(opts *config.ParseOptions) (cfg *config.Config, left, 
 }
 
 func cmdConvert(args []string, stdout, stderr io.Writer) error {
-	const usage = "convert --from promtail FILE [-o OUT] [--skip-unsupported] [--data-dir DIR] [--docker-data-root DIR]\n\n" +
+	const usage = "convert --from promtail FILE [-o OUT] [--skip-unsupported] [--data-dir DIR] [--docker-data-root DIR] [--no-expand-env]\n\n" +
 		"Write the native equivalent of a Promtail configuration (to OUT, else to stdout), commented\n" +
-		"where logcapturer behaves differently. ${VAR} references are kept. Exit 1 listing every\n" +
-		"problem, and every part logcapturer does not cover, as file:line: key: message."
+		"where logcapturer behaves differently. ${VAR} references are kept (with --no-expand-env a $ is\n" +
+		"a $, as in Promtail without -config.expand-env). Exit 1 listing every problem, and every part\n" +
+		"logcapturer does not cover, as file:line: key: message."
 	fs := newFlags("convert")
 	from := fs.String("from", "", "format of FILE: promtail")
 	out := fs.String("o", "", "write the converted config to this file (default stdout)")
 	skip := fs.Bool("skip-unsupported", false, "convert what is covered; list what is left out")
 	dataDir := fs.String("data-dir", "", "data_dir of the converted config (default: left out, "+config.DefaultDataDir+")")
 	dockerRoot := fs.String("docker-data-root", "", "dockerd's data-root, whose containers' json-file logs docker_sd_configs reads (default "+promtail.DefaultDockerDataRoot+")")
+	noExpand := fs.Bool("no-expand-env", false, noExpandEnvUsage)
 	pos, err := parseFlags(fs, args, usage)
 	if err != nil {
 		return err
@@ -98,7 +107,8 @@ func cmdConvert(args []string, stdout, stderr io.Writer) error {
 		return usageError{errors.New("convert: give one Promtail config file")}
 	}
 	path := pos[0]
-	r, err := promtail.Load(path, &promtail.Options{KeepEnv: true, SkipUnsupported: *skip, DataDir: *dataDir, DockerDataRoot: *dockerRoot})
+	r, err := promtail.Load(path, &promtail.Options{KeepEnv: true, SkipUnsupported: *skip, DataDir: *dataDir, DockerDataRoot: *dockerRoot,
+		NoExpandEnv: *noExpand})
 	if err != nil {
 		return configError(path, err)
 	}

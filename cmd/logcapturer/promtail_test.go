@@ -408,3 +408,47 @@ scrape_configs:
 		t.Errorf("entries: %v", n)
 	}
 }
+
+// TestPromtailNoExpandEnv: --no-expand-env reads a Promtail file as
+// Promtail does without -config.expand-env: "${HOSTNAME}" is those
+// characters in convert's result; check --config-format promtail takes
+// it; it goes with a Promtail config only.
+func TestPromtailNoExpandEnv(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "promtail.yaml")
+	os.WriteFile(src, []byte(`clients:
+  - url: http://127.0.0.1:3100/loki/api/v1/push
+scrape_configs:
+  - job_name: a
+    static_configs:
+      - labels:
+          __path__: /var/log/a.log
+          literal: ${HOSTNAME}
+`), 0o644)
+	t.Setenv("HOSTNAME", "edge-7")
+	out := filepath.Join(dir, "out.yaml")
+	var stdout, stderr bytes.Buffer
+	if code := runMainWith([]string{"convert", "--from", "promtail", src, "-o", out, "--no-expand-env"}, console{}, &stdout, &stderr); code != 0 {
+		t.Fatalf("convert: exit %d: %s", code, stderr.String())
+	}
+	cfg, err := checkConfig(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Sources[0].Labels["literal"]; got != "${HOSTNAME}" {
+		t.Errorf("converted with --no-expand-env: literal = %q, want ${HOSTNAME}", got)
+	}
+	if code := runMainWith([]string{"convert", "--from", "promtail", src}, console{}, &stdout, &stderr); code != 0 ||
+		!strings.Contains(stdout.String(), "literal: ${HOSTNAME:-}") {
+		t.Errorf("convert without the flag: exit %d, want the reference kept:\n%s", code, stdout.String())
+	}
+	if code := runMainWith([]string{"check", "--config", src, "--config-format", "promtail", "--no-expand-env", "--data-dir", dir},
+		console{}, &stdout, &stderr); code != 0 {
+		t.Errorf("check --config-format promtail --no-expand-env: exit %d: %s", code, stderr.String())
+	}
+	stderr.Reset()
+	if code := runMainWith([]string{"check", "--config", out, "--no-expand-env"}, console{}, &stdout, &stderr); code != 2 ||
+		!strings.Contains(stderr.String(), "--no-expand-env go with --config-format promtail") {
+		t.Errorf("check of a native config with --no-expand-env: exit %d, %s", code, stderr.String())
+	}
+}

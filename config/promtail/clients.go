@@ -73,11 +73,7 @@ func (c *conv) client(n *yaml.Node, path, name string) *yaml.Node {
 		c.tls(e, s)
 	}
 	if e, ok := f["external_labels"]; ok {
-		if ls, ok := c.stringMap(e); ok {
-			m := mapping()
-			for _, l := range ls {
-				c.put(m, l.k.Value, c.outStr(l.v), l.k, l.path)
-			}
+		if m := c.labels(e); m != nil {
 			c.put(s, "labels", m, e.k, e.path).HeadComment = "promtail: external_labels"
 		}
 	}

@@ -353,13 +353,17 @@ func (c *conv) from(n, src *yaml.Node, pkey string) *yaml.Node {
 // outStr is the output form of the string scalar n: its expanded value
 // with "$" escaped, or, with KeepEnv, its references kept.
 func (c *conv) outStr(n *yaml.Node) *yaml.Node {
-	v := n.Value
-	if r, ok := c.raw[n]; ok && c.opts.KeepEnv && !c.opts.NoExpandEnv && strings.Contains(r.Value, "$") {
-		v = keepRefs(r.Value)
-	} else {
-		v = escape(v)
+	if c.keepsRef(n) {
+		return str(keepRefs(c.raw[n].Value))
 	}
-	return str(v)
+	return str(escape(n.Value))
+}
+
+// keepsRef reports whether outStr writes the scalar n with its ${VAR}
+// references (KeepEnv, and n has some).
+func (c *conv) keepsRef(n *yaml.Node) bool {
+	r, ok := c.raw[n]
+	return ok && c.opts.KeepEnv && !c.opts.NoExpandEnv && strings.Contains(r.Value, "$")
 }
 
 // copyTree copies the expanded subtree n for the output, escaping "$" (or

@@ -386,3 +386,161 @@ func TestConvertAuthorization(t *testing.T) {
 		}
 	}
 }
+
+// TestConvertEmptyLabels: a label with an empty value (written so, or a
+// ${HOSTNAME} that is not set where Promtail ran under systemd) is no
+// label in Promtail's streams. The converter leaves it out with a note
+// (journal, syslog, a client's external_labels) instead of writing a
+// config that does not load; a kept ${VAR} reference stays and is left out
+// when it expands to nothing. A journal job with a static label gets no
+// note about entries without labels.
+func TestConvertEmptyLabels(t *testing.T) {
+	src := `clients:
+  - url: http://loki:3100/loki/api/v1/push
+    external_labels:
+      host: ""
+      dc: ${DC}
+scrape_configs:
+  - job_name: j
+    journal:
+      labels:
+        job: j
+        env: ""
+        host: ${HOSTNAME}
+  - job_name: bare
+    journal: {}
+  - job_name: s
+    syslog:
+      listen_address: 0.0.0.0:1514
+      labels:
+        env: ""
+`
+	r, err := Convert("t.yaml", []byte(src), &Options{KeepEnv: true, LookupEnv: noEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(r.YAML), "host: ${HOSTNAME:-}") || !strings.Contains(string(r.YAML), "dc: ${DC:-}") {
+		t.Errorf("the references are not kept:\n%s", r.YAML)
+	}
+	var notes []string
+	for _, n := range r.Notes {
+		if strings.Contains(n.Msg, "empty value") || strings.Contains(n.Msg, "without any label") {
+			notes = append(notes, n.Key)
+		}
+	}
+	want := []string{"clients[0].external_labels.host", "scrape_configs[0].journal.labels.env",
+		"scrape_configs[1].journal", "scrape_configs[2].syslog.labels.env"}
+	slices.Sort(notes)
+	if !slices.Equal(notes, want) {
+		t.Errorf("notes on %v, want %v", notes, want)
+	}
+	cfg, err := r.Parse(parseOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Sources[0].Labels; len(got) != 1 || got["job"] != "j" {
+		t.Errorf("journal labels %v, want job=j only", got)
+	}
+	if got := cfg.Sources[2].Labels; len(got) != 0 {
+		t.Errorf("syslog labels %v, want none", got)
+	}
+	if o := cfg.Sinks[0].Options.(*loki.Options); len(o.Labels) != 1 || o.Labels["dc"] != "" {
+		t.Errorf("sink labels %v, want dc (empty: left out when sending)", o.Labels)
+	}
+}
+
+// TestConvertStaticKeepsRefs: convert (KeepEnv) writes a static target's
+// ${VAR} references as written, so a file converted once for a fleet reads
+// ${HOSTNAME} on each host, not the converting machine's; a value that
+// relabel_configs changed is written as relabeling made it.
+func TestConvertStaticKeepsRefs(t *testing.T) {
+	src := `clients:
+  - url: http://loki:3100/loki/api/v1/push
+scrape_configs:
+  - job_name: a
+    static_configs:
+      - labels:
+          job: a
+          host: ${HOSTNAME}
+          site: ${SITE}
+          env: ${ENV}
+          __path__: ${LOGDIR:-/var/log}/app.log
+    relabel_configs:
+      - source_labels: [env]
+        regex: (.*)
+        replacement: env-$1
+        target_label: env
+`
+	lookup := func(k string) (string, bool) {
+		v, ok := map[string]string{"HOSTNAME": "convhost", "ENV": "prod"}[k]
+		return v, ok
+	}
+	r, err := Convert("t.yaml", []byte(src), &Options{KeepEnv: true, LookupEnv: lookup})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"host: ${HOSTNAME:-}", "env: env-prod", "- ${LOGDIR:-/var/log}/app.log"} {
+		if !strings.Contains(string(r.YAML), want) {
+			t.Errorf("no %q in:\n%s", want, r.YAML)
+		}
+	}
+	// SITE is not set here and a rule could have read it: relabeling
+	// decided, with the value it saw.
+	if strings.Contains(string(r.YAML), "SITE") {
+		t.Errorf("site kept:\n%s", r.YAML)
+	}
+	if strings.Contains(string(r.YAML), "convhost") {
+		t.Errorf("the converting machine's HOSTNAME is in the result:\n%s", r.YAML)
+	}
+}
+
+// TestConvertNoSources: a config with nothing logcapturer can run gets
+// one message that says what can run; when its scrape configs are all
+// not covered, those say it (and with --skip-unsupported, that nothing is
+// left), not a second message that only static_configs would do.
+func TestConvertNoSources(t *testing.T) {
+	head := "clients:\n  - url: http://loki:3100/loki/api/v1/push\n"
+	k8s := head + "scrape_configs:\n  - job_name: pods\n    kubernetes_sd_configs:\n      - role: pod\n"
+	for _, tc := range []struct {
+		name, src string
+		skip      bool
+		want      []string // each problem's message starts so
+	}{
+		{"empty", head + "scrape_configs: []\n", false, []string{"no scrape config that logcapturer can run: give a static_configs target with a __path__ label, a journal, syslog or loki_push_api target, or docker_sd_configs"}},
+		{"not covered", k8s, false, []string{"kubernetes_sd_configs: use a native cri source"}},
+		{"not covered, skipped", k8s, true, []string{"nothing is left to run: every scrape config is one logcapturer does not cover"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Convert("t.yaml", []byte(tc.src), &Options{LookupEnv: noEnv, SkipUnsupported: tc.skip})
+			var ce *config.Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("want a *config.Error, got %v", err)
+			}
+			if len(ce.Problems) != len(tc.want) {
+				t.Fatalf("problems %v, want %d", ce.Problems, len(tc.want))
+			}
+			for i, p := range ce.Problems {
+				if !strings.HasPrefix(p.Msg, tc.want[i]) {
+					t.Errorf("problem %d: %q, want it to start with %q", i, p.Msg, tc.want[i])
+				}
+			}
+		})
+	}
+}
+
+// TestConvertDockerLabelFilterNote: the note on a label filter without a
+// value is there only when one has no value.
+func TestConvertDockerLabelFilterNote(t *testing.T) {
+	const head = "clients:\n  - url: http://localhost:3100/loki/api/v1/push\nscrape_configs:\n  - job_name: d\n    docker_sd_configs:\n" +
+		"      - host: unix:///var/run/docker.sock\n        filters:\n          - name: label\n            values: "
+	for values, want := range map[string]bool{`["com.docker.compose.project=shop"]`: false, `["team", "app=web"]`: true} {
+		r, err := Convert("t.yaml", []byte(head+values+"\n"), &Options{LookupEnv: noEnv})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := slices.ContainsFunc(r.Notes, func(p config.Problem) bool { return strings.Contains(p.Msg, "a label filter without a value") })
+		if got != want {
+			t.Errorf("%s: note %v, want %v", values, got, want)
+		}
+	}
+}

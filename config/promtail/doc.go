@@ -119,9 +119,16 @@
 //     on each entry's labels with the source's __ labels, as Promtail runs
 //     them; an entry they drop is counted (reason "relabel").
 //   - -config.expand-env: ${VAR}, ${VAR:-default} and $VAR in values, an
-//     unset variable being empty (Options.NoExpandEnv turns it off). With
+//     unset variable being empty (Options.NoExpandEnv, --no-expand-env,
+//     turns it off: a "$" is a "$", as in Promtail without the flag). With
 //     Options.KeepEnv (convert) string values keep their references, as
-//     ${VAR:-default}, which logcapturer reads the same way.
+//     ${VAR:-default}, which logcapturer reads the same way; a static
+//     target's labels and __path__ too, unless relabel_configs changed the
+//     value (then the relabeled value is written).
+//   - A label with an empty value (a target's labels, external_labels) is
+//     no label in Promtail: it is left out, with a note. One written as a
+//     kept ${VAR} reference stays, and logcapturer leaves it out when it
+//     expands to nothing (config: an empty label value).
 //
 // # What is not covered
 //

@@ -94,9 +94,10 @@ func (c *conv) dockerSD(n *yaml.Node, path string, t target) *yaml.Node {
 		n = min(max(n, int64(1<<10)), int64(64<<20))
 		c.put(s, "max_line_bytes", plain(strconv.FormatInt(n, 10)), nil, "")
 	}
-	c.note(n.Line, path, "promtail: Promtail's docker positions (cursor-<container id>: a time in seconds) are not taken over: "+
-		"each container's log is read from its beginning, so what Promtail shipped is sent again, with the same labels, times and lines "+
-		"(Loki drops such exact duplicates; entries older than Loki accepts are refused and go to the dead-letter queue); "+
+	c.note(n.Line, path, "promtail: Promtail's docker positions (cursor-<container id>: the second of the last entry sent) are taken over "+
+		"as Promtail's own restart uses them: each container's log resumes at its first record of that second or later, so that second's "+
+		"entries are sent again, identical, and Loki drops them; a container without a position is read from its beginning "+
+		"(Loki drops the exact duplicates; entries older than Loki accepts are refused and go to the dead-letter queue); "+
 		"logcapturer reads the logs of stopped containers too, Promtail only of those running at a refresh")
 	k = c.put(s, "promtail_labels", plain("true"), nil, "")
 	k.HeadComment = "promtail: labels __meta_docker_container_id, _name, _label_<name> and _log_stream for relabel_configs, as docker_sd_configs"
@@ -233,7 +234,7 @@ func (c *conv) dockerFilters(e entry) []*yaml.Node {
 		}
 		rule(lines["label"], "__meta_docker_container_label_"+strutil.SanitizeLabelName(k), re)
 	}
-	if len(values["label"]) > 0 {
+	if slices.ContainsFunc(values["label"], func(v string) bool { return !strings.Contains(v, "=") }) {
 		c.note(lines["label"].Line, e.path, "promtail: a label filter without a value keeps containers whose label is set and not empty (Docker also keeps an empty one)")
 	}
 	return out

@@ -176,6 +176,10 @@ type fileTarget struct {
 	from          *yaml.Node // the static_configs item
 	key0          string     // its path
 	labelLines    map[string]*yaml.Node
+	// refs are the labels (__path__ included) written with their ${VAR}
+	// references (Options.KeepEnv): the value as written, which relabeling
+	// left as it was.
+	refs map[string]*yaml.Node
 }
 
 func (t fileTarget) key() string {
@@ -208,11 +212,13 @@ func (c *conv) staticConfig(n *yaml.Node, path string, rules []*relabel.Config) 
 	}
 	base := map[string]string{}
 	lines := map[string]*yaml.Node{}
+	values := map[string]*yaml.Node{}
 	if e, ok := f["labels"]; ok {
 		ls, _ := c.stringMap(e)
 		for _, l := range ls {
 			base[l.k.Value] = l.v.Value
 			lines[l.k.Value] = l.k
+			values[l.k.Value] = l.v
 		}
 	}
 	var out []fileTarget
@@ -234,7 +240,8 @@ func (c *conv) staticConfig(n *yaml.Node, path string, rules []*relabel.Config) 
 			c.note(lineOf(lines, hostLabel, n), joinKey(path, "labels.__host__"),
 				"promtail: __host__ %q: Promtail tails the target only on that host; logcapturer tails it wherever it runs", h)
 		}
-		t := fileTarget{path: p, exclude: final[pathExcludeLabel], labels: map[string]string{}, from: n, key0: path, labelLines: lines}
+		t := fileTarget{path: p, exclude: final[pathExcludeLabel], labels: map[string]string{}, from: n, key0: path, labelLines: lines,
+			refs: map[string]*yaml.Node{}}
 		for k, v := range final {
 			switch {
 			case strings.HasPrefix(k, "__"):
@@ -245,9 +252,34 @@ func (c *conv) staticConfig(n *yaml.Node, path string, rules []*relabel.Config) 
 				t.labels[k] = v
 			}
 		}
+		// A value written with ${VAR} references keeps them (KeepEnv) when
+		// relabeling did not change it: the converted file then reads the
+		// variable where it runs, not where it was converted (a fleet's
+		// ${HOSTNAME}). One that expanded to nothing here is kept too when
+		// no rule could have used it.
+		for k, vn := range values {
+			if !c.keepsRef(vn) || k == filenameLabel || strings.HasPrefix(k, "__") && k != pathLabel && k != pathExcludeLabel {
+				continue
+			}
+			if v, ok := final[k]; ok && v == base[k] || !ok && base[k] == "" && len(rules) == 0 {
+				t.refs[k] = vn
+				if !strings.HasPrefix(k, "__") {
+					t.labels[k] = base[k]
+				}
+			}
+		}
 		out = append(out, t)
 	}
 	return out
+}
+
+// value is the output node of label k (v after relabeling): as written,
+// with its references, when t.refs has it.
+func (t fileTarget) value(c *conv, k, v string) *yaml.Node {
+	if n, ok := t.refs[k]; ok {
+		return c.outStr(n)
+	}
+	return str(escape(v))
 }
 
 func lineOf(lines map[string]*yaml.Node, key string, def *yaml.Node) int {
@@ -263,9 +295,9 @@ func (c *conv) fileSource(name string, t fileTarget, job *yaml.Node, jobPath str
 	c.from(s, job, jobPath)
 	c.put(s, "name", str(name), job, joinKey(jobPath, "job_name"))
 	c.put(s, "type", str("file"), t.from, t.key0)
-	c.put(s, "paths", list(c.from(str(escape(t.path)), t.from, t.key0+".labels.__path__")), t.from, t.key0+".labels.__path__")
+	c.put(s, "paths", list(c.from(t.value(c, pathLabel, t.path), t.from, t.key0+".labels.__path__")), t.from, t.key0+".labels.__path__")
 	if t.exclude != "" {
-		c.put(s, "exclude", list(c.from(str(escape(t.exclude)), t.from, t.key0+".labels.__path_exclude__")), t.from, t.key0+".labels.__path_exclude__")
+		c.put(s, "exclude", list(c.from(t.value(c, pathExcludeLabel, t.exclude), t.from, t.key0+".labels.__path_exclude__")), t.from, t.key0+".labels.__path_exclude__")
 	}
 	if len(t.labels) > 0 {
 		m := mapping()
@@ -274,7 +306,7 @@ func (c *conv) fileSource(name string, t fileTarget, job *yaml.Node, jobPath str
 			if n, ok := t.labelLines[k]; ok {
 				from = n
 			}
-			c.put(m, k, str(escape(t.labels[k])), from, t.key0+".labels."+k)
+			c.put(m, k, t.value(c, k, t.labels[k]), from, t.key0+".labels."+k)
 		}
 		c.put(s, "labels", m, t.from, t.key0+".labels")
 	}

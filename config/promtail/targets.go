@@ -32,6 +32,31 @@ type target struct {
 	relabelKey *yaml.Node
 }
 
+// labels converts a map of labels (a target's labels, a client's
+// external_labels), leaving out a label whose value is empty as written:
+// Promtail sends no such label. One that comes from a ${VAR} reference the
+// output keeps is kept: logcapturer leaves it out when it expands to
+// nothing (config: an empty label value). nil when none is left.
+func (c *conv) labels(e entry) *yaml.Node {
+	ls, ok := c.stringMap(e)
+	if !ok {
+		return nil
+	}
+	m := mapping()
+	for _, l := range ls {
+		v := c.outStr(l.v)
+		if v.Value == "" {
+			c.note(l.k.Line, l.path, "promtail: %q has an empty value: left out (Promtail sends no label with an empty value)", l.k.Value)
+			continue
+		}
+		c.put(m, l.k.Value, v, l.k, l.path)
+	}
+	if len(m.Content) == 0 {
+		return nil
+	}
+	return m
+}
+
 // common adds the keys every converted source has: name, type, labels,
 // relabel_configs and pipeline_stages (with the limit stage).
 func (c *conv) common(s *yaml.Node, t target, typ string, e entry, labels *entry) {
@@ -39,11 +64,7 @@ func (c *conv) common(s *yaml.Node, t target, typ string, e entry, labels *entry
 	c.put(s, "name", str(t.name), t.job, joinKey(t.jobPath, "job_name"))
 	c.put(s, "type", str(typ), e.k, e.path)
 	if labels != nil {
-		if ls, ok := c.stringMap(*labels); ok && len(ls) > 0 {
-			m := mapping()
-			for _, l := range ls {
-				c.put(m, l.k.Value, c.outStr(l.v), l.k, l.path)
-			}
+		if m := c.labels(*labels); m != nil {
 			c.put(s, "labels", m, labels.k, labels.path)
 		}
 	}
@@ -113,8 +134,22 @@ func (c *conv) journal(e entry, t target) *yaml.Node {
 	k.HeadComment = "promtail: no label from a journal field unless relabel_configs map its __journal_* label, as in Promtail"
 	k = c.put(s, "promtail_job", str(t.jobName()), t.job, joinKey(t.jobPath, "job_name"))
 	k.HeadComment = "promtail: the takeover starts after the journal cursor Promtail saved for this job"
-	c.note(e.k.Line, e.path, "promtail: Promtail drops a journal entry left without any label after relabeling; logcapturer ships it with no labels")
+	if !hasKey(s, "labels") {
+		// With a static label every entry has one (relabel_configs seldom
+		// remove those).
+		c.note(e.k.Line, e.path, "promtail: Promtail drops a journal entry left without any label after relabeling; logcapturer ships it with no labels")
+	}
 	return s
+}
+
+// hasKey reports whether mapping m has key.
+func hasKey(m *yaml.Node, key string) bool {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return true
+		}
+	}
+	return false
 }
 
 // jobName is the scrape config's job_name as written.

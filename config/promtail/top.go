@@ -32,6 +32,7 @@ func (c *conv) config(root *yaml.Node) *yaml.Node {
 	c.globals(top)
 
 	sources := list()
+	problems, unsupported := len(c.problems), len(c.unsupported)
 	if e, ok := top["scrape_configs"]; ok {
 		for i, sc := range c.items(e) {
 			c.scrapeConfig(sc, e.path+"["+strconv.Itoa(i)+"]", sources)
@@ -42,7 +43,15 @@ func (c *conv) config(root *yaml.Node) *yaml.Node {
 		if e, ok := top["scrape_configs"]; ok {
 			line = e.k.Line
 		}
-		c.problem(line, "scrape_configs", "no scrape config that logcapturer can run: at least one static_configs target with a __path__ label is needed")
+		switch {
+		case len(c.problems) > problems:
+			// Said at the scrape config's own line.
+		case len(c.unsupported) > unsupported && c.opts.SkipUnsupported:
+			c.problem(line, "scrape_configs", "nothing is left to run: every scrape config is one logcapturer does not cover (listed)")
+		case len(c.unsupported) == unsupported:
+			c.problem(line, "scrape_configs", "no scrape config that logcapturer can run: give a static_configs target with a __path__ label, "+
+				"a journal, syslog or loki_push_api target, or docker_sd_configs on the local Docker daemon")
+		}
 	}
 	c.put(out, "sources", sources, nil, "")
 

@@ -2,6 +2,8 @@ package loki
 
 import (
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/logcapturer/logcapturer/config"
@@ -36,6 +38,11 @@ func (o *Options) Check(c *config.Check) {
 			c.Problem(key, "%s", msg)
 		}
 	})
+	for _, name := range slices.Sorted(maps.Keys(o.Labels)) {
+		if o.Labels[name] == "" {
+			c.Warning("labels."+name, "is empty: the label is left out (Loki treats an empty value as absent; a ${VAR} that is not set expands to nothing)")
+		}
+	}
 }
 
 // CheckFiles reports a password, token or TLS file that cannot be read.

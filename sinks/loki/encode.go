@@ -97,7 +97,9 @@ func NewEncoder(opts Options) *Encoder {
 		index:     make(map[string]int32),
 	}
 	for k, v := range opts.Labels {
-		e.static = append(e.static, wal.Label{Name: k, Value: v})
+		if v != "" { // absent, as in Loki
+			e.static = append(e.static, wal.Label{Name: k, Value: v})
+		}
 	}
 	slices.SortFunc(e.static, func(a, b wal.Label) int { return strings.Compare(a.Name, b.Name) })
 	return e

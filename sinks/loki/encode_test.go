@@ -60,7 +60,7 @@ func tricky() []wal.Block {
 }
 
 var trickyOpts = loki.Options{URL: "http://x/loki/api/v1/push",
-	Labels: map[string]string{"host": "static", "env": "prod"}, StructuredMetadata: []string{"container_id"}}
+	Labels: map[string]string{"host": "static", "env": "prod", "dc": ""}, StructuredMetadata: []string{"container_id"}} // dc: absent, as in Loki
 
 // wantTricky is what Loki must receive for tricky(), stream by stream,
 // entries in order.

@@ -153,8 +153,6 @@ func (o *Options) rules(report func(key, msg string)) {
 		value := o.Labels[name]
 		if err := checkStaticName(name); err != nil {
 			report("labels", err.Error())
-		} else if value == "" {
-			report("labels", fmt.Sprintf("%q has an empty value (Loki treats it as absent)", name))
 		} else if !utf8.ValidString(value) {
 			report("labels", fmt.Sprintf("value of %q is not valid UTF-8", name))
 		}

@@ -418,7 +418,7 @@ func TestValidate(t *testing.T) {
 		{"header newline", func(o *loki.Options) { o.Headers = map[string]string{"X-A": "a\nb"} }, "line break"},
 		{"label name", func(o *loki.Options) { o.Labels = map[string]string{"host-name": "h"} }, `labels: "host-name" is not a valid label name`},
 		{"label reserved", func(o *loki.Options) { o.Labels = map[string]string{"__x": "h"} }, "reserved"},
-		{"label empty value", func(o *loki.Options) { o.Labels = map[string]string{"h": ""} }, "empty value"},
+		{"label empty value", func(o *loki.Options) { o.Labels = map[string]string{"h": ""} }, ""}, // absent, as in Loki
 		{"label utf8", func(o *loki.Options) { o.Labels = map[string]string{"h": "\xff"} }, "UTF-8"},
 		{"sm name", func(o *loki.Options) { o.StructuredMetadata = []string{"a.b"} }, "structured_metadata"},
 		{"sm twice", func(o *loki.Options) { o.StructuredMetadata = []string{"a", "a"} }, "twice"},
