@@ -31,12 +31,26 @@ func (c *conv) client(n *yaml.Node, path, name string) *yaml.Node {
 	c.from(s, n, path)
 	c.put(s, "name", str(name), n, path)
 	c.put(s, "type", str("loki"), n, path)
+	var fromURL *yaml.Node // basic_auth made of the URL's user and password
 	if e, ok := f["url"]; ok {
 		if _, ok := c.scalar(e, "a URL"); ok {
-			c.put(s, "url", c.outStr(e.v), e.k, e.path)
+			var u *yaml.Node
+			u, fromURL = c.urlAuth(e)
+			c.put(s, "url", u, e.k, e.path)
 		}
 	} else {
 		c.problem(n.Line, joinKey(path, "url"), "is required")
+	}
+	if fromURL != nil {
+		// Go's HTTP client sets the URL's user and password first;
+		// Promtail's basic_auth and authorization then send nothing.
+		for _, key := range []string{"basic_auth", "authorization", "bearer_token", "bearer_token_file"} {
+			if e, ok := f[key]; ok {
+				c.note(e.k.Line, e.path, "promtail: not used, as in Promtail: the user and password in the url are sent (as basic_auth)")
+				delete(f, key)
+			}
+		}
+		c.put(s, "basic_auth", fromURL, f["url"].k, f["url"].path).HeadComment = "promtail: the user and password of the url, which Promtail sends as basic auth"
 	}
 	for _, key := range []string{"tenant_id", "bearer_token", "bearer_token_file", "proxy_url", "no_proxy"} {
 		if e, ok := f[key]; ok {

@@ -544,3 +544,74 @@ func TestConvertDockerLabelFilterNote(t *testing.T) {
 		}
 	}
 }
+
+// TestConvertURLCredentials: a client url with a user and password (as
+// Grafana Cloud's instructions write it) converts to basic_auth and the
+// url without them (the loki sink refuses credentials in its url); Go's
+// client, Promtail's, sends them and none of the client's basic_auth or
+// authorization, so those are left out with a note. References stay
+// references.
+func TestConvertURLCredentials(t *testing.T) {
+	const tail = "scrape_configs:\n  - job_name: a\n    static_configs:\n      - labels: {__path__: /x}\n"
+	for _, tc := range []struct {
+		name, client            string
+		env                     map[string]string
+		url, user, pass, output string // output: a line of the converted file
+		noted                   bool
+	}{
+		{name: "grafana cloud", client: "  - url: https://123456:glc_eyJr%2Fx%40y@logs-prod-us-central1.grafana.net/loki/api/v1/push\n",
+			url: "https://logs-prod-us-central1.grafana.net/loki/api/v1/push", user: "123456", pass: "glc_eyJr/x@y"},
+		{name: "references", client: "  - url: https://${LOKI_USER}:${LOKI_TOKEN:-a:b}@logs.example.com:8443/loki/api/v1/push?x=1\n",
+			env: map[string]string{"LOKI_USER": "me"},
+			url: "https://logs.example.com:8443/loki/api/v1/push?x=1", user: "me", pass: "a:b", output: "password: ${LOKI_TOKEN:-a:b}"},
+		{name: "basic_auth too", client: "  - url: http://u:p@loki:3100/loki/api/v1/push\n    basic_auth: {username: other, password: secret}\n",
+			url: "http://loki:3100/loki/api/v1/push", user: "u", pass: "p", noted: true},
+		{name: "no credentials", client: "  - url: http://loki:3100/loki/api/v1/push\n", url: "http://loki:3100/loki/api/v1/push"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lookup := func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }
+			r, err := Convert("t.yaml", []byte("clients:\n"+tc.client+tail), &Options{KeepEnv: true, LookupEnv: lookup})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.output != "" && !strings.Contains(string(r.YAML), tc.output) {
+				t.Errorf("no %q in:\n%s", tc.output, r.YAML)
+			}
+			if strings.Contains(string(r.YAML), "secret") {
+				t.Errorf("the unused basic_auth is in the result:\n%s", r.YAML)
+			}
+			noted := slices.ContainsFunc(r.Notes, func(p config.Problem) bool {
+				return strings.Contains(p.Msg, "the user and password in the url are sent")
+			})
+			if noted != tc.noted {
+				t.Errorf("note %v, want %v: %v", noted, tc.noted, r.Notes)
+			}
+			opts := parseOpts()
+			opts.LookupEnv = lookup
+			cfg, err := r.Parse(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o := cfg.Sinks[0].Options.(*loki.Options)
+			if o.URL != tc.url || o.BasicAuth.Username != tc.user || o.BasicAuth.Password != tc.pass {
+				t.Errorf("url %q, basic_auth %q %q; want %q, %q %q", o.URL, o.BasicAuth.Username, o.BasicAuth.Password, tc.url, tc.user, tc.pass)
+			}
+		})
+	}
+}
+
+func TestSplitUserinfo(t *testing.T) {
+	for _, tc := range []struct{ in, rest, user, pass string }{
+		{"https://u:p@h/x", "https://h/x", "u", "p"},
+		{"https://u@h:1/x?a=b#c", "https://h:1/x?a=b#c", "u", ""},
+		{"https://${U}:${P:-a/b?c}@h/x", "https://h/x", "${U}", "${P:-a/b?c}"},
+		{"https://${U:-me}:p:q@${HOST}/x", "https://${HOST}/x", "${U:-me}", "p:q"},
+		{"https://h/path@with-at", "", "", ""},
+		{"h@x", "", "", ""},
+	} {
+		rest, user, pass, ok := splitUserinfo(tc.in)
+		if ok != (tc.rest != "") || rest != tc.rest || user != tc.user || pass != tc.pass {
+			t.Errorf("%q: %q %q %q %v; want %q %q %q", tc.in, rest, user, pass, ok, tc.rest, tc.user, tc.pass)
+		}
+	}
+}

@@ -25,7 +25,12 @@
 //     away), timeout, headers, proxy_url, no_proxy,
 //     proxy_from_environment, authorization (type Bearer: credentials or
 //     credentials_file become bearer_token or bearer_token_file); drop_rate_limited_batches is noted: a 429
-//     is retried, nothing is dropped.
+//     is retried, nothing is dropped. A url with a user and password
+//     (https://user:token@host/..., Grafana Cloud's form) becomes the url
+//     without them and basic_auth (the loki sink keeps credentials out of
+//     its url, which its status shows): Go's HTTP client, Promtail's, sends
+//     them as basic auth, and then not the client's basic_auth or
+//     authorization, which are left out with a note.
 //   - scrape_configs with static_configs: every target (default
 //     "localhost") is the set __address__ plus the item's labels;
 //     relabel_configs (all actions, Prometheus's own relabel package, as
