@@ -615,3 +615,30 @@ func TestSplitUserinfo(t *testing.T) {
 		}
 	}
 }
+
+// TestConvertSkipLeavesJobOut: with SkipUnsupported a job left out whole
+// (its only targets not covered) has no problems of its own reported.
+func TestConvertSkipLeavesJobOut(t *testing.T) {
+	src := `clients:
+  - url: http://loki:3100/loki/api/v1/push
+scrape_configs:
+  - job_name: pods
+    kubernetes_sd_configs:
+      - role: pod
+    pipeline_stages:
+      - label_drop: [x]
+  - job_name: files
+    static_configs:
+      - labels: {__path__: /var/log/a.log}
+`
+	r, err := Convert("t.yaml", []byte(src), &Options{LookupEnv: noEnv, SkipUnsupported: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Left) != 1 || r.Left[0].Key != "scrape_configs[0].kubernetes_sd_configs" {
+		t.Errorf("left out: %v", r.Left)
+	}
+	if _, err := Convert("t.yaml", []byte(src), &Options{LookupEnv: noEnv}); err == nil || !strings.Contains(err.Error(), `unknown stage "label_drop"`) {
+		t.Errorf("without SkipUnsupported the job's problems are reported: %v", err)
+	}
+}

@@ -55,7 +55,9 @@ func (c *conv) dockerSD(n *yaml.Node, path string, t target) *yaml.Node {
 				c.problem(h.k.Line, h.path, "%q is not a URL: %v", s, err)
 			case u.Scheme != "unix":
 				c.notCovered(h.k.Line, h.path, "%q: only a local Docker daemon (unix:///var/run/docker.sock) is covered: "+
-					"logcapturer reads the containers' json-file logs on this host's disk, not through the Docker API", s)
+					"logcapturer reads the containers' json-file logs on this host's disk, not through the Docker API; "+
+					"if this is the host's own Docker behind a socket proxy, write host: unix:///var/run/docker.sock "+
+					"(logcapturer needs the data-root, not the socket)", s)
 			}
 		}
 	} else {

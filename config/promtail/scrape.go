@@ -72,6 +72,10 @@ func (c *conv) scrapeConfig(n *yaml.Node, path string, out *yaml.Node) {
 		}
 		c.notCovered(e.k.Line, e.path, "%s: %s", k, why)
 	}
+	if len(sds) > 0 && c.opts.SkipUnsupported && !slices.ContainsFunc([]string{"static_configs", "journal", "syslog", "loki_push_api", "docker_sd_configs"},
+		func(k string) bool { _, ok := f[k]; return ok }) {
+		return // the whole job is left out: what else is wrong in it does not matter
+	}
 	var stagesNode *yaml.Node
 	if e, ok := f["pipeline_stages"]; ok {
 		stagesNode = e.v

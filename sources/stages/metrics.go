@@ -117,6 +117,14 @@ func parseMetrics(p *parser, n *yaml.Node, key string, line int) Stage {
 			continue
 		}
 		cfg, ckey, cline := &d.Config, mkey+".config", optionLine(mn, "config", n.Content[i].Line)
+		if cfg.Kind == 0 && slices.Contains([]string{"counter", "gauge", "histogram"}, strings.ToLower(d.Type)) {
+			// Left out: Promtail refuses it too, as an action not defined.
+			what := map[string]string{"counter": "a counter needs config.action (inc or add)",
+				"gauge": "a gauge needs config.action (set, inc, dec, add or sub)", "histogram": "a histogram needs config.buckets"}
+			p.fail(n.Content[i].Line, ckey, "is required: %s", what[strings.ToLower(d.Type)])
+			ok = false
+			continue
+		}
 		switch strings.ToLower(d.Type) {
 		case "counter":
 			ok = p.decode(cfg, ckey, cline, "metrics counter", &d.Counter) && ok

@@ -102,6 +102,12 @@ regex: {expression: "x"}
 		{"options not a mapping", `
 - regex: "x"
 `, []Problem{{Key: "[0].regex", Line: 2, Msg: "options must be a mapping"}}},
+		{"metric without config", `
+- metrics:
+    lines_total:
+      type: Counter
+      description: x
+`, []Problem{{Key: "[0].metrics.lines_total.config", Line: 3, Msg: "is required: a counter needs config.action (inc or add)"}}},
 		{"bad label name", `
 - labels: {"a-b": ""}
 `, []Problem{{Key: "[0].labels.a-b", Line: 2, Msg: "invalid label name"}}},
