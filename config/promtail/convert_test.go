@@ -642,3 +642,42 @@ scrape_configs:
 		t.Errorf("without SkipUnsupported the job's problems are reported: %v", err)
 	}
 }
+
+// TestConvertShadowedFileJob: Promtail's file target manager keeps one
+// scrape config per job_name, the last: an earlier static job of the same
+// name never ran, so it is left out (with a note), and the same streams
+// as Promtail's reach Loki. A journal job of that name is not affected.
+func TestConvertShadowedFileJob(t *testing.T) {
+	src := `clients:
+  - url: http://loki:3100/loki/api/v1/push
+scrape_configs:
+  - job_name: system
+    static_configs:
+      - labels: {job: consul, __path__: /var/log/consul*.log}
+  - job_name: system
+    static_configs:
+      - labels: {job: nomad, __path__: /var/log/nomad*.log}
+  - job_name: journal
+    journal: {labels: {job: journal}}
+`
+	r, err := Convert("t.yaml", []byte(src), &Options{LookupEnv: noEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := r.Parse(parseOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range cfg.Sources {
+		got = append(got, s.Name+":"+s.Labels["job"])
+	}
+	if want := []string{"system:nomad", "journal:journal"}; !slices.Equal(got, want) {
+		t.Errorf("sources %v, want %v", got, want)
+	}
+	if !slices.ContainsFunc(r.Notes, func(p config.Problem) bool {
+		return p.Key == "scrape_configs[0]" && p.Line == 4 && strings.Contains(p.Msg, "runs only the last scrape config named \"system\"")
+	}) {
+		t.Errorf("no note at scrape_configs[0]: %v", r.Notes)
+	}
+}

@@ -38,7 +38,10 @@
 //     target manager runs them before it globs: a dropped target
 //     disappears, __path__ and __path_exclude__ give the file source's
 //     paths and exclude, labels starting with "__" are removed, and the
-//     rest are the source's labels. The file source adds filename (the
+//     rest are the source's labels. Promtail's file target manager keeps
+//     one scrape config per job_name, the last: an earlier job of the same
+//     name with only static_configs never ran, and is left out with a
+//     note. The file source adds filename (the
 //     path as the glob matched it) like Promtail; no job label is added
 //     that the labels do not set. One source per distinct target, named
 //     after job_name (job-1, job-2, ... when there are several).

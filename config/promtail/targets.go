@@ -142,8 +142,12 @@ func (c *conv) journal(e entry, t target) *yaml.Node {
 	return s
 }
 
-// hasKey reports whether mapping m has key.
+// hasKey reports whether mapping m has key (false when m is not a
+// mapping).
 func hasKey(m *yaml.Node, key string) bool {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return false
+	}
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		if m.Content[i].Value == key {
 			return true

@@ -1,9 +1,11 @@
 package promtail
 
 import (
-	"github.com/logcapturer/logcapturer/config"
 	"net"
+	"slices"
 	"strconv"
+
+	"github.com/logcapturer/logcapturer/config"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -34,8 +36,17 @@ func (c *conv) config(root *yaml.Node) *yaml.Node {
 	sources := list()
 	problems, unsupported := len(c.problems), len(c.unsupported)
 	if e, ok := top["scrape_configs"]; ok {
-		for i, sc := range c.items(e) {
-			c.scrapeConfig(sc, e.path+"["+strconv.Itoa(i)+"]", sources)
+		items := c.items(e)
+		shadowed := shadowedFileJobs(items)
+		for i, sc := range items {
+			path := e.path + "[" + strconv.Itoa(i) + "]"
+			if later, ok := shadowed[i]; ok {
+				c.note(sc.Line, path, "promtail: Promtail runs only the last scrape config named %q that has static_configs "+
+					"(its file target manager keeps one per job_name: scrape_configs[%d]), so it never read these files; "+
+					"left out as well (rename its job_name to ship them)", scalarValue(sc, "job_name"), later)
+				continue
+			}
+			c.scrapeConfig(sc, path, sources)
 		}
 	}
 	if len(sources.Content) == 0 {
@@ -289,4 +300,50 @@ func (c *conv) globals(top map[string]entry) {
 	if te, ok := f["max_line_size_truncate"]; ok {
 		c.boolean(te)
 	}
+}
+
+// shadowedFileJobs returns the scrape configs (by index) that Promtail's
+// file target manager never runs: one whose only targets are
+// static_configs, followed by another scrape config with static_configs
+// and the same job_name (the manager keeps one syncer and one discovery
+// config per job_name, the last one's). The value is the index of the
+// last one.
+func shadowedFileJobs(items []*yaml.Node) map[int]int {
+	last := map[string]int{}
+	for i, it := range items {
+		if hasKey(config.ResolveAlias(it), "static_configs") {
+			last[scalarValue(it, "job_name")] = i
+		}
+	}
+	out := map[int]int{}
+	for i, it := range items {
+		m := config.ResolveAlias(it)
+		if !hasKey(m, "static_configs") || hasAnyKey(m, "journal", "syslog", "loki_push_api", "docker_sd_configs") {
+			continue
+		}
+		if l := last[scalarValue(it, "job_name")]; l != i {
+			out[i] = l
+		}
+	}
+	return out
+}
+
+// scalarValue is the value of the scalar key of mapping n ("" when n is
+// not a mapping or key is not a scalar in it).
+func scalarValue(n *yaml.Node, key string) string {
+	n = config.ResolveAlias(n)
+	if n == nil || n.Kind != yaml.MappingNode {
+		return ""
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if v := config.ResolveAlias(n.Content[i+1]); n.Content[i].Value == key && v != nil && v.Kind == yaml.ScalarNode {
+			return v.Value
+		}
+	}
+	return ""
+}
+
+// hasAnyKey reports whether mapping m has one of keys.
+func hasAnyKey(m *yaml.Node, keys ...string) bool {
+	return slices.ContainsFunc(keys, func(k string) bool { return hasKey(m, k) })
 }
