@@ -195,7 +195,7 @@ func TestToken(t *testing.T) {
 			t.Fatalf("GET %s with the token = %d %s", p, code, b)
 		}
 	}
-	for _, p := range []string{"/metrics", "/healthz", "/readyz"} {
+	for _, p := range []string{"/metrics", "/healthz", "/readyz", "/ready"} {
 		resp, err := http.Get("http://127.0.0.1" + port + p)
 		if err != nil {
 			t.Fatal(err)

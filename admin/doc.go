@@ -5,7 +5,8 @@
 // # Endpoints
 //
 // Health, always without a token: /metrics, /healthz (liveness), /readyz
-// (200 or 503 with JSON reasons; see pipeline.Readiness).
+// (200 or 503 with JSON reasons; see pipeline.Readiness) and /ready (the
+// same in Promtail's form: 200 "Ready" or 503 "Not ready: ...").
 //
 // Every endpoint, these included, first passes the Host check (# Host
 // check below).
@@ -76,7 +77,7 @@
 // time (SHA-256 of both, then crypto/subtle). Who needs it:
 //
 //	                                    loopback listen         other listen
-//	/metrics, /healthz, /readyz         nobody                  nobody
+//	/metrics, /healthz, /readyz, /ready nobody                  nobody
 //	status, sinks, sources, dlq list,   nobody                  token
 //	the page, pprof
 //	WAL entries, a dead letter's        token if one is         token
