@@ -446,7 +446,8 @@
 // says so. geoip sets Promtail's geoip_* labels (city, country, continent
 // name and code, latitude, longitude, postal code, time zone, the most
 // specific subdivision's name and code; or the autonomous system's number
-// and organization) from a memory-mapped database; where Promtail accepts
+// and organization) from a memory-mapped database, read again within a
+// minute of being replaced on disk (geoipupdate); where Promtail accepts
 // a geoip stage that can look nothing up (no source, a db_type other than
 // city or asn, a database of the other kind), logcapturer refuses it at
 // its line. A value that is not an IP address is counted

@@ -29,7 +29,8 @@
 // do not compile (RE2 regexes, JMESPath, Go templates, LogQL selectors).
 // eventlogmessage is refused by name. geoip opens its MaxMind database
 // when it is parsed, unless Env.NoFiles (then only its options are
-// checked), and Pipeline.Close unmaps it. A stage's options are a
+// checked), looks once a minute (in Process) whether the file was replaced
+// and then opens the new one, and Pipeline.Close unmaps it. A stage's options are a
 // struct with yaml tags decoded strictly (parser.decode); label maps and
 // name lists have their own decoders.
 //

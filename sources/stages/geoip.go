@@ -2,9 +2,13 @@ package stages
 
 import (
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/netip"
+	"os"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/oschwald/geoip2-golang/v2"
 	"go.yaml.in/yaml/v3"
@@ -28,6 +32,13 @@ type geoipStage struct {
 	asn    bool
 	failed func(stage, reason string)
 	close  sync.Once
+
+	// Reopening a replaced database (refresh).
+	path    string
+	info    os.FileInfo // of the file open
+	checked time.Time   // when the path was last looked at
+	now     func() time.Time
+	logger  *slog.Logger
 }
 
 func parseGeoIP(p *parser, n *yaml.Node, key string, line int) Stage {
@@ -62,26 +73,45 @@ func parseGeoIP(p *parser, n *yaml.Node, key string, line int) Stage {
 	if !ok {
 		return nil
 	}
-	s := &geoipStage{source: *o.Source, asn: o.DBType == "asn", failed: p.env.Failed}
+	s := &geoipStage{source: *o.Source, asn: o.DBType == "asn", path: o.DB, failed: p.env.Failed,
+		now: p.env.Now, logger: p.env.Logger}
 	if p.env.NoFiles {
 		return s
 	}
-	db, err := geoip2.Open(o.DB)
+	db, info, opt, err := openGeoIP(o.DB, s.asn)
+	if err != nil {
+		p.fail(optionLine(n, opt, line), key+"."+opt, "%v", err)
+		return nil
+	}
+	s.db, s.info, s.checked = db, info, s.now()
+	return s
+}
+
+// openGeoIP opens the database at path and checks it has the lookup
+// db_type asks for (asn: ASN, else City). On an error, opt names the
+// option at fault ("db" or "db_type").
+func openGeoIP(path string, asn bool) (db *geoip2.Reader, info os.FileInfo, opt string, err error) {
+	info, err = os.Stat(path)
+	if err != nil {
+		return nil, nil, "db", fmt.Errorf("open the MaxMind database: %w", err)
+	}
+	db, err = geoip2.Open(path)
 	var unknown geoip2.UnknownDatabaseTypeError
 	switch {
 	case errors.As(err, &unknown):
 		if db != nil {
 			db.Close()
 		}
-		p.fail(optionLine(n, "db", line), key+".db", "%s is a %q database, which the geoip stage cannot read: use a GeoIP2 or GeoLite2 City, Country or ASN database", o.DB, unknown.DatabaseType)
-		return nil
+		return nil, nil, "db", fmt.Errorf("%s is a %q database, which the geoip stage cannot read: use a GeoIP2 or GeoLite2 City, Country or ASN database",
+			path, unknown.DatabaseType)
 	case err != nil:
-		p.fail(optionLine(n, "db", line), key+".db", "open the MaxMind database: %v", err)
-		return nil
+		return nil, nil, "db", fmt.Errorf("open the MaxMind database: %w", err)
 	}
 	// A lookup method the database does not have fails whatever the
 	// address: try one now, rather than fail on every entry as Promtail does.
-	if s.asn {
+	typ, other := "city", "asn"
+	if asn {
+		typ, other = "asn", "city"
 		_, err = db.ASN(netip.IPv4Unspecified())
 	} else {
 		_, err = db.City(netip.IPv4Unspecified())
@@ -89,16 +119,40 @@ func parseGeoIP(p *parser, n *yaml.Node, key string, line int) Stage {
 	var wrong geoip2.InvalidMethodError
 	if errors.As(err, &wrong) {
 		db.Close()
-		other := "asn"
-		if s.asn {
-			other = "city"
-		}
-		p.fail(optionLine(n, "db_type", line), key+".db_type", "%q does not fit %s, a %q database: set db_type: %s, or db to a database of the other kind",
-			o.DBType, o.DB, wrong.DatabaseType, other)
-		return nil
+		return nil, nil, "db_type", fmt.Errorf("%q does not fit %s, a %q database: set db_type: %s, or db to a database of the other kind",
+			typ, path, wrong.DatabaseType, other)
 	}
-	s.db = db
-	return s
+	return db, info, "", nil
+}
+
+// geoipRecheck is how often the stage looks whether its database was
+// replaced (geoipupdate writes a new file and renames it over the old).
+const geoipRecheck = time.Minute
+
+// refresh opens the database again when the file at its path is no longer
+// the one open (another file, size or modification time), at most once a
+// geoipRecheck: Promtail keeps the one it opened until it restarts. A
+// replacement that cannot be read leaves the open one in use, said once
+// (until the file changes again).
+func (s *geoipStage) refresh() {
+	now := s.now()
+	if now.Sub(s.checked) < geoipRecheck {
+		return
+	}
+	s.checked = now
+	fi, err := os.Stat(s.path)
+	if err != nil || os.SameFile(fi, s.info) && fi.Size() == s.info.Size() && fi.ModTime().Equal(s.info.ModTime()) {
+		return // gone (being replaced) or the same: keep the open one
+	}
+	db, _, _, err := openGeoIP(s.path, s.asn)
+	if err != nil {
+		s.info = fi
+		s.logger.Warn("geoip stage: the database was replaced and cannot be read; the one open stays in use", "db", s.path, "err", err)
+		return
+	}
+	s.db.Close()
+	s.db, s.info = db, fi
+	s.logger.Info("geoip stage: the database was replaced; reading the new one", "db", s.path)
 }
 
 // Process implements Stage. An address that is not in the database adds
@@ -109,6 +163,7 @@ func (s *geoipStage) Process(e *Entry, next func(*Entry)) {
 		next(e)
 		return
 	}
+	s.refresh()
 	in, ok := sourceText(e, &s.source)
 	if !ok {
 		s.failed("geoip", sourceReason(e, &s.source))

@@ -1,11 +1,14 @@
 package stages
 
 import (
+	"bytes"
+	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/maxmind/mmdbwriter/mmdbtype"
 
@@ -146,7 +149,7 @@ func TestGeoIPProblems(t *testing.T) {
     db: /nonexistent/GeoLite2-City.mmdb
     source: ip
     db_type: city
-`, Problem{Key: "[0].geoip.db", Line: 3, Msg: "open the MaxMind database: open /nonexistent/GeoLite2-City.mmdb"}},
+`, Problem{Key: "[0].geoip.db", Line: 3, Msg: "open the MaxMind database: stat /nonexistent/GeoLite2-City.mmdb: no such file or directory"}},
 		{"not a database", `
 - geoip: {db: ` + notDB + `, source: ip, db_type: city}
 `, Problem{Key: "[0].geoip.db", Line: 2, Msg: "open the MaxMind database:"}},
@@ -214,4 +217,64 @@ func TestGeoIPCloseTwice(t *testing.T) {
 `, env)
 	pl.Close()
 	pl.Close()
+}
+
+// TestGeoIPReopensReplacedDatabase: geoipupdate replaces the database by
+// renaming a new file over it; within a minute the stage reads the new one
+// (Promtail keeps the old one until it restarts). A replacement that is
+// not a database leaves the open one in use, said once.
+func TestGeoIPReopensReplacedDatabase(t *testing.T) {
+	db := mmdbtest.Write(t, "GeoLite2-City", cityRecords)
+	londres := mmdbtest.London()
+	londres["city"] = mmdbtype.Map{"names": mmdbtest.Names("Londres")}
+	newer := mmdbtest.Write(t, "GeoLite2-City", map[string]mmdbtype.Map{"81.2.69.0/24": londres})
+
+	var log bytes.Buffer
+	env, _ := testEnv(testNow)
+	clock := &fakeClock{t: testNow}
+	env.Now, env.Logger = clock.Now, slog.New(slog.NewTextHandler(&log, nil))
+	pl := mustParse(t, `
+- regex: {expression: '^(?P<ip>\S+)'}
+- geoip: {db: `+db+`, source: ip, db_type: city}
+`, env)
+	defer pl.Close()
+	city := func() string {
+		t.Helper()
+		var got string
+		pl.Process(&Entry{Seq: 1, Line: "81.2.69.160", Labels: map[string]string{}}, func(o *Entry) { got = o.Labels["geoip_city_name"] })
+		return got
+	}
+	if got := city(); got != "London" {
+		t.Fatalf("city %q, want London", got)
+	}
+	if err := os.Rename(newer, db); err != nil {
+		t.Fatal(err)
+	}
+	if got := city(); got != "London" {
+		t.Errorf("right after the replacement: %q, want London (looked at once a minute)", got)
+	}
+	clock.Add(time.Minute)
+	if got := city(); got != "Londres" {
+		t.Errorf("a minute after the replacement: %q, want Londres", got)
+	}
+	if !strings.Contains(log.String(), "the database was replaced; reading the new one") {
+		t.Errorf("log:\n%s", log.String())
+	}
+
+	garbage := filepath.Join(t.TempDir(), "partial.mmdb")
+	if err := os.WriteFile(garbage, []byte("not a database"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(garbage, db); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		clock.Add(time.Minute)
+		if got := city(); got != "Londres" {
+			t.Errorf("after a bad replacement: %q, want Londres from the database open", got)
+		}
+	}
+	if n := strings.Count(log.String(), "cannot be read; the one open stays in use"); n != 1 {
+		t.Errorf("the bad replacement was logged %d times, want once:\n%s", n, log.String())
+	}
 }
