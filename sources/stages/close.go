@@ -11,13 +11,18 @@ type closer interface{ Close() }
 // it from any goroutine, once the pipeline's owner no longer needs it.
 func (p *Pipeline) Close() {
 	for _, s := range p.stages {
-		switch s := s.(type) {
-		case *matchStage:
-			if s.pipeline != nil {
-				s.pipeline.Close()
-			}
-		case closer:
-			s.Close()
+		closeStage(s)
+	}
+}
+
+// closeStage releases what s holds (a match stage: its nested pipeline's).
+func closeStage(s Stage) {
+	switch s := s.(type) {
+	case *matchStage:
+		if s.pipeline != nil {
+			s.pipeline.Close()
 		}
+	case closer:
+		s.Close()
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/maxmind/mmdbwriter/mmdbtype"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/logcapturer/logcapturer/internal/mmdbtest"
 )
@@ -276,5 +277,51 @@ func TestGeoIPReopensReplacedDatabase(t *testing.T) {
 	}
 	if n := strings.Count(log.String(), "cannot be read; the one open stays in use"); n != 1 {
 		t.Errorf("the bad replacement was logged %d times, want once:\n%s", n, log.String())
+	}
+}
+
+// TestParseFailureReleases: a pipeline that does not parse releases what
+// its good stages took (a geoip database's mapping, a metrics stage's
+// series), nested in match too: a config refused at every reload must not
+// pile up mappings, and the corrected one must register its metrics.
+func TestParseFailureReleases(t *testing.T) {
+	db := mmdbtest.Write(t, "GeoLite2-City", cityRecords)
+	mapped := func() bool {
+		maps, err := os.ReadFile("/proc/self/maps")
+		if err != nil {
+			t.Skip("no /proc/self/maps")
+		}
+		return strings.Contains(string(maps), db)
+	}
+	reg := prometheus.NewRegistry()
+	env, _ := testEnv(testNow)
+	env.Registerer = reg
+	good := `
+- match:
+    selector: '{job="nginx"}'
+    stages:
+    - regex: {expression: '^(?P<ip>\S+)'}
+    - geoip: {db: ` + db + `, source: ip, db_type: city}
+- metrics:
+    lines_total: {type: Counter, description: lines, config: {match_all: true, action: inc}}
+`
+	for _, bad := range []string{good + "- jsn: {}\n", strings.Replace(good, "    - regex:", "    - regex: {}\n    - regx:", 1)} {
+		if pl, ps := parseYAML(t, bad, env); pl != nil || len(ps) == 0 {
+			t.Fatalf("parsed %v, want problems", ps)
+		}
+		if mapped() {
+			t.Errorf("the database is still mapped after a failed parse of:\n%s", bad)
+		}
+	}
+	pl, ps := parseYAML(t, good, env)
+	if len(ps) > 0 {
+		t.Fatalf("the corrected pipeline: %v", ps)
+	}
+	if !mapped() {
+		t.Error("the database is not mapped by the parsed pipeline")
+	}
+	pl.Close()
+	if mapped() {
+		t.Error("the database is still mapped after Close")
 	}
 }

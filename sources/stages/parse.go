@@ -51,6 +51,9 @@ func Parse(node *yaml.Node, env Env) (*Pipeline, []Problem) {
 	p := &parser{env: env.withDefaults()}
 	pl := p.pipeline(node, "", true)
 	if len(p.problems) > 0 {
+		if pl != nil {
+			pl.Close() // what the stages built hold: a geoip database, metric series
+		}
 		return nil, p.problems
 	}
 	return pl, nil
@@ -133,6 +136,9 @@ func (p *parser) stage(item *yaml.Node, key string) Stage {
 	before := len(p.problems)
 	s := st.parse(p, config.ResolveAlias(opts), skey, item.Content[0].Line)
 	if len(p.problems) > before {
+		if s != nil {
+			closeStage(s) // a match stage whose nested stages hold something
+		}
 		return nil
 	}
 	if s == nil {
