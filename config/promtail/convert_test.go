@@ -567,6 +567,11 @@ func TestConvertURLCredentials(t *testing.T) {
 		{name: "basic_auth too", client: "  - url: http://u:p@loki:3100/loki/api/v1/push\n    basic_auth: {username: other, password: secret}\n",
 			url: "http://loki:3100/loki/api/v1/push", user: "u", pass: "p", noted: true},
 		{name: "no credentials", client: "  - url: http://loki:3100/loki/api/v1/push\n", url: "http://loki:3100/loki/api/v1/push"},
+		// Decoded as Go's URL parser (Promtail's) decodes them, references
+		// or not elsewhere in the url.
+		{name: "encoded with a reference", client: "  - url: https://123456:glc_ab%2Fcd%24x@${LOKI_HOST}/loki/api/v1/push\n",
+			env: map[string]string{"LOKI_HOST": "logs.example.com"},
+			url: "https://logs.example.com/loki/api/v1/push", user: "123456", pass: "glc_ab/cd$x", output: "password: glc_ab/cd$x"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			lookup := func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }
@@ -679,5 +684,115 @@ scrape_configs:
 		return p.Key == "scrape_configs[0]" && p.Line == 4 && strings.Contains(p.Msg, "runs only the last scrape config named \"system\"")
 	}) {
 		t.Errorf("no note at scrape_configs[0]: %v", r.Notes)
+	}
+}
+
+// TestConvertURLCredentialsInOneReference: a url that is one reference
+// holding a user and password cannot keep the reference and lose the
+// credentials: convert says what to write (run, which expands, takes it).
+func TestConvertURLCredentialsInOneReference(t *testing.T) {
+	src := "clients:\n  - url: ${LOKI_URL}\nscrape_configs:\n  - job_name: a\n    static_configs:\n      - labels: {__path__: /x}\n"
+	lookup := func(k string) (string, bool) {
+		return map[string]string{"LOKI_URL": "https://123456:tok@logs.example.com/loki/api/v1/push"}[k], k == "LOKI_URL"
+	}
+	_, err := Convert("t.yaml", []byte(src), &Options{KeepEnv: true, LookupEnv: lookup})
+	if err == nil || !strings.Contains(err.Error(), "t.yaml:2: clients[0].url: expands to a URL with a user and password") {
+		t.Errorf("convert: %v", err)
+	}
+	r, err := Convert("t.yaml", []byte(src), &Options{LookupEnv: lookup})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := parseOpts()
+	opts.LookupEnv = lookup
+	cfg, err := r.Parse(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := cfg.Sinks[0].Options.(*loki.Options); o.URL != "https://logs.example.com/loki/api/v1/push" || o.BasicAuth.Password != "tok" {
+		t.Errorf("run: url %q, password %q", o.URL, o.BasicAuth.Password)
+	}
+}
+
+// TestConvertOneKindPerJob: Promtail runs one kind of target per scrape
+// config, the first of static_configs (or a discovery), journal, syslog,
+// ..., docker_sd_configs (targets/manager.go); the others are never read,
+// so they are left out with a note. A static job is shadowed by a later
+// kubernetes job of the same name too (one file target manager entry per
+// job_name, up to Promtail 3.2).
+func TestConvertOneKindPerJob(t *testing.T) {
+	src := `clients:
+  - url: http://loki:3100/loki/api/v1/push
+scrape_configs:
+  - job_name: mixed
+    journal: {labels: {job: journal}}
+    static_configs:
+      - labels: {job: files, __path__: /var/log/a.log}
+  - job_name: push-and-syslog
+    loki_push_api: {server: {http_listen_port: 3500}}
+    syslog: {listen_address: 0.0.0.0:1514}
+  - job_name: pods
+    static_configs:
+      - labels: {job: early, __path__: /var/log/b.log}
+  - job_name: pods
+    kubernetes_sd_configs: [{role: pod}]
+`
+	r, err := Convert("t.yaml", []byte(src), &Options{LookupEnv: noEnv, SkipUnsupported: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := r.Parse(parseOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range cfg.Sources {
+		got = append(got, s.Name+":"+string(s.Type))
+	}
+	if want := []string{"mixed:file", "push-and-syslog:syslog"}; !slices.Equal(got, want) {
+		t.Errorf("sources %v, want %v", got, want)
+	}
+	var noted []string
+	for _, n := range r.Notes {
+		if strings.Contains(n.Msg, "runs one kind of target") || strings.Contains(n.Msg, "runs only the last scrape config") {
+			noted = append(noted, n.Key)
+		}
+	}
+	slices.Sort(noted)
+	if want := []string{"scrape_configs[0].journal", "scrape_configs[1].loki_push_api", "scrape_configs[2]"}; !slices.Equal(noted, want) {
+		t.Errorf("notes on %v, want %v", noted, want)
+	}
+	if len(r.Left) != 1 || r.Left[0].Key != "scrape_configs[3].kubernetes_sd_configs" {
+		t.Errorf("left out %v", r.Left)
+	}
+}
+
+// TestConvertStaticEmptyAndExcludeRef: an empty static label gets the same
+// note as elsewhere; a __path_exclude__ written as a reference that is not
+// set where convert runs is kept (it may be set where the result runs).
+func TestConvertStaticEmptyAndExcludeRef(t *testing.T) {
+	src := `clients:
+  - url: http://loki:3100/loki/api/v1/push
+scrape_configs:
+  - job_name: a
+    static_configs:
+      - targets: [localhost, other]
+        labels: {job: a, env: "", __path__: /var/log/*.log, __path_exclude__: "${EXCLUDE}"}
+`
+	r, err := Convert("t.yaml", []byte(src), &Options{KeepEnv: true, LookupEnv: noEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, p := range r.Notes {
+		if p.Key == "scrape_configs[0].static_configs[0].labels.env" && strings.Contains(p.Msg, "empty value") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d notes on the empty label, want 1: %v", n, r.Notes)
+	}
+	if !strings.Contains(string(r.YAML), "exclude:\n      - ${EXCLUDE:-}") {
+		t.Errorf("the exclude reference is lost:\n%s", r.YAML)
 	}
 }

@@ -39,9 +39,10 @@
 //     disappears, __path__ and __path_exclude__ give the file source's
 //     paths and exclude, labels starting with "__" are removed, and the
 //     rest are the source's labels. Promtail's file target manager keeps
-//     one scrape config per job_name, the last: an earlier job of the same
-//     name with only static_configs never ran, and is left out with a
-//     note. The file source adds filename (the
+//     one scrape config per job_name, the last (up to Promtail 3.2; 3.3
+//     refuses a repeated job_name): an earlier static or discovery job of
+//     the same name never ran, and is left out with a note. The file
+//     source adds filename (the
 //     path as the glob matched it) like Promtail; no job label is added
 //     that the labels do not set. One source per distinct target, named
 //     after job_name (job-1, job-2, ... when there are several).
@@ -137,6 +138,12 @@
 //     no label in Promtail: it is left out, with a note. One written as a
 //     kept ${VAR} reference stays, and logcapturer leaves it out when it
 //     expands to nothing (config: an empty label value).
+//   - One kind of target per scrape config, as Promtail runs it
+//     (targets/manager.go): the first present of static_configs or a
+//     service discovery other than docker's, journal, syslog, gcplog,
+//     loki_push_api, windows_events, kafka, gelf, cloudflare,
+//     docker_sd_configs; the others in the same scrape config were never
+//     read, and are left out with a note.
 //
 // # What is not covered
 //

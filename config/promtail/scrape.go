@@ -25,6 +25,59 @@ const (
 	filenameLabel    = "filename"
 )
 
+// targetKinds are the kinds of target a scrape config can have, in the
+// order Promtail picks the one it runs (targets/manager.go: the first
+// present; the others in the same scrape config are never read). "" is the
+// file target manager's: static_configs or a service discovery other than
+// docker_sd_configs.
+var targetKinds = []string{"", "journal", "syslog", "gcplog", "loki_push_api", "windows_events", "kafka", "gelf", "cloudflare",
+	"docker_sd_configs"}
+
+// fileKind reports whether scrape config key k is for Promtail's file
+// target manager.
+func fileKind(k string) bool {
+	return k == "static_configs" || strings.HasSuffix(k, "_sd_configs") && k != "docker_sd_configs"
+}
+
+// oneKind keeps in f the one kind of target Promtail runs of the scrape
+// config, noting and removing the others, and returns the not covered
+// keys left of sds.
+func (c *conv) oneKind(f map[string]entry, sds []string) []string {
+	kindOf := func(k string) string {
+		if fileKind(k) {
+			return ""
+		}
+		return k
+	}
+	present := map[string]bool{}
+	for k := range f {
+		if fileKind(k) || slices.Contains(targetKinds, k) {
+			present[kindOf(k)] = true
+		}
+	}
+	run := ""
+	for _, k := range targetKinds {
+		if present[k] {
+			run = k
+			break
+		}
+	}
+	if len(present) < 2 {
+		return sds
+	}
+	name := run
+	if run == "" {
+		name = "static_configs or a service discovery"
+	}
+	for _, k := range slices.Sorted(maps.Keys(f)) {
+		if (fileKind(k) || slices.Contains(targetKinds, k)) && kindOf(k) != run {
+			c.note(f[k].k.Line, f[k].path, "promtail: ignored, as Promtail ignores it: a scrape config runs one kind of target, here %s", name)
+			delete(f, k)
+		}
+	}
+	return slices.DeleteFunc(sds, func(k string) bool { _, ok := f[k]; return !ok })
+}
+
 // notCoveredTargets are the scrape config keys of targets logcapturer does
 // not cover, with what to do instead.
 var notCoveredTargets = map[string]string{
@@ -58,6 +111,7 @@ func (c *conv) scrapeConfig(n *yaml.Node, path string, out *yaml.Node) {
 	if !ok {
 		return
 	}
+	sds = c.oneKind(f, sds)
 	job := ""
 	if e, ok := f["job_name"]; ok {
 		job, _ = c.scalar(e, "a string")
@@ -225,6 +279,11 @@ func (c *conv) staticConfig(n *yaml.Node, path string, rules []*relabel.Config) 
 			values[l.k.Value] = l.v
 		}
 	}
+	for _, k := range slices.Sorted(maps.Keys(values)) {
+		if base[k] == "" && !c.keepsRef(values[k]) && !strings.HasPrefix(k, "__") {
+			c.note(lineOf(lines, k, n), joinKey(path, "labels."+k), "promtail: %q has an empty value: left out (Promtail sends no label with an empty value)", k)
+		}
+	}
 	var out []fileTarget
 	for _, addr := range addrs {
 		set := maps.Clone(base)
@@ -300,7 +359,7 @@ func (c *conv) fileSource(name string, t fileTarget, job *yaml.Node, jobPath str
 	c.put(s, "name", str(name), job, joinKey(jobPath, "job_name"))
 	c.put(s, "type", str("file"), t.from, t.key0)
 	c.put(s, "paths", list(c.from(t.value(c, pathLabel, t.path), t.from, t.key0+".labels.__path__")), t.from, t.key0+".labels.__path__")
-	if t.exclude != "" {
+	if t.exclude != "" || t.refs[pathExcludeLabel] != nil {
 		c.put(s, "exclude", list(c.from(t.value(c, pathExcludeLabel, t.exclude), t.from, t.key0+".labels.__path_exclude__")), t.from, t.key0+".labels.__path_exclude__")
 	}
 	if len(t.labels) > 0 {

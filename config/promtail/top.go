@@ -2,7 +2,6 @@ package promtail
 
 import (
 	"net"
-	"slices"
 	"strconv"
 
 	"github.com/logcapturer/logcapturer/config"
@@ -41,8 +40,8 @@ func (c *conv) config(root *yaml.Node) *yaml.Node {
 		for i, sc := range items {
 			path := e.path + "[" + strconv.Itoa(i) + "]"
 			if later, ok := shadowed[i]; ok {
-				c.note(sc.Line, path, "promtail: Promtail runs only the last scrape config named %q that has static_configs "+
-					"(its file target manager keeps one per job_name: scrape_configs[%d]), so it never read these files; "+
+				c.note(sc.Line, path, "promtail: Promtail up to 3.2 runs only the last scrape config named %q of its file target manager "+
+					"(one per job_name: scrape_configs[%d]), so it never read these files (Promtail 3.3 refuses the repeated name); "+
 					"left out as well (rename its job_name to ship them)", scalarValue(sc, "job_name"), later)
 				continue
 			}
@@ -303,25 +302,33 @@ func (c *conv) globals(top map[string]entry) {
 }
 
 // shadowedFileJobs returns the scrape configs (by index) that Promtail's
-// file target manager never runs: one whose only targets are
-// static_configs, followed by another scrape config with static_configs
-// and the same job_name (the manager keeps one syncer and one discovery
-// config per job_name, the last one's). The value is the index of the
-// last one.
+// file target manager never runs (up to Promtail 3.2; 3.3 refuses a
+// repeated job_name): it keeps one syncer and one discovery config per
+// job_name, the last one's, of the scrape configs it runs (static_configs
+// or a service discovery other than docker's, which come before any other
+// kind of target). The value is the index of the last one.
 func shadowedFileJobs(items []*yaml.Node) map[int]int {
+	file := func(it *yaml.Node) bool {
+		m := config.ResolveAlias(it)
+		if m == nil || m.Kind != yaml.MappingNode {
+			return false
+		}
+		for i := 0; i < len(m.Content); i += 2 {
+			if fileKind(m.Content[i].Value) {
+				return true
+			}
+		}
+		return false
+	}
 	last := map[string]int{}
 	for i, it := range items {
-		if hasKey(config.ResolveAlias(it), "static_configs") {
+		if file(it) {
 			last[scalarValue(it, "job_name")] = i
 		}
 	}
 	out := map[int]int{}
 	for i, it := range items {
-		m := config.ResolveAlias(it)
-		if !hasKey(m, "static_configs") || hasAnyKey(m, "journal", "syslog", "loki_push_api", "docker_sd_configs") {
-			continue
-		}
-		if l := last[scalarValue(it, "job_name")]; l != i {
+		if l := last[scalarValue(it, "job_name")]; file(it) && l != i {
 			out[i] = l
 		}
 	}
@@ -341,9 +348,4 @@ func scalarValue(n *yaml.Node, key string) string {
 		}
 	}
 	return ""
-}
-
-// hasAnyKey reports whether mapping m has one of keys.
-func hasAnyKey(m *yaml.Node, keys ...string) bool {
-	return slices.ContainsFunc(keys, func(k string) bool { return hasKey(m, k) })
 }

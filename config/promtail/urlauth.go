@@ -20,6 +20,21 @@ func (c *conv) urlAuth(e entry) (*yaml.Node, *yaml.Node) {
 	if c.keepsRef(e.v) {
 		rest, user, pass, ok := splitUserinfo(c.raw[e.v].Value)
 		if !ok {
+			if u, err := url.Parse(e.v.Value); err == nil && u.User != nil {
+				// ${LOKI_URL} holding https://user:token@host/...
+				c.problem(e.k.Line, e.path, "expands to a URL with a user and password, which the loki sink keeps out of its url and a "+
+					"reference cannot be split into: write basic_auth (username, password: ${VAR}) and a url without them")
+			}
+			return c.outStr(e.v), nil
+		}
+		// Go's URL parser, Promtail's, decodes them: so must the
+		// literal parts here (glc_ab%2Fcd is glc_ab/cd).
+		var err error
+		if user, err = unescapeLiterals(user); err == nil {
+			pass, err = unescapeLiterals(pass)
+		}
+		if err != nil {
+			c.problem(e.k.Line, e.path, "the user or password in the URL is not valid percent-encoding: %v", err)
 			return c.outStr(e.v), nil
 		}
 		c.put(ba, "username", str(keepRefs(user)), e.k, e.path)
@@ -83,4 +98,55 @@ func indexOutsideRefs(s, chars string) int {
 		}
 	}
 	return -1
+}
+
+// unescapeLiterals percent-decodes the text of s outside its $ references
+// (${...}, $NAME, $$), as Go's URL parser decodes a URL's user and
+// password; a "$" that decoding makes is written "$$" (a literal "$").
+func unescapeLiterals(s string) (string, error) {
+	var b, lit strings.Builder
+	flush := func() error {
+		d, err := url.PathUnescape(lit.String())
+		if err != nil {
+			return err
+		}
+		b.WriteString(strings.ReplaceAll(d, "$", "$$"))
+		lit.Reset()
+		return nil
+	}
+	for i := 0; i < len(s); {
+		if s[i] != '$' || i+1 >= len(s) {
+			lit.WriteByte(s[i])
+			i++
+			continue
+		}
+		j := i + 1
+		switch c := s[j]; {
+		case c == '$':
+			j++
+		case c == '{':
+			if end := strings.IndexByte(s[i:], '}'); end >= 0 {
+				j = i + end + 1
+			} else {
+				j = len(s)
+			}
+		case c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z':
+			for j < len(s) && (s[j] == '_' || 'a' <= s[j] && s[j] <= 'z' || 'A' <= s[j] && s[j] <= 'Z' || '0' <= s[j] && s[j] <= '9') {
+				j++
+			}
+		default: // a lone "$" is a "$"
+			lit.WriteByte('$')
+			i++
+			continue
+		}
+		if err := flush(); err != nil {
+			return "", err
+		}
+		b.WriteString(s[i:j])
+		i = j
+	}
+	if err := flush(); err != nil {
+		return "", err
+	}
+	return b.String(), nil
 }

@@ -117,10 +117,11 @@ func parseMetrics(p *parser, n *yaml.Node, key string, line int) Stage {
 			continue
 		}
 		cfg, ckey, cline := &d.Config, mkey+".config", optionLine(mn, "config", n.Content[i].Line)
-		if cfg.Kind == 0 && slices.Contains([]string{"counter", "gauge", "histogram"}, strings.ToLower(d.Type)) {
-			// Left out: Promtail refuses it too, as an action not defined.
+		if cfg.Kind == 0 && slices.Contains([]string{"counter", "gauge"}, strings.ToLower(d.Type)) {
+			// Left out: Promtail refuses it too, as an action not defined
+			// (a histogram without config has Prometheus's default buckets).
 			what := map[string]string{"counter": "a counter needs config.action (inc or add)",
-				"gauge": "a gauge needs config.action (set, inc, dec, add or sub)", "histogram": "a histogram needs config.buckets"}
+				"gauge": "a gauge needs config.action (set, inc, dec, add or sub)"}
 			p.fail(n.Content[i].Line, ckey, "is required: %s", what[strings.ToLower(d.Type)])
 			ok = false
 			continue
@@ -131,7 +132,9 @@ func parseMetrics(p *parser, n *yaml.Node, key string, line int) Stage {
 		case "gauge":
 			ok = p.decode(cfg, ckey, cline, "metrics gauge", &d.Gauge) && ok
 		case "histogram":
-			ok = p.decode(cfg, ckey, cline, "metrics histogram", &d.Histogram) && ok
+			if cfg.Kind != 0 { // none: Prometheus's default buckets, as in Promtail
+				ok = p.decode(cfg, ckey, cline, "metrics histogram", &d.Histogram) && ok
+			}
 		}
 		defs[name] = d
 	}

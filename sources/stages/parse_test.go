@@ -108,6 +108,14 @@ regex: {expression: "x"}
       type: Counter
       description: x
 `, []Problem{{Key: "[0].metrics.lines_total.config", Line: 3, Msg: "is required: a counter needs config.action (inc or add)"}}},
+		{"histogram without config", `
+- metrics:
+    latency:
+      type: Histogram
+      description: x
+      source: d
+- jsn: {}
+`, []Problem{{Key: "[1].jsn", Line: 7, Msg: "unknown stage"}}}, // the histogram is fine: Prometheus's default buckets, as Promtail
 		{"bad label name", `
 - labels: {"a-b": ""}
 `, []Problem{{Key: "[0].labels.a-b", Line: 2, Msg: "invalid label name"}}},
