@@ -447,7 +447,9 @@
 // name and code, latitude, longitude, postal code, time zone, the most
 // specific subdivision's name and code; or the autonomous system's number
 // and organization) from a memory-mapped database, read again within a
-// minute of being replaced on disk (geoipupdate); where Promtail accepts
+// minute of being replaced on disk (geoipupdate; a file overwritten in
+// place faults under the mapping: lookups fail, counted as lookup_failed
+// and logged once, until it is whole again); where Promtail accepts
 // a geoip stage that can look nothing up (no source, a db_type other than
 // city or asn, a database of the other kind), logcapturer refuses it at
 // its line. A value that is not an IP address is counted

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -39,6 +40,8 @@ type geoipStage struct {
 	checked time.Time   // when the path was last looked at
 	now     func() time.Time
 	logger  *slog.Logger
+	faulted bool // a lookup failed since the database was opened (logged once)
+	badFile bool // a replacement could not be opened (logged once until one can)
 }
 
 func parseGeoIP(p *parser, n *yaml.Node, key string, line int) Stage {
@@ -129,6 +132,9 @@ func openGeoIP(path string, asn bool) (db *geoip2.Reader, info os.FileInfo, opt 
 // replaced (geoipupdate writes a new file and renames it over the old).
 const geoipRecheck = time.Minute
 
+// geoipFaultRecheck is how soon it looks again after a lookup failed.
+const geoipFaultRecheck = 5 * time.Second
+
 // refresh opens the database again when the file at its path is no longer
 // the one open (another file, size or modification time), at most once a
 // geoipRecheck: Promtail keeps the one it opened until it restarts. A
@@ -147,11 +153,14 @@ func (s *geoipStage) refresh() {
 	db, _, _, err := openGeoIP(s.path, s.asn)
 	if err != nil {
 		s.info = fi
-		s.logger.Warn("geoip stage: the database was replaced and cannot be read; the one open stays in use", "db", s.path, "err", err)
+		if !s.badFile {
+			s.badFile = true
+			s.logger.Warn("geoip stage: the database was replaced and cannot be read; the one open stays in use", "db", s.path, "err", err)
+		}
 		return
 	}
 	s.db.Close()
-	s.db, s.info = db, fi
+	s.db, s.info, s.faulted, s.badFile = db, fi, false, false
 	s.logger.Info("geoip stage: the database was replaced; reading the new one", "db", s.path)
 }
 
@@ -177,19 +186,40 @@ func (s *geoipStage) Process(e *Entry, next func(*Entry)) {
 		return
 	}
 	addr = addr.Unmap()
-	if s.asn {
-		s.setASN(e, addr)
-	} else {
-		s.setCity(e, addr)
+	if err := s.lookup(e, addr); err != nil {
+		s.failed("geoip", "lookup_failed")
+		if !s.faulted {
+			s.faulted = true
+			s.logger.Error("geoip stage: reading the database failed; entries pass on without geoip labels until it is replaced "+
+				"(a file overwritten in place, by cp say, changes under the mapping: replace it by a rename, as geoipupdate does)",
+				"db", s.path, "err", err)
+		}
+		s.checked = s.now().Add(geoipFaultRecheck - geoipRecheck) // look at the file again soon
 	}
 	next(e)
 }
 
-func (s *geoipStage) setCity(e *Entry, addr netip.Addr) {
+// lookup sets e's labels for addr. The database is memory-mapped: a file
+// truncated or rewritten in place under the mapping faults (SIGBUS), which
+// would end the program; here it is an error (debug.SetPanicOnFault, for
+// this goroutine and this call only).
+func (s *geoipStage) lookup(e *Entry, addr netip.Addr) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("fault reading %s: %v", s.path, r)
+		}
+	}()
+	if s.asn {
+		return s.setASN(e, addr)
+	}
+	return s.setCity(e, addr)
+}
+
+func (s *geoipStage) setCity(e *Entry, addr netip.Addr) error {
 	r, err := s.db.City(addr)
 	if err != nil {
-		s.failed("geoip", "lookup_failed")
-		return
+		return err
 	}
 	s.set(e, "geoip_city_name", r.City.Names.English)
 	s.set(e, "geoip_country_name", r.Country.Names.English)
@@ -207,18 +237,19 @@ func (s *geoipStage) setCity(e *Entry, addr netip.Addr) {
 		s.set(e, "geoip_subdivision_name", r.Subdivisions[n-1].Names.English)
 		s.set(e, "geoip_subdivision_code", r.Subdivisions[n-1].ISOCode)
 	}
+	return nil
 }
 
-func (s *geoipStage) setASN(e *Entry, addr netip.Addr) {
+func (s *geoipStage) setASN(e *Entry, addr netip.Addr) error {
 	r, err := s.db.ASN(addr)
 	if err != nil {
-		s.failed("geoip", "lookup_failed")
-		return
+		return err
 	}
 	if r.AutonomousSystemNumber != 0 {
 		s.set(e, "geoip_autonomous_system_number", strconv.FormatUint(uint64(r.AutonomousSystemNumber), 10))
 	}
 	s.set(e, "geoip_autonomous_system_organization", r.AutonomousSystemOrganization)
+	return nil
 }
 
 // set sets label name to v unless v is empty (Promtail sets no label for
@@ -239,6 +270,7 @@ func (s *geoipStage) Close() {
 	s.close.Do(func() {
 		if s.db != nil {
 			s.db.Close()
+			s.db = nil // an entry after Close passes on unchanged
 		}
 	})
 }

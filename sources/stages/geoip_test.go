@@ -325,3 +325,57 @@ func TestParseFailureReleases(t *testing.T) {
 		t.Error("the database is still mapped after Close")
 	}
 }
+
+// TestGeoIPFileOverwrittenInPlace: a database overwritten in place (cp over
+// it: truncated, then written) faults under the mapping (SIGBUS), which
+// would end the program; the stage passes entries on without geoip labels,
+// counts and logs it once, and reads the file again once it is whole.
+func TestGeoIPFileOverwrittenInPlace(t *testing.T) {
+	db := mmdbtest.Write(t, "GeoLite2-City", cityRecords)
+	londres := mmdbtest.London()
+	londres["city"] = mmdbtype.Map{"names": mmdbtest.Names("Londres")}
+	newer, err := os.ReadFile(mmdbtest.Write(t, "GeoLite2-City", map[string]mmdbtype.Map{"81.2.69.0/24": londres}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	env, c := testEnv(testNow)
+	clock := &fakeClock{t: testNow}
+	env.Now, env.Logger = clock.Now, slog.New(slog.NewTextHandler(&log, nil))
+	pl := mustParse(t, `
+- regex: {expression: '^(?P<ip>\S+)'}
+- geoip: {db: `+db+`, source: ip, db_type: city}
+`, env)
+	defer pl.Close()
+	city := func() (string, bool) {
+		t.Helper()
+		var got string
+		out := false
+		pl.Process(&Entry{Seq: 1, Line: "81.2.69.160", Labels: map[string]string{}}, func(o *Entry) { got, out = o.Labels["geoip_city_name"], true })
+		return got, out
+	}
+	if got, _ := city(); got != "London" {
+		t.Fatalf("city %q, want London", got)
+	}
+	if err := os.Truncate(db, 0); err != nil { // cp opens with O_TRUNC
+		t.Fatal(err)
+	}
+	for range 3 {
+		if got, out := city(); got != "" || !out {
+			t.Errorf("with the file truncated under the mapping: city %q, passed on %v; want no label, passed on", got, out)
+		}
+	}
+	if c.failed["geoip/lookup_failed"] != 3 {
+		t.Errorf("failed = %v, want 3 lookup_failed", c.failed)
+	}
+	if n := strings.Count(log.String(), "reading the database failed"); n != 1 {
+		t.Errorf("logged %d times, want once:\n%s", n, log.String())
+	}
+	if err := os.WriteFile(db, newer, 0o644); err != nil { // cp writes the rest
+		t.Fatal(err)
+	}
+	clock.Add(geoipFaultRecheck)
+	if got, _ := city(); got != "Londres" {
+		t.Errorf("once the file is whole again: %q, want Londres\n%s", got, log.String())
+	}
+}
