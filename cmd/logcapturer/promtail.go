@@ -34,6 +34,9 @@ type configFile struct {
 	// noExpandEnv reads a Promtail config as Promtail does without
 	// -config.expand-env: a "$" is a "$".
 	noExpandEnv bool
+	// dockerProxyLocal reads a tcp:// docker_sd_configs host as a proxy
+	// of this host's Docker socket.
+	dockerProxyLocal bool
 }
 
 func (cf *configFile) register(fs *flag.FlagSet) {
@@ -42,7 +45,11 @@ func (cf *configFile) register(fs *flag.FlagSet) {
 	fs.StringVar(&cf.dataDir, "data-dir", "", "with --config-format promtail: the data directory (default "+config.DefaultDataDir+")")
 	fs.StringVar(&cf.dockerDataRoot, "docker-data-root", "", "with --config-format promtail: dockerd's data-root, whose containers' json-file logs docker_sd_configs reads (default "+promtail.DefaultDockerDataRoot+")")
 	fs.BoolVar(&cf.noExpandEnv, "no-expand-env", false, noExpandEnvUsage)
+	fs.BoolVar(&cf.dockerProxyLocal, "docker-proxy-local", false, dockerProxyLocalUsage)
 }
+
+// dockerProxyLocalUsage is the --docker-proxy-local flag's help.
+const dockerProxyLocalUsage = "with a Promtail config: a docker_sd_configs host that is not a unix socket (tcp://socket-proxy:2375) is a proxy of this host's Docker: read its containers' json-file logs under --docker-data-root"
 
 // noExpandEnvUsage is the --no-expand-env flag's help.
 const noExpandEnvUsage = "with a Promtail config: read it as Promtail does without -config.expand-env, a $ being a $ (default: ${VAR} expanded, as with -config.expand-env=true)"
@@ -50,8 +57,8 @@ const noExpandEnvUsage = "with a Promtail config: read it as Promtail does witho
 func (cf *configFile) check(name string) error {
 	switch cf.format {
 	case formatNative:
-		if cf.skipUnsupported || cf.dataDir != "" || cf.dockerDataRoot != "" || cf.noExpandEnv {
-			return usageError{fmt.Errorf("%s: --skip-unsupported, --data-dir, --docker-data-root and --no-expand-env go with --config-format promtail (a native config sets data_dir and paths)", name)}
+		if cf.skipUnsupported || cf.dataDir != "" || cf.dockerDataRoot != "" || cf.noExpandEnv || cf.dockerProxyLocal {
+			return usageError{fmt.Errorf("%s: --skip-unsupported, --data-dir, --docker-data-root, --docker-proxy-local and --no-expand-env go with --config-format promtail (a native config sets data_dir and paths)", name)}
 		}
 	case formatPromtail:
 	default:
@@ -72,7 +79,7 @@ func (cf configFile) load(opts *config.ParseOptions) (cfg *config.Config, left, 
 		return cfg, nil, nil, nil
 	}
 	r, err := promtail.Load(cf.path, &promtail.Options{LookupEnv: opts.LookupEnv, SkipUnsupported: cf.skipUnsupported, DataDir: cf.dataDir,
-		DockerDataRoot: cf.dockerDataRoot, NoExpandEnv: cf.noExpandEnv})
+		DockerDataRoot: cf.dockerDataRoot, NoExpandEnv: cf.noExpandEnv, DockerProxyLocal: cf.dockerProxyLocal})
 	if err == nil {
 		cfg, err = r.Parse(opts)
 	}
@@ -84,7 +91,7 @@ func (cf configFile) load(opts *config.ParseOptions) (cfg *config.Config, left, 
 }
 
 func cmdConvert(args []string, stdout, stderr io.Writer) error {
-	const usage = "convert --from promtail FILE [-o OUT] [--skip-unsupported] [--data-dir DIR] [--docker-data-root DIR] [--no-expand-env]\n\n" +
+	const usage = "convert --from promtail FILE [-o OUT] [--skip-unsupported] [--data-dir DIR] [--docker-data-root DIR] [--docker-proxy-local] [--no-expand-env]\n\n" +
 		"Write the native equivalent of a Promtail configuration (to OUT, else to stdout), commented\n" +
 		"where logcapturer behaves differently. ${VAR} references are kept (with --no-expand-env a $ is\n" +
 		"a $, as in Promtail without -config.expand-env). Exit 1 listing every problem, and every part\n" +
@@ -96,6 +103,7 @@ func cmdConvert(args []string, stdout, stderr io.Writer) error {
 	dataDir := fs.String("data-dir", "", "data_dir of the converted config (default: left out, "+config.DefaultDataDir+")")
 	dockerRoot := fs.String("docker-data-root", "", "dockerd's data-root, whose containers' json-file logs docker_sd_configs reads (default "+promtail.DefaultDockerDataRoot+")")
 	noExpand := fs.Bool("no-expand-env", false, noExpandEnvUsage)
+	proxyLocal := fs.Bool("docker-proxy-local", false, dockerProxyLocalUsage)
 	pos, err := parseFlags(fs, args, usage)
 	if err != nil {
 		return err
@@ -108,7 +116,7 @@ func cmdConvert(args []string, stdout, stderr io.Writer) error {
 	}
 	path := pos[0]
 	r, err := promtail.Load(path, &promtail.Options{KeepEnv: true, SkipUnsupported: *skip, DataDir: *dataDir, DockerDataRoot: *dockerRoot,
-		NoExpandEnv: *noExpand})
+		NoExpandEnv: *noExpand, DockerProxyLocal: *proxyLocal})
 	if err != nil {
 		return configError(path, err)
 	}

@@ -40,6 +40,12 @@ type Options struct {
 	// DefaultDockerDataRoot. Promtail has no such setting (it asks the
 	// Docker API).
 	DockerDataRoot string
+	// DockerProxyLocal reads a docker_sd_configs host that is not a unix
+	// socket (tcp://socket-proxy:2375) as a proxy of this host's Docker
+	// socket: the containers' logs under DockerDataRoot. The operator
+	// says so (--docker-proxy-local); without it such a host is not
+	// covered.
+	DockerProxyLocal bool
 }
 
 // Result is a converted configuration.

@@ -796,3 +796,29 @@ scrape_configs:
 		t.Errorf("the exclude reference is lost:\n%s", r.YAML)
 	}
 }
+
+// TestConvertDockerProxyLocal: with DockerProxyLocal (--docker-proxy-local)
+// a tcp:// docker host, a socket proxy in front of this host's Docker, is
+// read as the local daemon (its json-file logs on disk), with a note.
+func TestConvertDockerProxyLocal(t *testing.T) {
+	src := "clients:\n  - url: http://l/\nscrape_configs:\n  - job_name: d\n    docker_sd_configs:\n      - host: tcp://socket-proxy:2375\n"
+	if _, err := Convert("t.yaml", []byte(src), &Options{LookupEnv: noEnv}); err == nil || !strings.Contains(err.Error(), "give --docker-proxy-local") {
+		t.Errorf("without the option: %v", err)
+	}
+	r, err := Convert("t.yaml", []byte(src), &Options{LookupEnv: noEnv, DockerProxyLocal: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := r.Parse(parseOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fc := cfg.Sources[0].Options.(*sources.FileConfig); cfg.Sources[0].Type != "docker" || !slices.Equal(fc.Paths, []string{"/var/lib/docker/containers/*/*-json.log"}) {
+		t.Errorf("source %s: %v", cfg.Sources[0].Type, fc.Paths)
+	}
+	if !slices.ContainsFunc(r.Notes, func(p config.Problem) bool {
+		return strings.Contains(p.Msg, "is read as a proxy of this host's Docker socket")
+	}) {
+		t.Errorf("no note: %v", r.Notes)
+	}
+}

@@ -106,7 +106,9 @@
 //     and the HTTP client keys are ignored with a note.
 //     Not covered, each a problem at its line (with SkipUnsupported the
 //     whole item is left out): a host that is not a unix socket (tcp,
-//     http(s), ssh: another daemon), any other filter (network, ancestor,
+//     http(s), ssh: another daemon; with Options.DockerProxyLocal,
+//     --docker-proxy-local, it is read as a proxy of this host's socket,
+//     docker-socket-proxy's use), any other filter (network, ancestor,
 //     status other than running, ...), and a relabel rule reading a label
 //     only the Docker API gives: __address__, __meta_docker_network_*,
 //     __meta_docker_port_*, __meta_docker_container_network_mode (a

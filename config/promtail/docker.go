@@ -53,10 +53,13 @@ func (c *conv) dockerSD(n *yaml.Node, path string, t target) *yaml.Node {
 			switch {
 			case err != nil:
 				c.problem(h.k.Line, h.path, "%q is not a URL: %v", s, err)
+			case u.Scheme != "unix" && c.opts.DockerProxyLocal:
+				c.note(h.k.Line, h.path, "promtail: %q is read as a proxy of this host's Docker socket (--docker-proxy-local): "+
+					"the containers' json-file logs on this host's disk", s)
 			case u.Scheme != "unix":
 				c.notCovered(h.k.Line, h.path, "%q: only a local Docker daemon (unix:///var/run/docker.sock) is covered: "+
 					"logcapturer reads the containers' json-file logs on this host's disk, not through the Docker API; "+
-					"if this is the host's own Docker behind a socket proxy, write host: unix:///var/run/docker.sock "+
+					"if this is the host's own Docker behind a socket proxy, give --docker-proxy-local "+
 					"(logcapturer needs the data-root, not the socket)", s)
 			}
 		}
