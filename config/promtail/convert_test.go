@@ -347,15 +347,7 @@ func TestConvertDockerProblems(t *testing.T) {
 // TestConvertDockerDataRoot: the converted source reads the json-file
 // logs under Options.DockerDataRoot.
 func TestConvertDockerDataRoot(t *testing.T) {
-	r, err := Convert("t.yaml", []byte("clients:\n  - url: http://l/\nscrape_configs:\n  - job_name: d\n    docker_sd_configs:\n      - host: unix:///var/run/docker.sock\n"),
-		&Options{LookupEnv: noEnv, DockerDataRoot: "/srv/docker"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := r.Parse(parseOpts())
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, cfg := convertParse(t, "clients:\n  - url: http://l/\nscrape_configs:\n  - job_name: d\n    docker_sd_configs:\n      - host: unix:///var/run/docker.sock\n", Options{LookupEnv: noEnv, DockerDataRoot: "/srv/docker"})
 	fc := cfg.Sources[0].Options.(*sources.FileConfig)
 	if cfg.Sources[0].Type != "docker" || !slices.Equal(fc.Paths, []string{"/srv/docker/containers/*/*-json.log"}) || !fc.PromtailLabels {
 		t.Errorf("source %s: %+v", cfg.Sources[0].Type, fc)
@@ -372,14 +364,7 @@ func TestConvertAuthorization(t *testing.T) {
 	} {
 		src := "clients:\n  - url: http://localhost:3100/loki/api/v1/push\n    authorization:\n" + c.auth +
 			"scrape_configs:\n  - job_name: a\n    static_configs:\n      - labels: {__path__: /x}\n"
-		r, err := Convert("t.yaml", []byte(src), &Options{LookupEnv: noEnv})
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg, err := r.Parse(parseOpts())
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, cfg := convertParse(t, src, Options{LookupEnv: noEnv})
 		o := cfg.Sinks[0].Options.(*loki.Options)
 		if o.BearerToken != c.token || o.BearerTokenFile != c.file {
 			t.Errorf("%q: bearer_token %q, bearer_token_file %q", c.auth, o.BearerToken, o.BearerTokenFile)
@@ -575,10 +560,7 @@ func TestConvertURLCredentials(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			lookup := func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }
-			r, err := Convert("t.yaml", []byte("clients:\n"+tc.client+tail), &Options{KeepEnv: true, LookupEnv: lookup})
-			if err != nil {
-				t.Fatal(err)
-			}
+			r, cfg := convertParse(t, "clients:\n"+tc.client+tail, Options{KeepEnv: true, LookupEnv: lookup})
 			if tc.output != "" && !strings.Contains(string(r.YAML), tc.output) {
 				t.Errorf("no %q in:\n%s", tc.output, r.YAML)
 			}
@@ -590,12 +572,6 @@ func TestConvertURLCredentials(t *testing.T) {
 			})
 			if noted != tc.noted {
 				t.Errorf("note %v, want %v: %v", noted, tc.noted, r.Notes)
-			}
-			opts := parseOpts()
-			opts.LookupEnv = lookup
-			cfg, err := r.Parse(opts)
-			if err != nil {
-				t.Fatal(err)
 			}
 			o := cfg.Sinks[0].Options.(*loki.Options)
 			if o.URL != tc.url || o.BasicAuth.Username != tc.user || o.BasicAuth.Password != tc.pass {
@@ -665,14 +641,7 @@ scrape_configs:
   - job_name: journal
     journal: {labels: {job: journal}}
 `
-	r, err := Convert("t.yaml", []byte(src), &Options{LookupEnv: noEnv})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := r.Parse(parseOpts())
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, cfg := convertParse(t, src, Options{LookupEnv: noEnv})
 	var got []string
 	for _, s := range cfg.Sources {
 		got = append(got, s.Name+":"+s.Labels["job"])
@@ -699,16 +668,7 @@ func TestConvertURLCredentialsInOneReference(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "t.yaml:2: clients[0].url: expands to a URL with a user and password") {
 		t.Errorf("convert: %v", err)
 	}
-	r, err := Convert("t.yaml", []byte(src), &Options{LookupEnv: lookup})
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := parseOpts()
-	opts.LookupEnv = lookup
-	cfg, err := r.Parse(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, cfg := convertParse(t, src, Options{LookupEnv: lookup})
 	if o := cfg.Sinks[0].Options.(*loki.Options); o.URL != "https://logs.example.com/loki/api/v1/push" || o.BasicAuth.Password != "tok" {
 		t.Errorf("run: url %q, password %q", o.URL, o.BasicAuth.Password)
 	}
@@ -737,14 +697,7 @@ scrape_configs:
   - job_name: pods
     kubernetes_sd_configs: [{role: pod}]
 `
-	r, err := Convert("t.yaml", []byte(src), &Options{LookupEnv: noEnv, SkipUnsupported: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := r.Parse(parseOpts())
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, cfg := convertParse(t, src, Options{LookupEnv: noEnv, SkipUnsupported: true})
 	var got []string
 	for _, s := range cfg.Sources {
 		got = append(got, s.Name+":"+string(s.Type))
@@ -805,14 +758,7 @@ func TestConvertDockerProxyLocal(t *testing.T) {
 	if _, err := Convert("t.yaml", []byte(src), &Options{LookupEnv: noEnv}); err == nil || !strings.Contains(err.Error(), "give --docker-proxy-local") {
 		t.Errorf("without the option: %v", err)
 	}
-	r, err := Convert("t.yaml", []byte(src), &Options{LookupEnv: noEnv, DockerProxyLocal: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := r.Parse(parseOpts())
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, cfg := convertParse(t, src, Options{LookupEnv: noEnv, DockerProxyLocal: true})
 	if fc := cfg.Sources[0].Options.(*sources.FileConfig); cfg.Sources[0].Type != "docker" || !slices.Equal(fc.Paths, []string{"/var/lib/docker/containers/*/*-json.log"}) {
 		t.Errorf("source %s: %v", cfg.Sources[0].Type, fc.Paths)
 	}
@@ -821,4 +767,22 @@ func TestConvertDockerProxyLocal(t *testing.T) {
 	}) {
 		t.Errorf("no note: %v", r.Notes)
 	}
+}
+
+// convertParse converts src (as t.yaml) with o and loads the result in
+// o's environment, as run --config-format promtail does; a problem fails
+// the test.
+func convertParse(t *testing.T, src string, o Options) (*Result, *config.Config) {
+	t.Helper()
+	r, err := Convert("t.yaml", []byte(src), &o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := parseOpts()
+	opts.LookupEnv = o.LookupEnv
+	cfg, err := r.Parse(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, cfg
 }

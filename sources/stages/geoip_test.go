@@ -225,26 +225,9 @@ func TestGeoIPCloseTwice(t *testing.T) {
 // (Promtail keeps the old one until it restarts). A replacement that is
 // not a database leaves the open one in use, said once.
 func TestGeoIPReopensReplacedDatabase(t *testing.T) {
-	db := mmdbtest.Write(t, "GeoLite2-City", cityRecords)
-	londres := mmdbtest.London()
-	londres["city"] = mmdbtype.Map{"names": mmdbtest.Names("Londres")}
-	newer := mmdbtest.Write(t, "GeoLite2-City", map[string]mmdbtype.Map{"81.2.69.0/24": londres})
-
-	var log bytes.Buffer
-	env, _ := testEnv(testNow)
-	clock := &fakeClock{t: testNow}
-	env.Now, env.Logger = clock.Now, slog.New(slog.NewTextHandler(&log, nil))
-	pl := mustParse(t, `
-- regex: {expression: '^(?P<ip>\S+)'}
-- geoip: {db: `+db+`, source: ip, db_type: city}
-`, env)
-	defer pl.Close()
-	city := func() string {
-		t.Helper()
-		var got string
-		pl.Process(&Entry{Seq: 1, Line: "81.2.69.160", Labels: map[string]string{}}, func(o *Entry) { got = o.Labels["geoip_city_name"] })
-		return got
-	}
+	f := newReplaceFixture(t)
+	db, newer, clock, log := f.db, f.newer, f.clock, &f.log
+	city := func() string { got, _ := f.city(t); return got }
 	if got := city(); got != "London" {
 		t.Fatalf("city %q, want London", got)
 	}
@@ -331,29 +314,13 @@ func TestParseFailureReleases(t *testing.T) {
 // would end the program; the stage passes entries on without geoip labels,
 // counts and logs it once, and reads the file again once it is whole.
 func TestGeoIPFileOverwrittenInPlace(t *testing.T) {
-	db := mmdbtest.Write(t, "GeoLite2-City", cityRecords)
-	londres := mmdbtest.London()
-	londres["city"] = mmdbtype.Map{"names": mmdbtest.Names("Londres")}
-	newer, err := os.ReadFile(mmdbtest.Write(t, "GeoLite2-City", map[string]mmdbtype.Map{"81.2.69.0/24": londres}))
+	f := newReplaceFixture(t)
+	db, clock, log, c := f.db, f.clock, &f.log, f.counts
+	newer, err := os.ReadFile(f.newer)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var log bytes.Buffer
-	env, c := testEnv(testNow)
-	clock := &fakeClock{t: testNow}
-	env.Now, env.Logger = clock.Now, slog.New(slog.NewTextHandler(&log, nil))
-	pl := mustParse(t, `
-- regex: {expression: '^(?P<ip>\S+)'}
-- geoip: {db: `+db+`, source: ip, db_type: city}
-`, env)
-	defer pl.Close()
-	city := func() (string, bool) {
-		t.Helper()
-		var got string
-		out := false
-		pl.Process(&Entry{Seq: 1, Line: "81.2.69.160", Labels: map[string]string{}}, func(o *Entry) { got, out = o.Labels["geoip_city_name"], true })
-		return got, out
-	}
+	city := func() (string, bool) { return f.city(t) }
 	if got, _ := city(); got != "London" {
 		t.Fatalf("city %q, want London", got)
 	}
@@ -378,4 +345,45 @@ func TestGeoIPFileOverwrittenInPlace(t *testing.T) {
 	if got, _ := city(); got != "Londres" {
 		t.Errorf("once the file is whole again: %q, want Londres\n%s", got, log.String())
 	}
+}
+
+// replaceFixture is a city pipeline on a London database (db), with a
+// clock, a log and counts, and a second database (newer) where London is
+// Londres, to replace db with.
+type replaceFixture struct {
+	db, newer string
+	clock     *fakeClock
+	log       bytes.Buffer
+	counts    *counts
+	pl        *Pipeline
+}
+
+func newReplaceFixture(t *testing.T) *replaceFixture {
+	t.Helper()
+	londres := mmdbtest.London()
+	londres["city"] = mmdbtype.Map{"names": mmdbtest.Names("Londres")}
+	f := &replaceFixture{
+		db:    mmdbtest.Write(t, "GeoLite2-City", cityRecords),
+		newer: mmdbtest.Write(t, "GeoLite2-City", map[string]mmdbtype.Map{"81.2.69.0/24": londres}),
+		clock: &fakeClock{t: testNow},
+	}
+	env, c := testEnv(testNow)
+	f.counts = c
+	env.Now, env.Logger = f.clock.Now, slog.New(slog.NewTextHandler(&f.log, nil))
+	f.pl = mustParse(t, `
+- regex: {expression: '^(?P<ip>\S+)'}
+- geoip: {db: `+f.db+`, source: ip, db_type: city}
+`, env)
+	t.Cleanup(f.pl.Close)
+	return f
+}
+
+// city runs an entry from 81.2.69.160 through and returns its
+// geoip_city_name label and whether it came out.
+func (f *replaceFixture) city(t *testing.T) (string, bool) {
+	t.Helper()
+	var got string
+	out := false
+	f.pl.Process(&Entry{Seq: 1, Line: "81.2.69.160", Labels: map[string]string{}}, func(o *Entry) { got, out = o.Labels["geoip_city_name"], true })
+	return got, out
 }
