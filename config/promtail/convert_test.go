@@ -492,7 +492,7 @@ func TestConvertNoSources(t *testing.T) {
 		want      []string // each problem's message starts so
 	}{
 		{"empty", head + "scrape_configs: []\n", false, []string{"no scrape config that logcapturer can run: give a static_configs target with a __path__ label, a journal, syslog or loki_push_api target, or docker_sd_configs"}},
-		{"not covered", k8s, false, []string{"kubernetes_sd_configs: use a native cri source"}},
+		{"not covered", k8s, false, []string{"kubernetes_sd_configs: Promtail asks the Kubernetes API for each pod's metadata"}},
 		{"not covered, skipped", k8s, true, []string{"nothing is left to run: every scrape config is one logcapturer does not cover"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -81,14 +81,16 @@ func (c *conv) oneKind(f map[string]entry, sds []string) []string {
 // notCoveredTargets are the scrape config keys of targets logcapturer does
 // not cover, with what to do instead.
 var notCoveredTargets = map[string]string{
-	"kubernetes_sd_configs": "use a native cri source (type: cri) on /var/log/pods",
-	"windows_events":        "logcapturer does not read the Windows event log",
-	"gcplog":                "logcapturer does not pull from Google Cloud Pub/Sub",
-	"cloudflare":            "logcapturer does not pull Cloudflare logs",
-	"heroku_drain":          "logcapturer has no Heroku drain receiver",
-	"gelf":                  "logcapturer has no GELF receiver",
-	"kafka":                 "logcapturer does not consume Kafka",
-	"azure_event_hubs":      "logcapturer does not consume Azure Event Hubs",
+	"kubernetes_sd_configs": "Promtail asks the Kubernetes API for each pod's metadata, logcapturer does not; a native cri source " +
+		"(type: cri, paths: [/var/log/pods/*/*/*.log]) labels entries with namespace, pod and container from the path, " +
+		"not with the pod's labels, annotations, node or controller",
+	"windows_events":   "logcapturer does not read the Windows event log",
+	"gcplog":           "logcapturer does not pull from Google Cloud Pub/Sub",
+	"cloudflare":       "logcapturer does not pull Cloudflare logs",
+	"heroku_drain":     "logcapturer has no Heroku drain receiver",
+	"gelf":             "logcapturer has no GELF receiver",
+	"kafka":            "logcapturer does not consume Kafka",
+	"azure_event_hubs": "logcapturer does not consume Azure Event Hubs",
 }
 
 var relabelKeys = []string{"source_labels", "separator", "regex", "modulus", "target_label", "replacement", "action"}
