@@ -205,7 +205,7 @@ func NewStageRunner(deps Deps, o StageOptions) (*StageRunner, error) {
 	// The failures of the parsing stages exist at zero from the start, so
 	// dashboards and alerts see them before the first one.
 	for stage, reason := range map[string]string{"json": "malformed_json", "logfmt": "malformed_logfmt",
-		"regex": "no_match", "timestamp": "timestamp_parse_failed", "template": "execute_failed"} {
+		"regex": "no_match", "timestamp": "timestamp_parse_failed", "template": "execute_failed", "geoip": "lookup_failed"} {
 		if len(findStages(deps.PipelineStages, "", stage, 0)) > 0 {
 			m.errCounter.WithLabelValues(stage, reason)
 		}

@@ -1,6 +1,7 @@
 package sources
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/logcapturer/logcapturer/internal/mmdbtest"
 	"github.com/logcapturer/logcapturer/wal"
 )
 
@@ -302,5 +304,47 @@ func TestStageRunnerParseProblems(t *testing.T) {
 	}
 	if n, _ := testutil.GatherAndCount(reg); n != 0 {
 		t.Errorf("%d metrics registered after a failed parse", n)
+	}
+}
+
+// TestStageRunnerFailureSeriesAtZero: the failure series of a parsing
+// stage the pipeline has exist at zero from the start, so that an alert on
+// their rate sees them before the first failure (geoip's lookup_failed
+// among them); a stage the pipeline does not have has none.
+func TestStageRunnerFailureSeriesAtZero(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	r, err := NewStageRunner(Deps{Name: "app", Registerer: reg, PipelineStages: stagesNode(t, `
+- regex: {expression: '^(?P<ip>\S+)'}
+- geoip: {db: `+mmdbtest.Write(t, "GeoLite2-City", nil)+`, source: ip, db_type: city}
+`)}, StageOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, mf := range mfs {
+		if mf.GetName() != "logcapturer_pipeline_errors_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var stage, reason string
+			for _, l := range m.GetLabel() {
+				switch l.GetName() {
+				case "stage":
+					stage = l.GetValue()
+				case "reason":
+					reason = l.GetValue()
+				}
+			}
+			got = append(got, fmt.Sprintf("%s/%s=%g", stage, reason, m.GetCounter().GetValue()))
+		}
+	}
+	slices.Sort(got)
+	if want := []string{"geoip/lookup_failed=0", "regex/no_match=0"}; !slices.Equal(got, want) {
+		t.Errorf("series %v, want %v", got, want)
 	}
 }
