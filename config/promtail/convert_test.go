@@ -786,3 +786,33 @@ func convertParse(t *testing.T, src string, o Options) (*Result, *config.Config)
 	}
 	return r, cfg
 }
+
+// TestConvertNamelessJobs: jobs without a job_name each get the problem;
+// they do not shadow one another as one name.
+func TestConvertNamelessJobs(t *testing.T) {
+	src := "clients:\n  - url: http://l/\nscrape_configs:\n  - static_configs: [{labels: {__path__: /a}}]\n  - static_configs: [{labels: {__path__: /b}}]\n"
+	_, err := Convert("t.yaml", []byte(src), &Options{LookupEnv: noEnv})
+	if err == nil || strings.Count(err.Error(), "job_name: is required") != 2 {
+		t.Errorf("want the problem twice, got %v", err)
+	}
+}
+
+// TestConvertShadowedJobStages: Promtail (up to 3.2) builds the stages of
+// a scrape config it then shadows, so a bad stage there stopped it: the
+// problem is reported, at its line.
+func TestConvertShadowedJobStages(t *testing.T) {
+	src := `clients:
+  - url: http://l/
+scrape_configs:
+  - job_name: a
+    static_configs: [{labels: {__path__: /a}}]
+    pipeline_stages:
+      - jsn: {}
+  - job_name: a
+    static_configs: [{labels: {__path__: /b}}]
+`
+	_, err := Convert("t.yaml", []byte(src), &Options{LookupEnv: noEnv})
+	if err == nil || !strings.Contains(err.Error(), `t.yaml:7: scrape_configs[0].pipeline_stages[0].jsn: unknown stage "jsn"`) {
+		t.Errorf("got %v", err)
+	}
+}

@@ -25,6 +25,23 @@ const (
 	filenameLabel    = "filename"
 )
 
+// checkStages reports the problems of a pipeline_stages list at their
+// lines. The files a stage names (geoip's database) are on the machine
+// that runs the converted file: not opened here.
+func (c *conv) checkStages(e entry) {
+	pl, problems := stages.Parse(e.v, stages.Env{Source: "check", NoFiles: true})
+	if pl != nil {
+		pl.Close()
+	}
+	for _, p := range problems {
+		line := p.Line
+		if line == 0 {
+			line = e.k.Line
+		}
+		c.problem(line, e.path+p.Key, "%s", p.Msg)
+	}
+}
+
 // targetKinds are the kinds of target a scrape config can have, in the
 // order Promtail picks the one it runs (targets/manager.go: the first
 // present; the others in the same scrape config are never read). "" is the
@@ -135,21 +152,7 @@ func (c *conv) scrapeConfig(n *yaml.Node, path string, out *yaml.Node) {
 	var stagesNode *yaml.Node
 	if e, ok := f["pipeline_stages"]; ok {
 		stagesNode = e.v
-		// The files a stage names (geoip's database) are on the machine
-		// that runs the converted file: not opened here.
-		pl, problems := stages.Parse(e.v, stages.Env{Source: "check", NoFiles: true})
-		if pl != nil {
-			pl.Close()
-		}
-		if len(problems) > 0 {
-			for _, p := range problems {
-				line := p.Line
-				if line == 0 {
-					line = e.k.Line
-				}
-				c.problem(line, e.path+p.Key, "%s", p.Msg)
-			}
-		}
+		c.checkStages(e)
 	}
 	var rules []*relabel.Config
 	if e, ok := f["relabel_configs"]; ok {

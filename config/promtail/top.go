@@ -43,6 +43,14 @@ func (c *conv) config(root *yaml.Node) *yaml.Node {
 				c.note(sc.Line, path, "promtail: Promtail up to 3.2 runs only the last scrape config named %q of its file target manager "+
 					"(one per job_name: scrape_configs[%d]), so it never read these files (Promtail 3.3 refuses the repeated name); "+
 					"left out as well (rename its job_name to ship them)", scalarValue(sc, "job_name"), later)
+				// Promtail built its stages all the same: a bad one stopped it.
+				if st := config.ResolveAlias(sc); st != nil {
+					for j := 0; j+1 < len(st.Content); j += 2 {
+						if st.Content[j].Value == "pipeline_stages" {
+							c.checkStages(entry{k: st.Content[j], v: st.Content[j+1], path: joinKey(path, "pipeline_stages")})
+						}
+					}
+				}
 				continue
 			}
 			c.scrapeConfig(sc, path, sources)
@@ -328,8 +336,9 @@ func shadowedFileJobs(items []*yaml.Node) map[int]int {
 	}
 	out := map[int]int{}
 	for i, it := range items {
-		if l := last[scalarValue(it, "job_name")]; file(it) && l != i {
-			out[i] = l
+		// A job without a name is a problem of its own (job_name is required).
+		if name := scalarValue(it, "job_name"); name != "" && file(it) && last[name] != i {
+			out[i] = last[name]
 		}
 	}
 	return out
