@@ -79,6 +79,8 @@ func (c *conv) oneKind(f map[string]entry, sds []string) []string {
 			break
 		}
 	}
+	// A key left null is not in f: not a target at all.
+	sds = slices.DeleteFunc(sds, func(k string) bool { _, ok := f[k]; return !ok })
 	if len(present) < 2 {
 		return sds
 	}
