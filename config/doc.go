@@ -92,7 +92,8 @@
 //	sources:                         # required: at least one
 //	  # The keys every source has, decoded here:
 //	  - name: app                    # required; 1-64 of [A-Za-z0-9_-]; unique among sources
-//	    type: file                   # required; file | docker | cri | journald | syslog | loki_push | otlp
+//	    type: file                   # required; file | docker | cri | kubernetes | journald | syslog |
+//	                                 # loki_push | otlp
 //	    labels: {job: app}           # optional; names match [a-zA-Z_][a-zA-Z0-9_]*, not starting
 //	                                 # with "__", and not one the type sets (filename; docker and
 //	                                 # cri: those below and parse_error); an empty value (an
@@ -199,6 +200,42 @@
 //	# __meta_docker_container_log_stream, removed after relabeling; a
 //	# line's trailing '\r's are removed. type: cri reads Kubernetes logs (paths default to
 //	# /var/log/pods/*/*/*.log) and adds namespace, pod, container and stream.
+//
+//	  - name: pods
+//	    type: kubernetes             # the kubelet's pod logs, labelled from the pods in the
+//	                                 # Kubernetes API (Promtail's kubernetes_sd_configs, role: pod);
+//	                                 # all the file keys above too (paths default to
+//	                                 # /var/log/pods/*/*/*.log)
+//	    format: cri                  # cri: decoded as type cri (stream label, partial lines
+//	                                 # joined) | raw: lines as written, for a cri stage
+//	    kubernetes:                  # optional (sources/kubepods.Options); defaults: from inside a pod
+//	      api_server: https://10.0.0.1:6443   # default: KUBERNETES_SERVICE_HOST/PORT, with the
+//	                                 # service account's token and CA
+//	      bearer_token_file: /var/run/secrets/kubernetes.io/serviceaccount/token   # read at each list
+//	      tls: {ca_file: ..., cert_file: ..., key_file: ..., server_name: ..., insecure_skip_verify: false}
+//	      node_name: node-a          # whose pods: default $HOSTNAME, else the host name (Promtail's)
+//	      namespaces: [default]      # default: every namespace
+//	      label_selector: app=web    # added to the lists (the API's selector syntax)
+//	      field_selector: status.phase=Running   # joined to spec.nodeName=<node_name>
+//	      refresh_interval: 1m       # lists again for label changes; a new pod's log directory
+//	                                 # asks for a list at once
+//	    relabel_configs: [...]       # run once per file (not per entry) on the target labels
+//	                                 # Prometheus's pod discovery gives its container
+//	                                 # (__meta_kubernetes_namespace, _pod_name, _pod_uid,
+//	                                 # _pod_label_<name>, _pod_annotation_<name>, _pod_node_name,
+//	                                 # _pod_controller_kind/_name, _pod_container_name, ...; one
+//	                                 # set per declared port, the first kept wins): a file is read
+//	                                 # when a set is kept, its __host__ (if set) is the node and
+//	                                 # its __path__ (if set) matches the file and __path_exclude__
+//	                                 # does not; its labels are the result's without "__", plus
+//	                                 # filename. Without relabel_configs: namespace, pod, container.
+//	    # A file whose pod the API does not have (after a list made since its
+//	    # directory appeared) is not read, unless it was read before a restart
+//	    # (its pod deleted meanwhile): then it is read to its end with the
+//	    # labels its directory names (namespace, pod name, uid, container).
+//	    # While the lists fail, files of pods not known yet wait: the source
+//	    # is not ready (source_stalled) and logcapturer_source_errors_total
+//	    # {reason="kubernetes_api"} counts the failures.
 //
 //	  - name: journal
 //	    type: journald               # the systemd journal, through a journalctl child

@@ -2,9 +2,11 @@ package sources
 
 import (
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/logcapturer/logcapturer/config"
+	"github.com/logcapturer/logcapturer/sources/kubepods"
 )
 
 // FileSourceType registers type: file with config.
@@ -52,6 +54,13 @@ type FileConfig struct {
 	// docker_sd_configs does (FileOptions.PromtailLabels), for a converted
 	// Promtail config's relabel_configs.
 	PromtailLabels bool `yaml:"promtail_labels"`
+	// Kubernetes (type kubernetes only) says where the pods come from: the
+	// API server (default: the cluster's, from inside a pod), the node
+	// and the namespaces.
+	Kubernetes kubepods.Options `yaml:"kubernetes"`
+	// Format (type kubernetes only) is how the files' lines are read:
+	// FormatCRI (default) or FormatRaw.
+	Format string `yaml:"format"`
 
 	// typ is TypeFile, TypeDocker or TypeCRI: the registration that made
 	// it ("" is TypeFile).
@@ -76,11 +85,14 @@ func NewFileConfig(typ string) *FileConfig {
 		c.Paths = []string{DefaultDockerPath}
 	case TypeCRI:
 		c.Paths = []string{DefaultCRIPath}
+	case TypeKubernetes:
+		c.Paths = []string{DefaultCRIPath}
+		c.Format = FormatCRI
 	}
 	return c
 }
 
-// Type is TypeFile, TypeDocker or TypeCRI.
+// Type is TypeFile, TypeDocker, TypeCRI or TypeKubernetes.
 func (c *FileConfig) Type() string {
 	if c.typ == "" {
 		return TypeFile
@@ -123,6 +135,7 @@ func (c *FileConfig) Check(ck *config.Check) {
 		ck.Problem("max_line_bytes", "must be between %s and %s, got %s", MinMaxLineBytes, MaxMaxLineBytes, c.MaxLineBytes)
 	}
 	ck.Positive("poll_interval", time.Duration(c.PollInterval))
+	c.checkKubernetes(ck)
 	o := c.options(ck.Name(), ck.Labels())
 	o.typeRules(func(key, msg string) { ck.Problem(key, "%s", msg) })
 	CheckStages(ck)
@@ -145,12 +158,53 @@ func (c *FileConfig) Check(ck *config.Check) {
 	}
 }
 
+// checkKubernetes reports the kubernetes and format keys: set on another
+// type, or not valid.
+func (c *FileConfig) checkKubernetes(ck *config.Check) {
+	if c.Type() != TypeKubernetes {
+		for _, k := range []string{"kubernetes", "format"} {
+			if ck.Has(k) {
+				ck.Problem(k, "is for a kubernetes source only (type: kubernetes)")
+			}
+		}
+		return
+	}
+	ck.OneOf("format", c.Format, FormatCRI, FormatRaw)
+	k := c.Kubernetes
+	if k.APIServer != "" {
+		if u, err := url.Parse(k.APIServer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			ck.Problem("kubernetes.api_server", "%q is not an http or https URL (https://host:6443)", k.APIServer)
+		}
+	}
+	if (k.TLS.CertFile == "") != (k.TLS.KeyFile == "") {
+		ck.Problem("kubernetes.tls", "cert_file and key_file must be given together")
+	}
+	if k.RefreshInterval < 0 {
+		ck.Problem("kubernetes.refresh_interval", "must not be negative, got %s", k.RefreshInterval)
+	}
+	for i, ns := range k.Namespaces {
+		if ns == "" {
+			ck.Problem(fmt.Sprintf("kubernetes.namespaces[%d]", i), "must not be empty")
+		}
+	}
+}
+
 // options maps the config onto the tailer's options; Positions, Emitter
 // and Conditions are left for the caller.
 func (c *FileConfig) options(name string, labels map[string]string) FileOptions {
+	typ := c.Type()
+	var kube *KubernetesOptions
+	if typ == TypeKubernetes {
+		kube = &KubernetesOptions{Discovery: c.Kubernetes}
+		typ = TypeCRI
+		if c.Format == FormatRaw {
+			typ = TypeFile
+		}
+	}
 	return FileOptions{
+		Kubernetes:       kube,
 		Name:             name,
-		Type:             c.Type(),
+		Type:             typ,
 		Paths:            c.Paths,
 		Exclude:          c.Exclude,
 		StartAt:          c.StartAt,
@@ -182,5 +236,9 @@ func (c *FileConfig) Open(deps Deps) (Source, error) {
 	}
 	o.Emitter, o.Conditions = deps.Emitter, deps.Conditions
 	o.Stages, o.MaxStreams, o.Relabel = deps.PipelineStages, deps.MaxStreams, deps.Relabel
+	if o.Kubernetes != nil {
+		// The rules run once per file, on its pod's labels.
+		o.Kubernetes.Rules, o.Relabel = deps.RelabelConfigs, nil
+	}
 	return NewFile(deps.Logger, deps.Registerer, o)
 }

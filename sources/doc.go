@@ -64,6 +64,28 @@
 // buffer, whatever the number of files. FileOptions.Type says how lines
 // are decoded: "file" (plain), "docker" (json-file) or "cri".
 //
+// # Kubernetes pods
+//
+// A source of type kubernetes is a File source (Type cri, or file for
+// format raw) with FileOptions.Kubernetes set: it owns a
+// kubepods.Discovery (started and closed with it) that lists the node's
+// pods, and its scan asks kubeFiles.decide about each matched file not
+// open yet. The file's directory (<namespace>_<pod>_<uid>/<container>)
+// names the pod; Prometheus's pod discovery's target labels for the
+// container run through the source's relabel_configs once per file
+// (Promtail's target relabeling), and the first target kept whose __host__
+// (if set) is the node and whose __path__ (if set) matches the file gives
+// the file's labels: the result's labels without "__", the static labels
+// and filename. Without rules: namespace, pod and container. A pod not
+// known waits for a list made after its directory was first seen (asked
+// for at once); then the file is left alone, unless a stored position
+// shows it was read before a restart (its pod deleted meanwhile): it is
+// read to its end with its directory's labels. Decisions are kept per
+// path until the next list; an open file keeps its labels until it is
+// closed. While lists fail, the source raises ConditionStalled (once) and
+// counts logcapturer_source_errors_total{reason="kubernetes_api"};
+// logcapturer_source_kubernetes_pods is the last list's pod count.
+//
 //   - Discovery. The globs are expanded at start and every PollInterval.
 //     The watcher watches the globs' directories (never files: a watch on a
 //     file dies with a rename) and is only a wake-up: a WRITE to an open
@@ -223,11 +245,11 @@
 // options must compare by value (reflect.DeepEqual) or have an Equal
 // method.
 //
-// FileSourceType, DockerSourceType and CRISourceType register the tailer's
-// three types; their options are a FileConfig (paths, exclude, start_at,
-// max_line_bytes, poll_interval, max_open_files, close_inactive,
-// fingerprint_bytes, multiline, timestamp; docker and cri default their
-// paths). FileConfig.Check reports what config used to check for every
+// FileSourceType, DockerSourceType, CRISourceType and KubernetesSourceType
+// register the tailer's four types; their options are a FileConfig (paths,
+// exclude, start_at, max_line_bytes, poll_interval, max_open_files,
+// close_inactive, fingerprint_bytes, multiline, timestamp; docker, cri and
+// kubernetes default their paths; kubernetes adds kubernetes and format). FileConfig.Check reports what config used to check for every
 // source (globs, start_at, sizes) and what only this package knows (a
 // label the type sets itself, a multiline or timestamp regex that does not
 // compile, a timestamp regex without a ts group, an unknown zone).

@@ -16,6 +16,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/logcapturer/logcapturer/sources/kubepods"
 	"github.com/logcapturer/logcapturer/wal"
 )
 
@@ -44,6 +45,9 @@ type File struct {
 	scans atomic.Int64
 	// board is what Files reports, written by the tailer (status.go).
 	board statusBoard
+	// kube lists the node's pods (type kubernetes; nil otherwise). Start
+	// starts it, Close stops it.
+	kube *kubepods.Discovery
 
 	mu      sync.Mutex
 	started bool
@@ -95,9 +99,31 @@ func NewFile(logger *slog.Logger, reg prometheus.Registerer, opts FileOptions) (
 	}
 	sort.Slice(labels, func(i, j int) bool { return labels[i].Name < labels[j].Name })
 
-	m, err := newMetrics(reg, opts.Name)
+	m, err := newMetrics(reg, opts.Name, opts.Kubernetes != nil)
 	if err != nil {
 		return nil, err
+	}
+	var kube *kubepods.Discovery
+	if opts.Kubernetes != nil {
+		conds := opts.Conditions
+		kube, err = kubepods.New(logger.With("source", opts.Name), opts.Kubernetes.Discovery, kubepods.Hooks{
+			Listed: func(pods int, err error) {
+				if err != nil {
+					m.error(reasonKubernetes)
+					return
+				}
+				m.kubePods.Set(float64(pods))
+			},
+			Failing: func(on bool, detail string) {
+				if conds != nil {
+					conds.SetSourceCondition(opts.Name, ConditionStalled, on, detail)
+				}
+			},
+		})
+		if err != nil {
+			m.unregister()
+			return nil, fmt.Errorf("kubernetes source %q: %w", opts.Name, err)
+		}
 	}
 	open := opts.Open
 	if open == nil {
@@ -109,10 +135,14 @@ func NewFile(logger *slog.Logger, reg prometheus.Registerer, opts FileOptions) (
 			Conditions: opts.Conditions}, StageOptions{MaxStreams: opts.MaxStreams, Relabel: opts.Relabel})
 		if err != nil {
 			m.unregister()
+			if kube != nil {
+				kube.Close()
+			}
 			return nil, fmt.Errorf("file source %q: %w", opts.Name, err)
 		}
 	}
 	return &File{
+		kube:      kube,
 		run:       run,
 		opts:      opts,
 		log:       logger.With("source", opts.Name),
@@ -149,6 +179,9 @@ func (f *File) Start(ctx context.Context) error {
 		w = nil
 	}
 	ctx, f.cancel = context.WithCancel(ctx)
+	if f.kube != nil {
+		f.kube.Start(ctx)
+	}
 	t := newTailer(f, w)
 	f.wg.Add(1)
 	go func() {
@@ -176,6 +209,9 @@ func (f *File) Close() error {
 		f.run.Stop() // ends a limit stage's wait
 	}
 	f.wg.Wait()
+	if f.kube != nil {
+		f.kube.Close()
+	}
 	if f.run != nil {
 		f.run.Close()
 	}

@@ -19,6 +19,7 @@ const (
 	reasonParse      = "parse"          // a Docker or CRI line that does not parse: shipped raw, parse_error="true"
 	reasonTimestamp  = "timestamp"      // an entry's timestamp not found or not parsed: read time kept
 	reasonOpenLimit  = "max_open_files" // a file waited for a descriptor (max_open_files)
+	reasonKubernetes = "kubernetes_api" // a list of the node's pods failed (type kubernetes only)
 )
 
 // metrics are a source's collectors. They always exist; they are registered
@@ -37,11 +38,13 @@ type metrics struct {
 	// copies are files taken for copies of another (copytruncate).
 	copies prometheus.Counter
 	errors *prometheus.CounterVec
+	// kubePods: the pods the last list found (type kubernetes only).
+	kubePods prometheus.Gauge
 
 	set *promset.Set
 }
 
-func newMetrics(reg prometheus.Registerer, source string) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, source string, kube bool) (*metrics, error) {
 	c := NewCounters(reasonPermission, reasonOpen, reasonRead, reasonWatch, reasonTruncated, reasonPosition, reasonEmit, reasonParse, reasonTimestamp, reasonOpenLimit)
 	m := &metrics{
 		readBytes: prometheus.NewCounter(prometheus.CounterOpts{
@@ -71,10 +74,18 @@ func newMetrics(reg prometheus.Registerer, source string) (*metrics, error) {
 			Help: "New files whose first fingerprint_bytes match a file tailed or truncated lately (copytruncate): resumed at that file's offset, not read from their beginning.",
 		}),
 		errors: c.Errors,
+		kubePods: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "logcapturer_source_kubernetes_pods",
+			Help: "Pods of this node that the last list from the Kubernetes API found (type kubernetes).",
+		}),
+	}
+	cs := []prometheus.Collector{m.readBytes, m.entries, m.blocks, m.linesSplit, m.filesOpen, m.filesDeletedOpen, m.lagBytes, m.copies, m.errors}
+	if kube {
+		m.errors.WithLabelValues(reasonKubernetes)
+		cs = append(cs, m.kubePods)
 	}
 	var err error
-	if m.set, err = RegisterMetrics(reg, source,
-		m.readBytes, m.entries, m.blocks, m.linesSplit, m.filesOpen, m.filesDeletedOpen, m.lagBytes, m.copies, m.errors); err != nil {
+	if m.set, err = RegisterMetrics(reg, source, cs...); err != nil {
 		return nil, err
 	}
 	return m, nil

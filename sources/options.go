@@ -142,6 +142,11 @@ type FileOptions struct {
 	// StageOptions.Relabel); setting it runs the entries through a
 	// StageRunner even without Stages.
 	Relabel func(lbls map[string]string) (keep bool)
+	// Kubernetes, when set (type kubernetes), labels each file from its
+	// pod in the Kubernetes API and reads only the files its rules keep
+	// (see kubeFiles.decide). Type is then TypeCRI or TypeFile (format
+	// raw) and Relabel is not used: the rules run once per file.
+	Kubernetes *KubernetesOptions
 	// Positions are the positions recovered from the WAL, FileID -> offset.
 	// A stored position always wins over StartAt. The map is copied.
 	Positions map[string]int64
@@ -460,6 +465,9 @@ func (o *FileOptions) typeRules(report func(key, msg string)) {
 	slices.Sort(names)
 	for _, k := range names {
 		report("labels."+k, fmt.Sprintf("%q is reserved: the %s source sets it", k, typ))
+	}
+	if o.Kubernetes != nil && typ != TypeCRI && typ != TypeFile {
+		report("type", "a kubernetes source reads its files as cri or raw lines")
 	}
 	o.Multiline.rules(report)
 	o.Timestamp.rules(report)

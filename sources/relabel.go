@@ -34,17 +34,22 @@ func Relabel(rules []*relabel.Config) func(lbls map[string]string) (keep bool) {
 }
 
 func newRelabeler(rules []*relabel.Config) *relabeler {
+	return &relabeler{rules: ownRules(rules), cache: make(map[string]relabelResult), b: labels.NewBuilder(labels.EmptyLabels())}
+}
+
+// ownRules copies rules with their name validation scheme set: for rules
+// not checked by config, Prometheus's relabel panics on an unset scheme;
+// Loki's label names are the legacy ones.
+func ownRules(rules []*relabel.Config) []*relabel.Config {
 	own := make([]*relabel.Config, len(rules))
 	for i, rc := range rules {
 		c := *rc
 		if c.NameValidationScheme == model.UnsetValidation {
-			// Rules not checked by config: Prometheus's relabel panics
-			// on an unset scheme; Loki's label names are the legacy ones.
 			c.NameValidationScheme = model.LegacyValidation
 		}
 		own[i] = &c
 	}
-	return &relabeler{rules: own, cache: make(map[string]relabelResult), b: labels.NewBuilder(labels.EmptyLabels())}
+	return own
 }
 
 type relabeler struct {

@@ -17,6 +17,9 @@ type match struct {
 	path string
 	key  fileKey
 	fi   fs.FileInfo
+	// labels, when set, are the file's labels (a kubernetes source's
+	// decision); else fileLabels makes them.
+	labels []wal.Label
 }
 
 // scan expands the globs, watches their directories, opens the files that
@@ -72,7 +75,7 @@ func (t *tailer) scan(startup bool) {
 			continue
 		}
 		pathOf[k] = p
-		found = append(found, match{p, k, fi})
+		found = append(found, match{path: p, key: k, fi: fi})
 	}
 
 	now := time.Now()
@@ -86,7 +89,9 @@ func (t *tailer) scan(startup bool) {
 			}
 			tf.path = p
 			t.byPath[p] = tf
-			tf.labels = t.fileLabels(p)
+			if t.kube == nil {
+				tf.labels = t.fileLabels(p)
+			}
 			t.back(tf)
 		case ok:
 			t.back(tf)
@@ -126,6 +131,15 @@ func (t *tailer) scan(startup bool) {
 		if t.byKey[m.key] != nil {
 			continue
 		}
+		fileStartup := startup
+		if t.kube != nil {
+			_, stored := t.stored.byKey[m.key]
+			lbls, tail, atStartup := t.kube.decide(t, m, stored, startup)
+			if !tail {
+				continue
+			}
+			m.labels, fileStartup = lbls, atStartup
+		}
 		if idle, ok := t.idle[m.key]; ok {
 			if idle.size == m.fi.Size() && idle.mtime.Equal(m.fi.ModTime()) {
 				continue
@@ -141,9 +155,12 @@ func (t *tailer) scan(startup bool) {
 			}
 			break
 		}
-		if from := t.openFile(m, startup); from != "" {
+		if from := t.openFile(m, fileStartup); from != "" {
 			opened[from]++
 		}
+	}
+	if t.kube != nil {
+		t.kube.forget(matched)
 	}
 	// Forget the warnings of paths that went away, so that they warn again
 	// if they come back, and the paths that could not be opened.
@@ -265,7 +282,11 @@ func (t *tailer) openFile(m match, startup bool) string {
 	if err != nil {
 		offset, fp, skip = 0, fingerprint{}, nil
 	}
-	tf := &tailedFile{f: fh, key: k, path: path, labels: t.fileLabels(path), offset: offset, skip: skip, fp: fp,
+	labels := m.labels
+	if labels == nil {
+		labels = t.fileLabels(path)
+	}
+	tf := &tailedFile{f: fh, key: k, path: path, labels: labels, offset: offset, skip: skip, fp: fp,
 		size: size, activeAt: time.Now(), openedIn: t.scanNo, fresh: fresh && offset == 0}
 	if t.runner != nil {
 		tf.st = t.runner.NewStream(tf.labels, wal.Position{Offset: offset}, tf)

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/relabel"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/logcapturer/logcapturer/wal"
@@ -84,6 +85,9 @@ type Deps struct {
 	// syslog __syslog_*, loki_push the pushed labels), which a source
 	// builds only when it is set.
 	Relabel func(lbls map[string]string) (keep bool)
+	// RelabelConfigs are the rules Relabel runs, for a source that runs
+	// them otherwise (a kubernetes source: once per file).
+	RelabelConfigs []*relabel.Config
 	// Positions are the source's positions recovered from the WAL, by
 	// Position.FileID: file offsets for files, Position.Cursor for a source
 	// positioned by cursor (journald; FileID is then whatever that source

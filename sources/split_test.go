@@ -17,7 +17,7 @@ func FuzzSplit(f *testing.F) {
 		if maxLine < 1 || maxLine > 1<<16 || maxBlock < 1 || maxBlock > 1<<16 {
 			return
 		}
-		m, err := newMetrics(nil, "fuzz")
+		m, err := newMetrics(nil, "fuzz", false)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/logcapturer/logcapturer/internal/glob"
 	"github.com/logcapturer/logcapturer/wal"
@@ -41,6 +42,8 @@ type tailer struct {
 	log  *slog.Logger
 	m    *metrics
 	w    *fsnotify.Watcher // nil: rescans only
+	// kube decides which files a kubernetes source reads (nil otherwise).
+	kube *kubeFiles
 
 	// buf is the one read buffer of the source; entries' lines alias it.
 	buf     []byte
@@ -194,6 +197,10 @@ func newTailer(f *File, w *fsnotify.Watcher) *tailer {
 		watchWarned: make(map[string]bool),
 	}
 	t.runner = f.run
+	if f.kube != nil {
+		t.kube = &kubeFiles{d: f.kube, rules: ownRules(f.opts.Kubernetes.Rules), decided: make(map[string]*kubeDecision),
+			b: labels.NewBuilder(labels.EmptyLabels())}
+	}
 	if f.opts.Type != TypeFile || f.multiline != nil || f.stamp != nil || f.run != nil {
 		t.asm = newAssembler(&f.opts, f.multiline)
 		t.asm.arena = make([]byte, 0, len(t.buf))

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logcapturer/logcapturer/sources/kubepods/kubetest"
+
 	"github.com/logcapturer/logcapturer/config"
 	"github.com/logcapturer/logcapturer/sinks/loki/lokitest"
 	"github.com/logcapturer/logcapturer/sinks/otlp/otlptest"
@@ -133,9 +135,11 @@ func TestDashboardMetricsExist(t *testing.T) {
 	// A journald source whose journalctl stands for a quiet journal.
 	quiet := filepath.Join(dir, "journalctl")
 	os.WriteFile(quiet, []byte("#!/bin/sh\nexec sleep 1000\n"), 0o755)
+	kube := kubetest.New(t)
 	cfgPath := filepath.Join(dir, "c.yaml")
 	os.WriteFile(cfgPath, []byte("data_dir: "+filepath.Join(dir, "data")+`
 sources:
+  - {name: pods, type: kubernetes, paths: ["`+dir+`/pods/*/*/*.log"], kubernetes: {api_server: "`+kube.URL+`", node_name: n1}}
   - {name: app, type: file, paths: ["`+logs+`/*.log"], pipeline_stages: [{regex: {expression: '^(?P<word>\S+)'}}]}
   - {name: journal, type: journald, journalctl_path: "`+quiet+`", sinks: [archive]}
   - {name: pushed, type: loki_push, listen_address: "`+freePort(t)+`"}

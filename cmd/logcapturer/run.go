@@ -285,7 +285,7 @@ func runOnce(ctx context.Context, logger *slog.Logger, cfg *config.Config, hooks
 		src, err := openSource(sc, sources.Deps{
 			Logger: logger, Registerer: reg,
 			Name: sc.Name, Labels: sc.Labels, PipelineStages: sc.PipelineStages, MaxStreams: sc.MaxStreams,
-			Relabel:   sources.Relabel(sc.RelabelConfigs),
+			Relabel: sources.Relabel(sc.RelabelConfigs), RelabelConfigs: sc.RelabelConfigs,
 			Positions: p.SourcePositions(sc.Name), Emitter: p, Conditions: p,
 		})
 		if err != nil {
@@ -345,6 +345,7 @@ func sourceTypes() []config.SourceType {
 		sources.FileSourceType(),
 		sources.DockerSourceType(),
 		sources.CRISourceType(),
+		sources.KubernetesSourceType(),
 		journald.SourceType(),
 		syslog.SourceType(),
 		lokipush.SourceType(),

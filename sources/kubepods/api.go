@@ -1,0 +1,275 @@
+package kubepods
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// In-cluster defaults: what every pod gets from its service account
+// (Kubernetes' "Accessing the API from a Pod").
+const (
+	InClusterTokenFile = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+	InClusterCAFile    = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
+)
+
+// maxListBytes caps one page of a pod list (500 pods at most); a node's
+// pods take far less.
+const maxListBytes = 64 << 20
+
+// listPageSize is the limit of one list request.
+const listPageSize = 500
+
+// client lists pods from the API server.
+type client struct {
+	base      *url.URL
+	tokenFile string
+	http      *http.Client
+}
+
+func newClient(o *Options) (*client, error) {
+	server, tokenFile, caFile := o.APIServer, o.BearerTokenFile, o.TLS.CAFile
+	if server == "" {
+		host, port := os.Getenv("KUBERNETES_SERVICE_HOST"), os.Getenv("KUBERNETES_SERVICE_PORT")
+		if host == "" || port == "" {
+			return nil, errors.New("api_server is not set and this is not a pod (KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set): " +
+				"give api_server, with bearer_token_file and tls, to reach the cluster from outside")
+		}
+		server = "https://" + net.JoinHostPort(host, port)
+		if tokenFile == "" {
+			tokenFile = InClusterTokenFile
+		}
+		if caFile == "" {
+			caFile = InClusterCAFile
+		}
+	}
+	u, err := url.Parse(server)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("api_server %q is not an http or https URL", server)
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: o.TLS.InsecureSkipVerify, ServerName: o.TLS.ServerName} //nolint:gosec // the user's choice
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("read the API server's CA (tls.ca_file): %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls.ca_file %s holds no PEM certificate", caFile)
+		}
+		tc.RootCAs = pool
+	}
+	if o.TLS.CertFile != "" || o.TLS.KeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(o.TLS.CertFile, o.TLS.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("load the client certificate (tls.cert_file, tls.key_file): %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	if tokenFile != "" {
+		if _, err := os.ReadFile(tokenFile); err != nil {
+			return nil, fmt.Errorf("read the bearer token (bearer_token_file): %w", err)
+		}
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tc
+	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 1, 1
+	return &client{base: u, tokenFile: tokenFile, http: &http.Client{Transport: tr, Timeout: 30 * time.Second}}, nil
+}
+
+func (c *client) close() { c.http.CloseIdleConnections() }
+
+// list returns the pods of namespace ("": every namespace) that match the
+// selectors, following the list's continue tokens.
+func (c *client) list(ctx context.Context, namespace, fieldSelector, labelSelector string) ([]*Pod, error) {
+	var out []*Pod
+	cont := ""
+	for {
+		page, next, err := c.page(ctx, namespace, fieldSelector, labelSelector, cont)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+		if next == "" {
+			return out, nil
+		}
+		cont = next
+	}
+}
+
+func (c *client) page(ctx context.Context, namespace, fieldSelector, labelSelector, cont string) ([]*Pod, string, error) {
+	u := *c.base
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/api/v1/pods"
+	if namespace != "" {
+		u.Path = strings.TrimSuffix(c.base.Path, "/") + "/api/v1/namespaces/" + url.PathEscape(namespace) + "/pods"
+	}
+	q := url.Values{}
+	q.Set("limit", fmt.Sprint(listPageSize))
+	if fieldSelector != "" {
+		q.Set("fieldSelector", fieldSelector)
+	}
+	if labelSelector != "" {
+		q.Set("labelSelector", labelSelector)
+	}
+	if cont != "" {
+		q.Set("continue", cont)
+	}
+	u.RawQuery = q.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, "", fmt.Errorf("list pods: %w", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if c.tokenFile != "" {
+		// Read at each list: projected service account tokens are
+		// rotated in place by the kubelet.
+		tok, err := os.ReadFile(c.tokenFile)
+		if err != nil {
+			return nil, "", fmt.Errorf("list pods: read the bearer token: %w", err)
+		}
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, "", fmt.Errorf("list pods: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxListBytes+1))
+	if err != nil {
+		return nil, "", fmt.Errorf("list pods: read the answer: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, "", fmt.Errorf("list pods: %s: %s", resp.Status, statusMessage(body))
+	}
+	if len(body) > maxListBytes {
+		return nil, "", fmt.Errorf("list pods: the answer is over %d MiB", maxListBytes>>20)
+	}
+	var l podList
+	if err := json.Unmarshal(body, &l); err != nil {
+		return nil, "", fmt.Errorf("list pods: the answer is not a PodList: %w", err)
+	}
+	pods := make([]*Pod, 0, len(l.Items))
+	for i := range l.Items {
+		pods = append(pods, l.Items[i].pod())
+	}
+	return pods, l.Metadata.Continue, nil
+}
+
+// statusMessage is the message of a Kubernetes Status answer (what the API
+// server sends with an error code), else the start of the body.
+func statusMessage(body []byte) string {
+	var st struct {
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(body, &st) == nil && st.Message != "" {
+		return st.Message
+	}
+	s := strings.TrimSpace(string(body))
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return s
+}
+
+// podList and apiPod are the parts of the core/v1 PodList and Pod JSON
+// (k8s.io/api/core/v1) that Pod keeps.
+type podList struct {
+	Metadata struct {
+		Continue string `json:"continue"`
+	} `json:"metadata"`
+	Items []apiPod `json:"items"`
+}
+
+type apiContainer struct {
+	Name  string `json:"name"`
+	Image string `json:"image"`
+	Ports []struct {
+		Name          string `json:"name"`
+		ContainerPort int32  `json:"containerPort"`
+		Protocol      string `json:"protocol"`
+	} `json:"ports"`
+}
+
+type apiStatus struct {
+	Name        string `json:"name"`
+	ContainerID string `json:"containerID"`
+}
+
+type apiPod struct {
+	Metadata struct {
+		Name            string            `json:"name"`
+		Namespace       string            `json:"namespace"`
+		UID             string            `json:"uid"`
+		Labels          map[string]string `json:"labels"`
+		Annotations     map[string]string `json:"annotations"`
+		OwnerReferences []struct {
+			Kind       string `json:"kind"`
+			Name       string `json:"name"`
+			Controller *bool  `json:"controller"`
+		} `json:"ownerReferences"`
+	} `json:"metadata"`
+	Spec struct {
+		NodeName       string         `json:"nodeName"`
+		Containers     []apiContainer `json:"containers"`
+		InitContainers []apiContainer `json:"initContainers"`
+	} `json:"spec"`
+	Status struct {
+		Phase      string `json:"phase"`
+		PodIP      string `json:"podIP"`
+		HostIP     string `json:"hostIP"`
+		Conditions []struct {
+			Type   string `json:"type"`
+			Status string `json:"status"`
+		} `json:"conditions"`
+		ContainerStatuses     []apiStatus `json:"containerStatuses"`
+		InitContainerStatuses []apiStatus `json:"initContainerStatuses"`
+	} `json:"status"`
+}
+
+func (a *apiPod) pod() *Pod {
+	p := &Pod{
+		UID: a.Metadata.UID, Name: a.Metadata.Name, Namespace: a.Metadata.Namespace,
+		Node: a.Spec.NodeName, IP: a.Status.PodIP, HostIP: a.Status.HostIP, Phase: a.Status.Phase,
+		Ready: "unknown", Labels: a.Metadata.Labels, Annotations: a.Metadata.Annotations,
+	}
+	for _, c := range a.Status.Conditions {
+		if c.Type == "Ready" {
+			p.Ready = strings.ToLower(c.Status)
+			break
+		}
+	}
+	for _, r := range a.Metadata.OwnerReferences {
+		if r.Controller != nil && *r.Controller {
+			p.ControllerKind, p.ControllerName = r.Kind, r.Name
+			break
+		}
+	}
+	add := func(cs []apiContainer, sts []apiStatus, init bool) {
+		for _, c := range cs {
+			ct := Container{Name: c.Name, Image: c.Image, Init: init}
+			for _, s := range sts {
+				if s.Name == c.Name {
+					ct.ID = s.ContainerID
+					break
+				}
+			}
+			for _, port := range c.Ports {
+				ct.Ports = append(ct.Ports, Port{Name: port.Name, Number: port.ContainerPort, Protocol: port.Protocol})
+			}
+			p.Containers = append(p.Containers, ct)
+		}
+	}
+	add(a.Spec.Containers, a.Status.ContainerStatuses, false)
+	add(a.Spec.InitContainers, a.Status.InitContainerStatuses, true)
+	return p
+}

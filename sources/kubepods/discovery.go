@@ -1,0 +1,280 @@
+package kubepods
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Defaults and limits of Options.
+const (
+	DefaultRefreshInterval = time.Minute
+	// minListGap is the least time between two lists asked for by Refresh:
+	// a burst of new pods costs one list.
+	minListGap = time.Second
+	// Backoff after a failed list: doubling from minBackoff to maxBackoff.
+	minBackoff = time.Second
+	maxBackoff = 30 * time.Second
+)
+
+// TLS is the tls section of Options: TLS as a client of the API server.
+type TLS struct {
+	// CAFile is a PEM bundle of CAs to trust; in a pod, default the
+	// service account's ca.crt.
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile are a client certificate and its key.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// ServerName is the name to verify the server's certificate against
+	// (default: the host of api_server).
+	ServerName string `yaml:"server_name"`
+	// InsecureSkipVerify disables the check of the server's certificate.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+}
+
+// Options say which API server to ask and which pods to keep. They are the
+// kubernetes section of a source of type kubernetes.
+type Options struct {
+	// APIServer is the API server's URL. Empty: in a pod, the cluster's
+	// (KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT), with the
+	// service account's token and CA.
+	APIServer string `yaml:"api_server"`
+	// BearerTokenFile holds the token sent on each list (read at each
+	// list: the kubelet rotates it in place).
+	BearerTokenFile string `yaml:"bearer_token_file"`
+	TLS             TLS    `yaml:"tls"`
+	// NodeName is the node whose pods are listed (fieldSelector
+	// spec.nodeName). Empty: $HOSTNAME, else the host name, as Promtail.
+	NodeName string `yaml:"node_name"`
+	// Namespaces limit the pods to these namespaces (empty: all).
+	Namespaces []string `yaml:"namespaces"`
+	// LabelSelector and FieldSelector are added to the list requests (the
+	// API's selector syntax); FieldSelector is joined to the node's.
+	LabelSelector string `yaml:"label_selector"`
+	FieldSelector string `yaml:"field_selector"`
+	// RefreshInterval is how often the pods are listed again, for label
+	// and annotation changes; a log directory of a pod not known yet
+	// asks for a list at once. Default DefaultRefreshInterval.
+	RefreshInterval time.Duration `yaml:"refresh_interval"`
+}
+
+// Node returns the node name the options select: NodeName, else $HOSTNAME,
+// else os.Hostname (Promtail's hostname rule).
+func (o *Options) Node() (string, error) {
+	if o.NodeName != "" {
+		return o.NodeName, nil
+	}
+	if h := os.Getenv("HOSTNAME"); h != "" {
+		return h, nil
+	}
+	h, err := os.Hostname()
+	if err != nil {
+		return "", fmt.Errorf("find the node name (set node_name): %w", err)
+	}
+	return h, nil
+}
+
+// Discovery keeps the pods of one node, listed from the API server by one
+// goroutine (run): at Start, every RefreshInterval, and soon after Refresh.
+// A failed list keeps the pods of the last good one and is retried with a
+// backoff; the failure is reported once when it starts and once when it
+// ends (Hooks.Failing), never per retry.
+type Discovery struct {
+	opts   Options
+	node   string
+	log    *slog.Logger
+	c      *client
+	hooks  Hooks
+	want   chan struct{}
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu    sync.Mutex
+	byUID map[string]*Pod // by UID and by config hash (static pods)
+	gen   uint64          // successful lists so far
+	pods  int
+}
+
+// Hooks receive what a Discovery's goroutine sees, from that goroutine.
+// Each may be nil.
+type Hooks struct {
+	// Listed follows each list: the pods it found, or its error.
+	Listed func(pods int, err error)
+	// Failing is called when lists start failing (on, with the error)
+	// and when one succeeds again (off).
+	Failing func(on bool, detail string)
+}
+
+// New checks the options and builds the client (reading the CA and the
+// client certificate); it does not call the API server.
+func New(logger *slog.Logger, opts Options, hooks Hooks) (*Discovery, error) {
+	if opts.RefreshInterval <= 0 {
+		opts.RefreshInterval = DefaultRefreshInterval
+	}
+	node, err := opts.Node()
+	if err != nil {
+		return nil, err
+	}
+	c, err := newClient(&opts)
+	if err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Discovery{opts: opts, node: node, log: logger, c: c, hooks: hooks, want: make(chan struct{}, 1), byUID: map[string]*Pod{}}, nil
+}
+
+// NodeName is the node whose pods are listed.
+func (d *Discovery) NodeName() string { return d.node }
+
+// Start starts the list goroutine; Close stops it.
+func (d *Discovery) Start(ctx context.Context) {
+	ctx, d.cancel = context.WithCancel(ctx)
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		d.run(ctx)
+	}()
+}
+
+// Close stops the goroutine and waits for it. Safe before Start and twice.
+func (d *Discovery) Close() {
+	if d.cancel != nil {
+		d.cancel()
+	}
+	d.wg.Wait()
+	d.c.close()
+}
+
+// Lookup returns the pod whose UID (or, for a static pod, config hash) is
+// uid, nil if the last list did not have it, and the number of successful
+// lists so far: a caller that saw a directory before list n and gets nil
+// from a list after it knows the API does not have that pod.
+func (d *Discovery) Lookup(uid string) (*Pod, uint64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.byUID[uid], d.gen
+}
+
+// Generation is the number of successful lists so far.
+func (d *Discovery) Generation() uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.gen
+}
+
+// Refresh asks for a list soon (at most one per second); it never blocks.
+func (d *Discovery) Refresh() {
+	select {
+	case d.want <- struct{}{}:
+	default:
+	}
+}
+
+func (d *Discovery) run(ctx context.Context) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	backoff := time.Duration(0)
+	failing := false
+	var last time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		case <-d.want:
+			if wait := minListGap - time.Since(last); wait > 0 && backoff == 0 {
+				timer.Reset(wait)
+				continue
+			}
+			if backoff > 0 {
+				continue // the timer is set for the retry
+			}
+		}
+		last = time.Now()
+		n, err := d.listAll(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if d.hooks.Listed != nil {
+			d.hooks.Listed(n, err)
+		}
+		if err != nil {
+			backoff = min(max(2*backoff, minBackoff), maxBackoff)
+			if !failing {
+				failing = true
+				d.log.Warn("cannot list the node's pods from the Kubernetes API; files of pods not known yet wait, retrying with backoff",
+					"api_server", d.c.base.Redacted(), "node", d.node, "err", err)
+				if d.hooks.Failing != nil {
+					d.hooks.Failing(true, "kubernetes API: "+err.Error())
+				}
+			}
+			timer.Reset(backoff)
+			continue
+		}
+		backoff = 0
+		if failing {
+			failing = false
+			d.log.Info("listing the node's pods from the Kubernetes API works again", "node", d.node, "pods", n)
+			if d.hooks.Failing != nil {
+				d.hooks.Failing(false, "")
+			}
+		}
+		timer.Reset(d.opts.RefreshInterval)
+	}
+}
+
+// listAll lists the node's pods in each namespace and replaces the kept
+// ones.
+func (d *Discovery) listAll(ctx context.Context) (int, error) {
+	field := "spec.nodeName=" + d.node
+	if d.opts.FieldSelector != "" {
+		field += "," + d.opts.FieldSelector
+	}
+	nss := d.opts.Namespaces
+	if len(nss) == 0 {
+		nss = []string{""}
+	}
+	byUID := make(map[string]*Pod)
+	n := 0
+	for _, ns := range nss {
+		pods, err := d.c.list(ctx, ns, field, d.opts.LabelSelector)
+		if err != nil {
+			if ns != "" {
+				err = fmt.Errorf("namespace %s: %w", ns, err)
+			}
+			return 0, err
+		}
+		for _, p := range pods {
+			if p.UID == "" {
+				continue
+			}
+			n++
+			byUID[p.UID] = p
+			if h := p.Annotations[configHashAnnotation]; h != "" && h != p.UID {
+				if _, taken := byUID[h]; !taken {
+					byUID[h] = p
+				}
+			}
+		}
+	}
+	d.mu.Lock()
+	d.byUID, d.gen, d.pods = byUID, d.gen+1, n
+	d.mu.Unlock()
+	return n, nil
+}
+
+// Describe is a short description of where pods come from, for logs.
+func (d *Discovery) Describe() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s, node %s", d.c.base.Redacted(), d.node)
+	if len(d.opts.Namespaces) > 0 {
+		fmt.Fprintf(&b, ", namespaces %s", strings.Join(d.opts.Namespaces, ","))
+	}
+	return b.String()
+}

@@ -1,0 +1,51 @@
+// Package kubepods lists the pods of one Kubernetes node from the API
+// server, for the kubernetes source: the metadata Promtail's
+// kubernetes_sd_configs (role: pod) gives a pod's log files, without
+// client-go.
+//
+// # What it asks
+//
+// One goroutine (Discovery.run) lists the node's pods with plain HTTP
+// and JSON: GET /api/v1/pods (or /api/v1/namespaces/NS/pods for each of
+// Options.Namespaces) with fieldSelector spec.nodeName=NODE (joined with
+// Options.FieldSelector) and Options.LabelSelector, 500 a page, following
+// the list's continue token. Promtail adds the same node selector to its
+// pod discovery. NODE is Options.NodeName, else $HOSTNAME, else the host
+// name (Promtail's rule). Without Options.APIServer, the cluster's API
+// from inside a pod: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT,
+// the service account's token (read again at each list: the kubelet
+// rotates it) and CA. A list runs at Start, every RefreshInterval (one
+// minute) for label and annotation changes, and about a second after
+// Refresh, which the source calls when it finds the log directory of a
+// pod it does not know. There is no watch: a list of one node's pods is
+// small, and a new pod asks for one.
+//
+// # What it keeps
+//
+// The pods of the last good list, by UID and, for the mirror pod of a
+// static pod, by its kubernetes.io/config.hash annotation too (a static
+// pod's log directory carries that hash, not the mirror pod's UID).
+// Lookup returns a pod with the number of good lists so far, so that the
+// caller can tell "not listed yet" from "the API does not have it".
+// Targets builds the label sets Prometheus's pod discovery gives a
+// container (one per declared port, or one without port labels;
+// none for a pod without an IP), with Prometheus's label names
+// (__meta_kubernetes_namespace, __meta_kubernetes_pod_label_<name>, ...).
+// The node and namespace metadata of attach_metadata, and the deployment,
+// job and cronjob names, are not listed.
+//
+// # Failures
+//
+// A failed list keeps the pods of the last good one and is retried after
+// a backoff (1 s doubling to 30 s). Hooks.Failing is called once when
+// lists start failing and once when one succeeds again (the source turns
+// it into ConditionStalled, a readiness reason), Hooks.Listed after each
+// list (a metric), and one log line marks each edge: never a line per
+// retry. An error names the HTTP status and the message of the API's
+// Status answer ("pods is forbidden: User ... cannot list resource").
+//
+// # Lifecycle
+//
+// New checks the options and reads the TLS files; Start starts the
+// goroutine, Close stops it and waits. The source owns its Discovery.
+package kubepods

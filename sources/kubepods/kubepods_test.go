@@ -1,0 +1,155 @@
+package kubepods
+
+import (
+	"context"
+	"maps"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/logcapturer/logcapturer/sources/kubepods/kubetest"
+)
+
+func waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestTargets: the label sets of a container are Prometheus's pod
+// discovery's (discovery/kubernetes/pod.go): one per port, the pod's
+// labels and annotations sanitised with their "present" twins, the
+// controller, the container's ID, image and init flag; none for a pod
+// without an IP or a container not in the spec.
+func TestTargets(t *testing.T) {
+	p := &Pod{UID: "u1", Name: "web-1", Namespace: "shop", Node: "n1", IP: "10.0.0.5", HostIP: "192.168.0.2", Phase: "Running",
+		Ready: "true", Labels: map[string]string{"app.kubernetes.io/name": "web"}, Annotations: map[string]string{"prometheus.io/scrape": "true"},
+		ControllerKind: "StatefulSet", ControllerName: "web",
+		Containers: []Container{{Name: "web", Image: "nginx", ID: "containerd://c1", Ports: []Port{{"http", 80, "TCP"}, {"", 9090, "TCP"}}},
+			{Name: "setup", Image: "busybox", Init: true}}}
+	common := map[string]string{
+		"__meta_kubernetes_namespace": "shop", "__meta_kubernetes_pod_name": "web-1", "__meta_kubernetes_pod_ip": "10.0.0.5",
+		"__meta_kubernetes_pod_ready": "true", "__meta_kubernetes_pod_phase": "Running", "__meta_kubernetes_pod_node_name": "n1",
+		"__meta_kubernetes_pod_host_ip": "192.168.0.2", "__meta_kubernetes_pod_uid": "u1",
+		"__meta_kubernetes_pod_controller_kind": "StatefulSet", "__meta_kubernetes_pod_controller_name": "web",
+		"__meta_kubernetes_pod_label_app_kubernetes_io_name": "web", "__meta_kubernetes_pod_labelpresent_app_kubernetes_io_name": "true",
+		"__meta_kubernetes_pod_annotation_prometheus_io_scrape": "true", "__meta_kubernetes_pod_annotationpresent_prometheus_io_scrape": "true",
+	}
+	with := func(extra map[string]string) map[string]string {
+		m := maps.Clone(common)
+		maps.Copy(m, extra)
+		return m
+	}
+	got := Targets(p, "web")
+	want := []map[string]string{
+		with(map[string]string{"__address__": "10.0.0.5:80", "__meta_kubernetes_pod_container_name": "web", "__meta_kubernetes_pod_container_id": "containerd://c1",
+			"__meta_kubernetes_pod_container_image": "nginx", "__meta_kubernetes_pod_container_init": "false",
+			"__meta_kubernetes_pod_container_port_name": "http", "__meta_kubernetes_pod_container_port_number": "80", "__meta_kubernetes_pod_container_port_protocol": "TCP"}),
+		with(map[string]string{"__address__": "10.0.0.5:9090", "__meta_kubernetes_pod_container_name": "web", "__meta_kubernetes_pod_container_id": "containerd://c1",
+			"__meta_kubernetes_pod_container_image": "nginx", "__meta_kubernetes_pod_container_init": "false",
+			"__meta_kubernetes_pod_container_port_name": "", "__meta_kubernetes_pod_container_port_number": "9090", "__meta_kubernetes_pod_container_port_protocol": "TCP"}),
+	}
+	if len(got) != len(want) || !maps.Equal(got[0], want[0]) || !maps.Equal(got[1], want[1]) {
+		t.Errorf("Targets(web):\n got %v\nwant %v", got, want)
+	}
+	init := Targets(p, "setup")
+	if len(init) != 1 || init[0]["__meta_kubernetes_pod_container_init"] != "true" || init[0]["__address__"] != "10.0.0.5" ||
+		init[0]["__meta_kubernetes_pod_container_id"] != "" {
+		t.Errorf("Targets(setup) = %v", init)
+	}
+	if got := Targets(p, "debugger"); got != nil {
+		t.Errorf("a container not in the spec has targets: %v", got)
+	}
+	p.IP = ""
+	if got := Targets(p, "web"); got != nil {
+		t.Errorf("a pod without an IP has targets: %v", got)
+	}
+}
+
+// TestDiscovery: the discovery lists the node's pods (every page, each
+// namespace asked for, with the label selector and the token from its
+// file, read at each list), decodes them, and finds a static pod by its
+// config hash.
+func TestDiscovery(t *testing.T) {
+	api := kubetest.New(t)
+	api.PageSize = 1
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte("first\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	api.SetToken("first")
+	api.SetPods(
+		kubetest.Pod{Namespace: "a", Name: "p1", UID: "u1", Node: "n1", IP: "10.0.0.1", Phase: "Running", Ready: true,
+			Labels: map[string]string{"team": "x"}, ControllerKind: "DaemonSet", ControllerName: "agent",
+			Containers: []kubetest.Container{{Name: "c", Image: "img", ID: "containerd://1", Ports: []kubetest.Port{{Name: "m", Number: 9, Protocol: "UDP"}}}}},
+		kubetest.Pod{Namespace: "b", Name: "p2", UID: "u2", Node: "n1", IP: "10.0.0.2", Labels: map[string]string{"team": "x"},
+			Annotations: map[string]string{"kubernetes.io/config.hash": "h2"}},
+		kubetest.Pod{Namespace: "a", Name: "p3", UID: "u3", Node: "n1", IP: "10.0.0.3", Labels: map[string]string{"team": "x"}},
+		kubetest.Pod{Namespace: "a", Name: "elsewhere", UID: "u4", Node: "n2", IP: "10.0.0.4", Labels: map[string]string{"team": "x"}},
+		kubetest.Pod{Namespace: "c", Name: "other-ns", UID: "u5", Node: "n1", IP: "10.0.0.5", Labels: map[string]string{"team": "x"}},
+		kubetest.Pod{Namespace: "a", Name: "other-team", UID: "u6", Node: "n1", IP: "10.0.0.6", Labels: map[string]string{"team": "y"}},
+	)
+	var listed []int
+	d, err := New(nil, Options{APIServer: api.URL, BearerTokenFile: tokenFile, NodeName: "n1", Namespaces: []string{"a", "b"},
+		LabelSelector: "team=x", RefreshInterval: time.Hour}, Hooks{Listed: func(n int, err error) {
+		if err != nil {
+			t.Errorf("list: %v", err)
+		}
+		listed = append(listed, n)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Start(context.Background())
+	defer d.Close()
+	waitFor(t, func() bool { return d.Generation() >= 1 }, "the first list")
+	for _, uid := range []string{"u1", "u2", "h2", "u3"} {
+		if p, _ := d.Lookup(uid); p == nil {
+			t.Errorf("pod %s not found", uid)
+		}
+	}
+	for _, uid := range []string{"u4", "u5", "u6"} {
+		if p, _ := d.Lookup(uid); p != nil {
+			t.Errorf("pod %s (%s/%s) kept: another node, namespace or team", uid, p.Namespace, p.Name)
+		}
+	}
+	p, _ := d.Lookup("u1")
+	want := Pod{UID: "u1", Name: "p1", Namespace: "a", Node: "n1", IP: "10.0.0.1", Phase: "Running", Ready: "true",
+		ControllerKind: "DaemonSet", ControllerName: "agent"}
+	if p.UID != want.UID || p.Name != want.Name || p.Namespace != want.Namespace || p.Node != want.Node || p.IP != want.IP ||
+		p.Phase != want.Phase || p.Ready != want.Ready || p.ControllerKind != want.ControllerKind || p.ControllerName != want.ControllerName ||
+		p.Labels["team"] != "x" || len(p.Containers) != 1 || p.Containers[0].ID != "containerd://1" ||
+		len(p.Containers[0].Ports) != 1 || p.Containers[0].Ports[0] != (Port{"m", 9, "UDP"}) {
+		t.Errorf("pod u1 = %+v", p)
+	}
+	// The token is read at each list: a rotated one is sent.
+	if err := os.WriteFile(tokenFile, []byte("second"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	api.SetToken("second")
+	d.Refresh()
+	waitFor(t, func() bool { return d.Generation() >= 2 }, "a list with the rotated token")
+	for _, q := range api.Queries() {
+		if !strings.Contains(q, "fieldSelector=spec.nodeName%3Dn1") || !strings.Contains(q, "labelSelector=team%3Dx") ||
+			!strings.HasPrefix(q, "/api/v1/namespaces/") {
+			t.Errorf("request %q", q)
+		}
+	}
+}
+
+// TestInClusterNeedsPod: without api_server outside a pod, New says what
+// to set.
+func TestInClusterNeedsPod(t *testing.T) {
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	_, err := New(nil, Options{NodeName: "n"}, Hooks{})
+	if err == nil || !strings.Contains(err.Error(), "give api_server") {
+		t.Fatalf("err = %v", err)
+	}
+}

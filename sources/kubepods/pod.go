@@ -1,0 +1,174 @@
+package kubepods
+
+import (
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/prometheus/util/strutil"
+)
+
+// Pod is what the discovery keeps of one pod: the fields Prometheus's pod
+// discovery turns into labels.
+type Pod struct {
+	UID, Name, Namespace string
+	Node, IP, HostIP     string
+	Phase                string
+	// Ready is the status of the pod's Ready condition in lower case
+	// ("true", "false"), "unknown" without one.
+	Ready       string
+	Labels      map[string]string
+	Annotations map[string]string
+	// ControllerKind and ControllerName are those of the owner reference
+	// marked controller; empty without one.
+	ControllerKind, ControllerName string
+	// Containers are the spec's containers, then its init containers.
+	Containers []Container
+}
+
+// Container is one container of a pod's spec.
+type Container struct {
+	Name, Image string
+	// ID is the runtime's ID from the pod's status ("containerd://..."),
+	// empty before the container started.
+	ID    string
+	Init  bool
+	Ports []Port
+}
+
+// Port is one declared port of a container.
+type Port struct {
+	Name     string
+	Number   int32
+	Protocol string
+}
+
+// configHashAnnotation is set by the kubelet on the mirror pod of a static
+// pod: the static pod's own UID, which names its log directory.
+const configHashAnnotation = "kubernetes.io/config.hash"
+
+// Names of the labels Prometheus's Kubernetes pod discovery gives a target
+// (discovery/kubernetes/pod.go and kubernetes.go in
+// github.com/prometheus/prometheus, the version Promtail 3 vendors).
+const (
+	metaPrefix             = "__meta_kubernetes_"
+	LabelNamespace         = metaPrefix + "namespace"
+	LabelPodName           = metaPrefix + "pod_name"
+	LabelPodIP             = metaPrefix + "pod_ip"
+	LabelPodReady          = metaPrefix + "pod_ready"
+	LabelPodPhase          = metaPrefix + "pod_phase"
+	LabelPodNodeName       = metaPrefix + "pod_node_name"
+	LabelPodHostIP         = metaPrefix + "pod_host_ip"
+	LabelPodUID            = metaPrefix + "pod_uid"
+	LabelControllerKind    = metaPrefix + "pod_controller_kind"
+	LabelControllerName    = metaPrefix + "pod_controller_name"
+	LabelContainerName     = metaPrefix + "pod_container_name"
+	LabelContainerID       = metaPrefix + "pod_container_id"
+	LabelContainerImage    = metaPrefix + "pod_container_image"
+	LabelContainerInit     = metaPrefix + "pod_container_init"
+	LabelPortName          = metaPrefix + "pod_container_port_name"
+	LabelPortNumber        = metaPrefix + "pod_container_port_number"
+	LabelPortProtocol      = metaPrefix + "pod_container_port_protocol"
+	labelPrefix            = metaPrefix + "pod_label_"
+	labelPresentPrefix     = metaPrefix + "pod_labelpresent_"
+	annotationPrefix       = metaPrefix + "pod_annotation_"
+	annotationPresentPrefx = metaPrefix + "pod_annotationpresent_"
+	addressLabel           = "__address__"
+)
+
+// Targets returns the label sets Prometheus's pod discovery makes for the
+// container named container of p: one per declared port, or one without
+// port labels when it declares none. None when the pod has no IP yet (or
+// any more): Prometheus makes no target for such a pod, and the container
+// not in the spec (an ephemeral container) has none either. Label and
+// annotation names are sanitised as Prometheus does.
+func Targets(p *Pod, container string) []map[string]string {
+	if p.IP == "" {
+		return nil
+	}
+	var c *Container
+	for i := range p.Containers {
+		if p.Containers[i].Name == container {
+			c = &p.Containers[i]
+			break
+		}
+	}
+	if c == nil {
+		return nil
+	}
+	common := podLabels(p)
+	common[LabelContainerName] = c.Name
+	common[LabelContainerID] = c.ID
+	common[LabelContainerImage] = c.Image
+	common[LabelContainerInit] = strconv.FormatBool(c.Init)
+	if len(c.Ports) == 0 {
+		common[addressLabel] = p.IP
+		return []map[string]string{common}
+	}
+	out := make([]map[string]string, 0, len(c.Ports))
+	for _, port := range c.Ports {
+		t := make(map[string]string, len(common)+4)
+		for k, v := range common {
+			t[k] = v
+		}
+		num := strconv.FormatInt(int64(port.Number), 10)
+		t[addressLabel] = net.JoinHostPort(p.IP, num)
+		t[LabelPortName] = port.Name
+		t[LabelPortNumber] = num
+		t[LabelPortProtocol] = port.Protocol
+		out = append(out, t)
+	}
+	return out
+}
+
+// PathLabels returns the labels of a pod that only its log directory names
+// (<namespace>_<name>_<uid>/<container>): for the files of a pod the API
+// no longer knows, which were being read before a restart.
+func PathLabels(namespace, name, uid, container string) map[string]string {
+	return map[string]string{
+		LabelNamespace:     namespace,
+		LabelPodName:       name,
+		LabelPodUID:        uid,
+		LabelContainerName: container,
+	}
+}
+
+func podLabels(p *Pod) map[string]string {
+	ls := make(map[string]string, 16+2*len(p.Labels)+2*len(p.Annotations))
+	ls[LabelNamespace] = p.Namespace
+	ls[LabelPodName] = p.Name
+	ls[LabelPodIP] = p.IP
+	ls[LabelPodReady] = p.Ready
+	ls[LabelPodPhase] = p.Phase
+	ls[LabelPodNodeName] = p.Node
+	ls[LabelPodHostIP] = p.HostIP
+	ls[LabelPodUID] = p.UID
+	if p.ControllerKind != "" {
+		ls[LabelControllerKind] = p.ControllerKind
+	}
+	if p.ControllerName != "" {
+		ls[LabelControllerName] = p.ControllerName
+	}
+	for k, v := range p.Labels {
+		n := strutil.SanitizeLabelName(k)
+		ls[labelPrefix+n] = v
+		ls[labelPresentPrefix+n] = "true"
+	}
+	for k, v := range p.Annotations {
+		n := strutil.SanitizeLabelName(k)
+		ls[annotationPrefix+n] = v
+		ls[annotationPresentPrefx+n] = "true"
+	}
+	return ls
+}
+
+// SplitLogDir splits the name of a pod's log directory under the kubelet's
+// /var/log/pods, <namespace>_<name>_<uid>; false for another shape.
+// Neither a namespace nor a pod name can hold "_".
+func SplitLogDir(dir string) (namespace, name, uid string, ok bool) {
+	parts := strings.SplitN(dir, "_", 3)
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+		return "", "", "", false
+	}
+	return parts[0], parts[1], parts[2], true
+}

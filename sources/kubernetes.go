@@ -1,0 +1,183 @@
+package sources
+
+import (
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/relabel"
+
+	"github.com/logcapturer/logcapturer/config"
+	"github.com/logcapturer/logcapturer/internal/glob"
+	"github.com/logcapturer/logcapturer/sources/kubepods"
+	"github.com/logcapturer/logcapturer/wal"
+)
+
+// TypeKubernetes is the source type that reads the kubelet's pod logs
+// (/var/log/pods/<namespace>_<pod>_<uid>/<container>/<n>.log) labelled from
+// the pods' metadata in the Kubernetes API, as Promtail's
+// kubernetes_sd_configs (role: pod) does.
+const TypeKubernetes = "kubernetes"
+
+// Formats of a kubernetes source (FileConfig.Format).
+const (
+	// FormatCRI decodes the CRI log format, as type cri does.
+	FormatCRI = "cri"
+	// FormatRaw hands the lines on as they are, for pipeline_stages that
+	// decode them (a converted Promtail config's cri stage).
+	FormatRaw = "raw"
+)
+
+// Promtail's target labels that steer a file target.
+const (
+	promtailPathLabel        = "__path__"
+	promtailPathExcludeLabel = "__path_exclude__"
+	promtailHostLabel        = "__host__"
+)
+
+// KubernetesSourceType registers type: kubernetes with config.
+func KubernetesSourceType() config.SourceType { return fileSourceType(TypeKubernetes) }
+
+// KubernetesOptions (FileOptions.Kubernetes) make a file source find the
+// pod of each file under the kubelet's pod log directory and label the
+// file from it.
+type KubernetesOptions struct {
+	// Discovery is where the pods come from.
+	Discovery kubepods.Options
+	// Rules are the source's relabel_configs, run once per file on its
+	// pod's target labels (Promtail's target relabeling) rather than on
+	// each entry. Without rules a file gets namespace, pod and container.
+	Rules []*relabel.Config
+}
+
+// kubeDecision is what kubeFiles decided about one path.
+type kubeDecision struct {
+	// gen is the discovery generation the decision was made at; seenGen
+	// the one when the path was first seen.
+	gen, seenGen uint64
+	// startup: first seen by the startup scan, so opened as that scan
+	// opens files (FileOptions.StartAt) whenever its pod is known.
+	startup bool
+	tail    bool
+	labels  []wal.Label
+}
+
+// kubeFiles decides, for the tailer, which matched files to read and with
+// which labels. Tailer goroutine only, except the Discovery it asks.
+type kubeFiles struct {
+	d       *kubepods.Discovery
+	rules   []*relabel.Config // ownRules
+	decided map[string]*kubeDecision
+	b       *labels.Builder
+}
+
+// decide says whether the file of m is to be read, and with which labels
+// (the source's static labels added): the pod named by its directory,
+// as the last list knows it, gives the targets Prometheus's pod discovery
+// makes for the container; the first that the rules keep, that has no
+// __host__ other than this node and whose __path__ (if set) matches the
+// file, labels it. A pod not known waits for a list made after the
+// directory was first seen; if that list does not have it either, the
+// file is left alone, unless it was read before (stored): a pod deleted
+// while logcapturer was stopped, whose file is read to its end with the
+// labels its directory names. A decision is made again after each list.
+func (k *kubeFiles) decide(t *tailer, m match, stored, startup bool) (labels []wal.Label, tail, atStartup bool) {
+	dir := filepath.Dir(m.path)
+	container := filepath.Base(dir)
+	ns, name, uid, ok := kubepods.SplitLogDir(filepath.Base(filepath.Dir(dir)))
+	if !ok {
+		t.warnOnce(m.path, "kubernetes", "not in a pod log directory (<namespace>_<pod>_<uid>/<container>/); skipped")
+		return nil, false, false
+	}
+	pod, gen := k.d.Lookup(uid)
+	dec := k.decided[m.path]
+	if dec != nil && dec.gen == gen {
+		return dec.labels, dec.tail, dec.startup
+	}
+	if dec == nil {
+		dec = &kubeDecision{seenGen: gen, startup: startup}
+		k.decided[m.path] = dec
+		if pod == nil {
+			k.d.Refresh()
+		}
+	}
+	dec.gen, dec.tail, dec.labels = gen, false, nil
+	var targets []map[string]string
+	switch {
+	case pod != nil:
+		targets = kubepods.Targets(pod, container)
+	case gen == dec.seenGen:
+		return nil, false, false // a list made since will tell
+	case stored:
+		targets = []map[string]string{kubepods.PathLabels(ns, name, uid, container)}
+	}
+	for _, tg := range targets {
+		if lbls, ok := k.target(t, tg, m.path); ok {
+			dec.tail, dec.labels = true, lbls
+			break
+		}
+	}
+	return dec.labels, dec.tail, dec.startup
+}
+
+// target relabels one target and says whether it covers path, with the
+// file's labels if it does.
+func (k *kubeFiles) target(t *tailer, tg map[string]string, path string) ([]wal.Label, bool) {
+	out := append(make([]wal.Label, 0, len(t.src.labels)+8), t.src.labels...)
+	file := wal.Label{Name: filenameLabel, Value: path}
+	if len(k.rules) == 0 {
+		out = append(out,
+			wal.Label{Name: namespaceLabel, Value: tg[kubepods.LabelNamespace]},
+			wal.Label{Name: podLabel, Value: tg[kubepods.LabelPodName]},
+			wal.Label{Name: containerLabel, Value: tg[kubepods.LabelContainerName]}, file)
+		return sortLabels(out), true
+	}
+	k.b.Reset(labels.FromMap(tg))
+	if !relabel.ProcessBuilder(k.b, k.rules...) {
+		return nil, false
+	}
+	res := k.b.Labels()
+	if h := res.Get(promtailHostLabel); h != "" && h != k.d.NodeName() {
+		return nil, false
+	}
+	if p := res.Get(promtailPathLabel); p != "" {
+		if !glob.Match(p, path) {
+			return nil, false
+		}
+		if ex := res.Get(promtailPathExcludeLabel); ex != "" && glob.Match(ex, path) {
+			return nil, false
+		}
+	}
+	res.Range(func(l labels.Label) {
+		if !strings.HasPrefix(l.Name, "__") && l.Value != "" {
+			out = append(out, wal.Label{Name: l.Name, Value: l.Value})
+		}
+	})
+	// Promtail's file target sets filename over the target's labels.
+	return sortLabels(append(out, file)), true
+}
+
+// forget drops the decisions of paths no longer matched.
+func (k *kubeFiles) forget(matched map[string]struct{}) {
+	for p := range k.decided {
+		if _, ok := matched[p]; !ok {
+			delete(k.decided, p)
+		}
+	}
+}
+
+// sortLabels sorts by name; a later label of the same name wins (relabel
+// output over the static and file labels).
+func sortLabels(ls []wal.Label) []wal.Label {
+	sort.SliceStable(ls, func(i, j int) bool { return ls[i].Name < ls[j].Name })
+	out := ls[:0]
+	for _, l := range ls {
+		if n := len(out); n > 0 && out[n-1].Name == l.Name {
+			out[n-1] = l
+			continue
+		}
+		out = append(out, l)
+	}
+	return out
+}

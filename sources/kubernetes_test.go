@@ -1,0 +1,284 @@
+package sources
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/logcapturer/logcapturer/config"
+	"github.com/logcapturer/logcapturer/sources/kubepods/kubetest"
+	"github.com/logcapturer/logcapturer/wal"
+)
+
+// helmRules are the relabel_configs of the Promtail Helm chart's
+// kubernetes-pods job (grafana/helm-charts charts/promtail values.yaml,
+// config.snippets), with /var/log/pods replaced by ROOT.
+const helmRules = `
+- source_labels: [__meta_kubernetes_pod_controller_name]
+  regex: ([0-9a-z-.]+?)(-[0-9a-f]{8,10})?
+  action: replace
+  target_label: __tmp_controller_name
+- source_labels: [__meta_kubernetes_pod_label_app_kubernetes_io_name, __meta_kubernetes_pod_label_app, __tmp_controller_name, __meta_kubernetes_pod_name]
+  regex: ^;*([^;]+)(;.*)?$
+  action: replace
+  target_label: app
+- source_labels: [__meta_kubernetes_pod_label_app_kubernetes_io_instance, __meta_kubernetes_pod_label_instance]
+  regex: ^;*([^;]+)(;.*)?$
+  action: replace
+  target_label: instance
+- source_labels: [__meta_kubernetes_pod_label_app_kubernetes_io_component, __meta_kubernetes_pod_label_component]
+  regex: ^;*([^;]+)(;.*)?$
+  action: replace
+  target_label: component
+- {action: replace, source_labels: [__meta_kubernetes_pod_node_name], target_label: node_name}
+- {action: replace, source_labels: [__meta_kubernetes_namespace], target_label: namespace}
+- {action: replace, replacement: $1, separator: /, source_labels: [namespace, app], target_label: job}
+- {action: replace, source_labels: [__meta_kubernetes_pod_name], target_label: pod}
+- {action: replace, source_labels: [__meta_kubernetes_pod_container_name], target_label: container}
+- action: replace
+  replacement: ROOT/*$1/*.log
+  separator: /
+  source_labels: [__meta_kubernetes_pod_uid, __meta_kubernetes_pod_container_name]
+  target_label: __path__
+- action: replace
+  replacement: ROOT/*$1/*.log
+  regex: true/(.*)
+  separator: /
+  source_labels: [__meta_kubernetes_pod_annotationpresent_kubernetes_io_config_hash, __meta_kubernetes_pod_annotation_kubernetes_io_config_hash, __meta_kubernetes_pod_container_name]
+  target_label: __path__
+- {action: drop, source_labels: [__meta_kubernetes_namespace], regex: skipped}
+`
+
+// criLine is one full line in the CRI log format.
+func criLine(stream, text string) string {
+	return "2026-12-05T10:00:00.000000001Z " + stream + " F " + text + "\n"
+}
+
+// podLog writes lines to ROOT/<ns>_<pod>_<uid>/<container>/0.log.
+func podLog(t testing.TB, root, dir, container string, lines ...string) string {
+	t.Helper()
+	p := filepath.Join(root, dir, container, "0.log")
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, p, strings.Join(lines, ""))
+	return p
+}
+
+type kubeHarness struct {
+	src  *File
+	rec  *recorder
+	log  *logBuffer
+	reg  *prometheus.Registry
+	cond *condRecorder
+}
+
+func openKube(t *testing.T, api *kubetest.Server, root, rules string, positions map[string]wal.Position) *kubeHarness {
+	t.Helper()
+	c := NewFileConfig(TypeKubernetes)
+	c.Paths = []string{filepath.Join(root, "*", "*", "*.log")}
+	c.PollInterval = config.Duration(20 * time.Millisecond)
+	c.Kubernetes.APIServer = api.URL
+	c.Kubernetes.NodeName = "node-a"
+	h := &kubeHarness{rec: &recorder{t: t}, log: &logBuffer{}, reg: prometheus.NewRegistry(), cond: &condRecorder{}}
+	deps := Deps{Logger: slog.New(slog.NewTextHandler(h.log, &slog.HandlerOptions{Level: slog.LevelDebug})), Registerer: h.reg,
+		Name: "pods", Emitter: h.rec, Conditions: h.cond, Positions: positions}
+	if rules != "" {
+		deps.RelabelConfigs = relabelRules(t, strings.ReplaceAll(rules, "ROOT", root))
+	}
+	src, err := c.Open(deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.src = src.(*File)
+	t.Cleanup(func() {
+		h.src.Close()
+		if t.Failed() {
+			t.Logf("source log:\n%s", h.log)
+		}
+	})
+	if err := h.src.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// streams returns the lines by their stream's labels ("a=1,b=2").
+func (r *recorder) streams() map[string][]string {
+	got := map[string][]string{}
+	for _, b := range r.all() {
+		for i, l := range b.lines {
+			ls := labelString(b.labels)
+			if b.entryLabels[i] != "" {
+				ls = b.entryLabels[i]
+			}
+			got[ls] = append(got[ls], l)
+		}
+	}
+	return got
+}
+
+func webPod() kubetest.Pod {
+	return kubetest.Pod{Namespace: "default", Name: "web-7d9f8b6c5d-x2x9z", UID: "0b1c2d3e-uid-web", Node: "node-a",
+		IP: "10.42.0.7", HostIP: "192.168.1.10", Phase: "Running", Ready: true,
+		Labels:         map[string]string{"app.kubernetes.io/name": "shop", "pod-template-hash": "7d9f8b6c5d"},
+		ControllerKind: "ReplicaSet", ControllerName: "web-7d9f8b6c5d",
+		Containers: []kubetest.Container{
+			{Name: "web", Image: "nginx:1.27", ID: "containerd://aaa", Ports: []kubetest.Port{{Name: "http", Number: 8080, Protocol: "TCP"}, {Name: "metrics", Number: 9090, Protocol: "TCP"}}},
+			{Name: "init-db", Image: "busybox", ID: "containerd://bbb", Init: true},
+		}}
+}
+
+// TestKubernetesHelmChart: the Promtail Helm chart's rules label each
+// pod's files as Promtail does (app from app.kubernetes.io/name, job
+// namespace/app, the static pod's files through its config hash); a
+// namespace the rules drop and a pod the API does not have are not read;
+// a pod that appears later is read once its directory shows.
+func TestKubernetesHelmChart(t *testing.T) {
+	root := t.TempDir()
+	api := kubetest.New(t)
+	etcd := kubetest.Pod{Namespace: "kube-system", Name: "etcd-node-a", UID: "mirror-uid-1", Node: "node-a",
+		IP: "192.168.1.10", HostIP: "192.168.1.10", Phase: "Running", Ready: true,
+		Labels:      map[string]string{"component": "etcd", "tier": "control-plane"},
+		Annotations: map[string]string{"kubernetes.io/config.hash": "5c3a9e1f0hash", "kubernetes.io/config.source": "file"},
+		Containers:  []kubetest.Container{{Name: "etcd", Image: "registry.k8s.io/etcd:3.5"}}}
+	skipped := kubetest.Pod{Namespace: "skipped", Name: "noise", UID: "uid-noise", Node: "node-a", IP: "10.42.0.9", Phase: "Running",
+		Containers: []kubetest.Container{{Name: "noise"}}}
+	api.SetPods(webPod(), etcd, skipped)
+	podLog(t, root, "default_web-7d9f8b6c5d-x2x9z_0b1c2d3e-uid-web", "web", criLine("stdout", "GET /"), criLine("stderr", "oops"))
+	podLog(t, root, "default_web-7d9f8b6c5d-x2x9z_0b1c2d3e-uid-web", "init-db", criLine("stdout", "migrated"))
+	podLog(t, root, "kube-system_etcd-node-a_5c3a9e1f0hash", "etcd", criLine("stderr", "etcd started"))
+	podLog(t, root, "skipped_noise_uid-noise", "noise", criLine("stdout", "dropped by the rules"))
+	podLog(t, root, "default_gone_uid-unknown", "app", criLine("stdout", "a pod the API does not have"))
+
+	h := openKube(t, api, root, helmRules, nil)
+	web := filepath.Join(root, "default_web-7d9f8b6c5d-x2x9z_0b1c2d3e-uid-web")
+	webLabels := "app=shop,container=%s,filename=%s,job=default/shop,namespace=default,node_name=node-a,pod=web-7d9f8b6c5d-x2x9z,stream=%s"
+	want := map[string][]string{
+		fmt.Sprintf(webLabels, "web", filepath.Join(web, "web", "0.log"), "stdout"):         {"GET /"},
+		fmt.Sprintf(webLabels, "web", filepath.Join(web, "web", "0.log"), "stderr"):         {"oops"},
+		fmt.Sprintf(webLabels, "init-db", filepath.Join(web, "init-db", "0.log"), "stdout"): {"migrated"},
+		"app=etcd-node-a,component=etcd,container=etcd,filename=" + filepath.Join(root, "kube-system_etcd-node-a_5c3a9e1f0hash", "etcd", "0.log") +
+			",job=kube-system/etcd-node-a,namespace=kube-system,node_name=node-a,pod=etcd-node-a,stream=stderr": {"etcd started"},
+	}
+	waitFor(t, func() bool { return len(h.rec.lines("")) >= 4 }, 5*time.Second, "4 lines")
+	checkStreams(t, h.rec.streams(), want)
+
+	// A new pod: its directory shows before the next periodic list, and
+	// asks for one. The scan that reads it, after that list, has decided
+	// the unknown pod's file too: the API does not have its pod, and it
+	// is left alone (checked with the streams below).
+	late := kubetest.Pod{Namespace: "default", Name: "late", UID: "uid-late", Node: "node-a", IP: "10.42.0.11", Phase: "Running",
+		Labels: map[string]string{"app": "late"}, Containers: []kubetest.Container{{Name: "main"}}}
+	api.SetPods(webPod(), etcd, skipped, late)
+	lateLog := podLog(t, root, "default_late_uid-late", "main", criLine("stdout", "hello from late"))
+	waitFor(t, func() bool { return len(h.rec.lines("")) >= 5 }, 5*time.Second, "the late pod's line")
+	want["app=late,container=main,filename="+lateLog+",job=default/late,namespace=default,node_name=node-a,pod=late,stream=stdout"] = []string{"hello from late"}
+	checkStreams(t, h.rec.streams(), want)
+	if got := testutil.ToFloat64(h.src.metrics.kubePods); got != 4 {
+		t.Errorf("logcapturer_source_kubernetes_pods = %v, want 4", got)
+	}
+	for _, q := range api.Queries() {
+		if !strings.Contains(q, "fieldSelector=spec.nodeName%3Dnode-a") {
+			t.Errorf("list %q does not select the node's pods", q)
+		}
+	}
+}
+
+func checkStreams(t *testing.T, got, want map[string][]string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("got %d streams, want %d:\n got %q\nwant %q", len(got), len(want), got, want)
+	}
+	for k, w := range want {
+		if !slices.Equal(got[k], w) {
+			t.Errorf("stream {%s}: %q, want %q", k, got[k], w)
+		}
+	}
+}
+
+// TestKubernetesNoRules: without relabel_configs a file gets namespace,
+// pod and container from its pod (and filename, stream), as type cri does
+// from the path.
+func TestKubernetesNoRules(t *testing.T) {
+	root := t.TempDir()
+	api := kubetest.New(t)
+	api.SetPods(webPod())
+	p := podLog(t, root, "default_web-7d9f8b6c5d-x2x9z_0b1c2d3e-uid-web", "web", criLine("stdout", "GET /"))
+	h := openKube(t, api, root, "", nil)
+	waitFor(t, func() bool { return len(h.rec.lines("")) >= 1 }, 5*time.Second, "a line")
+	checkStreams(t, h.rec.streams(), map[string][]string{
+		"container=web,filename=" + p + ",namespace=default,pod=web-7d9f8b6c5d-x2x9z,stream=stdout": {"GET /"},
+	})
+}
+
+// TestKubernetesAPIFailing: while the API refuses the lists, files of pods
+// not known wait (nothing is read), the source reports ConditionStalled
+// once with the API's message and counts the failures; when the API
+// answers again the condition ends and the files are read.
+func TestKubernetesAPIFailing(t *testing.T) {
+	root := t.TempDir()
+	api := kubetest.New(t)
+	api.SetPods(webPod())
+	// The message of a missing RBAC rule, as the API server words it
+	// (k8s.io/apiserver's authorization filter).
+	api.Fail(403, `pods is forbidden: User "system:serviceaccount:logging:logcapturer" cannot list resource "pods" in API group "" at the cluster scope`)
+	podLog(t, root, "default_web-7d9f8b6c5d-x2x9z_0b1c2d3e-uid-web", "web", criLine("stdout", "GET /"))
+	h := openKube(t, api, root, helmRules, nil)
+	waitFor(t, func() bool { return api.Lists() == 0 && len(api.Queries()) >= 2 }, 10*time.Second, "two refused lists")
+	if n := len(h.rec.lines("")); n != 0 {
+		t.Fatalf("%d lines read while the pod is unknown", n)
+	}
+	c, ok := h.cond.last()
+	if !ok || !c.on || c.reason != ConditionStalled || !strings.Contains(c.detail, "403 Forbidden: pods is forbidden") {
+		t.Fatalf("condition %+v, want %s on with the API's message", c, ConditionStalled)
+	}
+	if got := testutil.ToFloat64(h.src.metrics.errors.WithLabelValues(reasonKubernetes)); got < 2 {
+		t.Errorf("errors{reason=kubernetes_api} = %v, want >= 2", got)
+	}
+	if n := h.log.count("cannot list the node's pods"); n != 1 {
+		t.Errorf("%d warnings for the failing lists, want 1", n)
+	}
+	api.Fail(0, "")
+	waitFor(t, func() bool { return len(h.rec.lines("")) >= 1 }, 10*time.Second, "the line once the API answers")
+	if c, _ := h.cond.last(); c.on {
+		t.Errorf("condition still on: %+v", c)
+	}
+	if n := len(h.cond.all()); n != 2 {
+		t.Errorf("%d condition calls, want 2 (on, off): %+v", n, h.cond.all())
+	}
+}
+
+// TestKubernetesDeletedWhileStopped: a file read before a restart whose
+// pod the API no longer has (deleted while logcapturer was stopped) is
+// read to its end, labelled from its directory; one never read is not.
+func TestKubernetesDeletedWhileStopped(t *testing.T) {
+	root := t.TempDir()
+	api := kubetest.New(t)
+	api.SetPods(webPod())
+	dir := "default_web-7d9f8b6c5d-x2x9z_0b1c2d3e-uid-web"
+	p := podLog(t, root, dir, "web", criLine("stdout", "before"))
+	h := openKube(t, api, root, helmRules, nil)
+	waitFor(t, func() bool { return len(h.rec.lines("")) >= 1 }, 5*time.Second, "the first line")
+	h.src.Close()
+	pos, ok := h.rec.last(idOf(t, p))
+	if !ok {
+		t.Fatal("no position")
+	}
+	appendFile(t, p, criLine("stdout", "after the pod was deleted"))
+	api.SetPods()
+	h2 := openKube(t, api, root, helmRules, map[string]wal.Position{pos.FileID: pos})
+	waitFor(t, func() bool { return len(h2.rec.lines("")) >= 1 }, 5*time.Second, "the line written after the stop")
+	checkStreams(t, h2.rec.streams(), map[string][]string{
+		"app=web-7d9f8b6c5d-x2x9z,container=web,filename=" + p + ",job=default/web-7d9f8b6c5d-x2x9z,namespace=default,pod=web-7d9f8b6c5d-x2x9z,stream=stdout": {"after the pod was deleted"},
+	})
+}
