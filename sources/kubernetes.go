@@ -81,7 +81,8 @@ type kubeFiles struct {
 // directory was first seen; if that list does not have it either, the
 // file is left alone, unless it was read before (stored): a pod deleted
 // while logcapturer was stopped, whose file is read to its end with the
-// labels its directory names. A decision is made again after each list.
+// labels its directory names. A decision is made again after each list; a
+// file decided for keeps its labels when its pod goes away.
 func (k *kubeFiles) decide(t *tailer, m match, stored, startup bool) (labels []wal.Label, tail, atStartup bool) {
 	dir := filepath.Dir(m.path)
 	container := filepath.Base(dir)
@@ -101,6 +102,12 @@ func (k *kubeFiles) decide(t *tailer, m match, stored, startup bool) (labels []w
 		if pod == nil {
 			k.d.Refresh()
 		}
+	}
+	if pod == nil && dec.tail {
+		// Read before under its pod's labels (then closed idle): its pod
+		// is gone, not its last lines.
+		dec.gen = gen
+		return dec.labels, true, dec.startup
 	}
 	dec.gen, dec.tail, dec.labels = gen, false, nil
 	var targets []map[string]string

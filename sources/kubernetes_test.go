@@ -82,13 +82,16 @@ type kubeHarness struct {
 	cond *condRecorder
 }
 
-func openKube(t *testing.T, api *kubetest.Server, root, rules string, positions map[string]wal.Position) *kubeHarness {
+func openKube(t *testing.T, api *kubetest.Server, root, rules string, positions map[string]wal.Position, tweak ...func(*FileConfig)) *kubeHarness {
 	t.Helper()
 	c := NewFileConfig(TypeKubernetes)
 	c.Paths = []string{filepath.Join(root, "*", "*", "*.log")}
 	c.PollInterval = config.Duration(20 * time.Millisecond)
 	c.Kubernetes.APIServer = api.URL
 	c.Kubernetes.NodeName = "node-a"
+	for _, f := range tweak {
+		f(c)
+	}
 	h := &kubeHarness{rec: &recorder{t: t}, log: &logBuffer{}, reg: prometheus.NewRegistry(), cond: &condRecorder{}}
 	deps := Deps{Logger: slog.New(slog.NewTextHandler(h.log, &slog.HandlerOptions{Level: slog.LevelDebug})), Registerer: h.reg,
 		Name: "pods", Emitter: h.rec, Conditions: h.cond, Positions: positions}
@@ -280,5 +283,29 @@ func TestKubernetesDeletedWhileStopped(t *testing.T) {
 	waitFor(t, func() bool { return len(h2.rec.lines("")) >= 1 }, 5*time.Second, "the line written after the stop")
 	checkStreams(t, h2.rec.streams(), map[string][]string{
 		"app=web-7d9f8b6c5d-x2x9z,container=web,filename=" + p + ",job=default/web-7d9f8b6c5d-x2x9z,namespace=default,pod=web-7d9f8b6c5d-x2x9z,stream=stdout": {"after the pod was deleted"},
+	})
+}
+
+// TestKubernetesPodGoneWhileIdle: a file closed idle (close_inactive)
+// whose pod then leaves the API keeps its labels (those of its pod, not
+// only those of its directory) when it grows again: its last lines are
+// read in the same stream.
+func TestKubernetesPodGoneWhileIdle(t *testing.T) {
+	root := t.TempDir()
+	api := kubetest.New(t)
+	api.SetPods(webPod())
+	p := podLog(t, root, "default_web-7d9f8b6c5d-x2x9z_0b1c2d3e-uid-web", "web", criLine("stdout", "first"))
+	h := openKube(t, api, root, helmRules, nil, func(c *FileConfig) {
+		c.CloseInactive = config.Duration(50 * time.Millisecond)
+		c.Kubernetes.RefreshInterval = 50 * time.Millisecond
+	})
+	waitFor(t, func() bool { return len(h.rec.lines("")) >= 1 }, 5*time.Second, "the first line")
+	waitFor(t, func() bool { return testutil.ToFloat64(h.src.metrics.filesOpen) == 0 }, 5*time.Second, "the file closed idle")
+	api.SetPods()
+	waitFor(t, func() bool { return testutil.ToFloat64(h.src.metrics.kubePods) == 0 }, 5*time.Second, "a list without the pod")
+	appendFile(t, p, criLine("stdout", "last words"))
+	waitFor(t, func() bool { return len(h.rec.lines("")) >= 2 }, 5*time.Second, "the line written after the pod left")
+	checkStreams(t, h.rec.streams(), map[string][]string{
+		"app=shop,container=web,filename=" + p + ",job=default/shop,namespace=default,node_name=node-a,pod=web-7d9f8b6c5d-x2x9z,stream=stdout": {"first", "last words"},
 	})
 }
