@@ -37,6 +37,8 @@ type configFile struct {
 	// dockerProxyLocal reads a tcp:// docker_sd_configs host as a proxy
 	// of this host's Docker socket.
 	dockerProxyLocal bool
+	// podLogDir is where a kubernetes_sd_configs reads pod logs.
+	podLogDir string
 }
 
 func (cf *configFile) register(fs *flag.FlagSet) {
@@ -46,7 +48,12 @@ func (cf *configFile) register(fs *flag.FlagSet) {
 	fs.StringVar(&cf.dockerDataRoot, "docker-data-root", "", "with --config-format promtail: dockerd's data-root, whose containers' json-file logs docker_sd_configs reads (default "+promtail.DefaultDockerDataRoot+")")
 	fs.BoolVar(&cf.noExpandEnv, "no-expand-env", false, noExpandEnvUsage)
 	fs.BoolVar(&cf.dockerProxyLocal, "docker-proxy-local", false, dockerProxyLocalUsage)
+	fs.StringVar(&cf.podLogDir, "pod-log-dir", "", "with --config-format promtail: "+podLogDirUsage)
 }
+
+// podLogDirUsage is the --pod-log-dir flag's help.
+const podLogDirUsage = "the kubelet's pod log directory, whose <namespace>_<pod>_<uid>/<container>/*.log kubernetes_sd_configs reads (default " +
+	promtail.DefaultPodLogDir + ")"
 
 // dockerProxyLocalUsage is the --docker-proxy-local flag's help.
 const dockerProxyLocalUsage = "with a Promtail config: a docker_sd_configs host that is not a unix socket (tcp://socket-proxy:2375) is a proxy of this host's Docker: read its containers' json-file logs under --docker-data-root"
@@ -57,8 +64,8 @@ const noExpandEnvUsage = "with a Promtail config: read it as Promtail does witho
 func (cf *configFile) check(name string) error {
 	switch cf.format {
 	case formatNative:
-		if cf.skipUnsupported || cf.dataDir != "" || cf.dockerDataRoot != "" || cf.noExpandEnv || cf.dockerProxyLocal {
-			return usageError{fmt.Errorf("%s: --skip-unsupported, --data-dir, --docker-data-root, --docker-proxy-local and --no-expand-env go with --config-format promtail (a native config sets data_dir and paths)", name)}
+		if cf.skipUnsupported || cf.dataDir != "" || cf.dockerDataRoot != "" || cf.noExpandEnv || cf.dockerProxyLocal || cf.podLogDir != "" {
+			return usageError{fmt.Errorf("%s: --skip-unsupported, --data-dir, --docker-data-root, --docker-proxy-local, --pod-log-dir and --no-expand-env go with --config-format promtail (a native config sets data_dir and paths)", name)}
 		}
 	case formatPromtail:
 	default:
@@ -79,7 +86,7 @@ func (cf configFile) load(opts *config.ParseOptions) (cfg *config.Config, left, 
 		return cfg, nil, nil, nil
 	}
 	r, err := promtail.Load(cf.path, &promtail.Options{LookupEnv: opts.LookupEnv, SkipUnsupported: cf.skipUnsupported, DataDir: cf.dataDir,
-		DockerDataRoot: cf.dockerDataRoot, NoExpandEnv: cf.noExpandEnv, DockerProxyLocal: cf.dockerProxyLocal})
+		DockerDataRoot: cf.dockerDataRoot, NoExpandEnv: cf.noExpandEnv, DockerProxyLocal: cf.dockerProxyLocal, PodLogDir: cf.podLogDir})
 	if err == nil {
 		cfg, err = r.Parse(opts)
 	}
@@ -91,7 +98,7 @@ func (cf configFile) load(opts *config.ParseOptions) (cfg *config.Config, left, 
 }
 
 func cmdConvert(args []string, stdout, stderr io.Writer) error {
-	const usage = "convert --from promtail FILE [-o OUT] [--skip-unsupported] [--data-dir DIR] [--docker-data-root DIR] [--docker-proxy-local] [--no-expand-env]\n\n" +
+	const usage = "convert --from promtail FILE [-o OUT] [--skip-unsupported] [--data-dir DIR] [--docker-data-root DIR] [--docker-proxy-local] [--pod-log-dir DIR] [--no-expand-env]\n\n" +
 		"Write the native equivalent of a Promtail configuration (to OUT, else to stdout), commented\n" +
 		"where logcapturer behaves differently. ${VAR} references are kept (with --no-expand-env a $ is\n" +
 		"a $, as in Promtail without -config.expand-env). Exit 1 listing every problem, and every part\n" +
@@ -104,6 +111,7 @@ func cmdConvert(args []string, stdout, stderr io.Writer) error {
 	dockerRoot := fs.String("docker-data-root", "", "dockerd's data-root, whose containers' json-file logs docker_sd_configs reads (default "+promtail.DefaultDockerDataRoot+")")
 	noExpand := fs.Bool("no-expand-env", false, noExpandEnvUsage)
 	proxyLocal := fs.Bool("docker-proxy-local", false, dockerProxyLocalUsage)
+	podDir := fs.String("pod-log-dir", "", podLogDirUsage)
 	pos, err := parseFlags(fs, args, usage)
 	if err != nil {
 		return err
@@ -116,7 +124,7 @@ func cmdConvert(args []string, stdout, stderr io.Writer) error {
 	}
 	path := pos[0]
 	r, err := promtail.Load(path, &promtail.Options{KeepEnv: true, SkipUnsupported: *skip, DataDir: *dataDir, DockerDataRoot: *dockerRoot,
-		NoExpandEnv: *noExpand, DockerProxyLocal: *proxyLocal})
+		NoExpandEnv: *noExpand, DockerProxyLocal: *proxyLocal, PodLogDir: *podDir})
 	if err != nil {
 		return configError(path, err)
 	}

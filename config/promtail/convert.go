@@ -46,6 +46,12 @@ type Options struct {
 	// says so (--docker-proxy-local); without it such a host is not
 	// covered.
 	DockerProxyLocal bool
+	// PodLogDir is the kubelet's pod log directory, under which a
+	// converted kubernetes_sd_configs reads <namespace>_<pod>_<uid>/
+	// <container>/*.log and where its __path__ rules must point; ""
+	// means DefaultPodLogDir. For a host whose /var/log/pods is mounted
+	// elsewhere (and tests).
+	PodLogDir string
 }
 
 // Result is a converted configuration.

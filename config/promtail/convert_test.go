@@ -31,7 +31,7 @@ func parseOpts() *config.ParseOptions {
 	return &config.ParseOptions{
 		SkipDirCheck: true, LookupEnv: testEnv,
 		SinkTypes: []config.SinkType{loki.SinkType()},
-		SourceTypes: []config.SourceType{sources.FileSourceType(), sources.DockerSourceType(), sources.CRISourceType(),
+		SourceTypes: []config.SourceType{sources.FileSourceType(), sources.DockerSourceType(), sources.CRISourceType(), sources.KubernetesSourceType(),
 			journald.SourceType(), syslog.SourceType(), lokipush.SourceType()},
 	}
 }
@@ -40,7 +40,7 @@ func parseOpts() *config.ParseOptions {
 // the result with its golden file, and checks that the native config
 // loads (what logcapturer check does with the converted file).
 func TestConvertGolden(t *testing.T) {
-	for _, name := range []string{"full", "static", "notargets", "relabel", "journal", "syslog", "push", "docker"} {
+	for _, name := range []string{"full", "static", "notargets", "relabel", "journal", "syslog", "push", "docker", "kubernetes"} {
 		t.Run(name, func(t *testing.T) {
 			r, err := Load(filepath.Join("testdata", name+".yaml"), &Options{KeepEnv: true, LookupEnv: noEnv})
 			if err != nil {
@@ -232,7 +232,7 @@ func TestConvertUnsupported(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantLines := map[string]int{
-		"scrape_configs[1].kubernetes_sd_configs": 9, "scrape_configs[5].docker_sd_configs[0].host": 25, "scrape_configs[6].windows_events": 27,
+		"scrape_configs[1].consul_sd_configs": 9, "scrape_configs[5].docker_sd_configs[0].host": 25, "scrape_configs[6].windows_events": 27,
 		"scrape_configs[7].gcplog": 30, "scrape_configs[8].cloudflare": 33, "scrape_configs[9].heroku_drain": 36,
 		"scrape_configs[10].gelf": 40, "scrape_configs[11].kafka": 43, "scrape_configs[12].azure_event_hubs": 46,
 		"scrape_configs[13].consul_sd_configs": 49,
@@ -485,14 +485,14 @@ scrape_configs:
 // left), not a second message that only static_configs would do.
 func TestConvertNoSources(t *testing.T) {
 	head := "clients:\n  - url: http://loki:3100/loki/api/v1/push\n"
-	k8s := head + "scrape_configs:\n  - job_name: pods\n    kubernetes_sd_configs:\n      - role: pod\n"
+	k8s := head + "scrape_configs:\n  - job_name: services\n    consul_sd_configs:\n      - server: localhost:8500\n"
 	for _, tc := range []struct {
 		name, src string
 		skip      bool
 		want      []string // each problem's message starts so
 	}{
-		{"empty", head + "scrape_configs: []\n", false, []string{"no scrape config that logcapturer can run: give a static_configs target with a __path__ label, a journal, syslog or loki_push_api target, or docker_sd_configs"}},
-		{"not covered", k8s, false, []string{"kubernetes_sd_configs: Promtail asks the Kubernetes API for each pod's metadata"}},
+		{"empty", head + "scrape_configs: []\n", false, []string{"no scrape config that logcapturer can run: give a static_configs target with a __path__ label, a journal, syslog or loki_push_api target, docker_sd_configs"}},
+		{"not covered", k8s, false, []string{"consul_sd_configs: service discovery is not covered"}},
 		{"not covered, skipped", k8s, true, []string{"nothing is left to run: every scrape config is one logcapturer does not cover"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -603,9 +603,9 @@ func TestConvertSkipLeavesJobOut(t *testing.T) {
 	src := `clients:
   - url: http://loki:3100/loki/api/v1/push
 scrape_configs:
-  - job_name: pods
-    kubernetes_sd_configs:
-      - role: pod
+  - job_name: services
+    consul_sd_configs:
+      - server: localhost:8500
     pipeline_stages:
       - label_drop: [x]
   - job_name: files
@@ -616,7 +616,7 @@ scrape_configs:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(r.Left) != 1 || r.Left[0].Key != "scrape_configs[0].kubernetes_sd_configs" {
+	if len(r.Left) != 1 || r.Left[0].Key != "scrape_configs[0].consul_sd_configs" {
 		t.Errorf("left out: %v", r.Left)
 	}
 	if _, err := Convert("t.yaml", []byte(src), &Options{LookupEnv: noEnv}); err == nil || !strings.Contains(err.Error(), `unknown stage "label_drop"`) {
@@ -678,7 +678,7 @@ func TestConvertURLCredentialsInOneReference(t *testing.T) {
 // config, the first of static_configs (or a discovery), journal, syslog,
 // ..., docker_sd_configs (targets/manager.go); the others are never read,
 // so they are left out with a note. A static job is shadowed by a later
-// kubernetes job of the same name too (one file target manager entry per
+// discovery job of the same name too (one file target manager entry per
 // job_name, up to Promtail 3.2).
 func TestConvertOneKindPerJob(t *testing.T) {
 	src := `clients:
@@ -695,7 +695,7 @@ scrape_configs:
     static_configs:
       - labels: {job: early, __path__: /var/log/b.log}
   - job_name: pods
-    kubernetes_sd_configs: [{role: pod}]
+    consul_sd_configs: [{server: "localhost:8500"}]
 `
 	r, cfg := convertParse(t, src, Options{LookupEnv: noEnv, SkipUnsupported: true})
 	var got []string
@@ -715,7 +715,7 @@ scrape_configs:
 	if want := []string{"scrape_configs[0].journal", "scrape_configs[1].loki_push_api", "scrape_configs[2]"}; !slices.Equal(noted, want) {
 		t.Errorf("notes on %v, want %v", noted, want)
 	}
-	if len(r.Left) != 1 || r.Left[0].Key != "scrape_configs[3].kubernetes_sd_configs" {
+	if len(r.Left) != 1 || r.Left[0].Key != "scrape_configs[3].consul_sd_configs" {
 		t.Errorf("left out %v", r.Left)
 	}
 }
@@ -814,5 +814,69 @@ scrape_configs:
 	_, err := Convert("t.yaml", []byte(src), &Options{LookupEnv: noEnv})
 	if err == nil || !strings.Contains(err.Error(), `t.yaml:7: scrape_configs[0].pipeline_stages[0].jsn: unknown stage "jsn"`) {
 		t.Errorf("got %v", err)
+	}
+}
+
+// TestConvertKubernetes: the parts of a kubernetes_sd_configs item that
+// logcapturer does not cover are each listed at their key; a job whose
+// rules set no __path__ reads nothing in Promtail and is left out with a
+// note; the converted source's kubernetes section carries the API
+// settings.
+func TestConvertKubernetes(t *testing.T) {
+	src := `clients:
+  - url: http://loki:3100/loki/api/v1/push
+scrape_configs:
+  - job_name: bad
+    kubernetes_sd_configs:
+      - role: node
+      - role: pod
+        kubeconfig_file: /root/.kube/config
+        bearer_token: secret
+        namespaces: {own_namespace: true}
+        attach_metadata: {node: true}
+        tls_config: {ca: "-----BEGIN CERTIFICATE-----"}
+    relabel_configs:
+      - {source_labels: [__meta_kubernetes_pod_uid], replacement: '/var/log/containers/*$1*.log', target_label: __path__}
+  - job_name: no-path
+    kubernetes_sd_configs: [{role: pod}]
+  - job_name: fine
+    kubernetes_sd_configs: [{role: pod, namespaces: {names: [a]}}]
+    relabel_configs:
+      - {source_labels: [__meta_kubernetes_pod_uid, __meta_kubernetes_pod_container_name], separator: /, replacement: '/var/log/pods/*$1/*.log', target_label: __path__}
+`
+	r, cfg := convertParse(t, src, Options{LookupEnv: noEnv, SkipUnsupported: true})
+	var left []string
+	for _, p := range r.Left {
+		left = append(left, p.Key)
+	}
+	want := []string{
+		"scrape_configs[0].relabel_configs[0].replacement",
+		"scrape_configs[0].kubernetes_sd_configs[0].role",
+		"scrape_configs[0].kubernetes_sd_configs[1].kubeconfig_file",
+		"scrape_configs[0].kubernetes_sd_configs[1].bearer_token",
+		"scrape_configs[0].kubernetes_sd_configs[1].tls_config.ca",
+		"scrape_configs[0].kubernetes_sd_configs[1].namespaces.own_namespace",
+		"scrape_configs[0].kubernetes_sd_configs[1].attach_metadata.node",
+	}
+	slices.Sort(left)
+	slices.Sort(want)
+	if !slices.Equal(left, want) {
+		t.Errorf("left out:\n got %q\nwant %q", left, want)
+	}
+	noted := false
+	for _, n := range r.Notes {
+		if n.Key == "scrape_configs[1]" && strings.Contains(n.Msg, "no relabel rule sets __path__") {
+			noted = true
+		}
+	}
+	if !noted {
+		t.Errorf("no note on the job without __path__: %v", r.Notes)
+	}
+	if len(cfg.Sources) != 1 || cfg.Sources[0].Name != "fine" || cfg.Sources[0].Type != "kubernetes" {
+		t.Fatalf("sources: %+v", cfg.Sources)
+	}
+	fc := cfg.Sources[0].Options.(*sources.FileConfig)
+	if fc.Format != sources.FormatRaw || !slices.Equal(fc.Kubernetes.Namespaces, []string{"a"}) || len(cfg.Sources[0].RelabelConfigs) != 1 {
+		t.Errorf("source options: %+v", fc)
 	}
 }

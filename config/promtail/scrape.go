@@ -97,12 +97,12 @@ func (c *conv) oneKind(f map[string]entry, sds []string) []string {
 	return slices.DeleteFunc(sds, func(k string) bool { _, ok := f[k]; return !ok })
 }
 
+// coveredSD reports whether k is a service discovery logcapturer converts.
+func coveredSD(k string) bool { return k == "docker_sd_configs" || k == "kubernetes_sd_configs" }
+
 // notCoveredTargets are the scrape config keys of targets logcapturer does
 // not cover, with what to do instead.
 var notCoveredTargets = map[string]string{
-	"kubernetes_sd_configs": "Promtail asks the Kubernetes API for each pod's metadata, logcapturer does not; a native cri source " +
-		"(type: cri, paths: [/var/log/pods/*/*/*.log]) labels entries with namespace, pod and container from the path, " +
-		"not with the pod's labels, annotations, node or controller",
 	"windows_events":   "logcapturer does not read the Windows event log",
 	"gcplog":           "logcapturer does not pull from Google Cloud Pub/Sub",
 	"cloudflare":       "logcapturer does not pull Cloudflare logs",
@@ -118,12 +118,12 @@ var relabelKeys = []string{"source_labels", "separator", "regex", "modulus", "ta
 // out.
 func (c *conv) scrapeConfig(n *yaml.Node, path string, out *yaml.Node) {
 	known := []string{"job_name", "pipeline_stages", "static_configs", "relabel_configs", "encoding", "decompression",
-		"journal", "syslog", "loki_push_api", "docker_sd_configs"}
+		"journal", "syslog", "loki_push_api", "docker_sd_configs", "kubernetes_sd_configs"}
 	var sds []string
 	if m := config.ResolveAlias(n); m != nil && m.Kind == yaml.MappingNode {
 		for i := 0; i < len(m.Content); i += 2 {
 			k := m.Content[i].Value
-			if _, ok := notCoveredTargets[k]; ok || strings.HasSuffix(k, "_sd_configs") && k != "docker_sd_configs" {
+			if _, ok := notCoveredTargets[k]; ok || strings.HasSuffix(k, "_sd_configs") && !coveredSD(k) {
 				sds = append(sds, k)
 			}
 		}
@@ -143,11 +143,12 @@ func (c *conv) scrapeConfig(n *yaml.Node, path string, out *yaml.Node) {
 		e := f[k]
 		why, ok := notCoveredTargets[k]
 		if !ok {
-			why = "service discovery is not covered: list the files in static_configs, or use a native docker or cri source"
+			why = "service discovery is not covered: list the files in static_configs, or use a native docker, cri or kubernetes source"
 		}
 		c.notCovered(e.k.Line, e.path, "%s: %s", k, why)
 	}
-	if len(sds) > 0 && c.opts.SkipUnsupported && !slices.ContainsFunc([]string{"static_configs", "journal", "syslog", "loki_push_api", "docker_sd_configs"},
+	if len(sds) > 0 && c.opts.SkipUnsupported && !slices.ContainsFunc([]string{"static_configs", "journal", "syslog", "loki_push_api", "docker_sd_configs",
+		"kubernetes_sd_configs"},
 		func(k string) bool { _, ok := f[k]; return ok }) {
 		return // the whole job is left out: what else is wrong in it does not matter
 	}
@@ -208,6 +209,18 @@ func (c *conv) scrapeConfig(n *yaml.Node, path string, out *yaml.Node) {
 				t.name = sourceName(job+"-docker", i, len(items))
 			}
 			if s := c.dockerSD(it, e.path+"["+strconv.Itoa(i)+"]", t); s != nil {
+				pushed = append(pushed, s)
+			}
+		}
+	}
+	if e, ok := f["kubernetes_sd_configs"]; ok && c.kubePaths(t, rules) {
+		items := c.items(e)
+		for i, it := range items {
+			t.name = sourceName(job, i, len(items))
+			if len(pushed) > 0 || f["static_configs"].v != nil {
+				t.name = sourceName(job+"-kubernetes", i, len(items))
+			}
+			if s := c.kubernetesSD(it, e.path+"["+strconv.Itoa(i)+"]", t); s != nil {
 				pushed = append(pushed, s)
 			}
 		}

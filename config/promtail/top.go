@@ -68,7 +68,8 @@ func (c *conv) config(root *yaml.Node) *yaml.Node {
 			c.problem(line, "scrape_configs", "nothing is left to run: every scrape config is one logcapturer does not cover (listed)")
 		case len(c.unsupported) == unsupported:
 			c.problem(line, "scrape_configs", "no scrape config that logcapturer can run: give a static_configs target with a __path__ label, "+
-				"a journal, syslog or loki_push_api target, or docker_sd_configs on the local Docker daemon")
+				"a journal, syslog or loki_push_api target, docker_sd_configs on the local Docker daemon, "+
+				"or kubernetes_sd_configs (role: pod) whose relabel_configs set __path__ (Promtail reads no file without it)")
 		}
 	}
 	c.put(out, "sources", sources, nil, "")

@@ -1,0 +1,299 @@
+package promtail
+
+import (
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/prometheus/model/relabel"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/logcapturer/logcapturer/config"
+)
+
+// kubernetesSDKeys are the keys of a kubernetes_sd_configs item:
+// Prometheus's Kubernetes discovery (discovery/kubernetes SDConfig), its
+// HTTP client settings inline.
+var kubernetesSDKeys = []string{"api_server", "role", "kubeconfig_file", "namespaces", "selectors", "attach_metadata"}
+
+// kubernetesHTTPKeys are Prometheus's HTTP client settings a
+// kubernetes_sd_configs item may hold.
+var kubernetesHTTPKeys = []string{"basic_auth", "authorization", "oauth2", "bearer_token", "bearer_token_file", "tls_config",
+	"proxy_url", "no_proxy", "proxy_from_environment", "proxy_connect_header", "follow_redirects", "enable_http2", "http_headers"}
+
+// DefaultPodLogDir is where the kubelet writes pods' logs, which a
+// converted kubernetes_sd_configs reads (its __path__ must lie under it;
+// Options.PodLogDir changes it).
+const DefaultPodLogDir = "/var/log/pods"
+
+// podLogDir is Options.PodLogDir or its default, with a trailing "/".
+func (c *conv) podLogDir() string {
+	d := c.opts.PodLogDir
+	if d == "" {
+		d = DefaultPodLogDir
+	}
+	return strings.TrimSuffix(d, "/") + "/"
+}
+
+// kubernetesSD converts one kubernetes_sd_configs item into a kubernetes
+// source: the node's pods from the same API server, the job's
+// relabel_configs run once per file on the pod's target labels, the
+// lines read raw for the job's pipeline_stages (its cri stage). nil when a
+// part is not covered. The caller checked the job's __path__ rules
+// (kubePaths).
+func (c *conv) kubernetesSD(n *yaml.Node, path string, t target) *yaml.Node {
+	f, ok := c.fields(n, path, append(slices.Clone(kubernetesSDKeys), kubernetesHTTPKeys...)...)
+	if !ok {
+		return nil
+	}
+	left, problems := len(c.unsupported), len(c.problems)
+	e := entry{k: n, v: n, path: path}
+	kube := mapping()
+	if r, ok := f["role"]; ok {
+		if role, ok := c.scalar(r, "a role"); ok && role != "pod" {
+			c.notCovered(r.k.Line, r.path, "role %q: logcapturer reads the log files of pods (role: pod); a %s has none", role, role)
+		}
+	} else {
+		// Prometheus refuses it too.
+		c.problem(n.Line, joinKey(path, "role"), "is required: role: pod (the role whose targets have log files)")
+	}
+	if v, ok := f["kubeconfig_file"]; ok {
+		c.notCovered(v.k.Line, v.path, "kubeconfig_file: logcapturer does not read kubeconfig files; give api_server, "+
+			"bearer_token_file and tls_config (ca_file, cert_file, key_file) from it")
+	}
+	if v, ok := f["api_server"]; ok {
+		if s, ok := c.scalar(v, "a URL"); ok && s != "" {
+			c.put(kube, "api_server", c.outStr(v.v), v.k, v.path)
+		}
+	}
+	if v, ok := f["bearer_token_file"]; ok {
+		if s, ok := c.scalar(v, "a file name"); ok && s != "" {
+			c.put(kube, "bearer_token_file", c.outStr(v.v), v.k, v.path)
+		}
+	}
+	if v, ok := f["authorization"]; ok {
+		c.kubeAuthorization(v, kube)
+	}
+	if v, ok := f["tls_config"]; ok {
+		c.kubeTLS(v, kube)
+	}
+	for _, k := range []string{"basic_auth", "oauth2", "bearer_token", "proxy_url", "no_proxy", "proxy_from_environment", "proxy_connect_header", "http_headers"} {
+		if v, ok := f[k]; ok {
+			hint := ""
+			if k == "bearer_token" {
+				hint = " (write the token to a file and give bearer_token_file)"
+			}
+			c.notCovered(v.k.Line, v.path, "%s: not covered for the Kubernetes API%s", k, hint)
+		}
+	}
+	for _, k := range []string{"follow_redirects", "enable_http2"} {
+		if v, ok := f[k]; ok {
+			c.note(v.k.Line, v.path, "promtail: %s is ignored", k)
+		}
+	}
+	if v, ok := f["namespaces"]; ok {
+		c.kubeNamespaces(v, kube)
+	}
+	if v, ok := f["selectors"]; ok {
+		c.kubeSelectors(v, kube)
+	}
+	if v, ok := f["attach_metadata"]; ok {
+		if af, ok := c.fields(v.v, v.path, "node", "namespace", "deployment", "job", "cronjob"); ok {
+			for _, k := range slices.Sorted(maps.Keys(af)) {
+				if on, ok := c.boolean(af[k]); ok && on {
+					c.notCovered(af[k].k.Line, af[k].path, "attach_metadata.%s: logcapturer lists pods only, not their %ss' metadata", k, k)
+				}
+			}
+		}
+	}
+	if len(c.unsupported) > left || len(c.problems) > problems {
+		return nil
+	}
+	s := mapping()
+	c.common(s, t, "kubernetes", e, nil)
+	k := c.put(s, "format", plain("raw"), nil, "")
+	k.HeadComment = "promtail: lines as written, CRI prefix included, as Promtail reads them"
+	if decodes(t.stages) {
+		k.HeadComment = "promtail: lines as written, for the job's pipeline_stages (its cri or docker stage decodes them, as in Promtail)"
+	}
+	c.put(s, "paths", list(str(escape(c.podLogDir()+"*/*/*.log"))), nil, "")
+	if c.maxLineSize != "" {
+		n, _ := parseSize(c.maxLineSize)
+		n = min(max(n, int64(1<<10)), int64(64<<20))
+		c.put(s, "max_line_bytes", plain(strconv.FormatInt(n, 10)), nil, "")
+	}
+	if len(kube.Content) > 0 {
+		c.put(s, "kubernetes", kube, n, path)
+	}
+	c.note(n.Line, path, "promtail: the node's pods are listed from the Kubernetes API (node: $HOSTNAME, else the host name, as Promtail), "+
+		"which needs the same RBAC rule as Promtail's (list pods); relabel_configs run once per log file on the pod's target labels; "+
+		"a pod's files are read to their end even once the pod is deleted (Promtail stops at once)")
+	return s
+}
+
+// kubePaths checks the job's __path__ rules: without one, Promtail reads no
+// file of any target ("no path for target") and the job's discovery is
+// left out with a note (false); one whose replacement is not under the pod
+// log directory is not covered.
+func (c *conv) kubePaths(t target, rules []*relabel.Config) bool {
+	rp := joinKey(t.jobPath, "relabel_configs")
+	sets := false
+	for i, r := range rules {
+		if r.TargetLabel != "__path__" || (r.Action != relabel.Replace && r.Action != "") {
+			continue
+		}
+		sets = true
+		if !strings.HasPrefix(r.Replacement, c.podLogDir()) {
+			line := t.job.Line
+			if t.relabel != nil && i < len(t.relabel.Content) {
+				line = t.relabel.Content[i].Line
+			}
+			c.notCovered(line, rp+"["+strconv.Itoa(i)+"].replacement", "__path__ %q: logcapturer reads the kubelet's pod logs under %s only "+
+				"(--pod-log-dir changes it)", r.Replacement, c.podLogDir())
+		}
+	}
+	if !sets {
+		c.note(t.job.Line, t.jobPath, "promtail: left out: no relabel rule sets __path__, so Promtail reads no file of this job's pods "+
+			"(it logs \"no path for target\"); add the Helm chart's rule (replacement: /var/log/pods/*$1/*.log, source_labels: "+
+			"[__meta_kubernetes_pod_uid, __meta_kubernetes_pod_container_name], separator: /) to read them")
+		return false
+	}
+	return true
+}
+
+// kubeAuthorization converts an authorization section: a Bearer
+// credentials_file becomes bearer_token_file.
+func (c *conv) kubeAuthorization(v entry, kube *yaml.Node) {
+	af, ok := c.fields(v.v, v.path, "type", "credentials", "credentials_file")
+	if !ok {
+		return
+	}
+	if ty, ok := af["type"]; ok {
+		if s, ok := c.scalar(ty, "an authorization type"); ok && s != "" && !strings.EqualFold(s, "bearer") {
+			c.notCovered(ty.k.Line, ty.path, "authorization type %q: only Bearer is covered for the Kubernetes API", s)
+		}
+	}
+	if cr, ok := af["credentials"]; ok {
+		c.notCovered(cr.k.Line, cr.path, "credentials: write the token to a file and give credentials_file")
+	}
+	if cf, ok := af["credentials_file"]; ok {
+		if s, ok := c.scalar(cf, "a file name"); ok && s != "" {
+			c.put(kube, "bearer_token_file", c.outStr(cf.v), cf.k, cf.path)
+		}
+	}
+}
+
+// kubeTLS converts a tls_config section into the source's tls.
+func (c *conv) kubeTLS(v entry, kube *yaml.Node) {
+	tf, ok := c.fields(v.v, v.path, "ca_file", "cert_file", "key_file", "server_name", "insecure_skip_verify", "ca", "cert", "key",
+		"min_version", "max_version")
+	if !ok {
+		return
+	}
+	tls := mapping()
+	for _, k := range []string{"ca_file", "cert_file", "key_file", "server_name"} {
+		if x, ok := tf[k]; ok {
+			if s, ok := c.scalar(x, "a string"); ok && s != "" {
+				c.put(tls, k, c.outStr(x.v), x.k, x.path)
+			}
+		}
+	}
+	if x, ok := tf["insecure_skip_verify"]; ok {
+		if b, ok := c.boolean(x); ok && b {
+			c.put(tls, "insecure_skip_verify", plain("true"), x.k, x.path)
+		}
+	}
+	for _, k := range []string{"ca", "cert", "key"} {
+		if x, ok := tf[k]; ok {
+			c.notCovered(x.k.Line, x.path, "tls_config.%s: give the PEM in a file (%s_file)", k, k)
+		}
+	}
+	for _, k := range []string{"min_version", "max_version"} {
+		if x, ok := tf[k]; ok {
+			c.note(x.k.Line, x.path, "promtail: tls_config.%s is ignored: logcapturer speaks TLS 1.2 or later", k)
+		}
+	}
+	if len(tls.Content) > 0 {
+		c.put(kube, "tls", tls, v.k, v.path)
+	}
+}
+
+// kubeNamespaces converts namespaces: names become the source's
+// namespaces; own_namespace is not covered.
+func (c *conv) kubeNamespaces(v entry, kube *yaml.Node) {
+	nf, ok := c.fields(v.v, v.path, "own_namespace", "names")
+	if !ok {
+		return
+	}
+	if own, ok := nf["own_namespace"]; ok {
+		if b, ok := c.boolean(own); ok && b {
+			c.notCovered(own.k.Line, own.path, "own_namespace: name the namespace in names")
+		}
+	}
+	if names, ok := nf["names"]; ok {
+		out := list()
+		for i, it := range c.items(names) {
+			if s, ok := c.scalar(entry{k: it, v: it, path: names.path + "[" + strconv.Itoa(i) + "]"}, "a namespace"); ok && s != "" {
+				out.Content = append(out.Content, c.outStr(it))
+			}
+		}
+		if len(out.Content) > 0 {
+			c.put(kube, "namespaces", out, names.k, names.path)
+		}
+	}
+}
+
+// kubeSelectors converts the selectors of role pod into the source's
+// label_selector and field_selector (several joined with ","); those of
+// other roles select nothing a pod discovery lists.
+func (c *conv) kubeSelectors(v entry, kube *yaml.Node) {
+	var lbl, fld []string
+	for i, it := range c.items(v) {
+		ip := v.path + "[" + strconv.Itoa(i) + "]"
+		sf, ok := c.fields(it, ip, "role", "label", "field")
+		if !ok {
+			continue
+		}
+		if r, ok := sf["role"]; ok {
+			if role, ok := c.scalar(r, "a role"); ok && role != "pod" {
+				c.note(r.k.Line, r.path, "promtail: a selector of role %s is ignored: it selects no pod", role)
+				continue
+			}
+		}
+		if l, ok := sf["label"]; ok {
+			if s, ok := c.scalar(l, "a label selector"); ok && s != "" {
+				lbl = append(lbl, s)
+			}
+		}
+		if fl, ok := sf["field"]; ok {
+			if s, ok := c.scalar(fl, "a field selector"); ok && s != "" {
+				fld = append(fld, s)
+			}
+		}
+	}
+	if len(lbl) > 0 {
+		c.put(kube, "label_selector", str(escape(strings.Join(lbl, ","))), v.k, v.path)
+	}
+	if len(fld) > 0 {
+		c.put(kube, "field_selector", str(escape(strings.Join(fld, ","))), v.k, v.path)
+	}
+}
+
+// decodes reports whether a pipeline_stages list has a top-level cri or
+// docker stage.
+func decodes(stages *yaml.Node) bool {
+	if stages = config.ResolveAlias(stages); stages == nil || stages.Kind != yaml.SequenceNode {
+		return false
+	}
+	for _, st := range stages.Content {
+		m := config.ResolveAlias(st)
+		if m == nil || m.Kind != yaml.MappingNode || len(m.Content) < 2 {
+			continue
+		}
+		if k := m.Content[0].Value; k == "cri" || k == "docker" {
+			return true
+		}
+	}
+	return false
+}
