@@ -1,10 +1,12 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/logcapturer/logcapturer/sinks/loki/lokitest"
 	"github.com/logcapturer/logcapturer/sources/kubepods/kubetest"
@@ -16,7 +18,8 @@ import (
 // Loki gets the streams Promtail sends for the node's pods, the lines
 // decoded by the cri stage (stream label, partial lines joined); a log
 // directory of a pod the API does not list for this node and a namespace
-// the rules drop send nothing.
+// the rules drop send nothing; Promtail's positions are taken over (what
+// it shipped is not sent again).
 func TestPromtailKubernetes(t *testing.T) {
 	rcv := lokitest.NewReceiver()
 	defer rcv.Close()
@@ -48,8 +51,16 @@ func TestPromtailKubernetes(t *testing.T) {
 	worker := write("shop_worker-0_uid-worker", "worker", "2026-12-05T10:00:02.000000001Z stdout F job done\n")
 	write("noise_chatty_uid-chatty", "chatty", "2026-12-05T10:00:03.000000001Z stdout F dropped by the rules\n")
 	write("shop_elsewhere_uid-elsewhere", "app", "2026-12-05T10:00:04.000000001Z stdout F a pod the API does not list here\n")
+	// Promtail shipped the web pod's first line and the worker's log: its
+	// positions file hands them over.
+	webFirst := len("2026-12-05T10:00:00.000000001Z stdout F GET / 200\n")
+	workerAll, _ := os.ReadFile(worker)
+	posFile := filepath.Join(dir, "positions.yaml")
+	os.WriteFile(posFile, []byte(fmt.Sprintf("positions:\n  %s: \"%d\"\n  %s: \"%d\"\n", web, webFirst, worker, len(workerAll))), 0o644)
+	savedAt := time.Now()
+	os.Chtimes(posFile, savedAt, savedAt)
 
-	convertCheckRun(t, rcv, dir, promtailHead(filepath.Join(dir, "positions.yaml"))+`  - job_name: kubernetes-pods
+	convertCheckRun(t, rcv, dir, promtailHead(posFile)+`  - job_name: kubernetes-pods
     pipeline_stages:
       - cri: {}
     kubernetes_sd_configs:
@@ -83,8 +94,8 @@ func TestPromtailKubernetes(t *testing.T) {
 	// Promtail's streams: the target's labels, filename, and the cri
 	// stage's stream.
 	webLabels := `app="storefront", container="nginx", filename="` + web + `", instance="prod", job="shop/storefront", namespace="shop", node_name="node-a", pod="web-7d9f8b6c5d-x2x9z", stream="%s"}`
-	sameStreams(t, rcv,
-		"{"+strings.Replace(webLabels, "%s", "stdout", 1)+" GET / 200",
-		"{"+strings.Replace(webLabels, "%s", "stderr", 1)+" upstream timed out",
-		`{app="worker", container="worker", filename="`+worker+`", job="shop/worker", namespace="shop", node_name="node-a", pod="worker-0", stream="stdout"} job done`)
+	sameStreams(t, rcv, "{"+strings.Replace(webLabels, "%s", "stderr", 1)+" upstream timed out")
+	appendFile(t, worker, "2026-12-05T10:00:05.000000001Z stdout F second job\n")
+	sameStreams(t, rcv, "{"+strings.Replace(webLabels, "%s", "stderr", 1)+" upstream timed out",
+		`{app="worker", container="worker", filename="`+worker+`", job="shop/worker", namespace="shop", node_name="node-a", pod="worker-0", stream="stdout"} second job`)
 }
