@@ -14,6 +14,10 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/logcapturer/logcapturer/config"
+	"github.com/logcapturer/logcapturer/sinks/loki"
+	"github.com/logcapturer/logcapturer/sources"
 )
 
 // tool returns the path of a tool or skips the test, saying how to get it.
@@ -403,6 +407,176 @@ func TestComposeStackConsistent(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("rule file %s is not mounted next to prometheus.yml", rf)
+		}
+	}
+}
+
+// TestKubernetesManifest: the DaemonSet kit works as written: its config
+// loads (with the real source and sink types), every path the config
+// reads is mounted (the pod logs read-only, the data directory writable on
+// a hostPath, Promtail's positions), the node name reaches $HOSTNAME, the
+// service account may list pods, and the probes and args read the config
+// where the ConfigMap is mounted.
+func TestKubernetesManifest(t *testing.T) {
+	type probe struct {
+		Exec struct {
+			Command []string `yaml:"command"`
+		} `yaml:"exec"`
+	}
+	b, err := os.ReadFile("kubernetes/logcapturer.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type object struct {
+		Kind     string `yaml:"kind"`
+		Metadata struct {
+			Name, Namespace string
+		} `yaml:"metadata"`
+		Rules []struct {
+			APIGroups []string `yaml:"apiGroups"`
+			Resources []string `yaml:"resources"`
+			Verbs     []string `yaml:"verbs"`
+		} `yaml:"rules"`
+		RoleRef struct {
+			Kind, Name string
+		} `yaml:"roleRef"`
+		Subjects []struct {
+			Kind, Name, Namespace string
+		} `yaml:"subjects"`
+		Data map[string]string `yaml:"data"`
+		Spec struct {
+			Template struct {
+				Spec struct {
+					ServiceAccountName string `yaml:"serviceAccountName"`
+					Containers         []struct {
+						Args []string `yaml:"args"`
+						Env  []struct {
+							Name      string `yaml:"name"`
+							ValueFrom struct {
+								FieldRef struct {
+									FieldPath string `yaml:"fieldPath"`
+								} `yaml:"fieldRef"`
+							} `yaml:"valueFrom"`
+						} `yaml:"env"`
+						SecurityContext struct {
+							RunAsUser *int `yaml:"runAsUser"`
+						} `yaml:"securityContext"`
+						LivenessProbe  probe `yaml:"livenessProbe"`
+						ReadinessProbe probe `yaml:"readinessProbe"`
+						VolumeMounts []struct {
+							Name      string `yaml:"name"`
+							MountPath string `yaml:"mountPath"`
+							ReadOnly  bool   `yaml:"readOnly"`
+						} `yaml:"volumeMounts"`
+					} `yaml:"containers"`
+					Volumes []struct {
+						Name      string `yaml:"name"`
+						ConfigMap *struct {
+							Name string `yaml:"name"`
+						} `yaml:"configMap"`
+						HostPath *struct {
+							Path string `yaml:"path"`
+						} `yaml:"hostPath"`
+					} `yaml:"volumes"`
+				} `yaml:"spec"`
+			} `yaml:"template"`
+		} `yaml:"spec"`
+	}
+	objs := map[string]object{}
+	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	for {
+		var o object
+		if err := dec.Decode(&o); err != nil {
+			break
+		}
+		objs[o.Kind] = o
+	}
+	sa, role, binding, cm, ds := objs["ServiceAccount"], objs["ClusterRole"], objs["ClusterRoleBinding"], objs["ConfigMap"], objs["DaemonSet"]
+	listsPods := false
+	for _, r := range role.Rules {
+		listsPods = listsPods || slices.Contains(r.Resources, "pods") && slices.Contains(r.Verbs, "list") && slices.Contains(r.APIGroups, "")
+	}
+	if !listsPods {
+		t.Errorf("ClusterRole %s does not allow list pods: %+v", role.Metadata.Name, role.Rules)
+	}
+	if binding.RoleRef.Name != role.Metadata.Name || len(binding.Subjects) != 1 || binding.Subjects[0].Name != sa.Metadata.Name ||
+		binding.Subjects[0].Namespace != sa.Metadata.Namespace {
+		t.Errorf("ClusterRoleBinding does not bind %s to %s/%s: %+v", role.Metadata.Name, sa.Metadata.Namespace, sa.Metadata.Name, binding)
+	}
+	pod := ds.Spec.Template.Spec
+	if pod.ServiceAccountName != sa.Metadata.Name || len(pod.Containers) != 1 {
+		t.Fatalf("DaemonSet: service account %q, %d containers", pod.ServiceAccountName, len(pod.Containers))
+	}
+	c := pod.Containers[0]
+	nodeName := false
+	for _, e := range c.Env {
+		nodeName = nodeName || e.Name == "HOSTNAME" && e.ValueFrom.FieldRef.FieldPath == "spec.nodeName"
+	}
+	if !nodeName {
+		t.Errorf("HOSTNAME is not the node's name (fieldRef spec.nodeName): %+v", c.Env)
+	}
+	if c.SecurityContext.RunAsUser == nil || *c.SecurityContext.RunAsUser != 0 {
+		t.Errorf("the container does not run as root: the pod logs are root's, mode 0640")
+	}
+	type mount struct {
+		ro       bool
+		hostPath string
+		cm       string
+	}
+	mounts := map[string]mount{}
+	for _, m := range c.VolumeMounts {
+		for _, v := range pod.Volumes {
+			if v.Name != m.Name {
+				continue
+			}
+			mt := mount{ro: m.ReadOnly}
+			if v.HostPath != nil {
+				mt.hostPath = v.HostPath.Path
+			}
+			if v.ConfigMap != nil {
+				mt.cm = v.ConfigMap.Name
+			}
+			mounts[m.MountPath] = mt
+		}
+	}
+	mounted := func(path string) (mount, bool) {
+		for dst, m := range mounts {
+			if path == dst || strings.HasPrefix(path, dst+"/") {
+				return m, true
+			}
+		}
+		return mount{}, false
+	}
+	const cfgPath = "/etc/logcapturer/config.yaml"
+	if m, ok := mounted(cfgPath); !ok || m.cm != cm.Metadata.Name {
+		t.Errorf("%s is not the ConfigMap %s: %+v", cfgPath, cm.Metadata.Name, mounts)
+	}
+	for what, cmd := range map[string][]string{"args": c.Args, "livenessProbe": c.LivenessProbe.Exec.Command, "readinessProbe": c.ReadinessProbe.Exec.Command} {
+		if !strings.Contains(strings.Join(cmd, " "), "--config "+cfgPath) {
+			t.Errorf("%s %v does not read %s", what, cmd, cfgPath)
+		}
+	}
+	text, ok := cm.Data["config.yaml"]
+	if !ok {
+		t.Fatal("the ConfigMap has no config.yaml")
+	}
+	cfg, err := config.ParseWith("config.yaml", []byte(text), &config.ParseOptions{SkipDirCheck: true,
+		SinkTypes: []config.SinkType{loki.SinkType()}, SourceTypes: []config.SourceType{sources.KubernetesSourceType()}})
+	if err != nil {
+		t.Fatalf("the ConfigMap's config does not load: %v", err)
+	}
+	if m, ok := mounted(cfg.DataDir); !ok || m.ro || m.hostPath == "" {
+		t.Errorf("data_dir %s is not on a writable hostPath: %+v", cfg.DataDir, m)
+	}
+	if m, ok := mounted(cfg.Takeover.PromtailPositions); !ok || m.hostPath != "/run/promtail" {
+		t.Errorf("takeover.promtail_positions %s is not Promtail's hostPath /run/promtail: %+v", cfg.Takeover.PromtailPositions, m)
+	}
+	for _, s := range cfg.Sources {
+		for _, p := range s.Options.(*sources.FileConfig).Paths {
+			dir := filepath.Dir(p[:strings.IndexAny(p+"*", "*?[")] + "x")
+			if m, ok := mounted(dir); !ok || !m.ro || m.hostPath != dir {
+				t.Errorf("source %s path %s is not its host's directory, mounted read-only: %+v", s.Name, p, mounts)
+			}
 		}
 	}
 }

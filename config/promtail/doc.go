@@ -125,6 +125,32 @@
 //     container without a readable config.v2.json has only its ID; a
 //     joined line longer than max_line_bytes is split (Promtail cuts at
 //     its max_line_size, 256 KiB by default, and drops the rest).
+//   - kubernetes_sd_configs with role: pod, Promtail's DaemonSet use: each
+//     item becomes a kubernetes source (sources.TypeKubernetes) reading
+//     /var/log/pods/*/*/*.log (or Options.PodLogDir, --pod-log-dir), the
+//     lines raw (format: raw) so that the job's cri or docker stage decodes
+//     them as in Promtail. The node's pods are listed from the API server
+//     (spec.nodeName=$HOSTNAME, else the host name: Promtail adds the same
+//     selector), and the job's relabel_configs run once per log file on
+//     the target labels Prometheus's pod discovery gives its container
+//     (__meta_kubernetes_*), as Promtail's file target manager runs them
+//     on each target: __host__, __path__ and __path_exclude__ choose the
+//     files, the rest minus "__" labels, plus filename, label them.
+//     api_server, bearer_token_file (or authorization's credentials_file,
+//     type Bearer), tls_config's ca_file, cert_file, key_file,
+//     server_name and insecure_skip_verify, namespaces.names and the
+//     label and field selectors of role pod carry over; without
+//     api_server, the cluster's API from inside the pod, with its service
+//     account, as Promtail. A job whose rules set no __path__ reads no file
+//     in Promtail ("no path for target"): its discovery is left out, with a
+//     note. Not covered, each at its key: another role, kubeconfig_file,
+//     inline secrets (bearer_token, authorization credentials, tls_config
+//     ca/cert/key), basic_auth, oauth2, the proxy keys, http_headers,
+//     own_namespace, attach_metadata, and a __path__ rule whose replacement
+//     is not under the pod log directory. Also different, noted: a pod's
+//     files are read to their end when the pod is deleted (Promtail stops
+//     its target at once), and a file keeps the labels it was opened with
+//     until it is closed.
 //   - relabel_configs of a journal, syslog, loki_push_api or docker_sd_configs job become the
 //     source's native relabel_configs (config Source.RelabelConfigs), run
 //     on each entry's labels with the source's __ labels, as Promtail runs
@@ -149,9 +175,9 @@
 //
 // # What is not covered
 //
-// kubernetes_sd_configs and every other service discovery (docker_sd_configs
-// only as above: a remote daemon, the network and port labels and the
-// other filters are not), windows_events, gcplog, cloudflare, heroku_drain,
+// Every other service discovery (docker_sd_configs and kubernetes_sd_configs
+// only as above: for docker, a remote daemon, the network and port labels
+// and the other filters are not), windows_events, gcplog, cloudflare, heroku_drain,
 // gelf, kafka, azure_event_hubs; a client's proxy_connect_header, oauth2, http_headers and an authorization type other than Bearer; compressed or
 // non-UTF-8 files. Each is a problem at its line; with
 // Options.SkipUnsupported the rest is converted and Result.Left lists what
