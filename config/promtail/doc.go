@@ -149,8 +149,9 @@
 //     own_namespace, attach_metadata, and a __path__ rule whose replacement
 //     is not under the pod log directory. Also different, noted: a pod's
 //     files are read to their end when the pod is deleted (Promtail stops
-//     its target at once), and a file keeps the labels it was opened with
-//     until it is closed.
+//     its target at once), a pod without an IP (finished, evicted) is read
+//     too (Prometheus's discovery gives no target for it), and a file
+//     keeps the labels it was opened with until it is closed.
 //   - relabel_configs of a journal, syslog, loki_push_api or docker_sd_configs job become the
 //     source's native relabel_configs (config Source.RelabelConfigs), run
 //     on each entry's labels with the source's __ labels, as Promtail runs

@@ -28,8 +28,9 @@
 // Lookup returns a pod with the number of good lists so far, so that the
 // caller can tell "not listed yet" from "the API does not have it".
 // Targets builds the label sets Prometheus's pod discovery gives a
-// container (one per declared port, or one without port labels;
-// none for a pod without an IP), with Prometheus's label names
+// container (one per declared port, or one without port labels; also for
+// a pod without an IP, which Prometheus leaves out: a finished pod's logs
+// are still on disk), with Prometheus's label names
 // (__meta_kubernetes_namespace, __meta_kubernetes_pod_label_<name>, ...).
 // The node and namespace metadata of attach_metadata, and the deployment,
 // job and cronjob names, are not listed.

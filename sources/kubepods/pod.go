@@ -78,14 +78,13 @@ const (
 
 // Targets returns the label sets Prometheus's pod discovery makes for the
 // container named container of p: one per declared port, or one without
-// port labels when it declares none. None when the pod has no IP yet (or
-// any more): Prometheus makes no target for such a pod, and the container
-// not in the spec (an ephemeral container) has none either. Label and
-// annotation names are sanitised as Prometheus does.
+// port labels when it declares none. Label and annotation names are
+// sanitised as Prometheus does. A container not in the spec (an ephemeral
+// one) has none. Unlike Prometheus, a pod without an IP has targets too
+// (with an empty or port-only __address__): Prometheus makes none for it,
+// so Promtail does not read the logs of a pod that finished and lost its
+// IP before a list saw it; its log files are still there to read.
 func Targets(p *Pod, container string) []map[string]string {
-	if p.IP == "" {
-		return nil
-	}
 	var c *Container
 	for i := range p.Containers {
 		if p.Containers[i].Name == container {
