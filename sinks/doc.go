@@ -99,7 +99,10 @@
 // File appends to one file, fsyncs it, and only then acknowledges. Before
 // each batch it compares its path's identity (stat) with the open file's
 // (fstat): when the file was renamed or removed (logrotate's rename, mv,
-// rm) it opens the path again, creating it and its directory, and fsyncs
+// rm) it waits up to half a second for a new file at the path (logrotate's
+// create: a file the sink created in between would be moved aside by
+// logrotate to <path>-<YYYYMMDDHH>.backup, out of the rotated sequence),
+// then opens the path again, creating it and its directory, and fsyncs
 // the directory (and the parents of directories it created) before it
 // acknowledges a batch written to the new file; a path that names another
 // file (logrotate's create) is appended to. Each reopen logs one line and

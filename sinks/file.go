@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/logcapturer/logcapturer/internal/promset"
 	"github.com/logcapturer/logcapturer/wal"
@@ -50,6 +51,9 @@ type File struct {
 	set     *promset.Set
 	// syncDir fsyncs a directory: wal.SyncDir, replaced by tests.
 	syncDirFn func(dir string) error
+	// awaiting, when set (tests), is called when a Send starts waiting for
+	// a missing path to reappear.
+	awaiting func()
 
 	// sem serialises Send, Reopen and Close and guards the fields below.
 	// It is a 1-buffered channel rather than a mutex so that a waiter can
@@ -248,7 +252,7 @@ func (s *File) Send(ctx context.Context, b *Batch) error {
 	if s.closed {
 		return &Retryable{Err: fmt.Errorf("file sink %s is closed", s.opts.Name)}
 	}
-	if err := s.follow(); err != nil {
+	if err := s.follow(ctx); err != nil {
 		return &Retryable{Err: err}
 	}
 	n, buf, err := writeBatch(s.f, s.buf, b, s.opts.Format)
@@ -268,16 +272,35 @@ func (s *File) Send(ctx context.Context, b *Batch) error {
 	return nil
 }
 
+// Waiting for a rotator's new file (see follow).
+const (
+	// awaitCreate is how long a path found missing is given to reappear
+	// before the sink creates it: logrotate's create follows its rename
+	// within a millisecond.
+	awaitCreate = 500 * time.Millisecond
+	// awaitPoll is the period of the path's stat meanwhile.
+	awaitPoll = 2 * time.Millisecond
+)
+
 // follow makes the open file the one the path names: when the path names
 // another file or none, it opens the path again. It also takes the open
 // file's size afresh (a copytruncate may have cut it) and syncs the
 // directory of a file it created. Called with sem held.
-func (s *File) follow() error {
+//
+// A path found missing is given awaitCreate to reappear before the sink
+// creates it: between logrotate's rename and its create (mode create), a
+// file the sink created at the path makes logrotate move it aside to
+// <path>-<YYYYMMDDHH>.backup (exit 0), taking the batches in it out of the
+// rotated sequence, or fail ("File exists") if that name is taken.
+func (s *File) follow(ctx context.Context) error {
 	open, err := s.f.Stat()
 	if err != nil {
 		return fmt.Errorf("stat the open %s: %w", s.opts.Path, err)
 	}
 	at, err := os.Stat(s.opts.Path)
+	if errors.Is(err, fs.ErrNotExist) {
+		at, err = s.awaitPath(ctx)
+	}
 	switch {
 	case err == nil && os.SameFile(open, at):
 		s.size = open.Size()
@@ -292,6 +315,28 @@ func (s *File) follow() error {
 		return err
 	}
 	return s.syncDir()
+}
+
+// awaitPath stats the missing path until it names a file again, or until
+// awaitCreate has passed or ctx is done (then its last error, not found).
+func (s *File) awaitPath(ctx context.Context) (fs.FileInfo, error) {
+	if s.awaiting != nil {
+		s.awaiting()
+	}
+	deadline := time.Now().Add(awaitCreate)
+	tick := time.NewTicker(awaitPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, fs.ErrNotExist
+		case <-tick.C:
+		}
+		at, err := os.Stat(s.opts.Path)
+		if !errors.Is(err, fs.ErrNotExist) || time.Now().After(deadline) {
+			return at, err
+		}
+	}
 }
 
 // reopen opens the path (creating it) in place of the open file. On an
