@@ -80,7 +80,9 @@
 // known waits for a list made after its directory was first seen (asked
 // for at once); then the file is left alone, unless a stored position
 // shows it was read before a restart (its pod deleted meanwhile): it is
-// read to its end with its directory's labels. Decisions are kept per
+// read to its end with its directory's labels; when the last list found
+// no pod at all on the node, one warning says to check the node name.
+// Decisions are kept per
 // path until the next list; an open file keeps its labels until it is
 // closed. While lists fail, the source raises ConditionStalled (once) and
 // counts logcapturer_source_errors_total{reason="kubernetes_api"};

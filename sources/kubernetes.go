@@ -70,6 +70,8 @@ type kubeFiles struct {
 	rules   []*relabel.Config // ownRules
 	decided map[string]*kubeDecision
 	b       *labels.Builder
+	// warnedNoPods: noPods warned (until a list finds pods).
+	warnedNoPods bool
 }
 
 // decide says whether the file of m is to be read, and with which labels
@@ -118,6 +120,8 @@ func (k *kubeFiles) decide(t *tailer, m match, stored, startup bool) (labels []w
 		return nil, false, false // a list made since will tell
 	case stored:
 		targets = []map[string]string{kubepods.PathLabels(ns, name, uid, container)}
+	default:
+		k.noPods(t)
 	}
 	for _, tg := range targets {
 		if lbls, ok := k.target(t, tg, m.path); ok {
@@ -163,6 +167,20 @@ func (k *kubeFiles) target(t *tailer, tg map[string]string, path string) ([]wal.
 	})
 	// Promtail's file target sets filename over the target's labels.
 	return sortLabels(append(out, file)), true
+}
+
+// noPods warns, once until a list finds pods again, when the API lists no
+// pod on the node while pod log directories are there: the node name
+// (HOSTNAME) is most likely the pod's own name, not spec.nodeName.
+func (k *kubeFiles) noPods(t *tailer) {
+	if n := k.d.Pods(); n > 0 || k.warnedNoPods {
+		k.warnedNoPods = k.warnedNoPods && n == 0
+		return
+	}
+	k.warnedNoPods = true
+	t.log.Warn("the Kubernetes API lists no pod on this node, yet its pod log directories are there: their files are not read; "+
+		"is the node name right? (node_name, else $HOSTNAME: in a DaemonSet set HOSTNAME from spec.nodeName)",
+		"node", k.d.NodeName(), "dir", filepath.Dir(filepath.Dir(filepath.Dir(t.opts.Paths[0]))))
 }
 
 // forget drops the decisions of paths no longer matched.

@@ -309,3 +309,23 @@ func TestKubernetesPodGoneWhileIdle(t *testing.T) {
 		"app=shop,container=web,filename=" + p + ",job=default/shop,namespace=default,node_name=node-a,pod=web-7d9f8b6c5d-x2x9z,stream=stdout": {"first", "last words"},
 	})
 }
+
+// TestKubernetesWrongNode: with a node name the API has no pod on (a
+// DaemonSet whose HOSTNAME is the pod's name), no file is read and one
+// warning says what to check.
+func TestKubernetesWrongNode(t *testing.T) {
+	root := t.TempDir()
+	api := kubetest.New(t)
+	api.SetPods(webPod())
+	podLog(t, root, "default_web-7d9f8b6c5d-x2x9z_0b1c2d3e-uid-web", "web", criLine("stdout", "GET /"))
+	h := openKube(t, api, root, "", nil, func(c *FileConfig) { c.Kubernetes.NodeName = "logcapturer-x7k2p" })
+	waitFor(t, func() bool { return h.log.count("lists no pod on this node") == 1 }, 5*time.Second, "the warning")
+	scans := h.src.scans.Load()
+	waitFor(t, func() bool { return h.src.scans.Load() > scans+3 }, 5*time.Second, "more scans")
+	if n := len(h.rec.lines("")); n != 0 {
+		t.Errorf("%d lines read", n)
+	}
+	if n := h.log.count("lists no pod on this node"); n != 1 {
+		t.Errorf("%d warnings, want 1", n)
+	}
+}

@@ -168,6 +168,13 @@ func (d *Discovery) Generation() uint64 {
 	return d.gen
 }
 
+// Pods is how many pods the last good list found.
+func (d *Discovery) Pods() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.pods
+}
+
 // Refresh asks for a list soon (at most one per second); it never blocks.
 func (d *Discovery) Refresh() {
 	select {
