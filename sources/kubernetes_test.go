@@ -2,6 +2,7 @@ package sources
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -327,5 +328,46 @@ func TestKubernetesWrongNode(t *testing.T) {
 	}
 	if n := h.log.count("lists no pod on this node"); n != 1 {
 		t.Errorf("%d warnings, want 1", n)
+	}
+}
+
+// TestKubernetesConfigProblems: the kubernetes keys are checked at their
+// lines, and refused on the other file types.
+func TestKubernetesConfigProblems(t *testing.T) {
+	types := []config.SourceType{FileSourceType(), CRISourceType(), KubernetesSourceType()}
+	_, err := config.ParseWith("s.yaml", []byte(`sources:
+  - name: pods
+    type: kubernetes
+    format: json
+    kubernetes:
+      api_server: "10.0.0.1:6443"
+      tls: {cert_file: /c.pem}
+      refresh_interval: -1s
+      namespaces: [a, ""]
+  - name: c
+    type: cri
+    format: raw
+    kubernetes: {node_name: n}
+sinks: [{name: out, type: stdout}]
+`), &config.ParseOptions{SinkTypes: []config.SinkType{{Name: "stdout"}}, SourceTypes: types, SkipDirCheck: true})
+	var ce *config.Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("err %v, want a *config.Error", err)
+	}
+	var got []string
+	for _, p := range ce.Problems {
+		got = append(got, p.String())
+	}
+	want := []string{
+		`s.yaml:4: sources[0].format: must be cri or raw, got "json"`,
+		`s.yaml:6: sources[0].kubernetes.api_server: "10.0.0.1:6443" is not an http or https URL (https://host:6443)`,
+		`s.yaml:7: sources[0].kubernetes.tls: cert_file and key_file must be given together`,
+		`s.yaml:8: sources[0].kubernetes.refresh_interval: must not be negative, got -1s`,
+		`s.yaml:9: sources[0].kubernetes.namespaces[1]: must not be empty`,
+		`s.yaml:12: sources[1].format: is for a kubernetes source only (type: kubernetes)`,
+		`s.yaml:13: sources[1].kubernetes: is for a kubernetes source only (type: kubernetes)`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
