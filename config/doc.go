@@ -205,7 +205,10 @@
 //	    type: kubernetes             # the kubelet's pod logs, labelled from the pods in the
 //	                                 # Kubernetes API (Promtail's kubernetes_sd_configs, role: pod);
 //	                                 # all the file keys above too (paths default to
-//	                                 # /var/log/pods/*/*/*.log)
+//	                                 # /var/log/pods/*/*/*.log and *.log.* for the kubelet's
+//	                                 # rotated logs, exclude to *.gz and *.tmp: a rotated log is
+//	                                 # read only to resume one rotated while logcapturer was
+//	                                 # stopped, as the stream of its current name)
 //	    format: cri                  # cri: decoded as type cri (stream label, partial lines
 //	                                 # joined) | raw: lines as written, for a cri stage
 //	    kubernetes:                  # optional (sources/kubepods.Options); defaults: from inside a pod

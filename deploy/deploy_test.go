@@ -463,7 +463,7 @@ func TestKubernetesManifest(t *testing.T) {
 						} `yaml:"securityContext"`
 						LivenessProbe  probe `yaml:"livenessProbe"`
 						ReadinessProbe probe `yaml:"readinessProbe"`
-						VolumeMounts []struct {
+						VolumeMounts   []struct {
 							Name      string `yaml:"name"`
 							MountPath string `yaml:"mountPath"`
 							ReadOnly  bool   `yaml:"readOnly"`

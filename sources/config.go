@@ -86,7 +86,8 @@ func NewFileConfig(typ string) *FileConfig {
 	case TypeCRI:
 		c.Paths = []string{DefaultCRIPath}
 	case TypeKubernetes:
-		c.Paths = []string{DefaultCRIPath}
+		c.Paths = []string{DefaultCRIPath, DefaultCRIPath + ".*"}
+		c.Exclude = []string{"*.gz", "*.tmp"}
 		c.Format = FormatCRI
 	}
 	return c

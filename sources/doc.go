@@ -80,7 +80,12 @@
 // known waits for a list made after its directory was first seen (asked
 // for at once); then the file is left alone, unless a stored position
 // shows it was read before a restart (its pod deleted meanwhile): it is
-// read to its end with its directory's labels; when the last list found
+// read to its end with its directory's labels. A rotated log
+// (<n>.log.<YYYYMMDD-HHMMSS>, when the globs take them) is read only with
+// a stored position (rotated while logcapturer was stopped), or when it
+// appeared while running without having been read; its __path__ match
+// and filename are those of <n>.log, so its lines continue that stream.
+// When the last list found
 // no pod at all on the node, one warning says to check the node name.
 // Decisions are kept per
 // path until the next list; an open file keeps its labels until it is

@@ -2,6 +2,7 @@ package sources
 
 import (
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -51,6 +52,11 @@ type KubernetesOptions struct {
 	Rules []*relabel.Config
 }
 
+// rotatedRE matches the name the kubelet gives a rotated container log,
+// <n>.log.<YYYYMMDD-HHMMSS> (pkg/kubelet/logs: the rotation renames the
+// log with that suffix, then compresses older ones to .gz).
+var rotatedRE = regexp.MustCompile(`^(.+\.log)\.\d{8}-\d{6}$`)
+
 // kubeDecision is what kubeFiles decided about one path.
 type kubeDecision struct {
 	// gen is the discovery generation the decision was made at; seenGen
@@ -93,10 +99,28 @@ func (k *kubeFiles) decide(t *tailer, m match, stored, startup bool) (labels []w
 		t.warnOnce(m.path, "kubernetes", "not in a pod log directory (<namespace>_<pod>_<uid>/<container>/); skipped")
 		return nil, false, false
 	}
+	// A rotated log (read through the glob of rotated names) is read only
+	// to resume it: a restart found it rotated since. One already there at
+	// the start without a position is history from before logcapturer;
+	// one rotated while logcapturer runs was open, and followed under its
+	// new name, unless it was never read (its pod not known yet): then it
+	// is read.
 	pod, gen := k.d.Lookup(uid)
 	dec := k.decided[m.path]
 	if dec != nil && dec.gen == gen {
 		return dec.labels, dec.tail, dec.startup
+	}
+	path := m.path
+	if r := rotatedRE.FindStringSubmatch(filepath.Base(m.path)); r != nil {
+		if !stored && (startup || dec != nil && dec.startup) {
+			if dec == nil {
+				dec = &kubeDecision{seenGen: gen, startup: true}
+				k.decided[m.path] = dec
+			}
+			dec.gen = gen
+			return nil, false, false
+		}
+		path = filepath.Join(dir, r[1])
 	}
 	if dec == nil {
 		dec = &kubeDecision{seenGen: gen, startup: startup}
@@ -124,7 +148,7 @@ func (k *kubeFiles) decide(t *tailer, m match, stored, startup bool) (labels []w
 		k.noPods(t)
 	}
 	for _, tg := range targets {
-		if lbls, ok := k.target(t, tg, m.path); ok {
+		if lbls, ok := k.target(t, tg, path); ok {
 			dec.tail, dec.labels = true, lbls
 			break
 		}
@@ -132,11 +156,13 @@ func (k *kubeFiles) decide(t *tailer, m match, stored, startup bool) (labels []w
 	return dec.labels, dec.tail, dec.startup
 }
 
-// target relabels one target and says whether it covers path, with the
-// file's labels if it does.
-func (k *kubeFiles) target(t *tailer, tg map[string]string, path string) ([]wal.Label, bool) {
+// target relabels one target and says whether it covers the log named
+// name (a rotated log's current name: __path__ globs name the current
+// logs, and its lines continue that log's stream), with the file's
+// labels if it does.
+func (k *kubeFiles) target(t *tailer, tg map[string]string, name string) ([]wal.Label, bool) {
 	out := append(make([]wal.Label, 0, len(t.src.labels)+8), t.src.labels...)
-	file := wal.Label{Name: filenameLabel, Value: path}
+	file := wal.Label{Name: filenameLabel, Value: name}
 	if len(k.rules) == 0 {
 		out = append(out,
 			wal.Label{Name: namespaceLabel, Value: tg[kubepods.LabelNamespace]},
@@ -153,10 +179,10 @@ func (k *kubeFiles) target(t *tailer, tg map[string]string, path string) ([]wal.
 		return nil, false
 	}
 	if p := res.Get(promtailPathLabel); p != "" {
-		if !glob.Match(p, path) {
+		if !glob.Match(p, name) {
 			return nil, false
 		}
-		if ex := res.Get(promtailPathExcludeLabel); ex != "" && glob.Match(ex, path) {
+		if ex := res.Get(promtailPathExcludeLabel); ex != "" && glob.Match(ex, name) {
 			return nil, false
 		}
 	}

@@ -371,3 +371,48 @@ sinks: [{name: out, type: stdout}]
 		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestKubernetesRotatedWhileStopped: a pod log the kubelet rotated while
+// logcapturer was stopped (renamed 0.log.<YYYYMMDD-HHMMSS>) is read on
+// from its stored position, its lines in the stream of 0.log, as is the
+// new 0.log; a rotated log already there at the first start, never read,
+// is history and is not read.
+func TestKubernetesRotatedWhileStopped(t *testing.T) {
+	root := t.TempDir()
+	api := kubetest.New(t)
+	api.SetPods(webPod())
+	dir := "default_web-7d9f8b6c5d-x2x9z_0b1c2d3e-uid-web"
+	old := filepath.Join(root, dir, "web", "0.log.20261205-090000")
+	p := podLog(t, root, dir, "web", criLine("stdout", "one"), criLine("stdout", "two"))
+	appendFile(t, old, criLine("stdout", "history"))
+	h := openKube(t, api, root, helmRules, nil, func(c *FileConfig) {
+		c.Paths = []string{filepath.Join(root, "*", "*", "*.log"), filepath.Join(root, "*", "*", "*.log.*")}
+	})
+	waitFor(t, func() bool { return len(h.rec.lines("")) >= 2 }, 5*time.Second, "the first lines")
+	h.src.Close()
+	pos, ok := h.rec.last(idOf(t, p))
+	if !ok {
+		t.Fatal("no position")
+	}
+	appendFile(t, p, criLine("stdout", "three, before the rotation"))
+	rotated := filepath.Join(root, dir, "web", "0.log.20261205-101010")
+	if err := os.Rename(p, rotated); err != nil {
+		t.Fatal(err)
+	}
+	podLog(t, root, dir, "web", criLine("stdout", "four, in the new log"))
+	h2 := openKube(t, api, root, helmRules, map[string]wal.Position{pos.FileID: pos}, func(c *FileConfig) {
+		c.Paths = []string{filepath.Join(root, "*", "*", "*.log"), filepath.Join(root, "*", "*", "*.log.*")}
+	})
+	waitFor(t, func() bool { return len(h2.rec.lines("")) >= 2 }, 5*time.Second, "the lines written while stopped")
+	scans := h2.src.scans.Load()
+	waitFor(t, func() bool { return h2.src.scans.Load() > scans+3 }, 5*time.Second, "more scans")
+	stream := "app=shop,container=web,filename=" + p + ",job=default/shop,namespace=default,node_name=node-a,pod=web-7d9f8b6c5d-x2x9z,stream=stdout"
+	got := h2.rec.streams()[stream]
+	slices.Sort(got)
+	if want := []string{"four, in the new log", "three, before the rotation"}; !slices.Equal(got, want) || len(h2.rec.streams()) != 1 {
+		t.Errorf("after the restart: %q, want %q in stream {%s}", h2.rec.streams(), want, stream)
+	}
+	if n := len(h.rec.streams()); n != 1 {
+		t.Errorf("first run: %q (the history file is not read)", h.rec.streams())
+	}
+}

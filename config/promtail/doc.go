@@ -127,7 +127,9 @@
 //     its max_line_size, 256 KiB by default, and drops the rest).
 //   - kubernetes_sd_configs with role: pod, Promtail's DaemonSet use: each
 //     item becomes a kubernetes source (sources.TypeKubernetes) reading
-//     /var/log/pods/*/*/*.log (or Options.PodLogDir, --pod-log-dir), the
+//     /var/log/pods/*/*/*.log (or Options.PodLogDir, --pod-log-dir) and
+//     the kubelet's rotated *.log.* (only to finish a log rotated while
+//     logcapturer was stopped, in its stream; Promtail loses those), the
 //     lines raw (format: raw) so that the job's cri or docker stage decodes
 //     them as in Promtail. The node's pods are listed from the API server
 //     (spec.nodeName=$HOSTNAME, else the host name: Promtail adds the same

@@ -117,7 +117,9 @@ func (c *conv) kubernetesSD(n *yaml.Node, path string, t target) *yaml.Node {
 	if decodes(t.stages) {
 		k.HeadComment = "promtail: lines as written, for the job's pipeline_stages (its cri or docker stage decodes them, as in Promtail)"
 	}
-	c.put(s, "paths", list(str(escape(c.podLogDir()+"*/*/*.log"))), nil, "")
+	k = c.put(s, "paths", list(str(escape(c.podLogDir()+"*/*/*.log")), str(escape(c.podLogDir()+"*/*/*.log.*"))), nil, "")
+	k.HeadComment = "promtail: also the kubelet's rotated logs (<n>.log.<time>), read only to finish one rotated while logcapturer was stopped"
+	c.put(s, "exclude", list(str("*.gz"), str("*.tmp")), nil, "")
 	if c.maxLineSize != "" {
 		n, _ := parseSize(c.maxLineSize)
 		n = min(max(n, int64(1<<10)), int64(64<<20))
