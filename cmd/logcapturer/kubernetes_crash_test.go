@@ -15,9 +15,11 @@ import (
 // TestCrashKill9Kubernetes runs the real binary with a kubernetes source
 // against a fake API server, kill -9s it at random moments while two pods
 // write CRI logs, and deletes one pod from the API half-way (its log
-// directory stays, as until the kubelet cleans up): every line reaches the
-// file sink, and the WAL holds each once. The deleted pod's file, read
-// before a restart, is read on to its end.
+// directory stays, as until the kubelet cleans up), and rotates the other
+// pod's log as the kubelet does while logcapturer is down: every line
+// reaches the file sink, and the WAL holds each once. The deleted pod's
+// file, read before a restart, is read on to its end, as is the rotated
+// log.
 func TestCrashKill9Kubernetes(t *testing.T) {
 	bin := binary(t)
 	kills := envInt(t, "LOGCAPTURER_CRASH_KILLS", 8)
@@ -29,8 +31,10 @@ func TestCrashKill9Kubernetes(t *testing.T) {
 	}
 	api.SetPods(pods...)
 	var files []*os.File
+	var paths []string
 	for _, p := range pods {
 		path := filepath.Join(dir, "pods", p.Namespace+"_"+p.Name+"_"+p.UID, p.Containers[0].Name, "0.log")
+		paths = append(paths, path)
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -47,7 +51,7 @@ wal:
 sources:
   - name: pods
     type: kubernetes
-    paths: ["%s/pods/*/*/*.log"]
+    paths: ["%s/pods/*/*/*.log", "%s/pods/*/*/*.log.*"]
     kubernetes: {api_server: "%s", node_name: node-a}
 sinks:
   - name: archive
@@ -56,7 +60,7 @@ sinks:
     batch: {max_entries: 500, max_wait: 20ms}
 admin:
   listen: ""
-`, filepath.Join(dir, "data"), dir, api.URL, filepath.Join(dir, "out", "archive.log"))), 0o644)
+`, filepath.Join(dir, "data"), dir, dir, api.URL, filepath.Join(dir, "out", "archive.log"))), 0o644)
 
 	// The writer: 1,000 lines a second to each pod's log, until stopped.
 	written := make([]int, len(files))
@@ -93,6 +97,29 @@ admin:
 			api.SetPods(pods[0]) // job-0 deleted; its file is still there
 		}
 		crashOnce(t, bin, cfg, &stderr, 300*time.Millisecond, 900*time.Millisecond)
+		if i == kills/4 {
+			// The kubelet rotates web-0's log while logcapturer is down,
+			// after the pod wrote more to it.
+			mu.Lock()
+			var buf []byte
+			for range 50 {
+				buf = fmt.Appendf(buf, "2026-12-05T10:00:00.000000001Z stdout F %s\n", lineKey(0, written[0]))
+				written[0]++
+			}
+			if _, err := files[0].Write(buf); err != nil {
+				t.Fatal(err)
+			}
+			files[0].Close()
+			if err := os.Rename(paths[0], paths[0]+".20261205-101010"); err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.OpenFile(paths[0], os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files[0] = f
+			mu.Unlock()
+		}
 	}
 	close(stop)
 	<-done
