@@ -214,6 +214,10 @@
 //	    kubernetes:                  # optional (sources/kubepods.Options); defaults: from inside a pod
 //	      api_server: https://10.0.0.1:6443   # default: KUBERNETES_SERVICE_HOST/PORT, with the
 //	                                 # service account's token and CA
+//	      kubeconfig_file: /etc/rancher/k3s/k3s.yaml   # or: kubectl's file (its current context:
+//	                                 # server, CA, client certificate, token, tokenFile or user
+//	                                 # name and password; not exec); not with api_server,
+//	                                 # bearer_token_file or tls
 //	      bearer_token_file: /var/run/secrets/kubernetes.io/serviceaccount/token   # read at each list
 //	      tls: {ca_file: ..., cert_file: ..., key_file: ..., server_name: ..., insecure_skip_verify: false}
 //	      node_name: node-a          # whose pods: default $HOSTNAME, else the host name (Promtail's)

@@ -177,6 +177,10 @@ func (c *FileConfig) checkKubernetes(ck *config.Check) {
 			ck.Problem("kubernetes.api_server", "%q is not an http or https URL (https://host:6443)", k.APIServer)
 		}
 	}
+	if k.KubeconfigFile != "" && (k.APIServer != "" || k.BearerTokenFile != "" || k.TLS != (kubepods.TLS{})) {
+		// Prometheus refuses the same.
+		ck.Problem("kubernetes.kubeconfig_file", "goes without api_server, bearer_token_file and tls: the kubeconfig says where and how")
+	}
 	if (k.TLS.CertFile == "") != (k.TLS.KeyFile == "") {
 		ck.Problem("kubernetes.tls", "cert_file and key_file must be given together")
 	}

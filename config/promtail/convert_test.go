@@ -817,6 +817,28 @@ scrape_configs:
 	}
 }
 
+// TestConvertKubeconfigConflicts: kubeconfig_file goes without api_server
+// and the HTTP client keys, as Prometheus's SDConfig checks.
+func TestConvertKubeconfigConflicts(t *testing.T) {
+	src := `clients:
+  - url: http://loki:3100/loki/api/v1/push
+scrape_configs:
+  - job_name: pods
+    kubernetes_sd_configs:
+      - role: pod
+        kubeconfig_file: /etc/k.yaml
+        api_server: https://k:6443
+        bearer_token_file: /t
+    relabel_configs:
+      - {source_labels: [__meta_kubernetes_pod_uid], replacement: '/var/log/pods/*$1/*/*.log', target_label: __path__}
+`
+	_, err := Convert("t.yaml", []byte(src), &Options{LookupEnv: noEnv})
+	if err == nil || !strings.Contains(err.Error(), "t.yaml:7: scrape_configs[0].kubernetes_sd_configs[0].kubeconfig_file: cannot use 'kubeconfig_file' and 'api_server' simultaneously") ||
+		!strings.Contains(err.Error(), "t.yaml:9: scrape_configs[0].kubernetes_sd_configs[0].bearer_token_file: cannot use a custom HTTP client configuration") {
+		t.Errorf("err = %v", err)
+	}
+}
+
 // TestConvertKubernetes: the parts of a kubernetes_sd_configs item that
 // logcapturer does not cover are each listed at their key; a job whose
 // rules set no __path__ reads nothing in Promtail and is left out with a
@@ -830,7 +852,6 @@ scrape_configs:
     kubernetes_sd_configs:
       - role: node
       - role: pod
-        kubeconfig_file: /root/.kube/config
         bearer_token: secret
         namespaces: {own_namespace: true}
         attach_metadata: {node: true}
@@ -852,7 +873,6 @@ scrape_configs:
 	want := []string{
 		"scrape_configs[0].relabel_configs[0].replacement",
 		"scrape_configs[0].kubernetes_sd_configs[0].role",
-		"scrape_configs[0].kubernetes_sd_configs[1].kubeconfig_file",
 		"scrape_configs[0].kubernetes_sd_configs[1].bearer_token",
 		"scrape_configs[0].kubernetes_sd_configs[1].tls_config.ca",
 		"scrape_configs[0].kubernetes_sd_configs[1].namespaces.own_namespace",

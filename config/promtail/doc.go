@@ -138,14 +138,14 @@
 //     (__meta_kubernetes_*), as Promtail's file target manager runs them
 //     on each target: __host__, __path__ and __path_exclude__ choose the
 //     files, the rest minus "__" labels, plus filename, label them.
-//     api_server, bearer_token_file (or authorization's credentials_file,
+//     kubeconfig_file, api_server, bearer_token_file (or authorization's credentials_file,
 //     type Bearer), tls_config's ca_file, cert_file, key_file,
 //     server_name and insecure_skip_verify, namespaces.names and the
 //     label and field selectors of role pod carry over; without
 //     api_server, the cluster's API from inside the pod, with its service
 //     account, as Promtail. A job whose rules set no __path__ reads no file
 //     in Promtail ("no path for target"): its discovery is left out, with a
-//     note. Not covered, each at its key: another role, kubeconfig_file,
+//     note. Not covered, each at its key: another role,
 //     inline secrets (bearer_token, authorization credentials, tls_config
 //     ca/cert/key), basic_auth, oauth2, the proxy keys, http_headers,
 //     own_namespace, attach_metadata, and a __path__ rule whose replacement

@@ -59,8 +59,18 @@ func (c *conv) kubernetesSD(n *yaml.Node, path string, t target) *yaml.Node {
 		c.problem(n.Line, joinKey(path, "role"), "is required: role: pod (the role whose targets have log files)")
 	}
 	if v, ok := f["kubeconfig_file"]; ok {
-		c.notCovered(v.k.Line, v.path, "kubeconfig_file: logcapturer does not read kubeconfig files; give api_server, "+
-			"bearer_token_file and tls_config (ca_file, cert_file, key_file) from it")
+		if s, ok := c.scalar(v, "a file name"); ok && s != "" {
+			c.put(kube, "kubeconfig_file", c.outStr(v.v), v.k, v.path)
+			// Prometheus's SDConfig.UnmarshalYAML refuses both.
+			if _, ok := f["api_server"]; ok {
+				c.problem(v.k.Line, v.path, "cannot use 'kubeconfig_file' and 'api_server' simultaneously (Promtail refuses it too)")
+			}
+			for _, k := range kubernetesHTTPKeys {
+				if h, ok := f[k]; ok && k != "follow_redirects" && k != "enable_http2" {
+					c.problem(h.k.Line, h.path, "cannot use a custom HTTP client configuration together with 'kubeconfig_file' (Promtail refuses it too)")
+				}
+			}
+		}
 	}
 	if v, ok := f["api_server"]; ok {
 		if s, ok := c.scalar(v, "a URL"); ok && s != "" {

@@ -32,18 +32,46 @@ const listPageSize = 500
 
 // client lists pods from the API server.
 type client struct {
-	base      *url.URL
-	tokenFile string
-	http      *http.Client
+	base *url.URL
+	acc  *apiAccess
+	http *http.Client
 }
 
 func newClient(o *Options) (*client, error) {
+	var acc *apiAccess
+	var err error
+	if o.KubeconfigFile != "" {
+		acc, err = fromKubeconfig(o.KubeconfigFile)
+	} else {
+		acc, err = fromOptions(o)
+	}
+	if err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(acc.server)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("API server %q is not an http or https URL", acc.server)
+	}
+	if acc.tokenFile != "" {
+		if _, err := os.ReadFile(acc.tokenFile); err != nil {
+			return nil, fmt.Errorf("read the bearer token: %w", err)
+		}
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = acc.tls
+	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 1, 1
+	return &client{base: u, acc: acc, http: &http.Client{Transport: tr, Timeout: 30 * time.Second}}, nil
+}
+
+// fromOptions is the access api_server, bearer_token_file and tls give,
+// or without api_server the cluster's from inside a pod.
+func fromOptions(o *Options) (*apiAccess, error) {
 	server, tokenFile, caFile := o.APIServer, o.BearerTokenFile, o.TLS.CAFile
 	if server == "" {
 		host, port := os.Getenv("KUBERNETES_SERVICE_HOST"), os.Getenv("KUBERNETES_SERVICE_PORT")
 		if host == "" || port == "" {
 			return nil, errors.New("api_server is not set and this is not a pod (KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set): " +
-				"give api_server, with bearer_token_file and tls, to reach the cluster from outside")
+				"give kubeconfig_file, or api_server with bearer_token_file and tls, to reach the cluster from outside")
 		}
 		server = "https://" + net.JoinHostPort(host, port)
 		if tokenFile == "" {
@@ -52,10 +80,6 @@ func newClient(o *Options) (*client, error) {
 		if caFile == "" {
 			caFile = InClusterCAFile
 		}
-	}
-	u, err := url.Parse(server)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("api_server %q is not an http or https URL", server)
 	}
 	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: o.TLS.InsecureSkipVerify, ServerName: o.TLS.ServerName} //nolint:gosec // the user's choice
 	if caFile != "" {
@@ -76,15 +100,7 @@ func newClient(o *Options) (*client, error) {
 		}
 		tc.Certificates = []tls.Certificate{cert}
 	}
-	if tokenFile != "" {
-		if _, err := os.ReadFile(tokenFile); err != nil {
-			return nil, fmt.Errorf("read the bearer token (bearer_token_file): %w", err)
-		}
-	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = tc
-	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 1, 1
-	return &client{base: u, tokenFile: tokenFile, http: &http.Client{Transport: tr, Timeout: 30 * time.Second}}, nil
+	return &apiAccess{server: server, tls: tc, tokenFile: tokenFile}, nil
 }
 
 func (c *client) close() { c.http.CloseIdleConnections() }
@@ -130,14 +146,19 @@ func (c *client) page(ctx context.Context, namespace, fieldSelector, labelSelect
 		return nil, "", fmt.Errorf("list pods: %w", err)
 	}
 	req.Header.Set("Accept", "application/json")
-	if c.tokenFile != "" {
+	switch a := c.acc; {
+	case a.tokenFile != "":
 		// Read at each list: projected service account tokens are
 		// rotated in place by the kubelet.
-		tok, err := os.ReadFile(c.tokenFile)
+		tok, err := os.ReadFile(a.tokenFile)
 		if err != nil {
 			return nil, "", fmt.Errorf("list pods: read the bearer token: %w", err)
 		}
 		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	case a.token != "":
+		req.Header.Set("Authorization", "Bearer "+a.token)
+	case a.user != "":
+		req.SetBasicAuth(a.user, a.password)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

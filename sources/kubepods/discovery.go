@@ -43,6 +43,11 @@ type Options struct {
 	// (KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT), with the
 	// service account's token and CA.
 	APIServer string `yaml:"api_server"`
+	// KubeconfigFile is a kubeconfig file (kubectl's): its current
+	// context's server, CA, client certificate, token or tokenFile, or
+	// user name and password. Not with api_server, bearer_token_file or
+	// tls.
+	KubeconfigFile string `yaml:"kubeconfig_file"`
 	// BearerTokenFile holds the token sent on each list (read at each
 	// list: the kubelet rotates it in place).
 	BearerTokenFile string `yaml:"bearer_token_file"`

@@ -11,8 +11,12 @@
 // Options.FieldSelector) and Options.LabelSelector, 500 a page, following
 // the list's continue token. Promtail adds the same node selector to its
 // pod discovery. NODE is Options.NodeName, else $HOSTNAME, else the host
-// name (Promtail's rule). Without Options.APIServer, the cluster's API
-// from inside a pod: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT,
+// name (Promtail's rule). The server is Options.APIServer (with
+// BearerTokenFile and TLS), else the one of Options.KubeconfigFile's
+// current context with its credentials (kubeconfig.go: CA, client
+// certificate, token, tokenFile read at each list, or basic auth; exec
+// and auth-provider plugins are refused), else the cluster's API from
+// inside a pod: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT,
 // the service account's token (read again at each list: the kubelet
 // rotates it) and CA. A list runs at Start, every RefreshInterval (one
 // minute) for label and annotation changes, and about a second after

@@ -2,6 +2,8 @@ package kubepods
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/pem"
 	"maps"
 	"os"
 	"path/filepath"
@@ -151,7 +153,60 @@ func TestDiscovery(t *testing.T) {
 func TestInClusterNeedsPod(t *testing.T) {
 	t.Setenv("KUBERNETES_SERVICE_HOST", "")
 	_, err := New(nil, Options{NodeName: "n"}, Hooks{})
-	if err == nil || !strings.Contains(err.Error(), "give api_server") {
+	if err == nil || !strings.Contains(err.Error(), "give kubeconfig_file, or api_server") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestKubeconfig: with kubeconfig_file the discovery reaches the API
+// server of its current context, trusting the cluster's
+// certificate-authority-data and sending the user's tokenFile (relative
+// to the kubeconfig's directory); credentials it does not cover are
+// refused with what to give instead.
+func TestKubeconfig(t *testing.T) {
+	api := kubetest.NewTLS(t)
+	api.SetToken("k3s-token")
+	api.SetPods(kubetest.Pod{Namespace: "a", Name: "p1", UID: "u1", Node: "edge-1", IP: "10.0.0.1"})
+	dir := t.TempDir()
+	ca := base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: api.Certificate().Raw}))
+	os.WriteFile(filepath.Join(dir, "token"), []byte("k3s-token\n"), 0o600)
+	write := func(user string) string {
+		p := filepath.Join(dir, "k3s.yaml")
+		os.WriteFile(p, []byte(`apiVersion: v1
+kind: Config
+clusters:
+- name: other
+  cluster: {server: "https://192.0.2.1:6443"}
+- name: default
+  cluster:
+    server: `+api.URL+`
+    certificate-authority-data: `+ca+`
+contexts:
+- name: default
+  context: {cluster: default, user: default}
+current-context: default
+users:
+- name: default
+  user: `+user+`
+`), 0o600)
+		return p
+	}
+	d, err := New(nil, Options{KubeconfigFile: write("{tokenFile: token}"), NodeName: "edge-1"}, Hooks{Listed: func(_ int, err error) {
+		if err != nil {
+			t.Errorf("list: %v", err)
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Start(context.Background())
+	defer d.Close()
+	waitFor(t, func() bool { return d.Generation() >= 1 }, "a list")
+	if p, _ := d.Lookup("u1"); p == nil {
+		t.Error("pod u1 not listed")
+	}
+	_, err = New(nil, Options{KubeconfigFile: write("{exec: {command: aws, args: [eks, get-token]}}"), NodeName: "edge-1"}, Hooks{})
+	if err == nil || !strings.Contains(err.Error(), "exec and auth-provider credentials are not covered") {
+		t.Errorf("exec user: %v", err)
 	}
 }

@@ -63,6 +63,15 @@ func New(t testing.TB) *Server {
 	return s
 }
 
+// NewTLS starts a server on HTTPS with httptest's certificate
+// (Server.Certificate), closed at the test's cleanup.
+func NewTLS(t testing.TB) *Server {
+	s := &Server{}
+	s.Server = httptest.NewTLSServer(http.HandlerFunc(s.serve))
+	t.Cleanup(s.Close)
+	return s
+}
+
 // SetToken makes every request carry this bearer token ("": none).
 func (s *Server) SetToken(tok string) {
 	s.mu.Lock()
