@@ -201,26 +201,23 @@ func (c *conv) scrapeConfig(n *yaml.Node, path string, out *yaml.Node) {
 			pushed = append(pushed, s)
 		}
 	}
-	if e, ok := f["docker_sd_configs"]; ok {
-		items := c.items(e)
-		for i, it := range items {
-			t.name = sourceName(job, i, len(items))
-			if len(pushed) > 0 || f["static_configs"].v != nil {
-				t.name = sourceName(job+"-docker", i, len(items))
-			}
-			if s := c.dockerSD(it, e.path+"["+strconv.Itoa(i)+"]", t); s != nil {
-				pushed = append(pushed, s)
-			}
+	// Each discovery item is a source, named after the job (and the kind,
+	// when the job makes other sources too).
+	for _, sd := range []struct {
+		key, kind string
+		conv      func(*yaml.Node, string, target) *yaml.Node
+	}{{"docker_sd_configs", "docker", c.dockerSD}, {"kubernetes_sd_configs", "kubernetes", c.kubernetesSD}} {
+		e, ok := f[sd.key]
+		if !ok || sd.key == "kubernetes_sd_configs" && !c.kubePaths(t, rules) {
+			continue
 		}
-	}
-	if e, ok := f["kubernetes_sd_configs"]; ok && c.kubePaths(t, rules) {
 		items := c.items(e)
 		for i, it := range items {
 			t.name = sourceName(job, i, len(items))
 			if len(pushed) > 0 || f["static_configs"].v != nil {
-				t.name = sourceName(job+"-kubernetes", i, len(items))
+				t.name = sourceName(job+"-"+sd.kind, i, len(items))
 			}
-			if s := c.kubernetesSD(it, e.path+"["+strconv.Itoa(i)+"]", t); s != nil {
+			if s := sd.conv(it, e.path+"["+strconv.Itoa(i)+"]", t); s != nil {
 				pushed = append(pushed, s)
 			}
 		}
