@@ -85,7 +85,8 @@
 // a stored position (rotated while logcapturer was stopped), or when it
 // appeared while running without having been read; its __path__ match
 // and filename are those of <n>.log, so its lines continue that stream.
-// When the last list found
+// Files reports the matched files it does not read as FileWaiting (pod
+// not listed yet) or FileSkipped, with why. When the last list found
 // no pod at all on the node, one warning says to check the node name.
 // Decisions are kept per
 // path until the next list; an open file keeps its labels until it is

@@ -3,6 +3,7 @@ package sources
 import (
 	"path/filepath"
 	"regexp"
+	"time"
 	"sort"
 	"strings"
 
@@ -67,7 +68,19 @@ type kubeDecision struct {
 	startup bool
 	tail    bool
 	labels  []wal.Label
+	// why the file is not read ("" while waiting for a list), and since
+	// when it was first seen.
+	why   string
+	since time.Time
 }
+
+// Reasons a kubernetes source does not read a matched file (FileSkipped).
+const (
+	whyNoPod     = "no such pod in the Kubernetes API (another node's, or not in the namespaces or selectors)"
+	whyDropped   = "no target of its container is kept by relabel_configs and covers it (__path__, __host__)"
+	whyHistory   = "a rotated log already there at the start: history, not read"
+	whyNotPodDir = "not in a pod log directory (<namespace>_<pod>_<uid>/<container>/)"
+)
 
 // kubeFiles decides, for the tailer, which matched files to read and with
 // which labels. Tailer goroutine only, except the Discovery it asks.
@@ -97,6 +110,9 @@ func (k *kubeFiles) decide(t *tailer, m match, stored, startup bool) (labels []w
 	ns, name, uid, ok := kubepods.SplitLogDir(filepath.Base(filepath.Dir(dir)))
 	if !ok {
 		t.warnOnce(m.path, "kubernetes", "not in a pod log directory (<namespace>_<pod>_<uid>/<container>/); skipped")
+		if k.decided[m.path] == nil {
+			k.decided[m.path] = &kubeDecision{why: whyNotPodDir, since: time.Now()}
+		}
 		return nil, false, false
 	}
 	// A rotated log (read through the glob of rotated names) is read only
@@ -114,7 +130,7 @@ func (k *kubeFiles) decide(t *tailer, m match, stored, startup bool) (labels []w
 	if r := rotatedRE.FindStringSubmatch(filepath.Base(m.path)); r != nil {
 		if !stored && (startup || dec != nil && dec.startup) {
 			if dec == nil {
-				dec = &kubeDecision{seenGen: gen, startup: true}
+				dec = &kubeDecision{seenGen: gen, startup: true, why: whyHistory, since: time.Now()}
 				k.decided[m.path] = dec
 			}
 			dec.gen = gen
@@ -123,7 +139,7 @@ func (k *kubeFiles) decide(t *tailer, m match, stored, startup bool) (labels []w
 		path = filepath.Join(dir, r[1])
 	}
 	if dec == nil {
-		dec = &kubeDecision{seenGen: gen, startup: startup}
+		dec = &kubeDecision{seenGen: gen, startup: startup, since: time.Now()}
 		k.decided[m.path] = dec
 		if pod == nil {
 			k.d.Refresh()
@@ -135,21 +151,23 @@ func (k *kubeFiles) decide(t *tailer, m match, stored, startup bool) (labels []w
 		dec.gen = gen
 		return dec.labels, true, dec.startup
 	}
-	dec.gen, dec.tail, dec.labels = gen, false, nil
+	dec.gen, dec.tail, dec.labels, dec.why = gen, false, nil, whyDropped
 	var targets []map[string]string
 	switch {
 	case pod != nil:
 		targets = kubepods.Targets(pod, container)
 	case gen == dec.seenGen:
+		dec.why = ""
 		return nil, false, false // a list made since will tell
 	case stored:
 		targets = []map[string]string{kubepods.PathLabels(ns, name, uid, container)}
 	default:
+		dec.why = whyNoPod
 		k.noPods(t)
 	}
 	for _, tg := range targets {
 		if lbls, ok := k.target(t, tg, path); ok {
-			dec.tail, dec.labels = true, lbls
+			dec.tail, dec.labels, dec.why = true, lbls, ""
 			break
 		}
 	}
@@ -207,6 +225,23 @@ func (k *kubeFiles) noPods(t *tailer) {
 	t.log.Warn("the Kubernetes API lists no pod on this node, yet its pod log directories are there: their files are not read; "+
 		"is the node name right? (node_name, else $HOSTNAME: in a DaemonSet set HOSTNAME from spec.nodeName)",
 		"node", k.d.NodeName(), "dir", filepath.Dir(filepath.Dir(filepath.Dir(t.opts.Paths[0]))))
+}
+
+// appendStatus adds the matched files it does not read, waiting or
+// skipped, to a source's status (those that are open are there already).
+func (k *kubeFiles) appendStatus(files []FileStatus, open map[string]*tailedFile) []FileStatus {
+	for p, dec := range k.decided {
+		if dec.tail || open[p] != nil {
+			continue
+		}
+		since := dec.since.UTC()
+		fs := FileStatus{Path: p, State: FileSkipped, Error: dec.why, Since: &since}
+		if dec.why == "" {
+			fs.State, fs.Error = FileWaiting, "its pod is not in the pods listed so far"
+		}
+		files = append(files, fs)
+	}
+	return files
 }
 
 // forget drops the decisions of paths no longer matched.

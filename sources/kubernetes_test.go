@@ -196,6 +196,24 @@ func TestKubernetesHelmChart(t *testing.T) {
 			t.Errorf("list %q does not select the node's pods", q)
 		}
 	}
+	// The status says why the files not read are not.
+	want2 := map[string]string{
+		filepath.Join(root, "skipped_noise_uid-noise", "noise", "0.log"):              FileSkipped + ": " + whyDropped,
+		filepath.Join(root, "default_gone_uid-unknown", "app", "0.log"):               FileSkipped + ": " + whyNoPod,
+		filepath.Join(web, "web", "0.log"):                                            FileOpen + ": ",
+		filepath.Join(root, "default_late_uid-late", "main", "0.log"):                 FileOpen + ": ",
+		filepath.Join(web, "init-db", "0.log"):                                        FileOpen + ": ",
+		filepath.Join(root, "kube-system_etcd-node-a_5c3a9e1f0hash", "etcd", "0.log"): FileOpen + ": ",
+	}
+	waitFor(t, func() bool { return len(h.src.Files()) == len(want2) }, 5*time.Second, "the status of every file")
+	for _, f := range h.src.Files() {
+		if got := f.State + ": " + f.Error; got != want2[f.Path] {
+			t.Errorf("%s: %q, want %q", f.Path, got, want2[f.Path])
+		}
+	}
+	if h.src.Type() != TypeKubernetes {
+		t.Errorf("Type() = %q", h.src.Type())
+	}
 }
 
 func checkStreams(t *testing.T, got, want map[string][]string) {
@@ -242,6 +260,7 @@ func TestKubernetesAPIFailing(t *testing.T) {
 	if n := len(h.rec.lines("")); n != 0 {
 		t.Fatalf("%d lines read while the pod is unknown", n)
 	}
+	waitFor(t, func() bool { fs := h.src.Files(); return len(fs) == 1 && fs[0].State == FileWaiting }, 5*time.Second, "the file shown waiting")
 	c, ok := h.cond.last()
 	if !ok || !c.on || c.reason != ConditionStalled || !strings.Contains(c.detail, "403 Forbidden: pods is forbidden") {
 		t.Fatalf("condition %+v, want %s on with the API's message", c, ConditionStalled)

@@ -17,6 +17,13 @@ const (
 	// say; retried at each rescan), or it is open and its reads fail
 	// (retried at each wake-up). Error and Since say why and since when.
 	FileUnreadable = "unreadable"
+	// FileWaiting (kubernetes sources): matched, not read yet: its pod is
+	// not in the pods listed so far (a list made since will tell).
+	FileWaiting = "waiting"
+	// FileSkipped (kubernetes sources): matched and not read; Error says
+	// why (no such pod in the API, its targets dropped by relabel_configs
+	// or not covering it, a rotated log from before the start).
+	FileSkipped = "skipped"
 )
 
 // FileStatus is where a source stands in one file, as of the end of its
@@ -73,8 +80,13 @@ type boardFile struct {
 	fp fingerprint // FileID is formatted again only when it changes
 }
 
-// Type returns the source's type: file, docker or cri.
-func (f *File) Type() string { return f.opts.Type }
+// Type returns the source's type: file, docker, cri or kubernetes.
+func (f *File) Type() string {
+	if f.opts.Kubernetes != nil {
+		return TypeKubernetes
+	}
+	return f.opts.Type
+}
 
 // Files returns the state of every file the source tails or keeps idle,
 // sorted by path, as of the end of the last read round. It copies a short
@@ -162,6 +174,9 @@ func (t *tailer) fillBoard() (allUnreadable bool, detail string) {
 		since := u.since.UTC()
 		b.files = append(b.files, FileStatus{Path: p, Size: max(0, u.size), State: FileUnreadable, Error: u.err, Since: &since})
 	}
+	if t.kube != nil {
+		b.files = t.kube.appendStatus(b.files, t.byPath)
+	}
 	var lag int64
 	for i := range b.files {
 		lag += b.files[i].LagBytes
@@ -170,6 +185,9 @@ func (t *tailer) fillBoard() (allUnreadable bool, detail string) {
 	var first *FileStatus
 	for i := range b.files {
 		f := &b.files[i]
+		if f.State == FileWaiting || f.State == FileSkipped {
+			continue
+		}
 		if f.State != FileUnreadable {
 			return false, ""
 		}

@@ -136,7 +136,7 @@ func renderSources(w io.Writer, srcs []pipeline.SourceStatus) error {
 		}
 		switch {
 		case len(s.Files) > 0 || len(s.Connections) > 0:
-		case s.Type == "file" || s.Type == "docker" || s.Type == "cri" || s.Type == "":
+		case s.Type == "file" || s.Type == "docker" || s.Type == "cri" || s.Type == "kubernetes" || s.Type == "":
 			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\tno files\t-\t-\n", s.Name)
 		default:
 			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\tno connections\t-\t-\n", s.Name)
