@@ -3,9 +3,9 @@ package sources
 import (
 	"path/filepath"
 	"regexp"
-	"time"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/relabel"
