@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,10 @@ import (
 
 	"github.com/logcapturer/logcapturer/wal"
 )
+
+// childReady holds, by child (*exec.Cmd), the notify socket startChild
+// gave it.
+var childReady sync.Map
 
 // buildBinary builds the real logcapturer binary once per test binary.
 var buildBinary = sync.OnceValues(func() (string, error) {
@@ -136,6 +141,25 @@ func startChild(t *testing.T, bin, cfg string, stderr io.Writer) *exec.Cmd {
 	}
 	cmd := exec.Command(bin, "run", "--config", cfg, "--log-level", level)
 	cmd.Stderr = stderr
+	// Unless the test listens itself, the child tells its own socket when
+	// it is ready: stopChild waits for that, since a SIGTERM before the
+	// child's handler is installed kills it ("signal: terminated").
+	if os.Getenv("NOTIFY_SOCKET") == "" {
+		dir, err := os.MkdirTemp("", "lc-notify-") // short: a socket path has at most 107 bytes
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		path := filepath.Join(dir, "s")
+		conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+path)
+		childReady.Store(cmd, &notifySocket{conn: conn})
+		t.Cleanup(func() { childReady.Delete(cmd) })
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -348,6 +372,9 @@ func crashOnce(t *testing.T, bin, cfg string, stderr io.Writer, least, spread ti
 // stderr, unless it shuts down cleanly.
 func stopChild(t *testing.T, cmd *exec.Cmd, stderr fmt.Stringer) {
 	t.Helper()
+	if n, ok := childReady.Load(cmd); ok {
+		n.(*notifySocket).wait(t, "READY=1")
+	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
