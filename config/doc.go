@@ -222,6 +222,7 @@
 //	      tls: {ca_file: ..., cert_file: ..., key_file: ..., server_name: ..., insecure_skip_verify: false}
 //	      node_name: node-a          # whose pods: default $HOSTNAME, else the host name (Promtail's)
 //	      namespaces: [default]      # default: every namespace
+//	      own_namespace: false       # true: and logcapturer's own (the service account's)
 //	      label_selector: app=web    # added to the lists (the API's selector syntax)
 //	      field_selector: status.phase=Running   # joined to spec.nodeName=<node_name>
 //	      refresh_interval: 1m       # lists again for label changes; a new pod's log directory

@@ -853,7 +853,6 @@ scrape_configs:
       - role: node
       - role: pod
         bearer_token: secret
-        namespaces: {own_namespace: true}
         attach_metadata: {node: true}
         tls_config: {ca: "-----BEGIN CERTIFICATE-----"}
     relabel_configs:
@@ -861,7 +860,7 @@ scrape_configs:
   - job_name: no-path
     kubernetes_sd_configs: [{role: pod}]
   - job_name: fine
-    kubernetes_sd_configs: [{role: pod, namespaces: {names: [a]}}]
+    kubernetes_sd_configs: [{role: pod, namespaces: {names: [a], own_namespace: true}}]
     relabel_configs:
       - {source_labels: [__meta_kubernetes_pod_uid, __meta_kubernetes_pod_container_name], separator: /, replacement: '/var/log/pods/*$1/*.log', target_label: __path__}
 `
@@ -875,7 +874,6 @@ scrape_configs:
 		"scrape_configs[0].kubernetes_sd_configs[0].role",
 		"scrape_configs[0].kubernetes_sd_configs[1].bearer_token",
 		"scrape_configs[0].kubernetes_sd_configs[1].tls_config.ca",
-		"scrape_configs[0].kubernetes_sd_configs[1].namespaces.own_namespace",
 		"scrape_configs[0].kubernetes_sd_configs[1].attach_metadata.node",
 	}
 	slices.Sort(left)
@@ -896,7 +894,8 @@ scrape_configs:
 		t.Fatalf("sources: %+v", cfg.Sources)
 	}
 	fc := cfg.Sources[0].Options.(*sources.FileConfig)
-	if fc.Format != sources.FormatRaw || !slices.Equal(fc.Kubernetes.Namespaces, []string{"a"}) || len(cfg.Sources[0].RelabelConfigs) != 1 {
+	if fc.Format != sources.FormatRaw || !slices.Equal(fc.Kubernetes.Namespaces, []string{"a"}) || !fc.Kubernetes.OwnNamespace ||
+		len(cfg.Sources[0].RelabelConfigs) != 1 {
 		t.Errorf("source options: %+v", fc)
 	}
 }

@@ -140,7 +140,8 @@
 //     files, the rest minus "__" labels, plus filename, label them.
 //     kubeconfig_file, api_server, bearer_token_file (or authorization's credentials_file,
 //     type Bearer), tls_config's ca_file, cert_file, key_file,
-//     server_name and insecure_skip_verify, namespaces.names and the
+//     server_name and insecure_skip_verify, namespaces (names,
+//     own_namespace) and the
 //     label and field selectors of role pod carry over; without
 //     api_server, the cluster's API from inside the pod, with its service
 //     account, as Promtail. A job whose rules set no __path__ reads no file
@@ -148,7 +149,7 @@
 //     note. Not covered, each at its key: another role,
 //     inline secrets (bearer_token, authorization credentials, tls_config
 //     ca/cert/key), basic_auth, oauth2, the proxy keys, http_headers,
-//     own_namespace, attach_metadata, and a __path__ rule whose replacement
+//     attach_metadata, and a __path__ rule whose replacement
 //     is not under the pod log directory. Also different, noted: a pod's
 //     files are read to their end when the pod is deleted (Promtail stops
 //     its target at once), a pod without an IP (finished, evicted) is read

@@ -231,8 +231,7 @@ func (c *conv) kubeTLS(v entry, kube *yaml.Node) {
 	}
 }
 
-// kubeNamespaces converts namespaces: names become the source's
-// namespaces; own_namespace is not covered.
+// kubeNamespaces converts namespaces: names and own_namespace carry over.
 func (c *conv) kubeNamespaces(v entry, kube *yaml.Node) {
 	nf, ok := c.fields(v.v, v.path, "own_namespace", "names")
 	if !ok {
@@ -240,7 +239,7 @@ func (c *conv) kubeNamespaces(v entry, kube *yaml.Node) {
 	}
 	if own, ok := nf["own_namespace"]; ok {
 		if b, ok := c.boolean(own); ok && b {
-			c.notCovered(own.k.Line, own.path, "own_namespace: name the namespace in names")
+			c.put(kube, "own_namespace", plain("true"), own.k, own.path)
 		}
 	}
 	if names, ok := nf["names"]; ok {

@@ -21,6 +21,8 @@ import (
 const (
 	InClusterTokenFile = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 	InClusterCAFile    = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
+	// InClusterNamespaceFile holds the pod's own namespace.
+	InClusterNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 )
 
 // maxListBytes caps one page of a pod list (500 pods at most); a node's

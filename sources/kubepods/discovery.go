@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -57,6 +58,10 @@ type Options struct {
 	NodeName string `yaml:"node_name"`
 	// Namespaces limit the pods to these namespaces (empty: all).
 	Namespaces []string `yaml:"namespaces"`
+	// OwnNamespace adds logcapturer's own namespace (in a pod: the
+	// service account's namespace file) to Namespaces, as Prometheus's
+	// own_namespace.
+	OwnNamespace bool `yaml:"own_namespace"`
 	// LabelSelector and FieldSelector are added to the list requests (the
 	// API's selector syntax); FieldSelector is joined to the node's.
 	LabelSelector string `yaml:"label_selector"`
@@ -82,6 +87,9 @@ func (o *Options) Node() (string, error) {
 	}
 	return h, nil
 }
+
+// namespaceFile is InClusterNamespaceFile, replaced by tests.
+var namespaceFile = InClusterNamespaceFile
 
 // Discovery keeps the pods of one node, listed from the API server by one
 // goroutine (run): at Start, every RefreshInterval, and soon after Refresh.
@@ -127,6 +135,14 @@ func New(logger *slog.Logger, opts Options, hooks Hooks) (*Discovery, error) {
 	c, err := newClient(&opts)
 	if err != nil {
 		return nil, err
+	}
+	if opts.OwnNamespace {
+		ns, err := os.ReadFile(namespaceFile)
+		if err != nil {
+			c.close()
+			return nil, fmt.Errorf("own_namespace: read the pod's namespace: %w", err)
+		}
+		opts.Namespaces = append(slices.Clone(opts.Namespaces), strings.TrimSpace(string(ns)))
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)

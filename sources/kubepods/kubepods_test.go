@@ -210,3 +210,29 @@ users:
 		t.Errorf("exec user: %v", err)
 	}
 }
+
+// TestOwnNamespace: own_namespace lists the pods of the namespace in the
+// service account's namespace file, with the other names.
+func TestOwnNamespace(t *testing.T) {
+	api := kubetest.New(t)
+	api.SetPods(kubetest.Pod{Namespace: "logging", Name: "p1", UID: "u1", Node: "n1", IP: "10.0.0.1"},
+		kubetest.Pod{Namespace: "shop", Name: "p2", UID: "u2", Node: "n1", IP: "10.0.0.2"},
+		kubetest.Pod{Namespace: "other", Name: "p3", UID: "u3", Node: "n1", IP: "10.0.0.3"})
+	f := filepath.Join(t.TempDir(), "namespace")
+	os.WriteFile(f, []byte("logging"), 0o600)
+	old := namespaceFile
+	namespaceFile = f
+	defer func() { namespaceFile = old }()
+	d, err := New(nil, Options{APIServer: api.URL, NodeName: "n1", Namespaces: []string{"shop"}, OwnNamespace: true}, Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Start(context.Background())
+	defer d.Close()
+	waitFor(t, func() bool { return d.Generation() >= 1 }, "a list")
+	for uid, want := range map[string]bool{"u1": true, "u2": true, "u3": false} {
+		if p, _ := d.Lookup(uid); (p != nil) != want {
+			t.Errorf("pod %s listed: %v, want %v", uid, p != nil, want)
+		}
+	}
+}
