@@ -167,18 +167,17 @@ func (c *client) page(ctx context.Context, namespace, fieldSelector, labelSelect
 		return nil, "", fmt.Errorf("list pods: %w", err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxListBytes+1))
-	if err != nil {
-		return nil, "", fmt.Errorf("list pods: read the answer: %w", err)
-	}
 	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		return nil, "", fmt.Errorf("list pods: %s: %s", resp.Status, statusMessage(body))
 	}
-	if len(body) > maxListBytes {
-		return nil, "", fmt.Errorf("list pods: the answer is over %d MiB", maxListBytes>>20)
-	}
+	// Decoded as it arrives: the answer is not held whole beside the pods.
+	lr := &io.LimitedReader{R: resp.Body, N: maxListBytes}
 	var l podList
-	if err := json.Unmarshal(body, &l); err != nil {
+	if err := json.NewDecoder(lr).Decode(&l); err != nil {
+		if lr.N == 0 {
+			return nil, "", fmt.Errorf("list pods: the answer is over %d MiB", maxListBytes>>20)
+		}
 		return nil, "", fmt.Errorf("list pods: the answer is not a PodList: %w", err)
 	}
 	pods := make([]*Pod, 0, len(l.Items))

@@ -4,10 +4,14 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/pem"
+	"io"
 	"maps"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -234,5 +238,45 @@ func TestOwnNamespace(t *testing.T) {
 		if p, _ := d.Lookup(uid); (p != nil) != want {
 			t.Errorf("pod %s listed: %v, want %v", uid, p != nil, want)
 		}
+	}
+}
+
+// TestListNotPodList: an answer that is not a PodList (a proxy's HTML
+// page, say) is a failed list with what was wrong, never a panic, and
+// the pods of the last good list are kept.
+func TestListNotPodList(t *testing.T) {
+	var mu sync.Mutex
+	body := `{"kind":"PodList","items":[{"metadata":{"name":"p1","namespace":"a","uid":"u1"},"status":{"podIP":"10.0.0.1"}}]}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		io.WriteString(w, body)
+	}))
+	defer srv.Close()
+	errs := make(chan error, 16)
+	d, err := New(nil, Options{APIServer: srv.URL, NodeName: "n1"}, Hooks{Listed: func(_ int, err error) {
+		select {
+		case errs <- err:
+		default:
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Start(context.Background())
+	defer d.Close()
+	if err := <-errs; err != nil {
+		t.Fatalf("first list: %v", err)
+	}
+	mu.Lock()
+	body = "<html><body>502 Bad Gateway</body></html>"
+	mu.Unlock()
+	d.Refresh()
+	err = <-errs
+	if err == nil || !strings.Contains(err.Error(), "the answer is not a PodList") {
+		t.Fatalf("err = %v", err)
+	}
+	if p, _ := d.Lookup("u1"); p == nil {
+		t.Error("the last good list's pod is gone")
 	}
 }
