@@ -74,7 +74,8 @@
 // names the pod; Prometheus's pod discovery's target labels for the
 // container run through the source's relabel_configs once per file
 // (Promtail's target relabeling), and the first target kept whose __host__
-// (if set) is the node and whose __path__ (if set) matches the file gives
+// (if set) is the node and whose __path__ matches the file (a target
+// without __path__ reads the file only when no rule sets __path__) gives
 // the file's labels: the result's labels without "__", the static labels
 // and filename. Without rules: namespace, pod and container. A pod not
 // known waits for a list made after its directory was first seen (asked
@@ -88,7 +89,9 @@
 // Files reports the matched files it does not read as FileWaiting (pod
 // not listed yet) or FileSkipped, with why. When the last list found
 // no pod at all on the node, one warning says to check the node name.
-// Decisions are kept per
+// A write to a file decided against calls for no rescan; each good list
+// calls for one (kubeListed). A new file at a decided path (a rotation)
+// is not a startup file for StartAt. Decisions are kept per
 // path until the next list; an open file keeps its labels until it is
 // closed. While lists fail, the source raises ConditionStalled (once) and
 // counts logcapturer_source_errors_total{reason="kubernetes_api"};

@@ -48,6 +48,9 @@ type File struct {
 	// kube lists the node's pods (type kubernetes; nil otherwise). Start
 	// starts it, Close stops it.
 	kube *kubepods.Discovery
+	// kubeListed has a value after each good list of kube: the tailer
+	// rescans then.
+	kubeListed chan struct{}
 
 	mu      sync.Mutex
 	started bool
@@ -104,6 +107,7 @@ func NewFile(logger *slog.Logger, reg prometheus.Registerer, opts FileOptions) (
 		return nil, err
 	}
 	var kube *kubepods.Discovery
+	listed := make(chan struct{}, 1)
 	if opts.Kubernetes != nil {
 		conds := opts.Conditions
 		kube, err = kubepods.New(logger.With("source", opts.Name), opts.Kubernetes.Discovery, kubepods.Hooks{
@@ -113,6 +117,10 @@ func NewFile(logger *slog.Logger, reg prometheus.Registerer, opts FileOptions) (
 					return
 				}
 				m.kubePods.Set(float64(pods))
+				select { // the tailer decides about waiting files at once
+				case listed <- struct{}{}:
+				default:
+				}
 			},
 			Failing: func(on bool, detail string) {
 				if conds != nil {
@@ -142,15 +150,16 @@ func NewFile(logger *slog.Logger, reg prometheus.Registerer, opts FileOptions) (
 		}
 	}
 	return &File{
-		kube:      kube,
-		run:       run,
-		opts:      opts,
-		log:       logger.With("source", opts.Name),
-		metrics:   m,
-		labels:    labels,
-		multiline: ml,
-		stamp:     stamp,
-		open:      open,
+		kube:       kube,
+		kubeListed: listed,
+		run:        run,
+		opts:       opts,
+		log:        logger.With("source", opts.Name),
+		metrics:    m,
+		labels:     labels,
+		multiline:  ml,
+		stamp:      stamp,
+		open:       open,
 	}, nil
 }
 

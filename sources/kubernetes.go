@@ -63,8 +63,11 @@ type kubeDecision struct {
 	// gen is the discovery generation the decision was made at; seenGen
 	// the one when the path was first seen.
 	gen, seenGen uint64
-	// startup: first seen by the startup scan, so opened as that scan
-	// opens files (FileOptions.StartAt) whenever its pod is known.
+	// key is the file the path led to when last decided; startup: that
+	// file was first seen by the startup scan, so it is opened as that
+	// scan opens files (FileOptions.StartAt) whenever its pod is known. A
+	// new file at the path (the kubelet's rotation) is not a startup one.
+	key     fileKey
 	startup bool
 	tail    bool
 	labels  []wal.Label
@@ -85,12 +88,23 @@ const (
 // kubeFiles decides, for the tailer, which matched files to read and with
 // which labels. Tailer goroutine only, except the Discovery it asks.
 type kubeFiles struct {
-	d       *kubepods.Discovery
-	rules   []*relabel.Config // ownRules
-	decided map[string]*kubeDecision
-	b       *labels.Builder
+	d     *kubepods.Discovery
+	rules []*relabel.Config // ownRules
+	// requirePath: a rule sets __path__, so a target without one reads
+	// nothing, as in Promtail ("no path for target").
+	requirePath bool
+	decided     map[string]*kubeDecision
+	b           *labels.Builder
 	// warnedNoPods: noPods warned (until a list finds pods).
 	warnedNoPods bool
+}
+
+func newKubeFiles(d *kubepods.Discovery, rules []*relabel.Config) *kubeFiles {
+	k := &kubeFiles{d: d, rules: ownRules(rules), decided: make(map[string]*kubeDecision), b: labels.NewBuilder(labels.EmptyLabels())}
+	for _, r := range rules {
+		k.requirePath = k.requirePath || r.TargetLabel == promtailPathLabel
+	}
+	return k
 }
 
 // decide says whether the file of m is to be read, and with which labels
@@ -123,6 +137,9 @@ func (k *kubeFiles) decide(t *tailer, m match, stored, startup bool) (labels []w
 	// is read.
 	pod, gen := k.d.Lookup(uid)
 	dec := k.decided[m.path]
+	if dec != nil && dec.key != m.key {
+		dec.key, dec.startup = m.key, false
+	}
 	if dec != nil && dec.gen == gen {
 		return dec.labels, dec.tail, dec.startup
 	}
@@ -130,7 +147,7 @@ func (k *kubeFiles) decide(t *tailer, m match, stored, startup bool) (labels []w
 	if r := rotatedRE.FindStringSubmatch(filepath.Base(m.path)); r != nil {
 		if !stored && (startup || dec != nil && dec.startup) {
 			if dec == nil {
-				dec = &kubeDecision{seenGen: gen, startup: true, why: whyHistory, since: time.Now()}
+				dec = &kubeDecision{seenGen: gen, key: m.key, startup: true, why: whyHistory, since: time.Now()}
 				k.decided[m.path] = dec
 			}
 			dec.gen = gen
@@ -139,7 +156,7 @@ func (k *kubeFiles) decide(t *tailer, m match, stored, startup bool) (labels []w
 		path = filepath.Join(dir, r[1])
 	}
 	if dec == nil {
-		dec = &kubeDecision{seenGen: gen, startup: startup, since: time.Now()}
+		dec = &kubeDecision{seenGen: gen, key: m.key, startup: startup, since: time.Now()}
 		k.decided[m.path] = dec
 		if pod == nil {
 			k.d.Refresh()
@@ -196,7 +213,11 @@ func (k *kubeFiles) target(t *tailer, tg map[string]string, name string) ([]wal.
 	if h := res.Get(promtailHostLabel); h != "" && h != k.d.NodeName() {
 		return nil, false
 	}
-	if p := res.Get(promtailPathLabel); p != "" {
+	p := res.Get(promtailPathLabel)
+	if p == "" && k.requirePath {
+		return nil, false
+	}
+	if p != "" {
 		if !glob.Match(p, name) {
 			return nil, false
 		}
@@ -242,6 +263,13 @@ func (k *kubeFiles) appendStatus(files []FileStatus, open map[string]*tailedFile
 		files = append(files, fs)
 	}
 	return files
+}
+
+// passedOver reports whether the file at path was decided against (or
+// waits for its pod): a write to it calls for no rescan.
+func (k *kubeFiles) passedOver(path string) bool {
+	dec := k.decided[path]
+	return dec != nil && !dec.tail
 }
 
 // forget drops the decisions of paths no longer matched.

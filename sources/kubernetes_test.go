@@ -188,9 +188,7 @@ func TestKubernetesHelmChart(t *testing.T) {
 	waitFor(t, func() bool { return len(h.rec.lines("")) >= 5 }, 5*time.Second, "the late pod's line")
 	want["app=late,container=main,filename="+lateLog+",job=default/late,namespace=default,node_name=node-a,pod=late,stream=stdout"] = []string{"hello from late"}
 	checkStreams(t, h.rec.streams(), want)
-	if got := testutil.ToFloat64(h.src.metrics.kubePods); got != 4 {
-		t.Errorf("logcapturer_source_kubernetes_pods = %v, want 4", got)
-	}
+	waitFor(t, func() bool { return testutil.ToFloat64(h.src.metrics.kubePods) == 4 }, 5*time.Second, "logcapturer_source_kubernetes_pods 4")
 	for _, q := range api.Queries() {
 		if !strings.Contains(q, "fieldSelector=spec.nodeName%3Dnode-a") {
 			t.Errorf("list %q does not select the node's pods", q)
@@ -283,7 +281,8 @@ func TestKubernetesAPIFailing(t *testing.T) {
 
 // TestKubernetesDeletedWhileStopped: a file read before a restart whose
 // pod the API no longer has (deleted while logcapturer was stopped) is
-// read to its end, labelled from its directory; one never read is not.
+// read to its end, labelled from its directory (a file of a pod the API
+// does not have and that was never read is not: TestKubernetesHelmChart).
 func TestKubernetesDeletedWhileStopped(t *testing.T) {
 	root := t.TempDir()
 	api := kubetest.New(t)
@@ -431,7 +430,89 @@ func TestKubernetesRotatedWhileStopped(t *testing.T) {
 	if want := []string{"four, in the new log", "three, before the rotation"}; !slices.Equal(got, want) || len(h2.rec.streams()) != 1 {
 		t.Errorf("after the restart: %q, want %q in stream {%s}", h2.rec.streams(), want, stream)
 	}
-	if n := len(h.rec.streams()); n != 1 {
-		t.Errorf("first run: %q (the history file is not read)", h.rec.streams())
+	if got, want := h.rec.lines(""), []string{"one", "two"}; !slices.Equal(got, want) {
+		t.Errorf("first run: %q, want %q (the history file is not read)", got, want)
+	}
+}
+
+// TestKubernetesSkippedWritesNoRescan: writes to a file the source does
+// not read (a namespace its rules drop) call for no rescan each: a chatty
+// pod in a dropped namespace would keep a core busy with globbing.
+func TestKubernetesSkippedWritesNoRescan(t *testing.T) {
+	root := t.TempDir()
+	api := kubetest.New(t)
+	skipped := kubetest.Pod{Namespace: "skipped", Name: "noise", UID: "uid-noise", Node: "node-a", IP: "10.42.0.9", Containers: []kubetest.Container{{Name: "noise"}}}
+	api.SetPods(webPod(), skipped)
+	web := podLog(t, root, "default_web-7d9f8b6c5d-x2x9z_0b1c2d3e-uid-web", "web", criLine("stdout", "first"))
+	noise := podLog(t, root, "skipped_noise_uid-noise", "noise", criLine("stdout", "dropped"))
+	h := openKube(t, api, root, helmRules, nil, func(c *FileConfig) { c.PollInterval = config.Duration(time.Hour) })
+	waitFor(t, func() bool { return len(h.rec.lines("")) >= 1 }, 5*time.Second, "the first line")
+	waitFor(t, func() bool { fs := h.src.Files(); return len(fs) == 2 }, 5*time.Second, "both files decided")
+	scans := h.src.scans.Load()
+	for i := range 50 {
+		appendFile(t, noise, criLine("stdout", fmt.Sprint("noise ", i)))
+		time.Sleep(2 * time.Millisecond) // paced as a chatty pod writes
+	}
+	appendFile(t, web, criLine("stdout", "marker"))
+	waitFor(t, func() bool { return len(h.rec.lines("")) >= 2 }, 5*time.Second, "the marker")
+	if n := h.src.scans.Load() - scans; n > 5 {
+		t.Errorf("%d rescans for 50 writes to a skipped file", n)
+	}
+}
+
+// TestKubernetesTargetWithoutPath: when the rules set __path__ (here only
+// for pods that opt in by annotation), a target they give none reads
+// nothing, as Promtail drops it ("no path for target").
+func TestKubernetesTargetWithoutPath(t *testing.T) {
+	root := t.TempDir()
+	api := kubetest.New(t)
+	in := webPod()
+	in.Annotations = map[string]string{"logs": "true"}
+	out := kubetest.Pod{Namespace: "default", Name: "quiet", UID: "uid-quiet", Node: "node-a", IP: "10.42.0.10", Containers: []kubetest.Container{{Name: "app"}}}
+	api.SetPods(in, out)
+	p := podLog(t, root, "default_web-7d9f8b6c5d-x2x9z_0b1c2d3e-uid-web", "web", criLine("stdout", "opted in"))
+	q := podLog(t, root, "default_quiet_uid-quiet", "app", criLine("stdout", "not opted in"))
+	h := openKube(t, api, root, `
+- {source_labels: [__meta_kubernetes_namespace], target_label: namespace}
+- source_labels: [__meta_kubernetes_pod_annotationpresent_logs, __meta_kubernetes_pod_uid, __meta_kubernetes_pod_container_name]
+  regex: true/(.*)
+  separator: /
+  replacement: ROOT/*$1/*.log
+  target_label: __path__
+`, nil)
+	waitFor(t, func() bool { return len(h.rec.lines("")) >= 1 }, 5*time.Second, "the opted-in line")
+	waitFor(t, func() bool {
+		for _, f := range h.src.Files() {
+			if f.Path == q {
+				return f.State == FileSkipped
+			}
+		}
+		return false
+	}, 5*time.Second, "the other file skipped")
+	checkStreams(t, h.rec.streams(), map[string][]string{"filename=" + p + ",namespace=default,stream=stdout": {"opted in"}})
+}
+
+// TestKubernetesRotationStartAtEnd: with start_at: end, the log the kubelet
+// starts after a rotation is read from its beginning: start_at is for the
+// files there at the start, and the path's decision is kept across the
+// rotation.
+func TestKubernetesRotationStartAtEnd(t *testing.T) {
+	root := t.TempDir()
+	api := kubetest.New(t)
+	api.SetPods(webPod())
+	p := podLog(t, root, "default_web-7d9f8b6c5d-x2x9z_0b1c2d3e-uid-web", "web", criLine("stdout", "before the start"))
+	h := openKube(t, api, root, "", nil, func(c *FileConfig) { c.StartAt = StartAtEnd })
+	waitFor(t, func() bool { return testutil.ToFloat64(h.src.metrics.filesOpen) == 1 }, 5*time.Second, "the log open")
+	appendFile(t, p, criLine("stdout", "after the start"))
+	waitFor(t, func() bool { return len(h.rec.lines("")) >= 1 }, 5*time.Second, "the new line")
+	// The kubelet's rotation: rename, then a new file at once (before a
+	// scan sees the path empty).
+	if err := os.Rename(p, p+".20261205-101010"); err != nil {
+		t.Fatal(err)
+	}
+	podLog(t, root, "default_web-7d9f8b6c5d-x2x9z_0b1c2d3e-uid-web", "web", criLine("stdout", "first of the new log"), criLine("stdout", "second"))
+	waitFor(t, func() bool { return len(h.rec.lines("")) >= 3 }, 5*time.Second, "the new log's lines")
+	if got, want := h.rec.lines(""), []string{"after the start", "first of the new log", "second"}; !slices.Equal(got, want) {
+		t.Errorf("lines %q, want %q", got, want)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
-	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/logcapturer/logcapturer/internal/glob"
 	"github.com/logcapturer/logcapturer/wal"
@@ -198,8 +197,7 @@ func newTailer(f *File, w *fsnotify.Watcher) *tailer {
 	}
 	t.runner = f.run
 	if f.kube != nil {
-		t.kube = &kubeFiles{d: f.kube, rules: ownRules(f.opts.Kubernetes.Rules), decided: make(map[string]*kubeDecision),
-			b: labels.NewBuilder(labels.EmptyLabels())}
+		t.kube = newKubeFiles(f.kube, f.opts.Kubernetes.Rules)
 	}
 	if f.opts.Type != TypeFile || f.multiline != nil || f.stamp != nil || f.run != nil {
 		t.asm = newAssembler(&f.opts, f.multiline)
@@ -303,6 +301,8 @@ func (t *tailer) run(ctx context.Context) {
 			scan, read = true, true
 		case <-tick.C:
 			scan, read = true, true
+		case <-t.src.kubeListed:
+			scan, read = true, true
 		case <-flushC:
 			read, all = true, true
 		case <-stageC:
@@ -339,6 +339,11 @@ func (t *tailer) onEvent(ev fsnotify.Event) (scan, read bool) {
 			t.dirty = append(t.dirty, tf)
 		}
 		return false, true
+	}
+	if t.kube != nil && ev.Op == fsnotify.Write && t.kube.passedOver(ev.Name) {
+		// A kubernetes source's file it does not read (yet): the rescan
+		// every poll_interval decides again, not each write.
+		return false, false
 	}
 	if t.wanted(ev.Name) {
 		// A create, rename, remove or chmod, or a write to a file that

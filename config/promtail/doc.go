@@ -137,7 +137,8 @@
 //     the target labels Prometheus's pod discovery gives its container
 //     (__meta_kubernetes_*), as Promtail's file target manager runs them
 //     on each target: __host__, __path__ and __path_exclude__ choose the
-//     files, the rest minus "__" labels, plus filename, label them.
+//     files (a target without __path__ reads nothing; of a container's
+//     targets, one per port, the first kept labels the file), the rest minus "__" labels, plus filename, label them.
 //     kubeconfig_file, api_server, bearer_token_file (or authorization's credentials_file,
 //     type Bearer), tls_config's ca_file, cert_file, key_file,
 //     server_name and insecure_skip_verify, namespaces (names,

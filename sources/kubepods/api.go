@@ -29,8 +29,11 @@ const (
 // pods take far less.
 const maxListBytes = 64 << 20
 
-// listPageSize is the limit of one list request.
-const listPageSize = 500
+// listPageSize is the limit of one list request; maxPages bounds a list.
+const (
+	listPageSize = 500
+	maxPages     = 100
+)
 
 // client lists pods from the API server.
 type client struct {
@@ -112,7 +115,7 @@ func (c *client) close() { c.http.CloseIdleConnections() }
 func (c *client) list(ctx context.Context, namespace, fieldSelector, labelSelector string) ([]*Pod, error) {
 	var out []*Pod
 	cont := ""
-	for {
+	for range maxPages {
 		page, next, err := c.page(ctx, namespace, fieldSelector, labelSelector, cont)
 		if err != nil {
 			return nil, err
@@ -121,8 +124,12 @@ func (c *client) list(ctx context.Context, namespace, fieldSelector, labelSelect
 		if next == "" {
 			return out, nil
 		}
+		if next == cont {
+			return nil, errors.New("list pods: the API server answered the same continue token twice")
+		}
 		cont = next
 	}
+	return nil, fmt.Errorf("list pods: more than %d pages of %d pods", maxPages, listPageSize)
 }
 
 func (c *client) page(ctx context.Context, namespace, fieldSelector, labelSelector, cont string) ([]*Pod, string, error) {
@@ -133,6 +140,9 @@ func (c *client) page(ctx context.Context, namespace, fieldSelector, labelSelect
 	}
 	q := url.Values{}
 	q.Set("limit", fmt.Sprint(listPageSize))
+	// Served from the API server's watch cache, not read from etcd: every
+	// node lists every minute.
+	q.Set("resourceVersion", "0")
 	if fieldSelector != "" {
 		q.Set("fieldSelector", fieldSelector)
 	}

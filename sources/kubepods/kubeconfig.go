@@ -162,17 +162,18 @@ func fromKubeconfig(path string) (*apiAccess, error) {
 	return a, nil
 }
 
-// fileOrData returns the contents of file, else the base64 data, else nil.
+// fileOrData returns the base64 data, else the contents of file, else nil
+// (client-go gives the -data keys precedence too).
 func fileOrData(file, data string) ([]byte, error) {
 	switch {
-	case file != "":
-		return os.ReadFile(file)
 	case data != "":
 		b, err := base64.StdEncoding.DecodeString(data)
 		if err != nil {
 			return nil, errors.New("the -data value is not base64")
 		}
 		return b, nil
+	case file != "":
+		return os.ReadFile(file)
 	}
 	return nil, nil
 }
