@@ -818,7 +818,8 @@ scrape_configs:
 }
 
 // TestConvertKubeconfigConflicts: kubeconfig_file goes without api_server
-// and the HTTP client keys, as Prometheus's SDConfig checks.
+// and the HTTP client keys, HTTP client keys need api_server, and
+// own_namespace goes without either, as Prometheus's SDConfig checks.
 func TestConvertKubeconfigConflicts(t *testing.T) {
 	src := `clients:
   - url: http://loki:3100/loki/api/v1/push
@@ -837,6 +838,26 @@ scrape_configs:
 		!strings.Contains(err.Error(), "t.yaml:9: scrape_configs[0].kubernetes_sd_configs[0].bearer_token_file: cannot use a custom HTTP client configuration") {
 		t.Errorf("err = %v", err)
 	}
+	// In-cluster (no api_server): no HTTP client keys, as Prometheus says;
+	// own_namespace only there.
+	src2 := `clients:
+  - url: http://loki:3100/loki/api/v1/push
+scrape_configs:
+  - job_name: pods
+    kubernetes_sd_configs:
+      - role: pod
+        bearer_token_file: /t
+      - role: pod
+        api_server: https://k:6443
+        namespaces: {own_namespace: true}
+    relabel_configs:
+      - {source_labels: [__meta_kubernetes_pod_uid], replacement: '/var/log/pods/*$1/*/*.log', target_label: __path__}
+`
+	_, err = Convert("t.yaml", []byte(src2), &Options{LookupEnv: noEnv})
+	if err == nil || !strings.Contains(err.Error(), "t.yaml:7: scrape_configs[0].kubernetes_sd_configs[0].bearer_token_file: to use custom HTTP client configuration please provide the 'api_server' URL explicitly") ||
+		!strings.Contains(err.Error(), "t.yaml:10: scrape_configs[0].kubernetes_sd_configs[1].namespaces.own_namespace: cannot use 'api_server' or 'kubeconfig_file' and 'namespaces.own_namespace'") {
+		t.Errorf("err = %v", err)
+	}
 }
 
 // TestConvertKubernetes: the parts of a kubernetes_sd_configs item that
@@ -852,6 +873,7 @@ scrape_configs:
     kubernetes_sd_configs:
       - role: node
       - role: pod
+        api_server: https://k:6443
         bearer_token: secret
         attach_metadata: {node: true}
         tls_config: {ca: "-----BEGIN CERTIFICATE-----"}

@@ -58,18 +58,10 @@ func (c *conv) kubernetesSD(n *yaml.Node, path string, t target) *yaml.Node {
 		// Prometheus refuses it too.
 		c.problem(n.Line, joinKey(path, "role"), "is required: role: pod (the role whose targets have log files)")
 	}
+	c.kubeConflicts(f)
 	if v, ok := f["kubeconfig_file"]; ok {
 		if s, ok := c.scalar(v, "a file name"); ok && s != "" {
 			c.put(kube, "kubeconfig_file", c.outStr(v.v), v.k, v.path)
-			// Prometheus's SDConfig.UnmarshalYAML refuses both.
-			if _, ok := f["api_server"]; ok {
-				c.problem(v.k.Line, v.path, "cannot use 'kubeconfig_file' and 'api_server' simultaneously (Promtail refuses it too)")
-			}
-			for _, k := range kubernetesHTTPKeys {
-				if h, ok := f[k]; ok && k != "follow_redirects" && k != "enable_http2" {
-					c.problem(h.k.Line, h.path, "cannot use a custom HTTP client configuration together with 'kubeconfig_file' (Promtail refuses it too)")
-				}
-			}
 		}
 	}
 	if v, ok := f["api_server"]; ok {
@@ -103,7 +95,9 @@ func (c *conv) kubernetesSD(n *yaml.Node, path string, t target) *yaml.Node {
 		}
 	}
 	if v, ok := f["namespaces"]; ok {
-		c.kubeNamespaces(v, kube)
+		_, server := f["api_server"]
+		_, kubeconfig := f["kubeconfig_file"]
+		c.kubeNamespaces(v, kube, server || kubeconfig)
 	}
 	if v, ok := f["selectors"]; ok {
 		c.kubeSelectors(v, kube)
@@ -142,6 +136,29 @@ func (c *conv) kubernetesSD(n *yaml.Node, path string, t target) *yaml.Node {
 		"which needs the same RBAC rule as Promtail's (list pods); relabel_configs run once per log file on the pod's target labels; "+
 		"a pod's files are read to their end even once the pod is deleted (Promtail stops at once)")
 	return s
+}
+
+// kubeConflicts reports the combinations Prometheus's
+// SDConfig.UnmarshalYAML refuses (so Promtail does not start), with its
+// messages.
+func (c *conv) kubeConflicts(f map[string]entry) {
+	_, server := f["api_server"]
+	kc, kubeconfig := f["kubeconfig_file"]
+	if kubeconfig && server {
+		c.problem(kc.k.Line, kc.path, "cannot use 'kubeconfig_file' and 'api_server' simultaneously (Promtail refuses it too)")
+	}
+	for _, k := range kubernetesHTTPKeys {
+		h, ok := f[k]
+		if !ok || k == "follow_redirects" || k == "enable_http2" { // their defaults change nothing
+			continue
+		}
+		switch {
+		case kubeconfig:
+			c.problem(h.k.Line, h.path, "cannot use a custom HTTP client configuration together with 'kubeconfig_file' (Promtail refuses it too)")
+		case !server:
+			c.problem(h.k.Line, h.path, "to use custom HTTP client configuration please provide the 'api_server' URL explicitly (Promtail refuses it too)")
+		}
+	}
 }
 
 // kubePaths checks the job's __path__ rules: without one, Promtail reads no
@@ -231,8 +248,9 @@ func (c *conv) kubeTLS(v entry, kube *yaml.Node) {
 	}
 }
 
-// kubeNamespaces converts namespaces: names and own_namespace carry over.
-func (c *conv) kubeNamespaces(v entry, kube *yaml.Node) {
+// kubeNamespaces converts namespaces: names and own_namespace carry over
+// (own_namespace only from inside the cluster, as Prometheus checks).
+func (c *conv) kubeNamespaces(v entry, kube *yaml.Node, outside bool) {
 	nf, ok := c.fields(v.v, v.path, "own_namespace", "names")
 	if !ok {
 		return
@@ -240,6 +258,9 @@ func (c *conv) kubeNamespaces(v entry, kube *yaml.Node) {
 	if own, ok := nf["own_namespace"]; ok {
 		if b, ok := c.boolean(own); ok && b {
 			c.put(kube, "own_namespace", plain("true"), own.k, own.path)
+			if outside {
+				c.problem(own.k.Line, own.path, "cannot use 'api_server' or 'kubeconfig_file' and 'namespaces.own_namespace' simultaneously (Promtail refuses it too)")
+			}
 		}
 	}
 	if names, ok := nf["names"]; ok {
