@@ -112,9 +112,8 @@ func NewFile(logger *slog.Logger, reg prometheus.Registerer, opts FileOptions) (
 		conds := opts.Conditions
 		kube, err = kubepods.New(logger.With("source", opts.Name), opts.Kubernetes.Discovery, kubepods.Hooks{
 			Listed: func(pods int, err error) {
-				if err != nil {
+				if err != nil { // of one namespace or all
 					m.error(reasonKubernetes)
-					return
 				}
 				m.kubePods.Set(float64(pods))
 				select { // the tailer decides about waiting files at once

@@ -135,7 +135,7 @@ func (k *kubeFiles) decide(t *tailer, m match, stored, startup bool) (labels []w
 	// one rotated while logcapturer runs was open, and followed under its
 	// new name, unless it was never read (its pod not known yet): then it
 	// is read.
-	pod, gen := k.d.Lookup(uid)
+	pod, gen := k.d.Lookup(ns, uid)
 	dec := k.decided[m.path]
 	if dec != nil && dec.key != m.key {
 		dec.key, dec.startup = m.key, false

@@ -106,10 +106,18 @@ type Discovery struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu    sync.Mutex
+	mu sync.Mutex
+	// byNS are the pods of each listed namespace ("" when every
+	// namespace is listed at once), as its last good list found them.
+	byNS map[string]*nsPods
+	gen  uint64 // good lists of any namespace so far
+	pods int
+}
+
+// nsPods are the pods of one namespace's last good list.
+type nsPods struct {
 	byUID map[string]*Pod // by UID and by config hash (static pods)
-	gen   uint64          // successful lists so far
-	pods  int
+	gen   uint64          // Discovery.gen after that list
 }
 
 // Hooks receive what a Discovery's goroutine sees, from that goroutine.
@@ -147,7 +155,7 @@ func New(logger *slog.Logger, opts Options, hooks Hooks) (*Discovery, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Discovery{opts: opts, node: node, log: logger, c: c, hooks: hooks, want: make(chan struct{}, 1), byUID: map[string]*Pod{}}, nil
+	return &Discovery{opts: opts, node: node, log: logger, c: c, hooks: hooks, want: make(chan struct{}, 1), byNS: map[string]*nsPods{}}, nil
 }
 
 // NodeName is the node whose pods are listed.
@@ -172,14 +180,25 @@ func (d *Discovery) Close() {
 	d.c.close()
 }
 
-// Lookup returns the pod whose UID (or, for a static pod, config hash) is
-// uid, nil if the last list did not have it, and the number of successful
-// lists so far: a caller that saw a directory before list n and gets nil
-// from a list after it knows the API does not have that pod.
-func (d *Discovery) Lookup(uid string) (*Pod, uint64) {
+// Lookup returns the pod of namespace whose UID (or, for a static pod,
+// config hash) is uid, nil if the last good list of that namespace did
+// not have it, and a generation that grows with each good list of it: a
+// caller that saw a directory at one generation and gets nil at a later
+// one knows the API does not have that pod. A namespace that is not
+// listed has the generation of the lists of the others.
+func (d *Discovery) Lookup(namespace, uid string) (*Pod, uint64) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.byUID[uid], d.gen
+	if len(d.opts.Namespaces) == 0 {
+		namespace = ""
+	}
+	ns := d.byNS[namespace]
+	if ns == nil {
+		// Not listed yet, or not a listed namespace: a later list of
+		// any namespace tells "no such pod".
+		return nil, d.gen
+	}
+	return ns.byUID[uid], ns.gen
 }
 
 // Generation is the number of successful lists so far.
@@ -268,21 +287,26 @@ func (d *Discovery) listAll(ctx context.Context) (int, error) {
 	if len(nss) == 0 {
 		nss = []string{""}
 	}
-	byUID := make(map[string]*Pod)
-	n := 0
+	var failed error
 	for _, ns := range nss {
+		// Each namespace on its own, as Prometheus's informers: one that
+		// is refused (a missing Role) keeps its last pods and does not
+		// hold the others back.
 		pods, err := d.c.list(ctx, ns, field, d.opts.LabelSelector)
 		if err != nil {
 			if ns != "" {
 				err = fmt.Errorf("namespace %s: %w", ns, err)
 			}
-			return 0, err
+			if failed == nil {
+				failed = err
+			}
+			continue
 		}
+		byUID := make(map[string]*Pod, len(pods))
 		for _, p := range pods {
 			if p.UID == "" {
 				continue
 			}
-			n++
 			byUID[p.UID] = p
 			if h := p.Annotations[configHashAnnotation]; h != "" && h != p.UID {
 				if _, taken := byUID[h]; !taken {
@@ -290,11 +314,23 @@ func (d *Discovery) listAll(ctx context.Context) (int, error) {
 				}
 			}
 		}
+		d.mu.Lock()
+		d.gen++
+		d.byNS[ns] = &nsPods{byUID: byUID, gen: d.gen}
+		d.mu.Unlock()
 	}
 	d.mu.Lock()
-	d.byUID, d.gen, d.pods = byUID, d.gen+1, n
+	n := 0
+	for _, ns := range d.byNS {
+		for uid, p := range ns.byUID {
+			if uid == p.UID {
+				n++
+			}
+		}
+	}
+	d.pods = n
 	d.mu.Unlock()
-	return n, nil
+	return n, failed
 }
 
 // Describe is a short description of where pods come from, for logs.

@@ -26,11 +26,15 @@
 //
 // # What it keeps
 //
-// The pods of the last good list, by UID and, for the mirror pod of a
+// The pods of each namespace's last good list (one list for all when
+// Options.Namespaces is empty), by UID and, for the mirror pod of a
 // static pod, by its kubernetes.io/config.hash annotation too (a static
-// pod's log directory carries that hash, not the mirror pod's UID).
-// Lookup returns a pod with the number of good lists so far, so that the
-// caller can tell "not listed yet" from "the API does not have it".
+// pod's log directory carries that hash, not the mirror pod's UID). Each
+// namespace is listed on its own, as Prometheus runs an informer per
+// namespace: one that is refused keeps its last pods and does not hold
+// the others back. Lookup(namespace, uid) returns a pod with a generation
+// that grows with each good list of its namespace, so that the caller
+// can tell "not listed yet" from "the API does not have it".
 // Targets builds the label sets Prometheus's pod discovery gives a
 // container (one per declared port, or one without port labels; also for
 // a pod without an IP, which Prometheus leaves out: a finished pod's logs
@@ -41,7 +45,7 @@
 //
 // # Failures
 //
-// A failed list keeps the pods of the last good one and is retried after
+// A failed list (of any namespace) keeps the pods of the last good one and is retried after
 // a backoff (1 s doubling to 30 s). Hooks.Failing is called once when
 // lists start failing and once when one succeeds again (the source turns
 // it into ConditionStalled, a readiness reason), Hooks.Listed after each

@@ -104,31 +104,33 @@ func TestDiscovery(t *testing.T) {
 		kubetest.Pod{Namespace: "c", Name: "other-ns", UID: "u5", Node: "n1", IP: "10.0.0.5", Labels: map[string]string{"team": "x"}},
 		kubetest.Pod{Namespace: "a", Name: "other-team", UID: "u6", Node: "n1", IP: "10.0.0.6", Labels: map[string]string{"team": "y"}},
 	)
-	var listed []int
+	listed := make(chan int, 4) // after each list of every namespace
 	d, err := New(nil, Options{APIServer: api.URL, BearerTokenFile: tokenFile, NodeName: "n1", Namespaces: []string{"a", "b"},
 		LabelSelector: "team=x", RefreshInterval: time.Hour}, Hooks{Listed: func(n int, err error) {
 		if err != nil {
 			t.Errorf("list: %v", err)
 		}
-		listed = append(listed, n)
+		listed <- n
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	d.Start(context.Background())
 	defer d.Close()
-	waitFor(t, func() bool { return d.Generation() >= 1 }, "the first list")
-	for _, uid := range []string{"u1", "u2", "h2", "u3"} {
-		if p, _ := d.Lookup(uid); p == nil {
+	if n := <-listed; n != 3 {
+		t.Errorf("first list: %d pods, want 3", n)
+	}
+	for uid, ns := range map[string]string{"u1": "a", "u2": "b", "h2": "b", "u3": "a"} {
+		if p, _ := d.Lookup(ns, uid); p == nil {
 			t.Errorf("pod %s not found", uid)
 		}
 	}
-	for _, uid := range []string{"u4", "u5", "u6"} {
-		if p, _ := d.Lookup(uid); p != nil {
+	for uid, ns := range map[string]string{"u4": "a", "u5": "c", "u6": "a"} {
+		if p, _ := d.Lookup(ns, uid); p != nil {
 			t.Errorf("pod %s (%s/%s) kept: another node, namespace or team", uid, p.Namespace, p.Name)
 		}
 	}
-	p, _ := d.Lookup("u1")
+	p, _ := d.Lookup("a", "u1")
 	want := Pod{UID: "u1", Name: "p1", Namespace: "a", Node: "n1", IP: "10.0.0.1", Phase: "Running", Ready: "true",
 		ControllerKind: "DaemonSet", ControllerName: "agent"}
 	if p.UID != want.UID || p.Name != want.Name || p.Namespace != want.Namespace || p.Node != want.Node || p.IP != want.IP ||
@@ -143,7 +145,7 @@ func TestDiscovery(t *testing.T) {
 	}
 	api.SetToken("second")
 	d.Refresh()
-	waitFor(t, func() bool { return d.Generation() >= 2 }, "a list with the rotated token")
+	<-listed // with the rotated token (the hook fails the test otherwise)
 	for _, q := range api.Queries() {
 		if !strings.Contains(q, "fieldSelector=spec.nodeName%3Dn1") || !strings.Contains(q, "labelSelector=team%3Dx") ||
 			!strings.HasPrefix(q, "/api/v1/namespaces/") {
@@ -206,7 +208,7 @@ users:
 	d.Start(context.Background())
 	defer d.Close()
 	waitFor(t, func() bool { return d.Generation() >= 1 }, "a list")
-	if p, _ := d.Lookup("u1"); p == nil {
+	if p, _ := d.Lookup("a", "u1"); p == nil {
 		t.Error("pod u1 not listed")
 	}
 	_, err = New(nil, Options{KubeconfigFile: write("{exec: {command: aws, args: [eks, get-token]}}"), NodeName: "edge-1"}, Hooks{})
@@ -235,7 +237,8 @@ func TestOwnNamespace(t *testing.T) {
 	defer d.Close()
 	waitFor(t, func() bool { return d.Generation() >= 1 }, "a list")
 	for uid, want := range map[string]bool{"u1": true, "u2": true, "u3": false} {
-		if p, _ := d.Lookup(uid); (p != nil) != want {
+		ns := map[string]string{"u1": "logging", "u2": "shop", "u3": "other"}[uid]
+		if p, _ := d.Lookup(ns, uid); (p != nil) != want {
 			t.Errorf("pod %s listed: %v, want %v", uid, p != nil, want)
 		}
 	}
@@ -276,7 +279,41 @@ func TestListNotPodList(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "the answer is not a PodList") {
 		t.Fatalf("err = %v", err)
 	}
-	if p, _ := d.Lookup("u1"); p == nil {
+	if p, _ := d.Lookup("a", "u1"); p == nil {
 		t.Error("the last good list's pod is gone")
 	}
+}
+
+// TestOneNamespaceRefused: a namespace whose list is refused (a Role
+// missing there) fails the list, once reported, while the other
+// namespaces' pods are listed and kept current, as Prometheus's
+// informers are one per namespace.
+func TestOneNamespaceRefused(t *testing.T) {
+	api := kubetest.New(t)
+	api.SetPods(kubetest.Pod{Namespace: "a", Name: "p1", UID: "u1", Node: "n1", IP: "10.0.0.1"},
+		kubetest.Pod{Namespace: "b", Name: "p2", UID: "u2", Node: "n1", IP: "10.0.0.2"})
+	// The API server's message for a missing Role (k8s.io/apiserver's
+	// authorization filter).
+	api.FailNamespace("b", 403, `pods is forbidden: User "system:serviceaccount:logging:logcapturer" cannot list resource "pods" in API group "" in the namespace "b"`)
+	failing := make(chan string, 4)
+	d, err := New(nil, Options{APIServer: api.URL, NodeName: "n1", Namespaces: []string{"a", "b"}}, Hooks{Failing: func(on bool, detail string) {
+		if on {
+			failing <- detail
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Start(context.Background())
+	defer d.Close()
+	detail := <-failing
+	if !strings.Contains(detail, "namespace b: list pods: 403 Forbidden: pods is forbidden") {
+		t.Errorf("detail %q", detail)
+	}
+	if p, _ := d.Lookup("a", "u1"); p == nil {
+		t.Error("namespace a's pod not listed while b is refused")
+	}
+	api.SetPods(kubetest.Pod{Namespace: "a", Name: "p1", UID: "u1", Node: "n1", IP: "10.0.0.1"},
+		kubetest.Pod{Namespace: "a", Name: "p3", UID: "u3", Node: "n1", IP: "10.0.0.3"})
+	waitFor(t, func() bool { p, _ := d.Lookup("a", "u3"); return p != nil }, "a new pod of namespace a, with b still refused")
 }

@@ -51,6 +51,7 @@ type Server struct {
 	pods     []Pod
 	fail     int    // status code to answer with, 0: none
 	failBody string // its body
+	failNS   string // "": every list fails; else only this namespace's
 	lists    int
 	queries  []string
 }
@@ -88,10 +89,13 @@ func (s *Server) SetPods(pods ...Pod) {
 
 // Fail makes every list answer code with a Status body naming message;
 // Fail(0, "") ends it.
-func (s *Server) Fail(code int, message string) {
+func (s *Server) Fail(code int, message string) { s.FailNamespace("", code, message) }
+
+// FailNamespace is Fail for the lists of one namespace only ("": all).
+func (s *Server) FailNamespace(ns string, code int, message string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.fail = code
+	s.fail, s.failNS = code, ns
 	// The shape of the API server's error answers
 	// (k8s.io/apimachinery/pkg/apis/meta/v1 Status, as written by
 	// k8s.io/apiserver's responsewriters.ErrorNegotiated).
@@ -124,7 +128,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}`)
 		return
 	}
-	if s.fail != 0 {
+	if s.fail != 0 && (s.failNS == "" || strings.HasPrefix(r.URL.Path, "/api/v1/namespaces/"+s.failNS+"/")) {
 		w.WriteHeader(s.fail)
 		fmt.Fprint(w, s.failBody)
 		return
