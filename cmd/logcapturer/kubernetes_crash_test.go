@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,15 +21,19 @@ import (
 // pod's log as the kubelet does while logcapturer is down: every line
 // reaches the file sink, and the WAL holds each once. The deleted pod's
 // file, read before a restart, is read on to its end, as is the rotated
-// log.
+// log; every line has its pod's labels (app, from the pod's labels), or
+// after its pod's deletion its directory's, in the stream of its current
+// log (filename).
 func TestCrashKill9Kubernetes(t *testing.T) {
 	bin := binary(t)
 	kills := envInt(t, "LOGCAPTURER_CRASH_KILLS", 8)
 	dir := t.TempDir()
 	api := kubetest.New(t)
 	pods := []kubetest.Pod{
-		{Namespace: "shop", Name: "web-0", UID: "uid-web", Node: "node-a", IP: "10.42.0.7", Phase: "Running", Containers: []kubetest.Container{{Name: "web"}}},
-		{Namespace: "shop", Name: "job-0", UID: "uid-job", Node: "node-a", IP: "10.42.0.8", Phase: "Running", Containers: []kubetest.Container{{Name: "job"}}},
+		{Namespace: "shop", Name: "web-0", UID: "uid-web", Node: "node-a", IP: "10.42.0.7", Phase: "Running", Labels: map[string]string{"app": "web"},
+			Containers: []kubetest.Container{{Name: "web"}}},
+		{Namespace: "shop", Name: "job-0", UID: "uid-job", Node: "node-a", IP: "10.42.0.8", Phase: "Running", Labels: map[string]string{"app": "job"},
+			Containers: []kubetest.Container{{Name: "job"}}},
 	}
 	api.SetPods(pods...)
 	var files []*os.File
@@ -53,10 +59,13 @@ sources:
     type: kubernetes
     paths: ["%s/pods/*/*/*.log", "%s/pods/*/*/*.log.*"]
     kubernetes: {api_server: "%s", node_name: node-a}
+    relabel_configs:
+      - {action: labelmap, regex: __meta_kubernetes_pod_label_(.+)}
 sinks:
   - name: archive
     type: file
     path: %s
+    format: json
     batch: {max_entries: 500, max_wait: 20ms}
 admin:
   listen: ""
@@ -131,11 +140,28 @@ admin:
 	cmd := startChild(t, bin, cfg, &stderr)
 	out := filepath.Join(dir, "out", "archive.log")
 	deadline := time.Now().Add(60 * time.Second)
-	for len(countLines(t, out)) < total && time.Now().Before(deadline) {
+	for len(sinkJSONLines(t, out, nil)) < total && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	stopChild(t, cmd, &stderr)
-	counts := countLines(t, out)
+	// Labels: web-0's lines (the rotated log's too) are its pod's, in the
+	// stream of its 0.log; job-0's are its pod's, or after its deletion
+	// those of its directory (no pod labels).
+	badLabels := 0
+	counts := sinkJSONLines(t, out, func(line string, labels map[string]string) {
+		f := 0
+		if strings.HasPrefix(line, "f1-") {
+			f = 1
+		}
+		ok := labels["filename"] == paths[f] && labels["stream"] == "stdout" &&
+			(labels["app"] == pods[f].Labels["app"] || f == 1 && labels["app"] == "")
+		if !ok {
+			if badLabels < 3 {
+				t.Errorf("line %s: labels %v", line, labels)
+			}
+			badLabels++
+		}
+	})
 	missing := 0
 	for f, n := range written {
 		for i := range n {
@@ -160,4 +186,35 @@ admin:
 	if t.Failed() {
 		t.Logf("child stderr:\n%s", stderr.String())
 	}
+}
+
+// sinkJSONLines counts each line of a json-format file sink output, handing
+// each entry's line and labels to check (when not nil).
+func sinkJSONLines(t *testing.T, path string, check func(line string, labels map[string]string)) map[string]int {
+	t.Helper()
+	counts := make(map[string]int)
+	data, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return counts
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range bytes.Split(data, []byte("\n")) {
+		if len(l) == 0 {
+			continue
+		}
+		var e struct {
+			Labels map[string]string `json:"labels"`
+			Line   string            `json:"line"`
+		}
+		if err := json.Unmarshal(l, &e); err != nil {
+			t.Fatalf("%s: %q: %v", path, l, err)
+		}
+		counts[e.Line]++
+		if check != nil {
+			check(e.Line, e.Labels)
+		}
+	}
+	return counts
 }
