@@ -234,7 +234,8 @@
 //	                                 # _pod_controller_kind/_name, _pod_container_name, ...; one
 //	                                 # set per declared port, the first kept wins): a file is read
 //	                                 # when a set is kept, its __host__ (if set) is the node and
-//	                                 # its __path__ (if set) matches the file and __path_exclude__
+//	                                 # its __path__ matches the file (a set without __path__ reads
+//	                                 # it only when no rule sets __path__) and __path_exclude__
 //	                                 # does not; its labels are the result's without "__", plus
 //	                                 # filename. Without relabel_configs: namespace, pod, container.
 //	    # A file whose pod the API does not have (after a list made since its
@@ -243,7 +244,9 @@
 //	    # labels its directory names (namespace, pod name, uid, container).
 //	    # While the lists fail, files of pods not known yet wait: the source
 //	    # is not ready (source_stalled) and logcapturer_source_errors_total
-//	    # {reason="kubernetes_api"} counts the failures.
+//	    # {reason="kubernetes_api"} counts the failures; each namespace of
+//	    # namespaces is listed on its own. logcapturer sources shows the
+//	    # files not read, waiting or skipped with why.
 //
 //	  - name: journal
 //	    type: journald               # the systemd journal, through a journalctl child
