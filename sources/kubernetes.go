@@ -111,8 +111,8 @@ func newKubeFiles(d *kubepods.Discovery, rules []*relabel.Config) *kubeFiles {
 // (the source's static labels added): the pod named by its directory,
 // as the last list knows it, gives the targets Prometheus's pod discovery
 // makes for the container; the first that the rules keep, that has no
-// __host__ other than this node and whose __path__ (if set) matches the
-// file, labels it. A pod not known waits for a list made after the
+// __host__ other than this node and whose __path__ matches the file (one
+// without __path__ only when no rule sets it), labels it. A pod not known waits for a list made after the
 // directory was first seen; if that list does not have it either, the
 // file is left alone, unless it was read before (stored): a pod deleted
 // while logcapturer was stopped, whose file is read to its end with the
