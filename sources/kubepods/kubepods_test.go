@@ -110,7 +110,10 @@ func TestDiscovery(t *testing.T) {
 		if err != nil {
 			t.Errorf("list: %v", err)
 		}
-		listed <- n
+		select { // never blocks the discovery's goroutine (Close waits for it)
+		case listed <- n:
+		default:
+		}
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -229,13 +232,22 @@ func TestOwnNamespace(t *testing.T) {
 	old := namespaceFile
 	namespaceFile = f
 	defer func() { namespaceFile = old }()
-	d, err := New(nil, Options{APIServer: api.URL, NodeName: "n1", Namespaces: []string{"shop"}, OwnNamespace: true}, Hooks{})
+	listed := make(chan error, 4) // after each list of every namespace
+	d, err := New(nil, Options{APIServer: api.URL, NodeName: "n1", Namespaces: []string{"shop"}, OwnNamespace: true},
+		Hooks{Listed: func(_ int, err error) {
+			select { // never blocks the discovery's goroutine (Close waits for it)
+			case listed <- err:
+			default:
+			}
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	d.Start(context.Background())
 	defer d.Close()
-	waitFor(t, func() bool { return d.Generation() >= 1 }, "a list")
+	if err := <-listed; err != nil {
+		t.Fatal(err)
+	}
 	for uid, want := range map[string]bool{"u1": true, "u2": true, "u3": false} {
 		ns := map[string]string{"u1": "logging", "u2": "shop", "u3": "other"}[uid]
 		if p, _ := d.Lookup(ns, uid); (p != nil) != want {
