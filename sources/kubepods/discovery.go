@@ -332,13 +332,3 @@ func (d *Discovery) listAll(ctx context.Context) (int, error) {
 	d.mu.Unlock()
 	return n, failed
 }
-
-// Describe is a short description of where pods come from, for logs.
-func (d *Discovery) Describe() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s, node %s", d.c.base.Redacted(), d.node)
-	if len(d.opts.Namespaces) > 0 {
-		fmt.Fprintf(&b, ", namespaces %s", strings.Join(d.opts.Namespaces, ","))
-	}
-	return b.String()
-}
