@@ -239,9 +239,16 @@
 //	                                 # does not; its labels are the result's without "__", plus
 //	                                 # filename. Without relabel_configs: namespace, pod, container.
 //	    # A file whose pod the API does not have (after a list made since its
-//	    # directory appeared) is not read, unless it was read before a restart
-//	    # (its pod deleted meanwhile): then it is read to its end with the
-//	    # labels its directory names (namespace, pod name, uid, container).
+//	    # directory appeared) is not read, unless its pod is in the pod list
+//	    # kept in the data directory (kubernetes/<source>.json: the last good
+//	    # lists, and for an hour the pods that left them; loaded at start):
+//	    # deleted while logcapturer was stopped (or shortly before), its
+//	    # files are read to their end with its labels; or, without that list,
+//	    # it was read before a restart: it is read to its end with the labels
+//	    # its directory names (namespace, pod name, uid, container). After a
+//	    # restart, the files of the pods in the kept list are read at once,
+//	    # while the API cannot be reached too (same api server, node,
+//	    # namespaces and selectors only).
 //	    # While the lists fail, files of pods not known yet wait: the source
 //	    # is not ready (source_stalled) and logcapturer_source_errors_total
 //	    # {reason="kubernetes_api"} counts the failures; each namespace of

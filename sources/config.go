@@ -244,6 +244,9 @@ func (c *FileConfig) Open(deps Deps) (Source, error) {
 	if o.Kubernetes != nil {
 		// The rules run once per file, on its pod's labels.
 		o.Kubernetes.Rules, o.Relabel = deps.RelabelConfigs, nil
+		if deps.DataDir != "" {
+			o.Kubernetes.Discovery.CacheFile = KubernetesCacheFile(deps.DataDir, deps.Name)
+		}
 	}
 	return NewFile(deps.Logger, deps.Registerer, o)
 }

@@ -79,9 +79,14 @@
 // the file's labels: the result's labels without "__", the static labels
 // and filename. Without rules: namespace, pod and container. A pod not
 // known waits for a list made after its directory was first seen (asked
-// for at once); then the file is left alone, unless a stored position
-// shows it was read before a restart (its pod deleted meanwhile): it is
-// read to its end with its directory's labels. A rotated log
+// for at once); then the file is left alone, unless its pod is in the pod
+// list kept in the data directory (Deps.DataDir, KubernetesCacheFile;
+// kubepods.Options.CacheFile), loaded at start: deleted while logcapturer
+// was stopped, its files are read to their end with its labels; or,
+// without that list, a stored position shows it was read before a
+// restart: it is read to its end with its directory's labels. The kept
+// list also labels files at once after a restart, before the first list
+// and while lists fail. A rotated log
 // (<n>.log.<YYYYMMDD-HHMMSS>, when the globs take them) is read only with
 // a stored position (rotated while logcapturer was stopped), or when it
 // appeared while running without having been read; its __path__ match

@@ -41,6 +41,12 @@ const (
 // KubernetesSourceType registers type: kubernetes with config.
 func KubernetesSourceType() config.SourceType { return fileSourceType(TypeKubernetes) }
 
+// KubernetesCacheFile is where the kubernetes source named source keeps
+// its last pod list in the data directory dataDir.
+func KubernetesCacheFile(dataDir, source string) string {
+	return filepath.Join(dataDir, "kubernetes", source+".json")
+}
+
 // KubernetesOptions (FileOptions.Kubernetes) make a file source find the
 // pod of each file under the kubelet's pod log directory and label the
 // file from it.
@@ -109,15 +115,19 @@ func newKubeFiles(d *kubepods.Discovery, rules []*relabel.Config) *kubeFiles {
 
 // decide says whether the file of m is to be read, and with which labels
 // (the source's static labels added): the pod named by its directory,
-// as the last list knows it, gives the targets Prometheus's pod discovery
-// makes for the container; the first that the rules keep, that has no
-// __host__ other than this node and whose __path__ matches the file (one
-// without __path__ only when no rule sets it), labels it. A pod not known waits for a list made after the
-// directory was first seen; if that list does not have it either, the
-// file is left alone, unless it was read before (stored): a pod deleted
-// while logcapturer was stopped, whose file is read to its end with the
-// labels its directory names. A decision is made again after each list; a
-// file decided for keeps its labels when its pod goes away.
+// as the last list knows it (at start, the pod list kept in the data
+// directory: so files are labelled at once, and while the API cannot be
+// reached), gives the targets Prometheus's pod discovery makes for the
+// container; the first that the rules keep, that has no __host__ other
+// than this node and whose __path__ matches the file (one without
+// __path__ only when no rule sets it), labels it. A pod in the kept list
+// that a list since does not have was deleted while logcapturer was
+// stopped: its files are read to their end with its labels. Another pod
+// not known waits for a list made after the directory was first seen; if
+// that list does not have it either, the file is left alone, unless it
+// was read before (stored, without a kept list): it is read to its end
+// with the labels its directory names. A decision is made again after
+// each list; a file decided for keeps its labels when its pod goes away.
 func (k *kubeFiles) decide(t *tailer, m match, stored, startup bool) (labels []wal.Label, tail, atStartup bool) {
 	dir := filepath.Dir(m.path)
 	container := filepath.Base(dir)
@@ -170,9 +180,14 @@ func (k *kubeFiles) decide(t *tailer, m match, stored, startup bool) (labels []w
 	}
 	dec.gen, dec.tail, dec.labels, dec.why = gen, false, nil, whyDropped
 	var targets []map[string]string
+	cached, cachedGen := k.d.Cached(ns, uid)
 	switch {
 	case pod != nil:
 		targets = kubepods.Targets(pod, container)
+	case cached != nil && gen > cachedGen:
+		// In the pod list kept before the restart, not in a list since:
+		// deleted while logcapturer was stopped.
+		targets = kubepods.Targets(cached, container)
 	case gen == dec.seenGen:
 		dec.why = ""
 		return nil, false, false // a list made since will tell

@@ -83,7 +83,16 @@ type kubeHarness struct {
 	cond *condRecorder
 }
 
+// openKube opens and starts a kubernetes source on the pod logs under
+// root, with a data directory (its pod list cache) shared by the test's
+// sources.
 func openKube(t *testing.T, api *kubetest.Server, root, rules string, positions map[string]wal.Position, tweak ...func(*FileConfig)) *kubeHarness {
+	t.Helper()
+	return openKubeData(t, api, root, filepath.Join(filepath.Dir(root), "data"), rules, positions, tweak...)
+}
+
+// openKubeData is openKube with the data directory dataDir ("": none).
+func openKubeData(t *testing.T, api *kubetest.Server, root, dataDir, rules string, positions map[string]wal.Position, tweak ...func(*FileConfig)) *kubeHarness {
 	t.Helper()
 	c := NewFileConfig(TypeKubernetes)
 	c.Paths = []string{filepath.Join(root, "*", "*", "*.log")}
@@ -95,7 +104,7 @@ func openKube(t *testing.T, api *kubetest.Server, root, rules string, positions 
 	}
 	h := &kubeHarness{rec: &recorder{t: t}, log: &logBuffer{}, reg: prometheus.NewRegistry(), cond: &condRecorder{}}
 	deps := Deps{Logger: slog.New(slog.NewTextHandler(h.log, &slog.HandlerOptions{Level: slog.LevelDebug})), Registerer: h.reg,
-		Name: "pods", Emitter: h.rec, Conditions: h.cond, Positions: positions}
+		Name: "pods", Emitter: h.rec, Conditions: h.cond, Positions: positions, DataDir: dataDir}
 	if rules != "" {
 		deps.RelabelConfigs = relabelRules(t, strings.ReplaceAll(rules, "ROOT", root))
 	}
@@ -284,27 +293,126 @@ func TestKubernetesAPIFailing(t *testing.T) {
 
 // TestKubernetesDeletedWhileStopped: a file read before a restart whose
 // pod the API no longer has (deleted while logcapturer was stopped) is
-// read to its end, labelled from its directory (a file of a pod the API
-// does not have and that was never read is not: TestKubernetesHelmChart).
+// read to its end: with the labels of its pod in the pod list kept in the
+// data directory, in the stream it had; without that list, labelled from
+// its directory (a file of a pod the API does not have and that was never
+// read is not: TestKubernetesHelmChart).
 func TestKubernetesDeletedWhileStopped(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		cached bool
+		stream string
+	}{
+		{"cached pod list", true, "app=shop,container=web,filename=FILE,job=default/shop,namespace=default,node_name=node-a,pod=web-7d9f8b6c5d-x2x9z,stream=stdout"},
+		{"no pod list", false, "app=web-7d9f8b6c5d-x2x9z,container=web,filename=FILE,job=default/web-7d9f8b6c5d-x2x9z,namespace=default,pod=web-7d9f8b6c5d-x2x9z,stream=stdout"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			dataDir := ""
+			if tc.cached {
+				dataDir = t.TempDir()
+			}
+			api := kubetest.New(t)
+			api.SetPods(webPod())
+			dir := "default_web-7d9f8b6c5d-x2x9z_0b1c2d3e-uid-web"
+			p := podLog(t, root, dir, "web", criLine("stdout", "before"))
+			h := openKubeData(t, api, root, dataDir, helmRules, nil)
+			waitFor(t, func() bool { return len(h.rec.lines("")) >= 1 }, 5*time.Second, "the first line")
+			if tc.cached {
+				waitFor(t, func() bool { _, err := os.Stat(KubernetesCacheFile(dataDir, "pods")); return err == nil }, 5*time.Second, "the pod list kept")
+			}
+			h.src.Close()
+			pos, ok := h.rec.last(idOf(t, p))
+			if !ok {
+				t.Fatal("no position")
+			}
+			appendFile(t, p, criLine("stdout", "after the pod was deleted"))
+			api.SetPods()
+			lists := api.Lists()
+			h2 := openKubeData(t, api, root, dataDir, helmRules, map[string]wal.Position{pos.FileID: pos})
+			waitFor(t, func() bool { return len(h2.rec.lines("")) >= 1 }, 5*time.Second, "the line written after the stop")
+			waitFor(t, func() bool { return api.Lists() > lists }, 5*time.Second, "a list without the pod")
+			appendFile(t, p, criLine("stdout", "last words"))
+			waitFor(t, func() bool { return len(h2.rec.lines("")) >= 2 }, 5*time.Second, "the line written after that list")
+			checkStreams(t, h2.rec.streams(), map[string][]string{
+				strings.ReplaceAll(tc.stream, "FILE", p): {"after the pod was deleted", "last words"},
+			})
+		})
+	}
+}
+
+// TestKubernetesAPIDownAtRestart: after a restart while the API cannot
+// be reached (an edge node cut off from its control plane), the files of
+// the pods in the pod list kept in the data directory are read at once,
+// in their streams: the rest of a log read before, the log the kubelet
+// rotated it to, and the new log it started. A pod that list does not
+// have waits for the API, shown waiting; the condition says the kept
+// list is in use. Without the kept list every file waits, and a log the
+// kubelet compresses or removes meanwhile is lost.
+func TestKubernetesAPIDownAtRestart(t *testing.T) {
 	root := t.TempDir()
 	api := kubetest.New(t)
 	api.SetPods(webPod())
 	dir := "default_web-7d9f8b6c5d-x2x9z_0b1c2d3e-uid-web"
-	p := podLog(t, root, dir, "web", criLine("stdout", "before"))
-	h := openKube(t, api, root, helmRules, nil)
+	p := podLog(t, root, dir, "web", criLine("stdout", "one"))
+	withRotated := func(c *FileConfig) {
+		c.Paths = []string{filepath.Join(root, "*", "*", "*.log"), filepath.Join(root, "*", "*", "*.log.*")}
+	}
+	h := openKube(t, api, root, helmRules, nil, withRotated)
 	waitFor(t, func() bool { return len(h.rec.lines("")) >= 1 }, 5*time.Second, "the first line")
+	cache := KubernetesCacheFile(filepath.Join(filepath.Dir(root), "data"), "pods")
+	waitFor(t, func() bool { _, err := os.Stat(cache); return err == nil }, 5*time.Second, "the pod list kept")
 	h.src.Close()
 	pos, ok := h.rec.last(idOf(t, p))
 	if !ok {
 		t.Fatal("no position")
 	}
-	appendFile(t, p, criLine("stdout", "after the pod was deleted"))
-	api.SetPods()
-	h2 := openKube(t, api, root, helmRules, map[string]wal.Position{pos.FileID: pos})
-	waitFor(t, func() bool { return len(h2.rec.lines("")) >= 1 }, 5*time.Second, "the line written after the stop")
-	checkStreams(t, h2.rec.streams(), map[string][]string{
-		"app=web-7d9f8b6c5d-x2x9z,container=web,filename=" + p + ",job=default/web-7d9f8b6c5d-x2x9z,namespace=default,pod=web-7d9f8b6c5d-x2x9z,stream=stdout": {"after the pod was deleted"},
+
+	// While stopped: more lines, a rotation, a pod the kept list lacks;
+	// and the API goes away.
+	appendFile(t, p, criLine("stdout", "two, before the rotation"))
+	if err := os.Rename(p, filepath.Join(root, dir, "web", "0.log.20261206-001500")); err != nil {
+		t.Fatal(err)
+	}
+	podLog(t, root, dir, "web", criLine("stdout", "three, in the new log"))
+	late := kubetest.Pod{Namespace: "default", Name: "late", UID: "uid-late", Node: "node-a", IP: "10.42.0.8",
+		Labels: map[string]string{"app.kubernetes.io/name": "late"}, Containers: []kubetest.Container{{Name: "app"}}}
+	q := podLog(t, root, "default_late_uid-late", "app", criLine("stdout", "late pod"))
+	// k8s.io/apimachinery/pkg/api/errors NewGenericServerResponse: the
+	// message of a 503 (an API server behind a dead link's proxy).
+	api.Fail(503, "the server is currently unable to handle the request")
+
+	h2 := openKube(t, api, root, helmRules, map[string]wal.Position{pos.FileID: pos}, withRotated)
+	waitFor(t, func() bool { return len(h2.rec.lines("")) >= 2 }, 5*time.Second, "the web pod's lines while the API is down")
+	waitFor(t, func() bool {
+		for _, f := range h2.src.Files() {
+			if f.Path == q {
+				return f.State == FileWaiting
+			}
+		}
+		return false
+	}, 5*time.Second, "the late pod's file shown waiting")
+	waitFor(t, func() bool { c, _ := h2.cond.last(); return c.on }, 5*time.Second, "the source stalled") // at the first list's answer
+	if c, _ := h2.cond.last(); !strings.Contains(c.detail, "503") || !strings.Contains(c.detail, "the pod list kept at") || !strings.Contains(c.detail, "(1 pods)") {
+		t.Errorf("condition %+v, want the API's answer and the kept list", c)
+	}
+	// Two files of one stream, read side by side: compared sorted.
+	sorted := func() map[string][]string {
+		m := h2.rec.streams()
+		for _, ls := range m {
+			slices.Sort(ls)
+		}
+		return m
+	}
+	web := "app=shop,container=web,filename=" + p + ",job=default/shop,namespace=default,node_name=node-a,pod=web-7d9f8b6c5d-x2x9z,stream=stdout"
+	checkStreams(t, sorted(), map[string][]string{web: {"three, in the new log", "two, before the rotation"}})
+
+	api.SetPods(webPod(), late)
+	api.Fail(0, "")
+	waitFor(t, func() bool { return len(h2.rec.lines("")) >= 3 }, 10*time.Second, "the late pod's line once the API answers")
+	checkStreams(t, sorted(), map[string][]string{
+		web: {"three, in the new log", "two, before the rotation"},
+		"app=late,container=app,filename=" + q + ",job=default/late,namespace=default,node_name=node-a,pod=late,stream=stdout": {"late pod"},
 	})
 }
 

@@ -97,6 +97,10 @@ type Deps struct {
 	// conditions (may be nil).
 	Emitter    Emitter
 	Conditions ConditionSetter
+	// DataDir is the data directory, where a source may keep files of
+	// its own (a kubernetes source's pod list, under kubernetes/); ""
+	// keeps none.
+	DataDir string
 }
 
 // Source is one configured input. See the package documentation for the

@@ -18,12 +18,13 @@ import (
 // against a fake API server, kill -9s it at random moments while two pods
 // write CRI logs, and deletes one pod from the API half-way (its log
 // directory stays, as until the kubelet cleans up), and rotates the other
-// pod's log as the kubelet does while logcapturer is down: every line
-// reaches the file sink, and the WAL holds each once. The deleted pod's
-// file, read before a restart, is read on to its end, as is the rotated
-// log; every line has its pod's labels (app, from the pod's labels), or
-// after its pod's deletion its directory's, in the stream of its current
-// log (filename).
+// pod's log as the kubelet does while logcapturer is down, and has the
+// API refuse every list during one run: every line reaches the file sink,
+// and the WAL holds each once. The deleted pod's file is read on to its
+// end, as is the rotated log; every line has its pod's labels (app, from
+// the pod's labels: after its pod's deletion, and while the API is down,
+// from the pod list kept in the data directory), in the stream of its
+// current log (filename).
 func TestCrashKill9Kubernetes(t *testing.T) {
 	bin := binary(t)
 	kills := envInt(t, "LOGCAPTURER_CRASH_KILLS", 8)
@@ -105,7 +106,12 @@ admin:
 		if i == kills/2 {
 			api.SetPods(pods[0]) // job-0 deleted; its file is still there
 		}
+		if i == 3*kills/4 {
+			// k8s.io/apimachinery/pkg/api/errors: a 503's message.
+			api.Fail(503, "the server is currently unable to handle the request")
+		}
 		crashOnce(t, bin, cfg, &stderr, 300*time.Millisecond, 900*time.Millisecond)
+		api.Fail(0, "")
 		if i == kills/4 {
 			// The kubelet rotates web-0's log while logcapturer is down,
 			// after the pod wrote more to it.
@@ -145,8 +151,7 @@ admin:
 	}
 	stopChild(t, cmd, &stderr)
 	// Labels: web-0's lines (the rotated log's too) are its pod's, in the
-	// stream of its 0.log; job-0's are its pod's, or after its deletion
-	// those of its directory (no pod labels).
+	// stream of its 0.log; job-0's are its pod's, after its deletion too.
 	badLabels := 0
 	counts := sinkJSONLines(t, out, func(line string, labels map[string]string) {
 		f := 0
@@ -154,7 +159,7 @@ admin:
 			f = 1
 		}
 		ok := labels["filename"] == paths[f] && labels["stream"] == "stdout" &&
-			(labels["app"] == pods[f].Labels["app"] || f == 1 && labels["app"] == "")
+			labels["app"] == pods[f].Labels["app"]
 		if !ok {
 			if badLabels < 3 {
 				t.Errorf("line %s: labels %v", line, labels)

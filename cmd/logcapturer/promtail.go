@@ -5,11 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/logcapturer/logcapturer/config"
 	"github.com/logcapturer/logcapturer/config/promtail"
+	"github.com/logcapturer/logcapturer/internal/atomicfile"
 )
 
 // Values of --config-format.
@@ -146,40 +145,9 @@ func cmdConvert(args []string, stdout, stderr io.Writer) error {
 		_, err := stdout.Write(r.YAML)
 		return err
 	}
-	if err := writeFileAtomic(*out, r.YAML); err != nil {
+	if err := atomicfile.Write(*out, r.YAML, 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "wrote %s: check it with logcapturer check --config %s\n", *out, *out)
-	return nil
-}
-
-// writeFileAtomic writes data to path through a temporary file, fsynced
-// and renamed, so that path is never half written.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // after a successful rename there is nothing to remove
-	if _, err = f.Write(data); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
 	return nil
 }

@@ -286,7 +286,7 @@ func runOnce(ctx context.Context, logger *slog.Logger, cfg *config.Config, hooks
 			Logger: logger, Registerer: reg,
 			Name: sc.Name, Labels: sc.Labels, PipelineStages: sc.PipelineStages, MaxStreams: sc.MaxStreams,
 			Relabel: sources.Relabel(sc.RelabelConfigs), RelabelConfigs: sc.RelabelConfigs,
-			Positions: p.SourcePositions(sc.Name), Emitter: p, Conditions: p,
+			Positions: p.SourcePositions(sc.Name), Emitter: p, Conditions: p, DataDir: cfg.DataDir,
 		})
 		if err != nil {
 			return err

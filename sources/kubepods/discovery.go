@@ -70,6 +70,12 @@ type Options struct {
 	// and annotation changes; a log directory of a pod not known yet
 	// asks for a list at once. Default DefaultRefreshInterval.
 	RefreshInterval time.Duration `yaml:"refresh_interval"`
+	// CacheFile, when set, keeps the pods of the last good lists there
+	// (written after a list that changed them) and loads them at New, so
+	// that after a restart the files of the pods in it are labelled at
+	// once, and while the API cannot be reached too. Not a config key: a
+	// kubernetes source keeps it in the data directory.
+	CacheFile string `yaml:"-"`
 }
 
 // Node returns the node name the options select: NodeName, else $HOSTNAME,
@@ -110,8 +116,15 @@ type Discovery struct {
 	// byNS are the pods of each listed namespace ("" when every
 	// namespace is listed at once), as its last good list found them.
 	byNS map[string]*nsPods
-	gen  uint64 // good lists of any namespace so far
+	gen  uint64 // good lists of any namespace so far (and cached ones)
 	pods int
+
+	// cachedAt is when the cache loaded at New was written (zero without
+	// one), cached its pods by namespace; both written by New only.
+	cachedAt time.Time
+	cached   map[string]*nsPods
+	// cache is the goroutine's (and New's).
+	cache cacheState
 }
 
 // nsPods are the pods of one namespace's last good list.
@@ -155,7 +168,12 @@ func New(logger *slog.Logger, opts Options, hooks Hooks) (*Discovery, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Discovery{opts: opts, node: node, log: logger, c: c, hooks: hooks, want: make(chan struct{}, 1), byNS: map[string]*nsPods{}}, nil
+	d := &Discovery{opts: opts, node: node, log: logger, c: c, hooks: hooks, want: make(chan struct{}, 1), byNS: map[string]*nsPods{}, cached: map[string]*nsPods{},
+		cache: cacheState{listed: map[podKey]*Pod{}, gone: map[podKey]goneEntry{}}}
+	if opts.CacheFile != "" {
+		d.loadCache()
+	}
+	return d, nil
 }
 
 // NodeName is the node whose pods are listed.
@@ -201,14 +219,15 @@ func (d *Discovery) Lookup(namespace, uid string) (*Pod, uint64) {
 	return ns.byUID[uid], ns.gen
 }
 
-// Generation is the number of successful lists so far.
+// Generation is the number of successful lists so far (a namespace's pods
+// loaded from Options.CacheFile count as one).
 func (d *Discovery) Generation() uint64 {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.gen
 }
 
-// Pods is how many pods the last good list found.
+// Pods is how many pods the last good lists found (or the cache holds).
 func (d *Discovery) Pods() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -244,9 +263,18 @@ func (d *Discovery) run(ctx context.Context) {
 			}
 		}
 		last = time.Now()
-		n, err := d.listAll(ctx)
+		n, listed, err := d.listAll(ctx)
 		if ctx.Err() != nil {
 			return
+		}
+		if err == nil && failing {
+			// Before Listed: the source is ready again by the time it
+			// reads the files this list lets it read.
+			failing = false
+			d.log.Info("listing the node's pods from the Kubernetes API works again", "node", d.node, "pods", n)
+			if d.hooks.Failing != nil {
+				d.hooks.Failing(false, "")
+			}
 		}
 		if d.hooks.Listed != nil {
 			d.hooks.Listed(n, err)
@@ -255,30 +283,32 @@ func (d *Discovery) run(ctx context.Context) {
 			backoff = min(max(2*backoff, minBackoff), maxBackoff)
 			if !failing {
 				failing = true
-				d.log.Warn("cannot list the node's pods from the Kubernetes API; files of pods not known yet wait, retrying with backoff",
-					"api_server", d.c.base.Redacted(), "node", d.node, "err", err)
+				args := []any{"api_server", d.c.base.Redacted(), "node", d.node, "err", err}
+				detail := "kubernetes API: " + err.Error()
+				if !d.cachedAt.IsZero() && !listed {
+					args = append(args, "cached_list", d.cachedAt.Format(time.RFC3339))
+					detail += fmt.Sprintf("; the pod list kept at %s (%d pods) labels their files meanwhile", d.cachedAt.Format(time.RFC3339), d.Pods())
+				}
+				d.log.Warn("cannot list the node's pods from the Kubernetes API; files of pods not known yet wait, retrying with backoff", args...)
 				if d.hooks.Failing != nil {
-					d.hooks.Failing(true, "kubernetes API: "+err.Error())
+					d.hooks.Failing(true, detail)
 				}
 			}
 			timer.Reset(backoff)
-			continue
+		} else {
+			backoff = 0
+			timer.Reset(d.opts.RefreshInterval)
 		}
-		backoff = 0
-		if failing {
-			failing = false
-			d.log.Info("listing the node's pods from the Kubernetes API works again", "node", d.node, "pods", n)
-			if d.hooks.Failing != nil {
-				d.hooks.Failing(false, "")
-			}
+		if d.opts.CacheFile != "" && listed {
+			d.writeCache(time.Now())
 		}
-		timer.Reset(d.opts.RefreshInterval)
 	}
 }
 
 // listAll lists the node's pods in each namespace and replaces the kept
-// ones.
-func (d *Discovery) listAll(ctx context.Context) (int, error) {
+// ones; it returns how many pods are kept, and whether any namespace was
+// listed.
+func (d *Discovery) listAll(ctx context.Context) (n int, listed bool, err error) {
 	field := "spec.nodeName=" + d.node
 	if d.opts.FieldSelector != "" {
 		field += "," + d.opts.FieldSelector
@@ -302,24 +332,21 @@ func (d *Discovery) listAll(ctx context.Context) (int, error) {
 			}
 			continue
 		}
-		byUID := make(map[string]*Pod, len(pods))
-		for _, p := range pods {
-			if p.UID == "" {
-				continue
-			}
-			byUID[p.UID] = p
-			if h := p.Annotations[configHashAnnotation]; h != "" && h != p.UID {
-				if _, taken := byUID[h]; !taken {
-					byUID[h] = p
-				}
-			}
-		}
+		listed = true
+		byUID := indexPods(pods)
 		d.mu.Lock()
 		d.gen++
 		d.byNS[ns] = &nsPods{byUID: byUID, gen: d.gen}
 		d.mu.Unlock()
 	}
 	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.countPods()
+	return d.pods, listed, failed
+}
+
+// countPods sets d.pods from d.byNS. d.mu is held.
+func (d *Discovery) countPods() {
 	n := 0
 	for _, ns := range d.byNS {
 		for uid, p := range ns.byUID {
@@ -329,6 +356,4 @@ func (d *Discovery) listAll(ctx context.Context) (int, error) {
 		}
 	}
 	d.pods = n
-	d.mu.Unlock()
-	return n, failed
 }

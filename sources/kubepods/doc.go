@@ -43,6 +43,22 @@
 // The node and namespace metadata of attach_metadata, and the deployment,
 // job and cronjob names, are not listed.
 //
+// # The kept list
+//
+// With Options.CacheFile (a kubernetes source sets it in the data
+// directory), the pods of the last good lists, and for GoneRetention (an
+// hour) those that left them, are written there after a list that
+// changed them (JSON, cache.go: a temporary file fsynced and renamed, the
+// directory fsynced, mode 0600) and loaded by New, as the
+// first generation of their namespaces: after a restart Lookup knows
+// them before the first list, and while lists fail. Cached gives a pod
+// of that loaded list, so that the source tells a pod deleted while
+// logcapturer was stopped (in it, not in a list since) from one it never
+// knew. A file of another version or query (API server, node,
+// namespaces, selectors), or one that cannot be parsed, is logged and
+// not used; a failed write is logged once when writes start failing and
+// once when they work again.
+//
 // # Failures
 //
 // A failed list (of any namespace) keeps the pods of the last good one and is retried after

@@ -10,37 +10,44 @@ import (
 
 // Pod is what the discovery keeps of one pod: the fields Prometheus's pod
 // discovery turns into labels.
+// The JSON names are those of the cache file (cache.go).
 type Pod struct {
-	UID, Name, Namespace string
-	Node, IP, HostIP     string
-	Phase                string
+	UID       string `json:"uid"`
+	Name      string `json:"name"`
+	Namespace string `json:"namespace"`
+	Node      string `json:"node,omitempty"`
+	IP        string `json:"ip,omitempty"`
+	HostIP    string `json:"host_ip,omitempty"`
+	Phase     string `json:"phase,omitempty"`
 	// Ready is the status of the pod's Ready condition in lower case
 	// ("true", "false"), "unknown" without one.
-	Ready       string
-	Labels      map[string]string
-	Annotations map[string]string
+	Ready       string            `json:"ready,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
 	// ControllerKind and ControllerName are those of the owner reference
 	// marked controller; empty without one.
-	ControllerKind, ControllerName string
+	ControllerKind string `json:"controller_kind,omitempty"`
+	ControllerName string `json:"controller_name,omitempty"`
 	// Containers are the spec's containers, then its init containers.
-	Containers []Container
+	Containers []Container `json:"containers,omitempty"`
 }
 
 // Container is one container of a pod's spec.
 type Container struct {
-	Name, Image string
+	Name  string `json:"name"`
+	Image string `json:"image,omitempty"`
 	// ID is the runtime's ID from the pod's status ("containerd://..."),
 	// empty before the container started.
-	ID    string
-	Init  bool
-	Ports []Port
+	ID    string `json:"id,omitempty"`
+	Init  bool   `json:"init,omitempty"`
+	Ports []Port `json:"ports,omitempty"`
 }
 
 // Port is one declared port of a container.
 type Port struct {
-	Name     string
-	Number   int32
-	Protocol string
+	Name     string `json:"name,omitempty"`
+	Number   int32  `json:"number"`
+	Protocol string `json:"protocol,omitempty"`
 }
 
 // configHashAnnotation is set by the kubelet on the mirror pod of a static
