@@ -3,6 +3,7 @@ module github.com/logcapturer/logcapturer
 go 1.26.8
 
 require (
+	github.com/Graylog2/go-gelf v0.0.0-20191017102106-1550ee647df0
 	github.com/Masterminds/sprig/v3 v3.3.0
 	github.com/bmatcuk/doublestar/v4 v4.10.4
 	github.com/fsnotify/fsnotify v1.10.1

@@ -92,7 +92,7 @@
 //	sources:                         # required: at least one
 //	  # The keys every source has, decoded here:
 //	  - name: app                    # required; 1-64 of [A-Za-z0-9_-]; unique among sources
-//	    type: file                   # required; file | docker | cri | kubernetes | journald | syslog |
+//	    type: file                   # required; file | docker | cri | kubernetes | journald | syslog | gelf |
 //	                                 # loki_push | otlp
 //	    labels: {job: app}           # optional; names match [a-zA-Z_][a-zA-Z0-9_]*, not starting
 //	                                 # with "__", and not one the type sets (filename; docker and
@@ -166,6 +166,24 @@
 //	    # hostname, app_name, parse_error, sd_*. pipeline_stages run in the
 //	    # batcher (TCP backpressure kept); a relabel hook also sees Promtail's
 //	    # __syslog_connection_* and __syslog_message_* labels.
+//	  - name: docker-gelf
+//	    type: gelf                   # (sources/syslog.GELFConfig) GELF over UDP: Docker's gelf
+//	                                 # logging driver, Graylog senders; keys named as Promtail's
+//	    listen_address: ":12201"     # host:port; default :12201
+//	    use_incoming_timestamp: false # the message's timestamp (to the microsecond) instead of the
+//	                                 # receive time
+//	    max_message_length: 1MiB     # a message longer uncompressed is dropped (counted)
+//	    promtail_labels: false       # true: as Promtail, no host, level or facility label;
+//	                                 # relabel_configs make them from __gelf_message_{host,level,
+//	                                 # version,facility} (level a syslog severity name, a missing
+//	                                 # level "emergency", as in Promtail)
+//	    # The line is the message as Promtail's gelf target writes it: the
+//	    # standard fields, then the additional ones (_container_name, ...)
+//	    # by name. Chunked messages are reassembled (128 chunks at most,
+//	    # within 5s: later, dropped_entries_total{reason="incomplete"});
+//	    # gzip and zlib are inflated. A message that is not a GELF JSON
+//	    # object is shipped as received with parse_error="true"; labels may
+//	    # not use host, level, facility or parse_error.
 //	  - name: pushed
 //	    type: loki_push              # (lokipush.Config) Loki's push API: POST /loki/api/v1/push
 //	                                 # (protobuf+snappy or JSON; gzip, deflate, snappy), GET /ready;

@@ -348,6 +348,7 @@ func sourceTypes() []config.SourceType {
 		sources.KubernetesSourceType(),
 		journald.SourceType(),
 		syslog.SourceType(),
+		syslog.GELFSourceType(),
 		lokipush.SourceType(),
 		otlpsource.SourceType(),
 	}

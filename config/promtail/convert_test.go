@@ -32,7 +32,7 @@ func parseOpts() *config.ParseOptions {
 		SkipDirCheck: true, LookupEnv: testEnv,
 		SinkTypes: []config.SinkType{loki.SinkType()},
 		SourceTypes: []config.SourceType{sources.FileSourceType(), sources.DockerSourceType(), sources.CRISourceType(), sources.KubernetesSourceType(),
-			journald.SourceType(), syslog.SourceType(), lokipush.SourceType()},
+			journald.SourceType(), syslog.SourceType(), syslog.GELFSourceType(), lokipush.SourceType()},
 	}
 }
 
@@ -40,7 +40,7 @@ func parseOpts() *config.ParseOptions {
 // the result with its golden file, and checks that the native config
 // loads (what logcapturer check does with the converted file).
 func TestConvertGolden(t *testing.T) {
-	for _, name := range []string{"full", "static", "notargets", "relabel", "journal", "syslog", "push", "docker", "kubernetes"} {
+	for _, name := range []string{"full", "static", "notargets", "relabel", "journal", "syslog", "gelf", "push", "docker", "kubernetes"} {
 		t.Run(name, func(t *testing.T) {
 			r, err := Load(filepath.Join("testdata", name+".yaml"), &Options{KeepEnv: true, LookupEnv: noEnv})
 			if err != nil {
@@ -234,7 +234,7 @@ func TestConvertUnsupported(t *testing.T) {
 	wantLines := map[string]int{
 		"scrape_configs[1].consul_sd_configs": 9, "scrape_configs[5].docker_sd_configs[0].host": 25, "scrape_configs[6].windows_events": 27,
 		"scrape_configs[7].gcplog": 30, "scrape_configs[8].cloudflare": 33, "scrape_configs[9].heroku_drain": 36,
-		"scrape_configs[10].gelf": 40, "scrape_configs[11].kafka": 43, "scrape_configs[12].azure_event_hubs": 46,
+		"scrape_configs[11].kafka": 43, "scrape_configs[12].azure_event_hubs": 46,
 		"scrape_configs[13].consul_sd_configs": 49,
 	}
 	_, err = Convert("u.yaml", data, &Options{LookupEnv: noEnv})
@@ -268,13 +268,13 @@ func TestConvertUnsupported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// journal, syslog and loki_push_api are converted (see their golden
-	// tests); the rest is left out.
+	// journal, syslog, loki_push_api and gelf are converted (see their
+	// golden tests); the rest is left out.
 	var names []string
 	for _, s := range cfg.Sources {
 		names = append(names, s.Name+":"+string(s.Type))
 	}
-	if want := []string{"files:file", "journal:journald", "syslog:syslog", "push:loki_push"}; !slices.Equal(names, want) {
+	if want := []string{"files:file", "journal:journald", "syslog:syslog", "push:loki_push", "gelf:gelf"}; !slices.Equal(names, want) {
 		t.Errorf("sources %v, want %v", names, want)
 	}
 }

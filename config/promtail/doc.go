@@ -76,6 +76,9 @@
 //     labels, use_incoming_timestamp, use_rfc5424_message,
 //     max_message_length, syslog_format, tls_config (cert_file, key_file,
 //     ca_file or client_ca_file: client certificates then required).
+//   - gelf: a gelf source with promtail_labels: true (no host, level or
+//     facility label; relabel_configs see __gelf_message_*):
+//     listen_address (default :12201), labels, use_incoming_timestamp.
 //   - loki_push_api: a loki_push source: server.http_listen_address and
 //     http_listen_port become listen_address (a port is required; the
 //     other server keys are noted as ignored), labels,
@@ -156,7 +159,7 @@
 //     its target at once), a pod without an IP (finished, evicted) is read
 //     too (Prometheus's discovery gives no target for it), and a file
 //     keeps the labels it was opened with until it is closed.
-//   - relabel_configs of a journal, syslog, loki_push_api or docker_sd_configs job become the
+//   - relabel_configs of a journal, syslog, gelf, loki_push_api or docker_sd_configs job become the
 //     source's native relabel_configs (config Source.RelabelConfigs), run
 //     on each entry's labels with the source's __ labels, as Promtail runs
 //     them; an entry they drop is counted (reason "relabel").
@@ -183,7 +186,7 @@
 // Every other service discovery (docker_sd_configs and kubernetes_sd_configs
 // only as above: for docker, a remote daemon, the network and port labels
 // and the other filters are not), windows_events, gcplog, cloudflare, heroku_drain,
-// gelf, kafka, azure_event_hubs; a client's proxy_connect_header, oauth2, http_headers and an authorization type other than Bearer; compressed or
+// kafka, azure_event_hubs; a client's proxy_connect_header, oauth2, http_headers and an authorization type other than Bearer; compressed or
 // non-UTF-8 files. Each is a problem at its line; with
 // Options.SkipUnsupported the rest is converted and Result.Left lists what
 // was left out.

@@ -107,7 +107,6 @@ var notCoveredTargets = map[string]string{
 	"gcplog":           "logcapturer does not pull from Google Cloud Pub/Sub",
 	"cloudflare":       "logcapturer does not pull Cloudflare logs",
 	"heroku_drain":     "logcapturer has no Heroku drain receiver",
-	"gelf":             "logcapturer has no GELF receiver",
 	"kafka":            "logcapturer does not consume Kafka",
 	"azure_event_hubs": "logcapturer does not consume Azure Event Hubs",
 }
@@ -118,7 +117,7 @@ var relabelKeys = []string{"source_labels", "separator", "regex", "modulus", "ta
 // out.
 func (c *conv) scrapeConfig(n *yaml.Node, path string, out *yaml.Node) {
 	known := []string{"job_name", "pipeline_stages", "static_configs", "relabel_configs", "encoding", "decompression",
-		"journal", "syslog", "loki_push_api", "docker_sd_configs", "kubernetes_sd_configs"}
+		"journal", "syslog", "loki_push_api", "gelf", "docker_sd_configs", "kubernetes_sd_configs"}
 	var sds []string
 	if m := config.ResolveAlias(n); m != nil && m.Kind == yaml.MappingNode {
 		for i := 0; i < len(m.Content); i += 2 {
@@ -147,7 +146,7 @@ func (c *conv) scrapeConfig(n *yaml.Node, path string, out *yaml.Node) {
 		}
 		c.notCovered(e.k.Line, e.path, "%s: %s", k, why)
 	}
-	if len(sds) > 0 && c.opts.SkipUnsupported && !slices.ContainsFunc([]string{"static_configs", "journal", "syslog", "loki_push_api", "docker_sd_configs",
+	if len(sds) > 0 && c.opts.SkipUnsupported && !slices.ContainsFunc([]string{"static_configs", "journal", "syslog", "loki_push_api", "gelf", "docker_sd_configs",
 		"kubernetes_sd_configs"},
 		func(k string) bool { _, ok := f[k]; return ok }) {
 		return // the whole job is left out: what else is wrong in it does not matter
@@ -179,7 +178,7 @@ func (c *conv) scrapeConfig(n *yaml.Node, path string, out *yaml.Node) {
 	if e, ok := f["relabel_configs"]; ok {
 		t.relabel, t.relabelKey = e.v, e.k
 	}
-	for _, kind := range []string{"journal", "syslog", "loki_push_api"} {
+	for _, kind := range []string{"journal", "syslog", "loki_push_api", "gelf"} {
 		e, ok := f[kind]
 		if !ok {
 			continue
@@ -194,6 +193,8 @@ func (c *conv) scrapeConfig(n *yaml.Node, path string, out *yaml.Node) {
 			s = c.journal(e, t)
 		case "syslog":
 			s = c.syslog(e, t)
+		case "gelf":
+			s = c.gelf(e, t)
 		default:
 			s = c.lokiPush(e, t)
 		}

@@ -222,6 +222,36 @@ func (c *conv) syslog(e entry, t target) *yaml.Node {
 	return s
 }
 
+// gelf converts a gelf target into a gelf source: Promtail's keys
+// (listen_address, default :12201; use_incoming_timestamp; labels), and
+// promtail_labels, so that only relabel_configs make labels from
+// __gelf_message_*.
+func (c *conv) gelf(e entry, t target) *yaml.Node {
+	f, ok := c.fields(e.v, e.path, "listen_address", "labels", "use_incoming_timestamp")
+	if !ok {
+		return nil
+	}
+	s := mapping()
+	var labels *entry
+	if l, ok := f["labels"]; ok {
+		labels = &l
+	}
+	c.common(s, t, "gelf", e, labels)
+	if a, ok := f["listen_address"]; ok {
+		if v, ok := c.scalar(a, "host:port"); ok && v != "" {
+			c.put(s, "listen_address", c.outStr(a.v), a.k, a.path)
+		}
+	}
+	if v, ok := f["use_incoming_timestamp"]; ok {
+		if b, ok := c.boolean(v); ok && b {
+			c.put(s, "use_incoming_timestamp", plain("true"), v.k, v.path)
+		}
+	}
+	k := c.put(s, "promtail_labels", plain("true"), nil, "")
+	k.HeadComment = "promtail: no host, level or facility label unless relabel_configs map __gelf_message_*, as in Promtail"
+	return s
+}
+
 // serverTLS converts a listener's tls_config (cert_file, key_file,
 // ca_file: client certificates are then required, as Promtail does).
 func (c *conv) serverTLS(e entry) *yaml.Node {

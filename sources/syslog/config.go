@@ -89,6 +89,10 @@ type Config struct {
 	Location string `yaml:"location"`
 	// TLS turns on TLS for a tcp listener.
 	TLS TLSConfig `yaml:"tls_config"`
+
+	// gelf: the datagrams are GELF messages (a type: gelf source, see
+	// GELFConfig), not syslog.
+	gelf bool
 }
 
 // SourceType registers type: syslog with config; cmd holds it in its list.
@@ -154,7 +158,7 @@ func NewConfig() *Config {
 func (c *Config) Check(ch *config.Check) {
 	sources.CheckStages(ch)
 	c.rules(func(key, msg string) { ch.Problem(key, "%s", msg) })
-	for _, name := range badLabels(ch.Labels()) {
+	for _, name := range badLabels(ch.Labels(), *c) {
 		ch.Problem("labels."+name, "is set by the syslog source itself")
 	}
 }
@@ -209,12 +213,23 @@ func (c *Config) rules(report func(key, msg string)) {
 	if _, err := loadLocation(c.Location); err != nil {
 		report("location", err.Error())
 	}
+	if c.gelf && c.ListenProtocol != ProtoUDP {
+		report("listen_protocol", "must be udp for GELF")
+	}
 	if c.TLS.Enabled() && c.ListenProtocol != ProtoTCP {
 		report("tls_config", "is for listen_protocol tcp only")
 	}
 	if err := validateTLS(c.TLS); err != nil {
 		report("tls_config", err.Error())
 	}
+}
+
+// kind is the source's type: syslog, or gelf.
+func (c *Config) kind() string {
+	if c.gelf {
+		return GELFType
+	}
+	return Type
 }
 
 // loadLocation is sources.LoadLocation with syslog's error.

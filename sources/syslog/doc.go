@@ -1,7 +1,9 @@
 // Package syslog is the syslog source (type: syslog): a listener that
 // receives RFC 5424 and RFC 3164 messages over TCP (RFC 6587 framing),
 // TCP with TLS, UDP (RFC 5426), and unix stream and datagram sockets, and
-// hands them to the WAL in blocks like every source.
+// hands them to the WAL in blocks like every source. It is also the gelf
+// source (type: gelf, GELFConfig): GELF messages over UDP, on the same
+// datagram reader, batcher and backpressure (see GELF below).
 //
 // # Options
 //
@@ -149,6 +151,36 @@
 // reason is logged at Warn, later ones at Debug: a misbehaving client
 // writes no line per connection. Connections lists the open connections
 // (remote address, since, entries, bytes) for the status view.
+//
+// # GELF
+//
+// A gelf source (GELFConfig: listen_address, default :12201;
+// use_incoming_timestamp; max_message_length, default 1MiB, of a message
+// uncompressed; promtail_labels) is a udp listener whose datagrams the
+// gelfConverter reads (gelf.go) instead of the syslog parser, on the
+// reader goroutine: a datagram that starts with 0x1e 0x0f is a chunk (an
+// 8-byte message ID, its sequence number, the count, at most 128), kept
+// (copied) until its message is whole, whatever the order; a message whose
+// first chunk came more than 5s ago is given up at the next datagram or
+// read deadline (the reader wakes every 50ms while chunks are held) and
+// counted as dropped_entries_total{reason="incomplete"}, as is the oldest
+// when the chunks held pass 16MiB. A message starting with gzip's or
+// zlib's magic is inflated, at most max_message_length (a longer one is
+// dropped_entries_total{reason="too_long"}); anything else is plain.
+// The JSON object is read as Promtail's gelf target (go-gelf v2) reads it:
+// version, host, short_message, full_message, timestamp, level, facility
+// of their JSON types, additional fields (a leading "_") kept, others
+// ignored; the line is written back as it writes it (encoding/json of the
+// standard fields, then the additional ones sorted by name). Labels:
+// host, level (the syslog severity name of a level field 0..7) and
+// facility; with promtail_labels none, and a relabel hook sees
+// __gelf_message_{host,level,version,facility} (a missing level is
+// "emergency", as in Promtail). Time: the receive time, or with
+// use_incoming_timestamp the message's, rounded to the microsecond. A
+// message that inflates but is not such an object is shipped as it is
+// with parse_error="true" and counted (errors_total{reason="parse"}); a
+// bad chunk or a message that does not inflate is counted and dropped.
+// FuzzGELF fuzzes the chunks, inflation and decoding.
 //
 // # Caveats
 //

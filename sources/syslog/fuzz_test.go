@@ -66,3 +66,39 @@ func FuzzStream(f *testing.F) {
 		ck.seal()
 	})
 }
+
+// FuzzGELF runs arbitrary datagrams, split into arbitrary GELF chunks or
+// not, through the GELF converter: nothing panics, a line is never longer
+// than the limit allows, and the chunks held stay within their bound.
+func FuzzGELF(f *testing.F) {
+	for _, s := range []string{
+		`{"version":"1.1","host":"h","short_message":"x","level":3,"_a":{"b":[1,2]}}`, `{"":1}`, `null`, `[1]`,
+		`{"level":1e300,"timestamp":-1e300}`, "\x1f\x8b\x08\x00", "\x78\x9c\x01", "\x1e\x0f12345678\x00\x02{",
+	} {
+		f.Add([]byte(s), uint8(0), uint8(3))
+	}
+	f.Fuzz(func(t *testing.T, in []byte, split, count uint8) {
+		cfg := &Config{UseIncomingTimestamp: true, MaxMessageLength: 4096, gelf: true}
+		gc := newGELFConverter(cfg, nil)
+		gc.internal = split%2 == 0
+		var ck chunk
+		now := time.Unix(0, 0)
+		pkts := [][]byte{in}
+		if split > 0 {
+			pkts = gelfChunks(uint64(count), in, int(split))
+		}
+		for _, p := range pkts {
+			gc.convert(p, now, &ck)
+			now = now.Add(time.Duration(count) * 100 * time.Millisecond)
+		}
+		ck.seal()
+		for _, e := range ck.entries {
+			if len(e.Line) > 3*4096+64 {
+				t.Fatalf("line of %d bytes", len(e.Line))
+			}
+		}
+		if gc.asm.bytes > gelfMaxPendingBytes || gc.asm.bytes < 0 {
+			t.Fatalf("%d bytes of chunks held", gc.asm.bytes)
+		}
+	})
+}

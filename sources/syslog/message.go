@@ -232,20 +232,26 @@ func mergeLabels(dst, a, b []wal.Label) []wal.Label {
 
 // sortScratch sorts a label set with structured data labels added; of a
 // parameter repeated in the message, the first is kept.
-func (c *converter) sortScratch() {
-	slices.SortStableFunc(c.scratch, func(a, b wal.Label) int { return strings.Compare(a.Name, b.Name) })
-	c.scratch = slices.CompactFunc(c.scratch, func(a, b wal.Label) bool { return a.Name == b.Name })
+func (c *converter) sortScratch() { c.scratch = sortLabels(c.scratch) }
+
+// sortLabels sorts ls by name, keeping the first of a repeated name.
+func sortLabels(ls []wal.Label) []wal.Label {
+	slices.SortStableFunc(ls, func(a, b wal.Label) int { return strings.Compare(a.Name, b.Name) })
+	return slices.CompactFunc(ls, func(a, b wal.Label) bool { return a.Name == b.Name })
 }
 
 // labels returns the scratch label set (sorted): the previous message's
 // slice when it is the same, else a copy. The entry's label set is never
 // modified after: entries share it.
-func (c *converter) labels() []wal.Label {
-	if slices.Equal(c.scratch, c.last) {
-		return c.last
+func (c *converter) labels() []wal.Label { return sharedLabels(c.scratch, &c.last) }
+
+// sharedLabels returns *last when it equals scratch, else a copy of
+// scratch, which becomes *last.
+func sharedLabels(scratch []wal.Label, last *[]wal.Label) []wal.Label {
+	if !slices.Equal(scratch, *last) {
+		*last = slices.Clone(scratch)
 	}
-	c.last = slices.Clone(c.scratch)
-	return c.last
+	return *last
 }
 
 // incoming is the message's own time in UTC. An RFC 3164 timestamp has no

@@ -24,6 +24,7 @@ const (
 	dropTooLong      = "too_long"     // longer than max_message_length, max_message_policy drop
 	dropBackpressure = "backpressure" // UDP: the WAL did not take them fast enough
 	dropShutdown     = "shutdown"     // received but not in the WAL when the source stopped
+	dropIncomplete   = "incomplete"   // gelf: a chunked message whose chunks did not all come within 5s (or held too much memory)
 )
 
 type metrics struct {
@@ -69,7 +70,7 @@ func newMetrics(reg prometheus.Registerer, source string) (*metrics, error) {
 			Help: "Messages a listening source received and did not put in the WAL, by reason.",
 		}, []string{"reason"}),
 	}
-	for _, r := range []string{dropTooLong, dropBackpressure, dropShutdown} {
+	for _, r := range []string{dropTooLong, dropBackpressure, dropShutdown, dropIncomplete} {
 		m.dropped.WithLabelValues(r)
 	}
 	var err error

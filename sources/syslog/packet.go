@@ -18,6 +18,12 @@ import (
 func (s *Source) readPackets(ctx context.Context) {
 	defer s.wg.Done()
 	size := min(int(s.cfg.MaxMessageLength)+3, 1<<16) // +"\r\n" and one byte to see a longer one
+	var gc *gelfConverter
+	if s.cfg.gelf {
+		size = 1 << 16 // a datagram is a chunk or a message, compressed: cut by the converter
+		gc = newGELFConverter(&s.cfg, s.labels)
+		gc.internal = s.internal
+	}
 	buf := make([]byte, size)
 	cv := newConverter(&s.cfg, s.loc, s.labels)
 	cv.internal = s.internal
@@ -39,7 +45,7 @@ func (s *Source) readPackets(ctx context.Context) {
 	}
 	waiting := false // a read deadline is set because ck waits
 	for {
-		if held := len(ck.entries) > 0; held != waiting {
+		if held := len(ck.entries) > 0 || gc != nil && gc.asm.pending(); held != waiting {
 			waiting = held
 			var dl time.Time
 			if held {
@@ -54,6 +60,9 @@ func (s *Source) readPackets(ctx context.Context) {
 				return
 			case errors.Is(err, os.ErrDeadlineExceeded):
 				offer()
+				if gc != nil { // chunks of messages that will not complete
+					s.m.dropped.WithLabelValues(dropIncomplete).Add(float64(gc.asm.expire(s.now())))
+				}
 				waiting = !waiting // set the deadline again, or clear it
 				continue
 			}
@@ -63,6 +72,18 @@ func (s *Source) readPackets(ctx context.Context) {
 		}
 		recv := s.now()
 		s.m.received.Add(float64(n))
+		if gc != nil {
+			if ck.full() {
+				offer()
+				if len(ck.entries) > 0 {
+					s.m.dropped.WithLabelValues(dropBackpressure).Inc()
+					continue
+				}
+			}
+			s.gelfDatagram(gc, buf[:n], recv, ck)
+			offer()
+			continue
+		}
 		msg := buf[:n]
 		if k := len(msg); k > 0 && msg[k-1] == '\n' {
 			msg = msg[:k-1]
@@ -92,5 +113,30 @@ func (s *Source) readPackets(ctx context.Context) {
 			s.m.errors.WithLabelValues(reasonParse).Inc()
 		}
 		offer()
+	}
+}
+
+// gelfDatagram converts one GELF datagram into ck and counts what became
+// of it.
+func (s *Source) gelfDatagram(gc *gelfConverter, pkt []byte, recv time.Time, ck *chunk) {
+	r := gc.convert(pkt, recv, ck)
+	if r.chunks > 0 {
+		s.m.dropped.WithLabelValues(dropIncomplete).Add(float64(r.chunks))
+		s.warn(dropIncomplete, "GELF messages given up: their chunks did not all arrive within 5s", "messages", r.chunks)
+	}
+	switch {
+	case r.badChunk != nil:
+		s.m.errors.WithLabelValues(reasonParse).Inc()
+		s.warn(reasonParse, "GELF datagram not decoded", "error", r.badChunk)
+	case r.tooLong:
+		s.m.dropped.WithLabelValues(dropTooLong).Inc()
+		s.warn(dropTooLong, "GELF message longer than max_message_length uncompressed: dropped", "max_message_length", s.cfg.MaxMessageLength)
+	case r.parse:
+		s.m.errors.WithLabelValues(reasonParse).Inc()
+		if r.entry {
+			s.warn(reasonParse, "GELF message that is not a GELF JSON object: shipped as received, parse_error=\"true\"")
+		} else {
+			s.warn(reasonParse, "GELF datagram not decompressed: dropped")
+		}
 	}
 }

@@ -112,8 +112,8 @@ func New(logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Source,
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if bad := badLabels(opts.Labels); len(bad) > 0 {
-		return nil, fmt.Errorf("labels %s are set by the syslog source itself", strings.Join(bad, ", "))
+	if bad := badLabels(opts.Labels, cfg); len(bad) > 0 {
+		return nil, fmt.Errorf("labels %s are set by the %s source itself", strings.Join(bad, ", "), cfg.kind())
 	}
 	loc, err := loadLocation(cfg.Location)
 	if err != nil {
@@ -186,11 +186,14 @@ func removeStaleSocket(path string) error {
 }
 
 // badLabels lists, sorted, the configured labels that use a name the
-// source sets itself.
-func badLabels(labels map[string]string) []string {
+// source of cfg sets itself (a gelf source with promtail_labels: only
+// parse_error).
+func badLabels(labels map[string]string, cfg Config) []string {
 	var bad []string
 	for name := range labels {
-		if slices.Contains(ownLabels, name) || strings.HasPrefix(name, SDPrefix) {
+		gelfOwn := name == LabelParseError || !cfg.PromtailLabels && slices.Contains(gelfOwnLabels, name)
+		if cfg.gelf && gelfOwn ||
+			!cfg.gelf && (slices.Contains(ownLabels, name) || strings.HasPrefix(name, SDPrefix)) {
 			bad = append(bad, name)
 		}
 	}
@@ -201,8 +204,8 @@ func badLabels(labels map[string]string) []string {
 // Name returns the source's configured name.
 func (s *Source) Name() string { return s.name }
 
-// Type returns "syslog".
-func (s *Source) Type() string { return Type }
+// Type returns "syslog", or "gelf".
+func (s *Source) Type() string { return s.cfg.kind() }
 
 // Addr is the address the source listens on (with the port the system
 // chose for a ":0" address).
@@ -218,13 +221,13 @@ func (s *Source) Addr() net.Addr {
 // call is an error.
 func (s *Source) Start(ctx context.Context) error {
 	if !s.started.CompareAndSwap(false, true) {
-		return errors.New("syslog source: started twice")
+		return fmt.Errorf("%s source: started twice", s.cfg.kind())
 	}
 	s.mu.Lock()
 	closed := s.closed
 	s.mu.Unlock()
 	if closed {
-		return errors.New("syslog source: closed")
+		return fmt.Errorf("%s source: closed", s.cfg.kind())
 	}
 	ctx, s.cancel = context.WithCancel(ctx)
 	s.wg.Add(1)
@@ -252,8 +255,12 @@ func (s *Source) Start(ctx context.Context) error {
 		close(s.in) // every sender is gone: the batcher drains and ends
 		<-batcherDone
 	}()
-	s.logger.Info("listening for syslog", "protocol", s.cfg.ListenProtocol, "address", s.Addr().String(),
-		"tls", s.cfg.TLS.Enabled(), "format", s.cfg.SyslogFormat)
+	if s.cfg.gelf {
+		s.logger.Info("listening for GELF", "protocol", s.cfg.ListenProtocol, "address", s.Addr().String())
+	} else {
+		s.logger.Info("listening for syslog", "protocol", s.cfg.ListenProtocol, "address", s.Addr().String(),
+			"tls", s.cfg.TLS.Enabled(), "format", s.cfg.SyslogFormat)
+	}
 	return nil
 }
 

@@ -1,0 +1,386 @@
+package syslog
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zlib"
+
+	"github.com/logcapturer/logcapturer/wal"
+)
+
+// GELF over UDP (https://go2docs.graylog.org/current/getting_in_log_data/gelf.html):
+// a datagram is a whole message or one chunk of one; a message is JSON,
+// plain or compressed with gzip or zlib.
+const (
+	// gelfChunkHeader is a chunk's header: the magic bytes 0x1e 0x0f, an
+	// 8-byte message ID, the chunk's sequence number and the chunk count.
+	gelfChunkHeader = 12
+	// gelfMaxChunks is the most chunks a message may have (the spec's).
+	gelfMaxChunks = 128
+	// gelfChunkTimeout is how long a message's chunks may take to arrive
+	// (the spec's 5 seconds).
+	gelfChunkTimeout = 5 * time.Second
+	// gelfMaxPendingBytes bounds the chunks held for messages not
+	// complete yet; past it the oldest message is dropped.
+	gelfMaxPendingBytes = 16 << 20
+)
+
+// Labels a gelf source sets on each entry (when the message has the field,
+// and without promtail_labels).
+const (
+	LabelGELFHost     = "host"     // the message's host
+	LabelGELFLevel    = "level"    // its level as a syslog severity name: emergency ... debug
+	LabelGELFFacility = "facility" // its (deprecated) facility
+)
+
+// gelfOwnLabels are the label names a gelf source sets itself.
+var gelfOwnLabels = []string{LabelGELFFacility, LabelGELFHost, LabelGELFLevel, LabelParseError}
+
+// gelfLevels are the names of the GELF levels (syslog severities), as
+// Promtail's gelf target names them in __gelf_message_level.
+var gelfLevels = [8]string{"emergency", "alert", "critical", "error", "warning", "notice", "informational", "debug"}
+
+// gelfPartial is a chunked message whose chunks are arriving.
+type gelfPartial struct {
+	first  time.Time
+	chunks [][]byte // by sequence number; nil: not arrived
+	got    int
+	bytes  int
+}
+
+// gelfAssembler reassembles chunked messages. One per datagram reader
+// goroutine.
+type gelfAssembler struct {
+	partial map[[8]byte]*gelfPartial
+	order   [][8]byte // IDs by first chunk, oldest first (some may be done)
+	bytes   int
+}
+
+func newGELFAssembler() *gelfAssembler {
+	return &gelfAssembler{partial: make(map[[8]byte]*gelfPartial)}
+}
+
+// errGELFIncomplete is returned for a chunk that does not complete its
+// message: nothing to decode yet.
+var errGELFIncomplete = errors.New("incomplete")
+
+// add takes one datagram received at now and returns the whole message
+// it completes (the datagram itself when it is not a chunk), or
+// errGELFIncomplete, or an error for a chunk that cannot belong to a
+// message. It reports, in dropped, messages given up because their chunks
+// took longer than gelfChunkTimeout or held too much memory.
+func (a *gelfAssembler) add(pkt []byte, now time.Time) (msg []byte, dropped int, err error) {
+	dropped = a.expire(now)
+	if len(pkt) < 2 || pkt[0] != 0x1e || pkt[1] != 0x0f {
+		return pkt, dropped, nil
+	}
+	if len(pkt) <= gelfChunkHeader {
+		return nil, dropped, fmt.Errorf("gelf chunk of %d bytes: no room for data after its %d-byte header", len(pkt), gelfChunkHeader)
+	}
+	var id [8]byte
+	copy(id[:], pkt[2:10])
+	seq, count := int(pkt[10]), int(pkt[11])
+	if count == 0 || count > gelfMaxChunks || seq >= count {
+		return nil, dropped, fmt.Errorf("gelf chunk %d of %d: want a sequence number below a count of 1 to %d", seq, count, gelfMaxChunks)
+	}
+	p := a.partial[id]
+	if p == nil {
+		p = &gelfPartial{first: now, chunks: make([][]byte, count)}
+		a.partial[id] = p
+		a.order = append(a.order, id)
+	}
+	if len(p.chunks) != count {
+		a.remove(id)
+		return nil, dropped + 1, fmt.Errorf("gelf chunk %d of %d: earlier chunks of the message said %d chunks", seq, count, len(p.chunks))
+	}
+	if p.chunks[seq] == nil {
+		p.got++
+	} else {
+		p.bytes -= len(p.chunks[seq])
+		a.bytes -= len(p.chunks[seq])
+	}
+	p.chunks[seq] = append([]byte(nil), pkt[gelfChunkHeader:]...) // the read buffer is reused
+	p.bytes += len(p.chunks[seq])
+	a.bytes += len(p.chunks[seq])
+	if p.got < count {
+		for a.bytes > gelfMaxPendingBytes && len(a.order) > 0 {
+			if a.remove(a.order[0]) {
+				dropped++
+			}
+			a.order = a.order[1:]
+		}
+		return nil, dropped, errGELFIncomplete
+	}
+	msg = bytes.Join(p.chunks, nil)
+	a.remove(id)
+	return msg, dropped, nil
+}
+
+// remove forgets the message id, reporting whether it was pending.
+func (a *gelfAssembler) remove(id [8]byte) bool {
+	p := a.partial[id]
+	if p == nil {
+		return false
+	}
+	a.bytes -= p.bytes
+	delete(a.partial, id)
+	return true
+}
+
+// expire drops the messages whose first chunk came more than
+// gelfChunkTimeout before now, and returns how many.
+func (a *gelfAssembler) expire(now time.Time) int {
+	n := 0
+	for len(a.order) > 0 {
+		id := a.order[0]
+		p := a.partial[id]
+		if p != nil && now.Sub(p.first) <= gelfChunkTimeout {
+			break
+		}
+		if a.remove(id) {
+			n++
+		}
+		a.order = a.order[1:]
+	}
+	if len(a.order) == 0 {
+		a.order = nil // let the backing array go
+	}
+	return n
+}
+
+// pending reports whether chunks are held.
+func (a *gelfAssembler) pending() bool { return len(a.partial) > 0 }
+
+// gelfDecompress returns msg uncompressed (gzip or zlib, told by its first
+// bytes, as Graylog and go-gelf tell them; anything else is plain), at
+// most limit bytes of it, and whether it was longer.
+func gelfDecompress(msg []byte, limit int, scratch *bytes.Buffer) (out []byte, tooLong bool, err error) {
+	var r io.Reader
+	switch {
+	case len(msg) >= 2 && msg[0] == 0x1f && msg[1] == 0x8b:
+		gz, err := gzip.NewReader(bytes.NewReader(msg))
+		if err != nil {
+			return nil, false, fmt.Errorf("gzip: %w", err)
+		}
+		r = gz
+	case len(msg) >= 2 && msg[0] == 0x78 && (int(msg[0])*256+int(msg[1]))%31 == 0:
+		zr, err := zlib.NewReader(bytes.NewReader(msg))
+		if err != nil {
+			return nil, false, fmt.Errorf("zlib: %w", err)
+		}
+		r = zr
+	default:
+		return msg, len(msg) > limit, nil
+	}
+	scratch.Reset()
+	if _, err := scratch.ReadFrom(io.LimitReader(r, int64(limit)+1)); err != nil {
+		return nil, false, fmt.Errorf("decompress: %w", err)
+	}
+	out = scratch.Bytes()
+	return out, len(out) > limit, nil
+}
+
+// gelfMessage is a decoded GELF message: the fields Promtail's gelf target
+// (github.com/grafana/go-gelf/v2's Message) keeps, in the order and with
+// the encoding/json names it writes them, and the additional fields (a
+// name starting with "_").
+type gelfMessage struct {
+	Version  string  `json:"version"`
+	Host     string  `json:"host"`
+	Short    string  `json:"short_message"`
+	Full     string  `json:"full_message,omitempty"`
+	TimeUnix float64 `json:"timestamp"`
+	Level    int32   `json:"level,omitempty"`
+	Facility string  `json:"facility,omitempty"`
+	extra    map[string]any
+	hasLevel bool
+}
+
+// decode reads the JSON object data into m, as go-gelf does: a known
+// field of the wrong JSON type is an error, other fields without a
+// leading "_" are ignored.
+func (m *gelfMessage) decode(data []byte) error {
+	var fields map[string]any
+	if err := json.Unmarshal(data, &fields); err != nil {
+		return err
+	}
+	if fields == nil {
+		return errors.New("not a JSON object")
+	}
+	*m = gelfMessage{}
+	for k, v := range fields {
+		if len(k) > 0 && k[0] == '_' {
+			if m.extra == nil {
+				m.extra = make(map[string]any, len(fields))
+			}
+			m.extra[k] = v
+			continue
+		}
+		ok := true
+		switch k {
+		case "version":
+			m.Version, ok = v.(string)
+		case "host":
+			m.Host, ok = v.(string)
+		case "short_message":
+			m.Short, ok = v.(string)
+		case "full_message":
+			m.Full, ok = v.(string)
+		case "timestamp":
+			m.TimeUnix, ok = v.(float64)
+		case "level":
+			var f float64
+			if f, ok = v.(float64); ok {
+				m.Level, m.hasLevel = int32(max(min(f, math.MaxInt32), math.MinInt32)), true
+			}
+		case "facility":
+			m.Facility, ok = v.(string)
+		}
+		if !ok {
+			return fmt.Errorf("field %s: %T is not its type", k, v)
+		}
+	}
+	return nil
+}
+
+// appendLine appends the entry's line: the message as Promtail's gelf
+// target writes it (encoding/json of the known fields, then the
+// additional ones by name).
+func (m *gelfMessage) appendLine(dst []byte) ([]byte, error) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return dst, err
+	}
+	dst = append(dst, b[:len(b)-1]...)
+	if len(m.extra) > 0 {
+		eb, err := json.Marshal(m.extra)
+		if err != nil {
+			return dst, err
+		}
+		dst = append(append(dst, ','), eb[1:len(eb)-1]...)
+	}
+	return append(dst, '}'), nil
+}
+
+// gelfTime is the message's timestamp (seconds since the epoch, with a
+// fraction), rounded to the microsecond: a float64 of today's seconds
+// holds no finer digits (Promtail keeps the float's artefacts:
+// 1765000000.25 s becomes ...249999872 ns).
+func gelfTime(sec float64) (time.Time, bool) {
+	us := math.Round(sec * 1e6)
+	if sec == 0 || math.IsNaN(us) || us*1e3 >= math.MaxInt64 || us*1e3 <= math.MinInt64 {
+		return time.Time{}, false
+	}
+	return time.Unix(0, int64(us)*1e3), true
+}
+
+// gelfConverter turns GELF datagrams into entries: the datagram reader's.
+type gelfConverter struct {
+	cfg      *Config
+	asm      *gelfAssembler
+	base     []wal.Label
+	own      []wal.Label
+	scratch  []wal.Label
+	last     []wal.Label
+	internal bool // add Promtail's __gelf_message_* labels
+	inflate  bytes.Buffer
+	line     []byte
+	msg      gelfMessage
+}
+
+func newGELFConverter(cfg *Config, base []wal.Label) *gelfConverter {
+	return &gelfConverter{cfg: cfg, asm: newGELFAssembler(), base: base}
+}
+
+// gelfResult is what one datagram came to.
+type gelfResult struct {
+	entry    bool // an entry was added
+	parse    bool // it was not a GELF message (shipped raw if it was text)
+	chunks   int  // messages given up for their chunks
+	tooLong  bool // dropped: longer than max_message_length uncompressed
+	badChunk error
+}
+
+// convert takes one datagram received at recv, appending to ck the entry
+// of the message it completes.
+func (c *gelfConverter) convert(pkt []byte, recv time.Time, ck *chunk) (r gelfResult) {
+	msg, dropped, err := c.asm.add(pkt, recv)
+	r.chunks = dropped
+	if err != nil {
+		if !errors.Is(err, errGELFIncomplete) {
+			r.badChunk = err
+		}
+		return r
+	}
+	data, tooLong, err := gelfDecompress(msg, int(c.cfg.MaxMessageLength), &c.inflate)
+	switch {
+	case err != nil:
+		r.parse = true // compressed garbage: nothing to ship
+		return r
+	case tooLong:
+		r.tooLong = true
+		return r
+	}
+	if err := c.msg.decode(data); err != nil {
+		r.parse, r.entry = true, true
+		c.own = append(c.own[:0], wal.Label{Name: LabelParseError, Value: "true"})
+		c.scratch = mergeLabels(c.scratch[:0], c.base, c.own)
+		ck.addBytes(recv.UnixNano(), bytes.TrimSpace(data), c.labels(), nil)
+		return r
+	}
+	m := &c.msg
+	ts := recv
+	if c.cfg.UseIncomingTimestamp {
+		if t, ok := gelfTime(m.TimeUnix); ok {
+			ts = t
+		}
+	}
+	level := ""
+	if m.Level >= 0 && int(m.Level) < len(gelfLevels) {
+		level = gelfLevels[m.Level]
+	}
+	own := c.own[:0]
+	if !c.cfg.PromtailLabels {
+		if m.Facility != "" {
+			own = append(own, wal.Label{Name: LabelGELFFacility, Value: m.Facility})
+		}
+		if m.Host != "" {
+			own = append(own, wal.Label{Name: LabelGELFHost, Value: m.Host})
+		}
+		if m.hasLevel && level != "" {
+			own = append(own, wal.Label{Name: LabelGELFLevel, Value: level})
+		}
+	}
+	c.own = own
+	c.scratch = mergeLabels(c.scratch[:0], c.base, own)
+	if c.internal {
+		// Promtail's gelf target sets all four, a missing level being 0:
+		// "emergency".
+		c.scratch = append(c.scratch,
+			wal.Label{Name: "__gelf_message_facility", Value: m.Facility},
+			wal.Label{Name: "__gelf_message_host", Value: m.Host},
+			wal.Label{Name: "__gelf_message_level", Value: level},
+			wal.Label{Name: "__gelf_message_version", Value: m.Version})
+		c.scratch = sortLabels(c.scratch)
+	}
+	line, err := m.appendLine(c.line[:0])
+	c.line = line
+	if err != nil { // a value encoding/json cannot write back: ship as received
+		r.parse = true
+		ck.addBytes(ts.UnixNano(), bytes.TrimSpace(data), c.labels(), nil)
+		r.entry = true
+		return r
+	}
+	ck.addBytes(ts.UnixNano(), line, c.labels(), nil)
+	r.entry = true
+	return r
+}
+
+func (c *gelfConverter) labels() []wal.Label { return sharedLabels(c.scratch, &c.last) }
