@@ -261,15 +261,17 @@
 //	    # kept in the data directory (kubernetes/<source>.json: the last good
 //	    # lists, and for an hour the pods that left them; loaded at start):
 //	    # deleted while logcapturer was stopped (or shortly before), its
-//	    # files are read to their end with its labels; or, without that list,
-//	    # it was read before a restart: it is read to its end with the labels
-//	    # its directory names (namespace, pod name, uid, container). After a
+//	    # files are read to their end with its labels; or, when the kept list
+//	    # does not have the pod, it was read before a restart: it is read to
+//	    # its end with the labels its directory names (namespace, pod name,
+//	    # uid, container). After a
 //	    # restart, the files of the pods in the kept list are read at once,
 //	    # while the API cannot be reached too (same api server, node,
 //	    # namespaces and selectors only).
 //	    # While the lists fail, files of pods not known yet wait: the source
 //	    # is not ready (source_stalled) and logcapturer_source_errors_total
-//	    # {reason="kubernetes_api"} counts the failures; each namespace of
+//	    # {reason="kubernetes_api"} counts the failures (reason
+//	    # "kubernetes_cache": writes of the kept list that failed); each namespace of
 //	    # namespaces is listed on its own. logcapturer sources shows the
 //	    # files not read, waiting or skipped with why.
 //

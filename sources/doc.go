@@ -82,9 +82,9 @@
 // for at once); then the file is left alone, unless its pod is in the pod
 // list kept in the data directory (Deps.DataDir, KubernetesCacheFile;
 // kubepods.Options.CacheFile), loaded at start: deleted while logcapturer
-// was stopped, its files are read to their end with its labels; or,
-// without that list, a stored position shows it was read before a
-// restart: it is read to its end with its directory's labels. The kept
+// was stopped, its files are read to their end with its labels; or, when
+// the kept list does not have the pod, a stored position shows it was read
+// before a restart: it is read to its end with its directory's labels. The kept
 // list also labels files at once after a restart, before the first list
 // and while lists fail. A rotated log
 // (<n>.log.<YYYYMMDD-HHMMSS>, when the globs take them) is read only with
@@ -99,8 +99,10 @@
 // is not a startup file for StartAt. Decisions are kept per
 // path until the next list; an open file keeps its labels until it is
 // closed. While lists fail, the source raises ConditionStalled (once) and
-// counts logcapturer_source_errors_total{reason="kubernetes_api"};
-// logcapturer_source_kubernetes_pods is the last list's pod count.
+// counts logcapturer_source_errors_total{reason="kubernetes_api"}
+// (reason kubernetes_cache: a failed write of the kept list);
+// logcapturer_source_kubernetes_pods is the last list's pod count (the
+// kept list's until the first list).
 //
 //   - Discovery. The globs are expanded at start and every PollInterval.
 //     The watcher watches the globs' directories (never files: a watch on a

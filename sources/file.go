@@ -126,11 +126,14 @@ func NewFile(logger *slog.Logger, reg prometheus.Registerer, opts FileOptions) (
 					conds.SetSourceCondition(opts.Name, ConditionStalled, on, detail)
 				}
 			},
+			CacheFailed: func() { m.error(reasonKubeCache) },
 		})
 		if err != nil {
 			m.unregister()
 			return nil, fmt.Errorf("kubernetes source %q: %w", opts.Name, err)
 		}
+		m.kubePods.Set(float64(kube.Pods())) // the kept list's, until the first list
+
 	}
 	open := opts.Open
 	if open == nil {

@@ -125,8 +125,8 @@ func newKubeFiles(d *kubepods.Discovery, rules []*relabel.Config) *kubeFiles {
 // stopped: its files are read to their end with its labels. Another pod
 // not known waits for a list made after the directory was first seen; if
 // that list does not have it either, the file is left alone, unless it
-// was read before (stored, without a kept list): it is read to its end
-// with the labels its directory names. A decision is made again after
+// was read before (stored; the kept list does not have its pod): it is
+// read to its end with the labels its directory names. A decision is made again after
 // each list; a file decided for keeps its labels when its pod goes away.
 func (k *kubeFiles) decide(t *tailer, m match, stored, startup bool) (labels []wal.Label, tail, atStartup bool) {
 	dir := filepath.Dir(m.path)

@@ -9,17 +9,18 @@ import (
 
 // Values of the reason label of logcapturer_source_errors_total.
 const (
-	reasonPermission = "permission"     // a matching file or directory could not be opened
-	reasonOpen       = "open"           // any other open or stat failure
-	reasonRead       = "read"           // stat or read of an open file failed
-	reasonWatch      = "watch"          // fsnotify failures, including queue overflow
-	reasonTruncated  = "truncated"      // a file shrank below our offset: restarted at 0
-	reasonPosition   = "position"       // a stored position did not match its file (truncated or replaced while stopped)
-	reasonEmit       = "emit"           // the Emitter refused a record (not shutdown)
-	reasonParse      = "parse"          // a Docker or CRI line that does not parse: shipped raw, parse_error="true"
-	reasonTimestamp  = "timestamp"      // an entry's timestamp not found or not parsed: read time kept
-	reasonOpenLimit  = "max_open_files" // a file waited for a descriptor (max_open_files)
-	reasonKubernetes = "kubernetes_api" // a list of the node's pods failed (type kubernetes only)
+	reasonPermission = "permission"       // a matching file or directory could not be opened
+	reasonOpen       = "open"             // any other open or stat failure
+	reasonRead       = "read"             // stat or read of an open file failed
+	reasonWatch      = "watch"            // fsnotify failures, including queue overflow
+	reasonTruncated  = "truncated"        // a file shrank below our offset: restarted at 0
+	reasonPosition   = "position"         // a stored position did not match its file (truncated or replaced while stopped)
+	reasonEmit       = "emit"             // the Emitter refused a record (not shutdown)
+	reasonParse      = "parse"            // a Docker or CRI line that does not parse: shipped raw, parse_error="true"
+	reasonTimestamp  = "timestamp"        // an entry's timestamp not found or not parsed: read time kept
+	reasonOpenLimit  = "max_open_files"   // a file waited for a descriptor (max_open_files)
+	reasonKubernetes = "kubernetes_api"   // a list of the node's pods failed (type kubernetes only)
+	reasonKubeCache  = "kubernetes_cache" // the pod list could not be kept in the data directory (type kubernetes only)
 )
 
 // metrics are a source's collectors. They always exist; they are registered
@@ -82,6 +83,7 @@ func newMetrics(reg prometheus.Registerer, source string, kube bool) (*metrics, 
 	cs := []prometheus.Collector{m.readBytes, m.entries, m.blocks, m.linesSplit, m.filesOpen, m.filesDeletedOpen, m.lagBytes, m.copies, m.errors}
 	if kube {
 		m.errors.WithLabelValues(reasonKubernetes)
+		m.errors.WithLabelValues(reasonKubeCache)
 		cs = append(cs, m.kubePods)
 	}
 	var err error

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -53,13 +54,20 @@ type goneEntry struct {
 type podKey struct{ ns, uid string }
 
 // cacheState is what the goroutine knows of the cache file: the listed
-// pods it holds and the gone ones.
+// pods it holds and the gone ones; loadedGone, the pods that were gone in
+// the file loaded at New (they stay in d.cached, and in d.byNS for a
+// namespace not listed since, but are never listed again).
 type cacheState struct {
-	listed  map[podKey]*Pod
-	gone    map[podKey]goneEntry
-	written []byte // the cachedPods JSON in the file
-	failing bool   // the last write failed
+	listed     map[podKey]*Pod
+	gone       map[podKey]goneEntry
+	loadedGone map[podKey]bool
+	written    []byte // the cachedPods JSON in the file
+	failing    bool   // the last write failed
 }
+
+// maxCacheBytes bounds the cache file read at New: a larger one is not
+// used (a node's pods take a few hundred KiB).
+const maxCacheBytes = 64 << 20
 
 // query names what d lists, for cacheFile.Query.
 func (d *Discovery) query() string {
@@ -76,7 +84,8 @@ func (d *Discovery) query() string {
 // another query is logged and ignored.
 func (d *Discovery) loadCache() {
 	path := d.opts.CacheFile
-	data, err := os.ReadFile(path)
+	removeTemps(path)
+	data, err := readLimited(path, maxCacheBytes)
 	if errors.Is(err, fs.ErrNotExist) {
 		return
 	}
@@ -107,6 +116,9 @@ func (d *Discovery) loadCache() {
 		if !listed(ns) {
 			continue
 		}
+		if all[ns] == nil {
+			all[ns] = []*Pod{} // a namespace listed without pods is restored too
+		}
 		for _, p := range pods {
 			if p != nil && p.UID != "" {
 				d.cache.listed[podKey{ns, p.UID}] = p
@@ -121,6 +133,7 @@ func (d *Discovery) loadCache() {
 		for _, g := range gone {
 			if g.Pod != nil && g.Pod.UID != "" && d.cache.listed[podKey{ns, g.Pod.UID}] == nil {
 				d.cache.gone[podKey{ns, g.Pod.UID}] = g
+				d.cache.loadedGone[podKey{ns, g.Pod.UID}] = true
 				all[ns] = append(all[ns], g.Pod)
 			}
 		}
@@ -133,6 +146,7 @@ func (d *Discovery) loadCache() {
 		d.cached[ns] = d.byNS[ns]
 	}
 	d.countPods()
+	d.cachedListed = len(d.cache.listed)
 	d.cachedAt = cf.Written
 	d.cache.written = cf.Pods
 	d.log.Debug("pods loaded from the cached list", "file", path, "pods", d.pods, "written", cf.Written)
@@ -167,8 +181,7 @@ func (d *Discovery) writeCache(now time.Time) {
 	for ns, p := range d.byNS {
 		pods := make([]*Pod, 0, len(p.byUID))
 		for uid, pod := range p.byUID {
-			_, gone := c.gone[podKey{ns, uid}]
-			if uid == pod.UID && !(gone && d.cached[ns] == p) { // not the entry by config hash, nor a gone one loaded
+			if uid == pod.UID && !(c.loadedGone[podKey{ns, uid}] && d.cached[ns] == p) { // not the entry by config hash, nor a gone one loaded
 				pods = append(pods, pod)
 				listed[podKey{ns, uid}] = pod
 			}
@@ -211,6 +224,9 @@ func (d *Discovery) writeCache(now time.Time) {
 		err = atomicfile.Write(d.opts.CacheFile, data, 0o600)
 	}
 	if err != nil {
+		if d.hooks.CacheFailed != nil {
+			d.hooks.CacheFailed()
+		}
 		if !c.failing {
 			c.failing = true
 			d.log.Warn("cannot keep the pod list on disk; after a restart while the API cannot be reached, the files wait for a list",
@@ -254,4 +270,28 @@ func indexPods(pods []*Pod) map[string]*Pod {
 		}
 	}
 	return byUID
+}
+
+// readLimited reads the file at path, refusing one of more than limit
+// bytes.
+func readLimited(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err == nil && int64(len(data)) > limit {
+		err = fmt.Errorf("larger than %d MiB", limit>>20)
+	}
+	return data, err
+}
+
+// removeTemps removes the temporary files a write of path that died before
+// its rename left (atomicfile's ".<name>.*").
+func removeTemps(path string) {
+	olds, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".*"))
+	for _, o := range olds {
+		_ = os.Remove(o)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -91,7 +92,14 @@ func TestCache(t *testing.T) {
 	d.Close()
 
 	api.Fail(503, "the server is currently unable to handle the request") // apimachinery's message for a 503
+	temp := filepath.Join(filepath.Dir(file), ".pods.json.123456")        // left by a write killed before its rename
+	if err := os.WriteFile(temp, []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	d2, lists2 := cachedDiscovery(t, api, file, &log, false)
+	if _, err := os.Stat(temp); err == nil {
+		t.Error("a temporary file left by a killed write is still there")
+	}
 	p, gen := d2.Lookup("a", "u1")
 	if p == nil || gen == 0 || p.Labels["app"] != "shop-v2" || len(p.Containers) != 1 || p.Containers[0].Ports[0].Number != 80 {
 		t.Fatalf("before any list: Lookup(a, u1) = %+v, %d; want the cached pod", p, gen)
@@ -142,8 +150,9 @@ func TestCache(t *testing.T) {
 	}
 }
 
-// TestCacheWriteFails: a cache that cannot be written is logged once when
-// writes start failing, not at each list, and once when they work again.
+// TestCacheWriteFails: a cache that cannot be written is counted at each
+// failed write (Hooks.CacheFailed) and logged once when writes start
+// failing, not at each list, and once when they work again.
 func TestCacheWriteFails(t *testing.T) {
 	api := kubetest.New(t)
 	api.SetPods(kubetest.Pod{Namespace: "a", Name: "web", UID: "u1", Node: "n1"})
@@ -152,20 +161,83 @@ func TestCacheWriteFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	var log logBuffer
-	_, lists := cachedDiscovery(t, api, filepath.Join(dir, "pods.json"), &log, true)
+	var failed atomic.Int64
+	lists := make(chan error, 16)
+	d, err := New(slog.New(slog.NewTextHandler(&log, nil)), Options{APIServer: api.URL, NodeName: "n1", RefreshInterval: 20 * time.Millisecond,
+		CacheFile: filepath.Join(dir, "pods.json")}, Hooks{
+		Listed: func(_ int, err error) {
+			select { // never blocks the discovery's goroutine
+			case lists <- err:
+			default:
+			}
+		},
+		CacheFailed: func() { failed.Add(1) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Start(t.Context())
+	defer d.Close()
 	for range 5 {
 		if err := <-lists; err != nil {
 			t.Fatal(err)
 		}
 		api.SetPods(kubetest.Pod{Namespace: "a", Name: "web", UID: "u1", Node: "n1", IP: time.Now().String()}) // a change each time
 	}
+	<-lists // the fifth list's write is done
 	if n := log.count("cannot keep the pod list on disk"); n != 1 {
 		t.Fatalf("%d warnings for 5 failed writes, want 1:\n%s", n, log.buf.String())
+	}
+	if n := failed.Load(); n < 5 {
+		t.Errorf("CacheFailed called %d times for 5 failed writes", n)
 	}
 	if err := os.Remove(dir); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { return log.count("the pod list is kept on disk again") == 1 }, "the end of the failure logged")
+}
+
+// TestCacheFailingNamespace: while one namespace's lists keep failing,
+// a pod that had left it before the restart is dropped from the cache
+// after GoneRetention like any gone pod, never written back as listed;
+// and a namespace whose last list had no pod is restored as listed (a
+// pod not in it is not known, at the generation of that list).
+func TestCacheFailingNamespace(t *testing.T) {
+	api := kubetest.New(t)
+	web := kubetest.Pod{Namespace: "a", Name: "web", UID: "u1", Node: "n1", Containers: []kubetest.Container{{Name: "web"}}}
+	job := kubetest.Pod{Namespace: "b", Name: "job", UID: "u2", Node: "n1", Containers: []kubetest.Container{{Name: "job"}}}
+	api.SetPods(web, job)
+	file := filepath.Join(t.TempDir(), "pods.json")
+	var log logBuffer
+	d, lists := cachedDiscovery(t, api, file, &log, true)
+	<-lists
+	<-lists
+	api.SetPods(web) // job leaves b, which is now empty
+	waitFor(t, func() bool {
+		b, _ := os.ReadFile(file)
+		return bytes.Contains(b, []byte(`"gone":{"b":[{"pod":{"uid":"u2"`))
+	}, "job kept as gone")
+	d.Close()
+
+	api.FailNamespace("b", 403, `pods is forbidden: User "system:serviceaccount:logging:logcapturer" cannot list resource "pods" in the namespace "b"`)
+	d2, _ := cachedDiscovery(t, api, file, &log, false)
+	d2.writeCache(time.Now().Add(2 * GoneRetention)) // a list of a, two hours on; b still refused
+	if b, _ := os.ReadFile(file); bytes.Contains(b, []byte(`"u2"`)) {
+		t.Errorf("the gone pod is still in the cache after %s: %s", GoneRetention, b)
+	}
+	d2.Close()
+
+	// b is now kept as listed without pods: restored as such.
+	d3, _ := cachedDiscovery(t, api, file, &log, false)
+	_, genB3 := d3.Lookup("b", "u-new")
+	if genB3 == 0 {
+		t.Fatal("the namespace listed without pods is not restored")
+	}
+	d3.Start(t.Context())
+	waitFor(t, func() bool { return d3.Generation() > genB3+1 }, "lists of a")
+	if p, gen := d3.Lookup("b", "u-new"); p != nil || gen != genB3 {
+		t.Errorf("Lookup in the refused namespace: %v at %d, want nil at the kept list's %d (a pod created meanwhile waits)", p, gen, genB3)
+	}
 }
 
 // TestCacheKeepsGonePods: a pod that left the lists stays in the cache

@@ -121,8 +121,9 @@ type Discovery struct {
 
 	// cachedAt is when the cache loaded at New was written (zero without
 	// one), cached its pods by namespace; both written by New only.
-	cachedAt time.Time
-	cached   map[string]*nsPods
+	cachedAt     time.Time
+	cached       map[string]*nsPods
+	cachedListed int // pods listed (not gone) in it
 	// cache is the goroutine's (and New's).
 	cache cacheState
 }
@@ -141,6 +142,8 @@ type Hooks struct {
 	// Failing is called when lists start failing (on, with the error)
 	// and when one succeeds again (off).
 	Failing func(on bool, detail string)
+	// CacheFailed follows each failed write of Options.CacheFile.
+	CacheFailed func()
 }
 
 // New checks the options and builds the client (reading the CA and the
@@ -169,7 +172,7 @@ func New(logger *slog.Logger, opts Options, hooks Hooks) (*Discovery, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	d := &Discovery{opts: opts, node: node, log: logger, c: c, hooks: hooks, want: make(chan struct{}, 1), byNS: map[string]*nsPods{}, cached: map[string]*nsPods{},
-		cache: cacheState{listed: map[podKey]*Pod{}, gone: map[podKey]goneEntry{}}}
+		cache: cacheState{listed: map[podKey]*Pod{}, gone: map[podKey]goneEntry{}, loadedGone: map[podKey]bool{}}}
 	if opts.CacheFile != "" {
 		d.loadCache()
 	}
@@ -247,6 +250,7 @@ func (d *Discovery) run(ctx context.Context) {
 	defer timer.Stop()
 	backoff := time.Duration(0)
 	failing := false
+	listedOnce := false // a list of some namespace worked since New
 	var last time.Time
 	for {
 		select {
@@ -267,6 +271,7 @@ func (d *Discovery) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		listedOnce = listedOnce || listed
 		if err == nil && failing {
 			// Before Listed: the source is ready again by the time it
 			// reads the files this list lets it read.
@@ -285,9 +290,9 @@ func (d *Discovery) run(ctx context.Context) {
 				failing = true
 				args := []any{"api_server", d.c.base.Redacted(), "node", d.node, "err", err}
 				detail := "kubernetes API: " + err.Error()
-				if !d.cachedAt.IsZero() && !listed {
+				if !d.cachedAt.IsZero() && !listedOnce {
 					args = append(args, "cached_list", d.cachedAt.Format(time.RFC3339))
-					detail += fmt.Sprintf("; the pod list kept at %s (%d pods) labels their files meanwhile", d.cachedAt.Format(time.RFC3339), d.Pods())
+					detail += fmt.Sprintf("; the pod list kept at %s (%d pods) labels their files meanwhile", d.cachedAt.Format(time.RFC3339), d.cachedListed)
 				}
 				d.log.Warn("cannot list the node's pods from the Kubernetes API; files of pods not known yet wait, retrying with backoff", args...)
 				if d.hooks.Failing != nil {

@@ -54,10 +54,15 @@
 // them before the first list, and while lists fail. Cached gives a pod
 // of that loaded list, so that the source tells a pod deleted while
 // logcapturer was stopped (in it, not in a list since) from one it never
-// knew. A file of another version or query (API server, node,
-// namespaces, selectors), or one that cannot be parsed, is logged and
-// not used; a failed write is logged once when writes start failing and
-// once when they work again.
+// knew. A namespace kept without pods is restored as listed. A pod that
+// was gone in the loaded file is never written back as listed, even while
+// its namespace's lists fail, and leaves the file GoneRetention after it
+// left the lists. A file of another version or query (API server, node,
+// namespaces, selectors), larger than 64MiB, or one that cannot be
+// parsed, is logged and not used; temporary files of a write killed
+// before its rename are removed at New. A failed write calls
+// Hooks.CacheFailed (a metric) and is logged once when writes start
+// failing and once when they work again.
 //
 // # Failures
 //
