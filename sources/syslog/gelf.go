@@ -158,32 +158,53 @@ func (a *gelfAssembler) expire(now time.Time) int {
 // pending reports whether chunks are held.
 func (a *gelfAssembler) pending() bool { return len(a.partial) > 0 }
 
-// gelfDecompress returns msg uncompressed (gzip or zlib, told by its first
+// inflater inflates GELF messages, its readers reused from message to
+// message (a new gzip or zlib reader costs about 40KiB).
+type inflater struct {
+	src     bytes.Reader
+	gz      *gzip.Reader
+	zl      io.ReadCloser
+	scratch bytes.Buffer
+}
+
+// inflate returns msg uncompressed (gzip or zlib, told by its first
 // bytes, as Graylog and go-gelf tell them; anything else is plain), at
-// most limit bytes of it, and whether it was longer.
-func gelfDecompress(msg []byte, limit int, scratch *bytes.Buffer) (out []byte, tooLong bool, err error) {
+// most limit bytes of it, and whether it was longer. The result is valid
+// until the next call.
+func (f *inflater) inflate(msg []byte, limit int) (out []byte, tooLong bool, err error) {
 	var r io.Reader
+	f.src.Reset(msg)
 	switch {
 	case len(msg) >= 2 && msg[0] == 0x1f && msg[1] == 0x8b:
-		gz, err := gzip.NewReader(bytes.NewReader(msg))
+		if f.gz == nil {
+			f.gz, err = gzip.NewReader(&f.src)
+		} else {
+			err = f.gz.Reset(&f.src)
+		}
 		if err != nil {
+			f.gz = nil
 			return nil, false, fmt.Errorf("gzip: %w", err)
 		}
-		r = gz
+		r = f.gz
 	case len(msg) >= 2 && msg[0] == 0x78 && (int(msg[0])*256+int(msg[1]))%31 == 0:
-		zr, err := zlib.NewReader(bytes.NewReader(msg))
+		if f.zl == nil {
+			f.zl, err = zlib.NewReader(&f.src)
+		} else {
+			err = f.zl.(zlib.Resetter).Reset(&f.src, nil)
+		}
 		if err != nil {
+			f.zl = nil
 			return nil, false, fmt.Errorf("zlib: %w", err)
 		}
-		r = zr
+		r = f.zl
 	default:
 		return msg, len(msg) > limit, nil
 	}
-	scratch.Reset()
-	if _, err := scratch.ReadFrom(io.LimitReader(r, int64(limit)+1)); err != nil {
+	f.scratch.Reset()
+	if _, err := f.scratch.ReadFrom(io.LimitReader(r, int64(limit)+1)); err != nil {
 		return nil, false, fmt.Errorf("decompress: %w", err)
 	}
-	out = scratch.Bytes()
+	out = f.scratch.Bytes()
 	return out, len(out) > limit, nil
 }
 
@@ -290,7 +311,7 @@ type gelfConverter struct {
 	scratch  []wal.Label
 	last     []wal.Label
 	internal bool // add Promtail's __gelf_message_* labels
-	inflate  bytes.Buffer
+	inf      inflater
 	line     []byte
 	msg      gelfMessage
 }
@@ -319,7 +340,7 @@ func (c *gelfConverter) convert(pkt []byte, recv time.Time, ck *chunk) (r gelfRe
 		}
 		return r
 	}
-	data, tooLong, err := gelfDecompress(msg, int(c.cfg.MaxMessageLength), &c.inflate)
+	data, tooLong, err := c.inf.inflate(msg, int(c.cfg.MaxMessageLength))
 	switch {
 	case err != nil:
 		r.parse = true // compressed garbage: nothing to ship
