@@ -245,6 +245,11 @@
 //	      field_selector: status.phase=Running   # joined to spec.nodeName=<node_name>
 //	      refresh_interval: 1m       # lists again for label changes; a new pod's log directory
 //	                                 # asks for a list at once
+//	      attach_metadata:           # Prometheus's: the rules also see
+//	        node: false              # __meta_kubernetes_node_name, _node_label_<name>, ...
+//	                                 # (RBAC: get nodes)
+//	        namespace: false         # __meta_kubernetes_namespace_label_<name>, ... (RBAC: get
+//	                                 # namespaces, or list them when namespaces is empty)
 //	    relabel_configs: [...]       # run once per file (not per entry) on the target labels
 //	                                 # Prometheus's pod discovery gives its container
 //	                                 # (__meta_kubernetes_namespace, _pod_name, _pod_uid,

@@ -197,6 +197,10 @@ func (k *kubeFiles) decide(t *tailer, m match, stored, startup bool) (labels []w
 		dec.why = whyNoPod
 		k.noPods(t)
 	}
+	if len(targets) > 0 {
+		node, nsMeta := k.d.Metadata(ns)
+		kubepods.AddMetadata(targets, node, nsMeta)
+	}
 	for _, tg := range targets {
 		if lbls, ok := k.target(t, tg, path); ok {
 			dec.tail, dec.labels, dec.why = true, lbls, ""

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/logcapturer/logcapturer/config"
+	"github.com/logcapturer/logcapturer/sources/kubepods"
 	"github.com/logcapturer/logcapturer/sources/kubepods/kubetest"
 	"github.com/logcapturer/logcapturer/wal"
 )
@@ -642,4 +643,27 @@ func TestKubernetesRotationStartAtEnd(t *testing.T) {
 	if got, want := h.rec.lines(""), []string{"after the start", "first of the new log", "second"}; !slices.Equal(got, want) {
 		t.Errorf("lines %q, want %q", got, want)
 	}
+}
+
+// TestKubernetesAttachMetadata: with attach_metadata, relabel_configs see
+// the node's and the namespace's labels (Prometheus's names), as a
+// Promtail job with attach_metadata does.
+func TestKubernetesAttachMetadata(t *testing.T) {
+	root := t.TempDir()
+	api := kubetest.New(t)
+	api.SetPods(webPod())
+	api.SetNode(kubetest.Object{Name: "node-a", Labels: map[string]string{"topology.kubernetes.io/zone": "eu-1"}})
+	api.SetNamespaces(kubetest.Object{Name: "default", Labels: map[string]string{"team": "checkout"}})
+	p := podLog(t, root, "default_web-7d9f8b6c5d-x2x9z_0b1c2d3e-uid-web", "web", criLine("stdout", "GET /"))
+	h := openKube(t, api, root, `
+- {source_labels: [__meta_kubernetes_pod_name], target_label: pod}
+- {source_labels: [__meta_kubernetes_node_label_topology_kubernetes_io_zone], target_label: zone}
+- {source_labels: [__meta_kubernetes_namespace_label_team], target_label: team}
+`, nil, func(c *FileConfig) {
+		c.Kubernetes.AttachMetadata = kubepods.AttachMetadata{Node: true, Namespace: true}
+	})
+	waitFor(t, func() bool { return len(h.rec.lines("")) >= 1 }, 5*time.Second, "the line")
+	checkStreams(t, h.rec.streams(), map[string][]string{
+		"filename=" + p + ",pod=web-7d9f8b6c5d-x2x9z,stream=stdout,team=checkout,zone=eu-1": {"GET /"},
+	})
 }

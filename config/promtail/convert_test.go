@@ -875,14 +875,14 @@ scrape_configs:
       - role: pod
         api_server: https://k:6443
         bearer_token: secret
-        attach_metadata: {node: true}
+        attach_metadata: {node: true, deployment: true}
         tls_config: {ca: "-----BEGIN CERTIFICATE-----"}
     relabel_configs:
       - {source_labels: [__meta_kubernetes_pod_uid], replacement: '/var/log/containers/*$1*.log', target_label: __path__}
   - job_name: no-path
     kubernetes_sd_configs: [{role: pod}]
   - job_name: fine
-    kubernetes_sd_configs: [{role: pod, namespaces: {names: [a], own_namespace: true}}]
+    kubernetes_sd_configs: [{role: pod, namespaces: {names: [a], own_namespace: true}, attach_metadata: {node: true, namespace: true}}]
     relabel_configs:
       - {source_labels: [__meta_kubernetes_pod_uid, __meta_kubernetes_pod_container_name], separator: /, replacement: '/var/log/pods/*$1/*.log', target_label: __path__}
 `
@@ -896,7 +896,7 @@ scrape_configs:
 		"scrape_configs[0].kubernetes_sd_configs[0].role",
 		"scrape_configs[0].kubernetes_sd_configs[1].bearer_token",
 		"scrape_configs[0].kubernetes_sd_configs[1].tls_config.ca",
-		"scrape_configs[0].kubernetes_sd_configs[1].attach_metadata.node",
+		"scrape_configs[0].kubernetes_sd_configs[1].attach_metadata.deployment",
 	}
 	slices.Sort(left)
 	slices.Sort(want)
@@ -917,7 +917,7 @@ scrape_configs:
 	}
 	fc := cfg.Sources[0].Options.(*sources.FileConfig)
 	if fc.Format != sources.FormatRaw || !slices.Equal(fc.Kubernetes.Namespaces, []string{"a"}) || !fc.Kubernetes.OwnNamespace ||
-		len(cfg.Sources[0].RelabelConfigs) != 1 {
+		len(cfg.Sources[0].RelabelConfigs) != 1 || !fc.Kubernetes.AttachMetadata.Node || !fc.Kubernetes.AttachMetadata.Namespace {
 		t.Errorf("source options: %+v", fc)
 	}
 }

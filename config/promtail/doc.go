@@ -153,7 +153,8 @@
 //     note. Not covered, each at its key: another role,
 //     inline secrets (bearer_token, authorization credentials, tls_config
 //     ca/cert/key), basic_auth, oauth2, the proxy keys, http_headers,
-//     attach_metadata, and a __path__ rule whose replacement
+//     attach_metadata's deployment, job and cronjob (node and namespace
+//     carry over), and a __path__ rule whose replacement
 //     is not under the pod log directory. Also different, noted: a pod's
 //     files are read to their end when the pod is deleted (Promtail stops
 //     its target at once), a pod without an IP (finished, evicted) is read

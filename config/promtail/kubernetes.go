@@ -104,10 +104,19 @@ func (c *conv) kubernetesSD(n *yaml.Node, path string, t target) *yaml.Node {
 	}
 	if v, ok := f["attach_metadata"]; ok {
 		if af, ok := c.fields(v.v, v.path, "node", "namespace", "deployment", "job", "cronjob"); ok {
+			am := mapping()
 			for _, k := range slices.Sorted(maps.Keys(af)) {
-				if on, ok := c.boolean(af[k]); ok && on {
-					c.notCovered(af[k].k.Line, af[k].path, "attach_metadata.%s: logcapturer lists pods only, not their %ss' metadata", k, k)
+				on, ok := c.boolean(af[k])
+				switch {
+				case !ok || !on:
+				case k == "node" || k == "namespace":
+					c.put(am, k, plain("true"), af[k].k, af[k].path)
+				default:
+					c.notCovered(af[k].k.Line, af[k].path, "attach_metadata.%s: logcapturer attaches the node's and the namespace's metadata, not the %ss'", k, k)
 				}
+			}
+			if len(am.Content) > 0 {
+				c.put(kube, "attach_metadata", am, v.k, v.path)
 			}
 		}
 	}

@@ -133,16 +133,12 @@ func (c *client) list(ctx context.Context, namespace, fieldSelector, labelSelect
 }
 
 func (c *client) page(ctx context.Context, namespace, fieldSelector, labelSelector, cont string) ([]*Pod, string, error) {
-	u := *c.base
-	u.Path = strings.TrimSuffix(u.Path, "/") + "/api/v1/pods"
+	path := "/api/v1/pods"
 	if namespace != "" {
-		u.Path = strings.TrimSuffix(c.base.Path, "/") + "/api/v1/namespaces/" + url.PathEscape(namespace) + "/pods"
+		path = "/api/v1/namespaces/" + url.PathEscape(namespace) + "/pods"
 	}
 	q := url.Values{}
 	q.Set("limit", fmt.Sprint(listPageSize))
-	// Served from the API server's watch cache, not read from etcd: every
-	// node lists every minute.
-	q.Set("resourceVersion", "0")
 	if fieldSelector != "" {
 		q.Set("fieldSelector", fieldSelector)
 	}
@@ -152,19 +148,75 @@ func (c *client) page(ctx context.Context, namespace, fieldSelector, labelSelect
 	if cont != "" {
 		q.Set("continue", cont)
 	}
+	var l podList
+	if err := c.getJSON(ctx, path, q, "list pods", "a PodList", &l); err != nil {
+		return nil, "", err
+	}
+	pods := make([]*Pod, 0, len(l.Items))
+	for i := range l.Items {
+		pods = append(pods, l.Items[i].pod())
+	}
+	return pods, l.Metadata.Continue, nil
+}
+
+// node returns the metadata of the node named name (attach_metadata node).
+func (c *client) node(ctx context.Context, name string) (*ObjectMeta, error) {
+	var o apiObject
+	if err := c.getJSON(ctx, "/api/v1/nodes/"+url.PathEscape(name), url.Values{}, "get node "+name, "a Node", &o); err != nil {
+		return nil, err
+	}
+	return o.meta(), nil
+}
+
+// namespace returns the metadata of one namespace (attach_metadata
+// namespace).
+func (c *client) namespace(ctx context.Context, name string) (*ObjectMeta, error) {
+	var o apiObject
+	if err := c.getJSON(ctx, "/api/v1/namespaces/"+url.PathEscape(name), url.Values{}, "get namespace "+name, "a Namespace", &o); err != nil {
+		return nil, err
+	}
+	return o.meta(), nil
+}
+
+// namespaces returns the metadata of every namespace, by name.
+func (c *client) namespaces(ctx context.Context) (map[string]*ObjectMeta, error) {
+	var l struct {
+		Items []apiObject `json:"items"`
+	}
+	q := url.Values{}
+	q.Set("limit", fmt.Sprint(listPageSize*maxPages)) // a cluster has far fewer namespaces
+	if err := c.getJSON(ctx, "/api/v1/namespaces", q, "list namespaces", "a NamespaceList", &l); err != nil {
+		return nil, err
+	}
+	out := make(map[string]*ObjectMeta, len(l.Items))
+	for i := range l.Items {
+		m := l.Items[i].meta()
+		out[m.Name] = m
+	}
+	return out, nil
+}
+
+// getJSON gets path (with q, and resourceVersion=0: served from the API
+// server's watch cache, not read from etcd, since every node asks every
+// minute) and decodes the answer into out, at most maxListBytes of it. An
+// error starts with what, and names kind when the answer is not one.
+func (c *client) getJSON(ctx context.Context, path string, q url.Values, what, kind string, out any) error {
+	u := *c.base
+	u.Path = strings.TrimSuffix(c.base.Path, "/") + path
+	q.Set("resourceVersion", "0")
 	u.RawQuery = q.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return nil, "", fmt.Errorf("list pods: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	req.Header.Set("Accept", "application/json")
 	switch a := c.acc; {
 	case a.tokenFile != "":
-		// Read at each list: projected service account tokens are
+		// Read at each request: projected service account tokens are
 		// rotated in place by the kubelet.
 		tok, err := os.ReadFile(a.tokenFile)
 		if err != nil {
-			return nil, "", fmt.Errorf("list pods: read the bearer token: %w", err)
+			return fmt.Errorf("%s: read the bearer token: %w", what, err)
 		}
 		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
 	case a.token != "":
@@ -174,27 +226,23 @@ func (c *client) page(ctx context.Context, namespace, fieldSelector, labelSelect
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, "", fmt.Errorf("list pods: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		return nil, "", fmt.Errorf("list pods: %s: %s", resp.Status, statusMessage(body))
+		return fmt.Errorf("%s: %s: %s", what, resp.Status, statusMessage(body))
 	}
-	// Decoded as it arrives: the answer is not held whole beside the pods.
+	// Decoded as it arrives: the answer is not held whole beside what
+	// it decodes to.
 	lr := &io.LimitedReader{R: resp.Body, N: maxListBytes}
-	var l podList
-	if err := json.NewDecoder(lr).Decode(&l); err != nil {
+	if err := json.NewDecoder(lr).Decode(out); err != nil {
 		if lr.N == 0 {
-			return nil, "", fmt.Errorf("list pods: the answer is over %d MiB", maxListBytes>>20)
+			return fmt.Errorf("%s: the answer is over %d MiB", what, maxListBytes>>20)
 		}
-		return nil, "", fmt.Errorf("list pods: the answer is not a PodList: %w", err)
+		return fmt.Errorf("%s: the answer is not %s: %w", what, kind, err)
 	}
-	pods := make([]*Pod, 0, len(l.Items))
-	for i := range l.Items {
-		pods = append(pods, l.Items[i].pod())
-	}
-	return pods, l.Metadata.Continue, nil
+	return nil
 }
 
 // statusMessage is the message of a Kubernetes Status answer (what the API
@@ -304,4 +352,17 @@ func (a *apiPod) pod() *Pod {
 	add(a.Spec.Containers, a.Status.ContainerStatuses, false)
 	add(a.Spec.InitContainers, a.Status.InitContainerStatuses, true)
 	return p
+}
+
+// apiObject is the metadata of any object (core/v1 Node, Namespace).
+type apiObject struct {
+	Metadata struct {
+		Name        string            `json:"name"`
+		Labels      map[string]string `json:"labels"`
+		Annotations map[string]string `json:"annotations"`
+	} `json:"metadata"`
+}
+
+func (o *apiObject) meta() *ObjectMeta {
+	return &ObjectMeta{Name: o.Metadata.Name, Labels: o.Metadata.Labels, Annotations: o.Metadata.Annotations}
 }

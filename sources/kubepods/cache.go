@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -42,6 +43,9 @@ type cacheFile struct {
 type cachedPods struct {
 	Listed map[string][]*Pod      `json:"listed"`
 	Gone   map[string][]goneEntry `json:"gone,omitempty"`
+	// Node and NamespaceMeta are attach_metadata's.
+	Node          *ObjectMeta            `json:"node,omitempty"`
+	NamespaceMeta map[string]*ObjectMeta `json:"namespace_metadata,omitempty"`
 }
 
 // goneEntry is a pod that left the lists, and since when.
@@ -140,6 +144,16 @@ func (d *Discovery) loadCache() {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.opts.AttachMetadata.Node && cp.Node != nil {
+		d.nodeMeta = cp.Node
+	}
+	if d.opts.AttachMetadata.Namespace {
+		for ns, m := range cp.NamespaceMeta {
+			if m != nil {
+				d.nsMeta[ns] = m
+			}
+		}
+	}
 	for ns, pods := range all {
 		d.gen++
 		d.byNS[ns] = &nsPods{byUID: indexPods(pods), gen: d.gen}
@@ -189,6 +203,11 @@ func (d *Discovery) writeCache(now time.Time) {
 		slices.SortFunc(pods, func(a, b *Pod) int { return strings.Compare(a.UID, b.UID) })
 		byNS[ns] = pods
 	}
+	node := d.nodeMeta
+	var nsMeta map[string]*ObjectMeta
+	if len(d.nsMeta) > 0 {
+		nsMeta = maps.Clone(d.nsMeta)
+	}
 	d.mu.Unlock()
 	for k, p := range c.listed {
 		if listed[k] == nil {
@@ -209,7 +228,7 @@ func (d *Discovery) writeCache(now time.Time) {
 	for _, gs := range gone {
 		slices.SortFunc(gs, func(a, b goneEntry) int { return strings.Compare(a.Pod.UID, b.Pod.UID) })
 	}
-	pods, err := json.Marshal(cachedPods{Listed: byNS, Gone: gone})
+	pods, err := json.Marshal(cachedPods{Listed: byNS, Gone: gone, Node: node, NamespaceMeta: nsMeta})
 	if err == nil && bytes.Equal(pods, c.written) {
 		return
 	}

@@ -70,12 +70,26 @@ type Options struct {
 	// and annotation changes; a log directory of a pod not known yet
 	// asks for a list at once. Default DefaultRefreshInterval.
 	RefreshInterval time.Duration `yaml:"refresh_interval"`
+	// AttachMetadata adds the node's and the namespaces' metadata to the
+	// targets, as Prometheus's attach_metadata (the node: RBAC get on
+	// nodes; namespaces: get, or list without namespaces, on namespaces).
+	AttachMetadata AttachMetadata `yaml:"attach_metadata"`
 	// CacheFile, when set, keeps the pods of the last good lists there
 	// (written after a list that changed them) and loads them at New, so
 	// that after a restart the files of the pods in it are labelled at
 	// once, and while the API cannot be reached too. Not a config key: a
 	// kubernetes source keeps it in the data directory.
 	CacheFile string `yaml:"-"`
+}
+
+// AttachMetadata is Options.AttachMetadata.
+type AttachMetadata struct {
+	// Node adds __meta_kubernetes_node_name and the node's labels and
+	// annotations (__meta_kubernetes_node_label_<name>, ...).
+	Node bool `yaml:"node"`
+	// Namespace adds the labels and annotations of the pod's namespace
+	// (__meta_kubernetes_namespace_label_<name>, ...).
+	Namespace bool `yaml:"namespace"`
 }
 
 // Node returns the node name the options select: NodeName, else $HOSTNAME,
@@ -118,6 +132,10 @@ type Discovery struct {
 	byNS map[string]*nsPods
 	gen  uint64 // good lists of any namespace so far (and cached ones)
 	pods int
+	// nodeMeta and nsMeta are attach_metadata's, as last fetched (or
+	// cached).
+	nodeMeta *ObjectMeta
+	nsMeta   map[string]*ObjectMeta
 
 	// cachedAt is when the cache loaded at New was written (zero without
 	// one), cached its pods by namespace; both written by New only.
@@ -171,7 +189,7 @@ func New(logger *slog.Logger, opts Options, hooks Hooks) (*Discovery, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	d := &Discovery{opts: opts, node: node, log: logger, c: c, hooks: hooks, want: make(chan struct{}, 1), byNS: map[string]*nsPods{}, cached: map[string]*nsPods{},
+	d := &Discovery{opts: opts, node: node, log: logger, c: c, hooks: hooks, want: make(chan struct{}, 1), byNS: map[string]*nsPods{}, cached: map[string]*nsPods{}, nsMeta: map[string]*ObjectMeta{},
 		cache: cacheState{listed: map[podKey]*Pod{}, gone: map[podKey]goneEntry{}, loadedGone: map[podKey]bool{}}}
 	if opts.CacheFile != "" {
 		d.loadCache()
@@ -220,6 +238,15 @@ func (d *Discovery) Lookup(namespace, uid string) (*Pod, uint64) {
 		return nil, d.gen
 	}
 	return ns.byUID[uid], ns.gen
+}
+
+// Metadata returns what attach_metadata adds to the targets of a pod of
+// namespace: the node's and the namespace's metadata, each nil when not
+// attached or not fetched yet.
+func (d *Discovery) Metadata(namespace string) (node, ns *ObjectMeta) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.nodeMeta, d.nsMeta[namespace]
 }
 
 // Generation is the number of successful lists so far (a namespace's pods
@@ -322,7 +349,8 @@ func (d *Discovery) listAll(ctx context.Context) (n int, listed bool, err error)
 	if len(nss) == 0 {
 		nss = []string{""}
 	}
-	var failed error
+	// The metadata first: a pod is never known without it.
+	failed := d.fetchMetadata(ctx)
 	for _, ns := range nss {
 		// Each namespace on its own, as Prometheus's informers: one that
 		// is refused (a missing Role) keeps its last pods and does not
@@ -348,6 +376,57 @@ func (d *Discovery) listAll(ctx context.Context) (n int, listed bool, err error)
 	defer d.mu.Unlock()
 	d.countPods()
 	return d.pods, listed, failed
+}
+
+// fetchMetadata gets what attach_metadata asks for; what cannot be
+// fetched keeps its last value, and the first error is returned.
+func (d *Discovery) fetchMetadata(ctx context.Context) error {
+	var failed error
+	if d.opts.AttachMetadata.Node {
+		node, err := d.c.node(ctx, d.node)
+		if err != nil {
+			failed = err
+		} else {
+			d.mu.Lock()
+			d.nodeMeta = node
+			d.mu.Unlock()
+		}
+	}
+	if !d.opts.AttachMetadata.Namespace {
+		return failed
+	}
+	got := map[string]*ObjectMeta{}
+	if len(d.opts.Namespaces) == 0 {
+		all, err := d.c.namespaces(ctx)
+		if err != nil && failed == nil {
+			failed = err
+		}
+		got = all
+	} else {
+		for _, ns := range d.opts.Namespaces {
+			m, err := d.c.namespace(ctx, ns)
+			if err != nil {
+				if failed == nil {
+					failed = err
+				}
+				continue
+			}
+			got[ns] = m
+		}
+	}
+	d.mu.Lock()
+	for ns, m := range got {
+		d.nsMeta[ns] = m
+	}
+	if len(d.opts.Namespaces) == 0 && got != nil {
+		for ns := range d.nsMeta { // deleted namespaces
+			if got[ns] == nil {
+				delete(d.nsMeta, ns)
+			}
+		}
+	}
+	d.mu.Unlock()
+	return failed
 }
 
 // countPods sets d.pods from d.byNS. d.mu is held.

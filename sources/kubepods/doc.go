@@ -40,8 +40,16 @@
 // a pod without an IP, which Prometheus leaves out: a finished pod's logs
 // are still on disk), with Prometheus's label names
 // (__meta_kubernetes_namespace, __meta_kubernetes_pod_label_<name>, ...).
-// The node and namespace metadata of attach_metadata, and the deployment,
-// job and cronjob names, are not listed.
+// With Options.AttachMetadata, each list round first gets the node's
+// metadata (GET /api/v1/nodes/NODE) and the namespaces' (GET each of
+// Options.Namespaces, or LIST /api/v1/namespaces), so that no pod is
+// known without it; Metadata returns it and AddMetadata adds
+// Prometheus's __meta_kubernetes_node_name, _node_label_<name>,
+// _node_labelpresent_, _node_annotation_, _node_annotationpresent_ and
+// the namespace's _namespace_label_<name> ... to the targets. What cannot
+// be got keeps its last value (or the cache's) and fails the round like a
+// refused list. The deployment, job and cronjob names of attach_metadata
+// are not listed.
 //
 // # The kept list
 //

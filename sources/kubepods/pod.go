@@ -178,3 +178,47 @@ func SplitLogDir(dir string) (namespace, name, uid string, ok bool) {
 	}
 	return parts[0], parts[1], parts[2], true
 }
+
+// ObjectMeta is what attach_metadata keeps of a node or a namespace.
+type ObjectMeta struct {
+	Name        string            `json:"name"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// Label names attach_metadata adds (discovery/kubernetes addNodeLabels and
+// addNamespaceLabels in Prometheus).
+const (
+	LabelNodeName = metaPrefix + "node_name"
+)
+
+// addMeta adds the labels and annotations of m to t as Prometheus names
+// them for resource (node, namespace): __meta_kubernetes_<resource>_label_<name>,
+// _labelpresent_, _annotation_, _annotationpresent_.
+func addMeta(t map[string]string, resource string, m *ObjectMeta) {
+	for k, v := range m.Labels {
+		n := strutil.SanitizeLabelName(k)
+		t[metaPrefix+resource+"_label_"+n] = v
+		t[metaPrefix+resource+"_labelpresent_"+n] = "true"
+	}
+	for k, v := range m.Annotations {
+		n := strutil.SanitizeLabelName(k)
+		t[metaPrefix+resource+"_annotation_"+n] = v
+		t[metaPrefix+resource+"_annotationpresent_"+n] = "true"
+	}
+}
+
+// AddMetadata adds to each target the labels of attach_metadata: the
+// node's (its name, labels and annotations) and those of the namespace
+// the pod is in, when they are attached and known.
+func AddMetadata(targets []map[string]string, node, namespace *ObjectMeta) {
+	for _, t := range targets {
+		if node != nil {
+			t[LabelNodeName] = node.Name
+			addMeta(t, "node", node)
+		}
+		if namespace != nil {
+			addMeta(t, "namespace", namespace)
+		}
+	}
+}

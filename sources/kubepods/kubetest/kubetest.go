@@ -40,6 +40,12 @@ type Pod struct {
 	Containers                     []Container
 }
 
+// Object is a node or a namespace the server has (its metadata).
+type Object struct {
+	Name                string
+	Labels, Annotations map[string]string
+}
+
 // Server is the fake API server.
 type Server struct {
 	*httptest.Server
@@ -54,6 +60,91 @@ type Server struct {
 	failNS   string // "": every list fails; else only this namespace's
 	lists    int
 	queries  []string
+	node     *Object
+	nss      []Object
+	objFail  int    // status of node and namespace requests, 0: none
+	objBody  string // its body
+}
+
+// SetNode sets the one node the server has (GET /api/v1/nodes/NAME).
+func (s *Server) SetNode(o Object) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.node = &o
+}
+
+// SetNamespaces replaces the namespaces the server has (GET
+// /api/v1/namespaces and /api/v1/namespaces/NAME).
+func (s *Server) SetNamespaces(nss ...Object) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nss = append([]Object(nil), nss...)
+}
+
+// FailObjects makes node and namespace requests answer code with a Status
+// naming message (a missing RBAC rule); FailObjects(0, "") ends it.
+func (s *Server) FailObjects(code int, message string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.objFail, s.objBody = code, statusBody(code, message)
+}
+
+// statusBody is the shape of the API server's error answers
+// (k8s.io/apimachinery/pkg/apis/meta/v1 Status, as written by
+// k8s.io/apiserver's responsewriters.ErrorNegotiated).
+func statusBody(code int, message string) string {
+	b, _ := json.Marshal(map[string]any{"kind": "Status", "apiVersion": "v1", "metadata": map[string]any{},
+		"status": "Failure", "message": message, "reason": http.StatusText(code), "code": code})
+	return string(b)
+}
+
+// serveObject answers a node or namespace request; false: not one.
+func (s *Server) serveObject(w http.ResponseWriter, path string) bool {
+	meta := func(o Object) map[string]any {
+		return map[string]any{"name": o.Name, "labels": o.Labels, "annotations": o.Annotations, "resourceVersion": "1"}
+	}
+	kind, name, found := "", "", false
+	var obj Object
+	switch {
+	case path == "/api/v1/namespaces":
+		if s.objFail != 0 {
+			w.WriteHeader(s.objFail)
+			fmt.Fprint(w, s.objBody)
+			return true
+		}
+		items := []any{}
+		for _, o := range s.nss {
+			items = append(items, map[string]any{"kind": "Namespace", "apiVersion": "v1", "metadata": meta(o)})
+		}
+		json.NewEncoder(w).Encode(map[string]any{"kind": "NamespaceList", "apiVersion": "v1", "metadata": map[string]any{"resourceVersion": "1"}, "items": items})
+		return true
+	case strings.HasPrefix(path, "/api/v1/nodes/"):
+		kind, name = "nodes", strings.TrimPrefix(path, "/api/v1/nodes/")
+		if s.node != nil && s.node.Name == name {
+			obj, found = *s.node, true
+		}
+	case strings.HasPrefix(path, "/api/v1/namespaces/") && !strings.Contains(strings.TrimPrefix(path, "/api/v1/namespaces/"), "/"):
+		kind, name = "namespaces", strings.TrimPrefix(path, "/api/v1/namespaces/")
+		for _, o := range s.nss {
+			if o.Name == name {
+				obj, found = o, true
+			}
+		}
+	default:
+		return false
+	}
+	switch {
+	case s.objFail != 0:
+		w.WriteHeader(s.objFail)
+		fmt.Fprint(w, s.objBody)
+	case !found:
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprint(w, statusBody(http.StatusNotFound, fmt.Sprintf("%s %q not found", kind, name)))
+	default:
+		k := map[string]string{"nodes": "Node", "namespaces": "Namespace"}[kind]
+		json.NewEncoder(w).Encode(map[string]any{"kind": k, "apiVersion": "v1", "metadata": meta(obj)})
+	}
+	return true
 }
 
 // New starts a server (plain HTTP), closed at the test's cleanup.
@@ -96,12 +187,7 @@ func (s *Server) FailNamespace(ns string, code int, message string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.fail, s.failNS = code, ns
-	// The shape of the API server's error answers
-	// (k8s.io/apimachinery/pkg/apis/meta/v1 Status, as written by
-	// k8s.io/apiserver's responsewriters.ErrorNegotiated).
-	b, _ := json.Marshal(map[string]any{"kind": "Status", "apiVersion": "v1", "metadata": map[string]any{},
-		"status": "Failure", "message": message, "reason": http.StatusText(code), "code": code})
-	s.failBody = string(b)
+	s.failBody = statusBody(code, message)
 }
 
 // Lists is how many list requests were answered.
@@ -128,7 +214,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}`)
 		return
 	}
-	if s.fail != 0 && (s.failNS == "" || strings.HasPrefix(r.URL.Path, "/api/v1/namespaces/"+s.failNS+"/")) {
+	if s.fail != 0 && s.failNS == "" { // the whole API fails
+		w.WriteHeader(s.fail)
+		fmt.Fprint(w, s.failBody)
+		return
+	}
+	if s.serveObject(w, r.URL.Path) {
+		return
+	}
+	if s.fail != 0 && strings.HasPrefix(r.URL.Path, "/api/v1/namespaces/"+s.failNS+"/") {
 		w.WriteHeader(s.fail)
 		fmt.Fprint(w, s.failBody)
 		return
