@@ -183,7 +183,8 @@
 //	    # within 5s: later, dropped_entries_total{reason="incomplete"});
 //	    # gzip and zlib are inflated. A message that is not a GELF JSON
 //	    # object is shipped as received with parse_error="true"; labels may
-//	    # not use host, level, facility or parse_error.
+//	    # not use parse_error, nor host, level or facility without
+//	    # promtail_labels.
 //	  - name: pushed
 //	    type: loki_push              # (lokipush.Config) Loki's push API: POST /loki/api/v1/push
 //	                                 # (protobuf+snappy or JSON; gzip, deflate, snappy), GET /ready;

@@ -160,18 +160,30 @@
 // gelfConverter reads (gelf.go) instead of the syslog parser, on the
 // reader goroutine: a datagram that starts with 0x1e 0x0f is a chunk (an
 // 8-byte message ID, its sequence number, the count, at most 128), kept
-// (copied) until its message is whole, whatever the order; a message whose
-// first chunk came more than 5s ago is given up at the next datagram or
-// read deadline (the reader wakes every 50ms while chunks are held) and
-// counted as dropped_entries_total{reason="incomplete"}, as is the oldest
-// when the chunks held pass 16MiB. A message starting with gzip's or
+// (copied) until its message is whole, whatever the order, even while the
+// batcher cannot take entries (only a whole message needs room: else it is
+// dropped_entries_total{reason="backpressure"}). A message whose first
+// chunk came more than 5s ago is given up at the next datagram or read
+// deadline (the reader wakes every 50ms while chunks are held), as is the
+// oldest when 1,024 messages are pending or their chunks and slots (32
+// bytes each) pass 16MiB, and one whose chunk count changes: each is
+// counted as dropped_entries_total{reason="incomplete"} and warned about
+// once. The order list tells a message ID used again from its earlier
+// use, and is compacted when its stale entries outnumber the pending
+// messages. A late repeat of a chunk of a message already whole starts a
+// new message, given up 5s later. A message starting with gzip's or
 // zlib's magic is inflated, at most max_message_length (a longer one is
-// dropped_entries_total{reason="too_long"}); anything else is plain.
-// The JSON object is read as Promtail's gelf target (go-gelf v2) reads it:
-// version, host, short_message, full_message, timestamp, level, facility
-// of their JSON types, additional fields (a leading "_") kept, others
-// ignored; the line is written back as it writes it (encoding/json of the
-// standard fields, then the additional ones sorted by name). Labels:
+// dropped_entries_total{reason="too_long"}); a stream that breaks after
+// some output (a bad checksum) gives that output; anything else is plain.
+// The first JSON value is read as Promtail's gelf target (go-gelf v2)
+// reads it, what follows ignored: version, host, short_message,
+// full_message, timestamp, level (a float; out of int32's range clamped
+// to it), facility of their JSON types, additional fields (a leading "_")
+// kept, others ignored; a JSON null is no message (counted as a parse
+// error, as go-gelf skips it). The line is written back as go-gelf writes
+// it (encoding/json of the standard fields, then the additional ones
+// sorted by name), HTML characters escaped: up to six times
+// max_message_length for a message of "<". Labels:
 // host, level (the syslog severity name of a level field 0..7) and
 // facility; with promtail_labels none, and a relabel hook sees
 // __gelf_message_{host,level,version,facility} (a missing level is

@@ -49,23 +49,49 @@ var gelfLevels = [8]string{"emergency", "alert", "critical", "error", "warning",
 
 // gelfPartial is a chunked message whose chunks are arriving.
 type gelfPartial struct {
+	gen    uint64 // its entry in gelfAssembler.order
 	first  time.Time
 	chunks [][]byte // by sequence number; nil: not arrived
 	got    int
-	bytes  int
+	bytes  int // held: the chunks' data and gelfPartialOverhead per slot
+}
+
+// gelfPartialOverhead is what a pending message costs besides its chunks'
+// data, per chunk slot (a slice header and change) and once (the map
+// entry, the record): counted against gelfMaxPendingBytes.
+const gelfPartialOverhead = 32
+
+// gelfMaxPartial bounds the messages whose chunks are arriving; a new one
+// past it gives the oldest up.
+const gelfMaxPartial = 1024
+
+// gelfOrder is one message in gelfAssembler.order.
+type gelfOrder struct {
+	id  [8]byte
+	gen uint64
 }
 
 // gelfAssembler reassembles chunked messages. One per datagram reader
-// goroutine.
+// goroutine. Memory: at most gelfMaxPartial messages and
+// gelfMaxPendingBytes of chunks and slots; order is compacted when it
+// holds more than twice as many entries as there are pending messages.
 type gelfAssembler struct {
 	partial map[[8]byte]*gelfPartial
-	order   [][8]byte // IDs by first chunk, oldest first (some may be done)
-	bytes   int
+	// order lists messages by first chunk, oldest first; an entry whose
+	// gen is not its message's (completed, given up, its ID reused) is
+	// stale and skipped.
+	order []gelfOrder
+	gen   uint64
+	bytes int
 }
 
 func newGELFAssembler() *gelfAssembler {
 	return &gelfAssembler{partial: make(map[[8]byte]*gelfPartial)}
 }
+
+// errGELFNull is decode's error for a JSON null: go-gelf decodes it to no
+// message, which Promtail skips.
+var errGELFNull = errors.New("null")
 
 // errGELFIncomplete is returned for a chunk that does not complete its
 // message: nothing to decode yet.
@@ -74,8 +100,9 @@ var errGELFIncomplete = errors.New("incomplete")
 // add takes one datagram received at now and returns the whole message
 // it completes (the datagram itself when it is not a chunk), or
 // errGELFIncomplete, or an error for a chunk that cannot belong to a
-// message. It reports, in dropped, messages given up because their chunks
-// took longer than gelfChunkTimeout or held too much memory.
+// message. It reports, in dropped, the messages given up: chunks that took
+// longer than gelfChunkTimeout, past the bounds on what is held, or a
+// chunk count that changed.
 func (a *gelfAssembler) add(pkt []byte, now time.Time) (msg []byte, dropped int, err error) {
 	dropped = a.expire(now)
 	if len(pkt) < 2 || pkt[0] != 0x1e || pkt[1] != 0x0f {
@@ -91,14 +118,19 @@ func (a *gelfAssembler) add(pkt []byte, now time.Time) (msg []byte, dropped int,
 		return nil, dropped, fmt.Errorf("gelf chunk %d of %d: want a sequence number below a count of 1 to %d", seq, count, gelfMaxChunks)
 	}
 	p := a.partial[id]
-	if p == nil {
-		p = &gelfPartial{first: now, chunks: make([][]byte, count)}
-		a.partial[id] = p
-		a.order = append(a.order, id)
-	}
-	if len(p.chunks) != count {
+	if p != nil && len(p.chunks) != count {
 		a.remove(id)
 		return nil, dropped + 1, fmt.Errorf("gelf chunk %d of %d: earlier chunks of the message said %d chunks", seq, count, len(p.chunks))
+	}
+	if p == nil {
+		for len(a.partial) >= gelfMaxPartial && a.dropOldest() {
+			dropped++
+		}
+		a.gen++
+		p = &gelfPartial{gen: a.gen, first: now, chunks: make([][]byte, count), bytes: gelfPartialOverhead * (count + 1)}
+		a.partial[id] = p
+		a.bytes += p.bytes
+		a.order = append(a.order, gelfOrder{id: id, gen: a.gen})
 	}
 	if p.chunks[seq] == nil {
 		p.got++
@@ -110,17 +142,50 @@ func (a *gelfAssembler) add(pkt []byte, now time.Time) (msg []byte, dropped int,
 	p.bytes += len(p.chunks[seq])
 	a.bytes += len(p.chunks[seq])
 	if p.got < count {
-		for a.bytes > gelfMaxPendingBytes && len(a.order) > 0 {
-			if a.remove(a.order[0]) {
-				dropped++
-			}
-			a.order = a.order[1:]
+		for a.bytes > gelfMaxPendingBytes && a.dropOldest() {
+			dropped++
 		}
+		a.compact()
 		return nil, dropped, errGELFIncomplete
 	}
 	msg = bytes.Join(p.chunks, nil)
 	a.remove(id)
+	a.compact()
 	return msg, dropped, nil
+}
+
+// live reports whether the order entry e is its message's.
+func (a *gelfAssembler) live(e gelfOrder) bool {
+	p := a.partial[e.id]
+	return p != nil && p.gen == e.gen
+}
+
+// dropOldest gives the oldest pending message up; false: none.
+func (a *gelfAssembler) dropOldest() bool {
+	for len(a.order) > 0 {
+		e := a.order[0]
+		a.order = a.order[1:]
+		if a.live(e) {
+			a.remove(e.id)
+			return true
+		}
+	}
+	return false
+}
+
+// compact drops stale order entries when they outnumber the pending
+// messages, so that order stays bounded by them.
+func (a *gelfAssembler) compact() {
+	if len(a.order) <= 2*len(a.partial)+64 {
+		return
+	}
+	live := make([]gelfOrder, 0, len(a.partial))
+	for _, e := range a.order {
+		if a.live(e) {
+			live = append(live, e)
+		}
+	}
+	a.order = live
 }
 
 // remove forgets the message id, reporting whether it was pending.
@@ -139,12 +204,12 @@ func (a *gelfAssembler) remove(id [8]byte) bool {
 func (a *gelfAssembler) expire(now time.Time) int {
 	n := 0
 	for len(a.order) > 0 {
-		id := a.order[0]
-		p := a.partial[id]
-		if p != nil && now.Sub(p.first) <= gelfChunkTimeout {
-			break
-		}
-		if a.remove(id) {
+		e := a.order[0]
+		if a.live(e) {
+			if now.Sub(a.partial[e.id].first) <= gelfChunkTimeout {
+				break
+			}
+			a.remove(e.id)
 			n++
 		}
 		a.order = a.order[1:]
@@ -201,9 +266,11 @@ func (f *inflater) inflate(msg []byte, limit int) (out []byte, tooLong bool, err
 		return msg, len(msg) > limit, nil
 	}
 	f.scratch.Reset()
-	if _, err := f.scratch.ReadFrom(io.LimitReader(r, int64(limit)+1)); err != nil {
+	if _, err := f.scratch.ReadFrom(io.LimitReader(r, int64(limit)+1)); err != nil && f.scratch.Len() == 0 {
 		return nil, false, fmt.Errorf("decompress: %w", err)
 	}
+	// A stream that breaks after some output (a bad checksum, a missing
+	// trailer) gives what it inflated, as go-gelf's decoder reads it.
 	out = f.scratch.Bytes()
 	return out, len(out) > limit, nil
 }
@@ -229,11 +296,16 @@ type gelfMessage struct {
 // leading "_" are ignored.
 func (m *gelfMessage) decode(data []byte) error {
 	var fields map[string]any
-	if err := json.Unmarshal(data, &fields); err != nil {
-		return err
+	// The first JSON value, what follows it ignored, as go-gelf decodes
+	// (json.Unmarshal first: it is the faster, and takes a clean message).
+	if json.Unmarshal(data, &fields) != nil {
+		fields = nil
+		if err := json.NewDecoder(bytes.NewReader(data)).Decode(&fields); err != nil {
+			return err
+		}
 	}
 	if fields == nil {
-		return errors.New("not a JSON object")
+		return errGELFNull
 	}
 	*m = gelfMessage{}
 	for k, v := range fields {
@@ -322,24 +394,41 @@ func newGELFConverter(cfg *Config, base []wal.Label) *gelfConverter {
 
 // gelfResult is what one datagram came to.
 type gelfResult struct {
-	entry    bool // an entry was added
-	parse    bool // it was not a GELF message (shipped raw if it was text)
-	chunks   int  // messages given up for their chunks
-	tooLong  bool // dropped: longer than max_message_length uncompressed
-	badChunk error
+	entry    bool  // an entry was added
+	parse    bool  // it was not a GELF message (shipped raw with parse_error when it was JSON text)
+	chunks   int   // messages given up before all their chunks came
+	tooLong  bool  // dropped: longer than max_message_length uncompressed
+	badChunk error // a chunk that cannot belong to a message
 }
 
-// convert takes one datagram received at recv, appending to ck the entry
-// of the message it completes.
-func (c *gelfConverter) convert(pkt []byte, recv time.Time, ck *chunk) (r gelfResult) {
+// assemble takes one datagram received at recv and returns the whole
+// message it completes, if it does.
+func (c *gelfConverter) assemble(pkt []byte, recv time.Time) (msg []byte, r gelfResult) {
 	msg, dropped, err := c.asm.add(pkt, recv)
 	r.chunks = dropped
 	if err != nil {
 		if !errors.Is(err, errGELFIncomplete) {
 			r.badChunk = err
 		}
+		return nil, r
+	}
+	return msg, r
+}
+
+// convert is assemble and entry: the datagram's entry, if it completes a
+// message, appended to ck.
+func (c *gelfConverter) convert(pkt []byte, recv time.Time, ck *chunk) gelfResult {
+	msg, r := c.assemble(pkt, recv)
+	if msg == nil {
 		return r
 	}
+	e := c.entry(msg, recv, ck)
+	e.chunks, e.badChunk = r.chunks, r.badChunk
+	return e
+}
+
+// entry appends to ck the entry of one whole message received at recv.
+func (c *gelfConverter) entry(msg []byte, recv time.Time, ck *chunk) (r gelfResult) {
 	data, tooLong, err := c.inf.inflate(msg, int(c.cfg.MaxMessageLength))
 	switch {
 	case err != nil:
@@ -350,7 +439,11 @@ func (c *gelfConverter) convert(pkt []byte, recv time.Time, ck *chunk) (r gelfRe
 		return r
 	}
 	if err := c.msg.decode(data); err != nil {
-		r.parse, r.entry = true, true
+		r.parse = true
+		if errors.Is(err, errGELFNull) {
+			return r // no message, as in Promtail; counted
+		}
+		r.entry = true
 		c.own = append(c.own[:0], wal.Label{Name: LabelParseError, Value: "true"})
 		c.scratch = mergeLabels(c.scratch[:0], c.base, c.own)
 		ck.addBytes(recv.UnixNano(), bytes.TrimSpace(data), c.labels(), nil)
@@ -395,9 +488,7 @@ func (c *gelfConverter) convert(pkt []byte, recv time.Time, ck *chunk) (r gelfRe
 	c.line = line
 	if err != nil { // a value encoding/json cannot write back: ship as received
 		r.parse = true
-		ck.addBytes(ts.UnixNano(), bytes.TrimSpace(data), c.labels(), nil)
-		r.entry = true
-		return r
+		line = bytes.TrimSpace(data)
 	}
 	ck.addBytes(ts.UnixNano(), line, c.labels(), nil)
 	r.entry = true

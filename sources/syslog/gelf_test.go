@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -51,7 +52,7 @@ func TestGELFDockerDriver(t *testing.T) {
 	}
 	defer w.Close()
 	rng := rand.New(rand.NewPCG(1, 2))
-	big := make([]byte, 6000) // incompressible: 5 chunks of 1420 bytes
+	big := make([]byte, 6000) // hex: about 3,000 bytes gzipped, 3 chunks of 1420
 	for i := range big {
 		big[i] = "0123456789abcdef"[rng.IntN(16)]
 	}
@@ -251,5 +252,93 @@ func BenchmarkGELFConvert(b *testing.B) {
 		if len(ck.entries) >= 512 {
 			ck = chunk{entries: ck.entries[:0], spans: ck.spans[:0], arena: ck.arena[:0]}
 		}
+	}
+}
+
+// TestGELFAssemblerBounds: chunks of ever new messages that never
+// complete (a hostile or broken sender) hold at most gelfMaxPartial
+// messages and gelfMaxPendingBytes, however many arrive; the order list
+// stays bounded by the pending messages.
+func TestGELFAssemblerBounds(t *testing.T) {
+	a := newGELFAssembler()
+	now := time.Date(2026, 12, 6, 1, 0, 0, 0, time.UTC)
+	dropped := 0
+	for i := range 200_000 {
+		pkt := gelfChunks(uint64(i), bytes.Repeat([]byte{'x'}, 128), 1)[0] // chunk 0 of 128, 1 data byte
+		_, n, err := a.add(pkt, now)
+		if !errors.Is(err, errGELFIncomplete) {
+			t.Fatalf("chunk %d: %v", i, err)
+		}
+		dropped += n
+		if len(a.partial) > gelfMaxPartial || a.bytes > gelfMaxPendingBytes || len(a.order) > 2*len(a.partial)+65 {
+			t.Fatalf("after %d chunks: %d messages, %d bytes, %d order entries held", i+1, len(a.partial), a.bytes, len(a.order))
+		}
+	}
+	if dropped != 200_000-len(a.partial) {
+		t.Errorf("%d given up, want %d", dropped, 200_000-len(a.partial))
+	}
+	// A big chunk each: the byte bound gives the oldest up.
+	for i := range 40 {
+		pkt := gelfChunks(uint64(1e6+i), bytes.Repeat([]byte{'y'}, 2<<20), 1<<20)[0] // 1MiB of data, 1 of 2 chunks
+		a.add(pkt, now)
+		if a.bytes > gelfMaxPendingBytes {
+			t.Fatalf("%d bytes held", a.bytes)
+		}
+	}
+}
+
+// TestGELFExpiryWithReusedID: a message ID used again after its message
+// completed does not hold back the expiry of the messages begun between
+// (the order list tells the two uses apart).
+func TestGELFExpiryWithReusedID(t *testing.T) {
+	a := newGELFAssembler()
+	t0 := time.Date(2026, 12, 6, 1, 0, 0, 0, time.UTC)
+	first := gelfChunks(6, []byte(`{"short_message":"never whole either"}`), 12)
+	a.add(first[0], t0) // pending, ahead of X in the order list
+	x := gelfChunks(7, []byte(`{"short_message":"x"}`), 12)
+	for _, c := range x {
+		a.add(c, t0)
+	}
+	b := gelfChunks(8, []byte(`{"short_message":"never whole"}`), 12)
+	a.add(b[0], t0.Add(100*time.Millisecond))
+	a.add(x[0], t0.Add(4900*time.Millisecond)) // X again
+	if n := a.expire(t0.Add(5500 * time.Millisecond)); n != 2 || a.partial[[8]byte{0, 0, 0, 0, 0, 0, 0, 8}] != nil {
+		t.Fatalf("expired %d, want 2; B still held: %v", n, a.partial[[8]byte{0, 0, 0, 0, 0, 0, 0, 8}] != nil)
+	}
+	if !a.pending() {
+		t.Error("the second X, 1.1s old, was given up too")
+	}
+}
+
+// TestGELFLikeGoGELF: what go-gelf (Promtail's decoder) accepts is
+// accepted: a JSON value followed by other bytes, a gzip stream with a bad
+// checksum; a JSON null is no message (counted, not shipped).
+func TestGELFLikeGoGELF(t *testing.T) {
+	s, em := startGELF(t, GELFConfig{}, nil, nil, false)
+	c := dial(t, s)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(`{"version":"1.1","host":"h","short_message":"bad crc"}`))
+	zw.Close()
+	badCRC := gz.Bytes()
+	badCRC[len(badCRC)-8] ^= 0xff // the CRC-32 of the trailer
+	for _, pkt := range [][]byte{
+		[]byte("{\"version\":\"1.1\",\"host\":\"h\",\"short_message\":\"nul\"}\x00"),
+		[]byte("null"),
+		badCRC,
+		[]byte(`{"version":"1.1","host":"h","short_message":"last"}`),
+	} {
+		if _, err := c.Write(pkt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	es := em.waitEntries(t, 3, 5*time.Second)
+	for i, want := range []string{"nul", "bad crc", "last"} {
+		if !strings.Contains(es[i].Line, `"short_message":"`+want+`"`) || es[i].Labels["parse_error"] != "" {
+			t.Errorf("entry %d: %q %v", i, es[i].Line, es[i].Labels)
+		}
+	}
+	if n := errorsOf(s, reasonParse); n != 1 {
+		t.Errorf("errors{parse} = %v, want 1 (the null)", n)
 	}
 }

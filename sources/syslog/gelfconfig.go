@@ -15,8 +15,9 @@ const GELFType = "gelf"
 const (
 	// DefaultGELFListenAddress is Promtail's (and Graylog's) GELF UDP port.
 	DefaultGELFListenAddress = ":12201"
-	// DefaultGELFMaxMessageLength bounds a message uncompressed: 128
-	// chunks of 8KiB, the most the protocol carries compressed, is 1MiB.
+	// DefaultGELFMaxMessageLength bounds a message uncompressed (GELF's
+	// 128 chunks of the usual 1,420 to 8,192 bytes carry at most about
+	// 1MiB compressed).
 	DefaultGELFMaxMessageLength = config.MiB
 )
 

@@ -61,7 +61,7 @@ func (s *Source) readPackets(ctx context.Context) {
 			case errors.Is(err, os.ErrDeadlineExceeded):
 				offer()
 				if gc != nil { // chunks of messages that will not complete
-					s.m.dropped.WithLabelValues(dropIncomplete).Add(float64(gc.asm.expire(s.now())))
+					s.gelfIncomplete(gc.asm.expire(s.now()))
 				}
 				waiting = !waiting // set the deadline again, or clear it
 				continue
@@ -73,6 +73,13 @@ func (s *Source) readPackets(ctx context.Context) {
 		recv := s.now()
 		s.m.received.Add(float64(n))
 		if gc != nil {
+			// Chunks are taken whatever the backpressure: only a whole
+			// message needs room.
+			msg, r := gc.assemble(buf[:n], recv)
+			s.gelfCount(r)
+			if msg == nil {
+				continue
+			}
 			if ck.full() {
 				offer()
 				if len(ck.entries) > 0 {
@@ -80,7 +87,7 @@ func (s *Source) readPackets(ctx context.Context) {
 					continue
 				}
 			}
-			s.gelfDatagram(gc, buf[:n], recv, ck)
+			s.gelfCount(gc.entry(msg, recv, ck))
 			offer()
 			continue
 		}
@@ -116,14 +123,20 @@ func (s *Source) readPackets(ctx context.Context) {
 	}
 }
 
-// gelfDatagram converts one GELF datagram into ck and counts what became
-// of it.
-func (s *Source) gelfDatagram(gc *gelfConverter, pkt []byte, recv time.Time, ck *chunk) {
-	r := gc.convert(pkt, recv, ck)
-	if r.chunks > 0 {
-		s.m.dropped.WithLabelValues(dropIncomplete).Add(float64(r.chunks))
-		s.warn(dropIncomplete, "GELF messages given up: their chunks did not all arrive within 5s", "messages", r.chunks)
+// gelfIncomplete counts the GELF messages given up before all their
+// chunks came, and warns (once, then at debug level).
+func (s *Source) gelfIncomplete(n int) {
+	if n == 0 {
+		return
 	}
+	s.m.dropped.WithLabelValues(dropIncomplete).Add(float64(n))
+	s.warn(dropIncomplete, "GELF messages given up before all their chunks came: 5s passed, too many messages or chunk bytes held, "+
+		"or their chunk count changed", "messages", n)
+}
+
+// gelfCount counts what became of a GELF datagram or message.
+func (s *Source) gelfCount(r gelfResult) {
+	s.gelfIncomplete(r.chunks)
 	switch {
 	case r.badChunk != nil:
 		s.m.errors.WithLabelValues(reasonParse).Inc()
@@ -136,7 +149,7 @@ func (s *Source) gelfDatagram(gc *gelfConverter, pkt []byte, recv time.Time, ck 
 		if r.entry {
 			s.warn(reasonParse, "GELF message that is not a GELF JSON object: shipped as received, parse_error=\"true\"")
 		} else {
-			s.warn(reasonParse, "GELF datagram not decompressed: dropped")
+			s.warn(reasonParse, "GELF message not decompressed, or a JSON null: dropped")
 		}
 	}
 }
