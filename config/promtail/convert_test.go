@@ -876,6 +876,7 @@ scrape_configs:
         api_server: https://k:6443
         bearer_token: secret
         attach_metadata: {node: true, deployment: true}
+        selectors: [{role: node, label: "topology.kubernetes.io/zone=eu-1"}]
         tls_config: {ca: "-----BEGIN CERTIFICATE-----"}
     relabel_configs:
       - {source_labels: [__meta_kubernetes_pod_uid], replacement: '/var/log/containers/*$1*.log', target_label: __path__}
@@ -897,6 +898,7 @@ scrape_configs:
 		"scrape_configs[0].kubernetes_sd_configs[1].bearer_token",
 		"scrape_configs[0].kubernetes_sd_configs[1].tls_config.ca",
 		"scrape_configs[0].kubernetes_sd_configs[1].attach_metadata.deployment",
+		"scrape_configs[0].kubernetes_sd_configs[1].selectors[0].role",
 	}
 	slices.Sort(left)
 	slices.Sort(want)

@@ -100,7 +100,15 @@ func (c *conv) kubernetesSD(n *yaml.Node, path string, t target) *yaml.Node {
 		c.kubeNamespaces(v, kube, server || kubeconfig)
 	}
 	if v, ok := f["selectors"]; ok {
-		c.kubeSelectors(v, kube)
+		attachNode := false
+		if am, ok := f["attach_metadata"]; ok {
+			if m := config.ResolveAlias(am.v); m != nil && m.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(m.Content); i += 2 {
+					attachNode = attachNode || m.Content[i].Value == "node" && m.Content[i+1].Value == "true"
+				}
+			}
+		}
+		c.kubeSelectors(v, kube, attachNode)
 	}
 	if v, ok := f["attach_metadata"]; ok {
 		if af, ok := c.fields(v.v, v.path, "node", "namespace", "deployment", "job", "cronjob"); ok {
@@ -287,8 +295,10 @@ func (c *conv) kubeNamespaces(v entry, kube *yaml.Node, outside bool) {
 
 // kubeSelectors converts the selectors of role pod into the source's
 // label_selector and field_selector (several joined with ","); those of
-// other roles select nothing a pod discovery lists.
-func (c *conv) kubeSelectors(v entry, kube *yaml.Node) {
+// other roles select nothing a pod discovery lists, except role node with
+// attach_metadata node (attachNode), which filters the pods by their node
+// in Prometheus: not covered.
+func (c *conv) kubeSelectors(v entry, kube *yaml.Node, attachNode bool) {
 	var lbl, fld []string
 	for i, it := range c.items(v) {
 		ip := v.path + "[" + strconv.Itoa(i) + "]"
@@ -297,7 +307,11 @@ func (c *conv) kubeSelectors(v entry, kube *yaml.Node) {
 			continue
 		}
 		if r, ok := sf["role"]; ok {
-			if role, ok := c.scalar(r, "a role"); ok && role != "pod" {
+			if role, ok := c.scalar(r, "a role"); ok && role == "node" && attachNode {
+				c.notCovered(r.k.Line, r.path, "a selector of role node with attach_metadata node (it selects the pods by their node's labels): "+
+					"logcapturer reads the pods of its own node; drop the selector, or run logcapturer only on the nodes it selects")
+				continue
+			} else if ok && role != "pod" {
 				c.note(r.k.Line, r.path, "promtail: a selector of role %s is ignored: it selects no pod", role)
 				continue
 			}

@@ -181,12 +181,18 @@ func (c *client) namespace(ctx context.Context, name string) (*ObjectMeta, error
 // namespaces returns the metadata of every namespace, by name.
 func (c *client) namespaces(ctx context.Context) (map[string]*ObjectMeta, error) {
 	var l struct {
+		Metadata struct {
+			Continue string `json:"continue"`
+		} `json:"metadata"`
 		Items []apiObject `json:"items"`
 	}
 	q := url.Values{}
 	q.Set("limit", fmt.Sprint(listPageSize*maxPages)) // a cluster has far fewer namespaces
 	if err := c.getJSON(ctx, "/api/v1/namespaces", q, "list namespaces", "a NamespaceList", &l); err != nil {
 		return nil, err
+	}
+	if l.Metadata.Continue != "" {
+		return nil, fmt.Errorf("list namespaces: more than %d namespaces", listPageSize*maxPages)
 	}
 	out := make(map[string]*ObjectMeta, len(l.Items))
 	for i := range l.Items {
@@ -231,7 +237,11 @@ func (c *client) getJSON(ctx context.Context, path string, q url.Values, what, k
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		return fmt.Errorf("%s: %s: %s", what, resp.Status, statusMessage(body))
+		err := fmt.Errorf("%s: %s: %s", what, resp.Status, statusMessage(body))
+		if resp.StatusCode == http.StatusNotFound {
+			return &notFoundError{err}
+		}
+		return err
 	}
 	// Decoded as it arrives: the answer is not held whole beside what
 	// it decodes to.
@@ -244,6 +254,11 @@ func (c *client) getJSON(ctx context.Context, path string, q url.Values, what, k
 	}
 	return nil
 }
+
+// notFoundError is getJSON's error for a 404: the object is not there.
+type notFoundError struct{ error }
+
+func (e *notFoundError) Unwrap() error { return e.error }
 
 // statusMessage is the message of a Kubernetes Status answer (what the API
 // server sends with an error code), else the start of the body.

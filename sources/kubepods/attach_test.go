@@ -73,7 +73,9 @@ func TestAttachMetadata(t *testing.T) {
 	d.Close()
 
 	// RBAC without get on nodes: the list fails with the API's message,
-	// the pods are listed all the same.
+	// and the pods wait for the node (as Prometheus waits for its
+	// informers): a file decided without the node's labels would keep
+	// them until closed.
 	api.Fail(0, "")
 	// k8s.io/apiserver's authorization filter words a refusal so.
 	api.FailObjects(403, `nodes "n1" is forbidden: User "system:serviceaccount:logging:logcapturer" cannot get resource "nodes" in API group "" at the cluster scope`)
@@ -93,7 +95,46 @@ func TestAttachMetadata(t *testing.T) {
 	if err := <-lists; err == nil || !strings.Contains(err.Error(), `get node n1: 403 Forbidden: nodes "n1" is forbidden`) {
 		t.Errorf("list error %v, want the node's refusal", err)
 	}
-	if p, _ := d2.Lookup("", "u1"); p == nil {
-		t.Error("the pods were not kept when the node could not be got")
+	if p, _ := d2.Lookup("", "u1"); p != nil {
+		t.Error("a pod is known without its node's metadata")
+	}
+	api.FailObjects(0, "")
+	if err := <-lists; err != nil { // the retry, a second later
+		t.Fatal(err)
+	}
+	node, _ := d2.Metadata("shop")
+	if p, _ := d2.Lookup("", "u1"); p == nil || node == nil {
+		t.Errorf("once the node is got: pod %v, node %v", p, node)
+	}
+}
+
+// TestAttachMetadataMissingNamespace: a configured namespace the API does
+// not have (not created yet) has no metadata and is no failure, as in
+// Prometheus; the other namespaces' pods are listed.
+func TestAttachMetadataMissingNamespace(t *testing.T) {
+	api := kubetest.New(t)
+	api.SetPods(kubetest.Pod{Namespace: "shop", Name: "web", UID: "u1", Node: "n1", Containers: []kubetest.Container{{Name: "web"}}})
+	api.SetNamespaces(kubetest.Object{Name: "shop", Labels: map[string]string{"team": "checkout"}})
+	lists := make(chan error, 16)
+	d, err := New(nil, Options{APIServer: api.URL, NodeName: "n1", Namespaces: []string{"shop", "later"}, RefreshInterval: time.Hour,
+		AttachMetadata: AttachMetadata{Namespace: true}}, Hooks{Listed: func(_ int, err error) {
+		select {
+		case lists <- err:
+		default:
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	d.Start(t.Context())
+	if err := <-lists; err != nil {
+		t.Fatalf("a missing namespace failed the list: %v", err)
+	}
+	if p, _ := d.Lookup("shop", "u1"); p == nil {
+		t.Error("the pod of the existing namespace is not listed")
+	}
+	if _, ns := d.Metadata("later"); ns != nil {
+		t.Errorf("metadata of a missing namespace: %+v", ns)
 	}
 }

@@ -45,7 +45,7 @@ type cachedPods struct {
 	Gone   map[string][]goneEntry `json:"gone,omitempty"`
 	// Node and NamespaceMeta are attach_metadata's.
 	Node          *ObjectMeta            `json:"node,omitempty"`
-	NamespaceMeta map[string]*ObjectMeta `json:"namespace_metadata,omitempty"`
+	NamespaceMeta map[string]*ObjectMeta `json:"namespace_metadata"`
 }
 
 // goneEntry is a pod that left the lists, and since when.
@@ -77,8 +77,9 @@ const maxCacheBytes = 64 << 20
 func (d *Discovery) query() string {
 	nss := slices.Clone(d.opts.Namespaces)
 	slices.Sort(nss)
-	return fmt.Sprintf("server=%s node=%s namespaces=%s label_selector=%s field_selector=%s",
-		d.c.base.Redacted(), d.node, strings.Join(slices.Compact(nss), ","), d.opts.LabelSelector, d.opts.FieldSelector)
+	return fmt.Sprintf("server=%s node=%s namespaces=%s label_selector=%s field_selector=%s attach_metadata=%t,%t",
+		d.c.base.Redacted(), d.node, strings.Join(slices.Compact(nss), ","), d.opts.LabelSelector, d.opts.FieldSelector,
+		d.opts.AttachMetadata.Node, d.opts.AttachMetadata.Namespace)
 }
 
 // loadCache installs the pods of Options.CacheFile, listed and gone alike,
@@ -147,11 +148,15 @@ func (d *Discovery) loadCache() {
 	if d.opts.AttachMetadata.Node && cp.Node != nil {
 		d.nodeMeta = cp.Node
 	}
-	if d.opts.AttachMetadata.Namespace {
+	if d.opts.AttachMetadata.Namespace && cp.NamespaceMeta != nil {
 		for ns, m := range cp.NamespaceMeta {
 			if m != nil {
 				d.nsMeta[ns] = m
 			}
+		}
+		d.nsKnown[""] = true
+		for _, ns := range d.opts.Namespaces {
+			d.nsKnown[ns] = d.nsMeta[ns] != nil
 		}
 	}
 	for ns, pods := range all {
@@ -204,8 +209,8 @@ func (d *Discovery) writeCache(now time.Time) {
 		byNS[ns] = pods
 	}
 	node := d.nodeMeta
-	var nsMeta map[string]*ObjectMeta
-	if len(d.nsMeta) > 0 {
+	var nsMeta map[string]*ObjectMeta // null: not attached, or not got yet
+	if d.opts.AttachMetadata.Namespace && len(d.nsKnown) > 0 {
 		nsMeta = maps.Clone(d.nsMeta)
 	}
 	d.mu.Unlock()

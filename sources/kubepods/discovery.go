@@ -1,7 +1,9 @@
 package kubepods
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -136,6 +138,9 @@ type Discovery struct {
 	// cached).
 	nodeMeta *ObjectMeta
 	nsMeta   map[string]*ObjectMeta
+	// nsKnown: the namespace's metadata (every namespace's: "") was got
+	// or cached at least once.
+	nsKnown map[string]bool
 
 	// cachedAt is when the cache loaded at New was written (zero without
 	// one), cached its pods by namespace; both written by New only.
@@ -189,7 +194,7 @@ func New(logger *slog.Logger, opts Options, hooks Hooks) (*Discovery, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	d := &Discovery{opts: opts, node: node, log: logger, c: c, hooks: hooks, want: make(chan struct{}, 1), byNS: map[string]*nsPods{}, cached: map[string]*nsPods{}, nsMeta: map[string]*ObjectMeta{},
+	d := &Discovery{opts: opts, node: node, log: logger, c: c, hooks: hooks, want: make(chan struct{}, 1), byNS: map[string]*nsPods{}, cached: map[string]*nsPods{}, nsMeta: map[string]*ObjectMeta{}, nsKnown: map[string]bool{},
 		cache: cacheState{listed: map[podKey]*Pod{}, gone: map[podKey]goneEntry{}, loadedGone: map[podKey]bool{}}}
 	if opts.CacheFile != "" {
 		d.loadCache()
@@ -303,7 +308,7 @@ func (d *Discovery) run(ctx context.Context) {
 			// Before Listed: the source is ready again by the time it
 			// reads the files this list lets it read.
 			failing = false
-			d.log.Info("listing the node's pods from the Kubernetes API works again", "node", d.node, "pods", n)
+			d.log.Info("listing the node's pods (and their metadata) from the Kubernetes API works again", "node", d.node, "pods", n)
 			if d.hooks.Failing != nil {
 				d.hooks.Failing(false, "")
 			}
@@ -321,7 +326,8 @@ func (d *Discovery) run(ctx context.Context) {
 					args = append(args, "cached_list", d.cachedAt.Format(time.RFC3339))
 					detail += fmt.Sprintf("; the pod list kept at %s (%d pods) labels their files meanwhile", d.cachedAt.Format(time.RFC3339), d.cachedListed)
 				}
-				d.log.Warn("cannot list the node's pods from the Kubernetes API; files of pods not known yet wait, retrying with backoff", args...)
+				d.log.Warn("cannot list the node's pods (or get the node's or namespaces' metadata) from the Kubernetes API; "+
+					"files of pods not known yet wait, retrying with backoff", args...)
 				if d.hooks.Failing != nil {
 					d.hooks.Failing(true, detail)
 				}
@@ -349,9 +355,13 @@ func (d *Discovery) listAll(ctx context.Context) (n int, listed bool, err error)
 	if len(nss) == 0 {
 		nss = []string{""}
 	}
-	// The metadata first: a pod is never known without it.
+	// The metadata first: a pod is never known without it (a file decided
+	// without its labels would keep that decision until it is closed).
 	failed := d.fetchMetadata(ctx)
 	for _, ns := range nss {
+		if !d.metadataKnown(ns) {
+			continue // its pods wait, as Prometheus waits for its informers
+		}
 		// Each namespace on its own, as Prometheus's informers: one that
 		// is refused (a missing Role) keeps its last pods and does not
 		// hold the others back.
@@ -378,8 +388,21 @@ func (d *Discovery) listAll(ctx context.Context) (n int, listed bool, err error)
 	return d.pods, listed, failed
 }
 
+// metadataKnown reports whether what attach_metadata asks for a pod of ns
+// ("": every namespace) has been got (or cached) at least once.
+func (d *Discovery) metadataKnown(ns string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.opts.AttachMetadata.Node && d.nodeMeta == nil {
+		return false
+	}
+	return !d.opts.AttachMetadata.Namespace || d.nsKnown[ns]
+}
+
 // fetchMetadata gets what attach_metadata asks for; what cannot be
-// fetched keeps its last value, and the first error is returned.
+// fetched keeps its last value, and the first error is returned. A
+// configured namespace the API does not have (404) has no metadata, as in
+// Prometheus, and is no error.
 func (d *Discovery) fetchMetadata(ctx context.Context) error {
 	var failed error
 	if d.opts.AttachMetadata.Node {
@@ -395,37 +418,35 @@ func (d *Discovery) fetchMetadata(ctx context.Context) error {
 	if !d.opts.AttachMetadata.Namespace {
 		return failed
 	}
-	got := map[string]*ObjectMeta{}
 	if len(d.opts.Namespaces) == 0 {
 		all, err := d.c.namespaces(ctx)
-		if err != nil && failed == nil {
-			failed = err
+		if err != nil {
+			return cmp.Or(failed, err)
 		}
-		got = all
-	} else {
-		for _, ns := range d.opts.Namespaces {
-			m, err := d.c.namespace(ctx, ns)
-			if err != nil {
-				if failed == nil {
-					failed = err
-				}
-				continue
-			}
-			got[ns] = m
+		d.mu.Lock()
+		d.nsMeta, d.nsKnown[""] = all, true // deleted namespaces go
+		d.mu.Unlock()
+		return failed
+	}
+	for _, ns := range d.opts.Namespaces {
+		m, err := d.c.namespace(ctx, ns)
+		var nf *notFoundError
+		switch {
+		case errors.As(err, &nf):
+			m = nil // not there (yet): no metadata
+		case err != nil:
+			failed = cmp.Or(failed, err)
+			continue
 		}
-	}
-	d.mu.Lock()
-	for ns, m := range got {
-		d.nsMeta[ns] = m
-	}
-	if len(d.opts.Namespaces) == 0 && got != nil {
-		for ns := range d.nsMeta { // deleted namespaces
-			if got[ns] == nil {
-				delete(d.nsMeta, ns)
-			}
+		d.mu.Lock()
+		if m == nil {
+			delete(d.nsMeta, ns)
+		} else {
+			d.nsMeta[ns] = m
 		}
+		d.nsKnown[ns] = true
+		d.mu.Unlock()
 	}
-	d.mu.Unlock()
 	return failed
 }
 

@@ -42,13 +42,18 @@
 // (__meta_kubernetes_namespace, __meta_kubernetes_pod_label_<name>, ...).
 // With Options.AttachMetadata, each list round first gets the node's
 // metadata (GET /api/v1/nodes/NODE) and the namespaces' (GET each of
-// Options.Namespaces, or LIST /api/v1/namespaces), so that no pod is
-// known without it; Metadata returns it and AddMetadata adds
-// Prometheus's __meta_kubernetes_node_name, _node_label_<name>,
-// _node_labelpresent_, _node_annotation_, _node_annotationpresent_ and
-// the namespace's _namespace_label_<name> ... to the targets. What cannot
-// be got keeps its last value (or the cache's) and fails the round like a
-// refused list. The deployment, job and cronjob names of attach_metadata
+// Options.Namespaces, or LIST /api/v1/namespaces); Metadata returns it and
+// AddMetadata adds Prometheus's __meta_kubernetes_node_name,
+// _node_label_<name>, _node_labelpresent_, _node_annotation_,
+// _node_annotationpresent_ and the namespace's _namespace_label_<name> ...
+// to the targets. No pod is known without it: the pods of a namespace are
+// installed only once the node's and that namespace's metadata were got
+// (or loaded from the cache, whose query names the attach_metadata
+// flags), as Prometheus waits for its informers; a file decided without
+// them would keep that decision until closed. What cannot be got later
+// keeps its last value and fails the round like a refused list. A
+// configured namespace the API does not have (404) has no metadata and is
+// no failure. The deployment, job and cronjob names of attach_metadata
 // are not listed.
 //
 // # The kept list
