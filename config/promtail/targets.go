@@ -1,10 +1,11 @@
 package promtail
 
 import (
-	"github.com/logcapturer/logcapturer/config"
 	"net"
 	"strconv"
 	"strings"
+
+	"github.com/logcapturer/logcapturer/config"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -87,18 +88,30 @@ func (c *conv) common(s *yaml.Node, t target, typ string, e entry, labels *entry
 	}
 }
 
-// journal converts a journal target into a journald source.
-func (c *conv) journal(e entry, t target) *yaml.Node {
-	f, ok := c.fields(e.v, e.path, "max_age", "json", "labels", "path", "matches")
+// targetSource starts the source of a journal, syslog, gelf or
+// loki_push_api target: the target's keys checked against keys, and the
+// common keys (name, type typ, labels, relabel_configs, pipeline_stages)
+// put. nil when the target is not a mapping of those keys.
+func (c *conv) targetSource(e entry, t target, typ string, keys ...string) (*yaml.Node, map[string]entry) {
+	f, ok := c.fields(e.v, e.path, keys...)
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	s := mapping()
 	var labels *entry
 	if l, ok := f["labels"]; ok {
 		labels = &l
 	}
-	c.common(s, t, "journald", e, labels)
+	c.common(s, t, typ, e, labels)
+	return s, f
+}
+
+// journal converts a journal target into a journald source.
+func (c *conv) journal(e entry, t target) *yaml.Node {
+	s, f := c.targetSource(e, t, "journald", "max_age", "json", "labels", "path", "matches")
+	if s == nil {
+		return nil
+	}
 	if p, ok := f["path"]; ok {
 		if v, ok := c.scalar(p, "a directory"); ok && v != "" {
 			c.put(s, "path", c.outStr(p.v), p.k, p.path)
@@ -170,17 +183,11 @@ func (t target) jobName() string {
 
 // syslog converts a syslog target into a syslog source.
 func (c *conv) syslog(e entry, t target) *yaml.Node {
-	f, ok := c.fields(e.v, e.path, "listen_address", "listen_protocol", "idle_timeout", "label_structured_data", "labels",
+	s, f := c.targetSource(e, t, "syslog", "listen_address", "listen_protocol", "idle_timeout", "label_structured_data", "labels",
 		"use_incoming_timestamp", "use_rfc5424_message", "max_message_length", "tls_config", "syslog_format")
-	if !ok {
+	if s == nil {
 		return nil
 	}
-	s := mapping()
-	var labels *entry
-	if l, ok := f["labels"]; ok {
-		labels = &l
-	}
-	c.common(s, t, "syslog", e, labels)
 	if a, ok := f["listen_address"]; ok {
 		if _, ok := c.scalar(a, "host:port"); ok {
 			c.put(s, "listen_address", c.outStr(a.v), a.k, a.path)
@@ -227,16 +234,10 @@ func (c *conv) syslog(e entry, t target) *yaml.Node {
 // promtail_labels, so that only relabel_configs make labels from
 // __gelf_message_*.
 func (c *conv) gelf(e entry, t target) *yaml.Node {
-	f, ok := c.fields(e.v, e.path, "listen_address", "labels", "use_incoming_timestamp")
-	if !ok {
+	s, f := c.targetSource(e, t, "gelf", "listen_address", "labels", "use_incoming_timestamp")
+	if s == nil {
 		return nil
 	}
-	s := mapping()
-	var labels *entry
-	if l, ok := f["labels"]; ok {
-		labels = &l
-	}
-	c.common(s, t, "gelf", e, labels)
 	if a, ok := f["listen_address"]; ok {
 		if v, ok := c.scalar(a, "host:port"); ok && v != "" {
 			c.put(s, "listen_address", c.outStr(a.v), a.k, a.path)
@@ -282,16 +283,10 @@ func (c *conv) serverTLS(e entry) *yaml.Node {
 
 // lokiPush converts a loki_push_api target into a loki_push source.
 func (c *conv) lokiPush(e entry, t target) *yaml.Node {
-	f, ok := c.fields(e.v, e.path, "server", "labels", "use_incoming_timestamp")
-	if !ok {
+	s, f := c.targetSource(e, t, "loki_push", "server", "labels", "use_incoming_timestamp")
+	if s == nil {
 		return nil
 	}
-	s := mapping()
-	var labels *entry
-	if l, ok := f["labels"]; ok {
-		labels = &l
-	}
-	c.common(s, t, "loki_push", e, labels)
 	host, port := "", ""
 	var from *yaml.Node
 	key := ""

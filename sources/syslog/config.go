@@ -108,12 +108,16 @@ var (
 
 // Open builds the source the options describe (bound, not started); see
 // New.
-func (c *Config) Open(deps sources.Deps) (sources.Source, error) {
-	o := Options{Name: deps.Name, Labels: deps.Labels, Config: *c, Emitter: deps.Emitter, InternalLabels: deps.Relabel != nil}
+func (c *Config) Open(deps sources.Deps) (sources.Source, error) { return open(deps, *c) }
+
+// open builds the source of cfg (a syslog or gelf one) for deps, with its
+// stages.
+func open(deps sources.Deps, cfg Config) (sources.Source, error) {
+	o := Options{Name: deps.Name, Labels: deps.Labels, Config: cfg, Emitter: deps.Emitter, InternalLabels: deps.Relabel != nil}
 	if deps.Staged() {
 		var err error
 		if o.Stages, err = sources.NewStageRunner(deps, sources.StageOptions{MaxStreams: deps.MaxStreams, Relabel: deps.Relabel}); err != nil {
-			return nil, fmt.Errorf("syslog source: %w", err)
+			return nil, fmt.Errorf("%s source: %w", cfg.kind(), err)
 		}
 	}
 	src, err := New(deps.Logger, deps.Registerer, o)

@@ -1,7 +1,6 @@
 package syslog
 
 import (
-	"fmt"
 	"net"
 
 	"github.com/logcapturer/logcapturer/config"
@@ -66,20 +65,7 @@ func (c *GELFConfig) syslog() Config {
 }
 
 // Open builds the source the options describe (bound, not started).
-func (c *GELFConfig) Open(deps sources.Deps) (sources.Source, error) {
-	o := Options{Name: deps.Name, Labels: deps.Labels, Config: c.syslog(), Emitter: deps.Emitter, InternalLabels: deps.Relabel != nil}
-	if deps.Staged() {
-		var err error
-		if o.Stages, err = sources.NewStageRunner(deps, sources.StageOptions{MaxStreams: deps.MaxStreams, Relabel: deps.Relabel}); err != nil {
-			return nil, fmt.Errorf("gelf source: %w", err)
-		}
-	}
-	src, err := New(deps.Logger, deps.Registerer, o)
-	if err != nil && o.Stages != nil {
-		o.Stages.Close()
-	}
-	return src, err
-}
+func (c *GELFConfig) Open(deps sources.Deps) (sources.Source, error) { return open(deps, c.syslog()) }
 
 // Check reports what is wrong with the options, each at its key.
 func (c *GELFConfig) Check(ch *config.Check) {
