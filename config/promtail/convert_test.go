@@ -3,6 +3,7 @@ package promtail
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -921,5 +922,49 @@ scrape_configs:
 	if fc.Format != sources.FormatRaw || !slices.Equal(fc.Kubernetes.Namespaces, []string{"a"}) || !fc.Kubernetes.OwnNamespace ||
 		len(cfg.Sources[0].RelabelConfigs) != 1 || !fc.Kubernetes.AttachMetadata.Node || !fc.Kubernetes.AttachMetadata.Namespace {
 		t.Errorf("source options: %+v", fc)
+	}
+}
+
+// TestConvertKubernetesItems: kubernetes_sd_configs items of a job that
+// differ only in their namespaces become one source listing them all
+// (every namespace when one item has none), so that a pod two items
+// select is read once, as Promtail reads it; items that differ otherwise
+// stay apart (job-1, job-2), with a note.
+func TestConvertKubernetesItems(t *testing.T) {
+	rule := `
+    relabel_configs:
+      - {source_labels: [__meta_kubernetes_pod_uid, __meta_kubernetes_pod_container_name], separator: /, replacement: '/var/log/pods/*$1/*.log', target_label: __path__}
+`
+	src := `clients:
+  - url: http://loki:3100/loki/api/v1/push
+scrape_configs:
+  - job_name: union
+    kubernetes_sd_configs:
+      - {role: pod, namespaces: {names: [shop]}}
+      - {role: pod, namespaces: {names: [payments, shop], own_namespace: true}}` + rule + `  - job_name: all
+    kubernetes_sd_configs:
+      - {role: pod, namespaces: {names: [shop]}}
+      - {role: pod}` + rule + `  - job_name: apart
+    kubernetes_sd_configs:
+      - {role: pod, namespaces: {names: [a]}}
+      - {role: pod, selectors: [{role: pod, label: "app=x"}]}` + rule
+	r, cfg := convertParse(t, src, Options{LookupEnv: noEnv})
+	var got []string
+	for _, s := range cfg.Sources {
+		k := s.Options.(*sources.FileConfig).Kubernetes
+		got = append(got, fmt.Sprintf("%s:%v:%v:%s", s.Name, k.Namespaces, k.OwnNamespace, k.LabelSelector))
+	}
+	want := []string{"union:[shop payments]:true:", "all:[]:false:", "apart-1:[a]:false:", "apart-2:[]:false:app=x"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("sources\n got %q\nwant %q", got, want)
+	}
+	noted := 0
+	for _, n := range r.Notes {
+		if strings.Contains(n.Msg, "differ only in their namespaces") || strings.Contains(n.Msg, "read by the source of each") {
+			noted++
+		}
+	}
+	if noted != 3 {
+		t.Errorf("%d notes on the items, want 3: %v", noted, r.Notes)
 	}
 }

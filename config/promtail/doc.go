@@ -129,7 +129,10 @@
 //     joined line longer than max_line_bytes is split (Promtail cuts at
 //     its max_line_size, 256 KiB by default, and drops the rest).
 //   - kubernetes_sd_configs with role: pod, Promtail's DaemonSet use: each
-//     item becomes a kubernetes source (sources.TypeKubernetes) reading
+//     item (the items of a job that differ only in their namespaces: one,
+//     listing them all, so that a pod two items select is read once, as
+//     Promtail reads it; others stay apart with a note) becomes a
+//     kubernetes source (sources.TypeKubernetes) reading
 //     /var/log/pods/*/*/*.log (or Options.PodLogDir, --pod-log-dir) and
 //     the kubelet's rotated *.log.* (only to finish a log rotated while
 //     logcapturer was stopped, in its stream; Promtail loses those), the

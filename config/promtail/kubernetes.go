@@ -1,6 +1,7 @@
 package promtail
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -351,4 +352,96 @@ func decodes(stages *yaml.Node) bool {
 		}
 	}
 	return false
+}
+
+// mergeKubeItems makes one item of the kubernetes_sd_configs items of a
+// job that differ only in their namespaces: Promtail reads a pod two items
+// select once (its targets are keyed by their labels), while two sources
+// would each read it. The merged item lists the union of the namespaces
+// (every namespace when one item has none). Items that differ otherwise
+// are kept, with a note on each after the first.
+func (c *conv) mergeKubeItems(e entry, items []*yaml.Node) []*yaml.Node {
+	if len(items) < 2 {
+		return items
+	}
+	// without returns the item's YAML without its namespaces key.
+	without := func(n *yaml.Node) (string, *yaml.Node, bool) {
+		if n.Kind != yaml.MappingNode {
+			return "", nil, false
+		}
+		cp := *n
+		cp.Content = nil
+		var ns *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == "namespaces" {
+				ns = config.ResolveAlias(n.Content[i+1])
+				continue
+			}
+			cp.Content = append(cp.Content, n.Content[i], n.Content[i+1])
+		}
+		b, err := yaml.Marshal(&cp)
+		return string(b), ns, err == nil
+	}
+	first, _, ok := without(items[0])
+	same := ok
+	for _, it := range items[1:] {
+		k, _, ok := without(it)
+		same = same && ok && k == first
+	}
+	if !same {
+		for i := range items[1:] {
+			c.note(items[i+1].Line, fmt.Sprintf("%s[%d]", e.path, i+1),
+				"promtail: a pod that two of these items select is read by the source of each (Promtail reads it once): make the items select different pods")
+		}
+		return items
+	}
+	var names []*yaml.Node
+	seen := map[string]bool{}
+	all, own := false, false
+	for _, it := range items {
+		_, ns, _ := without(it)
+		if ns == nil || ns.Kind != yaml.MappingNode {
+			all = true
+			continue
+		}
+		got := false
+		for i := 0; i+1 < len(ns.Content); i += 2 {
+			v := config.ResolveAlias(ns.Content[i+1])
+			switch ns.Content[i].Value {
+			case "names":
+				if v != nil && v.Kind == yaml.SequenceNode {
+					for _, n := range v.Content {
+						got = true
+						if !seen[n.Value] {
+							seen[n.Value] = true
+							names = append(names, n)
+						}
+					}
+				}
+			case "own_namespace":
+				if v != nil && v.Value == "true" {
+					own, got = true, true
+				}
+			}
+		}
+		all = all || !got
+	}
+	merged := *items[0]
+	merged.Content = nil
+	for i := 0; i+1 < len(items[0].Content); i += 2 {
+		if items[0].Content[i].Value != "namespaces" {
+			merged.Content = append(merged.Content, items[0].Content[i], items[0].Content[i+1])
+		}
+	}
+	if !all {
+		ns := mapping()
+		ns.Content = append(ns.Content, str("names"), &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Content: names})
+		if own {
+			ns.Content = append(ns.Content, str("own_namespace"), plain("true"))
+		}
+		merged.Content = append(merged.Content, str("namespaces"), ns)
+	}
+	c.note(items[1].Line, e.path, "promtail: its %d items differ only in their namespaces: one source lists them all, "+
+		"so that a pod two items select is read once, as in Promtail", len(items))
+	return []*yaml.Node{&merged}
 }

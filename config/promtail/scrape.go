@@ -213,9 +213,13 @@ func (c *conv) scrapeConfig(n *yaml.Node, path string, out *yaml.Node) {
 			continue
 		}
 		items := c.items(e)
+		if sd.key == "kubernetes_sd_configs" {
+			items = c.mergeKubeItems(e, items)
+		}
+		others := len(pushed) > 0 || f["static_configs"].v != nil // before this discovery's own
 		for i, it := range items {
 			t.name = sourceName(job, i, len(items))
-			if len(pushed) > 0 || f["static_configs"].v != nil {
+			if others {
 				t.name = sourceName(job+"-"+sd.kind, i, len(items))
 			}
 			if s := sd.conv(it, e.path+"["+strconv.Itoa(i)+"]", t); s != nil {
