@@ -929,7 +929,7 @@ scrape_configs:
 // differ only in their namespaces become one source listing them all
 // (every namespace when one item has none), so that a pod two items
 // select is read once, as Promtail reads it; items that differ otherwise
-// stay apart (job-1, job-2), with a note.
+// stay apart, with a note.
 func TestConvertKubernetesItems(t *testing.T) {
 	rule := `
     relabel_configs:
@@ -954,7 +954,7 @@ scrape_configs:
 		k := s.Options.(*sources.FileConfig).Kubernetes
 		got = append(got, fmt.Sprintf("%s:%v:%v:%s", s.Name, k.Namespaces, k.OwnNamespace, k.LabelSelector))
 	}
-	want := []string{"union:[shop payments]:true:", "all:[]:false:", "apart-1:[a]:false:", "apart-2:[]:false:app=x"}
+	want := []string{"union:[shop payments]:true:", "all:[]:false:", "apart-1:[a]:false:", "apart-kubernetes-2:[]:false:app=x"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("sources\n got %q\nwant %q", got, want)
 	}

@@ -216,10 +216,13 @@ func (c *conv) scrapeConfig(n *yaml.Node, path string, out *yaml.Node) {
 		if sd.key == "kubernetes_sd_configs" {
 			items = c.mergeKubeItems(e, items)
 		}
-		others := len(pushed) > 0 || f["static_configs"].v != nil // before this discovery's own
 		for i, it := range items {
 			t.name = sourceName(job, i, len(items))
-			if others {
+			// pushed holds this discovery's earlier items too (job-1,
+			// then job-<kind>-2): kept so, since positions are stored by
+			// source name and a converted config converted again must
+			// keep its names.
+			if len(pushed) > 0 || f["static_configs"].v != nil {
 				t.name = sourceName(job+"-"+sd.kind, i, len(items))
 			}
 			if s := sd.conv(it, e.path+"["+strconv.Itoa(i)+"]", t); s != nil {
