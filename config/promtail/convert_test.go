@@ -967,4 +967,20 @@ scrape_configs:
 	if noted != 3 {
 		t.Errorf("%d notes on the items, want 3: %v", noted, r.Notes)
 	}
+
+	// A problem in the merged namespaces names the line the user wrote.
+	_, err := Convert("m.yaml", []byte(`clients:
+  - url: http://loki:3100/loki/api/v1/push
+scrape_configs:
+  - job_name: pods
+    kubernetes_sd_configs:
+      - {role: pod, api_server: "https://k:6443", namespaces: {names: [shop]}}
+      - role: pod
+        api_server: "https://k:6443"
+        namespaces:
+          own_namespace: true`+rule), &Options{LookupEnv: noEnv})
+	var ce *config.Error
+	if !errors.As(err, &ce) || len(ce.Problems) != 1 || ce.Problems[0].Line != 10 || !strings.Contains(ce.Problems[0].Msg, "own_namespace") {
+		t.Errorf("err %v, want one problem at line 10 (own_namespace with api_server)", err)
+	}
 }

@@ -397,12 +397,16 @@ func (c *conv) mergeKubeItems(e entry, items []*yaml.Node) []*yaml.Node {
 	}
 	var names []*yaml.Node
 	seen := map[string]bool{}
-	all, own := false, false
+	all := false
+	var ownK, ownV, firstNS *yaml.Node // the first own_namespace: true, and namespaces mapping: their lines
 	for _, it := range items {
 		_, ns, _ := without(it)
 		if ns == nil || ns.Kind != yaml.MappingNode {
 			all = true
 			continue
+		}
+		if firstNS == nil {
+			firstNS = ns
 		}
 		got := false
 		for i := 0; i+1 < len(ns.Content); i += 2 {
@@ -420,7 +424,10 @@ func (c *conv) mergeKubeItems(e entry, items []*yaml.Node) []*yaml.Node {
 				}
 			case "own_namespace":
 				if v != nil && v.Value == "true" {
-					own, got = true, true
+					got = true
+					if ownK == nil {
+						ownK, ownV = ns.Content[i], v
+					}
 				}
 			}
 		}
@@ -435,9 +442,12 @@ func (c *conv) mergeKubeItems(e entry, items []*yaml.Node) []*yaml.Node {
 	}
 	if !all {
 		ns := mapping()
-		ns.Content = append(ns.Content, str("names"), &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Content: names})
-		if own {
-			ns.Content = append(ns.Content, str("own_namespace"), plain("true"))
+		ns.Line, ns.Column = firstNS.Line, firstNS.Column // problems name a line the user wrote
+		if len(names) > 0 {
+			ns.Content = append(ns.Content, str("names"), &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Content: names, Line: names[0].Line})
+		}
+		if ownK != nil {
+			ns.Content = append(ns.Content, ownK, ownV)
 		}
 		merged.Content = append(merged.Content, str("namespaces"), ns)
 	}
