@@ -65,6 +65,7 @@ func TestDefaults(t *testing.T) {
 			Sync:         SyncBatch,
 			SyncInterval: Duration(100 * time.Millisecond),
 			FullPolicy:   FullBlock,
+			Compression:  CompressionS2,
 		},
 		DLQ: DLQ{MaxBytes: 512 * MiB, MaxAge: Duration(168 * time.Hour)},
 		Sources: []Source{{
@@ -131,6 +132,7 @@ func TestValidFile(t *testing.T) {
 			Sync:         SyncInterval,
 			SyncInterval: Duration(250 * time.Millisecond),
 			FullPolicy:   FullDropOldest,
+			Compression:  CompressionS2,
 		},
 		DLQ: DLQ{MaxBytes: 512 * MiB, MaxAge: Duration(168 * time.Hour)},
 		Sources: []Source{{

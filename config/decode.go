@@ -382,6 +382,7 @@ func (d *decoder) wal(n *yaml.Node, path string, w *WAL) {
 		{"sync", stringField(d, &w.Sync)},
 		{"sync_interval", d.durationField(&w.SyncInterval)},
 		{"full_policy", stringField(d, &w.FullPolicy)},
+		{"compression", stringField(d, &w.Compression)},
 	})
 }
 

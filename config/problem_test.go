@@ -94,6 +94,9 @@ func TestProblems(t *testing.T) {
 		{"bad enum", minimal + "wal:\n  full_policy: drop\n", nil, []want{
 			{11, "wal.full_policy", `must be block or drop_oldest, got "drop"`},
 		}},
+		{"bad compression", minimal + "wal:\n  compression: zstd\n", nil, []want{
+			{11, "wal.compression", `must be s2 or none, got "zstd"`},
+		}},
 		{"bad int", "sources:\n  - name: app\n    type: file\n    paths: [/a]\nsinks:\n  - name: out\n    type: stdout\n    workers: two\n", nil, []want{
 			{8, "sinks[0].workers", `must be an integer, got "two"`},
 		}},

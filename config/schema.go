@@ -50,7 +50,17 @@ type WAL struct {
 	Sync         SyncMode
 	SyncInterval Duration // used only when Sync is SyncInterval
 	FullPolicy   FullPolicy
+	Compression  Compression
 }
+
+// Compression says how the WAL stores blocks.
+type Compression string
+
+// Values of Compression.
+const (
+	CompressionS2   Compression = "s2"   // S2-compressed, when that saves an eighth
+	CompressionNone Compression = "none" // as they are
+)
 
 // SyncMode says when the WAL is fsynced.
 type SyncMode string
@@ -250,6 +260,7 @@ func defaultWAL() WAL {
 		Sync:         SyncBatch,
 		SyncInterval: DefaultSyncInterval,
 		FullPolicy:   FullBlock,
+		Compression:  CompressionS2,
 	}
 }
 

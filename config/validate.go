@@ -256,6 +256,7 @@ func (v *validator) wal(path string, w *WAL) {
 	oneOf(v, path+".sync", w.Sync, SyncBatch, SyncInterval, SyncNone)
 	v.positive(path+".sync_interval", w.SyncInterval)
 	oneOf(v, path+".full_policy", w.FullPolicy, FullBlock, FullDropOldest)
+	oneOf(v, path+".compression", w.Compression, CompressionS2, CompressionNone)
 }
 
 func (v *validator) source(path string, s *Source, seen, claims map[string]string, sinks []Sink) {

@@ -36,6 +36,7 @@ type metrics struct {
 	warning         *prometheus.GaugeVec
 	deliveryLatency *prometheus.HistogramVec
 	walMaxBytes     prometheus.Gauge
+	walCompression  *prometheus.CounterVec
 
 	set *promset.Set
 }
@@ -98,13 +99,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 12)}, []string{"sink"}),
 		walMaxBytes: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "logcapturer_wal_max_bytes", Help: "wal.max_bytes: the WAL's size cap."}),
+		walCompression: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "logcapturer_wal_compression_blocks_total",
+			Help: "Blocks by how the WAL stored them (wal.compression s2): compressed, tried (stored as they are: they shrank less than 4 times), skipped (not tried, after a tried block of their source)."},
+			[]string{"result"}),
 		degraded: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "logcapturer_component_degraded", Help: "1 while a component has the readiness reason (see /readyz)."}, []string{"component", "reason"}),
 		warning: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "logcapturer_component_warning", Help: "1 while a component has the warning (the status's warnings; readiness is not affected)."}, []string{"component", "reason"}),
 	}
 	var err error
-	if m.set, err = promset.Register(reg, "the pipeline", m.degraded, m.warning, m.deliveryLatency, m.walMaxBytes, m.circuitOpen, m.oldestUnacked, m.ingestRecords, m.ingestEntries, m.ingestBytes, m.groupCommit,
+	if m.set, err = promset.Register(reg, "the pipeline", m.degraded, m.warning, m.deliveryLatency, m.walMaxBytes, m.circuitOpen, m.oldestUnacked, m.ingestRecords, m.ingestEntries, m.ingestBytes, m.groupCommit, m.walCompression,
 		m.appendErrors, m.walFull, m.durableIndex, m.stateCommits, m.stateDuration, m.stateErrors,
 		m.truncations, m.truncateErrors, m.sinkCursor, m.sinkLag, m.sinkLagEntries, m.sinkLagBytes, m.sinkSent, m.sinkSentBytes, m.sinkSendDur,
 		m.sinkFailures, m.sinkDropped, m.corruptRecords); err != nil {

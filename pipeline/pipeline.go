@@ -88,6 +88,9 @@ type Options struct {
 	// happens at the cap.
 	MaxBytes   int64
 	FullPolicy FullPolicy
+	// Compress stores blocks S2-compressed (wal.CompressBlock): Emit
+	// compresses on the source's goroutine.
+	Compress bool
 	// DLQMaxBytes and DLQMaxAge bound how much WAL the dead-letter queue
 	// keeps (line bytes, age since the last failure); the oldest dead
 	// letters expire first. Zero: 512 MiB and 168h.
@@ -207,6 +210,7 @@ type Pipeline struct {
 	syncWake   chan struct{}
 	appended   atomic.Uint64 // last index appended
 	durable    atomic.Uint64 // last index fsynced (or appended, with SyncNone)
+	compressor compressor
 	spaceFreed chan struct{}
 	walFault   chan struct{} // the syncer's fsync failed: the writer heals the WAL
 	synced     chan struct{} // the syncer published a durable index
@@ -425,7 +429,10 @@ func (p *Pipeline) Start(ctx context.Context) {
 	}
 }
 
-// Emit queues a source's block for the WAL. It blocks while the queue is
+// Emit queues a source's block for the WAL, compressed first with
+// Options.Compress (on the caller's goroutine, so sources compress in
+// parallel and the writer's groups count compressed bytes). It blocks
+// while the queue is
 // full (backpressure) and returns ctx.Err() when ctx is done, ErrClosed
 // once Close has begun. A source blocked longer than stallAfter has the
 // source_stalled condition until its block is taken. Safe for concurrent
@@ -437,6 +444,9 @@ func (p *Pipeline) Emit(ctx context.Context, rec sources.Record) error {
 	case <-p.stopIngest:
 		return ErrClosed
 	default:
+	}
+	if p.opts.Compress {
+		rec.Data = p.compress(rec.Source, rec.Data)
 	}
 	select {
 	case p.in <- rec:

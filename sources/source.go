@@ -22,8 +22,10 @@ type Record struct {
 	Entries int
 	// Bytes is the number of line bytes in the block (newlines excluded).
 	Bytes int
-	// Data is the wal.EncodeBlock output. Ownership passes to the Emitter:
-	// the source never touches it again.
+	// Data is the wal.EncodeBlock output. Ownership passes to the Emitter,
+	// whether Emit succeeds or not: the source never touches it again (the
+	// pipeline may hand it back to BlockBuffer's pool once it compressed
+	// it, wal.CompressBlock).
 	Data []byte
 	// Done, when set, is the record's completion, for a source that has no
 	// position to read again from (a push receiver): once Emit has returned

@@ -54,10 +54,14 @@ type Block struct {
 	Entries  []Entry
 
 	// DecodeBlock's storage, reused by the next DecodeBlock into this
-	// Block: the entries' Labels and Metadata point into labels, and
-	// strings interns the names and values it decoded.
+	// Block: the entries' Labels and Metadata point into labels,
+	// strings interns the names and values it decoded, and raw holds a
+	// decompressed payload.
 	labels  []Label
 	strings map[string]string
+	// raw holds the payload of a compressed (version 3) block decoded
+	// into this Block: its entries' lines point into it.
+	raw []byte
 }
 
 // Size returns the number of line bytes in the block.

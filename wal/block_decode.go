@@ -38,9 +38,10 @@ func CheckRecord(rec []byte) error {
 	return nil
 }
 
-// DecodeBlock verifies rec's checksum and decodes it (block version 1 or
-// 2) into b, reusing b's slices. Entry lines alias rec: copy them to keep
-// them past rec's lifetime. Entries' Labels and Metadata point into
+// DecodeBlock verifies rec's checksum and decodes it (block version 1, 2
+// or 3) into b, reusing b's slices. Entry lines alias rec, or for version 3
+// (compressed) storage b owns and the next DecodeBlock into b overwrites:
+// copy them to keep them past that. Entries' Labels and Metadata point into
 // storage b owns and the next DecodeBlock into b overwrites (entries with
 // equal label sets may share one slice): copy them to keep them past that,
 // and do not modify them. Errors wrap ErrBadRecord. It never panics,
@@ -68,8 +69,15 @@ func DecodeReadBlock(rec []byte, b *Block) error {
 }
 
 // decodeBlock decodes one block payload (no checksum), as appendBlock
-// writes it or as version 1 wrote it.
+// writes it, as CompressBlock rewrites it, or as version 1 wrote it.
 func decodeBlock(payload []byte, b *Block) error {
+	if len(payload) > 0 && payload[0] == blockVersionS2 {
+		var err error
+		if b.raw, _, err = decompressPayload(b.raw[:0], payload); err != nil {
+			return err
+		}
+		payload = b.raw
+	}
 	d := Decoder{Buf: payload}
 	v := d.Byte()
 	if d.Err != nil {

@@ -78,6 +78,26 @@
 // when the sets differ, a repeat when an entry's labels (metadata) equal
 // the last ones written, and never more=1 with nothing after it.
 //
+// Version 3 is a version 2 block stored compressed (CompressBlock; the
+// pipeline compresses with wal.compression: s2, the default, the blocks
+// that shrink at least 4 times):
+//
+//	version=3 | crc32c(version 2 payload) [4 bytes, little-endian] | S2 block
+//
+// where the S2 block (github.com/klauspost/compress/s2, block format: the
+// decoded length as a uvarint, then the compressed bytes) holds the
+// version 2 payload after its version byte. The frame's checksum covers
+// these bytes, so repair, Read and a record's verification treat a
+// compressed block as any other. Reader.Read returns it decompressed, as
+// version 2 with the kept checksum (not computed again), so nothing above
+// this package sees version 3; DecodeBlock decodes it too, its lines then
+// in storage the Block keeps. A compressed block that claims more than
+// MaxBlockBytes decoded, or whose S2 block does not decode, is damaged
+// (ErrBadRecord; from Read a *CorruptionError). A release before version
+// 3 reads a version 3 block as damaged and skips it: to go back to one,
+// set wal.compression: none and let every sink deliver what the WAL holds
+// first.
+//
 // Version 1, written before the processing stages, is the same without
 // cursor and with uvarint(len(line)) (no more bit and no per-entry data):
 //
@@ -86,7 +106,8 @@
 //
 // wal/testdata/v1 is a log written by that release; a test opens it.
 //
-// DecodeBlock verifies the checksum and never panics; DecodeReadBlock
+// DecodeBlock verifies the checksum and never panics (FuzzDecodeBlock
+// covers every version, and compresses what it decodes); DecodeReadBlock
 // decodes a block Reader.Read returned, whose checksum Read verified,
 // without computing it again (the sinks' reads). Both reuse the
 // Block's slices: entries' Labels and Metadata live in storage the Block

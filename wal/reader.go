@@ -43,14 +43,16 @@ type Reader struct {
 	// (the records after them were found); 0, 0: none.
 	lostFrom, lostTo uint64
 	peek             []byte
+	z                []byte // a compressed block being decompressed
 }
 
 // NewReader returns a Reader positioned nowhere; the first Read positions it.
 func (l *Log) NewReader() *Reader { return &Reader{l: l} }
 
 // Read appends the block at index, framed as EncodeBlock wrote it, to
-// dst[:0] and returns it after verifying its checksum. The returned slice
-// does not alias the log.
+// dst[:0] and returns it after verifying its checksum. A block stored
+// compressed (CompressBlock) is returned decompressed, as EncodeBlock made
+// it, with its checksum. The returned slice does not alias the log.
 //
 // Errors: ErrNotFound (wrapped) outside [FirstIndex, LastIndex] (a block
 // below FirstIndex was deleted by TruncateFront); *CorruptionError when the
@@ -114,6 +116,14 @@ func (r *Reader) Read(dst []byte, index uint64) ([]byte, error) {
 	}
 	if err := CheckRecord(dst); err != nil {
 		return dst[:0], r.corrupt(index, err)
+	}
+	if dst[crcSize] == blockVersionS2 {
+		// Decompress from a copy: the caller's buffer receives the block.
+		r.z = append(r.z[:0], dst...)
+		var err error
+		if dst, err = decompressRecord(dst, r.z); err != nil {
+			return dst[:0], r.corrupt(index, fmt.Errorf("%w: %w", ErrBadRecord, err))
+		}
 	}
 	return dst, nil
 }

@@ -242,6 +242,7 @@ func runOnce(ctx context.Context, logger *slog.Logger, cfg *config.Config, hooks
 		DataDir:         cfg.DataDir,
 		SegmentSize:     int64(cfg.WAL.SegmentSize),
 		MaxBytes:        int64(cfg.WAL.MaxBytes),
+		Compress:        cfg.WAL.Compression == config.CompressionS2,
 		SyncInterval:    time.Duration(cfg.WAL.SyncInterval),
 		DLQMaxBytes:     int64(cfg.DLQ.MaxBytes),
 		DLQMaxAge:       time.Duration(cfg.DLQ.MaxAge),

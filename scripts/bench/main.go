@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -91,8 +92,8 @@ func main() {
 	if *promtail && *sinkType != "loki" {
 		fail(fmt.Errorf("-promtail needs -sink loki"))
 	}
-	if *format != "logfmt" && *format != "json" {
-		fail(fmt.Errorf("-format %q: use logfmt or json", *format))
+	if *format != "logfmt" && *format != "json" && *format != "varied" {
+		fail(fmt.Errorf("-format %q: use logfmt, json or varied", *format))
 	}
 	stagesConf := ""
 	if *pipeline != "" {
@@ -106,7 +107,7 @@ func main() {
 		}
 	}
 	logs := filepath.Join(dir, "logs")
-	lines, err := writeInput(logs, size, *lineLen, *format == "json")
+	lines, err := writeInput(logs, size, *lineLen, *format)
 	if err != nil {
 		fail(err)
 	}
@@ -277,10 +278,18 @@ scrape_configs:
 	return r, nil
 }
 
+// words end the varied format's lines.
+var words = []string{"request ", "served ", "user ", "session ", "cache ", "miss ", "hit ", "upstream ", "timeout ",
+	"retrying ", "connection ", "reset ", "query ", "slow ", "ok ", "done ", "started ", "token ", "refreshed "}
+
 // writeInput writes size bytes of lineLen-byte lines round-robin into 4
-// files and returns the number of lines: logfmt-like text, or JSON objects
-// with ts, level, file, seq, trace and msg.
-func writeInput(dir string, size int64, lineLen int, asJSON bool) (int64, error) {
+// files and returns the number of lines: logfmt-like text padded with one
+// repeated string (logfmt), JSON objects with ts, level, file, seq, trace
+// and msg (json), or logfmt request logs whose fields vary as a web
+// server's do (varied: random times, paths, statuses, durations, client
+// addresses and trace ids; S2 compresses it about 3 times, where the
+// padded formats compress tens of times).
+func writeInput(dir string, size int64, lineLen int, format string) (int64, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 0, err
 	}
@@ -296,17 +305,34 @@ func writeInput(dir string, size int64, lineLen int, asJSON bool) (int64, error)
 		files[i] = f
 	}
 	pad := strings.Repeat("abcdefghijklmnopqrstuvwxyz0123456789", lineLen/36+1)
+	rnd := rand.New(rand.NewPCG(1, 2))
+	paths := []string{"/api/v1/users", "/api/v1/orders", "/healthz", "/metrics", "/api/v2/items/search", "/login", "/static/app.js"}
+	methods := []string{"GET", "GET", "GET", "POST", "PUT", "DELETE"}
+	levels := []string{"info", "info", "info", "info", "warn", "error", "debug"}
+	statuses := []int{200, 200, 200, 200, 201, 204, 304, 400, 404, 500}
+	var line []byte
 	var lines int64
 	for written := int64(0); written+int64(lineLen) <= size; written += int64(lineLen) {
 		i := lines % nfiles
 		b := &bufs[i]
-		if asJSON {
+		switch format {
+		case "varied":
+			line = fmt.Appendf(line[:0], "ts=2026-11-24T06:%02d:%02d.%06dZ level=%s file=%d method=%s path=%s status=%d duration=%dms bytes=%d remote=10.%d.%d.%d trace_id=%016x msg=",
+				rnd.IntN(60), rnd.IntN(60), rnd.IntN(1000000), levels[rnd.IntN(len(levels))], i, methods[rnd.IntN(len(methods))],
+				paths[rnd.IntN(len(paths))], statuses[rnd.IntN(len(statuses))], rnd.IntN(3000), rnd.IntN(100000),
+				rnd.IntN(256), rnd.IntN(256), rnd.IntN(256), rnd.Uint64())
+			for len(line) < lineLen-1 {
+				line = append(line, words[rnd.IntN(len(words))]...)
+			}
+			line = append(line[:lineLen-1], '\n')
+			b.Write(line)
+		case "json":
 			head := fmt.Sprintf(`{"ts":"2026-11-24T06:00:00.%03dZ","level":"info","file":%d,"seq":%d,"trace":"%016x","msg":"`,
 				lines%1000, i, lines, lines)
 			b.WriteString(head)
 			b.WriteString(pad[:lineLen-len(head)-3])
 			b.WriteString("\"}\n")
-		} else {
+		default:
 			head := fmt.Sprintf("2026-11-24T06:00:00.000Z level=info file=%d seq=%012d msg=", i, lines)
 			b.WriteString(head)
 			b.WriteString(pad[:lineLen-len(head)-1])

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,14 +62,43 @@ func waitFor(what string, timeout time.Duration, cond func() bool) error {
 }
 
 func writeConfig(path, data, logs, sink string) error {
+	return writeConfigAdmin(path, data, logs, sink, "")
+}
+
+// writeConfigAdmin is writeConfig with the admin API on listen ("": off).
+func writeConfigAdmin(path, data, logs, sink, listen string) error {
 	return os.WriteFile(path, []byte(fmt.Sprintf(`data_dir: %s
 wal: {max_bytes: 4GiB}
 sources:
   - {name: bench, type: file, paths: ["%s/*.log"], start_at: beginning}
 sinks:
   - %s
-admin: {listen: ""}
-`, data, logs, sink)), 0o644)
+admin: {listen: %q}
+`, data, logs, sink, listen)), 0o644)
+}
+
+// ingested returns logcapturer_ingest_entries_total from the admin API at
+// addr, or -1.
+func ingested(addr string) int64 {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, "logcapturer_ingest_entries_total "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				return -1
+			}
+			return int64(f)
+		}
+	}
+	return -1
 }
 
 func startShipper(bin, cfg string, extra ...string) (*exec.Cmd, error) {
@@ -162,7 +193,7 @@ func runIdle(bin, dir string, files int, window time.Duration) error {
 // reboot; needs root): the WAL is read from the disk.
 func runRestart(bin, dir string, size int64, lineLen int, cold bool) error {
 	logs := filepath.Join(dir, "logs")
-	lines, err := writeInput(logs, size, lineLen, false)
+	lines, err := writeInput(logs, size, lineLen, "logfmt")
 	if err != nil {
 		return err
 	}
@@ -175,7 +206,12 @@ func runRestart(bin, dir string, size int64, lineLen int, cold bool) error {
 	}
 	// Nothing listens on port: every push fails, the WAL keeps it all.
 	down := fmt.Sprintf("{name: loki, type: loki, url: %q}", "http://127.0.0.1:"+port+"/loki/api/v1/push")
-	if err := writeConfig(cfg, data, logs, down); err != nil {
+	aport, err := freePort()
+	if err != nil {
+		return err
+	}
+	admin := "127.0.0.1:" + aport
+	if err := writeConfigAdmin(cfg, data, logs, down, admin); err != nil {
 		return err
 	}
 	cmd, err := startShipper(bin, cfg)
@@ -192,7 +228,9 @@ func runRestart(bin, dir string, size int64, lineLen int, cold bool) error {
 		}
 		return n
 	}
-	if err := waitFor("the backlog in the WAL", 10*time.Minute, func() bool { return walBytes() >= size }); err != nil {
+	// Every line appended (the WAL holds it compressed: its size says
+	// nothing).
+	if err := waitFor("the backlog in the WAL", 10*time.Minute, func() bool { return ingested(admin) >= lines }); err != nil {
 		cmd.Process.Kill()
 		return err
 	}
