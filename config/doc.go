@@ -88,9 +88,10 @@
 //	  sync_interval: 100ms           # > 0; used only by sync: interval
 //	  full_policy: block             # block: sources wait when the WAL is full
 //	                                 # drop_oldest: delete the oldest segments
-//	  compression: s2                # s2: each block S2-compressed when that saves an eighth
-//	                                 # (log lines: 3-8x less to write, fsync and keep; readers
-//	                                 # decompress); none: stored as they are
+//	  compression: s2                # s2: a block S2 shrinks 4 times or more is stored compressed
+//	                                 # (4x less or better to write, fsync and keep; readers
+//	                                 # decompress); one that shrinks less as it is, and the next
+//	                                 # 15 of its file without trying; none: every block as it is
 //
 //	sources:                         # required: at least one
 //	  # The keys every source has, decoded here:

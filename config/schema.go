@@ -58,7 +58,7 @@ type Compression string
 
 // Values of Compression.
 const (
-	CompressionS2   Compression = "s2"   // S2-compressed, when that saves an eighth
+	CompressionS2   Compression = "s2"   // S2-compressed, when that shrinks them 4 times or more
 	CompressionNone Compression = "none" // as they are
 )
 

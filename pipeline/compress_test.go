@@ -12,6 +12,56 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
+// requestLines returns n request log lines that S2 shrinks about 10 times.
+func requestLines(n, seq int) []string {
+	var lines []string
+	for j := range n {
+		lines = append(lines, fmt.Sprintf("ts=2026-12-06T03:00:%02d.%03dZ level=info path=/api/v1/items status=200 msg=\"request served\" seq=%d", j%60, j, seq+j))
+	}
+	return lines
+}
+
+// randomLines returns n lines of 60 random printable bytes.
+func randomLines(r *rand.Rand, n int) []string {
+	var lines []string
+	for range n {
+		b := make([]byte, 60)
+		for k := range b {
+			b[k] = byte('!' + r.Intn(90))
+		}
+		lines = append(lines, string(b))
+	}
+	return lines
+}
+
+// TestCompressPerStream: a block too small to try does not stop the next
+// ones of its stream from being compressed, and a file of one source whose
+// lines do not compress does not stop another file of that source from
+// being compressed.
+func TestCompressPerStream(t *testing.T) {
+	dir := t.TempDir()
+	a := &memSink{name: "a"}
+	p := openTest(t, dir, nil, Options{Compress: true}, a)
+	r := rand.New(rand.NewSource(2))
+	n := 0
+	for i := range 16 {
+		emit(t, p, "app", "1:1", int64(2*i+1), "one short line")
+		emit(t, p, "app", "1:1", int64(2*i+2), requestLines(100, i*100)...)
+		emit(t, p, "app", "3:3", int64(i+1), randomLines(r, 20)...)
+		n += 1 + 100 + 20
+	}
+	waitFor(t, "every line at the sink", func() bool { return len(a.lines()) == n })
+	if got := testutil.ToFloat64(p.m.walCompression.WithLabelValues("compressed")); got != 16 {
+		t.Errorf("%v blocks compressed, want the 16 of file 1:1", got)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if streamSlot("app", "1:1") == streamSlot("app", "3:3") {
+		t.Fatal("the test's two streams share a slot: rename one")
+	}
+}
+
 // walBytes returns the size of the WAL's segment files in dir.
 func walBytes(t *testing.T, dir string) int64 {
 	t.Helper()
@@ -41,10 +91,7 @@ func TestEmitCompresses(t *testing.T) {
 	var lineBytes int64
 	// 20 blocks of 100 request logs each: S2 shrinks them about 10 times.
 	for i := range 20 {
-		var lines []string
-		for j := range 100 {
-			lines = append(lines, fmt.Sprintf("ts=2026-12-06T03:00:%02d.%03dZ level=info path=/api/v1/items status=200 msg=\"request served\" seq=%d", j%60, j, i*100+j))
-		}
+		lines := requestLines(100, i*100)
 		emit(t, p, "app", "1:1", int64(i+1)*1000, lines...)
 		want = append(want, lines...)
 		for _, l := range lines {
@@ -61,14 +108,7 @@ func TestEmitCompresses(t *testing.T) {
 	// Random lines: tried once, then compressProbe-1 skipped, then tried.
 	r := rand.New(rand.NewSource(1))
 	for i := range compressProbe + 1 {
-		var lines []string
-		for range 20 {
-			b := make([]byte, 60)
-			for k := range b {
-				b[k] = byte('!' + r.Intn(90))
-			}
-			lines = append(lines, string(b))
-		}
+		lines := randomLines(r, 20)
 		emit(t, p, "rand", "2:2", int64(i+1)*1000, lines...)
 		want = append(want, lines...)
 	}
@@ -83,6 +123,9 @@ func TestEmitCompresses(t *testing.T) {
 	}
 	if got := a.lines(); !slices.Equal(got, want) {
 		t.Fatalf("delivered %d lines, not the %d emitted, in order", len(got), len(want))
+	}
+	if streamSlot("app", "1:1") == streamSlot("rand", "2:2") {
+		t.Fatal("the test's two streams share a slot: rename one")
 	}
 
 	// Without Compress, a new sink reads the compressed blocks.

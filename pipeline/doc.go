@@ -10,11 +10,12 @@
 // Sources call Emit with encoded blocks. With Options.Compress (config
 // wal.compression: s2, the default) Emit first compresses each block on
 // the source's goroutine (wal.CompressBlock) and keeps it so when it
-// shrank at least 4 times, handing the source's buffer back; a block of a
-// source that shrank less is stored as it is, and so are that source's
-// next 15 blocks without trying (logcapturer_wal_compression_blocks_total
+// shrank at least 4 times, handing the source's buffer back; a block that
+// shrank less is stored as it is, and so are the next 15 blocks of its
+// source and file without trying (a table of 256 slots, hashed by source
+// and file id, keeps the counts; logcapturer_wal_compression_blocks_total
 // {result="compressed|tried|skipped"}): S2 costs more CPU than it saves
-// on lines that compress less. One writer goroutine appends every
+// on lines that compress less. Blocks under 517 bytes are not tried. One writer goroutine appends every
 // block queued at that moment as one WAL batch; one syncer goroutine fsyncs
 // (sync: batch) and then publishes the durable index, never past the WAL's
 // own DurableIndex. Only durable blocks are visible to sinks and only their

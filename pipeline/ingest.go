@@ -423,8 +423,11 @@ func (p *Pipeline) publish(target uint64) {
 		}
 		p.pendingBytes -= len(pp.data)
 		// The WAL copied the block, and nothing else holds it: the
-		// source may encode its next block into these bytes.
-		sources.ReleaseBlockBuffer(pp.data)
+		// source may encode its next block into these bytes (not into a
+		// compressed block's, whose size fits that block only).
+		if !wal.Compressed(pp.data) {
+			sources.ReleaseBlockBuffer(pp.data)
+		}
 		n++
 	}
 	rest := copy(p.pending, p.pending[n:])

@@ -446,7 +446,7 @@ func (p *Pipeline) Emit(ctx context.Context, rec sources.Record) error {
 	default:
 	}
 	if p.opts.Compress {
-		rec.Data = p.compress(rec.Source, rec.Data)
+		rec.Data = p.compress(&rec)
 	}
 	select {
 	case p.in <- rec:

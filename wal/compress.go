@@ -21,9 +21,19 @@ const (
 	minCompressBytes = 512
 	// MaxBlockBytes bounds a compressed block's decoded size: CompressBlock
 	// stores a larger payload as it is, and decoding refuses a compressed
-	// block that claims more, so damage that passes the checksum cannot
-	// make a reader allocate more than this.
+	// block that claims more.
 	MaxBlockBytes = 64 << 20
+	// maxCompressRatio bounds a compressed block's decoded size by its
+	// stored size: CompressBlock stores a block that S2 shrinks more as it
+	// is, and decoding refuses a claim above it, so a damaged record that
+	// passes its checksum makes a reader allocate at most this many times
+	// its size (plus compressSlack), never MaxBlockBytes for a few bytes.
+	// The decoded payload's own checksum is verified before anything in
+	// it is decoded.
+	maxCompressRatio = 512
+	compressSlack    = 64 << 10
+	// maxScratch: larger S2 output buffers are not kept for reuse.
+	maxScratch = 1 << 20
 )
 
 // compressScratch holds S2 output buffers for CompressBlock, which runs on
@@ -34,13 +44,17 @@ var compressScratch sync.Pool // of *[]byte
 // returns it, as a framed version 3 block (the same payload after the
 // version byte, S2-compressed, with the version 2 checksum kept) in a new
 // slice of exactly its size, when that makes it minRatio times smaller
-// (and saves at least an eighth whatever minRatio says); rec is not
-// modified. Otherwise, and for any other record, it returns rec itself. The frame's checksum is the new payload's. Readers see no
+// (and saves at least an eighth whatever minRatio says, and no more than
+// maxCompressRatio times); rec is not modified. Otherwise it returns rec
+// itself. tried says whether S2 ran: not for a record of another version,
+// one shorter than 517 bytes or longer than MaxBlockBytes, or one whose
+// checksum does not match (left for Append to refuse, as before). The frame's checksum is the new payload's. Readers see no
 // difference: Reader.Read returns the block decompressed, as EncodeBlock
 // made it.
-func CompressBlock(rec []byte, minRatio float64) []byte {
-	if len(rec) < crcSize+1+minCompressBytes || len(rec) > crcSize+1+MaxBlockBytes || rec[crcSize] != blockVersion {
-		return rec
+func CompressBlock(rec []byte, minRatio float64) (out []byte, tried bool) {
+	if len(rec) < crcSize+1+minCompressBytes || len(rec) > crcSize+1+MaxBlockBytes || rec[crcSize] != blockVersion ||
+		CheckRecord(rec) != nil {
+		return rec, false
 	}
 	body := rec[crcSize+1:]
 	need := s2.MaxEncodedLen(len(body))
@@ -52,34 +66,45 @@ func CompressBlock(rec []byte, minRatio float64) []byte {
 		*sp = make([]byte, need)
 	}
 	z := s2.Encode((*sp)[:need], body)
-	if n := crcSize + s2Head + len(z); n > len(rec)-len(rec)/8 || float64(n)*minRatio > float64(len(rec)) {
-		compressScratch.Put(sp)
-		return rec
+	defer func() {
+		if cap(*sp) <= maxScratch {
+			compressScratch.Put(sp)
+		}
+	}()
+	n := crcSize + s2Head + len(z)
+	if n > len(rec)-len(rec)/8 || float64(n)*minRatio > float64(len(rec)) || len(body) > maxDecoded(len(z)) {
+		return rec, true
 	}
-	out := make([]byte, crcSize+s2Head+len(z))
+	out = make([]byte, n)
 	out[crcSize] = blockVersionS2
 	copy(out[crcSize+1:], rec[:crcSize])
 	copy(out[crcSize+s2Head:], z)
-	compressScratch.Put(sp)
 	binary.LittleEndian.PutUint32(out, crc32.Checksum(out[crcSize:], castagnoli))
-	return out
+	return out, true
 }
 
+// maxDecoded is the most an S2 block of n bytes may decode to.
+func maxDecoded(n int) int { return min(MaxBlockBytes, n*maxCompressRatio+compressSlack) }
+
+// Compressed reports whether rec is a framed version 3 block.
+func Compressed(rec []byte) bool { return len(rec) > crcSize && rec[crcSize] == blockVersionS2 }
+
 // decompressedLen returns the decoded size of an S2 block, refusing more
-// than MaxBlockBytes.
+// than maxDecoded.
 func decompressedLen(body []byte) (int, error) {
 	n, err := s2.DecodedLen(body)
 	if err != nil {
 		return 0, fmt.Errorf("compressed block: %w", err)
 	}
-	if n > MaxBlockBytes {
-		return 0, fmt.Errorf("compressed block claims %d bytes, more than %d", n, MaxBlockBytes)
+	if limit := maxDecoded(len(body)); n > limit {
+		return 0, fmt.Errorf("compressed block of %d bytes claims %d, more than %d", len(body), n, limit)
 	}
 	return n, nil
 }
 
 // decompressPayload appends the version 2 payload of p, a version 3
-// payload, to dst, and returns the version 2 payload's checksum.
+// payload, to dst, after verifying it against the checksum p kept, and
+// returns that checksum.
 func decompressPayload(dst, p []byte) ([]byte, uint32, error) {
 	if len(p) < s2Head {
 		return dst, 0, fmt.Errorf("compressed block: %w", ErrTruncated)
@@ -100,14 +125,16 @@ func decompressPayload(dst, p []byte) ([]byte, uint32, error) {
 	if _, err := s2.Decode(dst[start+1:start+1+n], body); err != nil {
 		return dst[:start], 0, fmt.Errorf("compressed block: %w", err)
 	}
+	if got := crc32.Checksum(dst[start:start+1+n], castagnoli); got != sum {
+		return dst[:start], 0, fmt.Errorf("compressed block decoded with checksum %08x, want %08x", got, sum)
+	}
 	return dst[:start+1+n], sum, nil
 }
 
 // decompressRecord turns rec, a framed block whose checksum was verified,
 // into the framed version 2 block EncodeBlock made, in dst[:0], when it is
 // version 3, and returns rec itself otherwise. rec and dst must not
-// overlap. The version 2 checksum is the one CompressBlock kept: it is
-// not computed again.
+// overlap. The version 2 checksum is the one CompressBlock kept, verified.
 func decompressRecord(dst, rec []byte) ([]byte, error) {
 	if len(rec) <= crcSize || rec[crcSize] != blockVersionS2 {
 		return rec, nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"strings"
 	"testing"
 
 	"github.com/klauspost/compress/s2"
@@ -26,6 +27,12 @@ func logBlock(n int, seed int64) *Block {
 		b.Entries = append(b.Entries, Entry{Time: int64(1e18) + int64(i), Line: line})
 	}
 	return b
+}
+
+// compress1 is CompressBlock with no ratio asked for beyond an eighth.
+func compress1(rec []byte) []byte {
+	c, _ := CompressBlock(rec, 1)
+	return c
 }
 
 // randomBlock returns a block of random bytes, which S2 cannot shrink.
@@ -49,7 +56,7 @@ func TestCompressBlock(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			raw := EncodeBlock(nil, want)
 			in := bytes.Clone(raw)
-			rec := CompressBlock(in, 1)
+			rec := compress1(in)
 			if !bytes.Equal(in, raw) {
 				t.Fatal("CompressBlock modified its argument")
 			}
@@ -97,15 +104,41 @@ func TestCompressBlock(t *testing.T) {
 // TestCompressBlockOnlyVersion2: CompressBlock leaves alone what is not a
 // version 2 block (version 1, one already compressed, a short record).
 func TestCompressBlockOnlyVersion2(t *testing.T) {
-	c := CompressBlock(EncodeBlock(nil, logBlock(100, 2)), 1)
+	c := compress1(EncodeBlock(nil, logBlock(100, 2)))
 	if c[crcSize] != blockVersionS2 {
 		t.Fatal("not compressed")
 	}
 	v1 := reframe(append([]byte{blockVersion1}, bytes.Repeat([]byte{0}, 2000)...))
 	for _, rec := range [][]byte{nil, {1, 2, 3}, c, v1} {
-		if got := CompressBlock(bytes.Clone(rec), 1); !bytes.Equal(got, rec) {
+		if got := compress1(bytes.Clone(rec)); !bytes.Equal(got, rec) {
 			t.Fatalf("CompressBlock changed a record of version %v", rec[min(crcSize, len(rec)-1):])
 		}
+	}
+}
+
+// TestCompressBlockChecksFirst: a version 2 block whose checksum does not
+// match (changed after EncodeBlock) is not compressed, so Append still
+// refuses it; S2 does not run on what is too small, or too repetitive to
+// decode within maxCompressRatio of its size.
+func TestCompressBlockChecksFirst(t *testing.T) {
+	rec := EncodeBlock(nil, logBlock(100, 6))
+	rec[len(rec)-1] ^= 1
+	if out, tried := CompressBlock(rec, 1); tried || !bytes.Equal(out, rec) {
+		t.Fatalf("a block with a bad checksum: tried %v, changed %v", tried, !bytes.Equal(out, rec))
+	}
+	l := openLog(t, t.TempDir(), nil)
+	if _, _, err := l.Append([][]byte{rec}); !errors.Is(err, ErrBadRecord) {
+		t.Fatalf("Append of a block with a bad checksum: %v, want ErrBadRecord", err)
+	}
+	small := EncodeBlock(nil, &Block{Source: "s", Entries: []Entry{{Time: 1, Line: []byte("short")}}})
+	if out, tried := CompressBlock(small, 1); tried || !bytes.Equal(out, small) {
+		t.Fatalf("a %d-byte block: tried %v", len(small), tried)
+	}
+	same := EncodeBlock(nil, &Block{Source: "s", Entries: []Entry{{Time: 1, Line: make([]byte, 4<<20)}}})
+	out, tried := CompressBlock(same, 1)
+	if !tried || !bytes.Equal(out, same) {
+		t.Fatalf("4 MiB of zeros: tried %v, stored compressed %v; want it as it is (it would shrink past %d times)",
+			tried, !bytes.Equal(out, same), maxCompressRatio)
 	}
 }
 
@@ -113,7 +146,7 @@ func TestCompressBlockOnlyVersion2(t *testing.T) {
 // checksum (a bug, or a fuzzer) is an ErrBadRecord, never a panic or an
 // allocation of what the block claims.
 func TestDecodeCompressedRejects(t *testing.T) {
-	rec := CompressBlock(EncodeBlock(nil, logBlock(200, 3)), 1)
+	rec := compress1(EncodeBlock(nil, logBlock(200, 3)))
 	payload := rec[crcSize:]
 	var b Block
 	t.Run("truncated", func(t *testing.T) {
@@ -135,6 +168,28 @@ func TestDecodeCompressedRejects(t *testing.T) {
 		bad = append(bad, 0)
 		if err := DecodeBlock(reframe(bad), &b); !errors.Is(err, ErrBadRecord) {
 			t.Fatalf("DecodeBlock: %v, want ErrBadRecord", err)
+		}
+	})
+	t.Run("decodes to far more than its size", func(t *testing.T) {
+		// A few hundred bytes that S2 decodes to 16 MiB of empty
+		// entries: refused before anything is allocated for them.
+		z := s2.Encode(nil, make([]byte, 16<<20))
+		if len(z)*maxCompressRatio+compressSlack >= 16<<20 {
+			t.Fatalf("S2 made %d bytes of 16 MiB of zeros: the test needs fewer", len(z))
+		}
+		bad := append([]byte{blockVersionS2, 0, 0, 0, 0}, z...)
+		if err := DecodeBlock(reframe(bad), &b); !errors.Is(err, ErrBadRecord) || !strings.Contains(err.Error(), "claims") {
+			t.Fatalf("DecodeBlock: %v, want ErrBadRecord for its claim", err)
+		}
+	})
+	t.Run("kept checksum", func(t *testing.T) {
+		bad := bytes.Clone(payload)
+		bad[1] ^= 0xff // the version 2 checksum CompressBlock kept
+		if err := DecodeBlock(reframe(bad), &b); !errors.Is(err, ErrBadRecord) {
+			t.Fatalf("DecodeBlock: %v, want ErrBadRecord", err)
+		}
+		if _, err := decompressRecord(nil, reframe(bad)); err == nil {
+			t.Fatal("decompressRecord accepted a block that does not match its kept checksum")
 		}
 	})
 	t.Run("compressed twice", func(t *testing.T) {
@@ -174,11 +229,11 @@ func BenchmarkCompressBlock(b *testing.B) {
 		b.ReportAllocs()
 		var n int
 		for b.Loop() {
-			n = len(CompressBlock(raw, 1))
+			n = len(compress1(raw))
 		}
 		b.ReportMetric(float64(len(raw))/float64(n), "ratio")
 	})
-	rec := CompressBlock(bytes.Clone(raw), 1)
+	rec := compress1(bytes.Clone(raw))
 	b.Run("decompress", func(b *testing.B) {
 		b.SetBytes(int64(len(raw)))
 		b.ReportAllocs()

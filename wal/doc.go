@@ -89,14 +89,20 @@
 // version 2 payload after its version byte. The frame's checksum covers
 // these bytes, so repair, Read and a record's verification treat a
 // compressed block as any other. Reader.Read returns it decompressed, as
-// version 2 with the kept checksum (not computed again), so nothing above
-// this package sees version 3; DecodeBlock decodes it too, its lines then
-// in storage the Block keeps. A compressed block that claims more than
-// MaxBlockBytes decoded, or whose S2 block does not decode, is damaged
-// (ErrBadRecord; from Read a *CorruptionError). A release before version
-// 3 reads a version 3 block as damaged and skips it: to go back to one,
-// set wal.compression: none and let every sink deliver what the WAL holds
-// first.
+// version 2 with the kept checksum, verified against the decompressed
+// bytes, so nothing above this package sees version 3; DecodeBlock
+// decodes it too, its lines then in storage the Block keeps.
+// CompressBlock verifies the version 2 checksum before it compresses (a
+// block changed after EncodeBlock stays version 2, and Append refuses
+// it), and stores as they are blocks over MaxBlockBytes or that would
+// decode to more than 512 times their compressed size plus 64 KiB. A
+// compressed block that claims more, whose S2 block does not decode, or
+// whose decoded bytes fail the kept checksum is damaged (ErrBadRecord;
+// from Read a *CorruptionError): so a damaged record that passes its own
+// checksum makes a reader allocate at most that much before it is
+// refused. A release before version 3 reads a version 3 block as damaged
+// and skips it: to go back to one, set wal.compression: none and let
+// every sink deliver what the WAL holds first (dead letters included).
 //
 // Version 1, written before the processing stages, is the same without
 // cursor and with uvarint(len(line)) (no more bit and no per-entry data):

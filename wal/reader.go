@@ -121,7 +121,11 @@ func (r *Reader) Read(dst []byte, index uint64) ([]byte, error) {
 		// Decompress from a copy: the caller's buffer receives the block.
 		r.z = append(r.z[:0], dst...)
 		var err error
-		if dst, err = decompressRecord(dst, r.z); err != nil {
+		dst, err = decompressRecord(dst, r.z)
+		if cap(r.z) > maxScratch {
+			r.z = nil // a rare large block: not kept
+		}
+		if err != nil {
 			return dst[:0], r.corrupt(index, fmt.Errorf("%w: %w", ErrBadRecord, err))
 		}
 	}
