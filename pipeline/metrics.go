@@ -108,6 +108,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		warning: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "logcapturer_component_warning", Help: "1 while a component has the warning (the status's warnings; readiness is not affected)."}, []string{"component", "reason"}),
 	}
+	for _, r := range []string{"compressed", "tried", "skipped"} {
+		m.walCompression.WithLabelValues(r) // served from the start, at 0
+	}
 	var err error
 	if m.set, err = promset.Register(reg, "the pipeline", m.degraded, m.warning, m.deliveryLatency, m.walMaxBytes, m.circuitOpen, m.oldestUnacked, m.ingestRecords, m.ingestEntries, m.ingestBytes, m.groupCommit, m.walCompression,
 		m.appendErrors, m.walFull, m.durableIndex, m.stateCommits, m.stateDuration, m.stateErrors,
