@@ -415,18 +415,6 @@ func (c *gelfConverter) assemble(pkt []byte, recv time.Time) (msg []byte, r gelf
 	return msg, r
 }
 
-// convert is assemble and entry: the datagram's entry, if it completes a
-// message, appended to ck.
-func (c *gelfConverter) convert(pkt []byte, recv time.Time, ck *chunk) gelfResult {
-	msg, r := c.assemble(pkt, recv)
-	if msg == nil {
-		return r
-	}
-	e := c.entry(msg, recv, ck)
-	e.chunks, e.badChunk = r.chunks, r.badChunk
-	return e
-}
-
 // entry appends to ck the entry of one whole message received at recv.
 func (c *gelfConverter) entry(msg []byte, recv time.Time, ck *chunk) (r gelfResult) {
 	data, tooLong, err := c.inf.inflate(msg, int(c.cfg.MaxMessageLength))

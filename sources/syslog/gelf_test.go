@@ -342,3 +342,15 @@ func TestGELFLikeGoGELF(t *testing.T) {
 		t.Errorf("errors{parse} = %v, want 1 (the null)", n)
 	}
 }
+
+// convert is assemble and entry, as the datagram reader runs them: the
+// datagram's entry, if it completes a message, appended to ck.
+func (c *gelfConverter) convert(pkt []byte, recv time.Time, ck *chunk) gelfResult {
+	msg, r := c.assemble(pkt, recv)
+	if msg == nil {
+		return r
+	}
+	e := c.entry(msg, recv, ck)
+	e.chunks, e.badChunk = r.chunks, r.badChunk
+	return e
+}
