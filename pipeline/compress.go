@@ -37,6 +37,9 @@ type compressor struct {
 // back to its pool; otherwise the data itself. Only a real attempt that
 // fell short makes the stream skip: a block too small to try does not.
 func (p *Pipeline) compress(rec *sources.Record) []byte {
+	if len(rec.Data) < wal.MinCompressRecord {
+		return rec.Data // never tried, and no skip used up
+	}
 	skip := &p.compressor.skip[streamSlot(rec.Source, rec.Position.FileID)]
 	if skip.Load() > 0 {
 		skip.Add(-1)

@@ -54,6 +54,24 @@ func TestCompressPerStream(t *testing.T) {
 	if got := testutil.ToFloat64(p.m.walCompression.WithLabelValues("compressed")); got != 16 {
 		t.Errorf("%v blocks compressed, want the 16 of file 1:1", got)
 	}
+	// Small blocks of a skipping stream use up none of its skips: after
+	// a random block, compressProbe-1 small ones, then a random one that
+	// is still skipped.
+	tried := testutil.ToFloat64(p.m.walCompression.WithLabelValues("tried"))
+	skipped := testutil.ToFloat64(p.m.walCompression.WithLabelValues("skipped"))
+	emit(t, p, "other", "4:4", 1, randomLines(r, 20)...)
+	for i := range compressProbe - 1 {
+		emit(t, p, "other", "4:4", int64(i+2), "one short line")
+	}
+	emit(t, p, "other", "4:4", compressProbe+1, randomLines(r, 20)...)
+	n += 20 + compressProbe - 1 + 20
+	waitFor(t, "every line at the sink", func() bool { return len(a.lines()) == n })
+	if got := testutil.ToFloat64(p.m.walCompression.WithLabelValues("tried")) - tried; got != 1 {
+		t.Errorf("stream 4:4: %v blocks tried, want 1", got)
+	}
+	if got := testutil.ToFloat64(p.m.walCompression.WithLabelValues("skipped")) - skipped; got != 1 {
+		t.Errorf("stream 4:4: %v blocks skipped, want 1", got)
+	}
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -101,7 +101,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "logcapturer_wal_max_bytes", Help: "wal.max_bytes: the WAL's size cap."}),
 		walCompression: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "logcapturer_wal_compression_blocks_total",
-			Help: "Blocks of 517 bytes or more by how the WAL stored them (wal.compression s2): compressed, tried (stored as they are: they shrank less than 4 times), skipped (stored as they are without trying: one of the last 15 blocks of their source and file was tried)."},
+			Help: "Blocks of 517 bytes or more by how the WAL stored them (wal.compression s2): compressed, tried (stored as they are: they shrank less than 4 times, or more than 512 times), skipped (stored as they are without trying: one of the last 15 blocks of their source and file was tried)."},
 			[]string{"result"}),
 		degraded: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "logcapturer_component_degraded", Help: "1 while a component has the readiness reason (see /readyz)."}, []string{"component", "reason"}),

@@ -8,7 +8,7 @@ import (
 
 const (
 	// blockVersion is the version EncodeBlock writes; DecodeBlock reads
-	// it and blockVersion1.
+	// it, blockVersion1 and blockVersionS2 (CompressBlock's).
 	blockVersion  = 2
 	blockVersion1 = 1
 	crcSize       = 4

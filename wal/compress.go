@@ -19,6 +19,8 @@ const (
 	// minCompressBytes: a smaller payload is stored as it is (S2 saves
 	// little on a few lines, and the attempt costs a pool round trip).
 	minCompressBytes = 512
+	// MinCompressRecord is the shortest framed block CompressBlock tries.
+	MinCompressRecord = crcSize + 1 + minCompressBytes
 	// MaxBlockBytes bounds a compressed block's decoded size: CompressBlock
 	// stores a larger payload as it is, and decoding refuses a compressed
 	// block that claims more.
@@ -52,7 +54,7 @@ var compressScratch sync.Pool // of *[]byte
 // difference: Reader.Read returns the block decompressed, as EncodeBlock
 // made it.
 func CompressBlock(rec []byte, minRatio float64) (out []byte, tried bool) {
-	if len(rec) < crcSize+1+minCompressBytes || len(rec) > crcSize+1+MaxBlockBytes || rec[crcSize] != blockVersion ||
+	if len(rec) < MinCompressRecord || len(rec) > crcSize+1+MaxBlockBytes || rec[crcSize] != blockVersion ||
 		CheckRecord(rec) != nil {
 		return rec, false
 	}

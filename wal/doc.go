@@ -41,7 +41,7 @@
 //	crc32c(payload) [4 bytes, little-endian, Castagnoli] | payload
 //
 // and the payload is a block, version 2 (written by EncodeBlock since the
-// processing stages; DecodeBlock reads versions 1 and 2):
+// processing stages; DecodeBlock reads versions 1, 2 and 3, below):
 //
 //	version=2 | source | fileID | path | uvarint offset | cursor |
 //	uvarint nlabels { name value } | uvarint nentries { entry }
@@ -244,10 +244,12 @@
 // block); the buffers of a rare larger record (one huge line), above 4 ×
 // SegmentSize, are dropped after it. Nothing is read through tidwall, whose read cache is cleared
 // whenever a segment is finished. A Reader (Log.Read has one of its own)
-// holds only the block it returns and the head of its record, and
+// holds only the block it returns, the head of its record and the copy of
+// the last compressed block it read (dropped when over 1 MiB), and
 // allocates for them no more than the segment file holds, whatever a
-// damaged length prefix claims. Read copies the block into the caller's
-// buffer.
+// damaged length prefix claims, except that a compressed block decodes to
+// up to 512 times its size plus 64 KiB (64 MiB at most). Read copies the
+// block into the caller's buffer.
 //
 // # Lifecycle
 //
