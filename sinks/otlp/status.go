@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/logcapturer/logcapturer/sinks"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -122,12 +123,23 @@ func errorMessage(contentType string, body []byte) string {
 	return clip(msg)
 }
 
+// clip returns msg trimmed, as valid UTF-8 (U+FFFD for invalid bytes), and
+// cut at a character boundary to at most maxMessage bytes plus "…".
+// Invalid bytes are replaced before the cut: each becomes three bytes.
 func clip(msg string) string {
 	msg = strings.TrimSpace(msg)
-	if len(msg) > maxMessage {
-		msg = msg[:maxMessage] + "…"
+	if len(msg) > 4*maxMessage {
+		msg = msg[:4*maxMessage]
 	}
-	return strings.ToValidUTF8(msg, "\uFFFD")
+	msg = strings.ToValidUTF8(msg, "\uFFFD")
+	if len(msg) > maxMessage {
+		cut := maxMessage
+		for cut > 0 && !utf8.RuneStart(msg[cut]) {
+			cut--
+		}
+		msg = msg[:cut] + "…"
+	}
+	return msg
 }
 
 func isJSON(ct string) bool     { return strings.Contains(strings.ToLower(ct), "json") }
