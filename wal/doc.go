@@ -103,6 +103,9 @@
 // refused. A release before version 3 reads a version 3 block as damaged
 // and skips it: to go back to one, set wal.compression: none and let
 // every sink deliver what the WAL holds first (dead letters included).
+// wal/testdata/groups is a log written by the release before version 3
+// (version 2 blocks in group records); a test opens it, appends compressed
+// and plain blocks after it, and reads all of them.
 //
 // Version 1, written before the processing stages, is the same without
 // cursor and with uvarint(len(line)) (no more bit and no per-entry data):
