@@ -139,6 +139,12 @@
 //	                                 # truncated is its copy (copytruncate): resumed at its offset
 //	    multiline: {start: '^\S', max_lines: 500, max_wait: 2s}   # join lines until the next start;
 //	                                 # start must compile (RE2); max_lines, max_wait >= 0 and need start
+//	    encoding: UTF-16LE           # the files' character set (IANA name, as Promtail's encoding):
+//	                                 # lines are converted to UTF-8 as they are read. UTF-16LE,
+//	                                 # UTF-16BE, UTF-16 (byte order from the file's mark, else
+//	                                 # big-endian), ISO-8859-1, windows-1252, Shift_JIS, GBK, ...;
+//	                                 # default UTF-8 (bytes shipped as they are). Not on docker;
+//	                                 # cri: not UTF-16. max_line_bytes counts the file's bytes
 //	    timestamp:                   # take the entry's time from the line
 //	      regex: '^(?P<ts>\S+ \S+)'  # or json_field: ts; must compile and have a group named ts
 //	      layout: '2006-01-02 15:04:05'   # Go layout, or unix, unix_ms, unix_us, unix_ns

@@ -1,11 +1,12 @@
 package sources
 
 import (
-	"bytes"
 	"math"
 	"regexp"
 	"slices"
 	"sort"
+
+	"golang.org/x/text/transform"
 )
 
 // An assembler turns the bytes of a file, from a position where no entry is
@@ -57,6 +58,29 @@ type assembler struct {
 	arena   []byte // texts of finished entries
 	out     []parsedEntry
 	cuts    int // entries cut at maxLine (lines split)
+
+	// nl is how the lines of the file parsed end; tr, when set, converts
+	// them to UTF-8 (the encoding option) into conv, which holds one line
+	// (what is kept is copied: into a pending entry, or the arena).
+	nl   newline
+	tr   transform.Transformer
+	conv []byte
+	// encFailures counts the lines of the last parse that tr refused
+	// (kept as they were read).
+	encFailures int
+}
+
+// toUTF8 returns text converted by a.tr (text itself without one).
+func (a *assembler) toUTF8(text []byte) []byte {
+	if a.tr == nil {
+		return text
+	}
+	var err error
+	a.conv, err = appendUTF8(a.conv[:0], a.tr, text)
+	if err != nil {
+		a.encFailures++
+	}
+	return a.conv
 }
 
 func newAssembler(o *FileOptions, ml *regexp.Regexp) *assembler {
@@ -71,32 +95,21 @@ func newAssembler(o *FileOptions, ml *regexp.Regexp) *assembler {
 // gone). pendingLeft reports whether an entry or partial line is under way
 // at the returned offset (as opposed to only an unterminated line).
 func (a *assembler) parse(buf []byte, flushEntries, flushRaw bool) (used int, pendingLeft bool) {
-	a.out, a.arena, a.cuts = a.out[:0], a.arena[:0], 0
+	a.out, a.arena, a.cuts, a.encFailures = a.out[:0], a.arena[:0], 0, 0
 	for _, st := range a.streams {
 		st.part.active, st.entry.active = false, false
 	}
 	maxLine := a.maxLine
 	pos := 0
 	for pos < len(buf) {
-		rest := buf[pos:]
-		win := rest
-		if len(win) > maxLine+1 {
-			win = win[:maxLine+1]
-		}
-		var text []byte
-		adv, cut := 0, false
-		if i := bytes.IndexByte(win, '\n'); i >= 0 {
-			text, adv = rest[:i], i+1
-		} else if len(rest) > maxLine {
-			text, adv, cut = rest[:maxLine], maxLine, true
-		} else if flushRaw {
-			text, adv = rest, len(rest)
-		} else {
+		text, adv, cut, ok := nextLine(buf[pos:], maxLine, a.nl, flushRaw)
+		if !ok {
 			break
 		}
 		if cut {
 			a.cuts++
 		}
+		text = a.toUTF8(text)
 		if r := a.decode(text, cut); !a.skipped(r, pos) {
 			a.feed(r, pos, pos+adv)
 		}

@@ -50,6 +50,9 @@ type FileConfig struct {
 	FingerprintBytes config.ByteSize  `yaml:"fingerprint_bytes"`
 	Multiline        MultilineOptions `yaml:"multiline"`
 	Timestamp        TimestampOptions `yaml:"timestamp"`
+	// Encoding is the IANA name of the files' character set
+	// (FileOptions.Encoding): their lines are converted to UTF-8.
+	Encoding string `yaml:"encoding"`
 	// PromtailLabels (docker only) labels entries as Promtail's
 	// docker_sd_configs does (FileOptions.PromtailLabels), for a converted
 	// Promtail config's relabel_configs.
@@ -222,6 +225,7 @@ func (c *FileConfig) options(name string, labels map[string]string) FileOptions 
 		Multiline:        c.Multiline,
 		Timestamp:        c.Timestamp,
 		PromtailLabels:   c.PromtailLabels,
+		Encoding:         c.Encoding,
 	}
 }
 

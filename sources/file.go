@@ -36,6 +36,8 @@ type File struct {
 	multiline *regexp.Regexp
 	// stamp parses entry times (nil: off).
 	stamp *stamper
+	// codec converts lines to UTF-8 (FileOptions.Encoding; nil: none).
+	codec *lineCodec
 	// run runs the pipeline_stages (nil: none); the tailer's goroutine
 	// owns it.
 	run *StageRunner
@@ -82,6 +84,10 @@ func NewFile(logger *slog.Logger, reg prometheus.Registerer, opts FileOptions) (
 	stamp, err := newStamper(opts.Timestamp)
 	if err != nil {
 		return nil, fmt.Errorf("file source %q: %w", opts.Name, err)
+	}
+	codec, err := parseEncoding(opts.Encoding) // validated
+	if err != nil {
+		return nil, fmt.Errorf("file source %q: encoding: %w", opts.Name, err)
 	}
 	for i, p := range opts.Paths {
 		opts.Paths[i] = filepath.Clean(p)
@@ -161,6 +167,7 @@ func NewFile(logger *slog.Logger, reg prometheus.Registerer, opts FileOptions) (
 		labels:     labels,
 		multiline:  ml,
 		stamp:      stamp,
+		codec:      codec,
 		open:       open,
 	}, nil
 }

@@ -21,6 +21,7 @@ const (
 	reasonOpenLimit  = "max_open_files"   // a file waited for a descriptor (max_open_files)
 	reasonKubernetes = "kubernetes_api"   // a list of the node's pods failed (type kubernetes only)
 	reasonKubeCache  = "kubernetes_cache" // the pod list could not be kept in the data directory (type kubernetes only)
+	reasonEncoding   = "encoding"         // a line the encoding option could not convert: shipped as read
 )
 
 // metrics are a source's collectors. They always exist; they are registered
@@ -46,7 +47,7 @@ type metrics struct {
 }
 
 func newMetrics(reg prometheus.Registerer, source string, kube bool) (*metrics, error) {
-	c := NewCounters(reasonPermission, reasonOpen, reasonRead, reasonWatch, reasonTruncated, reasonPosition, reasonEmit, reasonParse, reasonTimestamp, reasonOpenLimit)
+	c := NewCounters(reasonPermission, reasonOpen, reasonRead, reasonWatch, reasonTruncated, reasonPosition, reasonEmit, reasonParse, reasonTimestamp, reasonOpenLimit, reasonEncoding)
 	m := &metrics{
 		readBytes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "logcapturer_source_read_bytes_total",

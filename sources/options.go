@@ -116,6 +116,15 @@ type FileOptions struct {
 	// with its device and inode (YAML fingerprint_bytes). Default
 	// DefaultFingerprintBytes.
 	FingerprintBytes int
+	// Encoding is the IANA name of the character set the files are
+	// written in (YAML encoding; Promtail's scrape_configs encoding):
+	// UTF-16LE, UTF-16BE, UTF-16 (byte order from the file's mark),
+	// ISO-8859-1, windows-1252, Shift_JIS, GBK, ... Their lines are
+	// converted to UTF-8 as they are read (see encoding.go). Empty or
+	// UTF-8: lines are shipped as they are. Not for TypeDocker (Docker
+	// writes UTF-8 JSON); TypeCRI takes only encodings whose newline is
+	// the byte '\n' (its prefix is ASCII).
+	Encoding string
 	// Multiline groups lines into entries (YAML multiline). Off when
 	// Multiline.Start is empty.
 	Multiline MultilineOptions
@@ -471,6 +480,22 @@ func (o *FileOptions) typeRules(report func(key, msg string)) {
 	}
 	o.Multiline.rules(report)
 	o.Timestamp.rules(report)
+	o.encodingRules(typ, report)
+}
+
+// encodingRules reports an encoding that is not known, cannot be
+// converted, or does not go with the source's type.
+func (o *FileOptions) encodingRules(typ string, report func(key, msg string)) {
+	c, err := parseEncoding(o.Encoding)
+	switch {
+	case err != nil:
+		report("encoding", err.Error())
+	case c == nil:
+	case typ == TypeDocker:
+		report("encoding", "Docker's json-file logs are UTF-8 JSON: remove encoding")
+	case typ == TypeCRI && c.wide():
+		report("encoding", fmt.Sprintf("%q: CRI log lines start with an ASCII time and stream; a UTF-16 file cannot be one", o.Encoding))
+	}
 }
 
 // staged reports whether entries run through a StageRunner.

@@ -1,7 +1,6 @@
 package sources
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -87,6 +86,7 @@ func (t *tailer) readBlock(ctx context.Context, tf *tailedFile) (int64, error) {
 		}
 		return 0, nil
 	}
+	t.useEncoding(tf)
 	if tf.st != nil {
 		return t.readStaged(ctx, tf, size)
 	}
@@ -189,23 +189,14 @@ func (t *tailer) split(buf []byte, flush bool) (used, lineBytes int) {
 	ents := t.entries[:0]
 	cuts := 0
 	rest := buf
+	t.conv = t.conv[:0]
 	for len(rest) > 0 {
-		// Search no further than a line may be long: a long line without
-		// '\n' must not be scanned again for each of its chunks.
-		win := rest
-		if len(win) > maxLine+1 {
-			win = win[:maxLine+1]
-		}
-		var line []byte
-		adv, cut := 0, false
-		if i := bytes.IndexByte(win, '\n'); i >= 0 {
-			line, adv = rest[:i], i+1
-		} else if len(rest) > maxLine {
-			line, adv, cut = rest[:maxLine], maxLine, true
-		} else if flush {
-			line, adv = rest, len(rest)
-		} else {
+		line, adv, cut, ok := nextLine(rest, maxLine, t.nl, flush)
+		if !ok {
 			break
+		}
+		if t.tr != nil {
+			line = t.toUTF8(line)
 		}
 		if len(ents) > 0 && (lineBytes+len(line) > maxBlock || len(ents) == maxBlockEntries) {
 			break
@@ -224,6 +215,37 @@ func (t *tailer) split(buf []byte, flush bool) (used, lineBytes int) {
 		t.m.linesSplit.Add(float64(cuts))
 	}
 	return used, lineBytes
+}
+
+// useEncoding sets the newline and converter of the reads of tf (the
+// encoding option). A UTF-16 file without a stated byte order takes it
+// from its first two bytes once it has them.
+func (t *tailer) useEncoding(tf *tailedFile) {
+	if t.codec == nil {
+		return
+	}
+	if tf.nl == newlineBOM && tf.size >= 2 {
+		var head [2]byte
+		if n, _ := tf.f.ReadAt(head[:], 0); n == 2 {
+			tf.nl = t.codec.fileNewline(head[:])
+		}
+	}
+	t.nl, t.tr = tf.nl, t.codec.transformer(tf.nl)
+	if t.asm != nil {
+		t.asm.nl, t.asm.tr = t.nl, t.tr
+	}
+}
+
+// toUTF8 returns line converted to UTF-8, appended to t.conv; a line the
+// converter refuses is kept as it is and counted.
+func (t *tailer) toUTF8(line []byte) []byte {
+	start := len(t.conv)
+	var err error
+	t.conv, err = appendUTF8(t.conv, t.tr, line)
+	if err != nil {
+		t.m.error(reasonEncoding)
+	}
+	return t.conv[start:len(t.conv):len(t.conv)]
 }
 
 // noteCuts logs, once per file, that lines of tf were cut at MaxLineBytes
@@ -271,6 +293,9 @@ func (t *tailer) readParsed(tf *tailedFile, size int64) (int, bool) {
 			break
 		}
 		want = min(int64(len(t.buf)), avail)
+	}
+	for range t.asm.encFailures {
+		t.m.error(reasonEncoding)
 	}
 	if t.asm.cuts > 0 {
 		t.m.linesSplit.Add(float64(t.asm.cuts))

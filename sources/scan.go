@@ -277,6 +277,28 @@ func (t *tailer) openFile(m match, startup bool) string {
 			offset, from, fresh = size, fromEnd, false
 		}
 	}
+	nl := newlineByte
+	if t.codec != nil {
+		nl = t.codec.nl
+		if nl == newlineBOM && size >= 2 {
+			var head [2]byte
+			if n, _ := fh.ReadAt(head[:], 0); n == 2 {
+				nl = t.codec.fileNewline(head[:])
+			}
+		}
+		if t.codec.wide() && offset%2 == 1 {
+			// UTF-16 lines start at even offsets. An odd stored one
+			// is Promtail's (taken over), which splits UTF-16LE on
+			// the byte '\n' and so stops before the newline's second
+			// byte: the line starts after it. An odd end (start_at:
+			// end) is a character being written: it starts there.
+			if from == fromStored && offset < size {
+				offset++
+			} else {
+				offset--
+			}
+		}
+	}
 	n := min(offset, int64(t.opts.FingerprintBytes))
 	fp, err := hashPrefix(fh, n, &t.scratch)
 	if err != nil {
@@ -287,7 +309,7 @@ func (t *tailer) openFile(m match, startup bool) string {
 		labels = t.fileLabels(path)
 	}
 	tf := &tailedFile{f: fh, key: k, path: path, labels: labels, offset: offset, skip: skip, fp: fp,
-		size: size, activeAt: time.Now(), openedIn: t.scanNo, fresh: fresh && offset == 0}
+		size: size, activeAt: time.Now(), openedIn: t.scanNo, fresh: fresh && offset == 0, nl: nl}
 	if t.runner != nil {
 		tf.st = t.runner.NewStream(tf.labels, wal.Position{Offset: offset}, tf)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+	"golang.org/x/text/transform"
 
 	"github.com/logcapturer/logcapturer/internal/glob"
 	"github.com/logcapturer/logcapturer/wal"
@@ -83,6 +84,13 @@ type tailer struct {
 	// cuts is the number of chunks split cut off lines longer than
 	// MaxLineBytes in its last call.
 	cuts int
+	// codec converts lines to UTF-8 (the encoding option; nil: none). nl
+	// and tr are those of the file being read (see useEncoding); conv
+	// holds the converted lines of one split, which entries alias.
+	codec *lineCodec
+	nl    newline
+	tr    transform.Transformer
+	conv  []byte
 
 	dirPatterns   []string        // filepath.Dir of each glob, deduplicated
 	watched       map[string]bool // directories watched by w
@@ -167,6 +175,9 @@ type tailedFile struct {
 	// cutWarned: a line of the file was cut at MaxLineBytes and that was
 	// logged (once per file; every cut is counted).
 	cutWarned bool
+	// nl is how the file's lines end (the encoding option): newlineBOM
+	// until a UTF-16 file without a stated byte order has two bytes.
+	nl newline
 }
 
 // unreadablePath is a matched path that cannot be opened or stat'ed.
@@ -196,6 +207,7 @@ func newTailer(f *File, w *fsnotify.Watcher) *tailer {
 		watchWarned: make(map[string]bool),
 	}
 	t.runner = f.run
+	t.codec = f.codec
 	if f.kube != nil {
 		t.kube = newKubeFiles(f.kube, f.opts.Kubernetes.Rules)
 	}

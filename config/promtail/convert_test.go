@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -982,5 +983,59 @@ scrape_configs:
 	var ce *config.Error
 	if !errors.As(err, &ce) || len(ce.Problems) != 1 || ce.Problems[0].Line != 10 || !strings.Contains(ce.Problems[0].Msg, "own_namespace") {
 		t.Errorf("err %v, want one problem at line 10 (own_namespace with api_server)", err)
+	}
+}
+
+// TestConvertEncoding: a scrape config's encoding goes to the file and
+// kubernetes sources it makes; UTF-8 needs none; a name Promtail cannot
+// use is a problem at its line; on a push or journal job it is noted and
+// left out, as Promtail ignores it there.
+func TestConvertEncoding(t *testing.T) {
+	src := `clients:
+  - url: http://loki:3100/loki/api/v1/push
+scrape_configs:
+  - job_name: win
+    encoding: UTF-16LE
+    static_configs: [{labels: {__path__: /logs/*.log}}]
+  - job_name: plain
+    encoding: utf-8
+    static_configs: [{labels: {__path__: /plain/*.log}}]
+  - job_name: kube
+    encoding: ISO-8859-1
+    kubernetes_sd_configs: [{role: pod}]
+    relabel_configs:
+      - {source_labels: [__meta_kubernetes_pod_uid, __meta_kubernetes_pod_container_name], separator: /, replacement: '/var/log/pods/*$1/*.log', target_label: __path__}
+  - job_name: push
+    encoding: windows-1252
+    loki_push_api: {server: {http_listen_port: 3500}}
+`
+	r, cfg := convertParse(t, src, Options{LookupEnv: noEnv})
+	got := map[string]string{}
+	for _, s := range cfg.Sources {
+		if fc, ok := s.Options.(*sources.FileConfig); ok {
+			got[s.Name] = fc.Encoding
+		}
+	}
+	if want := map[string]string{"win": "UTF-16LE", "plain": "", "kube": "ISO-8859-1"}; !maps.Equal(got, want) {
+		t.Errorf("encodings %v, want %v", got, want)
+	}
+	noted := false
+	for _, n := range r.Notes {
+		if n.Key == "scrape_configs[3].encoding" && strings.Contains(n.Msg, "Promtail ignores it") {
+			noted = true
+		}
+	}
+	if !noted {
+		t.Errorf("no note on the push job's encoding: %v", r.Notes)
+	}
+
+	for name, want := range map[string]string{
+		"UTF-32":  `t.yaml:5: scrape_configs[0].encoding: "UTF-32" is a known character set that cannot be converted here`,
+		"klingon": `t.yaml:5: scrape_configs[0].encoding: "klingon" is not an IANA character set name`,
+	} {
+		_, err := Convert("t.yaml", []byte(strings.Replace(src, "UTF-16LE", name, 1)), &Options{LookupEnv: noEnv})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", name, err, want)
+		}
 	}
 }

@@ -57,6 +57,14 @@
 //     max_line_size becomes max_line_bytes (logcapturer splits a longer
 //     line; Promtail drops or truncates it: noted); max_streams is noted
 //     as not enforced.
+//   - encoding (an IANA character set name) becomes the encoding of the
+//     file and kubernetes sources of its scrape config: their lines are
+//     converted to UTF-8 as read (UTF-16 split on its own newline, with
+//     the byte order from the file's mark for UTF-16, where Promtail
+//     splits on the byte '\n' and converts line by line); UTF-8 needs
+//     none; on a journal, syslog or push job it is noted and left out (Promtail
+//     ignores it there); a name Promtail cannot use (unknown, UTF-32,
+//     UTF-7, an EBCDIC code page) is a problem at its line.
 //   - target_config.sync_period becomes each file source's poll_interval;
 //     global.file_watch_config's polling frequencies are noted (inotify
 //     drives the reads).
@@ -190,8 +198,8 @@
 // Every other service discovery (docker_sd_configs and kubernetes_sd_configs
 // only as above: for docker, a remote daemon, the network and port labels
 // and the other filters are not), windows_events, gcplog, cloudflare, heroku_drain,
-// kafka, azure_event_hubs; a client's proxy_connect_header, oauth2, http_headers and an authorization type other than Bearer; compressed or
-// non-UTF-8 files. Each is a problem at its line; with
+// kafka, azure_event_hubs; a client's proxy_connect_header, oauth2, http_headers and an authorization type other than Bearer; decompression
+// (compressed files). Each is a problem at its line; with
 // Options.SkipUnsupported the rest is converted and Result.Left lists what
 // was left out.
 package promtail

@@ -147,6 +147,9 @@ func (c *conv) kubernetesSD(n *yaml.Node, path string, t target) *yaml.Node {
 		n = min(max(n, int64(1<<10)), int64(64<<20))
 		c.put(s, "max_line_bytes", plain(strconv.FormatInt(n, 10)), nil, "")
 	}
+	if t.encodingSet {
+		c.put(s, "encoding", c.outStr(t.encoding.v), t.encoding.k, t.encoding.path)
+	}
 	if len(kube.Content) > 0 {
 		c.put(s, "kubernetes", kube, n, path)
 	}

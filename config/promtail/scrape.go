@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/logcapturer/logcapturer/config"
+	"github.com/logcapturer/logcapturer/sources"
 	"github.com/logcapturer/logcapturer/sources/stages"
 )
 
@@ -160,10 +161,20 @@ func (c *conv) scrapeConfig(n *yaml.Node, path string, out *yaml.Node) {
 	if e, ok := f["relabel_configs"]; ok {
 		rules = c.relabelConfigs(e)
 	}
+	var enc entry
+	var encSet bool
 	if e, ok := f["encoding"]; ok {
 		if s, ok := c.scalar(e, "an encoding name"); ok {
-			if norm := strings.ToLower(strings.ReplaceAll(s, "-", "")); norm != "utf8" && norm != "" {
-				c.notCovered(e.k.Line, e.path, "encoding %q: logcapturer reads files as UTF-8", s)
+			// Promtail fails to tail the files of a name it does not
+			// know (and crashes on UTF-32 or UTF-7).
+			switch convert, err := sources.CheckEncoding(s); {
+			case err != nil:
+				c.problem(e.k.Line, e.path, "%v", err)
+			case convert:
+				enc, encSet = e, true
+				if f["static_configs"].v == nil && f["kubernetes_sd_configs"].v == nil {
+					c.note(e.k.Line, e.path, "promtail: encoding applies to the files of static_configs and kubernetes_sd_configs: left out here, as Promtail ignores it")
+				}
 			}
 		}
 	}
@@ -171,7 +182,7 @@ func (c *conv) scrapeConfig(n *yaml.Node, path string, out *yaml.Node) {
 		c.notCovered(e.k.Line, e.path, "decompression: logcapturer does not read compressed files")
 	}
 	var pushed []*yaml.Node
-	t := target{job: n, jobPath: path}
+	t := target{job: n, jobPath: path, encoding: enc, encodingSet: encSet}
 	if e, ok := f["pipeline_stages"]; ok {
 		t.stages, t.stagesKey = e.v, e.k
 	}
@@ -405,6 +416,11 @@ func (c *conv) fileSource(name string, t fileTarget, job *yaml.Node, jobPath str
 		n, _ := parseSize(c.maxLineSize)
 		n = min(max(n, int64(1<<10)), int64(64<<20))
 		c.put(s, "max_line_bytes", plain(strconv.FormatInt(n, 10)), nil, "")
+	}
+	if e, ok := f["encoding"]; ok {
+		if convert, err := sources.CheckEncoding(e.v.Value); convert && err == nil {
+			c.put(s, "encoding", c.outStr(e.v), e.k, e.path)
+		}
 	}
 	var sl *yaml.Node
 	if stagesNode != nil {

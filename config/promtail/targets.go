@@ -31,6 +31,10 @@ type target struct {
 	stagesKey  *yaml.Node
 	relabel    *yaml.Node // relabel_configs as written (checked), or nil
 	relabelKey *yaml.Node
+	// encoding is the scrape config's encoding when the files it reads
+	// are converted (checked, not UTF-8); encodingSet says so.
+	encoding    entry
+	encodingSet bool
 }
 
 // labels converts a map of labels (a target's labels, a client's
