@@ -66,6 +66,7 @@ func checkEntries(t *testing.T, got []entry, want []wantEntry, readTime time.Tim
 	if len(got) != len(want) {
 		t.Errorf("%d entries, want %d", len(got), len(want))
 	}
+	lastRead := readTime.Add(-time.Nanosecond)
 	for i := range min(len(got), len(want)) {
 		g, w := got[i], want[i]
 		if g.line != w.line {
@@ -78,14 +79,16 @@ func checkEntries(t *testing.T, got []entry, want []wantEntry, readTime time.Tim
 		} else if g.labels[streamLabel] != w.stream || g.labels[parseErrorLabel] != "" {
 			t.Errorf("entry %d %.40q: labels %v, want stream=%s", i, g.line, g.labels, w.stream)
 		}
-		wt := readTime
-		if w.time != "" {
-			var err error
-			if wt, err = time.Parse(time.RFC3339Nano, w.time); err != nil {
-				t.Fatal(err)
+		if w.time == "" {
+			// The read time, each entry 1 ns after the last one so
+			// timed (EntryClock).
+			if !g.time.After(lastRead) || g.time.Sub(readTime) > time.Microsecond {
+				t.Errorf("entry %d %.40q: time %v, want after %v and within 1µs of the read time %v", i, g.line, g.time, lastRead, readTime)
 			}
-		}
-		if !g.time.Equal(wt) {
+			lastRead = g.time
+		} else if wt, err := time.Parse(time.RFC3339Nano, w.time); err != nil {
+			t.Fatal(err)
+		} else if !g.time.Equal(wt) {
 			t.Errorf("entry %d %.40q: time %v, want %v", i, g.line, g.time, wt)
 		}
 		for k, v := range common {

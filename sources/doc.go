@@ -27,8 +27,11 @@
 //
 // Entry times are taken at the source, in UTC nanoseconds: from the record
 // (Docker, CRI), parsed from the entry (FileOptions.Timestamp), or the read
-// time, once per block (FileOptions.Now). Nothing downstream assigns an
-// entry's time.
+// time (FileOptions.Now, read once per block), each entry so timed 1 ns
+// after the one before when the clock has not moved (EntryClock: Loki
+// keeps one of two entries of a stream with the same time and line, so a
+// line repeated within one read would be stored once). Nothing downstream
+// assigns an entry's time.
 //
 // A source with no position to read again from (a push receiver) sets
 // Record.Done instead, and answers its client only when the completion

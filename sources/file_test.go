@@ -49,6 +49,7 @@ func TestFileTailsAppendedLines(t *testing.T) {
 
 	// Every block's position is just past its last line.
 	var off int64
+	next := now.UnixNano()
 	wantLabels := []wal.Label{{Name: "app", Value: "web"}, {Name: "filename", Value: path}, {Name: "zz", Value: "last"}}
 	for _, b := range h.rec.all() {
 		for _, l := range b.lines {
@@ -60,10 +61,14 @@ func TestFileTailsAppendedLines(t *testing.T) {
 		if !slices.Equal(b.labels, wantLabels) {
 			t.Errorf("labels %v, want %v", b.labels, wantLabels)
 		}
+		// The read time (the clock stands still here), each entry 1 ns
+		// after the one before: Loki keeps one of two entries of a
+		// stream with the same time and line.
 		for _, ts := range b.times {
-			if ts != now.UnixNano() {
-				t.Errorf("entry time %d, want %d (UTC ns)", ts, now.UnixNano())
+			if ts != next {
+				t.Errorf("entry time %d, want %d (UTC ns)", ts, next)
 			}
+			next++
 		}
 	}
 	if off != fileSize(t, path) {
@@ -646,5 +651,35 @@ func TestFileRelativeGlob(t *testing.T) {
 	h.rec.waitLines(t, idOf(t, "app.log"), "rel")
 	if pos, _ := h.rec.last(idOf(t, "app.log")); pos.Path != "app.log" {
 		t.Errorf("path %q, want app.log", pos.Path)
+	}
+}
+
+// TestRepeatedLinesDistinctTimes: lines of one read take the read time,
+// each 1 ns after the one before, on every path (plain, multiline,
+// stages): Loki keeps one of two entries of a stream with the same time
+// and line, so three equal lines read together would be stored once
+// (Promtail stamps each line as it reads it).
+func TestRepeatedLinesDistinctTimes(t *testing.T) {
+	now := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	for name, opts := range map[string]FileOptions{
+		"plain":     {},
+		"multiline": {Multiline: MultilineOptions{Start: `^s`, MaxWait: 10 * time.Millisecond}},
+		"stages":    {Relabel: func(map[string]string) bool { return true }},
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "app.log")
+			appendFile(t, path, "same\nsame\nsame\n")
+			opts.Paths, opts.Now = []string{path}, func() time.Time { return now }
+			h := newHarness(t, opts)
+			h.start(t)
+			h.rec.waitLines(t, "", "same", "same", "same")
+			var times []int64
+			for _, b := range h.rec.all() {
+				times = append(times, b.times...)
+			}
+			if want := []int64{now.UnixNano(), now.UnixNano() + 1, now.UnixNano() + 2}; !slices.Equal(times, want) {
+				t.Errorf("times %v, want %v", times, want)
+			}
+		})
 	}
 }

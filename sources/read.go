@@ -168,7 +168,7 @@ func (t *tailer) readLines(ctx context.Context, tf *tailedFile, avail int64) (in
 	tf.eof = false
 	ts := t.opts.Now().UTC().UnixNano()
 	for i := range t.entries {
-		t.entries[i].Time = ts
+		t.entries[i].Time = t.clock.Next(ts)
 	}
 	if ok, err := t.emit(ctx, tf, t.entries, tf.labels, tf.offset+int64(used), lineBytes, nil); !ok {
 		return 0, err
@@ -365,7 +365,8 @@ func (t *tailer) readEntries(ctx context.Context, tf *tailedFile, size int64) (i
 }
 
 // entryTime returns an entry's time: parsed from it when timestamps are
-// configured, else the record's (Docker, CRI), else the read time.
+// configured, else the record's (Docker, CRI), else the read time (1 ns
+// after the last entry's when that is not later: see EntryClock).
 func (t *tailer) entryTime(e *parsedEntry, readTime int64) int64 {
 	ts := e.time
 	if st := t.src.stamp; st != nil && !e.parseErr {
@@ -376,7 +377,7 @@ func (t *tailer) entryTime(e *parsedEntry, readTime int64) int64 {
 		}
 	}
 	if ts == 0 {
-		return readTime
+		return t.clock.Next(readTime)
 	}
 	return ts
 }

@@ -88,6 +88,8 @@ type tailer struct {
 	// and tr are those of the file being read (see useEncoding); conv
 	// holds the converted lines of one split, which entries alias.
 	codec *lineCodec
+	// clock times the entries that take the read time.
+	clock EntryClock
 	nl    newline
 	tr    transform.Transformer
 	conv  []byte

@@ -23,7 +23,7 @@ const maxBlockBytes = 1 << 20
 type builder struct {
 	opts     *options
 	tenant   string
-	received int64 // receive time (UTC ns), for use_incoming_timestamp false
+	received int64 // receive time (UTC ns), for use_incoming_timestamp false (see add)
 
 	block   wal.Block
 	size    int // estimated encoded size of block
@@ -76,7 +76,10 @@ func (b *builder) refuse(err error) {
 // same slice for all its entries); meta sorted by name, unique.
 func (b *builder) add(ls []wal.Label, ts int64, line []byte, meta []wal.Label) {
 	if !b.opts.incoming {
-		ts = b.received
+		// The receive time, each entry 1 ns after the last (see
+		// sources.EntryClock): Loki would keep one of two equal lines
+		// of a stream pushed together.
+		ts = b.opts.clock.Next(b.received)
 	}
 	if len(b.block.Entries) > 0 && b.size+len(line) > maxBlockBytes {
 		b.flush()

@@ -89,6 +89,8 @@ type options struct {
 	// blocks handed to the stages, for the relabel hook to see (the stage
 	// runner removes them after it); set only with a hook.
 	keepInternal bool
+	// clock times the entries without use_incoming_timestamp.
+	clock sources.EntryClock
 }
 
 func newOptions(name string, labels map[string]string, incoming bool) *options {

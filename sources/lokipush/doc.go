@@ -35,7 +35,9 @@
 // is kept per entry (sorted by name; of a name given twice the last
 // value), and so is the line, byte for byte. The entry's time is the
 // pushed timestamp with use_incoming_timestamp, else the time the push
-// was received (one time for all its entries), in UTC nanoseconds.
+// was received, each entry 1 ns after the one before (Loki keeps one of two
+// entries of a stream with the same time and line, and Promtail stamps each
+// entry as it takes it), in UTC nanoseconds.
 //
 // A stream whose labels are refused (or that has none left) makes the
 // answer 400 naming the label; the push's other streams are kept and made

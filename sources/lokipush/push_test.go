@@ -71,21 +71,29 @@ func TestPromtailProtobufPush(t *testing.T) {
 }
 
 // TestReceiveTime: without use_incoming_timestamp every entry of a push
-// has the time it was received, as Promtail's push target does.
+// has the time it was received, as Promtail's push target does, each 1 ns
+// after the one before: two equal lines of a stream with one time would
+// be stored once by Loki (Promtail stamps each entry as it takes it).
 func TestReceiveTime(t *testing.T) {
 	e := newEnv(t, nil, nil, pipeline.Options{}, nil)
 	before := time.Now().UnixNano()
 	old := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
-	req := &push.PushRequest{Streams: []push.Stream{{Labels: `{job="a"}`, Entries: []push.Entry{{Timestamp: old, Line: "x"}, {Timestamp: old, Line: "y"}}}}}
+	req := &push.PushRequest{Streams: []push.Stream{{Labels: `{job="a"}`, Entries: []push.Entry{
+		{Timestamp: old, Line: "x"}, {Timestamp: old, Line: "same"}, {Timestamp: old, Line: "same"}}}}}
 	if a := pushProto(t, e.url, req); a.code != 204 {
 		t.Fatalf("push: %+v", a)
 	}
 	after := time.Now().UnixNano()
-	waitFor(t, "entries", func() bool { return len(e.sink.all()) == 2 })
+	waitFor(t, "entries", func() bool { return len(e.sink.all()) == 3 })
+	var last int64
 	for _, g := range e.sink.all() {
-		if g.Time < before || g.Time > after {
+		if g.Time < before || g.Time > after+3 {
 			t.Fatalf("entry time %d not the receive time (%d..%d)", g.Time, before, after)
 		}
+		if g.Time <= last {
+			t.Errorf("entry %q at %d, not after the one before (%d)", g.Line, g.Time, last)
+		}
+		last = g.Time
 	}
 }
 

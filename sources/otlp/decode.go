@@ -335,12 +335,14 @@ func (d *decoder) logRecord(b []byte) error {
 		}
 	}
 
-	ts := d.now
+	var ts int64
 	switch {
 	case t != 0 && t <= math.MaxInt64:
 		ts = int64(t)
 	case obs != 0 && obs <= math.MaxInt64:
 		ts = int64(obs)
+	default:
+		ts = d.m.clock.Next(d.now)
 	}
 	d.add(wal.Entry{Time: ts, Line: line, Metadata: d.metadata()}, labels)
 	return nil

@@ -140,11 +140,13 @@ var mappingWant = []flat{
 		`{host.name="edge-1", otel.scope.name="app/db", otel.scope.version="1.2.0", pid="4242", severity_number="19", shadowed="by scope"}`},
 	{`{app="shop", level="E", service_name="checkout"}`, now, "a\xff\x00",
 		`{host.name="edge-1", otel.scope.name="app/db", otel.scope.version="1.2.0", pid="4242", severity_number="17", shadowed="by scope"}`},
-	{`{app="shop", service_name="checkout"}`, now, "-Infinity",
+	// Records without a time: the receive time, each 1 ns after the one
+	// before (sources.EntryClock).
+	{`{app="shop", service_name="checkout"}`, now + 1, "-Infinity",
 		`{host.name="edge-1", otel.scope.name="app/db", otel.scope.version="1.2.0", pid="4242", shadowed="by scope"}`},
-	{`{app="shop", service_name="checkout"}`, now, "false",
+	{`{app="shop", service_name="checkout"}`, now + 2, "false",
 		`{host.name="edge-1", otel.scope.name="app/db", otel.scope.version="1.2.0", pid="4242", shadowed="by scope"}`},
-	{`{app="shop", service_name="checkout"}`, now, "",
+	{`{app="shop", service_name="checkout"}`, now + 3, "",
 		`{host.name="edge-1", otel.scope.name="app/db", otel.scope.version="1.2.0", pid="4242", shadowed="by scope"}`},
 }
 

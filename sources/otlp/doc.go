@@ -48,8 +48,9 @@
 // Each LogRecord becomes one entry:
 //
 //   - Time: time_unix_nano, else observed_time_unix_nano, else the time
-//     the request was received; UTC. (A value past 2262 counts as
-//     absent.)
+//     the request was received, each such record 1 ns after the one
+//     before (Loki keeps one of two entries of a stream with the same
+//     time and line); UTC. (A value past 2262 counts as absent.)
 //   - Line: the body as text: a string as it is, bytes as they are (so a
 //     line that is not UTF-8 survives), a bool, int or double as its text
 //     (NaN, Infinity, -Infinity), a key/value list as a JSON object and an

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/logcapturer/logcapturer/sources"
 	"github.com/logcapturer/logcapturer/wal"
 )
 
@@ -21,6 +22,9 @@ const (
 // mapping is the compiled form of a Config's mapping options: what the
 // decoder needs to turn records into entries.
 type mapping struct {
+	// clock times the records that carry no time (the receive time, 1 ns
+	// after the last: see sources.EntryClock).
+	clock sources.EntryClock
 	// static are the source's configured labels, sorted by name.
 	static []wal.Label
 	// resource maps a resource attribute name to the label it becomes.

@@ -279,11 +279,19 @@ func TestRawRequests(t *testing.T) {
 	}
 	end := time.Now().UnixNano()
 	// Entries without a time of their own take the time the request was
-	// received: between start and end, shown as the test's "now".
+	// received, each 1 ns after the one before: between start and end,
+	// shown as the test's "now" plus their rank in their request.
 	got := em.got()
+	var last int64
+	k := int64(0)
 	for i := range got {
-		if got[i].Time >= start && got[i].Time <= end {
-			got[i].Time = now
+		if got[i].Time >= start && got[i].Time <= end+16 {
+			if got[i].Time <= last {
+				t.Errorf("entry %d at %d, not after the one before (%d)", i, got[i].Time, last)
+			}
+			last = got[i].Time
+			got[i].Time = now + k%4
+			k++
 		}
 	}
 	checkFlat(t, got, append(append(append([]flat(nil), mappingWant...), mappingWant...), mappingWant...))

@@ -175,7 +175,7 @@ func (s *Source) serve(ctx context.Context, c *conn) {
 		case frameCut:
 			s.m.truncated.Inc()
 		}
-		if cv.convert(msg, rd.last, ck) {
+		if cv.convert(msg, s.clock.NextTime(rd.last), ck) {
 			s.m.errors.WithLabelValues(reasonParse).Inc()
 		}
 		if ck.full() && !stopped && !handOver() {

@@ -52,7 +52,9 @@
 //   - Line: the message's MSG (a leading UTF-8 BOM dropped), as Promtail
 //     does; use_rfc5424_message keeps the whole message as received, header
 //     and structured data included (for RFC 3164 messages too).
-//   - Time: the receive time (once per read of the connection), or with
+//   - Time: the receive time (taken once per read of the connection; the
+//     messages of one read each 1 ns after the one before, as Loki keeps
+//     one of two entries of a stream with the same time and line), or with
 //     use_incoming_timestamp the message's own time with its zone. An
 //     RFC 3164 time has no zone and no year: it is read in location
 //     (default: the host's zone) and given the receive year, or the one

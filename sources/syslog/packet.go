@@ -87,7 +87,7 @@ func (s *Source) readPackets(ctx context.Context) {
 					continue
 				}
 			}
-			s.gelfCount(gc.entry(msg, recv, ck))
+			s.gelfCount(gc.entry(msg, s.clock.NextTime(recv), ck))
 			offer()
 			continue
 		}
@@ -116,7 +116,7 @@ func (s *Source) readPackets(ctx context.Context) {
 		if cv.internal {
 			cv.conn = connLabels(nil, from) // no lookup per datagram
 		}
-		if cv.convert(msg, recv, ck) {
+		if cv.convert(msg, s.clock.NextTime(recv), ck) {
 			s.m.errors.WithLabelValues(reasonParse).Inc()
 		}
 		offer()

@@ -62,14 +62,17 @@ type Options struct {
 // Source is a syslog listener: a source of type syslog. See the package
 // documentation.
 type Source struct {
-	name     string
-	cfg      Config
-	logger   *slog.Logger
-	m        *metrics
-	emitter  sources.Emitter
-	labels   []wal.Label
-	loc      *time.Location
-	now      func() time.Time
+	name    string
+	cfg     Config
+	logger  *slog.Logger
+	m       *metrics
+	emitter sources.Emitter
+	labels  []wal.Label
+	loc     *time.Location
+	now     func() time.Time
+	// clock makes the receive times of the entries strictly increasing
+	// (messages of one read share it; see sources.EntryClock).
+	clock    sources.EntryClock
 	chunks   chunks
 	stages   *sources.StageRunner
 	st       *sources.StageStream // the stages' one stream; the batcher's

@@ -289,3 +289,21 @@ func TestMaxConnections(t *testing.T) {
 		t.Errorf("entries %+v", es)
 	}
 }
+
+// TestRepeatedMessagesDistinctTimes: messages read together share their
+// receive time; each gets 1 ns after the one before, or Loki would store
+// one of three equal lines of a stream (Promtail stamps each message as
+// it takes it).
+func TestRepeatedMessagesDistinctTimes(t *testing.T) {
+	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	s, em := startSourceNow(t, Config{}, nil, func() time.Time { return at })
+	c := dial(t, s)
+	msg := octet("<13>1 - - - - - - same")
+	write(t, c, msg+msg+msg)
+	es := em.waitEntries(t, 3, 5*time.Second)
+	for i, e := range es {
+		if want := at.Add(time.Duration(i)).UnixNano(); e.Time != want {
+			t.Errorf("entry %d %q at %v, want %v", i, e.Line, e.Time, want)
+		}
+	}
+}
