@@ -130,41 +130,29 @@ func (s *Source) serve(ctx context.Context, c *conn) {
 	}
 	ck := s.chunks.get()
 	var received int64
-	handOver := func() bool {
+	// handOver never drops: the batcher reads s.in until the stopper
+	// closes it, which it does only once every connection is gone, and
+	// at a stop it keeps what it takes for its final flush. So what was
+	// read and parsed is handed over, at a stop too.
+	handOver := func() {
 		s.m.received.Add(float64(fr.received - received))
 		c.bytes.Add(fr.received - received)
 		received = fr.received
 		if len(ck.entries) == 0 {
-			return true
+			return
 		}
 		n := len(ck.entries)
 		ck.seal()
-		select {
-		case s.in <- ck:
-			c.entries.Add(int64(n))
-			ck = s.chunks.get()
-			return true
-		case <-ctx.Done():
-			s.m.dropped.WithLabelValues(dropShutdown).Add(float64(n))
-			return false
-		}
+		s.in <- ck
+		c.entries.Add(int64(n))
+		ck = s.chunks.get()
 	}
-	stopped := false
-	fr.beforeRead = func() {
-		if !stopped && !handOver() {
-			stopped = true
-			c.nc.Close() // the read that follows fails at once
-		}
-	}
+	fr.beforeRead = handOver
 	for {
 		msg, st, err := fr.next()
 		if err != nil {
 			s.connEnded(ctx, c, fr, err)
-			if stopped {
-				s.m.dropped.WithLabelValues(dropShutdown).Add(float64(len(ck.entries)))
-			} else {
-				handOver()
-			}
+			handOver()
 			s.chunks.put(ck)
 			return
 		}
@@ -178,9 +166,8 @@ func (s *Source) serve(ctx context.Context, c *conn) {
 		if cv.convert(msg, s.clock.NextTime(rd.last), ck) {
 			s.m.errors.WithLabelValues(reasonParse).Inc()
 		}
-		if ck.full() && !stopped && !handOver() {
-			stopped = true
-			c.nc.Close()
+		if ck.full() {
+			handOver()
 		}
 	}
 }

@@ -307,3 +307,51 @@ func TestRepeatedMessagesDistinctTimes(t *testing.T) {
 		}
 	}
 }
+
+// TestStopHandsOverParsedMessages: at a stop while the pipeline is slow
+// (the batcher waits in Emit, its queue is full, connections wait to hand
+// their parsed messages over), every message read and parsed is handed
+// to the final flush, none dropped, and nothing is counted as dropped.
+// Before, a connection waiting to hand over at the stop dropped its chunk
+// (and counted it twice). Found by a reviewer.
+func TestStopHandsOverParsedMessages(t *testing.T) {
+	s, em := startSource(t, Config{ListenProtocol: ProtoTCP}, nil)
+	em.Hold() // the WAL is slow: the batcher's Emit waits
+	first := octet("<13>1 2024-01-02T03:04:05Z h a - - - first")
+	write(t, dial(t, s), first)
+	<-em.waiting // the batcher is in Emit
+	const conns, per = 16, 10
+	total := len(first)
+	for c := range conns {
+		var b strings.Builder
+		for i := range per {
+			b.WriteString(octet(fmt.Sprintf("<13>1 2024-01-02T03:04:05Z h a - - - conn%d msg%d", c, i)))
+		}
+		total += b.Len()
+		write(t, dial(t, s), b.String())
+	}
+	// A connection counts its bytes when it hands over, before it waits:
+	// once all are counted, every message is parsed, and the connections
+	// the batcher's queue has no room for wait to hand theirs over.
+	waitFor(t, "every byte parsed", 5*time.Second, func() bool {
+		var n int64
+		for _, c := range s.Connections() {
+			n += c.Bytes
+		}
+		return n == int64(total)
+	})
+	released := make(chan struct{})
+	go func() {
+		defer close(released)
+		<-em.waiting // the final flush: let the pipeline take it
+		em.Release()
+	}()
+	s.Close()
+	<-released
+	if got := em.Len(); got != conns*per+1 {
+		t.Errorf("%d of %d parsed messages in the WAL after a stop whose final flush the pipeline took", got, conns*per+1)
+	}
+	if d := droppedOf(s, dropShutdown); d != 0 {
+		t.Errorf("dropped{shutdown} = %v, want 0", d)
+	}
+}
