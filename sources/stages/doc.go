@@ -31,8 +31,12 @@
 // when it is parsed, unless Env.NoFiles (then only its options are
 // checked), looks once a minute (in Process) whether the file was replaced
 // and then opens the new one, and Pipeline.Close unmaps it. A stage's options are a
-// struct with yaml tags decoded strictly (parser.decode); label maps and
-// name lists have their own decoders.
+// struct with yaml tags decoded strictly (parser.decode), but for the
+// stages Promtail decodes with mapstructure.WeakDecode (cri, drop, limit,
+// multiline, pack, sampling): there a quoted number or boolean, a single
+// string for a list, and a number or boolean for a string (true is "1",
+// 1.0 is "1": a drop value compares so) are taken as Promtail takes them
+// (weakNode); label maps and name lists have their own decoders.
 //
 // # Extracted map
 //
@@ -42,6 +46,8 @@
 // stages extracted, without clearing them (as Promtail's nested pipelines
 // do). Values are strings, float64 numbers, booleans or nil (json); stages
 // convert them to strings as Promtail's getString does (toString). A json
+// expression that fails on an entry (join(',', tags) without tags) leaves
+// the value as it was, as Promtail's does. A json
 // expression that finds nothing sets its name to nil, which later stages
 // treat as present but not a string.
 //

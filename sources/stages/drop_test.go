@@ -111,3 +111,57 @@ func TestParseByteSize(t *testing.T) {
 		}
 	}
 }
+
+// TestDropValueWeak: Promtail decodes the drop stage's options with
+// mapstructure.WeakDecode, so value: true is "1" and value: 1.0 is "1";
+// the same config keeps and drops the same entries here. Found by a
+// reviewer against Promtail's drop.go.
+func TestDropValueWeak(t *testing.T) {
+	r, _ := runOne(t, "- json: {expressions: {debug: debug}}\n- drop: {source: debug, value: true}\n", `{"debug":"true"}`, nil)
+	if r.Dropped {
+		t.Errorf("value: true dropped debug=\"true\": Promtail's value is \"1\"")
+	}
+	r, _ = runOne(t, "- json: {expressions: {debug: debug}}\n- drop: {source: debug, value: true}\n", `{"debug":"1"}`, nil)
+	if !r.Dropped {
+		t.Errorf("value: true kept debug=\"1\"")
+	}
+	r, _ = runOne(t, "- json: {expressions: {code: code}}\n- drop: {source: code, value: 1.0}\n", `{"code":1}`, nil)
+	if !r.Dropped {
+		t.Errorf("value: 1.0 kept code=1: Promtail's value is \"1\"")
+	}
+	r, _ = runOne(t, "- json: {expressions: {code: code}}\n- drop: {source: code, value: \"1.0\"}\n", `{"code":1}`, nil)
+	if r.Dropped {
+		t.Errorf("value: \"1.0\" (a string) dropped code=1")
+	}
+}
+
+// TestWeaklyTypedOptions: the options Promtail decodes weakly take quoted
+// numbers and booleans, and a single string for a list.
+func TestWeaklyTypedOptions(t *testing.T) {
+	env, _ := testEnv(testNow)
+	for name, doc := range map[string]string{
+		"limit quoted":      `[{limit: {rate: "10", burst: "20", drop: "true"}}]`,
+		"multiline quoted":  `[{multiline: {firstline: "^x", max_lines: "50"}}]`,
+		"pack single label": `[{pack: {labels: app}}]`,
+		"pack quoted bool":  `[{pack: {labels: [app], ingest_timestamp: "false"}}]`,
+		"sampling quoted":   `[{sampling: {rate: "0.5"}}]`,
+		"cri quoted":        `[{cri: {max_partial_lines: "200"}}]`,
+	} {
+		if _, ps := parseYAML(t, doc, env); len(ps) > 0 {
+			t.Errorf("%s: refused: %v", name, ps)
+		}
+	}
+	// Strict stages stay strict, and what does not convert is refused.
+	for name, doc := range map[string]string{
+		"limit word":      `[{limit: {rate: "ten"}}]`,
+		"regex no string": `[{regex: {expression: [a]}}]`,
+	} {
+		if _, ps := parseYAML(t, doc, env); len(ps) == 0 {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	r, _ := runOne(t, "- pack: {labels: app}\n", "line", map[string]string{"app": "web", "job": "x"})
+	if r.Labels["app"] != "" || !strings.Contains(r.Line, `"app":"web"`) {
+		t.Errorf("pack with a single label: %+v", r)
+	}
+}

@@ -23,7 +23,8 @@ type jsonExpr struct {
 	name  string
 	jmes  *jmespath.JMESPath
 	path  []string
-	value any // scratch
+	value any  // scratch
+	keep  bool // scratch: the search failed, the extracted value stays as it was
 }
 
 // jsonStage extracts values from a JSON object with JMESPath expressions,
@@ -114,8 +115,10 @@ func (s *jsonStage) Process(e *Entry, next func(*Entry)) {
 	}
 	for i := range s.exprs {
 		x := &s.exprs[i]
-		e.Extracted[x.name] = x.value
-		x.value = nil
+		if !x.keep {
+			e.Extracted[x.name] = x.value
+		}
+		x.value, x.keep = nil, false
 	}
 	next(e)
 }
@@ -130,7 +133,10 @@ func (s *jsonStage) extractJMESPath(in string) error {
 		x := &s.exprs[i]
 		r, err := x.jmes.Search(data)
 		if err != nil {
-			continue // Promtail leaves the value as it was
+			// Promtail leaves the value as it was (absent stays
+			// absent): join(',', tags) without tags errors.
+			x.keep = true
+			continue
 		}
 		x.value = jsonResult(r)
 	}

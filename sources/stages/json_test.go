@@ -87,3 +87,33 @@ func TestJSON(t *testing.T) {
 		})
 	}
 }
+
+// TestJSONSearchErrorLeavesValue: a JMESPath expression that fails on an
+// entry (join(',', tags) without tags) leaves the value as it was, as
+// Promtail's json stage does (`if err != nil { continue }` in
+// processEntry): absent stays absent, so a drop on it keeps the entry,
+// and a label's copy stays. Found by a reviewer against Promtail's source.
+func TestJSONSearchErrorLeavesValue(t *testing.T) {
+	r, _ := runOne(t, `
+- json:
+    expressions:
+      tags: "join(',', tags)"
+- drop:
+    source: tags
+`, `{"msg":"no tags here"}`, map[string]string{"job": "x"})
+	if r.Dropped {
+		t.Errorf("entry dropped: the failed search set tags")
+	}
+	r, _ = runOne(t, `
+- json:
+    expressions:
+      n: "length(items)"
+      msg: msg
+`, `{"msg":"x"}`, map[string]string{"n": "from-label"})
+	if v, ok := r.Extracted["n"]; !ok || v != "from-label" {
+		t.Errorf("extracted[n] = %#v (present %v), want the label's copy", v, ok)
+	}
+	if r.Extracted["msg"] != "x" {
+		t.Errorf("extracted[msg] = %#v", r.Extracted["msg"])
+	}
+}

@@ -25,7 +25,9 @@ func (p *parser) parseLabelSources(n *yaml.Node, key, stage string, line int) ([
 	if !ok {
 		return nil, false
 	}
-	if len(m) == 0 {
+	if m == nil {
+		// Promtail refuses no mapping (validateLabelsConfig: a nil
+		// map), and takes an empty one ({}) as a stage that does nothing.
 		p.fail(line, key, "needs at least one label (label: source, or label: with no value to use the extracted value of that name)")
 		return nil, false
 	}

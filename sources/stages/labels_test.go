@@ -98,3 +98,22 @@ func TestOutputStage(t *testing.T) {
 		t.Errorf("line %q failed %v", r.Line, c.failed)
 	}
 }
+
+// TestEmptyLabelsMapping: labels: {} and structured_metadata: {} do
+// nothing, as in Promtail (validateLabelsConfig refuses only no mapping);
+// labels: with no value is refused, as there.
+func TestEmptyLabelsMapping(t *testing.T) {
+	env, _ := testEnv(testNow)
+	for _, doc := range []string{`[{labels: {}}]`, `[{structured_metadata: {}}]`} {
+		if _, ps := parseYAML(t, doc, env); len(ps) > 0 {
+			t.Errorf("%s: refused: %v", doc, ps)
+		}
+	}
+	r, _ := runOne(t, "- labels: {}\n", "line", map[string]string{"job": "x"})
+	if r.Dropped || r.Labels["job"] != "x" || len(r.Labels) != 1 {
+		t.Errorf("labels: {} changed the entry: %+v", r)
+	}
+	if _, ps := parseYAML(t, "[{labels: }]", env); len(ps) == 0 || !strings.Contains(ps[0].Msg, "needs at least one label") {
+		t.Errorf("labels: with no value: %v", ps)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -195,12 +196,99 @@ func (p *parser) decode(n *yaml.Node, key string, line int, stage string, out an
 		if config.IsNull(val) {
 			continue
 		}
+		if weakStages[stage] {
+			val = weakNode(config.ResolveAlias(val), v.Field(idx).Type())
+		}
 		if err := config.ResolveAlias(val).Decode(v.Field(idx).Addr().Interface()); err != nil {
 			p.fail(val.Line, fkey, "%s", yamlErrMsg(err))
 			ok = false
 		}
 	}
 	return ok
+}
+
+// weakStages are the stages whose options Promtail decodes with
+// mapstructure.WeakDecode (cri, drop, limit, multiline, pack, sampling):
+// "10" where a number is due, "true" where a boolean is, a single string
+// where a list is, and a number or boolean where a string is (true is
+// "1", 1.0 is "1"). A drop value: true then matches an extracted "1", as
+// in Promtail.
+var weakStages = map[string]bool{"cri": true, "drop": true, "limit": true, "multiline": true, "pack": true, "sampling": true}
+
+var unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
+
+// weakNode returns the node WeakDecode would make of the scalar n for a
+// field of type t (n itself when there is nothing to convert, or it does
+// not convert: the decode then says what is wrong). Scalars are resolved
+// as YAML 1.2 (yaml.v3) resolves them.
+func weakNode(n *yaml.Node, t reflect.Type) *yaml.Node {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if n.Kind != yaml.ScalarNode || reflect.PointerTo(t).Implements(unmarshalerType) {
+		return n
+	}
+	tag := n.ShortTag()
+	var f float64
+	isNum := (tag == "!!int" || tag == "!!float") && n.Decode(&f) == nil
+	var b bool
+	isBool := tag == "!!bool" && n.Decode(&b) == nil
+	scalar := func(tag, v string) *yaml.Node {
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: v, Line: n.Line, Column: n.Column}
+	}
+	bit := func(b bool) string {
+		if b {
+			return "1"
+		}
+		return "0"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		var i int64
+		switch {
+		case isBool:
+			return scalar("!!str", bit(b))
+		case tag == "!!int" && n.Decode(&i) == nil:
+			return scalar("!!str", strconv.FormatInt(i, 10))
+		case isNum:
+			return scalar("!!str", strconv.FormatFloat(f, 'f', -1, 64))
+		}
+	case reflect.Bool:
+		switch {
+		case tag == "!!str" && n.Value == "":
+			return scalar("!!bool", "false")
+		case tag == "!!str":
+			if v, err := strconv.ParseBool(n.Value); err == nil {
+				return scalar("!!bool", strconv.FormatBool(v))
+			}
+		case isNum:
+			return scalar("!!bool", strconv.FormatBool(f != 0))
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		switch {
+		case tag == "!!str" && t != reflect.TypeFor[time.Duration]():
+			if v, err := strconv.ParseInt(n.Value, 0, 64); err == nil {
+				return scalar("!!int", strconv.FormatInt(v, 10))
+			}
+		case isBool:
+			return scalar("!!int", bit(b))
+		case tag == "!!float" && isNum:
+			return scalar("!!int", strconv.FormatInt(int64(f), 10))
+		}
+	case reflect.Float32, reflect.Float64:
+		switch {
+		case tag == "!!str":
+			if v, err := strconv.ParseFloat(n.Value, 64); err == nil {
+				return scalar("!!float", strconv.FormatFloat(v, 'g', -1, 64))
+			}
+		case isBool:
+			return scalar("!!float", bit(b))
+		}
+	case reflect.Slice:
+		return &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Content: []*yaml.Node{n}, Line: n.Line, Column: n.Column}
+	}
+	return n
 }
 
 // yamlErrMsg strips yaml's "yaml: unmarshal errors:\n  line N: " framing.
