@@ -406,6 +406,42 @@ func (c *conv) copyTree(n *yaml.Node, pkey string, depth int) *yaml.Node {
 	return out
 }
 
+// copyStages copies a pipeline_stages list (copyTree) and gives each
+// timestamp stage without a location, nested ones in match stages too,
+// location: UTC: Promtail reads a time without a zone as UTC
+// (time.Parse), logcapturer in the host's zone unless told.
+func (c *conv) copyStages(n *yaml.Node, pkey string) *yaml.Node {
+	out := c.copyTree(n, pkey, 0)
+	utcTimestamps(out, 0)
+	return out
+}
+
+func utcTimestamps(list *yaml.Node, depth int) {
+	if list == nil || list.Kind != yaml.SequenceNode || depth > maxDepth {
+		return
+	}
+	for _, st := range list.Content {
+		if st.Kind != yaml.MappingNode || len(st.Content) != 2 || st.Content[1].Kind != yaml.MappingNode {
+			continue
+		}
+		name, opts := st.Content[0].Value, st.Content[1]
+		switch name {
+		case "timestamp":
+			if !hasKey(opts, "location") {
+				k := plain("location")
+				k.LineComment = "promtail: reads a time without a zone as UTC"
+				opts.Content = append(opts.Content, k, str("UTC"))
+			}
+		case "match":
+			for i := 0; i+1 < len(opts.Content); i += 2 {
+				if opts.Content[i].Value == "stages" {
+					utcTimestamps(opts.Content[i+1], depth+1)
+				}
+			}
+		}
+	}
+}
+
 // Reading helpers.
 
 func joinKey(path, key string) string {

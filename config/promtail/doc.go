@@ -48,7 +48,9 @@
 //     after job_name (job-1, job-2, ... when there are several).
 //   - pipeline_stages: copied verbatim (the stages package runs Promtail's
 //     syntax) and parsed here, so a stage of the wrong shape is a problem
-//     at its line. A file a stage names (geoip's db) is not opened here:
+//     at its line. A timestamp stage without a location (nested in match
+//     too) gets location: UTC, commented: Promtail reads a time without a
+//     zone as UTC, logcapturer in the host's zone unless told. A file a stage names (geoip's db) is not opened here:
 //     it is on the machine that runs the converted file, whose check and
 //     start open it.
 //   - limits_config: readline_rate_enabled with readline_rate,

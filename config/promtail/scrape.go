@@ -424,7 +424,7 @@ func (c *conv) fileSource(name string, t fileTarget, job *yaml.Node, jobPath str
 	}
 	var sl *yaml.Node
 	if stagesNode != nil {
-		sl = c.copyTree(stagesNode, joinKey(jobPath, "pipeline_stages"), 0)
+		sl = c.copyStages(stagesNode, joinKey(jobPath, "pipeline_stages"))
 	}
 	if c.limitStage != nil {
 		if sl == nil {

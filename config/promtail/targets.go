@@ -78,7 +78,7 @@ func (c *conv) common(s *yaml.Node, t target, typ string, e entry, labels *entry
 	}
 	var sl *yaml.Node
 	if t.stages != nil {
-		sl = c.copyTree(t.stages, joinKey(t.jobPath, "pipeline_stages"), 0)
+		sl = c.copyStages(t.stages, joinKey(t.jobPath, "pipeline_stages"))
 	}
 	if c.limitStage != nil {
 		if sl == nil {
