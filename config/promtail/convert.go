@@ -267,7 +267,7 @@ func (c *conv) expand(n, r *yaml.Node, path string, depth int) {
 	switch n.Kind {
 	case yaml.ScalarNode:
 		c.raw[n] = r
-		if c.opts.NoExpandEnv || !strings.Contains(n.Value, "$") {
+		if c.opts.NoExpandEnv || !strings.ContainsAny(n.Value, "$\\") {
 			return
 		}
 		v, errs := expandEnv(n.Value, c.opts.LookupEnv)

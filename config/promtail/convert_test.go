@@ -290,14 +290,24 @@ func TestEnv(t *testing.T) {
 	}
 	for _, tc := range []struct{ in, expanded, kept string }{
 		{"${A}", "x", "${A:-}"},
-		{"$A/b", "x/b", "${A:-}/b"},
+		// Promtail's envsubst expands only ${...}: a password "Pa$sw0rd"
+		// and a template's {{ $v }} stay as written.
+		{"$A/b", "$A/b", "$A/b"},
+		{"Pa$sw0rd", "Pa$sw0rd", "Pa$sw0rd"},
+		{"{{ $v := .Value }}{{ $v }}", "{{ $v := .Value }}{{ $v }}", "{{ $v := .Value }}{{ $v }}"},
+		// Its escapes: \\ is \ and \/ is /; any other \ stays.
+		{`C:\\logs`, `C:\logs`, `C:\logs`},
+		{`a\/b`, "a/b", "a/b"},
+		{`\d+\s`, `\d+\s`, `\d+\s`},
+		{`${A}\\`, `x\`, `${A:-}\`},
 		{"${UNSET}", "", "${UNSET:-}"},
 		{"${UNSET:-d}", "d", "${UNSET:-d}"},
 		{"${EMPTY:-d}", "d", "${EMPTY:-d}"},
 		{"a$$b", "a$b", "a$b"},
 		{"end$", "end$", "end$"},
 		{"$${A}", "${A}", "$${A}"},
-		{"$$$A", "$x", "$$${A:-}"},
+		{"$$$A", "$$A", "$$$A"},
+		{"$$${A}", "$x", "$$${A:-}"},
 		{"re(x)$", "re(x)$", "re(x)$"},
 	} {
 		got, errs := expandEnv(tc.in, env)

@@ -177,8 +177,11 @@
 //     source's native relabel_configs (config Source.RelabelConfigs), run
 //     on each entry's labels with the source's __ labels, as Promtail runs
 //     them; an entry they drop is counted (reason "relabel").
-//   - -config.expand-env: ${VAR}, ${VAR:-default} and $VAR in values, an
-//     unset variable being empty (Options.NoExpandEnv, --no-expand-env,
+//   - -config.expand-env, as its drone/envsubst v1.0.3 does: ${VAR} and
+//     ${VAR:-default} in values, an unset variable being empty; $VAR
+//     without braces stays as written (a password "Pa$sw0rd", a
+//     template's {{ $v }}); "$$" is "$", "\\" is "\" and "\/" is "/"
+//     (Options.NoExpandEnv, --no-expand-env,
 //     turns it off: a "$" is a "$", as in Promtail without the flag). With
 //     Options.KeepEnv (convert) string values keep their references, as
 //     ${VAR:-default}, which logcapturer reads the same way; a static

@@ -2,10 +2,12 @@ package promtail
 
 import "strings"
 
-// expandEnv expands s as Promtail's -config.expand-env does: ${VAR},
-// ${VAR:-default} (default when VAR is unset or empty) and $VAR; an unset
-// variable is empty. "$$" is a "$"; a "$" before anything else is kept.
-// It returns a message for each malformed reference.
+// expandEnv expands s as Promtail's -config.expand-env does (drone/envsubst
+// v1.0.3, over the whole file): ${VAR} and ${VAR:-default} (default when
+// VAR is unset or empty); an unset variable is empty. "$$" is a "$"; a "$"
+// before anything else is kept, $VAR too (envsubst expands only braces).
+// Its escapes apply to all text: "\\" is "\" and "\/" is "/". It
+// returns a message for each malformed reference.
 func expandEnv(s string, lookup func(string) (string, bool)) (string, []string) {
 	var b strings.Builder
 	var errs []string
@@ -38,12 +40,22 @@ func keepRefs(s string) string {
 // walkRefs splits s into literal text and variable references.
 func walkRefs(s string, lit func(string), ref func(name, def string, hasDef bool), bad func(string)) {
 	for {
-		i := strings.IndexByte(s, '$')
+		i := strings.IndexAny(s, "$\\")
 		if i < 0 || i+1 >= len(s) {
 			lit(s)
 			return
 		}
 		lit(s[:i])
+		if s[i] == '\\' {
+			if c := s[i+1]; c == '\\' || c == '/' {
+				lit(s[i+1 : i+2])
+				s = s[i+2:]
+			} else {
+				lit("\\")
+				s = s[i+1:]
+			}
+			continue
+		}
 		switch c := s[i+1]; {
 		case c == '$':
 			lit("$")
@@ -63,13 +75,6 @@ func walkRefs(s string, lit func(string), ref func(name, def string, hasDef bool
 				continue
 			}
 			ref(name, def, hasDef)
-		case c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z':
-			j := i + 1
-			for j < len(s) && (s[j] == '_' || 'a' <= s[j] && s[j] <= 'z' || 'A' <= s[j] && s[j] <= 'Z' || '0' <= s[j] && s[j] <= '9') {
-				j++
-			}
-			ref(s[i+1:j], "", false)
-			s = s[j:]
 		default:
 			lit("$")
 			s = s[i+1:]
