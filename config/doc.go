@@ -212,6 +212,8 @@
 //	    basic_auth: {username: u, password: ..., password_file: ...}   # or
 //	    bearer_token: ...            # or bearer_token_file: what clients must send (not both kinds);
 //	                                 # a file is read again at most once a second
+//	    ignore_tenant_header: false  # true: X-Scope-OrgID is not the entries' tenant (as Promtail;
+//	                                 # convert sets it); the sink's tenant applies
 //	    # labels are set over the pushed ones; X-Scope-OrgID becomes the
 //	    # entries' tenant (__tenant_id__); pushed labels starting with __ are
 //	    # dropped (a relabel hook sees them first); pipeline_stages run on

@@ -92,7 +92,9 @@
 //   - loki_push_api: a loki_push source: server.http_listen_address and
 //     http_listen_port become listen_address (a port is required; the
 //     other server keys are noted as ignored), labels,
-//     use_incoming_timestamp.
+//     use_incoming_timestamp; ignore_tenant_header: true, as Promtail
+//     ships pushes under its client's tenant whatever X-Scope-OrgID they
+//     carry.
 //   - docker_sd_configs, in its usual use on an edge host (host a local
 //     unix socket, unix:///var/run/docker.sock): each item becomes a
 //     docker source reading <data-root>/containers/*/*-json.log (data-root

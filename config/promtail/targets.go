@@ -324,5 +324,7 @@ func (c *conv) lokiPush(e entry, t target) *yaml.Node {
 			c.put(s, "use_incoming_timestamp", plain("true"), v.k, v.path)
 		}
 	}
+	k := c.put(s, "ignore_tenant_header", plain("true"), e.k, e.path)
+	k.LineComment = "promtail: pushes go out under the client's tenant, whatever X-Scope-OrgID they carry"
 	return s
 }

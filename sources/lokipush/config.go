@@ -47,6 +47,10 @@ type Config struct {
 	BasicAuth       receiver.BasicAuth `yaml:"basic_auth"`
 	BearerToken     string             `yaml:"bearer_token"`
 	BearerTokenFile string             `yaml:"bearer_token_file"`
+	// IgnoreTenantHeader ships pushes under the sink's tenant whatever
+	// X-Scope-OrgID they carry, as Promtail's push target does (convert
+	// sets it); false (default): the header is the entries' tenant.
+	IgnoreTenantHeader bool `yaml:"ignore_tenant_header"`
 }
 
 var (

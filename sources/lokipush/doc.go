@@ -31,7 +31,9 @@
 // starting with "__" are dropped; the source's configured labels are set
 // over the pushed ones; the X-Scope-OrgID header, when sent, becomes the
 // entries' tenant, the label __tenant_id__ (wal.TenantLabel) that the loki
-// sink sends as X-Scope-OrgID and never as a label. Structured metadata
+// sink sends as X-Scope-OrgID and never as a label (not with
+// ignore_tenant_header, as Promtail's push target, whose pushes go out
+// under its client's tenant). Structured metadata
 // is kept per entry (sorted by name; of a name given twice the last
 // value), and so is the line, byte for byte. The entry's time is the
 // pushed timestamp with use_incoming_timestamp, else the time the push

@@ -223,3 +223,25 @@ func TestFullWALIs429(t *testing.T) {
 	}
 	t.Fatalf("never 429: %v", codes)
 }
+
+// TestIgnoreTenantHeader: with ignore_tenant_header (what convert writes
+// for a Promtail push target) the pushed X-Scope-OrgID is not the
+// entries' tenant, not even a malformed one: Promtail's handleLoki only
+// parses the request with it, and the client's tenant_id applies.
+func TestIgnoreTenantHeader(t *testing.T) {
+	c := NewConfig()
+	c.IgnoreTenantHeader = true
+	e := newEnv(t, c, nil, pipeline.Options{}, nil)
+	req := &push.PushRequest{Streams: []push.Stream{{Labels: `{job="a"}`, Entries: []push.Entry{{Timestamp: time.Now(), Line: "x"}}}}}
+	for _, tenant := range []string{"edge-team", "a|b"} {
+		if a := pushProto(t, e.url, req, "X-Scope-OrgID", tenant); a.code != http.StatusNoContent {
+			t.Fatalf("push with tenant %q: %d %q", tenant, a.code, a.body)
+		}
+	}
+	waitFor(t, "entries", func() bool { return len(e.sink.all()) == 2 })
+	for _, g := range e.sink.all() {
+		if want := l("job", "a"); !slices.Equal(g.Labels, want) {
+			t.Errorf("labels %v, want %v", g.Labels, want)
+		}
+	}
+}

@@ -24,6 +24,9 @@ type Source struct {
 	name string
 	opts *options
 	srv  *receiver.Server
+	// ignoreTenant: X-Scope-OrgID is not the entries' tenant
+	// (Config.IgnoreTenantHeader).
+	ignoreTenant bool
 }
 
 var _ sources.Source = (*Source)(nil)
@@ -31,7 +34,7 @@ var _ sources.Source = (*Source)(nil)
 // New returns the source c describes, not listening yet (Start binds the
 // address). deps.Emitter is required.
 func New(deps sources.Deps, c *Config) (*Source, error) {
-	s := &Source{name: deps.Name, opts: newOptions(deps.Name, deps.Labels, c.UseIncomingTimestamp)}
+	s := &Source{name: deps.Name, opts: newOptions(deps.Name, deps.Labels, c.UseIncomingTimestamp), ignoreTenant: c.IgnoreTenantHeader}
 	s.opts.keepInternal = deps.Relabel != nil
 	srv, err := c.keys().NewServer(deps, Type)
 	if err != nil {
@@ -72,9 +75,12 @@ func (s *Source) Close() error { return s.srv.Close() }
 // decode turns one push into blocks: protobuf (snappy-compressed, as
 // Loki takes it) unless the Content-Type is JSON.
 func (s *Source) decode(req *receiver.Request) ([]sources.Record, error) {
-	tenant := strings.TrimSpace(req.HTTP.Header.Get("X-Scope-OrgID"))
-	if err := checkTenant(tenant); err != nil {
-		return nil, receiver.BadRequest("%v", err)
+	var tenant string
+	if !s.ignoreTenant {
+		tenant = strings.TrimSpace(req.HTTP.Header.Get("X-Scope-OrgID"))
+		if err := checkTenant(tenant); err != nil {
+			return nil, receiver.BadRequest("%v", err)
+		}
 	}
 	b := &builder{opts: s.opts, tenant: tenant, received: req.Received.UTC().UnixNano()}
 	var err error
