@@ -29,9 +29,12 @@
 //  5. The records' bytes are acquired from the Inflight of
 //     MaxInflightBytes: more than the bound is 413; not fitting now is 429
 //     with Retry-After, at once (no queueing).
-//  6. Each record is emitted with a completion from one sources.Acks; an
-//     Emit still waiting after EmitWait (the pipeline's queue full) is 429
-//     (wal_busy); an Emit refused (shutdown) is 503.
+//  6. Each record is emitted with a completion from one sources.Acks; the
+//     first record's Emit still waiting after EmitWait (the pipeline's
+//     queue full) is 429 (wal_busy): nothing of the push was taken. Once
+//     one record is taken the others wait up to DurableWait (a 429 then
+//     would have the client send the taken ones again), and running out,
+//     or an Emit refused (shutdown), is 503 as in step 7.
 //  7. The request waits for its Acks, at most DurableWait: nil from every
 //     completion (each fired after the fsync covering its record) is the
 //     Endpoint's OK (default 204). A failed completion (the append or

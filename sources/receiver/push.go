@@ -263,24 +263,32 @@ func (h *pushHandler) decode(r *http.Request, enc decoding) (recs []sources.Reco
 
 // emit hands the records to the pipeline, each with its completion. The
 // first Emit that fails stops it: what was emitted completes on its own,
-// the failed record's completion is called here.
+// the failed record's completion is called here. Only the first record
+// waits at most EmitWait (then 429: nothing of the push was taken, a
+// resend duplicates nothing). Once it is taken the push is under way,
+// and the others wait as long as the answer does (DurableWait): a 429
+// then would have the client send the taken records again.
 func (h *pushHandler) emit(ctx context.Context, recs []sources.Record, acks *sources.Acks) *Error {
 	s := h.s
-	ectx, cancel := context.WithTimeout(ctx, s.opts.EmitWait)
+	first, cancel := context.WithTimeout(ctx, s.opts.EmitWait)
 	defer cancel()
+	rest, cancelRest := context.WithTimeout(ctx, s.opts.DurableWait)
+	defer cancelRest()
+	ectx := first
 	for i := range recs {
 		rec := recs[i]
 		rec.Source = s.opts.Name
 		rec.Done = acks.Add()
 		if err := s.opts.Emitter.Emit(ectx, rec); err != nil {
 			rec.Done(err)
-			if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			if i == 0 && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
 				return &Error{Code: http.StatusTooManyRequests, Reason: ReasonWALBusy,
 					Msg: "the wal did not take the push within " + s.opts.EmitWait.String() + ": retry later"}
 			}
 			return &Error{Code: http.StatusServiceUnavailable, Reason: ReasonNotDurable, Msg: "not taken: " + err.Error() + ": retry"}
 		}
 		recs[i].Data = nil // the pipeline's now
+		ectx = rest
 	}
 	return nil
 }
