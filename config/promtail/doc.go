@@ -138,8 +138,10 @@
 //     refused and go to the dead-letter queue); the logs of stopped containers are
 //     read too (Promtail reads containers running at a refresh); a
 //     container without a readable config.v2.json has only its ID; a
-//     joined line longer than max_line_bytes is split (Promtail cuts at
-//     its max_line_size, 256 KiB by default, and drops the rest).
+//     joined line longer than max_line_bytes (256 KiB, Loki's default
+//     max_line_size) is split into entries of that size (Promtail has no
+//     limit unless limits_config sets max_line_size, and then drops or
+//     truncates the line).
 //   - kubernetes_sd_configs with role: pod, Promtail's DaemonSet use: each
 //     item (the items of a job that differ only in their namespaces: one,
 //     listing them all, so that a pod two items select is read once, as
