@@ -52,6 +52,21 @@ type Options struct {
 	// means DefaultPodLogDir. For a host whose /var/log/pods is mounted
 	// elsewhere (and tests).
 	PodLogDir string
+	// WorkDir is the directory Promtail ran in, where a relative
+	// __path__ is resolved (Promtail makes its matches absolute); ""
+	// means the current directory.
+	WorkDir string
+}
+
+// workDir returns Options.WorkDir, else the current directory.
+func (c *conv) workDir() string {
+	if c.opts.WorkDir != "" {
+		return c.opts.WorkDir
+	}
+	if d, err := os.Getwd(); err == nil {
+		return d
+	}
+	return "/"
 }
 
 // Result is a converted configuration.

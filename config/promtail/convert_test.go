@@ -1049,3 +1049,34 @@ scrape_configs:
 		}
 	}
 }
+
+// TestConvertRelativePath: Promtail makes the matches of a relative
+// __path__ absolute (filepath.Abs), so the filename label and its
+// positions are absolute; the converted path is resolved in WorkDir.
+func TestConvertRelativePath(t *testing.T) {
+	src := `clients:
+  - url: http://loki:3100/loki/api/v1/push
+scrape_configs:
+  - job_name: rel
+    static_configs: [{labels: {__path__: logs/**/*.log}}]
+  - job_name: abs
+    static_configs: [{labels: {__path__: /var/log/*.log}}]
+`
+	r, cfg := convertParse(t, src, Options{LookupEnv: noEnv, WorkDir: "/srv/app"})
+	var paths []string
+	for _, s := range cfg.Sources {
+		paths = append(paths, s.Options.(*sources.FileConfig).Paths...)
+	}
+	if want := []string{"/srv/app/logs/**/*.log", "/var/log/*.log"}; !slices.Equal(paths, want) {
+		t.Errorf("paths %q, want %q", paths, want)
+	}
+	noted := false
+	for _, n := range r.Notes {
+		if n.Key == "scrape_configs[0].static_configs[0].labels.__path__" && strings.Contains(n.Msg, "is relative") {
+			noted = true
+		}
+	}
+	if !noted {
+		t.Errorf("no note on the relative path: %v", r.Notes)
+	}
+}

@@ -43,7 +43,9 @@
 //     refuses a repeated job_name): an earlier static or discovery job of
 //     the same name never ran, and is left out with a note. The file
 //     source adds filename (the
-//     path as the glob matched it) like Promtail; no job label is added
+//     path as the glob matched it) like Promtail; a relative __path__ is
+//     made absolute in the current directory (Options.WorkDir), with a
+//     note, as Promtail makes its matches absolute; no job label is added
 //     that the labels do not set. One source per distinct target, named
 //     after job_name (job-1, job-2, ... when there are several).
 //   - pipeline_stages: copied verbatim (the stages package runs Promtail's

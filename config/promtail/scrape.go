@@ -2,6 +2,7 @@ package promtail
 
 import (
 	"maps"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -335,6 +336,15 @@ func (c *conv) staticConfig(n *yaml.Node, path string, rules []*relabel.Config) 
 			c.note(n.Line, path, "promtail: target %q has no __path__ label: Promtail tails nothing for it, and neither does logcapturer", addr)
 			continue
 		}
+		if !filepath.IsAbs(p) {
+			// Promtail makes each match absolute (filepath.Abs in its
+			// file target's sync): the filename label and its
+			// positions' keys are absolute.
+			abs := filepath.Join(c.workDir(), p)
+			c.note(lineOf(lines, pathLabel, n), joinKey(path, "labels.__path__"),
+				"promtail: %q is relative: Promtail reads it in its working directory and labels the files with absolute paths; converted as %q", p, abs)
+			p = abs
+		}
 		if h, ok := final[hostLabel]; ok && h != "" {
 			c.note(lineOf(lines, hostLabel, n), joinKey(path, "labels.__host__"),
 				"promtail: __host__ %q: Promtail tails the target only on that host; logcapturer tails it wherever it runs", h)
@@ -366,6 +376,9 @@ func (c *conv) staticConfig(n *yaml.Node, path string, rules []*relabel.Config) 
 					t.labels[k] = base[k]
 				}
 			}
+		}
+		if p != final[pathLabel] {
+			delete(t.refs, pathLabel) // made absolute
 		}
 		out = append(out, t)
 	}
