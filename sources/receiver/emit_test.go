@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -72,5 +74,31 @@ func TestEmitWaitFirstRecordOnly(t *testing.T) {
 		case !slowFirst && (a.code != http.StatusNoContent || !slices.Equal(lines, []string{"first", "second", "third"})):
 			t.Errorf("later records slow: %d %q, taken %q; want 204 with all three", a.code, a.body, lines)
 		}
+	}
+}
+
+// TestRequestAfterClose: a request that reaches the handler once Close
+// waits for the requests in progress (after srv.Close a connection's
+// goroutine may still dispatch one) is answered 503 and emits nothing:
+// it is not counted into the WaitGroup Close waits on, nor served after
+// the metrics are gone. Found by a reviewer.
+func TestRequestAfterClose(t *testing.T) {
+	em := &autoEmitter{}
+	s, err := New(nil, nil, Options{Name: "push", Type: "test", ListenAddress: "127.0.0.1:0", Emitter: em})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Handle("POST /push", Endpoint{Decode: func(req *Request) ([]sources.Record, error) {
+		b := wal.Block{Labels: []wal.Label{{Name: "job", Value: "t"}}, Entries: []wal.Entry{{Time: 1, Line: []byte("x")}}}
+		return []sources.Record{{Data: wal.EncodeBlock(nil, &b), Entries: 1, Bytes: 1}}, nil
+	}})
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	w := httptest.NewRecorder()
+	s.mux.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/push", strings.NewReader("x")))
+	if w.Code != http.StatusServiceUnavailable || len(em.Lines()) != 0 {
+		t.Errorf("after Close: %d %q, emitted %q; want 503 and nothing", w.Code, w.Body.String(), em.Lines())
 	}
 }

@@ -91,7 +91,10 @@ type pushHandler struct {
 // started for it.
 func (h *pushHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := h.s
-	s.handlers.Add(1)
+	if !s.enter() { // the server is closed: nobody reads this answer
+		h.fail(w, r, gone())
+		return
+	}
 	defer s.handlers.Done()
 	remote := remoteHost(r.RemoteAddr)
 	code, entries, reason := h.serve(w, r)

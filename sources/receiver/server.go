@@ -41,6 +41,11 @@ type Server struct {
 	cancel   context.CancelFunc // cancels every request's context
 	wg       sync.WaitGroup     // Serve and the ctx watcher
 	handlers sync.WaitGroup     // requests in progress
+	// handlersMu orders a request's handlers.Add before Close's Wait:
+	// after srv.Close a connection's goroutine may still be about to
+	// serve a request. noMore: Close waits, no request is served.
+	handlersMu sync.Mutex
+	noMore     bool
 
 	stageMu sync.Mutex // the requests take turns in Options.Stages
 }
@@ -186,12 +191,26 @@ func (s *Server) Close() error {
 	}
 	s.shutdown()
 	s.wg.Wait()
+	s.handlersMu.Lock()
+	s.noMore = true
+	s.handlersMu.Unlock()
 	s.handlers.Wait()
 	if s.opts.Stages != nil {
 		s.opts.Stages.Close()
 	}
 	s.m.set.Unregister()
 	return nil
+}
+
+// enter counts a request in progress; false once Close waits for them.
+func (s *Server) enter() bool {
+	s.handlersMu.Lock()
+	defer s.handlersMu.Unlock()
+	if s.noMore {
+		return false
+	}
+	s.handlers.Add(1)
+	return true
 }
 
 // shutdown stops the server (from Close or when Start's ctx ends); a
