@@ -110,12 +110,16 @@ func (a *Acks) Wait(ctx context.Context) error {
 	}
 	select {
 	case <-a.done:
-		a.mu.Lock()
-		defer a.mu.Unlock()
-		return a.err
 	case <-ctx.Done():
-		return ctx.Err()
+		select {
+		case <-a.done: // both: durable wins (select picks at random)
+		default:
+			return ctx.Err()
+		}
 	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.err
 }
 
 func (a *Acks) finish() {

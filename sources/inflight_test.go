@@ -87,3 +87,18 @@ func TestAcks(t *testing.T) {
 		t.Fatalf("empty Acks: %v, released %d", err, released)
 	}
 }
+
+// TestAcksDurableWinsOverCtx: when every completion fired and ctx ended
+// too, Wait says durable: select would pick either at random, and a push
+// that is durable answered "retry" is stored twice.
+func TestAcksDurableWinsOverCtx(t *testing.T) {
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 200 {
+		a := NewAcks(nil)
+		a.Add()(nil)
+		if err := a.Wait(done); err != nil {
+			t.Fatalf("durable push with its ctx done: %v", err)
+		}
+	}
+}
