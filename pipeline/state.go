@@ -211,8 +211,9 @@ func (s *state) prunePositions(first uint64, alive func(posKey, posVal) bool) (i
 				continue
 			}
 			superseded := it.val.Index < newest[identity(it.key)]
-			// A cursor source's position (journald: no FileID) names no
-			// file that could be gone: it stays until a newer one
+			// A cursor source's position (journald's FileID "journal",
+			// which names no file: FileFinder.Exists reports an ID it
+			// cannot parse as existing) stays until a newer one
 			// replaces it. A file's may have a cursor too (the skips of
 			// interleaved streams) and goes with its file.
 			if superseded || (it.key.FileID != "" && !alive(it.key, it.val)) {
