@@ -589,7 +589,9 @@
 //     2,048 bytes (Loki's default limit) is not set, and counted
 //     (labels/label_value_too_long); Promtail sends it and Loki refuses it.
 //   - json: objects it re-encodes have their keys sorted (Promtail: random
-//     order); valid JSON is Go's encoding/json (strict RFC 8259); a line
+//     order); valid JSON is Go's encoding/json (strict RFC 8259), and a
+//     string's bytes that are not UTF-8 are kept as they are, as in
+//     Promtail (so no label is made of it, and output writes them); a line
 //     that drop_malformed drops is counted under reason malformed_json
 //     (Promtail counts nothing). As in Promtail, numbers are floats (3e2 is
 //     300, and a drop value "204" matches 204), arrays are re-encoded with

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/jmespath/go-jmespath"
 	"go.yaml.in/yaml/v3"
@@ -46,13 +47,21 @@ func FuzzJSON(f *testing.F) {
 		for _, x := range js.exprs {
 			got[x.name] = x.value
 		}
-		var data map[string]any
-		slowErr := json.Unmarshal([]byte(line), &data)
-		if (fastErr == nil) != (slowErr == nil) {
-			t.Fatalf("%q: fast err %v, encoding/json err %v", line, fastErr, slowErr)
+		// encoding/json says what is valid; decodeObject (the JMESPath
+		// path's decoder) must agree with it on valid UTF-8, and keeps
+		// the bytes of other strings as they are, as Promtail's
+		// json-iterator does, where encoding/json puts U+FFFD.
+		var std map[string]any
+		stdErr := json.Unmarshal([]byte(line), &std)
+		data, slowErr := decodeObject(line)
+		if (fastErr == nil) != (stdErr == nil) || (slowErr == nil) != (stdErr == nil) {
+			t.Fatalf("%q: fast err %v, decodeObject err %v, encoding/json err %v", line, fastErr, slowErr, stdErr)
 		}
-		if slowErr != nil {
+		if stdErr != nil {
 			return
+		}
+		if utf8.ValidString(line) && !reflect.DeepEqual(data, std) {
+			t.Fatalf("%q: decodeObject %#v, encoding/json %#v", line, data, std)
 		}
 		for name, expr := range exprs {
 			if name == "ab" {

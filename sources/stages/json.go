@@ -125,8 +125,8 @@ func (s *jsonStage) Process(e *Entry, next func(*Entry)) {
 
 // extractJMESPath is Promtail's way: decode the whole object, search it.
 func (s *jsonStage) extractJMESPath(in string) error {
-	var data map[string]any
-	if err := json.Unmarshal([]byte(in), &data); err != nil {
+	data, err := decodeObject(in)
+	if err != nil {
 		return err
 	}
 	for i := range s.exprs {
@@ -189,14 +189,7 @@ func spanValue(in string, sp span) any {
 	v := in[sp.start:sp.end]
 	switch v[0] {
 	case '"':
-		if str, ok := plainString(v); ok {
-			return str
-		}
-		var str string
-		if json.Unmarshal([]byte(v), &str) != nil {
-			return nil
-		}
-		return str
+		return unquote(v)
 	case 't':
 		return true
 	case 'f':

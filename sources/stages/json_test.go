@@ -117,3 +117,22 @@ func TestJSONSearchErrorLeavesValue(t *testing.T) {
 		t.Errorf("extracted[msg] = %#v", r.Extracted["msg"])
 	}
 }
+
+// TestJSONInvalidUTF8: a JSON string whose bytes are not UTF-8 is
+// extracted with its bytes as they are, as Promtail's json-iterator reads
+// it (encoding/json would put U+FFFD in their place): the labels stage
+// then sets no label of it, as Promtail's skips a value that is not
+// UTF-8, and output writes the bytes. Both the plain-path and the
+// JMESPath decoders. Found by a reviewer.
+func TestJSONInvalidUTF8(t *testing.T) {
+	for _, msgExpr := range []string{"msg", "to_string(msg)"} {
+		doc := "- json: {expressions: {user: user, msg: '" + msgExpr + "'}}\n- labels: {user: \"\"}\n- output: {source: msg}\n"
+		r, _ := runOne(t, doc, "{\"user\":\"caf\xe9\",\"msg\":\"na\xefve \\u00e9\"}", map[string]string{"job": "x"})
+		if v, ok := r.Labels["user"]; ok {
+			t.Errorf("%s: label user = %q: a value that is not UTF-8 is no label", msgExpr, v)
+		}
+		if r.Line != "na\xefve é" {
+			t.Errorf("%s: line %q, want the bytes as they are", msgExpr, r.Line)
+		}
+	}
+}

@@ -1,10 +1,11 @@
 package stages
 
 import (
-	"encoding/json"
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -147,12 +148,80 @@ func scanObject(s string, i, depth int, want []string, spans []span) (int, error
 	}
 }
 
-func unquoteKey(q string) string {
-	var k string
-	if json.Unmarshal([]byte(q), &k) != nil {
-		return ""
+func unquoteKey(q string) string { return unquote(q) }
+
+// decodeObject decodes s, one JSON object (or null: a nil map), as
+// Promtail's json-iterator decodes it into map[string]interface{}:
+// numbers as float64, strings with their bytes as they are (see
+// unquote), the last of duplicate keys. It validates s first (as
+// scanTopObject), so the walk below needs no checks.
+func decodeObject(s string) (map[string]any, error) {
+	if err := scanTopObject(s, nil, nil); err != nil {
+		return nil, err
 	}
-	return k
+	i := skipWS(s, 0)
+	if s[i] == 'n' {
+		return nil, nil
+	}
+	v, _, err := decodeValue(s, i)
+	if err != nil {
+		return nil, err
+	}
+	return v.(map[string]any), nil
+}
+
+// decodeValue decodes the valid JSON value at s[i]; it returns the index
+// after it. A number out of float64's range is an error, as with
+// encoding/json.
+func decodeValue(s string, i int) (any, int, error) {
+	switch s[i] {
+	case '{':
+		m := map[string]any{}
+		i = skipWS(s, i+1)
+		for s[i] != '}' {
+			end, _, _ := scanString(s, i)
+			k := unquote(s[i:end])
+			i = skipWS(s, skipWS(s, end)+1) // past ':'
+			v, j, err := decodeValue(s, i)
+			if err != nil {
+				return nil, 0, err
+			}
+			m[k] = v
+			if i = skipWS(s, j); s[i] == ',' {
+				i = skipWS(s, i+1)
+			}
+		}
+		return m, i + 1, nil
+	case '[':
+		a := []any{}
+		i = skipWS(s, i+1)
+		for s[i] != ']' {
+			v, j, err := decodeValue(s, i)
+			if err != nil {
+				return nil, 0, err
+			}
+			a = append(a, v)
+			if i = skipWS(s, j); s[i] == ',' {
+				i = skipWS(s, i+1)
+			}
+		}
+		return a, i + 1, nil
+	case '"':
+		end, _, _ := scanString(s, i)
+		return unquote(s[i:end]), end, nil
+	case 't':
+		return true, i + 4, nil
+	case 'f':
+		return false, i + 5, nil
+	case 'n':
+		return nil, i + 4, nil
+	}
+	end, _ := scanNumber(s, i)
+	f, err := strconv.ParseFloat(s[i:end], 64)
+	if err != nil {
+		return nil, 0, err
+	}
+	return f, end, nil
 }
 
 // scanValue scans one value at s[i], returning the index after it.
@@ -321,17 +390,73 @@ func findField(s string, sp span, name string) span {
 	return out[0]
 }
 
-// plainString returns the value of a quoted JSON string that has no
-// escapes and is valid UTF-8.
-func plainString(q string) (string, bool) {
-	for i := 1; i < len(q)-1; i++ {
-		if q[i] == '\\' {
-			return "", false
+// unquote returns the value of a quoted JSON string (already validated
+// by the scanner) as Promtail's json-iterator reads it: escapes decoded,
+// every other byte as it is, so a value that is not UTF-8 stays so (the
+// labels stage then skips it, as Promtail's does); encoding/json would
+// put U+FFFD in its place. A lone surrogate escape is U+FFFD.
+func unquote(q string) string {
+	body := q[1 : len(q)-1]
+	i := strings.IndexByte(body, '\\')
+	if i < 0 {
+		return body
+	}
+	b := make([]byte, 0, len(body))
+	b = append(b, body[:i]...)
+	for ; i < len(body); i++ {
+		c := body[i]
+		if c != '\\' || i+1 >= len(body) {
+			b = append(b, c)
+			continue
+		}
+		i++
+		switch e := body[i]; e {
+		case 'b':
+			b = append(b, '\b')
+		case 'f':
+			b = append(b, '\f')
+		case 'n':
+			b = append(b, '\n')
+		case 'r':
+			b = append(b, '\r')
+		case 't':
+			b = append(b, '\t')
+		case 'u':
+			r, n := hex4(body[i+1:])
+			if n == 0 {
+				b = append(b, '\\', 'u')
+				continue
+			}
+			i += n
+			if utf16.IsSurrogate(r) {
+				if r2, n2 := hex4(strings.TrimPrefix(body[i+1:], "\\u")); n2 > 0 && strings.HasPrefix(body[i+1:], "\\u") {
+					if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+						r = d
+						i += 2 + n2
+					} else {
+						r = utf8.RuneError
+					}
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			b = utf8.AppendRune(b, r)
+		default: // " \ / and anything the scanner let through
+			b = append(b, e)
 		}
 	}
-	body := q[1 : len(q)-1]
-	if !utf8.ValidString(body) {
-		return "", false
+	return string(b)
+}
+
+// hex4 decodes the 4 hex digits at the start of s: the rune and 4, or 0
+// digits used when they are not there.
+func hex4(s string) (rune, int) {
+	if len(s) < 4 {
+		return 0, 0
 	}
-	return body, true
+	v, err := strconv.ParseUint(s[:4], 16, 32)
+	if err != nil {
+		return 0, 0
+	}
+	return rune(v), 4
 }
