@@ -1080,3 +1080,27 @@ scrape_configs:
 		t.Errorf("no note on the relative path: %v", r.Notes)
 	}
 }
+
+// TestConvertRelativeExcludeNote: a __path_exclude__ that is not a path
+// (*.gz) matched nothing in Promtail, which matches it against absolute
+// paths; logcapturer excludes by base name too: noted.
+func TestConvertRelativeExcludeNote(t *testing.T) {
+	src := `clients:
+  - url: http://loki:3100/loki/api/v1/push
+scrape_configs:
+  - job_name: a
+    static_configs: [{labels: {__path__: /var/log/*, __path_exclude__: "*.gz"}}]
+  - job_name: b
+    static_configs: [{labels: {__path__: /var/log/*, __path_exclude__: /var/log/*.gz}}]
+`
+	r, _ := convertParse(t, src, Options{LookupEnv: noEnv})
+	var keys []string
+	for _, n := range r.Notes {
+		if strings.Contains(n.Msg, "excluded nothing") {
+			keys = append(keys, n.Key)
+		}
+	}
+	if want := []string{"scrape_configs[0].static_configs[0].labels.__path_exclude__"}; !slices.Equal(keys, want) {
+		t.Errorf("notes at %q, want %q", keys, want)
+	}
+}

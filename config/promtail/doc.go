@@ -45,7 +45,10 @@
 //     source adds filename (the
 //     path as the glob matched it) like Promtail; a relative __path__ is
 //     made absolute in the current directory (Options.WorkDir), with a
-//     note, as Promtail makes its matches absolute; no job label is added
+//     note, as Promtail makes its matches absolute; a __path_exclude__
+//     that is not a path (*.gz) is noted: Promtail matched it against
+//     absolute paths, so it excluded nothing, where logcapturer's exclude
+//     matches base names too; no job label is added
 //     that the labels do not set. One source per distinct target, named
 //     after job_name (job-1, job-2, ... when there are several).
 //   - pipeline_stages: copied verbatim (the stages package runs Promtail's

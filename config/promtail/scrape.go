@@ -349,6 +349,11 @@ func (c *conv) staticConfig(n *yaml.Node, path string, rules []*relabel.Config) 
 			c.note(lineOf(lines, hostLabel, n), joinKey(path, "labels.__host__"),
 				"promtail: __host__ %q: Promtail tails the target only on that host; logcapturer tails it wherever it runs", h)
 		}
+		if ex := final[pathExcludeLabel]; ex != "" && !filepath.IsAbs(ex) && !strings.HasPrefix(ex, "**") {
+			c.note(lineOf(lines, pathExcludeLabel, n), joinKey(path, "labels.__path_exclude__"),
+				"promtail: Promtail matches %q against each file's absolute path, which it never matches: Promtail excluded nothing with it; "+
+					"logcapturer matches it against the base name too, and excludes the files it names", ex)
+		}
 		t := fileTarget{path: p, exclude: final[pathExcludeLabel], labels: map[string]string{}, from: n, key0: path, labelLines: lines,
 			refs: map[string]*yaml.Node{}}
 		for k, v := range final {
