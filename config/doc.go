@@ -615,7 +615,8 @@
 //     and 10,000 streams, and the entries of other streams wait behind a
 //     block under way (entries leave in the order they were read, which is
 //     what lets the position cover them; Promtail lets streams run apart).
-//     max_wait_time is checked every 250 ms.
+//     max_wait_time is checked every 250 ms. A joined entry keeps the
+//     structured metadata its first line had (Promtail's drops it).
 //   - cri: max_partial_lines counts streams with a partial line held (as
 //     Promtail's code does; its docs say lines); without truncation a
 //     joined line is handed on at 1 MiB, and a partial line after 3 s
