@@ -282,7 +282,13 @@ func (c *conv) expand(n, r *yaml.Node, path string, depth int) {
 	switch n.Kind {
 	case yaml.ScalarNode:
 		c.raw[n] = r
-		if c.opts.NoExpandEnv || !strings.ContainsAny(n.Value, "$\\") {
+		if c.opts.NoExpandEnv {
+			return
+		}
+		if strings.Contains(n.Value, `\\`) || strings.Contains(n.Value, `\/`) {
+			c.note(n.Line, path, `promtail: with -config.expand-env Promtail reads \\ as \ and \/ as / in the file (its envsubst); converted as written, as Promtail reads it without the flag: check which one your Promtail ran`)
+		}
+		if !strings.Contains(n.Value, "$") {
 			return
 		}
 		v, errs := expandEnv(n.Value, c.opts.LookupEnv)

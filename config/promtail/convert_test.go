@@ -295,11 +295,9 @@ func TestEnv(t *testing.T) {
 		{"$A/b", "$A/b", "$A/b"},
 		{"Pa$sw0rd", "Pa$sw0rd", "Pa$sw0rd"},
 		{"{{ $v := .Value }}{{ $v }}", "{{ $v := .Value }}{{ $v }}", "{{ $v := .Value }}{{ $v }}"},
-		// Its escapes: \\ is \ and \/ is /; any other \ stays.
-		{`C:\\logs`, `C:\logs`, `C:\logs`},
-		{`a\/b`, "a/b", "a/b"},
+		// Its escapes are not applied (noted by the caller).
+		{`C:\\logs`, `C:\\logs`, `C:\\logs`},
 		{`\d+\s`, `\d+\s`, `\d+\s`},
-		{`${A}\\`, `x\`, `${A:-}\`},
 		{"${UNSET}", "", "${UNSET:-}"},
 		{"${UNSET:-d}", "d", "${UNSET:-d}"},
 		{"${EMPTY:-d}", "d", "${EMPTY:-d}"},
@@ -321,6 +319,11 @@ func TestEnv(t *testing.T) {
 	}
 	if _, errs := expandEnv("${A", env); len(errs) != 1 {
 		t.Errorf("unterminated: %v", errs)
+	}
+	// envsubst would give B's value; a silent literal "${B}" would be
+	// wrong: refused.
+	if _, errs := expandEnv("${A:-${B}}", env); len(errs) != 1 || !strings.Contains(errs[0], "nested") {
+		t.Errorf("nested: %v", errs)
 	}
 }
 
@@ -1058,7 +1061,7 @@ func TestConvertRelativePath(t *testing.T) {
   - url: http://loki:3100/loki/api/v1/push
 scrape_configs:
   - job_name: rel
-    static_configs: [{labels: {__path__: logs/**/*.log}}]
+    static_configs: [{labels: {__path__: logs/**/*.log, __path_exclude__: logs/debug/*.log}}]
   - job_name: abs
     static_configs: [{labels: {__path__: /var/log/*.log}}]
 `
@@ -1069,6 +1072,10 @@ scrape_configs:
 	}
 	if want := []string{"/srv/app/logs/**/*.log", "/var/log/*.log"}; !slices.Equal(paths, want) {
 		t.Errorf("paths %q, want %q", paths, want)
+	}
+	// Promtail drops the exclude's matches from the relative matches.
+	if ex := cfg.Sources[0].Options.(*sources.FileConfig).Exclude; !slices.Equal(ex, []string{"/srv/app/logs/debug/*.log"}) {
+		t.Errorf("exclude %q", ex)
 	}
 	noted := false
 	for _, n := range r.Notes {
@@ -1102,5 +1109,32 @@ scrape_configs:
 	}
 	if want := []string{"scrape_configs[0].static_configs[0].labels.__path_exclude__"}; !slices.Equal(keys, want) {
 		t.Errorf("notes at %q, want %q", keys, want)
+	}
+}
+
+// TestConvertBackslashNote: a value with \\ or \/ is converted as written
+// and noted: Promtail's -config.expand-env (envsubst) would read them as
+// \ and /, without the flag it does not, and which one ran cannot be told.
+func TestConvertBackslashNote(t *testing.T) {
+	src := `clients:
+  - url: http://loki:3100/loki/api/v1/push
+scrape_configs:
+  - job_name: a
+    pipeline_stages:
+      - replace: {expression: '(\\n)', replace: ' '}
+    static_configs: [{labels: {__path__: /var/log/*.log}}]
+`
+	r, _ := convertParse(t, src, Options{LookupEnv: noEnv})
+	if !strings.Contains(string(r.YAML), `expression: '(\\n)'`) {
+		t.Errorf("expression not as written:\n%s", r.YAML)
+	}
+	noted := false
+	for _, n := range r.Notes {
+		if n.Key == "scrape_configs[0].pipeline_stages[0].replace.expression" && strings.Contains(n.Msg, "envsubst") {
+			noted = true
+		}
+	}
+	if !noted {
+		t.Errorf("no note: %v", r.Notes)
 	}
 }

@@ -45,8 +45,10 @@
 //     source adds filename (the
 //     path as the glob matched it) like Promtail; a relative __path__ is
 //     made absolute in the current directory (Options.WorkDir), with a
-//     note, as Promtail makes its matches absolute; a __path_exclude__
-//     that is not a path (*.gz) is noted: Promtail matched it against
+//     note, as Promtail makes its matches absolute, and so is its
+//     __path_exclude__ when it names a directory (Promtail drops those
+//     matches before); with an absolute __path__, a __path_exclude__
+//     that is only a name (*.gz) is noted: Promtail matched it against
 //     absolute paths, so it excluded nothing, where logcapturer's exclude
 //     matches base names too; no job label is added
 //     that the labels do not set. One source per distinct target, named
@@ -189,7 +191,10 @@
 //   - -config.expand-env, as its drone/envsubst v1.0.3 does: ${VAR} and
 //     ${VAR:-default} in values, an unset variable being empty; $VAR
 //     without braces stays as written (a password "Pa$sw0rd", a
-//     template's {{ $v }}); "$$" is "$", "\\" is "\" and "\/" is "/"
+//     template's {{ $v }}); "$$" is "$"; its other forms (${VAR=x},
+//     ${#VAR}, nested references) are problems at their line. envsubst
+//     also reads \\ as \ and \/ as /: a value with them is converted as
+//     written (as Promtail without the flag) and noted
 //     (Options.NoExpandEnv, --no-expand-env,
 //     turns it off: a "$" is a "$", as in Promtail without the flag). With
 //     Options.KeepEnv (convert) string values keep their references, as

@@ -3,11 +3,14 @@ package promtail
 import "strings"
 
 // expandEnv expands s as Promtail's -config.expand-env does (drone/envsubst
-// v1.0.3, over the whole file): ${VAR} and ${VAR:-default} (default when
-// VAR is unset or empty); an unset variable is empty. "$$" is a "$"; a "$"
-// before anything else is kept, $VAR too (envsubst expands only braces).
-// Its escapes apply to all text: "\\" is "\" and "\/" is "/". It
-// returns a message for each malformed reference.
+// v1.0.3): ${VAR} and ${VAR:-default} (default when VAR is unset or
+// empty); an unset variable is empty. "$$" is a "$"; a "$" before
+// anything else is kept, $VAR too (envsubst expands only braces). It
+// returns a message for each reference it does not take: malformed,
+// another of envsubst's forms (${VAR=x}, ${#VAR}, ...) or a nested one.
+// envsubst also reads "\\" as "\" and "\/" as "/" in all the file's
+// text; that is not done here (Promtail without the flag does not: which
+// one ran cannot be told), the caller notes such values.
 func expandEnv(s string, lookup func(string) (string, bool)) (string, []string) {
 	var b strings.Builder
 	var errs []string
@@ -40,22 +43,12 @@ func keepRefs(s string) string {
 // walkRefs splits s into literal text and variable references.
 func walkRefs(s string, lit func(string), ref func(name, def string, hasDef bool), bad func(string)) {
 	for {
-		i := strings.IndexAny(s, "$\\")
+		i := strings.IndexByte(s, '$')
 		if i < 0 || i+1 >= len(s) {
 			lit(s)
 			return
 		}
 		lit(s[:i])
-		if s[i] == '\\' {
-			if c := s[i+1]; c == '\\' || c == '/' {
-				lit(s[i+1 : i+2])
-				s = s[i+2:]
-			} else {
-				lit("\\")
-				s = s[i+1:]
-			}
-			continue
-		}
 		switch c := s[i+1]; {
 		case c == '$':
 			lit("$")
@@ -70,6 +63,10 @@ func walkRefs(s string, lit func(string), ref func(name, def string, hasDef bool
 			body := s[i+2 : i+end]
 			s = s[i+end+1:]
 			name, def, hasDef := strings.Cut(body, ":-")
+			if strings.Contains(body, "${") {
+				bad("nested reference \"${" + body + "}\": write the default as plain text")
+				continue
+			}
 			if !validName(name) {
 				bad("invalid environment variable reference \"${" + body + "}\"")
 				continue
