@@ -170,13 +170,14 @@ func (h *pushHandler) serve(w http.ResponseWriter, r *http.Request) (code, entri
 	}
 	acks := sources.NewAcks(func() { s.inflight.Release(size) })
 	start := time.Now()
-	if e := h.emit(r.Context(), recs, acks); e != nil {
+	// One DurableWait bounds the emits after the first and the wait.
+	wctx, cancel := context.WithTimeout(r.Context(), s.opts.DurableWait)
+	defer cancel()
+	if e := h.emit(r.Context(), wctx, recs, acks); e != nil {
 		_ = acks.Wait(canceled) // seal: the bytes are released once the emitted ones complete
 		return fail(h.retryLater(w, e.Code, e.Reason, e.Msg))
 	}
-	wctx, cancel := context.WithTimeout(r.Context(), s.opts.DurableWait)
 	err = acks.Wait(wctx)
-	cancel()
 	switch {
 	case err == nil:
 		s.m.durable.Observe(time.Since(start).Seconds())
@@ -269,14 +270,13 @@ func (h *pushHandler) decode(r *http.Request, enc decoding) (recs []sources.Reco
 // the failed record's completion is called here. Only the first record
 // waits at most EmitWait (then 429: nothing of the push was taken, a
 // resend duplicates nothing). Once it is taken the push is under way,
-// and the others wait as long as the answer does (DurableWait): a 429
-// then would have the client send the taken records again.
-func (h *pushHandler) emit(ctx context.Context, recs []sources.Record, acks *sources.Acks) *Error {
+// and the others wait as long as the answer does (rest: DurableWait): a
+// 429 then would have the client send the taken records again; failing
+// then is 503, as a push not made durable in time.
+func (h *pushHandler) emit(ctx, rest context.Context, recs []sources.Record, acks *sources.Acks) *Error {
 	s := h.s
 	first, cancel := context.WithTimeout(ctx, s.opts.EmitWait)
 	defer cancel()
-	rest, cancelRest := context.WithTimeout(ctx, s.opts.DurableWait)
-	defer cancelRest()
 	ectx := first
 	for i := range recs {
 		rec := recs[i]
@@ -287,6 +287,10 @@ func (h *pushHandler) emit(ctx context.Context, recs []sources.Record, acks *sou
 			if i == 0 && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
 				return &Error{Code: http.StatusTooManyRequests, Reason: ReasonWALBusy,
 					Msg: "the wal did not take the push within " + s.opts.EmitWait.String() + ": retry later"}
+			}
+			if i > 0 {
+				return &Error{Code: http.StatusServiceUnavailable, Reason: ReasonNotDurable,
+					Msg: "partly taken (" + strconv.Itoa(i) + " of " + strconv.Itoa(len(recs)) + " blocks): " + err.Error() + ": retry"}
 			}
 			return &Error{Code: http.StatusServiceUnavailable, Reason: ReasonNotDurable, Msg: "not taken: " + err.Error() + ": retry"}
 		}
