@@ -33,10 +33,11 @@
 // and then opens the new one, and Pipeline.Close unmaps it. A stage's options are a
 // struct with yaml tags decoded strictly (parser.decode), but for the
 // stages Promtail decodes with mapstructure.WeakDecode (cri, drop, limit,
-// multiline, pack, sampling): there a quoted number or boolean, a single
-// string for a list, and a number or boolean for a string (true is "1",
-// 1.0 is "1": a drop value compares so) are taken as Promtail takes them
-// (weakNode); label maps and name lists have their own decoders.
+// multiline, pack, sampling): there a quoted number or boolean, "" for a
+// number (0), a single string for a list, and a number or boolean for a
+// string (true is "1", 1.0 is "1": a drop value compares so; yes, no, on,
+// off are booleans, as Promtail's YAML 1.1 reads them) are taken as
+// Promtail takes them (weakNode); label maps and name lists have their own decoders.
 //
 // # Extracted map
 //

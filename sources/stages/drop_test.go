@@ -125,6 +125,11 @@ func TestDropValueWeak(t *testing.T) {
 	if !r.Dropped {
 		t.Errorf("value: true kept debug=\"1\"")
 	}
+	// Promtail reads its config as YAML 1.1 (yaml.v2): yes is a boolean.
+	r, _ = runOne(t, "- json: {expressions: {debug: debug}}\n- drop: {source: debug, value: yes}\n", `{"debug":"1"}`, nil)
+	if !r.Dropped {
+		t.Errorf("value: yes kept debug=\"1\"")
+	}
 	r, _ = runOne(t, "- json: {expressions: {code: code}}\n- drop: {source: code, value: 1.0}\n", `{"code":1}`, nil)
 	if !r.Dropped {
 		t.Errorf("value: 1.0 kept code=1: Promtail's value is \"1\"")
@@ -146,6 +151,9 @@ func TestWeaklyTypedOptions(t *testing.T) {
 		"pack quoted bool":  `[{pack: {labels: [app], ingest_timestamp: "false"}}]`,
 		"sampling quoted":   `[{sampling: {rate: "0.5"}}]`,
 		"cri quoted":        `[{cri: {max_partial_lines: "200"}}]`,
+		"cri empty":         `[{cri: {max_partial_lines: ""}}]`,
+		"sampling empty":    `[{sampling: {rate: ""}}]`,
+		"pack yes":          `[{pack: {labels: [app], ingest_timestamp: yes}}]`,
 	} {
 		if _, ps := parseYAML(t, doc, env); len(ps) > 0 {
 			t.Errorf("%s: refused: %v", name, ps)

@@ -217,6 +217,14 @@ var weakStages = map[string]bool{"cri": true, "drop": true, "limit": true, "mult
 
 var unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
 
+// yaml11Bool are the plain scalars yaml.v2 (YAML 1.1) reads as booleans.
+var yaml11Bool = map[string]string{
+	"y": "true", "Y": "true", "yes": "true", "Yes": "true", "YES": "true", "on": "true", "On": "true", "ON": "true",
+	"true": "true", "True": "true", "TRUE": "true",
+	"n": "false", "N": "false", "no": "false", "No": "false", "NO": "false", "off": "false", "Off": "false", "OFF": "false",
+	"false": "false", "False": "false", "FALSE": "false",
+}
+
 // weakNode returns the node WeakDecode would make of the scalar n for a
 // field of type t (n itself when there is nothing to convert, or it does
 // not convert: the decode then says what is wrong). Scalars are resolved
@@ -229,10 +237,15 @@ func weakNode(n *yaml.Node, t reflect.Type) *yaml.Node {
 		return n
 	}
 	tag := n.ShortTag()
+	if n.Style == 0 && yaml11Bool[n.Value] != "" {
+		// Promtail reads its config with yaml.v2 (YAML 1.1), where
+		// yes, no, on, off, y and n are booleans too.
+		tag = "!!bool"
+	}
 	var f float64
 	isNum := (tag == "!!int" || tag == "!!float") && n.Decode(&f) == nil
-	var b bool
-	isBool := tag == "!!bool" && n.Decode(&b) == nil
+	b := yaml11Bool[n.Value] == "true"
+	isBool := tag == "!!bool"
 	scalar := func(tag, v string) *yaml.Node {
 		return &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: v, Line: n.Line, Column: n.Column}
 	}
@@ -255,6 +268,8 @@ func weakNode(n *yaml.Node, t reflect.Type) *yaml.Node {
 		}
 	case reflect.Bool:
 		switch {
+		case isBool:
+			return scalar("!!bool", strconv.FormatBool(b))
 		case tag == "!!str" && n.Value == "":
 			return scalar("!!bool", "false")
 		case tag == "!!str":
@@ -267,6 +282,8 @@ func weakNode(n *yaml.Node, t reflect.Type) *yaml.Node {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		switch {
+		case tag == "!!str" && n.Value == "":
+			return scalar("!!int", "0")
 		case tag == "!!str" && t != reflect.TypeFor[time.Duration]():
 			if v, err := strconv.ParseInt(n.Value, 0, 64); err == nil {
 				return scalar("!!int", strconv.FormatInt(v, 10))
@@ -278,6 +295,8 @@ func weakNode(n *yaml.Node, t reflect.Type) *yaml.Node {
 		}
 	case reflect.Float32, reflect.Float64:
 		switch {
+		case tag == "!!str" && n.Value == "":
+			return scalar("!!float", "0")
 		case tag == "!!str":
 			if v, err := strconv.ParseFloat(n.Value, 64); err == nil {
 				return scalar("!!float", strconv.FormatFloat(v, 'g', -1, 64))
