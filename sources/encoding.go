@@ -203,7 +203,7 @@ func findNewline(b []byte, nl newline) int {
 func nextLine(rest []byte, maxLine int, nl newline, flush bool) (text []byte, adv int, cut, ok bool) {
 	w := nl.width()
 	if w == 2 {
-		maxLine &^= 1
+		maxLine = max(maxLine&^1, 2)
 	}
 	win := rest
 	if len(win) > maxLine+w {
@@ -213,9 +213,26 @@ func nextLine(rest []byte, maxLine int, nl newline, flush bool) (text []byte, ad
 	case i >= 0:
 		return rest[:i], i + w, false, true
 	case len(rest) >= maxLine+w:
+		if w == 2 && maxLine >= 4 && highSurrogate(rest[maxLine-2:maxLine], nl) {
+			maxLine -= 2 // not between the two halves of a character
+		}
 		return rest[:maxLine], maxLine, true, true
 	case flush:
-		return rest, len(rest), false, true
+		n := len(rest)
+		if w == 2 && n > 1 {
+			n &^= 1 // whole characters: a lone last byte goes alone
+		}
+		return rest[:n], n, false, true
 	}
 	return nil, 0, false, false
+}
+
+// highSurrogate reports whether the UTF-16 code unit u (two bytes in the
+// file's order) is the first half of a surrogate pair.
+func highSurrogate(u []byte, nl newline) bool {
+	hi := u[0]
+	if nl == newlineLE {
+		hi = u[1]
+	}
+	return hi >= 0xD8 && hi <= 0xDB
 }

@@ -59,6 +59,20 @@ func TestNextLineUTF16(t *testing.T) {
 		if !ok || !cut || len(line) != 1000 || adv != 1000 {
 			t.Errorf("le=%v: long line: len %d adv %d cut %v ok %v", le, len(line), adv, cut, ok)
 		}
+		// A cut does not fall between the halves of a surrogate pair.
+		emoji := encodeUTF16(t, strings.Repeat("x", 499)+"😀x\n", le, false)
+		line, _, cut, _ = nextLine([]byte(emoji), 1000, nl, false)
+		if !cut || len(line) != 998 {
+			t.Errorf("le=%v: cut before a surrogate pair at %d, want 998", le, len(line))
+		}
+		// max_line_bytes below a character still moves on.
+		if _, adv, _, ok := nextLine([]byte(text), 1, nl, false); !ok || adv != 2 {
+			t.Errorf("le=%v: max_line_bytes 1: adv %d ok %v", le, adv, ok)
+		}
+		// A flushed tail is whole characters, then a lone last byte.
+		if _, adv, _, _ := nextLine([]byte("abc"), 1024, nl, true); adv != 2 {
+			t.Errorf("le=%v: flush of 3 bytes took %d", le, adv)
+		}
 		// A line of exactly max_line_bytes is not cut.
 		exact := encodeUTF16(t, strings.Repeat("x", 500)+"\n", le, false)
 		if line, _, cut, ok := nextLine([]byte(exact), 1000, nl, false); !ok || cut || len(line) != 1000 {
