@@ -82,9 +82,12 @@ type tracer struct {
 	typ    string
 	labels map[string]string // the starting labels
 	now    func() time.Time
-	w      *traceWriter
-	pl     *stages.Pipeline
-	names  []string
+	// clock times the lines as the source does: 1 ns apart when the
+	// clock has not moved (sources.EntryClock; --now fixes it).
+	clock sources.EntryClock
+	w     *traceWriter
+	pl    *stages.Pipeline
+	names []string
 
 	traces     map[uint64]*trace
 	next, last uint64 // the next trace to print; the last made
@@ -169,7 +172,7 @@ func (t *tracer) line(text string) {
 	seq := t.last
 	tr := &trace{seq: seq, input: text, entered: -1, snaps: make([]*snapshot, len(t.names)+1)}
 	t.traces[seq] = tr
-	e := &stages.Entry{Seq: seq, Time: t.now().UTC(), Line: text, Labels: maps.Clone(t.labels)}
+	e := &stages.Entry{Seq: seq, Time: t.clock.NextTime(t.now()), Line: text, Labels: maps.Clone(t.labels)}
 	tr.start = snap(e)
 	if t.typ == sources.TypeDocker || t.typ == sources.TypeCRI {
 		d := sources.DecodeLine(t.typ, []byte(text))
