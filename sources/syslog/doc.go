@@ -91,7 +91,8 @@
 // when a relabel hook is set, each entry also has Promtail's internal
 // labels, removed after the hook: __syslog_connection_ip_address and
 // __syslog_connection_hostname (a reverse lookup once per TCP connection,
-// bounded by a second; "" for UDP, never looked up per datagram),
+// bounded by a second, its names joined with "," as Promtail joins them;
+// "" for UDP, never looked up per datagram),
 // __syslog_message_{severity,facility,hostname,app_name,proc_id,msg_id}
 // and, with label_structured_data, __syslog_message_sd_<id>_<param> (an
 // "@" in the id as "_", as Promtail names them).

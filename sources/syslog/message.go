@@ -183,8 +183,8 @@ func connLabels(ctx context.Context, addr net.Addr) []wal.Label {
 	if ctx != nil {
 		lctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
-		if names, err := net.DefaultResolver.LookupAddr(lctx, ip); err == nil && len(names) > 0 {
-			ls[0].Value = names[0]
+		if names, err := net.DefaultResolver.LookupAddr(lctx, ip); err == nil {
+			ls[0].Value = strings.Join(names, ",") // as Promtail's lookupAddr
 		}
 	}
 	return ls
