@@ -285,7 +285,9 @@ func (c *conv) expand(n, r *yaml.Node, path string, depth int) {
 		if c.opts.NoExpandEnv {
 			return
 		}
-		if strings.Contains(n.Value, `\\`) || strings.Contains(n.Value, `\/`) {
+		// In the file, a double-quoted value writes each backslash as \\.
+		if strings.Contains(n.Value, `\\`) || strings.Contains(n.Value, `\/`) ||
+			r.Style&yaml.DoubleQuotedStyle != 0 && strings.Contains(n.Value, `\`) {
 			c.note(n.Line, path, `promtail: with -config.expand-env Promtail reads \\ as \ and \/ as / in the file (its envsubst); converted as written, as Promtail reads it without the flag: check which one your Promtail ran`)
 		}
 		if !strings.Contains(n.Value, "$") {

@@ -1088,9 +1088,11 @@ scrape_configs:
 	}
 }
 
-// TestConvertRelativeExcludeNote: a __path_exclude__ that is not a path
-// (*.gz) matched nothing in Promtail, which matches it against absolute
-// paths; logcapturer excludes by base name too: noted.
+// TestConvertRelativeExcludeNote: Promtail compares the glob results of
+// __path_exclude__ with the matches of __path__ before making them
+// absolute: an exclude relative where the path is absolute, or the other
+// way round, excluded nothing, and is left out with a note; one relative
+// as the path is resolved with it.
 func TestConvertRelativeExcludeNote(t *testing.T) {
 	src := `clients:
   - url: http://loki:3100/loki/api/v1/push
@@ -1099,16 +1101,33 @@ scrape_configs:
     static_configs: [{labels: {__path__: /var/log/*, __path_exclude__: "*.gz"}}]
   - job_name: b
     static_configs: [{labels: {__path__: /var/log/*, __path_exclude__: /var/log/*.gz}}]
+  - job_name: c
+    static_configs: [{labels: {__path__: /var/log/*, __path_exclude__: "**/debug.log"}}]
+  - job_name: d
+    static_configs: [{labels: {__path__: logs/*.log, __path_exclude__: "*debug*"}}]
+  - job_name: e
+    static_configs: [{labels: {__path__: logs/*.log, __path_exclude__: /srv/app/logs/debug.log}}]
 `
-	r, _ := convertParse(t, src, Options{LookupEnv: noEnv})
+	r, cfg := convertParse(t, src, Options{LookupEnv: noEnv, WorkDir: "/srv/app"})
 	var keys []string
 	for _, n := range r.Notes {
 		if strings.Contains(n.Msg, "excluded nothing") {
 			keys = append(keys, n.Key)
 		}
 	}
-	if want := []string{"scrape_configs[0].static_configs[0].labels.__path_exclude__"}; !slices.Equal(keys, want) {
+	want := []string{"scrape_configs[0].static_configs[0].labels.__path_exclude__", "scrape_configs[2].static_configs[0].labels.__path_exclude__",
+		"scrape_configs[4].static_configs[0].labels.__path_exclude__"}
+	if !slices.Equal(keys, want) {
 		t.Errorf("notes at %q, want %q", keys, want)
+	}
+	excludes := map[string][]string{}
+	for _, s := range cfg.Sources {
+		excludes[s.Name] = s.Options.(*sources.FileConfig).Exclude
+	}
+	for name, ex := range map[string][]string{"a": nil, "b": {"/var/log/*.gz"}, "c": nil, "d": {"/srv/app/*debug*"}, "e": nil} {
+		if !slices.Equal(excludes[name], ex) {
+			t.Errorf("%s: exclude %q, want %q", name, excludes[name], ex)
+		}
 	}
 }
 
@@ -1122,19 +1141,20 @@ scrape_configs:
   - job_name: a
     pipeline_stages:
       - replace: {expression: '(\\n)', replace: ' '}
+      - replace: {expression: "\\bERROR\\b", replace: ' '}
     static_configs: [{labels: {__path__: /var/log/*.log}}]
 `
 	r, _ := convertParse(t, src, Options{LookupEnv: noEnv})
 	if !strings.Contains(string(r.YAML), `expression: '(\\n)'`) {
 		t.Errorf("expression not as written:\n%s", r.YAML)
 	}
-	noted := false
+	var keys []string
 	for _, n := range r.Notes {
-		if n.Key == "scrape_configs[0].pipeline_stages[0].replace.expression" && strings.Contains(n.Msg, "envsubst") {
-			noted = true
+		if strings.Contains(n.Msg, "envsubst") {
+			keys = append(keys, n.Key)
 		}
 	}
-	if !noted {
-		t.Errorf("no note: %v", r.Notes)
+	if want := []string{"scrape_configs[0].pipeline_stages[0].replace.expression", "scrape_configs[0].pipeline_stages[1].replace.expression"}; !slices.Equal(keys, want) {
+		t.Errorf("notes at %q, want %q: %v", keys, want, r.Notes)
 	}
 }

@@ -336,30 +336,32 @@ func (c *conv) staticConfig(n *yaml.Node, path string, rules []*relabel.Config) 
 			c.note(n.Line, path, "promtail: target %q has no __path__ label: Promtail tails nothing for it, and neither does logcapturer", addr)
 			continue
 		}
+		// Promtail's sync globs __path__ and __path_exclude__ from its
+		// working directory, drops the matches the exclude's glob gives
+		// as the same string, then makes the rest absolute (filepath.Abs):
+		// an exclude works only when it is relative as the path is, or
+		// absolute as it is. The filename label and the positions' keys
+		// are absolute.
 		ex := final[pathExcludeLabel]
 		relative := !filepath.IsAbs(p)
+		if ex != "" && filepath.IsAbs(ex) == relative {
+			c.note(lineOf(lines, pathExcludeLabel, n), joinKey(path, "labels.__path_exclude__"),
+				"promtail: left out: Promtail compares %q with the files %q matches, one relative and one absolute, so it excluded nothing with it; "+
+					"to exclude those files now, add exclude to the converted source", ex, p)
+			ex = ""
+		}
 		if relative {
-			// Promtail makes each match absolute (filepath.Abs in its
-			// file target's sync): the filename label and its
-			// positions' keys are absolute. It drops the matches of
-			// __path_exclude__ before, from the relative matches: an
-			// exclude with a directory is resolved the same way.
 			abs := filepath.Join(c.workDir(), p)
 			c.note(lineOf(lines, pathLabel, n), joinKey(path, "labels.__path__"),
 				"promtail: %q is relative: Promtail reads it in its working directory and labels the files with absolute paths; converted as %q", p, abs)
 			p = abs
-			if ex != "" && !filepath.IsAbs(ex) && strings.Contains(ex, "/") {
+			if ex != "" {
 				ex = filepath.Join(c.workDir(), ex)
 			}
 		}
 		if h, ok := final[hostLabel]; ok && h != "" {
 			c.note(lineOf(lines, hostLabel, n), joinKey(path, "labels.__host__"),
 				"promtail: __host__ %q: Promtail tails the target only on that host; logcapturer tails it wherever it runs", h)
-		}
-		if !relative && ex != "" && !strings.Contains(ex, "/") {
-			c.note(lineOf(lines, pathExcludeLabel, n), joinKey(path, "labels.__path_exclude__"),
-				"promtail: Promtail matches %q against each file's absolute path, which it never matches: Promtail excluded nothing with it; "+
-					"logcapturer matches it against the base name too, and excludes the files it names", ex)
 		}
 		t := fileTarget{path: p, exclude: ex, labels: map[string]string{}, from: n, key0: path, labelLines: lines,
 			refs: map[string]*yaml.Node{}}
