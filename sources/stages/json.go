@@ -197,8 +197,8 @@ func spanValue(in string, sp span) any {
 	case 'n':
 		return nil
 	case '{', '[':
-		var a any
-		if json.Unmarshal([]byte(v), &a) != nil {
+		a, _, err := decodeValue(in, sp.start)
+		if err != nil {
 			return nil
 		}
 		return jsonResult(a)

@@ -136,3 +136,29 @@ func TestJSONInvalidUTF8(t *testing.T) {
 		}
 	}
 }
+
+// TestUnquoteSurrogates: surrogate escapes as json-iterator (Promtail)
+// reads them: a surrogate that does not pair with the next \u escape is
+// U+FFFD, and that escape is taken as it is.
+func TestUnquoteSurrogates(t *testing.T) {
+	for in, want := range map[string]string{
+		`"\ud83d\ude00"`:       "😀",
+		`"\ud800\ud83d\ude00"`: "\uFFFD\uFFFD\uFFFD",
+		`"\udc00\ud800\udc00"`: "\uFFFD\uFFFD\uFFFD",
+		`"\ud800\u0041"`:       "\uFFFDA",
+		`"\ud800x"`:            "\uFFFDx",
+		`"\ud800\n"`:           "\uFFFD\n",
+	} {
+		if got := unquote(in); got != want {
+			t.Errorf("unquote(%s) = %q, want %q", in, got, want)
+		}
+	}
+	// An object extracted whole keeps a string's bytes until it is
+	// encoded again (as U+FFFD), on both paths.
+	for _, expr := range []string{"b", "to_string(b)"} {
+		r, _ := runOne(t, "- json: {expressions: {v: '"+expr+"'}}\n- output: {source: v}\n", "{\"b\":{\"u\":\"caf\xe9\"}}", nil)
+		if r.Line != `{"u":"caf\ufffd"}` {
+			t.Errorf("%s: %q", expr, r.Line)
+		}
+	}
+}

@@ -394,7 +394,9 @@ func findField(s string, sp span, name string) span {
 // by the scanner) as Promtail's json-iterator reads it: escapes decoded,
 // every other byte as it is, so a value that is not UTF-8 stays so (the
 // labels stage then skips it, as Promtail's does); encoding/json would
-// put U+FFFD in its place. A lone surrogate escape is U+FFFD.
+// put U+FFFD in its place. Surrogate escapes go as json-iterator takes
+// them: one that does not pair with the next \u escape is U+FFFD and
+// that escape is taken as it is.
 func unquote(q string) string {
 	body := q[1 : len(q)-1]
 	i := strings.IndexByte(body, '\\')
@@ -428,19 +430,21 @@ func unquote(q string) string {
 				continue
 			}
 			i += n
-			if utf16.IsSurrogate(r) {
-				if r2, n2 := hex4(strings.TrimPrefix(body[i+1:], "\\u")); n2 > 0 && strings.HasPrefix(body[i+1:], "\\u") {
+			if utf16.IsSurrogate(r) && strings.HasPrefix(body[i+1:], "\\u") {
+				// As json-iterator's readEscapedChar: the next \u escape
+				// is taken with it, paired or not (a surrogate alone is
+				// U+FFFD).
+				if r2, n2 := hex4(body[i+3:]); n2 > 0 {
+					i += 2 + n2
 					if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
-						r = d
-						i += 2 + n2
+						b = utf8.AppendRune(b, d)
 					} else {
-						r = utf8.RuneError
+						b = utf8.AppendRune(utf8.AppendRune(b, utf8.RuneError), r2)
 					}
-				} else {
-					r = utf8.RuneError
+					continue
 				}
 			}
-			b = utf8.AppendRune(b, r)
+			b = utf8.AppendRune(b, r) // a surrogate alone is U+FFFD
 		default: // " \ / and anything the scanner let through
 			b = append(b, e)
 		}
