@@ -289,7 +289,14 @@ func (h *pushHandler) emit(ctx, rest context.Context, recs []sources.Record, ack
 					Msg: "the wal did not take the push within " + s.opts.EmitWait.String() + ": retry later"}
 			}
 			if i > 0 {
-				return &Error{Code: http.StatusServiceUnavailable, Reason: ReasonNotDurable,
+				reason := ReasonNotDurable
+				switch {
+				case ctx.Err() != nil:
+					reason = ReasonClientGone
+				case rest.Err() != nil:
+					reason = ReasonDurableWait
+				}
+				return &Error{Code: http.StatusServiceUnavailable, Reason: reason,
 					Msg: "partly taken (" + strconv.Itoa(i) + " of " + strconv.Itoa(len(recs)) + " blocks): " + err.Error() + ": retry"}
 			}
 			return &Error{Code: http.StatusServiceUnavailable, Reason: ReasonNotDurable, Msg: "not taken: " + err.Error() + ": retry"}

@@ -1,6 +1,7 @@
 package stages
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -167,6 +168,15 @@ func TestWeaklyTypedOptions(t *testing.T) {
 		if _, ps := parseYAML(t, doc, env); len(ps) == 0 {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+	// The elements of a list are converted too (yaml.v2 reads yes as a
+	// boolean, WeakDecode writes it "1").
+	p, ps := parseYAML(t, `[{pack: {labels: [yes, 1.0, app]}}]`, env)
+	if len(ps) > 0 {
+		t.Fatal(ps)
+	}
+	if got := p.stages[0].(*packStage).labels; !slices.Equal(got, []string{"1", "1", "app"}) && !slices.Equal(got, []string{"1", "app"}) {
+		t.Errorf("pack labels %q", got)
 	}
 	r, _ := runOne(t, "- pack: {labels: app}\n", "line", map[string]string{"app": "web", "job": "x"})
 	if r.Labels["app"] != "" || !strings.Contains(r.Line, `"app":"web"`) {

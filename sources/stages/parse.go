@@ -233,7 +233,24 @@ func weakNode(n *yaml.Node, t reflect.Type) *yaml.Node {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if n.Kind != yaml.ScalarNode || reflect.PointerTo(t).Implements(unmarshalerType) {
+	if reflect.PointerTo(t).Implements(unmarshalerType) {
+		return n
+	}
+	if t.Kind() == reflect.Slice {
+		// One value for a list; every element converted.
+		items := []*yaml.Node{n}
+		if n.Kind == yaml.SequenceNode {
+			items = n.Content
+		} else if n.Kind != yaml.ScalarNode {
+			return n
+		}
+		seq := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Line: n.Line, Column: n.Column}
+		for _, it := range items {
+			seq.Content = append(seq.Content, weakNode(config.ResolveAlias(it), t.Elem()))
+		}
+		return seq
+	}
+	if n.Kind != yaml.ScalarNode {
 		return n
 	}
 	tag := n.ShortTag()
@@ -304,8 +321,6 @@ func weakNode(n *yaml.Node, t reflect.Type) *yaml.Node {
 		case isBool:
 			return scalar("!!float", bit(b))
 		}
-	case reflect.Slice:
-		return &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Content: []*yaml.Node{n}, Line: n.Line, Column: n.Column}
 	}
 	return n
 }
