@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/prometheus/util/strutil"
 
+	"github.com/logcapturer/logcapturer/internal/jsonstr"
 	"github.com/logcapturer/logcapturer/wal"
 )
 
@@ -84,7 +85,7 @@ func decodeDocker(line []byte, scratch *[]byte) record {
 	}
 	content := logVal
 	if logEsc {
-		*scratch = appendUnescaped((*scratch)[:0], logVal)
+		*scratch = jsonstr.AppendUnescaped((*scratch)[:0], logVal)
 		content = *scratch
 	}
 	r := record{content: content, stream: stream, partial: true}

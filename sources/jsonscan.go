@@ -1,9 +1,6 @@
 package sources
 
-import (
-	"unicode/utf16"
-	"unicode/utf8"
-)
+import "github.com/logcapturer/logcapturer/internal/jsonstr"
 
 // A small JSON object scanner for Docker lines and timestamp.json_field:
 // it walks the members of one object without allocating, validates what it
@@ -75,58 +72,6 @@ func hexVal(c byte) int {
 		return int(c-'A') + 10
 	}
 	return -1
-}
-
-func hex4(b []byte) rune {
-	return rune(hexVal(b[0])<<12 | hexVal(b[1])<<8 | hexVal(b[2])<<4 | hexVal(b[3]))
-}
-
-// appendUnescaped appends the contents of a string scanned by scanString
-// (s is the body, without quotes) to dst, decoding escapes as
-// encoding/json does (a lone surrogate becomes U+FFFD). Bytes that are not
-// escapes are copied as they are, invalid UTF-8 included.
-func appendUnescaped(dst, s []byte) []byte {
-	for len(s) > 0 {
-		i := 0
-		for i < len(s) && s[i] != '\\' {
-			i++
-		}
-		dst = append(dst, s[:i]...)
-		if i == len(s) {
-			break
-		}
-		c := s[i+1]
-		s = s[i+2:]
-		switch c {
-		case 'b':
-			dst = append(dst, '\b')
-		case 'f':
-			dst = append(dst, '\f')
-		case 'n':
-			dst = append(dst, '\n')
-		case 'r':
-			dst = append(dst, '\r')
-		case 't':
-			dst = append(dst, '\t')
-		case 'u':
-			r := hex4(s)
-			s = s[4:]
-			if utf16.IsSurrogate(r) {
-				r2 := utf8.RuneError
-				if len(s) >= 6 && s[0] == '\\' && s[1] == 'u' {
-					if d := utf16.DecodeRune(r, hex4(s[2:])); d != utf8.RuneError {
-						r2 = d
-						s = s[6:]
-					}
-				}
-				r = r2
-			}
-			dst = utf8.AppendRune(dst, r)
-		default: // '"', '\\', '/'
-			dst = append(dst, c)
-		}
-	}
-	return dst
 }
 
 // skipValue returns the index just past the JSON value at b[i]; ok is false
@@ -282,7 +227,7 @@ func keyIs(key []byte, escaped bool, name string) bool {
 		return string(key) == name
 	}
 	var buf [64]byte
-	return string(appendUnescaped(buf[:0], key)) == name
+	return string(jsonstr.AppendUnescaped(buf[:0], key)) == name
 }
 
 // jsonField returns the value of the top-level member name of the JSON
@@ -296,7 +241,7 @@ func jsonField(line []byte, name string) (val []byte, isString, found bool) {
 		found = true
 		if v[0] == '"' {
 			isString = true
-			val = appendUnescaped(nil, v[1:len(v)-1])
+			val = jsonstr.AppendUnescaped(nil, v[1:len(v)-1])
 		} else {
 			val = v
 		}

@@ -74,3 +74,21 @@ func BenchmarkAppend(b *testing.B) {
 		dst = Append(dst[:0], line)
 	}
 }
+
+func TestAppendUnescaped(t *testing.T) {
+	for in, want := range map[string]string{
+		`plain`:                "plain",
+		`a\"b\\c\/d\b\f\n\r\t`: "a\"b\\c/d\b\f\n\r\t",
+		`\u00e9\ud83d\ude00`:   "é😀",
+		"caf\xe9":              "caf\xe9", // bytes kept, as json-iterator
+		`\ud800\ud83d\ude00`:   "\uFFFD\uFFFD\uFFFD",
+		`\ud800\u0041`:         "\uFFFDA",
+		`\ud800x`:              "\uFFFDx",
+		`\u12`:                 `\u12`,
+		`end\`:                 `end\`,
+	} {
+		if got := string(AppendUnescaped(nil, []byte(in))); got != want {
+			t.Errorf("AppendUnescaped(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

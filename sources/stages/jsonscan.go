@@ -5,8 +5,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/logcapturer/logcapturer/internal/jsonstr"
 )
 
 // This file is the json stage's fast path: a validating JSON scanner that
@@ -391,76 +392,14 @@ func findField(s string, sp span, name string) span {
 }
 
 // unquote returns the value of a quoted JSON string (already validated
-// by the scanner) as Promtail's json-iterator reads it: escapes decoded,
-// every other byte as it is, so a value that is not UTF-8 stays so (the
-// labels stage then skips it, as Promtail's does); encoding/json would
-// put U+FFFD in its place. Surrogate escapes go as json-iterator takes
-// them: one that does not pair with the next \u escape is U+FFFD and
-// that escape is taken as it is.
+// by the scanner) as Promtail's json-iterator reads it (see
+// jsonstr.AppendUnescaped): escapes decoded, every other byte as it is,
+// so a value that is not UTF-8 stays so (the labels stage then skips it,
+// as Promtail's does), where encoding/json would put U+FFFD.
 func unquote(q string) string {
 	body := q[1 : len(q)-1]
-	i := strings.IndexByte(body, '\\')
-	if i < 0 {
+	if strings.IndexByte(body, '\\') < 0 {
 		return body
 	}
-	b := make([]byte, 0, len(body))
-	b = append(b, body[:i]...)
-	for ; i < len(body); i++ {
-		c := body[i]
-		if c != '\\' || i+1 >= len(body) {
-			b = append(b, c)
-			continue
-		}
-		i++
-		switch e := body[i]; e {
-		case 'b':
-			b = append(b, '\b')
-		case 'f':
-			b = append(b, '\f')
-		case 'n':
-			b = append(b, '\n')
-		case 'r':
-			b = append(b, '\r')
-		case 't':
-			b = append(b, '\t')
-		case 'u':
-			r, n := hex4(body[i+1:])
-			if n == 0 {
-				b = append(b, '\\', 'u')
-				continue
-			}
-			i += n
-			if utf16.IsSurrogate(r) && strings.HasPrefix(body[i+1:], "\\u") {
-				// As json-iterator's readEscapedChar: the next \u escape
-				// is taken with it, paired or not (a surrogate alone is
-				// U+FFFD).
-				if r2, n2 := hex4(body[i+3:]); n2 > 0 {
-					i += 2 + n2
-					if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
-						b = utf8.AppendRune(b, d)
-					} else {
-						b = utf8.AppendRune(utf8.AppendRune(b, utf8.RuneError), r2)
-					}
-					continue
-				}
-			}
-			b = utf8.AppendRune(b, r) // a surrogate alone is U+FFFD
-		default: // " \ / and anything the scanner let through
-			b = append(b, e)
-		}
-	}
-	return string(b)
-}
-
-// hex4 decodes the 4 hex digits at the start of s: the rune and 4, or 0
-// digits used when they are not there.
-func hex4(s string) (rune, int) {
-	if len(s) < 4 {
-		return 0, 0
-	}
-	v, err := strconv.ParseUint(s[:4], 16, 32)
-	if err != nil {
-		return 0, 0
-	}
-	return rune(v), 4
+	return string(jsonstr.AppendUnescaped(make([]byte, 0, len(body)), []byte(body)))
 }
