@@ -920,13 +920,7 @@ scrape_configs:
 	if !slices.Equal(left, want) {
 		t.Errorf("left out:\n got %q\nwant %q", left, want)
 	}
-	noted := false
-	for _, n := range r.Notes {
-		if n.Key == "scrape_configs[1]" && strings.Contains(n.Msg, "no relabel rule sets __path__") {
-			noted = true
-		}
-	}
-	if !noted {
+	if !slices.Contains(notedAt(r, "no relabel rule sets __path__"), "scrape_configs[1]") {
 		t.Errorf("no note on the job without __path__: %v", r.Notes)
 	}
 	if len(cfg.Sources) != 1 || cfg.Sources[0].Name != "fine" || cfg.Sources[0].Type != "kubernetes" {
@@ -1032,13 +1026,7 @@ scrape_configs:
 	if want := map[string]string{"win": "UTF-16LE", "plain": "", "kube": "ISO-8859-1"}; !maps.Equal(got, want) {
 		t.Errorf("encodings %v, want %v", got, want)
 	}
-	noted := false
-	for _, n := range r.Notes {
-		if n.Key == "scrape_configs[3].encoding" && strings.Contains(n.Msg, "Promtail ignores it") {
-			noted = true
-		}
-	}
-	if !noted {
+	if !slices.Contains(notedAt(r, "Promtail ignores it"), "scrape_configs[3].encoding") {
 		t.Errorf("no note on the push job's encoding: %v", r.Notes)
 	}
 
@@ -1077,13 +1065,7 @@ scrape_configs:
 	if ex := cfg.Sources[0].Options.(*sources.FileConfig).Exclude; !slices.Equal(ex, []string{"/srv/app/logs/debug/*.log"}) {
 		t.Errorf("exclude %q", ex)
 	}
-	noted := false
-	for _, n := range r.Notes {
-		if n.Key == "scrape_configs[0].static_configs[0].labels.__path__" && strings.Contains(n.Msg, "is relative") {
-			noted = true
-		}
-	}
-	if !noted {
+	if !slices.Contains(notedAt(r, "is relative"), "scrape_configs[0].static_configs[0].labels.__path__") {
 		t.Errorf("no note on the relative path: %v", r.Notes)
 	}
 }
@@ -1109,12 +1091,7 @@ scrape_configs:
     static_configs: [{labels: {__path__: logs/*.log, __path_exclude__: /srv/app/logs/debug.log}}]
 `
 	r, cfg := convertParse(t, src, Options{LookupEnv: noEnv, WorkDir: "/srv/app"})
-	var keys []string
-	for _, n := range r.Notes {
-		if strings.Contains(n.Msg, "excluded nothing") {
-			keys = append(keys, n.Key)
-		}
-	}
+	keys := notedAt(r, "excluded nothing")
 	want := []string{"scrape_configs[0].static_configs[0].labels.__path_exclude__", "scrape_configs[2].static_configs[0].labels.__path_exclude__",
 		"scrape_configs[4].static_configs[0].labels.__path_exclude__"}
 	if !slices.Equal(keys, want) {
@@ -1148,13 +1125,19 @@ scrape_configs:
 	if !strings.Contains(string(r.YAML), `expression: '(\\n)'`) {
 		t.Errorf("expression not as written:\n%s", r.YAML)
 	}
-	var keys []string
-	for _, n := range r.Notes {
-		if strings.Contains(n.Msg, "envsubst") {
-			keys = append(keys, n.Key)
-		}
-	}
+	keys := notedAt(r, "envsubst")
 	if want := []string{"scrape_configs[0].pipeline_stages[0].replace.expression", "scrape_configs[0].pipeline_stages[1].replace.expression"}; !slices.Equal(keys, want) {
 		t.Errorf("notes at %q, want %q: %v", keys, want, r.Notes)
 	}
+}
+
+// notedAt returns the keys of r's notes whose message contains substr.
+func notedAt(r *Result, substr string) []string {
+	var keys []string
+	for _, n := range r.Notes {
+		if strings.Contains(n.Msg, substr) {
+			keys = append(keys, n.Key)
+		}
+	}
+	return keys
 }
