@@ -277,15 +277,9 @@ func (t *tailer) openFile(m match, startup bool) string {
 			offset, from, fresh = size, fromEnd, false
 		}
 	}
-	nl := newlineByte
+	nl := newlineByte // the byte order of UTF-16: see useEncoding
 	if t.codec != nil {
 		nl = t.codec.nl
-		if nl == newlineBOM && size >= 2 {
-			var head [2]byte
-			if n, _ := fh.ReadAt(head[:], 0); n == 2 {
-				nl = t.codec.fileNewline(head[:])
-			}
-		}
 		if t.codec.wide() && offset%2 == 1 {
 			// UTF-16 lines start at even offsets. An odd stored one
 			// is Promtail's (taken over), which splits UTF-16LE on
