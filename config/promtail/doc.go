@@ -45,12 +45,12 @@
 //     source adds filename (the
 //     path as the glob matched it) like Promtail; a relative __path__ is
 //     made absolute in the current directory (Options.WorkDir), with a
-//     note, as Promtail makes its matches absolute, and so is its
-//     __path_exclude__ (Promtail drops the exclude's glob results from
-//     the matches before); a __path_exclude__ relative where __path__ is
-//     absolute (*.gz, **/debug.log), or the other way round, excluded
-//     nothing in Promtail, whose comparison is of the strings: it is left
-//     out, with a note; no job label is added
+//     note, as Promtail makes its matches absolute, and so is a relative
+//     __path_exclude__ of it (Promtail drops the exclude's glob results
+//     from the relative matches); with an absolute __path__, a
+//     __path_exclude__ that is a name alone (*.gz) matched no absolute
+//     path in Promtail, so it excluded nothing: it is left out, with a
+//     note (logcapturer's exclude matches base names too); no job label is added
 //     that the labels do not set. One source per distinct target, named
 //     after job_name (job-1, job-2, ... when there are several).
 //   - pipeline_stages: copied verbatim (the stages package runs Promtail's

@@ -336,18 +336,20 @@ func (c *conv) staticConfig(n *yaml.Node, path string, rules []*relabel.Config) 
 			c.note(n.Line, path, "promtail: target %q has no __path__ label: Promtail tails nothing for it, and neither does logcapturer", addr)
 			continue
 		}
-		// Promtail's sync globs __path__ and __path_exclude__ from its
-		// working directory, drops the matches the exclude's glob gives
-		// as the same string, then makes the rest absolute (filepath.Abs):
-		// an exclude works only when it is relative as the path is, or
-		// absolute as it is. The filename label and the positions' keys
-		// are absolute.
+		// Promtail excludes a file when its exclude's glob gives the
+		// same string as the match (sync, before the matches are made
+		// absolute) or when the exclude matches the file's absolute path
+		// (startTailing, doublestar.Match). A relative exclude of a
+		// relative __path__ is resolved with it; an absolute one matches
+		// as logcapturer's full-path match does; a name alone (*.gz) with
+		// an absolute __path__ matched nothing, where logcapturer's
+		// exclude matches base names too: it is left out.
 		ex := final[pathExcludeLabel]
 		relative := !filepath.IsAbs(p)
-		if ex != "" && filepath.IsAbs(ex) == relative {
+		if ex != "" && !relative && !filepath.IsAbs(ex) && !strings.Contains(ex, "/") && !strings.HasPrefix(ex, "**") {
 			c.note(lineOf(lines, pathExcludeLabel, n), joinKey(path, "labels.__path_exclude__"),
-				"promtail: left out: Promtail compares %q with the files %q matches, one relative and one absolute, so it excluded nothing with it; "+
-					"to exclude those files now, add exclude to the converted source", ex, p)
+				"promtail: left out: Promtail matches %q against each file's absolute path, which a name alone never matches, so it excluded nothing with it "+
+					"(logcapturer's exclude matches base names too); to exclude those files now, add exclude to the converted source", ex)
 			ex = ""
 		}
 		if relative {
@@ -355,7 +357,7 @@ func (c *conv) staticConfig(n *yaml.Node, path string, rules []*relabel.Config) 
 			c.note(lineOf(lines, pathLabel, n), joinKey(path, "labels.__path__"),
 				"promtail: %q is relative: Promtail reads it in its working directory and labels the files with absolute paths; converted as %q", p, abs)
 			p = abs
-			if ex != "" {
+			if ex != "" && !filepath.IsAbs(ex) {
 				ex = filepath.Join(c.workDir(), ex)
 			}
 		}
