@@ -170,7 +170,8 @@ func (h *pushHandler) serve(w http.ResponseWriter, r *http.Request) (code, entri
 	}
 	acks := sources.NewAcks(func() { s.inflight.Release(size) })
 	start := time.Now()
-	// One DurableWait bounds the emits after the first and the wait.
+	// One DurableWait bounds the whole push: its emits (the first also
+	// by EmitWait) and the wait for durability.
 	wctx, cancel := context.WithTimeout(r.Context(), s.opts.DurableWait)
 	defer cancel()
 	if e := h.emit(r.Context(), wctx, recs, acks); e != nil {
@@ -288,18 +289,18 @@ func (h *pushHandler) emit(ctx, rest context.Context, recs []sources.Record, ack
 				return &Error{Code: http.StatusTooManyRequests, Reason: ReasonWALBusy,
 					Msg: "the wal did not take the push within " + s.opts.EmitWait.String() + ": retry later"}
 			}
-			if i > 0 {
-				reason := ReasonNotDurable
-				switch {
-				case ctx.Err() != nil:
-					reason = ReasonClientGone
-				case rest.Err() != nil:
-					reason = ReasonDurableWait
-				}
-				return &Error{Code: http.StatusServiceUnavailable, Reason: reason,
-					Msg: "partly taken (" + strconv.Itoa(i) + " of " + strconv.Itoa(len(recs)) + " blocks): " + err.Error() + ": retry"}
+			reason := ReasonNotDurable
+			switch {
+			case ctx.Err() != nil:
+				reason = ReasonClientGone
+			case i > 0 && rest.Err() != nil:
+				reason = ReasonDurableWait
 			}
-			return &Error{Code: http.StatusServiceUnavailable, Reason: ReasonNotDurable, Msg: "not taken: " + err.Error() + ": retry"}
+			msg := "not taken: "
+			if i > 0 {
+				msg = "partly taken (" + strconv.Itoa(i) + " of " + strconv.Itoa(len(recs)) + " blocks): "
+			}
+			return &Error{Code: http.StatusServiceUnavailable, Reason: reason, Msg: msg + err.Error() + ": retry"}
 		}
 		recs[i].Data = nil // the pipeline's now
 		ectx = rest
