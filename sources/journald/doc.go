@@ -97,9 +97,10 @@
 // sources.StageRunner (stages.go): its line, its labels (the configured
 // ones and those from fields) and metadata as above, and, only when a
 // relabel hook is set, Promtail's internal labels __journal_<field name
-// lowercased> for every field (the first value of a repeated one;
-// __cursor and the other address fields included, as Promtail's
-// __journal___cursor) and __journal_priority_keyword; they are removed
+// lowercased> for every data field (the last value of a repeated one; not
+// the address fields __CURSOR, __REALTIME_TIMESTAMP and the like, which
+// go-systemd's GetEntry, Promtail's reader, does not put among the
+// fields) and __journal_priority_keyword; they are removed
 // after the hook, before the stages. A block's cursor is the cursor of the
 // last entry whose output is in the block or that was dropped (by the
 // stages, max_age or for lacking MESSAGE), never past an entry the stages

@@ -62,36 +62,42 @@ func (r *runner) addStaged(ctx context.Context) error {
 }
 
 // internalLabels appends Promtail's journal target labels to ls:
-// __journal_<field name lowercased> for every field (its first value),
-// and __journal_priority_keyword.
+// __journal_<field name lowercased> for every data field, and
+// __journal_priority_keyword. As go-systemd's GetEntry, which fills
+// Promtail's map from sd_journal_enumerate_data: the address fields
+// (__CURSOR, __REALTIME_TIMESTAMP, ...) are not fields, and a repeated
+// field has its last value.
 func (r *runner) internalLabels(ls []wal.Label) []wal.Label {
 	e := &r.e
 	ls = append(r.labels[:0], ls...)
 	for _, f := range e.fields {
-		name := "__journal_" + strings.ToLower(string(e.name(f)))
-		if hasLabel(ls, name) {
-			continue // a repeated field: the first value, as get gives
+		field := e.name(f)
+		if strings.HasPrefix(string(field), "__") {
+			continue
 		}
+		name := "__journal_" + strings.ToLower(string(field))
 		v := string(e.value(f))
 		if !utf8.ValidString(v) {
 			v = strings.ToValidUTF8(v, "\uFFFD")
 		}
-		ls = append(ls, wal.Label{Name: name, Value: v})
+		ls = setLabel(ls, name, v)
 		if name == "__journal_priority" {
-			ls = append(ls, wal.Label{Name: "__journal_priority_keyword", Value: levelName(e.value(f))})
+			ls = setLabel(ls, "__journal_priority_keyword", levelName(e.value(f)))
 		}
 	}
 	r.labels = ls
 	return ls
 }
 
-func hasLabel(ls []wal.Label, name string) bool {
-	for _, l := range ls {
-		if l.Name == name {
-			return true
+// setLabel sets name in ls, over an earlier value.
+func setLabel(ls []wal.Label, name, value string) []wal.Label {
+	for i := range ls {
+		if ls[i].Name == name {
+			ls[i].Value = value
+			return ls
 		}
 	}
-	return false
+	return append(ls, wal.Label{Name: name, Value: value})
 }
 
 // flushStaged emits what the stages handed on, with the stream's

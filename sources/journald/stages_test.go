@@ -77,8 +77,13 @@ func TestStagesShapeBlocksAndCoverDrops(t *testing.T) {
 	mu.Lock()
 	first := seen[0]
 	mu.Unlock()
+	// No address field (__CURSOR, ...): go-systemd's GetEntry, Promtail's
+	// reader, does not put them among the fields, and a label of each
+	// would make every entry its own stream.
+	_, cursor := first["__journal___cursor"]
+	_, realtime := first["__journal___realtime_timestamp"]
 	if first["__journal_message"] != `{"level":"info","msg":"one"}` || first["__journal_priority_keyword"] != "info" ||
-		first["__journal___cursor"] != cursorOf(0) || first["unit"] != "app.service" {
+		cursor || realtime || first["unit"] != "app.service" {
 		t.Errorf("the hook saw %v", first)
 	}
 	h.src.Close()
