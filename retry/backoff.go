@@ -6,17 +6,22 @@ import (
 )
 
 // Backoff returns the wait before attempt number attempt+1, after attempt
-// failures: exponential from lo, capped at hi, with full jitter (uniform in
-// [lo, cap]). A receiver's hint (Retry-After) wins when it is longer.
+// failures, as Promtail's client (dskit's backoff) draws it: uniform in
+// [lo·2^(attempt-1), lo·2^attempt), both capped at hi. The waits grow
+// and never fall back to lo, so max_attempts converted from Promtail's
+// max_retries spans as long an outage as Promtail's did (10 attempts
+// from 500ms to 5m: at least 4 minutes). A receiver's hint (Retry-After)
+// wins when it is longer.
 func Backoff(attempt int, lo, hi, hint time.Duration) time.Duration {
-	ceil := lo
-	for i := 1; i < attempt && ceil < hi; i++ {
-		ceil *= 2
+	floor := lo
+	for i := 1; i < attempt && floor < hi; i++ {
+		floor *= 2
 	}
-	ceil = min(ceil, hi)
-	d := lo
-	if ceil > lo {
-		d = lo + rand.N(ceil-lo)
+	floor = min(floor, hi)
+	ceil := min(2*floor, hi)
+	d := floor
+	if ceil > floor {
+		d = floor + rand.N(ceil-floor)
 	}
 	return max(d, hint)
 }

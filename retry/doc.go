@@ -56,7 +56,8 @@
 // quit. It hands each due range to its sink's channel without ever
 // blocking; when a sink's channel is full the range waits, and the sink
 // calls Signal when it has room. A sink reads the range back from the WAL,
-// sends it, and reports Done, Retry (with Backoff: exponential, full jitter,
+// sends it, and reports Done, Retry (with Backoff: exponential, jittered
+// within [min·2^(n-1), min·2^n) as Promtail's client,
 // at least the receiver's Retry-After) or Dead. The heap holds at most the
 // ranges that failed before the sink's circuit breaker opened, so its size
 // follows the in-flight window, not the outage's length.
