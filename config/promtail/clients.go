@@ -88,16 +88,40 @@ func (c *conv) client(n *yaml.Node, path, name string) *yaml.Node {
 	}
 	if e, ok := f["external_labels"]; ok {
 		if m := c.labels(e); m != nil {
-			c.put(s, "labels", m, e.k, e.path).HeadComment = "promtail: external_labels"
+			// __tenant_id__ among them is every entry's tenant in
+			// Promtail (the label wins over tenant_id): the sink's
+			// tenant_id here.
+			if v := takeKey(m, "__tenant_id__"); v != nil {
+				setKey(s, "tenant_id", v)
+				c.note(e.k.Line, joinKey(e.path, "__tenant_id__"), "promtail: the tenant of every entry: converted to tenant_id")
+			}
+			if len(m.Content) > 0 {
+				c.put(s, "labels", m, e.k, e.path).HeadComment = "promtail: external_labels"
+			}
 		}
 	}
 	if e, ok := f["headers"]; ok {
 		if hs, ok := c.stringMap(e); ok {
 			m := mapping()
 			for _, h := range hs {
-				c.put(m, h.k.Value, c.outStr(h.v), h.k, h.path)
+				// Promtail adds a header only when the request has none
+				// of that name: Content-Type never, X-Scope-OrgID when no
+				// tenant applies, which is what tenant_id is.
+				switch {
+				case strings.EqualFold(h.k.Value, "Content-Type"):
+					c.note(h.k.Line, h.path, "promtail: left out: Promtail sets Content-Type itself, and never sends this one")
+				case strings.EqualFold(h.k.Value, "X-Scope-OrgID") && hasKey(s, "tenant_id"):
+					c.note(h.k.Line, h.path, "promtail: left out: Promtail sends it only when no tenant applies, and tenant_id does")
+				case strings.EqualFold(h.k.Value, "X-Scope-OrgID"):
+					setKey(s, "tenant_id", c.outStr(h.v))
+					c.note(h.k.Line, h.path, "promtail: converted to tenant_id: the tenant of entries that name none, as Promtail sends this header")
+				default:
+					c.put(m, h.k.Value, c.outStr(h.v), h.k, h.path)
+				}
 			}
-			c.put(s, "headers", m, e.k, e.path)
+			if len(m.Content) > 0 {
+				c.put(s, "headers", m, e.k, e.path)
+			}
 		}
 	}
 	if e, ok := f["timeout"]; ok {
@@ -258,4 +282,28 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("bad size %q", s)
 	}
 	return n * mult, nil
+}
+
+// takeKey removes key from mapping m and returns its value node (nil when
+// m has no such key).
+func takeKey(m *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			v := m.Content[i+1]
+			m.Content = append(m.Content[:i], m.Content[i+2:]...)
+			return v
+		}
+	}
+	return nil
+}
+
+// setKey sets key in mapping m to v, over a value it had.
+func setKey(m *yaml.Node, key string, v *yaml.Node) {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			m.Content[i+1] = v
+			return
+		}
+	}
+	m.Content = append(m.Content, plain(key), v)
 }

@@ -1142,3 +1142,37 @@ func notedAt(r *Result, substr string) []string {
 	}
 	return keys
 }
+
+// TestConvertTenantHeader: Promtail adds a client's header only when the
+// request has none of that name, so headers: {X-Scope-OrgID: t} is the
+// tenant of entries that name none (tenant_id), left out when tenant_id
+// is set, and Content-Type is never sent; external_labels'
+// __tenant_id__ is every entry's tenant. Found by a reviewer: such
+// configs were refused.
+func TestConvertTenantHeader(t *testing.T) {
+	for _, tc := range []struct {
+		client, tenant string
+		note           string
+	}{
+		{"headers: {X-Scope-OrgID: team-a, Content-Type: text/plain, X-Extra: 1}", "team-a", "converted to tenant_id"},
+		{"tenant_id: fixed\n    headers: {x-scope-orgid: team-a}", "fixed", "tenant_id does"},
+		{"tenant_id: fixed\n    external_labels: {__tenant_id__: ext, dc: eu}", "ext", "the tenant of every entry"},
+	} {
+		src := "clients:\n  - url: http://loki:3100/loki/api/v1/push\n    " + tc.client + `
+scrape_configs:
+  - job_name: a
+    static_configs: [{labels: {__path__: /var/log/*.log}}]
+`
+		r, cfg := convertParse(t, src, Options{LookupEnv: noEnv})
+		o := cfg.Sinks[0].Options.(*loki.Options)
+		if o.TenantID != tc.tenant {
+			t.Errorf("%s: tenant %q, want %q", tc.client, o.TenantID, tc.tenant)
+		}
+		if _, ok := o.Headers["Content-Type"]; ok {
+			t.Errorf("%s: Content-Type kept: %v", tc.client, o.Headers)
+		}
+		if len(notedAt(r, tc.note)) == 0 {
+			t.Errorf("%s: no note %q: %v", tc.client, tc.note, r.Notes)
+		}
+	}
+}

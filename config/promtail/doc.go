@@ -18,11 +18,15 @@
 //   - clients (and the older single client): each a loki sink named loki,
 //     or loki-1, loki-2, ...: url, tenant_id, basic_auth, bearer_token,
 //     bearer_token_file, tls_config (ca_file, cert_file, key_file,
-//     insecure_skip_verify), external_labels (the sink's labels),
+//     insecure_skip_verify), external_labels (the sink's labels; a
+//     __tenant_id__ among them is every entry's tenant: tenant_id),
 //     batchwait and batchsize (batch.max_wait, batch.max_bytes; Promtail's
 //     defaults 1s and 1MiB are written out), backoff_config (retry; a
 //     batch that exhausts max_retries goes to the dead-letter queue, not
-//     away), timeout, headers, proxy_url, no_proxy,
+//     away), timeout, headers (Promtail adds one only when the request
+//     has none of its name: X-Scope-OrgID becomes tenant_id, or is left
+//     out when tenant_id is set, and Content-Type is left out; each with
+//     a note), proxy_url, no_proxy,
 //     proxy_from_environment, authorization (type Bearer: credentials or
 //     credentials_file become bearer_token or bearer_token_file); drop_rate_limited_batches is noted: a 429
 //     is retried, nothing is dropped. A url with a user and password
