@@ -308,7 +308,8 @@
 //	    max_age: 12h                 # optional (Promtail's): first start reads from now-max_age
 //	                                 # (then since must be left out); older entries are always
 //	                                 # skipped (counted)
-//	    json: false                  # true: the line is the whole entry as a JSON object
+//	    json: false                  # true: the line is the whole entry as a JSON object, as
+//	                                 # Promtail writes it (data fields, values as strings)
 //	    field_labels: {pid: _PID, transport: ""}   # label -> journal field, merged over the
 //	                                 # defaults unit=_SYSTEMD_UNIT, priority=PRIORITY (as a level
 //	                                 # name), hostname=_HOSTNAME, syslog_identifier=SYSLOG_IDENTIFIER,

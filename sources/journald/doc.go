@@ -62,8 +62,8 @@
 // exportReader reads https://systemd.io/JOURNAL_EXPORT_FORMATS/: entries
 // separated by an empty line; NAME=value fields, and binary fields (NAME,
 // newline, a little-endian uint64 length, the bytes, newline) kept byte
-// for byte. Repeated fields are kept in order (the line and labels use the
-// first value, JSON an array). Address fields other than __CURSOR,
+// for byte. Repeated fields are kept in order (the line, labels and JSON
+// use the last value, as Promtail's map of the fields does). Address fields other than __CURSOR,
 // __REALTIME_TIMESTAMP, __MONOTONIC_TIMESTAMP, __SEQNUM and __SEQNUM_ID
 // are skipped, as the specification asks. An entry needs __CURSOR and
 // __REALTIME_TIMESTAMP (the entry's time, UTC). Memory is bounded: an
@@ -74,8 +74,10 @@
 //
 // # Entries
 //
-// The line is MESSAGE, or with json: true the entry as a JSON object (the
-// Journal JSON Format's value encoding). The block's labels are the
+// The line is MESSAGE, or with json: true the entry as a JSON object as
+// Promtail's json: true writes it (its data fields, every value a string,
+// as encoding/json marshals a map: keys sorted, HTML and control
+// characters escaped, invalid UTF-8 as \ufffd). The block's labels are the
 // configured ones; each entry's label set adds the field labels
 // (Options.FieldLabels over DefaultFieldLabels; PRIORITY as Promtail's level
 // names) and its metadata the Options.Metadata fields (wal.Entry.Labels,

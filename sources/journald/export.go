@@ -73,14 +73,15 @@ func (e *entry) reset() {
 func (e *entry) name(f field) []byte  { return e.arena[f.name:f.value] }
 func (e *entry) value(f field) []byte { return e.arena[f.value:f.end] }
 
-// get returns the first value of the field name.
-func (e *entry) get(name string) ([]byte, bool) {
+// get returns the last value of the field name, as Promtail's map of
+// the entry's fields (go-systemd's GetEntry) keeps it.
+func (e *entry) get(name string) (v []byte, ok bool) {
 	for _, f := range e.fields {
 		if string(e.name(f)) == name {
-			return e.value(f), true
+			v, ok = e.value(f), true
 		}
 	}
-	return nil, false
+	return v, ok
 }
 
 // exportReader reads entries in the export format from a stream. Memory is

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"unicode/utf8"
 )
 
 // exportField is one field for exportEntry: binary forces the binary form.
@@ -263,4 +264,17 @@ func FuzzExportRoundTrip(f *testing.F) {
 			}
 		}
 	})
+}
+
+// printable reports whether v is valid UTF-8 without control characters
+// other than newline and tab.
+func printable(v []byte) bool {
+	for len(v) > 0 {
+		r, n := utf8.DecodeRune(v)
+		if r == utf8.RuneError && n == 1 || r < ' ' && r != '\n' && r != '\t' || r == 0x7f {
+			return false
+		}
+		v = v[n:]
+	}
+	return true
 }

@@ -2,12 +2,11 @@ package journald
 
 import (
 	"bytes"
+	"encoding/json"
 	"slices"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
-	"github.com/logcapturer/logcapturer/internal/jsonstr"
 	"github.com/logcapturer/logcapturer/wal"
 )
 
@@ -24,8 +23,6 @@ type formatter struct {
 	meta       []mapping
 	// strs interns label values (units, host names repeat).
 	strs map[string]string
-	// order is scratch for the JSON encoding: field indexes sorted by name.
-	order []int
 }
 
 type mapping struct{ name, field string }
@@ -50,7 +47,7 @@ func newFormatter(o *Options, labels map[string]string) *formatter {
 	return f
 }
 
-// line appends e's line to dst: MESSAGE's first value, byte for byte, or
+// line appends e's line to dst: MESSAGE's last value, byte for byte, or
 // the JSON object. ok is false for an entry without MESSAGE outside JSON
 // mode (skipped, as Promtail does).
 func (f *formatter) line(dst []byte, e *entry) (out []byte, ok bool) {
@@ -121,71 +118,22 @@ func (f *formatter) intern(v []byte) string {
 	return s
 }
 
-// appendJSON appends the entry as a JSON object, keys sorted, in the
-// Journal JSON Format's encoding (https://systemd.io/JOURNAL_EXPORT_FORMATS/):
-// a value is a string when it is printable UTF-8 (newlines and tabs
-// allowed), else an array of its bytes as numbers; a field with several
-// values is an array of them.
+// appendJSON appends the entry as Promtail's json: true writes it: its
+// data fields (not the address fields __CURSOR, __REALTIME_TIMESTAMP...,
+// which go-systemd's GetEntry keeps apart), a repeated one with its last
+// value, every value a JSON string, as json-iterator's standard-library
+// configuration marshals the map: keys sorted, <, > and & escaped,
+// control characters escaped, invalid UTF-8 as \ufffd.
 func (f *formatter) appendJSON(dst []byte, e *entry) []byte {
-	f.order = f.order[:0]
-	for i := range e.fields {
-		f.order = append(f.order, i)
+	m := make(map[string]string, len(e.fields))
+	for _, fl := range e.fields {
+		if name := e.name(fl); !bytes.HasPrefix(name, []byte("__")) {
+			m[string(name)] = string(e.value(fl))
+		}
 	}
-	slices.SortStableFunc(f.order, func(a, b int) int {
-		return bytes.Compare(e.name(e.fields[a]), e.name(e.fields[b]))
-	})
-	dst = append(dst, '{')
-	for i := 0; i < len(f.order); {
-		name := e.name(e.fields[f.order[i]])
-		j := i + 1
-		for j < len(f.order) && bytes.Equal(e.name(e.fields[f.order[j]]), name) {
-			j++
-		}
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = jsonstr.AppendBytes(dst, name)
-		dst = append(dst, ':')
-		if j-i > 1 {
-			dst = append(dst, '[')
-		}
-		for k := i; k < j; k++ {
-			if k > i {
-				dst = append(dst, ',')
-			}
-			dst = appendJSONValue(dst, e.value(e.fields[f.order[k]]))
-		}
-		if j-i > 1 {
-			dst = append(dst, ']')
-		}
-		i = j
+	b, err := json.Marshal(m)
+	if err != nil { // cannot happen: a map of strings
+		return append(dst, "{}"...)
 	}
-	return append(dst, '}')
-}
-
-func appendJSONValue(dst, v []byte) []byte {
-	if printable(v) {
-		return jsonstr.AppendBytes(dst, v)
-	}
-	dst = append(dst, '[')
-	for i, c := range v {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = strconv.AppendUint(dst, uint64(c), 10)
-	}
-	return append(dst, ']')
-}
-
-// printable reports whether v is valid UTF-8 without control characters
-// other than newline and tab.
-func printable(v []byte) bool {
-	for len(v) > 0 {
-		r, n := utf8.DecodeRune(v)
-		if r == utf8.RuneError && n == 1 || r < ' ' && r != '\n' && r != '\t' || r == 0x7f {
-			return false
-		}
-		v = v[n:]
-	}
-	return true
+	return append(dst, b...)
 }

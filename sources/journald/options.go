@@ -70,9 +70,9 @@ type Options struct {
 	// left out), and entries older than it are skipped at any time (a
 	// cursor stored long ago does not bring back weeks of entries).
 	MaxAge config.Duration `yaml:"max_age"`
-	// JSON makes the line the whole entry as a JSON object (the Journal
-	// JSON Format's encoding of values), as Promtail's json: true does;
-	// otherwise the line is MESSAGE.
+	// JSON makes the line the whole entry as a JSON object, as Promtail's
+	// json: true writes it (see formatter.appendJSON); otherwise the line
+	// is MESSAGE.
 	JSON bool `yaml:"json"`
 	// FieldLabels maps label names to the journal fields they take their
 	// values from, merged over DefaultFieldLabels; a label mapped to ""
