@@ -45,8 +45,7 @@ func (n newline) width() int {
 // lineCodec converts lines of one encoding to UTF-8. A nil *lineCodec
 // leaves them as they are (UTF-8, or no encoding set).
 type lineCodec struct {
-	name string
-	nl   newline // newlineByte, newlineLE, newlineBE or newlineBOM
+	nl newline // newlineByte, newlineLE, newlineBE or newlineBOM
 	// dec converts a line; le and be are used instead for UTF-16, by the
 	// byte order of the file.
 	dec, le, be transform.Transformer
@@ -67,7 +66,7 @@ func parseEncoding(name string) (*lineCodec, error) {
 		return nil, fmt.Errorf("%q is a known character set that cannot be converted here (UTF-32 and UTF-7 are not supported)", name)
 	}
 	canon, _ := ianaindex.IANA.Name(enc)
-	c := &lineCodec{name: name}
+	c := &lineCodec{}
 	switch canon {
 	case "UTF-8":
 		return nil, nil

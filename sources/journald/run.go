@@ -73,7 +73,6 @@ type block struct {
 	cursor   []byte
 	at       int64
 	advanced bool
-	buf      []byte // encoding scratch
 }
 
 func newRunner(s *Source) *runner {
